@@ -1,0 +1,5 @@
+//! Configuration: the nginx-flavoured file format (lexer, parser) and the typed model it yields.
+
+mod model;
+
+pub use model::*;

@@ -1,1 +1,3 @@
-//! (module under construction)
+//! Request handlers: routing, static files, uploads, deletes, error pages.
+
+pub mod pages;

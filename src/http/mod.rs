@@ -1,1 +1,5 @@
-//! (module under construction)
+//! HTTP protocol, pure: no I/O happens here.
+
+pub mod chunked;
+pub mod multipart;
+pub mod path;

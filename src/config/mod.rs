@@ -1,5 +1,170 @@
 //! Configuration: the nginx-flavoured file format (lexer, parser) and the typed model it yields.
+//!
+//! [`load`] reads a file, [`parse`] a text; both give a [`Config`] whose paths are absolute and
+//! whose locations already carry what they inherit, or a [`ConfigError`] that prints as
+//! `PATH:LINE:COL: message`.
 
+mod lexer;
 mod model;
+mod parser;
 
 pub use model::*;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A configuration that cannot be used, and where in which file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The path as given to [`load`] or [`parse`].
+    pub path: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.path.display(),
+            self.line,
+            self.col,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads and parses the file at `path`. A file that cannot be read (or is not UTF-8) is reported
+/// at 1:1 with the I/O error (at the first bad byte for invalid UTF-8).
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let error = |line, col, message| ConfigError {
+        path: path.to_path_buf(),
+        line,
+        col,
+        message,
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|e| error(1, 1, format!("cannot read the configuration file: {e}")))?;
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let bytes = e.as_bytes();
+            let valid = e.utf8_error().valid_up_to();
+            let before = String::from_utf8_lossy(&bytes[..valid]);
+            let line = before.matches('\n').count() + 1;
+            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            return Err(error(line, col, "invalid UTF-8".to_string()));
+        }
+    };
+    parse(&text, path)
+}
+
+/// Parses `text` as the configuration file at `path`: `path` is named in errors and its directory
+/// is what relative paths in the text are relative to (made absolute with the current directory,
+/// not canonicalised, not checked for existence). `Config::path` is `path` made absolute.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let error = |line, col, message| ConfigError {
+        path: path.to_path_buf(),
+        line,
+        col,
+        message,
+    };
+    let absolute = absolute(path)
+        .map_err(|e| error(1, 1, format!("cannot determine the current directory: {e}")))?;
+    let dir = absolute
+        .parent()
+        .map_or_else(|| absolute.clone(), Path::to_path_buf);
+    let mut config =
+        parser::parse(text, &dir).map_err(|e| error(e.pos.line, e.pos.col, e.message))?;
+    config.path = absolute;
+    Ok(config)
+}
+
+/// `path` joined to the current directory if relative, with `.` components dropped (`..` kept:
+/// this is not canonicalisation).
+fn absolute(path: &Path) -> std::io::Result<PathBuf> {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(path)
+    };
+    Ok(joined.components().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_print_as_path_line_col_message() {
+        let e = ConfigError {
+            path: PathBuf::from("conf/x.conf"),
+            line: 3,
+            col: 7,
+            message: "unknown directive \"foo\"".to_string(),
+        };
+        assert_eq!(e.to_string(), "conf/x.conf:3:7: unknown directive \"foo\"");
+    }
+
+    #[test]
+    fn parse_errors_name_the_path_as_given() {
+        let e = parse("server { listen 80; foo; }", Path::new("rel/dir/w.conf"))
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("rel/dir/w.conf:1:21: unknown directive \"foo\"")
+        );
+    }
+
+    #[test]
+    fn a_relative_config_path_resolves_against_the_current_directory() {
+        let cwd = std::env::current_dir().unwrap();
+        let config = parse(
+            "server { listen 80; root ../site; }",
+            Path::new("./conf/w.conf"),
+        )
+        .unwrap();
+        assert_eq!(config.path, cwd.join("conf/w.conf"));
+        assert_eq!(config.servers[0].settings.root, cwd.join("conf/../site"));
+        assert!(config.servers[0].settings.root.is_absolute());
+
+        let bare = parse("server { listen 80; }", Path::new("w.conf")).unwrap();
+        assert_eq!(bare.servers[0].settings.root, cwd.join("www"));
+    }
+
+    #[test]
+    fn load_reads_the_file_and_resolves_paths_next_to_it() {
+        let dir = std::env::temp_dir().join(format!("webserv-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("site.conf");
+        std::fs::write(&file, "server {\n  listen 127.0.0.1:0;\n  root html;\n}\n").unwrap();
+        let config = load(&file).unwrap();
+        assert_eq!(config.path, file);
+        assert_eq!(config.servers[0].settings.root, dir.join("html"));
+
+        std::fs::write(&file, b"# caf\xc3\xa9\nserver { listen 80; }\n  x\xff\n").unwrap();
+        let e = load(&file).err().unwrap();
+        assert_eq!((e.line, e.col, e.message.as_str()), (3, 4, "invalid UTF-8"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unreadable_file_is_reported_at_1_1_with_the_io_error() {
+        let path = Path::new("/nonexistent/webserv/missing.conf");
+        let e = load(path).err().unwrap();
+        assert_eq!((e.line, e.col), (1, 1));
+        assert!(
+            e.to_string().starts_with(
+                "/nonexistent/webserv/missing.conf:1:1: cannot read the configuration file: "
+            ),
+            "{e}"
+        );
+    }
+}

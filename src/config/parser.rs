@@ -1,0 +1,1896 @@
+//! The configuration parser: tokens to a tree of directives (syntax), then the tree to the typed
+//! [`Config`] (meaning). Pure: the only outside input is the directory relative paths resolve
+//! against, and `workers auto` reading the number of cores.
+//!
+//! Errors use nginx's wording and point at the offending token. Syntax errors (unbalanced braces,
+//! missing `;`) are found over the whole file before any meaning error.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::lexer::{self, Error, Pos, Token, TokenKind};
+use super::model::{CgiHandler, Config, Location, LogTarget, Methods, Return, Server, Settings};
+
+type Result<T> = std::result::Result<T, Error>;
+
+fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
+    Err(Error::new(pos, message))
+}
+
+/// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
+/// `Config::path` is left for the caller to fill in.
+pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
+    let tokens = lexer::tokenize(text)?;
+    let eof = tokens.eof;
+    let tree = Tree {
+        tokens: tokens.tokens.into_iter(),
+        eof,
+    }
+    .block(None, 0)?;
+    Interpreter { dir: config_dir }.main(&tree, eof)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Syntax: the directive tree.
+
+/// A word of the file and where it starts.
+#[derive(Debug)]
+struct Word {
+    text: String,
+    pos: Pos,
+}
+
+/// `name args... ;` or `name args... { children }`.
+#[derive(Debug)]
+struct Directive {
+    name: Word,
+    args: Vec<Word>,
+    block: Option<Vec<Directive>>,
+    /// Where the terminating `;` or the opening `{` is.
+    end: Pos,
+}
+
+/// Deeper than any valid file (main, server, location): stops a hostile file from exhausting
+/// the stack.
+const MAX_DEPTH: usize = 8;
+
+struct Tree {
+    tokens: std::vec::IntoIter<Token>,
+    eof: Pos,
+}
+
+impl Tree {
+    /// The directives up to the end of the file (`open` None) or up to the `}` closing the block
+    /// whose `{` is at `open`.
+    fn block(&mut self, open: Option<Pos>, depth: usize) -> Result<Vec<Directive>> {
+        let mut out = Vec::new();
+        loop {
+            let Some(tok) = self.tokens.next() else {
+                return match open {
+                    Some(_) => fail(self.eof, "unexpected end of file, expecting \"}\""),
+                    None => Ok(out),
+                };
+            };
+            let name = match tok.kind {
+                TokenKind::Word(text) => Word { text, pos: tok.pos },
+                TokenKind::CloseBrace if open.is_some() => return Ok(out),
+                TokenKind::CloseBrace => return fail(tok.pos, "unexpected \"}\""),
+                TokenKind::Semicolon => return fail(tok.pos, "unexpected \";\""),
+                TokenKind::OpenBrace => return fail(tok.pos, "unexpected \"{\""),
+            };
+            out.push(self.directive(name, depth)?);
+        }
+    }
+
+    /// The rest of a directive whose name has been read.
+    fn directive(&mut self, name: Word, depth: usize) -> Result<Directive> {
+        let mut args = Vec::new();
+        loop {
+            let Some(tok) = self.tokens.next() else {
+                return fail(self.eof, "unexpected end of file, expecting \";\" or \"}\"");
+            };
+            match tok.kind {
+                TokenKind::Word(text) => args.push(Word { text, pos: tok.pos }),
+                TokenKind::Semicolon => {
+                    return Ok(Directive {
+                        name,
+                        args,
+                        block: None,
+                        end: tok.pos,
+                    });
+                }
+                TokenKind::OpenBrace => {
+                    if depth >= MAX_DEPTH {
+                        return fail(tok.pos, "blocks are nested too deeply");
+                    }
+                    let block = self.block(Some(tok.pos), depth + 1)?;
+                    return Ok(Directive {
+                        name,
+                        args,
+                        block: Some(block),
+                        end: tok.pos,
+                    });
+                }
+                TokenKind::CloseBrace => return fail(tok.pos, "unexpected \"}\""),
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Meaning: which directive goes where, with how many arguments.
+
+const MAIN: u8 = 1;
+const SERVER: u8 = 2;
+const LOCATION: u8 = 4;
+const SETTINGS: u8 = SERVER | LOCATION;
+const MANY: usize = usize::MAX;
+
+struct Spec {
+    name: &'static str,
+    /// The blocks it may appear in.
+    contexts: u8,
+    /// Takes a `{ }` block instead of ending with `;`.
+    block: bool,
+    min_args: usize,
+    max_args: usize,
+}
+
+const fn spec(name: &'static str, contexts: u8, min_args: usize, max_args: usize) -> Spec {
+    Spec {
+        name,
+        contexts,
+        block: false,
+        min_args,
+        max_args,
+    }
+}
+
+const fn block(name: &'static str, contexts: u8, min_args: usize, max_args: usize) -> Spec {
+    Spec {
+        block: true,
+        ..spec(name, contexts, min_args, max_args)
+    }
+}
+
+const SPECS: &[Spec] = &[
+    spec("workers", MAIN, 1, 1),
+    spec("access_log", MAIN, 1, 1),
+    spec("error_log", MAIN, 1, 1),
+    block("server", MAIN, 0, 0),
+    spec("listen", SERVER, 1, 1),
+    spec("server_name", SERVER, 1, MANY),
+    block("location", SERVER, 1, 2),
+    spec("root", SETTINGS, 1, 1),
+    spec("alias", LOCATION, 1, 1),
+    spec("index", SETTINGS, 1, MANY),
+    spec("autoindex", SETTINGS, 1, 1),
+    spec("allow_methods", SETTINGS, 1, MANY),
+    spec("client_max_body_size", SETTINGS, 1, 1),
+    spec("error_page", SETTINGS, 2, MANY),
+    spec("return", SETTINGS, 1, 2),
+    spec("cgi", SETTINGS, 1, 2),
+    spec("cgi_timeout", SETTINGS, 1, 1),
+    spec("upload_store", SETTINGS, 1, 1),
+    spec("keepalive_timeout", SETTINGS, 1, 1),
+    spec("client_header_timeout", SETTINGS, 1, 1),
+    spec("client_body_timeout", SETTINGS, 1, 1),
+    spec("send_timeout", SETTINGS, 1, 1),
+];
+
+/// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
+/// needs one and a valid number of arguments.
+fn check(d: &Directive, context: u8) -> Result<()> {
+    let name = d.name.text.as_str();
+    let Some(spec) = SPECS.iter().find(|s| s.name == name) else {
+        return fail(d.name.pos, format!("unknown directive \"{name}\""));
+    };
+    if spec.contexts & context == 0 {
+        return fail(
+            d.name.pos,
+            format!("\"{name}\" directive is not allowed here"),
+        );
+    }
+    match (spec.block, d.block.is_some()) {
+        (true, false) => return fail(d.end, format!("directive \"{name}\" has no opening \"{{\"")),
+        (false, true) => {
+            return fail(
+                d.end,
+                format!("directive \"{name}\" is not terminated by \";\""),
+            );
+        }
+        _ => {}
+    }
+    if d.args.len() < spec.min_args || d.args.len() > spec.max_args {
+        return fail(
+            d.name.pos,
+            format!("invalid number of arguments in \"{name}\" directive"),
+        );
+    }
+    Ok(())
+}
+
+fn duplicate<T>(d: &Directive) -> Result<T> {
+    fail(
+        d.name.pos,
+        format!("\"{}\" directive is duplicate", d.name.text),
+    )
+}
+
+/// What one `server` or `location` block sets itself; None/absent means inherited.
+#[derive(Default)]
+struct Overrides {
+    root: Option<PathBuf>,
+    alias: Option<PathBuf>,
+    index: Option<Vec<String>>,
+    autoindex: Option<bool>,
+    allow_methods: Option<Methods>,
+    client_max_body_size: Option<u64>,
+    error_pages: Option<Vec<(u16, String)>>,
+    return_: Option<Return>,
+    cgi: Option<Vec<CgiHandler>>,
+    cgi_timeout: Option<Duration>,
+    upload_store: Option<PathBuf>,
+    keepalive_timeout: Option<Duration>,
+    client_header_timeout: Option<Duration>,
+    client_body_timeout: Option<Duration>,
+    send_timeout: Option<Duration>,
+}
+
+impl Overrides {
+    fn apply_to(self, base: &Settings) -> Settings {
+        let mut s = base.clone();
+        macro_rules! take {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
+        }
+        take!(
+            root,
+            index,
+            autoindex,
+            allow_methods,
+            client_max_body_size,
+            error_pages,
+            cgi,
+            cgi_timeout,
+            keepalive_timeout,
+            client_header_timeout,
+            client_body_timeout,
+            send_timeout
+        );
+        if self.alias.is_some() {
+            s.alias = self.alias;
+        }
+        if self.return_.is_some() {
+            s.return_ = self.return_;
+        }
+        if self.upload_store.is_some() {
+            s.upload_store = self.upload_store;
+        }
+        s
+    }
+}
+
+struct Interpreter<'a> {
+    dir: &'a Path,
+}
+
+impl Interpreter<'_> {
+    fn main(&self, tree: &[Directive], eof: Pos) -> Result<Config> {
+        let mut workers = None;
+        let mut access_log = None;
+        let mut error_log = None;
+        let mut servers = Vec::new();
+        for d in tree {
+            check(d, MAIN)?;
+            match d.name.text.as_str() {
+                "workers" => {
+                    if workers.is_some() {
+                        return duplicate(d);
+                    }
+                    workers = Some(parse_workers(&d.args[0])?);
+                }
+                "access_log" => {
+                    if access_log.is_some() {
+                        return duplicate(d);
+                    }
+                    access_log = Some(self.log_target(&d.args[0])?);
+                }
+                "error_log" => {
+                    if error_log.is_some() {
+                        return duplicate(d);
+                    }
+                    error_log = Some(self.log_target(&d.args[0])?);
+                }
+                _ => servers.push(self.server(d)?),
+            }
+        }
+        if servers.is_empty() {
+            return fail(eof, "no \"server\" block in the configuration");
+        }
+        Ok(Config {
+            path: PathBuf::new(),
+            workers: match workers {
+                Some(n) => n,
+                None => auto_workers(),
+            },
+            access_log: access_log.unwrap_or(LogTarget::Stdout),
+            error_log: error_log.unwrap_or(LogTarget::Stderr),
+            servers,
+        })
+    }
+
+    fn server(&self, d: &Directive) -> Result<Server> {
+        let mut listen: Vec<SocketAddr> = Vec::new();
+        let mut server_names = Vec::new();
+        let mut own = Overrides::default();
+        let mut locations: Vec<(String, bool, Overrides)> = Vec::new();
+        for c in d.block.as_deref().unwrap_or_default() {
+            check(c, SERVER)?;
+            match c.name.text.as_str() {
+                "listen" => {
+                    let arg = &c.args[0];
+                    let addr = parse_listen(arg)?;
+                    if listen.contains(&addr) {
+                        return fail(arg.pos, format!("duplicate listen {addr}"));
+                    }
+                    listen.push(addr);
+                }
+                "server_name" => {
+                    server_names.extend(c.args.iter().map(|a| a.text.to_lowercase()));
+                }
+                "location" => {
+                    let (path, exact, pos) = location_path(c)?;
+                    if locations.iter().any(|(p, e, _)| *p == path && *e == exact) {
+                        let shown = if exact { format!("= {path}") } else { path };
+                        return fail(pos, format!("duplicate location \"{shown}\""));
+                    }
+                    let mut overrides = Overrides::default();
+                    for l in c.block.as_deref().unwrap_or_default() {
+                        check(l, LOCATION)?;
+                        self.setting(&mut overrides, l)?;
+                    }
+                    locations.push((path, exact, overrides));
+                }
+                _ => self.setting(&mut own, c)?,
+            }
+        }
+        if listen.is_empty() {
+            return fail(d.name.pos, "no \"listen\" in server");
+        }
+        let settings = own.apply_to(&Settings::defaults(self.dir));
+        let locations = locations
+            .into_iter()
+            .map(|(path, exact, overrides)| Location {
+                path,
+                exact,
+                settings: overrides.apply_to(&settings),
+            })
+            .collect();
+        Ok(Server {
+            listen,
+            server_names,
+            settings,
+            locations,
+        })
+    }
+
+    /// One directive of the settings family, already `check`ed for its block.
+    fn setting(&self, o: &mut Overrides, d: &Directive) -> Result<()> {
+        let args = &d.args;
+        match d.name.text.as_str() {
+            "root" | "alias" => {
+                let (slot, other, other_name) = if d.name.text == "root" {
+                    (&mut o.root, &o.alias, "alias")
+                } else {
+                    (&mut o.alias, &o.root, "root")
+                };
+                if slot.is_some() {
+                    return duplicate(d);
+                }
+                if other.is_some() {
+                    return fail(
+                        d.name.pos,
+                        format!(
+                            "\"{}\" directive is duplicate, \"{other_name}\" directive was \
+                             specified earlier",
+                            d.name.text
+                        ),
+                    );
+                }
+                *slot = Some(self.path(&args[0])?);
+            }
+            "index" => {
+                let list = o.index.get_or_insert_with(Vec::new);
+                for a in args {
+                    if a.text.is_empty() {
+                        return fail(a.pos, "index \"\" in \"index\" directive is invalid");
+                    }
+                    list.push(a.text.clone());
+                }
+            }
+            "autoindex" => {
+                if o.autoindex.is_some() {
+                    return duplicate(d);
+                }
+                let a = &args[0];
+                o.autoindex = Some(match a.text.to_ascii_lowercase().as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => {
+                        return fail(
+                            a.pos,
+                            format!(
+                                "invalid value \"{}\" in \"autoindex\" directive, it must be \
+                                 \"on\" or \"off\"",
+                                a.text
+                            ),
+                        );
+                    }
+                });
+            }
+            "allow_methods" => {
+                if o.allow_methods.is_some() {
+                    return duplicate(d);
+                }
+                let mut methods = Methods::NONE;
+                for a in args {
+                    let Some(m) = Methods::from_name(&a.text) else {
+                        return fail(a.pos, format!("unknown method \"{}\"", a.text));
+                    };
+                    methods = methods.union(m);
+                }
+                o.allow_methods = Some(methods);
+            }
+            "client_max_body_size" => {
+                if o.client_max_body_size.is_some() {
+                    return duplicate(d);
+                }
+                o.client_max_body_size = Some(parse_size(&args[0])?);
+            }
+            "error_page" => {
+                let Some((uri, codes)) = args.split_last() else {
+                    return fail(d.name.pos, "invalid number of arguments in \"error_page\"");
+                };
+                if !uri.text.starts_with('/') {
+                    return fail(
+                        uri.pos,
+                        format!(
+                            "invalid error page URI \"{}\", it must start with \"/\"",
+                            uri.text
+                        ),
+                    );
+                }
+                let list = o.error_pages.get_or_insert_with(Vec::new);
+                for c in codes {
+                    let code = parse_code(c, 300, 599)?;
+                    list.push((code, uri.text.clone()));
+                }
+            }
+            "return" => {
+                if o.return_.is_some() {
+                    return duplicate(d);
+                }
+                o.return_ = Some(parse_return(args)?);
+            }
+            "cgi" => {
+                let ext = &args[0];
+                if ext.text.len() < 2 || !ext.text.starts_with('.') || ext.text.contains('/') {
+                    return fail(
+                        ext.pos,
+                        format!(
+                            "invalid CGI extension \"{}\", it must start with \".\"",
+                            ext.text
+                        ),
+                    );
+                }
+                let list = o.cgi.get_or_insert_with(Vec::new);
+                if list.iter().any(|h| h.extension == ext.text) {
+                    return fail(ext.pos, format!("duplicate CGI extension \"{}\"", ext.text));
+                }
+                let interpreter = match args.get(1) {
+                    Some(a) => Some(self.interpreter(a)?),
+                    None => None,
+                };
+                list.push(CgiHandler {
+                    extension: ext.text.clone(),
+                    interpreter,
+                });
+            }
+            "upload_store" => {
+                if o.upload_store.is_some() {
+                    return duplicate(d);
+                }
+                o.upload_store = Some(self.path(&args[0])?);
+            }
+            name => {
+                let slot = match name {
+                    "cgi_timeout" => &mut o.cgi_timeout,
+                    "keepalive_timeout" => &mut o.keepalive_timeout,
+                    "client_header_timeout" => &mut o.client_header_timeout,
+                    "client_body_timeout" => &mut o.client_body_timeout,
+                    "send_timeout" => &mut o.send_timeout,
+                    _ => {
+                        return fail(
+                            d.name.pos,
+                            format!("\"{name}\" directive is not allowed here"),
+                        );
+                    }
+                };
+                if slot.is_some() {
+                    return duplicate(d);
+                }
+                *slot = Some(parse_duration(&args[0])?);
+            }
+        }
+        Ok(())
+    }
+
+    /// A file system path, relative ones joined to the config directory.
+    fn path(&self, w: &Word) -> Result<PathBuf> {
+        if w.text.is_empty() {
+            return fail(w.pos, "invalid path \"\"");
+        }
+        Ok(self.dir.join(&w.text))
+    }
+
+    /// An absolute path is kept, a relative one with a `/` is relative to the config directory,
+    /// and a bare name (`python3`) is kept for a `PATH` search.
+    fn interpreter(&self, w: &Word) -> Result<PathBuf> {
+        if w.text.is_empty() {
+            return fail(w.pos, "invalid interpreter \"\"");
+        }
+        let p = Path::new(&w.text);
+        Ok(if p.is_absolute() || !w.text.contains('/') {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        })
+    }
+
+    fn log_target(&self, w: &Word) -> Result<LogTarget> {
+        Ok(match w.text.as_str() {
+            "off" => LogTarget::Off,
+            "stdout" => LogTarget::Stdout,
+            "stderr" => LogTarget::Stderr,
+            _ => LogTarget::File(self.path(w)?),
+        })
+    }
+}
+
+fn auto_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, MAX_WORKERS)
+}
+
+const MAX_WORKERS: usize = 256;
+
+fn parse_workers(w: &Word) -> Result<usize> {
+    if w.text == "auto" {
+        return Ok(auto_workers());
+    }
+    match parse_decimal(&w.text) {
+        Some(n) if (1..=MAX_WORKERS as u64).contains(&n) => Ok(n as usize),
+        _ => fail(
+            w.pos,
+            format!(
+                "invalid value \"{}\" in \"workers\" directive, it must be \"auto\" or a number \
+                 from 1 to {MAX_WORKERS}",
+                w.text
+            ),
+        ),
+    }
+}
+
+/// `location PATH` or `location = PATH` (also `=PATH`, as nginx accepts): the path, whether it
+/// is exact, and where the path is written.
+fn location_path(d: &Directive) -> Result<(String, bool, Pos)> {
+    let (path, exact, pos) = match d.args.as_slice() {
+        [m, p] if m.text == "=" => (p.text.as_str(), true, p.pos),
+        [m, _] => {
+            return fail(
+                m.pos,
+                format!("unsupported location modifier \"{}\"", m.text),
+            );
+        }
+        [p] => match p.text.strip_prefix('=') {
+            Some(rest) => (
+                rest,
+                true,
+                Pos {
+                    line: p.pos.line,
+                    col: p.pos.col + 1,
+                },
+            ),
+            None => (p.text.as_str(), false, p.pos),
+        },
+        _ => {
+            return fail(
+                d.name.pos,
+                "invalid number of arguments in \"location\" directive",
+            );
+        }
+    };
+    if !path.starts_with('/') {
+        return fail(
+            pos,
+            format!("invalid location \"{path}\", it must start with \"/\""),
+        );
+    }
+    Ok((path.to_string(), exact, pos))
+}
+
+/// `[HOST:]PORT` with HOST an IPv4 literal, `[IPv6]`, `*` or `localhost`.
+fn parse_listen(w: &Word) -> Result<SocketAddr> {
+    let s = w.text.as_str();
+    let host_not_found = || {
+        fail(
+            w.pos,
+            format!("host not found in \"{s}\" of the \"listen\" directive"),
+        )
+    };
+    let (ip, port): (IpAddr, &str) = if let Some(rest) = s.strip_prefix('[') {
+        let Some((host, after)) = rest.split_once(']') else {
+            return host_not_found();
+        };
+        let Ok(ip) = host.parse::<Ipv6Addr>() else {
+            return host_not_found();
+        };
+        let Some(port) = after.strip_prefix(':') else {
+            return fail(
+                w.pos,
+                format!("invalid port in \"{s}\" of the \"listen\" directive"),
+            );
+        };
+        (IpAddr::V6(ip), port)
+    } else if let Some((host, port)) = s.rsplit_once(':') {
+        let ip = if host == "*" {
+            Ipv4Addr::UNSPECIFIED
+        } else if host.eq_ignore_ascii_case("localhost") {
+            Ipv4Addr::LOCALHOST
+        } else {
+            match host.parse::<Ipv4Addr>() {
+                Ok(ip) => ip,
+                Err(_) => return host_not_found(),
+            }
+        };
+        (IpAddr::V4(ip), port)
+    } else {
+        (IpAddr::V4(Ipv4Addr::UNSPECIFIED), s)
+    };
+    match parse_decimal(port) {
+        Some(p) if p <= u64::from(u16::MAX) => Ok(SocketAddr::new(ip, p as u16)),
+        _ => fail(
+            w.pos,
+            format!("invalid port in \"{s}\" of the \"listen\" directive"),
+        ),
+    }
+}
+
+/// Only ASCII digits (no sign, no spaces), at least one; None also on overflow.
+fn parse_decimal(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// A status code in `min..=max`.
+fn parse_code(w: &Word, min: u16, max: u16) -> Result<u16> {
+    let Some(n) = parse_decimal(&w.text) else {
+        return fail(w.pos, format!("invalid value \"{}\"", w.text));
+    };
+    if n < u64::from(min) || n > u64::from(max) {
+        return fail(
+            w.pos,
+            format!("value \"{}\" must be between {min} and {max}", w.text),
+        );
+    }
+    Ok(n as u16)
+}
+
+const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
+
+/// `return CODE [URL | TEXT]`, or nginx's `return URL` (a 302) for an `http(s)://` URL.
+fn parse_return(args: &[Word]) -> Result<Return> {
+    let first = &args[0];
+    if args.len() == 1 && (first.text.starts_with("http://") || first.text.starts_with("https://"))
+    {
+        return Ok(Return {
+            code: 302,
+            target: Some(first.text.clone()),
+        });
+    }
+    let code = match parse_decimal(&first.text) {
+        Some(n) if (200..=599).contains(&n) => n as u16,
+        _ => return fail(first.pos, format!("invalid return code \"{}\"", first.text)),
+    };
+    let target = args.get(1).map(|w| w.text.clone());
+    if REDIRECTS.contains(&code) && target.as_deref().is_none_or(str::is_empty) {
+        return fail(
+            first.pos,
+            format!("\"return\" with code {code} needs a URL to redirect to"),
+        );
+    }
+    Ok(Return { code, target })
+}
+
+/// Bytes, with an optional `k`, `m` or `g` suffix (any case, 1024-based).
+fn parse_size(w: &Word) -> Result<u64> {
+    let s = w.text.as_str();
+    let (digits, unit) = match s.as_bytes().last().map(u8::to_ascii_lowercase) {
+        Some(b'k') => (&s[..s.len() - 1], 1u64 << 10),
+        Some(b'm') => (&s[..s.len() - 1], 1 << 20),
+        Some(b'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let valid = digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty();
+    match parse_decimal(digits).and_then(|n| n.checked_mul(unit)) {
+        Some(n) => Ok(n),
+        None if valid => fail(w.pos, format!("size \"{s}\" is too large")),
+        None => fail(w.pos, format!("invalid size \"{s}\"")),
+    }
+}
+
+/// The longest duration accepted: a year. Far above any useful timeout, far below what would
+/// overflow `Instant + Duration` (which panics) in the server.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Seconds, or a number with `ms`, `s`, `m` or `h`.
+fn parse_duration(w: &Word) -> Result<Duration> {
+    let s = w.text.as_str();
+    let (digits, millis_per_unit) = if let Some(d) = s.strip_suffix("ms") {
+        (d, 1)
+    } else if let Some(d) = s.strip_suffix('s') {
+        (d, 1000)
+    } else if let Some(d) = s.strip_suffix('m') {
+        (d, 60_000)
+    } else if let Some(d) = s.strip_suffix('h') {
+        (d, 3_600_000)
+    } else {
+        (s, 1000)
+    };
+    let valid = digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty();
+    match parse_decimal(digits).and_then(|n| n.checked_mul(millis_per_unit)) {
+        Some(ms) if Duration::from_millis(ms) <= MAX_DURATION => Ok(Duration::from_millis(ms)),
+        _ if valid => fail(
+            w.pos,
+            format!("duration \"{s}\" is too large (at most 8760h)"),
+        ),
+        _ => fail(w.pos, format!("invalid duration \"{s}\"")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::parse as parse_config;
+    use super::*;
+
+    const DIR: &str = "/etc/webserv";
+
+    fn conf_path() -> PathBuf {
+        Path::new(DIR).join("test.conf")
+    }
+
+    fn ok(text: &str) -> Config {
+        parse_config(text, &conf_path()).unwrap_or_else(|e| panic!("{text}\n=> {e}"))
+    }
+
+    /// The error as `LINE:COL: message`.
+    fn err(text: &str) -> String {
+        match parse_config(text, &conf_path()) {
+            Ok(c) => panic!("{text}\n=> parsed: {c:?}"),
+            Err(e) => {
+                assert_eq!(e.path, conf_path());
+                format!("{}:{}: {}", e.line, e.col, e.message)
+            }
+        }
+    }
+
+    /// Checks a table of (config text, expected error).
+    fn errors(table: &[(&str, &str)]) {
+        for (text, expected) in table {
+            assert_eq!(err(text), *expected, "for config:\n{text}");
+        }
+    }
+
+    /// The settings of the only server of `server { listen 80; BODY }`.
+    fn server_settings(body: &str) -> Settings {
+        ok(&format!("server {{ listen 80; {body} }}")).servers[0]
+            .settings
+            .clone()
+    }
+
+    fn abs(p: &str) -> PathBuf {
+        Path::new(DIR).join(p)
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn a_minimal_server_gets_every_default() {
+        let c = ok("server { listen 8080; }");
+        assert_eq!(c.path, conf_path());
+        assert!(c.workers >= 1);
+        assert_eq!(c.access_log, LogTarget::Stdout);
+        assert_eq!(c.error_log, LogTarget::Stderr);
+        let s = &c.servers[0];
+        assert_eq!(s.listen, vec![addr("0.0.0.0:8080")]);
+        assert!(s.server_names.is_empty());
+        assert!(s.locations.is_empty());
+        let d = Settings::defaults(Path::new(DIR));
+        let st = &s.settings;
+        assert_eq!(st.root, abs("www"));
+        assert_eq!(st.root, d.root);
+        assert_eq!(st.alias, None);
+        assert_eq!(st.index, vec!["index.html"]);
+        assert!(!st.autoindex);
+        assert_eq!(st.allow_methods, Methods::GET.union(Methods::HEAD));
+        assert_eq!(st.client_max_body_size, 1 << 20);
+        assert!(st.error_pages.is_empty());
+        assert_eq!(st.return_, None);
+        assert!(st.cgi.is_empty());
+        assert_eq!(st.cgi_timeout, secs(30));
+        assert_eq!(st.upload_store, None);
+        assert_eq!(st.keepalive_timeout, secs(75));
+        assert_eq!(st.client_header_timeout, secs(60));
+        assert_eq!(st.client_body_timeout, secs(60));
+        assert_eq!(st.send_timeout, secs(60));
+    }
+
+    #[test]
+    fn top_level_directives_set_workers_and_log_targets() {
+        let c = ok("workers 4; access_log off; error_log logs/error.log; server { listen 80; }");
+        assert_eq!(c.workers, 4);
+        assert_eq!(c.access_log, LogTarget::Off);
+        assert_eq!(c.error_log, LogTarget::File(abs("logs/error.log")));
+
+        let c = ok("access_log stderr; error_log stdout; server { listen 80; }");
+        assert_eq!(c.access_log, LogTarget::Stderr);
+        assert_eq!(c.error_log, LogTarget::Stdout);
+
+        let c = ok("access_log /var/log/a.log; error_log off; server { listen 80; }");
+        assert_eq!(c.access_log, LogTarget::File("/var/log/a.log".into()));
+        assert_eq!(c.error_log, LogTarget::Off);
+
+        assert_eq!(ok("workers 1; server { listen 80; }").workers, 1);
+        assert_eq!(ok("workers 256; server { listen 80; }").workers, 256);
+    }
+
+    #[test]
+    fn workers_auto_is_the_number_of_cores() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(
+            ok("workers auto; server { listen 80; }").workers,
+            cores.min(256)
+        );
+        assert_eq!(ok("server { listen 80; }").workers, cores.min(256));
+    }
+
+    #[test]
+    fn workers_outside_1_to_256_is_an_error() {
+        let msg = |v: &str| {
+            format!(
+                "1:9: invalid value \"{v}\" in \"workers\" directive, it must be \"auto\" or a \
+                 number from 1 to 256"
+            )
+        };
+        for v in [
+            "0",
+            "257",
+            "-1",
+            "+4",
+            "four",
+            "AUTO",
+            "99999999999999999999999",
+        ] {
+            assert_eq!(
+                err(&format!("workers {v}; server {{ listen 80; }}")),
+                msg(v)
+            );
+        }
+    }
+
+    #[test]
+    fn listen_accepts_every_address_form() {
+        let table = [
+            ("8080", "0.0.0.0:8080"),
+            ("0", "0.0.0.0:0"),
+            ("65535", "0.0.0.0:65535"),
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("*:80", "0.0.0.0:80"),
+            ("localhost:81", "127.0.0.1:81"),
+            ("LocalHost:82", "127.0.0.1:82"),
+            ("[::1]:8080", "[::1]:8080"),
+            ("[::]:0", "[::]:0"),
+            ("[2001:db8::7]:443", "[2001:db8::7]:443"),
+            ("10.1.2.3:00080", "10.1.2.3:80"),
+        ];
+        for (written, expected) in table {
+            let c = ok(&format!("server {{ listen {written}; }}"));
+            assert_eq!(
+                c.servers[0].listen,
+                vec![addr(expected)],
+                "listen {written}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_listen_addresses_are_errors_at_the_address() {
+        let bad_port =
+            |a: &str| format!("1:17: invalid port in \"{a}\" of the \"listen\" directive");
+        let bad_host =
+            |a: &str| format!("1:17: host not found in \"{a}\" of the \"listen\" directive");
+        for a in [
+            "65536",
+            "80x",
+            "",
+            "127.0.0.1",
+            "127.0.0.1:",
+            "*:-1",
+            "[::1]",
+            "[::1]8080",
+            "1.2.3.4:+80",
+        ] {
+            assert_eq!(
+                err(&format!("server {{ listen \"{a}\"; }}")),
+                bad_port(a),
+                "{a}"
+            );
+        }
+        for a in [
+            "example.com:80",
+            "1.2.3:80",
+            ":80",
+            "::1:80",
+            "[::1:80",
+            "[1.2.3.4]:80",
+            "[zz]:80",
+        ] {
+            assert_eq!(
+                err(&format!("server {{ listen \"{a}\"; }}")),
+                bad_host(a),
+                "{a}"
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_listen_in_one_server_is_an_error() {
+        errors(&[
+            (
+                "server {\n listen 127.0.0.1:8080;\n listen 127.0.0.1:8080;\n}",
+                "3:9: duplicate listen 127.0.0.1:8080",
+            ),
+            (
+                "server { listen *:80; listen 80; }",
+                "1:30: duplicate listen 0.0.0.0:80",
+            ),
+            (
+                "server { listen localhost:0; listen 127.0.0.1:0; }",
+                "1:37: duplicate listen 127.0.0.1:0",
+            ),
+            (
+                "server { listen [::1]:80; listen [::1]:80; }",
+                "1:34: duplicate listen [::1]:80",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn several_listens_and_the_same_address_in_two_servers_are_allowed() {
+        let c = ok(
+            "server { listen 80; listen [::]:80; listen 127.0.0.1:81; }\n\
+                    server { listen 80; server_name b; }",
+        );
+        assert_eq!(
+            c.servers[0].listen,
+            vec![addr("0.0.0.0:80"), addr("[::]:80"), addr("127.0.0.1:81")]
+        );
+        assert_eq!(c.servers[1].listen, vec![addr("0.0.0.0:80")]);
+    }
+
+    #[test]
+    fn a_server_without_listen_is_an_error_at_the_server_token() {
+        errors(&[
+            (
+                "server { listen 80; }\n  server {\n root x;\n}",
+                "2:3: no \"listen\" in server",
+            ),
+            ("server {}", "1:1: no \"listen\" in server"),
+        ]);
+    }
+
+    #[test]
+    fn a_file_without_a_server_is_an_error_at_its_end() {
+        errors(&[
+            ("", "1:1: no \"server\" block in the configuration"),
+            (
+                "# nothing\n\n",
+                "1:1: no \"server\" block in the configuration",
+            ),
+            (
+                "workers 2;\naccess_log off;\n\n",
+                "2:16: no \"server\" block in the configuration",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn server_names_are_lower_cased_and_accumulate() {
+        let c = ok("server { listen 80; server_name Example.COM www.example.com; server_name X; }");
+        assert_eq!(
+            c.servers[0].server_names,
+            vec!["example.com", "www.example.com", "x"]
+        );
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_directory() {
+        let c = ok(
+            "error_log ../log/e.log;\naccess_log a.log;\nserver {\n listen 80;\n root ../www;\n \
+                    upload_store /abs/up;\n location /u { alias up/load/; upload_store store; }\n}",
+        );
+        assert_eq!(c.error_log, LogTarget::File(abs("../log/e.log")));
+        assert_eq!(c.access_log, LogTarget::File(abs("a.log")));
+        let s = &c.servers[0];
+        assert_eq!(s.settings.root, abs("../www"));
+        assert_eq!(s.settings.upload_store, Some(PathBuf::from("/abs/up")));
+        let l = &s.locations[0].settings;
+        assert_eq!(l.alias, Some(abs("up/load/")));
+        assert_eq!(l.root, abs("../www"));
+        assert_eq!(l.upload_store, Some(abs("store")));
+    }
+
+    #[test]
+    fn cgi_interpreters_resolve_only_when_they_contain_a_slash() {
+        let s =
+            server_settings("cgi .py /usr/bin/python3; cgi .sh bin/sh; cgi .pl perl; cgi .cgi;");
+        let handlers: Vec<(&str, Option<PathBuf>)> = s
+            .cgi
+            .iter()
+            .map(|h| (h.extension.as_str(), h.interpreter.clone()))
+            .collect();
+        assert_eq!(
+            handlers,
+            vec![
+                (".py", Some(PathBuf::from("/usr/bin/python3"))),
+                (".sh", Some(abs("bin/sh"))),
+                (".pl", Some(PathBuf::from("perl"))),
+                (".cgi", None),
+            ]
+        );
+        assert_eq!(s.cgi_for("x.py").map(|h| h.extension.as_str()), Some(".py"));
+    }
+
+    #[test]
+    fn every_settings_directive_is_parsed_in_a_server() {
+        let s = server_settings(
+            "root /srv/www; index a.html b.htm; autoindex on; allow_methods GET POST DELETE PUT;
+             client_max_body_size 10m; error_page 404 /404.html; error_page 500 502 /5xx.html;
+             return 418 \"I'm a teapot\"; cgi .py; cgi_timeout 5s; upload_store /srv/up;
+             keepalive_timeout 2m; client_header_timeout 1500ms; client_body_timeout 7;
+             send_timeout 1h;",
+        );
+        assert_eq!(s.root, PathBuf::from("/srv/www"));
+        assert_eq!(s.index, vec!["a.html", "b.htm"]);
+        assert!(s.autoindex);
+        assert_eq!(
+            s.allow_methods,
+            Methods::GET
+                .union(Methods::POST)
+                .union(Methods::DELETE)
+                .union(Methods::PUT)
+        );
+        assert!(!s.allow_methods.contains(Methods::HEAD));
+        assert!(s.allow_methods.allows(Methods::HEAD));
+        assert_eq!(s.client_max_body_size, 10 << 20);
+        assert_eq!(
+            s.error_pages,
+            vec![
+                (404, "/404.html".into()),
+                (500, "/5xx.html".into()),
+                (502, "/5xx.html".into())
+            ]
+        );
+        assert_eq!(
+            s.return_,
+            Some(Return {
+                code: 418,
+                target: Some("I'm a teapot".into())
+            })
+        );
+        assert_eq!(
+            s.cgi,
+            vec![CgiHandler {
+                extension: ".py".into(),
+                interpreter: None
+            }]
+        );
+        assert_eq!(s.cgi_timeout, secs(5));
+        assert_eq!(s.upload_store, Some(PathBuf::from("/srv/up")));
+        assert_eq!(s.keepalive_timeout, secs(120));
+        assert_eq!(s.client_header_timeout, Duration::from_millis(1500));
+        assert_eq!(s.client_body_timeout, secs(7));
+        assert_eq!(s.send_timeout, secs(3600));
+        assert!(!server_settings("autoindex OFF;").autoindex);
+    }
+
+    #[test]
+    fn a_location_inherits_server_directives_written_after_it() {
+        let c = ok(
+            "server {\n listen 80;\n location /a { autoindex on; }\n root /srv;\n \
+                    client_max_body_size 0;\n error_page 404 /nf.html;\n}",
+        );
+        let s = &c.servers[0];
+        let l = &s.locations[0].settings;
+        assert!(l.autoindex);
+        assert!(!s.settings.autoindex);
+        assert_eq!(l.root, PathBuf::from("/srv"));
+        assert_eq!(l.client_max_body_size, 0);
+        assert_eq!(l.error_page(404), Some("/nf.html"));
+    }
+
+    #[test]
+    fn a_location_overrides_only_what_it_sets() {
+        let c = ok(
+            "server { listen 80; root /srv; allow_methods GET; keepalive_timeout 5;
+                      return 503;
+                      location /up { allow_methods POST; root /up; return 204; }
+                      location /rest { } }",
+        );
+        let s = &c.servers[0];
+        let up = &s.locations[0].settings;
+        assert_eq!(up.allow_methods, Methods::POST);
+        assert_eq!(up.root, PathBuf::from("/up"));
+        assert_eq!(up.keepalive_timeout, secs(5));
+        assert_eq!(
+            up.return_,
+            Some(Return {
+                code: 204,
+                target: None
+            })
+        );
+        let rest = &s.locations[1].settings;
+        assert_eq!(rest.allow_methods, Methods::GET);
+        assert_eq!(rest.root, PathBuf::from("/srv"));
+        assert_eq!(
+            rest.return_,
+            Some(Return {
+                code: 503,
+                target: None
+            })
+        );
+        assert_eq!(s.settings.root, PathBuf::from("/srv"));
+    }
+
+    #[test]
+    fn list_directives_in_a_location_replace_the_inherited_list() {
+        let c = ok(
+            "server { listen 80; index a b; error_page 404 /a; error_page 500 /b;
+                      cgi .py; cgi .php php-cgi;
+                      location /x { index c; error_page 403 /c; cgi .sh; }
+                      location /y { } }",
+        );
+        let s = &c.servers[0];
+        let x = &s.locations[0].settings;
+        assert_eq!(x.index, vec!["c"]);
+        assert_eq!(x.error_pages, vec![(403, "/c".into())]);
+        assert_eq!(x.error_page(404), None);
+        assert_eq!(x.cgi.len(), 1);
+        assert_eq!(x.cgi_for("a.py"), None);
+        let y = &s.locations[1].settings;
+        assert_eq!(y.index, vec!["a", "b"]);
+        assert_eq!(y.error_pages, vec![(404, "/a".into()), (500, "/b".into())]);
+        assert_eq!(y.cgi.len(), 2);
+    }
+
+    #[test]
+    fn error_page_cgi_and_index_lines_accumulate_within_one_block() {
+        let s = server_settings(
+            "error_page 404 /a; error_page 403 405 /b; cgi .a; cgi .b b; index x; index y z;",
+        );
+        assert_eq!(
+            s.error_pages,
+            vec![(404, "/a".into()), (403, "/b".into()), (405, "/b".into())]
+        );
+        assert_eq!(
+            s.cgi
+                .iter()
+                .map(|h| h.extension.as_str())
+                .collect::<Vec<_>>(),
+            [".a", ".b"]
+        );
+        assert_eq!(s.index, vec!["x", "y", "z"]);
+    }
+
+    #[test]
+    fn exact_and_prefix_locations_keep_their_path_and_order() {
+        let c = ok(
+            "server { listen 80; location / {} location = /x {} location =/y {} location /x {} }",
+        );
+        let locs: Vec<(&str, bool)> = c.servers[0]
+            .locations
+            .iter()
+            .map(|l| (l.path.as_str(), l.exact))
+            .collect();
+        assert_eq!(
+            locs,
+            vec![("/", false), ("/x", true), ("/y", true), ("/x", false)]
+        );
+    }
+
+    #[test]
+    fn location_errors_point_at_the_path_or_modifier() {
+        errors(&[
+            (
+                "server { listen 80;\n location /a {}\n location /a {} }",
+                "3:11: duplicate location \"/a\"",
+            ),
+            (
+                "server { listen 80; location = /a {} location = /a {} }",
+                "1:49: duplicate location \"= /a\"",
+            ),
+            (
+                "server { listen 80; location =/a {} location = /a {} }",
+                "1:48: duplicate location \"= /a\"",
+            ),
+            (
+                "server { listen 80; location a {} }",
+                "1:30: invalid location \"a\", it must start with \"/\"",
+            ),
+            (
+                "server { listen 80; location = a {} }",
+                "1:32: invalid location \"a\", it must start with \"/\"",
+            ),
+            (
+                "server { listen 80; location ~ /a {} }",
+                "1:30: unsupported location modifier \"~\"",
+            ),
+            (
+                "server { listen 80; location = {} }",
+                "1:31: invalid location \"\", it must start with \"/\"",
+            ),
+            (
+                "server { listen 80; location /a /b /c {} }",
+                "1:21: invalid number of arguments in \"location\" directive",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn nested_locations_are_not_allowed() {
+        errors(&[(
+            "server { listen 80;\n  location /a {\n    location /a/b { }\n  }\n}",
+            "3:5: \"location\" directive is not allowed here",
+        )]);
+    }
+
+    #[test]
+    fn alias_is_allowed_only_in_a_location_and_never_with_root() {
+        errors(&[
+            (
+                "server { listen 80; alias /x; }",
+                "1:21: \"alias\" directive is not allowed here",
+            ),
+            (
+                "server { listen 80; location /a { root /r; alias /x; } }",
+                "1:44: \"alias\" directive is duplicate, \"root\" directive was specified earlier",
+            ),
+            (
+                "server { listen 80; location /a { alias /x; root /r; } }",
+                "1:45: \"root\" directive is duplicate, \"alias\" directive was specified earlier",
+            ),
+        ]);
+        // A root inherited from the server does not conflict with the location's alias.
+        let c = ok("server { listen 80; root /r; location /a { alias /x; } }");
+        assert_eq!(c.servers[0].locations[0].settings.alias, Some("/x".into()));
+        assert_eq!(c.servers[0].settings.alias, None);
+    }
+
+    #[test]
+    fn an_unknown_directive_is_an_error_at_its_name() {
+        errors(&[
+            (
+                "foo bar;\nserver { listen 80; }",
+                "1:1: unknown directive \"foo\"",
+            ),
+            (
+                "server {\n\tlisten 80;\n\tlisen 81;\n}",
+                "3:2: unknown directive \"lisen\"",
+            ),
+            (
+                "server { listen 80; location / { Root /x; } }",
+                "1:34: unknown directive \"Root\"",
+            ),
+            (
+                "server { listen 80; \"\" x; }",
+                "1:21: unknown directive \"\"",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn a_wrong_number_of_arguments_is_an_error_at_the_directive_name() {
+        let msg = |line_col: &str, name: &str| {
+            format!("{line_col}: invalid number of arguments in \"{name}\" directive")
+        };
+        let cases = [
+            ("workers; server { listen 80; }", msg("1:1", "workers")),
+            ("workers 1 2; server { listen 80; }", msg("1:1", "workers")),
+            (
+                "access_log; server { listen 80; }",
+                msg("1:1", "access_log"),
+            ),
+            (
+                "error_log a b; server { listen 80; }",
+                msg("1:1", "error_log"),
+            ),
+            ("server x { listen 80; }", msg("1:1", "server")),
+            ("server { listen; }", msg("1:10", "listen")),
+            ("server { listen 80 81; }", msg("1:10", "listen")),
+            (
+                "server { listen 80; server_name; }",
+                msg("1:21", "server_name"),
+            ),
+            ("server { listen 80; location {} }", msg("1:21", "location")),
+            ("server { listen 80; root; }", msg("1:21", "root")),
+            ("server { listen 80; root a b; }", msg("1:21", "root")),
+            ("server { listen 80; index; }", msg("1:21", "index")),
+            ("server { listen 80; autoindex; }", msg("1:21", "autoindex")),
+            (
+                "server { listen 80; allow_methods; }",
+                msg("1:21", "allow_methods"),
+            ),
+            (
+                "server { listen 80; client_max_body_size 1 2; }",
+                msg("1:21", "client_max_body_size"),
+            ),
+            (
+                "server { listen 80; error_page 404; }",
+                msg("1:21", "error_page"),
+            ),
+            ("server { listen 80; return; }", msg("1:21", "return")),
+            (
+                "server { listen 80; return 301 /a b; }",
+                msg("1:21", "return"),
+            ),
+            ("server { listen 80; cgi; }", msg("1:21", "cgi")),
+            ("server { listen 80; cgi .py a b; }", msg("1:21", "cgi")),
+            (
+                "server { listen 80; upload_store; }",
+                msg("1:21", "upload_store"),
+            ),
+            (
+                "server { listen 80; cgi_timeout; }",
+                msg("1:21", "cgi_timeout"),
+            ),
+            (
+                "server { listen 80; keepalive_timeout 1 2; }",
+                msg("1:21", "keepalive_timeout"),
+            ),
+            (
+                "server { listen 80; client_header_timeout; }",
+                msg("1:21", "client_header_timeout"),
+            ),
+            (
+                "server { listen 80; client_body_timeout; }",
+                msg("1:21", "client_body_timeout"),
+            ),
+            (
+                "server { listen 80; send_timeout; }",
+                msg("1:21", "send_timeout"),
+            ),
+            (
+                "server { listen 80; location / { alias; } }",
+                msg("1:34", "alias"),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(err(text), expected, "for config:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_duplicate_single_valued_directive_is_an_error_at_the_second_one() {
+        let cases = [
+            ("workers 1;\nworkers 2;", "2:1", "workers"),
+            ("access_log off; access_log off;", "1:17", "access_log"),
+            ("error_log a; error_log a;", "1:14", "error_log"),
+        ];
+        for (text, at, name) in cases {
+            assert_eq!(
+                err(&format!("{text} server {{ listen 80; }}")),
+                format!("{at}: \"{name}\" directive is duplicate")
+            );
+        }
+        for (first, second) in [
+            ("root /a", "root /b"),
+            ("autoindex on", "autoindex off"),
+            ("allow_methods GET", "allow_methods POST"),
+            ("client_max_body_size 1", "client_max_body_size 2"),
+            ("return 200", "return 204"),
+            ("upload_store /a", "upload_store /b"),
+            ("cgi_timeout 1", "cgi_timeout 2"),
+            ("keepalive_timeout 1", "keepalive_timeout 2"),
+            ("client_header_timeout 1", "client_header_timeout 2"),
+            ("client_body_timeout 1", "client_body_timeout 2"),
+            ("send_timeout 1", "send_timeout 2"),
+        ] {
+            let name = first.split(' ').next().unwrap_or_default();
+            // In a server and in a location; a location may still set what its server set.
+            let in_server = format!("server {{ listen 80;\n{first};\n  {second}; }}");
+            assert_eq!(
+                err(&in_server),
+                format!("3:3: \"{name}\" directive is duplicate")
+            );
+            let in_location =
+                format!("server {{ listen 80; {first}; location / {{\n{first};\n  {second}; }} }}");
+            assert_eq!(
+                err(&in_location),
+                format!("3:3: \"{name}\" directive is duplicate")
+            );
+        }
+        errors(&[(
+            "server { listen 80; location / { alias /a; alias /b; } }",
+            "1:44: \"alias\" directive is duplicate",
+        )]);
+    }
+
+    #[test]
+    fn a_directive_in_the_wrong_block_is_an_error_at_its_name() {
+        let msg = |at: &str, name: &str| format!("{at}: \"{name}\" directive is not allowed here");
+        let cases = [
+            ("listen 80;", msg("1:1", "listen")),
+            ("root /x;", msg("1:1", "root")),
+            ("location / {}", msg("1:1", "location")),
+            ("server { listen 80; workers 2; }", msg("1:21", "workers")),
+            (
+                "server { listen 80; access_log off; }",
+                msg("1:21", "access_log"),
+            ),
+            ("server { listen 80; server { } }", msg("1:21", "server")),
+            (
+                "server { listen 80; location / { listen 81; } }",
+                msg("1:34", "listen"),
+            ),
+            (
+                "server { listen 80; location / { server_name a; } }",
+                msg("1:34", "server_name"),
+            ),
+            (
+                "server { listen 80; location / { error_log x; } }",
+                msg("1:34", "error_log"),
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(err(text), expected, "for config:\n{text}");
+        }
+    }
+
+    #[test]
+    fn a_block_where_none_belongs_and_a_missing_block_are_errors() {
+        errors(&[
+            ("server;", "1:7: directive \"server\" has no opening \"{\""),
+            (
+                "server { listen 80; location /a; }",
+                "1:32: directive \"location\" has no opening \"{\"",
+            ),
+            (
+                "server { listen 80 { } }",
+                "1:20: directive \"listen\" is not terminated by \";\"",
+            ),
+            (
+                "workers 2 {}\nserver { listen 80; }",
+                "1:11: directive \"workers\" is not terminated by \";\"",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn unbalanced_braces_and_missing_semicolons_are_syntax_errors() {
+        errors(&[
+            ("server { listen 80; }\n}", "2:1: unexpected \"}\""),
+            ("server { listen 80 }", "1:20: unexpected \"}\""),
+            (
+                "server {\n listen 80;\n root /x\n}\n",
+                "4:1: unexpected \"}\"",
+            ),
+            (
+                "server {\n listen 80;\n",
+                "2:12: unexpected end of file, expecting \"}\"",
+            ),
+            (
+                "server { listen 80; location / {",
+                "1:33: unexpected end of file, expecting \"}\"",
+            ),
+            (
+                "server { listen 80; } workers 2",
+                "1:32: unexpected end of file, expecting \";\" or \"}\"",
+            ),
+            ("server { listen 80; ; }", "1:21: unexpected \";\""),
+            ("{ }", "1:1: unexpected \"{\""),
+            (
+                "server { listen 80; root \"/x; }",
+                "1:26: unterminated quoted string",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn syntax_errors_are_reported_before_meaning_errors() {
+        assert_eq!(
+            err("foo;\nserver {"),
+            "2:9: unexpected end of file, expecting \"}\""
+        );
+    }
+
+    #[test]
+    fn deeply_nested_blocks_are_rejected_without_recursing_forever() {
+        let text = "a {".repeat(100_000);
+        assert_eq!(err(&text), "1:27: blocks are nested too deeply");
+    }
+
+    #[test]
+    fn sizes_take_k_m_g_suffixes_in_any_case() {
+        let table = [
+            ("0", 0),
+            ("1", 1),
+            ("123456", 123_456),
+            ("1k", 1024),
+            ("2K", 2048),
+            ("10m", 10 << 20),
+            ("3M", 3 << 20),
+            ("1g", 1 << 30),
+            ("4G", 4 << 30),
+            ("0k", 0),
+            ("18446744073709551615", u64::MAX),
+            ("17179869183g", 17_179_869_183 << 30),
+        ];
+        for (written, bytes) in table {
+            let s = server_settings(&format!("client_max_body_size {written};"));
+            assert_eq!(s.client_max_body_size, bytes, "{written}");
+        }
+    }
+
+    #[test]
+    fn invalid_or_overflowing_sizes_are_errors_at_the_value() {
+        for v in [
+            "10x", "k", "", "-1", "+1", "1.5m", "1 m", "1kb", "m1", "0x10",
+        ] {
+            assert_eq!(
+                err(&format!(
+                    "server {{ listen 80; client_max_body_size \"{v}\"; }}"
+                )),
+                format!("1:42: invalid size \"{v}\""),
+                "{v}"
+            );
+        }
+        for v in [
+            "18446744073709551616",
+            "17179869184g",
+            "99999999999999999999k",
+        ] {
+            assert_eq!(
+                err(&format!(
+                    "server {{ listen 80; client_max_body_size {v}; }}"
+                )),
+                format!("1:42: size \"{v}\" is too large"),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn durations_are_seconds_or_take_ms_s_m_h() {
+        let table = [
+            ("0", Duration::ZERO),
+            ("30", secs(30)),
+            ("250ms", Duration::from_millis(250)),
+            ("0ms", Duration::ZERO),
+            ("1500ms", Duration::from_millis(1500)),
+            ("45s", secs(45)),
+            ("2m", secs(120)),
+            ("3h", secs(3 * 3600)),
+            ("8760h", secs(365 * 24 * 3600)),
+            ("31536000", secs(365 * 24 * 3600)),
+        ];
+        for (written, expected) in table {
+            let s = server_settings(&format!("send_timeout {written};"));
+            assert_eq!(s.send_timeout, expected, "{written}");
+        }
+    }
+
+    #[test]
+    fn invalid_or_huge_durations_are_errors_at_the_value() {
+        for v in [
+            "10x", "s", "ms", "", "1.5s", "-1", "1d", "1S", "1m30s", "10 s", "h1",
+        ] {
+            assert_eq!(
+                err(&format!("server {{ listen 80; cgi_timeout \"{v}\"; }}")),
+                format!("1:33: invalid duration \"{v}\""),
+                "{v}"
+            );
+        }
+        for v in [
+            "8761h",
+            "31536001",
+            "99999999999999999999",
+            "18446744073709551615h",
+        ] {
+            assert_eq!(
+                err(&format!("server {{ listen 80; cgi_timeout {v}; }}")),
+                format!("1:33: duration \"{v}\" is too large (at most 8760h)"),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn allow_methods_knows_only_the_five_implemented_methods() {
+        let s = server_settings("allow_methods DELETE HEAD HEAD;");
+        assert_eq!(s.allow_methods, Methods::DELETE.union(Methods::HEAD));
+        errors(&[
+            (
+                "server { listen 80; allow_methods GET PATCH; }",
+                "1:39: unknown method \"PATCH\"",
+            ),
+            (
+                "server { listen 80; allow_methods get; }",
+                "1:35: unknown method \"get\"",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn autoindex_takes_only_on_or_off() {
+        errors(&[(
+            "server { listen 80; autoindex yes; }",
+            "1:31: invalid value \"yes\" in \"autoindex\" directive, it must be \"on\" or \"off\"",
+        )]);
+    }
+
+    #[test]
+    fn error_page_needs_codes_300_to_599_and_a_uri_starting_with_a_slash() {
+        let s = server_settings("error_page 300 599 /edge;");
+        assert_eq!(
+            s.error_pages,
+            vec![(300, "/edge".into()), (599, "/edge".into())]
+        );
+        errors(&[
+            (
+                "server { listen 80; error_page 404 500 299 /e; }",
+                "1:40: value \"299\" must be between 300 and 599",
+            ),
+            (
+                "server { listen 80; error_page 600 /e; }",
+                "1:32: value \"600\" must be between 300 and 599",
+            ),
+            (
+                "server { listen 80; error_page 4o4 /e; }",
+                "1:32: invalid value \"4o4\"",
+            ),
+            (
+                "server { listen 80; error_page 404 e.html; }",
+                "1:36: invalid error page URI \"e.html\", it must start with \"/\"",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn return_takes_a_code_and_a_url_or_text() {
+        let cases = [
+            ("return 301 /new/;", 301, Some("/new/")),
+            ("return 302 http://x/;", 302, Some("http://x/")),
+            ("return 303 /a;", 303, Some("/a")),
+            ("return 307 /a;", 307, Some("/a")),
+            ("return 308 /a;", 308, Some("/a")),
+            ("return 200 \"hello; world\";", 200, Some("hello; world")),
+            ("return 204;", 204, None),
+            ("return 404;", 404, None),
+            ("return 599 x;", 599, Some("x")),
+            (
+                "return https://example.com/;",
+                302,
+                Some("https://example.com/"),
+            ),
+        ];
+        for (directive, code, target) in cases {
+            let r = server_settings(directive).return_;
+            assert_eq!(
+                r,
+                Some(Return {
+                    code,
+                    target: target.map(str::to_string)
+                }),
+                "{directive}"
+            );
+        }
+        errors(&[
+            (
+                "server { listen 80; return 301; }",
+                "1:28: \"return\" with code 301 needs a URL to redirect to",
+            ),
+            (
+                "server { listen 80; return 308 \"\"; }",
+                "1:28: \"return\" with code 308 needs a URL to redirect to",
+            ),
+            (
+                "server { listen 80; return 199; }",
+                "1:28: invalid return code \"199\"",
+            ),
+            (
+                "server { listen 80; return 600 x; }",
+                "1:28: invalid return code \"600\"",
+            ),
+            (
+                "server { listen 80; return /new; }",
+                "1:28: invalid return code \"/new\"",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn cgi_extensions_must_start_with_a_dot_and_be_unique_per_block() {
+        errors(&[
+            (
+                "server { listen 80; cgi py /usr/bin/python3; }",
+                "1:25: invalid CGI extension \"py\", it must start with \".\"",
+            ),
+            (
+                "server { listen 80; cgi . x; }",
+                "1:25: invalid CGI extension \".\", it must start with \".\"",
+            ),
+            (
+                "server { listen 80; cgi .py;\n cgi .py python3; }",
+                "2:6: duplicate CGI extension \".py\"",
+            ),
+            (
+                "server { listen 80; cgi .py \"\"; }",
+                "1:29: invalid interpreter \"\"",
+            ),
+        ]);
+        // A location may redefine an extension its server defines (the list is replaced).
+        let c = ok("server { listen 80; cgi .py a; location / { cgi .py b; } }");
+        assert_eq!(
+            c.servers[0].locations[0]
+                .settings
+                .cgi_for("x.py")
+                .and_then(|h| h.interpreter.clone()),
+            Some(PathBuf::from("b"))
+        );
+    }
+
+    #[test]
+    fn empty_paths_and_index_names_are_errors() {
+        errors(&[
+            (
+                "server { listen 80; root \"\"; }",
+                "1:26: invalid path \"\"",
+            ),
+            ("access_log \"\";", "1:12: invalid path \"\""),
+            (
+                "server { listen 80; index a \"\"; }",
+                "1:29: index \"\" in \"index\" directive is invalid",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn quoted_tokens_comments_and_glued_punctuation_parse_like_plain_ones() {
+        let plain = ok("server {\n listen 80;\n server_name a b;\n root /srv/site;\n}");
+        let fancy = ok(
+            "# leading comment\n\"server\"{listen \"80\";server_name a\t\"b\" ;# names\n\
+             root \"/srv/my site\";}# done",
+        );
+        for c in [&plain, &fancy] {
+            assert_eq!(c.servers[0].listen, vec![addr("0.0.0.0:80")]);
+            assert_eq!(c.servers[0].server_names, vec!["a", "b"]);
+        }
+        assert_eq!(
+            fancy.servers[0].settings.root,
+            PathBuf::from("/srv/my site")
+        );
+        // Unquoted, "/srv/my site" is two arguments.
+        assert_eq!(
+            err("server { listen 80; root /srv/my site; }"),
+            "1:21: invalid number of arguments in \"root\" directive"
+        );
+        let escaped = server_settings(r#"return 200 "say \"hi\" \\o/";"#);
+        assert_eq!(
+            escaped.return_.and_then(|r| r.target).as_deref(),
+            Some(r#"say "hi" \o/"#)
+        );
+    }
+
+    #[test]
+    fn the_interface_example_parses_in_full() {
+        let text = "\
+# webserv demo
+workers auto;
+access_log logs/access.log;
+
+server {
+    listen 127.0.0.1:8080;
+    server_name localhost;
+    root ../www;
+    error_page 404 /errors/404.html;
+    client_max_body_size 10m;
+
+    location /uploads {
+        allow_methods GET POST DELETE;
+        alias ../www/uploads;
+        upload_store ../www/uploads;
+        autoindex on;
+    }
+    location /cgi-bin {
+        allow_methods GET POST;
+        cgi .py /usr/bin/python3;
+        cgi .php /usr/bin/php-cgi;
+    }
+    location /old { return 301 /new/; }
+}
+
+server {
+    listen 8081;
+    listen [::1]:8081;
+    server_name Other.Example;
+    location = / { return 200 \"other\"; }
+}
+";
+        let c = ok(text);
+        assert_eq!(c.access_log, LogTarget::File(abs("logs/access.log")));
+        assert_eq!(c.servers.len(), 2);
+        let s = &c.servers[0];
+        assert_eq!(s.listen, vec![addr("127.0.0.1:8080")]);
+        assert_eq!(s.server_names, vec!["localhost"]);
+        assert_eq!(s.settings.root, abs("../www"));
+        assert_eq!(s.settings.error_page(404), Some("/errors/404.html"));
+        assert_eq!(s.settings.client_max_body_size, 10 << 20);
+        assert_eq!(s.locations.len(), 3);
+
+        let up = &s.locations[0];
+        assert_eq!((up.path.as_str(), up.exact), ("/uploads", false));
+        assert_eq!(
+            up.settings.allow_methods.allow_header(),
+            "GET, HEAD, POST, DELETE"
+        );
+        assert_eq!(up.settings.alias, Some(abs("../www/uploads")));
+        assert_eq!(up.settings.upload_store, Some(abs("../www/uploads")));
+        assert!(up.settings.autoindex);
+        assert_eq!(up.settings.client_max_body_size, 10 << 20);
+        assert_eq!(up.settings.error_page(404), Some("/errors/404.html"));
+
+        let cgi = &s.locations[1].settings;
+        assert_eq!(cgi.allow_methods, Methods::GET.union(Methods::POST));
+        assert_eq!(
+            cgi.cgi_for("index.php").and_then(|h| h.interpreter.clone()),
+            Some(PathBuf::from("/usr/bin/php-cgi"))
+        );
+        assert_eq!(cgi.root, abs("../www"));
+
+        let old = &s.locations[2].settings;
+        assert_eq!(
+            old.return_,
+            Some(Return {
+                code: 301,
+                target: Some("/new/".into())
+            })
+        );
+
+        let o = &c.servers[1];
+        assert_eq!(o.listen, vec![addr("0.0.0.0:8081"), addr("[::1]:8081")]);
+        assert_eq!(o.server_names, vec!["other.example"]);
+        assert_eq!(o.settings.root, abs("www"));
+        assert!(o.locations[0].exact);
+    }
+}

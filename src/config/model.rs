@@ -161,7 +161,10 @@ impl Methods {
 
     /// The method named `name` (exact, upper-case), if the server implements it.
     pub fn from_name(name: &str) -> Option<Methods> {
-        Methods::ALL.iter().find(|(_, n)| *n == name).map(|(m, _)| *m)
+        Methods::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(m, _)| *m)
     }
 
     /// Whether a request with this method is allowed (HEAD follows GET).

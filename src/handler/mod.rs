@@ -1,3 +1,93 @@
-//! Request handlers: routing, static files, uploads, deletes, error pages.
+//! Request handlers: what a parsed request means and what answers it. Routing (`route`), static
+//! files (`static_files`), built-in pages (`pages`), and the error and redirect responses every
+//! handler shares. Nothing here touches a socket: handlers return a [`Plan`] or a [`Response`]
+//! and the connection carries it out.
 
 pub mod pages;
+pub mod route;
+pub mod static_files;
+
+pub use route::{Site, select_location, select_server};
+
+use crate::config::Methods;
+use crate::http::request::{Method, Request};
+use crate::http::response::{Body, Response};
+
+/// What the connection does next with a request whose head has been read.
+#[derive(Debug)]
+pub enum Plan {
+    /// Read and discard the request body (if any), then send this response.
+    Respond(Response),
+}
+
+/// Decides how to answer `request`, in nginx's phase order: `return`, then the method check,
+/// then the handler of the method.
+pub fn plan(request: &Request, site: &Site) -> Plan {
+    let settings = site.settings;
+    if let Some(ret) = &settings.return_ {
+        return Plan::Respond(fixed_return(ret.code, ret.target.as_deref(), site));
+    }
+    if !settings.allow_methods.allows(request.method.as_set()) {
+        return Plan::Respond(method_not_allowed(settings.allow_methods, site));
+    }
+    match request.method {
+        Method::Get | Method::Head => Plan::Respond(static_files::serve(request, site)),
+        Method::Post | Method::Put | Method::Delete => {
+            Plan::Respond(method_not_allowed(settings.allow_methods, site))
+        }
+    }
+}
+
+/// The response for `return CODE [URL | TEXT]`.
+fn fixed_return(code: u16, target: Option<&str>, site: &Site) -> Response {
+    match (code, target) {
+        (301 | 302 | 303 | 307 | 308, Some(url)) => redirect(code, url),
+        (_, Some(text)) => Response::new(code, Body::Bytes(text.as_bytes().to_vec()))
+            .with_header("Content-Type", "text/plain; charset=utf-8"),
+        (400.., None) => error(code, site),
+        (_, None) => Response::new(code, Body::Empty),
+    }
+}
+
+fn method_not_allowed(allowed: Methods, site: &Site) -> Response {
+    error(405, site).with_header("Allow", allowed.allow_header())
+}
+
+/// A redirect with a small HTML body pointing at `location`.
+pub fn redirect(status: u16, location: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>\
+         <body><h1>{reason}</h1><p>The document is <a href=\"{href}\">here</a>.</p></body></html>\n",
+        reason = pages::reason(status),
+        href = pages::html_escape(location),
+    );
+    Response::html(status, html).with_header("Location", location)
+}
+
+/// The error response for `status`: the `error_page` configured for it (served with the
+/// original status), or the built-in page when none is configured or it cannot be read.
+pub fn error(status: u16, site: &Site) -> Response {
+    if let Some(page) = configured_error_page(status, site) {
+        return page;
+    }
+    Response::html(status, pages::error_page(status))
+}
+
+fn configured_error_page(status: u16, site: &Site) -> Option<Response> {
+    let uri = site.settings.error_page(status)?;
+    let page_site = select_location(site.server, uri);
+    let file_path = page_site.file_path(uri);
+    let (file, metadata) = static_files::open_regular(&file_path).ok()?;
+    let len = metadata.len();
+    Some(
+        Response::new(
+            status,
+            Body::File {
+                file,
+                offset: 0,
+                len,
+            },
+        )
+        .with_header("Content-Type", static_files::content_type(&file_path)),
+    )
+}

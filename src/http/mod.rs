@@ -3,3 +3,5 @@
 pub mod chunked;
 pub mod multipart;
 pub mod path;
+pub mod request;
+pub mod response;

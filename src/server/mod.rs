@@ -1,1 +1,167 @@
-//! (module under construction)
+//! The running server: binds the listeners, starts the workers, and turns signals into
+//! reloads and shutdowns. `connection` is the per-client state machine, `worker` the event
+//! loop, `output` the write queue, `log` the access and error logs.
+
+mod connection;
+mod listener;
+pub mod log;
+mod output;
+mod runtime;
+mod worker;
+
+use crate::config::{self, Config};
+use crate::sys;
+use listener::Listener;
+use runtime::Runtime;
+use rustix::event::{EventfdFlags, eventfd};
+use rustix::fd::OwnedFd;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::mpsc::{self, Sender};
+use std::thread::JoinHandle;
+use worker::{Control, Worker};
+
+/// The addresses a configuration asks for, each once, in file order.
+fn addresses(config: &Config) -> Vec<SocketAddr> {
+    let mut seen = Vec::new();
+    for server in &config.servers {
+        for addr in &server.listen {
+            if !seen.contains(addr) {
+                seen.push(*addr);
+            }
+        }
+    }
+    seen
+}
+
+/// Binds every address of `config`, reusing the sockets of `current` where the configured
+/// address is the same (so a reload neither drops nor re-binds them).
+fn bind_all(config: &Config, current: &[Arc<Listener>]) -> Result<Vec<Arc<Listener>>, String> {
+    let mut kept: HashMap<SocketAddr, Arc<Listener>> = current
+        .iter()
+        .map(|l| (l.configured, Arc::clone(l)))
+        .collect();
+    let mut listeners = Vec::new();
+    for addr in addresses(config) {
+        match kept.remove(&addr) {
+            Some(listener) => listeners.push(listener),
+            None => match listener::bind(addr) {
+                Ok(listener) => listeners.push(Arc::new(listener)),
+                Err(error) => return Err(format!("cannot listen on {addr}: {error}")),
+            },
+        }
+    }
+    Ok(listeners)
+}
+
+fn open_runtime(config: Config, listeners: &[Arc<Listener>]) -> Result<Runtime, String> {
+    let access_log = log::Sink::open(&config.access_log)
+        .map_err(|e| format!("cannot open the access log: {e}"))?;
+    let error_log = log::Sink::open(&config.error_log)
+        .map_err(|e| format!("cannot open the error log: {e}"))?;
+    if let Some(sink) = error_log {
+        log::set_error_log(sink);
+    }
+    Ok(Runtime::new(config, listeners, access_log))
+}
+
+struct WorkerHandle {
+    wake: Arc<OwnedFd>,
+    messages: Sender<Control>,
+    thread: JoinHandle<()>,
+}
+
+impl WorkerHandle {
+    fn send(&self, message: Control) {
+        if self.messages.send(message).is_ok() {
+            let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
+        }
+    }
+}
+
+/// Serves `config` until SIGINT or SIGTERM. Errors (an address that cannot be bound, a log that
+/// cannot be opened) are returned before anything is served.
+pub fn run(config: Config) -> Result<(), String> {
+    let signals = [sys::SIGHUP, sys::SIGINT, sys::SIGTERM];
+    // Blocked before any thread starts, so every thread inherits the mask and only `sigwait`
+    // below ever takes these signals.
+    sys::block_signals(&signals).map_err(|e| format!("cannot block signals: {e}"))?;
+
+    let mut listeners = bind_all(&config, &[])?;
+    let worker_count = config.workers.max(1);
+    let config_path = config.path.clone();
+    let runtime = Arc::new(open_runtime(config, &listeners)?);
+    for listener in &listeners {
+        log::info(&format!("listening on http://{}", listener.local));
+    }
+
+    let mut workers = Vec::with_capacity(worker_count);
+    for index in 0..worker_count {
+        let wake = Arc::new(
+            eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
+                .map_err(|e| format!("eventfd: {e}"))?,
+        );
+        let (sender, receiver) = mpsc::channel();
+        let (runtime, listeners, worker_wake) =
+            (Arc::clone(&runtime), listeners.clone(), Arc::clone(&wake));
+        // The epoll instance is created on the worker's own thread: it never moves.
+        let thread = std::thread::Builder::new()
+            .name(format!("worker-{index}"))
+            .spawn(
+                move || match Worker::new(runtime, listeners, worker_wake, receiver) {
+                    Ok(worker) => worker.run(),
+                    Err(error) => log::error(&format!("cannot start worker {index}: {error}")),
+                },
+            )
+            .map_err(|e| format!("cannot start worker: {e}"))?;
+        workers.push(WorkerHandle {
+            wake,
+            messages: sender,
+            thread,
+        });
+    }
+
+    loop {
+        let signal = sys::wait_for_signal(&signals).map_err(|e| format!("sigwait: {e}"))?;
+        if signal == sys::SIGHUP {
+            match reload(&config_path, &listeners) {
+                Ok((runtime, new_listeners)) => {
+                    let runtime = Arc::new(runtime);
+                    for worker in &workers {
+                        worker.send(Control::Reload(Arc::clone(&runtime), new_listeners.clone()));
+                    }
+                    listeners = new_listeners;
+                    log::info("configuration reloaded");
+                }
+                Err(message) => log::error(&format!(
+                    "reload failed, keeping the old configuration: {message}"
+                )),
+            }
+            continue;
+        }
+        log::info("shutting down");
+        for worker in &workers {
+            worker.send(Control::Shutdown);
+        }
+        for worker in workers {
+            let _ = worker.thread.join();
+        }
+        return Ok(());
+    }
+}
+
+fn reload(
+    path: &std::path::Path,
+    current: &[Arc<Listener>],
+) -> Result<(Runtime, Vec<Arc<Listener>>), String> {
+    let config = config::load(path).map_err(|e| e.to_string())?;
+    let listeners = bind_all(&config, current)?;
+    for listener in &listeners {
+        if !current.iter().any(|l| Arc::ptr_eq(l, listener)) {
+            log::info(&format!("listening on http://{}", listener.local));
+        }
+    }
+    let runtime = open_runtime(config, &listeners)?;
+    Ok((runtime, listeners))
+}

@@ -1,0 +1,317 @@
+//! GET and HEAD of files and directories: conditional requests, single ranges, index files and
+//! the autoindex listing. Files are opened here and sent by the connection with sendfile.
+
+use super::pages::{self, DirEntry};
+use super::route::Site;
+use crate::http::path;
+use crate::http::request::Request;
+use crate::http::response::{Body, Response};
+use std::fs::{self, File, Metadata};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Most entries an autoindex page lists.
+const MAX_LISTING: usize = 10_000;
+
+/// Serves `request.path` from the site's root or alias.
+pub fn serve(request: &Request, site: &Site) -> Response {
+    let file_path = site.file_path(&request.path);
+    let metadata = match fs::metadata(&file_path) {
+        Ok(metadata) => metadata,
+        Err(error) => return super::error(io_status(&error), site),
+    };
+    if !metadata.is_dir() {
+        return serve_file(request, &file_path, site);
+    }
+    if !request.path.ends_with('/') {
+        let mut location = path::encode(&format!("{}/", request.path));
+        if let Some(query) = &request.query {
+            location.push('?');
+            location.push_str(query);
+        }
+        return super::redirect(301, &location);
+    }
+    for index in &site.settings.index {
+        let candidate = file_path.join(index);
+        if fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
+            return serve_file(request, &candidate, site);
+        }
+    }
+    if site.settings.autoindex {
+        return listing(&request.path, &file_path, site);
+    }
+    super::error(403, site)
+}
+
+/// The status for a failed file-system look-up.
+pub fn io_status(error: &io::Error) -> u16 {
+    match error.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename => {
+            404
+        }
+        io::ErrorKind::PermissionDenied => 403,
+        _ => 500,
+    }
+}
+
+/// Opens a file for reading without ever blocking on a FIFO.
+pub fn open_regular(file_path: &Path) -> io::Result<(File, Metadata)> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file_path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+    }
+    Ok((file, metadata))
+}
+
+fn serve_file(request: &Request, file_path: &Path, site: &Site) -> Response {
+    let (file, metadata) = match open_regular(file_path) {
+        Ok(opened) => opened,
+        Err(error) => return super::error(io_status(&error), site),
+    };
+    let size = metadata.len();
+    let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
+    let validators = Validators::new(modified, size);
+
+    if not_modified(request, &validators) {
+        return Response::new(304, Body::Empty)
+            .with_header("ETag", validators.etag)
+            .with_header("Last-Modified", validators.last_modified);
+    }
+
+    let content_type = content_type(file_path);
+    let range = match request.header("Range") {
+        Some(value) if if_range_holds(request, &validators) => parse_range(value, size),
+        _ => RangeRequest::Whole,
+    };
+    let response = match range {
+        RangeRequest::Whole => Response::new(
+            200,
+            Body::File {
+                file,
+                offset: 0,
+                len: size,
+            },
+        ),
+        RangeRequest::Part { start, end } => Response::new(
+            206,
+            Body::File {
+                file,
+                offset: start,
+                len: end - start + 1,
+            },
+        )
+        .with_header("Content-Range", format!("bytes {start}-{end}/{size}")),
+        RangeRequest::Unsatisfiable => {
+            return super::error(416, site).with_header("Content-Range", format!("bytes */{size}"));
+        }
+    };
+    response
+        .with_header("Content-Type", content_type)
+        .with_header("Last-Modified", validators.last_modified)
+        .with_header("ETag", validators.etag)
+        .with_header("Accept-Ranges", "bytes")
+}
+
+/// The Content-Type for a file name: by extension, with a charset for text.
+pub fn content_type(file_path: &Path) -> String {
+    let mime = mime_guess::from_path(file_path).first_or_octet_stream();
+    let essence = mime.essence_str();
+    let textual = mime.type_() == mime_guess::mime::TEXT
+        || matches!(
+            essence,
+            "application/javascript" | "application/json" | "image/svg+xml" | "application/xml"
+        );
+    if textual {
+        format!("{essence}; charset=utf-8")
+    } else {
+        essence.to_string()
+    }
+}
+
+struct Validators {
+    etag: String,
+    last_modified: String,
+    modified_secs: u64,
+}
+
+impl Validators {
+    fn new(modified: SystemTime, size: u64) -> Validators {
+        let modified_secs = modified
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Validators {
+            etag: format!("\"{modified_secs:x}-{size:x}\""),
+            last_modified: httpdate::fmt_http_date(
+                UNIX_EPOCH + std::time::Duration::from_secs(modified_secs),
+            ),
+            modified_secs,
+        }
+    }
+}
+
+/// RFC 9110 §13.2.2: If-None-Match decides when present; otherwise If-Modified-Since.
+fn not_modified(request: &Request, validators: &Validators) -> bool {
+    if let Some(value) = request.header("If-None-Match") {
+        let ours = validators.etag.trim_start_matches("W/");
+        return value
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.trim_start_matches("W/") == ours);
+    }
+    match request
+        .header("If-Modified-Since")
+        .map(httpdate::parse_http_date)
+    {
+        Some(Ok(since)) => {
+            let since = since.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            validators.modified_secs <= since
+        }
+        _ => false,
+    }
+}
+
+/// If-Range (RFC 9110 §13.1.5): the range applies only if the representation is unchanged.
+fn if_range_holds(request: &Request, validators: &Validators) -> bool {
+    match request.header("If-Range") {
+        None => true,
+        Some(value) if value.starts_with('"') => value == validators.etag,
+        Some(value) => value == validators.last_modified,
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum RangeRequest {
+    Whole,
+    /// Inclusive byte positions.
+    Part {
+        start: u64,
+        end: u64,
+    },
+    Unsatisfiable,
+}
+
+/// One `bytes=` range. Several ranges, other units or bad syntax are ignored (the whole file is
+/// sent), as RFC 9110 §14.2 allows.
+fn parse_range(value: &str, size: u64) -> RangeRequest {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeRequest::Whole;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Whole;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Whole;
+    };
+    let number = |s: &str| -> Option<u64> {
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+            None
+        } else {
+            s.parse().ok()
+        }
+    };
+    match (first.trim(), last.trim()) {
+        ("", suffix) => match number(suffix) {
+            Some(0) => RangeRequest::Unsatisfiable,
+            Some(_) if size == 0 => RangeRequest::Unsatisfiable,
+            Some(n) => RangeRequest::Part {
+                start: size - n.min(size),
+                end: size - 1,
+            },
+            None => RangeRequest::Whole,
+        },
+        (first, last) => {
+            let Some(start) = number(first) else {
+                return RangeRequest::Whole;
+            };
+            let end = if last.is_empty() {
+                u64::MAX
+            } else {
+                match number(last) {
+                    Some(end) if end >= start => end,
+                    _ => return RangeRequest::Whole,
+                }
+            };
+            if start >= size {
+                RangeRequest::Unsatisfiable
+            } else {
+                RangeRequest::Part {
+                    start,
+                    end: end.min(size - 1),
+                }
+            }
+        }
+    }
+}
+
+fn listing(url_path: &str, dir: &Path, site: &Site) -> Response {
+    let reader = match fs::read_dir(dir) {
+        Ok(reader) => reader,
+        Err(error) => return super::error(io_status(&error), site),
+    };
+    let mut entries = Vec::new();
+    for entry in reader.flatten().take(MAX_LISTING) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Hidden files stay hidden, as with nginx.
+        if name.starts_with('.') {
+            continue;
+        }
+        let metadata = fs::metadata(entry.path()).or_else(|_| entry.metadata());
+        let Ok(metadata) = metadata else { continue };
+        entries.push(DirEntry {
+            name,
+            is_dir: metadata.is_dir(),
+            size: metadata.len(),
+            modified: metadata.modified().unwrap_or(UNIX_EPOCH),
+        });
+    }
+    Response::html(200, pages::autoindex(url_path, &mut entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_follow_rfc_9110() {
+        use RangeRequest::*;
+        let cases: &[(&str, u64, RangeRequest)] = &[
+            ("bytes=0-0", 10, Part { start: 0, end: 0 }),
+            ("bytes=2-", 10, Part { start: 2, end: 9 }),
+            ("bytes=2-100", 10, Part { start: 2, end: 9 }),
+            ("bytes=-3", 10, Part { start: 7, end: 9 }),
+            ("bytes=-30", 10, Part { start: 0, end: 9 }),
+            ("bytes=10-", 10, Unsatisfiable),
+            ("bytes=-0", 10, Unsatisfiable),
+            ("bytes=0-", 0, Unsatisfiable),
+            ("bytes=5-2", 10, Whole),
+            ("bytes=0-1,3-4", 10, Whole),
+            ("items=0-1", 10, Whole),
+            ("bytes=a-b", 10, Whole),
+            ("bytes=+1-2", 10, Whole),
+        ];
+        for (value, size, expected) in cases {
+            assert_eq!(&parse_range(value, *size), expected, "{value} of {size}");
+        }
+    }
+
+    #[test]
+    fn text_types_carry_a_charset() {
+        assert_eq!(
+            content_type(Path::new("a.html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(content_type(Path::new("a.css")), "text/css; charset=utf-8");
+        assert_eq!(content_type(Path::new("a.png")), "image/png");
+        assert_eq!(
+            content_type(Path::new("a.unknownext")),
+            "application/octet-stream"
+        );
+        assert!(content_type(Path::new("a.js")).ends_with("charset=utf-8"));
+    }
+}

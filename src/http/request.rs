@@ -1,0 +1,609 @@
+//! Request heads: parsing (with httparse), the contract's size limits, and the decisions that
+//! follow from the head alone: body framing, keep-alive, the target's path and query.
+//!
+//! Errors are given as the status code the client must receive.
+
+use super::path;
+
+/// Longest request-target accepted (414 past it).
+pub const MAX_TARGET: usize = 8 * 1024;
+/// Longest head, request line included (431 past it).
+pub const MAX_HEAD: usize = 32 * 1024;
+/// Most header fields in one request (431 past it).
+pub const MAX_HEADERS: usize = 128;
+
+/// The methods the server implements; any other method token gets 501.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+}
+
+impl Method {
+    fn from_token(token: &str) -> Option<Method> {
+        Some(match token {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// The same method as a member of the configuration's method set.
+    pub fn as_set(self) -> crate::config::Methods {
+        use crate::config::Methods;
+        match self {
+            Method::Get => Methods::GET,
+            Method::Head => Methods::HEAD,
+            Method::Post => Methods::POST,
+            Method::Put => Methods::PUT,
+            Method::Delete => Methods::DELETE,
+        }
+    }
+}
+
+/// How the request body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// The request-target exactly as sent (for logs and REQUEST_URI).
+    pub target: String,
+    /// Percent-decoded and normalised: always starts with `/`, never has `.` or `..` segments.
+    pub path: String,
+    /// The query string, still percent-encoded, without the `?`.
+    pub query: Option<String>,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
+    /// Every header field in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// From the absolute-form target or the Host header: lower-case, port removed.
+    pub host: Option<String>,
+    pub framing: Framing,
+    pub keep_alive: bool,
+    pub expect_continue: bool,
+}
+
+impl Request {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has_body(&self) -> bool {
+        !matches!(self.framing, Framing::None | Framing::Length(0))
+    }
+}
+
+/// Parses a complete head at the start of `buf`.
+///
+/// `Ok(None)`: more bytes are needed (and the limits are not yet exceeded).
+/// `Ok(Some((request, n)))`: the head took the first `n` bytes.
+/// `Err(status)`: the request is malformed or over a limit; answer `status` and close.
+pub fn parse(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u16> {
+    // RFC 9112 §2.2: empty lines before the request-line are ignored.
+    let skipped = buf
+        .iter()
+        .take_while(|b| **b == b'\r' || **b == b'\n')
+        .count();
+    let (_, rest) = buf.split_at_mut(skipped);
+    match parse_after_blank_lines(rest)? {
+        Some((request, n)) => Ok(Some((request, skipped + n))),
+        None => Ok(None),
+    }
+}
+
+fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u16> {
+    let line_end = memchr::memchr(b'\n', buf);
+    match line_end {
+        None if buf.len() > MAX_TARGET + 64 => return Err(414),
+        Some(end) if end > MAX_TARGET + 64 => return Err(414),
+        _ => {}
+    }
+    if let Some(end) = line_end {
+        allow_any_http1_minor_version(&mut buf[..end]);
+    }
+    let mut header_storage = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut header_storage);
+    let status = match parsed.parse(buf) {
+        Ok(status) => status,
+        Err(httparse::Error::TooManyHeaders) => return Err(431),
+        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(_) => {
+            // The request-line may be fine and too long: report that first.
+            return Err(400);
+        }
+    };
+    let head_len = match status {
+        httparse::Status::Partial => {
+            if buf.len() > MAX_HEAD {
+                return Err(431);
+            }
+            return Ok(None);
+        }
+        httparse::Status::Complete(n) => n,
+    };
+    if head_len > MAX_HEAD {
+        return Err(431);
+    }
+    let method_token = parsed.method.unwrap_or("");
+    let target = parsed.path.unwrap_or("");
+    let minor_version = parsed.version.unwrap_or(1);
+    let method = Method::from_token(method_token).ok_or(501u16)?;
+    if target.len() > MAX_TARGET {
+        return Err(414);
+    }
+
+    let mut headers = Vec::with_capacity(parsed.headers.len());
+    let mut host_header: Option<&[u8]> = None;
+    let mut content_length: Option<u64> = None;
+    let mut transfer_codings: Vec<String> = Vec::new();
+    let mut saw_transfer_encoding = false;
+    let mut close = false;
+    let mut keep_alive_token = false;
+    let mut expect_continue = false;
+    for header in parsed.headers.iter() {
+        let name = header.name;
+        let value = header.value;
+        if name.eq_ignore_ascii_case("host") {
+            if host_header.is_some() {
+                return Err(400);
+            }
+            host_header = Some(value);
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let length = parse_content_length(value)?;
+            if content_length.is_some_and(|previous| previous != length) {
+                return Err(400);
+            }
+            content_length = Some(length);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            saw_transfer_encoding = true;
+            for coding in list_tokens(value) {
+                transfer_codings.push(coding.to_ascii_lowercase());
+            }
+        } else if name.eq_ignore_ascii_case("connection") {
+            for option in list_tokens(value) {
+                if option.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if option.eq_ignore_ascii_case("keep-alive") {
+                    keep_alive_token = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case("expect") {
+            expect_continue = trim(value).eq_ignore_ascii_case(b"100-continue");
+        }
+        headers.push((
+            name.to_string(),
+            String::from_utf8_lossy(value).into_owned(),
+        ));
+    }
+
+    let framing = if saw_transfer_encoding {
+        if content_length.is_some() || minor_version == 0 {
+            return Err(400);
+        }
+        transfer_framing(&transfer_codings)?
+    } else {
+        match content_length {
+            Some(length) => Framing::Length(length),
+            None => Framing::None,
+        }
+    };
+
+    // RFC 9112 §3.2: a 1.1 request without Host is a 400, even in absolute form.
+    if host_header.is_none() && minor_version >= 1 {
+        return Err(400);
+    }
+    let (raw_path, query, target_host) = split_request_target(target)?;
+    let host = match (target_host, host_header) {
+        (Some(host), _) => Some(host),
+        (None, Some(value)) => Some(parse_host(value)?),
+        (None, None) => None,
+    };
+    let path = path::normalize(raw_path).map_err(|_| 400u16)?;
+
+    let keep_alive = if minor_version >= 1 {
+        !close
+    } else {
+        keep_alive_token && !close
+    };
+    Ok(Some((
+        Request {
+            method,
+            target: target.to_string(),
+            path,
+            query: query.map(|q| String::from_utf8_lossy(q).into_owned()),
+            minor_version,
+            headers,
+            host: host.filter(|h| !h.is_empty()),
+            framing,
+            keep_alive,
+            expect_continue: expect_continue && minor_version >= 1,
+        },
+        head_len,
+    )))
+}
+
+/// RFC 9110 §2.5: a server should answer any HTTP/1.x request as 1.1. httparse knows only 1.0
+/// and 1.1, so a higher minor version is presented to it as 1.1.
+fn allow_any_http1_minor_version(request_line: &mut [u8]) {
+    let line = match request_line.last() {
+        Some(b'\r') => {
+            let len = request_line.len() - 1;
+            &mut request_line[..len]
+        }
+        _ => request_line,
+    };
+    let len = line.len();
+    if len >= 9 && &line[len - 9..len - 1] == b" HTTP/1." {
+        let minor = line[len - 1];
+        if minor.is_ascii_digit() && minor > b'1' {
+            line[len - 1] = b'1';
+        }
+    }
+}
+
+/// httparse said the version is wrong: a well-formed `HTTP/x.y` of another major version is 505,
+/// anything else a 400.
+fn version_error(buf: &[u8]) -> u16 {
+    let line_end = memchr::memchr(b'\n', buf).unwrap_or(buf.len());
+    let line = &buf[..line_end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line.rsplit(|b| *b == b' ').next() {
+        Some(version)
+            if version.len() == 8
+                && version.starts_with(b"HTTP/")
+                && version[5].is_ascii_digit()
+                && version[6] == b'.'
+                && version[7].is_ascii_digit() =>
+        {
+            505
+        }
+        _ => 400,
+    }
+}
+
+fn trim(value: &[u8]) -> &[u8] {
+    let start = value
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |p| p + 1);
+    &value[start..end]
+}
+
+/// The comma-separated elements of a list header, trimmed, empty ones skipped.
+fn list_tokens(value: &[u8]) -> impl Iterator<Item = &str> {
+    value
+        .split(|b| *b == b',')
+        .map(trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| std::str::from_utf8(t).unwrap_or("\u{fffd}"))
+}
+
+/// `Content-Length = 1*DIGIT`; a list of identical values is tolerated (RFC 9110 §8.6).
+fn parse_content_length(value: &[u8]) -> Result<u64, u16> {
+    let mut result: Option<u64> = None;
+    for element in value.split(|b| *b == b',') {
+        let digits = trim(element);
+        if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(400);
+        }
+        let length = digits
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+        if result.is_some_and(|previous| previous != length) {
+            return Err(400);
+        }
+        result = Some(length);
+    }
+    result.ok_or(400)
+}
+
+/// Only `chunked` is implemented. A coding we know but do not implement, or one we do not know
+/// at all, is 501; `chunked` anywhere but last (or twice) makes the framing unknowable: 400.
+fn transfer_framing(codings: &[String]) -> Result<Framing, u16> {
+    match codings {
+        [] => Err(400),
+        [only] if only == "chunked" => Ok(Framing::Chunked),
+        _ => {
+            let chunked_count = codings.iter().filter(|c| *c == "chunked").count();
+            let chunked_last = codings.last().is_some_and(|c| c == "chunked");
+            if chunked_count > 1 || (chunked_count == 1 && !chunked_last) {
+                Err(400)
+            } else {
+                Err(501)
+            }
+        }
+    }
+}
+
+/// Splits an origin-form or absolute-form target into (path, query, host from the target).
+/// A request-target taken apart: path, query, and the host of an absolute-form target.
+type TargetParts<'a> = (&'a [u8], Option<&'a [u8]>, Option<String>);
+
+fn split_request_target(target: &str) -> Result<TargetParts<'_>, u16> {
+    let bytes = target.as_bytes();
+    if bytes.first() == Some(&b'/') {
+        let (path, query) = path::split_target(bytes);
+        return Ok((path, query, None));
+    }
+    let lower_scheme_end = target.find("://").ok_or(400u16)?;
+    let scheme = &target[..lower_scheme_end];
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(400);
+    }
+    let rest = &target[lower_scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let host = parse_host(authority.as_bytes())?;
+    if host.is_empty() {
+        return Err(400);
+    }
+    let remainder = &rest.as_bytes()[authority_end..];
+    let (path, query) = path::split_target(remainder);
+    let path: &[u8] = if path.is_empty() { b"/" } else { path };
+    Ok((path, query, Some(host)))
+}
+
+/// Validates a Host value (`host[:port]`, IPv6 in brackets) and returns the host lower-cased
+/// without its port. Userinfo (`user@host`) is refused.
+fn parse_host(value: &[u8]) -> Result<String, u16> {
+    let value = trim(value);
+    let allowed = |b: &u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(b);
+    if !value.iter().all(allowed) {
+        return Err(400);
+    }
+    let text = std::str::from_utf8(value).map_err(|_| 400u16)?;
+    let host = if let Some(rest) = text.strip_prefix('[') {
+        let end = rest.find(']').ok_or(400u16)?;
+        let after = &rest[end + 1..];
+        if !(after.is_empty() || after.starts_with(':')) {
+            return Err(400);
+        }
+        &text[..end + 2]
+    } else {
+        match text.rfind(':') {
+            Some(colon) => {
+                let port = &text[colon + 1..];
+                if !port.bytes().all(|b| b.is_ascii_digit()) || text[..colon].contains(':') {
+                    return Err(400);
+                }
+                &text[..colon]
+            }
+            None => text,
+        }
+    };
+    Ok(host.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Option<(Request, usize)>, u16> {
+        let mut bytes = text.as_bytes().to_vec();
+        parse(&mut bytes)
+    }
+
+    fn status_of(text: &str) -> u16 {
+        match parse_str(text) {
+            Ok(Some(_)) => 200,
+            Ok(None) => 0,
+            Err(status) => status,
+        }
+    }
+
+    #[test]
+    fn a_simple_get_is_parsed_with_its_length() {
+        let text = "GET /a%20b/../c?x=1&y HTTP/1.1\r\nHost: Example.COM:8080\r\n\r\nextra";
+        let (request, used) = parse_str(text).unwrap().unwrap();
+        assert_eq!(used, text.len() - "extra".len());
+        assert_eq!(request.method, Method::Get);
+        assert_eq!(request.path, "/c");
+        assert_eq!(request.query.as_deref(), Some("x=1&y"));
+        assert_eq!(request.host.as_deref(), Some("example.com"));
+        assert!(request.keep_alive);
+        assert_eq!(request.framing, Framing::None);
+    }
+
+    #[test]
+    fn every_prefix_of_a_head_asks_for_more_bytes() {
+        let text = "POST /up HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n";
+        for cut in 0..text.len() {
+            assert_eq!(status_of(&text[..cut]), 0, "cut at {cut}");
+        }
+        assert_eq!(status_of(text), 200);
+    }
+
+    #[test]
+    fn error_statuses_follow_the_contract() {
+        let cases: &[(&str, u16)] = &[
+            ("GET / HTTP/1.1\r\n\r\n", 400),                       // no Host
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400), // two Hosts
+            ("GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),          // bad Host
+            ("BREW / HTTP/1.1\r\nHost: a\r\n\r\n", 501),           // unknown method
+            ("get / HTTP/1.1\r\nHost: a\r\n\r\n", 501),            // methods are case-sensitive
+            ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
+            ("GET / HTTP/3.1\r\nHost: a\r\n\r\n", 505),
+            ("GET / HTTX/1.1\r\nHost: a\r\n\r\n", 400),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                400,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+                501,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: foo\r\n\r\n",
+                501,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+                400,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+                400,
+            ),
+            ("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+                400,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                400,
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
+                400,
+            ),
+            ("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400), // space before colon
+            ("GET /%00 HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            ("GET /../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            ("GET relative HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nHost: a\r\n folded\r\n\r\n", 400),
+        ];
+        for (text, status) in cases {
+            assert_eq!(status_of(text), *status, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_target_is_414_even_before_the_line_ends() {
+        let long = "/".repeat(MAX_TARGET + 1);
+        assert_eq!(
+            status_of(&format!("GET {long} HTTP/1.1\r\nHost: a\r\n\r\n")),
+            414
+        );
+        assert_eq!(status_of(&format!("GET {long}{long}")), 414);
+        let fits = "/".repeat(MAX_TARGET);
+        assert_eq!(
+            status_of(&format!("GET {fits} HTTP/1.1\r\nHost: a\r\n\r\n")),
+            200
+        );
+    }
+
+    #[test]
+    fn a_huge_head_is_431() {
+        let header = format!("X-Big: {}\r\n", "a".repeat(1000));
+        let text = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", header.repeat(40));
+        assert_eq!(status_of(&text), 431);
+        let unfinished = format!("GET / HTTP/1.1\r\nHost: a\r\n{}", header.repeat(40));
+        assert_eq!(status_of(&unfinished), 431);
+        let many = format!(
+            "GET / HTTP/1.1\r\nHost: a\r\n{}\r\n",
+            "A: b\r\n".repeat(200)
+        );
+        assert_eq!(status_of(&many), 431);
+    }
+
+    #[test]
+    fn keep_alive_defaults_by_version() {
+        let cases = [
+            ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", true),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+                false,
+            ),
+            ("GET / HTTP/1.0\r\n\r\n", false),
+            ("GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
+        ];
+        for (text, keep_alive) in cases {
+            let (request, _) = parse_str(text).unwrap().unwrap();
+            assert_eq!(request.keep_alive, keep_alive, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn framing_is_taken_from_the_head() {
+        let (r, _) = parse_str("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.framing, Framing::Length(10));
+        let (r, _) = parse_str("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.framing, Framing::Chunked);
+        let (r, _) = parse_str("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.framing, Framing::Length(3));
+    }
+
+    #[test]
+    fn absolute_form_takes_the_host_from_the_target() {
+        let (r, _) = parse_str("GET http://Other.Example:81/p?q HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.host.as_deref(), Some("other.example"));
+        assert_eq!(r.path, "/p");
+        assert_eq!(r.query.as_deref(), Some("q"));
+        let (r, _) = parse_str("GET http://h HTTP/1.1\r\nHost: h\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.path, "/");
+    }
+
+    #[test]
+    fn higher_http1_minor_versions_are_served_as_1_1() {
+        let (r, _) = parse_str("GET / HTTP/1.7\r\nHost: a\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.minor_version, 1);
+    }
+
+    #[test]
+    fn leading_blank_lines_are_skipped() {
+        let text = "\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let (_, used) = parse_str(text).unwrap().unwrap();
+        assert_eq!(used, text.len());
+    }
+
+    #[test]
+    fn ipv6_hosts_keep_their_brackets() {
+        let (r, _) = parse_str("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.host.as_deref(), Some("[::1]"));
+    }
+
+    #[test]
+    fn expect_continue_is_noted_on_1_1_only() {
+        let (r, _) = parse_str(
+            "PUT /x HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert!(r.expect_continue);
+    }
+}

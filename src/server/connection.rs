@@ -1,0 +1,563 @@
+//! One client connection and its state machine.
+//!
+//! ```text
+//!   Head ──▶ Body ──▶ Send ──▶ Head (keep-alive)
+//!     │        │        └────▶ Linger ──▶ closed
+//!     └────────┴──▶ Send (error, then close)
+//! ```
+//!
+//! [`Connection::drive`] runs the machine until it has to wait for the socket (or its budget is
+//! spent). Each step takes the state by value and returns the next one, so every transition is
+//! one assignment. Readiness comes from edge-triggered epoll: an event sets `readable` or
+//! `writable`, and `EAGAIN` clears it.
+
+use super::log;
+use super::output::{Output, Progress};
+use super::runtime::Runtime;
+use crate::config::Settings;
+use crate::handler::{self, Plan, Site, select_location, select_server};
+use crate::http::chunked::{ChunkedDecoder, Decoded};
+use crate::http::request::{self, Framing, Method, Request};
+use crate::http::response::{self, Body, Response};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Bytes asked of the kernel per read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Most bytes a connection buffers: a whole head at its limit, plus one read.
+const INPUT_LIMIT: usize = request::MAX_HEAD + READ_CHUNK;
+/// System calls one `drive` may make before it yields to other connections.
+const IO_BUDGET: u32 = 32;
+/// How long a closing connection keeps reading what the client still sends, so that the
+/// client sees our response rather than a reset.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// What the worker must do after `drive`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Drive {
+    /// Waiting for readiness or a deadline.
+    Wait,
+    /// Budget spent with work left: drive again after the other ready connections.
+    Yield,
+    /// Done: drop the connection.
+    Close,
+}
+
+/// The outcome of one step.
+enum Flow {
+    /// The state changed or made progress: step again.
+    Continue,
+    /// Nothing more until readiness or a deadline.
+    Blocked,
+}
+
+/// Per-request timeouts, taken from the settings of the site in force.
+#[derive(Clone, Copy)]
+struct Timeouts {
+    keepalive: Duration,
+    header: Duration,
+    body: Duration,
+    send: Duration,
+}
+
+impl Timeouts {
+    fn of(settings: &Settings) -> Timeouts {
+        Timeouts {
+            keepalive: settings.keepalive_timeout,
+            header: settings.client_header_timeout,
+            body: settings.client_body_timeout,
+            send: settings.send_timeout,
+        }
+    }
+}
+
+enum State {
+    /// Waiting for a request head; `idle` until its first byte (the keep-alive wait).
+    Head {
+        idle: bool,
+    },
+    Body(Box<Receiving>),
+    Send(Box<Sending>),
+    /// The write side is shut; reading until the client closes or the linger time ends.
+    Linger,
+    Closed,
+}
+
+/// Reading a request body.
+struct Receiving {
+    request: Request,
+    decoder: BodyDecoder,
+    sink: Sink,
+    /// Body bytes received so far, and the most allowed (0: no limit).
+    received: u64,
+    limit: u64,
+    /// `100 Continue` still to be written (the client asked for it and sent no body yet).
+    interim: &'static [u8],
+}
+
+enum BodyDecoder {
+    Length { remaining: u64 },
+    Chunked(ChunkedDecoder),
+}
+
+/// Where body bytes go.
+enum Sink {
+    /// Nowhere: the response is already decided.
+    Discard(Response),
+}
+
+/// Writing a response.
+struct Sending {
+    output: Output,
+    keep_alive: bool,
+    log: Option<log::Entry>,
+}
+
+/// What a step may use from its worker.
+pub struct Context<'a> {
+    pub now: Instant,
+    pub runtime: &'a Arc<Runtime>,
+    /// The current `Date` header value.
+    pub date: &'a str,
+    /// The server is shutting down: finish the response in flight, keep nothing alive.
+    pub draining: bool,
+    /// Access-log lines of this batch; None when the access log is off.
+    pub access_log: Option<&'a mut Vec<u8>>,
+    pub log_time: &'a str,
+}
+
+pub struct Connection {
+    socket: TcpStream,
+    peer: SocketAddr,
+    /// The bound address of the listener that accepted it (picks the virtual servers).
+    listen: SocketAddr,
+    /// Received bytes not consumed yet.
+    input: Vec<u8>,
+    readable: bool,
+    writable: bool,
+    state: State,
+    timeouts: Timeouts,
+    /// When the current wait ends (the worker schedules it).
+    pub deadline: Option<Instant>,
+    /// The earliest deadline the worker's timer queue holds for this connection.
+    pub scheduled: Option<Instant>,
+}
+
+impl Connection {
+    pub fn new(
+        socket: TcpStream,
+        peer: SocketAddr,
+        listen: SocketAddr,
+        ctx: &Context,
+    ) -> Connection {
+        let timeouts = Timeouts::of(route(ctx.runtime, listen, None).settings);
+        Connection {
+            socket,
+            peer,
+            listen,
+            input: Vec::new(),
+            readable: false,
+            writable: false,
+            state: State::Head { idle: false },
+            timeouts,
+            deadline: Some(ctx.now + timeouts.header),
+            scheduled: None,
+        }
+    }
+
+    pub fn socket(&self) -> &TcpStream {
+        &self.socket
+    }
+
+    /// Records a readiness event.
+    pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
+        self.readable |= readable || hangup || error;
+        self.writable |= writable || error;
+    }
+
+    /// Whether the connection waits for a new request with nothing received yet.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Head { idle: true }) && self.input.is_empty()
+    }
+
+    /// Runs the state machine until it must wait.
+    pub fn drive(&mut self, ctx: &mut Context) -> Drive {
+        let mut budget = IO_BUDGET;
+        loop {
+            if budget == 0 {
+                return Drive::Yield;
+            }
+            budget -= 1;
+            let state = std::mem::replace(&mut self.state, State::Closed);
+            let (next, flow) = match state {
+                State::Head { idle } => self.on_head(idle, ctx),
+                State::Body(receiving) => self.on_body(receiving, ctx),
+                State::Send(sending) => self.on_send(sending, ctx),
+                State::Linger => self.on_linger(),
+                State::Closed => return Drive::Close,
+            };
+            self.state = next;
+            match (&self.state, flow) {
+                (State::Closed, _) => return Drive::Close,
+                (_, Flow::Continue) => {}
+                (_, Flow::Blocked) => return Drive::Wait,
+            }
+        }
+    }
+
+    /// The deadline passed: answer 408 where a request was under way, else close.
+    pub fn timed_out(&mut self, ctx: &mut Context) -> Drive {
+        let state = std::mem::replace(&mut self.state, State::Closed);
+        self.state = match state {
+            State::Head { idle: false } if !self.input.is_empty() => self.fail(408, ctx),
+            State::Body(_) => self.fail(408, ctx),
+            _ => State::Closed,
+        };
+        self.drive(ctx)
+    }
+
+    /// Reads once into `input`. Ok(0) is end of stream.
+    fn read_some(&mut self, limit: usize) -> io::Result<usize> {
+        let room = limit.saturating_sub(self.input.len()).min(READ_CHUNK);
+        if room == 0 {
+            return Err(io::Error::other("input buffer full"));
+        }
+        let old_len = self.input.len();
+        self.input.resize(old_len + room, 0);
+        let result = (&self.socket).read(&mut self.input[old_len..]);
+        self.input
+            .truncate(old_len + *result.as_ref().unwrap_or(&0));
+        if let Err(error) = &result
+            && error.kind() == io::ErrorKind::WouldBlock
+        {
+            self.readable = false;
+        }
+        result
+    }
+
+    fn on_head(&mut self, idle: bool, ctx: &mut Context) -> (State, Flow) {
+        if !self.input.is_empty() {
+            match request::parse(&mut self.input) {
+                Ok(Some((request, used))) => {
+                    self.input.drain(..used);
+                    return (self.start(request, ctx), Flow::Continue);
+                }
+                Ok(None) => {}
+                Err(status) => return (self.fail(status, ctx), Flow::Continue),
+            }
+        }
+        if !self.readable {
+            return (State::Head { idle }, Flow::Blocked);
+        }
+        match self.read_some(INPUT_LIMIT) {
+            Ok(0) => (State::Closed, Flow::Continue),
+            Ok(_) => {
+                if idle {
+                    // The keep-alive wait is over; the head must now come in time.
+                    self.deadline = Some(ctx.now + self.timeouts.header);
+                }
+                (State::Head { idle: false }, Flow::Continue)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                (State::Head { idle }, Flow::Blocked)
+            }
+            Err(_) => (State::Closed, Flow::Continue),
+        }
+    }
+
+    /// A complete head arrived: route it and decide what happens to it.
+    fn start(&mut self, request: Request, ctx: &mut Context) -> State {
+        let runtime = Arc::clone(ctx.runtime);
+        let site = route(&runtime, self.listen, Some(&request));
+        self.timeouts = Timeouts::of(site.settings);
+        let limit = site.settings.client_max_body_size;
+        if let Framing::Length(length) = request.framing
+            && limit > 0
+            && length > limit
+        {
+            let response = handler::error(413, &site);
+            return self.respond(&request, response, false, ctx);
+        }
+        match handler::plan(&request, &site) {
+            Plan::Respond(response) => {
+                if request.has_body() {
+                    self.receive(request, Sink::Discard(response), limit, ctx)
+                } else {
+                    self.respond(&request, response, true, ctx)
+                }
+            }
+        }
+    }
+
+    fn receive(&mut self, request: Request, sink: Sink, limit: u64, ctx: &Context) -> State {
+        let decoder = match request.framing {
+            Framing::Chunked => BodyDecoder::Chunked(ChunkedDecoder::new()),
+            Framing::Length(remaining) => BodyDecoder::Length { remaining },
+            Framing::None => BodyDecoder::Length { remaining: 0 },
+        };
+        let interim: &'static [u8] = if request.expect_continue && self.input.is_empty() {
+            b"HTTP/1.1 100 Continue\r\n\r\n"
+        } else {
+            b""
+        };
+        self.deadline = Some(ctx.now + self.timeouts.body);
+        State::Body(Box::new(Receiving {
+            request,
+            decoder,
+            sink,
+            received: 0,
+            limit,
+            interim,
+        }))
+    }
+
+    fn on_body(&mut self, mut body: Box<Receiving>, ctx: &mut Context) -> (State, Flow) {
+        if !body.interim.is_empty() {
+            if !self.writable {
+                return (State::Body(body), Flow::Blocked);
+            }
+            match (&self.socket).write(body.interim) {
+                Ok(n) => body.interim = &body.interim[n..],
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    return (State::Body(body), Flow::Blocked);
+                }
+                Err(_) => return (State::Closed, Flow::Continue),
+            }
+            return (State::Body(body), Flow::Continue);
+        }
+        if !self.input.is_empty() || body.is_complete() {
+            return match body.consume(&mut self.input) {
+                Ok(true) => (self.finish_body(*body, ctx), Flow::Continue),
+                Ok(false) => (State::Body(body), Flow::Continue),
+                Err(status) => {
+                    let runtime = Arc::clone(ctx.runtime);
+                    let response =
+                        handler::error(status, &route(&runtime, self.listen, Some(&body.request)));
+                    (
+                        self.respond(&body.request, response, false, ctx),
+                        Flow::Continue,
+                    )
+                }
+            };
+        }
+        if !self.readable {
+            return (State::Body(body), Flow::Blocked);
+        }
+        match self.read_some(READ_CHUNK * 4) {
+            // The client went away in the middle of its body.
+            Ok(0) => (State::Closed, Flow::Continue),
+            Ok(_) => {
+                self.deadline = Some(ctx.now + self.timeouts.body);
+                (State::Body(body), Flow::Continue)
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => (State::Body(body), Flow::Blocked),
+            Err(_) => (State::Closed, Flow::Continue),
+        }
+    }
+
+    fn finish_body(&mut self, body: Receiving, ctx: &mut Context) -> State {
+        let Sink::Discard(response) = body.sink;
+        self.respond(&body.request, response, true, ctx)
+    }
+
+    /// Starts sending `response`. `reusable`: the request was read whole, so the connection can
+    /// carry another one if both sides want.
+    fn respond(
+        &mut self,
+        request: &Request,
+        response: Response,
+        reusable: bool,
+        ctx: &mut Context,
+    ) -> State {
+        let keep_alive = reusable && request.keep_alive && !response.close && !ctx.draining;
+        let log = ctx.access_log.is_some().then(|| log::Entry {
+            request_line: format!(
+                "{} {} HTTP/1.{}",
+                request.method.as_str(),
+                request.target,
+                request.minor_version
+            ),
+            status: response.status,
+            referer: request.header("Referer").unwrap_or("").to_string(),
+            user_agent: request.header("User-Agent").unwrap_or("").to_string(),
+        });
+        let head_only = request.method == Method::Head;
+        self.send(response, keep_alive, head_only, log, ctx)
+    }
+
+    /// Answers an error that ends the connection (malformed request, timeout, ...).
+    fn fail(&mut self, status: u16, ctx: &mut Context) -> State {
+        let runtime = Arc::clone(ctx.runtime);
+        let response = handler::error(status, &route(&runtime, self.listen, None));
+        let log = ctx.access_log.is_some().then(|| log::Entry {
+            request_line: String::new(),
+            status,
+            referer: String::new(),
+            user_agent: String::new(),
+        });
+        self.send(response, false, false, log, ctx)
+    }
+
+    fn send(
+        &mut self,
+        response: Response,
+        keep_alive: bool,
+        head_only: bool,
+        log: Option<log::Entry>,
+        ctx: &Context,
+    ) -> State {
+        let with_body = response::status_has_body(response.status);
+        let framing = if with_body {
+            response::Framing::Length(response.body.len())
+        } else {
+            response::Framing::None
+        };
+        let mut head = Vec::with_capacity(256);
+        let reason = handler::pages::reason(response.status);
+        response::write_head(&mut head, &response, reason, ctx.date, framing, keep_alive);
+        let body = if head_only || !with_body {
+            Body::Empty
+        } else {
+            response.body
+        };
+        self.deadline = Some(ctx.now + self.timeouts.send);
+        State::Send(Box::new(Sending {
+            output: Output::new(head, body),
+            keep_alive,
+            log,
+        }))
+    }
+
+    fn on_send(&mut self, mut sending: Box<Sending>, ctx: &mut Context) -> (State, Flow) {
+        if !sending.output.is_done() {
+            if !self.writable {
+                return (State::Send(sending), Flow::Blocked);
+            }
+            return match sending.output.write_to(&self.socket) {
+                Ok(Progress::Partial) | Ok(Progress::Done) => {
+                    self.deadline = Some(ctx.now + self.timeouts.send);
+                    (State::Send(sending), Flow::Continue)
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.writable = false;
+                    (State::Send(sending), Flow::Blocked)
+                }
+                Err(_) => (State::Closed, Flow::Continue),
+            };
+        }
+        if let (Some(entry), Some(out)) = (&sending.log, ctx.access_log.as_deref_mut()) {
+            log::append_access(
+                out,
+                self.peer,
+                ctx.log_time,
+                entry,
+                sending.output.body_sent(),
+            );
+        }
+        if sending.keep_alive && !ctx.draining {
+            let idle = self.input.is_empty();
+            let wait = if idle {
+                self.timeouts.keepalive
+            } else {
+                self.timeouts.header
+            };
+            self.deadline = Some(ctx.now + wait);
+            if idle && self.input.capacity() > READ_CHUNK {
+                self.input = Vec::new();
+            }
+            return (State::Head { idle }, Flow::Continue);
+        }
+        let _ = self.socket.shutdown(Shutdown::Write);
+        self.deadline = Some(ctx.now + LINGER);
+        (State::Linger, Flow::Continue)
+    }
+
+    fn on_linger(&mut self) -> (State, Flow) {
+        if !self.readable {
+            return (State::Linger, Flow::Blocked);
+        }
+        self.input.clear();
+        match self.read_some(READ_CHUNK) {
+            Ok(0) => (State::Closed, Flow::Continue),
+            Ok(_) => (State::Linger, Flow::Continue),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => (State::Linger, Flow::Blocked),
+            Err(_) => (State::Closed, Flow::Continue),
+        }
+    }
+}
+
+impl Receiving {
+    fn is_complete(&self) -> bool {
+        match &self.decoder {
+            BodyDecoder::Length { remaining } => *remaining == 0,
+            BodyDecoder::Chunked(decoder) => decoder.is_done(),
+        }
+    }
+
+    /// Moves body bytes from `input` to the sink. Ok(true) when the body is complete.
+    fn consume(&mut self, input: &mut Vec<u8>) -> Result<bool, u16> {
+        loop {
+            if self.is_complete() {
+                return Ok(true);
+            }
+            if input.is_empty() {
+                return Ok(false);
+            }
+            let (used, data) = match &mut self.decoder {
+                BodyDecoder::Length { remaining } => {
+                    let take = (*remaining).min(input.len() as u64) as usize;
+                    *remaining -= take as u64;
+                    (take, Some(0..take))
+                }
+                BodyDecoder::Chunked(decoder) => match decoder.decode(input) {
+                    Ok((used, Decoded::Data(data))) => {
+                        let start = data.as_ptr() as usize - input.as_ptr() as usize;
+                        (used, Some(start..start + data.len()))
+                    }
+                    Ok((used, Decoded::NeedMore)) => {
+                        if used == 0 {
+                            return Ok(false);
+                        }
+                        (used, None)
+                    }
+                    Ok((used, Decoded::Done)) => (used, None),
+                    Err(_) => return Err(400),
+                },
+            };
+            if let Some(range) = data {
+                self.received += range.len() as u64;
+                if self.limit > 0 && self.received > self.limit {
+                    return Err(413);
+                }
+                match &mut self.sink {
+                    Sink::Discard(_) => {}
+                }
+            }
+            input.drain(..used);
+        }
+    }
+}
+
+/// The site for `request` on this listen address; without a request (an error found before
+/// routing), the default server itself.
+fn route<'r>(runtime: &'r Runtime, listen: SocketAddr, request: Option<&Request>) -> Site<'r> {
+    let candidates = runtime.servers_for(listen);
+    match request {
+        Some(request) => {
+            let server =
+                select_server(&runtime.config.servers, candidates, request.host.as_deref());
+            select_location(server, &request.path)
+        }
+        None => {
+            let server = &runtime.config.servers[candidates[0]];
+            Site {
+                server,
+                location: None,
+                settings: &server.settings,
+            }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! The error log (server messages) and the access log (one combined-format line per response).
+//!
+//! Workers collect access-log lines in a buffer and write it once per event-loop batch, so a
+//! busy worker makes one write for many responses.
+
+use crate::config::LogTarget;
+use rustix::fd::AsFd;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where log lines go.
+pub enum Sink {
+    Stdout,
+    Stderr,
+    File(File),
+}
+
+impl Sink {
+    /// Opens a log target; `None` for `off`.
+    pub fn open(target: &LogTarget) -> io::Result<Option<Sink>> {
+        Ok(match target {
+            LogTarget::Off => None,
+            LogTarget::Stdout => Some(Sink::Stdout),
+            LogTarget::Stderr => Some(Sink::Stderr),
+            LogTarget::File(path) => Some(Sink::File(
+                OpenOptions::new().create(true).append(true).open(path)?,
+            )),
+        })
+    }
+
+    pub fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Stdout => io::stdout()
+                .lock()
+                .write_all(bytes)
+                .and_then(|_| io::stdout().flush()),
+            Sink::Stderr => io::stderr().lock().write_all(bytes),
+            Sink::File(file) => (&*file).write_all(bytes),
+        }
+    }
+
+    /// A descriptor child processes may write to (CGI stderr).
+    pub fn as_file(&self) -> io::Result<File> {
+        let fd = match self {
+            Sink::Stdout => rustix::io::dup(io::stdout().as_fd())?,
+            Sink::Stderr => rustix::io::dup(io::stderr().as_fd())?,
+            Sink::File(file) => rustix::io::dup(file.as_fd())?,
+        };
+        Ok(File::from(fd))
+    }
+}
+
+static ERROR_LOG: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// Sends server messages to `sink` from now on (stderr until then).
+pub fn set_error_log(sink: Sink) {
+    if let Ok(mut guard) = ERROR_LOG.lock() {
+        *guard = Some(sink);
+    }
+}
+
+/// A file descriptor onto the error log, for a CGI script's stderr.
+pub fn error_log_file() -> io::Result<File> {
+    match ERROR_LOG.lock() {
+        Ok(guard) => match guard.as_ref() {
+            Some(sink) => sink.as_file(),
+            None => Sink::Stderr.as_file(),
+        },
+        Err(_) => Sink::Stderr.as_file(),
+    }
+}
+
+/// Writes one line to the error log: `2024/01/31 12:00:00 [level] message`.
+pub fn message(level: &str, text: &str) {
+    let line = format!("{} [{level}] {text}\n", error_log_time(SystemTime::now()));
+    let written = match ERROR_LOG.lock() {
+        Ok(guard) => match guard.as_ref() {
+            Some(sink) => sink.write_all(line.as_bytes()),
+            None => Sink::Stderr.write_all(line.as_bytes()),
+        },
+        Err(_) => Sink::Stderr.write_all(line.as_bytes()),
+    };
+    // Nowhere left to report a failing error log.
+    let _ = written;
+}
+
+pub fn error(text: &str) {
+    message("error", text);
+}
+
+pub fn info(text: &str) {
+    message("notice", text);
+}
+
+/// Broken-down UTC time.
+struct Civil {
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u64,
+    minute: u64,
+    second: u64,
+}
+
+fn civil(time: SystemTime) -> Civil {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    Civil {
+        year,
+        month,
+        day,
+        hour: rem / 3600,
+        minute: rem % 3600 / 60,
+        second: rem % 60,
+    }
+}
+
+fn error_log_time(time: SystemTime) -> String {
+    let c = civil(time);
+    format!(
+        "{:04}/{:02}/{:02} {:02}:{:02}:{:02}",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
+/// `10/Oct/2000:13:55:36 +0000`
+pub fn access_log_time(time: SystemTime) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let c = civil(time);
+    format!(
+        "{:02}/{}/{:04}:{:02}:{:02}:{:02} +0000",
+        c.day,
+        MONTHS[(c.month - 1) as usize % 12],
+        c.year,
+        c.hour,
+        c.minute,
+        c.second
+    )
+}
+
+/// What the access log needs to know of a request, captured when its response starts.
+pub struct Entry {
+    pub request_line: String,
+    pub status: u16,
+    pub referer: String,
+    pub user_agent: String,
+}
+
+/// Appends a combined-format line.
+pub fn append_access(out: &mut Vec<u8>, peer: SocketAddr, time: &str, entry: &Entry, bytes: u64) {
+    let quoted = |s: &str| -> String {
+        if s.is_empty() {
+            "-".to_string()
+        } else {
+            s.chars()
+                .flat_map(|c| match c {
+                    '"' => vec!['\\', '"'],
+                    '\\' => vec!['\\', '\\'],
+                    c if c.is_control() => "?".chars().collect(),
+                    c => vec![c],
+                })
+                .collect()
+        }
+    };
+    let line = format!(
+        "{} - - [{}] \"{}\" {} {} \"{}\" \"{}\"\n",
+        peer.ip(),
+        time,
+        quoted(&entry.request_line),
+        entry.status,
+        bytes,
+        quoted(&entry.referer),
+        quoted(&entry.user_agent),
+    );
+    out.extend_from_slice(line.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn times_are_formatted_in_utc() {
+        let t = UNIX_EPOCH + Duration::from_secs(971_185_336); // 2000-10-10 13:42:16 UTC
+        assert_eq!(access_log_time(t), "10/Oct/2000:13:42:16 +0000");
+        assert_eq!(error_log_time(t), "2000/10/10 13:42:16");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
+        assert_eq!(error_log_time(leap), "2000/02/29 00:00:00");
+    }
+
+    #[test]
+    fn access_lines_use_the_combined_format_and_escape_quotes() {
+        let mut out = Vec::new();
+        let entry = Entry {
+            request_line: "GET /a\"b HTTP/1.1".into(),
+            status: 200,
+            referer: String::new(),
+            user_agent: "curl/8".into(),
+        };
+        append_access(&mut out, "127.0.0.1:5".parse().unwrap(), "T", &entry, 12);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "127.0.0.1 - - [T] \"GET /a\\\"b HTTP/1.1\" 200 12 \"-\" \"curl/8\"\n"
+        );
+    }
+}

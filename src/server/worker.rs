@@ -1,0 +1,404 @@
+//! One worker: a thread running one epoll loop over the shared listeners and its own
+//! connections. Nothing on the request path is shared with other workers.
+//!
+//! Each turn: wait for events (no longer than the next deadline), hand each event to its owner,
+//! drive the connections that yielded, fire due deadlines, write the batch's access-log lines.
+
+use super::connection::{Connection, Context, Drive};
+use super::listener::Listener;
+use super::log;
+use super::runtime::Runtime;
+use crate::event::{Kind, Poller, Ready, Timers, Token};
+use rustix::fd::OwnedFd;
+use rustix::io::Errno;
+use rustix::net::SocketFlags;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Most connections one worker holds; past it, accepting pauses.
+const MAX_CONNECTIONS: usize = 16_384;
+/// Connections accepted per listener event before serving the others.
+const ACCEPT_BATCH: usize = 64;
+/// How long accepting pauses when the process is out of file descriptors.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// How long a shutdown waits for responses in flight.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// Messages from the main thread.
+pub enum Control {
+    /// Serve with a new configuration and listener set from now on.
+    Reload(Arc<Runtime>, Vec<Arc<Listener>>),
+    /// Stop accepting, finish what is in flight, return.
+    Shutdown,
+}
+
+struct Slot {
+    generation: u32,
+    connection: Option<Box<Connection>>,
+}
+
+pub struct Worker {
+    poller: Poller,
+    control: Arc<OwnedFd>,
+    messages: Receiver<Control>,
+    runtime: Arc<Runtime>,
+    listeners: Vec<Arc<Listener>>,
+    accepting: bool,
+    accept_paused_until: Option<Instant>,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: usize,
+    timers: Timers,
+    yielded: Vec<(u32, u32)>,
+    draining_until: Option<Instant>,
+    access_log: Vec<u8>,
+    date: String,
+    log_time: String,
+    date_second: u64,
+}
+
+impl Worker {
+    pub fn new(
+        runtime: Arc<Runtime>,
+        listeners: Vec<Arc<Listener>>,
+        control: Arc<OwnedFd>,
+        messages: Receiver<Control>,
+    ) -> std::io::Result<Worker> {
+        let poller = Poller::new(256)?;
+        poller.add_readable(&*control, Token::new(Kind::Control, 0, 0))?;
+        let mut worker = Worker {
+            poller,
+            control,
+            messages,
+            runtime,
+            listeners,
+            accepting: false,
+            accept_paused_until: None,
+            slots: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            timers: Timers::default(),
+            yielded: Vec::new(),
+            draining_until: None,
+            access_log: Vec::new(),
+            date: String::new(),
+            log_time: String::new(),
+            date_second: u64::MAX,
+        };
+        worker.set_accepting(true);
+        Ok(worker)
+    }
+
+    /// Registers or deregisters every listener.
+    fn set_accepting(&mut self, on: bool) {
+        if self.accepting == on {
+            return;
+        }
+        for (index, listener) in self.listeners.iter().enumerate() {
+            let result = if on {
+                self.poller
+                    .add_listener(&listener.fd, Token::new(Kind::Listener, index as u32, 0))
+            } else {
+                self.poller.delete(&listener.fd)
+            };
+            if let Err(error) = result {
+                log::error(&format!("listener {}: {error}", listener.local));
+            }
+        }
+        self.accepting = on;
+    }
+
+    pub fn run(mut self) {
+        let mut events: Vec<Ready> = Vec::with_capacity(256);
+        loop {
+            let now = Instant::now();
+            if let Some(until) = self.draining_until
+                && (self.live == 0 || now >= until)
+            {
+                return;
+            }
+            let mut timeout = self.timers.timeout(now);
+            if let Some(until) = self.accept_paused_until {
+                let pause = until.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(pause, |t| t.min(pause)));
+            }
+            if !self.yielded.is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+            if let Some(until) = self.draining_until {
+                let left = until.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
+            events.clear();
+            if let Err(error) = self.poller.wait(timeout, &mut events) {
+                log::error(&format!("epoll_wait: {error}"));
+                return;
+            }
+            self.tick_clock();
+            let now = Instant::now();
+            for event in &events {
+                match event.token.kind {
+                    Kind::Listener => self.accept(event.token.slot as usize, now),
+                    Kind::Control => self.control(now),
+                    Kind::Connection => {
+                        let token = event.token;
+                        if let Some(connection) = self.connection(token.slot, token.generation) {
+                            connection.ready(
+                                event.readable,
+                                event.writable,
+                                event.hangup,
+                                event.error,
+                            );
+                            self.drive(token.slot, now);
+                        }
+                    }
+                    Kind::CgiStdout | Kind::CgiStdin | Kind::CgiExit => {}
+                }
+            }
+            let yielded = std::mem::take(&mut self.yielded);
+            for (slot, generation) in yielded {
+                if self.connection(slot, generation).is_some() {
+                    self.drive(slot, now);
+                }
+            }
+            self.expire(now);
+            if let Some(until) = self.accept_paused_until
+                && now >= until
+            {
+                self.accept_paused_until = None;
+                if self.draining_until.is_none() {
+                    self.set_accepting(true);
+                }
+            }
+            self.flush_access_log();
+        }
+    }
+
+    fn tick_clock(&mut self) {
+        let now = SystemTime::now();
+        let second = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if second != self.date_second {
+            self.date_second = second;
+            self.date = httpdate::fmt_http_date(now);
+            self.log_time = log::access_log_time(now);
+        }
+    }
+
+    fn connection(&mut self, slot: u32, generation: u32) -> Option<&mut Connection> {
+        let entry = self.slots.get_mut(slot as usize)?;
+        if entry.generation != generation {
+            return None;
+        }
+        entry.connection.as_deref_mut()
+    }
+
+    fn accept(&mut self, index: usize, now: Instant) {
+        let Some(listener) = self.listeners.get(index).cloned() else {
+            return;
+        };
+        for _ in 0..ACCEPT_BATCH {
+            if self.live >= MAX_CONNECTIONS {
+                self.pause_accepting(now);
+                return;
+            }
+            match rustix::net::acceptfrom_with(
+                &listener.fd,
+                SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+            ) {
+                Ok((fd, peer)) => {
+                    let peer = peer
+                        .and_then(|p| SocketAddr::try_from(p).ok())
+                        .unwrap_or(listener.local);
+                    self.open(fd, peer, listener.local, now);
+                }
+                Err(Errno::AGAIN) => return,
+                Err(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
+                    log::error(&format!(
+                        "accept on {}: out of resources; pausing",
+                        listener.local
+                    ));
+                    self.pause_accepting(now);
+                    return;
+                }
+                // The client gave up before we took it, or a transient error: not ours to stop on.
+                Err(_) => continue,
+            }
+        }
+    }
+
+    fn pause_accepting(&mut self, now: Instant) {
+        self.set_accepting(false);
+        self.accept_paused_until = Some(now + ACCEPT_PAUSE);
+    }
+
+    fn open(&mut self, fd: OwnedFd, peer: SocketAddr, listen: SocketAddr, now: Instant) {
+        let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+        let socket = TcpStream::from(fd);
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    connection: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let generation = self.slots[slot as usize].generation;
+        let ctx = Context {
+            now,
+            runtime: &self.runtime,
+            date: &self.date,
+            draining: self.draining_until.is_some(),
+            access_log: None,
+            log_time: &self.log_time,
+        };
+        let connection = Connection::new(socket, peer, listen, &ctx);
+        let token = Token::new(Kind::Connection, slot, generation);
+        if let Err(error) = self.poller.add(connection.socket(), token) {
+            log::error(&format!("epoll_ctl: {error}"));
+            self.free.push(slot);
+            return;
+        }
+        self.slots[slot as usize].connection = Some(Box::new(connection));
+        self.live += 1;
+        self.sync_timer(slot);
+    }
+
+    /// Drives one connection and acts on the outcome.
+    fn drive(&mut self, slot: u32, now: Instant) {
+        let entry = &mut self.slots[slot as usize];
+        let generation = entry.generation;
+        let Some(connection) = entry.connection.as_deref_mut() else {
+            return;
+        };
+        let runtime = Arc::clone(&self.runtime);
+        let mut ctx = Context {
+            now,
+            runtime: &runtime,
+            date: &self.date,
+            draining: self.draining_until.is_some(),
+            access_log: runtime.access_log.as_ref().map(|_| &mut self.access_log),
+            log_time: &self.log_time,
+        };
+        match connection.drive(&mut ctx) {
+            Drive::Wait => self.sync_timer(slot),
+            Drive::Yield => {
+                self.yielded.push((slot, generation));
+                self.sync_timer(slot);
+            }
+            Drive::Close => self.close(slot),
+        }
+    }
+
+    /// Makes sure the timer queue will look at `slot` by its deadline.
+    fn sync_timer(&mut self, slot: u32) {
+        let entry = &mut self.slots[slot as usize];
+        let generation = entry.generation;
+        let Some(connection) = entry.connection.as_deref_mut() else {
+            return;
+        };
+        if let Some(deadline) = connection.deadline
+            && connection.scheduled.is_none_or(|at| at > deadline)
+        {
+            connection.scheduled = Some(deadline);
+            self.timers.schedule(deadline, slot, generation);
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        while let Some((at, slot, generation)) = self.timers.pop_due(now) {
+            let Some(connection) = self.connection(slot, generation) else {
+                continue;
+            };
+            if connection.scheduled != Some(at) {
+                continue; // superseded by an earlier entry
+            }
+            connection.scheduled = None;
+            match connection.deadline {
+                Some(deadline) if deadline <= now => {
+                    let runtime = Arc::clone(&self.runtime);
+                    let mut ctx = Context {
+                        now,
+                        runtime: &runtime,
+                        date: &self.date,
+                        draining: self.draining_until.is_some(),
+                        access_log: runtime.access_log.as_ref().map(|_| &mut self.access_log),
+                        log_time: &self.log_time,
+                    };
+                    let Some(connection) = self.slots[slot as usize].connection.as_deref_mut()
+                    else {
+                        continue;
+                    };
+                    match connection.timed_out(&mut ctx) {
+                        Drive::Close => self.close(slot),
+                        Drive::Wait => self.sync_timer(slot),
+                        Drive::Yield => {
+                            self.yielded.push((slot, generation));
+                            self.sync_timer(slot);
+                        }
+                    }
+                }
+                Some(_) => self.sync_timer(slot),
+                None => {}
+            }
+        }
+    }
+
+    fn close(&mut self, slot: u32) {
+        let entry = &mut self.slots[slot as usize];
+        if entry.connection.take().is_some() {
+            // Dropping the socket closes it, which also removes it from the epoll set.
+            entry.generation = entry.generation.wrapping_add(1) & 0x00ff_ffff;
+            self.free.push(slot);
+            self.live -= 1;
+        }
+    }
+
+    fn control(&mut self, now: Instant) {
+        let mut counter = [0u8; 8];
+        let _ = rustix::io::read(&*self.control, &mut counter);
+        while let Ok(message) = self.messages.try_recv() {
+            match message {
+                Control::Reload(runtime, listeners) => {
+                    self.set_accepting(false);
+                    self.runtime = runtime;
+                    self.listeners = listeners;
+                    if self.draining_until.is_none() {
+                        self.set_accepting(true);
+                    }
+                }
+                Control::Shutdown => {
+                    self.set_accepting(false);
+                    self.draining_until = Some(now + GRACE);
+                    let idle: Vec<u32> = self
+                        .slots
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, s)| s.connection.as_ref().is_some_and(|c| c.is_idle()))
+                        .map(|(i, _)| i as u32)
+                        .collect();
+                    for slot in idle {
+                        self.close(slot);
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush_access_log(&mut self) {
+        if self.access_log.is_empty() {
+            return;
+        }
+        if let Some(sink) = &self.runtime.access_log
+            && let Err(error) = sink.write_all(&self.access_log)
+        {
+            log::error(&format!("access log: {error}"));
+        }
+        self.access_log.clear();
+    }
+}

@@ -6,6 +6,7 @@
 pub mod pages;
 pub mod route;
 pub mod static_files;
+pub mod upload;
 
 pub use route::{Site, select_location, select_server};
 
@@ -18,6 +19,8 @@ use crate::http::response::{Body, Response};
 pub enum Plan {
     /// Read and discard the request body (if any), then send this response.
     Respond(Response),
+    /// Store the request body (POST or PUT to an `upload_store`), then answer.
+    Upload(Box<upload::Upload>),
 }
 
 /// Decides how to answer `request`, in nginx's phase order: `return`, then the method check,
@@ -32,7 +35,14 @@ pub fn plan(request: &Request, site: &Site) -> Plan {
     }
     match request.method {
         Method::Get | Method::Head => Plan::Respond(static_files::serve(request, site)),
-        Method::Post | Method::Put | Method::Delete => {
+        Method::Post | Method::Put if settings.upload_store.is_some() => {
+            match upload::Upload::start(request, site) {
+                Ok(upload) => Plan::Upload(Box::new(upload)),
+                Err(response) => Plan::Respond(response),
+            }
+        }
+        Method::Delete => Plan::Respond(upload::delete(request, site)),
+        Method::Post | Method::Put => {
             Plan::Respond(method_not_allowed(settings.allow_methods, site))
         }
     }

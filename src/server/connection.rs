@@ -15,6 +15,7 @@ use super::log;
 use super::output::{Output, Progress};
 use super::runtime::Runtime;
 use crate::config::Settings;
+use crate::handler::upload::Upload;
 use crate::handler::{self, Plan, Site, select_location, select_server};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::request::{self, Framing, Method, Request};
@@ -106,6 +107,16 @@ enum BodyDecoder {
 enum Sink {
     /// Nowhere: the response is already decided.
     Discard(Response),
+    /// To files in an upload store.
+    Upload(Box<Upload>),
+}
+
+/// Why a body could not be taken.
+enum BodyError {
+    /// The framing was broken or the limit passed: answer this status.
+    Status(u16),
+    /// The sink failed and says how to answer.
+    Response(Response),
 }
 
 /// Writing a response.
@@ -288,6 +299,7 @@ impl Connection {
                     self.respond(&request, response, true, ctx)
                 }
             }
+            Plan::Upload(upload) => self.receive(request, Sink::Upload(upload), limit, ctx),
         }
     }
 
@@ -328,20 +340,23 @@ impl Connection {
             }
             return (State::Body(body), Flow::Continue);
         }
-        if !self.input.is_empty() || body.is_complete() {
-            return match body.consume(&mut self.input) {
-                Ok(true) => (self.finish_body(*body, ctx), Flow::Continue),
-                Ok(false) => (State::Body(body), Flow::Continue),
-                Err(status) => {
-                    let runtime = Arc::clone(ctx.runtime);
-                    let response =
-                        handler::error(status, &route(&runtime, self.listen, Some(&body.request)));
-                    (
-                        self.respond(&body.request, response, false, ctx),
-                        Flow::Continue,
-                    )
-                }
-            };
+        // What is buffered goes to the sink first; a partial chunk line stays until more comes.
+        match body.consume(&mut self.input) {
+            Ok(true) => return (self.finish_body(*body, ctx), Flow::Continue),
+            Ok(false) => {}
+            Err(error) => {
+                let response = match error {
+                    BodyError::Response(response) => response,
+                    BodyError::Status(status) => {
+                        let runtime = Arc::clone(ctx.runtime);
+                        handler::error(status, &route(&runtime, self.listen, Some(&body.request)))
+                    }
+                };
+                return (
+                    self.respond(&body.request, response, false, ctx),
+                    Flow::Continue,
+                );
+            }
         }
         if !self.readable {
             return (State::Body(body), Flow::Blocked);
@@ -359,7 +374,10 @@ impl Connection {
     }
 
     fn finish_body(&mut self, body: Receiving, ctx: &mut Context) -> State {
-        let Sink::Discard(response) = body.sink;
+        let response = match body.sink {
+            Sink::Discard(response) => response,
+            Sink::Upload(upload) => upload.finish(),
+        };
         self.respond(&body.request, response, true, ctx)
     }
 
@@ -497,8 +515,9 @@ impl Receiving {
         }
     }
 
-    /// Moves body bytes from `input` to the sink. Ok(true) when the body is complete.
-    fn consume(&mut self, input: &mut Vec<u8>) -> Result<bool, u16> {
+    /// Moves body bytes from `input` to the sink. Ok(true) when the body is complete; Err: the
+    /// response that ends the exchange (and the connection).
+    fn consume(&mut self, input: &mut Vec<u8>) -> Result<bool, BodyError> {
         loop {
             if self.is_complete() {
                 return Ok(true);
@@ -524,16 +543,19 @@ impl Receiving {
                         (used, None)
                     }
                     Ok((used, Decoded::Done)) => (used, None),
-                    Err(_) => return Err(400),
+                    Err(_) => return Err(BodyError::Status(400)),
                 },
             };
             if let Some(range) = data {
                 self.received += range.len() as u64;
                 if self.limit > 0 && self.received > self.limit {
-                    return Err(413);
+                    return Err(BodyError::Status(413));
                 }
                 match &mut self.sink {
                     Sink::Discard(_) => {}
+                    Sink::Upload(upload) => {
+                        upload.write(&input[range]).map_err(BodyError::Response)?;
+                    }
                 }
             }
             input.drain(..used);

@@ -10,6 +10,7 @@ pub mod upload;
 
 pub use route::{Site, select_location, select_server};
 
+use crate::cgi::script::{self, Script};
 use crate::config::Methods;
 use crate::http::request::{Method, Request};
 use crate::http::response::{Body, Response};
@@ -21,6 +22,8 @@ pub enum Plan {
     Respond(Response),
     /// Store the request body (POST or PUT to an `upload_store`), then answer.
     Upload(Box<upload::Upload>),
+    /// Run a CGI script (with the request body as its input) and stream its output.
+    Cgi(Box<Script>),
 }
 
 /// Decides how to answer `request`, in nginx's phase order: `return`, then the method check,
@@ -32,6 +35,13 @@ pub fn plan(request: &Request, site: &Site) -> Plan {
     }
     if !settings.allow_methods.allows(request.method.as_set()) {
         return Plan::Respond(method_not_allowed(settings.allow_methods, site));
+    }
+    if matches!(request.method, Method::Get | Method::Head | Method::Post) {
+        match script::locate(&request.path, site) {
+            Ok(Some(script)) => return Plan::Cgi(Box::new(script)),
+            Ok(None) => {}
+            Err(status) => return Plan::Respond(error(status, site)),
+        }
     }
     match request.method {
         Method::Get | Method::Head => Plan::Respond(static_files::serve(request, site)),

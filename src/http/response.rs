@@ -4,6 +4,7 @@
 //! connection adds what belongs to the connection (Date, Server, Connection, framing) when it
 //! writes the head with [`write_head`].
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::fs::File;
 
@@ -38,7 +39,7 @@ impl Body {
 pub struct Response {
     pub status: u16,
     /// Handler-specific fields (Content-Type, ETag, Location, Allow, ...).
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(Cow<'static, str>, String)>,
     pub body: Body,
     /// The connection must close after this response (for example: the request body was not
     /// read, so the next request cannot be found).
@@ -55,8 +56,12 @@ impl Response {
         }
     }
 
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
-        self.headers.push((name, value.into()));
+    pub fn with_header(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<String>,
+    ) -> Response {
+        self.headers.push((name.into(), value.into()));
         self
     }
 
@@ -89,7 +94,7 @@ pub enum Framing {
     None,
 }
 
-/// Serialises a response head into `out`.
+/// Serialises a response head into `out`. `reason` defaults to the standard phrase.
 pub fn write_head(
     out: &mut Vec<u8>,
     response: &Response,

@@ -8,6 +8,7 @@ use super::connection::{Connection, Context, Drive};
 use super::listener::Listener;
 use super::log;
 use super::runtime::Runtime;
+use crate::cgi::process;
 use crate::event::{Kind, Poller, Ready, Timers, Token};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
@@ -23,6 +24,8 @@ const MAX_CONNECTIONS: usize = 16_384;
 const ACCEPT_BATCH: usize = 64;
 /// How long accepting pauses when the process is out of file descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// How often killed CGI scripts are checked for their exit.
+const ORPHAN_POLL: Duration = Duration::from_millis(20);
 /// How long a shutdown waits for responses in flight.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -57,6 +60,8 @@ pub struct Worker {
     date: String,
     log_time: String,
     date_second: u64,
+    /// Killed CGI scripts not yet reaped exist on this thread.
+    orphans: bool,
 }
 
 impl Worker {
@@ -86,6 +91,7 @@ impl Worker {
             date: String::new(),
             log_time: String::new(),
             date_second: u64::MAX,
+            orphans: false,
         };
         worker.set_accepting(true);
         Ok(worker)
@@ -126,6 +132,8 @@ impl Worker {
             }
             if !self.yielded.is_empty() {
                 timeout = Some(Duration::ZERO);
+            } else if self.orphans {
+                timeout = Some(timeout.map_or(ORPHAN_POLL, |t| t.min(ORPHAN_POLL)));
             }
             if let Some(until) = self.draining_until {
                 let left = until.saturating_duration_since(now);
@@ -142,25 +150,30 @@ impl Worker {
                 match event.token.kind {
                     Kind::Listener => self.accept(event.token.slot as usize, now),
                     Kind::Control => self.control(now),
-                    Kind::Connection => {
+                    Kind::Connection | Kind::CgiStdout | Kind::CgiStdin | Kind::CgiExit => {
                         let token = event.token;
-                        if let Some(connection) = self.connection(token.slot, token.generation) {
-                            connection.ready(
+                        let Some(connection) = self.connection(token.slot, token.generation) else {
+                            continue;
+                        };
+                        match token.kind {
+                            Kind::Connection => connection.ready(
                                 event.readable,
                                 event.writable,
                                 event.hangup,
                                 event.error,
-                            );
-                            self.drive(token.slot, now);
+                            ),
+                            Kind::CgiStdout => connection.cgi_ready(true, false),
+                            Kind::CgiStdin => connection.cgi_ready(false, true),
+                            _ => {}
                         }
+                        self.drive(token.slot, now, false);
                     }
-                    Kind::CgiStdout | Kind::CgiStdin | Kind::CgiExit => {}
                 }
             }
             let yielded = std::mem::take(&mut self.yielded);
             for (slot, generation) in yielded {
                 if self.connection(slot, generation).is_some() {
-                    self.drive(slot, now);
+                    self.drive(slot, now, false);
                 }
             }
             self.expire(now);
@@ -173,6 +186,7 @@ impl Worker {
                 }
             }
             self.flush_access_log();
+            self.orphans = process::reap_orphans();
         }
     }
 
@@ -249,15 +263,7 @@ impl Worker {
             }
         };
         let generation = self.slots[slot as usize].generation;
-        let ctx = Context {
-            now,
-            runtime: &self.runtime,
-            date: &self.date,
-            draining: self.draining_until.is_some(),
-            access_log: None,
-            log_time: &self.log_time,
-        };
-        let connection = Connection::new(socket, peer, listen, &ctx);
+        let connection = Connection::new(socket, peer, listen, &self.runtime, now);
         let token = Token::new(Kind::Connection, slot, generation);
         if let Err(error) = self.poller.add(connection.socket(), token) {
             log::error(&format!("epoll_ctl: {error}"));
@@ -269,8 +275,8 @@ impl Worker {
         self.sync_timer(slot);
     }
 
-    /// Drives one connection and acts on the outcome.
-    fn drive(&mut self, slot: u32, now: Instant) {
+    /// Drives one connection (or tells it its deadline passed) and acts on the outcome.
+    fn drive(&mut self, slot: u32, now: Instant, timed_out: bool) {
         let entry = &mut self.slots[slot as usize];
         let generation = entry.generation;
         let Some(connection) = entry.connection.as_deref_mut() else {
@@ -284,8 +290,16 @@ impl Worker {
             draining: self.draining_until.is_some(),
             access_log: runtime.access_log.as_ref().map(|_| &mut self.access_log),
             log_time: &self.log_time,
+            poller: &self.poller,
+            slot,
+            generation,
         };
-        match connection.drive(&mut ctx) {
+        let outcome = if timed_out {
+            connection.timed_out(&mut ctx)
+        } else {
+            connection.drive(&mut ctx)
+        };
+        match outcome {
             Drive::Wait => self.sync_timer(slot),
             Drive::Yield => {
                 self.yielded.push((slot, generation));
@@ -320,29 +334,7 @@ impl Worker {
             }
             connection.scheduled = None;
             match connection.deadline {
-                Some(deadline) if deadline <= now => {
-                    let runtime = Arc::clone(&self.runtime);
-                    let mut ctx = Context {
-                        now,
-                        runtime: &runtime,
-                        date: &self.date,
-                        draining: self.draining_until.is_some(),
-                        access_log: runtime.access_log.as_ref().map(|_| &mut self.access_log),
-                        log_time: &self.log_time,
-                    };
-                    let Some(connection) = self.slots[slot as usize].connection.as_deref_mut()
-                    else {
-                        continue;
-                    };
-                    match connection.timed_out(&mut ctx) {
-                        Drive::Close => self.close(slot),
-                        Drive::Wait => self.sync_timer(slot),
-                        Drive::Yield => {
-                            self.yielded.push((slot, generation));
-                            self.sync_timer(slot);
-                        }
-                    }
-                }
+                Some(deadline) if deadline <= now => self.drive(slot, now, true),
                 Some(_) => self.sync_timer(slot),
                 None => {}
             }

@@ -11,10 +11,14 @@
 //! one assignment. Readiness comes from edge-triggered epoll: an event sets `readable` or
 //! `writable`, and `EAGAIN` clears it.
 
+mod cgi;
+
 use super::log;
 use super::output::{Output, Progress};
 use super::runtime::Runtime;
+use crate::cgi::process::Stdin;
 use crate::config::Settings;
+use crate::event::Poller;
 use crate::handler::upload::Upload;
 use crate::handler::{self, Plan, Site, select_location, select_server};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
@@ -81,6 +85,8 @@ enum State {
     },
     Body(Box<Receiving>),
     Send(Box<Sending>),
+    /// Running a CGI script and streaming its output.
+    Cgi(Box<cgi::CgiRun>),
     /// The write side is shut; reading until the client closes or the linger time ends.
     Linger,
     Closed,
@@ -109,6 +115,8 @@ enum Sink {
     Discard(Response),
     /// To files in an upload store.
     Upload(Box<Upload>),
+    /// To a temporary file, for a CGI script that needs CONTENT_LENGTH of a chunked body.
+    Spool(cgi::Spool),
 }
 
 /// Why a body could not be taken.
@@ -137,6 +145,10 @@ pub struct Context<'a> {
     /// Access-log lines of this batch; None when the access log is off.
     pub access_log: Option<&'a mut Vec<u8>>,
     pub log_time: &'a str,
+    /// The worker's epoll, and this connection's slot in it (for a CGI script's fds).
+    pub poller: &'a Poller,
+    pub slot: u32,
+    pub generation: u32,
 }
 
 pub struct Connection {
@@ -161,9 +173,10 @@ impl Connection {
         socket: TcpStream,
         peer: SocketAddr,
         listen: SocketAddr,
-        ctx: &Context,
+        runtime: &Runtime,
+        now: Instant,
     ) -> Connection {
-        let timeouts = Timeouts::of(route(ctx.runtime, listen, None).settings);
+        let timeouts = Timeouts::of(route(runtime, listen, None).settings);
         Connection {
             socket,
             peer,
@@ -173,7 +186,7 @@ impl Connection {
             writable: false,
             state: State::Head { idle: false },
             timeouts,
-            deadline: Some(ctx.now + timeouts.header),
+            deadline: Some(now + timeouts.header),
             scheduled: None,
         }
     }
@@ -206,6 +219,7 @@ impl Connection {
                 State::Head { idle } => self.on_head(idle, ctx),
                 State::Body(receiving) => self.on_body(receiving, ctx),
                 State::Send(sending) => self.on_send(sending, ctx),
+                State::Cgi(run) => self.on_cgi(run, ctx),
                 State::Linger => self.on_linger(),
                 State::Closed => return Drive::Close,
             };
@@ -224,6 +238,7 @@ impl Connection {
         self.state = match state {
             State::Head { idle: false } if !self.input.is_empty() => self.fail(408, ctx),
             State::Body(_) => self.fail(408, ctx),
+            State::Cgi(run) => self.cgi_timed_out(run, ctx),
             _ => State::Closed,
         };
         self.drive(ctx)
@@ -300,6 +315,20 @@ impl Connection {
                 }
             }
             Plan::Upload(upload) => self.receive(request, Sink::Upload(upload), limit, ctx),
+            Plan::Cgi(script) => match request.framing {
+                Framing::Chunked => match cgi::Spool::new(script) {
+                    Ok(spool) => self.receive(request, Sink::Spool(spool), limit, ctx),
+                    Err(error) => {
+                        log::error(&format!("cannot spool a request body: {error}"));
+                        let response = handler::error(500, &site);
+                        self.respond(&request, response, false, ctx)
+                    }
+                },
+                Framing::Length(length) if length > 0 => {
+                    self.start_cgi(request, &script, Stdin::Pipe, Some(length), length, ctx)
+                }
+                _ => self.start_cgi(request, &script, Stdin::Empty, None, 0, ctx),
+            },
         }
     }
 
@@ -377,6 +406,7 @@ impl Connection {
         let response = match body.sink {
             Sink::Discard(response) => response,
             Sink::Upload(upload) => upload.finish(),
+            Sink::Spool(spool) => return self.start_cgi_spooled(body.request, spool, ctx),
         };
         self.respond(&body.request, response, true, ctx)
     }
@@ -391,17 +421,10 @@ impl Connection {
         ctx: &mut Context,
     ) -> State {
         let keep_alive = reusable && request.keep_alive && !response.close && !ctx.draining;
-        let log = ctx.access_log.is_some().then(|| log::Entry {
-            request_line: format!(
-                "{} {} HTTP/1.{}",
-                request.method.as_str(),
-                request.target,
-                request.minor_version
-            ),
-            status: response.status,
-            referer: request.header("Referer").unwrap_or("").to_string(),
-            user_agent: request.header("User-Agent").unwrap_or("").to_string(),
-        });
+        let log = ctx
+            .access_log
+            .is_some()
+            .then(|| log_entry(request, response.status));
         let head_only = request.method == Method::Head;
         self.send(response, keep_alive, head_only, log, ctx)
     }
@@ -475,7 +498,12 @@ impl Connection {
                 sending.output.body_sent(),
             );
         }
-        if sending.keep_alive && !ctx.draining {
+        (self.after_response(sending.keep_alive, ctx), Flow::Continue)
+    }
+
+    /// A response is complete: wait for the next request, or close.
+    fn after_response(&mut self, keep_alive: bool, ctx: &Context) -> State {
+        if keep_alive && !ctx.draining {
             let idle = self.input.is_empty();
             let wait = if idle {
                 self.timeouts.keepalive
@@ -486,11 +514,11 @@ impl Connection {
             if idle && self.input.capacity() > READ_CHUNK {
                 self.input = Vec::new();
             }
-            return (State::Head { idle }, Flow::Continue);
+            return State::Head { idle };
         }
         let _ = self.socket.shutdown(Shutdown::Write);
         self.deadline = Some(ctx.now + LINGER);
-        (State::Linger, Flow::Continue)
+        State::Linger
     }
 
     fn on_linger(&mut self) -> (State, Flow) {
@@ -556,10 +584,31 @@ impl Receiving {
                     Sink::Upload(upload) => {
                         upload.write(&input[range]).map_err(BodyError::Response)?;
                     }
+                    Sink::Spool(spool) => {
+                        if let Err(error) = spool.write(&input[range]) {
+                            log::error(&format!("request body spool: {error}"));
+                            return Err(BodyError::Status(500));
+                        }
+                    }
                 }
             }
             input.drain(..used);
         }
+    }
+}
+
+/// What the access log keeps of a request.
+fn log_entry(request: &Request, status: u16) -> log::Entry {
+    log::Entry {
+        request_line: format!(
+            "{} {} HTTP/1.{}",
+            request.method.as_str(),
+            request.target,
+            request.minor_version
+        ),
+        status,
+        referer: request.header("Referer").unwrap_or("").to_string(),
+        user_agent: request.header("User-Agent").unwrap_or("").to_string(),
     }
 }
 

@@ -1,0 +1,174 @@
+//! The CGI/1.1 environment of a request (RFC 3875 §4.1). Pure: built from the request, the
+//! script and the connection's addresses.
+
+use super::script::Script;
+use crate::http::request::Request;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// What the environment needs to know beyond the request and the script.
+pub struct Endpoint<'a> {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    /// The first `server_name` of the server, if any.
+    pub server_name: Option<&'a str>,
+    pub document_root: &'a Path,
+    /// Body length given to the script (after de-chunking), None without a body.
+    pub content_length: Option<u64>,
+}
+
+/// The environment variables for running `script` for `request`.
+pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = Vec::with_capacity(32 + request.headers.len());
+    let mut set = |name: &str, value: &str| env.push((name.to_string(), value.to_string()));
+    set("GATEWAY_INTERFACE", "CGI/1.1");
+    set(
+        "SERVER_SOFTWARE",
+        concat!("webserv/", env!("CARGO_PKG_VERSION")),
+    );
+    set(
+        "SERVER_PROTOCOL",
+        if request.minor_version == 0 {
+            "HTTP/1.0"
+        } else {
+            "HTTP/1.1"
+        },
+    );
+    set("REQUEST_METHOD", request.method.as_str());
+    set("REQUEST_URI", &request.target);
+    set("SCRIPT_NAME", &script.script_name);
+    set("SCRIPT_FILENAME", &script.file.to_string_lossy());
+    set("PATH_INFO", &script.path_info);
+    if !script.path_info.is_empty() {
+        let translated = endpoint
+            .document_root
+            .join(script.path_info.trim_start_matches('/'));
+        set("PATH_TRANSLATED", &translated.to_string_lossy());
+    }
+    set("QUERY_STRING", request.query.as_deref().unwrap_or(""));
+    set("DOCUMENT_ROOT", &endpoint.document_root.to_string_lossy());
+    set("REMOTE_ADDR", &endpoint.peer.ip().to_string());
+    set("REMOTE_PORT", &endpoint.peer.port().to_string());
+    set("SERVER_ADDR", &endpoint.local.ip().to_string());
+    set("SERVER_PORT", &endpoint.local.port().to_string());
+    let server_name = request
+        .host
+        .as_deref()
+        .or(endpoint.server_name)
+        .map_or_else(|| endpoint.local.ip().to_string(), str::to_string);
+    set("SERVER_NAME", &server_name);
+    // php-cgi refuses to run without it (its guard against being called directly).
+    set("REDIRECT_STATUS", "200");
+    set("PATH", "/usr/local/bin:/usr/bin:/bin");
+    if let Some(length) = endpoint.content_length {
+        set("CONTENT_LENGTH", &length.to_string());
+    }
+    if let Some(content_type) = request.header("Content-Type") {
+        set("CONTENT_TYPE", content_type);
+    }
+    for (name, value) in &request.headers {
+        let Some(variable) = header_variable(name) else {
+            continue;
+        };
+        match env.iter_mut().find(|(n, _)| *n == variable) {
+            // Repeated fields are combined, as RFC 3875 §4.1.18 asks.
+            Some((_, existing)) => {
+                existing.push_str(", ");
+                existing.push_str(value);
+            }
+            None => env.push((variable, value.clone())),
+        }
+    }
+    env
+}
+
+/// `HTTP_*` name of a request header, or None for the headers that must not become one:
+/// Content-Length and Content-Type (they have their own variables), `Proxy` (HTTP_PROXY would
+/// redirect the script's own outgoing requests: "httpoxy"), and any name with `_` (it would
+/// collide with the `-` spelling of another header).
+fn header_variable(name: &str) -> Option<String> {
+    if name.eq_ignore_ascii_case("content-length")
+        || name.eq_ignore_ascii_case("content-type")
+        || name.eq_ignore_ascii_case("proxy")
+        || name.contains('_')
+    {
+        return None;
+    }
+    let mut variable = String::with_capacity(5 + name.len());
+    variable.push_str("HTTP_");
+    variable.extend(name.chars().map(|c| match c {
+        '-' => '_',
+        c => c.to_ascii_uppercase(),
+    }));
+    Some(variable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn request(text: &str) -> Request {
+        let mut bytes = text.as_bytes().to_vec();
+        crate::http::request::parse(&mut bytes).unwrap().unwrap().0
+    }
+
+    fn env_of(text: &str) -> Vec<(String, String)> {
+        let script = Script {
+            file: PathBuf::from("/srv/cgi-bin/app.py"),
+            script_name: "/cgi-bin/app.py".into(),
+            path_info: "/a/b".into(),
+            interpreter: None,
+        };
+        let endpoint = Endpoint {
+            peer: "10.0.0.2:5555".parse().unwrap(),
+            local: "127.0.0.1:8080".parse().unwrap(),
+            server_name: Some("example"),
+            document_root: Path::new("/srv"),
+            content_length: Some(3),
+        };
+        build(&request(text), &script, &endpoint)
+    }
+
+    fn get<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        env.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn the_rfc_3875_variables_are_set() {
+        let env = env_of(
+            "POST /cgi-bin/app.py/a/b?x=1 HTTP/1.1\r\nHost: Site:8080\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\n",
+        );
+        assert_eq!(get(&env, "SCRIPT_NAME"), Some("/cgi-bin/app.py"));
+        assert_eq!(get(&env, "PATH_INFO"), Some("/a/b"));
+        assert_eq!(get(&env, "PATH_TRANSLATED"), Some("/srv/a/b"));
+        assert_eq!(get(&env, "QUERY_STRING"), Some("x=1"));
+        assert_eq!(get(&env, "REQUEST_URI"), Some("/cgi-bin/app.py/a/b?x=1"));
+        assert_eq!(get(&env, "REQUEST_METHOD"), Some("POST"));
+        assert_eq!(get(&env, "CONTENT_LENGTH"), Some("3"));
+        assert_eq!(get(&env, "CONTENT_TYPE"), Some("text/plain"));
+        assert_eq!(get(&env, "SERVER_NAME"), Some("site"));
+        assert_eq!(get(&env, "SERVER_PORT"), Some("8080"));
+        assert_eq!(get(&env, "REMOTE_ADDR"), Some("10.0.0.2"));
+        assert_eq!(get(&env, "SERVER_PROTOCOL"), Some("HTTP/1.1"));
+        assert_eq!(get(&env, "REDIRECT_STATUS"), Some("200"));
+        assert_eq!(get(&env, "SCRIPT_FILENAME"), Some("/srv/cgi-bin/app.py"));
+        assert_eq!(get(&env, "HTTP_HOST"), Some("Site:8080"));
+        assert_eq!(get(&env, "HTTP_CONTENT_LENGTH"), None);
+    }
+
+    #[test]
+    fn proxy_and_underscore_headers_never_reach_the_environment() {
+        let env = env_of(
+            "GET / HTTP/1.1\r\nHost: h\r\nProxy: http://evil\r\nX_Forwarded: a\r\nX-Forwarded: b\r\n\r\n",
+        );
+        assert_eq!(get(&env, "HTTP_PROXY"), None);
+        assert_eq!(get(&env, "HTTP_X_FORWARDED"), Some("b"));
+    }
+
+    #[test]
+    fn repeated_headers_are_joined() {
+        let env = env_of("GET / HTTP/1.1\r\nHost: h\r\nAccept: a\r\nAccept: b\r\n\r\n");
+        assert_eq!(get(&env, "HTTP_ACCEPT"), Some("a, b"));
+    }
+}

@@ -1,0 +1,77 @@
+//! Finding the script a request names: the first path segment whose name has a `cgi`
+//! extension of the location and maps to a regular file. What follows it is PATH_INFO.
+
+use crate::config::CgiHandler;
+use crate::handler::Site;
+use std::fs;
+use std::path::PathBuf;
+
+/// A script to run for a request.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// The file to run.
+    pub file: PathBuf,
+    /// The URL path of the script (`/cgi-bin/app.py`).
+    pub script_name: String,
+    /// The URL path after it (`/a/b`), possibly empty.
+    pub path_info: String,
+    /// The program that runs it, or None to execute it directly.
+    pub interpreter: Option<PathBuf>,
+}
+
+/// The script for `path` in `site`, if a segment of it has a CGI extension.
+///
+/// Ok(None): not a CGI request. Err(status): it names a script that is missing (404) or that
+/// cannot be read (403).
+pub fn locate(path: &str, site: &Site) -> Result<Option<Script>, u16> {
+    if site.settings.cgi.is_empty() {
+        return Ok(None);
+    }
+    let mut end = 0;
+    while end < path.len() {
+        let next = path[end + 1..]
+            .find('/')
+            .map_or(path.len(), |i| end + 1 + i);
+        let segment = &path[end + 1..next];
+        end = next;
+        let Some(handler) = site.settings.cgi_for(segment) else {
+            continue;
+        };
+        let script_name = &path[..end];
+        let file = site.file_path(script_name);
+        match fs::metadata(&file) {
+            Ok(metadata) if metadata.is_file() => {
+                if !readable(&file) {
+                    return Err(403);
+                }
+                return Ok(Some(script(file, script_name, &path[end..], handler)));
+            }
+            // A directory named like a script: keep looking further down.
+            Ok(_) => continue,
+            Err(error) if error.kind() == std::io::ErrorKind::PermissionDenied => return Err(403),
+            Err(_) => return Err(404),
+        }
+    }
+    Ok(None)
+}
+
+/// The script for an index file (`/cgi-bin/` with `index index.py`).
+pub fn for_index(file: PathBuf, url_path: &str, site: &Site) -> Option<Script> {
+    let name = file.file_name()?.to_str()?;
+    let handler = site.settings.cgi_for(name)?;
+    let script_name = format!("{url_path}{name}");
+    Some(script(file.clone(), &script_name, "", handler))
+}
+
+fn script(file: PathBuf, script_name: &str, path_info: &str, handler: &CgiHandler) -> Script {
+    Script {
+        file,
+        script_name: script_name.to_string(),
+        path_info: path_info.to_string(),
+        interpreter: handler.interpreter.clone(),
+    }
+}
+
+fn readable(file: &std::path::Path) -> bool {
+    rustix::fs::access(file, rustix::fs::Access::READ_OK).is_ok()
+}

@@ -1,0 +1,464 @@
+//! The CGI exchange as a state of the connection: the request body flows from the client into
+//! the script's stdin, the script's output flows to the client, each side paced by the other.
+//!
+//! ```text
+//!   Head (collect the script's header block) ──▶ Body (stream) ──▶ Exiting (stdout closed,
+//!   waiting for the exit status) ──▶ Flushing (last bytes to the client) ──▶ done
+//! ```
+//!
+//! Memory stays bounded whatever the sizes: stdout is read only while less than `OUT_LIMIT`
+//! bytes wait for the client, and the client is read only while its buffered body bytes have
+//! gone into the pipe.
+
+use super::{Connection, Context, Flow, INPUT_LIMIT, READ_CHUNK, State};
+use crate::cgi::env::{self, Endpoint};
+use crate::cgi::headers;
+use crate::cgi::process::{Process, Stdin};
+use crate::cgi::script::Script;
+use crate::handler;
+use crate::http::request::{Method, Request};
+use crate::http::response::{self, Body, Response};
+use crate::server::log;
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, Seek, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Most response bytes waiting for the client before the script's output is left in its pipe.
+const OUT_LIMIT: usize = 64 * 1024;
+/// Longest header block a script may print.
+const HEAD_LIMIT: usize = 32 * 1024;
+
+pub(super) struct CgiRun {
+    request: Request,
+    process: Process,
+    /// Request-body bytes still to come from the client.
+    body_left: u64,
+    phase: Phase,
+    /// Bytes for the client (head, then body with its framing); `out[..out_sent]` is sent.
+    out: Vec<u8>,
+    out_sent: usize,
+    framing: OutFraming,
+    keep_alive: bool,
+    cgi_timeout: Duration,
+    send_timeout: Duration,
+    last_output: Instant,
+    last_sent: Instant,
+    body_bytes: u64,
+    log: Option<log::Entry>,
+}
+
+enum Phase {
+    /// Collecting the header block.
+    Head(Vec<u8>),
+    Body,
+    /// stdout is closed; the exit status decides whether the response ends cleanly.
+    Exiting,
+    /// Nothing more will be added to `out`.
+    Flushing,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OutFraming {
+    /// The script's Content-Length: this many body bytes still to send.
+    Length(u64),
+    Chunked,
+    /// HTTP/1.0 without a length: the body ends with the connection.
+    Close,
+    /// No body is sent (HEAD, 204, 304); the output is read and dropped.
+    Discard,
+}
+
+/// A chunked request body being written to a temporary file before the script starts.
+pub(super) struct Spool {
+    file: File,
+    size: u64,
+    pub(super) script: Box<Script>,
+}
+
+impl Spool {
+    /// An anonymous temporary file: unlinked at once, gone when closed.
+    pub(super) fn new(script: Box<Script>) -> io::Result<Spool> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(".webserv-body-{}-{n}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
+        std::fs::remove_file(&path)?;
+        Ok(Spool {
+            file,
+            size: 0,
+            script,
+        })
+    }
+
+    pub(super) fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        self.file.write_all(data)?;
+        self.size += data.len() as u64;
+        Ok(())
+    }
+}
+
+impl Connection {
+    /// Starts the script for `request`. `stdin`: the body source; `body_left`: body bytes the
+    /// client has yet to send (they go through a pipe).
+    pub(super) fn start_cgi(
+        &mut self,
+        request: Request,
+        script: &Script,
+        stdin: Stdin,
+        content_length: Option<u64>,
+        body_left: u64,
+        ctx: &mut Context,
+    ) -> State {
+        let runtime = Arc::clone(ctx.runtime);
+        let site = super::route(&runtime, self.listen, Some(&request));
+        let endpoint = Endpoint {
+            peer: self.peer,
+            local: self.listen,
+            server_name: site.server.server_names.first().map(String::as_str),
+            document_root: &site.settings.root,
+            content_length,
+        };
+        let environment = env::build(&request, script, &endpoint);
+        let spawned = log::error_log_file().and_then(|stderr| {
+            Process::spawn(
+                script,
+                &environment,
+                stdin,
+                stderr,
+                ctx.poller,
+                ctx.slot,
+                ctx.generation,
+            )
+        });
+        let process = match spawned {
+            Ok(process) => process,
+            Err(error) => {
+                log::error(&format!("cannot run {}: {error}", script.file.display()));
+                let response = handler::error(502, &site);
+                return self.respond(&request, response, body_left == 0, ctx);
+            }
+        };
+        self.deadline = Some(ctx.now + site.settings.cgi_timeout);
+        let log = ctx
+            .access_log
+            .is_some()
+            .then(|| super::log_entry(&request, 200));
+        State::Cgi(Box::new(CgiRun {
+            request,
+            process,
+            body_left,
+            phase: Phase::Head(Vec::new()),
+            out: Vec::new(),
+            out_sent: 0,
+            framing: OutFraming::Discard,
+            keep_alive: false,
+            cgi_timeout: site.settings.cgi_timeout,
+            send_timeout: site.settings.send_timeout,
+            last_output: ctx.now,
+            last_sent: ctx.now,
+            body_bytes: 0,
+            log,
+        }))
+    }
+
+    /// A spooled chunked body is complete: run the script on it.
+    pub(super) fn start_cgi_spooled(
+        &mut self,
+        request: Request,
+        mut spool: Spool,
+        ctx: &mut Context,
+    ) -> State {
+        let size = spool.size;
+        if let Err(error) = spool.file.rewind() {
+            log::error(&format!("request body spool: {error}"));
+            let runtime = Arc::clone(ctx.runtime);
+            let response =
+                handler::error(500, &super::route(&runtime, self.listen, Some(&request)));
+            return self.respond(&request, response, true, ctx);
+        }
+        let script = spool.script;
+        self.start_cgi(
+            request,
+            &script,
+            Stdin::File(spool.file),
+            Some(size),
+            0,
+            ctx,
+        )
+    }
+
+    /// Records readiness of one of the script's fds.
+    pub fn cgi_ready(&mut self, stdout: bool, writable: bool) {
+        if let State::Cgi(run) = &mut self.state {
+            if stdout {
+                run.process.stdout_readable = true;
+            }
+            if writable {
+                run.process.stdin_writable = true;
+            }
+        }
+    }
+
+    pub(super) fn on_cgi(&mut self, mut run: Box<CgiRun>, ctx: &mut Context) -> (State, Flow) {
+        let mut progress = false;
+
+        // The request body, client to script.
+        if run.body_left > 0 {
+            if !self.input.is_empty() {
+                let take = (run.body_left).min(self.input.len() as u64) as usize;
+                let written = if run.process.has_stdin() {
+                    match run.process.write_stdin(&self.input[..take]) {
+                        Ok(n) => n,
+                        // The script stopped reading: what is left of the body is dropped, and
+                        // the connection cannot be reused.
+                        Err(_) => take,
+                    }
+                } else {
+                    take
+                };
+                if written > 0 {
+                    self.input.drain(..written);
+                    run.body_left -= written as u64;
+                    progress = true;
+                }
+            } else if self.readable {
+                match self.read_some(INPUT_LIMIT) {
+                    Ok(0) => return (State::Closed, Flow::Continue),
+                    Ok(_) => progress = true,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => return (State::Closed, Flow::Continue),
+                }
+            }
+            if run.body_left == 0 {
+                run.process.close_stdin();
+            }
+        } else if self.readable && self.input.len() < INPUT_LIMIT {
+            // Nothing is expected from the client now; reading finds out whether it left (the
+            // script is then killed) and keeps a pipelined request for later.
+            match self.read_some(INPUT_LIMIT) {
+                Ok(0) => return (State::Closed, Flow::Continue),
+                Ok(_) => progress = true,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return (State::Closed, Flow::Continue),
+            }
+        }
+
+        // The script's output.
+        match std::mem::replace(&mut run.phase, Phase::Flushing) {
+            Phase::Head(mut buffer) => {
+                let room = HEAD_LIMIT + 1 - buffer.len();
+                match run.process.read_stdout(&mut buffer, room.min(READ_CHUNK)) {
+                    Ok(Some(0)) | Err(_) => {
+                        log::error(&format!(
+                            "CGI {}: output ended before a complete header block",
+                            run.request.path
+                        ));
+                        return (self.cgi_failed(&run.request, 502, ctx), Flow::Continue);
+                    }
+                    Ok(Some(_)) => {
+                        progress = true;
+                        run.last_output = ctx.now;
+                        match headers::parse(&buffer, HEAD_LIMIT) {
+                            Ok(Some((head, used))) => {
+                                self.begin_cgi_response(&mut run, head, ctx);
+                                run.phase = Phase::Body;
+                                run.add_body(&buffer[used..]);
+                            }
+                            Ok(None) => run.phase = Phase::Head(buffer),
+                            Err(error) => {
+                                log::error(&format!("CGI {}: {error}", run.request.path));
+                                return (self.cgi_failed(&run.request, 502, ctx), Flow::Continue);
+                            }
+                        }
+                    }
+                    Ok(None) => run.phase = Phase::Head(buffer),
+                }
+            }
+            Phase::Body => {
+                run.phase = Phase::Body;
+                let pending = run.out.len() - run.out_sent;
+                if pending < OUT_LIMIT {
+                    let mut chunk = Vec::new();
+                    match run
+                        .process
+                        .read_stdout(&mut chunk, (OUT_LIMIT - pending).min(READ_CHUNK * 2))
+                    {
+                        Ok(Some(0)) | Err(_) => {
+                            run.phase = Phase::Exiting;
+                            progress = true;
+                        }
+                        Ok(Some(_)) => {
+                            run.last_output = ctx.now;
+                            run.add_body(&chunk);
+                            progress = true;
+                        }
+                        Ok(None) => {}
+                    }
+                }
+            }
+            Phase::Exiting => match run.process.exit_status() {
+                Some(status) => {
+                    run.finish_body(status.success());
+                    run.phase = Phase::Flushing;
+                    progress = true;
+                }
+                None => run.phase = Phase::Exiting,
+            },
+            Phase::Flushing => {}
+        }
+
+        // Output to the client.
+        if run.out_sent < run.out.len() && self.writable {
+            match (&self.socket).write(&run.out[run.out_sent..]) {
+                Ok(n) => {
+                    run.out_sent += n;
+                    run.last_sent = ctx.now;
+                    progress = true;
+                    if run.out_sent == run.out.len() {
+                        run.out.clear();
+                        run.out_sent = 0;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(_) => return (State::Closed, Flow::Continue),
+            }
+        }
+
+        if matches!(run.phase, Phase::Flushing) && run.out.is_empty() {
+            let keep_alive = run.keep_alive && run.body_left == 0 && !ctx.draining;
+            if let (Some(entry), Some(out)) = (&run.log, ctx.access_log.as_deref_mut()) {
+                log::append_access(out, self.peer, ctx.log_time, entry, run.body_bytes);
+            }
+            return (self.after_response(keep_alive, ctx), Flow::Continue);
+        }
+
+        let waiting_for_client = run.out.len() > run.out_sent;
+        self.deadline = Some(if waiting_for_client {
+            run.last_sent + run.send_timeout
+        } else {
+            run.last_output + run.cgi_timeout
+        });
+        let flow = if progress {
+            Flow::Continue
+        } else {
+            Flow::Blocked
+        };
+        (State::Cgi(run), flow)
+    }
+
+    /// The script failed before its response began: answer `status`, and the script (dropped
+    /// with the state) is killed.
+    fn cgi_failed(&mut self, request: &Request, status: u16, ctx: &mut Context) -> State {
+        let runtime = Arc::clone(ctx.runtime);
+        let response = handler::error(status, &super::route(&runtime, self.listen, Some(request)));
+        self.respond(request, response, false, ctx)
+    }
+
+    /// The deadline of a CGI exchange passed.
+    pub(super) fn cgi_timed_out(&mut self, run: Box<CgiRun>, ctx: &mut Context) -> State {
+        match run.phase {
+            Phase::Head(_) => {
+                log::error(&format!("CGI {}: no output in time", run.request.path));
+                self.cgi_failed(&run.request, 504, ctx)
+            }
+            // The response has begun: all the client can be told is that it is cut short.
+            _ => State::Closed,
+        }
+    }
+
+    fn begin_cgi_response(&mut self, run: &mut CgiRun, head: headers::CgiHead, ctx: &Context) {
+        let request = &run.request;
+        let with_body = response::status_has_body(head.status) && request.method != Method::Head;
+        let framing = match head.content_length {
+            Some(length) => OutFraming::Length(length),
+            None if request.minor_version >= 1 => OutFraming::Chunked,
+            None => OutFraming::Close,
+        };
+        let head_framing = match framing {
+            _ if !response::status_has_body(head.status) => response::Framing::None,
+            OutFraming::Length(length) => response::Framing::Length(length),
+            OutFraming::Chunked => response::Framing::Chunked,
+            _ => response::Framing::None,
+        };
+        run.framing = if with_body {
+            framing
+        } else {
+            OutFraming::Discard
+        };
+        run.keep_alive = request.keep_alive && framing != OutFraming::Close;
+        let mut response = Response::new(head.status, Body::Empty);
+        for (name, value) in head.headers {
+            if name.eq_ignore_ascii_case("date") || name.eq_ignore_ascii_case("server") {
+                continue;
+            }
+            response.headers.push((Cow::Owned(name), value));
+        }
+        if let Some(location) = head.location {
+            response.headers.push((Cow::Borrowed("Location"), location));
+        }
+        let reason = head
+            .reason
+            .unwrap_or_else(|| handler::pages::reason(head.status).to_string());
+        if let Some(entry) = &mut run.log {
+            entry.status = head.status;
+        }
+        response::write_head(
+            &mut run.out,
+            &response,
+            &reason,
+            ctx.date,
+            head_framing,
+            run.keep_alive,
+        );
+    }
+}
+
+impl CgiRun {
+    /// Frames and queues body bytes from the script.
+    fn add_body(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if self.out_sent > 0 {
+            self.out.drain(..self.out_sent);
+            self.out_sent = 0;
+        }
+        match &mut self.framing {
+            OutFraming::Discard => {}
+            OutFraming::Length(left) => {
+                // Output past the announced length is dropped: the framing is already sent.
+                let take = (*left).min(data.len() as u64) as usize;
+                self.out.extend_from_slice(&data[..take]);
+                *left -= take as u64;
+                self.body_bytes += take as u64;
+            }
+            OutFraming::Chunked => {
+                self.out
+                    .extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+                self.out.extend_from_slice(data);
+                self.out.extend_from_slice(b"\r\n");
+                self.body_bytes += data.len() as u64;
+            }
+            OutFraming::Close => {
+                self.out.extend_from_slice(data);
+                self.body_bytes += data.len() as u64;
+            }
+        }
+    }
+
+    /// Ends the body. A script that failed leaves the response visibly cut short: no last
+    /// chunk, and the connection closes.
+    fn finish_body(&mut self, success: bool) {
+        match self.framing {
+            OutFraming::Chunked if success => self.out.extend_from_slice(b"0\r\n\r\n"),
+            OutFraming::Length(0) | OutFraming::Discard if success => {}
+            _ => self.keep_alive = false,
+        }
+    }
+}

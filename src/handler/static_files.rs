@@ -18,12 +18,17 @@ const MAX_LISTING: usize = 10_000;
 /// Serves `request.path` from the site's root or alias.
 pub fn serve(request: &Request, site: &Site) -> Response {
     let file_path = site.file_path(&request.path);
-    let metadata = match fs::metadata(&file_path) {
-        Ok(metadata) => metadata,
+    // Opened first and examined with fstat: one path walk, and no window between the check and
+    // the use.
+    let (file, metadata) = match open(&file_path) {
+        Ok(opened) => opened,
         Err(error) => return super::error(io_status(&error), site),
     };
+    if metadata.is_file() {
+        return serve_file(request, file, &metadata, &file_path, site);
+    }
     if !metadata.is_dir() {
-        return serve_file(request, &file_path, site);
+        return super::error(403, site);
     }
     if !request.path.ends_with('/') {
         let mut location = path::encode(&format!("{}/", request.path));
@@ -35,8 +40,10 @@ pub fn serve(request: &Request, site: &Site) -> Response {
     }
     for index in &site.settings.index {
         let candidate = file_path.join(index);
-        if fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
-            return serve_file(request, &candidate, site);
+        if let Ok((file, metadata)) = open(&candidate)
+            && metadata.is_file()
+        {
+            return serve_file(request, file, &metadata, &candidate, site);
         }
     }
     if site.settings.autoindex {
@@ -56,24 +63,32 @@ pub fn io_status(error: &io::Error) -> u16 {
     }
 }
 
-/// Opens a file for reading without ever blocking on a FIFO.
-pub fn open_regular(file_path: &Path) -> io::Result<(File, Metadata)> {
+/// Opens a file or directory for reading, without ever blocking on a FIFO.
+fn open(file_path: &Path) -> io::Result<(File, Metadata)> {
     let file = fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(file_path)?;
     let metadata = file.metadata()?;
+    Ok((file, metadata))
+}
+
+/// Opens a regular file for reading (anything else is refused as forbidden).
+pub fn open_regular(file_path: &Path) -> io::Result<(File, Metadata)> {
+    let (file, metadata) = open(file_path)?;
     if !metadata.is_file() {
         return Err(io::Error::from(io::ErrorKind::PermissionDenied));
     }
     Ok((file, metadata))
 }
 
-fn serve_file(request: &Request, file_path: &Path, site: &Site) -> Response {
-    let (file, metadata) = match open_regular(file_path) {
-        Ok(opened) => opened,
-        Err(error) => return super::error(io_status(&error), site),
-    };
+fn serve_file(
+    request: &Request,
+    file: File,
+    metadata: &Metadata,
+    file_path: &Path,
+    site: &Site,
+) -> Response {
     let size = metadata.len();
     let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
     let validators = Validators::new(modified, size);

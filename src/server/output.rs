@@ -17,11 +17,15 @@ pub struct Output {
     body_sent: u64,
 }
 
+#[derive(Debug, PartialEq, Eq)]
 pub enum Progress {
     /// Everything has been written.
     Done,
     /// Some bytes went out; more remain.
     Partial,
+    /// The socket took less than it was offered: its buffer is full, so the next write would
+    /// only say EAGAIN. Wait for the next writable edge.
+    Full,
 }
 
 impl Output {
@@ -46,27 +50,35 @@ impl Output {
     /// One write: `WouldBlock` is returned as an error like any other.
     pub fn write_to(&mut self, socket: &TcpStream) -> io::Result<Progress> {
         let head_left = &self.head[self.head_sent..];
-        match &mut self.body {
+        let (offered, written) = match &mut self.body {
             Body::Bytes(bytes) if !head_left.is_empty() => {
                 let body_left = &bytes[self.body_sent as usize..];
-                let n = (&*socket)
-                    .write_vectored(&[IoSlice::new(head_left), IoSlice::new(body_left)])?;
+                let slices = [IoSlice::new(head_left), IoSlice::new(body_left)];
+                let n = (&*socket).write_vectored(&slices)?;
                 let from_head = n.min(head_left.len());
+                let offered = head_left.len() + body_left.len();
                 self.head_sent += from_head;
                 self.body_sent += (n - from_head) as u64;
+                (offered, n)
             }
             Body::File { .. } if !head_left.is_empty() => {
                 // MSG_MORE: let the head wait for the first sendfile so both share a segment.
                 let n = send(socket, head_left, SendFlags::MORE)?;
+                let offered = head_left.len();
                 self.head_sent += n;
+                (offered, n)
             }
             _ if !head_left.is_empty() => {
                 let n = (&*socket).write(head_left)?;
+                let offered = head_left.len();
                 self.head_sent += n;
+                (offered, n)
             }
             Body::Bytes(bytes) => {
-                let n = (&*socket).write(&bytes[self.body_sent as usize..])?;
+                let body_left = &bytes[self.body_sent as usize..];
+                let n = (&*socket).write(body_left)?;
                 self.body_sent += n as u64;
+                (body_left.len(), n)
             }
             Body::File { file, offset, len } => {
                 let left = *len - self.body_sent;
@@ -81,11 +93,14 @@ impl Output {
                     ));
                 }
                 self.body_sent += n as u64;
+                (want, n)
             }
-            Body::Empty => {}
-        }
+            Body::Empty => (0, 0),
+        };
         Ok(if self.is_done() {
             Progress::Done
+        } else if written < offered {
+            Progress::Full
         } else {
             Progress::Partial
         })

@@ -24,7 +24,9 @@ use crate::handler::{self, Plan, Site, select_location, select_server};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::request::{self, Framing, Method, Request};
 use crate::http::response::{self, Body, Response};
-use std::io::{self, Read, Write};
+use rustix::buffer::spare_capacity;
+use rustix::io::Errno;
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -160,6 +162,8 @@ pub struct Connection {
     input: Vec<u8>,
     readable: bool,
     writable: bool,
+    /// The peer closed its side (or the socket failed): reads go on until they say so.
+    hangup: bool,
     state: State,
     timeouts: Timeouts,
     /// When the current wait ends (the worker schedules it).
@@ -184,6 +188,7 @@ impl Connection {
             input: Vec::new(),
             readable: false,
             writable: false,
+            hangup: false,
             state: State::Head { idle: false },
             timeouts,
             deadline: Some(now + timeouts.header),
@@ -199,6 +204,7 @@ impl Connection {
     pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
         self.readable |= readable || hangup || error;
         self.writable |= writable || error;
+        self.hangup |= hangup || error;
     }
 
     /// Whether the connection waits for a new request with nothing received yet.
@@ -250,17 +256,24 @@ impl Connection {
         if room == 0 {
             return Err(io::Error::other("input buffer full"));
         }
-        let old_len = self.input.len();
-        self.input.resize(old_len + room, 0);
-        let result = (&self.socket).read(&mut self.input[old_len..]);
-        self.input
-            .truncate(old_len + *result.as_ref().unwrap_or(&0));
-        if let Err(error) = &result
-            && error.kind() == io::ErrorKind::WouldBlock
-        {
-            self.readable = false;
+        self.input.reserve(room);
+        let asked = self.input.capacity() - self.input.len();
+        match rustix::io::read(&self.socket, spare_capacity(&mut self.input)) {
+            Ok(n) => {
+                // A short read emptied the socket: any later byte brings a new edge, so this
+                // spares the read that would only say EAGAIN. A pending end of stream gives no
+                // new edge, so after a hangup the flag stays until read() returns 0.
+                if n < asked && !self.hangup {
+                    self.readable = false;
+                }
+                Ok(n)
+            }
+            Err(Errno::AGAIN) => {
+                self.readable = false;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(error) => Err(error.into()),
         }
-        result
     }
 
     fn on_head(&mut self, idle: bool, ctx: &mut Context) -> (State, Flow) {
@@ -478,7 +491,10 @@ impl Connection {
                 return (State::Send(sending), Flow::Blocked);
             }
             return match sending.output.write_to(&self.socket) {
-                Ok(Progress::Partial) | Ok(Progress::Done) => {
+                Ok(progress) => {
+                    if progress == Progress::Full {
+                        self.writable = false;
+                    }
                     self.deadline = Some(ctx.now + self.timeouts.send);
                     (State::Send(sending), Flow::Continue)
                 }

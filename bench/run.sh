@@ -12,7 +12,7 @@
 #   DURATION [5s]        length of each run (wrk -d)
 #   CONNS [64]           open connections (wrk -c)
 #   THREADS [1]          wrk threads (wrk -t)
-#   WORKERS [1]          worker processes of webserv and nginx (and lighttpd's server.max-worker)
+#   WORKERS [1]          webserv workers (threads), nginx worker processes, lighttpd server.max-worker
 #   SIZES [1k 64k]       files to fetch, among 1k, 64k, 1m
 #   WARMUP [1s]          an unmeasured run per server and file first; 0 to skip
 #   SERVERS [webserv nginx lighttpd]   which servers to run, in this order

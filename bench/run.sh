@@ -342,8 +342,14 @@ done
 # --- report ------------------------------------------------------------------------------------------
 
 cpu_model=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
-commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null) ]]; then commit="$commit (modified)"; fi
+if [[ $WEBSERV != "$repo/target/release/webserv" ]]; then
+    commit="unknown (binary $WEBSERV)"
+else
+    commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+    if [[ -n $(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+        commit="$commit (modified)"
+    fi
+fi
 
 mkdir -p "$(dirname "$RESULTS")"
 SERVERS=$SERVERS SIZES=$SIZES ROUNDS=$ROUNDS DURATION=$DURATION CONNS=$CONNS THREADS=$THREADS \

@@ -419,8 +419,8 @@ md = f"""# Benchmark: static files, requests per second
 
 {markdown(head, table)}
 {note_bad}
-- What: {what}; higher is better. A ratio above 1.00 means webserv is faster.
-- When: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}; webserv commit {env['COMMIT']}.
+- What: {what}; higher is better.{' A ratio above 1.00 means webserv is faster.' if others else ''}
+- When: {datetime.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}{'; webserv commit ' + env['COMMIT'] if 'webserv' in servers else ''}.
 - Machine: {env['NCPU']} CPU(s), {env['CPU_MODEL'] or 'unknown CPU'}, {env['KERNEL']}.
 - CPU pinning: {'wrk on CPU 0, servers on the others' if env['PIN'] == '1' else 'none'}.
 - Servers: {versions}.

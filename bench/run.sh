@@ -257,10 +257,10 @@ for s in $SERVERS; do
         start webserv "$WEBSERV" "$tmp/webserv.conf"
         ;;
     nginx)
-        nginx -t -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/logs/nginx-t.out" 2>&1 ||
+        nginx -t -e "$tmp/logs/nginx-error.log" -p "$tmp" -c "$tmp/nginx.conf" >"$tmp/logs/nginx-t.out" 2>&1 ||
             die "nginx rejects its configuration: $(cat "$tmp/logs/nginx-t.out")"
         version_of[nginx]=$(nginx -v 2>&1 | sed 's/^nginx version: //')
-        start nginx nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;'
+        start nginx nginx -e "$tmp/logs/nginx-error.log" -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;'
         ;;
     lighttpd)
         lighttpd -tt -f "$tmp/lighttpd.conf" >"$tmp/logs/lighttpd-t.out" 2>&1 ||

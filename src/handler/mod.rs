@@ -3,6 +3,7 @@
 //! handler shares. Nothing here touches a socket: handlers return a [`Plan`] or a [`Response`]
 //! and the connection carries it out.
 
+pub mod file_cache;
 pub mod pages;
 pub mod route;
 pub mod static_files;
@@ -30,6 +31,9 @@ pub enum Plan {
 /// then the handler of the method.
 pub fn plan(request: &Request, site: &Site) -> Plan {
     let settings = site.settings;
+    if !matches!(request.method, Method::Get | Method::Head) {
+        file_cache::note_possible_change();
+    }
     if let Some(ret) = &settings.return_ {
         return Plan::Respond(fixed_return(ret.code, ret.target.as_deref(), site));
     }

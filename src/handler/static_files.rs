@@ -1,6 +1,7 @@
 //! GET and HEAD of files and directories: conditional requests, single ranges, index files and
 //! the autoindex listing. Files are opened here and sent by the connection with sendfile.
 
+use super::file_cache;
 use super::pages::{self, DirEntry};
 use super::route::Site;
 use crate::http::path;
@@ -10,6 +11,7 @@ use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Most entries an autoindex page lists.
@@ -18,6 +20,9 @@ const MAX_LISTING: usize = 10_000;
 /// Serves `request.path` from the site's root or alias.
 pub fn serve(request: &Request, site: &Site) -> Response {
     let file_path = site.file_path(&request.path);
+    if let Some(cached) = file_cache::lookup(&file_path) {
+        return serve_content(request, &cached, &file_path, site);
+    }
     // Opened first and examined with fstat: one path walk, and no window between the check and
     // the use.
     let (file, metadata) = match open(&file_path) {
@@ -40,6 +45,9 @@ pub fn serve(request: &Request, site: &Site) -> Response {
     }
     for index in &site.settings.index {
         let candidate = file_path.join(index);
+        if let Some(cached) = file_cache::lookup(&candidate) {
+            return serve_content(request, &cached, &candidate, site);
+        }
         if let Ok((file, metadata)) = open(&candidate)
             && metadata.is_file()
         {
@@ -82,12 +90,45 @@ pub fn open_regular(file_path: &Path) -> io::Result<(File, Metadata)> {
     Ok((file, metadata))
 }
 
+/// Serves a file from the cache's memory.
+fn serve_content(
+    request: &Request,
+    cached: &file_cache::Entry,
+    file_path: &Path,
+    site: &Site,
+) -> Response {
+    let body = |offset: u64, len: u64| Body::Shared {
+        data: Arc::clone(&cached.content),
+        offset: offset as usize,
+        len: len as usize,
+    };
+    respond_with(request, &cached.metadata, file_path, site, body)
+}
+
 fn serve_file(
     request: &Request,
     file: File,
     metadata: &Metadata,
     file_path: &Path,
     site: &Site,
+) -> Response {
+    if metadata.len() <= file_cache::MAX_FILE
+        && let Ok(reader) = file.try_clone()
+        && let Some(cached) = file_cache::load(file_path, reader, metadata)
+    {
+        return serve_content(request, &cached, file_path, site);
+    }
+    let body = move |offset: u64, len: u64| Body::File { file, offset, len };
+    respond_with(request, metadata, file_path, site, body)
+}
+
+/// The response for a regular file whose bytes `body(offset, len)` gives.
+fn respond_with(
+    request: &Request,
+    metadata: &Metadata,
+    file_path: &Path,
+    site: &Site,
+    body: impl FnOnce(u64, u64) -> Body,
 ) -> Response {
     let size = metadata.len();
     let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
@@ -105,23 +146,9 @@ fn serve_file(
         _ => RangeRequest::Whole,
     };
     let response = match range {
-        RangeRequest::Whole => Response::new(
-            200,
-            Body::File {
-                file,
-                offset: 0,
-                len: size,
-            },
-        ),
-        RangeRequest::Part { start, end } => Response::new(
-            206,
-            Body::File {
-                file,
-                offset: start,
-                len: end - start + 1,
-            },
-        )
-        .with_header("Content-Range", format!("bytes {start}-{end}/{size}")),
+        RangeRequest::Whole => Response::new(200, body(0, size)),
+        RangeRequest::Part { start, end } => Response::new(206, body(start, end - start + 1))
+            .with_header("Content-Range", format!("bytes {start}-{end}/{size}")),
         RangeRequest::Unsatisfiable => {
             return super::error(416, site).with_header("Content-Range", format!("bytes */{size}"));
         }

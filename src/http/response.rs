@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::fs::File;
+use std::sync::Arc;
 
 /// What follows the head.
 #[derive(Debug)]
@@ -19,6 +20,12 @@ pub enum Body {
         offset: u64,
         len: u64,
     },
+    /// `len` bytes of shared memory from `offset` (a cached file).
+    Shared {
+        data: Arc<[u8]>,
+        offset: usize,
+        len: usize,
+    },
 }
 
 impl Body {
@@ -27,6 +34,7 @@ impl Body {
             Body::Empty => 0,
             Body::Bytes(bytes) => bytes.len() as u64,
             Body::File { len, .. } => *len,
+            Body::Shared { len, .. } => *len as u64,
         }
     }
 

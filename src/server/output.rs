@@ -61,6 +61,16 @@ impl Output {
                 self.body_sent += (n - from_head) as u64;
                 (offered, n)
             }
+            Body::Shared { data, offset, len } => {
+                let start = *offset + self.body_sent as usize;
+                let body_left = &data[start..*offset + *len];
+                let slices = [IoSlice::new(head_left), IoSlice::new(body_left)];
+                let n = (&*socket).write_vectored(&slices)?;
+                let from_head = n.min(head_left.len());
+                self.head_sent += from_head;
+                self.body_sent += (n - from_head) as u64;
+                (head_left.len() + body_left.len(), n)
+            }
             Body::File { .. } if !head_left.is_empty() => {
                 // MSG_MORE: let the head wait for the first sendfile so both share a segment.
                 let n = send(socket, head_left, SendFlags::MORE)?;

@@ -10,6 +10,7 @@ use super::log;
 use super::runtime::Runtime;
 use crate::cgi::process;
 use crate::event::{Kind, Poller, Ready, Timers, Token};
+use crate::handler::file_cache;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
@@ -145,6 +146,7 @@ impl Worker {
                 return;
             }
             self.tick_clock();
+            file_cache::begin_batch();
             let now = Instant::now();
             for event in &events {
                 match event.token.kind {

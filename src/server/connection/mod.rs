@@ -19,6 +19,7 @@ use super::runtime::Runtime;
 use crate::cgi::process::Stdin;
 use crate::config::Settings;
 use crate::event::Poller;
+use crate::handler::file_cache;
 use crate::handler::upload::Upload;
 use crate::handler::{self, Plan, Site, select_location, select_server};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
@@ -418,7 +419,11 @@ impl Connection {
     fn finish_body(&mut self, body: Receiving, ctx: &mut Context) -> State {
         let response = match body.sink {
             Sink::Discard(response) => response,
-            Sink::Upload(upload) => upload.finish(),
+            Sink::Upload(upload) => {
+                let response = upload.finish();
+                file_cache::note_possible_change();
+                response
+            }
             Sink::Spool(spool) => return self.start_cgi_spooled(body.request, spool, ctx),
         };
         self.respond(&body.request, response, true, ctx)

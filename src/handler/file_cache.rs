@@ -1,0 +1,289 @@
+//! A per-worker cache of small static files, kept exact by inotify.
+//!
+//! Serving a small file costs more in system calls (open, fstat, sendfile, close) than in
+//! bytes. This cache keeps the content of files up to [`MAX_FILE`] bytes in memory, so a hit
+//! is answered with one `writev`. It must never serve a stale file:
+//!
+//! - Each cached file's directory is watched with inotify; any change in it (write, attribute,
+//!   create, delete, rename) drops that directory's entries.
+//! - The inotify queue is read at the start of every event-loop batch ([`begin_batch`]) and
+//!   again before a look-up that follows a request which may have changed files (an upload, a
+//!   DELETE, a CGI script: [`note_possible_change`]). A request that causally follows a change
+//!   therefore never sees the old content: the change queued its inotify event before the
+//!   request could be sent.
+//! - What inotify cannot see (a renamed ancestor directory, another mount) is caught by
+//!   re-checking an entry with `stat` once it is [`REVALIDATE`] old.
+//!
+//! The cache is bounded in entries and bytes; when full it is emptied and refilled.
+
+use rustix::fd::OwnedFd;
+use rustix::fs::inotify;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::{self, File, Metadata};
+use std::io::Read;
+use std::mem::MaybeUninit;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Largest file kept in memory.
+pub const MAX_FILE: u64 = 64 * 1024;
+const MAX_ENTRIES: usize = 4096;
+const MAX_BYTES: usize = 32 * 1024 * 1024;
+const REVALIDATE: Duration = Duration::from_secs(2);
+
+/// A cached file.
+pub struct Entry {
+    pub content: Arc<[u8]>,
+    /// Modification time and identity when read.
+    pub metadata: Metadata,
+    watch: i32,
+    checked: Instant,
+}
+
+struct Cache {
+    inotify: OwnedFd,
+    entries: HashMap<PathBuf, Arc<Entry>>,
+    bytes: usize,
+    dirty: bool,
+}
+
+thread_local! {
+    static CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
+}
+
+fn with_cache<T>(f: impl FnOnce(&mut Cache) -> T) -> Option<T> {
+    CACHE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let fd = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
+                .ok()?;
+            *slot = Some(Cache {
+                inotify: fd,
+                entries: HashMap::new(),
+                bytes: 0,
+                dirty: false,
+            });
+        }
+        slot.as_mut().map(f)
+    })
+}
+
+/// A new event-loop batch begins: changes may have happened while the loop waited.
+pub fn begin_batch() {
+    CACHE.with(|cell| {
+        if let Some(cache) = cell.borrow_mut().as_mut() {
+            cache.dirty = true;
+        }
+    });
+}
+
+/// A request that may change files (anything but a static GET or HEAD) is being handled.
+pub fn note_possible_change() {
+    begin_batch();
+}
+
+/// The cached content of `path`, if it is cached and current.
+pub fn lookup(path: &Path) -> Option<Arc<Entry>> {
+    with_cache(|cache| {
+        if cache.dirty {
+            cache.apply_changes();
+        }
+        let entry = cache.entries.get(path)?.clone();
+        if entry.checked.elapsed() < REVALIDATE {
+            return Some(entry);
+        }
+        match fs::metadata(path) {
+            Ok(now) if same_file(&now, &entry.metadata) => {
+                let refreshed = Arc::new(Entry {
+                    content: Arc::clone(&entry.content),
+                    metadata: now,
+                    watch: entry.watch,
+                    checked: Instant::now(),
+                });
+                cache
+                    .entries
+                    .insert(path.to_path_buf(), Arc::clone(&refreshed));
+                Some(refreshed)
+            }
+            _ => {
+                cache.remove(path);
+                None
+            }
+        }
+    })
+    .flatten()
+}
+
+/// Reads a small regular file that was just opened and keeps it. None if it does not fit,
+/// cannot be watched, or changed while it was read.
+pub fn load(path: &Path, mut file: File, metadata: &Metadata) -> Option<Arc<Entry>> {
+    if !metadata.is_file() || metadata.len() > MAX_FILE {
+        return None;
+    }
+    let mut content = Vec::with_capacity(metadata.len() as usize);
+    file.by_ref()
+        .take(MAX_FILE + 1)
+        .read_to_end(&mut content)
+        .ok()?;
+    let after = file.metadata().ok()?;
+    if content.len() as u64 != after.len() || !same_file(&after, metadata) {
+        return None;
+    }
+    with_cache(|cache| cache.insert(path, content, after)).flatten()
+}
+
+fn same_file(a: &Metadata, b: &Metadata) -> bool {
+    a.ino() == b.ino()
+        && a.dev() == b.dev()
+        && a.len() == b.len()
+        && a.mtime() == b.mtime()
+        && a.mtime_nsec() == b.mtime_nsec()
+        && a.ctime() == b.ctime()
+        && a.ctime_nsec() == b.ctime_nsec()
+}
+
+impl Cache {
+    fn insert(&mut self, path: &Path, content: Vec<u8>, metadata: Metadata) -> Option<Arc<Entry>> {
+        let dir = path.parent()?;
+        let flags = inotify::WatchFlags::MODIFY
+            | inotify::WatchFlags::ATTRIB
+            | inotify::WatchFlags::CLOSE_WRITE
+            | inotify::WatchFlags::CREATE
+            | inotify::WatchFlags::DELETE
+            | inotify::WatchFlags::DELETE_SELF
+            | inotify::WatchFlags::MOVED_FROM
+            | inotify::WatchFlags::MOVED_TO
+            | inotify::WatchFlags::MOVE_SELF;
+        // Changes before the watch exists are caught by comparing with what was read.
+        let watch = inotify::add_watch(&self.inotify, dir, flags).ok()?;
+        let current = fs::metadata(path).ok()?;
+        if !same_file(&current, &metadata) {
+            return None;
+        }
+        if self.entries.len() >= MAX_ENTRIES || self.bytes + content.len() > MAX_BYTES {
+            self.entries.clear();
+            self.bytes = 0;
+        }
+        self.bytes += content.len();
+        let entry = Arc::new(Entry {
+            content: content.into(),
+            metadata,
+            watch,
+            checked: Instant::now(),
+        });
+        if let Some(old) = self.entries.insert(path.to_path_buf(), Arc::clone(&entry)) {
+            self.bytes -= old.content.len();
+        }
+        Some(entry)
+    }
+
+    fn remove(&mut self, path: &Path) {
+        if let Some(old) = self.entries.remove(path) {
+            self.bytes -= old.content.len();
+        }
+    }
+
+    /// Drops the entries of every directory inotify reports a change in.
+    fn apply_changes(&mut self) {
+        self.dirty = false;
+        let mut buffer = [MaybeUninit::<u8>::uninit(); 4096];
+        let mut changed: Vec<i32> = Vec::new();
+        let mut overflow = false;
+        // The reader refills its buffer from the fd until the queue is empty (EAGAIN).
+        let mut reader = inotify::Reader::new(&self.inotify, &mut buffer);
+        while let Ok(event) = reader.next() {
+            if event.events().contains(inotify::ReadFlags::QUEUE_OVERFLOW) {
+                overflow = true;
+            } else if !changed.contains(&event.wd()) {
+                changed.push(event.wd());
+            }
+        }
+        if overflow {
+            self.entries.clear();
+            self.bytes = 0;
+            return;
+        }
+        if changed.is_empty() {
+            return;
+        }
+        let mut freed = 0;
+        self.entries.retain(|_, entry| {
+            let keep = !changed.contains(&entry.watch);
+            if !keep {
+                freed += entry.content.len();
+            }
+            keep
+        });
+        self.bytes -= freed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("webserv-cache-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn cache_file(path: &Path) -> Option<Arc<Entry>> {
+        let file = File::open(path).unwrap();
+        let metadata = file.metadata().unwrap();
+        load(path, file, &metadata)
+    }
+
+    #[test]
+    fn a_small_file_is_served_from_memory_until_it_changes() {
+        let dir = temp_dir("change");
+        let path = dir.join("a.txt");
+        fs::write(&path, b"one").unwrap();
+        assert_eq!(&*cache_file(&path).unwrap().content, b"one");
+        begin_batch();
+        assert_eq!(&*lookup(&path).unwrap().content, b"one");
+        fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"two")
+            .unwrap();
+        begin_batch();
+        assert!(
+            lookup(&path).is_none(),
+            "a modified file must not be served from the cache"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn replacing_or_deleting_a_file_drops_it() {
+        let dir = temp_dir("replace");
+        let path = dir.join("b.txt");
+        fs::write(&path, b"old").unwrap();
+        cache_file(&path).unwrap();
+        fs::write(dir.join("b.tmp"), b"new").unwrap();
+        fs::rename(dir.join("b.tmp"), &path).unwrap();
+        note_possible_change();
+        assert!(lookup(&path).is_none());
+        cache_file(&path).unwrap();
+        fs::remove_file(&path).unwrap();
+        note_possible_change();
+        assert!(lookup(&path).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn large_files_are_not_cached() {
+        let dir = temp_dir("large");
+        let path = dir.join("big.bin");
+        fs::write(&path, vec![0u8; MAX_FILE as usize + 1]).unwrap();
+        assert!(cache_file(&path).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -88,6 +88,7 @@ pub fn run(config: Config) -> Result<(), String> {
     // below ever takes these signals.
     sys::block_signals(&signals).map_err(|e| format!("cannot block signals: {e}"))?;
 
+    raise_file_limit();
     let mut listeners = bind_all(&config, &[])?;
     let worker_count = config.workers.max(1);
     let config_path = config.path.clone();
@@ -148,6 +149,20 @@ pub fn run(config: Config) -> Result<(), String> {
             let _ = worker.thread.join();
         }
         return Ok(());
+    }
+}
+
+/// Every connection, file and pipe is a descriptor: allow as many as the hard limit permits
+/// (the soft limit is often 1024), as nginx's `worker_rlimit_nofile` does.
+fn raise_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    let wanted = limit.maximum.map_or(65_536, |hard| hard.min(65_536));
+    if limit.current.is_some_and(|soft| soft < wanted) {
+        limit.current = Some(wanted);
+        if let Err(error) = setrlimit(Resource::Nofile, limit) {
+            log::error(&format!("cannot raise the open file limit: {error}"));
+        }
     }
 }
 

@@ -238,11 +238,15 @@ impl Connection {
             if run.body_left == 0 {
                 run.process.close_stdin();
             }
-        } else if self.readable && self.input.len() < INPUT_LIMIT {
-            // Nothing is expected from the client now; reading finds out whether it left (the
-            // script is then killed) and keeps a pipelined request for later.
+        } else if self.readable && !self.ended && self.input.len() < INPUT_LIMIT {
+            // Nothing is expected from the client now; reading keeps a pipelined request for
+            // later. End of stream may be a half-close (the client still waits for the
+            // response) or a client that left: the next write to it tells, and kills the script.
             match self.read_some(INPUT_LIMIT) {
-                Ok(0) => return (State::Closed, Flow::Continue),
+                Ok(0) => {
+                    self.ended = true;
+                    self.readable = false;
+                }
                 Ok(_) => progress = true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(_) => return (State::Closed, Flow::Continue),

@@ -165,6 +165,8 @@ pub struct Connection {
     writable: bool,
     /// The peer closed its side (or the socket failed): reads go on until they say so.
     hangup: bool,
+    /// A read returned end of stream: no request can follow.
+    ended: bool,
     state: State,
     timeouts: Timeouts,
     /// When the current wait ends (the worker schedules it).
@@ -190,6 +192,7 @@ impl Connection {
             readable: false,
             writable: false,
             hangup: false,
+            ended: false,
             state: State::Head { idle: false },
             timeouts,
             deadline: Some(now + timeouts.header),
@@ -524,7 +527,7 @@ impl Connection {
 
     /// A response is complete: wait for the next request, or close.
     fn after_response(&mut self, keep_alive: bool, ctx: &Context) -> State {
-        if keep_alive && !ctx.draining {
+        if keep_alive && !ctx.draining && !self.ended {
             let idle = self.input.is_empty();
             let wait = if idle {
                 self.timeouts.keepalive

@@ -41,21 +41,21 @@ fn vhosts() -> Server {
 fn host_selects_the_virtual_server_on_a_shared_port() {
     let server = vhosts();
     assert_eq!(server.addrs.len(), 1, "both servers share one listener");
-    assert_eq!(get_host(&server, "/", "alpha.test").body, b"alpha site");
-    assert_eq!(get_host(&server, "/", "beta.test").body, b"beta site");
-    assert_eq!(get_host(&server, "/", "www.beta.test").body, b"beta site");
+    assert_eq!(get_host(&server, "/", "alpha.test").text(), "alpha site");
+    assert_eq!(get_host(&server, "/", "beta.test").text(), "beta site");
+    assert_eq!(get_host(&server, "/", "www.beta.test").text(), "beta site");
 }
 
 #[test]
 fn host_matching_ignores_case_and_the_port() {
     let server = vhosts();
     let port = server.port();
-    assert_eq!(get_host(&server, "/", "BETA.Test").body, b"beta site");
+    assert_eq!(get_host(&server, "/", "BETA.Test").text(), "beta site");
     assert_eq!(
         get_host(&server, "/", &format!("beta.test:{port}")).body,
         b"beta site"
     );
-    assert_eq!(get_host(&server, "/", "Beta.TEST:1").body, b"beta site");
+    assert_eq!(get_host(&server, "/", "Beta.TEST:1").text(), "beta site");
 }
 
 #[test]
@@ -63,9 +63,9 @@ fn an_unknown_host_goes_to_the_first_server_of_the_address() {
     let server = vhosts();
     let r = get_host(&server, "/", "gamma.test");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, b"alpha site");
+    assert_eq!(r.text(), "alpha site");
     let ip = get_host(&server, "/", &format!("127.0.0.1:{}", server.port()));
-    assert_eq!(ip.body, b"alpha site");
+    assert_eq!(ip.text(), "alpha site");
 }
 
 /// Two free ports on 127.0.0.1 (released again: a small race with other processes, retried by
@@ -111,8 +111,8 @@ fn one_process_serves_two_ports_each_with_its_own_server() {
         server.addrs[1],
         b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     ));
-    assert_eq!(one.body, b"one");
-    assert_eq!(two.body, b"two");
+    assert_eq!(one.text(), "one");
+    assert_eq!(two.text(), "two");
 }
 
 #[test]
@@ -128,7 +128,7 @@ fn one_server_may_listen_on_two_ports() {
             *addr,
             b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
         ));
-        assert_eq!(r.body, b"both", "{addr}");
+        assert_eq!(r.text(), "both", "{addr}");
     }
 }
 
@@ -159,9 +159,9 @@ fn locations() -> Server {
 #[test]
 fn the_longest_matching_prefix_location_wins() {
     let server = locations();
-    assert_eq!(server.get("/a/file.txt").body, b"ra /a");
-    assert_eq!(server.get("/a/x/file.txt").body, b"ra /a/x");
-    assert_eq!(server.get("/a/b/file.txt").body, b"rab /a/b");
+    assert_eq!(server.get("/a/file.txt").text(), "ra /a");
+    assert_eq!(server.get("/a/x/file.txt").text(), "ra /a/x");
+    assert_eq!(server.get("/a/b/file.txt").text(), "rab /a/b");
 }
 
 #[test]
@@ -169,15 +169,15 @@ fn prefix_locations_match_on_segment_boundaries() {
     let server = locations();
     let r = server.get("/ab/file.txt");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, b"server root /ab");
+    assert_eq!(r.text(), "server root /ab");
 }
 
 #[test]
 fn an_exact_location_wins_over_a_prefix_only_for_the_exact_path() {
     let server = locations();
-    assert_eq!(server.get("/exact").body, b"exact match");
-    assert_eq!(server.get("/exact/more").body, b"prefix match");
-    assert_eq!(server.get("/exact?q=1").body, b"exact match");
+    assert_eq!(server.get("/exact").text(), "exact match");
+    assert_eq!(server.get("/exact/more").text(), "prefix match");
+    assert_eq!(server.get("/exact?q=1").text(), "exact match");
 }
 
 #[test]
@@ -185,9 +185,9 @@ fn alias_maps_the_path_after_the_location_prefix() {
     let server = locations();
     let r = server.get("/img/cat.txt");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, b"cat picture");
-    assert_eq!(server.get("/img/deep/dog.txt").body, b"dog picture");
-    assert_eq!(server.get("/img/thumbs/cat.txt").body, b"small cat");
+    assert_eq!(r.text(), "cat picture");
+    assert_eq!(server.get("/img/deep/dog.txt").text(), "dog picture");
+    assert_eq!(server.get("/img/thumbs/cat.txt").text(), "small cat");
     assert_eq!(server.get("/img/nothing.txt").status, 404);
 }
 
@@ -231,7 +231,7 @@ fn return_with_text_answers_that_status_and_body() {
     );
     let r = server.get("/teapot");
     assert_eq!(r.status, 418);
-    assert_eq!(r.body, b"I am a teapot");
+    assert_eq!(r.text(), "I am a teapot");
     assert_eq!(r.header("content-length"), Some("13"));
 }
 

@@ -148,7 +148,7 @@ fn a_single_range_gives_206_with_content_range() {
         "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=2-5\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(r.status, 206);
-    assert_eq!(r.body, b"2345");
+    assert_eq!(r.text(), "2345");
     assert_eq!(r.header("content-range"), Some("bytes 2-5/20"));
     assert_eq!(r.header("content-length"), Some("4"));
 
@@ -156,14 +156,14 @@ fn a_single_range_gives_206_with_content_range() {
         "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=15-\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(open.status, 206);
-    assert_eq!(open.body, b"fghij");
+    assert_eq!(open.text(), "fghij");
     assert_eq!(open.header("content-range"), Some("bytes 15-19/20"));
 
     let clamped = server.request(
         "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=18-100\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(clamped.status, 206);
-    assert_eq!(clamped.body, b"ij");
+    assert_eq!(clamped.text(), "ij");
     assert_eq!(clamped.header("content-range"), Some("bytes 18-19/20"));
 }
 
@@ -174,7 +174,7 @@ fn a_suffix_range_gives_the_last_bytes() {
         "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-3\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(r.status, 206);
-    assert_eq!(r.body, b"hij");
+    assert_eq!(r.text(), "hij");
     assert_eq!(r.header("content-range"), Some("bytes 17-19/20"));
 }
 
@@ -223,7 +223,7 @@ fn a_directory_with_slash_serves_its_index_file() {
     let server = site("");
     let r = server.get("/dir/");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, b"<p>dir index</p>");
+    assert_eq!(r.text(), "<p>dir index</p>");
     let root = server.get("/");
     assert_eq!(root.status, 200);
     assert_eq!(root.body, INDEX);
@@ -240,7 +240,7 @@ fn index_files_are_tried_in_order() {
     );
     let r = server.get("/d/");
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, b"second");
+    assert_eq!(r.text(), "second");
 }
 
 #[test]
@@ -278,7 +278,7 @@ fn autoindex_lists_entries_with_escaped_names_and_encoded_hrefs() {
     // And the encoded href leads to the file.
     let file = server.get(&format!("/files/{}", href.replace("&amp;", "&")));
     assert_eq!(file.status, 200);
-    assert_eq!(file.body, b"odd");
+    assert_eq!(file.text(), "odd");
 }
 
 #[test]
@@ -313,7 +313,7 @@ fn a_configured_error_page_is_served_with_the_original_status() {
     );
     let r = server.get("/nope");
     assert_eq!(r.status, 404);
-    assert_eq!(r.body, b"<html><body>custom missing</body></html>");
+    assert_eq!(r.text(), "<html><body>custom missing</body></html>");
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
     let head = server.request("HEAD /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(head.status, 404);

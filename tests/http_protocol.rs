@@ -506,3 +506,142 @@ fn responses_are_http_1_1_with_date_and_server() {
         assert!(r.has_header("server"));
     }
 }
+
+#[test]
+fn requests_pipelined_after_connection_close_are_not_answered() {
+    let server = site();
+    let bytes = server.raw(
+        b"GET /one.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n\
+          GET /two.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let responses = parse_all(&bytes, &[]);
+    assert_eq!(responses.len(), 1);
+    assert_eq!(responses[0].text(), "one");
+}
+
+#[test]
+fn a_client_that_half_closes_after_its_request_still_gets_the_response() {
+    let server = site();
+    let mut conn = server.connect();
+    conn.send(b"GET /one.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    conn.shutdown_write();
+    let r = conn.read_response();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "one");
+    assert_eq!(conn.closed_within(Duration::from_secs(5)), Ok(true));
+}
+
+#[test]
+fn a_header_section_just_under_32_kib_is_accepted() {
+    let server = site();
+    let mut request = String::from("GET /one.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    for i in 0..30 {
+        request.push_str(&format!("X-Fill-{i}: {}\r\n", "v".repeat(1000)));
+    }
+    request.push_str("\r\n");
+    let (r, _) = exchange(&server, request.as_bytes());
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn pipelined_requests_with_large_responses_are_all_delivered() {
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let server = Server::start(&simple_config(""), &[("www/big.bin", &big)]);
+    let mut request = Vec::new();
+    for _ in 0..19 {
+        request.extend_from_slice(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    }
+    request.extend_from_slice(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let responses = parse_all(&server.raw(&request), &[]);
+    assert_eq!(responses.len(), 20);
+    for r in &responses {
+        assert_eq!(r.status, 200);
+        assert!(r.body == big);
+    }
+}
+
+#[test]
+fn expect_100_continue_on_a_get_with_a_body_gets_the_file() {
+    let server = site();
+    let mut conn = server.connect();
+    conn.send(
+        b"GET /one.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+    );
+    let first = conn.read_response();
+    let last = if first.status == 100 {
+        conn.send(b"body");
+        conn.read_response()
+    } else {
+        conn.send(b"body");
+        first
+    };
+    assert_eq!(last.status, 200);
+    assert_eq!(last.text(), "one");
+    conn.send(b"GET /two.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(conn.read_response().text(), "two");
+}
+
+#[test]
+fn more_malformed_heads_are_400() {
+    let server = site();
+    let table: &[&[u8]] = &[
+        b"GET / HTTP/1.1\r\nHost: x\r\nX(y): z\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+        b"GET * HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\n: empty name\r\n\r\n",
+        b"GET / HTTP/1.x\r\nHost: x\r\n\r\n",
+        b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n",
+    ];
+    for request in table {
+        let (r, _) = exchange(&server, request);
+        assert!(
+            r.status == 400 || r.status == 501 || r.status == 505,
+            "{:?} gave {}",
+            String::from_utf8_lossy(request),
+            r.status
+        );
+        assert!(r.status != 505 || request.starts_with(b"GET / HTTP/1.x"));
+    }
+}
+
+#[test]
+fn folded_header_lines_are_rejected_or_unfolded() {
+    let server = site();
+    let (r, _) = exchange(
+        &server,
+        b"GET /one.txt HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.status == 400 || r.status == 200, "{}", r.status);
+}
+
+#[test]
+fn a_chunk_size_that_overflows_is_rejected() {
+    let server = site();
+    let (r, _) = exchange(
+        &server,
+        b"POST /post HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffffff\r\n",
+    );
+    assert!(r.status == 400 || r.status == 413, "{}", r.status);
+}
+
+#[test]
+fn a_lowercase_method_is_not_served_as_get() {
+    let server = site();
+    let (r, _) = exchange(
+        &server,
+        b"get /one.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(r.status == 400 || r.status == 501, "{}", r.status);
+}
+
+#[test]
+fn chunked_on_http_1_0_is_not_trusted() {
+    // RFC 9112 6.1: chunked in a 1.0 request means faulty framing; respond then close.
+    let server = site();
+    let mut conn = server.connect();
+    conn.send(b"GET /one.txt HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n0\r\n\r\n");
+    let r = conn.read_response();
+    assert!(r.status == 400 || r.status == 200, "{}", r.status);
+    assert_eq!(conn.closed_within(Duration::from_secs(5)), Ok(true));
+}

@@ -326,3 +326,213 @@ fn an_error_page_that_is_missing_falls_back_to_the_built_in_404() {
     assert_eq!(r.status, 404);
     assert!(r.is_html_page(), "{}", r.text());
 }
+
+#[test]
+fn head_of_an_error_has_no_body_and_the_connection_stays_usable() {
+    let server = site("location /t { return 418 \"teapot\"; }");
+    let mut conn = server.connect();
+    conn.send(b"HEAD /missing HTTP/1.1\r\nHost: x\r\n\r\n");
+    let r = conn.read_head_response();
+    assert_eq!(r.status, 404);
+    conn.send(b"HEAD /t HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(conn.read_head_response().status, 418);
+    conn.send(b"HEAD /dir HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(conn.read_head_response().status, 301);
+    conn.send(b"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    let next = conn.read_response();
+    assert_eq!(next.status, 200, "a body was sent for a HEAD: {:?}", next);
+    assert_eq!(next.body, DIGITS);
+}
+
+#[test]
+fn head_with_a_range_has_no_body() {
+    let server = site("");
+    let mut conn = server.connect();
+    conn.send(b"HEAD /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-3\r\n\r\n");
+    let r = conn.read_head_response();
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-range"), Some("bytes 0-3/20"));
+    conn.send(b"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(conn.read_response().body, DIGITS);
+}
+
+#[test]
+fn a_weak_etag_in_if_none_match_still_matches() {
+    let server = site("");
+    let etag = server
+        .get("/digits.txt")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let weak = if etag.starts_with("W/") {
+        etag.clone()
+    } else {
+        format!("W/{etag}")
+    };
+    let r = server.request(&format!(
+        "GET /digits.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: {weak}\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(r.status, 304);
+}
+
+#[test]
+fn an_invalid_if_modified_since_is_ignored() {
+    let server = site("");
+    let r = server.request(
+        "GET /digits.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: yesterday\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, DIGITS);
+}
+
+#[test]
+fn a_range_in_another_unit_or_malformed_gives_the_whole_file() {
+    let server = site("");
+    for range in ["items=0-1", "bytes=abc", "bytes 0-1"] {
+        let r = server.request(&format!(
+            "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: {range}\r\nConnection: close\r\n\r\n"
+        ));
+        assert_eq!(r.status, 200, "{range}");
+        assert_eq!(r.body, DIGITS, "{range}");
+    }
+}
+
+#[test]
+fn a_zero_suffix_range_is_416() {
+    let server = site("");
+    let r = server.request(
+        "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=-0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 416);
+    assert_eq!(r.header("content-range"), Some("bytes */20"));
+}
+
+#[test]
+fn content_types_follow_the_extension() {
+    let server = Server::start(
+        &simple_config(""),
+        &[
+            ("www/s.css", b"a{}"),
+            ("www/s.js", b"1"),
+            ("www/p.png", b"\x89PNG"),
+            ("www/d.json", b"{}"),
+            ("www/blob.unknownext", b"?"),
+            ("www/noext", b"?"),
+        ],
+    );
+    let expect = [
+        ("/s.css", "text/css"),
+        ("/s.js", "javascript"),
+        ("/p.png", "image/png"),
+        ("/d.json", "application/json"),
+        ("/blob.unknownext", "application/octet-stream"),
+        ("/noext", "application/octet-stream"),
+    ];
+    for (path, want) in expect {
+        let r = server.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        let got = r.header("content-type").unwrap_or("");
+        assert!(got.contains(want), "{path}: {got}");
+    }
+}
+
+#[test]
+fn percent_encoded_names_and_queries_reach_the_file() {
+    let server = Server::start(
+        &simple_config(""),
+        &[
+            ("www/with space.txt", b"spaced"),
+            ("www/caf\u{e9}.txt", b"utf8"),
+        ],
+    );
+    assert_eq!(server.get("/with%20space.txt").text(), "spaced");
+    assert_eq!(server.get("/with%20space.txt?x=1&y=%20").text(), "spaced");
+    assert_eq!(server.get("/caf%C3%A9.txt").text(), "utf8");
+}
+
+#[test]
+fn a_file_used_as_a_directory_is_404() {
+    let server = site("");
+    assert_eq!(server.get("/digits.txt/").status, 404);
+    assert_eq!(server.get("/digits.txt/more").status, 404);
+}
+
+#[test]
+fn a_large_file_arrives_intact() {
+    let big: Vec<u8> = (0..5_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+        .collect();
+    let server = Server::start(&simple_config(""), &[("www/big.bin", &big)]);
+    let r = server.get("/big.bin");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("5000000"));
+    assert!(r.body == big, "body differs");
+    let part = server.request(
+        "GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=4000000-4000099\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, &big[4_000_000..4_000_100]);
+}
+
+#[test]
+fn an_empty_file_is_served_with_length_0() {
+    let server = Server::start(&simple_config(""), &[("www/empty.txt", b"")]);
+    let r = server.get("/empty.txt");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("0"));
+    assert!(r.body.is_empty());
+}
+
+#[test]
+fn a_directory_redirect_in_an_alias_location_keeps_the_uri_prefix() {
+    let server = Server::start(
+        &simple_config("location /pics { alias pictures; autoindex on; }"),
+        &[("pictures/sub/a.txt", b"a")],
+    );
+    let r = server.get("/pics/sub");
+    assert_eq!(r.status, 301);
+    assert!(
+        r.header("location").unwrap().ends_with("/pics/sub/"),
+        "{:?}",
+        r.header("location")
+    );
+    let listing = server.get("/pics/sub/");
+    assert_eq!(listing.status, 200);
+    assert!(listing.text().contains("a.txt"));
+    let top = server.get("/pics");
+    assert_eq!(top.status, 301);
+    assert!(top.header("location").unwrap().ends_with("/pics/"));
+}
+
+#[test]
+fn error_page_in_a_location_overrides_the_server() {
+    let server = Server::start(
+        &simple_config(
+            "error_page 404 /e/server.html;\n\
+             location /special { error_page 404 /e/special.html; }",
+        ),
+        &[
+            ("www/e/server.html", b"server page"),
+            ("www/e/special.html", b"special page"),
+        ],
+    );
+    assert_eq!(server.get("/nope").text(), "server page");
+    let r = server.get("/special/nope");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), "special page");
+}
+
+#[test]
+fn error_page_covers_several_codes() {
+    let server = Server::start(
+        &simple_config("error_page 403 404 405 /e/any.html;"),
+        &[("www/e/any.html", b"any error"), ("www/d/f.txt", b"f")],
+    );
+    assert_eq!(server.get("/d/").status, 403);
+    assert_eq!(server.get("/d/").text(), "any error");
+    assert_eq!(server.get("/nope").text(), "any error");
+    let r = server.request("DELETE /d/f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.text(), "any error");
+    assert!(r.has_header("allow"));
+}

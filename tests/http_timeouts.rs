@@ -141,7 +141,7 @@ fn a_client_that_reads_nothing_is_dropped_after_send_timeout() {
     // 16 MiB: far more than the socket buffers hold.
     let big = vec![b'x'; 16 << 20];
     let server = Server::start(&simple_config("send_timeout 1s;"), &[("www/big.bin", &big)]);
-    let baseline = server.fd_count();
+    let baseline = server.settled_fd_count();
     let mut conn = server.connect();
     conn.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
     std::thread::sleep(Duration::from_millis(300));
@@ -150,10 +150,54 @@ fn a_client_that_reads_nothing_is_dropped_after_send_timeout() {
         "connection not open on the server"
     );
     // The server stalls on a full socket and must give up after ~1 s.
-    let deadline = Instant::now() + Duration::from_secs(6);
-    while server.fd_count() > baseline && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert_eq!(server.fd_count(), baseline, "stalled connection still open");
+    let after = server.wait_fd_count_at_most(baseline);
+    assert_eq!(
+        after,
+        baseline,
+        "stalled connection still open: {:?}",
+        server.fd_list()
+    );
     drop(conn);
+}
+
+#[test]
+fn a_slow_reader_within_send_timeout_gets_the_whole_file() {
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    let server = Server::start(&simple_config("send_timeout 1s;"), &[("www/big.bin", &big)]);
+    let mut conn = server.connect();
+    conn.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut bytes = Vec::new();
+    let mut chunk = vec![0u8; 256 * 1024];
+    loop {
+        // Pauses well under send_timeout.
+        std::thread::sleep(Duration::from_millis(150));
+        let n = std::io::Read::read(&mut conn.stream, &mut chunk).expect("read");
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&chunk[..n]);
+    }
+    let r = support::parse_one(&bytes);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body == big,
+        "body differs ({} of {} bytes)",
+        r.body.len(),
+        big.len()
+    );
+}
+
+#[test]
+fn an_incomplete_second_request_on_a_keep_alive_connection_gets_408() {
+    let server = site("client_header_timeout 1s;\nkeepalive_timeout 30s;");
+    let mut conn = server.connect();
+    conn.send(b"GET /one.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(conn.read_response().text(), "one");
+    conn.send(b"GET /one.txt HTTP/1.1\r\n");
+    let (elapsed, bytes) = wait_for_server(&mut conn, Duration::from_secs(10));
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "not closed in time: {elapsed:?}"
+    );
+    assert_eq!(support::parse_one(&bytes).status, 408);
 }

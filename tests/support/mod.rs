@@ -15,7 +15,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -135,6 +135,25 @@ impl Server {
     /// Like [`Server::start`], but a server that exits before announcing its listeners is
     /// returned as `Err` with its exit status and stderr.
     pub fn try_start(config: &str, files: &[(&str, &[u8])]) -> Result<Server, Failed> {
+        Server::try_start_with(config, files, None)
+    }
+
+    /// Like [`Server::start`], with the server's RLIMIT_NOFILE set to `nofile`.
+    pub fn start_with_fd_limit(config: &str, files: &[(&str, &[u8])], nofile: u64) -> Server {
+        match Server::try_start_with(config, files, Some(nofile)) {
+            Ok(server) => server,
+            Err(failed) => panic!(
+                "webserv failed to start ({}):\n{}",
+                failed.status, failed.stderr
+            ),
+        }
+    }
+
+    fn try_start_with(
+        config: &str,
+        files: &[(&str, &[u8])],
+        nofile: Option<u64>,
+    ) -> Result<Server, Failed> {
         let dir = TempDir::new();
         for (path, contents) in files {
             dir.write(path, contents);
@@ -142,14 +161,30 @@ impl Server {
         let config_path = dir.write("webserv.conf", config.as_bytes());
         let expected = listen_addresses(config).len();
         let started = Instant::now();
-        let mut child = Command::new(binary())
+        let mut command = Command::new(binary());
+        command
             .arg(&config_path)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn webserv");
+            .stderr(Stdio::piped());
+        if let Some(limit) = nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; the closure touches no shared state.
+            unsafe {
+                command.pre_exec(move || {
+                    let rlimit = libc::rlimit {
+                        rlim_cur: limit as libc::rlim_t,
+                        rlim_max: limit as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = command.spawn().expect("spawn webserv");
 
         let stderr_pipe = child.stderr.take().expect("stderr pipe");
         let stderr = Arc::new(Mutex::new(String::new()));
@@ -267,6 +302,55 @@ impl Server {
         fs::read_dir(format!("/proc/{}/fd", self.pid()))
             .expect("read /proc/PID/fd")
             .count()
+    }
+
+    /// What each open descriptor of the server refers to (for failure messages).
+    pub fn fd_list(&self) -> Vec<String> {
+        let mut list: Vec<String> = fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .map(|dir| {
+                dir.filter_map(|e| e.ok())
+                    .map(|e| {
+                        let target = fs::read_link(e.path())
+                            .map(|t| t.display().to_string())
+                            .unwrap_or_default();
+                        format!("{}->{}", e.file_name().to_string_lossy(), target)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        list.sort();
+        list
+    }
+
+    /// The descriptor count once it stops changing (workers open their own descriptors after
+    /// the listening lines are printed): three equal samples 50 ms apart, 5 s at most.
+    pub fn settled_fd_count(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut last = self.fd_count();
+        let mut same = 0;
+        while same < 2 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+            let now = self.fd_count();
+            if now == last {
+                same += 1;
+            } else {
+                same = 0;
+                last = now;
+            }
+        }
+        last
+    }
+
+    /// Waits (5 s at most) until the descriptor count is at most `limit`; returns the count.
+    pub fn wait_fd_count_at_most(&self, limit: usize) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let count = self.fd_count();
+            if count <= limit || Instant::now() >= deadline {
+                return count;
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Sends `signal` to the server.

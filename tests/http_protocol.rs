@@ -645,3 +645,140 @@ fn chunked_on_http_1_0_is_not_trusted() {
     assert!(r.status == 400 || r.status == 200, "{}", r.status);
     assert_eq!(conn.closed_within(Duration::from_secs(5)), Ok(true));
 }
+
+#[test]
+fn a_hundred_small_headers_are_accepted() {
+    let server = site();
+    let mut request = String::from("GET /one.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n");
+    for i in 0..100 {
+        request.push_str(&format!("X-H{i}: {i}\r\n"));
+    }
+    request.push_str("\r\n");
+    let (r, _) = exchange(&server, request.as_bytes());
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn a_target_of_exactly_8_kib_is_not_414_and_one_more_byte_is() {
+    let server = site();
+    let target = format!("/{}", "a".repeat(8191));
+    assert_eq!(target.len(), 8192);
+    let (r, _) = exchange(
+        &server,
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert_eq!(r.status, 404);
+    let target = format!("/{}", "a".repeat(8192));
+    rejected(
+        &server,
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        414,
+    );
+}
+
+#[test]
+fn a_long_target_arriving_slowly_is_414() {
+    let server = site();
+    let mut conn = server.connect();
+    conn.send(b"GET /");
+    for _ in 0..10 {
+        if conn.try_send(&[b'a'; 1000]).is_err() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
+    let _ = conn.try_send(b" HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(conn.read_response().status, 414);
+}
+
+#[test]
+fn a_chunked_body_sent_one_byte_at_a_time_is_consumed() {
+    let server = site();
+    let mut conn = server.connect();
+    conn.send(b"GET /one.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for byte in b"3;x=y\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nT: v\r\n\r\nGET /two.txt HTTP/1.1\r\nHost: x\r\n\r\n" {
+        conn.send(&[*byte]);
+        thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(conn.read_response().text(), "one");
+    assert_eq!(conn.read_response().text(), "two");
+}
+
+#[test]
+fn client_max_body_size_0_means_no_limit_and_locations_override_it() {
+    let server = Server::start(
+        &simple_config(
+            "client_max_body_size 0;\n\
+             location /small { client_max_body_size 10; }",
+        ),
+        &[("www/one.txt", b"one"), ("www/small/one.txt", b"small")],
+    );
+    let body = "x".repeat(2 << 20);
+    let (r, _) = exchange(
+        &server,
+        format!(
+            "GET /one.txt HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status, 200);
+    let (r, _) = exchange(
+        &server,
+        b"GET /small/one.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world",
+    );
+    assert_eq!(r.status, 413);
+}
+
+#[test]
+fn the_access_log_gets_one_combined_line_per_response() {
+    let server = Server::start(
+        "workers 1;\naccess_log access.log;\nserver { listen 127.0.0.1:0; root www; }\n",
+        &[("www/one.txt", b"one")],
+    );
+    let mut conn = server.connect();
+    conn.send(
+        b"GET /one.txt?q=1 HTTP/1.1\r\nHost: x\r\nReferer: http://ref/\r\nUser-Agent: tester/1.0\r\n\r\n",
+    );
+    conn.read_response();
+    conn.send(b"GET /missing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    conn.read_response();
+    let path = server.dir.path().join("access.log");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut log = String::new();
+    while log.lines().count() < 2 && std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+        log = std::fs::read_to_string(&path).unwrap_or_default();
+    }
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    // 127.0.0.1 - - [10/Oct/2000:13:55:36 -0700] "GET /x HTTP/1.1" 200 3 "ref" "ua"
+    assert!(lines[0].starts_with("127.0.0.1 - - ["), "{}", lines[0]);
+    assert!(
+        lines[0].contains("] \"GET /one.txt?q=1 HTTP/1.1\" 200 3 \"http://ref/\" \"tester/1.0\""),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].contains("\"GET /missing HTTP/1.1\" 404 "),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].ends_with("\"-\" \"-\""), "{}", lines[1]);
+}
+
+#[test]
+fn an_ipv6_listener_serves() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    }
+    let server = Server::start(
+        "workers 1;\naccess_log off;\nserver { listen [::1]:0; root www; }\n",
+        &[("www/one.txt", b"one")],
+    );
+    assert!(server.addr().is_ipv6());
+    let r = server.request("GET /one.txt HTTP/1.1\r\nHost: [::1]\r\nConnection: close\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "one");
+}

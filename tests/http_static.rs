@@ -536,3 +536,96 @@ fn error_page_covers_several_codes() {
     assert_eq!(r.text(), "any error");
     assert!(r.has_header("allow"));
 }
+
+#[test]
+fn a_directory_redirect_percent_encodes_the_location() {
+    let server = Server::start(
+        &simple_config(""),
+        &[
+            ("www/my dir/index.html", b"spaced dir"),
+            ("www/x\r\nSet-Cookie: evil=1/index.html", b"evil"),
+        ],
+    );
+    let r = server.get("/my%20dir");
+    assert_eq!(r.status, 301);
+    let location = r.header("location").unwrap();
+    assert!(location.ends_with("/my%20dir/"), "{location}");
+    assert_eq!(server.get("/my%20dir/").text(), "spaced dir");
+
+    // A name with CR LF must not split the response head.
+    let r = server.get("/x%0D%0ASet-Cookie:%20evil=1");
+    assert!(
+        !r.has_header("set-cookie"),
+        "header injection: {:?}",
+        r.headers
+    );
+    if r.status == 301 {
+        let location = r.header("location").unwrap();
+        assert!(
+            location.contains("%0D%0A") || location.contains("%0d%0a"),
+            "{location}"
+        );
+    }
+}
+
+#[test]
+fn autoindex_of_an_alias_location_and_head_of_a_listing() {
+    let server = Server::start(
+        &simple_config("location /files { alias store; autoindex on; }"),
+        &[("store/a b/x.txt", b"x"), ("store/f.txt", b"f")],
+    );
+    let r = server.get("/files/");
+    assert_eq!(r.status, 200);
+    let html = r.text();
+    assert!(
+        html.contains("href=\"a%20b/\"") || html.contains("/files/a%20b/"),
+        "{html}"
+    );
+    assert!(html.contains("f.txt"), "{html}");
+    let mut conn = server.connect();
+    conn.send(b"HEAD /files/ HTTP/1.1\r\nHost: x\r\n\r\n");
+    let head = conn.read_head_response();
+    assert_eq!(head.status, 200);
+    conn.send(b"GET /files/f.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(conn.read_response().text(), "f");
+}
+
+#[test]
+fn location_settings_override_the_server() {
+    let server = Server::start(
+        &simple_config(
+            "index main.html;\n\
+             location /other { root elsewhere; index other.html; }\n\
+             location /list { autoindex on; }\n\
+             location = /exact.txt { root exactroot; }",
+        ),
+        &[
+            ("www/main.html", b"main"),
+            ("www/list/item.txt", b"item"),
+            ("www/exact.txt", b"server exact"),
+            ("elsewhere/other/other.html", b"other index"),
+            ("exactroot/exact.txt", b"exact root"),
+        ],
+    );
+    assert_eq!(server.get("/").text(), "main");
+    assert_eq!(server.get("/other/").text(), "other index");
+    assert!(server.get("/list/").text().contains("item.txt"));
+    assert_eq!(server.get("/exact.txt").text(), "exact root");
+}
+
+#[test]
+fn range_of_one_byte_and_of_the_whole_file() {
+    let server = site("");
+    let r = server.request(
+        "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-0\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 206);
+    assert_eq!(r.text(), "0");
+    assert_eq!(r.header("content-range"), Some("bytes 0-0/20"));
+    let all = server.request(
+        "GET /digits.txt HTTP/1.1\r\nHost: x\r\nRange: bytes=0-\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(all.status, 206);
+    assert_eq!(all.body, DIGITS);
+    assert_eq!(all.header("content-range"), Some("bytes 0-19/20"));
+}

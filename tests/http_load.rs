@@ -170,3 +170,41 @@ fn running_out_of_descriptors_does_not_stop_the_server() {
     assert_eq!(last, Some(200), "server stopped serving after EMFILE");
     assert_eq!(server.get("/").text().as_bytes(), PAGE);
 }
+
+#[test]
+fn slow_clients_do_not_block_others() {
+    let server = Server::start(
+        &simple_config("client_header_timeout 30s;"),
+        &[
+            ("www/index.html", PAGE),
+            ("www/big.bin", &vec![b'q'; 16 << 20]),
+        ],
+    );
+    // Twenty clients stuck in the middle of a head, and one that never reads a big file.
+    let mut stuck: Vec<Conn> = (0..20)
+        .map(|_| {
+            let mut c = server.connect();
+            c.send(b"GET /index.html HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+            c
+        })
+        .collect();
+    let mut stalled = server.connect();
+    stalled.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    thread::sleep(Duration::from_millis(200));
+    for i in 0..20 {
+        let started = Instant::now();
+        let r = server.get("/index.html");
+        assert_eq!(r.status, 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "request {i} took {:?}",
+            started.elapsed()
+        );
+    }
+    // The stuck ones can still finish.
+    for c in &mut stuck {
+        c.send(b"1\r\nConnection: close\r\n\r\n");
+        assert_eq!(c.read_response().status, 200);
+    }
+    drop(stalled);
+}

@@ -195,3 +195,35 @@ fn the_config_file_next_to_the_root_is_not_served() {
         assert!(!text.contains("access_log off"), "{target}: {text}");
     }
 }
+
+#[test]
+fn names_that_merely_contain_dots_are_served() {
+    let server = Server::start(
+        &simple_config(""),
+        &[
+            ("www/a..b.txt", b"double dot inside"),
+            ("www/..hidden", b"dot dot prefix"),
+            ("www/.well-known/t", b"well known"),
+            ("www/dir/...", b"three dots"),
+        ],
+    );
+    for (target, body) in [
+        ("/a..b.txt", "double dot inside"),
+        ("/..hidden", "dot dot prefix"),
+        ("/.well-known/t", "well known"),
+        ("/dir/...", "three dots"),
+        ("//a..b.txt", "double dot inside"),
+    ] {
+        let r = server.get(target);
+        assert_eq!(r.status, 200, "{target}");
+        assert_eq!(r.text(), body, "{target}");
+    }
+}
+
+#[test]
+fn invalid_percent_encoding_is_400() {
+    let server = site();
+    for target in ["/%zz", "/%", "/%4", "/one.txt%g0"] {
+        refused(&server, target, &[400]);
+    }
+}

@@ -380,3 +380,110 @@ fn sighup_that_drops_a_listener_closes_it() {
     );
     assert_eq!(server.get("/").status, 200);
 }
+
+/// `webserv -t` on `text` written as `name` in a fresh dir: (exit code, stdout, stderr, path).
+fn check(name: &str, text: &str) -> (Option<i32>, String, String, String) {
+    let dir = TempDir::new();
+    let path = dir.write(name, text.as_bytes());
+    let path_text = path.to_str().unwrap().to_string();
+    let (status, stdout, stderr) = run_cli(&["-t", &path_text], dir.path());
+    (status.code(), stdout, stderr, path_text)
+}
+
+#[test]
+fn the_config_grammar_accepts_nginx_style_files() {
+    let good = [
+        // Comments, quoting, sizes, durations, workers auto.
+        "# comment\nworkers auto; # trailing\nserver { listen 127.0.0.1:0; }\n",
+        "server {\n  listen \"127.0.0.1:0\";\n  root \"my www\";\n}\n",
+        "server { listen 0; }\n",
+        "server { listen 127.0.0.1:0; client_max_body_size 10m; }\n",
+        "server { listen 127.0.0.1:0; client_max_body_size 1g; }\n",
+        "server { listen 127.0.0.1:0; client_max_body_size 512; }\n",
+        "server { listen 127.0.0.1:0; keepalive_timeout 500ms; client_header_timeout 2m; client_body_timeout 1h; send_timeout 30; }\n",
+        "server { listen 127.0.0.1:0; listen [::1]:0; server_name a b c; }\n",
+        "server { listen 127.0.0.1:0; error_page 404 500 502 /e.html; index a.html b.html; }\n",
+        "server { listen 127.0.0.1:0; location / { autoindex on; } location = /x { return 204; } }\n",
+        "server { listen 127.0.0.1:0; location /old { return 301 /new/; } location /t { return 200 \"a b\"; } }\n",
+        "access_log off;\nerror_log stderr;\nserver { listen 127.0.0.1:0; }\nserver { listen 127.0.0.1:0; server_name b; }\n",
+    ];
+    for (i, text) in good.iter().enumerate() {
+        let (code, stdout, stderr, _) = check("good.conf", text);
+        assert_eq!(code, Some(0), "good case {i}: {text}\n{stderr}");
+        assert!(
+            stdout.contains("configuration OK"),
+            "good case {i}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn the_config_grammar_rejects_mistakes_with_their_line() {
+    // (text, line of the error)
+    let bad: &[(&str, usize)] = &[
+        ("server { listen 127.0.0.1:0 }\n", 1), // missing ;
+        ("server {\n listen 127.0.0.1:0;\n frobnicate;\n}\n", 3), // unknown
+        ("server {\n listen 127.0.0.1:0;\n autoindex;\n}\n", 3), // arg count
+        (
+            "server {\n listen 127.0.0.1:0;\n client_max_body_size 5q;\n}\n",
+            3,
+        ), // size
+        (
+            "server {\n listen 127.0.0.1:0;\n keepalive_timeout 5 parsecs;\n}\n",
+            3,
+        ),
+        (
+            "server {\n listen 127.0.0.1:0;\n keepalive_timeout 5y;\n}\n",
+            3,
+        ),
+        (
+            "server {\n listen 127.0.0.1:0;\n autoindex on;\n autoindex off;\n}\n",
+            4,
+        ), // duplicate
+        ("server {\n listen 127.0.0.1:0;\n}\nroot x;\n", 4), // wrong block
+        (
+            "workers 1;\nworkers 2;\nserver { listen 127.0.0.1:0; }\n",
+            2,
+        ),
+        ("workers zero;\nserver { listen 127.0.0.1:0; }\n", 1),
+        ("server {\n listen 127.0.0.1:0;\n alias x;\n}\n", 3), // alias in server
+        (
+            "server {\n listen 127.0.0.1:0;\n location /a { root x; alias y; }\n}\n",
+            3,
+        ),
+        ("server {\n listen nowhere:abc;\n}\n", 2),
+        ("server {\n listen 127.0.0.1:0;\n error_page 404;\n}\n", 3),
+        (
+            "server {\n listen 127.0.0.1:0;\n error_page 99 /e.html;\n}\n",
+            3,
+        ),
+        ("server {\n listen 127.0.0.1:0;\n return 1000;\n}\n", 3),
+        ("server {\n listen 127.0.0.1:0;\n allow_methods;\n}\n", 3),
+        ("server {\n listen 127.0.0.1:0;\n location { }\n}\n", 3),
+        (
+            "server {\n listen 127.0.0.1:0;\n root \"unterminated;\n}\n",
+            3,
+        ),
+        ("server {\n listen 127.0.0.1:0;\n}\n}\n", 4), // stray }
+        (
+            "server {\n listen 127.0.0.1:0;\n location /a {\n  location /a/b { }\n }\n}\n",
+            4,
+        ),
+        ("server {\n}\n", 1), // no listen
+        ("", 1),              // no server
+    ];
+    for (i, (text, line)) in bad.iter().enumerate() {
+        let (code, stdout, stderr, path) = check("bad.conf", text);
+        assert_eq!(code, Some(1), "bad case {i} accepted: {text:?}\n{stdout}");
+        let located = stderr.lines().any(|l| {
+            l.strip_prefix(&format!("{path}:"))
+                .and_then(|rest| rest.split(':').next())
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| n == *line || (n == line + 1 && text.ends_with('\n')))
+        });
+        assert!(
+            located,
+            "bad case {i}: expected {path}:{line}: in {stderr:?}\n{text}"
+        );
+    }
+}

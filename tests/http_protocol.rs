@@ -782,3 +782,42 @@ fn an_ipv6_listener_serves() {
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), "one");
 }
+
+#[test]
+fn a_413_reaches_a_client_that_sends_the_whole_body_anyway() {
+    let server = site();
+    for size in [2_000usize, 200_000, 2_000_000] {
+        let mut conn = server.connect();
+        let head = format!("POST /post HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n");
+        let mut writer = conn.stream.try_clone().unwrap();
+        let sender = thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut writer, head.as_bytes());
+            let _ = std::io::Write::write_all(&mut writer, &vec![b'x'; size]);
+        });
+        // The response must not be destroyed by a reset (lingering close).
+        let r = conn.read_response();
+        assert_eq!(r.status, 413, "body of {size} bytes");
+        let _ = sender.join();
+    }
+}
+
+#[test]
+fn a_400_reaches_a_client_that_keeps_sending() {
+    let server = site();
+    let mut conn = server.connect();
+    let mut writer = conn.stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        let _ = std::io::Write::write_all(
+            &mut writer,
+            b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
+        );
+        for _ in 0..50 {
+            if std::io::Write::write_all(&mut writer, &[b'y'; 4096]).is_err() {
+                break;
+            }
+        }
+    });
+    let r = conn.read_response();
+    assert_eq!(r.status, 400);
+    let _ = sender.join();
+}

@@ -629,3 +629,64 @@ fn range_of_one_byte_and_of_the_whole_file() {
     assert_eq!(all.body, DIGITS);
     assert_eq!(all.header("content-range"), Some("bytes 0-19/20"));
 }
+
+#[test]
+fn last_modified_is_the_file_mtime_and_if_modified_since_compares_seconds() {
+    let server = site("");
+    let path = server.dir.path().join("www/digits.txt");
+    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_secs(784_111_777);
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let r = server.get("/digits.txt");
+    assert_eq!(
+        r.header("last-modified"),
+        Some("Sun, 06 Nov 1994 08:49:37 GMT")
+    );
+    let earlier = server.request(
+        "GET /digits.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:36 GMT\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(earlier.status, 200);
+    let later = server.request(
+        "GET /digits.txt HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:38 GMT\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(later.status, 304);
+}
+
+#[test]
+fn the_etag_changes_when_the_file_changes() {
+    let server = site("");
+    let old = server
+        .get("/digits.txt")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    std::fs::write(
+        server.dir.path().join("www/digits.txt"),
+        b"new contents, new size",
+    )
+    .unwrap();
+    let r = server.request(&format!(
+        "GET /digits.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: {old}\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "new contents, new size");
+    assert_ne!(r.header("etag"), Some(old.as_str()));
+}
+
+#[test]
+fn if_none_match_takes_precedence_over_range() {
+    let server = site("");
+    let etag = server
+        .get("/digits.txt")
+        .header("etag")
+        .unwrap()
+        .to_string();
+    let r = server.request(&format!(
+        "GET /digits.txt HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\nRange: bytes=0-1\r\nConnection: close\r\n\r\n"
+    ));
+    assert_eq!(r.status, 304);
+}

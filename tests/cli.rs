@@ -358,7 +358,7 @@ fn sighup_keeps_open_connections_working_and_binds_new_listeners() {
 
 #[test]
 fn sighup_that_drops_a_listener_closes_it() {
-    let mut server = Server::start(
+    let server = Server::start(
         "workers 1;\naccess_log off;\n\
          server { listen 127.0.0.1:0; root www; }\n\
          server { listen 127.0.0.4:0; root www; }\n",

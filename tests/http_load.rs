@@ -38,7 +38,7 @@ fn a_thousand_sequential_connections_are_served_and_leak_no_descriptor() {
 #[test]
 fn fifty_concurrent_clients_each_doing_twenty_keep_alive_requests_are_all_served() {
     let server = Server::start(
-        &"workers 2;\naccess_log off;\nserver { listen 127.0.0.1:0; root www; }\n".to_string(),
+        "workers 2;\naccess_log off;\nserver { listen 127.0.0.1:0; root www; }\n",
         &[
             ("www/index.html", PAGE),
             ("www/big.bin", &vec![b'b'; 64 * 1024]),

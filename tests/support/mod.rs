@@ -378,13 +378,13 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            if let Ok(None) = child.try_wait() {
-                // SAFETY: kill(2) on our own child's pid.
-                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-                if wait_timeout(&mut child, Duration::from_secs(5)).is_none() {
-                    kill_and_wait(&mut child);
-                }
+        if let Some(mut child) = self.child.take()
+            && let Ok(None) = child.try_wait()
+        {
+            // SAFETY: kill(2) on our own child's pid.
+            unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+            if wait_timeout(&mut child, Duration::from_secs(5)).is_none() {
+                kill_and_wait(&mut child);
             }
         }
     }
@@ -574,19 +574,18 @@ impl Conn {
     pub fn closed_within(&mut self, timeout: Duration) -> Result<bool, Vec<u8>> {
         self.stream.set_read_timeout(Some(timeout)).unwrap();
         let mut chunk = [0u8; 4096];
-        let result = loop {
-            if self.eof {
-                break Ok(true);
-            }
+        let result = if self.eof {
+            Ok(true)
+        } else {
             match self.stream.read(&mut chunk) {
-                Ok(0) => break Ok(true),
+                Ok(0) => Ok(true),
                 Ok(n) => {
                     self.buf.extend_from_slice(&chunk[..n]);
-                    break Err(std::mem::take(&mut self.buf));
+                    Err(std::mem::take(&mut self.buf))
                 }
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => break Ok(true),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => Ok(true),
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    break Ok(false);
+                    Ok(false)
                 }
                 Err(e) => panic!("read: {e}"),
             }

@@ -282,7 +282,6 @@ fn sigterm_does_not_wait_for_idle_keep_alive_connections() {
 }
 
 #[test]
-#[ignore = "BUG: SIGTERM waits the full 10 s grace for an accepted connection that sent no bytes"]
 fn sigterm_does_not_wait_for_a_connection_that_sent_nothing() {
     let mut server = Server::start(&simple_config(""), &[("www/index.html", b"x")]);
     let mut silent = server.connect();

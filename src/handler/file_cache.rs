@@ -71,6 +71,11 @@ fn with_cache<T>(f: impl FnOnce(&mut Cache) -> T) -> Option<T> {
     })
 }
 
+/// Sets up this thread's cache (its inotify descriptor) ahead of the first request.
+pub fn init() {
+    with_cache(|_| ());
+}
+
 /// A new event-loop batch begins: changes may have happened while the loop waited.
 pub fn begin_batch() {
     CACHE.with(|cell| {

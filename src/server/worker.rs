@@ -73,6 +73,7 @@ impl Worker {
         messages: Receiver<Control>,
     ) -> std::io::Result<Worker> {
         let poller = Poller::new(256)?;
+        file_cache::init();
         poller.add_readable(&*control, Token::new(Kind::Control, 0, 0))?;
         let mut worker = Worker {
             poller,

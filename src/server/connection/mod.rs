@@ -211,9 +211,10 @@ impl Connection {
         self.hangup |= hangup || error;
     }
 
-    /// Whether the connection waits for a new request with nothing received yet.
+    /// Whether the connection waits for a request with nothing of it received yet (new, or
+    /// between keep-alive requests).
     pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head { idle: true }) && self.input.is_empty()
+        matches!(self.state, State::Head { .. }) && self.input.is_empty()
     }
 
     /// Runs the state machine until it must wait.

@@ -155,7 +155,7 @@ fn split_field(line: &[u8]) -> Result<(String, String), CgiHeaderError> {
     let colon = memchr::memchr(b':', line).ok_or(CgiHeaderError::Malformed)?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     // No whitespace before the colon either (RFC 9112 §5.1), which also rules out obs-fold.
-    if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+    if name.is_empty() || !name.iter().all(|&b| crate::http::is_tchar(b)) {
         return Err(CgiHeaderError::Malformed);
     }
     let value = trim_ows(value);
@@ -208,27 +208,6 @@ fn parse_length(value: &str) -> Result<u64, CgiHeaderError> {
         return Err(CgiHeaderError::Malformed);
     }
     value.parse().map_err(|_| CgiHeaderError::Malformed)
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
 }
 
 #[cfg(test)]

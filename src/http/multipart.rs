@@ -333,7 +333,7 @@ impl MultipartParser {
     fn header_line(&mut self, line: &[u8]) -> Result<(), MultipartError> {
         let colon = memchr::memchr(b':', line).ok_or(MultipartError::Malformed)?;
         let (name, value) = (&line[..colon], trim_ows(&line[colon + 1..]));
-        if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
+        if name.is_empty() || !name.iter().all(|&b| crate::http::is_tchar(b)) {
             return Err(MultipartError::Malformed);
         }
         if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
@@ -362,7 +362,7 @@ impl MultipartParser {
     fn content_disposition(&mut self, value: &[u8]) -> Result<(), MultipartError> {
         let kind = value
             .iter()
-            .position(|&b| !is_tchar(b))
+            .position(|&b| !crate::http::is_tchar(b))
             .unwrap_or(value.len());
         if kind == 0 {
             return Err(MultipartError::Malformed);
@@ -421,7 +421,7 @@ fn parameters(mut input: &[u8]) -> Result<Vec<Parameter>, ()> {
         }
         let name_len = input
             .iter()
-            .position(|&b| !is_tchar(b))
+            .position(|&b| !crate::http::is_tchar(b))
             .unwrap_or(input.len());
         if name_len == 0 {
             return Err(());
@@ -507,27 +507,6 @@ fn trim_ows(s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
-}
-
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
 }
 
 /// RFC 2046 `bchars`.

@@ -45,6 +45,9 @@ fn deleting_what_does_not_exist_is_404() {
     assert_eq!(server.delete("/uploads/nodir/never.txt").status, 404);
     // A file used as a directory.
     assert_eq!(server.delete("/uploads/doomed.txt/x").status, 404);
+    // A trailing slash names a directory, which this is not (as for GET).
+    assert_eq!(server.delete("/uploads/doomed.txt/").status, 404);
+    assert!(server.store().join("doomed.txt").exists());
     assert_eq!(server.delete("/uploads/doomed.txt").status, 204);
     assert_eq!(server.delete("/uploads/doomed.txt").status, 404);
 }

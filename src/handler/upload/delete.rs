@@ -48,6 +48,10 @@ fn remove(site: &Site, path: &str) -> Result<(), u16> {
     if FileType::from_raw_mode(stat.st_mode).is_dir() {
         return Err(403);
     }
+    // `file.txt/` names a directory that is not there, as it does for GET.
+    if path.ends_with('/') {
+        return Err(404);
+    }
     rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(status_of)
 }
 

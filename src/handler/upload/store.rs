@@ -54,7 +54,7 @@ impl Store {
     pub fn open(path: &Path) -> io::Result<Store> {
         let dir = rustix::fs::open(
             path,
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
         Ok(Store {

@@ -18,6 +18,12 @@ fn has_temporary(names: &[String]) -> bool {
         .any(|n| n.starts_with(".upload-") && n.ends_with(".part"))
 }
 
+/// Waits (a little) for the store to be empty: an aborted upload is dropped by the connection
+/// around the time its error response goes out.
+fn store_becomes_empty(server: &Server) -> bool {
+    wait_until(Duration::from_secs(5), || names(&server.store()).is_empty())
+}
+
 #[test]
 fn a_raw_post_is_stored_byte_exact_and_served_back() {
     let server = Server::start();
@@ -374,7 +380,12 @@ fn a_body_that_stops_arriving_is_408_and_leaves_nothing() {
     raw.extend_from_slice(&[b's'; 500]);
     stream.write_all(&raw).unwrap();
     assert_eq!(read_response(&mut stream).status, 408);
-    assert_eq!(names(&server.store()), Vec::<String>::new());
+    // The connection may drop the upload just after writing the 408.
+    assert!(
+        store_becomes_empty(&server),
+        "left {:?}",
+        names(&server.store())
+    );
 }
 
 #[test]

@@ -331,10 +331,11 @@ fn a_chunked_body_growing_past_the_limit_is_413_and_leaves_no_file() {
     raw.extend_from_slice(b"\r\n");
     raw.extend_from_slice(&chunked(&form, 300));
     assert_eq!(server.exchange(&raw).status, 413);
-    assert!(wait_until(Duration::from_secs(5), || names(
-        &server.store()
-    )
-    .is_empty()));
+    assert!(
+        store_becomes_empty(&server),
+        "left {:?}",
+        names(&server.store())
+    );
 }
 
 #[test]
@@ -430,10 +431,11 @@ fn a_full_disk_is_507_and_leaves_nothing() {
     );
     assert_eq!(response.status, 507);
     // Nothing of either upload is left, not even the part that fitted.
-    assert!(wait_until(Duration::from_secs(5), || names(
-        &server.store()
-    )
-    .is_empty()));
+    assert!(
+        store_becomes_empty(&server),
+        "left {:?}",
+        names(&server.store())
+    );
     assert!(server.stderr().contains("File too large"));
     // The server goes on serving.
     assert_eq!(
@@ -450,9 +452,9 @@ fn a_missing_store_is_500_and_logged() {
     assert_eq!(response.status, 500);
     assert!(!server.path("nowhere").exists());
     assert!(
-        wait_until(Duration::from_secs(5), || server
-            .stderr()
-            .contains("nowhere")),
+        wait_until(Duration::from_secs(5), || {
+            server.stderr().contains("nowhere")
+        }),
         "{}",
         server.stderr()
     );

@@ -34,6 +34,8 @@ use std::time::{Duration, Instant};
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 16 * 1024;
+/// Bytes asked of the kernel per read while a request body streams through to a sink.
+const BODY_CHUNK: usize = 64 * 1024;
 /// Most bytes a connection buffers: a whole head at its limit, plus one read.
 const INPUT_LIMIT: usize = request::MAX_HEAD + READ_CHUNK;
 /// System calls one `drive` may make before it yields to other connections.
@@ -248,16 +250,20 @@ impl Connection {
         let state = std::mem::replace(&mut self.state, State::Closed);
         self.state = match state {
             State::Head { idle: false } if !self.input.is_empty() => self.fail(408, ctx),
-            State::Body(_) => self.fail(408, ctx),
+            State::Body(body) => {
+                // The sink (a half-written upload) goes before the client hears the answer.
+                drop(body);
+                self.fail(408, ctx)
+            }
             State::Cgi(run) => self.cgi_timed_out(run, ctx),
             _ => State::Closed,
         };
         self.drive(ctx)
     }
 
-    /// Reads once into `input`. Ok(0) is end of stream.
+    /// Reads once into `input`, keeping it within `limit` bytes. Ok(0) is end of stream.
     fn read_some(&mut self, limit: usize) -> io::Result<usize> {
-        let room = limit.saturating_sub(self.input.len()).min(READ_CHUNK);
+        let room = limit.saturating_sub(self.input.len()).min(BODY_CHUNK);
         if room == 0 {
             return Err(io::Error::other("input buffer full"));
         }
@@ -295,7 +301,8 @@ impl Connection {
         if !self.readable {
             return (State::Head { idle }, Flow::Blocked);
         }
-        match self.read_some(INPUT_LIMIT) {
+        // Heads are small: read them in small pieces, up to the head limit.
+        match self.read_some(INPUT_LIMIT.min(self.input.len() + READ_CHUNK)) {
             Ok(0) => (State::Closed, Flow::Continue),
             Ok(_) => {
                 if idle {
@@ -408,7 +415,7 @@ impl Connection {
         if !self.readable {
             return (State::Body(body), Flow::Blocked);
         }
-        match self.read_some(READ_CHUNK * 4) {
+        match self.read_some(BODY_CHUNK) {
             // The client went away in the middle of its body.
             Ok(0) => (State::Closed, Flow::Continue),
             Ok(_) => {

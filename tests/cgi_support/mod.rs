@@ -542,14 +542,14 @@ impl Client {
                 if reader.left == 0 {
                     reader.framing = Framing::Length(0);
                 }
-                Some(self.buf.drain(..take).collect())
+                Some(self.take(take))
             }
             Framing::Close => {
                 if self.buf.is_empty() && !self.fill() {
                     return finish(reader, true);
                 }
                 let take = self.buf.len().min(max);
-                Some(self.buf.drain(..take).collect())
+                Some(self.take(take))
             }
             Framing::Chunked => {
                 if reader.left == 0 {
@@ -586,9 +586,19 @@ impl Client {
                 if reader.left == 0 {
                     reader.chunk_crlf = true;
                 }
-                Some(self.buf.drain(..take).collect())
+                Some(self.take(take))
             }
         }
+    }
+
+    /// The first `n` buffered bytes.
+    fn take(&mut self, n: usize) -> Vec<u8> {
+        if n == self.buf.len() {
+            return std::mem::take(&mut self.buf);
+        }
+        let part = self.buf[..n].to_vec();
+        self.buf.drain(..n);
+        part
     }
 
     /// Reads the rest of a body.

@@ -457,7 +457,6 @@ fn a_chunked_post_reaches_the_script_de_chunked_with_its_content_length() {
 }
 
 #[test]
-#[ignore = "BUG: Expect: 100-continue with Content-Length to a CGI script gets no 100 Continue (client waits)"]
 fn expect_100_continue_is_answered_before_the_body_is_sent() {
     let site = Site::start();
     let mut client = site.connect();
@@ -721,7 +720,6 @@ fn a_script_going_silent_mid_body_is_cut_off_after_cgi_timeout_and_killed() {
 }
 
 #[test]
-#[ignore = "BUG: response held until the script exits; cut short (no last chunk) and script killed at cgi_timeout"]
 fn a_script_closing_its_output_early_gets_its_response_completed_at_once() {
     let site = Site::start();
     let mut client = site.connect();
@@ -912,7 +910,6 @@ fn fifty_mib_to_a_slow_reader_arrive_intact_while_server_memory_stays_bounded() 
 }
 
 #[test]
-#[ignore = "BUG: level-triggered pidfd of an exited script spins the worker at 100% CPU until stdout EOF"]
 fn a_script_that_exited_while_its_output_pipe_stays_open_costs_no_cpu() {
     let site = Site::start();
     let ticks_per_second = clock_ticks_per_second();
@@ -1083,7 +1080,6 @@ fn an_http_1_0_keep_alive_request_without_script_length_still_closes() {
 // What the script inherits
 
 #[test]
-#[ignore = "BUG: the error-log fd dup (no CLOEXEC) leaks into every script as an extra fd"]
 fn a_script_inherits_only_stdin_stdout_and_stderr() {
     let site = Site::start();
     let response = site.get("/cgi-bin/fds.py");
@@ -1094,7 +1090,6 @@ fn a_script_inherits_only_stdin_stdout_and_stderr() {
 }
 
 #[test]
-#[ignore = "BUG: scripts inherit the server's blocked SIGHUP, SIGINT and SIGTERM"]
 fn a_script_starts_with_default_signal_dispositions_and_no_blocked_signals() {
     let site = Site::start();
     let text = site.get("/cgi-bin/signals.sh").text();

@@ -11,19 +11,43 @@ use std::cell::RefCell;
 use std::fs::File;
 use std::io;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
-thread_local! {
-    /// Killed scripts whose exit has not been collected yet (per worker thread).
-    static ORPHANS: RefCell<Vec<Child>> = const { RefCell::new(Vec::new()) };
+/// A script no exchange waits for any more, until its exit is collected.
+struct Orphan {
+    child: Child,
+    /// When its process group gets SIGKILL (None: already sent).
+    kill_at: Option<Instant>,
 }
 
-/// Collects the exit of every orphan that has exited. Returns whether some are still running.
+thread_local! {
+    /// This worker thread's orphans.
+    static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Kills the orphans whose time is up and collects the exit of those that have exited. Returns
+/// whether some are still running.
 pub fn reap_orphans() -> bool {
+    let now = Instant::now();
     ORPHANS.with(|orphans| {
         let mut orphans = orphans.borrow_mut();
-        orphans.retain_mut(|child| matches!(child.try_wait(), Ok(None)));
+        orphans.retain_mut(|orphan| {
+            if orphan.kill_at.is_some_and(|at| at <= now) {
+                kill_group(&mut orphan.child);
+                orphan.kill_at = None;
+            }
+            matches!(orphan.child.try_wait(), Ok(None))
+        });
         !orphans.is_empty()
     })
+}
+
+/// SIGKILL to the script's process group: the script and whatever it started.
+fn kill_group(child: &mut Child) {
+    let pid = Pid::from_child(child);
+    if rustix::process::kill_process_group(pid, rustix::process::Signal::KILL).is_err() {
+        let _ = child.kill();
+    }
 }
 
 /// Where the script's stdin comes from.
@@ -72,6 +96,9 @@ impl Process {
             command.current_dir(dir);
         }
         command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+        // Its own process group, so that killing it also stops what it started.
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        crate::sys::unblock_signals_in_child(&mut command);
         command.stdout(Stdio::piped()).stderr(Stdio::from(stderr));
         command.stdin(match stdin {
             Stdin::Pipe => Stdio::piped(),
@@ -190,6 +217,23 @@ impl Process {
     }
 }
 
+impl Process {
+    /// The exchange is complete but the script still runs (it closed its output and went on):
+    /// it may finish within `grace`, then its process group is killed.
+    pub fn release(&mut self, grace: Duration) {
+        if self.exit_status().is_some() {
+            return;
+        }
+        if let Some(child) = self.child.take() {
+            let orphan = Orphan {
+                child,
+                kill_at: Some(Instant::now() + grace),
+            };
+            ORPHANS.with(|orphans| orphans.borrow_mut().push(orphan));
+        }
+    }
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         if self.exit_status().is_some() {
@@ -198,9 +242,13 @@ impl Drop for Process {
         // Abandoned while running (client gone, timeout, error): stop it, and let the worker
         // collect its exit.
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
+            kill_group(&mut child);
             if matches!(child.try_wait(), Ok(None)) {
-                ORPHANS.with(|orphans| orphans.borrow_mut().push(child));
+                let orphan = Orphan {
+                    child,
+                    kill_at: None,
+                };
+                ORPHANS.with(|orphans| orphans.borrow_mut().push(orphan));
             }
         }
     }

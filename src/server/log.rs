@@ -42,12 +42,13 @@ impl Sink {
         }
     }
 
-    /// A descriptor child processes may write to (CGI stderr).
+    /// A descriptor child processes may write to (CGI stderr). Close-on-exec: the child gets
+    /// it as its fd 2 only, and no other worker's child inherits it meanwhile.
     pub fn as_file(&self) -> io::Result<File> {
         let fd = match self {
-            Sink::Stdout => rustix::io::dup(io::stdout().as_fd())?,
-            Sink::Stderr => rustix::io::dup(io::stderr().as_fd())?,
-            Sink::File(file) => rustix::io::dup(file.as_fd())?,
+            Sink::Stdout => io::stdout().as_fd().try_clone_to_owned()?,
+            Sink::Stderr => io::stderr().as_fd().try_clone_to_owned()?,
+            Sink::File(file) => file.as_fd().try_clone_to_owned()?,
         };
         Ok(File::from(fd))
     }

@@ -165,9 +165,9 @@ impl Worker {
                                 event.hangup,
                                 event.error,
                             ),
-                            Kind::CgiStdout => connection.cgi_ready(true, false),
-                            Kind::CgiStdin => connection.cgi_ready(false, true),
-                            _ => {}
+                            Kind::CgiStdout => connection.cgi_ready(true, false, false),
+                            Kind::CgiStdin => connection.cgi_ready(false, true, false),
+                            _ => connection.cgi_ready(false, false, true),
                         }
                         self.drive(token.slot, now, false);
                     }

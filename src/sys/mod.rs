@@ -48,3 +48,24 @@ pub fn wait_for_signal(signals: &[i32]) -> io::Result<i32> {
     }
     Ok(signal)
 }
+
+/// Makes a command's child start with no blocked signals. The server blocks SIGHUP, SIGINT and
+/// SIGTERM in every thread (they are taken by `sigwait`), and a spawned process would inherit
+/// that mask: a CGI script could then not be stopped with SIGTERM.
+pub fn unblock_signals_in_child(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
+    // functions may be called; sigemptyset and pthread_sigmask (sigprocmask) are, and the
+    // closure allocates nothing and touches no lock.
+    unsafe {
+        command.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            let rc = libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            if rc != 0 {
+                return Err(io::Error::from_raw_os_error(rc));
+            }
+            Ok(())
+        });
+    }
+}

@@ -29,6 +29,9 @@ use std::time::{Duration, Instant};
 const OUT_LIMIT: usize = 64 * 1024;
 /// Longest header block a script may print.
 const HEAD_LIMIT: usize = 32 * 1024;
+/// How long after its output ends a script's exit status is awaited. A script that dies closes
+/// its output and exits at once; one still running after this closed its output on purpose.
+const EXIT_GRACE: Duration = Duration::from_millis(200);
 
 pub(super) struct CgiRun {
     request: Request,
@@ -53,8 +56,9 @@ enum Phase {
     /// Collecting the header block.
     Head(Vec<u8>),
     Body,
-    /// stdout is closed; the exit status decides whether the response ends cleanly.
-    Exiting,
+    /// stdout closed at this instant; the exit status decides whether the response ends
+    /// cleanly. A script that keeps running past [`EXIT_GRACE`] has simply closed its output.
+    Exiting(Instant),
     /// Nothing more will be added to `out`.
     Flushing,
 }
@@ -149,12 +153,17 @@ impl Connection {
             .access_log
             .is_some()
             .then(|| super::log_entry(&request, 200));
+        // The client asked whether to send its body: the script is running, so yes.
+        let mut out = Vec::new();
+        if request.expect_continue && body_left > 0 && self.input.is_empty() {
+            out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
         State::Cgi(Box::new(CgiRun {
             request,
             process,
             body_left,
             phase: Phase::Head(Vec::new()),
-            out: Vec::new(),
+            out,
             out_sent: 0,
             framing: OutFraming::Discard,
             keep_alive: false,
@@ -193,14 +202,18 @@ impl Connection {
         )
     }
 
-    /// Records readiness of one of the script's fds.
-    pub fn cgi_ready(&mut self, stdout: bool, writable: bool) {
+    /// Records readiness of one of the script's fds: its stdout, its stdin, or its pidfd.
+    pub fn cgi_ready(&mut self, stdout: bool, stdin: bool, exited: bool) {
         if let State::Cgi(run) = &mut self.state {
             if stdout {
                 run.process.stdout_readable = true;
             }
-            if writable {
+            if stdin {
                 run.process.stdin_writable = true;
+            }
+            if exited {
+                // Collected at once: the pidfd is level-triggered and closes when reaped.
+                let _ = run.process.exit_status();
             }
         }
     }
@@ -238,15 +251,12 @@ impl Connection {
             if run.body_left == 0 {
                 run.process.close_stdin();
             }
-        } else if self.readable && !self.ended && self.input.len() < INPUT_LIMIT {
+        } else if self.readable && self.input.len() < INPUT_LIMIT {
             // Nothing is expected from the client now; reading keeps a pipelined request for
-            // later. End of stream may be a half-close (the client still waits for the
-            // response) or a client that left: the next write to it tells, and kills the script.
+            // later, and end of stream means the client left: the script is killed (as nginx
+            // does, a half-close is taken as a departure; only a write could tell them apart).
             match self.read_some(INPUT_LIMIT) {
-                Ok(0) => {
-                    self.ended = true;
-                    self.readable = false;
-                }
+                Ok(0) => return (State::Closed, Flow::Continue),
                 Ok(_) => progress = true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(_) => return (State::Closed, Flow::Continue),
@@ -294,7 +304,7 @@ impl Connection {
                         .read_stdout(&mut chunk, (OUT_LIMIT - pending).min(READ_CHUNK * 2))
                     {
                         Ok(Some(0)) | Err(_) => {
-                            run.phase = Phase::Exiting;
+                            run.phase = Phase::Exiting(ctx.now);
                             progress = true;
                         }
                         Ok(Some(_)) => {
@@ -306,13 +316,19 @@ impl Connection {
                     }
                 }
             }
-            Phase::Exiting => match run.process.exit_status() {
+            Phase::Exiting(since) => match run.process.exit_status() {
                 Some(status) => {
                     run.finish_body(status.success());
                     run.phase = Phase::Flushing;
                     progress = true;
                 }
-                None => run.phase = Phase::Exiting,
+                None if ctx.now >= since + EXIT_GRACE => {
+                    run.finish_body(true);
+                    run.process.release(run.cgi_timeout);
+                    run.phase = Phase::Flushing;
+                    progress = true;
+                }
+                None => run.phase = Phase::Exiting(since),
             },
             Phase::Flushing => {}
         }
@@ -345,10 +361,10 @@ impl Connection {
         }
 
         let waiting_for_client = run.out.len() > run.out_sent;
-        self.deadline = Some(if waiting_for_client {
-            run.last_sent + run.send_timeout
-        } else {
-            run.last_output + run.cgi_timeout
+        self.deadline = Some(match run.phase {
+            _ if waiting_for_client => run.last_sent + run.send_timeout,
+            Phase::Exiting(since) => since + EXIT_GRACE,
+            _ => run.last_output + run.cgi_timeout,
         });
         let flow = if progress {
             Flow::Continue
@@ -368,7 +384,10 @@ impl Connection {
 
     /// The deadline of a CGI exchange passed.
     pub(super) fn cgi_timed_out(&mut self, run: Box<CgiRun>, ctx: &mut Context) -> State {
+        let waiting_for_client = run.out.len() > run.out_sent;
         match run.phase {
+            // The grace for the exit status is over: the exchange goes on and ends the body.
+            Phase::Exiting(_) if !waiting_for_client => State::Cgi(run),
             Phase::Head(_) => {
                 log::error(&format!("CGI {}: no output in time", run.request.path));
                 self.cgi_failed(&run.request, 504, ctx)

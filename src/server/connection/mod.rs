@@ -167,8 +167,6 @@ pub struct Connection {
     writable: bool,
     /// The peer closed its side (or the socket failed): reads go on until they say so.
     hangup: bool,
-    /// A read returned end of stream: no request can follow.
-    ended: bool,
     state: State,
     timeouts: Timeouts,
     /// When the current wait ends (the worker schedules it).
@@ -194,7 +192,6 @@ impl Connection {
             readable: false,
             writable: false,
             hangup: false,
-            ended: false,
             state: State::Head { idle: false },
             timeouts,
             deadline: Some(now + timeouts.header),
@@ -535,7 +532,7 @@ impl Connection {
 
     /// A response is complete: wait for the next request, or close.
     fn after_response(&mut self, keep_alive: bool, ctx: &Context) -> State {
-        if keep_alive && !ctx.draining && !self.ended {
+        if keep_alive && !ctx.draining {
             let idle = self.input.is_empty();
             let wait = if idle {
                 self.timeouts.keepalive

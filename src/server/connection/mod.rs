@@ -1,15 +1,21 @@
 //! One client connection and its state machine.
 //!
 //! ```text
-//!   Head ──▶ Body ──▶ Send ──▶ Head (keep-alive)
-//!     │        │        └────▶ Linger ──▶ closed
-//!     └────────┴──▶ Send (error, then close)
+//!   Head ─┬─▶ Body ─┬─▶ Send ──┬─▶ Head     (keep-alive: the next request)
+//!         │         └─▶ Cgi ───┤
+//!         ├─▶ Cgi ─────────────┤
+//!         ├─▶ Send ────────────┘
+//!         └─▶ Send (error) ──────▶ Linger ──▶ closed
 //! ```
+//!
+//! `Body` reads a request body into a sink (discarded, an upload, or a spool for CGI); `Cgi`
+//! (in `cgi.rs`) feeds a script and streams its output; `Linger` reads what a client still sends
+//! after a final response so that it sees the response rather than a reset.
 //!
 //! [`Connection::drive`] runs the machine until it has to wait for the socket (or its budget is
 //! spent). Each step takes the state by value and returns the next one, so every transition is
 //! one assignment. Readiness comes from edge-triggered epoll: an event sets `readable` or
-//! `writable`, and `EAGAIN` clears it.
+//! `writable`, and `EAGAIN` (or a short read or write) clears it.
 
 mod cgi;
 
@@ -38,7 +44,8 @@ const READ_CHUNK: usize = 16 * 1024;
 const BODY_CHUNK: usize = 64 * 1024;
 /// Most bytes a connection buffers: a whole head at its limit, plus one read.
 const INPUT_LIMIT: usize = request::MAX_HEAD + READ_CHUNK;
-/// System calls one `drive` may make before it yields to other connections.
+/// Steps one `drive` may take (each makes a few system calls at most) before it yields to the
+/// other connections.
 const IO_BUDGET: u32 = 32;
 /// How long a closing connection keeps reading what the client still sends, so that the
 /// client sees our response rather than a reset.

@@ -11,8 +11,9 @@
 //!   DELETE, a CGI script: [`note_possible_change`]). A request that causally follows a change
 //!   therefore never sees the old content: the change queued its inotify event before the
 //!   request could be sent.
-//! - What inotify cannot see (a renamed ancestor directory, another mount) is caught by
-//!   re-checking an entry with `stat` once it is [`REVALIDATE`] old.
+//! - A path with a symlink anywhere in it is never cached (its watched directory would not be
+//!   the one that holds the file). What inotify still cannot see (a renamed ancestor directory,
+//!   another mount) is caught by re-checking an entry with `stat` once it is [`REVALIDATE`] old.
 //!
 //! The cache is bounded in entries and bytes; when full it is emptied and refilled.
 
@@ -135,6 +136,10 @@ pub fn load(path: &Path, mut file: File, metadata: &Metadata) -> Option<Arc<Entr
         .ok()?;
     let after = file.metadata().ok()?;
     if content.len() as u64 != after.len() || !same_file(&after, metadata) {
+        return None;
+    }
+    // Through a symlink, the watched directory would not be the file's own: never cached.
+    if fs::canonicalize(path).ok()? != path {
         return None;
     }
     with_cache(|cache| cache.insert(path, content, after)).flatten()

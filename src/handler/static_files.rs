@@ -20,7 +20,10 @@ const MAX_LISTING: usize = 10_000;
 /// Serves `request.path` from the site's root or alias.
 pub fn serve(request: &Request, site: &Site) -> Response {
     let file_path = site.file_path(&request.path);
-    if let Some(cached) = file_cache::lookup(&file_path) {
+    // A path ending in `/` names a directory; for a file it is a 404, as the open below says.
+    if !request.path.ends_with('/')
+        && let Some(cached) = file_cache::lookup(&file_path)
+    {
         return serve_content(request, &cached, &file_path, site);
     }
     // Opened first and examined with fstat: one path walk, and no window between the check and

@@ -125,6 +125,15 @@ impl Default for ChunkedDecoder {
 }
 
 impl ChunkedDecoder {
+    /// Data bytes of the current chunk still to come: its whole announced size is known as soon
+    /// as its size line ends, so a limit can be enforced before the data arrives.
+    pub fn announced(&self) -> u64 {
+        match self.state {
+            State::Data { remaining } => remaining,
+            _ => 0,
+        }
+    }
+
     pub fn new() -> Self {
         ChunkedDecoder {
             state: State::Size {

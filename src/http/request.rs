@@ -283,6 +283,10 @@ fn version_error(buf: &[u8]) -> u16 {
     let line_end = memchr::memchr(b'\n', buf).unwrap_or(buf.len());
     let line = &buf[..line_end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
+    // Only a well-formed request-line (method SP target SP version) can be about the version.
+    if line.split(|b| *b == b' ').count() != 3 {
+        return 400;
+    }
     match line.rsplit(|b| *b == b' ').next() {
         Some(version)
             if version.len() == 8
@@ -463,6 +467,8 @@ mod tests {
             ("get / HTTP/1.1\r\nHost: a\r\n\r\n", 501),            // methods are case-sensitive
             ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
             ("GET / HTTP/3.1\r\nHost: a\r\n\r\n", 505),
+            ("GET /  HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            ("GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", 400),
             ("GET / HTTX/1.1\r\nHost: a\r\n\r\n", 400),
             (
                 "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",

@@ -472,7 +472,10 @@ impl Connection {
             referer: String::new(),
             user_agent: String::new(),
         });
-        self.send(response, false, false, log, ctx)
+        // The head could not be parsed, but a HEAD request still gets no body.
+        let start = self.input.iter().position(|b| !matches!(b, b'\r' | b'\n'));
+        let head_only = start.is_some_and(|i| self.input[i..].starts_with(b"HEAD "));
+        self.send(response, false, head_only, log, ctx)
     }
 
     fn send(
@@ -610,11 +613,17 @@ impl Receiving {
                     Err(_) => return Err(BodyError::Status(400)),
                 },
             };
-            if let Some(range) = data {
+            let announced = match &self.decoder {
+                BodyDecoder::Chunked(decoder) => decoder.announced(),
+                BodyDecoder::Length { .. } => 0,
+            };
+            if let Some(range) = &data {
                 self.received += range.len() as u64;
-                if self.limit > 0 && self.received > self.limit {
-                    return Err(BodyError::Status(413));
-                }
+            }
+            if self.limit > 0 && self.received.saturating_add(announced) > self.limit {
+                return Err(BodyError::Status(413));
+            }
+            if let Some(range) = data {
                 match &mut self.sink {
                     Sink::Discard(_) => {}
                     Sink::Upload(upload) => {

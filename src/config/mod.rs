@@ -94,12 +94,48 @@ fn absolute(path: &Path) -> std::io::Result<PathBuf> {
     } else {
         std::env::current_dir()?.join(path)
     };
-    Ok(joined.components().collect())
+    Ok(clean(&joined))
+}
+
+/// Resolves `.` and `..` lexically (`/srv/conf/../www` is `/srv/www`). Paths from the file are
+/// joined to the config directory, and what comes out reaches scripts (SCRIPT_FILENAME,
+/// DOCUMENT_ROOT): php-cgi, for one, refuses a script path with `..` in it.
+pub(crate) fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_cleaned_lexically() {
+        let cases = [
+            ("/srv/conf/../www", "/srv/www"),
+            ("/srv/./a/./b/..", "/srv/a"),
+            ("/../a", "/a"),
+            ("a/../../b", "../b"),
+            ("/srv/www/", "/srv/www"),
+        ];
+        for (raw, clean_path) in cases {
+            assert_eq!(clean(Path::new(raw)), PathBuf::from(clean_path), "{raw}");
+        }
+    }
 
     #[test]
     fn errors_print_as_path_line_col_message() {
@@ -132,7 +168,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.path, cwd.join("conf/w.conf"));
-        assert_eq!(config.servers[0].settings.root, cwd.join("conf/../site"));
+        assert_eq!(config.servers[0].settings.root, cwd.join("site"));
         assert!(config.servers[0].settings.root.is_absolute());
 
         let bare = parse("server { listen 80; }", Path::new("w.conf")).unwrap();

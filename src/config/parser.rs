@@ -531,7 +531,7 @@ impl Interpreter<'_> {
         if w.text.is_empty() {
             return fail(w.pos, "invalid path \"\"");
         }
-        Ok(self.dir.join(&w.text))
+        Ok(super::clean(&self.dir.join(&w.text)))
     }
 
     /// An absolute path is kept, a relative one with a `/` is relative to the config directory,
@@ -544,7 +544,7 @@ impl Interpreter<'_> {
         Ok(if p.is_absolute() || !w.text.contains('/') {
             p.to_path_buf()
         } else {
-            self.dir.join(p)
+            super::clean(&self.dir.join(p))
         })
     }
 
@@ -804,7 +804,7 @@ mod tests {
     }
 
     fn abs(p: &str) -> PathBuf {
-        Path::new(DIR).join(p)
+        crate::config::clean(&Path::new(DIR).join(p))
     }
 
     fn addr(s: &str) -> SocketAddr {

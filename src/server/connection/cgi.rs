@@ -22,6 +22,7 @@ use crate::server::log;
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Seek, Write};
+use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -318,7 +319,13 @@ impl Connection {
             }
             Phase::Exiting(since) => match run.process.exit_status() {
                 Some(status) => {
-                    run.finish_body(status.success());
+                    // A script killed by a signal died mid-response. One that exits with an
+                    // error code after its output ended (php-cgi does after an error page) has
+                    // said all it will: its body is complete, as Apache and lighttpd take it.
+                    if !status.success() {
+                        log::error(&format!("CGI {}: {status}", run.request.path));
+                    }
+                    run.finish_body(status.signal().is_none());
                     run.phase = Phase::Flushing;
                     progress = true;
                 }
@@ -477,8 +484,8 @@ impl CgiRun {
         }
     }
 
-    /// Ends the body. A script that failed leaves the response visibly cut short: no last
-    /// chunk, and the connection closes.
+    /// Ends the body. A script that died leaves the response visibly cut short: no last chunk,
+    /// and the connection closes.
     fn finish_body(&mut self, success: bool) {
         match self.framing {
             OutFraming::Chunked if success => self.out.extend_from_slice(b"0\r\n\r\n"),

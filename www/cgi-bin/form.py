@@ -7,29 +7,62 @@ import sys
 from urllib.parse import parse_qsl
 
 
+HEADER = """\
+<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} &middot; webserv</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/style.css">
+</head>
+<body>
+<header class="site-header">
+  <div class="wrap">
+    <a class="brand" href="/"><img src="/favicon.svg" alt="">webserv</a>
+    <nav class="site-nav">
+      <a href="/">Home</a>
+      <a href="/files/">Files</a>
+      <a href="/upload.html">Upload</a>
+      <a href="/cgi-bin/README.html" aria-current="page">CGI</a>
+    </nav>
+  </div>
+</header>
+<main class="wrap">
+<h1>{title}</h1>
+"""
+
+FOOTER = """\
+<p><a href="/cgi-bin/">All CGI demos</a></p>
+</main>
+<footer class="site-footer">
+  <div class="wrap">webserv &middot; this page was made by <code>cgi-bin/form.py</code></div>
+</footer>
+</body>
+</html>
+"""
+
+
 def respond(title, body, status="200 OK"):
     sys.stdout.write(
         f"Status: {status}\r\n"
         "Content-Type: text/html; charset=utf-8\r\n"
-        "\r\n"
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n'
-        '<head><meta charset="utf-8"><title>' + title + "</title>\n"
-        '<link rel="stylesheet" href="/style.css"></head>\n'
-        "<body><main>\n"
-        f"<h1>{title}</h1>\n{body}"
-        '<p><a href="/cgi-bin/">All CGI demos</a></p>\n'
-        "</main></body>\n</html>\n"
+        "\r\n" + HEADER.format(title=html.escape(title)) + body + FOOTER
     )
 
 
 def form():
     action = html.escape(os.environ.get("SCRIPT_NAME", "form.py"))
     return (
-        f'<form method="post" action="{action}">\n'
-        '<p><label>Name <input name="name" required></label></p>\n'
-        '<p><label>Message <textarea name="message" rows="4"></textarea></label></p>\n'
-        '<p><button type="submit">Send</button></p>\n'
+        f'<form method="post" action="{action}" class="panel">\n'
+        '<label for="name">Name</label>\n'
+        '<input id="name" name="name" type="text" required>\n'
+        '<label for="message" style="margin-top:.9rem">Message</label>\n'
+        '<textarea id="message" name="message" rows="4"></textarea>\n'
+        '<div class="row"><button type="submit">Send</button>\n'
+        '<span class="muted">POSTed as <code>application/x-www-form-urlencoded</code>'
+        "</span></div>\n"
         "</form>\n"
     )
 
@@ -57,7 +90,7 @@ def main():
     )
     body = (
         f"<p>{len(fields)} field(s) received:</p>\n"
-        f"<table>\n{rows}</table>\n"
+        f'<div class="table-wrap"><table class="fields">\n{rows}</table></div>\n'
         "<h2>Again?</h2>\n" + form()
     )
     respond("Thank you", body)

@@ -51,15 +51,36 @@ def main():
         "\r\n"
         "<!DOCTYPE html>\n"
         '<html lang="en">\n'
-        '<head><meta charset="utf-8"><title>Session counter</title>\n'
-        '<link rel="stylesheet" href="/style.css"></head>\n'
-        "<body><main>\n"
+        "<head>\n"
+        '<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        "<title>Session counter &middot; webserv</title>\n"
+        '<link rel="icon" href="/favicon.svg" type="image/svg+xml">\n'
+        '<link rel="stylesheet" href="/style.css">\n'
+        "</head>\n"
+        "<body>\n"
+        '<header class="site-header">\n'
+        '  <div class="wrap">\n'
+        '    <a class="brand" href="/"><img src="/favicon.svg" alt="">webserv</a>\n'
+        '    <nav class="site-nav">\n'
+        '      <a href="/">Home</a>\n'
+        '      <a href="/files/">Files</a>\n'
+        '      <a href="/upload.html">Upload</a>\n'
+        '      <a href="/cgi-bin/README.html" aria-current="page">CGI</a>\n'
+        "    </nav>\n"
+        "  </div>\n"
+        "</header>\n"
+        '<main class="wrap">\n'
         "<h1>Session counter</h1>\n"
         f'<p>You have visited this page <strong id="count">{times}</strong> '
         "in this session.</p>\n"
         f"<p>Session <code>{sid}</code> (cookie <code>sid</code>).</p>\n"
-        '<p><a href="session.py">Visit again</a> · <a href="/cgi-bin/">All CGI demos</a></p>\n'
-        "</main></body>\n</html>\n"
+        '<p><a href="session.py">Visit again</a> &middot; <a href="/cgi-bin/">All CGI demos</a></p>\n'
+        "</main>\n"
+        '<footer class="site-footer">\n'
+        '  <div class="wrap">webserv &middot; this page was made by <code>cgi-bin/session.py</code></div>\n'
+        "</footer>\n"
+        "</body>\n</html>\n"
     )
 
 

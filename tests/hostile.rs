@@ -1055,7 +1055,6 @@ fn malformed_request_lines_are_refused_with_the_right_status() {
 /// check looks only at the last space-separated word. Expected 400 (RFC 9112 §3: the line is
 /// malformed), as nginx answers.
 #[test]
-#[ignore = "BUG: `GET /  HTTP/1.1` and `GET /a b HTTP/1.1` get 505 instead of 400"]
 fn a_space_in_the_wrong_place_of_the_request_line_is_400_not_505() {
     let server = site();
     run_cases(
@@ -1081,7 +1080,6 @@ fn a_space_in_the_wrong_place_of_the_request_line_is_400_not_505() {
 /// as it reads the size ("client intended to send too large chunked body"), exactly as webserv
 /// does for a Content-Length over the limit.
 #[test]
-#[ignore = "BUG: a chunk size over client_max_body_size is not refused until the data arrives"]
 fn a_chunk_size_over_the_body_limit_is_413_at_once() {
     let server = site();
     for size in ["100001", "ffffffffffffffff"] {
@@ -1230,7 +1228,6 @@ fn symlinks_inside_the_root_are_followed_like_nginx() {
 /// slash, so once `/sub/a.txt` is cached, `GET /sub/a.txt/` is served the file (200) instead
 /// of 404 (ENOTDIR, which is what an uncached request gets, and what nginx answers).
 #[test]
-#[ignore = "BUG: GET /file/ is 200 with the file when /file is in the cache (404 otherwise)"]
 fn a_file_with_a_trailing_slash_is_404_cached_or_not() {
     let server = site();
     assert_eq!(server.get("/sub/a.txt/").status, 404, "uncached");
@@ -1251,7 +1248,6 @@ fn a_file_with_a_trailing_slash_is_404_cached_or_not() {
 /// inotify watches the directory of the link, not of the target. The file cache promises it
 /// "must never serve a stale file".
 #[test]
-#[ignore = "BUG: a symlinked file's old content is served for up to 2 s after the target changes"]
 fn a_file_behind_a_symlink_is_never_served_stale() {
     let server = site();
     let dir = server.dir.path();
@@ -1526,7 +1522,6 @@ fn a_malformed_request_in_the_middle_of_a_pipeline_ends_it_with_400() {
 /// close` on that response, or (as Apache's mod_cgi and nginx's discard do) the rest of the
 /// body read and dropped and the next request answered.
 #[test]
-#[ignore = "BUG: CGI response before the body is read says keep-alive, then the connection closes"]
 fn a_cgi_answer_sent_before_the_body_arrived_keeps_its_keep_alive_promise() {
     let server = errors_site();
     let mut conn = server.connect();
@@ -1806,7 +1801,6 @@ fn head_of_an_error_has_headers_and_no_body() {
 /// content in a response to HEAD; nginx sends none). `Connection::fail` always passes
 /// `head_only = false`.
 #[test]
-#[ignore = "BUG: HEAD refused during head parsing (400/414/431/501) gets the error page body"]
 fn head_of_an_error_found_while_parsing_has_no_body() {
     let server = errors_site();
     let long = "a".repeat(9000);

@@ -360,9 +360,17 @@ impl Connection {
         if matches!(run.phase, Phase::Flushing) && run.out.is_empty() {
             // The script may have changed files that a next request reads.
             crate::handler::file_cache::note_possible_change();
-            let keep_alive = run.keep_alive && run.body_left == 0 && !ctx.draining;
             if let (Some(entry), Some(out)) = (&run.log, ctx.access_log.as_deref_mut()) {
                 log::append_access(out, self.peer, ctx.log_time, entry, run.body_bytes);
+            }
+            let keep_alive = run.keep_alive && !ctx.draining;
+            if keep_alive && run.body_left > 0 {
+                // The script answered before the client finished its body: the head promised
+                // keep-alive, so the rest of the body is read and dropped first.
+                let CgiRun {
+                    request, body_left, ..
+                } = *run;
+                return (self.drop_body(request, body_left, ctx), Flow::Continue);
             }
             return (self.after_response(keep_alive, ctx), Flow::Continue);
         }

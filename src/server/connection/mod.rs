@@ -129,6 +129,8 @@ enum Sink {
     Upload(Box<Upload>),
     /// To a temporary file, for a CGI script that needs CONTENT_LENGTH of a chunked body.
     Spool(cgi::Spool),
+    /// Nowhere, after the response was sent: the rest of a body the answer did not need.
+    Drop,
 }
 
 /// Why a body could not be taken.
@@ -254,6 +256,8 @@ impl Connection {
         let state = std::mem::replace(&mut self.state, State::Closed);
         self.state = match state {
             State::Head { idle: false } if !self.input.is_empty() => self.fail(408, ctx),
+            // Its answer is already sent: nothing more to say.
+            State::Body(body) if matches!(body.sink, Sink::Drop) => State::Closed,
             State::Body(body) => {
                 // The sink (a half-written upload) goes before the client hears the answer.
                 drop(body);
@@ -383,6 +387,19 @@ impl Connection {
         }))
     }
 
+    /// Reads and drops the `left` body bytes of a request already answered.
+    fn drop_body(&mut self, request: Request, left: u64, ctx: &Context) -> State {
+        self.deadline = Some(ctx.now + self.timeouts.body);
+        State::Body(Box::new(Receiving {
+            request,
+            decoder: BodyDecoder::Length { remaining: left },
+            sink: Sink::Drop,
+            received: 0,
+            limit: 0,
+            interim: b"",
+        }))
+    }
+
     fn on_body(&mut self, mut body: Box<Receiving>, ctx: &mut Context) -> (State, Flow) {
         if !body.interim.is_empty() {
             if !self.writable {
@@ -440,6 +457,7 @@ impl Connection {
                 response
             }
             Sink::Spool(spool) => return self.start_cgi_spooled(body.request, spool, ctx),
+            Sink::Drop => return self.after_response(true, ctx),
         };
         self.respond(&body.request, response, true, ctx)
     }
@@ -625,7 +643,7 @@ impl Receiving {
             }
             if let Some(range) = data {
                 match &mut self.sink {
-                    Sink::Discard(_) => {}
+                    Sink::Discard(_) | Sink::Drop => {}
                     Sink::Upload(upload) => {
                         upload.write(&input[range]).map_err(BodyError::Response)?;
                     }

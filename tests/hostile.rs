@@ -246,6 +246,11 @@ fn transfer_encoding_is_chunked_exactly_or_refused() {
             &[400],
         ),
         case(
+            "obs-fold, tab continuation",
+            post("Transfer-Encoding:\r\n\tchunked\r\n", &smuggling_body),
+            &[400],
+        ),
+        case(
             "obs-fold with tab",
             post("Transfer-Encoding: x\r\n\tchunked\r\n", &smuggling_body),
             &[400],

@@ -396,6 +396,58 @@ fn resets_in_every_phase_leak_no_descriptor_and_no_file() {
     assert!(entries.is_empty(), "store after reset uploads: {entries:?}");
 }
 
+/// One connection flooding 10,000 pipelined requests as fast as it can (and reading the
+/// answers) does not starve the others on the same single-worker event loop: the server
+/// yields between connections.
+#[test]
+fn a_pipelining_flood_on_one_connection_does_not_starve_others() {
+    const N: usize = 10_000;
+    let server = start(1, "", 0);
+    let stream = TcpStream::connect(server.addr()).unwrap();
+    stream.set_nodelay(true).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = stream;
+    let flood = thread::spawn(move || {
+        let batch = b"GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100);
+        for _ in 0..N / 100 {
+            writer.write_all(&batch).expect("flood write");
+        }
+        writer
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .expect("flood write");
+    });
+    let drain = thread::spawn(move || {
+        reader
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut total = 0usize;
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        total
+    });
+    let started = Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut served = 0;
+    while served < 5 || (!drain.is_finished() && served < 50) {
+        slowest = slowest.max(quick_get(&server, "a pipelining flood"));
+        served += 1;
+        thread::sleep(Duration::from_millis(20));
+    }
+    flood.join().unwrap();
+    let received = drain.join().unwrap();
+    eprintln!(
+        "flood of {N}: {:?}, {received} bytes; {served} others, slowest {slowest:?}",
+        started.elapsed()
+    );
+    // Every flooded request was answered (1 KiB body plus a head each).
+    assert!(received >= N * 1024, "{received} bytes for {N} requests");
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Load
 

@@ -244,7 +244,13 @@ enum RangeRequest {
 /// One `bytes=` range. Several ranges, other units or bad syntax are ignored (the whole file is
 /// sent), as RFC 9110 §14.2 allows.
 fn parse_range(value: &str, size: u64) -> RangeRequest {
-    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+    // The unit is case-insensitive (RFC 9110 §14.1).
+    let value = value.trim();
+    let Some(spec) = value
+        .get(..6)
+        .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
+        .map(|_| &value[6..])
+    else {
         return RangeRequest::Whole;
     };
     if spec.contains(',') {
@@ -327,6 +333,7 @@ mod tests {
         use RangeRequest::*;
         let cases: &[(&str, u64, RangeRequest)] = &[
             ("bytes=0-0", 10, Part { start: 0, end: 0 }),
+            ("BYTES=0-1", 10, Part { start: 0, end: 1 }),
             ("bytes=2-", 10, Part { start: 2, end: 9 }),
             ("bytes=2-100", 10, Part { start: 2, end: 9 }),
             ("bytes=-3", 10, Part { start: 7, end: 9 }),

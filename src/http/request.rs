@@ -100,6 +100,21 @@ impl Request {
     }
 }
 
+/// Whether parsing `buf` may now give an answer, given that its first `checked` bytes were
+/// already looked at: a head may be complete, its request-line has just ended (so a bad one
+/// is refused at once), or it is long enough to break a limit. A head arriving in small pieces
+/// is then parsed a few times, not once per piece.
+pub fn worth_parsing(buf: &[u8], checked: usize) -> bool {
+    let checked = checked.min(buf.len());
+    let tail = &buf[checked.saturating_sub(3)..];
+    let first_line_ended_now =
+        memchr::memchr(b'\n', &buf[..checked]).is_none() && memchr::memchr(b'\n', tail).is_some();
+    buf.len() > MAX_TARGET
+        || first_line_ended_now
+        || memchr::memmem::find(tail, b"\n\r\n").is_some()
+        || memchr::memmem::find(tail, b"\n\n").is_some()
+}
+
 /// Parses a complete head at the start of `buf`.
 ///
 /// `Ok(None)`: more bytes are needed (and the limits are not yet exceeded).
@@ -134,8 +149,8 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
     let storage: &mut [httparse::Header] = if lines <= INLINE_HEADERS {
         &mut inline
     } else {
-        // Every field line takes at least 3 bytes ("a:" and LF).
-        large.resize(MAX_HEAD / 3, httparse::EMPTY_HEADER);
+        // One entry per line is enough, and the lines were counted within the head limit.
+        large.resize(lines, httparse::EMPTY_HEADER);
         &mut large
     };
     let mut parsed = httparse::Request::new(storage);
@@ -327,7 +342,16 @@ fn parse_content_length(value: &[u8]) -> Result<u64, u16> {
     let mut result: Option<u64> = None;
     for element in value.split(|b| *b == b',') {
         let digits = trim(element);
-        if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return Err(400);
+        }
+        // Leading zeros are allowed; the value itself must fit comfortably in a u64.
+        let first = digits
+            .iter()
+            .position(|d| *d != b'0')
+            .unwrap_or(digits.len());
+        let digits = &digits[first..];
+        if digits.len() > 18 {
             return Err(400);
         }
         let length = digits
@@ -496,6 +520,10 @@ mod tests {
                 400,
             ),
             (
+                "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0000000000000000000000\r\n\r\n",
+                200,
+            ),
+            (
                 "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                 400,
             ),
@@ -602,6 +630,16 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(r.minor_version, 1);
+    }
+
+    #[test]
+    fn a_head_is_worth_parsing_when_a_line_or_the_head_ends() {
+        let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        let parse_points: Vec<usize> = (1..=head.len())
+            .filter(|&end| worth_parsing(&head[..end], end - 1))
+            .collect();
+        // After the request-line, and at the end of the head.
+        assert_eq!(parse_points, vec![16, head.len()]);
     }
 
     #[test]

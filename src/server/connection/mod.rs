@@ -172,6 +172,8 @@ pub struct Connection {
     listen: SocketAddr,
     /// Received bytes not consumed yet.
     input: Vec<u8>,
+    /// How much of `input` is known to hold no complete head (while in `Head`).
+    head_checked: usize,
     readable: bool,
     writable: bool,
     /// The peer closed its side (or the socket failed): reads go on until they say so.
@@ -198,6 +200,7 @@ impl Connection {
             peer,
             listen,
             input: Vec::new(),
+            head_checked: 0,
             readable: false,
             writable: false,
             hangup: false,
@@ -296,15 +299,19 @@ impl Connection {
     }
 
     fn on_head(&mut self, idle: bool, ctx: &mut Context) -> (State, Flow) {
-        if !self.input.is_empty() {
-            match request::parse(&mut self.input) {
-                Ok(Some((request, used))) => {
-                    self.input.drain(..used);
-                    return (self.start(request, ctx), Flow::Continue);
+        if self.input.len() > self.head_checked {
+            if request::worth_parsing(&self.input, self.head_checked) {
+                match request::parse(&mut self.input) {
+                    Ok(Some((request, used))) => {
+                        self.input.drain(..used);
+                        self.head_checked = 0;
+                        return (self.start(request, ctx), Flow::Continue);
+                    }
+                    Ok(None) => {}
+                    Err(status) => return (self.fail(status, ctx), Flow::Continue),
                 }
-                Ok(None) => {}
-                Err(status) => return (self.fail(status, ctx), Flow::Continue),
             }
+            self.head_checked = self.input.len();
         }
         if !self.readable {
             return (State::Head { idle }, Flow::Blocked);
@@ -561,6 +568,7 @@ impl Connection {
     /// A response is complete: wait for the next request, or close.
     fn after_response(&mut self, keep_alive: bool, ctx: &Context) -> State {
         if keep_alive && !ctx.draining {
+            self.head_checked = 0;
             let idle = self.input.is_empty();
             let wait = if idle {
                 self.timeouts.keepalive

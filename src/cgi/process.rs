@@ -98,7 +98,6 @@ impl Process {
         command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
         // Its own process group, so that killing it also stops what it started.
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
-        crate::sys::unblock_signals_in_child(&mut command);
         command.stdout(Stdio::piped()).stderr(Stdio::from(stderr));
         command.stdin(match stdin {
             Stdin::Pipe => Stdio::piped(),

@@ -83,10 +83,8 @@ impl WorkerHandle {
 /// Serves `config` until SIGINT or SIGTERM. Errors (an address that cannot be bound, a log that
 /// cannot be opened) are returned before anything is served.
 pub fn run(config: Config) -> Result<(), String> {
-    let signals = [sys::SIGHUP, sys::SIGINT, sys::SIGTERM];
-    // Blocked before any thread starts, so every thread inherits the mask and only `sigwait`
-    // below ever takes these signals.
-    sys::block_signals(&signals).map_err(|e| format!("cannot block signals: {e}"))?;
+    let signals = sys::Signals::catch(&[sys::SIGHUP, sys::SIGINT, sys::SIGTERM])
+        .map_err(|e| format!("cannot catch signals: {e}"))?;
 
     raise_file_limit();
     let mut listeners = bind_all(&config, &[])?;
@@ -124,7 +122,7 @@ pub fn run(config: Config) -> Result<(), String> {
     }
 
     loop {
-        let signal = sys::wait_for_signal(&signals).map_err(|e| format!("sigwait: {e}"))?;
+        let signal = signals.next().map_err(|e| format!("signals: {e}"))?;
         if signal == sys::SIGHUP {
             match reload(&config_path, &listeners) {
                 Ok((runtime, new_listeners)) => {

@@ -1,71 +1,83 @@
-//! The only `unsafe` code in the crate: the process signal mask and `sigwait`, which rustix does
-//! not wrap safely. Everything else (epoll, sockets, sendfile, pipes, pidfds) goes through
-//! rustix's safe API.
+//! The only `unsafe` code in the crate: signal handlers, which rustix does not wrap safely.
+//! Everything else (epoll, sockets, sendfile, pipes, pidfds, inotify) goes through rustix's
+//! safe API.
+//!
+//! SIGHUP, SIGINT and SIGTERM are caught by a handler that writes the signal's number into a
+//! pipe; the main thread reads the pipe. No thread blocks a signal, so the CGI scripts the
+//! workers start inherit an empty signal mask (and default dispositions: handlers do not survive
+//! exec), with no work between fork and exec.
 
+use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::pipe::{PipeFlags, pipe_with};
 use std::io;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 pub const SIGHUP: i32 = libc::SIGHUP;
 pub const SIGINT: i32 = libc::SIGINT;
 pub const SIGTERM: i32 = libc::SIGTERM;
 
-fn signal_set(signals: &[i32]) -> io::Result<libc::sigset_t> {
-    // SAFETY: sigset_t is plain data; sigemptyset initialises it before any other use.
-    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a valid, exclusively borrowed sigset_t.
-    if unsafe { libc::sigemptyset(&mut set) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    for &signal in signals {
-        // SAFETY: as above; an invalid signal number is reported through the return value.
-        if unsafe { libc::sigaddset(&mut set, signal) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(set)
-}
+/// The write end of the signal pipe, for the handler (-1 until installed).
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
 
-/// Blocks `signals` in the calling thread, and so in every thread it spawns afterwards, so that
-/// they stay pending until [`wait_for_signal`] takes them. Child processes started through
-/// `std::process::Command` get an empty mask again (std resets it before exec).
-pub fn block_signals(signals: &[i32]) -> io::Result<()> {
-    let set = signal_set(signals)?;
-    // SAFETY: `set` is initialised; the old mask is not requested (null is allowed).
-    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
+extern "C" fn on_signal(signal: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    if fd < 0 {
+        return;
     }
-    Ok(())
-}
-
-/// Waits until one of `signals` (which must be blocked) is pending and returns its number.
-pub fn wait_for_signal(signals: &[i32]) -> io::Result<i32> {
-    let set = signal_set(signals)?;
-    let mut signal: libc::c_int = 0;
-    // SAFETY: both pointers are valid for the duration of the call.
-    let rc = unsafe { libc::sigwait(&set, &mut signal) };
-    if rc != 0 {
-        return Err(io::Error::from_raw_os_error(rc));
-    }
-    Ok(signal)
-}
-
-/// Makes a command's child start with no blocked signals. The server blocks SIGHUP, SIGINT and
-/// SIGTERM in every thread (they are taken by `sigwait`), and a spawned process would inherit
-/// that mask: a CGI script could then not be stopped with SIGTERM.
-pub fn unblock_signals_in_child(command: &mut std::process::Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
-    // functions may be called; sigemptyset and pthread_sigmask (sigprocmask) are, and the
-    // closure allocates nothing and touches no lock.
+    let byte = signal as u8;
+    // SAFETY: errno is thread-local and may be read and restored in a handler; write(2) is
+    // async-signal-safe, and `byte` lives for the duration of the call. A full pipe (signals
+    // arriving faster than they are read) drops the byte: the pipe is non-blocking.
     unsafe {
-        command.pre_exec(|| {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            let rc = libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+        let errno = *libc::__errno_location();
+        libc::write(fd, (&byte as *const u8).cast(), 1);
+        *libc::__errno_location() = errno;
+    }
+}
+
+/// Signals delivered through a pipe.
+pub struct Signals {
+    read: OwnedFd,
+    _write: OwnedFd,
+}
+
+impl Signals {
+    /// Installs the handler for `signals`. Call once, before other threads start.
+    pub fn catch(signals: &[i32]) -> io::Result<Signals> {
+        let (read, write) = pipe_with(PipeFlags::CLOEXEC)?;
+        rustix::io::ioctl_fionbio(&write, true)?;
+        SIGNAL_PIPE.store(write.as_raw_fd(), Ordering::Relaxed);
+        for &signal in signals {
+            // SAFETY: sigaction is plain data, zero-initialised then filled; the handler only
+            // calls async-signal-safe functions; SA_RESTART keeps other threads' system calls
+            // from failing with EINTR.
+            let rc = unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_signal as *const () as usize;
+                action.sa_flags = libc::SA_RESTART;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(signal, &action, std::ptr::null_mut())
+            };
             if rc != 0 {
-                return Err(io::Error::from_raw_os_error(rc));
+                return Err(io::Error::last_os_error());
             }
-            Ok(())
-        });
+        }
+        Ok(Signals {
+            read,
+            _write: write,
+        })
+    }
+
+    /// Waits for the next signal and returns its number.
+    pub fn next(&self) -> io::Result<i32> {
+        let mut byte = [0u8; 1];
+        loop {
+            match rustix::io::read(&self.read, &mut byte) {
+                Ok(1) => return Ok(i32::from(byte[0])),
+                Ok(_) => return Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 }

@@ -538,3 +538,44 @@ fn two_thousand_short_connections_in_a_row() {
         "fds: baseline {baseline}, now {count}: {list:?}"
     );
 }
+
+#[test]
+fn scripts_past_the_per_worker_limit_get_503_and_the_server_stays_up() {
+    let config = simple_config("    location /cgi-bin { cgi .sh /bin/sh; cgi_timeout 10s; }");
+    let server = Server::start(
+        &config,
+        &[
+            (
+                "www/cgi-bin/wait.sh",
+                b"sleep 2\nprintf 'Content-Type: text/plain\\r\\n\\r\\nlate'\n",
+            ),
+            (
+                "www/cgi-bin/now.sh",
+                b"printf 'Content-Type: text/plain\\r\\n\\r\\nnow'\n",
+            ),
+            ("www/index.html", b"home"),
+        ],
+    );
+    // 128 scripts is the limit of one worker: hold them all, then ask for one more.
+    let mut held = Vec::new();
+    for _ in 0..128 {
+        let mut conn = server.connect();
+        conn.send(b"GET /cgi-bin/wait.sh HTTP/1.1\r\nHost: x\r\n\r\n");
+        held.push(conn);
+    }
+    thread::sleep(Duration::from_millis(500));
+    let extra = server.get("/cgi-bin/wait.sh");
+    assert_eq!(extra.status, 503);
+    assert!(extra.header("Retry-After").is_some());
+    assert_eq!(
+        server.get("/index.html").status,
+        200,
+        "static files are still served"
+    );
+    for mut conn in held.drain(..) {
+        assert_eq!(conn.read_response().status, 200);
+    }
+    // Their exits are collected: scripts may run again.
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.get("/cgi-bin/now.sh").status, 200);
+}

@@ -7,7 +7,7 @@ use super::script::Script;
 use crate::event::{Kind, Poller, Token};
 use rustix::fd::OwnedFd;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -20,9 +20,24 @@ struct Orphan {
     kill_at: Option<Instant>,
 }
 
+/// Most scripts one worker runs at once (orphans included); past it, requests for scripts get
+/// 503 rather than the machine a fork bomb.
+pub const MAX_RUNNING: usize = 128;
+
 thread_local! {
     /// This worker thread's orphans.
     static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
+    /// Scripts started by this worker thread whose exit has not been collected.
+    static RUNNING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Whether this worker already runs [`MAX_RUNNING`] scripts.
+pub fn at_capacity() -> bool {
+    RUNNING.with(Cell::get) >= MAX_RUNNING
+}
+
+fn collected() {
+    RUNNING.with(|running| running.set(running.get().saturating_sub(1)));
 }
 
 /// Kills the orphans whose time is up and collects the exit of those that have exited. Returns
@@ -36,7 +51,11 @@ pub fn reap_orphans() -> bool {
                 kill_group(&mut orphan.child);
                 orphan.kill_at = None;
             }
-            matches!(orphan.child.try_wait(), Ok(None))
+            let running = matches!(orphan.child.try_wait(), Ok(None));
+            if !running {
+                collected();
+            }
+            running
         });
         !orphans.is_empty()
     })
@@ -105,6 +124,7 @@ impl Process {
             Stdin::Empty => Stdio::null(),
         });
         let mut child = command.spawn()?;
+        RUNNING.with(|running| running.set(running.get() + 1));
         let pid = Pid::from_child(&child);
         let mut process = Process {
             pidfd: None,
@@ -209,6 +229,7 @@ impl Process {
             && let Ok(Some(status)) = child.try_wait()
         {
             self.exit = Some(status);
+            collected();
             // Level-triggered: a reaped child's pidfd would report readable forever.
             self.pidfd = None;
         }
@@ -248,6 +269,8 @@ impl Drop for Process {
                     kill_at: None,
                 };
                 ORPHANS.with(|orphans| orphans.borrow_mut().push(orphan));
+            } else {
+                collected();
             }
         }
     }

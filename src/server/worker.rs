@@ -27,6 +27,8 @@ const ACCEPT_BATCH: usize = 64;
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// How often killed CGI scripts are checked for their exit.
 const ORPHAN_POLL: Duration = Duration::from_millis(20);
+/// Access-log bytes a worker gathers before writing them, even within a batch.
+const ACCESS_LOG_FLUSH: usize = 64 * 1024;
 /// How long a shutdown waits for responses in flight.
 const GRACE: Duration = Duration::from_secs(10);
 
@@ -309,6 +311,9 @@ impl Worker {
                 self.sync_timer(slot);
             }
             Drive::Close => self.close(slot),
+        }
+        if self.access_log.len() >= ACCESS_LOG_FLUSH {
+            self.flush_access_log();
         }
     }
 

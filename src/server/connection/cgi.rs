@@ -13,7 +13,7 @@
 use super::{Connection, Context, Flow, INPUT_LIMIT, READ_CHUNK, State};
 use crate::cgi::env::{self, Endpoint};
 use crate::cgi::headers;
-use crate::cgi::process::{Process, Stdin};
+use crate::cgi::process::{self, Process, Stdin};
 use crate::cgi::script::Script;
 use crate::handler;
 use crate::http::request::{Method, Request};
@@ -129,6 +129,15 @@ impl Connection {
             document_root: &site.settings.root,
             content_length,
         };
+        if process::at_capacity() {
+            log::error(&format!(
+                "CGI {}: {} scripts already running in this worker",
+                request.path,
+                process::MAX_RUNNING
+            ));
+            let response = handler::error(503, &site).with_header("Retry-After", "1");
+            return self.respond(&request, response, body_left == 0, ctx);
+        }
         let environment = env::build(&request, script, &endpoint);
         let spawned = log::error_log_file().and_then(|stderr| {
             Process::spawn(

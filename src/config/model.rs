@@ -155,6 +155,10 @@ impl Methods {
         Methods(self.0 | other.0)
     }
 
+    pub const fn without(self, other: Methods) -> Methods {
+        Methods(self.0 & !other.0)
+    }
+
     pub const fn contains(self, other: Methods) -> bool {
         self.0 & other.0 == other.0 && other.0 != 0
     }

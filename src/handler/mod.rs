@@ -56,8 +56,12 @@ pub fn plan(request: &Request, site: &Site) -> Plan {
             }
         }
         Method::Delete => Plan::Respond(upload::delete(request, site)),
+        // Allowed, but nothing here can take a body: `Allow` lists what does work.
         Method::Post | Method::Put => {
-            Plan::Respond(method_not_allowed(settings.allow_methods, site))
+            let workable = settings
+                .allow_methods
+                .without(Methods::PUT.union(Methods::POST));
+            Plan::Respond(method_not_allowed(workable, site))
         }
     }
 }
@@ -114,4 +118,69 @@ fn configured_error_page(status: u16, site: &Site) -> Option<Response> {
         )
         .with_header("Content-Type", static_files::content_type(&file_path)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Server, Settings};
+    use std::path::Path;
+
+    fn request(text: &str) -> Request {
+        let mut bytes = text.as_bytes().to_vec();
+        crate::http::request::parse(&mut bytes).unwrap().unwrap().0
+    }
+
+    fn server_allowing(methods: Methods) -> Server {
+        let mut settings = Settings::defaults(Path::new("/nonexistent"));
+        settings.allow_methods = methods;
+        Server {
+            listen: vec!["127.0.0.1:80".parse().unwrap()],
+            server_names: Vec::new(),
+            settings,
+            locations: Vec::new(),
+        }
+    }
+
+    fn answer(server: &Server, text: &str) -> Response {
+        let request = request(text);
+        match plan(&request, &select_location(server, &request.path)) {
+            Plan::Respond(response) => response,
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_method_outside_allow_methods_is_405_listing_the_allowed_ones() {
+        let server = server_allowing(Methods::GET.union(Methods::DELETE));
+        let response = answer(
+            &server,
+            "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(response.status, 405);
+        assert_eq!(response.header("Allow"), Some("GET, HEAD, DELETE"));
+    }
+
+    #[test]
+    fn an_allowed_post_with_nowhere_to_go_is_405_without_post_in_allow() {
+        let server = server_allowing(Methods::GET.union(Methods::POST));
+        let response = answer(
+            &server,
+            "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n",
+        );
+        assert_eq!(response.status, 405);
+        assert_eq!(response.header("Allow"), Some("GET, HEAD"));
+    }
+
+    #[test]
+    fn return_comes_before_the_method_check() {
+        let mut server = server_allowing(Methods::GET);
+        server.settings.return_ = Some(crate::config::Return {
+            code: 301,
+            target: Some("/new/".into()),
+        });
+        let response = answer(&server, "DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(response.status, 301);
+        assert_eq!(response.header("Location"), Some("/new/"));
+    }
 }

@@ -34,6 +34,13 @@ impl Timers {
         }
     }
 
+    /// Keeps only the entries `keep(at, slot, generation)` approves: how the owner drops the
+    /// stale entries of owners that are gone, when they pile up.
+    pub fn retain(&mut self, mut keep: impl FnMut(Instant, u32, u32) -> bool) {
+        self.heap
+            .retain(|Reverse((at, slot, generation))| keep(*at, *slot, *generation));
+    }
+
     pub fn len(&self) -> usize {
         self.heap.len()
     }
@@ -59,5 +66,17 @@ mod tests {
         assert_eq!(timers.pop_due(later).map(|e| e.1), Some(2));
         assert_eq!(timers.pop_due(later), None);
         assert_eq!(timers.len(), 1);
+    }
+
+    #[test]
+    fn retain_drops_what_the_owner_no_longer_wants() {
+        let mut timers = Timers::default();
+        let now = Instant::now();
+        for slot in 0..10 {
+            timers.schedule(now + Duration::from_secs(slot.into()), slot, 0);
+        }
+        timers.retain(|_, slot, _| slot % 2 == 0);
+        assert_eq!(timers.len(), 5);
+        assert_eq!(timers.pop_due(now).map(|e| e.1), Some(0));
     }
 }

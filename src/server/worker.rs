@@ -357,6 +357,19 @@ impl Worker {
             self.free.push(slot);
             self.live -= 1;
         }
+        // A closed connection leaves its timer entries behind until they fall due; with many
+        // short connections they would pile up for a whole timeout. Sweep them now and then.
+        if self.timers.len() > 4 * self.live + 1024 {
+            let slots = &self.slots;
+            self.timers.retain(|at, slot, generation| {
+                slots.get(slot as usize).is_some_and(|s| {
+                    s.generation == generation
+                        && s.connection
+                            .as_ref()
+                            .is_some_and(|c| c.scheduled == Some(at))
+                })
+            });
+        }
     }
 
     fn control(&mut self, now: Instant) {

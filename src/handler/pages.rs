@@ -126,8 +126,9 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}\
 footer{max-width:56rem;margin:0 auto 2rem;padding:.75rem 1.5rem 0;\
 border-top:1px solid #d0d7de;color:#6e7781;font-size:.85rem}";
 
-/// Wraps `body` (already HTML) in the page shell; `title` is escaped here.
-fn page(title: &str, body: &str) -> String {
+/// Wraps `body` (already HTML) in the page shell every built-in page shares; `title` is
+/// escaped here.
+pub fn page(title: &str, body: &str) -> String {
     let title = html_escape(title);
     format!(
         "<!DOCTYPE html>\n\

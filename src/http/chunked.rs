@@ -195,7 +195,7 @@ impl ChunkedDecoder {
                 digits,
                 line,
             } => {
-                if let Some(d) = hex_value(b) {
+                if let Some(d) = super::hex_value(b) {
                     let line = bump_line(line)?;
                     let digits = if value == 0 && d == 0 {
                         digits
@@ -299,15 +299,6 @@ impl ChunkedDecoder {
             State::Data { .. } | State::Done => self.state,
         };
         Ok(next)
-    }
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

@@ -27,3 +27,13 @@ pub fn is_tchar(b: u8) -> bool {
                 | b'~'
         )
 }
+
+/// The value of one hexadecimal digit (chunk sizes, percent-encoding).
+pub fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}

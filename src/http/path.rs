@@ -52,8 +52,8 @@ pub fn normalize(raw: &[u8]) -> Result<String, PathError> {
     let mut i = 0;
     while let Some(&b) = raw.get(i) {
         let byte = if b == b'%' {
-            let hi = raw.get(i + 1).copied().and_then(hex_value);
-            let lo = raw.get(i + 2).copied().and_then(hex_value);
+            let hi = raw.get(i + 1).copied().and_then(super::hex_value);
+            let lo = raw.get(i + 2).copied().and_then(super::hex_value);
             let (Some(hi), Some(lo)) = (hi, lo) else {
                 return Err(PathError::BadPercentEncoding);
             };
@@ -157,15 +157,6 @@ fn is_path_safe(b: u8) -> bool {
                 | b'@'
                 | b'/'
         )
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! file, or JSON (`{"files":[{"name":..,"url":..,"size":..}]}`) for a client whose `Accept`
 //! asks for `application/json`.
 
-use crate::handler::pages::html_escape;
+use crate::handler::pages::{self, html_escape};
 use crate::http::path;
 use std::fmt::Write as _;
 
@@ -105,35 +105,12 @@ pub fn html(status_line: &str, files: &[Stored]) -> String {
         1 => "1 file stored".to_string(),
         n => format!("{n} files stored"),
     };
-    format!(
-        "<!DOCTYPE html>\n\
-         <html lang=\"en\">\n\
-         <head>\n\
-         <meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n\
-         <style>{STYLE}</style>\n\
-         </head>\n\
-         <body>\n\
-         <main>\n\
-         <h1>{title}</h1>\n\
-         <p>{heading}:</p>\n\
-         <ul>\n\
-         {items}\
-         </ul>\n\
-         </main>\n\
-         </body>\n\
-         </html>\n",
+    let body = format!(
+        "<h1>{title}</h1>\n<p>{heading}:</p>\n<ul>\n{items}</ul>\n",
         title = html_escape(status_line),
-    )
+    );
+    pages::page(status_line, &body)
 }
-
-const STYLE: &str = "body{margin:0;background:#f7f7f8;color:#1f2328;\
-font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,Helvetica,Arial,sans-serif}\
-main{max-width:56rem;margin:3rem auto;padding:0 1.5rem}\
-h1{font-size:1.6rem;font-weight:600}\
-a{color:#0969da;text-decoration:none}a:hover{text-decoration:underline}\
-li{word-break:break-all}span{color:#6e7781}";
 
 /// `123 bytes`, `1 byte`.
 fn size_text(size: u64) -> String {

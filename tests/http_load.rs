@@ -5,7 +5,7 @@ mod support;
 
 use std::thread;
 use std::time::{Duration, Instant};
-use support::{Conn, Server, simple_config};
+use support::{Conn, Server, set_linger_zero, simple_config};
 
 const PAGE: &[u8] = b"<p>load test page</p>";
 
@@ -113,25 +113,6 @@ fn connections_reset_by_the_client_mid_response_leak_no_descriptor() {
         server.fd_list()
     );
     assert_eq!(server.get("/nope").status, 404, "server still serving");
-}
-
-fn set_linger_zero(stream: &std::net::TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt with a valid fd and a pointer to a live linger struct of the given size.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            &linger as *const libc::linger as *const libc::c_void,
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0);
 }
 
 #[test]

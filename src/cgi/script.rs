@@ -55,12 +55,25 @@ pub fn locate(path: &str, site: &Site) -> Result<Option<Script>, u16> {
     Ok(None)
 }
 
-/// The script for an index file (`/cgi-bin/` with `index index.py`).
-pub fn for_index(file: PathBuf, url_path: &str, site: &Site) -> Option<Script> {
-    let name = file.file_name()?.to_str()?;
+/// The script serving a directory (`url_path` ends with `/`): its first index file that
+/// exists, when that file has a CGI extension (`index index.php;`). None when the first index
+/// file is an ordinary file, or there is none.
+pub fn for_index(url_path: &str, site: &Site) -> Option<Script> {
+    if site.settings.cgi.is_empty() || !url_path.ends_with('/') {
+        return None;
+    }
+    let dir = site.file_path(url_path);
+    let name = site
+        .settings
+        .index
+        .iter()
+        .find(|name| fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file()))?;
     let handler = site.settings.cgi_for(name)?;
-    let script_name = format!("{url_path}{name}");
-    Some(script(file.clone(), &script_name, "", handler))
+    let file = dir.join(name);
+    if !readable(&file) {
+        return None;
+    }
+    Some(script(file, &format!("{url_path}{name}"), "", handler))
 }
 
 fn script(file: PathBuf, script_name: &str, path_info: &str, handler: &CgiHandler) -> Script {

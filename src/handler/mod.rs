@@ -46,6 +46,9 @@ pub fn plan(request: &Request, site: &Site) -> Plan {
             Ok(None) => {}
             Err(status) => return Plan::Respond(error(status, site)),
         }
+        if let Some(script) = script::for_index(&request.path, site) {
+            return Plan::Cgi(Box::new(script));
+        }
     }
     match request.method {
         Method::Get | Method::Head => Plan::Respond(static_files::serve(request, site)),

@@ -9,7 +9,7 @@
 //! - [`http`]: raw connections and the HTTP/1.x response parser.
 //! - [`proc`]: /proc readings (descriptors, memory, CPU, children) and polling.
 //! - [`data`]: pseudo-random test data and byte strings for assertion messages.
-//! - [`hostile`]: what only the hostile-client tests need.
+//! - [`uploads`], [`hostile`]: what only the upload/DELETE and hostile-client tests need.
 
 #![allow(dead_code, unused_imports)]
 
@@ -18,6 +18,7 @@ pub mod hostile;
 pub mod http;
 pub mod proc;
 pub mod server;
+pub mod uploads;
 
 pub use data::*;
 pub use http::*;

@@ -1,28 +1,20 @@
-//! Helpers for the upload and DELETE integration tests: a temporary site directory, the real
-//! `webserv` binary running on it, raw HTTP/1.1 exchanges, chunked and multipart body builders,
-//! and looks at the store on disk and at the server's memory.
-//!
-//! Every server runs from its own directory holding `webserv.conf`, `www/`, `store/` and
-//! `outside/` (a directory no request should ever reach). Configs use `listen 127.0.0.1:0;` and
-//! the port is read from the server's `listening on` line. Dropping a [`Server`] sends SIGTERM,
-//! waits, falls back to SIGKILL, and removes the directory.
-
-#![allow(dead_code)]
+//! The upload and DELETE tests' site: an [`UploadServer`] runs in a directory holding
+//! `webserv.conf`, `www/`, `store/` and `outside/` (a directory no request should ever reach),
+//! with one-shot exchanges (`Connection: close`), request and body builders (chunked,
+//! multipart), and looks at the store on disk.
 
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// How long a server may take to announce its port on a busy machine.
-const START_TIMEOUT: Duration = Duration::from_secs(20);
-/// Read timeout of test sockets: a hang fails the test, not the suite.
+use super::http::{Response, find};
+use super::server::{Server, TempDir};
+
+/// Read timeout of upload sockets: large bodies on a busy machine; a hang still fails the test.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The configuration most tests use: `/uploads` is served from and stored into `store/`,
@@ -61,125 +53,46 @@ server {
 }
 ";
 
-/// A fresh directory, removed on drop.
-pub struct TempDir {
-    path: PathBuf,
+/// A server on an upload site; derefs to the shared [`Server`].
+pub struct UploadServer {
+    server: Server,
 }
 
-impl TempDir {
-    pub fn new() -> TempDir {
-        static COUNTER: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "webserv-uploads-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).expect("create temp dir");
-        TempDir { path }
-    }
+impl Deref for UploadServer {
+    type Target = Server;
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    fn deref(&self) -> &Server {
+        &self.server
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
-}
-
-/// A running server.
-pub struct Server {
-    child: Child,
-    pub port: u16,
-    stderr: Arc<Mutex<String>>,
-    // Last: removed once the server is gone.
-    pub dir: TempDir,
-}
-
-impl Server {
+impl UploadServer {
     /// Starts a server on [`CONFIG`].
-    pub fn start() -> Server {
-        Server::with_config(CONFIG, |_| {})
+    pub fn start() -> UploadServer {
+        UploadServer::with_config(CONFIG, |_| {})
     }
 
     /// Starts a server on `config`, after `prepare` has filled its directory (which already
     /// holds `www/`, `store/` and `outside/`).
-    pub fn with_config(config: &str, prepare: impl FnOnce(&Path)) -> Server {
-        Server::spawn(config, prepare, |command| command)
+    pub fn with_config(config: &str, prepare: impl FnOnce(&Path)) -> UploadServer {
+        UploadServer::spawn(config, prepare, |_| {})
     }
 
-    /// Like [`Server::with_config`], with a last say on the command (limits, environment).
+    /// Like [`UploadServer::with_config`], with a last say on the command (limits,
+    /// environment).
     pub fn spawn(
         config: &str,
         prepare: impl FnOnce(&Path),
-        adjust: impl FnOnce(&mut Command) -> &mut Command,
-    ) -> Server {
+        adjust: impl FnOnce(&mut Command),
+    ) -> UploadServer {
         let dir = TempDir::new();
         for sub in ["www", "store", "outside"] {
             fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
         prepare(dir.path());
-        let config_path = dir.path().join("webserv.conf");
-        fs::write(&config_path, config).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_webserv"));
-        command
-            .arg(&config_path)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = adjust(&mut command).spawn().expect("start webserv");
-
-        // One thread reads stderr for the whole life of the server: it hands over the port,
-        // then keeps draining so the server never blocks on a full pipe.
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (port_tx, port_rx) = mpsc::channel();
-        let reader = BufReader::new(child.stderr.take().unwrap());
-        let log = Arc::clone(&stderr);
-        thread::spawn(move || {
-            for line in reader.lines() {
-                let Ok(line) = line else { break };
-                if let Some(port) = line
-                    .split("listening on http://127.0.0.1:")
-                    .nth(1)
-                    .and_then(|rest| rest.trim().parse::<u16>().ok())
-                {
-                    let _ = port_tx.send(port);
-                }
-                let mut log = log.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        let port = match port_rx.recv_timeout(START_TIMEOUT) {
-            Ok(port) => port,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "webserv did not announce its port:\n{}",
-                    stderr.lock().unwrap()
-                );
-            }
-        };
-        Server {
-            child,
-            port,
-            stderr,
-            dir,
+        UploadServer {
+            server: Server::launch(dir, config, adjust),
         }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Everything the server wrote to stderr so far.
-    pub fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
     }
 
     pub fn path(&self, relative: &str) -> PathBuf {
@@ -190,8 +103,9 @@ impl Server {
         self.path("store")
     }
 
+    /// A plain stream to the server (read and write timeouts set).
     pub fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        let stream = TcpStream::connect(self.addr()).expect("connect");
         stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
         stream
@@ -229,33 +143,6 @@ impl Server {
         self.exchange(
             format!("DELETE {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
         )
-    }
-
-    /// A `/proc/PID/status` field in kB (`VmHWM`, `VmRSS`).
-    pub fn memory_kb(&self, field: &str) -> u64 {
-        let status = fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or_else(|| panic!("no {field} in /proc status"))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let pid = self.child.id() as libc::pid_t;
-        // SAFETY: kill has no memory effects; the pid is our own child, not yet reaped.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -308,26 +195,6 @@ pub fn multipart(boundary: &str, parts: &[Part]) -> Vec<u8> {
     out
 }
 
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-}
-
 /// Reads one final response (skipping `100 Continue`), body by `Content-Length` or to the end.
 pub fn read_response(stream: &mut TcpStream) -> Response {
     let mut buf = Vec::new();
@@ -336,11 +203,13 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
         if let Some(end) = find(&buf, b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
             let mut lines = head.split("\r\n");
-            let status: u16 = lines
+            let mut status_line = lines.next().unwrap_or_default().splitn(3, ' ');
+            let version = status_line.next().unwrap_or_default().to_string();
+            let status: u16 = status_line
                 .next()
-                .and_then(|line| line.split(' ').nth(1))
                 .and_then(|code| code.parse().ok())
                 .unwrap_or_else(|| panic!("bad status line in {head:?}"));
+            let reason = status_line.next().unwrap_or_default().to_string();
             let headers: Vec<(String, String)> = lines
                 .filter_map(|line| line.split_once(':'))
                 .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
@@ -350,9 +219,12 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
                 continue;
             }
             let mut response = Response {
+                version,
                 status,
+                reason,
                 headers,
                 body: buf[end + 4..].to_vec(),
+                chunked: false,
             };
             let length = response
                 .header("Content-Length")
@@ -386,20 +258,6 @@ pub fn read_response(stream: &mut TcpStream) -> Response {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The entries of `dir`, sorted (hidden ones included).
-pub fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
-}
-
 /// Every file and directory below `dir`, as paths relative to it, sorted.
 pub fn tree(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
@@ -415,31 +273,4 @@ pub fn tree(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
-}
-
-/// Waits until `condition` holds, up to `timeout`; returns whether it did.
-pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if condition() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Deterministic pseudo-random bytes, every value of a byte included.
-pub fn noise(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 11) as u8
-        })
-        .collect()
 }

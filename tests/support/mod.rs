@@ -9,10 +9,12 @@
 //! - [`http`]: raw connections and the HTTP/1.x response parser.
 //! - [`proc`]: /proc readings (descriptors, memory, CPU, children) and polling.
 //! - [`data`]: pseudo-random test data and byte strings for assertion messages.
-//! - [`uploads`], [`hostile`]: what only the upload/DELETE and hostile-client tests need.
+//! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
+//!   tests need.
 
 #![allow(dead_code, unused_imports)]
 
+pub mod cgi;
 pub mod data;
 pub mod hostile;
 pub mod http;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use super::http::{Response, find};
+use super::http::{Parse, Response, parse_response};
 use super::server::{Server, TempDir};
 
 /// Read timeout of upload sockets: large bodies on a busy machine; a hang still fails the test.
@@ -195,65 +195,45 @@ pub fn multipart(boundary: &str, parts: &[Part]) -> Vec<u8> {
     out
 }
 
-/// Reads one final response (skipping `100 Continue`), body by `Content-Length` or to the end.
+/// Reads one final response (skipping `100 Continue`) with the shared parser. A connection
+/// that ends (or is reset) inside the body still yields the response, with the body received
+/// so far: the server may reset a connection whose request it did not read to the end.
 pub fn read_response(stream: &mut TcpStream) -> Response {
     let mut buf = Vec::new();
+    let mut eof = false;
     let mut chunk = [0u8; 16 * 1024];
     loop {
-        if let Some(end) = find(&buf, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            let mut lines = head.split("\r\n");
-            let mut status_line = lines.next().unwrap_or_default().splitn(3, ' ');
-            let version = status_line.next().unwrap_or_default().to_string();
-            let status: u16 = status_line
-                .next()
-                .and_then(|code| code.parse().ok())
-                .unwrap_or_else(|| panic!("bad status line in {head:?}"));
-            let reason = status_line.next().unwrap_or_default().to_string();
-            let headers: Vec<(String, String)> = lines
-                .filter_map(|line| line.split_once(':'))
-                .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-                .collect();
-            if (100..200).contains(&status) {
-                buf.drain(..end + 4);
+        match parse_response(&buf, false, eof) {
+            Parse::Complete(response, used) if response.status < 200 => {
+                buf.drain(..used);
                 continue;
             }
-            let mut response = Response {
-                version,
-                status,
-                reason,
-                headers,
-                body: buf[end + 4..].to_vec(),
-                chunked: false,
-            };
-            let length = response
-                .header("Content-Length")
-                .and_then(|v| v.parse::<usize>().ok());
-            while length.is_none_or(|length| response.body.len() < length) {
-                match stream.read(&mut chunk) {
-                    Ok(0) => break,
-                    Ok(n) => response.body.extend_from_slice(&chunk[..n]),
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    // A reset after the response (the server closed with unread input).
-                    Err(_) => break,
+            Parse::Complete(response, _) => return response,
+            Parse::Invalid(why) => panic!(
+                "invalid response ({why}): {:?}",
+                String::from_utf8_lossy(&buf)
+            ),
+            Parse::Partial if eof => {
+                if let Parse::Complete(mut response, used) = parse_response(&buf, true, true)
+                    && response.status >= 200
+                {
+                    response.body = buf[used..].to_vec();
+                    return response;
                 }
+                panic!(
+                    "connection closed before a complete response: {:?}",
+                    String::from_utf8_lossy(&buf)
+                );
             }
-            if let Some(length) = length {
-                response.body.truncate(length);
-            }
-            return response;
+            Parse::Partial => {}
         }
         match stream.read(&mut chunk) {
-            Ok(0) => panic!(
-                "connection closed before a complete response: {:?}",
-                String::from_utf8_lossy(&buf)
-            ),
+            Ok(0) => eof = true,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => panic!(
-                "reading the response: {e}; got {:?}",
-                String::from_utf8_lossy(&buf)
-            ),
+            Err(e) if buf.is_empty() => panic!("reading the response: {e}"),
+            // A reset after the response (the server closed with unread input).
+            Err(_) => eof = true,
         }
     }
 }

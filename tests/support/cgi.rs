@@ -9,7 +9,7 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::http::{Conn, READ_TIMEOUT as IO_TIMEOUT};
+use super::http::{Conn, READ_TIMEOUT as IO_TIMEOUT, parse_head};
 use super::server::Server;
 
 /// Writes `contents` to `path` (creating its directory), mode 0755 or 0644.
@@ -186,19 +186,7 @@ impl Client {
 
     /// Reads a response head; None if the connection closed first.
     pub fn try_head(&mut self) -> Option<Head> {
-        let status_line = String::from_utf8(self.line()?).expect("status line is UTF-8");
-        let mut parts = status_line.splitn(3, ' ');
-        let version = parts.next().unwrap_or_default().to_string();
-        assert!(
-            version.starts_with("HTTP/1."),
-            "bad status line {status_line:?}"
-        );
-        let status = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-        let reason = parts.next().unwrap_or_default().to_string();
-        let mut headers = Vec::new();
+        let mut lines = vec![String::from_utf8(self.line()?).expect("status line is UTF-8")];
         loop {
             let line = self
                 .line()
@@ -206,16 +194,14 @@ impl Client {
             if line.is_empty() {
                 break;
             }
-            let line = String::from_utf8(line).expect("header is UTF-8");
-            let (name, value) = line.split_once(':').expect("header has a colon");
-            assert!(!name.ends_with(' '), "space before colon in {line:?}");
-            headers.push((name.to_string(), value.trim().to_string()));
+            lines.push(String::from_utf8(line).expect("header is UTF-8"));
         }
+        let head = parse_head(&lines.join("\r\n")).unwrap_or_else(|why| panic!("{why}"));
         Some(Head {
-            version,
-            status,
-            reason,
-            headers,
+            version: head.version,
+            status: head.status,
+            reason: head.reason,
+            headers: head.headers,
         })
     }
 

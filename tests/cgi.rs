@@ -3,12 +3,13 @@
 //! bounded memory. Each test runs its own server (port 0, one worker) on a temporary site whose
 //! scripts are written below; the demo scripts of www/cgi-bin are tested at the end.
 
-mod cgi_support;
+mod support;
 
-use cgi_support::*;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
+use support::cgi::*;
+use support::{data::*, proc::*, server::*};
 
 const CONFIG: &str = "\
 workers 1;
@@ -230,29 +231,26 @@ out.flush()
 
 /// A temporary site (config + www with the scripts above) and its server.
 struct Site {
-    // Declared first so that it is dropped (killed) before the directory is removed.
+    /// Owns the site's directory, removed once the server is gone.
     server: Server,
-    dir: TempDir,
 }
 
 impl Site {
     fn start() -> Site {
-        let dir = TempDir::new("site");
+        let dir = TempDir::new();
         for (path, contents, executable) in SCRIPTS {
             write_file(&dir.path().join("www").join(path), contents, *executable);
         }
-        let config = dir.path().join("webserv.conf");
-        write_file(&config, CONFIG, false);
-        let server = Server::start(&config);
-        Site { server, dir }
+        let server = Server::launch(dir, CONFIG, clean_exec);
+        Site { server }
     }
 
     fn www(&self) -> PathBuf {
-        self.dir.path().join("www")
+        self.server.dir.path().join("www")
     }
 
     fn connect(&self) -> Client {
-        self.server.connect()
+        self.server.client()
     }
 
     fn get(&self, target: &str) -> Response {
@@ -283,7 +281,7 @@ fn environment_holds_the_rfc_3875_variables_with_path_info_and_query() {
     let site = Site::start();
     let mut client = site.connect();
     let local_port = client.stream.local_addr().unwrap().port();
-    let port = site.server.port;
+    let port = site.server.port();
     client.send(format!(
         "GET /cgi-bin/env.py/a/b%20c?x=1&y=%20z HTTP/1.1\r\nHost: localhost:{port}\r\n\
          User-Agent: cgi-test\r\nAccept: text/a\r\nAccept: text/b\r\nX-Forwarded-For: 10.1.2.3\r\n\
@@ -466,14 +464,14 @@ fn expect_100_continue_is_answered_before_the_body_is_sent() {
     );
     let interim = b"HTTP/1.1 100 Continue\r\n\r\n";
     let got_interim = client.wait_for_bytes(interim.len(), Duration::from_millis(1000))
-        && client.buffered().starts_with(interim);
+        && client.pending().starts_with(interim);
     client.send("hello");
     let response = client.response(false);
     assert_eq!(response.text(), "hello");
     assert!(
         got_interim,
         "no 100 Continue within 1 s; got {:?}",
-        String::from_utf8_lossy(client.buffered())
+        String::from_utf8_lossy(client.pending())
     );
 }
 
@@ -987,7 +985,7 @@ fn concurrent_cgi_requests_run_side_by_side_on_one_worker() {
 fn running_scripts_leaves_the_servers_open_fds_unchanged() {
     let site = Site::start();
     let fds = || -> Vec<String> {
-        std::fs::read_dir(format!("/proc/{}/fd", site.server.pid))
+        std::fs::read_dir(format!("/proc/{}/fd", site.server.pid()))
             .unwrap()
             .flatten()
             .filter_map(|e| std::fs::read_link(e.path()).ok())
@@ -1110,10 +1108,10 @@ fn a_scripts_stderr_goes_to_the_error_log() {
     assert!(
         wait_until(Duration::from_secs(2), || site
             .server
-            .log()
+            .stderr()
             .contains("complaint from stderr.sh: marker-5150")),
         "error log: {}",
-        site.server.log()
+        site.server.stderr()
     );
 }
 
@@ -1121,28 +1119,22 @@ fn a_scripts_stderr_goes_to_the_error_log() {
 // The demo scripts of www/cgi-bin
 
 /// The repository's www/cgi-bin served under /cgi-bin.
-fn demo_site() -> (Server, TempDir) {
-    let dir = TempDir::new("demo");
+fn demo_site() -> Server {
     let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
-    let config = dir.path().join("demo.conf");
-    write_file(
-        &config,
-        format!(
-            "workers 1;\naccess_log off;\nserver {{\n    listen 127.0.0.1:0;\n    root \"{}\";\n\
-             location /cgi-bin {{\n        allow_methods GET HEAD POST;\n\
-             cgi .py /usr/bin/python3;\n        cgi .sh /bin/sh;\n        cgi .php /usr/bin/php-cgi;\n\
-             cgi_timeout 15s;\n    }}\n}}\n",
-            www.display()
-        ),
-        false,
+    let config = format!(
+        "workers 1;\naccess_log off;\nserver {{\n    listen 127.0.0.1:0;\n    root \"{}\";\n\
+         location /cgi-bin {{\n        allow_methods GET HEAD POST;\n\
+         cgi .py /usr/bin/python3;\n        cgi .sh /bin/sh;\n        cgi .php /usr/bin/php-cgi;\n\
+         cgi_timeout 15s;\n    }}\n}}\n",
+        www.display()
     );
-    (Server::start(&config), dir)
+    Server::launch(TempDir::new(), &config, clean_exec)
 }
 
 #[test]
 fn demo_form_shows_a_form_and_echoes_posted_fields_html_escaped() {
-    let (server, _dir) = demo_site();
-    let mut client = server.connect();
+    let server = demo_site();
+    let mut client = server.client();
     let form = client.get("/cgi-bin/form.py");
     assert_eq!(form.status(), 200);
     assert!(
@@ -1173,8 +1165,8 @@ fn demo_form_shows_a_form_and_echoes_posted_fields_html_escaped() {
 
 #[test]
 fn demo_session_counts_visits_per_session_cookie() {
-    let (server, _dir) = demo_site();
-    let first = server.connect().get("/cgi-bin/session.py");
+    let server = demo_site();
+    let first = server.client().get("/cgi-bin/session.py");
     assert_eq!(first.status(), 200);
     let cookie = first.header("Set-Cookie").expect("Set-Cookie").to_string();
     let sid = cookie
@@ -1190,7 +1182,7 @@ fn demo_session_counts_visits_per_session_cookie() {
     );
     assert!(first.text().contains("<strong id=\"count\">once</strong>"));
 
-    let mut client = server.connect();
+    let mut client = server.client();
     client.send(format!(
         "GET /cgi-bin/session.py HTTP/1.1\r\nHost: localhost\r\nCookie: sid={sid}\r\n\r\n"
     ));
@@ -1221,8 +1213,8 @@ fn demo_session_counts_visits_per_session_cookie() {
 
 #[test]
 fn demo_info_prints_the_environment_as_text() {
-    let (server, _dir) = demo_site();
-    let response = server.connect().get("/cgi-bin/info.sh/extra?q=1");
+    let server = demo_site();
+    let response = server.client().get("/cgi-bin/info.sh/extra?q=1");
     assert_eq!(response.status(), 200);
     assert!(
         response
@@ -1237,8 +1229,8 @@ fn demo_info_prints_the_environment_as_text() {
 
 #[test]
 fn demo_stream_sends_its_first_line_at_once() {
-    let (server, _dir) = demo_site();
-    let mut client = server.connect();
+    let server = demo_site();
+    let mut client = server.client();
     let started = Instant::now();
     client.send("GET /cgi-bin/stream.py HTTP/1.1\r\nHost: localhost\r\n\r\n");
     let head = client.head();
@@ -1259,8 +1251,8 @@ fn demo_hello_php_shows_the_request() {
         eprintln!("note: /usr/bin/php-cgi is missing; php demo test skipped");
         return;
     }
-    let (server, _dir) = demo_site();
-    let response = server.connect().get("/cgi-bin/hello.php?x=%3Cy%3E");
+    let server = demo_site();
+    let response = server.client().get("/cgi-bin/hello.php?x=%3Cy%3E");
     assert_eq!(response.status(), 200, "{}", response.text());
     let text = response.text();
     assert!(text.contains("<h1>Hello from PHP"), "{text}");

@@ -1,16 +1,17 @@
 //! DELETE against the real server: files go, directories and anything outside the root stay.
 
-mod common_uploads;
+mod support;
 
-use common_uploads::{Server, names};
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::Path;
+use support::names;
+use support::uploads::UploadServer as Server;
 
 /// A server with `store/doomed.txt`, `store/sub/inner.txt`, `www/files/a.txt`,
 /// `www/readonly/keep.txt` and `outside/victim.txt`.
 fn server() -> Server {
-    Server::with_config(common_uploads::CONFIG, |dir: &Path| {
+    Server::with_config(support::uploads::CONFIG, |dir: &Path| {
         fs::write(dir.join("store/doomed.txt"), "bye").unwrap();
         fs::create_dir_all(dir.join("store/sub")).unwrap();
         fs::write(dir.join("store/sub/inner.txt"), "inner").unwrap();

@@ -11,11 +11,12 @@
 //! the server then closes (never hangs), and `SMUGGLED` (the hidden file's content) never comes
 //! back.
 
-mod hostile_support;
+mod support;
 
-use hostile_support::*;
 use std::fs;
 use std::time::{Duration, Instant};
+use support::hostile::*;
+use support::*;
 
 const HIDDEN: &str = "GET /smuggled.txt HTTP/1.1\r\nHost: x\r\n\r\n";
 const CANARY: &str = "GET /canary.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";

@@ -6,15 +6,16 @@
 //! Timeouts are set to 1-2 s so that the whole file runs in a few seconds; every loop is
 //! bounded. Where one event loop must serve the abuser and the others, `workers 1`.
 
-mod hostile_support;
+mod support;
 
-use hostile_support::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
+use support::hostile::*;
+use support::*;
 
 /// What a well-behaved client may wait for one small response while others misbehave. Generous
 /// for a debug build on a shared 2-core machine; a blocked event loop would take seconds.
@@ -62,8 +63,8 @@ fn quick_get(server: &Server, during: &str) -> Duration {
 fn store_settles_to(server: &Server, expected: &[&str]) -> Vec<String> {
     let store = server.dir.path().join("store");
     let mut last = Vec::new();
-    eventually(Duration::from_secs(5), || {
-        last = dir_entries(&store);
+    wait_until(Duration::from_secs(5), || {
+        last = names(&store);
         last == expected
     });
     last
@@ -236,7 +237,7 @@ fn five_hundred_silent_connections_do_not_stop_the_server() {
         quick_get(&server, "500 silent connections");
     }
     // Every silent connection is accepted and held (one descriptor each).
-    let held = eventually(Duration::from_secs(2), || {
+    let held = wait_until(Duration::from_secs(2), || {
         server.fd_count() >= baseline + 500
     });
     assert!(held, "fds {} (baseline {baseline})", server.fd_count());

@@ -1,15 +1,16 @@
 //! Uploads against the real server: POST (raw and multipart) and PUT into an `upload_store`,
 //! streamed to disk, all or nothing, never outside the store.
 
-mod common_uploads;
+mod support;
 
-use common_uploads::{
-    CONFIG, Server, chunked, head, multipart, names, noise, read_response, tree, wait_until,
-};
 use std::fs;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::time::Duration;
+use support::uploads::{
+    CONFIG, UploadServer as Server, chunked, head, multipart, read_response, tree,
+};
+use support::{names, random_bytes, wait_until};
 
 /// Whether a store listing has a temporary file in it.
 fn has_temporary(names: &[String]) -> bool {
@@ -27,7 +28,7 @@ fn store_becomes_empty(server: &Server) -> bool {
 #[test]
 fn a_raw_post_is_stored_byte_exact_and_served_back() {
     let server = Server::start();
-    let body = noise(100_000, 7);
+    let body = random_bytes(100_000, 7);
     let response = server.request("POST", "/uploads/raw.bin", &[], &body);
     assert_eq!(response.status, 201, "{}", response.text());
     assert_eq!(response.header("Location"), Some("/uploads/raw.bin"));
@@ -69,10 +70,10 @@ fn a_multipart_form_with_two_files_stores_both_byte_exact() {
     // Binary data with every byte value, and lines that look like the boundary without being
     // a delimiter (RFC 2046 forbids the real one, CRLF "--" boundary, inside a part).
     let mut first = format!("--{boundary}--\r\n").into_bytes();
-    first.extend_from_slice(&noise(70_000, 3));
+    first.extend_from_slice(&random_bytes(70_000, 3));
     first.extend_from_slice(format!("\r\n--{boundary}x\r\nx--{boundary}--\r\n").as_bytes());
     first.extend_from_slice(format!("--{}\r\n", &boundary[..10]).as_bytes());
-    first.extend_from_slice(&noise(1000, 4));
+    first.extend_from_slice(&random_bytes(1000, 4));
     first.extend_from_slice(format!("\r\n--{}\r\n", &boundary[..boundary.len() - 1]).as_bytes());
     let second = b"plain text\r\nsecond line\r\n".to_vec();
     let body = multipart(
@@ -233,7 +234,7 @@ fn a_taken_name_gets_the_next_free_number_and_is_never_overwritten() {
 #[test]
 fn chunked_uploads_are_stored_whole() {
     let server = Server::start();
-    let body = noise(300_000, 11);
+    let body = random_bytes(300_000, 11);
     let mut raw = head(
         "POST",
         "/uploads/chunked.bin",
@@ -357,7 +358,7 @@ fn a_client_that_goes_away_mid_upload_leaves_nothing() {
             b"--gone\r\nContent-Disposition: form-data; name=\"f\"; filename=\"gone.bin\"\r\n\r\n",
         );
         stream.write_all(&raw).unwrap();
-        stream.write_all(&noise(1 << 20, 5)).unwrap();
+        stream.write_all(&random_bytes(1 << 20, 5)).unwrap();
         let store = server.store();
         assert!(
             wait_until(Duration::from_secs(10), || has_temporary(&names(&store))),
@@ -409,11 +410,11 @@ fn a_full_disk_is_507_and_leaves_nothing() {
                         return Err(std::io::Error::last_os_error());
                     }
                     Ok(())
-                })
+                });
             }
         },
     );
-    let big = noise(3 << 20, 9);
+    let big = random_bytes(3 << 20, 9);
     let response = server.request("PUT", "/uploads/full.bin", &[], &big);
     assert_eq!(response.status, 507);
     let form = multipart(
@@ -503,7 +504,7 @@ fn stream_big_upload(
 ) {
     const PIECE: usize = 256 * 1024;
     let server = Server::start();
-    let mut piece = noise(PIECE, 13);
+    let mut piece = random_bytes(PIECE, 13);
     let mut stream = server.connect();
     let mut raw = head(method, target, headers);
     let length = prefix.len() + total + suffix.len();

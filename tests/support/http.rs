@@ -272,6 +272,40 @@ pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Parses a response head (status line and header lines, without the blank line) into a
+/// response with an empty body; `Err` says what is wrong with it.
+pub fn parse_head(head: &str) -> Result<Response, String> {
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().unwrap_or("").to_string();
+    if !version.starts_with("HTTP/1.") {
+        return Err(format!("bad status line {status_line:?}"));
+    }
+    let Some(status) = parts.next().and_then(|s| s.parse::<u16>().ok()) else {
+        return Err(format!("bad status line {status_line:?}"));
+    };
+    let reason = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!("bad header line {line:?}"));
+        };
+        if name.is_empty() || name.ends_with(' ') {
+            return Err(format!("bad header name {line:?}"));
+        }
+        headers.push((name.to_string(), value.trim().to_string()));
+    }
+    Ok(Response {
+        version,
+        status,
+        reason,
+        headers,
+        body: Vec::new(),
+        chunked: false,
+    })
+}
+
 /// Parses one response from the start of `bytes`. `no_body`: the response answers a HEAD.
 /// `eof`: no more bytes will come (a response delimited by close is then complete).
 pub fn parse_response(bytes: &[u8], no_body: bool, eof: bool) -> Parse {
@@ -282,36 +316,11 @@ pub fn parse_response(bytes: &[u8], no_body: bool, eof: bool) -> Parse {
         Ok(head) => head,
         Err(_) => return Parse::Invalid("head is not UTF-8".into()),
     };
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or("");
-    let mut parts = status_line.splitn(3, ' ');
-    let version = parts.next().unwrap_or("").to_string();
-    if !version.starts_with("HTTP/1.") {
-        return Parse::Invalid(format!("bad status line {status_line:?}"));
-    }
-    let status: u16 = match parts.next().and_then(|s| s.parse().ok()) {
-        Some(code) => code,
-        None => return Parse::Invalid(format!("bad status line {status_line:?}")),
+    let mut response = match parse_head(head) {
+        Ok(response) => response,
+        Err(why) => return Parse::Invalid(why),
     };
-    let reason = parts.next().unwrap_or("").to_string();
-    let mut headers = Vec::new();
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            return Parse::Invalid(format!("bad header line {line:?}"));
-        };
-        if name.is_empty() || name.ends_with(' ') {
-            return Parse::Invalid(format!("bad header name {line:?}"));
-        }
-        headers.push((name.to_string(), value.trim().to_string()));
-    }
-    let mut response = Response {
-        version,
-        status,
-        reason,
-        headers,
-        body: Vec::new(),
-        chunked: false,
-    };
+    let status = response.status;
     let body_start = head_end + 4;
     if no_body || status < 200 || status == 204 || status == 304 {
         return Parse::Complete(response, body_start);

@@ -9,13 +9,18 @@
 //! - [`http`]: raw connections and the HTTP/1.x response parser.
 //! - [`proc`]: /proc readings (descriptors, memory, CPU, children) and polling.
 //! - [`data`]: pseudo-random test data and byte strings for assertion messages.
+//! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
+//!   tests need.
 
 #![allow(dead_code, unused_imports)]
 
+pub mod cgi;
 pub mod data;
+pub mod hostile;
 pub mod http;
 pub mod proc;
 pub mod server;
+pub mod uploads;
 
 pub use data::*;
 pub use http::*;

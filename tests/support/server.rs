@@ -19,6 +19,7 @@ use super::http::{Conn, Response, raw};
 /// How long a server may take to print its listening lines (the machine is shared and busy).
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The server binary under test.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_webserv")
 }

@@ -1,23 +1,14 @@
-//! Helpers for the hostile-client tests (tests/hostile.rs, tests/stress.rs).
-//!
-//! The server process, raw connections and the response parser come from tests/support
-//! (reused read-only through `#[path]`); what is added here is what an attacker needs: raw
-//! exchanges that never panic on a reset or a short write, a note of how the exchange ended
-//! (closed by the server, or still open when the time ran out), SO_LINGER 0 resets, and
-//! descriptor accounting.
-
-#![allow(dead_code)]
-
-#[path = "../support/mod.rs"]
-mod support;
-
-pub use support::*;
+//! What the hostile-client tests (tests/hostile.rs, tests/stress.rs) add to the shared helpers:
+//! raw exchanges that never panic on a reset or a short write, a note of how the exchange ended
+//! (closed by the server, or still open when the time ran out), and descriptor
+//! accounting. Socket options for resets and slow readers are in [`super::http`].
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
-use std::thread;
 use std::time::{Duration, Instant};
+
+use super::http::{Conn, Response, parse_all};
+use super::server::Server;
 
 /// How an exchange ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,46 +83,6 @@ pub fn read_until_closed(stream: &mut TcpStream, deadline: Instant) -> (Vec<u8>,
     }
 }
 
-/// SO_LINGER {on, 0}: closing the socket sends RST instead of FIN.
-pub fn set_linger_zero(stream: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: setsockopt on a valid fd with a pointer to a live linger of the given size.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            &linger as *const libc::linger as *const libc::c_void,
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
-}
-
-/// Closes `stream` with a reset.
-pub fn reset(stream: TcpStream) {
-    set_linger_zero(&stream);
-    drop(stream);
-}
-
-/// Shrinks the receive buffer (set before data arrives), so a slow reader really is slow.
-pub fn set_small_receive_buffer(stream: &TcpStream, bytes: i32) {
-    // SAFETY: setsockopt on a valid fd with a pointer to a live c_int.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            &bytes as *const i32 as *const libc::c_void,
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(rc, 0, "setsockopt(SO_RCVBUF)");
-}
-
 /// `GET path` with `Connection: close` on a fresh connection; returns the response and how long
 /// it took. Panics (with the test's message) if nothing complete arrives within 10 s.
 pub fn timed_get(addr: SocketAddr, path: &str) -> (Response, Duration) {
@@ -142,46 +93,9 @@ pub fn timed_get(addr: SocketAddr, path: &str) -> (Response, Duration) {
     (response, started.elapsed())
 }
 
-/// Waits until `f` holds (checking every 20 ms) or `limit` passes; returns whether it held.
-pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The descriptor count of the server once it is back at (or under) `baseline + slack`, or
 /// whatever it is after 5 s; with the list of descriptors for the failure message.
 pub fn fds_back_to(server: &Server, baseline: usize, slack: usize) -> (usize, Vec<String>) {
     let count = server.wait_fd_count_at_most(baseline + slack);
     (count, server.fd_list())
-}
-
-/// Names of the entries of a directory (sorted), hidden ones included.
-pub fn dir_entries(path: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(path)
-        .map(|dir| {
-            dir.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
-/// Shows at most 300 bytes of `bytes`, for assertion messages.
-pub fn show(bytes: &[u8]) -> String {
-    let cut = &bytes[..bytes.len().min(300)];
-    let mut text = format!("{:?}", String::from_utf8_lossy(cut));
-    if bytes.len() > 300 {
-        text.push_str(&format!(" ... ({} bytes)", bytes.len()));
-    }
-    text
 }

@@ -103,7 +103,9 @@ impl Output {
                     ));
                 }
                 self.body_sent += n as u64;
-                (want, n)
+                // sendfile may stop short for reasons of its own (page cache, its internal
+                // pipe), not only a full socket: only EAGAIN may stop this writer.
+                (n, n)
             }
             Body::Empty => (0, 0),
         };

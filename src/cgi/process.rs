@@ -150,10 +150,6 @@ impl Process {
         Ok(process)
     }
 
-    pub fn id(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
-
     pub fn has_stdin(&self) -> bool {
         self.stdin.is_some()
     }
@@ -216,10 +212,6 @@ impl Process {
                 Err(error.into())
             }
         }
-    }
-
-    pub fn output_ended(&self) -> bool {
-        self.stdout.is_none()
     }
 
     /// The exit status, once the child has exited (collected without blocking).

@@ -23,6 +23,28 @@ mod store;
 
 pub use delete::delete;
 
+/// Removes the temporaries a process that no longer runs left in `store` (a server killed in
+/// the middle of an upload). Those of live processes (this one, or another instance sharing
+/// the store) are left alone. Returns how many were removed.
+pub fn sweep_abandoned(store: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(store) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(names::temporary_owner) else {
+            continue;
+        };
+        let alive =
+            pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 use self::reply::Stored;
 use self::store::{Put, Store};
 use super::route::Site;

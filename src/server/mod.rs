@@ -63,7 +63,31 @@ fn open_runtime(config: Config, listeners: &[Arc<Listener>]) -> Result<Runtime, 
     if let Some(sink) = error_log {
         log::set_error_log(sink);
     }
+    sweep_upload_stores(&config);
     Ok(Runtime::new(config, listeners, access_log))
+}
+
+/// Removes what uploads interrupted by a dead server left in the stores.
+fn sweep_upload_stores(config: &Config) {
+    let mut stores: Vec<&std::path::Path> = Vec::new();
+    for server in &config.servers {
+        let settings =
+            std::iter::once(&server.settings).chain(server.locations.iter().map(|l| &l.settings));
+        for store in settings.filter_map(|s| s.upload_store.as_deref()) {
+            if !stores.contains(&store) {
+                stores.push(store);
+            }
+        }
+    }
+    for store in stores {
+        let removed = crate::handler::upload::sweep_abandoned(store);
+        if removed > 0 {
+            log::info(&format!(
+                "removed {removed} temporary file(s) of interrupted uploads from {}",
+                store.display()
+            ));
+        }
+    }
 }
 
 struct WorkerHandle {

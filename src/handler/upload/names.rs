@@ -99,9 +99,16 @@ pub fn temporary(pid: u32, counter: u64, nanos: u128) -> String {
 }
 
 /// Whether `name` is one of our temporary names.
-#[cfg(test)]
 pub fn is_temporary(name: &str) -> bool {
     name.starts_with(".upload-") && name.ends_with(".part")
+}
+
+/// The process that wrote a temporary name, if `name` is one.
+pub fn temporary_owner(name: &str) -> Option<u32> {
+    if !is_temporary(name) {
+        return None;
+    }
+    name[".upload-".len()..].split('-').next()?.parse().ok()
 }
 
 /// A name for a body that came without one: `upload-<seconds>-<pid>-<counter>`, with the
@@ -135,6 +142,13 @@ mod tests {
 
     fn clean(raw: &str) -> Option<String> {
         sanitize(raw)
+    }
+
+    #[test]
+    fn a_temporary_name_tells_its_writer() {
+        assert_eq!(temporary_owner(&temporary(4242, 7, 99)), Some(4242));
+        assert_eq!(temporary_owner("a.txt"), None);
+        assert_eq!(temporary_owner(".upload-x-1-2.part"), None);
     }
 
     #[test]

@@ -22,8 +22,8 @@ use rustix::fs::inotify;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata};
-use std::io::Read;
 use std::mem::MaybeUninit;
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -49,6 +49,10 @@ pub struct Entry {
 struct Cache {
     inotify: OwnedFd,
     entries: HashMap<PathBuf, Arc<Entry>>,
+    /// Small files found uncacheable (a symlink on the path, an unwatchable directory), so
+    /// that they are not read and checked again on every request; re-tried after
+    /// [`REVALIDATE`].
+    refused: HashMap<PathBuf, Instant>,
     bytes: usize,
     dirty: bool,
 }
@@ -66,6 +70,7 @@ fn with_cache<T>(f: impl FnOnce(&mut Cache) -> T) -> Option<T> {
             *slot = Some(Cache {
                 inotify: fd,
                 entries: HashMap::new(),
+                refused: HashMap::new(),
                 bytes: 0,
                 dirty: false,
             });
@@ -125,26 +130,50 @@ pub fn lookup(path: &Path) -> Option<Arc<Entry>> {
     .flatten()
 }
 
-/// Reads a small regular file that was just opened and keeps it. None if it does not fit,
-/// cannot be watched, or changed while it was read.
-pub fn load(path: &Path, mut file: File, metadata: &Metadata) -> Option<Arc<Entry>> {
+/// Reads a small regular file that was just opened and keeps it (with pread: the file's
+/// offset stays where sendfile expects it). None if it does not fit, cannot be cached, or
+/// changed while it was read.
+pub fn load(path: &Path, file: &File, metadata: &Metadata) -> Option<Arc<Entry>> {
     if !metadata.is_file() || metadata.len() > MAX_FILE {
         return None;
     }
-    let mut content = Vec::with_capacity(metadata.len() as usize);
-    file.by_ref()
-        .take(MAX_FILE + 1)
-        .read_to_end(&mut content)
-        .ok()?;
-    let after = file.metadata().ok()?;
-    if content.len() as u64 != after.len() || !same_file(&after, metadata) {
+    let refused = with_cache(|cache| {
+        cache
+            .refused
+            .get(path)
+            .is_some_and(|since| since.elapsed() < REVALIDATE)
+    })?;
+    if refused {
         return None;
     }
     // Through a symlink, the watched directory would not be the file's own: never cached.
     if fs::canonicalize(path).ok()? != path {
+        with_cache(|cache| cache.refuse(path));
         return None;
     }
-    with_cache(|cache| cache.insert(path, content, after)).flatten()
+    let mut content = vec![0; metadata.len() as usize + 1];
+    let mut filled = 0;
+    while filled < content.len() {
+        match file.read_at(&mut content[filled..], filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    content.truncate(filled);
+    let after = file.metadata().ok()?;
+    if content.len() as u64 != after.len() || !same_file(&after, metadata) {
+        return None;
+    }
+    with_cache(|cache| {
+        let entry = cache.insert(path, content, after);
+        if entry.is_none() {
+            cache.refuse(path);
+        }
+        entry
+    })
+    .flatten()
 }
 
 fn same_file(a: &Metadata, b: &Metadata) -> bool {
@@ -177,6 +206,7 @@ impl Cache {
         }
         if self.entries.len() >= MAX_ENTRIES || self.bytes + content.len() > MAX_BYTES {
             self.entries.clear();
+            self.refused.clear();
             self.bytes = 0;
         }
         self.bytes += content.len();
@@ -190,6 +220,13 @@ impl Cache {
             self.bytes -= old.content.len();
         }
         Some(entry)
+    }
+
+    fn refuse(&mut self, path: &Path) {
+        if self.refused.len() >= MAX_ENTRIES {
+            self.refused.clear();
+        }
+        self.refused.insert(path.to_path_buf(), Instant::now());
     }
 
     fn remove(&mut self, path: &Path) {
@@ -248,7 +285,7 @@ mod tests {
     fn cache_file(path: &Path) -> Option<Arc<Entry>> {
         let file = File::open(path).unwrap();
         let metadata = file.metadata().unwrap();
-        load(path, file, &metadata)
+        load(path, &file, &metadata)
     }
 
     #[test]
@@ -287,6 +324,18 @@ mod tests {
         fs::remove_file(&path).unwrap();
         note_possible_change();
         assert!(lookup(&path).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_reached_through_a_symlink_is_not_cached_and_not_read_again_at_once() {
+        let dir = temp_dir("symlink");
+        fs::write(dir.join("real.txt"), b"real").unwrap();
+        std::os::unix::fs::symlink(dir.join("real.txt"), dir.join("link.txt")).unwrap();
+        let link = dir.join("link.txt");
+        assert!(cache_file(&link).is_none());
+        assert!(CACHE.with(|c| c.borrow().as_ref().unwrap().refused.contains_key(&link)));
+        assert!(cache_file(&link).is_none());
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -115,10 +115,7 @@ fn serve_file(
     file_path: &Path,
     site: &Site,
 ) -> Response {
-    if metadata.len() <= file_cache::MAX_FILE
-        && let Ok(reader) = file.try_clone()
-        && let Some(cached) = file_cache::load(file_path, reader, metadata)
-    {
+    if let Some(cached) = file_cache::load(file_path, &file, metadata) {
         return serve_content(request, &cached, file_path, site);
     }
     let body = move |offset: u64, len: u64| Body::File { file, offset, len };

@@ -287,13 +287,16 @@ impl Worker {
         let Some(connection) = entry.connection.as_deref_mut() else {
             return;
         };
-        let runtime = Arc::clone(&self.runtime);
         let mut ctx = Context {
             now,
-            runtime: &runtime,
+            runtime: &self.runtime,
             date: &self.date,
             draining: self.draining_until.is_some(),
-            access_log: runtime.access_log.as_ref().map(|_| &mut self.access_log),
+            access_log: self
+                .runtime
+                .access_log
+                .as_ref()
+                .map(|_| &mut self.access_log),
             log_time: &self.log_time,
             poller: &self.poller,
             slot,

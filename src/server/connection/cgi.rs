@@ -23,7 +23,6 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Seek, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Most response bytes waiting for the client before the script's output is left in its pipe.
@@ -120,8 +119,7 @@ impl Connection {
         body_left: u64,
         ctx: &mut Context,
     ) -> State {
-        let runtime = Arc::clone(ctx.runtime);
-        let site = super::route(&runtime, self.listen, Some(&request));
+        let site = super::route(ctx.runtime, self.listen, Some(&request));
         let endpoint = Endpoint {
             peer: self.peer,
             local: self.listen,
@@ -162,11 +160,11 @@ impl Connection {
         let log = ctx
             .access_log
             .is_some()
-            .then(|| super::log_entry(&request, 200));
+            .then(|| super::log_entry(Some(&request), 200));
         // The client asked whether to send its body: the script is running, so yes.
         let mut out = Vec::new();
         if request.expect_continue && body_left > 0 && self.input.is_empty() {
-            out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            out.extend_from_slice(super::CONTINUE);
         }
         State::Cgi(Box::new(CgiRun {
             request,
@@ -196,9 +194,7 @@ impl Connection {
         let size = spool.size;
         if let Err(error) = spool.file.rewind() {
             log::error(&format!("request body spool: {error}"));
-            let runtime = Arc::clone(ctx.runtime);
-            let response =
-                handler::error(500, &super::route(&runtime, self.listen, Some(&request)));
+            let response = self.error_response(500, Some(&request), ctx);
             return self.respond(&request, response, true, ctx);
         }
         let script = spool.script;
@@ -250,21 +246,21 @@ impl Connection {
                     run.body_left -= written as u64;
                     progress = true;
                 }
-            } else if self.readable {
-                match self.read_some(INPUT_LIMIT) {
-                    Ok(0) => return (State::Closed, Flow::Continue),
-                    Ok(_) => progress = true,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => return (State::Closed, Flow::Continue),
-                }
             }
             if run.body_left == 0 {
                 run.process.close_stdin();
             }
-        } else if self.readable && self.input.len() < INPUT_LIMIT {
-            // Nothing is expected from the client now; reading keeps a pipelined request for
-            // later, and end of stream means the client left: the script is killed (as nginx
-            // does, a half-close is taken as a departure; only a write could tell them apart).
+        }
+        // More of the body when the buffered part is gone to the script; after the body,
+        // reading keeps a pipelined request for later. End of stream means the client left:
+        // the script is killed (as nginx does, a half-close is taken as a departure; only a
+        // write could tell them apart).
+        let room = if run.body_left > 0 {
+            self.input.is_empty()
+        } else {
+            self.input.len() < INPUT_LIMIT
+        };
+        if self.readable && room {
             match self.read_some(INPUT_LIMIT) {
                 Ok(0) => return (State::Closed, Flow::Continue),
                 Ok(_) => progress = true,
@@ -276,7 +272,7 @@ impl Connection {
         // The script's output.
         match std::mem::replace(&mut run.phase, Phase::Flushing) {
             Phase::Head(mut buffer) => {
-                let room = HEAD_LIMIT + 1 - buffer.len();
+                let room = (HEAD_LIMIT + 1).saturating_sub(buffer.len());
                 match run.process.read_stdout(&mut buffer, room.min(READ_CHUNK)) {
                     Ok(Some(0)) | Err(_) => {
                         log::error(&format!(
@@ -369,9 +365,7 @@ impl Connection {
         if matches!(run.phase, Phase::Flushing) && run.out.is_empty() {
             // The script may have changed files that a next request reads.
             crate::handler::file_cache::note_possible_change();
-            if let (Some(entry), Some(out)) = (&run.log, ctx.access_log.as_deref_mut()) {
-                log::append_access(out, self.peer, ctx.log_time, entry, run.body_bytes);
-            }
+            self.log_response(run.log.as_ref(), run.body_bytes, ctx);
             let keep_alive = run.keep_alive && !ctx.draining;
             if keep_alive && run.body_left > 0 {
                 // The script answered before the client finished its body: the head promised
@@ -401,8 +395,7 @@ impl Connection {
     /// The script failed before its response began: answer `status`, and the script (dropped
     /// with the state) is killed.
     fn cgi_failed(&mut self, request: &Request, status: u16, ctx: &mut Context) -> State {
-        let runtime = Arc::clone(ctx.runtime);
-        let response = handler::error(status, &super::route(&runtime, self.listen, Some(request)));
+        let response = self.error_response(status, Some(request), ctx);
         self.respond(request, response, false, ctx)
     }
 

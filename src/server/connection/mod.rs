@@ -51,6 +51,9 @@ const IO_BUDGET: u32 = 32;
 /// client sees our response rather than a reset.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// The interim answer to `Expect: 100-continue`, sent just before a body is wanted.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
 /// What the worker must do after `drive`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Drive {
@@ -335,8 +338,7 @@ impl Connection {
 
     /// A complete head arrived: route it and decide what happens to it.
     fn start(&mut self, request: Request, ctx: &mut Context) -> State {
-        let runtime = Arc::clone(ctx.runtime);
-        let site = route(&runtime, self.listen, Some(&request));
+        let site = route(ctx.runtime, self.listen, Some(&request));
         self.timeouts = Timeouts::of(site.settings);
         let limit = site.settings.client_max_body_size;
         if let Framing::Length(length) = request.framing
@@ -379,7 +381,7 @@ impl Connection {
             Framing::None => BodyDecoder::Length { remaining: 0 },
         };
         let interim: &'static [u8] = if request.expect_continue && self.input.is_empty() {
-            b"HTTP/1.1 100 Continue\r\n\r\n"
+            CONTINUE
         } else {
             b""
         };
@@ -430,8 +432,7 @@ impl Connection {
                 let response = match error {
                     BodyError::Response(response) => response,
                     BodyError::Status(status) => {
-                        let runtime = Arc::clone(ctx.runtime);
-                        handler::error(status, &route(&runtime, self.listen, Some(&body.request)))
+                        self.error_response(status, Some(&body.request), ctx)
                     }
                 };
                 return (
@@ -482,21 +483,15 @@ impl Connection {
         let log = ctx
             .access_log
             .is_some()
-            .then(|| log_entry(request, response.status));
+            .then(|| log_entry(Some(request), response.status));
         let head_only = request.method == Method::Head;
         self.send(response, keep_alive, head_only, log, ctx)
     }
 
     /// Answers an error that ends the connection (malformed request, timeout, ...).
     fn fail(&mut self, status: u16, ctx: &mut Context) -> State {
-        let runtime = Arc::clone(ctx.runtime);
-        let response = handler::error(status, &route(&runtime, self.listen, None));
-        let log = ctx.access_log.is_some().then(|| log::Entry {
-            request_line: String::new(),
-            status,
-            referer: String::new(),
-            user_agent: String::new(),
-        });
+        let response = self.error_response(status, None, ctx);
+        let log = ctx.access_log.is_some().then(|| log_entry(None, status));
         // The head could not be parsed, but a HEAD request still gets no body.
         let start = self.input.iter().position(|b| !matches!(b, b'\r' | b'\n'));
         let head_only = start.is_some_and(|i| self.input[i..].starts_with(b"HEAD "));
@@ -553,16 +548,21 @@ impl Connection {
                 Err(_) => (State::Closed, Flow::Continue),
             };
         }
-        if let (Some(entry), Some(out)) = (&sending.log, ctx.access_log.as_deref_mut()) {
-            log::append_access(
-                out,
-                self.peer,
-                ctx.log_time,
-                entry,
-                sending.output.body_sent(),
-            );
-        }
+        self.log_response(sending.log.as_ref(), sending.output.body_sent(), ctx);
         (self.after_response(sending.keep_alive, ctx), Flow::Continue)
+    }
+
+    /// The error response for `status` on this connection's site (the request's, or the
+    /// default server's when the request could not be parsed).
+    fn error_response(&self, status: u16, request: Option<&Request>, ctx: &Context) -> Response {
+        handler::error(status, &route(ctx.runtime, self.listen, request))
+    }
+
+    /// Adds the access-log line of a completed response (when the access log is on).
+    fn log_response(&self, entry: Option<&log::Entry>, body_bytes: u64, ctx: &mut Context) {
+        if let (Some(entry), Some(out)) = (entry, ctx.access_log.as_deref_mut()) {
+            log::append_access(out, self.peer, ctx.log_time, entry, body_bytes);
+        }
     }
 
     /// A response is complete: wait for the next request, or close.
@@ -668,18 +668,26 @@ impl Receiving {
     }
 }
 
-/// What the access log keeps of a request.
-fn log_entry(request: &Request, status: u16) -> log::Entry {
+/// What the access log keeps of a request (None: one that could not be parsed).
+fn log_entry(request: Option<&Request>, status: u16) -> log::Entry {
+    let header = |name| {
+        request
+            .and_then(|r| r.header(name))
+            .unwrap_or("")
+            .to_string()
+    };
     log::Entry {
-        request_line: format!(
-            "{} {} HTTP/1.{}",
-            request.method.as_str(),
-            request.target,
-            request.minor_version
-        ),
+        request_line: request.map_or_else(String::new, |r| {
+            format!(
+                "{} {} HTTP/1.{}",
+                r.method.as_str(),
+                r.target,
+                r.minor_version
+            )
+        }),
         status,
-        referer: request.header("Referer").unwrap_or("").to_string(),
-        user_agent: request.header("User-Agent").unwrap_or("").to_string(),
+        referer: header("Referer"),
+        user_agent: header("User-Agent"),
     }
 }
 

@@ -7,8 +7,10 @@
 mod lexer;
 mod model;
 mod parser;
+mod template;
 
 pub use model::*;
+pub use template::{Template, TemplateError, Variable};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::template::Template;
+
 /// The whole configuration file.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -15,6 +17,8 @@ pub struct Config {
     pub workers: usize,
     pub access_log: LogTarget,
     pub error_log: LogTarget,
+    /// The least severe error-log messages written.
+    pub error_log_level: LogLevel,
     /// In file order; at least one.
     pub servers: Vec<Server>,
 }
@@ -25,6 +29,41 @@ pub enum LogTarget {
     Stderr,
     Off,
     File(PathBuf),
+}
+
+/// Severity of an error-log message, most severe first (nginx's order). A log at a level
+/// keeps the messages of that level and every more severe one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Notice,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    pub const ALL: [(LogLevel, &'static str); 5] = [
+        (LogLevel::Error, "error"),
+        (LogLevel::Warn, "warn"),
+        (LogLevel::Notice, "notice"),
+        (LogLevel::Info, "info"),
+        (LogLevel::Debug, "debug"),
+    ];
+
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(level, _)| *level)
+    }
+
+    pub fn name(self) -> &'static str {
+        LogLevel::ALL
+            .iter()
+            .find(|(level, _)| *level == self)
+            .map_or("error", |(_, n)| n)
+    }
 }
 
 /// One `server { }` block.
@@ -73,6 +112,10 @@ pub struct Settings {
     pub client_header_timeout: Duration,
     pub client_body_timeout: Duration,
     pub send_timeout: Duration,
+    /// `add_header` lines of the nearest block that has any (nginx's inheritance), in order.
+    pub add_headers: Vec<AddHeader>,
+    pub expires: Expires,
+    pub gzip_static: bool,
 }
 
 impl Settings {
@@ -94,6 +137,9 @@ impl Settings {
             client_header_timeout: Duration::from_secs(60),
             client_body_timeout: Duration::from_secs(60),
             send_timeout: Duration::from_secs(60),
+            add_headers: Vec::new(),
+            expires: Expires::Off,
+            gzip_static: false,
         }
     }
 
@@ -117,8 +163,30 @@ impl Settings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Return {
     pub code: u16,
-    /// The URL for 301/302/303/307/308, otherwise the body text (may be absent).
-    pub target: Option<String>,
+    /// The URL for 301/302/303/307/308, otherwise the body text (may be absent); either may
+    /// hold variables.
+    pub target: Option<Template>,
+}
+
+/// `add_header NAME VALUE [always];`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddHeader {
+    pub name: String,
+    pub value: String,
+    /// Added to every response, not only to the successful and redirect ones.
+    pub always: bool,
+}
+
+/// `expires`: the Expires and Cache-Control fields given to successful responses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expires {
+    Off,
+    /// `expires epoch`: expired long ago, `no-cache`.
+    Epoch,
+    /// `expires max`: far in the future (31 Dec 2037), ten years of `max-age`.
+    Max,
+    /// `expires [-]DURATION`, in seconds: `max-age=N`, or `no-cache` when negative.
+    Seconds(i64),
 }
 
 /// `cgi .EXT [INTERPRETER];`

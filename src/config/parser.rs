@@ -10,7 +10,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::lexer::{self, Error, Pos, Token, TokenKind};
-use super::model::{CgiHandler, Config, Location, LogTarget, Methods, Return, Server, Settings};
+use super::model::{
+    AddHeader, CgiHandler, Config, Expires, Location, LogLevel, LogTarget, Methods, Return, Server,
+    Settings,
+};
+use super::template::Template;
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -157,7 +161,7 @@ const fn block(name: &'static str, contexts: u8, min_args: usize, max_args: usiz
 const SPECS: &[Spec] = &[
     spec("workers", MAIN, 1, 1),
     spec("access_log", MAIN, 1, 1),
-    spec("error_log", MAIN, 1, 1),
+    spec("error_log", MAIN, 1, 2),
     block("server", MAIN, 0, 0),
     spec("listen", SERVER, 1, 1),
     spec("server_name", SERVER, 1, MANY),
@@ -177,6 +181,9 @@ const SPECS: &[Spec] = &[
     spec("client_header_timeout", SETTINGS, 1, 1),
     spec("client_body_timeout", SETTINGS, 1, 1),
     spec("send_timeout", SETTINGS, 1, 1),
+    spec("add_header", SETTINGS, 2, 3),
+    spec("expires", SETTINGS, 1, 1),
+    spec("gzip_static", SETTINGS, 1, 1),
 ];
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
@@ -236,6 +243,9 @@ struct Overrides {
     client_header_timeout: Option<Duration>,
     client_body_timeout: Option<Duration>,
     send_timeout: Option<Duration>,
+    add_headers: Option<Vec<AddHeader>>,
+    expires: Option<Expires>,
+    gzip_static: Option<bool>,
 }
 
 impl Overrides {
@@ -256,7 +266,10 @@ impl Overrides {
             keepalive_timeout,
             client_header_timeout,
             client_body_timeout,
-            send_timeout
+            send_timeout,
+            add_headers,
+            expires,
+            gzip_static
         );
         if self.alias.is_some() {
             s.alias = self.alias;
@@ -280,6 +293,7 @@ impl Interpreter<'_> {
         let mut workers = None;
         let mut access_log = None;
         let mut error_log = None;
+        let mut error_log_level = None;
         let mut servers = Vec::new();
         for d in tree {
             check(d, MAIN)?;
@@ -301,6 +315,9 @@ impl Interpreter<'_> {
                         return duplicate(d);
                     }
                     error_log = Some(self.log_target(&d.args[0])?);
+                    if let Some(level) = d.args.get(1) {
+                        error_log_level = Some(parse_log_level(level)?);
+                    }
                 }
                 _ => servers.push(self.server(d)?),
             }
@@ -316,6 +333,7 @@ impl Interpreter<'_> {
             },
             access_log: access_log.unwrap_or(LogTarget::Stdout),
             error_log: error_log.unwrap_or(LogTarget::Stderr),
+            error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
         })
     }
@@ -502,6 +520,22 @@ impl Interpreter<'_> {
                     return duplicate(d);
                 }
                 o.upload_store = Some(self.path(&args[0])?);
+            }
+            "add_header" => {
+                let header = parse_add_header(args)?;
+                o.add_headers.get_or_insert_with(Vec::new).push(header);
+            }
+            "expires" => {
+                if o.expires.is_some() {
+                    return duplicate(d);
+                }
+                o.expires = Some(parse_expires(&args[0])?);
+            }
+            "gzip_static" => {
+                if o.gzip_static.is_some() {
+                    return duplicate(d);
+                }
+                o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
             }
             name => {
                 let slot = match name {
@@ -693,28 +727,169 @@ fn parse_code(w: &Word, min: u16, max: u16) -> Result<u16> {
 
 const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
 
-/// `return CODE [URL | TEXT]`, or nginx's `return URL` (a 302) for an `http(s)://` URL.
+/// `return CODE [URL | TEXT]`, or nginx's `return URL` (a 302) for an `http(s)://` URL (or one
+/// starting with `$scheme`). The URL or text may hold variables.
 fn parse_return(args: &[Word]) -> Result<Return> {
     let first = &args[0];
-    if args.len() == 1 && (first.text.starts_with("http://") || first.text.starts_with("https://"))
-    {
+    let is_url =
+        |t: &str| t.starts_with("http://") || t.starts_with("https://") || t.starts_with("$scheme");
+    if args.len() == 1 && is_url(&first.text) {
         return Ok(Return {
             code: 302,
-            target: Some(first.text.clone()),
+            target: Some(parse_template(first)?),
         });
     }
     let code = match parse_decimal(&first.text) {
         Some(n) if (200..=599).contains(&n) => n as u16,
         _ => return fail(first.pos, format!("invalid return code \"{}\"", first.text)),
     };
-    let target = args.get(1).map(|w| w.text.clone());
-    if REDIRECTS.contains(&code) && target.as_deref().is_none_or(str::is_empty) {
+    let target = match args.get(1) {
+        Some(w) => Some(parse_template(w)?),
+        None => None,
+    };
+    if REDIRECTS.contains(&code) && target.as_ref().is_none_or(Template::is_empty) {
         return fail(
             first.pos,
             format!("\"return\" with code {code} needs a URL to redirect to"),
         );
     }
     Ok(Return { code, target })
+}
+
+/// A text with variables, errors reported at the word.
+fn parse_template(w: &Word) -> Result<Template> {
+    Template::parse(&w.text).or_else(|e| fail(w.pos, format!("{} in \"{}\"", e.message, w.text)))
+}
+
+/// `error_log PATH LEVEL`: one of nginx's level names we use.
+fn parse_log_level(w: &Word) -> Result<LogLevel> {
+    LogLevel::from_name(&w.text).map_or_else(
+        || {
+            fail(
+                w.pos,
+                format!(
+                    "invalid log level \"{}\", it must be \"error\", \"warn\", \"notice\", \
+                     \"info\" or \"debug\"",
+                    w.text
+                ),
+            )
+        },
+        Ok,
+    )
+}
+
+fn parse_on_off(w: &Word, directive: &str) -> Result<bool> {
+    match w.text.to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => fail(
+            w.pos,
+            format!(
+                "invalid value \"{}\" in \"{directive}\" directive, it must be \"on\" or \"off\"",
+                w.text
+            ),
+        ),
+    }
+}
+
+/// Fields the server sets itself because they frame the message or belong to the connection:
+/// a second, different value from `add_header` would let one response be read as two (request
+/// smuggling's cousin on the response side).
+const SERVER_OWNED_FIELDS: [&str; 8] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "trailer",
+];
+
+/// `add_header NAME VALUE [always]`: NAME a token, VALUE visible characters, spaces and tabs.
+fn parse_add_header(args: &[Word]) -> Result<AddHeader> {
+    let (name, value) = (&args[0], &args[1]);
+    if name.text.is_empty() || !name.text.bytes().all(crate::http::is_tchar) {
+        return fail(name.pos, format!("invalid header name \"{}\"", name.text));
+    }
+    if SERVER_OWNED_FIELDS
+        .iter()
+        .any(|f| f.eq_ignore_ascii_case(&name.text))
+    {
+        return fail(
+            name.pos,
+            format!(
+                "header \"{}\" cannot be set with \"add_header\", the server sets it itself",
+                name.text
+            ),
+        );
+    }
+    if value.text.chars().any(|c| c.is_control() && c != '\t') {
+        return fail(
+            value.pos,
+            "invalid header value, control characters (such as a line break) are not allowed",
+        );
+    }
+    if value.text.contains('$') {
+        return fail(
+            value.pos,
+            format!(
+                "variables are not supported in \"add_header\" values: \"{}\"",
+                value.text
+            ),
+        );
+    }
+    let always = match args.get(2) {
+        None => false,
+        Some(w) if w.text == "always" => true,
+        Some(w) => {
+            return fail(
+                w.pos,
+                format!("invalid parameter \"{}\", it must be \"always\"", w.text),
+            );
+        }
+    };
+    Ok(AddHeader {
+        name: name.text.clone(),
+        value: value.text.trim_matches([' ', '\t']).to_string(),
+        always,
+    })
+}
+
+/// `expires off | epoch | max | [-]DURATION` (whole seconds; a fraction is dropped).
+fn parse_expires(w: &Word) -> Result<Expires> {
+    match w.text.as_str() {
+        "off" => return Ok(Expires::Off),
+        "epoch" => return Ok(Expires::Epoch),
+        "max" => return Ok(Expires::Max),
+        _ => {}
+    }
+    let (negative, magnitude) = match w.text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, w.text.as_str()),
+    };
+    let valid = !magnitude.is_empty() && magnitude.as_bytes()[0].is_ascii_digit();
+    let duration = if valid {
+        parse_duration(&Word {
+            text: magnitude.to_string(),
+            pos: w.pos,
+        })
+        .ok()
+    } else {
+        None
+    };
+    let Some(duration) = duration else {
+        return fail(
+            w.pos,
+            format!(
+                "invalid value \"{}\" in \"expires\" directive, it must be \"off\", \"epoch\", \
+                 \"max\" or a duration (up to 8760h, optionally negative)",
+                w.text
+            ),
+        );
+    };
+    let secs = duration.as_secs() as i64;
+    Ok(Expires::Seconds(if negative { -secs } else { secs }))
 }
 
 /// Bytes, with an optional `k`, `m` or `g` suffix (any case, 1024-based).
@@ -1106,7 +1281,7 @@ mod tests {
             s.return_,
             Some(Return {
                 code: 418,
-                target: Some("I'm a teapot".into())
+                target: Some(Template::literal("I'm a teapot"))
             })
         );
         assert_eq!(
@@ -1332,7 +1507,7 @@ mod tests {
                 msg("1:1", "access_log"),
             ),
             (
-                "error_log a b; server { listen 80; }",
+                "error_log a warn c; server { listen 80; }",
                 msg("1:1", "error_log"),
             ),
             ("server x { listen 80; }", msg("1:1", "server")),
@@ -1710,7 +1885,7 @@ mod tests {
                 r,
                 Some(Return {
                     code,
-                    target: target.map(str::to_string)
+                    target: target.map(Template::literal)
                 }),
                 "{directive}"
             );
@@ -1807,8 +1982,8 @@ mod tests {
         );
         let escaped = server_settings(r#"return 200 "say \"hi\" \\o/";"#);
         assert_eq!(
-            escaped.return_.and_then(|r| r.target).as_deref(),
-            Some(r#"say "hi" \o/"#)
+            escaped.return_.and_then(|r| r.target).map(|t| t.source()),
+            Some(r#"say "hi" \o/"#.to_string())
         );
     }
 
@@ -1883,7 +2058,7 @@ server {
             old.return_,
             Some(Return {
                 code: 301,
-                target: Some("/new/".into())
+                target: Some(Template::literal("/new/"))
             })
         );
 
@@ -1892,5 +2067,214 @@ server {
         assert_eq!(o.server_names, vec!["other.example"]);
         assert_eq!(o.settings.root, abs("www"));
         assert!(o.locations[0].exact);
+    }
+
+    fn header(name: &str, value: &str, always: bool) -> AddHeader {
+        AddHeader {
+            name: name.into(),
+            value: value.into(),
+            always,
+        }
+    }
+
+    #[test]
+    fn add_header_accumulates_and_a_location_with_its_own_replaces_the_servers() {
+        let c = ok("server { listen 80;
+                      add_header X-Frame-Options DENY;
+                      add_header Content-Security-Policy \"default-src 'self'\" always;
+                      location /own { add_header X-Own \" yes \"; }
+                      location /empty { add_header X-Frame-Options \"\"; }
+                      location /inherits { } }");
+        let s = &c.servers[0];
+        assert_eq!(
+            s.settings.add_headers,
+            vec![
+                header("X-Frame-Options", "DENY", false),
+                header("Content-Security-Policy", "default-src 'self'", true)
+            ]
+        );
+        assert_eq!(
+            s.locations[0].settings.add_headers,
+            vec![header("X-Own", "yes", false)]
+        );
+        assert_eq!(
+            s.locations[1].settings.add_headers,
+            vec![header("X-Frame-Options", "", false)]
+        );
+        assert_eq!(s.locations[2].settings.add_headers, s.settings.add_headers);
+        assert!(server_settings("").add_headers.is_empty());
+    }
+
+    #[test]
+    fn add_header_refuses_bad_names_values_framing_fields_and_variables() {
+        errors(&[
+            (
+                "server { listen 80;\n  add_header \"X Y\" v; }",
+                "2:14: invalid header name \"X Y\"",
+            ),
+            (
+                "server { listen 80; add_header X:Y v; }",
+                "1:32: invalid header name \"X:Y\"",
+            ),
+            (
+                "server { listen 80; add_header \"\" v; }",
+                "1:32: invalid header name \"\"",
+            ),
+            (
+                "server { listen 80; add_header content-length 5; }",
+                "1:32: header \"content-length\" cannot be set with \"add_header\", the server sets \
+                 it itself",
+            ),
+            (
+                "server { listen 80; location / { add_header Transfer-Encoding chunked; } }",
+                "1:45: header \"Transfer-Encoding\" cannot be set with \"add_header\", the server \
+                 sets it itself",
+            ),
+            (
+                "server { listen 80; add_header Connection close always; }",
+                "1:32: header \"Connection\" cannot be set with \"add_header\", the server sets it \
+                 itself",
+            ),
+            (
+                "server { listen 80; add_header X \"a\r\nInjected: 1\"; }",
+                "1:34: invalid header value, control characters (such as a line break) are not \
+                 allowed",
+            ),
+            (
+                "server { listen 80; add_header X \"a\nb\"; }",
+                "1:34: invalid header value, control characters (such as a line break) are not \
+                 allowed",
+            ),
+            (
+                "server { listen 80; add_header X-Host $host; }",
+                "1:39: variables are not supported in \"add_header\" values: \"$host\"",
+            ),
+            (
+                "server { listen 80; add_header X v sometimes; }",
+                "1:36: invalid parameter \"sometimes\", it must be \"always\"",
+            ),
+            (
+                "server { listen 80; add_header X; }",
+                "1:21: invalid number of arguments in \"add_header\" directive",
+            ),
+            (
+                "add_header X y; server { listen 80; }",
+                "1:1: \"add_header\" directive is not allowed here",
+            ),
+        ]);
+        let tab = server_settings("add_header X \"a\tb\";");
+        assert_eq!(tab.add_headers, vec![header("X", "a\tb", false)]);
+    }
+
+    #[test]
+    fn expires_takes_off_epoch_max_and_signed_durations() {
+        let table = [
+            ("expires off;", Expires::Off),
+            ("expires epoch;", Expires::Epoch),
+            ("expires max;", Expires::Max),
+            ("expires 0;", Expires::Seconds(0)),
+            ("expires 30;", Expires::Seconds(30)),
+            ("expires 1h;", Expires::Seconds(3600)),
+            ("expires 1500ms;", Expires::Seconds(1)),
+            ("expires -1h;", Expires::Seconds(-3600)),
+            ("expires 8760h;", Expires::Seconds(31_536_000)),
+        ];
+        for (directive, expected) in table {
+            assert_eq!(server_settings(directive).expires, expected, "{directive}");
+        }
+        assert_eq!(server_settings("").expires, Expires::Off);
+        let c = ok("server { listen 80; expires 1h; location /a { expires off; } location /b {} }");
+        let s = &c.servers[0];
+        assert_eq!(s.locations[0].settings.expires, Expires::Off);
+        assert_eq!(s.locations[1].settings.expires, Expires::Seconds(3600));
+        let msg = |col: usize, v: &str| {
+            format!(
+                "1:{col}: invalid value \"{v}\" in \"expires\" directive, it must be \"off\", \
+                 \"epoch\", \"max\" or a duration (up to 8760h, optionally negative)"
+            )
+        };
+        for v in [
+            "soon", "-", "--1", "+1h", "1d", "8761h", "modified", "@15h", "-x",
+        ] {
+            assert_eq!(
+                err(&format!("server {{ listen 80; expires {v}; }}")),
+                msg(29, v),
+                "{v}"
+            );
+        }
+        errors(&[(
+            "server { listen 80; expires 1h; expires 2h; }",
+            "1:33: \"expires\" directive is duplicate",
+        )]);
+    }
+
+    #[test]
+    fn gzip_static_is_on_or_off_and_inherited() {
+        assert!(!server_settings("").gzip_static);
+        assert!(server_settings("gzip_static on;").gzip_static);
+        let c = ok(
+            "server { listen 80; gzip_static on; location /a { gzip_static off; } location /b {} }",
+        );
+        let s = &c.servers[0];
+        assert!(!s.locations[0].settings.gzip_static);
+        assert!(s.locations[1].settings.gzip_static);
+        errors(&[
+            (
+                "server { listen 80; gzip_static always; }",
+                "1:33: invalid value \"always\" in \"gzip_static\" directive, it must be \"on\" or \
+                 \"off\"",
+            ),
+            (
+                "server { listen 80; gzip_static on; gzip_static on; }",
+                "1:37: \"gzip_static\" directive is duplicate",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn error_log_takes_an_optional_level() {
+        assert_eq!(
+            ok("server { listen 80; }").error_log_level,
+            LogLevel::Notice
+        );
+        for (level, name) in LogLevel::ALL {
+            let c = ok(&format!("error_log e.log {name}; server {{ listen 80; }}"));
+            assert_eq!(c.error_log_level, level);
+            assert_eq!(c.error_log, LogTarget::File(abs("e.log")));
+            assert_eq!(level.name(), name);
+        }
+        assert!(LogLevel::Error < LogLevel::Warn && LogLevel::Info < LogLevel::Debug);
+        errors(&[(
+            "error_log stderr crit; server { listen 80; }",
+            "1:18: invalid log level \"crit\", it must be \"error\", \"warn\", \"notice\", \
+             \"info\" or \"debug\"",
+        )]);
+    }
+
+    #[test]
+    fn return_parses_variables_and_refuses_unknown_ones_at_the_word() {
+        let r = server_settings("return 301 https://$host$request_uri;").return_;
+        let target = r.and_then(|r| r.target);
+        assert!(target.as_ref().is_some_and(Template::has_variables));
+        assert_eq!(
+            target.map(|t| t.source()),
+            Some("https://$host$request_uri".to_string())
+        );
+        let r = server_settings("return $scheme://a$uri;").return_;
+        assert_eq!(r.map(|r| r.code), Some(302));
+        errors(&[
+            (
+                "server { listen 80;\n  return 301 https://$hots$request_uri; }",
+                "2:14: unknown \"hots\" variable in \"https://$hots$request_uri\"",
+            ),
+            (
+                "server { listen 80; return 200 \"cost: $\"; }",
+                "1:32: invalid variable name in \"cost: $\"",
+            ),
+            (
+                "server { listen 80; return 302 \"${host\"; }",
+                "1:32: the closing bracket in variable is missing in \"${host\"",
+            ),
+        ]);
     }
 }

@@ -4,6 +4,7 @@
 //! and the connection carries it out.
 
 pub mod file_cache;
+pub mod headers;
 pub mod pages;
 pub mod route;
 pub mod static_files;
@@ -12,9 +13,28 @@ pub mod upload;
 pub use route::{Site, select_location, select_server};
 
 use crate::cgi::script::{self, Script};
-use crate::config::Methods;
+use crate::config::{Methods, Template, Variable};
+use crate::http::path;
 use crate::http::request::{Method, Request};
 use crate::http::response::{Body, Response};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+/// What a handler may need to know of the connection a request came on.
+pub struct ConnInfo<'a> {
+    /// The bound address of the listener (its real port, also with `listen ...:0`).
+    pub listen: SocketAddr,
+    /// The connection is TLS (`https`).
+    pub tls: bool,
+    /// The connection's own local address: asked of the kernel only when needed (`$host` of a
+    /// request without a host, on a wildcard listener).
+    pub local: &'a dyn Fn() -> Option<SocketAddr>,
+}
+
+/// The URL scheme of a connection: the one place that decides `http` or `https`.
+pub fn scheme(tls: bool) -> &'static str {
+    if tls { "https" } else { "http" }
+}
 
 /// What the connection does next with a request whose head has been read.
 #[derive(Debug)]
@@ -29,13 +49,19 @@ pub enum Plan {
 
 /// Decides how to answer `request`, in nginx's phase order: `return`, then the method check,
 /// then the handler of the method.
-pub fn plan(request: &Request, site: &Site) -> Plan {
+pub fn plan(request: &Request, site: &Site, conn: &ConnInfo) -> Plan {
     let settings = site.settings;
     if !matches!(request.method, Method::Get | Method::Head) {
         file_cache::note_possible_change();
     }
     if let Some(ret) = &settings.return_ {
-        return Plan::Respond(fixed_return(ret.code, ret.target.as_deref(), site));
+        return Plan::Respond(fixed_return(
+            ret.code,
+            ret.target.as_ref(),
+            request,
+            site,
+            conn,
+        ));
     }
     if !settings.allow_methods.allows(request.method.as_set()) {
         return Plan::Respond(method_not_allowed(settings.allow_methods, site));
@@ -70,14 +96,108 @@ pub fn plan(request: &Request, site: &Site) -> Plan {
 }
 
 /// The response for `return CODE [URL | TEXT]`.
-fn fixed_return(code: u16, target: Option<&str>, site: &Site) -> Response {
+fn fixed_return(
+    code: u16,
+    target: Option<&Template>,
+    request: &Request,
+    site: &Site,
+    conn: &ConnInfo,
+) -> Response {
     match (code, target) {
-        (301 | 302 | 303 | 307 | 308, Some(url)) => redirect(code, url),
-        (_, Some(text)) => Response::new(code, Body::Bytes(text.as_bytes().to_vec()))
-            .with_header("Content-Type", "text/plain; charset=utf-8"),
+        (301 | 302 | 303 | 307 | 308, Some(url)) => {
+            let url = url.expand(|v, out| variable(v, request, site, conn, true, out));
+            redirect(code, &header_safe(&url))
+        }
+        (_, Some(text)) => {
+            let text = text.expand(|v, out| variable(v, request, site, conn, false, out));
+            Response::new(code, Body::Bytes(text.into_bytes()))
+                .with_header("Content-Type", "text/plain; charset=utf-8")
+        }
         (400.., None) => error(code, site),
         (_, None) => Response::new(code, Body::Empty),
     }
+}
+
+/// Appends the value of `v` for this request to `out`. `in_url`: the value goes into a URL
+/// (a Location field), so the decoded path is percent-encoded again.
+fn variable(
+    v: Variable,
+    request: &Request,
+    site: &Site,
+    conn: &ConnInfo,
+    in_url: bool,
+    out: &mut String,
+) {
+    let server_name = site.server.server_names.first();
+    match v {
+        Variable::Host => match (&request.host, server_name) {
+            (Some(host), _) => out.push_str(host),
+            (None, Some(name)) => out.push_str(name),
+            (None, None) => {
+                let listen = conn.listen.ip();
+                let ip = if listen.is_unspecified() {
+                    (conn.local)().map_or(listen, |a| a.ip())
+                } else {
+                    listen
+                };
+                match ip {
+                    std::net::IpAddr::V4(ip) => {
+                        let _ = write!(out, "{ip}");
+                    }
+                    std::net::IpAddr::V6(ip) => {
+                        let _ = write!(out, "[{ip}]");
+                    }
+                }
+            }
+        },
+        Variable::RequestUri => out.push_str(origin_form(&request.target)),
+        Variable::Uri if in_url => out.push_str(&path::encode(&request.path)),
+        Variable::Uri => out.push_str(&request.path),
+        Variable::Args => out.push_str(request.query.as_deref().unwrap_or("")),
+        Variable::IsArgs => {
+            if request.query.is_some() {
+                out.push('?');
+            }
+        }
+        Variable::Scheme => out.push_str(scheme(conn.tls)),
+        Variable::ServerName => out.push_str(server_name.map_or("", String::as_str)),
+        Variable::ServerPort => {
+            let _ = write!(out, "{}", conn.listen.port());
+        }
+    }
+}
+
+/// The path and query of a request-target: an absolute-form target
+/// (`http://host/a?b`) loses its scheme and authority, as nginx's `$request_uri`.
+fn origin_form(target: &str) -> &str {
+    if target.starts_with('/') {
+        return target;
+    }
+    let Some((_, rest)) = target.split_once("://") else {
+        return target;
+    };
+    rest.find(['/', '?']).map_or("/", |i| &rest[i..])
+}
+
+/// A URL made safe for a header value: controls, spaces and non-ASCII bytes are
+/// percent-encoded, so no value (whatever the request or the configuration put in it) can end
+/// the field or start another.
+fn header_safe(url: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    if url.bytes().all(|b| b.is_ascii_graphic()) {
+        return url.to_string();
+    }
+    let mut out = String::with_capacity(url.len() + 8);
+    for b in url.bytes() {
+        if b.is_ascii_graphic() {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+    }
+    out
 }
 
 fn method_not_allowed(allowed: Methods, site: &Site) -> Response {
@@ -147,7 +267,12 @@ mod tests {
 
     fn answer(server: &Server, text: &str) -> Response {
         let request = request(text);
-        match plan(&request, &select_location(server, &request.path)) {
+        let conn = ConnInfo {
+            listen: "127.0.0.1:80".parse().unwrap(),
+            tls: false,
+            local: &|| None,
+        };
+        match plan(&request, &select_location(server, &request.path), &conn) {
             Plan::Respond(response) => response,
             other => panic!("expected a response, got {other:?}"),
         }
@@ -180,10 +305,86 @@ mod tests {
         let mut server = server_allowing(Methods::GET);
         server.settings.return_ = Some(crate::config::Return {
             code: 301,
-            target: Some("/new/".into()),
+            target: Some(crate::config::Template::literal("/new/")),
         });
         let response = answer(&server, "DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(response.status, 301);
         assert_eq!(response.header("Location"), Some("/new/"));
+    }
+
+    fn redirecting(url: &str, names: &[&str]) -> Server {
+        let mut server = server_allowing(Methods::GET);
+        server.server_names = names.iter().map(|n| n.to_string()).collect();
+        server.settings.return_ = Some(crate::config::Return {
+            code: 301,
+            target: Some(Template::parse(url).unwrap()),
+        });
+        server
+    }
+
+    #[test]
+    fn return_expands_host_request_uri_and_the_other_variables() {
+        let server = redirecting("https://$host$request_uri", &[]);
+        let r = answer(
+            &server,
+            "GET /a/b?x=1&y=%41 HTTP/1.1\r\nHost: Example.COM:8080\r\n\r\n",
+        );
+        assert_eq!(
+            r.header("Location"),
+            Some("https://example.com/a/b?x=1&y=%41")
+        );
+        let r = answer(
+            &server,
+            "GET http://other.test:81/p?q HTTP/1.1\r\nHost: x\r\n\r\n",
+        );
+        assert_eq!(r.header("Location"), Some("https://other.test/p?q"));
+
+        let server = redirecting(
+            "$scheme://$server_name:$server_port$uri$is_args$args",
+            &["s.test"],
+        );
+        let r = answer(
+            &server,
+            "GET /%7Ea%20b/../c%0D%0AX:%20y HTTP/1.1\r\nHost: h\r\n\r\n",
+        );
+        assert_eq!(r.header("Location"), Some("http://s.test:80/c%0D%0AX:%20y"));
+        let r = answer(&server, "GET /d?k=v HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(r.header("Location"), Some("http://s.test:80/d?k=v"));
+    }
+
+    #[test]
+    fn host_falls_back_to_the_server_name_then_the_address() {
+        let request_10 = "GET /x HTTP/1.0\r\n\r\n";
+        let r = answer(
+            &redirecting("http://$host/", &["first.test", "b"]),
+            request_10,
+        );
+        assert_eq!(r.header("Location"), Some("http://first.test/"));
+        let r = answer(&redirecting("http://$host/", &[]), request_10);
+        assert_eq!(r.header("Location"), Some("http://127.0.0.1/"));
+    }
+
+    #[test]
+    fn a_return_text_expands_variables_unencoded() {
+        let mut server = server_allowing(Methods::GET);
+        server.settings.return_ = Some(crate::config::Return {
+            code: 200,
+            target: Some(Template::parse("path=$uri args=$args").unwrap()),
+        });
+        let r = answer(&server, "GET /a%20b?z HTTP/1.1\r\nHost: h\r\n\r\n");
+        match r.body {
+            Body::Bytes(bytes) => assert_eq!(bytes, b"path=/a b args=z"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_safe_encodes_whatever_could_end_a_field() {
+        assert_eq!(
+            header_safe("/a\r\nSet-Cookie: x"),
+            "/a%0D%0ASet-Cookie:%20x"
+        );
+        assert_eq!(header_safe("/é"), "/%C3%A9");
+        assert_eq!(header_safe("https://a/b?c=d"), "https://a/b?c=d");
     }
 }

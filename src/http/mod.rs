@@ -2,6 +2,7 @@
 
 pub mod chunked;
 pub mod multipart;
+pub mod negotiation;
 pub mod path;
 pub mod request;
 pub mod response;

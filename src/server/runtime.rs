@@ -12,6 +12,9 @@ pub struct Runtime {
     /// For each bound address: the indexes of its servers, the default first.
     routes: Vec<(SocketAddr, Vec<usize>)>,
     pub access_log: Option<Sink>,
+    /// Some site adds fields to its responses (`add_header`, `expires`): when none does, the
+    /// connection need not look its site up again for each response.
+    pub decorates: bool,
 }
 
 impl Runtime {
@@ -34,10 +37,16 @@ impl Runtime {
                 (listener.local, servers)
             })
             .collect();
+        let decorates = config.servers.iter().any(|server| {
+            std::iter::once(&server.settings)
+                .chain(server.locations.iter().map(|l| &l.settings))
+                .any(crate::handler::headers::decorates)
+        });
         Runtime {
             config,
             routes,
             access_log,
+            decorates,
         }
     }
 

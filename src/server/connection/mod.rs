@@ -36,7 +36,7 @@ use rustix::io::Errno;
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Bytes asked of the kernel per read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -348,7 +348,14 @@ impl Connection {
             let response = handler::error(413, &site);
             return self.respond(&request, response, false, ctx);
         }
-        match handler::plan(&request, &site) {
+        let socket = &self.socket;
+        let local = || socket.local_addr().ok();
+        let conn = handler::ConnInfo {
+            listen: self.listen,
+            tls: false,
+            local: &local,
+        };
+        match handler::plan(&request, &site, &conn) {
             Plan::Respond(response) => {
                 if request.has_body() {
                     self.receive(request, Sink::Discard(response), limit, ctx)
@@ -475,10 +482,14 @@ impl Connection {
     fn respond(
         &mut self,
         request: &Request,
-        response: Response,
+        mut response: Response,
         reusable: bool,
         ctx: &mut Context,
     ) -> State {
+        if ctx.runtime.decorates {
+            let site = route(ctx.runtime, self.listen, Some(request));
+            handler::headers::decorate(&mut response, site.settings, SystemTime::now(), false);
+        }
         let keep_alive = reusable && request.keep_alive && !response.close && !ctx.draining;
         let log = ctx
             .access_log
@@ -490,7 +501,11 @@ impl Connection {
 
     /// Answers an error that ends the connection (malformed request, timeout, ...).
     fn fail(&mut self, status: u16, ctx: &mut Context) -> State {
-        let response = self.error_response(status, None, ctx);
+        let mut response = self.error_response(status, None, ctx);
+        if ctx.runtime.decorates {
+            let site = route(ctx.runtime, self.listen, None);
+            handler::headers::decorate(&mut response, site.settings, SystemTime::now(), false);
+        }
         let log = ctx.access_log.is_some().then(|| log_entry(None, status));
         // The head could not be parsed, but a HEAD request still gets no body.
         let start = self.input.iter().position(|b| !matches!(b, b'\r' | b'\n'));

@@ -1,16 +1,18 @@
-//! GET and HEAD of files and directories: conditional requests, single ranges, index files and
-//! the autoindex listing. Files are opened here and sent by the connection with sendfile.
+//! GET and HEAD of files and directories: conditional requests, single ranges, index files,
+//! the autoindex listing, and precompressed `.gz` siblings (`gzip_static`). Files are opened
+//! here and sent by the connection with sendfile.
 
 use super::file_cache;
 use super::pages::{self, DirEntry};
 use super::route::Site;
+use crate::http::negotiation;
 use crate::http::path;
 use crate::http::request::Request;
 use crate::http::response::{Body, Response};
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,7 +26,7 @@ pub fn serve(request: &Request, site: &Site) -> Response {
     if !request.path.ends_with('/')
         && let Some(cached) = file_cache::lookup(&file_path)
     {
-        return serve_content(request, &cached, &file_path, site);
+        return serve_regular(request, Found::Cached(cached), &file_path, site);
     }
     // Opened first and examined with fstat: one path walk, and no window between the check and
     // the use.
@@ -33,7 +35,7 @@ pub fn serve(request: &Request, site: &Site) -> Response {
         Err(error) => return super::error(io_status(&error), site),
     };
     if metadata.is_file() {
-        return serve_file(request, file, &metadata, &file_path, site);
+        return serve_regular(request, Found::Opened(file, metadata), &file_path, site);
     }
     if !metadata.is_dir() {
         return super::error(403, site);
@@ -48,13 +50,8 @@ pub fn serve(request: &Request, site: &Site) -> Response {
     }
     for index in &site.settings.index {
         let candidate = file_path.join(index);
-        if let Some(cached) = file_cache::lookup(&candidate) {
-            return serve_content(request, &cached, &candidate, site);
-        }
-        if let Ok((file, metadata)) = open(&candidate)
-            && metadata.is_file()
-        {
-            return serve_file(request, file, &metadata, &candidate, site);
+        if let Some(found) = find_regular(&candidate) {
+            return serve_regular(request, found, &candidate, site);
         }
     }
     if site.settings.autoindex {
@@ -93,11 +90,84 @@ pub fn open_regular(file_path: &Path) -> io::Result<(File, Metadata)> {
     Ok((file, metadata))
 }
 
+/// A regular file found for a request: in the memory cache, or just opened.
+enum Found {
+    Cached(Arc<file_cache::Entry>),
+    Opened(File, Metadata),
+}
+
+/// The regular file at `path`, from the cache or opened; None if there is none.
+fn find_regular(path: &Path) -> Option<Found> {
+    if let Some(cached) = file_cache::lookup(path) {
+        return Some(Found::Cached(cached));
+    }
+    match open(path) {
+        Ok((file, metadata)) if metadata.is_file() => Some(Found::Opened(file, metadata)),
+        _ => None,
+    }
+}
+
+/// Serves the regular file `file_path` (found as `found`), or, with `gzip_static` and a client
+/// that accepts gzip, its `.gz` sibling. Each representation is read, cached and validated
+/// (ETag, Last-Modified, ranges) as the file it is; only the Content-Type comes from the
+/// original name. When a sibling exists, both representations say `Vary: Accept-Encoding`,
+/// so that a shared cache never gives one to a client that asked for the other.
+fn serve_regular(request: &Request, found: Found, file_path: &Path, site: &Site) -> Response {
+    if site.settings.gzip_static {
+        let gz_path = gz_sibling(file_path);
+        if let Some(gz) = find_regular(&gz_path) {
+            let accepts = negotiation::accepts_gzip(
+                request
+                    .headers
+                    .iter()
+                    .filter(|(name, _)| name.eq_ignore_ascii_case("accept-encoding"))
+                    .map(|(_, value)| value.as_str()),
+            );
+            let mut response = if accepts {
+                let response = representation(request, gz, &gz_path, file_path, site);
+                if matches!(response.status, 200 | 206) {
+                    response.with_header("Content-Encoding", "gzip")
+                } else {
+                    response
+                }
+            } else {
+                representation(request, found, file_path, file_path, site)
+            };
+            response = response.with_header("Vary", "Accept-Encoding");
+            return response;
+        }
+    }
+    representation(request, found, file_path, file_path, site)
+}
+
+/// `FILE.gz` next to `FILE`.
+fn gz_sibling(file_path: &Path) -> PathBuf {
+    let mut name = file_path.as_os_str().to_os_string();
+    name.push(".gz");
+    PathBuf::from(name)
+}
+
+/// The response for the bytes of `bytes_path`, typed by the name `type_path`.
+fn representation(
+    request: &Request,
+    found: Found,
+    bytes_path: &Path,
+    type_path: &Path,
+    site: &Site,
+) -> Response {
+    match found {
+        Found::Cached(cached) => serve_content(request, &cached, type_path, site),
+        Found::Opened(file, metadata) => {
+            serve_file(request, file, &metadata, bytes_path, type_path, site)
+        }
+    }
+}
+
 /// Serves a file from the cache's memory.
 fn serve_content(
     request: &Request,
     cached: &file_cache::Entry,
-    file_path: &Path,
+    type_path: &Path,
     site: &Site,
 ) -> Response {
     let body = |offset: u64, len: u64| Body::Shared {
@@ -105,28 +175,32 @@ fn serve_content(
         offset: offset as usize,
         len: len as usize,
     };
-    respond_with(request, &cached.metadata, file_path, site, body)
+    respond_with(request, &cached.metadata, type_path, site, body)
 }
 
+/// Serves an opened file (cached on the way when small): its bytes are `bytes_path`'s, its
+/// type that of `type_path`.
 fn serve_file(
     request: &Request,
     file: File,
     metadata: &Metadata,
-    file_path: &Path,
+    bytes_path: &Path,
+    type_path: &Path,
     site: &Site,
 ) -> Response {
-    if let Some(cached) = file_cache::load(file_path, &file, metadata) {
-        return serve_content(request, &cached, file_path, site);
+    if let Some(cached) = file_cache::load(bytes_path, &file, metadata) {
+        return serve_content(request, &cached, type_path, site);
     }
     let body = move |offset: u64, len: u64| Body::File { file, offset, len };
-    respond_with(request, metadata, file_path, site, body)
+    respond_with(request, metadata, type_path, site, body)
 }
 
-/// The response for a regular file whose bytes `body(offset, len)` gives.
+/// The response for a regular file whose bytes `body(offset, len)` gives, typed by the name
+/// `type_path`.
 fn respond_with(
     request: &Request,
     metadata: &Metadata,
-    file_path: &Path,
+    type_path: &Path,
     site: &Site,
     body: impl FnOnce(u64, u64) -> Body,
 ) -> Response {
@@ -140,7 +214,7 @@ fn respond_with(
             .with_header("Last-Modified", validators.last_modified);
     }
 
-    let content_type = content_type(file_path);
+    let content_type = content_type(type_path);
     let range = match request.header("Range") {
         Some(value) if if_range_holds(request, &validators) => parse_range(value, size),
         _ => RangeRequest::Whole,

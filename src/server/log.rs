@@ -2,13 +2,19 @@
 //!
 //! Workers collect access-log lines in a buffer and write it once per event-loop batch, so a
 //! busy worker makes one write for many responses.
+//!
+//! Error-log messages have a level; those less severe than the configured one are dropped,
+//! except the "listening on" lines ([`announce`]), which say where the server can be reached.
+//! Log files are reopened in place ([`Sink::reopen`]) after logrotate renamed them: the new file
+//! takes over the descriptor number every writer already holds.
 
-use crate::config::LogTarget;
+use crate::config::{LogLevel, LogTarget};
 use rustix::fd::AsFd;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where log lines go.
@@ -25,10 +31,21 @@ impl Sink {
             LogTarget::Off => None,
             LogTarget::Stdout => Some(Sink::Stdout),
             LogTarget::Stderr => Some(Sink::Stderr),
-            LogTarget::File(path) => Some(Sink::File(
-                OpenOptions::new().create(true).append(true).open(path)?,
-            )),
+            LogTarget::File(path) => Some(Sink::File(open_append(path)?)),
         })
+    }
+
+    /// Points this sink at a fresh open of `target`'s file (created if it is gone). The new
+    /// open file takes over this sink's descriptor number, so every holder of the sink (each
+    /// worker, the main thread) writes to the new file from the moment this returns, and a
+    /// write in flight goes whole to the old file or whole to the new one. Stdout and stderr
+    /// are left as they are.
+    pub fn reopen(&self, target: &LogTarget) -> io::Result<()> {
+        if let (Sink::File(file), LogTarget::File(path)) = (self, target) {
+            let fresh = open_append(path)?;
+            crate::sys::replace_fd(fresh.as_fd(), file.as_fd())?;
+        }
+        Ok(())
     }
 
     pub fn write_all(&self, bytes: &[u8]) -> io::Result<()> {
@@ -54,7 +71,35 @@ impl Sink {
     }
 }
 
+fn open_append(path: &std::path::Path) -> io::Result<File> {
+    OpenOptions::new().create(true).append(true).open(path)
+}
+
 static ERROR_LOG: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// The least severe level written, as `LogLevel as u8`.
+static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Notice as u8);
+
+/// Writes messages of `level` and more severe ones from now on.
+pub fn set_level(level: LogLevel) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// Whether a message of `level` is written.
+pub fn enabled(level: LogLevel) -> bool {
+    level as u8 <= LEVEL.load(Ordering::Relaxed)
+}
+
+/// Reopens the error log's file (see [`Sink::reopen`]).
+pub fn reopen_error_log(target: &LogTarget) -> io::Result<()> {
+    match ERROR_LOG.lock() {
+        Ok(guard) => match guard.as_ref() {
+            Some(sink) => sink.reopen(target),
+            None => Ok(()),
+        },
+        Err(_) => Ok(()),
+    }
+}
 
 /// Sends server messages to `sink` from now on (stderr until then).
 pub fn set_error_log(sink: Sink) {
@@ -74,9 +119,26 @@ pub fn error_log_file() -> io::Result<File> {
     }
 }
 
-/// Writes one line to the error log: `2024/01/31 12:00:00 [level] message`.
-pub fn message(level: &str, text: &str) {
-    let line = format!("{} [{level}] {text}\n", error_log_time(SystemTime::now()));
+/// Writes one line to the error log, `2024/01/31 12:00:00 [level] message`, if its level is
+/// enabled.
+pub fn message(level: LogLevel, text: &str) {
+    if enabled(level) {
+        write_line(level, text);
+    }
+}
+
+/// A "listening on" line: written at `notice` whatever the level, since it is how a user (and
+/// the tests) learn the port of `listen ...:0`.
+pub fn announce(text: &str) {
+    write_line(LogLevel::Notice, text);
+}
+
+fn write_line(level: LogLevel, text: &str) {
+    let line = format!(
+        "{} [{}] {text}\n",
+        error_log_time(SystemTime::now()),
+        level.name()
+    );
     let written = match ERROR_LOG.lock() {
         Ok(guard) => match guard.as_ref() {
             Some(sink) => sink.write_all(line.as_bytes()),
@@ -89,11 +151,19 @@ pub fn message(level: &str, text: &str) {
 }
 
 pub fn error(text: &str) {
-    message("error", text);
+    message(LogLevel::Error, text);
+}
+
+pub fn warn(text: &str) {
+    message(LogLevel::Warn, text);
+}
+
+pub fn notice(text: &str) {
+    message(LogLevel::Notice, text);
 }
 
 pub fn info(text: &str) {
-    message("notice", text);
+    message(LogLevel::Info, text);
 }
 
 /// Broken-down UTC time.

@@ -63,6 +63,7 @@ fn open_runtime(config: Config, listeners: &[Arc<Listener>]) -> Result<Runtime, 
     if let Some(sink) = error_log {
         log::set_error_log(sink);
     }
+    log::set_level(config.error_log_level);
     sweep_upload_stores(&config);
     Ok(Runtime::new(config, listeners, access_log))
 }
@@ -82,7 +83,7 @@ fn sweep_upload_stores(config: &Config) {
     for store in stores {
         let removed = crate::handler::upload::sweep_abandoned(store);
         if removed > 0 {
-            log::info(&format!(
+            log::notice(&format!(
                 "removed {removed} temporary file(s) of interrupted uploads from {}",
                 store.display()
             ));
@@ -107,7 +108,7 @@ impl WorkerHandle {
 /// Serves `config` until SIGINT or SIGTERM. Errors (an address that cannot be bound, a log that
 /// cannot be opened) are returned before anything is served.
 pub fn run(config: Config) -> Result<(), String> {
-    let signals = sys::Signals::catch(&[sys::SIGHUP, sys::SIGINT, sys::SIGTERM])
+    let signals = sys::Signals::catch(&[sys::SIGHUP, sys::SIGINT, sys::SIGTERM, sys::SIGUSR1])
         .map_err(|e| format!("cannot catch signals: {e}"))?;
 
     raise_file_limit();
@@ -116,7 +117,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let config_path = config.path.clone();
     let runtime = Arc::new(open_runtime(config, &listeners)?);
     for listener in &listeners {
-        log::info(&format!("listening on http://{}", listener.local));
+        log::announce(&format!("listening on http://{}", listener.local));
     }
 
     let mut workers = Vec::with_capacity(worker_count);
@@ -145,8 +146,14 @@ pub fn run(config: Config) -> Result<(), String> {
         });
     }
 
+    // The configuration in force: its log files are the ones SIGUSR1 reopens.
+    let mut current = runtime;
     loop {
         let signal = signals.next().map_err(|e| format!("signals: {e}"))?;
+        if signal == sys::SIGUSR1 {
+            reopen_logs(&current);
+            continue;
+        }
         if signal == sys::SIGHUP {
             match reload(&config_path, &listeners) {
                 Ok((runtime, new_listeners)) => {
@@ -155,7 +162,8 @@ pub fn run(config: Config) -> Result<(), String> {
                         worker.send(Control::Reload(Arc::clone(&runtime), new_listeners.clone()));
                     }
                     listeners = new_listeners;
-                    log::info("configuration reloaded");
+                    current = runtime;
+                    log::notice("configuration reloaded");
                 }
                 Err(message) => log::error(&format!(
                     "reload failed, keeping the old configuration: {message}"
@@ -163,7 +171,7 @@ pub fn run(config: Config) -> Result<(), String> {
             }
             continue;
         }
-        log::info("shutting down");
+        log::notice("shutting down");
         for worker in &workers {
             worker.send(Control::Shutdown);
         }
@@ -183,8 +191,28 @@ fn raise_file_limit() {
     if limit.current.is_some_and(|soft| soft < wanted) {
         limit.current = Some(wanted);
         if let Err(error) = setrlimit(Resource::Nofile, limit) {
-            log::error(&format!("cannot raise the open file limit: {error}"));
+            log::warn(&format!("cannot raise the open file limit: {error}"));
         }
+    }
+}
+
+/// SIGUSR1 (logrotate's `postrotate`): the access and error log files are opened again by
+/// name, so that after a rename the next lines go to a new file. A file that cannot be opened
+/// leaves its log writing where it did.
+fn reopen_logs(runtime: &Runtime) {
+    let mut failed = false;
+    if let Some(sink) = &runtime.access_log
+        && let Err(error) = sink.reopen(&runtime.config.access_log)
+    {
+        log::error(&format!("cannot reopen the access log: {error}"));
+        failed = true;
+    }
+    if let Err(error) = log::reopen_error_log(&runtime.config.error_log) {
+        log::error(&format!("cannot reopen the error log: {error}"));
+        failed = true;
+    }
+    if !failed {
+        log::notice("log files reopened");
     }
 }
 
@@ -196,7 +224,7 @@ fn reload(
     let listeners = bind_all(&config, current)?;
     for listener in &listeners {
         if !current.iter().any(|l| Arc::ptr_eq(l, listener)) {
-            log::info(&format!("listening on http://{}", listener.local));
+            log::announce(&format!("listening on http://{}", listener.local));
         }
     }
     let runtime = open_runtime(config, &listeners)?;

@@ -1,13 +1,13 @@
-//! The only `unsafe` code in the crate: signal handlers, which rustix does not wrap safely.
-//! Everything else (epoll, sockets, sendfile, pipes, pidfds, inotify) goes through rustix's
-//! safe API.
+//! The only `unsafe` code in the crate: signal handlers, which rustix does not wrap safely, and
+//! replacing a shared descriptor in place ([`replace_fd`]). Everything else (epoll, sockets,
+//! sendfile, pipes, pidfds, inotify) goes through rustix's safe API.
 //!
-//! SIGHUP, SIGINT and SIGTERM are caught by a handler that writes the signal's number into a
+//! SIGHUP, SIGINT, SIGTERM and SIGUSR1 are caught by a handler that writes the signal's number into a
 //! pipe; the main thread reads the pipe. No thread blocks a signal, so the CGI scripts the
 //! workers start inherit an empty signal mask (and default dispositions: handlers do not survive
 //! exec), with no work between fork and exec.
 
-use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use rustix::pipe::{PipeFlags, pipe_with};
 use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -15,6 +15,26 @@ use std::sync::atomic::{AtomicI32, Ordering};
 pub const SIGHUP: i32 = libc::SIGHUP;
 pub const SIGINT: i32 = libc::SIGINT;
 pub const SIGTERM: i32 = libc::SIGTERM;
+pub const SIGUSR1: i32 = libc::SIGUSR1;
+
+/// Makes `target` refer to the open file of `source` (`dup3`, close-on-exec), atomically: a
+/// concurrent write on `target` goes whole to the old file or whole to the new one. The old
+/// open file is released once no other descriptor refers to it. rustix's safe `dup2` wants the
+/// target as `&mut OwnedFd`; the log files are shared by every worker, so only a borrow exists.
+pub fn replace_fd(source: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()> {
+    if source.as_raw_fd() == target.as_raw_fd() {
+        return Ok(());
+    }
+    // SAFETY: both descriptors are open for the duration of the call (they are borrowed).
+    // dup3 closes and reuses `target`'s number in one step, so the number never refers to
+    // anything but an open file: its owner (a `File` held elsewhere) still owns an open
+    // descriptor, now onto the new file, and closes it as usual when dropped.
+    let rc = unsafe { libc::dup3(source.as_raw_fd(), target.as_raw_fd(), libc::O_CLOEXEC) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// The write end of the signal pipe, for the handler (-1 until installed).
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);

@@ -128,7 +128,7 @@ impl Connection {
             content_length,
         };
         if process::at_capacity() {
-            log::error(&format!(
+            log::warn(&format!(
                 "CGI {}: {} scripts already running in this worker",
                 request.path,
                 process::MAX_RUNNING
@@ -328,7 +328,7 @@ impl Connection {
                     // error code after its output ended (php-cgi does after an error page) has
                     // said all it will: its body is complete, as Apache and lighttpd take it.
                     if !status.success() {
-                        log::error(&format!("CGI {}: {status}", run.request.path));
+                        log::warn(&format!("CGI {}: {status}", run.request.path));
                     }
                     run.finish_body(status.signal().is_none());
                     run.phase = Phase::Flushing;

@@ -199,3 +199,25 @@ fn a_directory_index_is_served_from_its_gz_sibling() {
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert_eq!(r.header("content-encoding"), Some("gzip"));
 }
+
+#[test]
+fn a_gz_file_created_later_is_served_at_once_and_one_removed_is_no_longer() {
+    let server = site("gzip_static on;");
+    let mut conn = server.connect();
+    let mut ask = || {
+        conn.send(b"GET /lonely.txt HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n");
+        conn.read_response()
+    };
+    // Twice: the second answer may come from what the first one learnt (no sibling).
+    assert_eq!(ask().body, b"no sibling");
+    assert_eq!(ask().body, b"no sibling");
+    let gz = server.dir.path().join("www/lonely.txt.gz");
+    std::fs::write(&gz, b"\x1f\x8b-late").unwrap();
+    let r = ask();
+    assert_eq!(r.body, b"\x1f\x8b-late");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    std::fs::remove_file(&gz).unwrap();
+    let r = ask();
+    assert_eq!(r.body, b"no sibling");
+    assert!(!r.has_header("vary"));
+}

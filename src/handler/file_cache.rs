@@ -15,6 +15,10 @@
 //!   the one that holds the file). What inotify still cannot see (a renamed ancestor directory,
 //!   another mount) is caught by re-checking an entry with `stat` once it is [`REVALIDATE`] old.
 //!
+//! It also remembers, the same way, paths found **absent** ([`note_absent`]): the `.gz` sibling
+//! `gzip_static` looks for on every request would otherwise cost a failing `open` each time.
+//! Creating the file is a change in its watched directory, which forgets the absence.
+//!
 //! The cache is bounded in entries and bytes; when full it is emptied and refilled.
 
 use rustix::fd::OwnedFd;
@@ -37,6 +41,17 @@ const MAX_ENTRIES: usize = 4096;
 const MAX_BYTES: usize = 32 * 1024 * 1024;
 const REVALIDATE: Duration = Duration::from_secs(2);
 
+/// Every change in a directory that could alter what one of its paths names.
+const WATCHED: inotify::WatchFlags = inotify::WatchFlags::MODIFY
+    .union(inotify::WatchFlags::ATTRIB)
+    .union(inotify::WatchFlags::CLOSE_WRITE)
+    .union(inotify::WatchFlags::CREATE)
+    .union(inotify::WatchFlags::DELETE)
+    .union(inotify::WatchFlags::DELETE_SELF)
+    .union(inotify::WatchFlags::MOVED_FROM)
+    .union(inotify::WatchFlags::MOVED_TO)
+    .union(inotify::WatchFlags::MOVE_SELF);
+
 /// A cached file.
 pub struct Entry {
     pub content: Arc<[u8]>,
@@ -53,6 +68,8 @@ struct Cache {
     /// that they are not read and checked again on every request; re-tried after
     /// [`REVALIDATE`].
     refused: HashMap<PathBuf, Instant>,
+    /// Paths known not to exist: the watch of their directory, and when that was checked.
+    absent: HashMap<PathBuf, (i32, Instant)>,
     bytes: usize,
     dirty: bool,
 }
@@ -71,6 +88,7 @@ fn with_cache<T>(f: impl FnOnce(&mut Cache) -> T) -> Option<T> {
                 inotify: fd,
                 entries: HashMap::new(),
                 refused: HashMap::new(),
+                absent: HashMap::new(),
                 bytes: 0,
                 dirty: false,
             });
@@ -128,6 +146,45 @@ pub fn lookup(path: &Path) -> Option<Arc<Entry>> {
         }
     })
     .flatten()
+}
+
+/// Whether `path` is known not to exist (recorded by [`note_absent`], and nothing changed in
+/// its directory since, within [`REVALIDATE`]).
+pub fn known_absent(path: &Path) -> bool {
+    with_cache(|cache| {
+        if cache.dirty {
+            cache.apply_changes();
+        }
+        match cache.absent.get(path) {
+            Some((_, since)) if since.elapsed() < REVALIDATE => true,
+            Some(_) => {
+                cache.absent.remove(path);
+                false
+            }
+            None => false,
+        }
+    })
+    .unwrap_or(false)
+}
+
+/// Records that `path` was just found not to exist, if its directory can be watched. The
+/// absence is confirmed after the watch is set, so a file created in between is not missed.
+pub fn note_absent(path: &Path) {
+    with_cache(|cache| {
+        let Some(dir) = path.parent() else { return };
+        let Ok(watch) = inotify::add_watch(&cache.inotify, dir, WATCHED) else {
+            return;
+        };
+        if fs::symlink_metadata(path).is_ok() {
+            return;
+        }
+        if cache.absent.len() >= MAX_ENTRIES {
+            cache.absent.clear();
+        }
+        cache
+            .absent
+            .insert(path.to_path_buf(), (watch, Instant::now()));
+    });
 }
 
 /// Reads a small regular file that was just opened and keeps it (with pread: the file's
@@ -189,17 +246,8 @@ fn same_file(a: &Metadata, b: &Metadata) -> bool {
 impl Cache {
     fn insert(&mut self, path: &Path, content: Vec<u8>, metadata: Metadata) -> Option<Arc<Entry>> {
         let dir = path.parent()?;
-        let flags = inotify::WatchFlags::MODIFY
-            | inotify::WatchFlags::ATTRIB
-            | inotify::WatchFlags::CLOSE_WRITE
-            | inotify::WatchFlags::CREATE
-            | inotify::WatchFlags::DELETE
-            | inotify::WatchFlags::DELETE_SELF
-            | inotify::WatchFlags::MOVED_FROM
-            | inotify::WatchFlags::MOVED_TO
-            | inotify::WatchFlags::MOVE_SELF;
         // Changes before the watch exists are caught by comparing with what was read.
-        let watch = inotify::add_watch(&self.inotify, dir, flags).ok()?;
+        let watch = inotify::add_watch(&self.inotify, dir, WATCHED).ok()?;
         let current = fs::metadata(path).ok()?;
         if !same_file(&current, &metadata) {
             return None;
@@ -207,6 +255,7 @@ impl Cache {
         if self.entries.len() >= MAX_ENTRIES || self.bytes + content.len() > MAX_BYTES {
             self.entries.clear();
             self.refused.clear();
+            self.absent.clear();
             self.bytes = 0;
         }
         self.bytes += content.len();
@@ -252,12 +301,14 @@ impl Cache {
         }
         if overflow {
             self.entries.clear();
+            self.absent.clear();
             self.bytes = 0;
             return;
         }
         if changed.is_empty() {
             return;
         }
+        self.absent.retain(|_, (watch, _)| !changed.contains(watch));
         let mut freed = 0;
         self.entries.retain(|_, entry| {
             let keep = !changed.contains(&entry.watch);
@@ -336,6 +387,23 @@ mod tests {
         assert!(cache_file(&link).is_none());
         assert!(CACHE.with(|c| c.borrow().as_ref().unwrap().refused.contains_key(&link)));
         assert!(cache_file(&link).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_absent_path_is_remembered_until_it_is_created() {
+        let dir = temp_dir("absent");
+        let path = dir.join("x.css.gz");
+        assert!(!known_absent(&path));
+        note_absent(&path);
+        begin_batch();
+        assert!(known_absent(&path));
+        fs::write(&path, b"now here").unwrap();
+        begin_batch();
+        assert!(!known_absent(&path), "a created file must not stay absent");
+        // A path that exists is never recorded as absent.
+        note_absent(&path);
+        assert!(!known_absent(&path));
         fs::remove_dir_all(&dir).unwrap();
     }
 

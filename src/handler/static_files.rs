@@ -115,7 +115,7 @@ fn find_regular(path: &Path) -> Option<Found> {
 fn serve_regular(request: &Request, found: Found, file_path: &Path, site: &Site) -> Response {
     if site.settings.gzip_static {
         let gz_path = gz_sibling(file_path);
-        if let Some(gz) = find_regular(&gz_path) {
+        if let Some(gz) = find_sibling(&gz_path) {
             let accepts = negotiation::accepts_gzip(
                 request
                     .headers
@@ -138,6 +138,27 @@ fn serve_regular(request: &Request, found: Found, file_path: &Path, site: &Site)
         }
     }
     representation(request, found, file_path, file_path, site)
+}
+
+/// Like [`find_regular`], remembering a missing file in the cache, so that a site where most
+/// files have no `.gz` sibling does not pay a failing `open` per request.
+fn find_sibling(path: &Path) -> Option<Found> {
+    if file_cache::known_absent(path) {
+        return None;
+    }
+    if let Some(cached) = file_cache::lookup(path) {
+        return Some(Found::Cached(cached));
+    }
+    match open(path) {
+        Ok((file, metadata)) if metadata.is_file() => Some(Found::Opened(file, metadata)),
+        Ok(_) => None,
+        Err(error) => {
+            if error.kind() == io::ErrorKind::NotFound {
+                file_cache::note_absent(path);
+            }
+            None
+        }
+    }
 }
 
 /// `FILE.gz` next to `FILE`.

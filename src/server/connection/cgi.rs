@@ -23,7 +23,7 @@ use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Seek, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// Most response bytes waiting for the client before the script's output is left in its pipe.
 const OUT_LIMIT: usize = 64 * 1024;
@@ -444,10 +444,7 @@ impl Connection {
         if let Some(location) = head.location {
             response.headers.push((Cow::Borrowed("Location"), location));
         }
-        if ctx.runtime.decorates {
-            let site = super::route(ctx.runtime, self.listen, Some(request));
-            handler::headers::decorate(&mut response, site.settings, SystemTime::now(), true);
-        }
+        self.decorate(&mut response, Some(request), true, ctx);
         let reason = head
             .reason
             .unwrap_or_else(|| handler::pages::reason(head.status).to_string());

@@ -486,10 +486,7 @@ impl Connection {
         reusable: bool,
         ctx: &mut Context,
     ) -> State {
-        if ctx.runtime.decorates {
-            let site = route(ctx.runtime, self.listen, Some(request));
-            handler::headers::decorate(&mut response, site.settings, SystemTime::now(), false);
-        }
+        self.decorate(&mut response, Some(request), false, ctx);
         let keep_alive = reusable && request.keep_alive && !response.close && !ctx.draining;
         let log = ctx
             .access_log
@@ -502,10 +499,7 @@ impl Connection {
     /// Answers an error that ends the connection (malformed request, timeout, ...).
     fn fail(&mut self, status: u16, ctx: &mut Context) -> State {
         let mut response = self.error_response(status, None, ctx);
-        if ctx.runtime.decorates {
-            let site = route(ctx.runtime, self.listen, None);
-            handler::headers::decorate(&mut response, site.settings, SystemTime::now(), false);
-        }
+        self.decorate(&mut response, None, false, ctx);
         let log = ctx.access_log.is_some().then(|| log_entry(None, status));
         // The head could not be parsed, but a HEAD request still gets no body.
         let start = self.input.iter().position(|b| !matches!(b, b'\r' | b'\n'));
@@ -571,6 +565,22 @@ impl Connection {
     /// default server's when the request could not be parsed).
     fn error_response(&self, status: u16, request: Option<&Request>, ctx: &Context) -> Response {
         handler::error(status, &route(ctx.runtime, self.listen, request))
+    }
+
+    /// Adds the fields the site configures (`add_header`, `expires`) to a response about to be
+    /// sent: every response leaves through here, [`Connection::respond`], [`Connection::fail`]
+    /// or the head of a CGI response.
+    fn decorate(
+        &self,
+        response: &mut Response,
+        request: Option<&Request>,
+        from_cgi: bool,
+        ctx: &Context,
+    ) {
+        if ctx.runtime.decorates {
+            let site = route(ctx.runtime, self.listen, request);
+            handler::headers::decorate(response, site.settings, SystemTime::now(), from_cgi);
+        }
     }
 
     /// Adds the access-log line of a completed response (when the access log is on).

@@ -211,3 +211,26 @@ fn the_default_level_is_notice() {
         server.stderr()
     );
 }
+
+#[test]
+fn error_log_at_info_also_tells_of_requests_that_could_not_be_read() {
+    let server = leveled("info");
+    let raw = server.raw(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n");
+    assert_eq!(support::parse_one(&raw).status, 400);
+    assert!(
+        wait_until(WAIT, || server
+            .stderr()
+            .contains("[info] client 127.0.0.1:")
+            && server
+                .stderr()
+                .contains(": 400 Bad Request, connection closed")),
+        "{}",
+        server.stderr()
+    );
+
+    let quiet = leveled("notice");
+    let raw = quiet.raw(b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: x\r\n\r\n");
+    assert_eq!(support::parse_one(&raw).status, 400);
+    warn_then_fail(&quiet);
+    assert!(!quiet.stderr().contains("[info]"), "{}", quiet.stderr());
+}

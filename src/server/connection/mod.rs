@@ -498,6 +498,14 @@ impl Connection {
 
     /// Answers an error that ends the connection (malformed request, timeout, ...).
     fn fail(&mut self, status: u16, ctx: &mut Context) -> State {
+        // A client's mistake, not the server's: nginx logs these at `info` too.
+        if log::enabled(crate::config::LogLevel::Info) {
+            log::info(&format!(
+                "client {}: {status} {}, connection closed",
+                self.peer,
+                handler::pages::reason(status)
+            ));
+        }
         let mut response = self.error_response(status, None, ctx);
         self.decorate(&mut response, None, false, ctx);
         let log = ctx.access_log.is_some().then(|| log_entry(None, status));

@@ -7,8 +7,10 @@
 mod lexer;
 mod model;
 mod parser;
+mod tls;
 
 pub use model::*;
+pub use tls::Tls;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@ mod listener;
 pub mod log;
 mod output;
 mod runtime;
+mod transport;
 mod worker;
 
 use crate::config::{self, Config};
@@ -64,7 +65,7 @@ fn open_runtime(config: Config, listeners: &[Arc<Listener>]) -> Result<Runtime, 
         log::set_error_log(sink);
     }
     sweep_upload_stores(&config);
-    Ok(Runtime::new(config, listeners, access_log))
+    Runtime::new(config, listeners, access_log)
 }
 
 /// Removes what uploads interrupted by a dead server left in the stores.
@@ -116,7 +117,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let config_path = config.path.clone();
     let runtime = Arc::new(open_runtime(config, &listeners)?);
     for listener in &listeners {
-        log::info(&format!("listening on http://{}", listener.local));
+        log::info(&listening(&runtime, listener));
     }
 
     let mut workers = Vec::with_capacity(worker_count);
@@ -174,6 +175,16 @@ pub fn run(config: Config) -> Result<(), String> {
     }
 }
 
+/// The startup line of a bound address: `listening on http://ADDR` (or `https://`).
+fn listening(runtime: &Runtime, listener: &Listener) -> String {
+    let scheme = if runtime.tls_for(listener.local).is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("listening on {scheme}://{}", listener.local)
+}
+
 /// Every connection, file and pipe is a descriptor: allow as many as the hard limit permits
 /// (the soft limit is often 1024), as nginx's `worker_rlimit_nofile` does.
 fn raise_file_limit() {
@@ -194,11 +205,11 @@ fn reload(
 ) -> Result<(Runtime, Vec<Arc<Listener>>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
     let listeners = bind_all(&config, current)?;
+    let runtime = open_runtime(config, &listeners)?;
     for listener in &listeners {
         if !current.iter().any(|l| Arc::ptr_eq(l, listener)) {
-            log::info(&format!("listening on http://{}", listener.local));
+            log::info(&listening(&runtime, listener));
         }
     }
-    let runtime = open_runtime(config, &listeners)?;
     Ok((runtime, listeners))
 }

@@ -1,0 +1,402 @@
+//! A connection's byte stream: plain TCP, or TLS (rustls) over TCP, both non-blocking and driven
+//! by the connection's edge-triggered readiness flags.
+//!
+//! The plain path makes the very system calls it always made; TLS sits between the socket and
+//! the connection's state machine. Two rules keep TLS from stalling on an edge that never comes:
+//!
+//! - *Input* is available when the socket is readable **or** rustls holds decrypted bytes not
+//!   taken yet ([`Transport::has_input`]).
+//! - Ciphertext rustls queued (handshake flights, tickets, alerts, encrypted data) is written
+//!   out as long as the socket is writable: every operation here ends with either nothing
+//!   queued or the writable flag cleared by a short write or `EAGAIN`, and the connection
+//!   flushes first thing whenever it is driven ([`Transport::flush`]), whatever its state.
+//!
+//! rustls's outgoing buffer is bounded ([`TLS_BUFFER`]) and fed only while it is empty, so a
+//! TLS connection holds at most about that much of a response, whatever its size.
+
+use rustix::io::Errno;
+use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
+use rustls::sign::CertifiedKey;
+use rustls::{ServerConfig, ServerConnection};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+/// Most ciphertext (and early plaintext) rustls buffers for one connection.
+pub const TLS_BUFFER: usize = 64 * 1024;
+/// Plaintext handed to rustls per call: one TLS record's worth.
+pub const RECORD: usize = 16 * 1024;
+/// Socket reads in a row that may bring no application data (handshake, alerts, tickets)
+/// before the peer is taken as abusive.
+const MAX_READS_WITHOUT_DATA: u32 = 64;
+/// Sessions a TLS address remembers for resumption by session id.
+const SESSION_CACHE: usize = 4096;
+
+/// The first byte of every TLS handshake record.
+const HANDSHAKE_RECORD: u8 = 0x16;
+
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Transport {
+    pub fn socket(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(socket) => socket,
+            Transport::Tls(tls) => &tls.socket,
+        }
+    }
+
+    /// Whether a read could bring bytes: the socket is readable or rustls holds some.
+    pub fn has_input(&self, readable: bool) -> bool {
+        readable
+            || match self {
+                Transport::Plain(_) => false,
+                Transport::Tls(tls) => tls.plaintext > 0,
+            }
+    }
+
+    /// Writes queued ciphertext while the socket is writable. Err: the socket failed.
+    pub fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
+        match self {
+            Transport::Tls(tls) if !tls.plain_http => tls.flush(writable),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether ciphertext waits for the socket.
+    pub fn has_output(&self) -> bool {
+        match self {
+            Transport::Tls(tls) if !tls.plain_http => tls.conn.wants_write(),
+            _ => false,
+        }
+    }
+
+    /// Writes some of `data`: Ok(n) bytes taken, `WouldBlock` (with `writable` cleared) when
+    /// none could be.
+    pub fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
+        match self {
+            Transport::Tls(tls) if !tls.plain_http => tls.write(data, writable),
+            _ => {
+                let socket = self.socket();
+                match (&*socket).write(data) {
+                    Ok(n) => {
+                        if n < data.len() {
+                            *writable = false;
+                        }
+                        Ok(n)
+                    }
+                    Err(e) => {
+                        if e.kind() == io::ErrorKind::WouldBlock {
+                            *writable = false;
+                        }
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues TLS close_notify (nothing for plain connections); [`Transport::flush`] sends it.
+    pub fn close_notify(&mut self) {
+        if let Transport::Tls(tls) = self
+            && !tls.plain_http
+        {
+            tls.conn.send_close_notify();
+        }
+    }
+}
+
+/// A TLS session over a socket.
+pub struct TlsStream {
+    socket: TcpStream,
+    conn: ServerConnection,
+    /// Decrypted bytes rustls holds that were not read yet.
+    plaintext: usize,
+    /// Nothing was received yet: the first byte tells TLS from plain HTTP.
+    fresh: bool,
+    /// The client spoke plain HTTP: it is answered in plain HTTP, rustls is out of the way.
+    plain_http: bool,
+}
+
+impl TlsStream {
+    pub fn new(socket: TcpStream, config: &Arc<ServerConfig>) -> Result<TlsStream, rustls::Error> {
+        let mut conn = ServerConnection::new(Arc::clone(config))?;
+        conn.set_buffer_limit(Some(TLS_BUFFER));
+        Ok(TlsStream {
+            socket,
+            conn,
+            plaintext: 0,
+            fresh: true,
+            plain_http: false,
+        })
+    }
+
+    /// Whether the first bytes received were not a TLS handshake.
+    pub fn is_plain_http(&self) -> bool {
+        self.plain_http
+    }
+
+    fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
+        while *writable && self.conn.wants_write() {
+            let mut io = SocketWriter {
+                socket: &self.socket,
+                writable,
+            };
+            match self.conn.write_tls(&mut io) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads decrypted bytes into `buf`. Ok(0): the peer closed (close_notify or end of stream).
+    /// `WouldBlock`: nothing until the socket is readable (or, while ciphertext waits,
+    /// writable) again.
+    pub fn read(
+        &mut self,
+        buf: &mut [u8],
+        readable: &mut bool,
+        writable: &mut bool,
+        hangup: bool,
+    ) -> io::Result<usize> {
+        for _ in 0..MAX_READS_WITHOUT_DATA {
+            match self.conn.reader().read(buf) {
+                Ok(n) => {
+                    self.plaintext = self.plaintext.saturating_sub(n);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // End of stream without close_notify: HTTP framing tells truncation, as
+                // nginx takes it.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            self.plaintext = 0;
+            // rustls reads no more while its own output waits (mid-handshake).
+            self.flush(writable)?;
+            if self.conn.wants_write() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            if !*readable {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let mut io = SocketReader {
+                socket: &self.socket,
+                readable,
+                hangup,
+                first: self.fresh.then_some(&mut self.plain_http),
+            };
+            let n = self.conn.read_tls(&mut io)?;
+            if n > 0 {
+                self.fresh = false;
+            }
+            if self.plain_http {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "plain HTTP sent to a TLS port",
+                ));
+            }
+            match self.conn.process_new_packets() {
+                Ok(state) => self.plaintext = state.plaintext_bytes_to_read(),
+                Err(error) => {
+                    // Its alert, if it made one, goes out if the socket takes it at once.
+                    let _ = self.flush(writable);
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, error));
+                }
+            }
+            // Handshake flights and session tickets go out now.
+            self.flush(writable)?;
+            if n == 0 && self.plaintext == 0 {
+                return Ok(0);
+            }
+        }
+        Err(io::Error::other("too many TLS records without data"))
+    }
+
+    /// Encrypts some of `data` and sends what the socket takes. Ok(n): bytes taken (`n` may
+    /// be short); `WouldBlock` (with `writable` cleared): ciphertext still waits.
+    fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(data)], writable)
+    }
+
+    /// Encrypts up to a buffer's worth of what `fill` puts in a record-sized buffer (fill
+    /// returns how many bytes it wrote; 0 ends). Ok(n): plaintext bytes taken; `WouldBlock`:
+    /// ciphertext still waits.
+    pub fn write_with(
+        &mut self,
+        mut fill: impl FnMut(&mut [u8]) -> io::Result<usize>,
+        writable: &mut bool,
+    ) -> io::Result<usize> {
+        self.flush(writable)?;
+        if self.conn.wants_write() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut record = [0u8; RECORD];
+        let mut taken = 0;
+        while taken < TLS_BUFFER - RECORD {
+            let filled = fill(&mut record)?;
+            if filled == 0 {
+                break;
+            }
+            // The buffer was empty and has room for this record: rustls takes it whole.
+            self.conn.writer().write_all(&record[..filled])?;
+            taken += filled;
+        }
+        self.flush(writable)?;
+        Ok(taken)
+    }
+
+    /// Like [`TlsStream::write`] for several slices (a response head and its body).
+    pub fn write_vectored(
+        &mut self,
+        slices: &[IoSlice<'_>],
+        writable: &mut bool,
+    ) -> io::Result<usize> {
+        let mut slices = slices.iter().filter(|s| !s.is_empty());
+        let mut current: &[u8] = slices.next().map_or(&[], |s| &s[..]);
+        self.write_with(
+            |record| {
+                let mut filled = 0;
+                while filled < record.len() {
+                    if current.is_empty() {
+                        match slices.next() {
+                            Some(next) => current = next,
+                            None => break,
+                        }
+                    }
+                    let n = current.len().min(record.len() - filled);
+                    record[filled..filled + n].copy_from_slice(&current[..n]);
+                    current = &current[n..];
+                    filled += n;
+                }
+                Ok(filled)
+            },
+            writable,
+        )
+    }
+}
+
+/// The socket as rustls reads it: one `read(2)` per call, clearing `readable` on `EAGAIN` or a
+/// short read (the next byte brings a new edge), and noting whether the first byte opens a TLS
+/// handshake.
+struct SocketReader<'a> {
+    socket: &'a TcpStream,
+    readable: &'a mut bool,
+    hangup: bool,
+    /// Set to true when the first byte received is not a handshake record.
+    first: Option<&'a mut bool>,
+}
+
+impl Read for SocketReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match rustix::io::read(self.socket, &mut *buf) {
+            Ok(n) => {
+                if n < buf.len() && !self.hangup {
+                    *self.readable = false;
+                }
+                if n > 0
+                    && let Some(plain) = self.first.take()
+                {
+                    *plain = buf[0] != HANDSHAKE_RECORD;
+                }
+                Ok(n)
+            }
+            Err(Errno::AGAIN) => {
+                *self.readable = false;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The socket as rustls writes to it: a short write or `EAGAIN` clears `writable`.
+struct SocketWriter<'a> {
+    socket: &'a TcpStream,
+    writable: &'a mut bool,
+}
+
+impl Write for SocketWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let offered: usize = bufs.iter().map(|b| b.len()).sum();
+        match (&*self.socket).write_vectored(bufs) {
+            Ok(n) => {
+                if n < offered {
+                    *self.writable = false;
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    *self.writable = false;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Picks the certificate of a TLS address by SNI among its servers: an exact (case-insensitive)
+/// `server_name` match, else the address's first TLS server.
+#[derive(Debug)]
+struct SniResolver {
+    by_name: Vec<(String, Arc<CertifiedKey>)>,
+    default: Arc<CertifiedKey>,
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let chosen = hello.server_name().and_then(|name| {
+            self.by_name
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, key)| key)
+        });
+        Some(Arc::clone(chosen.unwrap_or(&self.default)))
+    }
+}
+
+/// The rustls configuration of one TLS address. `servers`: the address's servers that carry a
+/// certificate, as (server names, key), the default first; None when there is none.
+pub fn server_config(
+    servers: &[(&[String], &Arc<CertifiedKey>)],
+) -> Result<Option<Arc<ServerConfig>>, String> {
+    let Some((_, default)) = servers.first() else {
+        return Ok(None);
+    };
+    let mut by_name = Vec::new();
+    for (names, key) in servers {
+        for name in names.iter() {
+            if !by_name.iter().any(|(n, _): &(String, _)| n == name) {
+                by_name.push((name.clone(), Arc::clone(key)));
+            }
+        }
+    }
+    let resolver = SniResolver {
+        by_name,
+        default: Arc::clone(default),
+    };
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+    config.ticketer =
+        rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("TLS tickets: {e}"))?;
+    Ok(Some(Arc::new(config)))
+}

@@ -1,0 +1,235 @@
+#!/usr/bin/env bash
+# bench/tls.sh: HTTPS of webserv against nginx, with the same certificates, on this machine.
+#
+# For each key type (ECDSA P-256, RSA 2048) both servers serve the same files over TLS on free
+# ports of 127.0.0.1 (one worker each, access logs off, session resumption on), and are measured
+# in turn (webserv, nginx, webserv, ...) for ROUNDS rounds:
+#   keepalive   1 KiB file, `wrk -t1 -c64` over keep-alive connections (req/s)
+#   handshakes  1 KiB file with `Connection: close`: a new TCP connection and a full TLS handshake
+#               per request (wrk does not resume sessions), `wrk -t1 -c16` (connections/s)
+#   download    one 64 MiB file with curl (MiB/s)
+# and the medians are printed as a markdown table (also written to RESULTS). See bench/TLS.md.
+#
+# Environment (defaults in brackets):
+#   ROUNDS [3]  DURATION [5s]  KEYS [ec rsa]  PIN [auto: wrk/curl on CPU 0, servers on the others]
+#   WEBSERV [target/release/webserv]  BUILD [1]  KEEP_TMP [0]
+#   RESULTS [bench/results/tls-latest.md]
+
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+KEYS=${KEYS:-ec rsa}
+PIN=${PIN:-auto}
+WEBSERV=${WEBSERV:-$repo/target/release/webserv}
+BUILD=${BUILD:-1}
+KEEP_TMP=${KEEP_TMP:-0}
+RESULTS=${RESULTS:-$here/results/tls-latest.md}
+
+die() { echo "bench: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
+for k in $KEYS; do case $k in ec | rsa) ;; *) die "unknown key type '$k' in KEYS (ec, rsa)" ;; esac; done
+PATH=$PATH:/usr/sbin:/sbin
+for cmd in wrk curl python3 nginx openssl; do
+    command -v "$cmd" >/dev/null || die "'$cmd' not found (apt-get install -y nginx wrk curl python3 openssl)"
+done
+if [[ $BUILD == 1 ]]; then
+    note "building webserv (cargo build --release)"
+    (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
+fi
+[[ -x $WEBSERV ]] || die "no webserv binary at $WEBSERV"
+
+ncpu=$(nproc)
+if [[ $PIN == auto ]]; then
+    if ((ncpu > 1)) && command -v taskset >/dev/null; then PIN=1; else PIN=0; fi
+fi
+if [[ $PIN == 1 ]]; then
+    pin_server=(taskset -c "1-$((ncpu - 1))")
+    pin_client=(taskset -c 0)
+else
+    pin_server=()
+    pin_client=()
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/webserv-tls-bench.XXXXXX")
+chmod 755 "$tmp"
+pids=()
+cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    stop_all
+    if [[ $KEEP_TMP == 1 ]]; then note "kept $tmp"; else rm -rf "$tmp"; fi
+    exit "$status"
+}
+stop_all() {
+    local pid n
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do
+        n=0
+        while kill -0 "$pid" 2>/dev/null && ((n < 50)); do sleep 0.1; n=$((n + 1)); done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    pids=()
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+docroot=$tmp/www
+mkdir -p "$docroot" "$tmp/logs" "$tmp/nginx-temp" "$tmp/wrk"
+cp "$repo/www/bench/1k.html" "$docroot/1k.html"
+head -c $((64 << 20)) /dev/urandom >"$docroot/64m.bin"
+chmod 755 "$docroot"
+chmod 644 "$docroot"/*
+
+# The certificates both servers use.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$tmp/ec.key" -out "$tmp/ec.pem" 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$tmp/rsa.key" -out "$tmp/rsa.pem" 2>/dev/null
+chmod 644 "$tmp"/*.key
+
+free_ports() {
+    python3 -c '
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+'
+}
+
+start() {
+    local name=$1
+    shift
+    "${pin_server[@]}" "$@" >"$tmp/logs/$name.out" 2>&1 &
+    pids+=("$!")
+}
+
+# Waits until https://localhost:PORT/1k.html answers 200 with 1024 bytes.
+wait_up() {
+    local name=$1 port=$2 key=$3 i got
+    for ((i = 0; i < 100; i++)); do
+        got=$(curl -sS -o /dev/null -w '%{http_code} %{size_download}' --max-time 5 \
+            --cacert "$tmp/$key.pem" --resolve "localhost:$port:127.0.0.1" \
+            "https://localhost:$port/1k.html" 2>/dev/null) || got=
+        [[ $got == "200 1024" ]] && return 0
+        sleep 0.1
+    done
+    die "$name does not serve https://localhost:$port/1k.html (got '${got:-nothing}'): $(tail -n 5 "$tmp/logs/$name.out")"
+}
+
+wrk_rps() {
+    local out=$1
+    shift
+    "${pin_client[@]}" wrk "$@" >"$out" 2>&1 || die "wrk failed: $(tail -n 3 "$out")"
+    awk '/^Requests\/sec:/ { print $2; found = 1 } END { if (!found) exit 1 }' "$out" ||
+        die "no Requests/sec in $out"
+}
+
+download_mibs() {
+    local port=$1 key=$2
+    "${pin_client[@]}" curl -sS -o /dev/null -w '%{speed_download}\n' --max-time 60 \
+        --cacert "$tmp/$key.pem" --resolve "localhost:$port:127.0.0.1" \
+        "https://localhost:$port/64m.bin" | awk '{ printf "%.1f\n", $1 / 1048576 }'
+}
+
+results=$tmp/results.tsv
+: >"$results"
+for key in $KEYS; do
+    read -r wport nport < <(free_ports)
+    cat >"$tmp/webserv-$key.conf" <<EOF
+workers 1;
+access_log off;
+error_log $tmp/logs/webserv-error.log;
+server {
+    listen 127.0.0.1:$wport ssl;
+    ssl_certificate $tmp/$key.pem;
+    ssl_certificate_key $tmp/$key.key;
+    root $docroot;
+}
+EOF
+    cat >"$tmp/nginx-$key.conf" <<EOF
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/logs/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nodelay on;
+    keepalive_requests 1000000;
+    types { text/html html; application/octet-stream bin; }
+    client_body_temp_path $tmp/nginx-temp/body;
+    proxy_temp_path $tmp/nginx-temp/proxy;
+    fastcgi_temp_path $tmp/nginx-temp/fastcgi;
+    uwsgi_temp_path $tmp/nginx-temp/uwsgi;
+    scgi_temp_path $tmp/nginx-temp/scgi;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_tickets on;
+    server {
+        listen 127.0.0.1:$nport ssl;
+        ssl_certificate $tmp/$key.pem;
+        ssl_certificate_key $tmp/$key.key;
+        root $docroot;
+    }
+}
+EOF
+    "$WEBSERV" -t "$tmp/webserv-$key.conf" >/dev/null 2>&1 || die "webserv rejects its configuration"
+    nginx -t -e "$tmp/logs/nginx-error.log" -p "$tmp" -c "$tmp/nginx-$key.conf" >/dev/null 2>&1 ||
+        die "nginx rejects its configuration"
+    start webserv "$WEBSERV" "$tmp/webserv-$key.conf"
+    start nginx nginx -e "$tmp/logs/nginx-error.log" -p "$tmp" -c "$tmp/nginx-$key.conf" -g 'daemon off;'
+    wait_up webserv "$wport" "$key"
+    wait_up nginx "$nport" "$key"
+    declare -A port_of=([webserv]=$wport [nginx]=$nport)
+    for server in webserv nginx; do
+        wrk_rps "$tmp/wrk/warmup" -t1 -c64 -d1s "https://127.0.0.1:${port_of[$server]}/1k.html" >/dev/null
+    done
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for server in webserv nginx; do
+            url="https://127.0.0.1:${port_of[$server]}/1k.html"
+            ka=$(wrk_rps "$tmp/wrk/$key-$server-ka-$round" -t1 -c64 -d"$DURATION" "$url")
+            hs=$(wrk_rps "$tmp/wrk/$key-$server-hs-$round" -t1 -c16 -d"$DURATION" \
+                -H 'Connection: close' "$url")
+            dl=$(download_mibs "${port_of[$server]}" "$key")
+            printf '%s\t%s\t%s\t%s\t%s\n' "$key" "$server" "$ka" "$hs" "$dl" >>"$results"
+            note "$key round $round $server: keep-alive $ka req/s, handshakes $hs conn/s, 64 MiB $dl MiB/s"
+        done
+    done
+    stop_all
+done
+
+mkdir -p "$(dirname "$RESULTS")"
+ROUNDS=$ROUNDS DURATION=$DURATION NGINX="$(nginx -v 2>&1 | sed 's/^nginx version: //')" \
+    COMMIT="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    python3 - "$results" "$RESULTS" <<'EOF'
+import os, sys, statistics
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+runs = {}
+for key, server, ka, hs, dl in rows:
+    r = runs.setdefault((key, server), ([], [], []))
+    for values, v in zip(r, (ka, hs, dl)):
+        values.append(float(v))
+names = {"ec": "ECDSA P-256", "rsa": "RSA 2048"}
+what = [("keep-alive 1 KiB, req/s", 0, "{:,.0f}"), ("new handshakes, conn/s", 1, "{:,.0f}"),
+        ("64 MiB download, MiB/s", 2, "{:,.0f}")]
+out = [f"webserv {os.environ['COMMIT']} vs {os.environ['NGINX']}; median of "
+       f"{os.environ['ROUNDS']} interleaved rounds ({os.environ['DURATION']} wrk runs, one curl download each).",
+       "", "| key | measure | webserv | nginx | webserv/nginx |", "|---|---|---:|---:|---:|"]
+for key in [k for k in names if (k, "webserv") in runs]:
+    for label, i, fmt in what:
+        w = statistics.median(runs[(key, "webserv")][i])
+        n = statistics.median(runs[(key, "nginx")][i])
+        out.append(f"| {names[key]} | {label} | {fmt.format(w)} | {fmt.format(n)} | {w / n:.2f} |")
+text = "\n".join(out) + "\n"
+open(sys.argv[2], "w").write(text)
+print(text)
+EOF

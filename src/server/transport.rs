@@ -400,3 +400,161 @@ pub fn server_config(
         rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("TLS tickets: {e}"))?;
     Ok(Some(Arc::new(config)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::ClientConnection;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use std::net::TcpListener;
+
+    /// A server TlsStream on one end of a loopback TCP connection, and a rustls client (with
+    /// its blocking socket) on the other.
+    fn pair() -> (TlsStream, ClientConnection, TcpStream) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let der: CertificateDer<'static> = cert.der().clone();
+        let key_der = PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let certified =
+            Arc::new(CertifiedKey::from_der(vec![der.clone()], key_der, &provider).unwrap());
+        let names = vec!["localhost".to_string()];
+        let config = server_config(&[(names.as_slice(), &certified)])
+            .unwrap()
+            .unwrap();
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der).unwrap();
+        let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let client = ClientConnection::new(
+            Arc::new(client_config),
+            ServerName::try_from("localhost").unwrap(),
+        )
+        .unwrap();
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client_socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client_socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let (server_socket, _) = listener.accept().unwrap();
+        server_socket.set_nonblocking(true).unwrap();
+        (
+            TlsStream::new(server_socket, &config).unwrap(),
+            client,
+            client_socket,
+        )
+    }
+
+    /// The server reads while the socket says readable, as the connection would.
+    fn server_read(server: &mut TlsStream, writable: &mut bool) -> io::Result<Vec<u8>> {
+        let mut buf = [0u8; 4096];
+        let mut readable = true;
+        // The data may take a moment on loopback: retry a few times on WouldBlock.
+        for _ in 0..200 {
+            match server.read(&mut buf, &mut readable, writable, false) {
+                Ok(n) => return Ok(buf[..n].to_vec()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Nothing is ever left queued while the socket could take it.
+                    assert!(!server.conn.wants_write() || !*writable);
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    readable = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::ErrorKind::TimedOut.into())
+    }
+
+    #[test]
+    fn the_handshake_flight_goes_out_while_the_connection_only_reads() {
+        let (mut server, mut client, mut socket) = pair();
+        let mut writable = true;
+        client
+            .writer()
+            .write_all(b"GET / HTTP/1.1\r\n\r\n")
+            .unwrap();
+        // The client's flights and the server's answers, until the request arrives in clear.
+        let request = std::thread::scope(|scope| {
+            let client_side = scope.spawn(|| {
+                while client.is_handshaking() || client.wants_write() {
+                    client.complete_io(&mut socket).unwrap();
+                }
+                (client, socket)
+            });
+            let request = server_read(&mut server, &mut writable).unwrap();
+            let (client, socket) = client_side.join().unwrap();
+            (request, client, socket)
+        });
+        let (request, mut client, mut socket) = request;
+        assert_eq!(request, b"GET / HTTP/1.1\r\n\r\n");
+        assert!(!server.conn.wants_write() || !writable);
+        // And back: what the server writes, the client reads.
+        let n = server
+            .write(b"HTTP/1.1 200 OK\r\n\r\n", &mut writable)
+            .unwrap();
+        assert_eq!(n, 19);
+        let mut got = Vec::new();
+        while got.len() < 19 {
+            client.complete_io(&mut socket).unwrap();
+            let mut buf = [0u8; 64];
+            if let Ok(n) = client.reader().read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert_eq!(got, b"HTTP/1.1 200 OK\r\n\r\n");
+    }
+
+    #[test]
+    fn plain_http_is_told_by_its_first_byte() {
+        let (mut server, _client, mut socket) = pair();
+        socket
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut writable = true;
+        let error = server_read(&mut server, &mut writable).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(server.is_plain_http());
+    }
+
+    #[test]
+    fn a_full_socket_clears_writable_and_holds_at_most_the_buffer_limit() {
+        let (mut server, mut client, mut socket) = pair();
+        let mut writable = true;
+        std::thread::scope(|scope| {
+            let client_side = scope.spawn(|| {
+                while client.is_handshaking() {
+                    client.complete_io(&mut socket).unwrap();
+                }
+                client.writer().write_all(b"x").unwrap();
+                client.complete_io(&mut socket).unwrap();
+            });
+            server_read(&mut server, &mut writable).unwrap();
+            client_side.join().unwrap();
+        });
+        // The client reads nothing: the server writes until the socket is full.
+        let data = vec![7u8; 1 << 20];
+        let mut written = 0usize;
+        loop {
+            match server.write(&data, &mut writable) {
+                Ok(n) => {
+                    written += n;
+                    assert!(n <= TLS_BUFFER);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(!server.conn.wants_write() || !writable);
+            assert!(written < 64 << 20, "the socket never filled");
+        }
+        assert!(!writable);
+        assert!(server.conn.wants_write());
+    }
+}

@@ -1,7 +1,7 @@
 //! The write side of a connection: a response head followed by a body held in memory or in a
 //! file. Each call to [`Output::write_to`] makes one system call; the caller loops while the
 //! socket is writable and its budget lasts. Over TLS ([`Output::write_tls`]) a file is read in
-//! record-sized pieces with `pread` and encrypted by rustls, a buffer's worth per call (this
+//! record-sized pieces with `pread` (into the worker's scratch buffer) and encrypted by rustls, a buffer's worth per call (this
 //! kernel offers no kTLS, so sendfile cannot carry TLS).
 
 use super::transport::TlsStream;
@@ -126,16 +126,13 @@ impl Output {
     pub fn write_tls(&mut self, tls: &mut TlsStream, writable: &mut bool) -> io::Result<Progress> {
         let head_left = &self.head[self.head_sent..];
         let taken = match &self.body {
-            Body::Empty => tls.write_vectored(&[IoSlice::new(head_left)], writable)?,
+            Body::Empty => tls.write_pair(head_left, &[], writable)?,
             Body::Bytes(bytes) => {
-                let body_left = &bytes[self.body_sent as usize..];
-                let slices = [IoSlice::new(head_left), IoSlice::new(body_left)];
-                tls.write_vectored(&slices, writable)?
+                tls.write_pair(head_left, &bytes[self.body_sent as usize..], writable)?
             }
             Body::Shared { data, offset, len } => {
                 let body_left = &data[*offset + self.body_sent as usize..*offset + *len];
-                let slices = [IoSlice::new(head_left), IoSlice::new(body_left)];
-                tls.write_vectored(&slices, writable)?
+                tls.write_pair(head_left, body_left, writable)?
             }
             Body::File { file, offset, len } => {
                 let mut head = head_left;

@@ -217,15 +217,59 @@ impl TlsStream {
         Err(io::Error::other("too many TLS records without data"))
     }
 
+    /// Reads decrypted bytes onto the end of `input`, at most `room`. As [`TlsStream::read`].
+    pub fn read_into(
+        &mut self,
+        input: &mut Vec<u8>,
+        room: usize,
+        readable: &mut bool,
+        writable: &mut bool,
+        hangup: bool,
+    ) -> io::Result<usize> {
+        // Through a worker-wide scratch buffer rather than by zero-filling `input`'s spare room
+        // on every read.
+        with_scratch(|scratch| {
+            let buf = &mut scratch[..room.min(SCRATCH)];
+            let n = self.read(buf, readable, writable, hangup)?;
+            input.extend_from_slice(&buf[..n]);
+            Ok(n)
+        })
+    }
+
     /// Encrypts some of `data` and sends what the socket takes. Ok(n): bytes taken (`n` may
     /// be short); `WouldBlock` (with `writable` cleared): ciphertext still waits.
     fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
-        self.write_vectored(&[IoSlice::new(data)], writable)
+        self.write_pair(data, &[], writable)
     }
 
-    /// Encrypts up to a buffer's worth of what `fill` puts in a record-sized buffer (fill
-    /// returns how many bytes it wrote; 0 ends). Ok(n): plaintext bytes taken; `WouldBlock`:
-    /// ciphertext still waits.
+    /// Encrypts up to a buffer's worth of `first` then `second` (a response head and its body:
+    /// sealed together into shared records) and sends what the socket takes. Ok(n): bytes taken;
+    /// `WouldBlock` (with `writable` cleared): earlier ciphertext still waits.
+    pub fn write_pair(
+        &mut self,
+        first: &[u8],
+        second: &[u8],
+        writable: &mut bool,
+    ) -> io::Result<usize> {
+        self.flush(writable)?;
+        if self.conn.wants_write() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let budget = TLS_BUFFER - RECORD;
+        let first = &first[..first.len().min(budget)];
+        let second = &second[..second.len().min(budget - first.len())];
+        // The buffer is empty and the budget below its limit: rustls takes it all.
+        let taken = self
+            .conn
+            .writer()
+            .write_vectored(&[IoSlice::new(first), IoSlice::new(second)])?;
+        self.flush(writable)?;
+        Ok(taken)
+    }
+
+    /// Encrypts up to a buffer's worth of what `fill` puts in record-sized pieces (fill returns
+    /// how many bytes it wrote; 0 ends). Ok(n): plaintext bytes taken; `WouldBlock`: ciphertext
+    /// still waits.
     pub fn write_with(
         &mut self,
         mut fill: impl FnMut(&mut [u8]) -> io::Result<usize>,
@@ -235,49 +279,36 @@ impl TlsStream {
         if self.conn.wants_write() {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let mut record = [0u8; RECORD];
-        let mut taken = 0;
-        while taken < TLS_BUFFER - RECORD {
-            let filled = fill(&mut record)?;
-            if filled == 0 {
-                break;
+        let taken = with_scratch(|scratch| {
+            let record = &mut scratch[..RECORD];
+            let mut taken = 0;
+            while taken < TLS_BUFFER - RECORD {
+                let filled = fill(record)?;
+                if filled == 0 {
+                    break;
+                }
+                // The buffer has room for this record: rustls takes it whole.
+                self.conn.writer().write_all(&record[..filled])?;
+                taken += filled;
             }
-            // The buffer was empty and has room for this record: rustls takes it whole.
-            self.conn.writer().write_all(&record[..filled])?;
-            taken += filled;
-        }
+            Ok::<_, io::Error>(taken)
+        })?;
         self.flush(writable)?;
         Ok(taken)
     }
+}
 
-    /// Like [`TlsStream::write`] for several slices (a response head and its body).
-    pub fn write_vectored(
-        &mut self,
-        slices: &[IoSlice<'_>],
-        writable: &mut bool,
-    ) -> io::Result<usize> {
-        let mut slices = slices.iter().filter(|s| !s.is_empty());
-        let mut current: &[u8] = slices.next().map_or(&[], |s| &s[..]);
-        self.write_with(
-            |record| {
-                let mut filled = 0;
-                while filled < record.len() {
-                    if current.is_empty() {
-                        match slices.next() {
-                            Some(next) => current = next,
-                            None => break,
-                        }
-                    }
-                    let n = current.len().min(record.len() - filled);
-                    record[filled..filled + n].copy_from_slice(&current[..n]);
-                    current = &current[n..];
-                    filled += n;
-                }
-                Ok(filled)
-            },
-            writable,
-        )
-    }
+/// Size of the worker's scratch buffer: one read of a request body, or one record of a file.
+const SCRATCH: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH_BUFFER: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; SCRATCH].into_boxed_slice());
+}
+
+/// Runs `f` with this thread's scratch buffer (never re-entered: `f` does no TLS I/O of its own).
+fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH_BUFFER.with_borrow_mut(|buffer| f(buffer))
 }
 
 /// The socket as rustls reads it: one `read(2)` per call, clearing `readable` on `EAGAIN` or a

@@ -300,16 +300,13 @@ impl Connection {
         let Transport::Tls(tls) = &mut self.transport else {
             return self.read_raw(room);
         };
-        let start = self.input.len();
-        self.input.resize(start + room, 0);
-        let read = tls.read(
-            &mut self.input[start..],
+        tls.read_into(
+            &mut self.input,
+            room,
             &mut self.readable,
             &mut self.writable,
             self.hangup,
-        );
-        self.input.truncate(start + *read.as_ref().unwrap_or(&0));
-        read
+        )
     }
 
     /// Reads once from the socket itself (for a TLS connection: ciphertext) into `input`, at

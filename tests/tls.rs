@@ -597,3 +597,55 @@ fn bad_tls_configurations_are_reported_at_their_directive() {
     };
     assert_eq!(status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn concurrent_clients_aborting_at_every_stage_leave_no_descriptor_behind() {
+    let cert = cert(&["localhost"]);
+    let server = tls_server(
+        &cert,
+        "    client_header_timeout 2s;",
+        &[("www/a.txt", b"a")],
+    );
+    let baseline = server.settled_fd_count();
+    let hello = client_hello(&cert);
+    let addr = server.addr();
+    let client = default_client(&[&cert]);
+    std::thread::scope(|scope| {
+        for i in 0..24 {
+            let (hello, client) = (&hello, &client);
+            scope.spawn(move || match i % 4 {
+                // A whole exchange.
+                0 => {
+                    let mut conn = TlsConn::connect(addr, client, "localhost");
+                    assert_eq!(conn.get("/a.txt").body, b"a");
+                }
+                // Half a hello, then a reset.
+                1 => {
+                    let mut stream = TcpStream::connect(addr).unwrap();
+                    stream.write_all(&hello[..hello.len() / 3]).unwrap();
+                    support::reset(stream);
+                }
+                // A handshake, a request sent, the connection reset before the answer is read.
+                2 => {
+                    let mut conn = TlsConn::connect(addr, client, "localhost");
+                    conn.send(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+                    let StreamOwned { sock, .. } = conn.tls;
+                    support::reset(sock);
+                }
+                // A handshake, then the socket closed without close_notify.
+                _ => {
+                    let conn = TlsConn::connect(addr, client, "localhost");
+                    drop(conn);
+                }
+            });
+        }
+    });
+    let count = server.wait_fd_count_at_most(baseline);
+    assert!(
+        count <= baseline,
+        "{count} descriptors, {baseline} before: {:?}",
+        server.fd_list()
+    );
+    let mut conn = TlsConn::connect(addr, &client, "localhost");
+    assert_eq!(conn.get("/a.txt").body, b"a");
+}

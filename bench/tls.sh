@@ -8,7 +8,10 @@
 #   handshakes  1 KiB file with `Connection: close`: a new TCP connection and a full TLS handshake
 #               per request (wrk does not resume sessions), `wrk -t1 -c16` (connections/s)
 #   download    one 64 MiB file with curl (MiB/s)
-# and the medians are printed as a markdown table (also written to RESULTS). See bench/TLS.md.
+# and the medians are printed as a markdown table (also written to RESULTS). Beside each rate,
+# the server's own CPU time per unit (user + system, from /proc, nginx's workers included) is
+# reported: on a shared, loaded machine rates swing with the neighbours while the CPU cost of a
+# request, a handshake or a MiB moves much less. See bench/TLS.md.
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3]  DURATION [5s]  KEYS [ec rsa]  PIN [auto: wrk/curl on CPU 0, servers on the others]
@@ -33,6 +36,8 @@ die() { echo "bench: $*" >&2; exit 1; }
 note() { echo "bench: $*" >&2; }
 
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer, not '$ROUNDS'"
+[[ $DURATION =~ ^[1-9][0-9]*s$ ]] || die "DURATION must be whole seconds like 5s, not '$DURATION'"
+hz=$(getconf CLK_TCK)
 for k in $KEYS; do case $k in ec | rsa) ;; *) die "unknown key type '$k' in KEYS (ec, rsa)" ;; esac; done
 PATH=$PATH:/usr/sbin:/sbin
 for cmd in wrk curl python3 nginx openssl; do
@@ -125,6 +130,19 @@ wait_up() {
     die "$name does not serve https://localhost:$port/1k.html (got '${got:-nothing}'): $(tail -n 5 "$tmp/logs/$name.out")"
 }
 
+# CPU ticks (user + system) used so far by process $1 and its children (nginx's workers).
+cpu_ticks() {
+    local root=$1 total=0 p line
+    for p in "$root" $(pgrep -P "$root" || true); do
+        line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+        # The command name may hold spaces: count fields after its closing paren.
+        line=${line##*) }
+        read -r -a f <<<"$line"
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+
 wrk_rps() {
     local out=$1
     shift
@@ -187,6 +205,7 @@ EOF
         die "nginx rejects its configuration"
     start webserv "$WEBSERV" "$tmp/webserv-$key.conf"
     start nginx nginx -e "$tmp/logs/nginx-error.log" -p "$tmp" -c "$tmp/nginx-$key.conf" -g 'daemon off;'
+    declare -A pid_of=([webserv]=${pids[0]} [nginx]=${pids[1]})
     wait_up webserv "$wport" "$key"
     wait_up nginx "$nport" "$key"
     declare -A port_of=([webserv]=$wport [nginx]=$nport)
@@ -196,12 +215,24 @@ EOF
     for ((round = 1; round <= ROUNDS; round++)); do
         for server in webserv nginx; do
             url="https://127.0.0.1:${port_of[$server]}/1k.html"
+            pid=${pid_of[$server]}
+            t0=$(cpu_ticks "$pid")
             ka=$(wrk_rps "$tmp/wrk/$key-$server-ka-$round" -t1 -c64 -d"$DURATION" "$url")
+            t1=$(cpu_ticks "$pid")
             hs=$(wrk_rps "$tmp/wrk/$key-$server-hs-$round" -t1 -c16 -d"$DURATION" \
                 -H 'Connection: close' "$url")
+            t2=$(cpu_ticks "$pid")
             dl=$(download_mibs "${port_of[$server]}" "$key")
-            printf '%s\t%s\t%s\t%s\t%s\n' "$key" "$server" "$ka" "$hs" "$dl" >>"$results"
-            note "$key round $round $server: keep-alive $ka req/s, handshakes $hs conn/s, 64 MiB $dl MiB/s"
+            t3=$(cpu_ticks "$pid")
+            # wrk's counts: Requests/sec x duration (close enough for a per-unit cost).
+            secs=${DURATION%s}
+            ka_us=$(python3 -c "print(round(($t1 - $t0) * 1e6 / $hz / ($ka * $secs), 1))")
+            hs_us=$(python3 -c "print(round(($t2 - $t1) * 1e6 / $hz / max($hs * $secs, 1), 1))")
+            dl_ms=$(python3 -c "print(round(($t3 - $t2) * 1e3 / $hz / 64, 2))")
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$server" "$ka" "$hs" "$dl" \
+                "$ka_us" "$hs_us" "$dl_ms" >>"$results"
+            note "$key round $round $server: keep-alive $ka req/s (${ka_us} us CPU each)," \
+                "handshakes $hs conn/s (${hs_us} us), 64 MiB $dl MiB/s (${dl_ms} ms CPU per MiB)"
         done
     done
     stop_all
@@ -214,13 +245,16 @@ ROUNDS=$ROUNDS DURATION=$DURATION NGINX="$(nginx -v 2>&1 | sed 's/^nginx version
 import os, sys, statistics
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 runs = {}
-for key, server, ka, hs, dl in rows:
-    r = runs.setdefault((key, server), ([], [], []))
-    for values, v in zip(r, (ka, hs, dl)):
-        values.append(float(v))
+for key, server, *values in rows:
+    r = runs.setdefault((key, server), tuple([] for _ in values))
+    for column, v in zip(r, values):
+        column.append(float(v))
 names = {"ec": "ECDSA P-256", "rsa": "RSA 2048"}
 what = [("keep-alive 1 KiB, req/s", 0, "{:,.0f}"), ("new handshakes, conn/s", 1, "{:,.0f}"),
-        ("64 MiB download, MiB/s", 2, "{:,.0f}")]
+        ("64 MiB download, MiB/s", 2, "{:,.0f}"),
+        ("server CPU per keep-alive request, us", 3, "{:,.1f}"),
+        ("server CPU per handshake + request, us", 4, "{:,.0f}"),
+        ("server CPU per MiB downloaded, ms", 5, "{:,.2f}")]
 out = [f"webserv {os.environ['COMMIT']} vs {os.environ['NGINX']}; median of "
        f"{os.environ['ROUNDS']} interleaved rounds ({os.environ['DURATION']} wrk runs, one curl download each).",
        "", "| key | measure | webserv | nginx | webserv/nginx |", "|---|---|---:|---:|---:|"]

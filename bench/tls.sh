@@ -5,8 +5,11 @@
 # ports of 127.0.0.1 (one worker each, access logs off, session resumption on), and are measured
 # in turn (webserv, nginx, webserv, ...) for ROUNDS rounds:
 #   keepalive   1 KiB file, `wrk -t1 -c64` over keep-alive connections (req/s)
-#   handshakes  1 KiB file with `Connection: close`: a new TCP connection and a full TLS handshake
-#               per request (wrk does not resume sessions), `wrk -t1 -c16` (connections/s)
+#   resumed     1 KiB file with `Connection: close`, `wrk -t1 -c16`: a new TCP connection and TLS
+#               handshake per request, which wrk resumes (it keeps its session: RSA and ECDSA cost
+#               the same), so this is the cost of a resumed handshake (connections/s)
+#   full        `openssl s_time -new`: full handshakes (certificate signature, key exchange),
+#               one at a time, with a 1 KiB GET each (connections/s; client-bound, see the CPU)
 #   download    one 64 MiB file with curl (MiB/s)
 # and the medians are printed as a markdown table (also written to RESULTS). Beside each rate,
 # the server's own CPU time per unit (user + system, from /proc, nginx's workers included) is
@@ -151,6 +154,14 @@ wrk_rps() {
         die "no Requests/sec in $out"
 }
 
+# Full handshakes in DURATION, one after the other (openssl s_time -new); prints their count.
+full_handshakes() {
+    local port=$1
+    "${pin_client[@]}" openssl s_time -connect "127.0.0.1:$port" -new -time "${DURATION%s}" \
+        -www /1k.html 2>&1 | awk '/connections in [0-9]+ real seconds/ { print $1; found = 1; exit }
+        END { if (!found) print 0 }'
+}
+
 download_mibs() {
     local port=$1 key=$2
     "${pin_client[@]}" curl -sS -o /dev/null -w '%{speed_download}\n' --max-time 60 \
@@ -224,15 +235,20 @@ EOF
             t2=$(cpu_ticks "$pid")
             dl=$(download_mibs "${port_of[$server]}" "$key")
             t3=$(cpu_ticks "$pid")
+            full=$(full_handshakes "${port_of[$server]}")
+            t4=$(cpu_ticks "$pid")
             # wrk's counts: Requests/sec x duration (close enough for a per-unit cost).
             secs=${DURATION%s}
             ka_us=$(python3 -c "print(round(($t1 - $t0) * 1e6 / $hz / ($ka * $secs), 1))")
             hs_us=$(python3 -c "print(round(($t2 - $t1) * 1e6 / $hz / max($hs * $secs, 1), 1))")
             dl_ms=$(python3 -c "print(round(($t3 - $t2) * 1e3 / $hz / 64, 2))")
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$server" "$ka" "$hs" "$dl" \
-                "$ka_us" "$hs_us" "$dl_ms" >>"$results"
+            full_rate=$(python3 -c "print(round($full / $secs, 1))")
+            full_us=$(python3 -c "print(round(($t4 - $t3) * 1e6 / $hz / max($full, 1), 1))")
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$key" "$server" "$ka" "$hs" \
+                "$dl" "$full_rate" "$ka_us" "$hs_us" "$dl_ms" "$full_us" >>"$results"
             note "$key round $round $server: keep-alive $ka req/s (${ka_us} us CPU each)," \
-                "handshakes $hs conn/s (${hs_us} us), 64 MiB $dl MiB/s (${dl_ms} ms CPU per MiB)"
+                "resumed $hs conn/s (${hs_us} us), full $full_rate conn/s (${full_us} us)," \
+                "64 MiB $dl MiB/s (${dl_ms} ms CPU per MiB)"
         done
     done
     stop_all
@@ -250,11 +266,14 @@ for key, server, *values in rows:
     for column, v in zip(r, values):
         column.append(float(v))
 names = {"ec": "ECDSA P-256", "rsa": "RSA 2048"}
-what = [("keep-alive 1 KiB, req/s", 0, "{:,.0f}"), ("new handshakes, conn/s", 1, "{:,.0f}"),
+what = [("keep-alive 1 KiB, req/s", 0, "{:,.0f}"),
+        ("resumed handshake + 1 KiB (wrk), conn/s", 1, "{:,.0f}"),
+        ("full handshake + 1 KiB (s_time -new), conn/s", 3, "{:,.0f}"),
         ("64 MiB download, MiB/s", 2, "{:,.0f}"),
-        ("server CPU per keep-alive request, us", 3, "{:,.1f}"),
-        ("server CPU per handshake + request, us", 4, "{:,.0f}"),
-        ("server CPU per MiB downloaded, ms", 5, "{:,.2f}")]
+        ("server CPU per keep-alive request, us", 4, "{:,.1f}"),
+        ("server CPU per resumed handshake + request, us", 5, "{:,.0f}"),
+        ("server CPU per full handshake + request, us", 7, "{:,.0f}"),
+        ("server CPU per MiB downloaded, ms", 6, "{:,.2f}")]
 out = [f"webserv {os.environ['COMMIT']} vs {os.environ['NGINX']}; median of "
        f"{os.environ['ROUNDS']} interleaved rounds ({os.environ['DURATION']} wrk runs, one curl download each).",
        "", "| key | measure | webserv | nginx | webserv/nginx |", "|---|---|---:|---:|---:|"]

@@ -201,6 +201,11 @@ http {
     uwsgi_temp_path $tmp/nginx-temp/uwsgi;
     scgi_temp_path $tmp/nginx-temp/scgi;
     ssl_protocols TLSv1.2 TLSv1.3;
+    # The cipher order webserv uses (AES-128-GCM first, server's choice), so that both servers
+    # negotiate the same suite.
+    ssl_prefer_server_ciphers on;
+    ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305;
+    ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
     ssl_session_cache shared:SSL:10m;
     ssl_session_tickets on;
     server {
@@ -219,6 +224,12 @@ EOF
     declare -A pid_of=([webserv]=${pids[0]} [nginx]=${pids[1]})
     wait_up webserv "$wport" "$key"
     wait_up nginx "$nport" "$key"
+    for server in webserv nginx; do
+        p=$([[ $server == webserv ]] && echo "$wport" || echo "$nport")
+        suite=$(curl -sv -o /dev/null --cacert "$tmp/$key.pem" --resolve "localhost:$p:127.0.0.1" \
+            "https://localhost:$p/1k.html" 2>&1 | sed -n 's/.*SSL connection using //p')
+        note "$server ($key) negotiates $suite with curl"
+    done
     declare -A port_of=([webserv]=$wport [nginx]=$nport)
     for server in webserv nginx; do
         wrk_rps "$tmp/wrk/warmup" -t1 -c64 -d1s "https://127.0.0.1:${port_of[$server]}/1k.html" >/dev/null

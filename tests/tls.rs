@@ -649,3 +649,36 @@ fn concurrent_clients_aborting_at_every_stage_leave_no_descriptor_behind() {
     let mut conn = TlsConn::connect(addr, &client, "localhost");
     assert_eq!(conn.get("/a.txt").body, b"a");
 }
+
+#[test]
+fn expect_100_continue_and_a_close_delimited_cgi_answer_work_over_tls() {
+    let cert = cert(&["localhost"]);
+    let script = b"printf 'Content-Type: text/plain\\r\\n\\r\\n'\necho streamed\n";
+    let server = tls_server(
+        &cert,
+        "    cgi .sh /bin/sh;\n    location /up {\n        allow_methods PUT;\n        \
+         upload_store store;\n    }",
+        &[("www/s.sh", script), ("store/", b"")],
+    );
+    let client = default_client(&[&cert]);
+    let mut conn = TlsConn::connect(server.addr(), &client, "localhost");
+    conn.send(
+        b"PUT /up/a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert_eq!(conn.read_response().status, 100);
+    conn.send(b"hello");
+    assert_eq!(conn.read_response().status, 201);
+    assert_eq!(
+        std::fs::read(server.dir.path().join("store/a.txt")).unwrap(),
+        b"hello"
+    );
+    // HTTP/1.0 without a length from the script: the body ends with the connection, which
+    // the server ends with close_notify (so the client can tell it from a truncation).
+    let mut conn = TlsConn::connect(server.addr(), &client, "localhost");
+    conn.send(b"GET /s.sh HTTP/1.0\r\n\r\n");
+    while conn.fill() {}
+    assert!(conn.tls.conn.received_close_notify_or_eof());
+    let response = support::parse_one(&conn.buf);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "streamed\n");
+}

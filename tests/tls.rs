@@ -694,3 +694,31 @@ fn expect_100_continue_and_a_close_delimited_cgi_answer_work_over_tls() {
     assert_eq!(response.status, 200);
     assert_eq!(response.text(), "streamed\n");
 }
+
+#[test]
+fn a_failed_handshake_gets_an_alert_and_a_close() {
+    let cert = cert(&["localhost"]);
+    let server = tls_server(&cert, "", &[("www/a.txt", b"a")]);
+    // A client that speaks only h2: no protocol in common (RFC 7301: a fatal alert).
+    let config = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"h2"]);
+    let socket = TcpStream::connect(server.addr()).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut tls = StreamOwned::new(ClientConnection::new(config, name).unwrap(), socket);
+    let error = loop {
+        match tls.conn.complete_io(&mut tls.sock) {
+            Ok(_) if tls.conn.is_handshaking() => continue,
+            Ok(_) => panic!("the handshake succeeded"),
+            Err(error) => break error,
+        }
+    };
+    assert!(
+        error.to_string().contains("NoApplicationProtocol"),
+        "{error}"
+    );
+    // And the server is still there for the next client.
+    let mut conn = TlsConn::connect(server.addr(), &default_client(&[&cert]), "localhost");
+    assert_eq!(conn.get("/a.txt").body, b"a");
+}

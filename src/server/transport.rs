@@ -35,6 +35,8 @@ const SESSION_CACHE: usize = 4096;
 /// The first byte of every TLS handshake record.
 const HANDSHAKE_RECORD: u8 = 0x16;
 
+/// How a connection's bytes travel. The connection keeps the readiness flags; the TLS side
+/// reads and clears them as the socket answers.
 pub enum Transport {
     Plain(TcpStream),
     Tls(Box<TlsStream>),

@@ -15,6 +15,8 @@ pub struct Endpoint<'a> {
     pub document_root: &'a Path,
     /// Body length given to the script (after de-chunking), None without a body.
     pub content_length: Option<u64>,
+    /// The request came over TLS.
+    pub https: bool,
 }
 
 /// The environment variables for running `script` for `request`.
@@ -51,6 +53,14 @@ pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(St
     set("REMOTE_PORT", &endpoint.peer.port().to_string());
     set("SERVER_ADDR", &endpoint.local.ip().to_string());
     set("SERVER_PORT", &endpoint.local.port().to_string());
+    // Not in RFC 3875, but what PHP applications (and nginx's fastcgi_params) go by.
+    set(
+        "REQUEST_SCHEME",
+        if endpoint.https { "https" } else { "http" },
+    );
+    if endpoint.https {
+        set("HTTPS", "on");
+    }
     let server_name = request
         .host
         .as_deref()
@@ -126,6 +136,7 @@ mod tests {
             server_name: Some("example"),
             document_root: Path::new("/srv"),
             content_length: Some(3),
+            https: false,
         };
         build(&request(text), &script, &endpoint)
     }
@@ -155,6 +166,8 @@ mod tests {
         assert_eq!(get(&env, "SCRIPT_FILENAME"), Some("/srv/cgi-bin/app.py"));
         assert_eq!(get(&env, "HTTP_HOST"), Some("Site:8080"));
         assert_eq!(get(&env, "HTTP_CONTENT_LENGTH"), None);
+        assert_eq!(get(&env, "REQUEST_SCHEME"), Some("http"));
+        assert_eq!(get(&env, "HTTPS"), None);
     }
 
     #[test]

@@ -8,9 +8,11 @@ mod lexer;
 mod model;
 mod parser;
 mod template;
+mod tls;
 
 pub use model::*;
 pub use template::{Template, TemplateError, Variable};
+pub use tls::Tls;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

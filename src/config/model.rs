@@ -71,6 +71,10 @@ impl LogLevel {
 pub struct Server {
     /// Every `listen`, in file order; never empty, never the same address twice.
     pub listen: Vec<SocketAddr>,
+    /// The listen addresses given with `ssl` (a subset of `listen`).
+    pub ssl: Vec<SocketAddr>,
+    /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty.
+    pub tls: Option<super::tls::Tls>,
     /// `server_name` values, lower-cased.
     pub server_names: Vec<String>,
     /// What the server block itself sets: used when no location matches.

@@ -1,6 +1,7 @@
 //! The configuration parser: tokens to a tree of directives (syntax), then the tree to the typed
-//! [`Config`] (meaning). Pure: the only outside input is the directory relative paths resolve
-//! against, and `workers auto` reading the number of cores.
+//! [`Config`] (meaning). Pure but for three outside inputs: the directory relative paths resolve
+//! against, `workers auto` reading the number of cores, and the certificate and key files of
+//! `ssl_certificate` / `ssl_certificate_key`, which are read and checked here.
 //!
 //! Errors use nginx's wording and point at the offending token. Syntax errors (unbalanced braces,
 //! missing `;`) are found over the whole file before any meaning error.
@@ -15,6 +16,7 @@ use super::model::{
     Settings,
 };
 use super::template::Template;
+use super::tls::{Part, Tls};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -163,7 +165,9 @@ const SPECS: &[Spec] = &[
     spec("access_log", MAIN, 1, 1),
     spec("error_log", MAIN, 1, 2),
     block("server", MAIN, 0, 0),
-    spec("listen", SERVER, 1, 1),
+    spec("listen", SERVER, 1, 2),
+    spec("ssl_certificate", SERVER, 1, 1),
+    spec("ssl_certificate_key", SERVER, 1, 1),
     spec("server_name", SERVER, 1, MANY),
     block("location", SERVER, 1, 2),
     spec("root", SETTINGS, 1, 1),
@@ -295,6 +299,7 @@ impl Interpreter<'_> {
         let mut error_log = None;
         let mut error_log_level = None;
         let mut servers = Vec::new();
+        let mut listens = Vec::new();
         for d in tree {
             check(d, MAIN)?;
             match d.name.text.as_str() {
@@ -319,7 +324,7 @@ impl Interpreter<'_> {
                         error_log_level = Some(parse_log_level(level)?);
                     }
                 }
-                _ => servers.push(self.server(d)?),
+                _ => servers.push(self.server(d, &mut listens)?),
             }
         }
         if servers.is_empty() {
@@ -338,8 +343,14 @@ impl Interpreter<'_> {
         })
     }
 
-    fn server(&self, d: &Directive) -> Result<Server> {
+    /// One `server` block. `listens`: every listen address of the servers before it, with its
+    /// `ssl` flag and where it is written (an address is TLS or not for all its servers).
+    fn server(&self, d: &Directive, listens: &mut Vec<(SocketAddr, bool, Pos)>) -> Result<Server> {
         let mut listen: Vec<SocketAddr> = Vec::new();
+        let mut ssl = Vec::new();
+        let mut first_ssl: Option<Pos> = None;
+        let mut certificate: Option<&Word> = None;
+        let mut certificate_key: Option<&Word> = None;
         let mut server_names = Vec::new();
         let mut own = Overrides::default();
         let mut locations: Vec<(String, bool, Overrides)> = Vec::new();
@@ -352,7 +363,52 @@ impl Interpreter<'_> {
                     if listen.contains(&addr) {
                         return fail(arg.pos, format!("duplicate listen {addr}"));
                     }
+                    let is_ssl = match c.args.get(1) {
+                        None => false,
+                        Some(w) if w.text == "ssl" => true,
+                        Some(w) => {
+                            return fail(
+                                w.pos,
+                                format!(
+                                    "invalid parameter \"{}\" of the \"listen\" directive",
+                                    w.text
+                                ),
+                            );
+                        }
+                    };
+                    if let Some((_, _, at)) =
+                        listens.iter().find(|(a, s, _)| *a == addr && *s != is_ssl)
+                    {
+                        let (this, that) = if is_ssl { (" ssl", "") } else { ("", " ssl") };
+                        return fail(
+                            arg.pos,
+                            format!(
+                                "\"listen {addr}{this}\" conflicts with \"listen {addr}{that}\" \
+                                 in line {}",
+                                at.line
+                            ),
+                        );
+                    }
+                    listens.push((addr, is_ssl, arg.pos));
+                    if is_ssl {
+                        ssl.push(addr);
+                        first_ssl.get_or_insert(arg.pos);
+                    }
                     listen.push(addr);
+                }
+                "ssl_certificate" | "ssl_certificate_key" => {
+                    let slot = if c.name.text == "ssl_certificate" {
+                        &mut certificate
+                    } else {
+                        &mut certificate_key
+                    };
+                    if slot.is_some() {
+                        return duplicate(c);
+                    }
+                    if c.args[0].text.is_empty() {
+                        return fail(c.args[0].pos, "invalid path \"\"");
+                    }
+                    *slot = Some(&c.args[0]);
                 }
                 "server_name" => {
                     server_names.extend(c.args.iter().map(|a| a.text.to_lowercase()));
@@ -376,6 +432,7 @@ impl Interpreter<'_> {
         if listen.is_empty() {
             return fail(d.name.pos, "no \"listen\" in server");
         }
+        let tls = self.tls(certificate, certificate_key, first_ssl)?;
         let settings = own.apply_to(&Settings::defaults(self.dir));
         let locations = locations
             .into_iter()
@@ -387,6 +444,8 @@ impl Interpreter<'_> {
             .collect();
         Ok(Server {
             listen,
+            ssl,
+            tls,
             server_names,
             settings,
             locations,
@@ -558,6 +617,47 @@ impl Interpreter<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The certificate and key of a server, loaded and checked. `ssl_at`: its first `listen ...
+    /// ssl`, which needs both.
+    fn tls(
+        &self,
+        certificate: Option<&Word>,
+        key: Option<&Word>,
+        ssl_at: Option<Pos>,
+    ) -> Result<Option<Tls>> {
+        let (certificate, key) = match (certificate, key, ssl_at) {
+            (Some(c), Some(k), _) => (c, k),
+            (None, _, Some(at)) => {
+                return fail(
+                    at,
+                    "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive",
+                );
+            }
+            (Some(c), None, _) => {
+                return fail(
+                    c.pos,
+                    format!(
+                        "no \"ssl_certificate_key\" is defined for certificate \"{}\"",
+                        c.text
+                    ),
+                );
+            }
+            (None, Some(k), None) => {
+                return fail(
+                    k.pos,
+                    "\"ssl_certificate_key\" is defined without \"ssl_certificate\"",
+                );
+            }
+            (None, None, None) => return Ok(None),
+        };
+        let (certificate_path, key_path) = (self.path(certificate)?, self.path(key)?);
+        match super::tls::load(&certificate_path, &key_path) {
+            Ok(tls) => Ok(Some(tls)),
+            Err((Part::Certificate, message)) => fail(certificate.pos, message),
+            Err((Part::Key, message)) => fail(key.pos, message),
+        }
     }
 
     /// A file system path, relative ones joined to the config directory.
@@ -1140,6 +1240,56 @@ mod tests {
     }
 
     #[test]
+    fn tls_directives_are_checked_before_any_file_is_read() {
+        errors(&[
+            (
+                "server { listen 443 tls; }",
+                "1:21: invalid parameter \"tls\" of the \"listen\" directive",
+            ),
+            (
+                "server { listen 443 ssl; }",
+                "1:17: no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive",
+            ),
+            (
+                "server { listen 443 ssl; ssl_certificate c.pem; }",
+                "1:42: no \"ssl_certificate_key\" is defined for certificate \"c.pem\"",
+            ),
+            (
+                "server { listen 80; ssl_certificate_key k.pem; }",
+                "1:41: \"ssl_certificate_key\" is defined without \"ssl_certificate\"",
+            ),
+            (
+                "server { listen 80; ssl_certificate a; ssl_certificate b; }",
+                "1:40: \"ssl_certificate\" directive is duplicate",
+            ),
+            (
+                "server { listen 80; location / { ssl_certificate a; } }",
+                "1:34: \"ssl_certificate\" directive is not allowed here",
+            ),
+            (
+                "ssl_certificate a; server { listen 80; }",
+                "1:1: \"ssl_certificate\" directive is not allowed here",
+            ),
+            (
+                "server { listen 80 ssl; listen 81 ssl ssl; }",
+                "1:25: invalid number of arguments in \"listen\" directive",
+            ),
+            (
+                "server { listen 80; }\nserver { listen *:80 ssl; ssl_certificate c; ssl_certificate_key k; }",
+                "2:17: \"listen 0.0.0.0:80 ssl\" conflicts with \"listen 0.0.0.0:80\" in line 1",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn a_missing_certificate_file_is_an_error_at_its_path() {
+        let e =
+            err("server { listen 443 ssl; ssl_certificate nowhere/c.pem; ssl_certificate_key k; }");
+        assert!(e.starts_with("1:42: cannot load certificate \""), "{e}");
+        assert!(e.contains("nowhere/c.pem"), "{e}");
+    }
+
+    #[test]
     fn duplicate_listen_in_one_server_is_an_error() {
         errors(&[
             (
@@ -1512,7 +1662,7 @@ mod tests {
             ),
             ("server x { listen 80; }", msg("1:1", "server")),
             ("server { listen; }", msg("1:10", "listen")),
-            ("server { listen 80 81; }", msg("1:10", "listen")),
+            ("server { listen 80 ssl 81; }", msg("1:10", "listen")),
             (
                 "server { listen 80; server_name; }",
                 msg("1:21", "server_name"),

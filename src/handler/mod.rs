@@ -259,6 +259,8 @@ mod tests {
         settings.allow_methods = methods;
         Server {
             listen: vec!["127.0.0.1:80".parse().unwrap()],
+            ssl: Vec::new(),
+            tls: None,
             server_names: Vec::new(),
             settings,
             locations: Vec::new(),

@@ -101,6 +101,8 @@ mod tests {
     fn server(names: &[&str], locations: Vec<Location>) -> Server {
         Server {
             listen: vec!["127.0.0.1:80".parse().unwrap()],
+            ssl: Vec::new(),
+            tls: None,
             server_names: names.iter().map(|n| n.to_string()).collect(),
             settings: Settings::defaults(Path::new("/srv")),
             locations,

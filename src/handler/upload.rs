@@ -504,6 +504,8 @@ mod tests {
             settings.alias = Some(dir.join("store"));
             let server = Server {
                 listen: vec!["127.0.0.1:80".parse().unwrap()],
+                ssl: Vec::new(),
+                tls: None,
                 server_names: Vec::new(),
                 settings: Settings::defaults(&dir),
                 locations: vec![Location {

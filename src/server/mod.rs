@@ -7,6 +7,7 @@ mod listener;
 pub mod log;
 mod output;
 mod runtime;
+mod transport;
 mod worker;
 
 use crate::config::{self, Config};
@@ -65,7 +66,7 @@ fn open_runtime(config: Config, listeners: &[Arc<Listener>]) -> Result<Runtime, 
     }
     log::set_level(config.error_log_level);
     sweep_upload_stores(&config);
-    Ok(Runtime::new(config, listeners, access_log))
+    Runtime::new(config, listeners, access_log)
 }
 
 /// Removes what uploads interrupted by a dead server left in the stores.
@@ -117,7 +118,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let config_path = config.path.clone();
     let runtime = Arc::new(open_runtime(config, &listeners)?);
     for listener in &listeners {
-        log::announce(&format!("listening on http://{}", listener.local));
+        log::announce(&listening(&runtime, listener));
     }
 
     let mut workers = Vec::with_capacity(worker_count);
@@ -182,6 +183,16 @@ pub fn run(config: Config) -> Result<(), String> {
     }
 }
 
+/// The startup line of a bound address: `listening on http://ADDR` (or `https://`).
+fn listening(runtime: &Runtime, listener: &Listener) -> String {
+    let scheme = if runtime.tls_for(listener.local).is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    format!("listening on {scheme}://{}", listener.local)
+}
+
 /// Every connection, file and pipe is a descriptor: allow as many as the hard limit permits
 /// (the soft limit is often 1024), as nginx's `worker_rlimit_nofile` does.
 fn raise_file_limit() {
@@ -222,11 +233,11 @@ fn reload(
 ) -> Result<(Runtime, Vec<Arc<Listener>>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
     let listeners = bind_all(&config, current)?;
+    let runtime = open_runtime(config, &listeners)?;
     for listener in &listeners {
         if !current.iter().any(|l| Arc::ptr_eq(l, listener)) {
-            log::announce(&format!("listening on http://{}", listener.local));
+            log::announce(&listening(&runtime, listener));
         }
     }
-    let runtime = open_runtime(config, &listeners)?;
     Ok((runtime, listeners))
 }

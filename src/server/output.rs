@@ -1,7 +1,10 @@
 //! The write side of a connection: a response head followed by a body held in memory or in a
 //! file. Each call to [`Output::write_to`] makes one system call; the caller loops while the
-//! socket is writable and its budget lasts.
+//! socket is writable and its budget lasts. Over TLS ([`Output::write_tls`]) a file is read in
+//! record-sized pieces with `pread` (into the worker's scratch buffer) and encrypted by rustls, a buffer's worth per call (this
+//! kernel offers no kTLS, so sendfile cannot carry TLS).
 
+use super::transport::TlsStream;
 use crate::http::response::Body;
 use rustix::net::{SendFlags, send};
 use std::io::{self, IoSlice, Write};
@@ -112,6 +115,61 @@ impl Output {
         Ok(if self.is_done() {
             Progress::Done
         } else if written < offered {
+            Progress::Full
+        } else {
+            Progress::Partial
+        })
+    }
+
+    /// One batch over TLS: as much as rustls's bounded buffer takes, then what the socket takes
+    /// of it. `WouldBlock` (with `writable` cleared) when earlier ciphertext still waits.
+    pub fn write_tls(&mut self, tls: &mut TlsStream, writable: &mut bool) -> io::Result<Progress> {
+        let head_left = &self.head[self.head_sent..];
+        let taken = match &self.body {
+            Body::Empty => tls.write_pair(head_left, &[], writable)?,
+            Body::Bytes(bytes) => {
+                tls.write_pair(head_left, &bytes[self.body_sent as usize..], writable)?
+            }
+            Body::Shared { data, offset, len } => {
+                let body_left = &data[*offset + self.body_sent as usize..*offset + *len];
+                tls.write_pair(head_left, body_left, writable)?
+            }
+            Body::File { file, offset, len } => {
+                let mut head = head_left;
+                let mut position = *offset + self.body_sent;
+                let end = *offset + *len;
+                tls.write_with(
+                    |record| {
+                        let from_head = head.len().min(record.len());
+                        record[..from_head].copy_from_slice(&head[..from_head]);
+                        head = &head[from_head..];
+                        let room = (record.len() - from_head) as u64;
+                        let want = room.min(end - position) as usize;
+                        if want == 0 {
+                            return Ok(from_head);
+                        }
+                        let target = &mut record[from_head..from_head + want];
+                        let n = rustix::io::pread(file, target, position)?;
+                        if n == 0 {
+                            // The file shrank under us: the promised length cannot be kept.
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "file truncated",
+                            ));
+                        }
+                        position += n as u64;
+                        Ok(from_head + n)
+                    },
+                    writable,
+                )?
+            }
+        };
+        let from_head = taken.min(self.head.len() - self.head_sent);
+        self.head_sent += from_head;
+        self.body_sent += (taken - from_head) as u64;
+        Ok(if self.is_done() {
+            Progress::Done
+        } else if !*writable {
             Progress::Full
         } else {
             Progress::Partial

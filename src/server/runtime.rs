@@ -1,16 +1,21 @@
 //! What a worker serves with: the configuration, which servers answer on which listen address,
-//! and the access log. Replaced whole (never mutated) on reload; a connection keeps the one its
+//! the TLS configuration of each TLS address (certificates picked by SNI), and the access log. Replaced whole (never mutated) on reload; a connection keeps the one its
 //! request started with.
 
 use super::listener::Listener;
 use super::log::Sink;
+use super::transport;
 use crate::config::Config;
+use rustls::ServerConfig;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 pub struct Runtime {
     pub config: Config,
     /// For each bound address: the indexes of its servers, the default first.
     routes: Vec<(SocketAddr, Vec<usize>)>,
+    /// For each bound TLS address: its rustls configuration.
+    tls: Vec<(SocketAddr, Arc<ServerConfig>)>,
     pub access_log: Option<Sink>,
     /// Some site adds fields to its responses (`add_header`, `expires`): when none does, the
     /// connection need not look its site up again for each response.
@@ -18,12 +23,28 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Pairs `config`'s servers with the bound `listeners`.
+    /// Pairs `config`'s servers with the bound `listeners`, and builds the TLS configuration of
+    /// every address listed with `ssl`.
     pub fn new(
         config: Config,
-        listeners: &[std::sync::Arc<Listener>],
+        listeners: &[Arc<Listener>],
         access_log: Option<Sink>,
-    ) -> Runtime {
+    ) -> Result<Runtime, String> {
+        let mut tls = Vec::new();
+        for listener in listeners {
+            let servers: Vec<_> = config
+                .servers
+                .iter()
+                .filter(|server| server.ssl.contains(&listener.configured))
+                .filter_map(|server| {
+                    let key = &server.tls.as_ref()?.key;
+                    Some((server.server_names.as_slice(), key))
+                })
+                .collect();
+            if let Some(server_config) = transport::server_config(&servers)? {
+                tls.push((listener.local, server_config));
+            }
+        }
         let routes = listeners
             .iter()
             .map(|listener| {
@@ -42,12 +63,21 @@ impl Runtime {
                 .chain(server.locations.iter().map(|l| &l.settings))
                 .any(crate::handler::headers::decorates)
         });
-        Runtime {
+        Ok(Runtime {
             config,
             routes,
+            tls,
             access_log,
             decorates,
-        }
+        })
+    }
+
+    /// The TLS configuration of a bound address; None for plain HTTP.
+    pub fn tls_for(&self, local: SocketAddr) -> Option<&Arc<ServerConfig>> {
+        self.tls
+            .iter()
+            .find(|(addr, _)| *addr == local)
+            .map(|(_, config)| config)
     }
 
     /// The servers of a bound address, the default first. A listener always has one: it was

@@ -8,6 +8,7 @@ use super::connection::{Connection, Context, Drive};
 use super::listener::Listener;
 use super::log;
 use super::runtime::Runtime;
+use super::transport::{TlsStream, Transport};
 use crate::cgi::process;
 use crate::event::{Kind, Poller, Ready, Timers, Token};
 use crate::handler::file_cache;
@@ -268,7 +269,18 @@ impl Worker {
             }
         };
         let generation = self.slots[slot as usize].generation;
-        let connection = Connection::new(socket, peer, listen, &self.runtime, now);
+        let transport = match self.runtime.tls_for(listen) {
+            None => Transport::Plain(socket),
+            Some(config) => match TlsStream::new(socket, config) {
+                Ok(tls) => Transport::Tls(Box::new(tls)),
+                Err(error) => {
+                    log::error(&format!("TLS session: {error}"));
+                    self.free.push(slot);
+                    return;
+                }
+            },
+        };
+        let connection = Connection::new(transport, peer, listen, &self.runtime, now);
         let token = Token::new(Kind::Connection, slot, generation);
         if let Err(error) = self.poller.add(connection.socket(), token) {
             log::error(&format!("epoll_ctl: {error}"));

@@ -374,7 +374,9 @@ pub fn clean_exec(command: &mut Command) {
 
 /// `YYYY/MM/DD HH:MM:SS [notice] listening on http://ADDR` → ADDR.
 fn parse_listening_line(line: &str) -> Option<SocketAddr> {
-    let (_, rest) = line.split_once("listening on http://")?;
+    let (_, rest) = line
+        .split_once("listening on http://")
+        .or_else(|| line.split_once("listening on https://"))?;
     rest.trim().trim_end_matches('/').parse().ok()
 }
 

@@ -126,6 +126,7 @@ impl Connection {
             server_name: site.server.server_names.first().map(String::as_str),
             document_root: &site.settings.root,
             content_length,
+            https: matches!(self.transport, super::Transport::Tls(_)),
         };
         if process::at_capacity() {
             log::warn(&format!(
@@ -260,7 +261,7 @@ impl Connection {
         } else {
             self.input.len() < INPUT_LIMIT
         };
-        if self.readable && room {
+        if self.can_read() && room {
             match self.read_some(INPUT_LIMIT) {
                 Ok(0) => return (State::Closed, Flow::Continue),
                 Ok(_) => progress = true,
@@ -347,7 +348,10 @@ impl Connection {
 
         // Output to the client.
         if run.out_sent < run.out.len() && self.writable {
-            match (&self.socket).write(&run.out[run.out_sent..]) {
+            match self
+                .transport
+                .write(&run.out[run.out_sent..], &mut self.writable)
+            {
                 Ok(n) => {
                     run.out_sent += n;
                     run.last_sent = ctx.now;
@@ -357,7 +361,7 @@ impl Connection {
                         run.out_sent = 0;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(_) => return (State::Closed, Flow::Continue),
             }
         }

@@ -5,23 +5,27 @@
 //!         │         └─▶ Cgi ───┤
 //!         ├─▶ Cgi ─────────────┤
 //!         ├─▶ Send ────────────┘
-//!         └─▶ Send (error) ──────▶ Linger ──▶ closed
+//!         └─▶ Send (error) ──▶ [Closing] ──▶ Linger ──▶ closed
 //! ```
 //!
 //! `Body` reads a request body into a sink (discarded, an upload, or a spool for CGI); `Cgi`
 //! (in `cgi.rs`) feeds a script and streams its output; `Linger` reads what a client still sends
-//! after a final response so that it sees the response rather than a reset.
+//! after a final response so that it sees the response rather than a reset; over TLS, `Closing`
+//! first sends the close_notify alert.
 //!
 //! [`Connection::drive`] runs the machine until it has to wait for the socket (or its budget is
 //! spent). Each step takes the state by value and returns the next one, so every transition is
 //! one assignment. Readiness comes from edge-triggered epoll: an event sets `readable` or
-//! `writable`, and `EAGAIN` (or a short read or write) clears it.
+//! `writable`, and `EAGAIN` (or a short read or write) clears it. Bytes go through a
+//! [`Transport`] (plain or TLS); over TLS, input is also available while rustls holds decrypted
+//! bytes, and queued ciphertext is flushed whenever the connection is driven.
 
 mod cgi;
 
 use super::log;
 use super::output::{Output, Progress};
 use super::runtime::Runtime;
+use super::transport::Transport;
 use crate::cgi::process::Stdin;
 use crate::config::Settings;
 use crate::event::Poller;
@@ -33,7 +37,7 @@ use crate::http::request::{self, Framing, Method, Request};
 use crate::http::response::{self, Body, Response};
 use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
-use std::io::{self, Write};
+use std::io;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -102,6 +106,8 @@ enum State {
     Send(Box<Sending>),
     /// Running a CGI script and streaming its output.
     Cgi(Box<cgi::CgiRun>),
+    /// The last response is out; TLS close_notify is still being written.
+    Closing,
     /// The write side is shut; reading until the client closes or the linger time ends.
     Linger,
     Closed,
@@ -169,7 +175,7 @@ pub struct Context<'a> {
 }
 
 pub struct Connection {
-    socket: TcpStream,
+    transport: Transport,
     peer: SocketAddr,
     /// The bound address of the listener that accepted it (picks the virtual servers).
     listen: SocketAddr,
@@ -191,7 +197,7 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(
-        socket: TcpStream,
+        transport: Transport,
         peer: SocketAddr,
         listen: SocketAddr,
         runtime: &Runtime,
@@ -199,7 +205,7 @@ impl Connection {
     ) -> Connection {
         let timeouts = Timeouts::of(route(runtime, listen, None).settings);
         Connection {
-            socket,
+            transport,
             peer,
             listen,
             input: Vec::new(),
@@ -215,7 +221,7 @@ impl Connection {
     }
 
     pub fn socket(&self) -> &TcpStream {
-        &self.socket
+        self.transport.socket()
     }
 
     /// Records a readiness event.
@@ -233,6 +239,10 @@ impl Connection {
 
     /// Runs the state machine until it must wait.
     pub fn drive(&mut self, ctx: &mut Context) -> Drive {
+        // Ciphertext waiting for this writable edge goes out whatever the state waits for.
+        if self.transport.flush(&mut self.writable).is_err() {
+            return Drive::Close;
+        }
         let mut budget = IO_BUDGET;
         loop {
             if budget == 0 {
@@ -245,6 +255,7 @@ impl Connection {
                 State::Body(receiving) => self.on_body(receiving, ctx),
                 State::Send(sending) => self.on_send(sending, ctx),
                 State::Cgi(run) => self.on_cgi(run, ctx),
+                State::Closing => self.on_closing(ctx),
                 State::Linger => self.on_linger(),
                 State::Closed => return Drive::Close,
             };
@@ -275,15 +286,35 @@ impl Connection {
         self.drive(ctx)
     }
 
+    /// Whether a read could bring bytes.
+    fn can_read(&self) -> bool {
+        self.transport.has_input(self.readable)
+    }
+
     /// Reads once into `input`, keeping it within `limit` bytes. Ok(0) is end of stream.
     fn read_some(&mut self, limit: usize) -> io::Result<usize> {
         let room = limit.saturating_sub(self.input.len()).min(BODY_CHUNK);
         if room == 0 {
             return Err(io::Error::other("input buffer full"));
         }
+        let Transport::Tls(tls) = &mut self.transport else {
+            return self.read_raw(room);
+        };
+        tls.read_into(
+            &mut self.input,
+            room,
+            &mut self.readable,
+            &mut self.writable,
+            self.hangup,
+        )
+    }
+
+    /// Reads once from the socket itself (for a TLS connection: ciphertext) into `input`, at
+    /// most `room` bytes.
+    fn read_raw(&mut self, room: usize) -> io::Result<usize> {
         self.input.reserve(room);
         let asked = self.input.capacity() - self.input.len();
-        match rustix::io::read(&self.socket, spare_capacity(&mut self.input)) {
+        match rustix::io::read(self.transport.socket(), spare_capacity(&mut self.input)) {
             Ok(n) => {
                 // A short read emptied the socket: any later byte brings a new edge, so this
                 // spares the read that would only say EAGAIN. A pending end of stream gives no
@@ -316,7 +347,7 @@ impl Connection {
             }
             self.head_checked = self.input.len();
         }
-        if !self.readable {
+        if !self.can_read() {
             return (State::Head { idle }, Flow::Blocked);
         }
         // Heads are small: read them in small pieces, up to the head limit.
@@ -332,8 +363,22 @@ impl Connection {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 (State::Head { idle }, Flow::Blocked)
             }
+            Err(_) if matches!(&self.transport, Transport::Tls(tls) if tls.is_plain_http()) => {
+                (self.fail_plain_http(ctx), Flow::Continue)
+            }
             Err(_) => (State::Closed, Flow::Continue),
         }
+    }
+
+    /// Plain HTTP reached a TLS port: nginx's 400 page, in plain HTTP, and the connection ends.
+    fn fail_plain_http(&mut self, ctx: &mut Context) -> State {
+        let title = "400 The plain HTTP request was sent to HTTPS port";
+        let body =
+            "<h1>400 Bad Request</h1>\n<p>The plain HTTP request was sent to HTTPS port.</p>\n";
+        let response = Response::html(400, handler::pages::page(title, body));
+        let log = ctx.access_log.is_some().then(|| log_entry(None, 400));
+        self.input.clear();
+        self.send(response, false, false, log, ctx)
     }
 
     /// A complete head arrived: route it and decide what happens to it.
@@ -348,11 +393,11 @@ impl Connection {
             let response = handler::error(413, &site);
             return self.respond(&request, response, false, ctx);
         }
-        let socket = &self.socket;
+        let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let conn = handler::ConnInfo {
             listen: self.listen,
-            tls: false,
+            tls: matches!(self.transport, Transport::Tls(_)),
             local: &local,
         };
         match handler::plan(&request, &site, &conn) {
@@ -421,10 +466,9 @@ impl Connection {
             if !self.writable {
                 return (State::Body(body), Flow::Blocked);
             }
-            match (&self.socket).write(body.interim) {
+            match self.transport.write(body.interim, &mut self.writable) {
                 Ok(n) => body.interim = &body.interim[n..],
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.writable = false;
                     return (State::Body(body), Flow::Blocked);
                 }
                 Err(_) => return (State::Closed, Flow::Continue),
@@ -448,7 +492,7 @@ impl Connection {
                 );
             }
         }
-        if !self.readable {
+        if !self.can_read() {
             return (State::Body(body), Flow::Blocked);
         }
         match self.read_some(BODY_CHUNK) {
@@ -550,7 +594,13 @@ impl Connection {
             if !self.writable {
                 return (State::Send(sending), Flow::Blocked);
             }
-            return match sending.output.write_to(&self.socket) {
+            let written = match &mut self.transport {
+                Transport::Tls(tls) if !tls.is_plain_http() => {
+                    sending.output.write_tls(tls, &mut self.writable)
+                }
+                transport => sending.output.write_to(transport.socket()),
+            };
+            return match written {
                 Ok(progress) => {
                     if progress == Progress::Full {
                         self.writable = false;
@@ -614,9 +664,22 @@ impl Connection {
             }
             return State::Head { idle };
         }
-        let _ = self.socket.shutdown(Shutdown::Write);
+        self.transport.close_notify();
+        State::Closing
+    }
+
+    /// Waits until the TLS close_notify (and whatever ciphertext precedes it) is written, then
+    /// shuts the write side and lingers.
+    fn on_closing(&mut self, ctx: &Context) -> (State, Flow) {
+        if self.transport.flush(&mut self.writable).is_err() {
+            return (State::Closed, Flow::Continue);
+        }
+        if self.transport.has_output() {
+            return (State::Closing, Flow::Blocked);
+        }
+        let _ = self.transport.socket().shutdown(Shutdown::Write);
         self.deadline = Some(ctx.now + LINGER);
-        State::Linger
+        (State::Linger, Flow::Continue)
     }
 
     fn on_linger(&mut self) -> (State, Flow) {
@@ -624,7 +687,8 @@ impl Connection {
             return (State::Linger, Flow::Blocked);
         }
         self.input.clear();
-        match self.read_some(READ_CHUNK) {
+        // Over TLS too, what still comes is dropped unread: no need to decrypt it.
+        match self.read_raw(READ_CHUNK) {
             Ok(0) => (State::Closed, Flow::Continue),
             Ok(_) => (State::Linger, Flow::Continue),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => (State::Linger, Flow::Blocked),

@@ -1,0 +1,612 @@
+//! A connection's byte stream: plain TCP, or TLS (rustls) over TCP, both non-blocking and driven
+//! by the connection's edge-triggered readiness flags.
+//!
+//! The plain path makes the very system calls it always made; TLS sits between the socket and
+//! the connection's state machine. Two rules keep TLS from stalling on an edge that never comes:
+//!
+//! - *Input* is available when the socket is readable **or** rustls holds decrypted bytes not
+//!   taken yet ([`Transport::has_input`]).
+//! - Ciphertext rustls queued (handshake flights, tickets, alerts, encrypted data) is written
+//!   out as long as the socket is writable: every operation here ends with either nothing
+//!   queued or the writable flag cleared by a short write or `EAGAIN`, and the connection
+//!   flushes first thing whenever it is driven ([`Transport::flush`]), whatever its state.
+//!
+//! rustls's outgoing buffer is bounded ([`TLS_BUFFER`]) and fed only while it is empty, so a
+//! TLS connection holds at most about that much of a response, whatever its size.
+
+use rustix::io::Errno;
+use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
+use rustls::sign::CertifiedKey;
+use rustls::{ServerConfig, ServerConnection};
+use std::io::{self, IoSlice, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+/// Most ciphertext (and early plaintext) rustls buffers for one connection.
+pub const TLS_BUFFER: usize = 64 * 1024;
+/// Plaintext handed to rustls per call: one TLS record's worth.
+pub const RECORD: usize = 16 * 1024;
+/// Socket reads in a row that may bring no application data (handshake, alerts, tickets)
+/// before the peer is taken as abusive.
+const MAX_READS_WITHOUT_DATA: u32 = 64;
+/// Sessions a TLS address remembers for resumption by session id.
+const SESSION_CACHE: usize = 4096;
+
+/// The first byte of every TLS handshake record.
+const HANDSHAKE_RECORD: u8 = 0x16;
+
+/// How a connection's bytes travel. The connection keeps the readiness flags; the TLS side
+/// reads and clears them as the socket answers.
+pub enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Transport {
+    pub fn socket(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(socket) => socket,
+            Transport::Tls(tls) => &tls.socket,
+        }
+    }
+
+    /// Whether a read could bring bytes: the socket is readable or rustls holds some.
+    pub fn has_input(&self, readable: bool) -> bool {
+        readable
+            || match self {
+                Transport::Plain(_) => false,
+                Transport::Tls(tls) => tls.plaintext > 0,
+            }
+    }
+
+    /// Writes queued ciphertext while the socket is writable. Err: the socket failed.
+    pub fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
+        match self {
+            Transport::Tls(tls) if !tls.plain_http => tls.flush(writable),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether ciphertext waits for the socket.
+    pub fn has_output(&self) -> bool {
+        match self {
+            Transport::Tls(tls) if !tls.plain_http => tls.conn.wants_write(),
+            _ => false,
+        }
+    }
+
+    /// Writes some of `data`: Ok(n) bytes taken, `WouldBlock` (with `writable` cleared) when
+    /// none could be.
+    pub fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
+        match self {
+            Transport::Tls(tls) if !tls.plain_http => tls.write(data, writable),
+            _ => {
+                let socket = self.socket();
+                match (&*socket).write(data) {
+                    Ok(n) => {
+                        if n < data.len() {
+                            *writable = false;
+                        }
+                        Ok(n)
+                    }
+                    Err(e) => {
+                        if e.kind() == io::ErrorKind::WouldBlock {
+                            *writable = false;
+                        }
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Queues TLS close_notify (nothing for plain connections); [`Transport::flush`] sends it.
+    pub fn close_notify(&mut self) {
+        if let Transport::Tls(tls) = self
+            && !tls.plain_http
+        {
+            tls.conn.send_close_notify();
+        }
+    }
+}
+
+/// A TLS session over a socket.
+pub struct TlsStream {
+    socket: TcpStream,
+    conn: ServerConnection,
+    /// Decrypted bytes rustls holds that were not read yet.
+    plaintext: usize,
+    /// Nothing was received yet: the first byte tells TLS from plain HTTP.
+    fresh: bool,
+    /// The client spoke plain HTTP: it is answered in plain HTTP, rustls is out of the way.
+    plain_http: bool,
+}
+
+impl TlsStream {
+    pub fn new(socket: TcpStream, config: &Arc<ServerConfig>) -> Result<TlsStream, rustls::Error> {
+        let mut conn = ServerConnection::new(Arc::clone(config))?;
+        conn.set_buffer_limit(Some(TLS_BUFFER));
+        Ok(TlsStream {
+            socket,
+            conn,
+            plaintext: 0,
+            fresh: true,
+            plain_http: false,
+        })
+    }
+
+    /// Whether the first bytes received were not a TLS handshake.
+    pub fn is_plain_http(&self) -> bool {
+        self.plain_http
+    }
+
+    fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
+        while *writable && self.conn.wants_write() {
+            let mut io = SocketWriter {
+                socket: &self.socket,
+                writable,
+            };
+            match self.conn.write_tls(&mut io) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads decrypted bytes into `buf`. Ok(0): the peer closed (close_notify or end of stream).
+    /// `WouldBlock`: nothing until the socket is readable (or, while ciphertext waits,
+    /// writable) again.
+    pub fn read(
+        &mut self,
+        buf: &mut [u8],
+        readable: &mut bool,
+        writable: &mut bool,
+        hangup: bool,
+    ) -> io::Result<usize> {
+        for _ in 0..MAX_READS_WITHOUT_DATA {
+            match self.conn.reader().read(buf) {
+                Ok(n) => {
+                    self.plaintext = self.plaintext.saturating_sub(n);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // End of stream without close_notify: HTTP framing tells truncation, as
+                // nginx takes it.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) => return Err(e),
+            }
+            self.plaintext = 0;
+            // rustls reads no more while its own output waits (mid-handshake).
+            self.flush(writable)?;
+            if self.conn.wants_write() {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            if !*readable {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let mut io = SocketReader {
+                socket: &self.socket,
+                readable,
+                hangup,
+                first: self.fresh.then_some(&mut self.plain_http),
+            };
+            let n = self.conn.read_tls(&mut io)?;
+            if n > 0 {
+                self.fresh = false;
+            }
+            if self.plain_http {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "plain HTTP sent to a TLS port",
+                ));
+            }
+            match self.conn.process_new_packets() {
+                Ok(state) => self.plaintext = state.plaintext_bytes_to_read(),
+                Err(error) => {
+                    // Its alert, if it made one, goes out if the socket takes it at once.
+                    let _ = self.flush(writable);
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, error));
+                }
+            }
+            // Handshake flights and session tickets go out now.
+            self.flush(writable)?;
+            if n == 0 && self.plaintext == 0 {
+                return Ok(0);
+            }
+        }
+        Err(io::Error::other("too many TLS records without data"))
+    }
+
+    /// Reads decrypted bytes onto the end of `input`, at most `room`. As [`TlsStream::read`].
+    pub fn read_into(
+        &mut self,
+        input: &mut Vec<u8>,
+        room: usize,
+        readable: &mut bool,
+        writable: &mut bool,
+        hangup: bool,
+    ) -> io::Result<usize> {
+        // Through a worker-wide scratch buffer rather than by zero-filling `input`'s spare room
+        // on every read.
+        with_scratch(|scratch| {
+            let buf = &mut scratch[..room.min(SCRATCH)];
+            let n = self.read(buf, readable, writable, hangup)?;
+            input.extend_from_slice(&buf[..n]);
+            Ok(n)
+        })
+    }
+
+    /// Encrypts some of `data` and sends what the socket takes. Ok(n): bytes taken (`n` may
+    /// be short); `WouldBlock` (with `writable` cleared): ciphertext still waits.
+    fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
+        self.write_pair(data, &[], writable)
+    }
+
+    /// Encrypts up to a buffer's worth of `first` then `second` (a response head and its body:
+    /// sealed together into shared records) and sends what the socket takes. Ok(n): bytes taken;
+    /// `WouldBlock` (with `writable` cleared): earlier ciphertext still waits.
+    pub fn write_pair(
+        &mut self,
+        first: &[u8],
+        second: &[u8],
+        writable: &mut bool,
+    ) -> io::Result<usize> {
+        self.flush(writable)?;
+        if self.conn.wants_write() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let budget = TLS_BUFFER - RECORD;
+        let first = &first[..first.len().min(budget)];
+        let second = &second[..second.len().min(budget - first.len())];
+        // The buffer is empty and the budget below its limit: rustls takes it all.
+        let taken = self
+            .conn
+            .writer()
+            .write_vectored(&[IoSlice::new(first), IoSlice::new(second)])?;
+        self.flush(writable)?;
+        Ok(taken)
+    }
+
+    /// Encrypts up to a buffer's worth of what `fill` puts in record-sized pieces (fill returns
+    /// how many bytes it wrote; 0 ends). Ok(n): plaintext bytes taken; `WouldBlock`: ciphertext
+    /// still waits.
+    pub fn write_with(
+        &mut self,
+        mut fill: impl FnMut(&mut [u8]) -> io::Result<usize>,
+        writable: &mut bool,
+    ) -> io::Result<usize> {
+        self.flush(writable)?;
+        if self.conn.wants_write() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let taken = with_scratch(|scratch| {
+            let record = &mut scratch[..RECORD];
+            let mut taken = 0;
+            while taken < TLS_BUFFER - RECORD {
+                let filled = fill(record)?;
+                if filled == 0 {
+                    break;
+                }
+                // The buffer has room for this record: rustls takes it whole.
+                self.conn.writer().write_all(&record[..filled])?;
+                taken += filled;
+            }
+            Ok::<_, io::Error>(taken)
+        })?;
+        self.flush(writable)?;
+        Ok(taken)
+    }
+}
+
+/// Size of the worker's scratch buffer: one read of a request body, or one record of a file.
+const SCRATCH: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH_BUFFER: std::cell::RefCell<Box<[u8]>> =
+        std::cell::RefCell::new(vec![0; SCRATCH].into_boxed_slice());
+}
+
+/// Runs `f` with this thread's scratch buffer (never re-entered: `f` does no TLS I/O of its own).
+fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    SCRATCH_BUFFER.with_borrow_mut(|buffer| f(buffer))
+}
+
+/// The socket as rustls reads it: one `read(2)` per call, clearing `readable` on `EAGAIN` or a
+/// short read (the next byte brings a new edge), and noting whether the first byte opens a TLS
+/// handshake.
+struct SocketReader<'a> {
+    socket: &'a TcpStream,
+    readable: &'a mut bool,
+    hangup: bool,
+    /// Set to true when the first byte received is not a handshake record.
+    first: Option<&'a mut bool>,
+}
+
+impl Read for SocketReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match rustix::io::read(self.socket, &mut *buf) {
+            Ok(n) => {
+                if n < buf.len() && !self.hangup {
+                    *self.readable = false;
+                }
+                if n > 0
+                    && let Some(plain) = self.first.take()
+                {
+                    *plain = buf[0] != HANDSHAKE_RECORD;
+                }
+                Ok(n)
+            }
+            Err(Errno::AGAIN) => {
+                *self.readable = false;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The socket as rustls writes to it: a short write or `EAGAIN` clears `writable`.
+struct SocketWriter<'a> {
+    socket: &'a TcpStream,
+    writable: &'a mut bool,
+}
+
+impl Write for SocketWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[IoSlice::new(buf)])
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let offered: usize = bufs.iter().map(|b| b.len()).sum();
+        match (&*self.socket).write_vectored(bufs) {
+            Ok(n) => {
+                if n < offered {
+                    *self.writable = false;
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                if e.kind() == io::ErrorKind::WouldBlock {
+                    *self.writable = false;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Picks the certificate of a TLS address by SNI among its servers: an exact (case-insensitive)
+/// `server_name` match, else the address's first TLS server.
+#[derive(Debug)]
+struct SniResolver {
+    by_name: Vec<(String, Arc<CertifiedKey>)>,
+    default: Arc<CertifiedKey>,
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let chosen = hello.server_name().and_then(|name| {
+            self.by_name
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, key)| key)
+        });
+        Some(Arc::clone(chosen.unwrap_or(&self.default)))
+    }
+}
+
+/// Where a cipher suite comes in the server's order: AES-128-GCM, then AES-256-GCM, then
+/// ChaCha20-Poly1305 (each TLS 1.3 and 1.2).
+fn suite_rank(suite: &rustls::SupportedCipherSuite) -> u8 {
+    use rustls::CipherSuite as S;
+    match suite.suite() {
+        S::TLS13_AES_128_GCM_SHA256
+        | S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+        | S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 => 0,
+        S::TLS13_AES_256_GCM_SHA384
+        | S::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+        | S::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 => 1,
+        _ => 2,
+    }
+}
+
+/// The rustls configuration of one TLS address. `servers`: the address's servers that carry a
+/// certificate, as (server names, key), the default first; None when there is none.
+pub fn server_config(
+    servers: &[(&[String], &Arc<CertifiedKey>)],
+) -> Result<Option<Arc<ServerConfig>>, String> {
+    let Some((_, default)) = servers.first() else {
+        return Ok(None);
+    };
+    let mut by_name = Vec::new();
+    for (names, key) in servers {
+        for name in names.iter() {
+            if !by_name.iter().any(|(n, _): &(String, _)| n == name) {
+                by_name.push((name.clone(), Arc::clone(key)));
+            }
+        }
+    }
+    let resolver = SniResolver {
+        by_name,
+        default: Arc::clone(default),
+    };
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.cipher_suites.sort_by_key(suite_rank);
+    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    // Our order, AES-128-GCM first (as Go's crypto/tls): as secure, cheaper per byte, and its
+    // SHA-256 key schedule uses the CPU's SHA instructions where SHA-384's may have none.
+    config.ignore_client_order = true;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
+    config.ticketer =
+        rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("TLS tickets: {e}"))?;
+    Ok(Some(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::ClientConnection;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+    use std::net::TcpListener;
+
+    /// A server TlsStream on one end of a loopback TCP connection, and a rustls client (with
+    /// its blocking socket) on the other.
+    fn pair() -> (TlsStream, ClientConnection, TcpStream) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let der: CertificateDer<'static> = cert.der().clone();
+        let key_der = PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let certified =
+            Arc::new(CertifiedKey::from_der(vec![der.clone()], key_der, &provider).unwrap());
+        let names = vec!["localhost".to_string()];
+        let config = server_config(&[(names.as_slice(), &certified)])
+            .unwrap()
+            .unwrap();
+
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der).unwrap();
+        let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let client = ClientConnection::new(
+            Arc::new(client_config),
+            ServerName::try_from("localhost").unwrap(),
+        )
+        .unwrap();
+
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client_socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client_socket
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let (server_socket, _) = listener.accept().unwrap();
+        server_socket.set_nonblocking(true).unwrap();
+        (
+            TlsStream::new(server_socket, &config).unwrap(),
+            client,
+            client_socket,
+        )
+    }
+
+    /// The server reads while the socket says readable, as the connection would.
+    fn server_read(server: &mut TlsStream, writable: &mut bool) -> io::Result<Vec<u8>> {
+        let mut buf = [0u8; 4096];
+        let mut readable = true;
+        // The data may take a moment on loopback: retry a few times on WouldBlock.
+        for _ in 0..200 {
+            match server.read(&mut buf, &mut readable, writable, false) {
+                Ok(n) => return Ok(buf[..n].to_vec()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    // Nothing is ever left queued while the socket could take it.
+                    assert!(!server.conn.wants_write() || !*writable);
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    readable = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(io::ErrorKind::TimedOut.into())
+    }
+
+    #[test]
+    fn the_handshake_flight_goes_out_while_the_connection_only_reads() {
+        let (mut server, mut client, mut socket) = pair();
+        let mut writable = true;
+        client
+            .writer()
+            .write_all(b"GET / HTTP/1.1\r\n\r\n")
+            .unwrap();
+        // The client's flights and the server's answers, until the request arrives in clear.
+        let request = std::thread::scope(|scope| {
+            let client_side = scope.spawn(|| {
+                while client.is_handshaking() || client.wants_write() {
+                    client.complete_io(&mut socket).unwrap();
+                }
+                (client, socket)
+            });
+            let request = server_read(&mut server, &mut writable).unwrap();
+            let (client, socket) = client_side.join().unwrap();
+            (request, client, socket)
+        });
+        let (request, mut client, mut socket) = request;
+        assert_eq!(request, b"GET / HTTP/1.1\r\n\r\n");
+        assert!(!server.conn.wants_write() || !writable);
+        // And back: what the server writes, the client reads.
+        let n = server
+            .write(b"HTTP/1.1 200 OK\r\n\r\n", &mut writable)
+            .unwrap();
+        assert_eq!(n, 19);
+        let mut got = Vec::new();
+        while got.len() < 19 {
+            client.complete_io(&mut socket).unwrap();
+            let mut buf = [0u8; 64];
+            if let Ok(n) = client.reader().read(&mut buf) {
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        assert_eq!(got, b"HTTP/1.1 200 OK\r\n\r\n");
+    }
+
+    #[test]
+    fn plain_http_is_told_by_its_first_byte() {
+        let (mut server, _client, mut socket) = pair();
+        socket
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut writable = true;
+        let error = server_read(&mut server, &mut writable).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(server.is_plain_http());
+    }
+
+    #[test]
+    fn a_full_socket_clears_writable_and_holds_at_most_the_buffer_limit() {
+        let (mut server, mut client, mut socket) = pair();
+        let mut writable = true;
+        std::thread::scope(|scope| {
+            let client_side = scope.spawn(|| {
+                while client.is_handshaking() {
+                    client.complete_io(&mut socket).unwrap();
+                }
+                client.writer().write_all(b"x").unwrap();
+                client.complete_io(&mut socket).unwrap();
+            });
+            server_read(&mut server, &mut writable).unwrap();
+            client_side.join().unwrap();
+        });
+        // The client reads nothing: the server writes until the socket is full.
+        let data = vec![7u8; 1 << 20];
+        let mut written = 0usize;
+        loop {
+            match server.write(&data, &mut writable) {
+                Ok(n) => {
+                    written += n;
+                    assert!(n <= TLS_BUFFER);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("{e}"),
+            }
+            assert!(!server.conn.wants_write() || !writable);
+            assert!(written < 64 << 20, "the socket never filled");
+        }
+        assert!(!writable);
+        assert!(server.conn.wants_write());
+    }
+}

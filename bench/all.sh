@@ -75,5 +75,5 @@ trap 'rm -rf "$build"' EXIT
 gcc -O2 -Wall -o "$build/ceiling" "$here/ceiling.c" || die "gcc could not build bench/ceiling.c"
 
 cmdline="bench/all.sh${*:+ $*}"
-python3 "$here/bench.py" --webserv "$WEBSERV" --ceiling "$build/ceiling" --repo "$repo" \
+python3 -B "$here/bench.py" --webserv "$WEBSERV" --ceiling "$build/ceiling" --repo "$repo" \
     --command "$cmdline" "$@"

@@ -327,14 +327,17 @@ hosts:
 def versions():
     v = {}
     v["webserv"] = (run([ARGS.webserv, "--version"]).stdout.strip().splitlines() or ["?"])[0]
-    commit = run(["git", "-C", ARGS.repo, "rev-parse", "--short", "HEAD"]).stdout.strip()
-    dirty = run(["git", "-C", ARGS.repo, "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
-    v["webserv"] += f" ({commit}{'+dirty' if dirty else ''})"
+    if shutil.which("git"):
+        commit = run(["git", "-C", ARGS.repo, "rev-parse", "--short", "HEAD"]).stdout.strip()
+        dirty = run(["git", "-C", ARGS.repo, "status", "--porcelain", "--untracked-files=no"]).stdout.strip()
+        if commit:
+            v["webserv"] += f" ({commit}{'+dirty' if dirty else ''})"
     v["nginx"] = run(["nginx", "-v"]).stderr.strip().replace("nginx version: ", "")
     v["lighttpd"] = run(["lighttpd", "-v"]).stdout.split(" - ")[0].strip()
     v["h2o"] = run(["h2o", "--version"]).stdout.splitlines()[0].replace(" version ", "/")
     v["ceiling"] = "bench/ceiling.c (gcc -O2)"
-    v["wrk"] = run(["wrk", "-v"]).stdout.splitlines()[0].split(" [")[0] if run(["wrk", "-v"]).stdout else "wrk"
+    wrk_version = run(["wrk", "-v"])
+    v["wrk"] = (wrk_version.stdout or wrk_version.stderr or "wrk").splitlines()[0].split(" [")[0]
     return v
 
 

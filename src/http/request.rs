@@ -249,7 +249,10 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
         (None, Some(value)) => Some(parse_host(value)?),
         (None, None) => None,
     };
-    let path = path::normalize(raw_path).map_err(|_| 400u16)?;
+    let path = match std::str::from_utf8(raw_path) {
+        Ok(raw) if already_normal(raw_path) => raw.to_string(),
+        _ => path::normalize(raw_path).map_err(|_| 400u16)?,
+    };
 
     let keep_alive = if minor_version >= 1 {
         !close
@@ -271,6 +274,27 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
         },
         head_len,
     )))
+}
+
+/// Whether `raw` is already what [`path::normalize`] makes of it, so that it can be taken as
+/// it is (one allocation instead of three, ~700 instructions less per request): ASCII without
+/// `%` or NUL, starting with `/`, and no empty, `.` or `..` segment (but an empty last one, a
+/// trailing slash). Nearly every request path is like that.
+fn already_normal(raw: &[u8]) -> bool {
+    let Some((b'/', rest)) = raw.split_first() else {
+        return false;
+    };
+    if !raw.iter().all(|&b| b.is_ascii() && b != b'%' && b != 0) {
+        return false;
+    }
+    let mut segments = rest.split(|&b| b == b'/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
+            return false;
+        }
+    }
+    true
 }
 
 /// RFC 9110 §2.5: a server should answer any HTTP/1.x request as 1.1. httparse knows only 1.0
@@ -411,12 +435,45 @@ fn split_request_target(target: &str) -> Result<TargetParts<'_>, u16> {
     Ok((path, query, Some(host)))
 }
 
+/// The bytes a Host value may hold (reg-name, IP literal, port), as a table: a scan of the
+/// allowed punctuation per byte cost ~20 instructions a byte.
+const HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'['
+                    | b']'
+                    | b'%'
+            );
+        i += 1;
+    }
+    table
+};
+
 /// Validates a Host value (`host[:port]`, IPv6 in brackets) and returns the host lower-cased
 /// without its port. Userinfo (`user@host`) is refused.
 fn parse_host(value: &[u8]) -> Result<String, u16> {
     let value = trim(value);
-    let allowed = |b: &u8| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:[]%".contains(b);
-    if !value.iter().all(allowed) {
+    if !value.iter().all(|&b| HOST_BYTES[usize::from(b)]) {
         return Err(400);
     }
     let text = std::str::from_utf8(value).map_err(|_| 400u16)?;
@@ -655,6 +712,86 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(r.host.as_deref(), Some("[::1]"));
+    }
+
+    #[test]
+    fn a_path_taken_as_it_is_is_exactly_what_normalizing_would_give() {
+        // Every path of up to 7 bytes over an alphabet that makes every kind of segment.
+        let alphabet = b"/.a%2e\xc3";
+        let mut taken = 0;
+        let mut path = Vec::new();
+        let mut stack = vec![0usize; 0];
+        loop {
+            if !path.is_empty() && already_normal(&path) {
+                taken += 1;
+                let normal = path::normalize(&path);
+                assert_eq!(
+                    normal.as_deref().ok(),
+                    std::str::from_utf8(&path).ok(),
+                    "{:?}",
+                    String::from_utf8_lossy(&path)
+                );
+            }
+            // Next path in depth-first order.
+            if path.len() < 7 {
+                path.push(alphabet[0]);
+                stack.push(0);
+                continue;
+            }
+            loop {
+                let Some(top) = stack.pop() else {
+                    assert!(taken > 1000, "only {taken} paths taken as they are");
+                    return;
+                };
+                path.pop();
+                if top + 1 < alphabet.len() {
+                    path.push(alphabet[top + 1]);
+                    stack.push(top + 1);
+                    break;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn paths_that_need_normalizing_are_not_taken_as_they_are() {
+        for raw in [
+            "", "a", "//", "/a//b", "/./", "/a/.", "/a/..", "/../a", "/%61", "/a\u{e9}", "/a\0",
+        ] {
+            assert!(!already_normal(raw.as_bytes()), "{raw:?}");
+        }
+        for raw in ["/", "/a", "/a/", "/a.b/c..d/.e", "/1k.html"] {
+            assert!(already_normal(raw.as_bytes()), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn host_values_keep_their_allowed_bytes_only() {
+        assert_eq!(
+            parse_host(b"Example.COM:8080"),
+            Ok("example.com".to_string())
+        );
+        assert_eq!(parse_host(b"[::1]:80"), Ok("[::1]".to_string()));
+        assert_eq!(
+            parse_host(b"a_b~c!$&'()*+,;=%"),
+            Ok("a_b~c!$&'()*+,;=%".to_string())
+        );
+        for bad in [
+            &b"a b"[..],
+            b"a/b",
+            b"a@b",
+            b"a\"b",
+            b"\xc3\xa9",
+            b"a#b",
+            b"a?b",
+        ] {
+            assert_eq!(
+                parse_host(bad),
+                Err(400),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
     }
 
     #[test]

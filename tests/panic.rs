@@ -8,8 +8,9 @@
 
 mod support;
 
-use std::io::Write;
-use std::time::Duration;
+#[cfg(debug_assertions)]
+use std::{io::Write, time::Duration};
+#[cfg(debug_assertions)]
 use support::hostile::*;
 use support::*;
 

@@ -252,7 +252,7 @@ note "webserv exited 0 after SIGTERM"
 if [[ $SOAK == 1 ]]; then
     note "soak tests: cargo test --release --test soak -- --ignored (about $((SOAK_SECS + 40)) s)"
     (cd "$repo" && WEBSERV_SOAK_SECS=$SOAK_SECS cargo test --release --quiet --test soak -- \
-        --ignored --nocapture --test-threads 1 2>&1) | tee "$tmp/soak.log" | grep -E '^soak:|test result|FAILED|panicked'
+        --ignored --nocapture --test-threads 1 2>&1) | tee "$tmp/soak.log" | grep -E 'soak:|test result|FAILED|panicked'
     grep -q 'test result: ok' "$tmp/soak.log" || die "soak tests failed (see above)"
 fi
 note "all passed"

@@ -44,6 +44,12 @@ fn home(conn: &mut Conn, during: &str) {
     );
 }
 
+/// Whether the error log (the server's stderr, read by another thread) shows `text` within 5 s.
+#[cfg(debug_assertions)]
+fn logged(server: &Server, text: &str) -> bool {
+    wait_until(Duration::from_secs(5), || server.stderr().contains(text))
+}
+
 #[cfg(debug_assertions)]
 #[test]
 fn a_panic_in_the_handler_closes_only_its_connection_and_is_logged() {
@@ -71,6 +77,7 @@ fn a_panic_in_the_handler_closes_only_its_connection_and_is_logged() {
             "a new connection after panic {i}"
         );
     }
+    logged(&server, &format!("plan for /?{MARKER}=plan&i=19"));
     let log = server.stderr();
     let panics = log
         .lines()
@@ -117,7 +124,11 @@ fn a_panic_in_the_middle_of_an_upload_leaves_no_temporary() {
     });
     assert!(empty, "store after the panic: {left:?}");
     home(&mut other, "after the upload's panic");
-    assert!(server.stderr().contains("test panic at upload"));
+    assert!(
+        logged(&server, "test panic at upload"),
+        "{}",
+        server.stderr()
+    );
 }
 
 #[cfg(debug_assertions)]
@@ -145,7 +156,7 @@ fn a_panic_in_the_middle_of_a_cgi_exchange_kills_the_script_and_leaves_no_zombie
         server.children()
     );
     home(&mut other, "after the script's panic");
-    assert!(server.stderr().contains("test panic at cgi"));
+    assert!(logged(&server, "test panic at cgi"), "{}", server.stderr());
 }
 
 /// Release builds have no trigger: the requests that panic in a debug build are served.

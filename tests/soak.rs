@@ -677,9 +677,10 @@ fn sigterm_under_load_completes_responses_in_flight_and_exits_0() {
     }
     let response = parse_one(&bytes);
     eprintln!(
-        "soak: SIGTERM under load: download of {} body bytes in {download_took:.1?}, exit {status:?} \
-         {exit_after:.1?} after the signal; load: {} complete responses, {} truncated",
+        "soak: SIGTERM under load: download of {} body bytes in {download_took:.1?}, exit status \
+         {:?} {exit_after:.1?} after the signal; load: {} complete responses, {} truncated",
         response.body.len(),
+        status.and_then(|s| s.code()),
         complete.load(Ordering::Relaxed),
         truncated.load(Ordering::Relaxed)
     );

@@ -3,6 +3,7 @@
 //! loop, `output` the write queue, `log` the access and error logs.
 
 mod connection;
+mod fault;
 mod listener;
 pub mod log;
 mod output;
@@ -113,6 +114,8 @@ pub fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot catch signals: {e}"))?;
 
     raise_file_limit();
+    fault::init();
+    worker::log_panics();
     let mut listeners = bind_all(&config, &[])?;
     let worker_count = config.workers.max(1);
     let config_path = config.path.clone();

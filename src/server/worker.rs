@@ -3,6 +3,11 @@
 //!
 //! Each turn: wait for events (no longer than the next deadline), hand each event to its owner,
 //! drive the connections that yielded, fire due deadlines, write the batch's access-log lines.
+//!
+//! A panic while one connection is handled (its event, its drive, its deadline, its drop) is
+//! caught here: that connection is dropped, so its socket closes, its script is killed and its
+//! upload temporary removed, and the worker goes on serving the others. [`log_panics`] sends
+//! the panic's message and location to the error log.
 
 use super::connection::{Connection, Context, Drive};
 use super::listener::Listener;
@@ -16,6 +21,7 @@ use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
 use std::net::{SocketAddr, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant, SystemTime};
@@ -39,6 +45,21 @@ pub enum Control {
     Reload(Arc<Runtime>, Vec<Arc<Listener>>),
     /// Stop accepting, finish what is in flight, return.
     Shutdown,
+}
+
+/// Sends every panic's message, with its thread and location, to the error log.
+pub fn log_panics() {
+    panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let location = info
+            .location()
+            .map_or(String::new(), |l| format!(" at {l}"));
+        log::error(&format!(
+            "panic in {}{location}: {}",
+            thread.name().unwrap_or("main"),
+            info.payload_as_str().unwrap_or("(no message)")
+        ));
+    }));
 }
 
 struct Slot {
@@ -161,7 +182,7 @@ impl Worker {
                         let Some(connection) = self.connection(token.slot, token.generation) else {
                             continue;
                         };
-                        match token.kind {
+                        let noted = panic::catch_unwind(AssertUnwindSafe(|| match token.kind {
                             Kind::Connection => connection.ready(
                                 event.readable,
                                 event.writable,
@@ -171,8 +192,11 @@ impl Worker {
                             Kind::CgiStdout => connection.cgi_ready(true, false, false),
                             Kind::CgiStdin => connection.cgi_ready(false, true, false),
                             _ => connection.cgi_ready(false, false, true),
+                        }));
+                        match noted {
+                            Ok(()) => self.drive(token.slot, now, false),
+                            Err(_) => self.close_after_panic(token.slot),
                         }
-                        self.drive(token.slot, now, false);
                     }
                 }
             }
@@ -314,18 +338,21 @@ impl Worker {
             slot,
             generation,
         };
-        let outcome = if timed_out {
-            connection.timed_out(&mut ctx)
-        } else {
-            connection.drive(&mut ctx)
-        };
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            if timed_out {
+                connection.timed_out(&mut ctx)
+            } else {
+                connection.drive(&mut ctx)
+            }
+        }));
         match outcome {
-            Drive::Wait => self.sync_timer(slot),
-            Drive::Yield => {
+            Ok(Drive::Wait) => self.sync_timer(slot),
+            Ok(Drive::Yield) => {
                 self.yielded.push((slot, generation));
                 self.sync_timer(slot);
             }
-            Drive::Close => self.close(slot),
+            Ok(Drive::Close) => self.close(slot),
+            Err(_) => self.close_after_panic(slot),
         }
         if self.access_log.len() >= ACCESS_LOG_FLUSH {
             self.flush_access_log();
@@ -364,13 +391,23 @@ impl Worker {
         }
     }
 
+    /// The connection's handling panicked (the hook has logged why): drop it.
+    fn close_after_panic(&mut self, slot: u32) {
+        log::error("closing the connection whose handling panicked");
+        self.close(slot);
+    }
+
     fn close(&mut self, slot: u32) {
         let entry = &mut self.slots[slot as usize];
-        if entry.connection.take().is_some() {
-            // Dropping the socket closes it, which also removes it from the epoll set.
+        if let Some(connection) = entry.connection.take() {
             entry.generation = entry.generation.wrapping_add(1) & 0x00ff_ffff;
             self.free.push(slot);
             self.live -= 1;
+            // Dropping the socket closes it, which also removes it from the epoll set. A panic
+            // in a destructor must not end the worker; the fields after it are still dropped.
+            if panic::catch_unwind(AssertUnwindSafe(|| drop(connection))).is_err() {
+                log::error("a connection's destructor panicked");
+            }
         }
         // A closed connection leaves its timer entries behind until they fall due; with many
         // short connections they would pile up for a whole timeout. Sweep them now and then.

@@ -18,6 +18,7 @@ use crate::cgi::script::Script;
 use crate::handler;
 use crate::http::request::{Method, Request};
 use crate::http::response::{self, Body, Response};
+use crate::server::fault::{self, Point};
 use crate::server::log;
 use std::borrow::Cow;
 use std::fs::File;
@@ -226,6 +227,9 @@ impl Connection {
     }
 
     pub(super) fn on_cgi(&mut self, mut run: Box<CgiRun>, ctx: &mut Context) -> (State, Flow) {
+        if matches!(run.phase, Phase::Body) {
+            fault::check(&run.request.target, Point::Cgi);
+        }
         let mut progress = false;
 
         // The request body, client to script.

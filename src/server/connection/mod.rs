@@ -22,6 +22,7 @@
 
 mod cgi;
 
+use super::fault::{self, Point};
 use super::log;
 use super::output::{Output, Progress};
 use super::runtime::Runtime;
@@ -383,6 +384,7 @@ impl Connection {
 
     /// A complete head arrived: route it and decide what happens to it.
     fn start(&mut self, request: Request, ctx: &mut Context) -> State {
+        fault::check(&request.target, Point::Plan);
         let site = route(ctx.runtime, self.listen, Some(&request));
         self.timeouts = Timeouts::of(site.settings);
         let limit = site.settings.client_max_body_size;
@@ -478,6 +480,9 @@ impl Connection {
         // What is buffered goes to the sink first; a partial chunk line stays until more comes.
         match body.consume(&mut self.input) {
             Ok(true) => return (self.finish_body(*body, ctx), Flow::Continue),
+            Ok(false) if body.received > 0 && matches!(body.sink, Sink::Upload(_)) => {
+                fault::check(&body.request.target, Point::Upload);
+            }
             Ok(false) => {}
             Err(error) => {
                 let response = match error {

@@ -208,6 +208,33 @@ fn sigterm_completes_a_response_in_flight() {
 }
 
 #[test]
+fn while_a_shutdown_drains_new_connections_are_refused_at_once() {
+    let big = vec![b'z'; 16 << 20];
+    let mut server = Server::start(&simple_config(""), &[("www/big.bin", &big)]);
+    let addr = server.addr();
+    let mut conn = server.connect();
+    conn.send(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut first = [0u8; 1024];
+    let n = std::io::Read::read(&mut conn.stream, &mut first).unwrap();
+    // The client reads no more for now: the response stays in flight, so the server drains.
+    server.signal(libc::SIGTERM);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let refused = loop {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            Err(e) => break e,
+            Ok(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            Ok(_) => panic!("the listener still accepts connections 5 s into the drain"),
+        }
+    };
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+    let mut bytes = first[..n].to_vec();
+    bytes.extend(conn.read_to_end());
+    assert_eq!(support::parse_one(&bytes).body.len(), big.len());
+    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
 fn after_sigterm_new_connections_are_refused() {
     let mut server = Server::start(&simple_config(""), &[("www/index.html", b"x")]);
     let addr = server.addr();

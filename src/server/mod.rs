@@ -179,6 +179,7 @@ pub fn run(config: Config) -> Result<(), String> {
         for worker in &workers {
             worker.send(Control::Shutdown);
         }
+        listeners.clear();
         for worker in workers {
             let _ = worker.thread.join();
         }

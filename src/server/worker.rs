@@ -32,6 +32,8 @@ const MAX_CONNECTIONS: usize = 16_384;
 const ACCEPT_BATCH: usize = 64;
 /// How long accepting pauses when the process is out of file descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Least time between two "out of resources" lines of one worker.
+const EXHAUSTION_LOG_EVERY: Duration = Duration::from_secs(5);
 /// How often killed CGI scripts are checked for their exit.
 const ORPHAN_POLL: Duration = Duration::from_millis(20);
 /// Access-log bytes a worker gathers before writing them, even within a batch.
@@ -87,6 +89,10 @@ pub struct Worker {
     date_second: u64,
     /// Killed CGI scripts not yet reaped exist on this thread.
     orphans: bool,
+    /// When "out of resources" was last logged, and the pauses since (logged once a while,
+    /// not at every pause).
+    exhaustion_logged: Option<Instant>,
+    pauses_unlogged: u32,
 }
 
 impl Worker {
@@ -118,6 +124,8 @@ impl Worker {
             log_time: String::new(),
             date_second: u64::MAX,
             orphans: false,
+            exhaustion_logged: None,
+            pauses_unlogged: 0,
         };
         worker.set_accepting(true);
         Ok(worker)
@@ -261,10 +269,7 @@ impl Worker {
                 }
                 Err(Errno::AGAIN) => return,
                 Err(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
-                    log::error(&format!(
-                        "accept on {}: out of resources; pausing",
-                        listener.local
-                    ));
+                    self.log_exhaustion(listener.local, now);
                     self.pause_accepting(now);
                     return;
                 }
@@ -272,6 +277,26 @@ impl Worker {
                 Err(_) => continue,
             }
         }
+    }
+
+    /// Out of descriptors, accepting pauses every [`ACCEPT_PAUSE`]: one line per
+    /// [`EXHAUSTION_LOG_EVERY`] says so, with how many pauses it stands for.
+    fn log_exhaustion(&mut self, local: SocketAddr, now: Instant) {
+        if self
+            .exhaustion_logged
+            .is_some_and(|at| now.duration_since(at) < EXHAUSTION_LOG_EVERY)
+        {
+            self.pauses_unlogged += 1;
+            return;
+        }
+        let since = match std::mem::take(&mut self.pauses_unlogged) {
+            0 => String::new(),
+            n => format!(" ({n} more pauses since the last report)"),
+        };
+        log::error(&format!(
+            "accept on {local}: out of resources; pausing{since}"
+        ));
+        self.exhaustion_logged = Some(now);
     }
 
     fn pause_accepting(&mut self, now: Instant) {
@@ -439,6 +464,10 @@ impl Worker {
                 }
                 Control::Shutdown => {
                     self.set_accepting(false);
+                    // Our references go, so the sockets close once every worker has let go
+                    // (the main thread drops its own): connections arriving during the drain are
+                    // refused at once instead of waiting in the backlog to be reset at exit.
+                    self.listeners.clear();
                     self.draining_until = Some(now + GRACE);
                     let idle: Vec<u32> = self
                         .slots

@@ -7,6 +7,8 @@
 mod lexer;
 mod model;
 mod parser;
+#[cfg(test)]
+mod props;
 
 pub use model::*;
 

@@ -792,9 +792,11 @@ mod tests {
                     prop_assert_eq!(&all, &whole(&input));
                 }
                 let pieces = arriving(&cut(&input, &points));
+                // Errors may differ: which rule is found broken first depends on when the head
+                // was looked at, and a parse made when a line ended sees a bad later line that
+                // is otherwise judged only when the head ends (the other side still waits).
                 match (&all, &pieces) {
-                    // Which limit or rule is broken first may depend on what has arrived.
-                    (Some(Err(_)), Some(Err(_))) => {}
+                    (Some(Err(_)), Some(Err(_)) | None) | (None, Some(Err(_))) => {}
                     _ => prop_assert_eq!(pieces, all),
                 }
             }

@@ -193,6 +193,9 @@ fn reload(
     current: &[Arc<Listener>],
 ) -> Result<(Runtime, Vec<Arc<Listener>>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
+    for warning in &config.warnings {
+        log::message("warn", &warning.to_string());
+    }
     let listeners = bind_all(&config, current)?;
     for listener in &listeners {
         if !current.iter().any(|l| Arc::ptr_eq(l, listener)) {

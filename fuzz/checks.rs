@@ -354,6 +354,11 @@ pub fn config_parse(data: &[u8]) {
             for server in &config.servers {
                 assert!(!server.listen.is_empty());
             }
+            for w in &config.warnings {
+                assert!(within(w.line, w.col), "{w} outside the text");
+                let prefix = format!("/fuzz/site.conf:{}:{}: warning: ", w.line, w.col);
+                assert!(w.to_string().starts_with(&prefix), "{w}");
+            }
         }
     }
 }

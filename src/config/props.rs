@@ -1,5 +1,6 @@
 //! Property tests of the configuration lexer and parser: any text, tokens pointing at their
-//! own text, and errors pointing inside the text in `PATH:LINE:COL: message` form.
+//! own text, and errors (and warnings) pointing inside the text in `PATH:LINE:COL: message`
+//! form.
 
 use super::lexer::{TokenKind, tokenize};
 use proptest::collection::vec;
@@ -28,6 +29,8 @@ fn config_like() -> impl Strategy<Value = String> {
         Just("error_page"),
         Just("404"),
         Just("/x"),
+        Just("/"),
+        Just("x"),
         Just("="),
         Just("{"),
         Just("}"),
@@ -94,7 +97,84 @@ proptest! {
             Ok(config) => {
                 prop_assert!(!config.servers.is_empty());
                 prop_assert!(config.servers.iter().all(|s| !s.listen.is_empty()));
+                for w in &config.warnings {
+                    prop_assert!(within(&text, w.line, w.col), "{} outside the text", w);
+                    let prefix = format!("/etc/webserv/site.conf:{}:{}: warning: ", w.line, w.col);
+                    prop_assert!(w.to_string().starts_with(&prefix), "{}", w);
+                }
             }
+        }
+    }
+}
+
+/// One block's worth of the settings the lint looks at, written as directives.
+fn lint_block() -> impl Strategy<Value = String> {
+    let path =
+        || prop::sample::select(vec!["/", "/srv/www", "/srv/www/up", "/srv/up", "rel/../up"]);
+    (
+        proptest::option::of(path()),
+        proptest::option::of(path()),
+        proptest::option::of(path()),
+        any::<bool>(),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(root, alias, store, cgi, autoindex, delete)| {
+            let mut out = String::new();
+            if let Some(p) = root {
+                out.push_str(&format!(" root {p};"));
+            }
+            if let Some(p) = alias {
+                out.push_str(&format!(" alias {p};"));
+            }
+            if let Some(p) = store {
+                out.push_str(&format!("\n upload_store {p};"));
+            }
+            if cgi {
+                out.push_str(" cgi .py;");
+            }
+            if autoindex {
+                out.push_str("\n  autoindex on;");
+            }
+            if delete {
+                out.push_str(" allow_methods GET DELETE;");
+            }
+            out
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn every_warning_points_at_the_directive_it_is_about(
+        server in lint_block(),
+        locations in vec(lint_block(), 0..4),
+    ) {
+        let mut text = format!("server {{\n listen 80;{}", server.replace(" alias", " #"));
+        for (i, body) in locations.iter().enumerate() {
+            text.push_str(&format!("\n location /l{i} {{{body} }}"));
+        }
+        text.push_str("\n}\n");
+        let Ok(config) = super::parse(&text, Path::new("/etc/webserv/site.conf")) else {
+            return Ok(());
+        };
+        let mut seen = Vec::new();
+        for w in &config.warnings {
+            let here = at(&text, w.line, w.col);
+            let directive = here.split([' ', ';']).next().unwrap_or("");
+            let expected = if w.message.starts_with("uploads stored") {
+                "upload_store"
+            } else if w.message.starts_with("autoindex") {
+                "autoindex"
+            } else if w.message.starts_with("\"root /\"") {
+                "root"
+            } else {
+                "alias"
+            };
+            prop_assert_eq!(directive, expected, "{} in\n{}", w, text);
+            prop_assert!(!seen.contains(&(w.line, w.col, &w.message)), "{} twice", w);
+            seen.push((w.line, w.col, &w.message));
         }
     }
 }

@@ -129,3 +129,21 @@ fn check_accepts_an_alias_naming_a_file() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stdout.contains("configuration OK"), "{stdout}{stderr}");
 }
+
+#[test]
+fn a_file_alias_naming_a_cgi_script_runs_it_instead_of_sending_its_source() {
+    let script =
+        b"printf 'Content-Type: text/plain\\r\\n\\r\\n'\nprintf 'ran as %s' \"$SCRIPT_NAME\"\n";
+    let server = Server::start(
+        &simple_config(
+            "location = /app { alias bin/app.sh; cgi .sh /bin/sh; }\n\
+             location /tool { alias bin/app.sh; cgi .sh /bin/sh; }",
+        ),
+        &[("bin/app.sh", script)],
+    );
+    let r = server.get("/app");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "ran as /app");
+    assert_eq!(server.get("/tool").text(), "ran as /tool");
+    assert_eq!(server.get("/tool/x").status, 404);
+}

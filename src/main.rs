@@ -38,6 +38,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Before the error log is opened, as configuration errors are: on stderr, at `-t` and at
+    // startup alike.
+    for warning in &config.warnings {
+        eprintln!("{warning}");
+    }
     if test_only {
         println!("configuration OK");
         return ExitCode::SUCCESS;

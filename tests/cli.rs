@@ -513,3 +513,57 @@ fn the_config_grammar_rejects_mistakes_with_their_line() {
         );
     }
 }
+
+#[test]
+fn check_warns_about_unsafe_settings_with_their_position_and_still_succeeds() {
+    let dir = TempDir::new();
+    let text = "workers 1;\nserver {\n    listen 127.0.0.1:0;\n    root /;\n    \
+                location /up {\n        alias files;\n        cgi .py;\n        \
+                upload_store files;\n        autoindex on;\n        \
+                allow_methods GET POST DELETE;\n    }\n}\n";
+    let path = dir.write("unsafe.conf", text.as_bytes());
+    let path_text = path.to_str().unwrap();
+    let (status, stdout, stderr) = run_cli(&["-t", path_text], dir.path());
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("configuration OK"), "{stdout}");
+    let warnings: Vec<&str> = stderr.lines().collect();
+    assert_eq!(warnings.len(), 3, "{stderr}");
+    assert!(
+        warnings[0].starts_with(&format!("{path_text}:4:5: warning: \"root /\"")),
+        "{stderr}"
+    );
+    assert!(
+        warnings[1].starts_with(&format!("{path_text}:8:9: warning: uploads stored in")),
+        "{stderr}"
+    );
+    assert!(warnings[1].contains("cgi .py"), "{stderr}");
+    assert!(
+        warnings[2].starts_with(&format!("{path_text}:9:9: warning: autoindex lists")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_safe_config_checks_without_warnings() {
+    let dir = TempDir::new();
+    let path = dir.write("good.conf", simple_config("").as_bytes());
+    let (status, _, stderr) = run_cli(&["-t", path.to_str().unwrap()], dir.path());
+    assert_eq!(status.code(), Some(0));
+    assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+#[test]
+fn the_server_prints_config_warnings_at_startup_and_serves() {
+    let server = Server::start(
+        &simple_config("location /up { alias up; upload_store up; cgi .sh; }"),
+        &[("up/a.txt", b"stored")],
+    );
+    assert_eq!(server.get("/up/a.txt").text(), "stored");
+    let stderr = server.stderr();
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(":6:26: warning: uploads stored in")),
+        "{stderr}"
+    );
+}

@@ -588,4 +588,95 @@ mod tests {
         assert_eq!(h.status, 200);
         assert_eq!(&input[consumed..], b"Status: 500\nLocation: /x\n\n");
     }
+
+    /// Property tests: any bytes, every prefix, and generated header blocks.
+    mod props {
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        /// Bytes that mostly look like a CGI header block.
+        fn block_like() -> impl Strategy<Value = Vec<u8>> {
+            let token = prop_oneof![
+                Just(b"\n".to_vec()),
+                Just(b"\r\n".to_vec()),
+                Just(b"\r".to_vec()),
+                Just(b"Status: 404 Not Found".to_vec()),
+                Just(b"Status: 99".to_vec()),
+                Just(b"Location: /x".to_vec()),
+                Just(b"Content-Type: text/html".to_vec()),
+                Just(b"Content-Length: 12".to_vec()),
+                Just(b"Connection: close".to_vec()),
+                Just(b"X-A: b".to_vec()),
+                Just(b": ".to_vec()),
+                Just(b" \t".to_vec()),
+                vec(any::<u8>(), 1..6),
+            ];
+            vec(token, 0..24).prop_map(|t| t.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Lines are judged as soon as they are complete: a prefix of the script's output
+            /// either needs more, or already has the answer the whole output has.
+            #[test]
+            fn every_prefix_needs_more_or_gives_the_answer_of_the_whole(
+                input in prop_oneof![vec(any::<u8>(), 0..200), block_like()],
+                limit in prop_oneof![Just(LIMIT), 8usize..64],
+            ) {
+                let whole = parse(&input, limit);
+                if let Ok(Some((head, n))) = &whole {
+                    prop_assert!(*n <= input.len() && *n <= limit);
+                    prop_assert!((100..=599).contains(&head.status));
+                    prop_assert_eq!(&parse(&input[..*n], limit), &whole);
+                }
+                for k in 0..input.len() {
+                    let prefix = parse(&input[..k], limit);
+                    prop_assert!(prefix == Ok(None) || prefix == whole, "prefix {}: {:?}", k, prefix);
+                }
+            }
+
+            #[test]
+            fn generated_fields_come_back_in_order_without_the_hop_by_hop_ones(
+                fields in vec(
+                    (
+                        prop_oneof![
+                            "X-[A-Za-z0-9-]{1,12}",
+                            Just("Connection".to_string()),
+                            Just("transfer-encoding".to_string()),
+                            Just("Set-Cookie".to_string()),
+                        ],
+                        "[!-~]([ !-~]{0,20}[!-~])?",
+                    ),
+                    0..8,
+                ),
+                status in proptest::option::of(100u16..600),
+                crlf in any::<bool>(),
+                body in vec(any::<u8>(), 0..30),
+            ) {
+                let eol = if crlf { "\r\n" } else { "\n" };
+                let mut text = String::from("Content-Type: text/plain");
+                text.push_str(eol);
+                if let Some(code) = status {
+                    text.push_str(&format!("Status: {code} Reason{eol}"));
+                }
+                for (name, value) in &fields {
+                    text.push_str(&format!("{name}:  {value} {eol}"));
+                }
+                text.push_str(eol);
+                let mut input = text.clone().into_bytes();
+                input.extend_from_slice(&body);
+                let (head, n) = parse(&input, LIMIT).expect("valid").expect("complete");
+                prop_assert_eq!(n, text.len());
+                prop_assert_eq!(head.status, status.unwrap_or(200));
+                let kept: Vec<(String, String)> = std::iter::once(("Content-Type", "text/plain"))
+                    .chain(fields.iter().map(|(n, v)| (n.as_str(), v.as_str())))
+                    .filter(|(n, _)| !HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(n)))
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect();
+                prop_assert_eq!(head.headers, kept);
+            }
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! Finding the script a request names: the first path segment whose name has a `cgi`
-//! extension of the location and maps to a regular file. What follows it is PATH_INFO.
+//! extension of the location and maps to a regular file. What follows it is PATH_INFO. An
+//! `alias` naming a script (`location = /app { alias app.py; cgi .py; }`) runs it for the
+//! location's own path, rather than sending its source.
 
 use crate::config::CgiHandler;
 use crate::handler::Site;
@@ -26,6 +28,18 @@ pub struct Script {
 pub fn locate(path: &str, site: &Site) -> Result<Option<Script>, u16> {
     if site.settings.cgi.is_empty() {
         return Ok(None);
+    }
+    if let (Some(alias), Some(location)) = (&site.settings.alias, site.location)
+        && path == location.path
+        && let Some(handler) = alias
+            .file_name()
+            .and_then(|name| site.settings.cgi_for(&name.to_string_lossy()))
+        && fs::metadata(alias).is_ok_and(|m| m.is_file())
+    {
+        if !readable(alias) {
+            return Err(403);
+        }
+        return Ok(Some(script(alias.clone(), path, "", handler)));
     }
     let mut end = 0;
     while end < path.len() {

@@ -2,11 +2,15 @@
 //!
 //! [`load`] reads a file, [`parse`] a text; both give a [`Config`] whose paths are absolute and
 //! whose locations already carry what they inherit, or a [`ConfigError`] that prints as
-//! `PATH:LINE:COL: message`.
+//! `PATH:LINE:COL: message`. A configuration that is legal but unsafe also carries
+//! [`ConfigWarning`]s (`lint`), which print as `PATH:LINE:COL: warning: message`.
 
 mod lexer;
+mod lint;
 mod model;
 mod parser;
+#[cfg(test)]
+mod props;
 mod template;
 mod tls;
 
@@ -43,6 +47,31 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// A setting that is legal but unsafe (`-t` and startup print these; the server still runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// The path as given to [`load`] or [`parse`].
+    pub path: PathBuf,
+    /// 1-based; the directive's name.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: warning: {}",
+            self.path.display(),
+            self.line,
+            self.col,
+            self.message
+        )
+    }
+}
 
 /// Reads and parses the file at `path`. A file that cannot be read (or is not UTF-8) is reported
 /// at 1:1 with the I/O error (at the first bad byte for invalid UTF-8).
@@ -87,6 +116,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let mut config =
         parser::parse(text, &dir).map_err(|e| error(e.pos.line, e.pos.col, e.message))?;
     config.path = absolute;
+    for warning in &mut config.warnings {
+        warning.path = path.to_path_buf();
+    }
     Ok(config)
 }
 

@@ -21,6 +21,8 @@ pub struct Config {
     pub error_log_level: LogLevel,
     /// In file order; at least one.
     pub servers: Vec<Server>,
+    /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
+    pub warnings: Vec<super::ConfigWarning>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

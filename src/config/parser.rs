@@ -34,7 +34,9 @@ pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
         eof,
     }
     .block(None, 0)?;
-    Interpreter { dir: config_dir }.main(&tree, eof)
+    let mut config = Interpreter { dir: config_dir }.main(&tree, eof)?;
+    config.warnings = super::lint::lint(&tree, &config);
+    Ok(config)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -42,17 +44,17 @@ pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
 
 /// A word of the file and where it starts.
 #[derive(Debug)]
-struct Word {
-    text: String,
-    pos: Pos,
+pub(super) struct Word {
+    pub(super) text: String,
+    pub(super) pos: Pos,
 }
 
 /// `name args... ;` or `name args... { children }`.
 #[derive(Debug)]
-struct Directive {
-    name: Word,
-    args: Vec<Word>,
-    block: Option<Vec<Directive>>,
+pub(super) struct Directive {
+    pub(super) name: Word,
+    pub(super) args: Vec<Word>,
+    pub(super) block: Option<Vec<Directive>>,
     /// Where the terminating `;` or the opening `{` is.
     end: Pos,
 }
@@ -340,6 +342,7 @@ impl Interpreter<'_> {
             error_log: error_log.unwrap_or(LogTarget::Stderr),
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
+            warnings: Vec::new(),
         })
     }
 

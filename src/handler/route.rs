@@ -59,10 +59,17 @@ impl Site<'_> {
     /// The file a (normalised) request path maps to: `root` + the whole path, or `alias` + the
     /// part after the location prefix. The path has no `..` segments, so the result stays below
     /// the root or alias.
+    ///
+    /// The location's own path maps to the alias itself (no trailing `/` added), so an alias
+    /// naming a regular file serves that file, as in nginx; anything below it (`/doc/x`) maps
+    /// below the file, which the file system answers with ENOTDIR: a 404.
     pub fn file_path(&self, path: &str) -> PathBuf {
         match (&self.settings.alias, self.location) {
             (Some(alias), Some(location)) if !location.exact || path == location.path => {
                 let rest = path.strip_prefix(location.path.as_str()).unwrap_or("");
+                if rest.is_empty() {
+                    return alias.clone();
+                }
                 alias.join(rest.trim_start_matches('/'))
             }
             _ => self.settings.root.join(path.trim_start_matches('/')),
@@ -168,7 +175,8 @@ mod tests {
             site.file_path("/up/a/b.txt"),
             Path::new("/data/store/a/b.txt")
         );
-        assert_eq!(site.file_path("/up"), Path::new("/data/store/"));
+        assert_eq!(site.file_path("/up"), Path::new("/data/store"));
+        assert_eq!(site.file_path("/up/"), Path::new("/data/store/"));
         let site = select_location(&s, "/pics/x.png");
         assert_eq!(
             site.file_path("/pics/x.png"),

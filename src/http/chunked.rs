@@ -633,4 +633,119 @@ mod tests {
         assert_eq!(dec.decode(b"z"), Err(ChunkedError::BadSize));
         let _ = dec.decode(b"5\r\nhello\r\n");
     }
+
+    /// Property tests: any bytes, any split, and encode-then-decode round trips.
+    mod props {
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use proptest::sample::Index;
+
+        /// `input` cut at the given points (in any order, possibly repeated).
+        fn cut<'a>(input: &'a [u8], points: &[Index]) -> Vec<&'a [u8]> {
+            let mut at: Vec<usize> = points.iter().map(|p| p.index(input.len() + 1)).collect();
+            at.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut start = 0;
+            for end in at {
+                pieces.push(&input[start..end]);
+                start = end;
+            }
+            pieces.push(&input[start..]);
+            pieces
+        }
+
+        /// Bytes that mostly look like chunked framing, so that deep states are reached.
+        fn framing_like() -> impl Strategy<Value = Vec<u8>> {
+            let token = prop_oneof![
+                Just(b"\r\n".to_vec()),
+                Just(b"\r".to_vec()),
+                Just(b"\n".to_vec()),
+                Just(b"0".to_vec()),
+                Just(b";".to_vec()),
+                Just(b"=".to_vec()),
+                Just(b" ".to_vec()),
+                Just(b"\t".to_vec()),
+                Just(b"\"".to_vec()),
+                Just(b"X-T: v".to_vec()),
+                "[0-9a-fA-F]{1,17}".prop_map(String::into_bytes),
+                vec(any::<u8>(), 1..8),
+            ];
+            vec(token, 0..40).prop_map(|t| t.concat())
+        }
+
+        /// One chunk of data with how its size line is written.
+        #[derive(Debug, Clone)]
+        struct Chunk {
+            data: Vec<u8>,
+            upper: bool,
+            zeros: usize,
+            extension: &'static str,
+        }
+
+        fn chunk() -> impl Strategy<Value = Chunk> {
+            (
+                vec(any::<u8>(), 1..200),
+                any::<bool>(),
+                0usize..4,
+                prop::sample::select(vec!["", ";a", ";a=b", " ; n=\"q v\"", ";x=1;y", "\t;e"]),
+            )
+                .prop_map(|(data, upper, zeros, extension)| Chunk {
+                    data,
+                    upper,
+                    zeros,
+                    extension,
+                })
+        }
+
+        fn encode(chunks: &[Chunk], trailers: &[String]) -> Vec<u8> {
+            let mut out = Vec::new();
+            for c in chunks {
+                let size = if c.upper {
+                    format!("{:X}", c.data.len())
+                } else {
+                    format!("{:x}", c.data.len())
+                };
+                out.extend_from_slice("0".repeat(c.zeros).as_bytes());
+                out.extend_from_slice(format!("{size}{}\r\n", c.extension).as_bytes());
+                out.extend_from_slice(&c.data);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n");
+            for t in trailers {
+                out.extend_from_slice(format!("{t}\r\n").as_bytes());
+            }
+            out.extend_from_slice(b"\r\n");
+            out
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_bytes_cut_anywhere_decode_as_the_whole_does(
+                input in prop_oneof![vec(any::<u8>(), 0..300), framing_like()],
+                points in vec(any::<Index>(), 0..6),
+            ) {
+                let whole = feed(&[&input]);
+                prop_assert_eq!(feed(&cut(&input, &points)), whole);
+            }
+
+            #[test]
+            fn random_chunks_encoded_then_decoded_give_the_data_and_the_rest_back(
+                chunks in vec(chunk(), 0..8),
+                trailers in vec("[A-Za-z-]{1,10}: [ -~]{0,20}", 0..3),
+                rest in vec(any::<u8>(), 0..40),
+                points in vec(any::<Index>(), 0..8),
+            ) {
+                let mut input = encode(&chunks, &trailers);
+                input.extend_from_slice(&rest);
+                let out = feed(&cut(&input, &points)).expect("a valid encoding decodes");
+                prop_assert!(out.done);
+                let data: Vec<u8> = chunks.iter().flat_map(|c| c.data.clone()).collect();
+                prop_assert_eq!(out.body, data);
+                prop_assert_eq!(out.rest, rest);
+            }
+        }
+    }
 }

@@ -1111,4 +1111,135 @@ mod tests {
             assert_eq!(parser.next(&delimiter[..k]), Ok((0, Event::NeedMore)));
         }
     }
+
+    /// Property tests: any bytes, any split, and build-then-parse round trips.
+    mod props {
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use proptest::sample::Index;
+
+        /// `input` cut at the given points (in any order, possibly repeated).
+        fn cut<'a>(input: &'a [u8], points: &[Index]) -> Vec<&'a [u8]> {
+            let mut at: Vec<usize> = points.iter().map(|p| p.index(input.len() + 1)).collect();
+            at.sort_unstable();
+            let mut pieces = Vec::new();
+            let mut start = 0;
+            for end in at {
+                pieces.push(&input[start..end]);
+                start = end;
+            }
+            pieces.push(&input[start..]);
+            pieces
+        }
+
+        /// Bytes that mostly look like a form with boundary `b`, to reach every state.
+        fn form_like() -> impl Strategy<Value = Vec<u8>> {
+            let token = prop_oneof![
+                Just(b"\r\n".to_vec()),
+                Just(b"--b".to_vec()),
+                Just(b"--".to_vec()),
+                Just(b"\r\n--b".to_vec()),
+                Just(b" \t".to_vec()),
+                Just(b"Content-Disposition: form-data; name=\"f\"".to_vec()),
+                Just(b"; filename=\"a.txt\"".to_vec()),
+                Just(b"; filename*=UTF-8''%C3%A9".to_vec()),
+                Just(b"Content-Type: text/plain".to_vec()),
+                Just(b":".to_vec()),
+                vec(any::<u8>(), 1..8),
+            ];
+            vec(token, 0..30).prop_map(|t| t.concat())
+        }
+
+        #[derive(Debug, Clone)]
+        struct FormPart {
+            name: String,
+            filename: Option<String>,
+            content_type: Option<String>,
+            data: Vec<u8>,
+        }
+
+        fn form_part() -> impl Strategy<Value = FormPart> {
+            (
+                "[a-z][a-z0-9_]{0,7}",
+                proptest::option::of("[A-Za-z0-9][A-Za-z0-9._ -]{0,11}"),
+                proptest::option::of(prop::sample::select(vec![
+                    "text/plain",
+                    "application/octet-stream",
+                    "image/png",
+                ])),
+                vec(any::<u8>(), 0..300),
+            )
+                .prop_map(|(name, filename, content_type, data)| FormPart {
+                    name,
+                    filename,
+                    content_type: content_type.map(str::to_owned),
+                    data,
+                })
+        }
+
+        fn build(boundary: &str, parts: &[FormPart], preamble: &[u8], epilogue: &[u8]) -> Vec<u8> {
+            let mut out = preamble.to_vec();
+            if !preamble.is_empty() {
+                out.extend_from_slice(b"\r\n");
+            }
+            for p in parts {
+                out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+                let mut disposition =
+                    format!("Content-Disposition: form-data; name=\"{}\"", p.name);
+                if let Some(f) = &p.filename {
+                    disposition.push_str(&format!("; filename=\"{f}\""));
+                }
+                out.extend_from_slice(format!("{disposition}\r\n").as_bytes());
+                if let Some(t) = &p.content_type {
+                    out.extend_from_slice(format!("Content-Type: {t}\r\n").as_bytes());
+                }
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(&p.data);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(format!("--{boundary}--").as_bytes());
+            out.extend_from_slice(epilogue);
+            out
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_bytes_cut_anywhere_parse_as_the_whole_does(
+                input in prop_oneof![vec(any::<u8>(), 0..300), form_like()],
+                points in vec(any::<Index>(), 0..6),
+            ) {
+                let whole = feed("b", &[&input]);
+                prop_assert_eq!(feed("b", &cut(&input, &points)), whole);
+            }
+
+            #[test]
+            fn a_form_built_from_random_parts_parses_back_to_them(
+                boundary in "[0-9A-Za-z'()+_,./:=?-]{12,40}[0-9A-Za-z]",
+                parts in vec(form_part(), 0..5),
+                preamble in vec(any::<u8>(), 0..20),
+                epilogue in vec(any::<u8>(), 0..20),
+                points in vec(any::<Index>(), 0..8),
+            ) {
+                let delimiter = format!("\r\n--{boundary}");
+                let clashes = |bytes: &[u8]| {
+                    memchr::memmem::find(bytes, &delimiter.as_bytes()[2..]).is_some()
+                };
+                prop_assume!(!parts.iter().any(|p| clashes(&p.data)) && !clashes(&preamble));
+                let input = build(&boundary, &parts, &preamble, &epilogue);
+                let out = feed(&boundary, &cut(&input, &points)).expect("a valid form parses");
+                prop_assert!(out.done);
+                prop_assert_eq!(out.parts.len(), parts.len());
+                for (got, want) in out.parts.iter().zip(&parts) {
+                    prop_assert_eq!(got.name.as_deref(), Some(want.name.as_str()));
+                    prop_assert_eq!(&got.filename, &want.filename);
+                    prop_assert_eq!(&got.content_type, &want.content_type);
+                    prop_assert_eq!(&got.data, &want.data);
+                    prop_assert!(got.ended);
+                }
+            }
+        }
+    }
 }

@@ -361,4 +361,113 @@ mod tests {
             assert_eq!(ok(&encode(path)), path, "{path:?}");
         }
     }
+
+    /// Property tests: any bytes, and paths built from random segments against a model.
+    mod props {
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+        use std::path::{Component, Path};
+
+        /// The promises of a normalised path, and that joining it to a root stays inside.
+        fn check_normal(normal: &str) -> std::result::Result<(), TestCaseError> {
+            prop_assert!(normal.starts_with('/'), "{:?}", normal);
+            prop_assert!(
+                !normal.contains("//") && !normal.contains('\0'),
+                "{:?}",
+                normal
+            );
+            for segment in normal.split('/').skip(1) {
+                prop_assert!(segment != "." && segment != "..", "{:?}", normal);
+            }
+            let root = Path::new("/srv/root");
+            let joined = root.join(normal.trim_start_matches('/'));
+            let inside = joined
+                .strip_prefix(root)
+                .map(|rest| rest.components().all(|c| matches!(c, Component::Normal(_))));
+            prop_assert_eq!(inside, Ok(true), "{:?}", joined);
+            Ok(())
+        }
+
+        /// One segment of a raw path: plain names, dot segments (also encoded), encoded
+        /// slashes, and bytes that need encoding.
+        fn segment() -> impl Strategy<Value = String> {
+            prop_oneof![
+                "[A-Za-z0-9._~-]{1,6}",
+                Just(String::new()),
+                Just(".".to_string()),
+                Just("..".to_string()),
+                Just("%2e%2E".to_string()),
+                Just("%2e".to_string()),
+                Just(".%2e".to_string()),
+                Just("a%2Fb".to_string()),
+                Just("%2f..".to_string()),
+                Just("%C3%A9".to_string()),
+                Just("x%20y".to_string()),
+                Just("\\..".to_string()),
+            ]
+        }
+
+        /// Percent-decodes (the inputs here hold only valid escapes).
+        fn decode(raw: &str) -> String {
+            percent_encoding::percent_decode_str(raw)
+                .decode_utf8()
+                .expect("UTF-8")
+                .into_owned()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn any_bytes_normalise_to_a_path_that_stays_under_the_root_or_are_refused(
+                raw in prop_oneof![
+                    vec(any::<u8>(), 0..80),
+                    vec(prop_oneof![Just(b'/'), Just(b'.'), Just(b'%'), any::<u8>()], 0..40)
+                        .prop_map(|mut v| { v.insert(0, b'/'); v }),
+                ],
+            ) {
+                if let Ok(normal) = normalize(&raw) {
+                    check_normal(&normal)?;
+                    prop_assert_eq!(normalize(encode(&normal).as_bytes()), Ok(normal.clone()));
+                    prop_assert_eq!(normalize(normal.as_bytes()), Ok(normal));
+                }
+            }
+
+            #[test]
+            fn random_segments_normalise_as_a_stack_of_names_would(
+                segments in vec(segment(), 0..10),
+                trailing_slash in any::<bool>(),
+            ) {
+                let mut raw = format!("/{}", segments.join("/"));
+                if trailing_slash {
+                    raw.push('/');
+                }
+                // The model: decode first (so %2F separates), then resolve with a stack.
+                let decoded = decode(&raw);
+                let mut stack: Vec<&str> = Vec::new();
+                let mut escapes = false;
+                for s in decoded.split('/').skip(1) {
+                    match s {
+                        "" | "." => {}
+                        ".." => escapes |= stack.pop().is_none(),
+                        name => stack.push(name),
+                    }
+                }
+                match normalize(raw.as_bytes()) {
+                    Ok(normal) => {
+                        prop_assert!(!escapes);
+                        check_normal(&normal)?;
+                        let names: Vec<&str> =
+                            normal.split('/').filter(|s| !s.is_empty()).collect();
+                        prop_assert_eq!(names, stack);
+                    }
+                    Err(error) => {
+                        prop_assert_eq!(error, PathError::EscapesRoot);
+                        prop_assert!(escapes);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -236,6 +236,9 @@ fn reload(
     current: &[Arc<Listener>],
 ) -> Result<(Runtime, Vec<Arc<Listener>>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
+    for warning in &config.warnings {
+        log::warn(&warning.to_string());
+    }
     let listeners = bind_all(&config, current)?;
     let runtime = open_runtime(config, &listeners)?;
     for listener in &listeners {

@@ -1,4 +1,5 @@
-//! DELETE of a file under the root (or alias) the request path maps to.
+//! DELETE of a file under the root (or alias) the request path maps to, or of the file an
+//! alias names.
 //!
 //! The path is normalised (no `..`), but a symlinked directory inside the root could still
 //! lead out of it, so the parent directory is opened with `openat2(RESOLVE_BENEATH)`: the
@@ -27,11 +28,21 @@ pub fn delete(request: &Request, site: &Site) -> Response {
 fn remove(site: &Site, path: &str) -> Result<(), u16> {
     let file = site.file_path(path);
     let settings = site.settings;
-    let base = match &settings.alias {
+    let mut base = match &settings.alias {
         Some(alias) if file.starts_with(alias) => alias.as_path(),
         _ => settings.root.as_path(),
     };
-    let relative = file.strip_prefix(base).map_err(|_| 403u16)?;
+    let mut relative = file.strip_prefix(base).map_err(|_| 403u16)?;
+    // The location's own path maps to the alias itself, which may name a file (`alias
+    // doc.html;`): that file is what DELETE removes, looked up in the alias's directory. A
+    // directory alias is still refused below.
+    if relative.as_os_str().is_empty()
+        && settings.alias.as_deref() == Some(base)
+        && let (Some(parent), Some(name)) = (base.parent(), base.file_name())
+    {
+        base = parent;
+        relative = Path::new(name);
+    }
     if relative
         .components()
         .any(|c| !matches!(c, Component::Normal(_)))

@@ -9,34 +9,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::tls::{Cert, cert};
 use support::{
     Parse, Response, Server, TempDir, parse_response, random_bytes, run_cli, wait_until,
 };
-
-/// A self-signed certificate and its key, as PEM, and the certificate as DER.
-struct Cert {
-    cert_pem: String,
-    key_pem: String,
-    der: CertificateDer<'static>,
-}
-
-/// A certificate for `names` (DNS names, or IP addresses), ECDSA P-256.
-fn cert(names: &[&str]) -> Cert {
-    cert_with(names, rcgen::KeyPair::generate().unwrap())
-}
-
-fn cert_with(names: &[&str], key: rcgen::KeyPair) -> Cert {
-    let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-    let certificate = rcgen::CertificateParams::new(names)
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    Cert {
-        cert_pem: certificate.pem(),
-        key_pem: key.serialize_pem(),
-        der: certificate.der().clone(),
-    }
-}
 
 /// A client trusting exactly `roots`, offering `versions`, ALPN http/1.1.
 fn client_config(
@@ -328,12 +304,10 @@ fn sni_picks_the_certificate_of_the_named_server_and_unknown_names_get_the_defau
 
 #[test]
 fn an_rsa_certificate_is_served() {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256);
-    let Ok(key) = key else {
+    let Some(cert) = support::tls::rsa_cert(&["localhost"]) else {
         eprintln!("rcgen cannot generate RSA keys here: skipped");
         return;
     };
-    let cert = cert_with(&["localhost"], key);
     let server = tls_server(&cert, "", &[("www/a.txt", b"rsa")]);
     for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
         let config = client_config(&[&cert], &[version], &[b"http/1.1"]);
@@ -721,4 +695,20 @@ fn a_failed_handshake_gets_an_alert_and_a_close() {
     // And the server is still there for the next client.
     let mut conn = TlsConn::connect(server.addr(), &default_client(&[&cert]), "localhost");
     assert_eq!(conn.get("/a.txt").body, b"a");
+}
+
+#[test]
+fn the_spki_pin_helper_encodes_base64_as_rfc_4648_says() {
+    let cases = [
+        ("", ""),
+        ("f", "Zg=="),
+        ("fo", "Zm8="),
+        ("foo", "Zm9v"),
+        ("foob", "Zm9vYg=="),
+        ("fooba", "Zm9vYmE="),
+        ("foobar", "Zm9vYmFy"),
+    ];
+    for (plain, encoded) in cases {
+        assert_eq!(support::tls::base64(plain.as_bytes()), encoded);
+    }
 }

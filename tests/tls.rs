@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::tls::{Cert, cert};
+use support::tls::{Cert, cert, tls_server};
 use support::{
     Parse, Response, Server, TempDir, parse_response, random_bytes, run_cli, wait_until,
 };
@@ -130,20 +130,6 @@ impl TlsConn {
             .clone()
             .into_owned()
     }
-}
-
-/// A server with one TLS server on 127.0.0.1:0 (certificate `cert`), `extra` in its block.
-fn tls_server(cert: &Cert, extra: &str, files: &[(&str, &[u8])]) -> Server {
-    let config = format!(
-        "workers 1;\naccess_log off;\nserver {{\n    listen 127.0.0.1:0 ssl;\n    \
-         ssl_certificate cert.pem;\n    ssl_certificate_key key.pem;\n    root www;\n{extra}\n}}\n"
-    );
-    let mut all: Vec<(&str, &[u8])> = vec![
-        ("cert.pem", cert.cert_pem.as_bytes()),
-        ("key.pem", cert.key_pem.as_bytes()),
-    ];
-    all.extend_from_slice(files);
-    Server::start(&config, &all)
 }
 
 #[test]

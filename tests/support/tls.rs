@@ -1,10 +1,13 @@
 //! Test certificates made with rcgen at test time (ECDSA P-256 or RSA 2048, self-signed), and
 //! what clients need to trust exactly one of them: the DER, the PEM, the SHA-256 of its
-//! SubjectPublicKeyInfo (Chromium's `--ignore-certificate-errors-spki-list`).
+//! SubjectPublicKeyInfo (Chromium's `--ignore-certificate-errors-spki-list`); a server with
+//! one TLS site using such a certificate.
 
 use rcgen::PublicKeyData;
 use rustls::crypto::hash::Hash;
 use rustls::pki_types::CertificateDer;
+
+use super::server::Server;
 
 /// A self-signed certificate and its key, as PEM, and the certificate as DER.
 pub struct Cert {
@@ -77,4 +80,18 @@ pub fn base64(data: &[u8]) -> String {
         }
     }
     out
+}
+
+/// A server with one TLS server on 127.0.0.1:0 (certificate `cert`), `extra` in its block.
+pub fn tls_server(cert: &Cert, extra: &str, files: &[(&str, &[u8])]) -> Server {
+    let config = format!(
+        "workers 1;\naccess_log off;\nserver {{\n    listen 127.0.0.1:0 ssl;\n    \
+         ssl_certificate cert.pem;\n    ssl_certificate_key key.pem;\n    root www;\n{extra}\n}}\n"
+    );
+    let mut all: Vec<(&str, &[u8])> = vec![
+        ("cert.pem", cert.cert_pem.as_bytes()),
+        ("key.pem", cert.key_pem.as_bytes()),
+    ];
+    all.extend_from_slice(files);
+    Server::start(&config, &all)
 }

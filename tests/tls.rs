@@ -698,3 +698,41 @@ fn the_spki_pin_helper_encodes_base64_as_rfc_4648_says() {
         assert_eq!(support::tls::base64(plain.as_bytes()), encoded);
     }
 }
+
+#[test]
+fn a_request_followed_by_close_notify_is_answered_then_closed_with_close_notify() {
+    let cert = cert(&["localhost"]);
+    // A long keep-alive wait: a close within seconds is the server's own decision.
+    let server = tls_server(
+        &cert,
+        "    keepalive_timeout 60s;",
+        &[("www/a.txt", b"half closed\n")],
+    );
+    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+        let config = client_config(&[&cert], &[version], &[b"http/1.1"]);
+        let mut conn = TlsConn::connect(server.addr(), &config, "localhost");
+        // The request and close_notify in one flight, as `openssl s_client` sends them when
+        // its input ends: the server reads both at once, and no later edge tells it the end.
+        conn.tls
+            .conn
+            .writer()
+            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        conn.tls.conn.send_close_notify();
+        conn.tls.flush().unwrap();
+        conn.tls
+            .sock
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let started = Instant::now();
+        let response = conn.read_response();
+        assert_eq!(response.body, b"half closed\n", "{version:?}");
+        // Then close_notify and the end of the stream, not a 60 s wait.
+        while conn.fill() {}
+        assert!(started.elapsed() < Duration::from_secs(5), "{version:?}");
+        assert!(
+            conn.tls.conn.received_close_notify_or_eof(),
+            "{version:?}: no close_notify from the server"
+        );
+    }
+}

@@ -352,6 +352,12 @@ impl Connection {
         }
         // Heads are small: read them in small pieces, up to the head limit.
         match self.read_some(INPUT_LIMIT.min(self.input.len() + READ_CHUNK)) {
+            // A client that ended its side with close_notify gets ours (RFC 5246 section 7.2.1
+            // requires the answer in TLS 1.2; nginx sends it in both versions).
+            Ok(0) if matches!(&self.transport, Transport::Tls(tls) if tls.peer_closed()) => {
+                self.transport.close_notify();
+                (State::Closing, Flow::Continue)
+            }
             Ok(0) => (State::Closed, Flow::Continue),
             Ok(_) => {
                 if idle {

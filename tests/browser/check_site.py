@@ -5,7 +5,7 @@ through the DevTools protocol, against the real server.
     cargo build --release
     pip install websocket-client          # and: apt-get install chromium
     python3 tests/browser/check_site.py   # screenshots go to /tmp/webserv-shots
-    python3 tests/browser/check_site.py --https   # the same walk over HTTPS
+    python3 tests/browser/check_site.py --https   # the same walk over HTTPS (--tls12: TLS 1.2)
 
 It starts target/release/webserv (or $WEBSERV) on conf/default.conf, with the port changed to
 one the kernel picks (with --https: `listen ... ssl` and a self-signed P-256 certificate made
@@ -452,7 +452,7 @@ def check_cache(b, base):
           f"revalidated /style.css answered {css and css[0].get('rawStatus')} (304)")
 
 
-def check_tls(b, base, since):
+def check_tls(b, base, since, version):
     """Every response since `since` came over TLS, and the page is a secure context."""
     print("tls")
     check(b.eval("window.isSecureContext") is True, "the page is a secure context")
@@ -466,7 +466,7 @@ def check_tls(b, base, since):
         print(f"        negotiated {protocol} {cipher} {group}")
     states = sorted({r.get("securityState") for r in reqs if "status" in r})
     print(f"        Chromium security state of the responses: {states}")
-    check(all(p.startswith("TLS 1.3") for p, *_ in seen), "Chromium negotiated TLS 1.3")
+    check(seen and all(p == version for p, *_ in seen), f"Chromium negotiated {version}")
 
 
 def main():
@@ -479,11 +479,16 @@ def main():
                     help="give the server root and alias paths without `..`")
     ap.add_argument("--https", action="store_true",
                     help="serve HTTPS (a certificate made with openssl) and check it")
+    ap.add_argument("--tls12", action="store_true",
+                    help="with --https: Chromium limited to TLS 1.2")
     args = ap.parse_args()
+    args.https |= args.tls12
     os.makedirs(args.shots, exist_ok=True)
     tls_dir = tempfile.mkdtemp(prefix="webserv-browser-tls-") if args.https else None
     cert, key, pin = make_certificate(tls_dir) if tls_dir else (None, None, None)
     flags = [f"--ignore-certificate-errors-spki-list={pin}"] if pin else []
+    if args.tls12:
+        flags.append("--ssl-version-max=tls1.2")
     server, base = start_server(args.server, args.normalise_paths, cert and (cert, key))
     print(f"server {args.server} at {base}, screenshots in {args.shots}")
     try:
@@ -502,7 +507,7 @@ def main():
             check_uploads(b, base, args.shots)
             check_cache(b, base)
             if args.https:
-                check_tls(b, base, 0)
+                check_tls(b, base, 0, "TLS 1.2" if args.tls12 else "TLS 1.3")
     finally:
         server.terminate()
         server.wait(15)

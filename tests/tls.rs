@@ -164,6 +164,21 @@ fn alpn_negotiates_http_1_1() {
 }
 
 #[test]
+fn a_client_offering_only_alpn_http_1_0_is_served() {
+    // As `curl --http1.0` offers; nginx accepts it too.
+    let cert = cert(&["localhost"]);
+    let server = tls_server(&cert, "", &[("www/a.txt", b"one point oh")]);
+    let config = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"http/1.0"]);
+    let mut conn = TlsConn::connect(server.addr(), &config, "localhost");
+    assert_eq!(conn.tls.conn.alpn_protocol(), Some(&b"http/1.0"[..]));
+    conn.send(b"GET /a.txt HTTP/1.0\r\n\r\n");
+    while conn.fill() {}
+    let response = support::parse_one(&conn.buf);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"one point oh");
+}
+
+#[test]
 fn keep_alive_and_pipelined_requests_are_answered_in_order_over_tls() {
     let cert = cert(&["localhost"]);
     let server = tls_server(&cert, "", &[("www/a.txt", b"A"), ("www/b.txt", b"B")]);

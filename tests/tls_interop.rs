@@ -163,6 +163,25 @@ fn curl_speaks_tls_1_2_and_1_3_and_reuses_the_connection_for_two_files() {
 }
 
 #[test]
+fn curl_http_1_0_offering_alpn_http_1_0_only_is_served() {
+    if !installed("curl") {
+        return;
+    }
+    let cert = cert(&["localhost"]);
+    let server = tls_server(&cert, "", &[("www/a.txt", b"http/1.0 over tls\n")]);
+    let target = url(&server, "/a.txt");
+    let run = curl(&server, &["--http1.0", &target]);
+    assert!(run.status.success(), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("ALPN: offers http/1.0")
+            || run.stderr.contains("ALPN, offering http/1.0"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stdout, b"http/1.0 over tls\n");
+}
+
+#[test]
 fn curl_pinning_the_spki_hash_accepts_the_server_key_and_refuses_another() {
     if !installed("curl") {
         return;

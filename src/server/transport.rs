@@ -460,7 +460,9 @@ pub fn server_config(
     // Our order, AES-128-GCM first (as Go's crypto/tls): as secure, cheaper per byte, and its
     // SHA-256 key schedule uses the CPU's SHA instructions where SHA-384's may have none.
     config.ignore_client_order = true;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Our preference first. `curl --http1.0` offers only http/1.0, which nginx accepts too;
+    // a client offering neither (h2 only) gets no_application_protocol (RFC 7301).
+    config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
     config.ticketer =
         rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("TLS tickets: {e}"))?;

@@ -717,22 +717,33 @@ fn the_spki_pin_helper_encodes_base64_as_rfc_4648_says() {
 #[test]
 fn a_request_followed_by_close_notify_is_answered_then_closed_with_close_notify() {
     let cert = cert(&["localhost"]);
+    let script = b"printf 'Content-Type: text/plain\\r\\n\\r\\n'\nsleep 0.2\ncat\necho done\n";
     // A long keep-alive wait: a close within seconds is the server's own decision.
     let server = tls_server(
         &cert,
-        "    keepalive_timeout 60s;",
-        &[("www/a.txt", b"half closed\n")],
+        "    keepalive_timeout 60s;\n    allow_methods GET POST;\n    cgi .sh /bin/sh;",
+        &[("www/a.txt", b"half closed\n"), ("www/s.sh", script)],
     );
-    for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
+    let cases: [(&[u8], &[u8]); 3] = [
+        (b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", b"half closed\n"),
+        // A script still running when close_notify comes is not taken as a departure.
+        (b"GET /s.sh HTTP/1.1\r\nHost: x\r\n\r\n", b"done\n"),
+        (
+            b"POST /s.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nbody\n",
+            b"body\ndone\n",
+        ),
+    ];
+    for ((request, body), version) in cases.iter().flat_map(|case| {
+        [
+            (case, &rustls::version::TLS13),
+            (case, &rustls::version::TLS12),
+        ]
+    }) {
         let config = client_config(&[&cert], &[version], &[b"http/1.1"]);
         let mut conn = TlsConn::connect(server.addr(), &config, "localhost");
         // The request and close_notify in one flight, as `openssl s_client` sends them when
         // its input ends: the server reads both at once, and no later edge tells it the end.
-        conn.tls
-            .conn
-            .writer()
-            .write_all(b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
+        conn.tls.conn.writer().write_all(request).unwrap();
         conn.tls.conn.send_close_notify();
         conn.tls.flush().unwrap();
         conn.tls
@@ -741,7 +752,7 @@ fn a_request_followed_by_close_notify_is_answered_then_closed_with_close_notify(
             .unwrap();
         let started = Instant::now();
         let response = conn.read_response();
-        assert_eq!(response.body, b"half closed\n", "{version:?}");
+        assert_eq!(response.body, *body, "{version:?}");
         // Then close_notify and the end of the stream, not a 60 s wait.
         while conn.fill() {}
         assert!(started.elapsed() < Duration::from_secs(5), "{version:?}");

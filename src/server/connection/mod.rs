@@ -291,6 +291,12 @@ impl Connection {
         self.transport.has_input(self.readable)
     }
 
+    /// Whether the client ended its side with TLS close_notify: it sends nothing more, but
+    /// (unlike one that closed the socket) still reads.
+    fn sent_close_notify(&self) -> bool {
+        matches!(&self.transport, Transport::Tls(tls) if tls.peer_closed())
+    }
+
     /// Reads once into `input`, keeping it within `limit` bytes. Ok(0) is end of stream.
     fn read_some(&mut self, limit: usize) -> io::Result<usize> {
         let room = limit.saturating_sub(self.input.len()).min(BODY_CHUNK);
@@ -354,7 +360,7 @@ impl Connection {
         match self.read_some(INPUT_LIMIT.min(self.input.len() + READ_CHUNK)) {
             // A client that ended its side with close_notify gets ours (RFC 5246 section 7.2.1
             // requires the answer in TLS 1.2; nginx sends it in both versions).
-            Ok(0) if matches!(&self.transport, Transport::Tls(tls) if tls.peer_closed()) => {
+            Ok(0) if self.sent_close_notify() => {
                 self.transport.close_notify();
                 (State::Closing, Flow::Continue)
             }

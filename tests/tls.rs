@@ -179,6 +179,22 @@ fn a_client_offering_only_alpn_http_1_0_is_served() {
 }
 
 #[test]
+fn tls_1_3_key_updates_from_the_client_are_followed_on_a_kept_alive_connection() {
+    // As `openssl s_client` sends on its "K" command; rustls asks for the server's update too.
+    let cert = cert(&["localhost"]);
+    let server = tls_server(&cert, "", &[("www/a.txt", b"updated")]);
+    let config = client_config(&[&cert], &[&rustls::version::TLS13], &[b"http/1.1"]);
+    let mut conn = TlsConn::connect(server.addr(), &config, "localhost");
+    for round in 0..5 {
+        assert_eq!(conn.get("/a.txt").body, b"updated", "round {round}");
+        for _ in 0..=round {
+            conn.tls.conn.refresh_traffic_keys().unwrap();
+        }
+    }
+    assert_eq!(conn.get("/a.txt").body, b"updated");
+}
+
+#[test]
 fn keep_alive_and_pipelined_requests_are_answered_in_order_over_tls() {
     let cert = cert(&["localhost"]);
     let server = tls_server(&cert, "", &[("www/a.txt", b"A"), ("www/b.txt", b"B")]);

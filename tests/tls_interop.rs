@@ -1,5 +1,6 @@
-//! HTTPS against the TLS stacks of real clients: curl (OpenSSL), `openssl s_client` and wrk, each
-//! test skipped with a note where its tool is not installed (CI installs curl, not wrk).
+//! HTTPS against the TLS stacks of real clients: curl (OpenSSL), `openssl s_client`, wrk and
+//! gnutls-cli (GnuTLS), each test skipped with a note where its tool is not installed (.ci/run
+//! installs curl, openssl and wrk; not gnutls-bin).
 //! Certificates are made at test time (rcgen): ECDSA P-256 and RSA 2048.
 
 mod support;
@@ -442,4 +443,66 @@ fn wrk_over_https_has_no_errors_with_keep_alive_or_a_handshake_per_request() {
     let (requests, errors) = wrk(&server, &["-t1", "-c8", "-d2s", "-H", "Connection: close"]);
     assert!(requests > 20, "{requests} requests");
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn gnutls_cli_handshakes_over_tls_1_2_and_1_3_and_sees_close_notify() {
+    // A third TLS implementation (GnuTLS), where gnutls-bin is installed.
+    if !installed("gnutls-cli") {
+        return;
+    }
+    let cert = support::tls::ca_cert(&["localhost"]);
+    let server = tls_server(&cert, "", &[("www/a.txt", b"gnutls\n")]);
+    let port = server.port().to_string();
+    for (priority, version) in [
+        ("NORMAL:-VERS-ALL:+VERS-TLS1.3", "TLS1.3"),
+        ("NORMAL:-VERS-ALL:+VERS-TLS1.2", "TLS1.2"),
+    ] {
+        let request = b"GET /a.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+        let run = run(
+            "gnutls-cli",
+            &[
+                "--x509cafile",
+                "cert.pem",
+                "--priority",
+                priority,
+                "--alpn",
+                "http/1.1",
+                "-p",
+                &port,
+                "localhost",
+            ],
+            server.dir.path(),
+            request,
+        );
+        let out = run.text();
+        assert!(
+            run.status.success(),
+            "{}: {out}\n{}",
+            run.status,
+            run.stderr
+        );
+        // Its reports go to stdout or stderr depending on the version.
+        let all = format!("{out}\n{}", run.stderr);
+        // "- Description: (TLS1.3-X.509)-(ECDHE-SECP256R1)-(ECDSA-SECP256R1-SHA256)-(AES-128-GCM)"
+        assert!(
+            all.contains(&format!("- Description: ({version}-X.509)")),
+            "{all}"
+        );
+        let start = out
+            .find("HTTP/1.1 ")
+            .unwrap_or_else(|| panic!("no response in:\n{all}"));
+        let Parse::Complete(response, _) =
+            support::parse_response(&run.stdout[start..], false, false)
+        else {
+            panic!("no complete response in:\n{all}");
+        };
+        assert_eq!(response.status, 200, "{all}");
+        assert_eq!(response.body, b"gnutls\n", "{all}");
+        // The server ended the session with close_notify, not a bare close.
+        assert!(
+            all.contains("Peer has closed the GnuTLS connection"),
+            "{all}"
+        );
+    }
 }

@@ -40,11 +40,27 @@ pub fn rsa_cert(names: &[&str]) -> Option<Cert> {
 }
 
 pub fn cert_with(names: &[&str], key: rcgen::KeyPair) -> Cert {
+    self_signed(names, key, false)
+}
+
+/// A P-256 certificate for `names` that is also marked a CA (basicConstraints CA:TRUE), as
+/// `openssl req -x509` makes them: GnuTLS takes only a CA as a trust anchor (rustls's webpki,
+/// on the contrary, refuses a CA as the server's certificate).
+pub fn ca_cert(names: &[&str]) -> Cert {
+    self_signed(
+        names,
+        rcgen::KeyPair::generate().expect("generate a P-256 key"),
+        true,
+    )
+}
+
+fn self_signed(names: &[&str], key: rcgen::KeyPair, ca: bool) -> Cert {
     let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-    let certificate = rcgen::CertificateParams::new(names)
-        .expect("certificate names")
-        .self_signed(&key)
-        .expect("self-sign");
+    let mut params = rcgen::CertificateParams::new(names).expect("certificate names");
+    if ca {
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    }
+    let certificate = params.self_signed(&key).expect("self-sign");
     Cert {
         cert_pem: certificate.pem(),
         key_pem: key.serialize_pem(),

@@ -38,8 +38,8 @@ fn demo_site() -> Server {
 fn demo_site_over_tls(cert: &Cert, probe: &[(&str, &[u8])]) -> Server {
     let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
     let config = format!(
-        "workers 1;\naccess_log access.log;\nserver {{\n    listen 127.0.0.1:0 ssl;\n    \
-         ssl_certificate cert.pem;\n    ssl_certificate_key key.pem;\n    root \"{www}\";\n    \
+        "workers 1;\naccess_log access.log;\nerror_log stderr info;\n\
+         server {{\n    listen 127.0.0.1:0 ssl;\n    ssl_certificate cert.pem;\n    ssl_certificate_key key.pem;\n    root \"{www}\";\n    \
          error_page 404 /errors/404.html;\n    location /files {{ autoindex on; }}\n    \
          location /cgi-bin {{ cgi .sh /bin/sh; }}\n    location /probe/ {{\n        \
          alias probe/;\n        add_header X-Probe \"over TLS\";\n        expires 1h;\n    }}\n}}\n",
@@ -266,6 +266,12 @@ fn chromium_refuses_the_https_site_when_the_pin_is_another_key() {
     // pin does not name, and loaded nothing.
     assert!(log.contains("net::ERR_CERT_AUTHORITY_INVALID"), "{log}");
     assert!(!dom.contains("<title>webserv"), "{dom}");
+    // And the server logged why (at info): Chromium's alert.
+    let stderr = server.stderr();
+    assert!(
+        stderr.contains("TLS: received fatal alert: CertificateUnknown, connection closed"),
+        "{stderr}"
+    );
     thread::sleep(Duration::from_millis(300));
     let log = std::fs::read_to_string(server.dir.path().join("access.log")).unwrap_or_default();
     assert!(log.is_empty(), "requests reached the server:\n{log}");

@@ -689,7 +689,16 @@ fn expect_100_continue_and_a_close_delimited_cgi_answer_work_over_tls() {
 #[test]
 fn a_failed_handshake_gets_an_alert_and_a_close() {
     let cert = cert(&["localhost"]);
-    let server = tls_server(&cert, "", &[("www/a.txt", b"a")]);
+    let server = Server::start(
+        "workers 1;\naccess_log off;\nerror_log stderr info;\nserver {\n    \
+         listen 127.0.0.1:0 ssl;\n    ssl_certificate cert.pem;\n    \
+         ssl_certificate_key key.pem;\n    root www;\n}\n",
+        &[
+            ("cert.pem", cert.cert_pem.as_bytes()),
+            ("key.pem", cert.key_pem.as_bytes()),
+            ("www/a.txt", b"a"),
+        ],
+    );
     // A client that speaks only h2: no protocol in common (RFC 7301: a fatal alert).
     let config = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"h2"]);
     let socket = TcpStream::connect(server.addr()).unwrap();
@@ -712,6 +721,13 @@ fn a_failed_handshake_gets_an_alert_and_a_close() {
     // And the server is still there for the next client.
     let mut conn = TlsConn::connect(server.addr(), &default_client(&[&cert]), "localhost");
     assert_eq!(conn.get("/a.txt").body, b"a");
+    // The error log says why, at info (as nginx logs failed handshakes).
+    let logged = wait_until(Duration::from_secs(5), || {
+        server
+            .stderr()
+            .contains("TLS: peer doesn't support any known protocol, connection closed")
+    });
+    assert!(logged, "{}", server.stderr());
 }
 
 #[test]

@@ -378,7 +378,19 @@ impl Connection {
             Err(_) if matches!(&self.transport, Transport::Tls(tls) if tls.is_plain_http()) => {
                 (self.fail_plain_http(ctx), Flow::Continue)
             }
-            Err(_) => (State::Closed, Flow::Continue),
+            Err(error) => {
+                // A failed handshake or a broken session says why (the client's alert, no
+                // protocol in common, ...): at `info`, as nginx logs SSL_do_handshake() errors.
+                if matches!(self.transport, Transport::Tls(_))
+                    && log::enabled(crate::config::LogLevel::Info)
+                {
+                    log::info(&format!(
+                        "client {}: TLS: {error}, connection closed",
+                        self.peer
+                    ));
+                }
+                (State::Closed, Flow::Continue)
+            }
         }
     }
 

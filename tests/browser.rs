@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::tls::{Cert, cert};
+use support::tls::{Cert, cert, rsa_cert};
 use support::{Server, TempDir, wait_timeout};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -220,12 +220,19 @@ fn chromium_renders_the_home_page_over_https_trusting_only_the_test_certificate(
         eprintln!("note: {CHROMIUM} is not installed; browser test skipped");
         return;
     }
-    let cert = cert(&["localhost", "127.0.0.1"]);
-    let server = demo_site_over_tls(&cert, &[]);
+    let names = ["localhost", "127.0.0.1"];
+    // ECDSA P-256, then RSA 2048 where rcgen can make the key.
+    for cert in [Some(cert(&names)), rsa_cert(&names)].into_iter().flatten() {
+        home_page_over_https(&cert);
+    }
+}
+
+fn home_page_over_https(cert: &Cert) {
+    let server = demo_site_over_tls(cert, &[]);
     assert!(server.stderr().contains("listening on https://"));
     let base = format!("https://127.0.0.1:{}", server.port());
 
-    let (dom, log) = dump_dom_with(&format!("{base}/"), &[trust(&cert)]);
+    let (dom, log) = dump_dom_with(&format!("{base}/"), &[trust(cert)]);
     assert!(!log.contains("handshake failed"), "{log}");
     assert!(
         dom.contains("<title>webserv: an HTTP/1.1 server in Rust</title>"),

@@ -9,34 +9,10 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::tls::{Cert, cert, tls_server};
 use support::{
     Parse, Response, Server, TempDir, parse_response, random_bytes, run_cli, wait_until,
 };
-
-/// A self-signed certificate and its key, as PEM, and the certificate as DER.
-struct Cert {
-    cert_pem: String,
-    key_pem: String,
-    der: CertificateDer<'static>,
-}
-
-/// A certificate for `names` (DNS names, or IP addresses), ECDSA P-256.
-fn cert(names: &[&str]) -> Cert {
-    cert_with(names, rcgen::KeyPair::generate().unwrap())
-}
-
-fn cert_with(names: &[&str], key: rcgen::KeyPair) -> Cert {
-    let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-    let certificate = rcgen::CertificateParams::new(names)
-        .unwrap()
-        .self_signed(&key)
-        .unwrap();
-    Cert {
-        cert_pem: certificate.pem(),
-        key_pem: key.serialize_pem(),
-        der: certificate.der().clone(),
-    }
-}
 
 /// A client trusting exactly `roots`, offering `versions`, ALPN http/1.1.
 fn client_config(
@@ -156,20 +132,6 @@ impl TlsConn {
     }
 }
 
-/// A server with one TLS server on 127.0.0.1:0 (certificate `cert`), `extra` in its block.
-fn tls_server(cert: &Cert, extra: &str, files: &[(&str, &[u8])]) -> Server {
-    let config = format!(
-        "workers 1;\naccess_log off;\nserver {{\n    listen 127.0.0.1:0 ssl;\n    \
-         ssl_certificate cert.pem;\n    ssl_certificate_key key.pem;\n    root www;\n{extra}\n}}\n"
-    );
-    let mut all: Vec<(&str, &[u8])> = vec![
-        ("cert.pem", cert.cert_pem.as_bytes()),
-        ("key.pem", cert.key_pem.as_bytes()),
-    ];
-    all.extend_from_slice(files);
-    Server::start(&config, &all)
-}
-
 #[test]
 fn a_static_file_is_served_over_tls_1_3_and_tls_1_2() {
     let cert = cert(&["localhost"]);
@@ -199,6 +161,37 @@ fn alpn_negotiates_http_1_1() {
     let config = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"h2", b"http/1.1"]);
     let conn = TlsConn::connect(server.addr(), &config, "localhost");
     assert_eq!(conn.tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+}
+
+#[test]
+fn a_client_offering_only_alpn_http_1_0_is_served() {
+    // As `curl --http1.0` offers; nginx accepts it too.
+    let cert = cert(&["localhost"]);
+    let server = tls_server(&cert, "", &[("www/a.txt", b"one point oh")]);
+    let config = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"http/1.0"]);
+    let mut conn = TlsConn::connect(server.addr(), &config, "localhost");
+    assert_eq!(conn.tls.conn.alpn_protocol(), Some(&b"http/1.0"[..]));
+    conn.send(b"GET /a.txt HTTP/1.0\r\n\r\n");
+    while conn.fill() {}
+    let response = support::parse_one(&conn.buf);
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body, b"one point oh");
+}
+
+#[test]
+fn tls_1_3_key_updates_from_the_client_are_followed_on_a_kept_alive_connection() {
+    // As `openssl s_client` sends on its "K" command; rustls asks for the server's update too.
+    let cert = cert(&["localhost"]);
+    let server = tls_server(&cert, "", &[("www/a.txt", b"updated")]);
+    let config = client_config(&[&cert], &[&rustls::version::TLS13], &[b"http/1.1"]);
+    let mut conn = TlsConn::connect(server.addr(), &config, "localhost");
+    for round in 0..5 {
+        assert_eq!(conn.get("/a.txt").body, b"updated", "round {round}");
+        for _ in 0..=round {
+            conn.tls.conn.refresh_traffic_keys().unwrap();
+        }
+    }
+    assert_eq!(conn.get("/a.txt").body, b"updated");
 }
 
 #[test]
@@ -328,12 +321,10 @@ fn sni_picks_the_certificate_of_the_named_server_and_unknown_names_get_the_defau
 
 #[test]
 fn an_rsa_certificate_is_served() {
-    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256);
-    let Ok(key) = key else {
+    let Some(cert) = support::tls::rsa_cert(&["localhost"]) else {
         eprintln!("rcgen cannot generate RSA keys here: skipped");
         return;
     };
-    let cert = cert_with(&["localhost"], key);
     let server = tls_server(&cert, "", &[("www/a.txt", b"rsa")]);
     for version in [&rustls::version::TLS13, &rustls::version::TLS12] {
         let config = client_config(&[&cert], &[version], &[b"http/1.1"]);
@@ -698,7 +689,16 @@ fn expect_100_continue_and_a_close_delimited_cgi_answer_work_over_tls() {
 #[test]
 fn a_failed_handshake_gets_an_alert_and_a_close() {
     let cert = cert(&["localhost"]);
-    let server = tls_server(&cert, "", &[("www/a.txt", b"a")]);
+    let server = Server::start(
+        "workers 1;\naccess_log off;\nerror_log stderr info;\nserver {\n    \
+         listen 127.0.0.1:0 ssl;\n    ssl_certificate cert.pem;\n    \
+         ssl_certificate_key key.pem;\n    root www;\n}\n",
+        &[
+            ("cert.pem", cert.cert_pem.as_bytes()),
+            ("key.pem", cert.key_pem.as_bytes()),
+            ("www/a.txt", b"a"),
+        ],
+    );
     // A client that speaks only h2: no protocol in common (RFC 7301: a fatal alert).
     let config = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"h2"]);
     let socket = TcpStream::connect(server.addr()).unwrap();
@@ -721,4 +721,76 @@ fn a_failed_handshake_gets_an_alert_and_a_close() {
     // And the server is still there for the next client.
     let mut conn = TlsConn::connect(server.addr(), &default_client(&[&cert]), "localhost");
     assert_eq!(conn.get("/a.txt").body, b"a");
+    // The error log says why, at info (as nginx logs failed handshakes).
+    let logged = wait_until(Duration::from_secs(5), || {
+        server
+            .stderr()
+            .contains("TLS: peer doesn't support any known protocol, connection closed")
+    });
+    assert!(logged, "{}", server.stderr());
+}
+
+#[test]
+fn the_spki_pin_helper_encodes_base64_as_rfc_4648_says() {
+    let cases = [
+        ("", ""),
+        ("f", "Zg=="),
+        ("fo", "Zm8="),
+        ("foo", "Zm9v"),
+        ("foob", "Zm9vYg=="),
+        ("fooba", "Zm9vYmE="),
+        ("foobar", "Zm9vYmFy"),
+    ];
+    for (plain, encoded) in cases {
+        assert_eq!(support::tls::base64(plain.as_bytes()), encoded);
+    }
+}
+
+#[test]
+fn a_request_followed_by_close_notify_is_answered_then_closed_with_close_notify() {
+    let cert = cert(&["localhost"]);
+    let script = b"printf 'Content-Type: text/plain\\r\\n\\r\\n'\nsleep 0.2\ncat\necho done\n";
+    // A long keep-alive wait: a close within seconds is the server's own decision.
+    let server = tls_server(
+        &cert,
+        "    keepalive_timeout 60s;\n    allow_methods GET POST;\n    cgi .sh /bin/sh;",
+        &[("www/a.txt", b"half closed\n"), ("www/s.sh", script)],
+    );
+    let cases: [(&[u8], &[u8]); 3] = [
+        (b"GET /a.txt HTTP/1.1\r\nHost: x\r\n\r\n", b"half closed\n"),
+        // A script still running when close_notify comes is not taken as a departure.
+        (b"GET /s.sh HTTP/1.1\r\nHost: x\r\n\r\n", b"done\n"),
+        (
+            b"POST /s.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nbody\n",
+            b"body\ndone\n",
+        ),
+    ];
+    for ((request, body), version) in cases.iter().flat_map(|case| {
+        [
+            (case, &rustls::version::TLS13),
+            (case, &rustls::version::TLS12),
+        ]
+    }) {
+        let config = client_config(&[&cert], &[version], &[b"http/1.1"]);
+        let mut conn = TlsConn::connect(server.addr(), &config, "localhost");
+        // The request and close_notify in one flight, as `openssl s_client` sends them when
+        // its input ends: the server reads both at once, and no later edge tells it the end.
+        conn.tls.conn.writer().write_all(request).unwrap();
+        conn.tls.conn.send_close_notify();
+        conn.tls.flush().unwrap();
+        conn.tls
+            .sock
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let started = Instant::now();
+        let response = conn.read_response();
+        assert_eq!(response.body, *body, "{version:?}");
+        // Then close_notify and the end of the stream, not a 60 s wait.
+        while conn.fill() {}
+        assert!(started.elapsed() < Duration::from_secs(5), "{version:?}");
+        assert!(
+            conn.tls.conn.received_close_notify_or_eof(),
+            "{version:?}: no close_notify from the server"
+        );
+    }
 }

@@ -5,7 +5,9 @@
 //! the connection's state machine. Two rules keep TLS from stalling on an edge that never comes:
 //!
 //! - *Input* is available when the socket is readable **or** rustls holds decrypted bytes not
-//!   taken yet ([`Transport::has_input`]).
+//!   taken yet **or** the peer's close_notify has been received but not yet reported as the end
+//!   of the stream ([`Transport::has_input`]): a request and close_notify often come in one
+//!   read, and no later edge would announce the end.
 //! - Ciphertext rustls queued (handshake flights, tickets, alerts, encrypted data) is written
 //!   out as long as the socket is writable: every operation here ends with either nothing
 //!   queued or the writable flag cleared by a short write or `EAGAIN`, and the connection
@@ -50,12 +52,13 @@ impl Transport {
         }
     }
 
-    /// Whether a read could bring bytes: the socket is readable or rustls holds some.
+    /// Whether a read could bring bytes (or the end of the stream): the socket is readable,
+    /// rustls holds some, or rustls has the peer's close_notify.
     pub fn has_input(&self, readable: bool) -> bool {
         readable
             || match self {
                 Transport::Plain(_) => false,
-                Transport::Tls(tls) => tls.plaintext > 0,
+                Transport::Tls(tls) => tls.plaintext > 0 || tls.peer_closed,
             }
     }
 
@@ -116,6 +119,8 @@ pub struct TlsStream {
     conn: ServerConnection,
     /// Decrypted bytes rustls holds that were not read yet.
     plaintext: usize,
+    /// The peer's close_notify arrived: once `plaintext` is taken, a read returns Ok(0).
+    peer_closed: bool,
     /// Nothing was received yet: the first byte tells TLS from plain HTTP.
     fresh: bool,
     /// The client spoke plain HTTP: it is answered in plain HTTP, rustls is out of the way.
@@ -130,6 +135,7 @@ impl TlsStream {
             socket,
             conn,
             plaintext: 0,
+            peer_closed: false,
             fresh: true,
             plain_http: false,
         })
@@ -138,6 +144,11 @@ impl TlsStream {
     /// Whether the first bytes received were not a TLS handshake.
     pub fn is_plain_http(&self) -> bool {
         self.plain_http
+    }
+
+    /// Whether the peer ended its side with close_notify.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_closed
     }
 
     fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
@@ -203,7 +214,10 @@ impl TlsStream {
                 ));
             }
             match self.conn.process_new_packets() {
-                Ok(state) => self.plaintext = state.plaintext_bytes_to_read(),
+                Ok(state) => {
+                    self.plaintext = state.plaintext_bytes_to_read();
+                    self.peer_closed = state.peer_has_closed();
+                }
                 Err(error) => {
                     // Its alert, if it made one, goes out if the socket takes it at once.
                     let _ = self.flush(writable);
@@ -446,7 +460,9 @@ pub fn server_config(
     // Our order, AES-128-GCM first (as Go's crypto/tls): as secure, cheaper per byte, and its
     // SHA-256 key schedule uses the CPU's SHA instructions where SHA-384's may have none.
     config.ignore_client_order = true;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Our preference first. `curl --http1.0` offers only http/1.0, which nginx accepts too;
+    // a client offering neither (h2 only) gets no_application_protocol (RFC 7301).
+    config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
     config.ticketer =
         rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("TLS tickets: {e}"))?;

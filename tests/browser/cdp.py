@@ -29,10 +29,10 @@ FLAGS = [
 
 
 class Browser:
-    def __init__(self, width=1280, height=900):
+    def __init__(self, width=1280, height=900, flags=()):
         self.profile = tempfile.mkdtemp(prefix="chromium-")
         self.proc = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile}",
+            [CHROMIUM, *FLAGS, *flags, f"--user-data-dir={self.profile}",
              f"--window-size={width},{height}", "--remote-debugging-port=0", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         port = None
@@ -186,7 +186,8 @@ class Browser:
     # --- what happened since a mark ---
 
     def requests(self, since=0):
-        """{requestId: {url, method, status, fromCache, failed, headers, reqHeaders}}"""
+        """{requestId: {url, method, status, fromCache, failed, headers, reqHeaders, protocol,
+        tls (the securityDetails of an HTTPS response)}}"""
         reqs = {}
         for ev in self.events[since:]:
             p = ev["params"]
@@ -202,7 +203,8 @@ class Browser:
                 reqs.setdefault(p["requestId"], {}).update(
                     status=r["status"], headers=r.get("headers", {}),
                     fromCache=r.get("fromDiskCache") or r.get("fromMemoryCache"),
-                    mimeType=r.get("mimeType"))
+                    mimeType=r.get("mimeType"), protocol=r.get("protocol"),
+                    securityState=r.get("securityState"), tls=r.get("securityDetails"))
             elif m == "Network.responseReceivedExtraInfo":
                 reqs.setdefault(p["requestId"], {})["rawStatus"] = p.get("statusCode")
             elif m == "Network.requestServedFromCache":

@@ -5,9 +5,11 @@ through the DevTools protocol, against the real server.
     cargo build --release
     pip install websocket-client          # and: apt-get install chromium
     python3 tests/browser/check_site.py   # screenshots go to /tmp/webserv-shots
+    python3 tests/browser/check_site.py --https   # the same walk over HTTPS (--tls12: TLS 1.2)
 
 It starts target/release/webserv (or $WEBSERV) on conf/default.conf, with the port changed to
-one the kernel picks, and checks:
+one the kernel picks (with --https: `listen ... ssl` and a self-signed P-256 certificate made
+with openssl, which the crawler trusts as its CA and Chromium by its SPKI pin only), and checks:
 
   - every page renders with its stylesheet and icons, without failed requests or console errors;
   - every same-origin link of the site answers 2xx or 3xx (except the one meant to be missing);
@@ -15,7 +17,9 @@ one the kernel picks, and checks:
     one), the session counter (cookies);
   - uploads through the real form (several files), their listing, the Delete buttons (the file
     is gone from disk), PUT; and the form without JavaScript;
-  - a reload revalidates with a conditional request that gets 304.
+  - a reload revalidates with a conditional request that gets 304;
+  - with --https: the pages are a secure context and every response came over TLS (the
+    protocol and cipher Chromium negotiated are printed).
 
 Files uploaded are removed again from www/uploads. Not part of `cargo test` (CI has no browser).
 """
@@ -26,6 +30,8 @@ import html.parser
 import http.client
 import os
 import re
+import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -55,13 +61,35 @@ def check(ok, what):
 
 # --- the server ----------------------------------------------------------------------------------
 
-def start_server(binary, normalise=False):
+def make_certificate(directory):
+    """A self-signed ECDSA P-256 certificate for localhost and 127.0.0.1 in `directory`;
+    returns (certificate path, key path, base64 SHA-256 of its SubjectPublicKeyInfo)."""
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    pub = subprocess.run(["openssl", "x509", "-in", cert, "-noout", "-pubkey"], check=True,
+                         capture_output=True).stdout
+    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=pub,
+                          check=True, capture_output=True).stdout
+    import base64
+    return cert, key, base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+def start_server(binary, normalise=False, tls=None):
     """webserv on a copy of conf/default.conf listening on port 0; returns (process, base URL).
-    With `normalise`, the paths are given without `..` (conf/../www becomes www)."""
+    With `normalise`, the paths are given without `..` (conf/../www becomes www). With `tls`
+    (certificate path, key path), the port is HTTPS."""
     conf_dir = os.path.join(ROOT, "conf")
     with open(os.path.join(conf_dir, "default.conf")) as f:
         text = f.read()
-    text = re.sub(r"listen\s+127\.0\.0\.1:8080;", "listen 127.0.0.1:0;", text)
+    listen = "listen 127.0.0.1:0;"
+    if tls:
+        listen = (f"listen 127.0.0.1:0 ssl;\n    ssl_certificate {tls[0]};\n"
+                  f"    ssl_certificate_key {tls[1]};")
+    text = re.sub(r"listen\s+127\.0\.0\.1:8080;", lambda _: listen, text)
     # Same paths as the original (relative ones made absolute from conf/, `..` kept).
     text = re.sub(r"^(\s*(?:root|alias|upload_store)\s+)(?!/)([^;\s]+);",
                   lambda m: m.group(1) + (os.path.normpath if normalise else str)(
@@ -78,7 +106,7 @@ def start_server(binary, normalise=False):
         line = proc.stderr.readline()
         if not line:
             break
-        m = re.search(r"listening on (http://\S+)", line)
+        m = re.search(r"listening on (https?://\S+)", line)
         if m:
             threading.Thread(target=lambda: [sys.stderr.write("  server: " + l)
                                              for l in proc.stderr], daemon=True).start()
@@ -122,9 +150,14 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def crawl(base):
-    """Every same-origin URL reachable from / (GET only); returns {url: status}."""
-    opener = urllib.request.build_opener(NoRedirect)
+def crawl(base, cafile=None):
+    """Every same-origin URL reachable from / (GET only); returns {url: status}. Over HTTPS,
+    `cafile` is the one certificate trusted."""
+    handlers = [NoRedirect]
+    if cafile:
+        handlers.append(urllib.request.HTTPSHandler(
+            context=ssl.create_default_context(cafile=cafile)))
+    opener = urllib.request.build_opener(*handlers)
     seen, todo, status, anchors, ids = set(), [base + "/"], {}, [], {}
     while todo:
         url = todo.pop()
@@ -419,6 +452,23 @@ def check_cache(b, base):
           f"revalidated /style.css answered {css and css[0].get('rawStatus')} (304)")
 
 
+def check_tls(b, base, since, version):
+    """Every response since `since` came over TLS, and the page is a secure context."""
+    print("tls")
+    check(b.eval("window.isSecureContext") is True, "the page is a secure context")
+    reqs = [r for r in b.requests(since).values() if r.get("url", "").startswith(base)]
+    insecure = sorted({r["url"] for r in reqs if "status" in r and not r.get("tls")})
+    check(reqs and not insecure, f"{len(reqs)} responses, all over TLS {insecure or ''}")
+    seen = sorted({(t["protocol"], t["cipher"], t.get("keyExchangeGroup") or "",
+                    t.get("certificateId") is not None)
+                   for t in (r.get("tls") for r in reqs) if t})
+    for protocol, cipher, group, _ in seen:
+        print(f"        negotiated {protocol} {cipher} {group}")
+    states = sorted({r.get("securityState") for r in reqs if "status" in r})
+    print(f"        Chromium security state of the responses: {states}")
+    check(seen and all(p == version for p, *_ in seen), f"Chromium negotiated {version}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--server", default=os.environ.get(
@@ -427,28 +477,42 @@ def main():
     ap.add_argument("--shots", default="/tmp/webserv-shots")
     ap.add_argument("--normalise-paths", action="store_true",
                     help="give the server root and alias paths without `..`")
+    ap.add_argument("--https", action="store_true",
+                    help="serve HTTPS (a certificate made with openssl) and check it")
+    ap.add_argument("--tls12", action="store_true",
+                    help="with --https: Chromium limited to TLS 1.2")
     args = ap.parse_args()
+    args.https |= args.tls12
     os.makedirs(args.shots, exist_ok=True)
-    server, base = start_server(args.server, args.normalise_paths)
+    tls_dir = tempfile.mkdtemp(prefix="webserv-browser-tls-") if args.https else None
+    cert, key, pin = make_certificate(tls_dir) if tls_dir else (None, None, None)
+    flags = [f"--ignore-certificate-errors-spki-list={pin}"] if pin else []
+    if args.tls12:
+        flags.append("--ssl-version-max=tls1.2")
+    server, base = start_server(args.server, args.normalise_paths, cert and (cert, key))
     print(f"server {args.server} at {base}, screenshots in {args.shots}")
     try:
         print("crawl")
-        status = crawl(base)
+        status = crawl(base, cert)
         for url, code in sorted(status.items()):
             path = url[len(base):]
             expected = EXPECTED_ERRORS.get(path)
             ok = code == expected if expected else isinstance(code, int) and 200 <= code < 400
             check(ok, f"{code} {path}")
-        with Browser() as b:
+        with Browser(flags=flags) as b:
             check_pages(b, base, args.shots)
             check_form(b, base, args.shots)
             check_stream(b, base, args.shots)
             check_session(b, base, args.shots)
             check_uploads(b, base, args.shots)
             check_cache(b, base)
+            if args.https:
+                check_tls(b, base, 0, "TLS 1.2" if args.tls12 else "TLS 1.3")
     finally:
         server.terminate()
         server.wait(15)
+        if tls_dir:
+            shutil.rmtree(tls_dir)
     print()
     if FAILURES:
         print(f"{len(FAILURES)} FAILED:")

@@ -55,7 +55,8 @@ impl Conn {
         let _ = self.stream.shutdown(Shutdown::Write);
     }
 
-    /// Reads more bytes into the buffer; false on EOF, panics on timeout.
+    /// Reads more bytes into the buffer (true: call again, maybe with nothing new after an
+    /// interrupted read); false on EOF, panics on timeout.
     pub(super) fn fill(&mut self) -> bool {
         if self.eof {
             return false;
@@ -74,6 +75,8 @@ impl Conn {
                 self.eof = true;
                 false
             }
+            // A read with a timeout stopped and continued (SIGSTOP/SIGCONT) says EINTR: again.
+            Err(e) if e.kind() == ErrorKind::Interrupted => true,
             Err(e) => panic!(
                 "read failed ({e}); received so far: {:?}",
                 String::from_utf8_lossy(&self.buf)

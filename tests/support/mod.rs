@@ -9,6 +9,7 @@
 //! - [`http`]: raw connections and the HTTP/1.x response parser.
 //! - [`proc`]: /proc readings (descriptors, memory, CPU, children) and polling.
 //! - [`data`]: pseudo-random test data and byte strings for assertion messages.
+//! - [`tls`]: certificates made at test time (rcgen) and their SPKI pins.
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
 
@@ -20,6 +21,7 @@ pub mod hostile;
 pub mod http;
 pub mod proc;
 pub mod server;
+pub mod tls;
 pub mod uploads;
 
 pub use data::*;

@@ -259,11 +259,13 @@ impl Connection {
         // More of the body when the buffered part is gone to the script; after the body,
         // reading keeps a pipelined request for later. End of stream means the client left:
         // the script is killed (as nginx does, a half-close is taken as a departure; only a
-        // write could tell them apart).
+        // write could tell them apart). A TLS close_notify after the whole body is not a
+        // departure but "nothing more": the script finishes and is answered; the end is read
+        // (and answered with ours) after that.
         let room = if run.body_left > 0 {
             self.input.is_empty()
         } else {
-            self.input.len() < INPUT_LIMIT
+            self.input.len() < INPUT_LIMIT && !self.sent_close_notify()
         };
         if self.can_read() && room {
             match self.read_some(INPUT_LIMIT) {

@@ -292,6 +292,12 @@ impl Connection {
         self.transport.has_input(self.readable)
     }
 
+    /// Whether the client ended its side with TLS close_notify: it sends nothing more, but
+    /// (unlike one that closed the socket) still reads.
+    fn sent_close_notify(&self) -> bool {
+        matches!(&self.transport, Transport::Tls(tls) if tls.peer_closed())
+    }
+
     /// Reads once into `input`, keeping it within `limit` bytes. Ok(0) is end of stream.
     fn read_some(&mut self, limit: usize) -> io::Result<usize> {
         let room = limit.saturating_sub(self.input.len()).min(BODY_CHUNK);
@@ -353,6 +359,12 @@ impl Connection {
         }
         // Heads are small: read them in small pieces, up to the head limit.
         match self.read_some(INPUT_LIMIT.min(self.input.len() + READ_CHUNK)) {
+            // A client that ended its side with close_notify gets ours (RFC 5246 section 7.2.1
+            // requires the answer in TLS 1.2; nginx sends it in both versions).
+            Ok(0) if self.sent_close_notify() => {
+                self.transport.close_notify();
+                (State::Closing, Flow::Continue)
+            }
             Ok(0) => (State::Closed, Flow::Continue),
             Ok(_) => {
                 if idle {
@@ -367,7 +379,19 @@ impl Connection {
             Err(_) if matches!(&self.transport, Transport::Tls(tls) if tls.is_plain_http()) => {
                 (self.fail_plain_http(ctx), Flow::Continue)
             }
-            Err(_) => (State::Closed, Flow::Continue),
+            Err(error) => {
+                // A failed handshake or a broken session says why (the client's alert, no
+                // protocol in common, ...): at `info`, as nginx logs SSL_do_handshake() errors.
+                if matches!(self.transport, Transport::Tls(_))
+                    && log::enabled(crate::config::LogLevel::Info)
+                {
+                    log::info(&format!(
+                        "client {}: TLS: {error}, connection closed",
+                        self.peer
+                    ));
+                }
+                (State::Closed, Flow::Continue)
+            }
         }
     }
 

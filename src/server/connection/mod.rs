@@ -25,7 +25,7 @@ mod cgi;
 use super::log;
 use super::output::{Output, Progress};
 use super::runtime::Runtime;
-use super::transport::Transport;
+use super::transport::{SCRATCH, Transport, with_scratch};
 use crate::cgi::process::Stdin;
 use crate::config::Settings;
 use crate::event::Poller;
@@ -314,21 +314,93 @@ impl Connection {
     fn read_raw(&mut self, room: usize) -> io::Result<usize> {
         self.input.reserve(room);
         let asked = self.input.capacity() - self.input.len();
-        match rustix::io::read(self.transport.socket(), spare_capacity(&mut self.input)) {
-            Ok(n) => {
-                // A short read emptied the socket: any later byte brings a new edge, so this
-                // spares the read that would only say EAGAIN. A pending end of stream gives no
-                // new edge, so after a hangup the flag stays until read() returns 0.
-                if n < asked && !self.hangup {
-                    self.readable = false;
+        let result = rustix::io::read(self.transport.socket(), spare_capacity(&mut self.input));
+        settle_read(result, asked, &mut self.readable, self.hangup)
+    }
+
+    /// Reads once (decrypted, over TLS) into the worker's scratch buffer, at most `room` bytes,
+    /// and hands the bytes and `input` to `f`, which copies into `input` whatever must stay.
+    /// Ok(None) is end of stream. A connection thus holds an input buffer only while bytes wait
+    /// in it: the usual request is parsed where it was read, and nothing is allocated for it.
+    fn read_scratch<R>(
+        &mut self,
+        room: usize,
+        f: impl FnOnce(&mut [u8], &mut Vec<u8>) -> R,
+    ) -> io::Result<Option<R>> {
+        let (transport, input) = (&mut self.transport, &mut self.input);
+        let (readable, writable, hangup) = (&mut self.readable, &mut self.writable, self.hangup);
+        with_scratch(|scratch| {
+            let buf = &mut scratch[..room.min(SCRATCH)];
+            let n = match transport {
+                Transport::Tls(tls) => tls.read(buf, readable, writable, hangup)?,
+                Transport::Plain(socket) => {
+                    let asked = buf.len();
+                    settle_read(
+                        rustix::io::read(&*socket, &mut *buf),
+                        asked,
+                        readable,
+                        hangup,
+                    )?
                 }
-                Ok(n)
+            };
+            Ok((n > 0).then(|| f(&mut buf[..n], input)))
+        })
+    }
+
+    /// Reads a head into an empty `input`: through the scratch buffer, parsed there, and only
+    /// what the request did not take (a partial head, pipelined requests, a body's start) is
+    /// kept.
+    fn read_fresh_head(&mut self, idle: bool, ctx: &mut Context) -> (State, Flow) {
+        let read = self.read_scratch(READ_CHUNK, |bytes, input| {
+            let parsed = if request::worth_parsing(bytes, 0) {
+                request::parse(bytes)
+            } else {
+                Ok(None)
+            };
+            match parsed {
+                Ok(Some((request, used))) => {
+                    input.extend_from_slice(&bytes[used..]);
+                    Some(Ok(request))
+                }
+                Ok(None) => {
+                    input.extend_from_slice(bytes);
+                    None
+                }
+                Err(status) => {
+                    input.extend_from_slice(bytes);
+                    Some(Err(status))
+                }
             }
-            Err(Errno::AGAIN) => {
-                self.readable = false;
-                Err(io::ErrorKind::WouldBlock.into())
+        });
+        match read {
+            Ok(None) => (State::Closed, Flow::Continue),
+            Ok(Some(parsed)) => {
+                self.head_checked = 0;
+                match parsed {
+                    Some(Ok(request)) => (self.start(request, ctx), Flow::Continue),
+                    Some(Err(status)) => (self.fail(status, ctx), Flow::Continue),
+                    None => {
+                        self.head_checked = self.input.len();
+                        if idle {
+                            // The keep-alive wait is over; the head must now come in time.
+                            self.deadline = Some(ctx.now + self.timeouts.header);
+                        }
+                        (State::Head { idle: false }, Flow::Continue)
+                    }
+                }
             }
-            Err(error) => Err(error.into()),
+            Err(e) => self.head_read_failed(e, idle, ctx),
+        }
+    }
+
+    /// What a failed read of a head means.
+    fn head_read_failed(&mut self, e: io::Error, idle: bool, ctx: &mut Context) -> (State, Flow) {
+        match e {
+            e if e.kind() == io::ErrorKind::WouldBlock => (State::Head { idle }, Flow::Blocked),
+            _ if matches!(&self.transport, Transport::Tls(tls) if tls.is_plain_http()) => {
+                (self.fail_plain_http(ctx), Flow::Continue)
+            }
+            _ => (State::Closed, Flow::Continue),
         }
     }
 
@@ -350,6 +422,9 @@ impl Connection {
         if !self.can_read() {
             return (State::Head { idle }, Flow::Blocked);
         }
+        if self.input.is_empty() {
+            return self.read_fresh_head(idle, ctx);
+        }
         // Heads are small: read them in small pieces, up to the head limit.
         match self.read_some(INPUT_LIMIT.min(self.input.len() + READ_CHUNK)) {
             Ok(0) => (State::Closed, Flow::Continue),
@@ -360,13 +435,7 @@ impl Connection {
                 }
                 (State::Head { idle: false }, Flow::Continue)
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                (State::Head { idle }, Flow::Blocked)
-            }
-            Err(_) if matches!(&self.transport, Transport::Tls(tls) if tls.is_plain_http()) => {
-                (self.fail_plain_http(ctx), Flow::Continue)
-            }
-            Err(_) => (State::Closed, Flow::Continue),
+            Err(e) => self.head_read_failed(e, idle, ctx),
         }
     }
 
@@ -659,7 +728,8 @@ impl Connection {
                 self.timeouts.header
             };
             self.deadline = Some(ctx.now + wait);
-            if idle && self.input.capacity() > READ_CHUNK {
+            if idle {
+                // An idle connection holds no buffer: the next head is read into the scratch.
                 self.input = Vec::new();
             }
             return State::Head { idle };
@@ -686,9 +756,15 @@ impl Connection {
         if !self.readable {
             return (State::Linger, Flow::Blocked);
         }
-        self.input.clear();
+        self.input = Vec::new();
         // Over TLS too, what still comes is dropped unread: no need to decrypt it.
-        match self.read_raw(READ_CHUNK) {
+        let socket = self.transport.socket();
+        let read = with_scratch(|scratch| {
+            let buf = &mut scratch[..READ_CHUNK];
+            let result = rustix::io::read(socket, &mut *buf);
+            settle_read(result, READ_CHUNK, &mut self.readable, self.hangup)
+        });
+        match read {
             Ok(0) => (State::Closed, Flow::Continue),
             Ok(_) => (State::Linger, Flow::Continue),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => (State::Linger, Flow::Blocked),
@@ -762,6 +838,31 @@ impl Receiving {
             }
             input.drain(..used);
         }
+    }
+}
+
+/// The outcome of a `read(2)` of `asked` bytes, with the readiness flag updated: a short read
+/// emptied the socket, so any later byte brings a new edge, which spares the read that would
+/// only say EAGAIN. A pending end of stream gives no new edge, so after a hangup the flag stays
+/// until read() returns 0.
+fn settle_read(
+    result: rustix::io::Result<usize>,
+    asked: usize,
+    readable: &mut bool,
+    hangup: bool,
+) -> io::Result<usize> {
+    match result {
+        Ok(n) => {
+            if n < asked && !hangup {
+                *readable = false;
+            }
+            Ok(n)
+        }
+        Err(Errno::AGAIN) => {
+            *readable = false;
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -21,6 +21,7 @@
 //!
 //! The cache is bounded in entries and bytes; when full it is emptied and refilled.
 
+use super::static_files::{Validators, content_type};
 use rustix::fd::OwnedFd;
 use rustix::fs::inotify;
 use std::cell::RefCell;
@@ -59,6 +60,12 @@ pub struct Entry {
     pub content: Arc<[u8]>,
     /// Modification time and identity when read.
     pub metadata: Metadata,
+    /// What a response says of it, worked out once: its validators (from `metadata`, which an
+    /// entry keeps exact), the Content-Type of its own name, and for a `NAME.gz` the type of
+    /// `NAME` (what `gzip_static` serves it as).
+    pub validators: Validators,
+    pub content_type: String,
+    pub stem_type: Option<String>,
     watch: i32,
     checked: Instant,
 }
@@ -185,6 +192,9 @@ pub fn lookup(path: &Path) -> Option<Arc<Entry>> {
                 let refreshed = Arc::new(Entry {
                     content: Arc::clone(&entry.content),
                     metadata: now,
+                    validators: entry.validators.clone(),
+                    content_type: entry.content_type.clone(),
+                    stem_type: entry.stem_type.clone(),
                     watch: entry.watch,
                     checked: Instant::now(),
                 });
@@ -313,8 +323,14 @@ impl Cache {
             self.bytes = 0;
         }
         self.bytes += content.len();
+        let stem_type = key(path)
+            .strip_suffix(b".gz")
+            .map(|stem| content_type(Path::new(std::ffi::OsStr::from_bytes(stem))));
         let entry = Arc::new(Entry {
             content: content.into(),
+            validators: Validators::of(&metadata),
+            content_type: content_type(path),
+            stem_type,
             metadata,
             watch,
             checked: Instant::now(),
@@ -391,6 +407,29 @@ mod tests {
         let file = File::open(path).unwrap();
         let metadata = file.metadata().unwrap();
         load(path, &file, &metadata)
+    }
+
+    #[test]
+    fn an_entry_keeps_its_type_and_validators_and_a_gz_entry_the_type_of_its_stem() {
+        let dir = temp_dir("types");
+        let gz = dir.join("page.html.gz");
+        fs::write(&gz, b"x").unwrap();
+        let entry = cache_file(&gz).unwrap();
+        assert_eq!(entry.content_type, super::content_type(&gz));
+        assert_ne!(
+            entry.content_type,
+            super::content_type(&dir.join("page.html"))
+        );
+        assert_eq!(entry.stem_type.as_deref(), Some("text/html; charset=utf-8"));
+        let plain = dir.join("page.txt");
+        fs::write(&plain, b"y").unwrap();
+        let entry = cache_file(&plain).unwrap();
+        assert_eq!(entry.content_type, "text/plain; charset=utf-8");
+        assert_eq!(entry.stem_type, None);
+        let fresh = super::Validators::of(&fs::metadata(&plain).unwrap());
+        assert_eq!(entry.validators.etag(), fresh.etag());
+        assert_eq!(entry.validators.last_modified(), fresh.last_modified());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

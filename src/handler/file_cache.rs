@@ -6,11 +6,13 @@
 //!
 //! - Each cached file's directory is watched with inotify; any change in it (write, attribute,
 //!   create, delete, rename) drops that directory's entries.
-//! - The inotify queue is read at the start of every event-loop batch ([`begin_batch`]) and
-//!   again before a look-up that follows a request which may have changed files (an upload, a
-//!   DELETE, a CGI script: [`note_possible_change`]). A request that causally follows a change
-//!   therefore never sees the old content: the change queued its inotify event before the
-//!   request could be sent.
+//! - The inotify queue is in the worker's epoll set ([`register`]) and read whenever it is
+//!   readable, before the batch's requests are handled ([`changes_ready`]); and again before a
+//!   look-up that follows a request which may have changed files (an upload, a DELETE, a CGI
+//!   script: [`note_possible_change`]). A request that causally follows a change therefore
+//!   never sees the old content: the change queued its inotify event (and made the queue
+//!   readable) before the request could be sent. Where the queue could not be registered, it
+//!   is read at the start of every batch instead ([`begin_batch`]).
 //! - A path with a symlink anywhere in it is never cached (its watched directory would not be
 //!   the one that holds the file). What inotify still cannot see (a renamed ancestor directory,
 //!   another mount) is caught by re-checking an entry with `stat` once it is [`REVALIDATE`] old.
@@ -22,7 +24,7 @@
 //! The cache is bounded in entries and bytes; when full it is emptied and refilled.
 
 use super::static_files::{Validators, content_type};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -163,7 +165,25 @@ pub fn init() {
     with_cache(|_| ());
 }
 
-/// A new event-loop batch begins: changes may have happened while the loop waited.
+/// Hands this thread's inotify descriptor to `add` (to put it in the worker's epoll set), so
+/// that the queue is read only when it holds events. None: there is no cache on this thread.
+pub fn register(
+    add: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
+) -> Option<std::io::Result<()>> {
+    with_cache(|cache| add(cache.inotify.as_fd()))
+}
+
+/// The inotify queue is readable: apply the changes now, before the batch's requests.
+pub fn changes_ready() {
+    CACHE.with(|cell| {
+        if let Some(cache) = cell.borrow_mut().as_mut() {
+            cache.apply_changes();
+        }
+    });
+}
+
+/// A new event-loop batch begins: changes may have happened while the loop waited (for a
+/// worker whose queue is not in its epoll set).
 pub fn begin_batch() {
     CACHE.with(|cell| {
         if let Some(cache) = cell.borrow_mut().as_mut() {

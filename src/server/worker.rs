@@ -66,6 +66,8 @@ pub struct Worker {
     date_second: u64,
     /// Killed CGI scripts not yet reaped exist on this thread.
     orphans: bool,
+    /// The file cache's inotify queue is in the epoll set (else it is read every batch).
+    cache_registered: bool,
 }
 
 impl Worker {
@@ -78,6 +80,9 @@ impl Worker {
         let poller = Poller::new(256)?;
         file_cache::init();
         poller.add_readable(&*control, Token::new(Kind::Control, 0, 0))?;
+        let cache_token = Token::new(Kind::FileCache, 0, 0);
+        let cache_registered = file_cache::register(|fd| poller.add_readable(fd, cache_token))
+            .is_some_and(|r| r.is_ok());
         let mut worker = Worker {
             poller,
             control,
@@ -97,6 +102,7 @@ impl Worker {
             log_time: String::new(),
             date_second: u64::MAX,
             orphans: false,
+            cache_registered,
         };
         worker.set_accepting(true);
         Ok(worker)
@@ -150,12 +156,18 @@ impl Worker {
                 return;
             }
             self.tick_clock();
-            file_cache::begin_batch();
+            if !self.cache_registered {
+                file_cache::begin_batch();
+            } else if events.iter().any(|e| e.token.kind == Kind::FileCache) {
+                // Before any request of the batch, which may causally follow the change.
+                file_cache::changes_ready();
+            }
             let now = Instant::now();
             for event in &events {
                 match event.token.kind {
                     Kind::Listener => self.accept(event.token.slot as usize, now),
                     Kind::Control => self.control(now),
+                    Kind::FileCache => {}
                     Kind::Connection | Kind::CgiStdout | Kind::CgiStdin | Kind::CgiExit => {
                         let token = event.token;
                         let Some(connection) = self.connection(token.slot, token.generation) else {

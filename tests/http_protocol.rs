@@ -821,3 +821,41 @@ fn a_400_reaches_a_client_that_keeps_sending() {
     assert_eq!(r.status, 400);
     let _ = sender.join();
 }
+
+#[test]
+fn a_close_after_a_request_read_whole_is_immediate_and_one_with_unread_bytes_lingers() {
+    use std::io::{Read, Write};
+    let server = site();
+    // Read whole, nothing more sent: the server closes outright (no lingering), so bytes sent
+    // afterwards meet a closed socket, which answers with a reset.
+    let mut conn = server.connect();
+    conn.send(b"GET /one.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let r = conn.read_response();
+    assert_eq!(r.status, 200);
+    let mut rest = Vec::new();
+    conn.stream.read_to_end(&mut rest).unwrap();
+    let _ = conn.stream.write_all(b"late");
+    thread::sleep(Duration::from_millis(300));
+    let reset = conn.stream.write_all(b"later").is_err()
+        || conn.stream.read(&mut [0; 16]).is_err()
+        || conn.stream.write_all(b"later").is_err();
+    assert!(
+        reset,
+        "the server still lingered on a connection it had read whole"
+    );
+
+    // A request followed by bytes the server did not read: it lingers (reads and drops what
+    // comes), so the client's late bytes are taken without a reset.
+    let mut conn = server.connect();
+    conn.send(
+        b"GET /one.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n",
+    );
+    conn.send(&[b'x'; 100]);
+    let r = conn.read_response();
+    assert_eq!(r.status, 413);
+    thread::sleep(Duration::from_millis(100));
+    assert!(conn.stream.write_all(&[b'y'; 100]).is_ok());
+    thread::sleep(Duration::from_millis(300));
+    assert!(conn.stream.write_all(&[b'y'; 100]).is_ok());
+    assert!(conn.stream.read(&mut [0; 16]).is_ok());
+}

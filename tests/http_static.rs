@@ -690,3 +690,19 @@ fn if_none_match_takes_precedence_over_range() {
     ));
     assert_eq!(r.status, 304);
 }
+
+#[test]
+fn a_file_rewritten_between_two_requests_of_one_connection_is_served_new_at_once() {
+    let server = site("");
+    let mut conn = server.connect();
+    let path = server.dir.path().join("www/digits.txt");
+    for round in 0..20u8 {
+        // Same size each time: only the cache's change notification can tell.
+        let contents: Vec<u8> = DIGITS.iter().map(|b| b.wrapping_add(round % 2)).collect();
+        std::fs::write(&path, &contents).unwrap();
+        conn.send(b"GET /digits.txt HTTP/1.1\r\nHost: x\r\n\r\n");
+        let r = conn.read_response();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body, contents, "round {round}");
+    }
+}

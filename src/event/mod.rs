@@ -25,6 +25,8 @@ pub enum Kind {
     CgiStdin = 4,
     CgiExit = 5,
     Control = 6,
+    /// The file cache's inotify queue.
+    FileCache = 7,
 }
 
 /// Names the owner of an fd: its kind, its slot in the worker's table and the slot's
@@ -60,6 +62,7 @@ impl Token {
             4 => Kind::CgiStdin,
             5 => Kind::CgiExit,
             6 => Kind::Control,
+            7 => Kind::FileCache,
             _ => return None,
         };
         Some(Token {

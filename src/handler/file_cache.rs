@@ -6,11 +6,13 @@
 //!
 //! - Each cached file's directory is watched with inotify; any change in it (write, attribute,
 //!   create, delete, rename) drops that directory's entries.
-//! - The inotify queue is read at the start of every event-loop batch ([`begin_batch`]) and
-//!   again before a look-up that follows a request which may have changed files (an upload, a
-//!   DELETE, a CGI script: [`note_possible_change`]). A request that causally follows a change
-//!   therefore never sees the old content: the change queued its inotify event before the
-//!   request could be sent.
+//! - The inotify queue is in the worker's epoll set ([`register`]) and read whenever it is
+//!   readable, before the batch's requests are handled ([`changes_ready`]); and again before a
+//!   look-up that follows a request which may have changed files (an upload, a DELETE, a CGI
+//!   script: [`note_possible_change`]). A request that causally follows a change therefore
+//!   never sees the old content: the change queued its inotify event (and made the queue
+//!   readable) before the request could be sent. Where the queue could not be registered, it
+//!   is read at the start of every batch instead ([`begin_batch`]).
 //! - A path with a symlink anywhere in it is never cached (its watched directory would not be
 //!   the one that holds the file). What inotify still cannot see (a renamed ancestor directory,
 //!   another mount) is caught by re-checking an entry with `stat` once it is [`REVALIDATE`] old.
@@ -21,7 +23,8 @@
 //!
 //! The cache is bounded in entries and bytes; when full it is emptied and refilled.
 
-use rustix::fd::OwnedFd;
+use super::static_files::{Validators, content_type};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -59,6 +62,12 @@ pub struct Entry {
     pub content: Arc<[u8]>,
     /// Modification time and identity when read.
     pub metadata: Metadata,
+    /// What a response says of it, worked out once: its validators (from `metadata`, which an
+    /// entry keeps exact), the Content-Type of its own name, and for a `NAME.gz` the type of
+    /// `NAME` (what `gzip_static` serves it as).
+    pub validators: Validators,
+    pub content_type: String,
+    pub stem_type: Option<String>,
     watch: i32,
     checked: Instant,
 }
@@ -156,7 +165,25 @@ pub fn init() {
     with_cache(|_| ());
 }
 
-/// A new event-loop batch begins: changes may have happened while the loop waited.
+/// Hands this thread's inotify descriptor to `add` (to put it in the worker's epoll set), so
+/// that the queue is read only when it holds events. None: there is no cache on this thread.
+pub fn register(
+    add: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
+) -> Option<std::io::Result<()>> {
+    with_cache(|cache| add(cache.inotify.as_fd()))
+}
+
+/// The inotify queue is readable: apply the changes now, before the batch's requests.
+pub fn changes_ready() {
+    CACHE.with(|cell| {
+        if let Some(cache) = cell.borrow_mut().as_mut() {
+            cache.apply_changes();
+        }
+    });
+}
+
+/// A new event-loop batch begins: changes may have happened while the loop waited (for a
+/// worker whose queue is not in its epoll set).
 pub fn begin_batch() {
     CACHE.with(|cell| {
         if let Some(cache) = cell.borrow_mut().as_mut() {
@@ -185,6 +212,9 @@ pub fn lookup(path: &Path) -> Option<Arc<Entry>> {
                 let refreshed = Arc::new(Entry {
                     content: Arc::clone(&entry.content),
                     metadata: now,
+                    validators: entry.validators.clone(),
+                    content_type: entry.content_type.clone(),
+                    stem_type: entry.stem_type.clone(),
                     watch: entry.watch,
                     checked: Instant::now(),
                 });
@@ -313,8 +343,14 @@ impl Cache {
             self.bytes = 0;
         }
         self.bytes += content.len();
+        let stem_type = key(path)
+            .strip_suffix(b".gz")
+            .map(|stem| content_type(Path::new(std::ffi::OsStr::from_bytes(stem))));
         let entry = Arc::new(Entry {
             content: content.into(),
+            validators: Validators::of(&metadata),
+            content_type: content_type(path),
+            stem_type,
             metadata,
             watch,
             checked: Instant::now(),
@@ -391,6 +427,29 @@ mod tests {
         let file = File::open(path).unwrap();
         let metadata = file.metadata().unwrap();
         load(path, &file, &metadata)
+    }
+
+    #[test]
+    fn an_entry_keeps_its_type_and_validators_and_a_gz_entry_the_type_of_its_stem() {
+        let dir = temp_dir("types");
+        let gz = dir.join("page.html.gz");
+        fs::write(&gz, b"x").unwrap();
+        let entry = cache_file(&gz).unwrap();
+        assert_eq!(entry.content_type, super::content_type(&gz));
+        assert_ne!(
+            entry.content_type,
+            super::content_type(&dir.join("page.html"))
+        );
+        assert_eq!(entry.stem_type.as_deref(), Some("text/html; charset=utf-8"));
+        let plain = dir.join("page.txt");
+        fs::write(&plain, b"y").unwrap();
+        let entry = cache_file(&plain).unwrap();
+        assert_eq!(entry.content_type, "text/plain; charset=utf-8");
+        assert_eq!(entry.stem_type, None);
+        let fresh = super::Validators::of(&fs::metadata(&plain).unwrap());
+        assert_eq!(entry.validators.etag(), fresh.etag());
+        assert_eq!(entry.validators.last_modified(), fresh.last_modified());
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

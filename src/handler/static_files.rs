@@ -177,17 +177,20 @@ fn representation(
     site: &Site,
 ) -> Response {
     match found {
-        Found::Cached(cached) => serve_content(request, &cached, type_path, site),
+        Found::Cached(cached) => serve_content(request, &cached, bytes_path, type_path, site),
         Found::Opened(file, metadata) => {
             serve_file(request, file, &metadata, bytes_path, type_path, site)
         }
     }
 }
 
-/// Serves a file from the cache's memory.
+/// Serves a file from the cache's memory (the bytes of `bytes_path`, typed by `type_path`:
+/// the same path, or the name of which `bytes_path` is the `.gz`), with the validators and
+/// type the entry keeps.
 fn serve_content(
     request: &Request,
     cached: &file_cache::Entry,
+    bytes_path: &Path,
     type_path: &Path,
     site: &Site,
 ) -> Response {
@@ -196,7 +199,13 @@ fn serve_content(
         offset: offset as usize,
         len: len as usize,
     };
-    respond_with(request, &cached.metadata, type_path, site, body)
+    let content_type = if bytes_path == type_path {
+        Some(cached.content_type.as_str())
+    } else {
+        cached.stem_type.as_deref()
+    };
+    let known = content_type.map(|content_type| (&cached.validators, content_type));
+    respond_with(request, &cached.metadata, type_path, site, body, known)
 }
 
 /// Serves an opened file (cached on the way when small): its bytes are `bytes_path`'s, its
@@ -210,24 +219,27 @@ fn serve_file(
     site: &Site,
 ) -> Response {
     if let Some(cached) = file_cache::load(bytes_path, &file, metadata) {
-        return serve_content(request, &cached, type_path, site);
+        return serve_content(request, &cached, bytes_path, type_path, site);
     }
     let body = move |offset: u64, len: u64| Body::File { file, offset, len };
-    respond_with(request, metadata, type_path, site, body)
+    respond_with(request, metadata, type_path, site, body, None)
 }
 
 /// The response for a regular file whose bytes `body(offset, len)` gives, typed by the name
-/// `type_path`.
+/// `type_path`. `known`: its validators and Content-Type, when the file cache has them.
 fn respond_with(
     request: &Request,
     metadata: &Metadata,
     type_path: &Path,
     site: &Site,
     body: impl FnOnce(u64, u64) -> Body,
+    known: Option<(&Validators, &str)>,
 ) -> Response {
     let size = metadata.len();
-    let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
-    let validators = Validators::new(modified, size);
+    let validators = match known {
+        Some((validators, _)) => validators.clone(),
+        None => Validators::of(metadata),
+    };
 
     if not_modified(request, &validators) {
         return Response::new(304, Body::Empty)
@@ -235,7 +247,10 @@ fn respond_with(
             .with_header("Last-Modified", validators.last_modified);
     }
 
-    let content_type = content_type(type_path);
+    let content_type = match known {
+        Some((_, content_type)) => content_type.to_string(),
+        None => content_type(type_path),
+    };
     let range = match request.header("Range") {
         Some(value) if if_range_holds(request, &validators) => parse_range(value, size),
         _ => RangeRequest::Whole,
@@ -271,13 +286,28 @@ pub fn content_type(file_path: &Path) -> String {
     }
 }
 
-struct Validators {
+/// What conditional requests compare: the ETag, Last-Modified and the mtime in seconds.
+#[derive(Clone)]
+pub struct Validators {
     etag: String,
     last_modified: String,
     modified_secs: u64,
 }
 
 impl Validators {
+    pub fn etag(&self) -> &str {
+        &self.etag
+    }
+
+    pub fn last_modified(&self) -> &str {
+        &self.last_modified
+    }
+
+    /// The validators of a file with this metadata.
+    pub fn of(metadata: &Metadata) -> Validators {
+        Validators::new(metadata.modified().unwrap_or(UNIX_EPOCH), metadata.len())
+    }
+
     fn new(modified: SystemTime, size: u64) -> Validators {
         let modified_secs = modified
             .duration_since(UNIX_EPOCH)

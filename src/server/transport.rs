@@ -315,15 +315,16 @@ impl TlsStream {
 }
 
 /// Size of the worker's scratch buffer: one read of a request body, or one record of a file.
-const SCRATCH: usize = 64 * 1024;
+pub const SCRATCH: usize = 64 * 1024;
 
 thread_local! {
     static SCRATCH_BUFFER: std::cell::RefCell<Box<[u8]>> =
         std::cell::RefCell::new(vec![0; SCRATCH].into_boxed_slice());
 }
 
-/// Runs `f` with this thread's scratch buffer (never re-entered: `f` does no TLS I/O of its own).
-fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+/// Runs `f` with this thread's scratch buffer (never re-entered: `f` does no TLS I/O of its own,
+/// nor calls [`TlsStream::read_into`] or [`TlsStream::write_with`]).
+pub fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     SCRATCH_BUFFER.with_borrow_mut(|buffer| f(buffer))
 }
 

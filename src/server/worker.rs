@@ -93,6 +93,8 @@ pub struct Worker {
     /// not at every pause).
     exhaustion_logged: Option<Instant>,
     pauses_unlogged: u32,
+    /// The file cache's inotify queue is in the epoll set (else it is read every batch).
+    cache_registered: bool,
 }
 
 impl Worker {
@@ -105,6 +107,9 @@ impl Worker {
         let poller = Poller::new(256)?;
         file_cache::init();
         poller.add_readable(&*control, Token::new(Kind::Control, 0, 0))?;
+        let cache_token = Token::new(Kind::FileCache, 0, 0);
+        let cache_registered = file_cache::register(|fd| poller.add_readable(fd, cache_token))
+            .is_some_and(|r| r.is_ok());
         let mut worker = Worker {
             poller,
             control,
@@ -126,6 +131,7 @@ impl Worker {
             orphans: false,
             exhaustion_logged: None,
             pauses_unlogged: 0,
+            cache_registered,
         };
         worker.set_accepting(true);
         Ok(worker)
@@ -179,12 +185,18 @@ impl Worker {
                 return;
             }
             self.tick_clock();
-            file_cache::begin_batch();
+            if !self.cache_registered {
+                file_cache::begin_batch();
+            } else if events.iter().any(|e| e.token.kind == Kind::FileCache) {
+                // Before any request of the batch, which may causally follow the change.
+                file_cache::changes_ready();
+            }
             let now = Instant::now();
             for event in &events {
                 match event.token.kind {
                     Kind::Listener => self.accept(event.token.slot as usize, now),
                     Kind::Control => self.control(now),
+                    Kind::FileCache => {}
                     Kind::Connection | Kind::CgiStdout | Kind::CgiStdin | Kind::CgiExit => {
                         let token = event.token;
                         let Some(connection) = self.connection(token.slot, token.generation) else {

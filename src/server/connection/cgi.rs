@@ -385,7 +385,11 @@ impl Connection {
                 } = *run;
                 return (self.drop_body(request, body_left, ctx), Flow::Continue);
             }
-            return (self.after_response(keep_alive, ctx), Flow::Continue);
+            let read_whole = run.body_left == 0;
+            return (
+                self.after_response(keep_alive, read_whole, ctx),
+                Flow::Continue,
+            );
         }
 
         let waiting_for_client = run.out.len() > run.out_sent;

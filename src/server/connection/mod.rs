@@ -10,7 +10,8 @@
 //!
 //! `Body` reads a request body into a sink (discarded, an upload, or a spool for CGI); `Cgi`
 //! (in `cgi.rs`) feeds a script and streams its output; `Linger` reads what a client still sends
-//! after a final response so that it sees the response rather than a reset; over TLS, `Closing`
+//! after a final response so that it sees the response rather than a reset (not needed, and
+//! skipped, when the request was read whole and nothing more is readable); over TLS, `Closing`
 //! first sends the close_notify alert.
 //!
 //! [`Connection::drive`] runs the machine until it has to wait for the socket (or its budget is
@@ -26,7 +27,7 @@ use super::fault::{self, Point};
 use super::log;
 use super::output::{Output, Progress};
 use super::runtime::Runtime;
-use super::transport::Transport;
+use super::transport::{SCRATCH, Transport, with_scratch};
 use crate::cgi::process::Stdin;
 use crate::config::Settings;
 use crate::event::Poller;
@@ -107,8 +108,11 @@ enum State {
     Send(Box<Sending>),
     /// Running a CGI script and streaming its output.
     Cgi(Box<cgi::CgiRun>),
-    /// The last response is out; TLS close_notify is still being written.
-    Closing,
+    /// The last response is out; TLS close_notify is still being written. `read_whole`: the
+    /// request was read completely.
+    Closing {
+        read_whole: bool,
+    },
     /// The write side is shut; reading until the client closes or the linger time ends.
     Linger,
     Closed,
@@ -155,6 +159,8 @@ enum BodyError {
 struct Sending {
     output: Output,
     keep_alive: bool,
+    /// The request was read whole (head and body): closing after it cannot reset the response.
+    read_whole: bool,
     log: Option<log::Entry>,
 }
 
@@ -256,7 +262,7 @@ impl Connection {
                 State::Body(receiving) => self.on_body(receiving, ctx),
                 State::Send(sending) => self.on_send(sending, ctx),
                 State::Cgi(run) => self.on_cgi(run, ctx),
-                State::Closing => self.on_closing(ctx),
+                State::Closing { read_whole } => self.on_closing(read_whole, ctx),
                 State::Linger => self.on_linger(),
                 State::Closed => return Drive::Close,
             };
@@ -321,21 +327,111 @@ impl Connection {
     fn read_raw(&mut self, room: usize) -> io::Result<usize> {
         self.input.reserve(room);
         let asked = self.input.capacity() - self.input.len();
-        match rustix::io::read(self.transport.socket(), spare_capacity(&mut self.input)) {
-            Ok(n) => {
-                // A short read emptied the socket: any later byte brings a new edge, so this
-                // spares the read that would only say EAGAIN. A pending end of stream gives no
-                // new edge, so after a hangup the flag stays until read() returns 0.
-                if n < asked && !self.hangup {
-                    self.readable = false;
+        let result = rustix::io::read(self.transport.socket(), spare_capacity(&mut self.input));
+        settle_read(result, asked, &mut self.readable, self.hangup)
+    }
+
+    /// Reads once (decrypted, over TLS) into the worker's scratch buffer, at most `room` bytes,
+    /// and hands the bytes and `input` to `f`, which copies into `input` whatever must stay.
+    /// Ok(None) is end of stream. A connection thus holds an input buffer only while bytes wait
+    /// in it: the usual request is parsed where it was read, and nothing is allocated for it.
+    fn read_scratch<R>(
+        &mut self,
+        room: usize,
+        f: impl FnOnce(&mut [u8], &mut Vec<u8>) -> R,
+    ) -> io::Result<Option<R>> {
+        let (transport, input) = (&mut self.transport, &mut self.input);
+        let (readable, writable, hangup) = (&mut self.readable, &mut self.writable, self.hangup);
+        with_scratch(|scratch| {
+            let buf = &mut scratch[..room.min(SCRATCH)];
+            let n = match transport {
+                Transport::Tls(tls) => tls.read(buf, readable, writable, hangup)?,
+                Transport::Plain(socket) => {
+                    let asked = buf.len();
+                    settle_read(
+                        rustix::io::read(&*socket, &mut *buf),
+                        asked,
+                        readable,
+                        hangup,
+                    )?
                 }
-                Ok(n)
+            };
+            Ok((n > 0).then(|| f(&mut buf[..n], input)))
+        })
+    }
+
+    /// Reads a head into an empty `input`: through the scratch buffer, parsed there, and only
+    /// what the request did not take (a partial head, pipelined requests, a body's start) is
+    /// kept.
+    fn read_fresh_head(&mut self, idle: bool, ctx: &mut Context) -> (State, Flow) {
+        let read = self.read_scratch(READ_CHUNK, |bytes, input| {
+            let parsed = if request::worth_parsing(bytes, 0) {
+                request::parse(bytes)
+            } else {
+                Ok(None)
+            };
+            match parsed {
+                Ok(Some((request, used))) => {
+                    input.extend_from_slice(&bytes[used..]);
+                    Some(Ok(request))
+                }
+                Ok(None) => {
+                    input.extend_from_slice(bytes);
+                    None
+                }
+                Err(status) => {
+                    input.extend_from_slice(bytes);
+                    Some(Err(status))
+                }
             }
-            Err(Errno::AGAIN) => {
-                self.readable = false;
-                Err(io::ErrorKind::WouldBlock.into())
+        });
+        match read {
+            // A client that ended its side with close_notify gets ours (RFC 5246 section 7.2.1
+            // requires the answer in TLS 1.2; nginx sends it in both versions).
+            Ok(None) if self.sent_close_notify() => {
+                self.transport.close_notify();
+                (State::Closing { read_whole: true }, Flow::Continue)
             }
-            Err(error) => Err(error.into()),
+            Ok(None) => (State::Closed, Flow::Continue),
+            Ok(Some(parsed)) => {
+                self.head_checked = 0;
+                match parsed {
+                    Some(Ok(request)) => (self.start(request, ctx), Flow::Continue),
+                    Some(Err(status)) => (self.fail(status, ctx), Flow::Continue),
+                    None => {
+                        self.head_checked = self.input.len();
+                        if idle {
+                            // The keep-alive wait is over; the head must now come in time.
+                            self.deadline = Some(ctx.now + self.timeouts.header);
+                        }
+                        (State::Head { idle: false }, Flow::Continue)
+                    }
+                }
+            }
+            Err(e) => self.head_read_failed(e, idle, ctx),
+        }
+    }
+
+    /// What a failed read of a head means.
+    fn head_read_failed(&mut self, e: io::Error, idle: bool, ctx: &mut Context) -> (State, Flow) {
+        match e {
+            e if e.kind() == io::ErrorKind::WouldBlock => (State::Head { idle }, Flow::Blocked),
+            _ if matches!(&self.transport, Transport::Tls(tls) if tls.is_plain_http()) => {
+                (self.fail_plain_http(ctx), Flow::Continue)
+            }
+            error => {
+                // A failed handshake or a broken session says why (the client's alert, no
+                // protocol in common, ...): at `info`, as nginx logs SSL_do_handshake() errors.
+                if matches!(self.transport, Transport::Tls(_))
+                    && log::enabled(crate::config::LogLevel::Info)
+                {
+                    log::info(&format!(
+                        "client {}: TLS: {error}, connection closed",
+                        self.peer
+                    ));
+                }
+                (State::Closed, Flow::Continue)
+            }
         }
     }
 
@@ -357,13 +453,16 @@ impl Connection {
         if !self.can_read() {
             return (State::Head { idle }, Flow::Blocked);
         }
+        if self.input.is_empty() {
+            return self.read_fresh_head(idle, ctx);
+        }
         // Heads are small: read them in small pieces, up to the head limit.
         match self.read_some(INPUT_LIMIT.min(self.input.len() + READ_CHUNK)) {
             // A client that ended its side with close_notify gets ours (RFC 5246 section 7.2.1
             // requires the answer in TLS 1.2; nginx sends it in both versions).
             Ok(0) if self.sent_close_notify() => {
                 self.transport.close_notify();
-                (State::Closing, Flow::Continue)
+                (State::Closing { read_whole: true }, Flow::Continue)
             }
             Ok(0) => (State::Closed, Flow::Continue),
             Ok(_) => {
@@ -373,25 +472,7 @@ impl Connection {
                 }
                 (State::Head { idle: false }, Flow::Continue)
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                (State::Head { idle }, Flow::Blocked)
-            }
-            Err(_) if matches!(&self.transport, Transport::Tls(tls) if tls.is_plain_http()) => {
-                (self.fail_plain_http(ctx), Flow::Continue)
-            }
-            Err(error) => {
-                // A failed handshake or a broken session says why (the client's alert, no
-                // protocol in common, ...): at `info`, as nginx logs SSL_do_handshake() errors.
-                if matches!(self.transport, Transport::Tls(_))
-                    && log::enabled(crate::config::LogLevel::Info)
-                {
-                    log::info(&format!(
-                        "client {}: TLS: {error}, connection closed",
-                        self.peer
-                    ));
-                }
-                (State::Closed, Flow::Continue)
-            }
+            Err(e) => self.head_read_failed(e, idle, ctx),
         }
     }
 
@@ -403,7 +484,7 @@ impl Connection {
         let response = Response::html(400, handler::pages::page(title, body));
         let log = ctx.access_log.is_some().then(|| log_entry(None, 400));
         self.input.clear();
-        self.send(response, false, false, log, ctx)
+        self.send(response, false, false, false, log, ctx)
     }
 
     /// A complete head arrived: route it and decide what happens to it.
@@ -545,7 +626,7 @@ impl Connection {
                 response
             }
             Sink::Spool(spool) => return self.start_cgi_spooled(body.request, spool, ctx),
-            Sink::Drop => return self.after_response(true, ctx),
+            Sink::Drop => return self.after_response(true, true, ctx),
         };
         self.respond(&body.request, response, true, ctx)
     }
@@ -566,7 +647,8 @@ impl Connection {
             .is_some()
             .then(|| log_entry(Some(request), response.status));
         let head_only = request.method == Method::Head;
-        self.send(response, keep_alive, head_only, log, ctx)
+        let read_whole = reusable && !response.close;
+        self.send(response, keep_alive, read_whole, head_only, log, ctx)
     }
 
     /// Answers an error that ends the connection (malformed request, timeout, ...).
@@ -585,13 +667,14 @@ impl Connection {
         // The head could not be parsed, but a HEAD request still gets no body.
         let start = self.input.iter().position(|b| !matches!(b, b'\r' | b'\n'));
         let head_only = start.is_some_and(|i| self.input[i..].starts_with(b"HEAD "));
-        self.send(response, false, head_only, log, ctx)
+        self.send(response, false, false, head_only, log, ctx)
     }
 
     fn send(
         &mut self,
         response: Response,
         keep_alive: bool,
+        read_whole: bool,
         head_only: bool,
         log: Option<log::Entry>,
         ctx: &Context,
@@ -614,6 +697,7 @@ impl Connection {
         State::Send(Box::new(Sending {
             output: Output::new(head, body),
             keep_alive,
+            read_whole,
             log,
         }))
     }
@@ -645,7 +729,11 @@ impl Connection {
             };
         }
         self.log_response(sending.log.as_ref(), sending.output.body_sent(), ctx);
-        (self.after_response(sending.keep_alive, ctx), Flow::Continue)
+        let (keep_alive, read_whole) = (sending.keep_alive, sending.read_whole);
+        (
+            self.after_response(keep_alive, read_whole, ctx),
+            Flow::Continue,
+        )
     }
 
     /// The error response for `status` on this connection's site (the request's, or the
@@ -677,8 +765,9 @@ impl Connection {
         }
     }
 
-    /// A response is complete: wait for the next request, or close.
-    fn after_response(&mut self, keep_alive: bool, ctx: &Context) -> State {
+    /// A response is complete: wait for the next request, or close. `read_whole`: the request
+    /// was read completely (see [`Connection::on_closing`]).
+    fn after_response(&mut self, keep_alive: bool, read_whole: bool, ctx: &Context) -> State {
         if keep_alive && !ctx.draining {
             self.head_checked = 0;
             let idle = self.input.is_empty();
@@ -688,23 +777,32 @@ impl Connection {
                 self.timeouts.header
             };
             self.deadline = Some(ctx.now + wait);
-            if idle && self.input.capacity() > READ_CHUNK {
+            if idle {
+                // An idle connection holds no buffer: the next head is read into the scratch.
                 self.input = Vec::new();
             }
             return State::Head { idle };
         }
         self.transport.close_notify();
-        State::Closing
+        State::Closing { read_whole }
     }
 
     /// Waits until the TLS close_notify (and whatever ciphertext precedes it) is written, then
-    /// shuts the write side and lingers.
-    fn on_closing(&mut self, ctx: &Context) -> (State, Flow) {
+    /// closes, or shuts the write side and lingers.
+    ///
+    /// Lingering exists so that bytes the client still sends do not turn the close into a reset
+    /// that destroys the response in flight. When the request was read whole and nothing is
+    /// buffered or known readable, there is nothing to reset: close at once (nginx's rule too),
+    /// which spares a `shutdown` and the `read` of the end of stream.
+    fn on_closing(&mut self, read_whole: bool, ctx: &Context) -> (State, Flow) {
         if self.transport.flush(&mut self.writable).is_err() {
             return (State::Closed, Flow::Continue);
         }
         if self.transport.has_output() {
-            return (State::Closing, Flow::Blocked);
+            return (State::Closing { read_whole }, Flow::Blocked);
+        }
+        if read_whole && self.input.is_empty() && !self.can_read() {
+            return (State::Closed, Flow::Continue);
         }
         let _ = self.transport.socket().shutdown(Shutdown::Write);
         self.deadline = Some(ctx.now + LINGER);
@@ -715,9 +813,15 @@ impl Connection {
         if !self.readable {
             return (State::Linger, Flow::Blocked);
         }
-        self.input.clear();
+        self.input = Vec::new();
         // Over TLS too, what still comes is dropped unread: no need to decrypt it.
-        match self.read_raw(READ_CHUNK) {
+        let socket = self.transport.socket();
+        let read = with_scratch(|scratch| {
+            let buf = &mut scratch[..READ_CHUNK];
+            let result = rustix::io::read(socket, &mut *buf);
+            settle_read(result, READ_CHUNK, &mut self.readable, self.hangup)
+        });
+        match read {
             Ok(0) => (State::Closed, Flow::Continue),
             Ok(_) => (State::Linger, Flow::Continue),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => (State::Linger, Flow::Blocked),
@@ -791,6 +895,31 @@ impl Receiving {
             }
             input.drain(..used);
         }
+    }
+}
+
+/// The outcome of a `read(2)` of `asked` bytes, with the readiness flag updated: a short read
+/// emptied the socket, so any later byte brings a new edge, which spares the read that would
+/// only say EAGAIN. A pending end of stream gives no new edge, so after a hangup the flag stays
+/// until read() returns 0.
+fn settle_read(
+    result: rustix::io::Result<usize>,
+    asked: usize,
+    readable: &mut bool,
+    hangup: bool,
+) -> io::Result<usize> {
+    match result {
+        Ok(n) => {
+            if n < asked && !hangup {
+                *readable = false;
+            }
+            Ok(n)
+        }
+        Err(Errno::AGAIN) => {
+            *readable = false;
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+        Err(error) => Err(error.into()),
     }
 }
 

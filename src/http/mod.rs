@@ -38,3 +38,23 @@ pub fn hex_value(b: u8) -> Option<u8> {
         _ => None,
     }
 }
+
+/// Helpers shared by the parsers' property tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use proptest::sample::Index;
+
+    /// `input` cut at the given points (in any order, possibly repeated).
+    pub fn cut<'a>(input: &'a [u8], points: &[Index]) -> Vec<&'a [u8]> {
+        let mut at: Vec<usize> = points.iter().map(|p| p.index(input.len() + 1)).collect();
+        at.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for end in at {
+            pieces.push(&input[start..end]);
+            start = end;
+        }
+        pieces.push(&input[start..]);
+        pieces
+    }
+}

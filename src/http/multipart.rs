@@ -1115,23 +1115,10 @@ mod tests {
     /// Property tests: any bytes, any split, and build-then-parse round trips.
     mod props {
         use super::*;
+        use crate::http::testing::cut;
         use proptest::collection::vec;
         use proptest::prelude::*;
         use proptest::sample::Index;
-
-        /// `input` cut at the given points (in any order, possibly repeated).
-        fn cut<'a>(input: &'a [u8], points: &[Index]) -> Vec<&'a [u8]> {
-            let mut at: Vec<usize> = points.iter().map(|p| p.index(input.len() + 1)).collect();
-            at.sort_unstable();
-            let mut pieces = Vec::new();
-            let mut start = 0;
-            for end in at {
-                pieces.push(&input[start..end]);
-                start = end;
-            }
-            pieces.push(&input[start..]);
-            pieces
-        }
 
         /// Bytes that mostly look like a form with boundary `b`, to reach every state.
         fn form_like() -> impl Strategy<Value = Vec<u8>> {

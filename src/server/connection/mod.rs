@@ -386,13 +386,7 @@ impl Connection {
             }
         });
         match read {
-            // A client that ended its side with close_notify gets ours (RFC 5246 section 7.2.1
-            // requires the answer in TLS 1.2; nginx sends it in both versions).
-            Ok(None) if self.sent_close_notify() => {
-                self.transport.close_notify();
-                (State::Closing { read_whole: true }, Flow::Continue)
-            }
-            Ok(None) => (State::Closed, Flow::Continue),
+            Ok(None) => self.head_input_ended(),
             Ok(Some(parsed)) => {
                 self.head_checked = 0;
                 match parsed {
@@ -410,6 +404,17 @@ impl Connection {
             }
             Err(e) => self.head_read_failed(e, idle, ctx),
         }
+    }
+
+    /// The client's side ended where a request head was awaited. One that ended it with TLS
+    /// close_notify gets ours (RFC 5246 section 7.2.1 requires the answer in TLS 1.2; nginx
+    /// sends it in both versions); otherwise the connection just closes.
+    fn head_input_ended(&mut self) -> (State, Flow) {
+        if self.sent_close_notify() {
+            self.transport.close_notify();
+            return (State::Closing { read_whole: true }, Flow::Continue);
+        }
+        (State::Closed, Flow::Continue)
     }
 
     /// What a failed read of a head means.
@@ -458,20 +463,9 @@ impl Connection {
         }
         // Heads are small: read them in small pieces, up to the head limit.
         match self.read_some(INPUT_LIMIT.min(self.input.len() + READ_CHUNK)) {
-            // A client that ended its side with close_notify gets ours (RFC 5246 section 7.2.1
-            // requires the answer in TLS 1.2; nginx sends it in both versions).
-            Ok(0) if self.sent_close_notify() => {
-                self.transport.close_notify();
-                (State::Closing { read_whole: true }, Flow::Continue)
-            }
-            Ok(0) => (State::Closed, Flow::Continue),
-            Ok(_) => {
-                if idle {
-                    // The keep-alive wait is over; the head must now come in time.
-                    self.deadline = Some(ctx.now + self.timeouts.header);
-                }
-                (State::Head { idle: false }, Flow::Continue)
-            }
+            Ok(0) => self.head_input_ended(),
+            // `input` already held part of this head, so its deadline is running.
+            Ok(_) => (State::Head { idle: false }, Flow::Continue),
             Err(e) => self.head_read_failed(e, idle, ctx),
         }
     }

@@ -11,6 +11,7 @@ mod model;
 mod parser;
 #[cfg(test)]
 mod props;
+pub mod proxy;
 mod template;
 mod tls;
 

@@ -21,6 +21,11 @@ pub struct Config {
     pub error_log_level: LogLevel,
     /// In file order; at least one.
     pub servers: Vec<Server>,
+    /// `upstream` blocks in file order, then the groups `proxy_pass HOST:PORT` makes; each
+    /// one's `id` is its index here.
+    pub upstreams: Vec<std::sync::Arc<super::proxy::model::Upstream>>,
+    /// `map` blocks in file order (what `ProxyVariable::Map` indexes).
+    pub maps: Vec<super::proxy::value::Map>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
     pub warnings: Vec<super::ConfigWarning>,
 }
@@ -122,6 +127,8 @@ pub struct Settings {
     pub add_headers: Vec<AddHeader>,
     pub expires: Expires,
     pub gzip_static: bool,
+    /// The `proxy_*` directives (`proxy_pass` in locations only).
+    pub proxy: super::proxy::model::ProxySettings,
 }
 
 impl Settings {
@@ -146,6 +153,7 @@ impl Settings {
             add_headers: Vec::new(),
             expires: Expires::Off,
             gzip_static: false,
+            proxy: super::proxy::model::ProxySettings::default(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The configuration parser: tokens to a tree of directives (syntax), then the tree to the typed
-//! [`Config`] (meaning). Pure but for three outside inputs: the directory relative paths resolve
-//! against, `workers auto` reading the number of cores, and the certificate and key files of
-//! `ssl_certificate` / `ssl_certificate_key`, which are read and checked here.
+//! [`Config`] (meaning). Pure but for four outside inputs: the directory relative paths resolve
+//! against, `workers auto` reading the number of cores, the certificate and key files of
+//! `ssl_certificate` / `ssl_certificate_key`, which are read and checked here, and the host names
+//! of `proxy_pass` and upstream `server`s, which are resolved here (as nginx does, once, at load).
+//! The proxy directives themselves are read by `config::proxy`.
 //!
 //! Errors use nginx's wording and point at the offending token. Syntax errors (unbalanced braces,
 //! missing `;`) are found over the whole file before any meaning error.
@@ -18,15 +20,24 @@ use super::model::{
 use super::template::Template;
 use super::tls::{Part, Tls};
 
-type Result<T> = std::result::Result<T, Error>;
+pub(super) type Result<T> = std::result::Result<T, Error>;
 
-fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
+pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
     Err(Error::new(pos, message))
 }
 
 /// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
 /// `Config::path` is left for the caller to fill in.
 pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
+    parse_wired(text, config_dir, super::proxy::WIRING)
+}
+
+/// [`parse`], with the proxy directives accepted or refused as `wiring` says.
+pub(super) fn parse_wired(
+    text: &str,
+    config_dir: &Path,
+    wiring: super::proxy::Wiring,
+) -> Result<Config> {
     let tokens = lexer::tokenize(text)?;
     let eof = tokens.eof;
     let tree = Tree {
@@ -34,8 +45,19 @@ pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
         eof,
     }
     .block(None, 0)?;
-    let mut config = Interpreter { dir: config_dir }.main(&tree, eof)?;
+    if wiring == super::proxy::Wiring::Refuse {
+        super::proxy::refuse_unwired(&tree)?;
+    }
+    let proxy = super::proxy::Globals::parse(&tree, config_dir)?;
+    let mut config = Interpreter {
+        dir: config_dir,
+        proxy: &proxy,
+    }
+    .main(&tree, eof)?;
+    super::proxy::finish(&mut config, proxy)?;
     config.warnings = super::lint::lint(&tree, &config);
+    config.warnings.extend(super::proxy::lint(&config));
+    config.warnings.sort_by_key(|w| (w.line, w.col));
     Ok(config)
 }
 
@@ -129,14 +151,14 @@ impl Tree {
 // ---------------------------------------------------------------------------------------------
 // Meaning: which directive goes where, with how many arguments.
 
-const MAIN: u8 = 1;
+pub(super) const MAIN: u8 = 1;
 const SERVER: u8 = 2;
-const LOCATION: u8 = 4;
-const SETTINGS: u8 = SERVER | LOCATION;
-const MANY: usize = usize::MAX;
+pub(super) const LOCATION: u8 = 4;
+pub(super) const SETTINGS: u8 = SERVER | LOCATION;
+pub(super) const MANY: usize = usize::MAX;
 
-struct Spec {
-    name: &'static str,
+pub(super) struct Spec {
+    pub(super) name: &'static str,
     /// The blocks it may appear in.
     contexts: u8,
     /// Takes a `{ }` block instead of ending with `;`.
@@ -145,7 +167,12 @@ struct Spec {
     max_args: usize,
 }
 
-const fn spec(name: &'static str, contexts: u8, min_args: usize, max_args: usize) -> Spec {
+pub(super) const fn spec(
+    name: &'static str,
+    contexts: u8,
+    min_args: usize,
+    max_args: usize,
+) -> Spec {
     Spec {
         name,
         contexts,
@@ -155,7 +182,12 @@ const fn spec(name: &'static str, contexts: u8, min_args: usize, max_args: usize
     }
 }
 
-const fn block(name: &'static str, contexts: u8, min_args: usize, max_args: usize) -> Spec {
+pub(super) const fn block(
+    name: &'static str,
+    contexts: u8,
+    min_args: usize,
+    max_args: usize,
+) -> Spec {
     Spec {
         block: true,
         ..spec(name, contexts, min_args, max_args)
@@ -194,9 +226,13 @@ const SPECS: &[Spec] = &[
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
 /// needs one and a valid number of arguments.
-fn check(d: &Directive, context: u8) -> Result<()> {
+pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
     let name = d.name.text.as_str();
-    let Some(spec) = SPECS.iter().find(|s| s.name == name) else {
+    let Some(spec) = SPECS
+        .iter()
+        .chain(super::proxy::SPECS)
+        .find(|s| s.name == name)
+    else {
         return fail(d.name.pos, format!("unknown directive \"{name}\""));
     };
     if spec.contexts & context == 0 {
@@ -224,7 +260,15 @@ fn check(d: &Directive, context: u8) -> Result<()> {
     Ok(())
 }
 
-fn duplicate<T>(d: &Directive) -> Result<T> {
+/// Whether `name` is a directive of any block.
+pub(super) fn is_directive(name: &str) -> bool {
+    SPECS
+        .iter()
+        .chain(super::proxy::SPECS)
+        .any(|s| s.name == name)
+}
+
+pub(super) fn duplicate<T>(d: &Directive) -> Result<T> {
     fail(
         d.name.pos,
         format!("\"{}\" directive is duplicate", d.name.text),
@@ -252,11 +296,13 @@ struct Overrides {
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
     gzip_static: Option<bool>,
+    proxy: super::proxy::ProxyOverrides,
 }
 
 impl Overrides {
     fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
+        s.proxy = self.proxy.apply_to(&base.proxy);
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
         }
@@ -292,6 +338,8 @@ impl Overrides {
 
 struct Interpreter<'a> {
     dir: &'a Path,
+    /// The `upstream` and `map` blocks, read before the servers.
+    proxy: &'a super::proxy::Globals,
 }
 
 impl Interpreter<'_> {
@@ -326,6 +374,7 @@ impl Interpreter<'_> {
                         error_log_level = Some(parse_log_level(level)?);
                     }
                 }
+                "upstream" | "map" => {} // read by proxy::Globals::parse
                 _ => servers.push(self.server(d, &mut listens)?),
             }
         }
@@ -342,6 +391,8 @@ impl Interpreter<'_> {
             error_log: error_log.unwrap_or(LogTarget::Stderr),
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
+            upstreams: Vec::new(),
+            maps: Vec::new(),
             warnings: Vec::new(),
         })
     }
@@ -599,6 +650,9 @@ impl Interpreter<'_> {
                 }
                 o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
             }
+            name if super::proxy::is_setting(name) => {
+                super::proxy::setting(&mut o.proxy, d, self.proxy)?;
+            }
             name => {
                 let slot = match name {
                     "cgi_timeout" => &mut o.cgi_timeout,
@@ -807,7 +861,7 @@ fn parse_listen(w: &Word) -> Result<SocketAddr> {
 }
 
 /// Only ASCII digits (no sign, no spaces), at least one; None also on overflow.
-fn parse_decimal(s: &str) -> Option<u64> {
+pub(super) fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -881,7 +935,7 @@ fn parse_log_level(w: &Word) -> Result<LogLevel> {
     )
 }
 
-fn parse_on_off(w: &Word, directive: &str) -> Result<bool> {
+pub(super) fn parse_on_off(w: &Word, directive: &str) -> Result<bool> {
     match w.text.to_ascii_lowercase().as_str() {
         "on" => Ok(true),
         "off" => Ok(false),
@@ -996,7 +1050,7 @@ fn parse_expires(w: &Word) -> Result<Expires> {
 }
 
 /// Bytes, with an optional `k`, `m` or `g` suffix (any case, 1024-based).
-fn parse_size(w: &Word) -> Result<u64> {
+pub(super) fn parse_size(w: &Word) -> Result<u64> {
     let s = w.text.as_str();
     let (digits, unit) = match s.as_bytes().last().map(u8::to_ascii_lowercase) {
         Some(b'k') => (&s[..s.len() - 1], 1u64 << 10),
@@ -1017,7 +1071,7 @@ fn parse_size(w: &Word) -> Result<u64> {
 const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Seconds, or a number with `ms`, `s`, `m` or `h`.
-fn parse_duration(w: &Word) -> Result<Duration> {
+pub(super) fn parse_duration(w: &Word) -> Result<Duration> {
     let s = w.text.as_str();
     let (digits, millis_per_unit) = if let Some(d) = s.strip_suffix("ms") {
         (d, 1)

@@ -15,6 +15,8 @@ pub mod proxy;
 mod template;
 mod tls;
 
+#[cfg(test)]
+pub(crate) use lexer::Pos;
 pub use model::*;
 pub use template::{Template, TemplateError, Variable};
 pub use tls::Tls;

@@ -169,7 +169,7 @@ fn variable(
 
 /// The path and query of a request-target: an absolute-form target
 /// (`http://host/a?b`) loses its scheme and authority, as nginx's `$request_uri`.
-fn origin_form(target: &str) -> &str {
+pub(crate) fn origin_form(target: &str) -> &str {
     if target.starts_with('/') {
         return target;
     }

@@ -12,9 +12,12 @@
 //! - [`tls`]: certificates made at test time (rcgen) and their SPKI pins.
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
+//! - [`backends`]: the backends of the reverse-proxy tests (our Python backend, gunicorn, a
+//!   WebSocket echo and its client).
 
 #![allow(dead_code, unused_imports)]
 
+pub mod backends;
 pub mod cgi;
 pub mod data;
 pub mod hostile;

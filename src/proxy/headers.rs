@@ -13,7 +13,9 @@ use crate::config::Settings;
 use crate::config::proxy::model::{ProxySettings, RedirectRule};
 use crate::config::proxy::value::Value;
 
-use super::response::{Field, ResponseHead};
+use std::borrow::Cow;
+
+use super::response::ResponseHead;
 
 /// Fields that belong to the backend's connection or to its framing of the body.
 const HOP_BY_HOP: [&str; 7] = [
@@ -26,43 +28,52 @@ const HOP_BY_HOP: [&str; 7] = [
     "content-length",
 ];
 
-/// The fields of `head` to send to the client, in order. `expand` gives the value of a
-/// `proxy_redirect` value for this request.
-pub fn client_fields(
-    head: &ResponseHead,
+/// The fields of `head` to send to the client, in order: (name, value), borrowed from the head
+/// unless `proxy_redirect` rewrote the value. `expand` gives the value of a `proxy_redirect`
+/// value for this request.
+pub fn client_fields<'h>(
+    head: &'h ResponseHead,
     settings: &ProxySettings,
     expand: &dyn Fn(&Value) -> String,
-) -> Vec<Field> {
-    let named: Vec<String> = head
-        .fields
-        .iter()
-        .filter(|f| f.name.eq_ignore_ascii_case("connection"))
-        .flat_map(|f| f.value.split(|&b| b == b','))
-        .map(|t| String::from_utf8_lossy(t).trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty())
-        .collect();
-    let mut out = Vec::with_capacity(head.fields.len());
-    for field in &head.fields {
-        let lower = field.name.to_ascii_lowercase();
+) -> Vec<(&'h str, Cow<'h, [u8]>)> {
+    // Names the backend's Connection lists (rarely any beyond close / keep-alive).
+    let mut named: Vec<&[u8]> = Vec::new();
+    for (name, value) in head.fields() {
+        if name.eq_ignore_ascii_case("connection") {
+            named.extend(
+                value
+                    .split(|&b| b == b',')
+                    .map(|t| t.trim_ascii())
+                    .filter(|t| !t.is_empty()),
+            );
+        }
+    }
+    let mut lower = String::new();
+    let mut out = Vec::with_capacity(head.fields().len());
+    for (name, value) in head.fields() {
+        lower.clear();
+        lower.push_str(name);
+        lower.make_ascii_lowercase();
         let dropped = if lower == "upgrade" {
             // Named by the backend's `Connection: upgrade`, but the client must see it.
             !head.switched
         } else {
-            HOP_BY_HOP.contains(&lower.as_str()) || named.contains(&lower) || settings.hides(&lower)
+            HOP_BY_HOP.contains(&lower.as_str())
+                || named
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(lower.as_bytes()))
+                || settings.hides(&lower)
         };
         if dropped {
             continue;
         }
         let rewritten = match lower.as_str() {
-            "location" => rewrite_redirect(&field.value, 0, &settings.redirects, expand),
-            "refresh" => refresh_url_at(&field.value)
-                .and_then(|at| rewrite_redirect(&field.value, at, &settings.redirects, expand)),
+            "location" => rewrite_redirect(value, 0, &settings.redirects, expand),
+            "refresh" => refresh_url_at(value)
+                .and_then(|at| rewrite_redirect(value, at, &settings.redirects, expand)),
             _ => None,
         };
-        out.push(Field {
-            name: field.name.clone(),
-            value: rewritten.unwrap_or_else(|| field.value.clone()),
-        });
+        out.push((name, rewritten.map_or(Cow::Borrowed(value), Cow::Owned)));
     }
     out
 }
@@ -150,7 +161,7 @@ mod tests {
     fn fields(head: &ResponseHead, settings: &ProxySettings) -> Vec<String> {
         client_fields(head, settings, &literal_expand)
             .iter()
-            .map(|f| format!("{}: {}", f.name, String::from_utf8_lossy(&f.value)))
+            .map(|(name, value)| format!("{name}: {}", String::from_utf8_lossy(value)))
             .collect()
     }
 

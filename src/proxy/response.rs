@@ -22,11 +22,12 @@ pub const MAX_INTERIM: usize = 16;
 /// Header fields parsed without a heap allocation; more get a table sized by the head's lines.
 const INLINE_FIELDS: usize = 32;
 
-/// One field of the backend's head, as received (value without surrounding whitespace).
+/// Where one field of the head is: byte ranges of its name and value (the value without
+/// surrounding whitespace) in [`ResponseHead::bytes`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Field {
-    pub name: String,
-    pub value: Vec<u8>,
+struct FieldAt {
+    name: std::ops::Range<usize>,
+    value: std::ops::Range<usize>,
 }
 
 /// How the body after the head is delimited (RFC 9112 §6.3).
@@ -48,14 +49,12 @@ pub enum BackendReuse {
     Close,
 }
 
-/// A final response head.
+/// A final response head: its bytes, kept once, and what they mean.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseHead {
     pub status: u16,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
-    /// Every field in order, as received.
-    pub fields: Vec<Field>,
     pub body: BodyFraming,
     /// The Content-Length, also where it does not delimit a body (HEAD, 304): the client is
     /// told it as the backend said it.
@@ -63,15 +62,26 @@ pub struct ResponseHead {
     pub reuse: BackendReuse,
     /// `101 Switching Protocols` to a request that asked for it: a tunnel follows.
     pub switched: bool,
+    /// The head as received.
+    bytes: Vec<u8>,
+    /// Every field in order.
+    fields: Vec<FieldAt>,
 }
 
 impl ResponseHead {
+    /// Every field in order, as received: (name, value).
+    pub fn fields(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> {
+        self.fields.iter().map(|f| {
+            let name = std::str::from_utf8(&self.bytes[f.name.clone()]).unwrap_or("");
+            (name, &self.bytes[f.value.clone()])
+        })
+    }
+
     /// The first field called `name` (case-insensitive).
     pub fn field(&self, name: &str) -> Option<&[u8]> {
-        self.fields
-            .iter()
-            .find(|f| f.name.eq_ignore_ascii_case(name))
-            .map(|f| f.value.as_slice())
+        self.fields()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
     }
 }
 
@@ -193,6 +203,12 @@ pub fn parse(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed, HeadError
     let mut keep_alive = false;
     let mut upgrade = false;
     let mut fields = Vec::with_capacity(response.headers.len());
+    // Field names and values are slices of `window`: their places in it.
+    let base = window.as_ptr() as usize;
+    let at = |part: &[u8]| {
+        let start = part.as_ptr() as usize - base;
+        start..start + part.len()
+    };
     for h in response.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
@@ -214,9 +230,9 @@ pub fn parse(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed, HeadError
         } else if name.eq_ignore_ascii_case("upgrade") {
             upgrade = !h.value.is_empty();
         }
-        fields.push(Field {
-            name: name.to_string(),
-            value: h.value.to_vec(),
+        fields.push(FieldAt {
+            name: at(name.as_bytes()),
+            value: at(h.value),
         });
     }
 
@@ -252,6 +268,7 @@ pub fn parse(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed, HeadError
         ResponseHead {
             status,
             minor_version,
+            bytes: window[..len].to_vec(),
             fields,
             body,
             content_length: if status == 204 { None } else { content_length },

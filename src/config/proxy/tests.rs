@@ -877,3 +877,82 @@ fn until_the_proxy_is_wired_proxy_pass_and_upstream_are_refused() {
         Wiring::Accept => assert!(public.is_ok()),
     }
 }
+
+/// Text made of the proxy directives' pieces, inside a location, after an upstream `u` and a map
+/// `$m` (only literal addresses and those names: nothing here needs a DNS lookup).
+fn proxy_like() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let token = prop_oneof![
+        Just("proxy_pass"),
+        Just("http://u"),
+        Just("http://U/x/"),
+        Just("http://u:80"),
+        Just("http://127.0.0.1:1"),
+        Just("http://[::1]:2/"),
+        Just("http://unix:/s:/p"),
+        Just("https://u"),
+        Just("proxy_set_header"),
+        Just("Host"),
+        Just("Content-Length"),
+        Just("\"\""),
+        Just("$host"),
+        Just("$m"),
+        Just("$http_x_y"),
+        Just("${nope}"),
+        Just("proxy_redirect"),
+        Just("default"),
+        Just("off"),
+        Just("proxy_next_upstream"),
+        Just("error"),
+        Just("http_502"),
+        Just("proxy_read_timeout"),
+        Just("5s"),
+        Just("proxy_buffer_size"),
+        Just("16k"),
+        Just("proxy_http_version"),
+        Just("1.1"),
+        Just("proxy_hide_header"),
+        Just(";"),
+        Just(" "),
+        Just("\n"),
+        Just("{"),
+        Just("}"),
+    ];
+    proptest::collection::vec(token, 0..40).prop_map(|t| t.concat())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn proxy_configurations_parse_or_fail_at_a_place_in_the_text(body in proxy_like()) {
+        let text = format!(
+            "upstream u {{ server 127.0.0.1:9; keepalive 2; }}\nmap $host $m {{ a b; }}\n\
+             server {{ listen 80;\nlocation / {{\n{body}\n}} }}\n"
+        );
+        match parser::parse_wired(&text, Path::new(DIR), Wiring::Accept) {
+            Err(e) => {
+                let lines: Vec<&str> = text.split('\n').collect();
+                proptest::prop_assert!(e.pos.line >= 1 && e.pos.line <= lines.len(), "{:?}", e);
+                let width = lines[e.pos.line - 1].chars().count() + 1;
+                proptest::prop_assert!(e.pos.col >= 1 && e.pos.col <= width, "{:?}", e);
+                proptest::prop_assert!(!e.message.is_empty());
+            }
+            Ok(config) => {
+                for location in &config.servers[0].locations {
+                    let proxy = &location.settings.proxy;
+                    if let Some(pass) = &proxy.pass {
+                        proptest::prop_assert_eq!(&pass.location, &location.path);
+                        proptest::prop_assert!(config.upstreams.iter().any(|u| Arc::ptr_eq(u, &pass.upstream)));
+                        proptest::prop_assert!(!proxy.redirects.contains(&RedirectRule::Default));
+                    }
+                    let names: Vec<String> =
+                        proxy.headers.iter().map(|h| h.name.to_ascii_lowercase()).collect();
+                    for (i, n) in names.iter().enumerate() {
+                        proptest::prop_assert!(!names[..i].contains(n), "{} twice", n);
+                    }
+                }
+            }
+        }
+    }
+}

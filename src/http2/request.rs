@@ -177,7 +177,20 @@ impl RequestFields {
         let (Some(scheme), Some(target)) = (self.scheme, self.path) else {
             return Err(Rejection::Malformed);
         };
-        if target.is_empty() || !valid_scheme(&scheme) {
+        if !valid_scheme(&scheme) {
+            return Err(Rejection::Malformed);
+        }
+        // §8.3.1: a valid :path is an absolute path (and query), or "*" for OPTIONS.
+        let asterisk = target == "*" && method == "OPTIONS";
+        if !target.starts_with('/') && !asterisk {
+            return Err(Rejection::Malformed);
+        }
+        if self
+            .authority
+            .as_deref()
+            .is_some_and(|authority| authority.contains('@'))
+        {
+            // §8.3.1: no userinfo in the authority of http and https URIs.
             return Err(Rejection::Malformed);
         }
         if let (Some(authority), Some(host)) = (&self.authority, &self.host) {
@@ -199,10 +212,6 @@ impl RequestFields {
         };
         if target.len() > crate::http::request::MAX_TARGET {
             return Err(Rejection::Status(414));
-        }
-        // Origin form only ("*" is for OPTIONS, which is not served).
-        if !target.starts_with('/') {
-            return Err(Rejection::Status(400));
         }
         let (raw_path, query) = path::split_target(target.as_bytes());
         let path = path::normalize(raw_path).map_err(|_| Rejection::Status(400))?;
@@ -579,13 +588,33 @@ mod tests {
                 Status(501),
             ),
             (
-                "a :path in absolute form",
+                "8.3.1 a :path in absolute form",
                 vec![
                     (":method", "GET"),
                     (":scheme", "http"),
                     (":path", "http://x/"),
                 ],
-                Status(400),
+                Malformed,
+            ),
+            (
+                "8.3.1 a :path of * for GET",
+                vec![(":method", "GET"), (":scheme", "http"), (":path", "*")],
+                Malformed,
+            ),
+            (
+                "8.3.1 userinfo in :authority",
+                vec![
+                    (":method", "GET"),
+                    (":scheme", "http"),
+                    (":authority", "u@h"),
+                    (":path", "/"),
+                ],
+                Malformed,
+            ),
+            (
+                "OPTIONS * is well-formed, and not served",
+                vec![(":method", "OPTIONS"), (":scheme", "http"), (":path", "*")],
+                Status(501),
             ),
             (
                 "a :path climbing above the root",
@@ -597,7 +626,7 @@ mod tests {
                 vec![
                     (":method", "GET"),
                     (":scheme", "http"),
-                    (":authority", "user@host"),
+                    (":authority", "a b"),
                     (":path", "/"),
                 ],
                 Status(400),

@@ -1474,3 +1474,646 @@ proptest! {
         }
     }
 }
+
+// ---- One table: RFC section, what the client sends after the preface, what must happen.
+
+/// The server's answer to a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// GOAWAY with this code, and the connection is done.
+    Connection(ErrorCode),
+    /// RST_STREAM on this stream with this code, and the connection goes on.
+    Stream(u32, ErrorCode),
+    /// No error at all: the connection still answers a PING.
+    Nothing,
+}
+
+fn headers_raw(client: &mut Client, stream: u32, flags: u8, fields: &[(&str, &str)]) -> Vec<u8> {
+    let block = client.block(fields);
+    raw(frame::HEADERS, flags, stream, &block)
+}
+
+const EH: u8 = frame::FLAG_END_HEADERS;
+const ES: u8 = frame::FLAG_END_STREAM;
+
+fn open(client: &mut Client) -> Vec<u8> {
+    headers_raw(client, 1, EH, &post(&[]))
+}
+
+fn half_closed(client: &mut Client) -> Vec<u8> {
+    headers_raw(client, 1, EH | ES, GET)
+}
+
+fn then(mut a: Vec<u8>, b: Vec<u8>) -> Vec<u8> {
+    a.extend(b);
+    a
+}
+
+type Case = (&'static str, fn(&mut Client) -> Vec<u8>, Expect);
+
+#[test]
+fn every_case_of_the_conformance_table_gives_its_answer() {
+    use ErrorCode::*;
+    use Expect::{Connection as C, Nothing, Stream as S};
+    let cases: &[Case] = &[
+        ("4.1 unknown type", |_| raw(0xee, 0, 0, b"x"), Nothing),
+        (
+            "4.1 unknown flags",
+            |_| raw(frame::PING, 0xfe, 0, &[0; 8]),
+            Nothing,
+        ),
+        (
+            "4.1 reserved bit",
+            |c| headers_raw(c, 0x8000_0001, EH | ES, GET),
+            Nothing,
+        ),
+        (
+            "4.2 DATA of 16384",
+            |c| then(open(c), data(1, &[0; 16_384], true)),
+            Nothing,
+        ),
+        (
+            "4.2 DATA of 16385",
+            |c| then(open(c), data(1, &[0; 16_385], true)),
+            C(FrameSizeError),
+        ),
+        (
+            "4.2 HEADERS of 16385",
+            |_| raw(frame::HEADERS, EH, 1, &[0x82; 16_385]),
+            C(FrameSizeError),
+        ),
+        (
+            "4.3 undecodable block",
+            |_| raw(frame::HEADERS, EH, 1, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            C(CompressionError),
+        ),
+        (
+            "4.3 PRIORITY inside a block",
+            |c| {
+                then(
+                    headers_raw(c, 1, 0, GET),
+                    raw(frame::PRIORITY, 0, 1, &[0, 0, 0, 0, 1]),
+                )
+            },
+            C(ProtocolError),
+        ),
+        (
+            "4.3 HEADERS of another stream inside a block",
+            |c| then(headers_raw(c, 1, 0, GET), headers_raw(c, 3, EH, GET)),
+            C(ProtocolError),
+        ),
+        ("5.1 idle: DATA", |_| data(1, b"x", true), C(ProtocolError)),
+        ("5.1 idle: RST_STREAM", |_| rst(1, 8), C(ProtocolError)),
+        (
+            "5.1 idle: WINDOW_UPDATE",
+            |_| window_update(1, 1),
+            C(ProtocolError),
+        ),
+        (
+            "5.1 idle: CONTINUATION",
+            |_| raw(frame::CONTINUATION, EH, 1, &[0x82]),
+            C(ProtocolError),
+        ),
+        (
+            "5.1 idle: PRIORITY",
+            |_| raw(frame::PRIORITY, 0, 1, &[0, 0, 0, 0, 1]),
+            Nothing,
+        ),
+        (
+            "5.1 half-closed (remote): DATA",
+            |c| then(half_closed(c), data(1, b"x", true)),
+            S(1, StreamClosed),
+        ),
+        (
+            "5.1 half-closed (remote): HEADERS",
+            |c| then(half_closed(c), headers_raw(c, 1, EH | ES, GET)),
+            S(1, StreamClosed),
+        ),
+        (
+            "5.1 half-closed (remote): CONTINUATION",
+            |c| then(half_closed(c), raw(frame::CONTINUATION, EH, 1, &[0x82])),
+            C(ProtocolError),
+        ),
+        (
+            "5.1 half-closed (remote): WINDOW_UPDATE",
+            |c| then(half_closed(c), window_update(1, 1)),
+            Nothing,
+        ),
+        (
+            "5.1 half-closed (remote): RST_STREAM",
+            |c| then(half_closed(c), rst(1, 8)),
+            Nothing,
+        ),
+        (
+            "5.1 closed by the client: DATA",
+            |c| then(then(open(c), rst(1, 8)), data(1, b"x", true)),
+            S(1, StreamClosed),
+        ),
+        (
+            "5.1 closed by the client: HEADERS",
+            |c| then(then(open(c), rst(1, 8)), headers_raw(c, 1, EH | ES, GET)),
+            S(1, StreamClosed),
+        ),
+        (
+            "5.1 closed by the client: CONTINUATION",
+            |c| {
+                then(
+                    then(open(c), rst(1, 8)),
+                    raw(frame::CONTINUATION, EH, 1, &[0x82]),
+                )
+            },
+            C(ProtocolError),
+        ),
+        (
+            "5.1 closed by the client: PRIORITY",
+            |c| {
+                then(
+                    then(open(c), rst(1, 8)),
+                    raw(frame::PRIORITY, 0, 1, &[0, 0, 0, 0, 1]),
+                )
+            },
+            Nothing,
+        ),
+        (
+            "5.1.1 even identifier",
+            |c| headers_raw(c, 2, EH | ES, GET),
+            C(ProtocolError),
+        ),
+        (
+            "5.1.1 smaller identifier",
+            |c| {
+                then(
+                    headers_raw(c, 5, EH | ES, GET),
+                    headers_raw(c, 3, EH | ES, GET),
+                )
+            },
+            C(ProtocolError),
+        ),
+        (
+            "5.3.1 HEADERS depending on itself",
+            |c| {
+                let block = c.block(GET);
+                raw(
+                    frame::HEADERS,
+                    EH | ES | frame::FLAG_PRIORITY,
+                    1,
+                    &[&[0, 0, 0, 1, 16][..], &block].concat(),
+                )
+            },
+            S(1, ProtocolError),
+        ),
+        (
+            "5.3.1 PRIORITY depending on itself",
+            |_| raw(frame::PRIORITY, 0, 1, &[0, 0, 0, 1, 16]),
+            S(1, ProtocolError),
+        ),
+        (
+            "5.5 unknown frame inside a block",
+            |c| then(headers_raw(c, 1, 0, GET), raw(0xee, 0, 1, b"x")),
+            C(ProtocolError),
+        ),
+        (
+            "6.1 DATA on stream 0",
+            |_| data(0, b"x", true),
+            C(ProtocolError),
+        ),
+        (
+            "6.1 DATA with a pad length past the payload",
+            |c| {
+                then(
+                    open(c),
+                    raw(
+                        frame::DATA,
+                        frame::FLAG_PADDED,
+                        1,
+                        &[6, b't', b'e', b's', b't'],
+                    ),
+                )
+            },
+            C(ProtocolError),
+        ),
+        (
+            "6.2 HEADERS on stream 0",
+            |c| headers_raw(c, 0, EH | ES, GET),
+            C(ProtocolError),
+        ),
+        (
+            "6.2 HEADERS with a pad length past the payload",
+            |_| raw(frame::HEADERS, EH | frame::FLAG_PADDED, 1, &[9, 0x82]),
+            C(ProtocolError),
+        ),
+        (
+            "6.3 PRIORITY on stream 0",
+            |_| raw(frame::PRIORITY, 0, 0, &[0, 0, 0, 1, 16]),
+            C(ProtocolError),
+        ),
+        (
+            "6.3 PRIORITY of 4 octets",
+            |c| then(open(c), raw(frame::PRIORITY, 0, 1, &[0, 0, 0, 3])),
+            S(1, FrameSizeError),
+        ),
+        (
+            "6.4 RST_STREAM on stream 0",
+            |_| rst(0, 8),
+            C(ProtocolError),
+        ),
+        (
+            "6.4 RST_STREAM of 3 octets",
+            |c| then(open(c), raw(frame::RST_STREAM, 0, 1, &[0, 0, 8])),
+            C(FrameSizeError),
+        ),
+        (
+            "6.5 SETTINGS ACK with a payload",
+            |_| raw(frame::SETTINGS, frame::FLAG_ACK, 0, &[0, 1, 0, 0, 0, 0]),
+            C(FrameSizeError),
+        ),
+        (
+            "6.5 SETTINGS on stream 1",
+            |_| raw(frame::SETTINGS, 0, 1, &[]),
+            C(ProtocolError),
+        ),
+        (
+            "6.5 SETTINGS of 3 octets",
+            |_| raw(frame::SETTINGS, 0, 0, &[0, 2, 0]),
+            C(FrameSizeError),
+        ),
+        (
+            "6.5.2 ENABLE_PUSH of 2",
+            |_| settings(&[(0x2, 2)]),
+            C(ProtocolError),
+        ),
+        (
+            "6.5.2 INITIAL_WINDOW_SIZE of 2^31",
+            |_| settings(&[(0x4, 1 << 31)]),
+            C(FlowControlError),
+        ),
+        (
+            "6.5.2 MAX_FRAME_SIZE below 16384",
+            |_| settings(&[(0x5, 16_383)]),
+            C(ProtocolError),
+        ),
+        (
+            "6.5.2 MAX_FRAME_SIZE of 2^24",
+            |_| settings(&[(0x5, 1 << 24)]),
+            C(ProtocolError),
+        ),
+        ("6.5.2 unknown setting", |_| settings(&[(0xff, 1)]), Nothing),
+        (
+            "6.7 PING on stream 1",
+            |_| raw(frame::PING, 0, 1, &[0; 8]),
+            C(ProtocolError),
+        ),
+        (
+            "6.7 PING of 6 octets",
+            |_| raw(frame::PING, 0, 0, &[0; 6]),
+            C(FrameSizeError),
+        ),
+        (
+            "6.8 GOAWAY on stream 1",
+            |_| raw(frame::GOAWAY, 0, 1, &[0; 8]),
+            C(ProtocolError),
+        ),
+        (
+            "6.9 WINDOW_UPDATE of 0 on the connection",
+            |_| window_update(0, 0),
+            C(ProtocolError),
+        ),
+        (
+            "6.9 WINDOW_UPDATE of 0 on a stream",
+            |c| then(open(c), window_update(1, 0)),
+            S(1, ProtocolError),
+        ),
+        (
+            "6.9 WINDOW_UPDATE of 3 octets",
+            |_| raw(frame::WINDOW_UPDATE, 0, 0, &[0, 0, 1]),
+            C(FrameSizeError),
+        ),
+        (
+            "6.9.1 connection window past 2^31-1",
+            |_| then(window_update(0, 1 << 30), window_update(0, 1 << 30)),
+            C(FlowControlError),
+        ),
+        (
+            "6.9.1 stream window past 2^31-1",
+            |c| {
+                then(
+                    then(open(c), window_update(1, 1 << 30)),
+                    window_update(1, 1 << 30),
+                )
+            },
+            S(1, FlowControlError),
+        ),
+        (
+            "6.10 CONTINUATION after HEADERS ending the block",
+            |c| then(half_closed(c), raw(frame::CONTINUATION, EH, 1, &[0x82])),
+            C(ProtocolError),
+        ),
+        (
+            "6.10 CONTINUATION on stream 0",
+            |c| {
+                then(
+                    headers_raw(c, 1, 0, GET),
+                    raw(frame::CONTINUATION, EH, 0, &[0x82]),
+                )
+            },
+            C(ProtocolError),
+        ),
+        (
+            "6.10 DATA inside a block",
+            |c| then(headers_raw(c, 1, 0, GET), data(1, b"x", true)),
+            C(ProtocolError),
+        ),
+        (
+            "6.10 CONTINUATION after DATA",
+            |c| {
+                then(
+                    then(open(c), data(1, b"x", false)),
+                    raw(frame::CONTINUATION, EH, 1, &[0x82]),
+                )
+            },
+            C(ProtocolError),
+        ),
+        (
+            "7 GOAWAY with an unknown code",
+            |_| raw(frame::GOAWAY, 0, 0, &[0, 0, 0, 0, 0, 0, 0xff, 0xff]),
+            Nothing,
+        ),
+        (
+            "7 RST_STREAM with an unknown code",
+            |c| then(open(c), rst(1, 0xffff)),
+            Nothing,
+        ),
+        (
+            "8.1 second HEADERS without END_STREAM",
+            |c| {
+                then(
+                    then(open(c), data(1, b"test", false)),
+                    headers_raw(c, 1, EH, &[("x-test", "ok")]),
+                )
+            },
+            S(1, ProtocolError),
+        ),
+        (
+            "8.1 trailers with a pseudo-header",
+            |c| then(open(c), headers_raw(c, 1, EH | ES, &[(":path", "/")])),
+            S(1, ProtocolError),
+        ),
+        (
+            "8.2 upper-case field name",
+            |c| {
+                headers_raw(
+                    c,
+                    1,
+                    EH | ES,
+                    &[GET[0], GET[1], GET[2], GET[3], ("X-Test", "ok")],
+                )
+            },
+            S(1, ProtocolError),
+        ),
+        (
+            "8.2.2 connection-specific field",
+            |c| {
+                headers_raw(
+                    c,
+                    1,
+                    EH | ES,
+                    &[GET[0], GET[1], GET[2], GET[3], ("connection", "keep-alive")],
+                )
+            },
+            S(1, ProtocolError),
+        ),
+        (
+            "8.2.2 TE other than trailers",
+            |c| {
+                headers_raw(
+                    c,
+                    1,
+                    EH | ES,
+                    &[GET[0], GET[1], GET[2], GET[3], ("te", "trailers, deflate")],
+                )
+            },
+            S(1, ProtocolError),
+        ),
+        (
+            "8.3 unknown pseudo-header",
+            |c| {
+                headers_raw(
+                    c,
+                    1,
+                    EH | ES,
+                    &[GET[0], GET[1], GET[2], GET[3], (":test", "ok")],
+                )
+            },
+            S(1, ProtocolError),
+        ),
+        (
+            "8.3 :status in a request",
+            |c| {
+                headers_raw(
+                    c,
+                    1,
+                    EH | ES,
+                    &[GET[0], GET[1], GET[2], GET[3], (":status", "200")],
+                )
+            },
+            S(1, ProtocolError),
+        ),
+        (
+            "8.3 pseudo-header after a regular field",
+            |c| {
+                headers_raw(
+                    c,
+                    1,
+                    EH | ES,
+                    &[GET[0], GET[1], GET[2], ("x-a", "b"), GET[3]],
+                )
+            },
+            S(1, ProtocolError),
+        ),
+        (
+            "8.3.1 empty :path",
+            |c| headers_raw(c, 1, EH | ES, &[GET[0], GET[1], GET[2], (":path", "")]),
+            S(1, ProtocolError),
+        ),
+        (
+            "8.3.1 no :method",
+            |c| headers_raw(c, 1, EH | ES, &[GET[1], GET[2], GET[3]]),
+            S(1, ProtocolError),
+        ),
+        (
+            "8.3.1 no :scheme",
+            |c| headers_raw(c, 1, EH | ES, &[GET[0], GET[2], GET[3]]),
+            S(1, ProtocolError),
+        ),
+        (
+            "8.3.1 no :path",
+            |c| headers_raw(c, 1, EH | ES, &[GET[0], GET[1], GET[2]]),
+            S(1, ProtocolError),
+        ),
+        (
+            "8.3.1 two :method",
+            |c| headers_raw(c, 1, EH | ES, &[GET[0], GET[1], GET[2], GET[3], GET[0]]),
+            S(1, ProtocolError),
+        ),
+        (
+            "8.3.1 two :scheme",
+            |c| headers_raw(c, 1, EH | ES, &[GET[0], GET[1], GET[2], GET[3], GET[1]]),
+            S(1, ProtocolError),
+        ),
+        (
+            "8.3.1 two :path",
+            |c| headers_raw(c, 1, EH | ES, &[GET[0], GET[1], GET[2], GET[3], GET[3]]),
+            S(1, ProtocolError),
+        ),
+        (
+            "8.1.1 content-length unlike one DATA",
+            |c| {
+                then(
+                    headers_raw(c, 1, EH, &post(&[("content-length", "1")])),
+                    data(1, b"test", true),
+                )
+            },
+            S(1, ProtocolError),
+        ),
+        (
+            "8.1.1 content-length unlike two DATA",
+            |c| {
+                then(
+                    then(
+                        headers_raw(c, 1, EH, &post(&[("content-length", "1")])),
+                        data(1, b"test", false),
+                    ),
+                    data(1, b"test", true),
+                )
+            },
+            S(1, ProtocolError),
+        ),
+        (
+            "8.4 PUSH_PROMISE",
+            |_| raw(frame::PUSH_PROMISE, EH, 1, &[0, 0, 0, 2, 0x82]),
+            C(ProtocolError),
+        ),
+        (
+            "HPACK 2.3.3 index past the tables",
+            |_| {
+                raw(
+                    frame::HEADERS,
+                    EH | ES,
+                    1,
+                    &[0x82, 0x87, 0x84, 0xff, 0x80, 0x01],
+                )
+            },
+            C(CompressionError),
+        ),
+        (
+            "HPACK 2.3.3 literal name index past the tables",
+            |_| {
+                raw(
+                    frame::HEADERS,
+                    EH | ES,
+                    1,
+                    &[0x82, 0x87, 0x84, 0x7f, 0x80, 0x01, 0x01, b'x'],
+                )
+            },
+            C(CompressionError),
+        ),
+        (
+            "HPACK 4.2 size update after a field",
+            |_| raw(frame::HEADERS, EH | ES, 1, &[0x82, 0x87, 0x84, 0x20]),
+            C(CompressionError),
+        ),
+        (
+            "HPACK 5.2 Huffman padding over 7 bits",
+            |_| {
+                raw(
+                    frame::HEADERS,
+                    EH | ES,
+                    1,
+                    &[0x82, 0x87, 0x84, 0x00, 0x81, 0x1f, 0x82, 0x1f, 0xff],
+                )
+            },
+            C(CompressionError),
+        ),
+        (
+            "HPACK 5.2 Huffman padding not ones",
+            |_| {
+                raw(
+                    frame::HEADERS,
+                    EH | ES,
+                    1,
+                    &[0x82, 0x87, 0x84, 0x00, 0x81, 0x18, 0x01, b'x'],
+                )
+            },
+            C(CompressionError),
+        ),
+        (
+            "HPACK 5.2 Huffman EOS",
+            |_| {
+                raw(
+                    frame::HEADERS,
+                    EH | ES,
+                    1,
+                    &[
+                        0x82, 0x87, 0x84, 0x00, 0x81, 0x1f, 0x84, 0xff, 0xff, 0xff, 0xff,
+                    ],
+                )
+            },
+            C(CompressionError),
+        ),
+        (
+            "HPACK 6.1 index 0",
+            |_| raw(frame::HEADERS, EH | ES, 1, &[0x80]),
+            C(CompressionError),
+        ),
+        (
+            "HPACK 6.3 size update over the setting",
+            |_| {
+                raw(
+                    frame::HEADERS,
+                    EH | ES,
+                    1,
+                    &[0x3f, 0xe2, 0x1f, 0x82, 0x87, 0x84],
+                )
+            },
+            C(CompressionError),
+        ),
+        (
+            "HPACK 6.3 size update to 0 first",
+            |_| raw(frame::HEADERS, EH | ES, 1, &[0x20, 0x82, 0x87, 0x84]),
+            Nothing,
+        ),
+    ];
+    for (name, build, expected) in cases {
+        let mut client = Client::ready();
+        let bytes = build(&mut client);
+        client.send(&bytes);
+        let frames = client.read();
+        let errors: Vec<(u8, u32, ErrorCode)> = frames
+            .iter()
+            .filter(|f| f.kind == frame::RST_STREAM || f.kind == frame::GOAWAY)
+            .map(|f| (f.kind, f.stream, code_of(f.code())))
+            .collect();
+        match expected {
+            Expect::Connection(code) => {
+                assert_eq!(errors, [(frame::GOAWAY, 0, *code)], "{name}");
+                assert_eq!(client.server.state(), State::Done, "{name}");
+            }
+            Expect::Stream(stream, code) => {
+                assert_eq!(errors, [(frame::RST_STREAM, *stream, *code)], "{name}");
+                client.send(&ping([1; 8]));
+                assert!(
+                    client.read().iter().any(|f| f.kind == frame::PING),
+                    "{name}: alive"
+                );
+            }
+            Expect::Nothing => {
+                assert_eq!(errors, [], "{name}");
+                client.send(&ping([1; 8]));
+                assert!(
+                    client.read().iter().any(|f| f.kind == frame::PING),
+                    "{name}: alive"
+                );
+            }
+        }
+    }
+}

@@ -254,8 +254,9 @@ pub struct Connection {
     phase: Phase,
     decoder: Decoder,
     encoder: Encoder,
-    /// The client's SETTINGS_MAX_FRAME_SIZE.
-    peer_max_frame: usize,
+    /// The largest frame we send: the client's SETTINGS_MAX_FRAME_SIZE, but never more than
+    /// 16 KiB (one TLS record; a larger frame would only make the output buffer larger).
+    frame_limit: usize,
     /// The client's SETTINGS_INITIAL_WINDOW_SIZE.
     peer_initial_window: i64,
     streams: Vec<Stream>,
@@ -289,7 +290,7 @@ impl Connection {
             phase: Phase::Preface { matched: 0 },
             decoder: Decoder::new(super::hpack::ENCODER_TABLE_SIZE),
             encoder: Encoder::new(),
-            peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE as usize,
+            frame_limit: frame::DEFAULT_MAX_FRAME_SIZE as usize,
             peer_initial_window: i64::from(DEFAULT_WINDOW),
             streams: Vec::new(),
             closed: VecDeque::new(),
@@ -895,7 +896,9 @@ impl Connection {
                         }
                     }
                 }
-                Setting::MaxFrameSize(size) => self.peer_max_frame = size as usize,
+                Setting::MaxFrameSize(size) => {
+                    self.frame_limit = size.min(frame::DEFAULT_MAX_FRAME_SIZE) as usize
+                }
                 // We never push, never open streams, and the header list size is advisory.
                 Setting::EnablePush(_)
                 | Setting::MaxConcurrentStreams(_)
@@ -1044,13 +1047,7 @@ impl Connection {
             self.encoder
                 .encode(name, value.as_ref(), indexing_of(name), &mut block);
         }
-        frame::write_header_block(
-            &mut self.out,
-            stream,
-            &block,
-            end_stream,
-            self.peer_max_frame,
-        );
+        frame::write_header_block(&mut self.out, stream, &block, end_stream, self.frame_limit);
         self.scratch = block;
         self.streams[index].send = Send::Body;
         self.idle_frames = 0;
@@ -1070,7 +1067,7 @@ impl Connection {
             return 0;
         }
         let window = self.streams[index].send_window.min(self.send_window);
-        window.clamp(0, self.peer_max_frame as i64) as usize
+        window.clamp(0, self.frame_limit as i64) as usize
     }
 
     /// Sends as much of `data` as the windows allow (see [`Connection::send_capacity`]), with
@@ -1205,11 +1202,13 @@ impl Connection {
 
     // ---- State and output.
 
+    /// A client's GOAWAY does not end the connection: the client closes it when it is done
+    /// (it may still send PING, SETTINGS, WINDOW_UPDATE), or the idle timeout does.
     pub fn state(&self) -> State {
         let active = self.streams.iter().any(Stream::exchange_active);
         match self.phase {
             Phase::Failed => State::Done,
-            _ if (self.goaway_sent.is_some() || self.goaway_received) && !active => State::Done,
+            _ if self.goaway_sent.is_some() && !active => State::Done,
             _ if self.goaway_sent.is_some() || self.goaway_received => State::Closing,
             _ => State::Open,
         }

@@ -679,7 +679,7 @@ fn a_ping_is_answered_with_its_payload_and_a_ping_ack_is_not() {
 }
 
 #[test]
-fn a_client_goaway_lets_open_streams_finish_then_the_connection_is_done() {
+fn a_client_goaway_lets_open_streams_finish_and_the_connection_answer_until_closed() {
     let mut client = Client::ready();
     let h = client.headers(1, GET, true);
     client.send(&h);
@@ -696,7 +696,10 @@ fn a_client_goaway_lets_open_streams_finish_then_the_connection_is_done() {
         .server
         .send_headers(1, 200, [("a", "b")], true)
         .unwrap();
-    assert_eq!(client.server.state(), State::Done);
+    client.read();
+    assert_eq!(client.server.state(), State::Closing);
+    client.send(&ping([3; 8]));
+    assert_eq!(client.read()[0].payload, [3; 8]);
 }
 
 #[test]
@@ -844,7 +847,7 @@ fn the_connection_window_is_shared_by_all_streams() {
 }
 
 #[test]
-fn data_is_split_into_frames_of_the_client_max_frame_size() {
+fn data_frames_are_at_most_16_kib_even_when_the_client_allows_larger() {
     let mut client = Client::ready();
     client.send(&settings(&[(0x5, 20_000)]));
     client.send(&window_update(0, 100_000));
@@ -855,7 +858,7 @@ fn data_is_split_into_frames_of_the_client_max_frame_size() {
         .server
         .send_headers(1, 200, [("a", "b")], false)
         .unwrap();
-    assert_eq!(client.server.send_capacity(1), 20_000);
+    assert_eq!(client.server.send_capacity(1), 16_384);
 }
 
 #[test]

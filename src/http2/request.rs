@@ -214,7 +214,10 @@ impl RequestFields {
             return Err(Rejection::Status(414));
         }
         let (raw_path, query) = path::split_target(target.as_bytes());
-        let path = path::normalize(raw_path).map_err(|_| Rejection::Status(400))?;
+        let path = match std::str::from_utf8(raw_path) {
+            Ok(raw) if already_normal(raw_path) => raw.to_string(),
+            _ => path::normalize(raw_path).map_err(|_| Rejection::Status(400))?,
+        };
         let query = query.map(|q| String::from_utf8_lossy(q).into_owned());
         let host = match self.authority.as_deref().or(self.host.as_deref()) {
             Some(value) => Some(parse_host(value.as_bytes()).ok_or(Rejection::Status(400))?),
@@ -306,11 +309,13 @@ fn parse_length(value: &[u8]) -> Option<u64> {
     Some(value.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
-/// The host of an `:authority` or Host value, lower-cased, without its port; `None` when it
-/// is not `host[:port]` (userinfo refused, IPv6 in brackets). The same rule as HTTP/1's Host.
-fn parse_host(value: &[u8]) -> Option<String> {
-    let ok = |b: u8| {
-        b.is_ascii_alphanumeric()
+/// The bytes a host value may hold (reg-name, IP literal, port), as a table.
+const HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
             || matches!(
                 b,
                 b'-' | b'.'
@@ -331,9 +336,36 @@ fn parse_host(value: &[u8]) -> Option<String> {
                     | b'['
                     | b']'
                     | b'%'
-            )
+            );
+        i += 1;
+    }
+    table
+};
+
+/// Whether `raw` is already what [`path::normalize`] makes of it (ASCII without `%` or NUL,
+/// starting with `/`, no empty, `.` or `..` segment but a trailing slash), so that it is taken
+/// as it is: nearly every request path, and the same shortcut HTTP/1 takes.
+fn already_normal(raw: &[u8]) -> bool {
+    let Some((b'/', rest)) = raw.split_first() else {
+        return false;
     };
-    if !value.iter().all(|&b| ok(b)) {
+    if !raw.iter().all(|&b| b.is_ascii() && b != b'%' && b != 0) {
+        return false;
+    }
+    let mut segments = rest.split(|&b| b == b'/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
+            return false;
+        }
+    }
+    true
+}
+
+/// The host of an `:authority` or Host value, lower-cased, without its port; `None` when it
+/// is not `host[:port]` (userinfo refused, IPv6 in brackets). The same rule as HTTP/1's Host.
+fn parse_host(value: &[u8]) -> Option<String> {
+    if !value.iter().all(|&b| HOST_BYTES[usize::from(b)]) {
         return None;
     }
     let text = std::str::from_utf8(value).ok()?;
@@ -635,6 +667,19 @@ mod tests {
         for (name, fields, expected) in cases {
             assert_eq!(build(fields, true).err(), Some(*expected), "{name}");
         }
+    }
+
+    #[test]
+    fn the_path_shortcut_agrees_with_normalize() {
+        for raw in [
+            "/", "/a", "/a/", "/a/b.c", "/a//b", "/./a", "/a/..", "/a%20b", "/é", "/a/.b", "/..a",
+        ] {
+            if already_normal(raw.as_bytes()) {
+                assert_eq!(path::normalize(raw.as_bytes()).unwrap(), raw, "{raw}");
+            }
+        }
+        assert!(already_normal(b"/a/b/"));
+        assert!(!already_normal(b"/a/../b"));
     }
 
     #[test]

@@ -103,13 +103,13 @@ impl DynamicTable {
     /// name: `(index, whole entry matched)`. The static table is searched first.
     pub fn find(&self, name: &[u8], value: &[u8]) -> Option<(usize, bool)> {
         let mut name_only = None;
-        for (i, (n, v)) in STATIC_TABLE.iter().enumerate() {
-            if n.as_bytes() == name {
-                if v.as_bytes() == value {
-                    return Some((i + 1, true));
+        if let Some((first, last)) = static_range(name) {
+            for index in first..=last {
+                if STATIC_TABLE[index - 1].1.as_bytes() == value {
+                    return Some((index, true));
                 }
-                name_only.get_or_insert(i + 1);
             }
+            name_only = Some(first);
         }
         for (i, entry) in self.entries.iter().enumerate() {
             if &entry.name[..] == name {
@@ -121,6 +121,66 @@ impl DynamicTable {
         }
         name_only.map(|index| (index, false))
     }
+}
+
+/// The static table entries with this name, as an inclusive index range: one `match` instead
+/// of a scan of the 61 entries.
+fn static_range(name: &[u8]) -> Option<(usize, usize)> {
+    Some(match name {
+        b":authority" => (1, 1),
+        b":method" => (2, 3),
+        b":path" => (4, 5),
+        b":scheme" => (6, 7),
+        b":status" => (8, 14),
+        b"accept-charset" => (15, 15),
+        b"accept-encoding" => (16, 16),
+        b"accept-language" => (17, 17),
+        b"accept-ranges" => (18, 18),
+        b"accept" => (19, 19),
+        b"access-control-allow-origin" => (20, 20),
+        b"age" => (21, 21),
+        b"allow" => (22, 22),
+        b"authorization" => (23, 23),
+        b"cache-control" => (24, 24),
+        b"content-disposition" => (25, 25),
+        b"content-encoding" => (26, 26),
+        b"content-language" => (27, 27),
+        b"content-length" => (28, 28),
+        b"content-location" => (29, 29),
+        b"content-range" => (30, 30),
+        b"content-type" => (31, 31),
+        b"cookie" => (32, 32),
+        b"date" => (33, 33),
+        b"etag" => (34, 34),
+        b"expect" => (35, 35),
+        b"expires" => (36, 36),
+        b"from" => (37, 37),
+        b"host" => (38, 38),
+        b"if-match" => (39, 39),
+        b"if-modified-since" => (40, 40),
+        b"if-none-match" => (41, 41),
+        b"if-range" => (42, 42),
+        b"if-unmodified-since" => (43, 43),
+        b"last-modified" => (44, 44),
+        b"link" => (45, 45),
+        b"location" => (46, 46),
+        b"max-forwards" => (47, 47),
+        b"proxy-authenticate" => (48, 48),
+        b"proxy-authorization" => (49, 49),
+        b"range" => (50, 50),
+        b"referer" => (51, 51),
+        b"refresh" => (52, 52),
+        b"retry-after" => (53, 53),
+        b"server" => (54, 54),
+        b"set-cookie" => (55, 55),
+        b"strict-transport-security" => (56, 56),
+        b"transfer-encoding" => (57, 57),
+        b"user-agent" => (58, 58),
+        b"vary" => (59, 59),
+        b"via" => (60, 60),
+        b"www-authenticate" => (61, 61),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -170,6 +230,17 @@ mod tests {
         assert_eq!(table.get(62), Some((&b"b"[..], &b"2"[..])));
         table.set_capacity(0);
         assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn the_static_name_index_agrees_with_the_static_table() {
+        for (i, (name, _)) in STATIC_TABLE.iter().enumerate() {
+            let (first, last) = static_range(name.as_bytes()).unwrap();
+            assert!((first..=last).contains(&(i + 1)), "{name}");
+            assert_eq!(STATIC_TABLE[first - 1].0, *name);
+            assert_eq!(STATIC_TABLE[last - 1].0, *name);
+        }
+        assert_eq!(static_range(b"x-other"), None);
     }
 
     #[test]

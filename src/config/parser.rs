@@ -487,13 +487,19 @@ impl Interpreter<'_> {
             return fail(d.name.pos, "no \"listen\" in server");
         }
         let tls = self.tls(certificate, certificate_key, first_ssl)?;
+        let server_methods = own.allow_methods.is_some();
         let settings = own.apply_to(&Settings::defaults(self.dir));
         let locations = locations
             .into_iter()
-            .map(|(path, exact, overrides)| Location {
-                path,
-                exact,
-                settings: overrides.apply_to(&settings),
+            .map(|(path, exact, overrides)| {
+                let methods_set = server_methods || overrides.allow_methods.is_some();
+                let mut settings = overrides.apply_to(&settings);
+                super::proxy::default_methods(&mut settings, methods_set);
+                Location {
+                    path,
+                    exact,
+                    settings,
+                }
             })
             .collect();
         Ok(Server {

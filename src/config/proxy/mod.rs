@@ -843,6 +843,17 @@ fn redirect(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) -> Result<
 // ---------------------------------------------------------------------------------------------
 // After the servers.
 
+/// A location that proxies passes every method (nginx's `proxy_pass` does) unless
+/// `allow_methods` is set in it or in its server: the contract's default (`GET HEAD`) is for
+/// files.
+pub(super) fn default_methods(settings: &mut Settings, methods_set: bool) {
+    if settings.proxy.pass.is_some() && !methods_set {
+        settings.allow_methods = super::Methods::ALL
+            .iter()
+            .fold(super::Methods::NONE, |all, (m, _)| all.union(*m));
+    }
+}
+
 /// How a location matches, for the rule on a URI part in `proxy_pass`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum LocationMatch {

@@ -956,3 +956,22 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_proxied_location_allows_every_method_unless_told_otherwise() {
+    use crate::config::Methods;
+    let all = Methods::ALL
+        .iter()
+        .fold(Methods::NONE, |a, (m, _)| a.union(*m));
+    let c = ok("server { listen 80;
+        location /p { proxy_pass http://10.0.0.1; }
+        location /q { proxy_pass http://10.0.0.1; allow_methods GET; }
+        location /f { }
+    }
+    server { listen 81; allow_methods GET POST; location / { proxy_pass http://10.0.0.1; } }");
+    let methods = |s: usize, l: usize| c.servers[s].locations[l].settings.allow_methods;
+    assert_eq!(methods(0, 0), all);
+    assert_eq!(methods(0, 1), Methods::GET);
+    assert_eq!(methods(0, 2), Methods::GET.union(Methods::HEAD));
+    assert_eq!(methods(1, 0), Methods::GET.union(Methods::POST));
+}

@@ -8,6 +8,8 @@
 //!   forwarded raw), its body framing, and whether it asks for a WebSocket tunnel.
 //! - `response`: the backend's response head, parsed strictly and bounded, its body framing and
 //!   whether the connection may be kept.
+//! - `body`: the backend's body by its framing, and whether a backend that stopped sending left
+//!   it complete (a body cut short reaches the client as a cut connection).
 //! - `headers`: the backend's fields as the client gets them (hop-by-hop and hidden fields
 //!   removed, `proxy_redirect` applied) and `proxy_intercept_errors`.
 //! - `balance`: nginx's smooth weighted round-robin and `least_conn`, passive health checks and
@@ -17,6 +19,7 @@
 //! - `pool`: the idle keep-alive connections of each upstream group (per worker).
 
 pub mod balance;
+pub mod body;
 pub mod headers;
 pub mod pool;
 pub mod request;

@@ -340,17 +340,19 @@ pub enum AfterExchange {
 
 /// The one keep-alive decision for a backend connection: pooled only when the group keeps
 /// connections (`keepalive N`), the request did not ask to close, the backend allows it, and
-/// the whole response was read (a client that went away mid-body leaves it unread: closed).
+/// the response was read exactly: whole (a client that went away mid-body leaves it unread)
+/// and nothing after it (bytes beyond its end, `body::Piece::Done` with input left, mean the
+/// backend and the proxy disagree on where it ended).
 pub fn after_exchange(
     group_keeps: bool,
     request: super::request::Reuse,
     head: &ResponseHead,
-    body_read_whole: bool,
+    read_exactly: bool,
 ) -> AfterExchange {
     let all = group_keeps
         && request == super::request::Reuse::Keep
         && head.reuse == BackendReuse::Keep
-        && body_read_whole;
+        && read_exactly;
     if all {
         AfterExchange::Pool
     } else {

@@ -16,11 +16,14 @@
 //!   backup servers, with per-worker state.
 //! - `retry`: `proxy_next_upstream`: whether a failed attempt goes on to the next server, and
 //!   what the client gets when it does not.
+//! - `log`: `$upstream_addr`, `$upstream_status` and `$upstream_response_time` of a request's
+//!   tries, as nginx writes them.
 //! - `pool`: the idle keep-alive connections of each upstream group (per worker).
 
 pub mod balance;
 pub mod body;
 pub mod headers;
+pub mod log;
 pub mod pool;
 pub mod request;
 pub mod response;

@@ -84,7 +84,16 @@ pub struct Request {
     pub framing: Framing,
     pub keep_alive: bool,
     pub expect_continue: bool,
+    /// Set by the router when the request's location is final (after any internal redirect:
+    /// `try_files`, a named location, an error page), so that later steps (decoration, error
+    /// pages) use that location rather than matching `path` again.
+    pub routed: Option<RoutedTo>,
 }
+
+/// The location a request was routed to: its index among its server's locations, or None
+/// for the server itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoutedTo(pub Option<usize>);
 
 impl Request {
     /// The first value of header `name` (case-insensitive).
@@ -283,6 +292,7 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
             framing,
             keep_alive,
             expect_continue: expect_continue && minor_version >= 1,
+            routed: None,
         },
         head_len,
     )))

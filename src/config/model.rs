@@ -212,6 +212,8 @@ pub struct Settings {
     pub add_headers: Vec<AddHeader>,
     pub expires: Expires,
     pub gzip_static: bool,
+    /// The `fastcgi_*` directives (`config::fastcgi`).
+    pub fastcgi: FastCgi,
 }
 
 impl Settings {
@@ -239,6 +241,7 @@ impl Settings {
             add_headers: Vec::new(),
             expires: Expires::Off,
             gzip_static: false,
+            fastcgi: FastCgi::default(),
         }
     }
 
@@ -397,4 +400,62 @@ impl Methods {
         }
         names.join(", ")
     }
+}
+
+/// What the `fastcgi_*` directives of a block set (each inherited as nginx does; a block's own
+/// `fastcgi_param` lines replace the inherited ones).
+#[derive(Debug, Clone)]
+pub struct FastCgi {
+    /// `fastcgi_pass`: where the application listens (location only; not inherited by nested
+    /// locations, as in nginx).
+    pub pass: Option<FastCgiPass>,
+    pub params: Vec<FastCgiParam>,
+    /// `fastcgi_index NAME`: added to a script name ending in `/`.
+    pub index: Option<String>,
+    /// `fastcgi_split_path_info REGEX`: two groups, the script name and the path info.
+    pub split_path_info: Option<regex::Regex>,
+    /// `fastcgi_keep_conn on`: ask the application to keep the connection for the next request.
+    pub keep_conn: bool,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub send_timeout: Duration,
+    /// `fastcgi_intercept_errors on`: responses of 300 and more with an `error_page` get it.
+    pub intercept_errors: bool,
+}
+
+impl Default for FastCgi {
+    /// nginx's defaults: 60 s timeouts, no keep-alive, errors passed through.
+    fn default() -> FastCgi {
+        FastCgi {
+            pass: None,
+            params: Vec::new(),
+            index: None,
+            split_path_info: None,
+            keep_conn: false,
+            connect_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            intercept_errors: false,
+        }
+    }
+}
+
+/// `fastcgi_pass ADDRESS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FastCgiPass {
+    /// `HOST:PORT` (a name is resolved when the configuration is read, as nginx does).
+    Tcp(Vec<SocketAddr>),
+    /// `unix:PATH`.
+    Unix(PathBuf),
+    /// An `upstream` block's name.
+    Upstream(String),
+}
+
+/// `fastcgi_param NAME VALUE [if_not_empty]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FastCgiParam {
+    pub name: String,
+    pub value: Template,
+    /// Not sent when the value is empty.
+    pub if_not_empty: bool,
 }

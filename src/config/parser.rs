@@ -20,13 +20,24 @@ use super::tls::{Part, Tls};
 
 type Result<T> = std::result::Result<T, Error>;
 
-fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
+pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
     Err(Error::new(pos, message))
 }
 
 /// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
 /// `Config::path` is left for the caller to fill in.
 pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
+    parse_with(text, config_dir, super::fastcgi::WIRED)
+}
+
+/// [`parse`] with the `fastcgi_*` directives accepted whether or not FastCGI is wired (for
+/// the tests of their grammar).
+#[cfg(test)]
+pub(super) fn parse_allowing_fastcgi(text: &str, config_dir: &Path) -> Result<Config> {
+    parse_with(text, config_dir, true)
+}
+
+fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
     let tokens = lexer::tokenize(text)?;
     let eof = tokens.eof;
     let tree = Tree {
@@ -38,6 +49,7 @@ pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
     let mut config = Interpreter {
         dir: config_dir,
         captures: &captures,
+        fastcgi,
     }
     .main(&tree, eof)?;
     config.warnings = super::lint::lint(&tree, &config);
@@ -196,6 +208,16 @@ const SPECS: &[Spec] = &[
     spec("add_header", SETTINGS, 2, 3),
     spec("expires", SETTINGS, 1, 1),
     spec("gzip_static", SETTINGS, 1, 1),
+    // config::fastcgi
+    spec("fastcgi_pass", LOCATION, 1, 1),
+    spec("fastcgi_param", SETTINGS, 2, 3),
+    spec("fastcgi_index", SETTINGS, 1, 1),
+    spec("fastcgi_split_path_info", LOCATION, 1, 1),
+    spec("fastcgi_keep_conn", SETTINGS, 1, 1),
+    spec("fastcgi_connect_timeout", SETTINGS, 1, 1),
+    spec("fastcgi_read_timeout", SETTINGS, 1, 1),
+    spec("fastcgi_send_timeout", SETTINGS, 1, 1),
+    spec("fastcgi_intercept_errors", SETTINGS, 1, 1),
 ];
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
@@ -230,7 +252,7 @@ fn check(d: &Directive, context: u8) -> Result<()> {
     Ok(())
 }
 
-fn duplicate<T>(d: &Directive) -> Result<T> {
+pub(super) fn duplicate<T>(d: &Directive) -> Result<T> {
     fail(
         d.name.pos,
         format!("\"{}\" directive is duplicate", d.name.text),
@@ -259,6 +281,7 @@ struct Overrides {
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
     gzip_static: Option<bool>,
+    fastcgi: super::fastcgi::Overrides,
 }
 
 impl Overrides {
@@ -296,6 +319,7 @@ impl Overrides {
         if self.upload_store.is_some() {
             s.upload_store = self.upload_store;
         }
+        s.fastcgi = self.fastcgi.apply_to(&base.fastcgi);
         s
     }
 }
@@ -304,6 +328,8 @@ struct Interpreter<'a> {
     dir: &'a Path,
     /// The group names of every location regular expression in the file (`$name` variables).
     captures: &'a [String],
+    /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
+    fastcgi: bool,
 }
 
 /// A location block read, before its settings are resolved against its parents'.
@@ -748,6 +774,12 @@ impl Interpreter<'_> {
                     return duplicate(d);
                 }
                 o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
+            }
+            name if super::fastcgi::NAMES.contains(&name) => {
+                super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
+                if !self.fastcgi {
+                    return super::fastcgi::refuse_unwired(d.name.pos);
+                }
             }
             name => {
                 let slot = match name {
@@ -1239,7 +1271,7 @@ fn parse_log_level(w: &Word) -> Result<LogLevel> {
     )
 }
 
-fn parse_on_off(w: &Word, directive: &str) -> Result<bool> {
+pub(super) fn parse_on_off(w: &Word, directive: &str) -> Result<bool> {
     match w.text.to_ascii_lowercase().as_str() {
         "on" => Ok(true),
         "off" => Ok(false),
@@ -1375,7 +1407,7 @@ fn parse_size(w: &Word) -> Result<u64> {
 const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Seconds, or a number with `ms`, `s`, `m` or `h`.
-fn parse_duration(w: &Word) -> Result<Duration> {
+pub(super) fn parse_duration(w: &Word) -> Result<Duration> {
     let s = w.text.as_str();
     let (digits, millis_per_unit) = if let Some(d) = s.strip_suffix("ms") {
         (d, 1)

@@ -88,57 +88,33 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo) -> Plan {
     if !matches!(request.method, Method::Get | Method::Head) {
         file_cache::note_possible_change();
     }
-    let server = site.server;
-    let mut current = Routed {
-        captures: route::captures_for(site, &request.path),
-        site: site.clone(),
+    let captures = route::captures_for(site, &request.path);
+    // The common case, no internal redirect: nothing is copied.
+    let mut redirect = match plan_once(request, site, &captures, conn) {
+        Step::Plan(plan) => match named_error_page(&plan, site) {
+            None => {
+                request.routed = Some(RoutedTo(site.id));
+                return plan;
+            }
+            Some(redirect) => redirect,
+        },
+        Step::Redirect(redirect) => (redirect, None),
     };
+    let server = site.server;
+    let mut current = site.clone();
     let mut redirects = 0;
-    // nginx answers one error with one error page (no `recursive_error_pages`).
-    let mut pending: Option<PendingStatus> = None;
     loop {
-        let step = match plan_once(request, &current, conn) {
-            Step::Plan(Plan::Respond(response)) if pending.is_none() && response.status >= 300 => {
-                match current.site.settings.error_page(response.status) {
-                    Some(page) if page.named().is_some() => {
-                        pending = Some(PendingStatus {
-                            error: response.status,
-                            status: page.status,
-                        });
-                        Step::Redirect(Redirect::Named(page.target.clone()))
-                    }
-                    _ => Step::Plan(Plan::Respond(response)),
-                }
-            }
-            step => step,
-        };
-        let redirect = match step {
-            Step::Plan(plan) => {
-                request.routed = Some(RoutedTo(current.site.id));
-                return match (plan, pending) {
-                    (Plan::Respond(mut response), Some(p)) => {
-                        response.status = match p.status {
-                            ErrorPageStatus::Original => p.error,
-                            ErrorPageStatus::FromPage => response.status,
-                            ErrorPageStatus::Set(code) => code,
-                        };
-                        Plan::Respond(response)
-                    }
-                    (plan, _) => plan,
-                };
-            }
-            Step::Redirect(redirect) => redirect,
-        };
+        let (target, status) = redirect;
         redirects += 1;
         if redirects > MAX_INTERNAL_REDIRECTS {
             log::error(&format!(
                 "rewrite or internal redirection cycle while processing \"{}\"",
                 request.path
             ));
-            request.routed = Some(RoutedTo(current.site.id));
-            return Plan::Respond(error(500, &current.site));
+            request.routed = Some(RoutedTo(current.id));
+            return Plan::Respond(error(500, &current));
         }
-        current = match redirect {
+        let routed = match target {
             Redirect::Uri(path, query) => {
                 request.path = path;
                 request.query = query;
@@ -153,20 +129,71 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo) -> Plan {
                 }
             }
         };
+        current = routed.site;
+        let step = plan_once(request, &current, &routed.captures, conn);
+        redirect = match step {
+            Step::Redirect(next) => (next, status),
+            // nginx answers one error with one error page (no `recursive_error_pages`).
+            Step::Plan(plan) if status.is_some() => {
+                request.routed = Some(RoutedTo(current.id));
+                return with_status(plan, status);
+            }
+            Step::Plan(plan) => match named_error_page(&plan, &current) {
+                None => {
+                    request.routed = Some(RoutedTo(current.id));
+                    return plan;
+                }
+                Some(next) => next,
+            },
+        };
+    }
+}
+
+/// When `plan` is an error answered by an `error_page` naming a location: the redirect there,
+/// with the status the answer will go out with.
+fn named_error_page(plan: &Plan, site: &Site) -> Option<(Redirect, Option<PendingStatus>)> {
+    let Plan::Respond(response) = plan else {
+        return None;
+    };
+    if response.status < 300 {
+        return None;
+    }
+    let page = site.settings.error_page(response.status)?;
+    page.named()?;
+    Some((
+        Redirect::Named(page.target.clone()),
+        Some(PendingStatus {
+            error: response.status,
+            status: page.status,
+        }),
+    ))
+}
+
+/// `plan` with the status an `error_page` asks for.
+fn with_status(plan: Plan, pending: Option<PendingStatus>) -> Plan {
+    match (plan, pending) {
+        (Plan::Respond(mut response), Some(p)) => {
+            response.status = match p.status {
+                ErrorPageStatus::Original => p.error,
+                ErrorPageStatus::FromPage => response.status,
+                ErrorPageStatus::Set(code) => code,
+            };
+            Plan::Respond(response)
+        }
+        (plan, _) => plan,
     }
 }
 
 /// nginx's phases in one location: `return`, then the method check, then `try_files`, then the
 /// handler of the method.
-fn plan_once(request: &mut Request, routed: &Routed, conn: &ConnInfo) -> Step {
-    let site = &routed.site;
+fn plan_once(request: &mut Request, site: &Site, captures: &Captures, conn: &ConnInfo) -> Step {
     let settings = site.settings;
     if let Some(ret) = &settings.return_ {
         let vars = Vars {
             request,
             site,
             conn,
-            captures: &routed.captures,
+            captures,
             split: None,
         };
         return Step::Plan(Plan::Respond(fixed_return(
@@ -182,7 +209,7 @@ fn plan_once(request: &mut Request, routed: &Routed, conn: &ConnInfo) -> Step {
         )));
     }
     if let Some(try_files) = &settings.try_files
-        && let Some(step) = try_files_phase(try_files, request, routed, conn)
+        && let Some(step) = try_files_phase(try_files, request, site, captures, conn)
     {
         return step;
     }
@@ -195,15 +222,15 @@ fn plan_once(request: &mut Request, routed: &Routed, conn: &ConnInfo) -> Step {
 fn try_files_phase(
     try_files: &TryFiles,
     request: &mut Request,
-    routed: &Routed,
+    site: &Site,
+    captures: &Captures,
     conn: &ConnInfo,
 ) -> Option<Step> {
-    let site = &routed.site;
     let vars = Vars {
         request,
         site,
         conn,
-        captures: &routed.captures,
+        captures,
         split: None,
     };
     let mut found = None;

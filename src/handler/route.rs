@@ -31,25 +31,38 @@ pub struct Site<'a> {
 }
 
 /// The groups of the regular expression that chose the location, for `$1`... and `$name`.
+/// One pointer when there are none (the common case costs nothing to make or move).
 #[derive(Debug, Default)]
-pub struct Captures<'a> {
-    regex: Option<&'a regex::Regex>,
+pub struct Captures<'a>(Option<Box<Groups<'a>>>);
+
+#[derive(Debug)]
+struct Groups<'a> {
+    regex: &'a regex::Regex,
     /// The path the expression matched (later steps may change the request's path).
     text: String,
-    locations: Option<regex::CaptureLocations>,
+    locations: regex::CaptureLocations,
 }
 
-impl Captures<'_> {
+impl<'a> Captures<'a> {
+    fn new(regex: &'a regex::Regex, text: &str, locations: regex::CaptureLocations) -> Self {
+        Captures(Some(Box::new(Groups {
+            regex,
+            text: text.to_string(),
+            locations,
+        })))
+    }
+
     /// Group `n` (`$1` is 1), if it took part in the match.
     pub fn group(&self, n: usize) -> Option<&str> {
-        let (start, end) = self.locations.as_ref()?.get(n)?;
-        self.text.get(start..end)
+        let groups = self.0.as_deref()?;
+        let (start, end) = groups.locations.get(n)?;
+        groups.text.get(start..end)
     }
 
     /// The group called `name`, if the expression has one and it took part in the match.
     pub fn named(&self, name: &str) -> Option<&str> {
-        let regex = self.regex?;
-        let index = regex.capture_names().position(|n| n == Some(name))?;
+        let groups = self.0.as_deref()?;
+        let index = groups.regex.capture_names().position(|n| n == Some(name))?;
         self.group(index)
     }
 }
@@ -121,11 +134,7 @@ pub fn captures_for<'a>(site: &Site<'a>, path: &str) -> Captures<'a> {
     }
     let mut groups = regex.capture_locations();
     match regex.captures_read(&mut groups, path) {
-        Some(_) => Captures {
-            regex: Some(regex),
-            text: path.to_string(),
-            locations: Some(groups),
-        },
+        Some(_) => Captures::new(regex, path, groups),
         None => Captures::default(),
     }
 }
@@ -198,11 +207,7 @@ fn search<'a>(
             let mut groups = regex.capture_locations();
             let found = regex.captures_read(&mut groups, path).is_some();
             if found {
-                *captures = Captures {
-                    regex: Some(regex),
-                    text: path.to_string(),
-                    locations: Some(groups),
-                };
+                *captures = Captures::new(regex, path, groups);
             }
             found
         } else {

@@ -93,7 +93,7 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo) -> Plan {
     let mut redirect = match plan_once(request, site, &captures, conn) {
         Step::Plan(plan) => match named_error_page(&plan, site) {
             None => {
-                request.routed = Some(RoutedTo(site.id));
+                request.routed = Some(RoutedTo::new(site.id));
                 return plan;
             }
             Some(redirect) => redirect,
@@ -111,7 +111,7 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo) -> Plan {
                 "rewrite or internal redirection cycle while processing \"{}\"",
                 request.path
             ));
-            request.routed = Some(RoutedTo(current.id));
+            request.routed = Some(RoutedTo::new(current.id));
             return Plan::Respond(error(500, &current));
         }
         let routed = match target {
@@ -135,12 +135,12 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo) -> Plan {
             Step::Redirect(next) => (next, status),
             // nginx answers one error with one error page (no `recursive_error_pages`).
             Step::Plan(plan) if status.is_some() => {
-                request.routed = Some(RoutedTo(current.id));
+                request.routed = Some(RoutedTo::new(current.id));
                 return with_status(plan, status);
             }
             Step::Plan(plan) => match named_error_page(&plan, &current) {
                 None => {
-                    request.routed = Some(RoutedTo(current.id));
+                    request.routed = Some(RoutedTo::new(current.id));
                     return plan;
                 }
                 Some(next) => next,
@@ -612,7 +612,7 @@ mod tests {
         let (_, request) = plan_of(&s, &get("/nothing?x=1"));
         assert_eq!(request.path, "/fallback.html");
         assert_eq!(request.query, None);
-        assert_eq!(request.routed, Some(RoutedTo(Some(0))));
+        assert_eq!(request.routed, Some(RoutedTo::new(Some(0))));
     }
 
     #[test]
@@ -626,7 +626,7 @@ mod tests {
         let (plan, request) = plan_of(&s, &get("/blog/post?page=2"));
         let Plan::Respond(r) = plan else { panic!() };
         assert_eq!(body(&r), "php /index.php q=/blog/post&page=2");
-        assert_eq!(request.routed, Some(RoutedTo(Some(1))));
+        assert_eq!(request.routed, Some(RoutedTo::new(Some(1))));
         // $request_uri keeps what the client sent.
         assert_eq!(request.target, "/blog/post?page=2");
     }

@@ -14,7 +14,7 @@
 //! expression, so no request can make a worker backtrack (as a PCRE expression can).
 
 use crate::config::{Location, LocationId, LocationKind, Server, Settings, prefix_matches};
-use crate::http::request::{Request, RoutedTo};
+use crate::http::request::Request;
 use std::path::PathBuf;
 
 /// Where a request landed: its server, its location (if any) and the settings in force.
@@ -113,7 +113,7 @@ pub fn find_location<'a>(server: &'a Server, path: &str) -> Routed<'a> {
 /// location its path matches.
 pub fn routed_site<'a>(server: &'a Server, request: &Request) -> Site<'a> {
     match request.routed {
-        Some(RoutedTo(id)) => site_of(server, id, &captures_none()),
+        Some(routed) => site_of(server, routed.location(), &captures_none()),
         None => select_location(server, &request.path),
     }
 }
@@ -176,23 +176,34 @@ fn search<'a>(
     captures: &mut Captures<'a>,
 ) -> bool {
     let locations = &server.locations;
-    if let Some(&id) = level
-        .iter()
-        .find(|&&id| locations[id].is_exact() && locations[id].path == path)
-    {
-        *chosen = Some(id);
-        return true;
+    // One pass: an exact match ends the search; else the longest prefix, and whether the
+    // level has any expression at all.
+    let mut prefix: Option<LocationId> = None;
+    let mut any_regex = false;
+    for &id in level {
+        let l = &locations[id];
+        match l.kind {
+            LocationKind::Exact if l.path == path => {
+                *chosen = Some(id);
+                return true;
+            }
+            LocationKind::Prefix | LocationKind::PrefixFinal
+                if prefix_matches(&l.path, path)
+                    && prefix.is_none_or(|p| locations[p].path.len() < l.path.len()) =>
+            {
+                prefix = Some(id);
+            }
+            LocationKind::Regex | LocationKind::RegexCaseless => any_regex = true,
+            _ => {}
+        }
     }
-    let prefix = level
-        .iter()
-        .copied()
-        .filter(|&id| locations[id].is_prefix() && prefix_matches(&locations[id].path, path))
-        .max_by_key(|&id| locations[id].path.len());
-    let mut regexes_allowed = true;
+    let mut regexes_allowed = any_regex;
     if let Some(id) = prefix {
         *chosen = Some(id);
-        regexes_allowed = locations[id].kind != LocationKind::PrefixFinal;
-        if search(server, &locations[id].nested, path, chosen, captures) {
+        regexes_allowed &= locations[id].kind != LocationKind::PrefixFinal;
+        if !locations[id].nested.is_empty()
+            && search(server, &locations[id].nested, path, chosen, captures)
+        {
             return true;
         }
     }

@@ -91,9 +91,28 @@ pub struct Request {
 }
 
 /// The location a request was routed to: its index among its server's locations, or None
-/// for the server itself.
+/// for the server itself. Four bytes (it sits in the request's padding).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RoutedTo(pub Option<usize>);
+pub struct RoutedTo(std::num::NonZeroU32);
+
+impl RoutedTo {
+    pub fn new(location: Option<usize>) -> RoutedTo {
+        // 1: the server; 2 + index: a location (a server never has 4 billion locations).
+        let n = match location {
+            None => 1,
+            Some(id) => u32::try_from(id).map_or(u32::MAX, |id| id.saturating_add(2)),
+        };
+        RoutedTo(std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN))
+    }
+
+    /// The location's index, or None for the server itself.
+    pub fn location(self) -> Option<usize> {
+        match self.0.get() {
+            1 => None,
+            n => Some((n - 2) as usize),
+        }
+    }
+}
 
 impl Request {
     /// The first value of header `name` (case-insensitive).

@@ -22,6 +22,14 @@ pub enum Variable {
     ServerName,
     /// `$server_port`: the port the connection arrived on.
     ServerPort,
+    /// `$ssl_client_s_dn`: the client certificate's subject (RFC 2253), or empty.
+    SslClientSDn,
+    /// `$ssl_client_i_dn`: its issuer (RFC 2253), or empty.
+    SslClientIDn,
+    /// `$ssl_client_serial`: its serial number in hexadecimal, or empty.
+    SslClientSerial,
+    /// `$ssl_client_verify`: `SUCCESS`, `FAILED:reason` or `NONE`.
+    SslClientVerify,
 }
 
 impl Variable {
@@ -36,6 +44,10 @@ impl Variable {
             "scheme" => Variable::Scheme,
             "server_name" => Variable::ServerName,
             "server_port" => Variable::ServerPort,
+            "ssl_client_s_dn" => Variable::SslClientSDn,
+            "ssl_client_i_dn" => Variable::SslClientIDn,
+            "ssl_client_serial" => Variable::SslClientSerial,
+            "ssl_client_verify" => Variable::SslClientVerify,
             _ => return None,
         })
     }
@@ -161,6 +173,10 @@ impl Template {
                 Variable::Scheme => "scheme",
                 Variable::ServerName => "server_name",
                 Variable::ServerPort => "server_port",
+                Variable::SslClientSDn => "ssl_client_s_dn",
+                Variable::SslClientIDn => "ssl_client_i_dn",
+                Variable::SslClientSerial => "ssl_client_serial",
+                Variable::SslClientVerify => "ssl_client_verify",
             });
         })
     }

@@ -110,6 +110,8 @@ mod tests {
             listen: vec!["127.0.0.1:80".parse().unwrap()],
             ssl: Vec::new(),
             tls: None,
+            acme: None,
+            client_auth: None,
             server_names: names.iter().map(|n| n.to_string()).collect(),
             settings: Settings::defaults(Path::new("/srv")),
             locations,

@@ -488,6 +488,277 @@ pub(super) fn check_states(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{ChallengeKind, VerifyClient, parse};
+
+    /// A fresh directory for a configuration file, with a server certificate in it.
+    fn dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("webserv-acme-config-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["ca.test".to_string()]).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        std::fs::write(dir.join("ca.pem"), cert.pem()).unwrap();
+        dir
+    }
+
+    const ISSUER: &str = "acme_issuer le {\n uri https://ca.test/dir;\n state_path state;\n}\n";
+
+    fn check(dir: &Path, text: &str) -> std::result::Result<crate::config::Config, String> {
+        parse(text, &dir.join("w.conf")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_issuer_and_a_certificate_parse_with_their_defaults() {
+        let d = dir("ok");
+        let text = format!(
+            "{ISSUER}acme_shared_zone zone=ngx_acme_shared:1M;\n\
+             server {{ listen 80; listen 443 ssl; server_name Example.com www.example.com;\n\
+             acme_certificate le; }}\n\
+             server {{ listen 443 ssl; server_name b.test; acme_certificate le b.test c.test \
+             key=rsa:2048;\n ssl_certificate $acme_certificate;\n\
+             ssl_certificate_key $acme_certificate_key; }}\n"
+        );
+        let config = check(&d, &text).unwrap();
+        let issuer = &config.acme_issuers[0];
+        assert_eq!(issuer.uri, "https://ca.test/dir");
+        assert_eq!(issuer.state_path, d.join("state"));
+        assert!(issuer.verify && !issuer.accept_terms_of_service);
+        assert_eq!(
+            issuer.challenges,
+            [ChallengeKind::Http01, ChallengeKind::TlsAlpn01]
+        );
+        assert_eq!(issuer.account_key, AccountKeySpec::Generate(Curve::P256));
+        let first = config.servers[0].acme.as_ref().unwrap();
+        assert_eq!(first.identifiers, ["example.com", "www.example.com"]);
+        assert_eq!(first.key, CertKey::Ecdsa256);
+        assert!(config.servers[0].tls.is_none());
+        let second = config.servers[1].acme.as_ref().unwrap();
+        assert_eq!(second.identifiers, ["b.test", "c.test"]);
+        assert_eq!(second.key, CertKey::Rsa2048);
+        assert!(d.join("state").is_dir());
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn every_issuer_directive_is_read() {
+        let d = dir("full");
+        std::fs::write(
+            d.join("account.pem"),
+            crate::acme::jose::pem(
+                "PRIVATE KEY",
+                &crate::acme::jose::AccountKey::generate(Curve::P384)
+                    .unwrap()
+                    .1,
+            ),
+        )
+        .unwrap();
+        let text = "acme_issuer x {\n uri https://ca.test/dir;\n contact a@b.test;\n\
+                    contact mailto:c@d.test;\n state_path s;\n accept_terms_of_service;\n\
+                    ssl_trusted_certificate ca.pem;\n ssl_verify off;\n challenge tls-alpn;\n\
+                    account_key account.pem;\n}\nserver { listen 80; }\n";
+        let config = check(&d, text).unwrap();
+        let issuer = &config.acme_issuers[0];
+        assert_eq!(issuer.contacts, ["mailto:a@b.test", "mailto:c@d.test"]);
+        assert!(issuer.accept_terms_of_service && !issuer.verify);
+        assert_eq!(issuer.challenges, [ChallengeKind::TlsAlpn01]);
+        assert_eq!(issuer.trusted_certificate, Some(d.join("ca.pem")));
+        assert_eq!(
+            issuer.account_key,
+            AccountKeySpec::File(d.join("account.pem"))
+        );
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn acme_mistakes_are_errors_at_the_word_at_fault() {
+        let d = dir("errors");
+        let server = "server { listen 443 ssl; server_name a.test; acme_certificate le; }\n";
+        let cases: Vec<(String, &str)> = vec![
+            (
+                "server { listen 443 ssl; server_name a.test; acme_certificate nope; }".into(),
+                "w.conf:1:63: unknown acme_issuer \"nope\"",
+            ),
+            (
+                format!("{ISSUER}server {{ listen 443 ssl; acme_certificate le; }}"),
+                "w.conf:5:26: \"acme_certificate\" has no names",
+            ),
+            (
+                format!("{ISSUER}server {{ listen 80; server_name a.test; acme_certificate le; }}"),
+                "w.conf:5:41: \"acme_certificate\" needs a \"listen ... ssl\"",
+            ),
+            (
+                format!(
+                    "{ISSUER}server {{ listen 443 ssl; server_name *.a.test; acme_certificate le; }}"
+                ),
+                "w.conf:5:48: \"*.a.test\" cannot be in a certificate: wildcard",
+            ),
+            (
+                format!("{ISSUER}server {{ listen 443 ssl; acme_certificate le a.test key=dsa; }}"),
+                "w.conf:5:53: unsupported key \"dsa\"",
+            ),
+            (
+                format!("acme_issuer le {{ state_path s; }}\n{server}"),
+                "w.conf:1:1: no \"uri\" is defined in acme_issuer \"le\"",
+            ),
+            (
+                format!("acme_issuer le {{ uri https://x/d; }}\n{server}"),
+                "w.conf:1:1: no \"state_path\" is defined in acme_issuer \"le\"",
+            ),
+            (
+                format!("acme_issuer le {{ uri ftp://x; state_path s; }}\n{server}"),
+                "w.conf:1:22: invalid uri \"ftp://x\"",
+            ),
+            (
+                format!(
+                    "acme_issuer le {{ uri https://x/d; state_path s; challenge dns-01; }}\n{server}"
+                ),
+                "w.conf:1:59: unsupported challenge \"dns-01\"",
+            ),
+            (
+                format!(
+                    "acme_issuer le {{ uri https://x/d; state_path s; account_key rsa:2048; }}\n{server}"
+                ),
+                "w.conf:1:61: unsupported account key \"rsa:2048\"",
+            ),
+            (
+                format!(
+                    "acme_issuer le {{ uri https://x/d; state_path s; account_key nokey.pem; }}\n{server}"
+                ),
+                "w.conf:1:61: cannot load account key",
+            ),
+            (
+                format!("acme_issuer le {{ uri https://x/d; state_path s; listen 80; }}\n{server}"),
+                "w.conf:1:49: \"listen\" directive is not allowed here",
+            ),
+            (
+                format!("{ISSUER}{ISSUER}{server}"),
+                "w.conf:5:13: duplicate acme_issuer \"le\"",
+            ),
+            (
+                format!("{ISSUER}server {{ uri https://x; listen 80; }}"),
+                "w.conf:5:10: \"uri\" directive is not allowed here",
+            ),
+            (
+                format!(
+                    "{ISSUER}server {{ listen 443 ssl; server_name a.test; acme_certificate le;\n\
+                     ssl_certificate ca.pem; ssl_certificate_key ca.pem; }}"
+                ),
+                "w.conf:6:17: \"ssl_certificate\" and \"acme_certificate\" cannot both",
+            ),
+            (
+                "server { listen 443 ssl; ssl_certificate $acme_certificate; \
+                 ssl_certificate_key $acme_certificate_key; }"
+                    .into(),
+                "w.conf:1:42: \"$acme_certificate\" needs \"acme_certificate\"",
+            ),
+            (
+                format!(
+                    "{ISSUER}server {{ listen 443 ssl; server_name a.test; acme_certificate le;\n\
+                     acme_certificate le; }}"
+                ),
+                "w.conf:6:1: \"acme_certificate\" directive is duplicate",
+            ),
+            (
+                format!(
+                    "{ISSUER}server {{ listen 443 ssl; acme_certificate le a.test b.test; }}\n\
+                     server {{ listen 443 ssl; acme_certificate le a.test; }}"
+                ),
+                "w.conf:6:26: another \"acme_certificate\" of issuer \"le\" starts with \"a.test\"",
+            ),
+            (
+                format!("acme_shared_zone 1M;\n{ISSUER}{server}"),
+                "w.conf:1:18: invalid zone \"1M\"",
+            ),
+        ];
+        let mut wrong = Vec::new();
+        for (text, expected) in cases {
+            let got = check(&d, &text).map(|_| ()).unwrap_err();
+            let got = got
+                .strip_prefix(&format!("{}/", d.display()))
+                .unwrap_or(&got);
+            if !got.starts_with(expected) {
+                wrong.push(format!("{text}\n got: {got}\nwant: {expected}"));
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+        std::fs::remove_dir_all(d).unwrap();
+    }
+
+    #[test]
+    fn client_certificate_directives_are_read_and_checked() {
+        let d = dir("mtls");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(d.join("c.pem"), cert.pem()).unwrap();
+        std::fs::write(d.join("k.pem"), key.serialize_pem()).unwrap();
+        let tls = "listen 443 ssl; ssl_certificate c.pem; ssl_certificate_key k.pem;";
+        let config = check(
+            &d,
+            &format!(
+                "server {{ {tls} ssl_client_certificate ca.pem; ssl_verify_client optional;\n\
+                 ssl_verify_depth 3; }}\nserver {{ {tls} ssl_verify_client optional_no_ca; }}\n\
+                 server {{ {tls} ssl_verify_client off; }}"
+            ),
+        )
+        .unwrap();
+        let auth = config.servers[0].client_auth.as_ref().unwrap();
+        assert_eq!(
+            (auth.mode, auth.depth, auth.anchors.len()),
+            (VerifyClient::Optional, 3, 1)
+        );
+        let no_ca = config.servers[1].client_auth.as_ref().unwrap();
+        assert_eq!(
+            (no_ca.mode, no_ca.depth, no_ca.anchors.len()),
+            (VerifyClient::OptionalNoCa, 1, 0)
+        );
+        assert!(config.servers[2].client_auth.is_none());
+        for (body, expected) in [
+            (
+                "ssl_verify_client on;",
+                "w.conf:1:76: no ssl_client_certificate for ssl_verify_client",
+            ),
+            (
+                "ssl_verify_client yes;",
+                "w.conf:1:94: invalid value \"yes\" in \"ssl_verify_client\"",
+            ),
+            (
+                "ssl_verify_depth -1;",
+                "w.conf:1:93: invalid value \"-1\" in \"ssl_verify_depth\"",
+            ),
+            (
+                "ssl_client_certificate k.pem; ssl_verify_client on;",
+                "w.conf:1:99: cannot load client certificates",
+            ),
+        ] {
+            let got = check(&d, &format!("server {{ {tls} {body} }}"))
+                .map(|_| ())
+                .unwrap_err();
+            let got = got
+                .strip_prefix(&format!("{}/", d.display()))
+                .unwrap_or(&got);
+            assert!(
+                got.starts_with(expected),
+                "{body}\n got: {got}\nwant: {expected}"
+            );
+        }
+        let got = check(
+            &d,
+            "server { listen 80; ssl_client_certificate ca.pem; ssl_verify_client on; }",
+        )
+        .map(|_| ())
+        .unwrap_err();
+        assert!(
+            got.contains("\"ssl_verify_client\" needs a \"listen ... ssl\""),
+            "{got}"
+        );
+        std::fs::remove_dir_all(d).unwrap();
+    }
 
     #[test]
     fn dns_identifiers_are_checked_label_by_label() {

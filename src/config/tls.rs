@@ -154,7 +154,7 @@ pub fn client_auth(
     }
     let subjects = anchors
         .iter()
-        .map(|a| rustls::DistinguishedName::from(a.subject.as_ref().to_vec()))
+        .map(|a| rustls::DistinguishedName::in_sequence(a.subject.as_ref()))
         .collect();
     Ok(ClientAuth {
         mode,

@@ -282,6 +282,9 @@ mod tests {
         assert_eq!(v.issuer, "CN=Test Root");
         assert!(!v.serial.is_empty());
         assert_eq!(refusal(&auth, &v), None);
+        // The CA names of the CertificateRequest are whole DER Names (SEQUENCE ...).
+        assert_eq!(auth.subjects[0].as_ref()[0], 0x30);
+        assert_eq!(HandshakeVerifier::new(&[&auth, &auth]).subjects.len(), 1);
     }
 
     #[test]

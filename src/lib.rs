@@ -6,6 +6,7 @@
 //! files, uploads, deletes, error pages), `cgi` runs scripts and `fastcgi` speaks to FastCGI
 //! applications. All `unsafe` lives in `sys`.
 
+pub mod acme;
 pub mod cgi;
 pub mod config;
 pub mod event;

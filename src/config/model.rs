@@ -21,6 +21,8 @@ pub struct Config {
     pub error_log_level: LogLevel,
     /// In file order; at least one.
     pub servers: Vec<Server>,
+    /// `acme_issuer` blocks, in file order.
+    pub acme_issuers: Vec<super::acme::AcmeIssuer>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
     pub warnings: Vec<super::ConfigWarning>,
 }
@@ -75,8 +77,13 @@ pub struct Server {
     pub listen: Vec<SocketAddr>,
     /// The listen addresses given with `ssl` (a subset of `listen`).
     pub ssl: Vec<SocketAddr>,
-    /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty.
+    /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty
+    /// and there is no `acme_certificate`.
     pub tls: Option<super::tls::Tls>,
+    /// `acme_certificate`: the certificate is obtained and renewed by the server itself.
+    pub acme: Option<super::acme::AcmeCertificate>,
+    /// `ssl_verify_client` (other than `off`) with its roots and depth.
+    pub client_auth: Option<std::sync::Arc<super::tls::ClientAuth>>,
     /// `server_name` values, lower-cased.
     pub server_names: Vec<String>,
     /// What the server block itself sets: used when no location matches.

@@ -40,6 +40,38 @@ pub struct ConnInfo<'a> {
     /// The connection's own local address: asked of the kernel only when needed (`$host` of a
     /// request without a host, on a wildcard listener).
     pub local: &'a dyn Fn() -> Option<SocketAddr>,
+    /// The client's certificate as the request's server judged it (servers with
+    /// `ssl_verify_client` only).
+    pub client_cert: Option<&'a ClientCert>,
+}
+
+/// A client certificate and how it fared (`$ssl_client_*`, `SSL_CLIENT_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// `SUCCESS`, `FAILED:reason` or `NONE`, as nginx's `$ssl_client_verify`.
+    pub verify: String,
+    /// The chain verified against the server's roots.
+    pub verified: bool,
+    /// The client sent a certificate.
+    pub presented: bool,
+    /// RFC 2253 subject and issuer, and the serial number in hex (empty without a certificate).
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+}
+
+impl ClientCert {
+    /// No certificate was sent.
+    pub fn none() -> ClientCert {
+        ClientCert {
+            verify: "NONE".to_string(),
+            verified: false,
+            presented: false,
+            subject: String::new(),
+            issuer: String::new(),
+            serial: String::new(),
+        }
+    }
 }
 
 /// The URL scheme of a connection: the one place that decides `http` or `https`.
@@ -435,6 +467,7 @@ mod tests {
             peer: "127.0.0.1:4000".parse().unwrap(),
             tls: false,
             local: &|| None,
+            client_cert: None,
         };
         let site = select_location(server, &request.path);
         let plan = plan(&mut request, &site, &conn);

@@ -513,6 +513,8 @@ mod tests {
                 listen: vec!["127.0.0.1:80".parse().unwrap()],
                 ssl: Vec::new(),
                 tls: None,
+                acme: None,
+                client_auth: None,
                 server_names: Vec::new(),
                 settings: Settings::defaults(&dir),
                 locations: vec![Location {

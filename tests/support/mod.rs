@@ -10,6 +10,7 @@
 //! - [`proc`]: /proc readings (descriptors, memory, CPU, children) and polling.
 //! - [`data`]: pseudo-random test data and byte strings for assertion messages.
 //! - [`tls`]: certificates made at test time (rcgen) and their SPKI pins.
+//! - [`pebble`]: the ACME test CA and its DNS server, and an HTTPS client that verifies.
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
 //! - [`fastcgi`]: php-fpm and fcgiwrap started on a temporary socket or a free port and stopped
@@ -22,6 +23,7 @@ pub mod data;
 pub mod fastcgi;
 pub mod hostile;
 pub mod http;
+pub mod pebble;
 pub mod proc;
 pub mod server;
 pub mod tls;

@@ -3,12 +3,15 @@
 //! The crate is split the way a request travels: `config` turns the file into typed settings,
 //! `server` owns the workers, listeners and connections, `event` is the epoll reactor they run
 //! on, `http` is pure protocol (no I/O), `handler` decides what a request means (routing, static
-//! files, uploads, deletes, error pages), `cgi` runs scripts and `proxy` holds the reverse
-//! proxy's decisions (pure, not wired into the server yet). All `unsafe` lives in `sys`.
+//! files, uploads, deletes, error pages), `cgi` runs scripts, `fastcgi` speaks to FastCGI
+//! applications and `proxy` holds the reverse proxy's decisions (pure, not wired into the server
+//! yet). All `unsafe` lives in `sys`.
 
+pub mod acme;
 pub mod cgi;
 pub mod config;
 pub mod event;
+pub mod fastcgi;
 pub mod handler;
 pub mod http;
 pub mod http2;

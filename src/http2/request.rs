@@ -250,6 +250,7 @@ impl RequestFields {
             framing,
             keep_alive: true,
             expect_continue: false,
+            routed: None,
         })
     }
 

@@ -133,6 +133,7 @@ pub fn intercepts(status: u16, settings: &Settings) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::proxy::value::Names;
     use crate::proxy::response::{Asked, Parsed, parse};
     use std::path::Path;
 
@@ -168,8 +169,8 @@ mod tests {
     fn rule(from: &str, to: &str) -> RedirectRule {
         let names: [String; 0] = [];
         RedirectRule::Replace {
-            from: Value::parse(from, &names).unwrap(),
-            to: Value::parse(to, &names).unwrap(),
+            from: Value::parse(from, Names::maps(&names)).unwrap(),
+            to: Value::parse(to, Names::maps(&names)).unwrap(),
         }
     }
 
@@ -276,12 +277,17 @@ mod tests {
     #[test]
     fn errors_are_intercepted_only_with_a_page_for_them() {
         let mut settings = Settings::defaults(Path::new("/srv"));
-        settings.error_pages = vec![(404, "/404.html".into()), (502, "/oops.html".into())];
+        let page = |code: u16, target: &str| crate::config::ErrorPage {
+            code,
+            target: target.to_string(),
+            status: crate::config::ErrorPageStatus::Original,
+        };
+        settings.error_pages = vec![page(404, "/404.html"), page(502, "@oops")];
         assert!(!intercepts(404, &settings));
         settings.proxy.intercept_errors = true;
         assert!(intercepts(404, &settings) && intercepts(502, &settings));
         assert!(!intercepts(500, &settings) && !intercepts(200, &settings));
-        settings.error_pages.push((200, "/x".into()));
+        settings.error_pages.push(page(200, "/x"));
         assert!(!intercepts(200, &settings));
     }
 }

@@ -260,7 +260,7 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 mod tests {
     use super::*;
     use crate::config::proxy::model::{ProxySettings, SetHeader};
-    use crate::config::proxy::value::{Map, Value};
+    use crate::config::proxy::value::{Map, Names, Value};
     use crate::proxy::uri::tests::pass;
     use crate::proxy::vars::tests::{request, with_vars};
 
@@ -270,7 +270,7 @@ mod tests {
             .iter()
             .map(|(n, v)| SetHeader {
                 name: n.to_string(),
-                value: Value::parse(v, &names).unwrap(),
+                value: Value::parse(v, Names::maps(&names)).unwrap(),
                 origin: HeaderOrigin::Configured,
             })
             .collect();
@@ -283,7 +283,7 @@ mod tests {
     fn upgrade_map() -> Map {
         Map {
             name: "connection_upgrade".into(),
-            source: Value::parse("$http_upgrade", &[]).unwrap(),
+            source: Value::parse("$http_upgrade", Names::default()).unwrap(),
             entries: vec![(String::new(), Value::literal("close"))],
             default: Value::literal("upgrade"),
         }
@@ -411,14 +411,13 @@ mod tests {
         assert_eq!(request.path, "/app/a\r\nX-Evil: 1\u{7f}");
         let pass = pass(Some("/"), "/app/");
         let path = request.path.clone();
-        let common = move |v: crate::config::Variable, out: &mut String| match v {
+        let common = move |v: &crate::config::Variable, out: &mut String| match v {
             crate::config::Variable::Uri => out.push_str(&path),
             _ => out.push_str("/raw%0d%0a"),
         };
         let vars = Vars {
             request: &request,
             client: "192.0.2.7:1".parse().unwrap(),
-            local: "192.0.2.8:80".parse().unwrap(),
             pass: &pass,
             maps: &[],
             common: &common,

@@ -14,7 +14,7 @@ use crate::http::request::Request;
 /// The request-target for `request` proxied through `pass`, appended to `out`.
 pub fn backend_target(pass: &ProxyPass, request: &Request, out: &mut String) {
     let Some(uri) = &pass.uri else {
-        out.push_str(crate::handler::origin_form(&request.target));
+        out.push_str(crate::handler::vars::origin_form(&request.target));
         return;
     };
     out.push_str(uri);

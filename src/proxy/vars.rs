@@ -1,11 +1,11 @@
 //! The values of the variables a proxy value names, for one request: [`Vars::expand`] turns a
 //! `proxy_set_header` value, a `proxy_redirect` rule or a `map` into text.
 //!
-//! The common variables (`$host`, `$request_uri`, `$scheme`...) are answered by the caller (the
-//! handler knows the server and the connection); the proxy's own ones are answered here from
-//! the request, the two addresses of the connection and the `proxy_pass` in force. Expanded
-//! text may hold anything a client put in a path or a field; `request` and `headers` make it
-//! safe for the head it goes into.
+//! The common variables (`$host`, `$request_uri`, `$http_NAME`, `$remote_addr`...) are
+//! answered by the caller (`handler::vars`, which knows the server and the connection); the
+//! proxy's own (`$proxy_host`, `$proxy_port`, `$proxy_add_x_forwarded_for`) and the maps are
+//! answered here. Expanded text may hold anything a client put in a path or a field; `request`
+//! and `headers` make it safe for the head it goes into.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -24,13 +24,11 @@ pub struct Vars<'a> {
     pub request: &'a Request,
     /// The client's address.
     pub client: SocketAddr,
-    /// The address the connection arrived on.
-    pub local: SocketAddr,
     pub pass: &'a ProxyPass,
     /// `Config::maps`.
     pub maps: &'a [Map],
-    /// Appends the value of a common variable (the handler's expansion).
-    pub common: &'a dyn Fn(Variable, &mut String),
+    /// Appends the value of a common variable (the handler's `vars::Vars::value`, as text).
+    pub common: &'a dyn Fn(&Variable, &mut String),
 }
 
 impl Vars<'_> {
@@ -52,32 +50,26 @@ impl Vars<'_> {
     }
 
     fn variable(&self, v: &ProxyVariable, out: &mut String, depth: usize) {
-        let request = self.request;
         match v {
-            ProxyVariable::Common(common) => (self.common)(*common, out),
-            ProxyVariable::Http(name) => join_fields(request, name, out),
+            ProxyVariable::Common(common) => (self.common)(common, out),
             ProxyVariable::ProxyHost => out.push_str(&self.pass.host),
             ProxyVariable::ProxyPort => out.push_str(&self.pass.port),
             ProxyVariable::ProxyAddXForwardedFor => {
-                let before = out.len();
-                join_fields(request, "x-forwarded-for", out);
-                if out.len() > before {
+                let mut first = true;
+                for (name, value) in &self.request.headers {
+                    if name.eq_ignore_ascii_case("x-forwarded-for") {
+                        if !first {
+                            out.push_str(", ");
+                        }
+                        out.push_str(value);
+                        first = false;
+                    }
+                }
+                if !first {
                     out.push_str(", ");
                 }
                 let _ = write!(out, "{}", self.client.ip());
             }
-            ProxyVariable::RemoteAddr => {
-                let _ = write!(out, "{}", self.client.ip());
-            }
-            ProxyVariable::RemotePort => {
-                let _ = write!(out, "{}", self.client.port());
-            }
-            ProxyVariable::ServerAddr => {
-                let _ = write!(out, "{}", self.local.ip());
-            }
-            ProxyVariable::RequestMethod => out.push_str(request.method.as_str()),
-            ProxyVariable::ContentLength => join_fields(request, "content-length", out),
-            ProxyVariable::ContentType => join_fields(request, "content-type", out),
             ProxyVariable::Map(i) => {
                 let Some(map) = self.maps.get(*i) else { return };
                 if depth >= MAX_MAP_DEPTH {
@@ -91,26 +83,10 @@ impl Vars<'_> {
     }
 }
 
-/// Every request field called `name` (lower-case), joined with `, ` (`; ` for Cookie, as
-/// nginx joins them).
-fn join_fields(request: &Request, name: &str, out: &mut String) {
-    let separator = if name == "cookie" { "; " } else { ", " };
-    let mut first = true;
-    for (n, v) in &request.headers {
-        if n.eq_ignore_ascii_case(name) {
-            if !first {
-                out.push_str(separator);
-            }
-            out.push_str(v);
-            first = false;
-        }
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::config::proxy::value::Value;
+    use crate::config::proxy::value::{Names, Value};
 
     pub(crate) fn request(head: &str) -> Request {
         let mut raw = head.replace('\n', "\r\n").into_bytes();
@@ -121,14 +97,28 @@ pub(crate) mod tests {
         }
     }
 
-    /// The handler's answer for the common variables, as far as these tests need it.
-    pub(crate) fn common(v: Variable, out: &mut String) {
-        match v {
+    /// The handler's answer for the common variables, as far as these tests need it (the
+    /// handler's own are tested in `handler::vars`).
+    pub(crate) fn common(request: &Request) -> impl Fn(&Variable, &mut String) + '_ {
+        move |v, out| match v {
             Variable::Host => out.push_str("front.example"),
             Variable::Scheme => out.push_str("https"),
-            Variable::Uri => out.push_str("/u"),
+            Variable::Uri => out.push_str(&request.path),
+            Variable::RequestUri => out.push_str(&request.target),
+            Variable::RemoteAddr => out.push_str("192.0.2.7"),
+            Variable::RequestMethod => out.push_str(request.method.as_str()),
+            Variable::Header(name) => {
+                let name = name.replace('_', "-");
+                let values: Vec<&str> = request
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(&name))
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                out.push_str(&values.join(", "));
+            }
             other => {
-                let _ = write!(out, "<{other:?}>");
+                let _ = write!(out, "<{}>", other.name());
             }
         }
     }
@@ -139,10 +129,10 @@ pub(crate) mod tests {
         maps: &[Map],
         f: impl FnOnce(&Vars) -> T,
     ) -> T {
+        let common = common(request);
         let vars = Vars {
             request,
             client: "192.0.2.7:51000".parse().unwrap(),
-            local: "[2001:db8::1]:443".parse().unwrap(),
             pass,
             maps,
             common: &common,
@@ -152,30 +142,28 @@ pub(crate) mod tests {
 
     fn expand(text: &str, head: &str, maps: &[Map], names: &[String]) -> String {
         let pass = crate::proxy::uri::tests::pass(None, "/");
-        let value = Value::parse(text, names).unwrap();
+        let value = Value::parse(text, Names::maps(names)).unwrap();
         with_vars(&request(head), &pass, maps, |v| v.expand(&value))
     }
 
     #[test]
-    fn proxy_variables_expand_from_the_request_and_the_connection() {
+    fn proxy_variables_expand_here_and_the_others_through_the_handler() {
         let head = "POST /p HTTP/1.1\nHost: h\nX-Forwarded-For: 10.0.0.1\nx-forwarded-for: 10.0.0.2\n\
-                    Cookie: a=1\nCookie: b=2\nContent-Length: 0\nContent-Type: text/plain\nUpgrade: websocket\n";
+                    Content-Length: 0\nUpgrade: websocket\n";
         let cases = [
             (
                 "$proxy_add_x_forwarded_for",
                 "10.0.0.1, 10.0.0.2, 192.0.2.7",
             ),
-            ("$http_x_forwarded_for", "10.0.0.1, 10.0.0.2"),
-            ("$http_cookie", "a=1; b=2"),
-            ("$http_upgrade|$http_missing|", "websocket||"),
-            ("$remote_addr:$remote_port", "192.0.2.7:51000"),
-            ("$server_addr", "2001:db8::1"),
-            (
-                "$request_method $content_length $content_type",
-                "POST 0 text/plain",
-            ),
             ("$proxy_host:$proxy_port", "b:80"),
-            ("$scheme://$host$uri", "https://front.example/u"),
+            (
+                "$scheme://$host$uri|$http_upgrade|$http_missing|",
+                "https://front.example/p|websocket||",
+            ),
+            (
+                "$remote_addr $request_method $server_addr",
+                "192.0.2.7 POST <server_addr>",
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(expand(text, head, &[], &[]), expected, "{text}");
@@ -196,16 +184,16 @@ pub(crate) mod tests {
         let names = vec!["connection_upgrade".to_string(), "outer".to_string()];
         let upgrade = Map {
             name: names[0].clone(),
-            source: Value::parse("$http_upgrade", &names).unwrap(),
+            source: Value::parse("$http_upgrade", Names::maps(&names)).unwrap(),
             entries: vec![(String::new(), Value::literal("close"))],
             default: Value::literal("upgrade"),
         };
         let outer = Map {
             name: names[1].clone(),
-            source: Value::parse("$connection_upgrade", &names).unwrap(),
+            source: Value::parse("$connection_upgrade", Names::maps(&names)).unwrap(),
             entries: vec![(
                 "close".into(),
-                Value::parse("no-$remote_addr", &names).unwrap(),
+                Value::parse("no-$remote_addr", Names::maps(&names)).unwrap(),
             )],
             default: Value::literal("yes"),
         };
@@ -223,9 +211,9 @@ pub(crate) mod tests {
         let names = vec!["a".to_string()];
         let looping = Map {
             name: "a".into(),
-            source: Value::parse("$a", &names).unwrap(),
+            source: Value::parse("$a", Names::maps(&names)).unwrap(),
             entries: Vec::new(),
-            default: Value::parse("x$a", &names).unwrap(),
+            default: Value::parse("x$a", Names::maps(&names)).unwrap(),
         };
         let out = expand("$a", "GET / HTTP/1.1\nHost: h\n", &[looping], &names);
         assert_eq!(out, "x".repeat(MAX_MAP_DEPTH));

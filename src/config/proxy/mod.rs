@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::lexer::Pos;
-use super::model::{Config, Location};
+use super::model::{Config, Location, LocationKind};
 use super::parser::{
     self, Directive, LOCATION, MAIN, MANY, Result, SETTINGS, Spec, Word, block, duplicate, fail,
     spec,
@@ -33,7 +33,7 @@ use model::{
     Balance, HeaderOrigin, Keepalive, NextUpstream, PeerAddr, ProxyHttpVersion, ProxyPass,
     ProxySettings, RedirectRule, SetHeader, Upstream, UpstreamServer,
 };
-use value::{Map, Value};
+use value::{Map, Names, Value};
 
 /// The rows this module adds to the parser's directive table.
 pub(super) const SPECS: &[Spec] = &[
@@ -105,12 +105,15 @@ pub(super) struct Globals {
     maps: Vec<Map>,
     /// The variables the maps define, in `maps` order.
     map_names: Vec<String>,
+    /// The group names of the file's regular expressions (`$name` captures).
+    captures: Vec<String>,
     dir: std::path::PathBuf,
 }
 
 impl Globals {
-    /// Reads the top-level `upstream` and `map` blocks of `tree`.
-    pub(super) fn parse(tree: &[Directive], dir: &Path) -> Result<Globals> {
+    /// Reads the top-level `upstream` and `map` blocks of `tree`; `captures`: the group names of
+    /// the file's regular expressions.
+    pub(super) fn parse(tree: &[Directive], dir: &Path, captures: &[String]) -> Result<Globals> {
         let mut map_names: Vec<String> = Vec::new();
         for d in tree.iter().filter(|d| d.name.text == "map") {
             parser::check(d, MAIN)?;
@@ -127,7 +130,11 @@ impl Globals {
         }
         let mut maps = Vec::new();
         for d in tree.iter().filter(|d| d.name.text == "map") {
-            maps.push(parse_map(d, &map_names)?);
+            let names = Names {
+                maps: &map_names,
+                captures,
+            };
+            maps.push(parse_map(d, names)?);
         }
         if let Some(i) = value::map_cycle(&maps) {
             let d = tree
@@ -170,8 +177,17 @@ impl Globals {
             named,
             maps,
             map_names,
+            captures: captures.to_vec(),
             dir: dir.to_path_buf(),
         })
+    }
+
+    /// What a value in a server or location may name.
+    fn names(&self) -> Names<'_> {
+        Names {
+            maps: &self.map_names,
+            captures: &self.captures,
+        }
     }
 
     /// The group for `proxy_pass` with `host`: the `upstream` block of that name, or the
@@ -440,7 +456,7 @@ fn parse_server(d: &Directive, dir: &Path) -> Result<Vec<UpstreamServer>> {
 /// `map SOURCE $NAME { default VALUE; KEY VALUE; ... }` (strings only: `hostnames`, `include`
 /// and regular expressions are refused by name; `volatile` is accepted, variables are never
 /// cached here).
-fn parse_map(d: &Directive, names: &[String]) -> Result<Map> {
+fn parse_map(d: &Directive, names: Names) -> Result<Map> {
     let value = |w: &Word| Value::parse(&w.text, names).or_else(|e| value_error(w, e));
     let source = value(&d.args[0])?;
     let name = d.args[1].text.trim_start_matches('$').to_string();
@@ -650,7 +666,7 @@ pub(super) fn setting(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) 
             let (field, text) = (&args[0], &args[1]);
             let lower = header_name(field)?;
             let value =
-                Value::parse(&text.text, &globals.map_names).or_else(|e| value_error(text, e))?;
+                Value::parse(&text.text, globals.names()).or_else(|e| value_error(text, e))?;
             if text.text.chars().any(|c| c.is_control() && c != '\t') {
                 return fail(
                     text.pos,
@@ -831,7 +847,7 @@ fn redirect(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) -> Result<
             ),
         );
     }
-    let parse = |w: &Word| Value::parse(&w.text, &globals.map_names).or_else(|e| value_error(w, e));
+    let parse = |w: &Word| Value::parse(&w.text, globals.names()).or_else(|e| value_error(w, e));
     let rule = RedirectRule::Replace {
         from: parse(from)?,
         to: parse(to)?,
@@ -854,29 +870,20 @@ pub(super) fn default_methods(settings: &mut Settings, methods_set: bool) {
     }
 }
 
-/// How a location matches, for the rule on a URI part in `proxy_pass`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum LocationMatch {
-    Prefix,
-    Exact,
-    /// `location ~ REGEX` / `~*` (not in the grammar yet).
-    #[allow(dead_code)]
-    Regex,
-    /// `location @NAME` (not in the grammar yet).
-    #[allow(dead_code)]
-    Named,
-}
-
 /// nginx refuses a URI part where there is no prefix for it to replace.
-fn check_uri_allowed(pass: &ProxyPass, matching: LocationMatch) -> Result<()> {
-    match matching {
-        LocationMatch::Prefix | LocationMatch::Exact => Ok(()),
-        LocationMatch::Regex | LocationMatch::Named if pass.uri.is_some() => fail(
-            pass.at,
-            "\"proxy_pass\" cannot have URI part in location given by regular expression, or \
-             inside named location",
-        ),
-        LocationMatch::Regex | LocationMatch::Named => Ok(()),
+fn check_uri_allowed(pass: &ProxyPass, kind: LocationKind) -> Result<()> {
+    match kind {
+        LocationKind::Prefix | LocationKind::PrefixFinal | LocationKind::Exact => Ok(()),
+        LocationKind::Regex | LocationKind::RegexCaseless | LocationKind::Named
+            if pass.uri.is_some() =>
+        {
+            fail(
+                pass.at,
+                "\"proxy_pass\" cannot have URI part in location given by regular expression, \
+                 or inside named location",
+            )
+        }
+        LocationKind::Regex | LocationKind::RegexCaseless | LocationKind::Named => Ok(()),
     }
 }
 
@@ -885,12 +892,7 @@ fn check_uri_allowed(pass: &ProxyPass, matching: LocationMatch) -> Result<()> {
 pub(super) fn finish(config: &mut Config, globals: Globals) -> Result<()> {
     for server in &mut config.servers {
         for location in &mut server.locations {
-            let matching = if location.exact {
-                LocationMatch::Exact
-            } else {
-                LocationMatch::Prefix
-            };
-            complete(location, matching)?;
+            complete(location)?;
         }
     }
     config.upstreams = globals.upstreams.into_inner();
@@ -898,12 +900,12 @@ pub(super) fn finish(config: &mut Config, globals: Globals) -> Result<()> {
     Ok(())
 }
 
-fn complete(location: &mut Location, matching: LocationMatch) -> Result<()> {
+fn complete(location: &mut Location) -> Result<()> {
     let settings: &mut Settings = &mut location.settings;
     let Some(pass) = settings.proxy.pass.as_mut() else {
         return Ok(());
     };
-    check_uri_allowed(pass, matching)?;
+    check_uri_allowed(pass, location.kind)?;
     let pass = Arc::make_mut(pass);
     pass.location = location.path.clone();
     // nginx: with a URI part, `proxy_redirect default` is `proxy_redirect URL LOCATION`;

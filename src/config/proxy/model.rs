@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::super::lexer::Pos;
-use super::value::Value;
+use super::value::{Names, Value};
 
 /// Where a backend listens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -284,7 +284,7 @@ impl ProxySettings {
             if all.iter().any(|h| h.name.eq_ignore_ascii_case(name)) {
                 continue;
             }
-            let value = match Value::parse(value, &[]) {
+            let value = match Value::parse(value, Names::default()) {
                 Ok(v) => v,
                 // The defaults are fixed text whose variables are all built in.
                 Err(_) => Value::literal(value),

@@ -136,7 +136,7 @@ fn proxy_pass_to_an_address_gets_nginx_defaults_and_an_implicit_group() {
         vec![
             ("Host".into(), "$ProxyHost".into(), d),
             ("Connection".into(), "close".into(), d),
-            ("X-Real-IP".into(), "$RemoteAddr".into(), d),
+            ("X-Real-IP".into(), "$Common(RemoteAddr)".into(), d),
             ("X-Forwarded-For".into(), "$ProxyAddXForwardedFor".into(), d),
             ("X-Forwarded-Proto".into(), "$Common(Scheme)".into(), d),
             ("TE".into(), "".into(), d),
@@ -313,7 +313,7 @@ fn proxy_set_header_is_taken_from_the_nearest_block_and_merged_with_the_defaults
             ("X-From".into(), "server".into(), c),
             ("host".into(), "$Common(Host)".into(), c),
             ("Connection".into(), "close".into(), d),
-            ("X-Real-IP".into(), "$RemoteAddr".into(), d),
+            ("X-Real-IP".into(), "$Common(RemoteAddr)".into(), d),
         ]
     );
     assert_eq!(inherited.headers.len(), 10);
@@ -327,7 +327,10 @@ fn proxy_set_header_is_taken_from_the_nearest_block_and_merged_with_the_defaults
     );
     let list = header_list(&own);
     assert_eq!(list[0], ("Connection".into(), "".into(), c));
-    assert_eq!(list[1], ("X-Forwarded-For".into(), "$RemoteAddr".into(), c));
+    assert_eq!(
+        list[1],
+        ("X-Forwarded-For".into(), "$Common(RemoteAddr)".into(), c)
+    );
     assert_eq!(list[2], ("Host".into(), "$ProxyHost".into(), d));
     assert!(!list.iter().any(|(n, _, _)| n == "X-From"));
     assert_eq!(list.len(), 9);
@@ -346,7 +349,7 @@ fn the_nginx_websocket_snippet_parses_with_its_map() {
     );
     assert_eq!(s.http_version, ProxyHttpVersion::Http11);
     let list = header_list(&s);
-    assert_eq!(list[0].1, "$Http(\"upgrade\")");
+    assert_eq!(list[0].1, "$Common(Header(\"upgrade\"))");
     assert_eq!(list[1].1, "$Map(0)");
     let c = ok(&format!(
         "{before}\nserver {{ listen 80; location / {{ proxy_pass http://10.0.0.1; }} }}"
@@ -356,7 +359,9 @@ fn the_nginx_websocket_snippet_parses_with_its_map() {
     assert_eq!(m.name, "connection_upgrade");
     assert_eq!(
         m.source.parts,
-        vec![ValuePart::Var(ProxyVariable::Http("upgrade".into()))]
+        vec![ValuePart::Var(ProxyVariable::Common(Variable::Header(
+            "upgrade".into()
+        )))]
     );
     assert_eq!(m.lookup(""), &Value::literal("close"));
     assert_eq!(m.lookup("WebSocket"), &Value::literal("upgrade"));
@@ -803,22 +808,42 @@ fn bad_map_blocks_are_errors_where_they_are_written() {
 
 #[test]
 fn a_uri_part_is_refused_where_no_prefix_is_matched() {
-    let c = ok("server { listen 80; location / { proxy_pass http://10.0.0.1/x/; } }");
-    let p = pass(&c.servers[0].locations[0].settings.proxy).clone();
-    for matching in [LocationMatch::Prefix, LocationMatch::Exact] {
-        assert!(check_uri_allowed(&p, matching).is_ok());
-    }
-    for matching in [LocationMatch::Regex, LocationMatch::Named] {
-        let e = check_uri_allowed(&p, matching).unwrap_err();
-        assert_eq!((e.pos.line, e.pos.col), (1, 34));
-        assert!(
-            e.message.starts_with("\"proxy_pass\" cannot have URI part"),
-            "{}",
-            e.message
-        );
-    }
-    let without = ProxyPass { uri: None, ..p };
-    assert!(check_uri_allowed(&without, LocationMatch::Regex).is_ok());
+    errors(&[
+        (
+            "server { listen 80; location ~ \\.php$ { proxy_pass http://10.0.0.1/x/; } }",
+            "1:41: \"proxy_pass\" cannot have URI part in location given by regular expression, \
+             or inside named location",
+        ),
+        (
+            "server { listen 80; location ~* ^/api { proxy_pass http://10.0.0.1/; } }",
+            "1:41: \"proxy_pass\" cannot have URI part in location given by regular expression, \
+             or inside named location",
+        ),
+        (
+            "server { listen 80; location @app { proxy_pass http://10.0.0.1/; } }",
+            "1:37: \"proxy_pass\" cannot have URI part in location given by regular expression, \
+             or inside named location",
+        ),
+    ]);
+    let c = ok("server { listen 80;
+        location ~ \\.php$ { proxy_pass http://10.0.0.1; }
+        location @app { proxy_pass http://10.0.0.1; }
+        location ^~ /static/ { proxy_pass http://10.0.0.1/files/; }
+        location /outer/ { location /outer/inner/ { proxy_pass http://10.0.0.1/in/; } }
+    }");
+    let locations = &c.servers[0].locations;
+    let find = |path: &str| {
+        locations
+            .iter()
+            .find(|l| l.path == path)
+            .map(|l| &l.settings.proxy)
+            .unwrap()
+    };
+    assert_eq!(pass(find("\\.php$")).uri, None);
+    assert_eq!(pass(find("@app")).uri, None);
+    assert_eq!(pass(find("/static/")).location, "/static/");
+    assert_eq!(pass(find("/outer/inner/")).location, "/outer/inner/");
+    assert!(find("/outer/").pass.is_none());
 }
 
 #[test]
@@ -974,4 +999,28 @@ fn a_proxied_location_allows_every_method_unless_told_otherwise() {
     assert_eq!(methods(0, 1), Methods::GET);
     assert_eq!(methods(0, 2), Methods::GET.union(Methods::HEAD));
     assert_eq!(methods(1, 0), Methods::GET.union(Methods::POST));
+
+    // A block nested in a proxied location does not inherit its every-method default: files
+    // under it keep GET HEAD (DELETE must never come from a proxy's default).
+    let c = ok("server { listen 80;
+        location /app/ { proxy_pass http://10.0.0.1;
+            location /app/static/ { root /srv; }
+            location /app/api/ { proxy_pass http://10.0.0.2; }
+        }
+        location /set/ { allow_methods GET POST; proxy_pass http://10.0.0.1;
+            location /set/files/ { }
+        }
+    }");
+    let by_path = |path: &str| {
+        c.servers[0]
+            .locations
+            .iter()
+            .find(|l| l.path == path)
+            .map(|l| l.settings.allow_methods)
+            .unwrap()
+    };
+    assert_eq!(by_path("/app/"), all);
+    assert_eq!(by_path("/app/static/"), Methods::GET.union(Methods::HEAD));
+    assert_eq!(by_path("/app/api/"), all);
+    assert_eq!(by_path("/set/files/"), Methods::GET.union(Methods::POST));
 }

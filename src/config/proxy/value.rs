@@ -3,22 +3,20 @@
 //! $connection_upgrade { ... }`), and the `map` blocks that define variables of their own.
 //!
 //! The grammar is [`super::super::Template`]'s (`$name`, `${name}`, a `$` must start a known
-//! name), with the variables a proxy needs on top of the common ones: `$http_NAME` (a request
-//! header), `$proxy_host`, `$proxy_port`, `$proxy_add_x_forwarded_for`, `$remote_addr`,
-//! `$remote_port`, `$server_addr`, `$request_method`, `$content_length`, `$content_type`, and
-//! the variables `map` blocks define. Values are parsed once here; `proxy::vars` expands them per
+//! name): every variable a template knows (`$host`, `$http_NAME`, `$remote_addr`, captures...),
+//! plus the proxy's own `$proxy_host`, `$proxy_port`, `$proxy_add_x_forwarded_for`, and the
+//! variables `map` blocks define. Values are parsed once here; `proxy::vars` expands them per
 //! request.
 
+use super::super::template::{Part, Template};
 use crate::config::Variable;
 
 /// A variable a proxy value may name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProxyVariable {
-    /// One of the variables every template knows (`$host`, `$request_uri`, `$scheme`...).
+    /// One of the variables every template knows (`$host`, `$request_uri`, `$http_NAME`,
+    /// `$remote_addr`...), answered by the handler.
     Common(Variable),
-    /// `$http_NAME`: the request header NAME (`_` read as `-`), lower-case; several fields of
-    /// that name are joined with `, ` (`; ` for Cookie), as nginx does.
-    Http(String),
     /// `$proxy_host`: the host and port of `proxy_pass` (port left out when 80), the upstream
     /// name for an `upstream` group, `localhost` for a unix socket.
     ProxyHost,
@@ -27,15 +25,6 @@ pub enum ProxyVariable {
     /// `$proxy_add_x_forwarded_for`: the request's X-Forwarded-For with `, $remote_addr`
     /// appended, or `$remote_addr` alone.
     ProxyAddXForwardedFor,
-    /// `$remote_addr`: the client's address (IPv6 without brackets).
-    RemoteAddr,
-    RemotePort,
-    /// `$server_addr`: the address the connection arrived on.
-    ServerAddr,
-    RequestMethod,
-    /// `$content_length` / `$content_type`: those request headers.
-    ContentLength,
-    ContentType,
     /// A variable defined by the `map` at this index of `Config::maps`.
     Map(usize),
 }
@@ -59,46 +48,53 @@ pub struct ValueError {
     pub message: String,
 }
 
-/// The names of the variables that `map` blocks define (without `$`), in `Config::maps` order.
-pub type MapNames<'a> = &'a [String];
+/// The names a value may use beyond the built-in variables: those `map` blocks define, and
+/// the group names of the configuration's regular expressions (`$name` captures).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Names<'a> {
+    pub maps: &'a [String],
+    pub captures: &'a [String],
+}
+
+impl<'a> Names<'a> {
+    /// The variables of `maps`, and no capture names.
+    pub fn maps(maps: &'a [String]) -> Names<'a> {
+        Names {
+            maps,
+            captures: &[],
+        }
+    }
+}
 
 impl ProxyVariable {
-    /// The variable called `name` (without `$`), given the variables the maps define.
-    pub fn from_name(name: &str, maps: MapNames) -> Option<ProxyVariable> {
-        if let Some(i) = maps.iter().position(|m| m == name) {
+    /// The variable called `name` (without `$`).
+    pub fn from_name(name: &str, names: Names) -> Option<ProxyVariable> {
+        if let Some(i) = names.maps.iter().position(|m| m == name) {
             return Some(ProxyVariable::Map(i));
-        }
-        if let Some(common) = Variable::from_name(name) {
-            return Some(ProxyVariable::Common(common));
-        }
-        if let Some(field) = name.strip_prefix("http_")
-            && !field.is_empty()
-        {
-            return Some(ProxyVariable::Http(field.replace('_', "-")));
         }
         Some(match name {
             "proxy_host" => ProxyVariable::ProxyHost,
             "proxy_port" => ProxyVariable::ProxyPort,
             "proxy_add_x_forwarded_for" => ProxyVariable::ProxyAddXForwardedFor,
-            "remote_addr" => ProxyVariable::RemoteAddr,
-            "remote_port" => ProxyVariable::RemotePort,
-            "server_addr" => ProxyVariable::ServerAddr,
-            "request_method" => ProxyVariable::RequestMethod,
-            "content_length" => ProxyVariable::ContentLength,
-            "content_type" => ProxyVariable::ContentType,
-            _ => return None,
+            _ => ProxyVariable::Common(Variable::from_name(name, names.captures)?),
         })
     }
 
     /// Whether `name` is a variable the server itself provides (a `map` may not redefine it).
     pub fn is_builtin(name: &str) -> bool {
-        ProxyVariable::from_name(name, &[]).is_some()
+        ProxyVariable::from_name(name, Names::default()).is_some()
     }
 }
 
-fn is_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_'
-}
+/// The proxy's own variables, besides those every template knows.
+const OWN: [(&str, ProxyVariable); 3] = [
+    ("proxy_host", ProxyVariable::ProxyHost),
+    ("proxy_port", ProxyVariable::ProxyPort),
+    (
+        "proxy_add_x_forwarded_for",
+        ProxyVariable::ProxyAddXForwardedFor,
+    ),
+];
 
 impl Value {
     /// A text without variables.
@@ -108,54 +104,34 @@ impl Value {
         }
     }
 
-    /// Parses `$name` and `${name}` references (names known to [`ProxyVariable::from_name`]);
-    /// every other character is literal.
-    pub fn parse(text: &str, maps: MapNames) -> Result<Value, ValueError> {
-        let mut parts = Vec::new();
-        let mut literal = String::new();
-        let chars: Vec<char> = text.chars().collect();
-        let mut i = 0;
-        while i < chars.len() {
-            if chars[i] != '$' {
-                literal.push(chars[i]);
-                i += 1;
-                continue;
-            }
-            let start = i;
-            let braced = chars.get(i + 1) == Some(&'{');
-            let name_start = if braced { i + 2 } else { i + 1 };
-            let mut end = name_start;
-            while end < chars.len() && is_name_char(chars[end]) {
-                end += 1;
-            }
-            let name: String = chars[name_start..end].iter().collect();
-            let error = |message: String| {
-                Err(ValueError {
-                    offset: start,
-                    message,
-                })
-            };
-            if name.is_empty() {
-                return error("invalid variable name".to_string());
-            }
-            if braced {
-                if chars.get(end) != Some(&'}') {
-                    return error("the closing bracket in variable is missing".to_string());
+    /// Parses `$name`, `${name}` and `$1`..`$9` as [`Template::parse`] does, with the proxy's
+    /// own names and the maps' variables known too; every other character is literal.
+    pub fn parse(text: &str, names: Names) -> Result<Value, ValueError> {
+        // The template grammar takes the extra names as it takes capture names.
+        let mut extra: Vec<String> = names.maps.to_vec();
+        extra.extend(OWN.iter().map(|(n, _)| n.to_string()));
+        extra.extend(names.captures.iter().cloned());
+        let template = Template::parse(text, &extra).map_err(|e| ValueError {
+            offset: e.offset,
+            message: e.message,
+        })?;
+        let parts = template
+            .into_parts()
+            .into_iter()
+            .map(|part| match part {
+                Part::Text(text) => ValuePart::Text(text),
+                Part::Var(Variable::NamedCapture(name)) => {
+                    let own = names.maps.iter().position(|m| *m == name).map_or_else(
+                        || OWN.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()),
+                        |i| Some(ProxyVariable::Map(i)),
+                    );
+                    ValuePart::Var(
+                        own.unwrap_or(ProxyVariable::Common(Variable::NamedCapture(name))),
+                    )
                 }
-                end += 1;
-            }
-            let Some(variable) = ProxyVariable::from_name(&name, maps) else {
-                return error(format!("unknown \"{name}\" variable"));
-            };
-            if !literal.is_empty() {
-                parts.push(ValuePart::Text(std::mem::take(&mut literal)));
-            }
-            parts.push(ValuePart::Var(variable));
-            i = end;
-        }
-        if !literal.is_empty() || parts.is_empty() {
-            parts.push(ValuePart::Text(literal));
-        }
+                Part::Var(v) => ValuePart::Var(ProxyVariable::Common(v)),
+            })
+            .collect();
         Ok(Value { parts })
     }
 
@@ -249,31 +225,41 @@ mod tests {
     }
 
     #[test]
-    fn proxy_variables_are_known_beside_the_common_ones() {
+    fn proxy_variables_are_known_beside_the_common_ones_and_the_maps() {
         let maps = ["connection_upgrade".to_string()];
+        let captures = ["version".to_string()];
+        let names_in = Names {
+            maps: &maps,
+            captures: &captures,
+        };
         let v = Value::parse(
-            "$host|$http_upgrade|${http_x_forwarded_for}|$proxy_host:$proxy_port|\
-             $proxy_add_x_forwarded_for|$remote_addr:$remote_port|$server_addr|\
-             $request_method|$content_length|$content_type|$connection_upgrade|$scheme",
-            &maps,
+            "$host|${http_x_forwarded_for}|$proxy_host:$proxy_port|$proxy_add_x_forwarded_for|\
+             $remote_addr|$connection_upgrade|$1$version",
+            names_in,
         )
         .unwrap();
         assert_eq!(
             names(&v),
-            "<Common(Host)>|<Http(\"upgrade\")>|<Http(\"x-forwarded-for\")>|<ProxyHost>:\
-             <ProxyPort>|<ProxyAddXForwardedFor>|<RemoteAddr>:<RemotePort>|<ServerAddr>|\
-             <RequestMethod>|<ContentLength>|<ContentType>|<Map(0)>|<Common(Scheme)>"
+            "<Common(Host)>|<Common(Header(\"x_forwarded_for\"))>|<ProxyHost>:<ProxyPort>|\
+             <ProxyAddXForwardedFor>|<Common(RemoteAddr)>|<Map(0)>|<Common(Capture(1))>\
+             <Common(NamedCapture(\"version\"))>"
         );
         assert!(v.has_variables());
         assert_eq!(v.maps().collect::<Vec<_>>(), vec![0]);
+        // A map may shadow nothing the server provides, but the lookup order is maps first.
+        let shadow = ["proxy_host".to_string()];
+        assert_eq!(
+            ProxyVariable::from_name("proxy_host", Names::maps(&shadow)),
+            Some(ProxyVariable::Map(0))
+        );
     }
 
     #[test]
     fn text_without_variables_is_one_literal_and_empty_text_is_empty() {
-        let v = Value::parse("close", &[]).unwrap();
+        let v = Value::parse("close", Names::default()).unwrap();
         assert_eq!(v, Value::literal("close"));
         assert!(!v.has_variables());
-        assert!(Value::parse("", &[]).unwrap().is_empty());
+        assert!(Value::parse("", Names::default()).unwrap().is_empty());
         assert!(!v.is_empty());
     }
 
@@ -293,7 +279,7 @@ mod tests {
         ];
         for (text, offset, message) in cases {
             assert_eq!(
-                Value::parse(text, &[]),
+                Value::parse(text, Names::default()),
                 Err(ValueError {
                     offset,
                     message: message.to_string()
@@ -316,10 +302,10 @@ mod tests {
     fn map(name: &str, source: &str, entries: &[(&str, &str)], names: &[String]) -> Map {
         Map {
             name: name.to_string(),
-            source: Value::parse(source, names).unwrap(),
+            source: Value::parse(source, Names::maps(names)).unwrap(),
             entries: entries
                 .iter()
-                .map(|(k, v)| (k.to_string(), Value::parse(v, names).unwrap()))
+                .map(|(k, v)| (k.to_string(), Value::parse(v, Names::maps(names)).unwrap()))
                 .collect(),
             default: Value::literal("upgrade"),
         }

@@ -3,7 +3,7 @@
 //! abandoned before its exit was seen is killed and kept on this worker thread's orphan list
 //! until it is reaped, so no child is ever left a zombie.
 
-use super::script::Script;
+use super::Script;
 use crate::event::{Kind, Poller, Token};
 use rustix::fd::OwnedFd;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};

@@ -7,12 +7,13 @@ pub mod file_cache;
 pub mod headers;
 pub mod pages;
 pub mod route;
+pub mod script;
 pub mod static_files;
 pub mod upload;
 
 pub use route::{Site, select_location, select_server};
 
-use crate::cgi::script::{self, Script};
+use crate::cgi::Script;
 use crate::config::{Methods, Template, Variable};
 use crate::http::path;
 use crate::http::request::{Method, Request};
@@ -63,7 +64,7 @@ pub fn plan(request: &Request, site: &Site, conn: &ConnInfo) -> Plan {
             conn,
         ));
     }
-    if !settings.allow_methods.allows(request.method.as_set()) {
+    if !settings.allow_methods.allows(Methods::of(request.method)) {
         return Plan::Respond(method_not_allowed(settings.allow_methods, site));
     }
     if matches!(request.method, Method::Get | Method::Head | Method::Post) {

@@ -52,7 +52,7 @@ use super::{pages, select_location, static_files};
 use crate::http::multipart::{self, Event, MultipartError, MultipartParser};
 use crate::http::request::{Method, Request};
 use crate::http::response::{Body, Response};
-use crate::server::log;
+use crate::log;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;

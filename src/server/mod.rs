@@ -1,17 +1,17 @@
 //! The running server: binds the listeners, starts the workers, and turns signals into
 //! reloads and shutdowns. `connection` is the per-client state machine, `worker` the event
-//! loop, `output` the write queue, `log` the access and error logs.
+//! loop, `output` the write queue.
 
 mod connection;
 mod fault;
 mod listener;
-pub mod log;
 mod output;
 mod runtime;
 mod transport;
 mod worker;
 
 use crate::config::{self, Config};
+use crate::log;
 use crate::sys;
 use listener::Listener;
 use runtime::Runtime;

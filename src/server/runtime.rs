@@ -3,9 +3,9 @@
 //! request started with.
 
 use super::listener::Listener;
-use super::log::Sink;
 use super::transport;
 use crate::config::Config;
+use crate::log::Sink;
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -11,12 +11,12 @@
 
 use super::connection::{Connection, Context, Drive};
 use super::listener::Listener;
-use super::log;
 use super::runtime::Runtime;
 use super::transport::{TlsStream, Transport};
 use crate::cgi::process;
 use crate::event::{Kind, Poller, Ready, Timers, Token};
 use crate::handler::file_cache;
+use crate::log;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;

@@ -11,15 +11,15 @@
 //! gone into the pipe.
 
 use super::{Connection, Context, Flow, INPUT_LIMIT, READ_CHUNK, State};
+use crate::cgi::Script;
 use crate::cgi::env::{self, Endpoint};
 use crate::cgi::headers;
 use crate::cgi::process::{self, Process, Stdin};
-use crate::cgi::script::Script;
 use crate::handler;
 use crate::http::request::{Method, Request};
 use crate::http::response::{self, Body, Response};
+use crate::log;
 use crate::server::fault::{self, Point};
-use crate::server::log;
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Seek, Write};

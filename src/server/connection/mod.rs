@@ -24,7 +24,6 @@
 mod cgi;
 
 use super::fault::{self, Point};
-use super::log;
 use super::output::{Output, Progress};
 use super::runtime::Runtime;
 use super::transport::{SCRATCH, Transport, with_scratch};
@@ -37,6 +36,7 @@ use crate::handler::{self, Plan, Site, select_location, select_server};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::request::{self, Framing, Method, Request};
 use crate::http::response::{self, Body, Response};
+use crate::log;
 use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
 use std::io;

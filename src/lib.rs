@@ -13,6 +13,7 @@ pub mod config;
 pub mod event;
 pub mod handler;
 pub mod http;
+pub mod local;
 pub mod log;
 pub mod server;
 #[allow(unsafe_code)]

@@ -1,7 +1,7 @@
 //! A running script: the child process, its stdin and stdout pipes (non-blocking, in the
 //! worker's epoll) and its pidfd (so its exit wakes the loop). Reaping never blocks; a script
-//! abandoned before its exit was seen is killed and kept on this worker thread's orphan list
-//! until it is reaped, so no child is ever left a zombie.
+//! abandoned before its exit was seen is killed and kept on its worker's orphan list
+//! ([`Processes`]) until it is reaped, so no child is ever left a zombie.
 
 use super::Script;
 use crate::event::{Kind, Poller, Token};
@@ -11,6 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// A script no exchange waits for any more, until its exit is collected.
@@ -24,28 +25,42 @@ struct Orphan {
 /// 503 rather than the machine a fork bomb.
 pub const MAX_RUNNING: usize = 128;
 
-thread_local! {
-    /// This worker thread's orphans.
-    static ORPHANS: RefCell<Vec<Orphan>> = const { RefCell::new(Vec::new()) };
-    /// Scripts started by this worker thread whose exit has not been collected.
-    static RUNNING: Cell<usize> = const { Cell::new(0) };
+/// One worker's table of scripts: how many run, and the orphans not yet reaped. The worker owns
+/// it (in its context) and each [`Process`] holds a handle, so that a process dropped anywhere
+/// (a closed connection, a panic) hands its child to the table of the worker that started it.
+#[derive(Clone, Default)]
+pub struct Processes(Rc<Table>);
+
+#[derive(Default)]
+struct Table {
+    /// Scripts started by this worker whose exit has not been collected.
+    running: Cell<usize>,
+    orphans: RefCell<Vec<Orphan>>,
 }
 
-/// Whether this worker already runs [`MAX_RUNNING`] scripts.
-pub fn at_capacity() -> bool {
-    RUNNING.with(Cell::get) >= MAX_RUNNING
-}
+impl Processes {
+    /// Whether this worker already runs [`MAX_RUNNING`] scripts.
+    pub fn at_capacity(&self) -> bool {
+        self.0.running.get() >= MAX_RUNNING
+    }
 
-fn collected() {
-    RUNNING.with(|running| running.set(running.get().saturating_sub(1)));
-}
+    fn started(&self) {
+        self.0.running.set(self.0.running.get() + 1);
+    }
 
-/// Kills the orphans whose time is up and collects the exit of those that have exited. Returns
-/// whether some are still running.
-pub fn reap_orphans() -> bool {
-    let now = Instant::now();
-    ORPHANS.with(|orphans| {
-        let mut orphans = orphans.borrow_mut();
+    fn collected(&self) {
+        self.0.running.set(self.0.running.get().saturating_sub(1));
+    }
+
+    fn adopt(&self, orphan: Orphan) {
+        self.0.orphans.borrow_mut().push(orphan);
+    }
+
+    /// Kills the orphans whose time is up and collects the exit of those that have exited.
+    /// Returns whether some are still running.
+    pub fn reap_orphans(&self) -> bool {
+        let now = Instant::now();
+        let mut orphans = self.0.orphans.borrow_mut();
         orphans.retain_mut(|orphan| {
             if orphan.kill_at.is_some_and(|at| at <= now) {
                 kill_group(&mut orphan.child);
@@ -53,12 +68,12 @@ pub fn reap_orphans() -> bool {
             }
             let running = matches!(orphan.child.try_wait(), Ok(None));
             if !running {
-                collected();
+                self.collected();
             }
             running
         });
         !orphans.is_empty()
-    })
+    }
 }
 
 /// SIGKILL to the script's process group: the script and whatever it started.
@@ -80,6 +95,8 @@ pub enum Stdin {
 }
 
 pub struct Process {
+    /// The table of the worker that started it.
+    table: Processes,
     /// Always Some until Drop hands an unreaped child to the orphan list.
     child: Option<Child>,
     pidfd: Option<OwnedFd>,
@@ -94,11 +111,13 @@ impl Process {
     /// Starts `script` with `env`; its pipes and pidfd are registered with `poller` under the
     /// connection's slot and generation. An exec failure (missing interpreter, not executable)
     /// is reported here, by `Command::spawn`.
+    #[allow(clippy::too_many_arguments)] // until the upstream endpoint takes the registration
     pub fn spawn(
         script: &Script,
         env: &[(String, String)],
         stdin: Stdin,
         stderr: File,
+        processes: &Processes,
         poller: &Poller,
         slot: u32,
         generation: u32,
@@ -124,9 +143,10 @@ impl Process {
             Stdin::Empty => Stdio::null(),
         });
         let mut child = command.spawn()?;
-        RUNNING.with(|running| running.set(running.get() + 1));
+        processes.started();
         let pid = Pid::from_child(&child);
         let mut process = Process {
+            table: processes.clone(),
             pidfd: None,
             stdin: child.stdin.take().map(OwnedFd::from),
             stdout: child.stdout.take().map(OwnedFd::from),
@@ -221,7 +241,7 @@ impl Process {
             && let Ok(Some(status)) = child.try_wait()
         {
             self.exit = Some(status);
-            collected();
+            self.table.collected();
             // Level-triggered: a reaped child's pidfd would report readable forever.
             self.pidfd = None;
         }
@@ -241,7 +261,7 @@ impl Process {
                 child,
                 kill_at: Some(Instant::now() + grace),
             };
-            ORPHANS.with(|orphans| orphans.borrow_mut().push(orphan));
+            self.table.adopt(orphan);
         }
     }
 }
@@ -260,9 +280,9 @@ impl Drop for Process {
                     child,
                     kill_at: None,
                 };
-                ORPHANS.with(|orphans| orphans.borrow_mut().push(orphan));
+                self.table.adopt(orphan);
             } else {
-                collected();
+                self.table.collected();
             }
         }
     }

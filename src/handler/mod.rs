@@ -4,6 +4,7 @@
 //! and the connection carries it out.
 
 pub mod file_cache;
+pub mod file_info;
 pub mod headers;
 pub mod pages;
 pub mod route;
@@ -12,6 +13,8 @@ pub mod static_files;
 pub mod upload;
 
 pub use route::{Site, select_location, select_server};
+
+use file_cache::FileCache;
 
 use crate::cgi::Script;
 use crate::config::{Methods, Template, Variable};
@@ -50,10 +53,10 @@ pub enum Plan {
 
 /// Decides how to answer `request`, in nginx's phase order: `return`, then the method check,
 /// then the handler of the method.
-pub fn plan(request: &Request, site: &Site, conn: &ConnInfo) -> Plan {
+pub fn plan(request: &Request, site: &Site, conn: &ConnInfo, files: &mut FileCache) -> Plan {
     let settings = site.settings;
     if !matches!(request.method, Method::Get | Method::Head) {
-        file_cache::note_possible_change();
+        files.note_possible_change();
     }
     if let Some(ret) = &settings.return_ {
         return Plan::Respond(fixed_return(
@@ -78,7 +81,7 @@ pub fn plan(request: &Request, site: &Site, conn: &ConnInfo) -> Plan {
         }
     }
     match request.method {
-        Method::Get | Method::Head => Plan::Respond(static_files::serve(request, site)),
+        Method::Get | Method::Head => Plan::Respond(static_files::serve(request, site, files)),
         Method::Post | Method::Put if settings.upload_store.is_some() => {
             match upload::Upload::start(request, site) {
                 Ok(upload) => Plan::Upload(Box::new(upload)),
@@ -229,7 +232,7 @@ fn configured_error_page(status: u16, site: &Site) -> Option<Response> {
     let uri = site.settings.error_page(status)?;
     let page_site = select_location(site.server, uri);
     let file_path = page_site.file_path(uri);
-    let (file, metadata) = static_files::open_regular(&file_path).ok()?;
+    let (file, metadata) = file_info::open_regular(&file_path).ok()?;
     let len = metadata.len();
     Some(
         Response::new(
@@ -240,7 +243,7 @@ fn configured_error_page(status: u16, site: &Site) -> Option<Response> {
                 len,
             },
         )
-        .with_header("Content-Type", static_files::content_type(&file_path)),
+        .with_header("Content-Type", file_info::content_type(&file_path)),
     )
 }
 
@@ -275,7 +278,9 @@ mod tests {
             tls: false,
             local: &|| None,
         };
-        match plan(&request, &select_location(server, &request.path), &conn) {
+        let mut files = FileCache::new();
+        let site = select_location(server, &request.path);
+        match plan(&request, &site, &conn, &mut files) {
             Plan::Respond(response) => response,
             other => panic!("expected a response, got {other:?}"),
         }

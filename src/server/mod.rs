@@ -24,6 +24,8 @@ use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use worker::{Control, Worker};
 
+pub use transport::Scratch;
+
 /// The addresses a configuration asks for, each once, in file order.
 fn addresses(config: &Config) -> Vec<SocketAddr> {
     let mut seen = Vec::new();

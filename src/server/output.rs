@@ -1,10 +1,10 @@
 //! The write side of a connection: a response head followed by a body held in memory or in a
 //! file. Each call to [`Output::write_to`] makes one system call; the caller loops while the
 //! socket is writable and its budget lasts. Over TLS ([`Output::write_tls`]) a file is read in
-//! record-sized pieces with `pread` (into the worker's scratch buffer) and encrypted by rustls, a buffer's worth per call (this
+//! record-sized pieces with `pread` (into the worker's scratch buffer, lent by the caller) and encrypted by rustls, a buffer's worth per call (this
 //! kernel offers no kTLS, so sendfile cannot carry TLS).
 
-use super::transport::TlsStream;
+use super::transport::{Scratch, TlsStream};
 use crate::http::response::Body;
 use rustix::net::{SendFlags, send};
 use std::io::{self, IoSlice, Write};
@@ -123,7 +123,12 @@ impl Output {
 
     /// One batch over TLS: as much as rustls's bounded buffer takes, then what the socket takes
     /// of it. `WouldBlock` (with `writable` cleared) when earlier ciphertext still waits.
-    pub fn write_tls(&mut self, tls: &mut TlsStream, writable: &mut bool) -> io::Result<Progress> {
+    pub fn write_tls(
+        &mut self,
+        tls: &mut TlsStream,
+        scratch: &mut Scratch,
+        writable: &mut bool,
+    ) -> io::Result<Progress> {
         let head_left = &self.head[self.head_sent..];
         let taken = match &self.body {
             Body::Empty => tls.write_pair(head_left, &[], writable)?,
@@ -139,6 +144,7 @@ impl Output {
                 let mut position = *offset + self.body_sent;
                 let end = *offset + *len;
                 tls.write_with(
+                    scratch,
                     |record| {
                         let from_head = head.len().min(record.len());
                         record[..from_head].copy_from_slice(&head[..from_head]);

@@ -238,18 +238,17 @@ impl TlsStream {
         &mut self,
         input: &mut Vec<u8>,
         room: usize,
+        scratch: &mut Scratch,
         readable: &mut bool,
         writable: &mut bool,
         hangup: bool,
     ) -> io::Result<usize> {
         // Through a worker-wide scratch buffer rather than by zero-filling `input`'s spare room
         // on every read.
-        with_scratch(|scratch| {
-            let buf = &mut scratch[..room.min(SCRATCH)];
-            let n = self.read(buf, readable, writable, hangup)?;
-            input.extend_from_slice(&buf[..n]);
-            Ok(n)
-        })
+        let buf = scratch.take(room);
+        let n = self.read(buf, readable, writable, hangup)?;
+        input.extend_from_slice(&buf[..n]);
+        Ok(n)
     }
 
     /// Encrypts some of `data` and sends what the socket takes. Ok(n): bytes taken (`n` may
@@ -283,11 +282,12 @@ impl TlsStream {
         Ok(taken)
     }
 
-    /// Encrypts up to a buffer's worth of what `fill` puts in record-sized pieces (fill returns
+    /// Encrypts up to a buffer's worth of what `fill` puts in record-sized pieces (in `scratch`) (fill returns
     /// how many bytes it wrote; 0 ends). Ok(n): plaintext bytes taken; `WouldBlock`: ciphertext
     /// still waits.
     pub fn write_with(
         &mut self,
+        scratch: &mut Scratch,
         mut fill: impl FnMut(&mut [u8]) -> io::Result<usize>,
         writable: &mut bool,
     ) -> io::Result<usize> {
@@ -295,20 +295,17 @@ impl TlsStream {
         if self.conn.wants_write() {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let taken = with_scratch(|scratch| {
-            let record = &mut scratch[..RECORD];
-            let mut taken = 0;
-            while taken < TLS_BUFFER - RECORD {
-                let filled = fill(record)?;
-                if filled == 0 {
-                    break;
-                }
-                // The buffer has room for this record: rustls takes it whole.
-                self.conn.writer().write_all(&record[..filled])?;
-                taken += filled;
+        let record = scratch.take(RECORD);
+        let mut taken = 0;
+        while taken < TLS_BUFFER - RECORD {
+            let filled = fill(record)?;
+            if filled == 0 {
+                break;
             }
-            Ok::<_, io::Error>(taken)
-        })?;
+            // The buffer has room for this record: rustls takes it whole.
+            self.conn.writer().write_all(&record[..filled])?;
+            taken += filled;
+        }
         self.flush(writable)?;
         Ok(taken)
     }
@@ -317,15 +314,23 @@ impl TlsStream {
 /// Size of the worker's scratch buffer: one read of a request body, or one record of a file.
 pub const SCRATCH: usize = 64 * 1024;
 
-thread_local! {
-    static SCRATCH_BUFFER: std::cell::RefCell<Box<[u8]>> =
-        std::cell::RefCell::new(vec![0; SCRATCH].into_boxed_slice());
+/// A worker's scratch buffer ([`SCRATCH`] bytes): what a read lands in before it is parsed or
+/// kept, and where a file's record is read before rustls encrypts it. The worker owns one (in
+/// its context) and lends it to the connection it drives; nothing keeps bytes in it between two
+/// calls.
+pub struct Scratch(Box<[u8]>);
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch(vec![0; SCRATCH].into_boxed_slice())
+    }
 }
 
-/// Runs `f` with this thread's scratch buffer (never re-entered: `f` does no TLS I/O of its own,
-/// nor calls [`TlsStream::read_into`] or [`TlsStream::write_with`]).
-pub fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    SCRATCH_BUFFER.with_borrow_mut(|buffer| f(buffer))
+impl Scratch {
+    /// The first `len` bytes (at most [`SCRATCH`]).
+    pub fn take(&mut self, len: usize) -> &mut [u8] {
+        &mut self.0[..len.min(SCRATCH)]
+    }
 }
 
 /// The socket as rustls reads it: one `read(2)` per call, clearing `readable` on `EAGAIN` or a

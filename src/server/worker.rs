@@ -13,9 +13,8 @@ use super::connection::{Connection, Context, Drive};
 use super::listener::Listener;
 use super::runtime::Runtime;
 use super::transport::{TlsStream, Transport};
-use crate::cgi::process;
 use crate::event::{Kind, Poller, Ready, Timers, Token};
-use crate::handler::file_cache;
+use crate::local::Local;
 use crate::log;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
@@ -95,6 +94,8 @@ pub struct Worker {
     pauses_unlogged: u32,
     /// The file cache's inotify queue is in the epoll set (else it is read every batch).
     cache_registered: bool,
+    /// What this worker lends to the connections it drives.
+    local: Local,
 }
 
 impl Worker {
@@ -105,10 +106,12 @@ impl Worker {
         messages: Receiver<Control>,
     ) -> std::io::Result<Worker> {
         let poller = Poller::new(256)?;
-        file_cache::init();
+        let local = Local::default();
         poller.add_readable(&*control, Token::new(Kind::Control, 0, 0))?;
         let cache_token = Token::new(Kind::FileCache, 0, 0);
-        let cache_registered = file_cache::register(|fd| poller.add_readable(fd, cache_token))
+        let cache_registered = local
+            .files
+            .register(|fd| poller.add_readable(fd, cache_token))
             .is_some_and(|r| r.is_ok());
         let mut worker = Worker {
             poller,
@@ -132,6 +135,7 @@ impl Worker {
             exhaustion_logged: None,
             pauses_unlogged: 0,
             cache_registered,
+            local,
         };
         worker.set_accepting(true);
         Ok(worker)
@@ -186,10 +190,10 @@ impl Worker {
             }
             self.tick_clock();
             if !self.cache_registered {
-                file_cache::begin_batch();
+                self.local.files.begin_batch();
             } else if events.iter().any(|e| e.token.kind == Kind::FileCache) {
                 // Before any request of the batch, which may causally follow the change.
-                file_cache::changes_ready();
+                self.local.files.changes_ready();
             }
             let now = Instant::now();
             for event in &events {
@@ -236,7 +240,7 @@ impl Worker {
                 }
             }
             self.flush_access_log();
-            self.orphans = process::reap_orphans();
+            self.orphans = self.local.processes.reap_orphans();
         }
     }
 
@@ -371,6 +375,7 @@ impl Worker {
                 .as_ref()
                 .map(|_| &mut self.access_log),
             log_time: &self.log_time,
+            local: &mut self.local,
             poller: &self.poller,
             slot,
             generation,

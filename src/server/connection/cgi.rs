@@ -129,7 +129,7 @@ impl Connection {
             content_length,
             https: matches!(self.transport, super::Transport::Tls(_)),
         };
-        if process::at_capacity() {
+        if ctx.local.processes.at_capacity() {
             log::warn(&format!(
                 "CGI {}: {} scripts already running in this worker",
                 request.path,
@@ -145,6 +145,7 @@ impl Connection {
                 &environment,
                 stdin,
                 stderr,
+                &ctx.local.processes,
                 ctx.poller,
                 ctx.slot,
                 ctx.generation,
@@ -268,7 +269,7 @@ impl Connection {
             self.input.len() < INPUT_LIMIT && !self.sent_close_notify()
         };
         if self.can_read() && room {
-            match self.read_some(INPUT_LIMIT) {
+            match self.read_some(INPUT_LIMIT, &mut ctx.local.scratch) {
                 Ok(0) => return (State::Closed, Flow::Continue),
                 Ok(_) => progress = true,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -374,7 +375,7 @@ impl Connection {
 
         if matches!(run.phase, Phase::Flushing) && run.out.is_empty() {
             // The script may have changed files that a next request reads.
-            crate::handler::file_cache::note_possible_change();
+            ctx.local.files.note_possible_change();
             self.log_response(run.log.as_ref(), run.body_bytes, ctx);
             let keep_alive = run.keep_alive && !ctx.draining;
             if keep_alive && run.body_left > 0 {

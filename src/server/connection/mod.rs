@@ -26,16 +26,16 @@ mod cgi;
 use super::fault::{self, Point};
 use super::output::{Output, Progress};
 use super::runtime::Runtime;
-use super::transport::{SCRATCH, Transport, with_scratch};
+use super::transport::{Scratch, Transport};
 use crate::cgi::process::Stdin;
 use crate::config::Settings;
 use crate::event::Poller;
-use crate::handler::file_cache;
 use crate::handler::upload::Upload;
 use crate::handler::{self, Plan, Site, select_location, select_server};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::request::{self, Framing, Method, Request};
 use crate::http::response::{self, Body, Response};
+use crate::local::Local;
 use crate::log;
 use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
@@ -175,6 +175,8 @@ pub struct Context<'a> {
     /// Access-log lines of this batch; None when the access log is off.
     pub access_log: Option<&'a mut Vec<u8>>,
     pub log_time: &'a str,
+    /// What the worker lends: scratch buffer, file cache, process table.
+    pub local: &'a mut Local,
     /// The worker's epoll, and this connection's slot in it (for a CGI script's fds).
     pub poller: &'a Poller,
     pub slot: u32,
@@ -263,7 +265,7 @@ impl Connection {
                 State::Send(sending) => self.on_send(sending, ctx),
                 State::Cgi(run) => self.on_cgi(run, ctx),
                 State::Closing { read_whole } => self.on_closing(read_whole, ctx),
-                State::Linger => self.on_linger(),
+                State::Linger => self.on_linger(&mut ctx.local.scratch),
                 State::Closed => return Drive::Close,
             };
             self.state = next;
@@ -305,7 +307,7 @@ impl Connection {
     }
 
     /// Reads once into `input`, keeping it within `limit` bytes. Ok(0) is end of stream.
-    fn read_some(&mut self, limit: usize) -> io::Result<usize> {
+    fn read_some(&mut self, limit: usize, scratch: &mut Scratch) -> io::Result<usize> {
         let room = limit.saturating_sub(self.input.len()).min(BODY_CHUNK);
         if room == 0 {
             return Err(io::Error::other("input buffer full"));
@@ -316,6 +318,7 @@ impl Connection {
         tls.read_into(
             &mut self.input,
             room,
+            scratch,
             &mut self.readable,
             &mut self.writable,
             self.hangup,
@@ -338,33 +341,32 @@ impl Connection {
     fn read_scratch<R>(
         &mut self,
         room: usize,
+        scratch: &mut Scratch,
         f: impl FnOnce(&mut [u8], &mut Vec<u8>) -> R,
     ) -> io::Result<Option<R>> {
         let (transport, input) = (&mut self.transport, &mut self.input);
         let (readable, writable, hangup) = (&mut self.readable, &mut self.writable, self.hangup);
-        with_scratch(|scratch| {
-            let buf = &mut scratch[..room.min(SCRATCH)];
-            let n = match transport {
-                Transport::Tls(tls) => tls.read(buf, readable, writable, hangup)?,
-                Transport::Plain(socket) => {
-                    let asked = buf.len();
-                    settle_read(
-                        rustix::io::read(&*socket, &mut *buf),
-                        asked,
-                        readable,
-                        hangup,
-                    )?
-                }
-            };
-            Ok((n > 0).then(|| f(&mut buf[..n], input)))
-        })
+        let buf = scratch.take(room);
+        let n = match transport {
+            Transport::Tls(tls) => tls.read(buf, readable, writable, hangup)?,
+            Transport::Plain(socket) => {
+                let asked = buf.len();
+                settle_read(
+                    rustix::io::read(&*socket, &mut *buf),
+                    asked,
+                    readable,
+                    hangup,
+                )?
+            }
+        };
+        Ok((n > 0).then(|| f(&mut buf[..n], input)))
     }
 
     /// Reads a head into an empty `input`: through the scratch buffer, parsed there, and only
     /// what the request did not take (a partial head, pipelined requests, a body's start) is
     /// kept.
     fn read_fresh_head(&mut self, idle: bool, ctx: &mut Context) -> (State, Flow) {
-        let read = self.read_scratch(READ_CHUNK, |bytes, input| {
+        let read = self.read_scratch(READ_CHUNK, &mut ctx.local.scratch, |bytes, input| {
             let parsed = if request::worth_parsing(bytes, 0) {
                 request::parse(bytes)
             } else {
@@ -462,7 +464,8 @@ impl Connection {
             return self.read_fresh_head(idle, ctx);
         }
         // Heads are small: read them in small pieces, up to the head limit.
-        match self.read_some(INPUT_LIMIT.min(self.input.len() + READ_CHUNK)) {
+        let limit = INPUT_LIMIT.min(self.input.len() + READ_CHUNK);
+        match self.read_some(limit, &mut ctx.local.scratch) {
             Ok(0) => self.head_input_ended(),
             // `input` already held part of this head, so its deadline is running.
             Ok(_) => (State::Head { idle: false }, Flow::Continue),
@@ -501,7 +504,7 @@ impl Connection {
             tls: matches!(self.transport, Transport::Tls(_)),
             local: &local,
         };
-        match handler::plan(&request, &site, &conn) {
+        match handler::plan(&request, &site, &conn, &mut ctx.local.files) {
             Plan::Respond(response) => {
                 if request.has_body() {
                     self.receive(request, Sink::Discard(response), limit, ctx)
@@ -599,7 +602,7 @@ impl Connection {
         if !self.can_read() {
             return (State::Body(body), Flow::Blocked);
         }
-        match self.read_some(BODY_CHUNK) {
+        match self.read_some(BODY_CHUNK, &mut ctx.local.scratch) {
             // The client went away in the middle of its body.
             Ok(0) => (State::Closed, Flow::Continue),
             Ok(_) => {
@@ -616,7 +619,7 @@ impl Connection {
             Sink::Discard(response) => response,
             Sink::Upload(upload) => {
                 let response = upload.finish();
-                file_cache::note_possible_change();
+                ctx.local.files.note_possible_change();
                 response
             }
             Sink::Spool(spool) => return self.start_cgi_spooled(body.request, spool, ctx),
@@ -703,7 +706,9 @@ impl Connection {
             }
             let written = match &mut self.transport {
                 Transport::Tls(tls) if !tls.is_plain_http() => {
-                    sending.output.write_tls(tls, &mut self.writable)
+                    sending
+                        .output
+                        .write_tls(tls, &mut ctx.local.scratch, &mut self.writable)
                 }
                 transport => sending.output.write_to(transport.socket()),
             };
@@ -803,18 +808,16 @@ impl Connection {
         (State::Linger, Flow::Continue)
     }
 
-    fn on_linger(&mut self) -> (State, Flow) {
+    fn on_linger(&mut self, scratch: &mut Scratch) -> (State, Flow) {
         if !self.readable {
             return (State::Linger, Flow::Blocked);
         }
         self.input = Vec::new();
         // Over TLS too, what still comes is dropped unread: no need to decrypt it.
         let socket = self.transport.socket();
-        let read = with_scratch(|scratch| {
-            let buf = &mut scratch[..READ_CHUNK];
-            let result = rustix::io::read(socket, &mut *buf);
-            settle_read(result, READ_CHUNK, &mut self.readable, self.hangup)
-        });
+        let buf = scratch.take(READ_CHUNK);
+        let result = rustix::io::read(socket, &mut *buf);
+        let read = settle_read(result, READ_CHUNK, &mut self.readable, self.hangup);
         match read {
             Ok(0) => (State::Closed, Flow::Continue),
             Ok(_) => (State::Linger, Flow::Continue),

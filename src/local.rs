@@ -3,9 +3,9 @@
 //! a connection (and the exchange it serves) reaches these only through the `&mut Local` its
 //! worker passes down with each call.
 
-use crate::cgi::process::Processes;
 use crate::handler::file_cache::FileCache;
-use crate::server::Scratch;
+use crate::transport::Scratch;
+use crate::upstream::process::Processes;
 
 #[derive(Default)]
 pub struct Local {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 /// What the environment needs to know beyond the request and the script.
-pub struct Endpoint<'a> {
+pub struct Origin<'a> {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     /// The first `server_name` of the server, if any.
@@ -20,7 +20,7 @@ pub struct Endpoint<'a> {
 }
 
 /// The environment variables for running `script` for `request`.
-pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(String, String)> {
+pub fn build(request: &Request, script: &Script, origin: &Origin) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::with_capacity(32 + request.headers.len());
     let mut set = |name: &str, value: &str| env.push((name.to_string(), value.to_string()));
     set("GATEWAY_INTERFACE", "CGI/1.1");
@@ -42,35 +42,35 @@ pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(St
     set("SCRIPT_FILENAME", &script.file.to_string_lossy());
     set("PATH_INFO", &script.path_info);
     if !script.path_info.is_empty() {
-        let translated = endpoint
+        let translated = origin
             .document_root
             .join(script.path_info.trim_start_matches('/'));
         set("PATH_TRANSLATED", &translated.to_string_lossy());
     }
     set("QUERY_STRING", request.query.as_deref().unwrap_or(""));
-    set("DOCUMENT_ROOT", &endpoint.document_root.to_string_lossy());
-    set("REMOTE_ADDR", &endpoint.peer.ip().to_string());
-    set("REMOTE_PORT", &endpoint.peer.port().to_string());
-    set("SERVER_ADDR", &endpoint.local.ip().to_string());
-    set("SERVER_PORT", &endpoint.local.port().to_string());
+    set("DOCUMENT_ROOT", &origin.document_root.to_string_lossy());
+    set("REMOTE_ADDR", &origin.peer.ip().to_string());
+    set("REMOTE_PORT", &origin.peer.port().to_string());
+    set("SERVER_ADDR", &origin.local.ip().to_string());
+    set("SERVER_PORT", &origin.local.port().to_string());
     // Not in RFC 3875, but what PHP applications (and nginx's fastcgi_params) go by.
     set(
         "REQUEST_SCHEME",
-        if endpoint.https { "https" } else { "http" },
+        if origin.https { "https" } else { "http" },
     );
-    if endpoint.https {
+    if origin.https {
         set("HTTPS", "on");
     }
     let server_name = request
         .host
         .as_deref()
-        .or(endpoint.server_name)
-        .map_or_else(|| endpoint.local.ip().to_string(), str::to_string);
+        .or(origin.server_name)
+        .map_or_else(|| origin.local.ip().to_string(), str::to_string);
     set("SERVER_NAME", &server_name);
     // php-cgi refuses to run without it (its guard against being called directly).
     set("REDIRECT_STATUS", "200");
     set("PATH", "/usr/local/bin:/usr/bin:/bin");
-    if let Some(length) = endpoint.content_length {
+    if let Some(length) = origin.content_length {
         set("CONTENT_LENGTH", &length.to_string());
     }
     if let Some(content_type) = request.header("Content-Type") {
@@ -130,7 +130,7 @@ mod tests {
             path_info: "/a/b".into(),
             interpreter: None,
         };
-        let endpoint = Endpoint {
+        let origin = Origin {
             peer: "10.0.0.2:5555".parse().unwrap(),
             local: "127.0.0.1:8080".parse().unwrap(),
             server_name: Some("example"),
@@ -138,7 +138,7 @@ mod tests {
             content_length: Some(3),
             https: false,
         };
-        build(&request(text), &script, &endpoint)
+        build(&request(text), &script, &origin)
     }
 
     fn get<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {

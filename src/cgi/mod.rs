@@ -1,10 +1,11 @@
-//! CGI/1.1 (RFC 3875): a script's environment (`env`), the running process and its pipes
-//! (`process`) and the parsing of its header block (`headers`). Which script a request names is
-//! routing (`handler::script`); the exchange that streams a script's output is an upstream.
+//! CGI/1.1 (RFC 3875): a script's environment (`env`), the parsing of its header block
+//! (`headers`), and CGI as an upstream kind (`upstream`: the script's pipes are the endpoint,
+//! its header block the head). Which script a request names is routing (`handler::script`);
+//! the streaming of its output is the shared upstream pump's (`crate::upstream`).
 
 pub mod env;
 pub mod headers;
-pub mod process;
+pub mod upstream;
 
 use std::path::PathBuf;
 

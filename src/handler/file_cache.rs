@@ -27,10 +27,9 @@
 //! The cache is bounded in entries and bytes; when full it is emptied and refilled.
 
 use super::file_info::{Validators, content_type, open};
-use crate::http::response::Body;
+use crate::http::response::{Body, Value};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify;
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -72,8 +71,8 @@ pub struct Entry {
     /// entry keeps exact), the Content-Type of its own name, and for a `NAME.gz` the type of
     /// `NAME` (what `gzip_static` serves it as).
     pub validators: Validators,
-    pub content_type: String,
-    pub stem_type: Option<String>,
+    pub content_type: Arc<str>,
+    pub stem_type: Option<Arc<str>>,
     watch: i32,
     checked: Instant,
 }
@@ -186,18 +185,18 @@ impl FileRep {
 
     /// The Content-Type of these bytes served under the name `type_path`: the file's own
     /// path, or (for a `.gz` sibling) the name of which it is the compressed form.
-    pub fn content_type(&self, type_path: &Path) -> Cow<'_, str> {
+    pub fn content_type(&self, type_path: &Path) -> Value {
         if let FileRep::Cached(entry) = self {
             if key(type_path) == &*entry.key {
-                return Cow::Borrowed(&entry.content_type);
+                return Value::from(&entry.content_type);
             }
             if let Some(stem) = &entry.stem_type
                 && entry.key.strip_suffix(b".gz") == Some(key(type_path))
             {
-                return Cow::Borrowed(stem);
+                return Value::from(stem);
             }
         }
-        Cow::Owned(content_type(type_path))
+        Value::Owned(content_type(type_path))
     }
 
     /// `len` bytes from `offset`: shared memory, or the file (sent with sendfile).
@@ -469,12 +468,12 @@ impl Cache {
         self.bytes += content.len();
         let stem_type = key(path)
             .strip_suffix(b".gz")
-            .map(|stem| content_type(Path::new(std::ffi::OsStr::from_bytes(stem))));
+            .map(|stem| content_type(Path::new(std::ffi::OsStr::from_bytes(stem))).into());
         let entry = Arc::new(Entry {
             content: content.into(),
             key: key(path).into(),
             validators: Validators::of(&metadata),
-            content_type: content_type(path),
+            content_type: content_type(path).into(),
             stem_type,
             metadata,
             watch,
@@ -561,16 +560,16 @@ mod tests {
         let gz = dir.join("page.html.gz");
         fs::write(&gz, b"x").unwrap();
         let entry = cache_file(&mut cache, &gz).unwrap();
-        assert_eq!(entry.content_type, super::content_type(&gz));
+        assert_eq!(*entry.content_type, super::content_type(&gz));
         assert_ne!(
-            entry.content_type,
+            *entry.content_type,
             super::content_type(&dir.join("page.html"))
         );
         assert_eq!(entry.stem_type.as_deref(), Some("text/html; charset=utf-8"));
         let plain = dir.join("page.txt");
         fs::write(&plain, b"y").unwrap();
         let entry = cache_file(&mut cache, &plain).unwrap();
-        assert_eq!(entry.content_type, "text/plain; charset=utf-8");
+        assert_eq!(&*entry.content_type, "text/plain; charset=utf-8");
         assert_eq!(entry.stem_type, None);
         let fresh = Validators::of(&fs::metadata(&plain).unwrap());
         assert_eq!(entry.validators.etag(), fresh.etag());

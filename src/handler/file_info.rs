@@ -6,6 +6,7 @@ use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Opens a file or directory for reading, without ever blocking on a FIFO.
@@ -43,11 +44,12 @@ pub fn content_type(file_path: &Path) -> String {
     }
 }
 
-/// What conditional requests compare: the ETag, Last-Modified and the mtime in seconds.
+/// What conditional requests compare: the ETag, Last-Modified and the mtime in seconds. The
+/// two fields are shared by every response that carries them.
 #[derive(Clone)]
 pub struct Validators {
-    pub(super) etag: String,
-    pub(super) last_modified: String,
+    pub(super) etag: Arc<str>,
+    pub(super) last_modified: Arc<str>,
     pub(super) modified_secs: u64,
 }
 
@@ -70,10 +72,11 @@ impl Validators {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         Validators {
-            etag: format!("\"{modified_secs:x}-{size:x}\""),
+            etag: format!("\"{modified_secs:x}-{size:x}\"").into(),
             last_modified: httpdate::fmt_http_date(
                 UNIX_EPOCH + std::time::Duration::from_secs(modified_secs),
-            ),
+            )
+            .into(),
             modified_secs,
         }
     }

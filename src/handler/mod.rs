@@ -216,7 +216,7 @@ pub fn redirect(status: u16, location: &str) -> Response {
         reason = pages::reason(status),
         href = pages::html_escape(location),
     );
-    Response::html(status, html).with_header("Location", location)
+    Response::html(status, html).with_header("Location", location.to_string())
 }
 
 /// The error response for `status`: the `error_page` configured for it (served with the

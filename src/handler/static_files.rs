@@ -9,7 +9,7 @@ use super::route::Site;
 use crate::http::negotiation;
 use crate::http::path;
 use crate::http::request::Request;
-use crate::http::response::{Body, Response};
+use crate::http::response::{Body, Response, Value};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -117,8 +117,8 @@ fn representation(request: &Request, file: FileRep, type_path: &Path, site: &Sit
     let validators = file.validators();
     if not_modified(request, validators) {
         return Response::new(304, Body::Empty)
-            .with_header("ETag", validators.etag())
-            .with_header("Last-Modified", validators.last_modified());
+            .with_header("ETag", &validators.etag)
+            .with_header("Last-Modified", &validators.last_modified);
     }
     let range = match request.header("Range") {
         Some(value) if if_range_holds(request, validators) => parse_range(value, size),
@@ -131,12 +131,14 @@ fn representation(request: &Request, file: FileRep, type_path: &Path, site: &Sit
             return super::error(416, site).with_header("Content-Range", format!("bytes */{size}"));
         }
     };
-    let content_type = file.content_type(type_path).into_owned();
+    let content_type = file.content_type(type_path);
     let (etag, last_modified) = (
-        validators.etag().to_string(),
-        validators.last_modified().to_string(),
+        Value::from(&validators.etag),
+        Value::from(&validators.last_modified),
     );
     let mut response = Response::new(status, file.body(offset, len));
+    // Its fields and those a site or gzip_static may add, without growing the list.
+    response.headers.reserve_exact(8);
     if status == 206 {
         let end = offset + len - 1;
         response = response.with_header("Content-Range", format!("bytes {offset}-{end}/{size}"));
@@ -173,8 +175,8 @@ fn not_modified(request: &Request, validators: &Validators) -> bool {
 fn if_range_holds(request: &Request, validators: &Validators) -> bool {
     match request.header("If-Range") {
         None => true,
-        Some(value) if value.starts_with('"') => value == validators.etag,
-        Some(value) => value == validators.last_modified,
+        Some(value) if value.starts_with('"') => value == &*validators.etag,
+        Some(value) => value == &*validators.last_modified,
     }
 }
 

@@ -1,10 +1,9 @@
-//! A running script: the child process, its stdin and stdout pipes (non-blocking, in the
-//! worker's epoll) and its pidfd (so its exit wakes the loop). Reaping never blocks; a script
-//! abandoned before its exit was seen is killed and kept on its worker's orphan list
-//! ([`Processes`]) until it is reaped, so no child is ever left a zombie.
+//! A child process behind an upstream (a CGI script): started with its stdin and stdout piped
+//! (the pipes go to the upstream endpoint, non-blocking, into the worker's epoll) and its pidfd
+//! (so its exit wakes the loop). Reaping never blocks; a child abandoned before its exit was seen
+//! is killed and kept on its worker's orphan list ([`Processes`]) until it is reaped, so no child
+//! is ever left a zombie.
 
-use super::Script;
-use crate::event::{Kind, Poller, Token};
 use rustix::fd::OwnedFd;
 use rustix::process::{Pid, PidfdFlags, pidfd_open};
 use std::cell::{Cell, RefCell};
@@ -21,7 +20,7 @@ struct Orphan {
     kill_at: Option<Instant>,
 }
 
-/// Most scripts one worker runs at once (orphans included); past it, requests for scripts get
+/// Most children (scripts) one worker runs at once (orphans included); past it, requests for scripts get
 /// 503 rather than the machine a fork bomb.
 pub const MAX_RUNNING: usize = 128;
 
@@ -84,9 +83,9 @@ fn kill_group(child: &mut Child) {
     }
 }
 
-/// Where the script's stdin comes from.
+/// Where a child's stdin comes from.
 pub enum Stdin {
-    /// A pipe the connection writes the request body into.
+    /// A pipe the upstream writes the request body into.
     Pipe,
     /// A spooled body, already complete.
     File(File),
@@ -94,48 +93,36 @@ pub enum Stdin {
     Empty,
 }
 
+/// A started child: the process, and its stdin (with [`Stdin::Pipe`]) and stdout pipes,
+/// non-blocking, for the upstream endpoint to own.
+pub struct Spawned {
+    pub process: Process,
+    pub stdin: Option<OwnedFd>,
+    pub stdout: OwnedFd,
+}
+
+/// A child process and its pidfd; killed (its whole process group) and handed to its worker's
+/// table when dropped before its exit was collected.
 pub struct Process {
     /// The table of the worker that started it.
     table: Processes,
     /// Always Some until Drop hands an unreaped child to the orphan list.
     child: Option<Child>,
     pidfd: Option<OwnedFd>,
-    stdin: Option<OwnedFd>,
-    stdout: Option<OwnedFd>,
-    pub stdin_writable: bool,
-    pub stdout_readable: bool,
     exit: Option<ExitStatus>,
 }
 
 impl Process {
-    /// Starts `script` with `env`; its pipes and pidfd are registered with `poller` under the
-    /// connection's slot and generation. An exec failure (missing interpreter, not executable)
-    /// is reported here, by `Command::spawn`.
-    #[allow(clippy::too_many_arguments)] // until the upstream endpoint takes the registration
+    /// Starts `command` (which must put the child in its own process group: killing the group
+    /// stops whatever it started) with its stdout piped and `stdin` and `stderr` as given. An
+    /// exec failure (missing interpreter, not executable) is reported here, by
+    /// `Command::spawn`.
     pub fn spawn(
-        script: &Script,
-        env: &[(String, String)],
+        mut command: Command,
         stdin: Stdin,
         stderr: File,
         processes: &Processes,
-        poller: &Poller,
-        slot: u32,
-        generation: u32,
-    ) -> io::Result<Process> {
-        let mut command = match &script.interpreter {
-            Some(interpreter) => {
-                let mut command = Command::new(interpreter);
-                command.arg(&script.file);
-                command
-            }
-            None => Command::new(&script.file),
-        };
-        if let Some(dir) = script.file.parent() {
-            command.current_dir(dir);
-        }
-        command.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
-        // Its own process group, so that killing it also stops what it started.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    ) -> io::Result<Spawned> {
         command.stdout(Stdio::piped()).stderr(Stdio::from(stderr));
         command.stdin(match stdin {
             Stdin::Pipe => Stdio::piped(),
@@ -145,93 +132,31 @@ impl Process {
         let mut child = command.spawn()?;
         processes.started();
         let pid = Pid::from_child(&child);
+        let stdin = child.stdin.take().map(OwnedFd::from);
+        let stdout = child.stdout.take().map(OwnedFd::from);
         let mut process = Process {
             table: processes.clone(),
             pidfd: None,
-            stdin: child.stdin.take().map(OwnedFd::from),
-            stdout: child.stdout.take().map(OwnedFd::from),
             child: Some(child),
-            stdin_writable: false,
-            stdout_readable: false,
             exit: None,
         };
         // From here on, dropping `process` kills and reaps the child on any error.
-        let pidfd = pidfd_open(pid, PidfdFlags::empty())?;
-        poller.add_readable(&pidfd, Token::new(Kind::CgiExit, slot, generation))?;
-        process.pidfd = Some(pidfd);
-        if let Some(stdout) = &process.stdout {
-            rustix::io::ioctl_fionbio(stdout, true)?;
-            poller.add(stdout, Token::new(Kind::CgiStdout, slot, generation))?;
-        }
-        if let Some(stdin) = &process.stdin {
+        process.pidfd = Some(pidfd_open(pid, PidfdFlags::empty())?);
+        let stdout = stdout.ok_or_else(|| io::Error::other("no stdout pipe"))?;
+        rustix::io::ioctl_fionbio(&stdout, true)?;
+        if let Some(stdin) = &stdin {
             rustix::io::ioctl_fionbio(stdin, true)?;
-            poller.add(stdin, Token::new(Kind::CgiStdin, slot, generation))?;
         }
-        Ok(process)
+        Ok(Spawned {
+            process,
+            stdin,
+            stdout,
+        })
     }
 
-    pub fn has_stdin(&self) -> bool {
-        self.stdin.is_some()
-    }
-
-    /// Ends the request body: the script reads end of file.
-    pub fn close_stdin(&mut self) {
-        self.stdin = None;
-    }
-
-    /// Writes body bytes to the script. Ok(0) when the pipe is full (not writable now).
-    /// An error (EPIPE: the script stopped reading) closes stdin.
-    pub fn write_stdin(&mut self, data: &[u8]) -> io::Result<usize> {
-        let Some(stdin) = &self.stdin else {
-            return Err(io::Error::from(io::ErrorKind::BrokenPipe));
-        };
-        if !self.stdin_writable {
-            return Ok(0);
-        }
-        match rustix::io::write(stdin, data) {
-            Ok(n) => Ok(n),
-            Err(rustix::io::Errno::AGAIN) => {
-                self.stdin_writable = false;
-                Ok(0)
-            }
-            Err(rustix::io::Errno::INTR) => Ok(0),
-            Err(error) => {
-                self.stdin = None;
-                Err(error.into())
-            }
-        }
-    }
-
-    /// Reads script output into `buf` (appending at most `max` bytes).
-    /// Ok(Some(0)) is end of output; Ok(None): nothing available now.
-    pub fn read_stdout(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<Option<usize>> {
-        let Some(stdout) = &self.stdout else {
-            return Ok(Some(0));
-        };
-        if !self.stdout_readable {
-            return Ok(None);
-        }
-        let start = buf.len();
-        buf.resize(start + max, 0);
-        let result = rustix::io::read(stdout, &mut buf[start..]);
-        let n = *result.as_ref().unwrap_or(&0);
-        buf.truncate(start + n);
-        match result {
-            Ok(0) => {
-                self.stdout = None;
-                Ok(Some(0))
-            }
-            Ok(n) => Ok(Some(n)),
-            Err(rustix::io::Errno::AGAIN) => {
-                self.stdout_readable = false;
-                Ok(None)
-            }
-            Err(rustix::io::Errno::INTR) => Ok(None),
-            Err(error) => {
-                self.stdout = None;
-                Err(error.into())
-            }
-        }
+    /// The pidfd, readable (level-triggered) once the child has exited; None once reaped.
+    pub fn pidfd(&self) -> Option<&OwnedFd> {
+        self.pidfd.as_ref()
     }
 
     /// The exit status, once the child has exited (collected without blocking).
@@ -263,6 +188,8 @@ impl Process {
             };
             self.table.adopt(orphan);
         }
+        // Level-triggered, and no longer ours to watch: the worker reaps the orphan.
+        self.pidfd = None;
     }
 }
 

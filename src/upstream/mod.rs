@@ -1,0 +1,598 @@
+//! Upstreams: the backends an exchange forwards a request to and streams an answer from (a CGI
+//! script now; an HTTP server behind `proxy_pass` and a FastCGI server next).
+//!
+//! Every backend kind shares one [`Upstream`]: an [`Endpoint`] (a pipe pair to a child, or a
+//! socket with a non-blocking connect), a [`Codec`] (the only part a backend kind writes: how
+//! its response head is parsed, how its body is framed both ways) and one pump with bounded
+//! buffers and backpressure both ways:
+//!
+//! - client → backend: [`Upstream::write_body`] takes request-body bytes only while the
+//!   backend's input takes them (or, for a codec that frames them, while less than [`LIMIT`]
+//!   framed bytes wait): the protocol keeps the rest and reads nothing more from the client
+//!   meanwhile.
+//! - backend → client: the backend is read only while less than [`LIMIT`] bytes of its output
+//!   wait for the client; the protocol pulls them ([`Upstream::pull`], [`Upstream::consume`]).
+//!
+//! ```text
+//!   Connecting ─▶ Head ─▶ Body ─▶ Ending (output ended; a child's exit awaited) ─▶ Done
+//!        └────────┴─ Failed (502 before a head: refused, closed, malformed; 504: timeout)
+//! ```
+//!
+//! Deadlines: connecting (`connect`), waiting for the backend's output when nothing of it waits
+//! for the client (`read`: the CGI timeout), its input blocked (`send`), a child's exit after its
+//! output ended (`exit_grace`). A backend gone silent in the middle of a body cuts the response
+//! ([`Expiry::Cut`]); before the head it is a 504.
+
+mod endpoint;
+pub mod process;
+
+pub use endpoint::{Address, Endpoint, Exit};
+
+use crate::event::Role;
+use crate::http::response::{Head, Pull};
+use crate::log;
+use std::os::unix::process::ExitStatusExt;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+/// Most backend output (decoded, and not yet decoded) held for the client, and most framed
+/// request-body bytes held for the backend.
+pub const LIMIT: usize = 64 * 1024;
+/// Most bytes asked of the backend per read.
+const READ_CHUNK: usize = 32 * 1024;
+/// Bytes asked per read while a head is collected.
+const HEAD_CHUNK: usize = 16 * 1024;
+
+/// How one kind of backend speaks: the parser of its response head and the framing of bodies
+/// both ways. Pure: bytes in, meaning out; the pump does the I/O. CGI's codec parses the
+/// script's header block and passes bodies through; an HTTP/1 codec parses a status line and
+/// fields and decodes Content-Length or chunked bodies; a FastCGI codec unwraps and wraps
+/// records.
+pub trait Codec {
+    /// The longest head accepted: past it without a complete head, [`Codec::parse_head`] must
+    /// refuse.
+    fn head_limit(&self) -> usize;
+
+    /// Parses the head from everything the backend sent so far. Ok(None): more bytes are
+    /// needed; Ok(Some((head, n))): the head took the first `n` bytes. Err: the reason for the
+    /// error log (the client gets a 502). The head never carries framing or connection fields:
+    /// the protocol writes its own.
+    fn parse_head(&mut self, input: &[u8]) -> Result<Option<(Head, usize)>, String>;
+
+    /// Decodes body bytes from the start of `input`: how many bytes it used, and the payload
+    /// (a slice of those bytes) or the end of the body.
+    fn decode_body<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Payload<'a>), String> {
+        Ok(match input.len() {
+            0 => (0, Payload::NeedMore),
+            n => (n, Payload::Data(input)),
+        })
+    }
+
+    /// The backend's output ended: Ok when that completes the body (a CGI body, an HTTP body
+    /// delimited by the close), Err (for the error log) when it cuts it short.
+    fn end_of_output(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Frames request-body bytes for the backend onto `out`.
+    fn encode_body(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(data);
+    }
+
+    /// Frames the end of the request body onto `out`.
+    fn encode_end(&mut self, _out: &mut Vec<u8>) {}
+
+    /// Whether [`Codec::encode_body`] copies bytes unchanged: then the pump writes them to the
+    /// backend straight from the client's buffer, without a copy.
+    fn passes_body_through(&self) -> bool {
+        true
+    }
+}
+
+/// What [`Codec::decode_body`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Payload<'a> {
+    Data(&'a [u8]),
+    /// The bytes used held no payload (framing), or there were none.
+    NeedMore,
+    /// The body is complete (bytes after it are not the response's).
+    End,
+}
+
+/// An upstream's waits.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Establishing a connection.
+    pub connect: Duration,
+    /// Between two reads of the backend's output, while none of it waits for the client.
+    pub read: Duration,
+    /// Between two writes to the backend while its input is blocked (None: no limit).
+    pub send: Option<Duration>,
+    /// A child's exit after its output ended.
+    pub exit_grace: Duration,
+}
+
+/// How a response from a backend ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    Complete,
+    /// Cut short: the client must not take it as complete.
+    Cut,
+}
+
+/// What a passed deadline did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expiry {
+    /// Handled: before a head it is now a 504 failure ([`Upstream::head`] says so); a child's
+    /// grace is over and the body complete.
+    Handled,
+    /// The backend went silent in the middle of a body: the response is cut.
+    Cut,
+}
+
+enum Phase {
+    Connecting {
+        since: Instant,
+    },
+    Head,
+    Body,
+    /// The output ended at `since`; a child's exit status decides how.
+    Ending {
+        since: Instant,
+    },
+    Done(Ending),
+    /// Failed before its head: answer this status.
+    Failed(u16),
+}
+
+/// The request body's way to the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    Open,
+    /// The end is framed; closed once what waits is written.
+    Ending,
+    Closed,
+}
+
+/// One backend exchange: its endpoint, codec, buffers and deadlines.
+pub struct Upstream {
+    endpoint: Endpoint,
+    codec: Box<dyn Codec>,
+    /// Names the backend in the error log ("CGI /cgi-bin/app.py").
+    label: String,
+    phase: Phase,
+    head: Option<Head>,
+    /// The backend's output: `buf[start..ready]` is payload for the client,
+    /// `buf[ready..]` bytes not decoded yet (a head being collected, a partial chunk line).
+    buf: Vec<u8>,
+    start: usize,
+    ready: usize,
+    /// Framed request-body bytes (or a request head) for the backend; `out[out_sent..]` waits.
+    out: Vec<u8>,
+    out_sent: usize,
+    input: Input,
+    /// Some byte went to the backend.
+    wrote: bool,
+    timeouts: Timeouts,
+    last_read: Instant,
+    last_write: Instant,
+}
+
+impl Upstream {
+    /// An upstream over `endpoint` (a connect under way, or a child already running) speaking
+    /// `codec`. `input_open`: a request body will be written (else the backend's input is
+    /// closed at once).
+    pub fn new(
+        endpoint: Endpoint,
+        codec: Box<dyn Codec>,
+        label: String,
+        timeouts: Timeouts,
+        input_open: bool,
+        now: Instant,
+    ) -> Upstream {
+        let phase = if endpoint.is_connecting() {
+            Phase::Connecting { since: now }
+        } else {
+            Phase::Head
+        };
+        let mut upstream = Upstream {
+            endpoint,
+            codec,
+            label,
+            phase,
+            head: None,
+            buf: Vec::new(),
+            start: 0,
+            ready: 0,
+            out: Vec::new(),
+            out_sent: 0,
+            input: Input::Open,
+            wrote: false,
+            timeouts,
+            last_read: now,
+            last_write: now,
+        };
+        if !input_open {
+            upstream.end_body();
+        }
+        upstream
+    }
+
+    /// Queues bytes for the backend before any request body (a proxied request's head).
+    pub fn send_first(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    /// Records a readiness event of one of its fds.
+    pub fn ready(&mut self, role: Role, readable: bool, writable: bool, hangup: bool, error: bool) {
+        self.endpoint.ready(role, readable, writable, hangup, error);
+    }
+
+    /// Whether any byte went to the backend (a failed request may be retried elsewhere only
+    /// when none did).
+    pub fn sent_anything(&self) -> bool {
+        self.wrote
+    }
+
+    /// Moves bytes between the backend and the buffers, as far as readiness and the limits
+    /// allow. Returns whether anything changed.
+    pub fn advance(&mut self, now: Instant) -> bool {
+        let mut progress = false;
+        if let Phase::Connecting { .. } = self.phase {
+            match self.endpoint.finish_connect() {
+                Ok(true) => {
+                    self.phase = Phase::Head;
+                    self.last_read = now;
+                    self.last_write = now;
+                    progress = true;
+                }
+                Ok(false) => return false,
+                Err(error) => {
+                    log::error(&format!("{}: connect() failed: {error}", self.label));
+                    self.phase = Phase::Failed(502);
+                    return true;
+                }
+            }
+        }
+        progress |= self.flush_input(now);
+        progress |= match self.phase {
+            Phase::Head => self.read_head(now),
+            Phase::Body => self.read_body(now),
+            Phase::Ending { since } => self.end(since, now),
+            Phase::Connecting { .. } | Phase::Done(_) | Phase::Failed(_) => false,
+        };
+        progress
+    }
+
+    /// Writes what waits for the backend; closes its input once the body's end is out.
+    fn flush_input(&mut self, now: Instant) -> bool {
+        let mut progress = false;
+        while self.out_sent < self.out.len() && self.endpoint.can_write() {
+            match self.endpoint.write(&self.out[self.out_sent..]) {
+                Ok(n) => {
+                    self.out_sent += n;
+                    self.wrote = self.wrote || n > 0;
+                    self.last_write = now;
+                    progress = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    // The backend stopped reading: what is left of the body is dropped.
+                    self.drop_input();
+                    return true;
+                }
+            }
+        }
+        if self.out_sent == self.out.len() && !self.out.is_empty() {
+            self.out.clear();
+            self.out_sent = 0;
+        }
+        if self.input == Input::Ending && self.out.is_empty() {
+            self.endpoint.close_input();
+            self.input = Input::Closed;
+            progress = true;
+        }
+        progress
+    }
+
+    fn drop_input(&mut self) {
+        self.endpoint.close_input();
+        self.input = Input::Closed;
+        self.out.clear();
+        self.out_sent = 0;
+    }
+
+    /// Reads at most `room` more bytes onto `buf`. Ok(0): the output ended.
+    fn read_more(&mut self, room: usize) -> std::io::Result<usize> {
+        if self.start > 0 && self.buf.capacity() - self.buf.len() < room {
+            self.buf.drain(..self.start);
+            self.ready -= self.start;
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + room, 0);
+        let result = self.endpoint.read(&mut self.buf[len..]);
+        self.buf.truncate(len + *result.as_ref().unwrap_or(&0));
+        result
+    }
+
+    fn read_head(&mut self, now: Instant) -> bool {
+        if !self.endpoint.can_read() {
+            return false;
+        }
+        let room = (self.codec.head_limit() + 1).saturating_sub(self.buf.len());
+        match self.read_more(room.min(HEAD_CHUNK)) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Ok(0) | Err(_) => {
+                let reason = "output ended before a complete header block";
+                log::error(&format!("{}: {reason}", self.label));
+                self.phase = Phase::Failed(502);
+                return true;
+            }
+            Ok(_) => {}
+        }
+        self.last_read = now;
+        match self.codec.parse_head(&self.buf) {
+            Ok(Some((head, used))) => {
+                self.head = Some(head);
+                self.start = used;
+                self.ready = used;
+                self.phase = Phase::Body;
+                self.decode(now);
+            }
+            Ok(None) => {}
+            Err(error) => {
+                log::error(&format!("{}: {error}", self.label));
+                self.phase = Phase::Failed(502);
+            }
+        }
+        true
+    }
+
+    fn read_body(&mut self, now: Instant) -> bool {
+        let held = self.buf.len() - self.start;
+        if held >= LIMIT || !self.endpoint.can_read() {
+            return false;
+        }
+        match self.read_more((LIMIT - held).min(READ_CHUNK)) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            // A read error ends the output as its end would.
+            Ok(0) | Err(_) => self.output_ended(now),
+            Ok(_) => {
+                self.last_read = now;
+                self.decode(now);
+            }
+        }
+        true
+    }
+
+    /// Decodes what was read after the payload, moving payload bytes down to `ready` (in
+    /// place: a codec that passes bytes through moves nothing).
+    fn decode(&mut self, now: Instant) {
+        while self.ready < self.buf.len() && matches!(self.phase, Phase::Body) {
+            let (used, data) = match self.codec.decode_body(&self.buf[self.ready..]) {
+                Ok((used, Payload::Data(data))) => {
+                    let offset = data.as_ptr() as usize - self.buf[self.ready..].as_ptr() as usize;
+                    (used, Some(offset..offset + data.len()))
+                }
+                Ok((used, Payload::NeedMore)) => {
+                    if used == 0 {
+                        return;
+                    }
+                    (used, None)
+                }
+                Ok((_, Payload::End)) => {
+                    // Whatever follows the body is not the response's.
+                    self.buf.truncate(self.ready);
+                    self.finish(Ending::Complete, now);
+                    return;
+                }
+                Err(error) => {
+                    log::error(&format!("{}: {error}", self.label));
+                    self.buf.truncate(self.ready);
+                    self.finish(Ending::Cut, now);
+                    return;
+                }
+            };
+            let kept = match data {
+                Some(range) => {
+                    let len = range.len();
+                    if range.start > 0 {
+                        let at = self.ready;
+                        self.buf.copy_within(at + range.start..at + range.end, at);
+                    }
+                    len
+                }
+                None => 0,
+            };
+            if used > kept {
+                self.buf.drain(self.ready + kept..self.ready + used);
+            }
+            self.ready += kept;
+        }
+    }
+
+    /// The backend's output ended: complete or cut, after a child's exit if there is one.
+    fn output_ended(&mut self, now: Instant) {
+        self.buf.truncate(self.ready);
+        match self.codec.end_of_output() {
+            Ok(()) => self.finish(Ending::Complete, now),
+            Err(error) => {
+                log::error(&format!("{}: {error}", self.label));
+                self.finish(Ending::Cut, now);
+            }
+        }
+    }
+
+    /// The body is over as far as the backend's output goes; a child's exit is awaited
+    /// before a complete body is declared.
+    fn finish(&mut self, ending: Ending, now: Instant) {
+        self.phase = match (ending, self.endpoint.exit()) {
+            (Ending::Complete, Exit::Running | Exit::Exited(_)) => Phase::Ending { since: now },
+            (ending, _) => Phase::Done(ending),
+        };
+        if let Phase::Ending { since } = self.phase {
+            self.end(since, now);
+        }
+    }
+
+    /// A child whose output ended: its exit decides. A child killed by a signal died in the
+    /// middle of the response. One that exits with an error code after its output ended
+    /// (php-cgi does after an error page) has said all it will: its body is complete, as
+    /// Apache and lighttpd take it. One still running after the grace closed its output on
+    /// purpose: the body is complete, and the child gets until the read timeout to exit.
+    fn end(&mut self, since: Instant, now: Instant) -> bool {
+        match self.endpoint.exit() {
+            Exit::Exited(status) => {
+                if !status.success() {
+                    log::warn(&format!("{}: {status}", self.label));
+                }
+                let ending = match status.signal() {
+                    Some(_) => Ending::Cut,
+                    None => Ending::Complete,
+                };
+                self.phase = Phase::Done(ending);
+                true
+            }
+            Exit::Running if now >= since + self.timeouts.exit_grace => {
+                self.endpoint.release(self.timeouts.read);
+                self.phase = Phase::Done(Ending::Complete);
+                true
+            }
+            Exit::Running => false,
+            Exit::NoProcess => {
+                self.phase = Phase::Done(Ending::Complete);
+                true
+            }
+        }
+    }
+
+    /// The response head, once parsed; Err(status) when the backend failed before it.
+    pub fn head(&mut self) -> Poll<Result<Head, u16>> {
+        if let Some(head) = self.head.take() {
+            return Poll::Ready(Ok(head));
+        }
+        match self.phase {
+            Phase::Failed(status) => Poll::Ready(Err(status)),
+            _ => Poll::Pending,
+        }
+    }
+
+    /// Takes request-body bytes for the backend: how many were taken (0: none now, the
+    /// backend's input is full or enough waits already). Bytes for a backend that stopped
+    /// reading are taken and dropped.
+    pub fn write_body(&mut self, data: &[u8], now: Instant) -> usize {
+        if self.input != Input::Open {
+            return data.len();
+        }
+        if self.out.is_empty() && self.codec.passes_body_through() {
+            if !self.endpoint.can_write() {
+                return 0;
+            }
+            return match self.endpoint.write(data) {
+                Ok(n) => {
+                    self.wrote = self.wrote || n > 0;
+                    self.last_write = now;
+                    n
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => 0,
+                Err(_) => {
+                    self.drop_input();
+                    data.len()
+                }
+            };
+        }
+        let room = LIMIT.saturating_sub(self.out.len() - self.out_sent);
+        let take = room.min(data.len());
+        if take > 0 {
+            self.codec.encode_body(&data[..take], &mut self.out);
+        }
+        take
+    }
+
+    /// The request body is complete.
+    pub fn end_body(&mut self) {
+        if self.input == Input::Open {
+            self.codec.encode_end(&mut self.out);
+            self.input = Input::Ending;
+            if self.out.is_empty() {
+                self.endpoint.close_input();
+                self.input = Input::Closed;
+            }
+        }
+    }
+
+    /// The next piece of the body for the client, at most `max` bytes.
+    pub fn pull(&mut self, max: usize) -> Pull<'_> {
+        if self.start < self.ready {
+            let end = self.ready.min(self.start.saturating_add(max));
+            return Pull::Bytes(&self.buf[self.start..end]);
+        }
+        match self.phase {
+            Phase::Done(Ending::Complete) => Pull::End,
+            Phase::Done(Ending::Cut) | Phase::Failed(_) => Pull::Abort,
+            _ => Pull::Wait,
+        }
+    }
+
+    /// The client took `n` bytes of the last pull.
+    pub fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.ready);
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+            self.ready = 0;
+        }
+    }
+
+    /// Whether the backend is still to be heard from (its output, or a child's exit).
+    pub fn is_streaming(&self) -> bool {
+        !matches!(self.phase, Phase::Done(_) | Phase::Failed(_))
+    }
+
+    /// When this upstream's current wait ends. `client_waiting`: the protocol holds bytes the
+    /// client has not taken (then the backend's silence is the client's doing, and only the
+    /// client's send timeout runs).
+    pub fn deadline(&self, client_waiting: bool) -> Option<Instant> {
+        let waiting = client_waiting || self.start < self.ready;
+        let send = match self.timeouts.send {
+            Some(send) if self.out_sent < self.out.len() => Some(self.last_write + send),
+            _ => None,
+        };
+        let phase = match self.phase {
+            Phase::Connecting { since } => Some(since + self.timeouts.connect),
+            Phase::Head | Phase::Body if !waiting => Some(self.last_read + self.timeouts.read),
+            Phase::Ending { since } => Some(since + self.timeouts.exit_grace),
+            _ => None,
+        };
+        match (phase, send) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A deadline passed.
+    pub fn timed_out(&mut self, now: Instant) -> Expiry {
+        match self.phase {
+            Phase::Connecting { .. } => {
+                log::error(&format!("{}: connect() timed out", self.label));
+                self.phase = Phase::Failed(504);
+                Expiry::Handled
+            }
+            Phase::Head => {
+                log::error(&format!("{}: no output in time", self.label));
+                self.phase = Phase::Failed(504);
+                Expiry::Handled
+            }
+            Phase::Ending { since } => {
+                self.end(since, now);
+                Expiry::Handled
+            }
+            Phase::Body => {
+                self.phase = Phase::Done(Ending::Cut);
+                Expiry::Cut
+            }
+            Phase::Done(_) | Phase::Failed(_) => Expiry::Handled,
+        }
+    }
+}

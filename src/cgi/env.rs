@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 /// What the environment needs to know beyond the request and the script.
-pub struct Origin<'a> {
+pub struct Endpoint<'a> {
     pub peer: SocketAddr,
     pub local: SocketAddr,
     /// The first `server_name` of the server, if any.
@@ -17,10 +17,12 @@ pub struct Origin<'a> {
     pub content_length: Option<u64>,
     /// The request came over TLS.
     pub https: bool,
+    /// The client certificate, on a server with `ssl_verify_client`.
+    pub client_cert: Option<&'a crate::handler::ClientCert>,
 }
 
 /// The environment variables for running `script` for `request`.
-pub fn build(request: &Request, script: &Script, origin: &Origin) -> Vec<(String, String)> {
+pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::with_capacity(32 + request.headers.len());
     let mut set = |name: &str, value: &str| env.push((name.to_string(), value.to_string()));
     set("GATEWAY_INTERFACE", "CGI/1.1");
@@ -42,35 +44,44 @@ pub fn build(request: &Request, script: &Script, origin: &Origin) -> Vec<(String
     set("SCRIPT_FILENAME", &script.file.to_string_lossy());
     set("PATH_INFO", &script.path_info);
     if !script.path_info.is_empty() {
-        let translated = origin
+        let translated = endpoint
             .document_root
             .join(script.path_info.trim_start_matches('/'));
         set("PATH_TRANSLATED", &translated.to_string_lossy());
     }
     set("QUERY_STRING", request.query.as_deref().unwrap_or(""));
-    set("DOCUMENT_ROOT", &origin.document_root.to_string_lossy());
-    set("REMOTE_ADDR", &origin.peer.ip().to_string());
-    set("REMOTE_PORT", &origin.peer.port().to_string());
-    set("SERVER_ADDR", &origin.local.ip().to_string());
-    set("SERVER_PORT", &origin.local.port().to_string());
+    set("DOCUMENT_ROOT", &endpoint.document_root.to_string_lossy());
+    set("REMOTE_ADDR", &endpoint.peer.ip().to_string());
+    set("REMOTE_PORT", &endpoint.peer.port().to_string());
+    set("SERVER_ADDR", &endpoint.local.ip().to_string());
+    set("SERVER_PORT", &endpoint.local.port().to_string());
     // Not in RFC 3875, but what PHP applications (and nginx's fastcgi_params) go by.
     set(
         "REQUEST_SCHEME",
-        if origin.https { "https" } else { "http" },
+        if endpoint.https { "https" } else { "http" },
     );
-    if origin.https {
+    if endpoint.https {
         set("HTTPS", "on");
+    }
+    // mod_ssl's names (nginx users pass the same values with fastcgi_param).
+    if let Some(cert) = endpoint.client_cert {
+        set("SSL_CLIENT_VERIFY", &cert.verify);
+        if cert.presented {
+            set("SSL_CLIENT_S_DN", &cert.subject);
+            set("SSL_CLIENT_I_DN", &cert.issuer);
+            set("SSL_CLIENT_M_SERIAL", &cert.serial);
+        }
     }
     let server_name = request
         .host
         .as_deref()
-        .or(origin.server_name)
-        .map_or_else(|| origin.local.ip().to_string(), str::to_string);
+        .or(endpoint.server_name)
+        .map_or_else(|| endpoint.local.ip().to_string(), str::to_string);
     set("SERVER_NAME", &server_name);
     // php-cgi refuses to run without it (its guard against being called directly).
     set("REDIRECT_STATUS", "200");
     set("PATH", "/usr/local/bin:/usr/bin:/bin");
-    if let Some(length) = origin.content_length {
+    if let Some(length) = endpoint.content_length {
         set("CONTENT_LENGTH", &length.to_string());
     }
     if let Some(content_type) = request.header("Content-Type") {
@@ -130,15 +141,16 @@ mod tests {
             path_info: "/a/b".into(),
             interpreter: None,
         };
-        let origin = Origin {
+        let endpoint = Endpoint {
             peer: "10.0.0.2:5555".parse().unwrap(),
             local: "127.0.0.1:8080".parse().unwrap(),
             server_name: Some("example"),
             document_root: Path::new("/srv"),
             content_length: Some(3),
             https: false,
+            client_cert: None,
         };
-        build(&request(text), &script, &origin)
+        build(&request(text), &script, &endpoint)
     }
 
     fn get<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -177,6 +189,48 @@ mod tests {
         );
         assert_eq!(get(&env, "HTTP_PROXY"), None);
         assert_eq!(get(&env, "HTTP_X_FORWARDED"), Some("b"));
+    }
+
+    #[test]
+    fn a_client_certificate_is_described_as_mod_ssl_does() {
+        let script = Script {
+            file: PathBuf::from("/srv/a.py"),
+            script_name: "/a.py".into(),
+            path_info: String::new(),
+            interpreter: None,
+        };
+        let cert = crate::handler::ClientCert {
+            verify: "SUCCESS".into(),
+            verified: true,
+            presented: true,
+            subject: "CN=alice,O=Org".into(),
+            issuer: "CN=Root".into(),
+            serial: "0A".into(),
+        };
+        let none = crate::handler::ClientCert::none();
+        for (client, verify, dn) in [
+            (Some(&cert), Some("SUCCESS"), Some("CN=alice,O=Org")),
+            (Some(&none), Some("NONE"), None),
+            (None, None, None),
+        ] {
+            let endpoint = Endpoint {
+                peer: "10.0.0.2:5555".parse().unwrap(),
+                local: "127.0.0.1:8443".parse().unwrap(),
+                server_name: None,
+                document_root: Path::new("/srv"),
+                content_length: None,
+                https: true,
+                client_cert: client,
+            };
+            let env = build(
+                &request("GET /a.py HTTP/1.1\r\nHost: h\r\n\r\n"),
+                &script,
+                &endpoint,
+            );
+            assert_eq!(get(&env, "SSL_CLIENT_VERIFY"), verify);
+            assert_eq!(get(&env, "SSL_CLIENT_S_DN"), dn);
+            assert_eq!(get(&env, "HTTPS"), Some("on"));
+        }
     }
 
     #[test]

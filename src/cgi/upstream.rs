@@ -3,7 +3,7 @@
 //! a response head, and its body passes through unchanged both ways.
 
 use super::Script;
-use super::env::{self, Origin};
+use super::env;
 use super::headers::{self, CgiHead};
 use crate::event::Registration;
 use crate::http::request::Request;
@@ -89,7 +89,7 @@ pub fn start(
     request: &Request,
     script: &Script,
     stdin: Stdin,
-    origin: &Origin,
+    origin: &env::Endpoint,
     processes: &Processes,
     registration: &Registration,
     cgi_timeout: Duration,

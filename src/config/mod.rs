@@ -5,6 +5,8 @@
 //! `PATH:LINE:COL: message`. A configuration that is legal but unsafe also carries
 //! [`ConfigWarning`]s (`lint`), which print as `PATH:LINE:COL: warning: message`.
 
+mod acme;
+mod fastcgi;
 mod lexer;
 mod lint;
 mod model;
@@ -12,11 +14,12 @@ mod parser;
 #[cfg(test)]
 mod props;
 mod template;
-mod tls;
+pub(crate) mod tls;
 
+pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
 pub use model::*;
 pub use template::{Template, TemplateError, Variable};
-pub use tls::Tls;
+pub use tls::{ClientAuth, Tls, VerifyClient};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -120,6 +123,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         warning.path = path.to_path_buf();
     }
     Ok(config)
+}
+
+/// [`parse`] with the `fastcgi_*` directives accepted even while FastCGI is not wired (for
+/// the tests of what they mean).
+#[cfg(test)]
+pub(crate) fn parse_allowing_fastcgi(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    parser::parse_allowing_fastcgi(text, dir).map_err(|e| ConfigError {
+        path: path.to_path_buf(),
+        line: e.pos.line,
+        col: e.pos.col,
+        message: e.message,
+    })
 }
 
 /// `path` joined to the current directory if relative, with `.` components dropped (`..` kept:

@@ -44,20 +44,23 @@ mod transform;
 pub use route::Route;
 pub use transform::{FEED, Transform};
 
+use crate::acme::Challenges;
 use crate::cgi::Script;
 use crate::cgi::env;
 use crate::event::{Registration, Role};
 use crate::fault::{self, Point};
-use crate::handler::{self, ConnInfo, Plan, Site};
-use crate::http::request::{Framing, Request};
+use crate::handler::{self, ClientCert, ConnInfo, Plan, Site};
+use crate::http::request::{Framing, Method, Request};
 use crate::http::response::{Body, Head, Pull, Response};
 use crate::local::Local;
 use crate::log;
+use crate::transport::client_cert;
 use crate::upstream::process::Stdin;
 use crate::upstream::{Expiry, Upstream};
 use sink::{Sink, Spool};
 use std::io::Seek;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Instant, SystemTime};
 
@@ -77,6 +80,11 @@ pub struct Origin<'a> {
     pub tls: bool,
     /// The connection's own local address, asked of the kernel only when needed.
     pub local: &'a dyn Fn() -> Option<SocketAddr>,
+    /// The client's certificate as the request's server judged it (servers with
+    /// `ssl_verify_client`).
+    pub client_cert: Option<Arc<ClientCert>>,
+    /// The ACME HTTP-01 challenges being validated, answered before any routing.
+    pub acme: Option<&'a Challenges>,
 }
 
 /// The request body was refused (a sink failed): the exchange answers with an error that
@@ -105,6 +113,7 @@ pub struct Exchange {
     peer: SocketAddr,
     listen: SocketAddr,
     tls: bool,
+    client_cert: Option<Arc<ClientCert>>,
     sink: Sink,
     source: Source,
     /// The head went to the protocol.
@@ -125,21 +134,29 @@ struct Transformed {
 impl Exchange {
     /// Starts answering `request`, in nginx's phase order: the body limit, then the handler's
     /// plan (`return`, the method, a script, a file, an upload...).
-    pub fn start(request: Request, route: Route, origin: &Origin, cx: &mut Cx) -> Exchange {
+    pub fn start(mut request: Request, route: Route, origin: &Origin, cx: &mut Cx) -> Exchange {
         fault::check(&request.target, Point::Plan);
-        let mut exchange = Exchange {
-            request: None,
-            route,
-            peer: origin.peer,
-            listen: origin.listen,
-            tls: origin.tls,
-            sink: Sink::None,
-            source: Source::AfterBody(None),
-            head_taken: false,
-            status: 0,
-            transform: None,
-        };
+        let mut exchange = Exchange::new(route, origin);
+        if let Some(response) = acme_http01(origin.acme, &request) {
+            exchange.source = exchange.fixed(response, false);
+            exchange.request = Some(request);
+            return exchange;
+        }
         let site = exchange.route.site();
+        if let (Some(auth), Some(cert)) = (&site.server.client_auth, &origin.client_cert)
+            && let Some(why) = client_cert::refusal(auth, cert)
+        {
+            // nginx's 400 pages for a missing or invalid client certificate.
+            if log::enabled(crate::config::LogLevel::Info) {
+                log::info(&format!("client {}: {why}, request refused", origin.peer));
+            }
+            let title = format!("400 {why}");
+            let body = format!("<h1>400 Bad Request</h1>\n<p>{why}</p>\n");
+            let response = Response::html(400, handler::pages::page(&title, &body));
+            exchange.source = exchange.fixed(response, true);
+            exchange.request = Some(request);
+            return exchange;
+        }
         let limit = site.settings.client_max_body_size;
         if let Framing::Length(length) = request.framing
             && limit > 0
@@ -152,10 +169,15 @@ impl Exchange {
         }
         let conn = ConnInfo {
             listen: origin.listen,
+            peer: origin.peer,
             tls: origin.tls,
             local: origin.local,
+            client_cert: origin.client_cert.as_deref(),
         };
-        let (sink, source) = match handler::plan(&request, &site, &conn, &mut cx.local.files) {
+        let plan = handler::plan(&mut request, &site, &conn, &mut cx.local.files);
+        exchange.route.follow(&request);
+        let site = exchange.route.site();
+        let (sink, source) = match plan {
             Plan::Respond(response) if request.has_body() => {
                 (Sink::Discard, Source::AfterBody(Some(response)))
             }
@@ -194,20 +216,25 @@ impl Exchange {
     /// An exchange answering `response` to a request that could not be parsed (on the
     /// default server's route); the connection closes after it.
     pub fn failed(route: Route, response: Response, origin: &Origin) -> Exchange {
-        let mut exchange = Exchange {
+        let mut exchange = Exchange::new(route, origin);
+        exchange.source = exchange.fixed(response, true);
+        exchange
+    }
+
+    fn new(route: Route, origin: &Origin) -> Exchange {
+        Exchange {
             request: None,
             route,
             peer: origin.peer,
             listen: origin.listen,
             tls: origin.tls,
+            client_cert: origin.client_cert.clone(),
             sink: Sink::None,
             source: Source::AfterBody(None),
             head_taken: false,
             status: 0,
             transform: None,
-        };
-        exchange.source = exchange.fixed(response, true);
-        exchange
+        }
     }
 
     /// The request, when one could be parsed.
@@ -522,13 +549,14 @@ impl Exchange {
             let response = handler::error(503, &site).with_header("Retry-After", "1");
             return self.fixed(response, body_pending);
         }
-        let origin = env::Origin {
+        let origin = env::Endpoint {
             peer: self.peer,
             local: self.listen,
             server_name: site.server.server_names.first().map(String::as_str),
             document_root: &site.settings.root,
             content_length,
             https: self.tls,
+            client_cert: self.client_cert.as_deref(),
         };
         let started = crate::cgi::upstream::start(
             request,
@@ -570,6 +598,21 @@ impl Exchange {
         };
         self.request = Some(request);
     }
+}
+
+/// The answer to an ACME HTTP-01 validation (`GET /.well-known/acme-challenge/TOKEN` for a
+/// token being validated), before any server or location: the CA asks by name, on port 80,
+/// whatever the server for that name does with other requests.
+fn acme_http01(challenges: Option<&Challenges>, request: &Request) -> Option<Response> {
+    let challenges = challenges?;
+    if request.has_body() || !matches!(request.method, Method::Get | Method::Head) {
+        return None;
+    }
+    let answer = challenges.http01(&request.path)?;
+    Some(
+        Response::new(200, Body::Bytes(answer.into_bytes()))
+            .with_header("Content-Type", "application/octet-stream"),
+    )
 }
 
 /// The next piece of a source's body.

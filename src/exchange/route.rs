@@ -1,17 +1,23 @@
 //! Where a request landed, computed once when its head arrives and owned by its exchange: the
-//! configuration in force then (a reload does not move an exchange under way) and the indexes
-//! of its server and location in it.
+//! configuration in force then (a reload does not move an exchange under way), the index of
+//! its server, and its location (an index, and the alias a regular-expression location
+//! expanded for it). After the handler's internal redirects (`try_files`, `error_page`), the
+//! route follows the request to its final location ([`Route::follow`]).
 
-use crate::config::Config;
-use crate::handler::{Site, select_location, select_server};
+use crate::config::{Config, LocationId};
+use crate::handler::route::{find_location, site_of};
+use crate::handler::{Site, select_server};
 use crate::http::request::Request;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 pub struct Route {
     config: Arc<Config>,
     server: usize,
-    /// Index in the server's locations; None: the server's own settings.
-    location: Option<usize>,
+    /// The location (an index in the server's locations); None: the server's own settings.
+    location: Option<LocationId>,
+    /// The alias of a regular-expression location, expanded for this request.
+    expanded_alias: Option<PathBuf>,
 }
 
 impl Route {
@@ -25,27 +31,44 @@ impl Route {
                 config: Arc::clone(config),
                 server: default,
                 location: None,
+                expanded_alias: None,
             };
         };
         let server = select_server(&config.servers, candidates, request.host.as_deref());
-        let site = select_location(server, &request.path);
+        let site = find_location(server, &request.path).site;
         Route {
             config: Arc::clone(config),
             server: index_of(&config.servers, server).unwrap_or(default),
-            location: site
-                .location
-                .and_then(|location| index_of(&server.locations, location)),
+            location: site.id,
+            expanded_alias: site.expanded_alias,
         }
+    }
+
+    /// Moves the route to where the handler left `request` (`request.routed`, after internal
+    /// redirects), as nginx's `$uri` moves: the final location's settings answer.
+    pub fn follow(&mut self, request: &Request) {
+        let Some(routed) = request.routed else {
+            return;
+        };
+        if routed.location() == self.location {
+            return;
+        }
+        let server = &self.config.servers[self.server];
+        let site = site_of(server, routed.location(), &Default::default());
+        self.location = site.id;
+        self.expanded_alias = site.expanded_alias;
     }
 
     /// The server, location and settings in force (found again by index: no search).
     pub fn site(&self) -> Site<'_> {
         let server = &self.config.servers[self.server];
-        let location = self.location.map(|i| &server.locations[i]);
+        let location = self.location.and_then(|id| server.locations.get(id));
         Site {
             server,
             location,
+            id: location.and(self.location),
             settings: location.map_or(&server.settings, |l| &l.settings),
+            expanded_alias: self.expanded_alias.clone(),
         }
     }
 }

@@ -53,7 +53,11 @@ fn bind_all(config: &Config, current: &[Arc<Listener>]) -> Result<Vec<Arc<Listen
     Ok(listeners)
 }
 
-fn open_runtime(config: Config, listeners: &[Arc<Listener>]) -> Result<Runtime, String> {
+fn open_runtime(
+    config: Config,
+    listeners: &[Arc<Listener>],
+    acme: &crate::acme::Service,
+) -> Result<Runtime, String> {
     let access_log = log::Sink::open(&config.access_log)
         .map_err(|e| format!("cannot open the access log: {e}"))?;
     let error_log = log::Sink::open(&config.error_log)
@@ -63,7 +67,8 @@ fn open_runtime(config: Config, listeners: &[Arc<Listener>]) -> Result<Runtime, 
     }
     log::set_level(config.error_log_level);
     sweep_upload_stores(&config);
-    Runtime::new(config, listeners, access_log)
+    acme.configure(&config)?;
+    Runtime::new(config, listeners, access_log, acme)
 }
 
 /// Removes what uploads interrupted by a dead server left in the stores.
@@ -115,7 +120,9 @@ pub fn run(config: Config) -> Result<(), String> {
     let mut listeners = bind_all(&config, &[])?;
     let worker_count = config.workers.max(1);
     let config_path = config.path.clone();
-    let runtime = Arc::new(open_runtime(config, &listeners)?);
+    // Certificates from ACME, kept across reloads.
+    let acme = crate::acme::Service::new();
+    let runtime = Arc::new(open_runtime(config, &listeners, &acme)?);
     for listener in &listeners {
         log::announce(&listening(&runtime, listener));
     }
@@ -155,7 +162,7 @@ pub fn run(config: Config) -> Result<(), String> {
             continue;
         }
         if signal == sys::SIGHUP {
-            match reload(&config_path, &listeners) {
+            match reload(&config_path, &listeners, &acme) {
                 Ok((runtime, new_listeners)) => {
                     let runtime = Arc::new(runtime);
                     for worker in &workers {
@@ -230,13 +237,14 @@ fn reopen_logs(runtime: &Runtime) {
 fn reload(
     path: &std::path::Path,
     current: &[Arc<Listener>],
+    acme: &crate::acme::Service,
 ) -> Result<(Runtime, Vec<Arc<Listener>>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
     for warning in &config.warnings {
         log::warn(&warning.to_string());
     }
     let listeners = bind_all(&config, current)?;
-    let runtime = open_runtime(config, &listeners)?;
+    let runtime = open_runtime(config, &listeners, acme)?;
     for listener in &listeners {
         if !current.iter().any(|l| Arc::ptr_eq(l, listener)) {
             log::announce(&listening(&runtime, listener));

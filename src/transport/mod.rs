@@ -13,16 +13,20 @@
 //! write side's shutdown) and lingering (reading what a client still sends after the last
 //! response, so that it sees the response rather than a reset) are here too.
 
+pub mod client_cert;
 mod tls;
 mod write;
 
-pub use tls::{RECORD, TLS_BUFFER, TlsStream, server_config};
+pub use tls::{AddressOptions, CertSource, RECORD, TLS_BUFFER, TlsStream, server_config};
 pub use write::{Piece, Written};
 
+use crate::config::ClientAuth;
+use crate::handler::ClientCert;
 use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
 use std::io::{self, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
 
 /// Size of the worker's scratch buffer: one read of a request body, or one record of a file.
 pub const SCRATCH: usize = 64 * 1024;
@@ -89,6 +93,15 @@ impl Transport {
     /// Whether this is a TLS connection (`https`), whatever the client sent.
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// The client's certificate as a server verifying with `auth` judges it (None on a plain
+    /// connection).
+    pub fn client_cert(&mut self, auth: &Arc<ClientAuth>) -> Option<Arc<ClientCert>> {
+        match &mut self.stream {
+            Stream::Tls(tls) => Some(tls.client_cert(auth)),
+            Stream::Plain(_) => None,
+        }
     }
 
     /// Whether a TLS port received plain HTTP (it is then answered in plain HTTP).

@@ -389,6 +389,10 @@ impl Session {
         let framing = request.framing;
         let expect_continue = request.expect_continue;
         let has_body = request.has_body();
+        let client_cert = match &route.site().server.client_auth {
+            Some(auth) => self.transport.client_cert(auth),
+            None => None,
+        };
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let origin = Origin {
@@ -396,6 +400,8 @@ impl Session {
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
+            client_cert,
+            acme: ctx.runtime.acme.as_deref(),
         };
         let mut active = Box::new(Active {
             exchange: Exchange::start(request, route, &origin, &mut exchange_cx(ctx)),
@@ -493,6 +499,8 @@ impl Session {
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
+            client_cert: None,
+            acme: None,
         };
         let mut active = Box::new(Active {
             exchange: Exchange::failed(route, response, &origin),

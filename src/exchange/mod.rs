@@ -20,7 +20,8 @@
 //! each exchange owning its fds under its own stream number.
 //!
 //! ```ignore
-//! let mut exchange = Exchange::start(request, route, &origin, &mut cx);
+//! let mut exchange = Exchange::new(route, &origin);
+//! exchange.start(request, &origin, &mut cx);
 //! // ... request body bytes: exchange.offer(&bytes, &mut cx), then exchange.end_of_body(&mut cx)
 //! exchange.advance(&mut cx);
 //! if let Poll::Ready(head) = exchange.head(&mut cx) {
@@ -134,13 +135,15 @@ struct Transformed {
 impl Exchange {
     /// Starts answering `request`, in nginx's phase order: the body limit, then the handler's
     /// plan (`return`, the method, a script, a file, an upload...).
-    pub fn start(mut request: Request, route: Route, origin: &Origin, cx: &mut Cx) -> Exchange {
+    /// (An exchange is made with [`Exchange::new`], in its final place, then started: no move
+    /// of the whole.)
+    pub fn start(&mut self, mut request: Request, origin: &Origin, cx: &mut Cx) {
         fault::check(&request.target, Point::Plan);
-        let mut exchange = Exchange::new(route, origin);
+        let exchange = self;
         if let Some(response) = acme_http01(origin.acme, &request) {
             exchange.source = exchange.fixed(response, false);
             exchange.request = Some(request);
-            return exchange;
+            return;
         }
         let site = exchange.route.site();
         if let (Some(auth), Some(cert)) = (&site.server.client_auth, &origin.client_cert)
@@ -155,7 +158,7 @@ impl Exchange {
             let response = Response::html(400, handler::pages::page(&title, &body));
             exchange.source = exchange.fixed(response, true);
             exchange.request = Some(request);
-            return exchange;
+            return;
         }
         let limit = site.settings.client_max_body_size;
         if let Framing::Length(length) = request.framing
@@ -165,7 +168,7 @@ impl Exchange {
             let response = handler::error(413, &site);
             exchange.source = exchange.fixed(response, true);
             exchange.request = Some(request);
-            return exchange;
+            return;
         }
         let conn = ConnInfo {
             listen: origin.listen,
@@ -210,7 +213,6 @@ impl Exchange {
         exchange.sink = sink;
         exchange.source = source;
         exchange.request = Some(request);
-        exchange
     }
 
     /// An exchange answering `response` to a request that could not be parsed (on the
@@ -221,7 +223,8 @@ impl Exchange {
         exchange
     }
 
-    fn new(route: Route, origin: &Origin) -> Exchange {
+    /// An exchange on `route` for a request from `origin`, not started yet.
+    pub fn new(route: Route, origin: &Origin) -> Exchange {
         Exchange {
             request: None,
             route,
@@ -248,11 +251,13 @@ impl Exchange {
 
     /// Whether the exchange reads the request body (else the body is not read at all, and the
     /// connection closes after the answer).
+    #[inline]
     pub fn wants_body(&self) -> bool {
         !matches!(self.sink, Sink::None)
     }
 
     /// Whether the body streams into an upstream (which paces it, and has its own deadline).
+    #[inline]
     pub fn streams_body(&self) -> bool {
         matches!(self.sink, Sink::Upstream)
     }
@@ -364,6 +369,7 @@ impl Exchange {
 
     /// Moves bytes between the exchange's upstream and its buffers. Returns whether anything
     /// changed.
+    #[inline]
     pub fn advance(&mut self, cx: &mut Cx) -> bool {
         let Source::Upstream(upstream) = &mut self.source else {
             return false;
@@ -378,6 +384,7 @@ impl Exchange {
 
     /// Whether a backend is part of the answer: the protocol then watches the client (a
     /// client that leaves stops the backend).
+    #[inline]
     pub fn watches_client(&self) -> bool {
         matches!(self.source, Source::Upstream(_))
     }
@@ -408,8 +415,7 @@ impl Exchange {
                 }
             },
         };
-        if let Some(transform) = transform::choose(self.request.as_ref(), &self.route.site(), &head)
-        {
+        if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head) {
             self.set_transform(transform);
         }
         if let Some(transformed) = &mut self.transform {
@@ -434,6 +440,7 @@ impl Exchange {
     }
 
     /// The next piece of the body, at most `max` bytes (a file range: at most `max` too).
+    #[inline]
     pub fn pull(&mut self, max: usize) -> Pull<'_> {
         match &mut self.transform {
             None => source_pull(&mut self.source, max),
@@ -442,6 +449,7 @@ impl Exchange {
     }
 
     /// The protocol sent `n` bytes of the last pull.
+    #[inline]
     pub fn consume(&mut self, n: usize) {
         match &mut self.transform {
             None => source_consume(&mut self.source, n),
@@ -451,6 +459,7 @@ impl Exchange {
 
     /// When the exchange's own wait ends (its upstream's). `client_waiting`: the protocol holds
     /// bytes the client has not taken.
+    #[inline]
     pub fn deadline(&self, client_waiting: bool) -> Option<Instant> {
         match &self.source {
             Source::Upstream(upstream) => upstream.deadline(client_waiting),
@@ -616,6 +625,7 @@ fn acme_http01(challenges: Option<&Challenges>, request: &Request) -> Option<Res
 }
 
 /// The next piece of a source's body.
+#[inline]
 fn source_pull(source: &mut Source, max: usize) -> Pull<'_> {
     match source {
         Source::AfterBody(_) => Pull::Wait,
@@ -646,6 +656,7 @@ fn source_pull(source: &mut Source, max: usize) -> Pull<'_> {
     }
 }
 
+#[inline]
 fn source_consume(source: &mut Source, n: usize) {
     match source {
         Source::Fixed { sent, body, .. } => *sent = (*sent + n as u64).min(body.len()),

@@ -60,6 +60,7 @@ impl Route {
     }
 
     /// The server, location and settings in force (found again by index: no search).
+    #[inline]
     pub fn site(&self) -> Site<'_> {
         let server = &self.config.servers[self.server];
         let location = self.location.and_then(|id| server.locations.get(id));

@@ -3,7 +3,7 @@
 //! protocol untouched, file ranges included, so `sendfile` stays in use; with one, the body is
 //! read through it in bounded pieces and the protocol frames its output.
 
-use crate::handler::Site;
+use super::Route;
 use crate::http::request::Request;
 use crate::http::response::Head;
 use std::io;
@@ -29,11 +29,12 @@ pub trait Transform {
 }
 
 /// The transform for a response about to start, if one applies: where the compression
-/// settings will be consulted (the request's Accept-Encoding, the site's `gzip` settings, the
+/// settings will be consulted (the request's Accept-Encoding, the route's `gzip` settings, the
 /// head's type and length). None for now: bodies go out as produced.
+#[inline]
 pub fn choose(
     _request: Option<&Request>,
-    _site: &Site,
+    _route: &Route,
     _head: &Head,
 ) -> Option<Box<dyn Transform>> {
     None

@@ -146,6 +146,9 @@ struct Cache {
 /// Without inotify (init failed) nothing is cached and every request opens its file.
 pub struct FileCache {
     cache: Option<Cache>,
+    /// The worker's time for this batch of events ([`FileCache::set_clock`]): how old an entry
+    /// is, without asking the clock at every look-up.
+    clock: Instant,
 }
 
 /// What [`FileCache::open`] found at a path.
@@ -231,7 +234,15 @@ impl FileCache {
             bytes: 0,
             dirty: false,
         });
-        FileCache { cache }
+        FileCache {
+            cache,
+            clock: Instant::now(),
+        }
+    }
+
+    /// The time of the batch of events about to be handled.
+    pub fn set_clock(&mut self, now: Instant) {
+        self.clock = now;
     }
 
     /// Hands the inotify descriptor to `add` (to put it in the worker's epoll set), so that
@@ -331,7 +342,7 @@ impl FileCache {
             cache.apply_changes();
         }
         let entry = cache.entries.get(key(path))?.clone();
-        if entry.checked.elapsed() < REVALIDATE {
+        if self.clock.saturating_duration_since(entry.checked) < REVALIDATE {
             return Some(entry);
         }
         match fs::metadata(path) {

@@ -196,6 +196,7 @@ impl Worker {
                 self.local.files.changes_ready();
             }
             let now = Instant::now();
+            self.local.files.set_clock(now);
             for event in &events {
                 match event.token.kind {
                     Kind::Listener => self.accept(event.token.slot as usize, now),

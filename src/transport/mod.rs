@@ -123,6 +123,7 @@ impl Transport {
     }
 
     /// Whether the socket may take bytes now.
+    #[inline]
     pub fn writable(&self) -> bool {
         self.writable
     }

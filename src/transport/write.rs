@@ -39,6 +39,7 @@ impl Transport {
     /// Writes some of `prefix` then of `piece`, in one system call on a plain socket. A short
     /// write (or, over TLS, ciphertext left waiting) clears the writable flag: the next write
     /// would only say EAGAIN. `WouldBlock` is returned as an error like any other.
+    #[inline]
     pub fn write_parts(
         &mut self,
         prefix: &[u8],

@@ -294,6 +294,14 @@ impl Encoder {
             other => other,
         });
         self.blocked = !transport.writable();
+        if self.delimit == Some(Delimit::Length(0)) && self.prefix.is_empty() {
+            // All that was announced is out: the producer's end is usually known at once.
+            match body.pull(usize::MAX) {
+                Pull::End => self.ended = Some(Ended::Complete),
+                Pull::Abort => self.ended = Some(Ended::Cut),
+                _ => {}
+            }
+        }
         Ok(Step::Progress)
     }
 

@@ -404,7 +404,7 @@ impl Session {
             acme: ctx.runtime.acme.as_deref(),
         };
         let mut active = Box::new(Active {
-            exchange: Exchange::start(request, route, &origin, &mut exchange_cx(ctx)),
+            exchange: Exchange::new(route, &origin),
             facts,
             incoming: None,
             abandoned: false,
@@ -415,6 +415,9 @@ impl Session {
             last_received: ctx.now,
             deadline: Deadline::default(),
         });
+        active
+            .exchange
+            .start(request, &origin, &mut exchange_cx(ctx));
         if active.exchange.wants_body() {
             active.incoming = Some(Incoming::new(framing));
             // The client asked whether to send its body: it is wanted.

@@ -708,3 +708,94 @@ impl Transformed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Upper-cases ASCII, taking at most 5 bytes at a time; adds `!` at the end.
+    struct Shout;
+
+    impl Transform for Shout {
+        fn head(&mut self, head: &mut Head) {
+            head.length = None;
+        }
+
+        fn process(&mut self, input: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
+            let take = input.len().min(5);
+            out.extend(input[..take].iter().map(u8::to_ascii_uppercase));
+            Ok(take)
+        }
+
+        fn finish(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+            out.push(b'!');
+            Ok(())
+        }
+    }
+
+    fn file_source(text: &[u8]) -> Source {
+        let path = std::env::temp_dir().join(format!(
+            "webserv-transform-{}-{}",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text)
+            .unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        Source::Fixed {
+            head: None,
+            body: Body::File {
+                file,
+                offset: 0,
+                len: text.len() as u64,
+            },
+            sent: 0,
+        }
+    }
+
+    #[test]
+    fn without_a_transform_a_file_stays_a_file_range_for_sendfile() {
+        let mut source = file_source(b"hello world");
+        match source_pull(&mut source, 4) {
+            Pull::File { offset, len, .. } => assert_eq!((offset, len), (0, 4)),
+            other => panic!("{other:?}"),
+        }
+        source_consume(&mut source, 4);
+        match source_pull(&mut source, usize::MAX) {
+            Pull::File { offset, len, .. } => assert_eq!((offset, len), (4, 7)),
+            other => panic!("{other:?}"),
+        }
+        source_consume(&mut source, 7);
+        assert!(matches!(source_pull(&mut source, 1), Pull::End));
+    }
+
+    #[test]
+    fn a_transform_reads_the_body_through_it_in_bounded_pieces() {
+        let text = b"hello world, said the file";
+        let mut source = file_source(text);
+        let mut transformed = Transformed {
+            transform: Box::new(Shout),
+            out: Vec::new(),
+            sent: 0,
+            finished: false,
+        };
+        let mut got = Vec::new();
+        loop {
+            match transformed.pull(&mut source, 3) {
+                Pull::Bytes(bytes) => {
+                    assert!(bytes.len() <= 3);
+                    got.extend_from_slice(bytes);
+                    let n = bytes.len();
+                    transformed.sent += n;
+                }
+                Pull::End => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got, b"HELLO WORLD, SAID THE FILE!");
+    }
+}

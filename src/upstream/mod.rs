@@ -596,3 +596,391 @@ impl Upstream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Poller, Registration};
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+
+    /// A head of one line (`STATUS\n\n`), then a body framed as a length byte and its bytes (a
+    /// 0 ends it); request bodies go out framed the same way. Enough framing to see the pump
+    /// move payload in place and frame what it sends.
+    struct Framed;
+
+    impl Codec for Framed {
+        fn head_limit(&self) -> usize {
+            64
+        }
+
+        fn parse_head(&mut self, input: &[u8]) -> Result<Option<(Head, usize)>, String> {
+            let Some(end) = input.windows(2).position(|w| w == b"\n\n") else {
+                return if input.len() > 64 {
+                    Err("head too long".into())
+                } else {
+                    Ok(None)
+                };
+            };
+            let status = std::str::from_utf8(&input[..end])
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or("bad status")?;
+            let head = Head {
+                status,
+                reason: None,
+                headers: Vec::new(),
+                length: None,
+                close: false,
+            };
+            Ok(Some((head, end + 2)))
+        }
+
+        fn decode_body<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Payload<'a>), String> {
+            let Some(&len) = input.first() else {
+                return Ok((0, Payload::NeedMore));
+            };
+            let len = usize::from(len);
+            if len == 0 {
+                return Ok((1, Payload::End));
+            }
+            if input.len() < 1 + len {
+                return Ok((0, Payload::NeedMore));
+            }
+            Ok((1 + len, Payload::Data(&input[1..1 + len])))
+        }
+
+        fn end_of_output(&mut self) -> Result<(), String> {
+            Err("closed in the middle of the body".into())
+        }
+
+        fn encode_body(&mut self, data: &[u8], out: &mut Vec<u8>) {
+            for piece in data.chunks(255) {
+                out.push(piece.len() as u8);
+                out.extend_from_slice(piece);
+            }
+        }
+
+        fn encode_end(&mut self, out: &mut Vec<u8>) {
+            out.push(0);
+        }
+
+        fn passes_body_through(&self) -> bool {
+            false
+        }
+    }
+
+    /// Bytes as they are, a head of one line.
+    struct Raw;
+
+    impl Codec for Raw {
+        fn head_limit(&self) -> usize {
+            64
+        }
+
+        fn parse_head(&mut self, input: &[u8]) -> Result<Option<(Head, usize)>, String> {
+            Framed.parse_head(input)
+        }
+    }
+
+    const TIMEOUTS: Timeouts = Timeouts {
+        connect: Duration::from_secs(5),
+        read: Duration::from_secs(5),
+        send: Some(Duration::from_secs(5)),
+        exit_grace: Duration::from_millis(200),
+    };
+
+    /// An upstream connected to a backend socket the test holds (blocking).
+    fn connected(codec: Box<dyn Codec>, poller: &Poller) -> (Upstream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let registration = Registration {
+            poller,
+            slot: 1,
+            generation: 1,
+            stream: 1,
+        };
+        let address = Address::Inet(listener.local_addr().unwrap());
+        let endpoint = Endpoint::connect(&address, &registration).unwrap();
+        let upstream = Upstream::new(
+            endpoint,
+            codec,
+            "test".into(),
+            TIMEOUTS,
+            true,
+            Instant::now(),
+        );
+        let (backend, _) = listener.accept().unwrap();
+        backend
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        (upstream, backend)
+    }
+
+    /// Waits (a little) for events, feeds them, advances. Returns whether anything moved.
+    fn turn(poller: &mut Poller, upstream: &mut Upstream) -> bool {
+        let mut events = Vec::new();
+        poller
+            .wait(Some(Duration::from_millis(20)), &mut events)
+            .unwrap();
+        for e in &events {
+            upstream.ready(e.token.role, e.readable, e.writable, e.hangup, e.error);
+        }
+        upstream.advance(Instant::now())
+    }
+
+    fn head_of(poller: &mut Poller, upstream: &mut Upstream) -> Result<Head, u16> {
+        for _ in 0..250 {
+            turn(poller, upstream);
+            if let Poll::Ready(head) = upstream.head() {
+                return head;
+            }
+        }
+        panic!("no head");
+    }
+
+    /// Pulls everything until the end: the bytes, and how it ended.
+    fn body_of(poller: &mut Poller, upstream: &mut Upstream) -> (Vec<u8>, Pull<'static>) {
+        let mut body = Vec::new();
+        for _ in 0..2000 {
+            turn(poller, upstream);
+            loop {
+                match upstream.pull(7) {
+                    Pull::Bytes(bytes) => {
+                        assert!(bytes.len() <= 7, "a pull gives at most what was asked");
+                        body.extend_from_slice(bytes);
+                        let n = bytes.len();
+                        upstream.consume(n);
+                    }
+                    Pull::End => return (body, Pull::End),
+                    Pull::Abort => return (body, Pull::Abort),
+                    Pull::Wait => break,
+                    Pull::File { .. } => panic!("no file from a socket"),
+                }
+            }
+        }
+        panic!("the body never ended");
+    }
+
+    #[test]
+    fn a_framed_body_is_decoded_in_place_and_pulled_whole_to_its_end() {
+        let mut poller = Poller::new(8).unwrap();
+        let (mut upstream, mut backend) = connected(Box::new(Framed), &poller);
+        let mut wire = b"201\n\n".to_vec();
+        let mut expected = Vec::new();
+        for n in 1..=40u8 {
+            let piece: Vec<u8> = (0..n).map(|i| b'a' + (i + n) % 26).collect();
+            wire.push(n);
+            wire.extend_from_slice(&piece);
+            expected.extend_from_slice(&piece);
+        }
+        wire.push(0);
+        wire.extend_from_slice(b"not the response's");
+        // In small pieces, so that frames straddle reads.
+        std::thread::spawn(move || {
+            for piece in wire.chunks(13) {
+                backend.write_all(piece).unwrap();
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        assert_eq!(head_of(&mut poller, &mut upstream).unwrap().status, 201);
+        let (body, end) = body_of(&mut poller, &mut upstream);
+        assert_eq!(body, expected);
+        assert!(matches!(end, Pull::End));
+    }
+
+    #[test]
+    fn a_backend_closing_in_the_middle_of_a_framed_body_cuts_it() {
+        let mut poller = Poller::new(8).unwrap();
+        let (mut upstream, mut backend) = connected(Box::new(Framed), &poller);
+        backend.write_all(b"200\n\n\x03abc\x05de").unwrap();
+        drop(backend);
+        assert_eq!(head_of(&mut poller, &mut upstream).unwrap().status, 200);
+        let (body, end) = body_of(&mut poller, &mut upstream);
+        assert_eq!(body, b"abc");
+        assert!(matches!(end, Pull::Abort));
+    }
+
+    #[test]
+    fn a_backend_closing_before_its_head_or_sending_a_bad_one_is_a_502() {
+        let mut poller = Poller::new(8).unwrap();
+        let (mut upstream, backend) = connected(Box::new(Framed), &poller);
+        drop(backend);
+        assert_eq!(head_of(&mut poller, &mut upstream).unwrap_err(), 502);
+        let (mut upstream, mut backend) = connected(Box::new(Framed), &poller);
+        backend.write_all(b"two hundred\n\n").unwrap();
+        assert_eq!(head_of(&mut poller, &mut upstream).unwrap_err(), 502);
+    }
+
+    #[test]
+    fn a_refused_connect_is_a_502_and_nothing_was_sent() {
+        let mut poller = Poller::new(8).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let registration = Registration {
+            poller: &poller,
+            slot: 1,
+            generation: 1,
+            stream: 1,
+        };
+        let Ok(endpoint) = Endpoint::connect(&Address::Inet(port), &registration) else {
+            return; // refused at once: the caller answers 502 itself
+        };
+        let mut upstream = Upstream::new(
+            endpoint,
+            Box::new(Raw),
+            "test".into(),
+            TIMEOUTS,
+            false,
+            Instant::now(),
+        );
+        assert_eq!(head_of(&mut poller, &mut upstream).unwrap_err(), 502);
+        assert!(!upstream.sent_anything(), "a retry elsewhere is allowed");
+    }
+
+    #[test]
+    fn the_backends_output_waits_in_a_bounded_buffer_until_the_client_takes_it() {
+        let mut poller = Poller::new(8).unwrap();
+        let (mut upstream, mut backend) = connected(Box::new(Raw), &poller);
+        const TOTAL: usize = 4 << 20;
+        let writer = std::thread::spawn(move || {
+            backend.write_all(b"200\n\n").unwrap();
+            let block = vec![b'x'; 64 * 1024];
+            for _ in 0..TOTAL / block.len() {
+                backend.write_all(&block).unwrap();
+            }
+        });
+        assert_eq!(head_of(&mut poller, &mut upstream).unwrap().status, 200);
+        // The client takes nothing: the pump stops reading at its limit.
+        for _ in 0..50 {
+            turn(&mut poller, &mut upstream);
+            assert!(upstream.buf.len() - upstream.start <= LIMIT + READ_CHUNK);
+        }
+        assert!(upstream.buf.len() - upstream.start >= LIMIT - READ_CHUNK);
+        let (body, end) = {
+            let mut got = 0usize;
+            loop {
+                turn(&mut poller, &mut upstream);
+                let mut ended = false;
+                loop {
+                    match upstream.pull(usize::MAX) {
+                        Pull::Bytes(bytes) => {
+                            let n = bytes.len();
+                            got += n;
+                            upstream.consume(n);
+                        }
+                        Pull::Wait => break,
+                        _ => {
+                            ended = true;
+                            break;
+                        }
+                    }
+                }
+                assert!(upstream.buf.capacity() <= 2 * (LIMIT + READ_CHUNK));
+                if ended || got == TOTAL {
+                    break (got, ended);
+                }
+            }
+        };
+        assert_eq!(body, TOTAL);
+        let _ = end;
+        writer.join().unwrap();
+    }
+
+    #[test]
+    fn request_body_bytes_are_taken_only_while_the_backend_takes_them() {
+        let mut poller = Poller::new(8).unwrap();
+        let (mut upstream, mut backend) = connected(Box::new(Raw), &poller);
+        for _ in 0..50 {
+            if !upstream.endpoint.is_connecting() && upstream.endpoint.can_write() {
+                break;
+            }
+            turn(&mut poller, &mut upstream);
+        }
+        // The backend reads nothing: what the socket holds is all that is taken.
+        let block = vec![7u8; 64 * 1024];
+        let mut taken = 0usize;
+        let mut refused = 0;
+        while refused < 3 {
+            let n = upstream.write_body(&block, Instant::now());
+            taken += n;
+            if n == 0 {
+                refused += 1;
+                turn(&mut poller, &mut upstream);
+            }
+            assert!(taken < 64 << 20, "the backend's socket never filled");
+        }
+        // Once the backend reads, more is taken.
+        let mut sink = vec![0u8; 1 << 20];
+        let mut read = backend.read(&mut sink).unwrap();
+        let mut more = 0;
+        for _ in 0..200 {
+            turn(&mut poller, &mut upstream);
+            more += upstream.write_body(&block, Instant::now());
+            if more > 0 {
+                break;
+            }
+            read += backend.read(&mut sink).unwrap();
+        }
+        assert!(read > 0 && more > 0);
+    }
+
+    #[test]
+    fn a_framing_codec_frames_the_request_body_and_its_end_with_backpressure() {
+        let mut poller = Poller::new(8).unwrap();
+        let (mut upstream, mut backend) = connected(Box::new(Framed), &poller);
+        upstream.send_first(b"HEAD\n");
+        let data: Vec<u8> = (0..600u32).map(|i| (i % 251) as u8).collect();
+        let mut offered = &data[..];
+        while !offered.is_empty() {
+            let n = upstream.write_body(offered, Instant::now());
+            offered = &offered[n..];
+            turn(&mut poller, &mut upstream);
+        }
+        upstream.end_body();
+        for _ in 0..20 {
+            turn(&mut poller, &mut upstream);
+        }
+        assert!(upstream.sent_anything());
+        let mut wire = Vec::new();
+        backend.read_to_end(&mut wire).unwrap();
+        let mut expected = b"HEAD\n".to_vec();
+        Framed.encode_body(&data, &mut expected);
+        expected.push(0);
+        assert_eq!(
+            wire, expected,
+            "framed, in order, and the input shut after the end"
+        );
+    }
+
+    #[test]
+    fn silence_before_the_head_is_a_504_and_within_the_body_cuts_it() {
+        let mut poller = Poller::new(8).unwrap();
+        let (mut upstream, _backend) = connected(Box::new(Raw), &poller);
+        turn(&mut poller, &mut upstream);
+        let deadline = upstream.deadline(false).unwrap();
+        assert!(deadline > Instant::now() + Duration::from_secs(4));
+        assert_eq!(upstream.timed_out(deadline), Expiry::Handled);
+        assert_eq!(head_of(&mut poller, &mut upstream).unwrap_err(), 504);
+
+        let (mut upstream, mut backend) = connected(Box::new(Raw), &poller);
+        backend.write_all(b"200\n\nsome").unwrap();
+        assert_eq!(head_of(&mut poller, &mut upstream).unwrap().status, 200);
+        for _ in 0..10 {
+            turn(&mut poller, &mut upstream);
+        }
+        // Bytes wait for the client: its slowness is not the backend's silence.
+        assert_eq!(upstream.deadline(false), None);
+        let n = match upstream.pull(usize::MAX) {
+            Pull::Bytes(bytes) => bytes.len(),
+            other => panic!("{other:?}"),
+        };
+        upstream.consume(n);
+        assert!(upstream.deadline(false).is_some());
+        assert_eq!(upstream.deadline(true), None, "the client's own wait");
+        assert_eq!(upstream.timed_out(Instant::now()), Expiry::Cut);
+        assert!(matches!(upstream.pull(1), Pull::Abort));
+    }
+}

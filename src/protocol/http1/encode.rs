@@ -357,3 +357,256 @@ fn push_hex(out: &mut Vec<u8>, n: u64) {
     }
     out.extend_from_slice(&digits[start..]);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::response::Value;
+    use std::borrow::Cow;
+    use std::collections::VecDeque;
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Duration;
+
+    /// A producer that gives its pieces in order (each may be pulled in parts), then ends or
+    /// aborts.
+    struct Script {
+        pieces: VecDeque<Vec<u8>>,
+        at: usize,
+        abort: bool,
+    }
+
+    impl Script {
+        fn new(pieces: &[&[u8]], abort: bool) -> Script {
+            Script {
+                pieces: pieces.iter().map(|p| p.to_vec()).collect(),
+                at: 0,
+                abort,
+            }
+        }
+    }
+
+    impl Body for Script {
+        fn pull(&mut self, max: usize) -> Pull<'_> {
+            match self.pieces.front() {
+                Some(piece) => {
+                    let end = piece.len().min(self.at.saturating_add(max));
+                    Pull::Bytes(&piece[self.at..end])
+                }
+                None if self.abort => Pull::Abort,
+                None => Pull::End,
+            }
+        }
+
+        fn consume(&mut self, n: usize) {
+            self.at += n;
+            if self.pieces.front().is_some_and(|p| self.at == p.len()) {
+                self.pieces.pop_front();
+                self.at = 0;
+            }
+        }
+    }
+
+    fn head(status: u16, length: Option<u64>) -> Head {
+        Head {
+            status,
+            reason: None,
+            headers: vec![(Cow::Borrowed("X-A"), Value::Static("1"))],
+            length,
+            close: false,
+        }
+    }
+
+    const HTTP11: Facts = Facts {
+        minor_version: 1,
+        keep_alive: true,
+        head_only: false,
+    };
+
+    /// Runs the encoder to the end over a real socket; returns what the client received and
+    /// how the response ended.
+    fn encode(head: &Head, facts: Facts, body: &mut dyn Body) -> (String, Ended, Persistence) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut transport = Transport::plain(server);
+        transport.ready(true, true, false, false);
+        let mut scratch = Scratch::default();
+        let mut encoder = Encoder::new();
+        encoder.start(head, facts, "D", false);
+        let ended = loop {
+            if let Some(ended) = encoder.finished() {
+                break ended;
+            }
+            encoder
+                .step(&mut Dyn(body), &mut transport, &mut scratch)
+                .unwrap();
+        };
+        drop(transport);
+        client
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut wire = String::new();
+        client.read_to_string(&mut wire).unwrap();
+        (wire, ended, encoder.persistence())
+    }
+
+    /// `&mut dyn Body` as a `Body`.
+    struct Dyn<'a>(&'a mut dyn Body);
+
+    impl Body for Dyn<'_> {
+        fn pull(&mut self, max: usize) -> Pull<'_> {
+            self.0.pull(max)
+        }
+
+        fn consume(&mut self, n: usize) {
+            self.0.consume(n)
+        }
+    }
+
+    fn body_of(wire: &str) -> &str {
+        &wire[wire.find("\r\n\r\n").unwrap() + 4..]
+    }
+
+    #[test]
+    fn a_known_length_is_sent_as_content_length_and_output_past_it_dropped() {
+        let (wire, ended, persistence) = encode(
+            &head(200, Some(5)),
+            HTTP11,
+            &mut Script::new(&[b"hel", b"lo", b" and more"], false),
+        );
+        assert!(wire.starts_with("HTTP/1.1 200 OK\r\nServer: webserv\r\nDate: D\r\nX-A: 1\r\n"));
+        assert!(wire.contains("\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\n"));
+        assert_eq!(body_of(&wire), "hello");
+        assert_eq!(
+            (ended, persistence),
+            (Ended::Complete, Persistence::KeepAlive)
+        );
+    }
+
+    #[test]
+    fn a_body_shorter_than_its_length_is_cut() {
+        let (wire, ended, _) = encode(
+            &head(200, Some(10)),
+            HTTP11,
+            &mut Script::new(&[b"short"], false),
+        );
+        assert_eq!(body_of(&wire), "short");
+        assert_eq!(ended, Ended::Cut);
+    }
+
+    #[test]
+    fn an_unknown_length_is_chunked_on_http_1_1_with_the_last_chunk_at_the_end() {
+        let (wire, ended, persistence) = encode(
+            &head(200, None),
+            HTTP11,
+            &mut Script::new(&[b"ab", b"cde"], false),
+        );
+        assert!(wire.contains("Transfer-Encoding: chunked\r\n"));
+        assert_eq!(body_of(&wire), "2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n");
+        assert_eq!(
+            (ended, persistence),
+            (Ended::Complete, Persistence::KeepAlive)
+        );
+    }
+
+    #[test]
+    fn an_aborted_chunked_body_has_no_last_chunk() {
+        let (wire, ended, _) = encode(&head(200, None), HTTP11, &mut Script::new(&[b"abc"], true));
+        assert_eq!(body_of(&wire), "3\r\nabc\r\n");
+        assert_eq!(ended, Ended::Cut);
+    }
+
+    #[test]
+    fn http_1_0_without_a_length_is_delimited_by_the_close() {
+        let facts = Facts {
+            minor_version: 0,
+            ..HTTP11
+        };
+        let (wire, ended, persistence) =
+            encode(&head(200, None), facts, &mut Script::new(&[b"xyz"], false));
+        assert!(!wire.contains("Transfer-Encoding") && !wire.contains("Content-Length"));
+        assert!(wire.contains("Connection: close\r\n"));
+        assert_eq!(body_of(&wire), "xyz");
+        assert_eq!((ended, persistence), (Ended::Complete, Persistence::Close));
+    }
+
+    #[test]
+    fn head_and_bodiless_statuses_send_no_body_but_pull_it_to_its_end() {
+        let facts = Facts {
+            head_only: true,
+            ..HTTP11
+        };
+        let mut body = Script::new(&[b"12345"], false);
+        let (wire, ended, _) = encode(&head(200, Some(5)), facts, &mut body);
+        assert!(wire.contains("Content-Length: 5\r\n"));
+        assert_eq!(body_of(&wire), "");
+        assert!(body.pieces.is_empty(), "the body was pulled and dropped");
+        assert_eq!(ended, Ended::Complete);
+        let (wire, _, _) = encode(
+            &head(304, Some(5)),
+            HTTP11,
+            &mut Script::new(&[b"12345"], false),
+        );
+        assert!(!wire.contains("Content-Length"));
+        assert_eq!(body_of(&wire), "");
+    }
+
+    #[test]
+    fn persistence_is_decided_in_one_place() {
+        let table = [
+            // (keep-alive asked, head.close, draining, minor, length) -> persists
+            (true, false, false, 1, None, true),
+            (true, false, false, 1, Some(3), true),
+            (false, false, false, 1, Some(3), false),
+            (true, true, false, 1, Some(3), false),
+            (true, false, true, 1, Some(3), false),
+            (true, false, false, 0, Some(3), true),
+            (true, false, false, 0, None, false),
+        ];
+        for (keep_alive, close, draining, minor_version, length, persists) in table {
+            let mut h = head(200, length);
+            h.close = close;
+            let facts = Facts {
+                minor_version,
+                keep_alive,
+                head_only: false,
+            };
+            let (_, _, persistence) = decide(facts, &h, draining);
+            assert_eq!(
+                persistence == Persistence::KeepAlive,
+                persists,
+                "{keep_alive} {close} {draining} {minor_version} {length:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_interim_continue_goes_before_the_head() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
+        let mut transport = Transport::plain(server);
+        transport.ready(true, true, false, false);
+        let mut scratch = Scratch::default();
+        let mut encoder = Encoder::new();
+        encoder.interim_continue();
+        assert_eq!(
+            encoder.write_interim(&mut transport, &mut scratch).unwrap(),
+            Step::Progress
+        );
+        encoder.start(&head(204, None), HTTP11, "D", false);
+        let mut body = Script::new(&[], false);
+        while encoder.finished().is_none() {
+            encoder
+                .step(&mut body, &mut transport, &mut scratch)
+                .unwrap();
+        }
+        drop(transport);
+        let mut wire = String::new();
+        client.read_to_string(&mut wire).unwrap();
+        assert!(wire.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n"));
+    }
+}

@@ -209,6 +209,23 @@ impl Poller {
         Ok(())
     }
 
+    /// Gives a registered `fd` (edge-triggered, both directions) a new token: its events go to a
+    /// new owner (a pooled backend connection changing hands). Its current readiness is
+    /// reported again.
+    pub fn modify(&self, fd: impl AsFd, token: Token) -> io::Result<()> {
+        let flags = epoll::EventFlags::IN
+            | epoll::EventFlags::OUT
+            | epoll::EventFlags::RDHUP
+            | epoll::EventFlags::ET;
+        epoll::modify(
+            &self.epoll,
+            fd,
+            epoll::EventData::new_u64(token.to_u64()),
+            flags,
+        )?;
+        Ok(())
+    }
+
     pub fn delete(&self, fd: impl AsFd) -> io::Result<()> {
         epoll::delete(&self.epoll, fd)?;
         Ok(())

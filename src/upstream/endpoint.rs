@@ -136,6 +136,22 @@ impl Endpoint {
         })
     }
 
+    /// Hands a socket endpoint to a new owner (another exchange, or the worker's pool of idle
+    /// backend connections): its fd's events carry `token` from now on, and its readiness is
+    /// reported again. A child's pipes never change hands: Err.
+    pub fn rebind(
+        &mut self,
+        poller: &crate::event::Poller,
+        token: crate::event::Token,
+    ) -> io::Result<()> {
+        let Io::Socket { fd, .. } = &self.io else {
+            return Err(io::Error::other("a child's pipes stay with their exchange"));
+        };
+        self.readable = false;
+        self.writable = false;
+        poller.modify(&*fd, token)
+    }
+
     /// Records a readiness event of the fd `role`. A pipe's hangup or error is readiness too:
     /// the next read or write reports it.
     pub fn ready(&mut self, role: Role, readable: bool, writable: bool, hangup: bool, error: bool) {

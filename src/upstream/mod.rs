@@ -87,6 +87,13 @@ pub trait Codec {
     fn passes_body_through(&self) -> bool {
         true
     }
+
+    /// Whether the end of the request body closes the backend's input (a child's stdin: EOF
+    /// is how a CGI script learns it). A codec whose requests are framed (HTTP, FastCGI) says
+    /// false, so that the connection can carry another request.
+    fn closes_input_at_end(&self) -> bool {
+        true
+    }
 }
 
 /// What [`Codec::decode_body`] found.
@@ -173,6 +180,8 @@ pub struct Upstream {
     input: Input,
     /// Some byte went to the backend.
     wrote: bool,
+    /// Bytes came after the end of the response (the backend cannot be trusted with another).
+    trailing: bool,
     timeouts: Timeouts,
     last_read: Instant,
     last_write: Instant,
@@ -208,6 +217,7 @@ impl Upstream {
             out_sent: 0,
             input: Input::Open,
             wrote: false,
+            trailing: false,
             timeouts,
             last_read: now,
             last_write: now,
@@ -288,7 +298,9 @@ impl Upstream {
             self.out_sent = 0;
         }
         if self.input == Input::Ending && self.out.is_empty() {
-            self.endpoint.close_input();
+            if self.codec.closes_input_at_end() {
+                self.endpoint.close_input();
+            }
             self.input = Input::Closed;
             progress = true;
         }
@@ -381,8 +393,9 @@ impl Upstream {
                     }
                     (used, None)
                 }
-                Ok((_, Payload::End)) => {
+                Ok((used, Payload::End)) => {
                     // Whatever follows the body is not the response's.
+                    self.trailing |= self.buf.len() > self.ready + used;
                     self.buf.truncate(self.ready);
                     self.finish(Ending::Complete, now);
                     return;
@@ -516,7 +529,9 @@ impl Upstream {
             self.codec.encode_end(&mut self.out);
             self.input = Input::Ending;
             if self.out.is_empty() {
-                self.endpoint.close_input();
+                if self.codec.closes_input_at_end() {
+                    self.endpoint.close_input();
+                }
                 self.input = Input::Closed;
             }
         }
@@ -543,6 +558,21 @@ impl Upstream {
             self.start = 0;
             self.ready = 0;
         }
+    }
+
+    /// The endpoint of an upstream whose exchange is complete and clean (the whole request
+    /// went out, the response ended as its framing said, nothing more arrived): a backend
+    /// connection that can carry another request (a keep-alive pool's). None otherwise: the
+    /// endpoint is closed with the upstream.
+    pub fn into_reusable(mut self) -> Option<Endpoint> {
+        let clean = matches!(self.phase, Phase::Done(Ending::Complete))
+            && self.input == Input::Closed
+            && self.out.is_empty()
+            && self.buf.len() == self.start
+            && !self.trailing
+            && self.endpoint.has_input()
+            && self.endpoint.exit() == Exit::NoProcess;
+        clean.then_some(self.endpoint)
     }
 
     /// Whether the backend is still to be heard from (its output, or a child's exit).
@@ -953,6 +983,78 @@ mod tests {
             wire, expected,
             "framed, in order, and the input shut after the end"
         );
+    }
+
+    /// [`Framed`] for a backend that takes several requests on one connection.
+    struct KeepAlive;
+
+    impl Codec for KeepAlive {
+        fn head_limit(&self) -> usize {
+            64
+        }
+
+        fn parse_head(&mut self, input: &[u8]) -> Result<Option<(Head, usize)>, String> {
+            Framed.parse_head(input)
+        }
+
+        fn decode_body<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Payload<'a>), String> {
+            Framed.decode_body(input)
+        }
+
+        fn closes_input_at_end(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn a_clean_backend_connection_carries_a_second_exchange_under_a_new_owner() {
+        let mut poller = Poller::new(8).unwrap();
+        let (mut first, mut backend) = connected(Box::new(KeepAlive), &poller);
+        first.send_first(b"one\n");
+        first.end_body();
+        backend.write_all(b"200\n\n\x02ok\x00").unwrap();
+        assert_eq!(head_of(&mut poller, &mut first).unwrap().status, 200);
+        assert_eq!(body_of(&mut poller, &mut first).0, b"ok");
+        let mut endpoint = first.into_reusable().expect("a clean connection is kept");
+        let token = crate::event::Token::upstream(9, 3, 2, crate::event::Role::Socket);
+        endpoint.rebind(&poller, token).unwrap();
+        let mut second = Upstream::new(
+            endpoint,
+            Box::new(KeepAlive),
+            "test".into(),
+            TIMEOUTS,
+            true,
+            Instant::now(),
+        );
+        second.send_first(b"two\n");
+        second.end_body();
+        for _ in 0..10 {
+            turn(&mut poller, &mut second);
+        }
+        let mut asked = [0u8; 8];
+        backend.read_exact(&mut asked).unwrap();
+        assert_eq!(
+            &asked, b"one\ntwo\n",
+            "the input was not shut after the first"
+        );
+        backend.write_all(b"201\n\n\x03yes\x00").unwrap();
+        let mut events = Vec::new();
+        poller
+            .wait(Some(Duration::from_secs(5)), &mut events)
+            .unwrap();
+        assert!(!events.is_empty() && events.iter().all(|e| e.token == token));
+        for e in &events {
+            second.ready(e.token.role, e.readable, e.writable, e.hangup, e.error);
+        }
+        assert_eq!(head_of(&mut poller, &mut second).unwrap().status, 201);
+        assert_eq!(body_of(&mut poller, &mut second).0, b"yes");
+        // Bytes after the end: not reusable.
+        let (mut third, mut backend) = connected(Box::new(KeepAlive), &poller);
+        third.end_body();
+        backend.write_all(b"200\n\n\x00junk").unwrap();
+        assert_eq!(head_of(&mut poller, &mut third).unwrap().status, 200);
+        body_of(&mut poller, &mut third);
+        assert!(third.into_reusable().is_none());
     }
 
     #[test]

@@ -149,7 +149,7 @@ impl Endpoint {
         };
         self.readable = false;
         self.writable = false;
-        poller.modify(&*fd, token)
+        poller.modify(fd, token)
     }
 
     /// Records a readiness event of the fd `role`. A pipe's hangup or error is readiness too:

@@ -8,6 +8,7 @@
 //!   forwarded raw), its body framing, and whether it asks for a WebSocket tunnel.
 //! - `response`: the backend's response head, parsed strictly and bounded, its body framing and
 //!   whether the connection may be kept.
+//! - `codec`: the proxy as an `upstream::Codec` (HTTP/1 backends), made of the parts below.
 //! - `body`: the backend's body by its framing, and whether a backend that stopped sending left
 //!   it complete (a body cut short reaches the client as a cut connection).
 //! - `headers`: the backend's fields as the client gets them (hop-by-hop and hidden fields
@@ -22,6 +23,7 @@
 
 pub mod balance;
 pub mod body;
+pub mod codec;
 pub mod headers;
 pub mod log;
 pub mod pool;

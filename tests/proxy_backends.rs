@@ -55,7 +55,7 @@ fn the_python_backend_echoes_the_request_it_saw() {
     );
     let stats = String::from_utf8_lossy(&stats);
     assert!(
-        stats.contains("\"connections\": 2, \"requests\": 3, \"body_bytes\": 10"),
+        stats.contains("\"connections\": 2, \"open\": 2, \"requests\": 3, \"body_bytes\": 10"),
         "{stats}"
     );
 }

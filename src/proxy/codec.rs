@@ -4,6 +4,8 @@
 //! streamed request body (as it arrives with a length, or chunked to an HTTP/1.1 backend).
 
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::rc::Rc;
 
 use crate::config::proxy::model::{ProxySettings, RedirectRule};
 use crate::config::proxy::value::{Value, ValuePart};
@@ -29,6 +31,9 @@ pub struct Http1Codec {
     parsed: Option<(u16, BodyFraming)>,
     reader: BodyReader,
     outgoing: Outgoing,
+    /// Set when the head is refused: the try failed by an invalid header (not a connection
+    /// error), which `proxy_next_upstream` tells apart.
+    refused: Rc<Cell<bool>>,
 }
 
 impl Http1Codec {
@@ -68,7 +73,13 @@ impl Http1Codec {
             parsed: None,
             reader: BodyReader::Done,
             outgoing,
+            refused: Rc::new(Cell::new(false)),
         }
+    }
+
+    /// A flag set when this codec refuses the backend's head.
+    pub fn refused_flag(&self) -> Rc<Cell<bool>> {
+        Rc::clone(&self.refused)
     }
 
     /// The final head's status and body framing, once parsed.
@@ -126,14 +137,19 @@ impl Codec for Http1Codec {
     }
 
     fn parse_head(&mut self, input: &[u8]) -> Result<Option<(Head, usize)>, String> {
+        let refused = |error: String| {
+            self.refused.set(true);
+            error
+        };
         loop {
             let rest = input.get(self.skipped..).unwrap_or(&[]);
-            match response::parse(rest, self.asked, self.limit).map_err(|e| e.to_string())? {
+            let parsed = response::parse(rest, self.asked, self.limit);
+            match parsed.map_err(|e| refused(e.to_string()))? {
                 Parsed::NeedMore => return Ok(None),
                 Parsed::Interim { len, .. } => {
                     self.interim += 1;
                     if self.interim > MAX_INTERIM {
-                        return Err(response::HeadError::TooManyInterim.to_string());
+                        return Err(refused(response::HeadError::TooManyInterim.to_string()));
                     }
                     self.skipped += len;
                 }
@@ -306,11 +322,14 @@ mod tests {
     #[test]
     fn malformed_heads_and_too_many_interim_responses_are_errors() {
         let mut c = codec(GET, &ProxySettings::default(), Outgoing::None);
+        let flag = c.refused_flag();
+        assert!(!flag.get());
         let err = c
             .parse_head(
                 b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
             )
             .unwrap_err();
+        assert!(flag.get());
         assert!(err.contains("at the same time"), "{err}");
         let many = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM + 1);
         let mut c = codec(GET, &ProxySettings::default(), Outgoing::None);

@@ -19,6 +19,8 @@
 //!   what the client gets when it does not.
 //! - `log`: `$upstream_addr`, `$upstream_status` and `$upstream_response_time` of a request's
 //!   tries, as nginx writes them.
+//! - `pass`: one proxied request's tries (server, connection, head, what follows a failure),
+//!   and the worker's share of it (`ProxyWorker`).
 //! - `pool`: the idle keep-alive connections of each upstream group (per worker).
 
 pub mod balance;
@@ -26,6 +28,7 @@ pub mod body;
 pub mod codec;
 pub mod headers;
 pub mod log;
+pub mod pass;
 pub mod pool;
 pub mod request;
 pub mod response;

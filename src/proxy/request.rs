@@ -140,6 +140,34 @@ pub fn write_head(
     outgoing: Outgoing,
     upgrade: Option<&str>,
 ) -> HeadInfo {
+    let info = write_fields(out, vars, settings, upgrade);
+    end_head(out, outgoing);
+    info
+}
+
+/// The body's framing field and the end of the head, after [`write_fields`] (apart, for a
+/// body whose length is known only once it is read whole).
+pub fn end_head(out: &mut Vec<u8>, outgoing: Outgoing) {
+    match outgoing {
+        Outgoing::None => {}
+        Outgoing::Length(n) => {
+            out.extend_from_slice(b"Content-Length: ");
+            out.extend_from_slice(n.to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Outgoing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The request line and the fields of the head, without the body's framing and the empty
+/// line that ends it ([`end_head`]).
+pub fn write_fields(
+    out: &mut Vec<u8>,
+    vars: &Vars,
+    settings: &ProxySettings,
+    upgrade: Option<&str>,
+) -> HeadInfo {
     let request = vars.request;
     let http11 = upgrade.is_some() || settings.http_version == ProxyHttpVersion::Http11;
     out.extend_from_slice(request.method.as_str().as_bytes());
@@ -186,17 +214,6 @@ pub fn write_head(
             }
         }
     }
-
-    match outgoing {
-        Outgoing::None => {}
-        Outgoing::Length(n) => {
-            out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(n.to_string().as_bytes());
-            out.extend_from_slice(b"\r\n");
-        }
-        Outgoing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
-    }
-    out.extend_from_slice(b"\r\n");
 
     let reuse = match (upgrade, http11, connection.as_deref()) {
         (Some(_), _, _) => Reuse::Close,

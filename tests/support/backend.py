@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """A backend for the reverse-proxy tests, on raw sockets so that it controls every byte it sends.
 
-    backend.py [--name NAME] [--unix PATH]
+    backend.py [--name NAME] [--unix PATH] [--close-all]
 
 Listens on 127.0.0.1 port 0 (or on the unix socket PATH) and prints the port (or the path) as the
-first line of stdout. Only the standard library: any python3 runs it. Stopped by its PID.
+first line of stdout. Only the standard library: any python3 runs it. Stopped by its PID. With
+--close-all, every request is read and its connection closed without an answer.
 
 Every request is parsed strictly enough to report what it was (CRLF line ends, a Content-Length
 or a chunked body). Keep-alive as HTTP/1.1 says (1.0 only with `Connection: keep-alive`); `?close=1`
 closes after the answer. Routes, by path:
 
-  /stats                       {"connections", "requests", "body_bytes"} of this process so far
+  /stats                       {"connections", "open", "requests", "body_bytes"} of this process
+                               (connections accepted, still open, requests, body bytes read)
   /status/N                    status N, with the echo as body (none for 1xx/204/304)
   /slow?chunks=N&delay=MS&size=B   chunked: N chunks of B bytes, MS milliseconds apart
   /bytes?n=N[&chunked=1]       N bytes of a repeating pattern (Content-Length, or chunked)
@@ -40,7 +42,8 @@ import time
 import urllib.parse
 
 NAME = "backend"
-STATS = {"connections": 0, "requests": 0, "body_bytes": 0}
+CLOSE_ALL = False
+STATS = {"connections": 0, "open": 0, "requests": 0, "body_bytes": 0}
 LOCK = threading.Lock()
 
 MALFORMED = {
@@ -216,6 +219,8 @@ def serve(conn):
         json_type = ("Content-Type", "application/json")
         close_field = [] if keep else [("Connection", "close")]
 
+        if CLOSE_ALL and path != "/stats":
+            return
         if path == "/stats":
             with LOCK:
                 data = json.dumps(STATS).encode()
@@ -291,6 +296,8 @@ def handle(sock, number):
     except (Closed, OSError, ValueError):
         pass
     finally:
+        with LOCK:
+            STATS["open"] -= 1
         try:
             sock.close()
         except OSError:
@@ -298,7 +305,7 @@ def handle(sock, number):
 
 
 def main():
-    global NAME
+    global NAME, CLOSE_ALL
     args = sys.argv[1:]
     unix = None
     while args:
@@ -307,6 +314,8 @@ def main():
             NAME = args.pop(0)
         elif flag == "--unix":
             unix = args.pop(0)
+        elif flag == "--close-all":
+            CLOSE_ALL = True
         else:
             sys.exit("unknown argument " + flag)
     if unix:
@@ -328,6 +337,7 @@ def main():
         number += 1
         with LOCK:
             STATS["connections"] += 1
+            STATS["open"] += 1
         threading.Thread(target=handle, args=(sock, number), daemon=True).start()
 
 

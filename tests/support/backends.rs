@@ -81,6 +81,15 @@ impl Backend {
         )
     }
 
+    /// `backend.py --name NAME --close-all`: every request read, then its connection closed.
+    pub fn python_closing(name: &str) -> Backend {
+        Backend::spawn_announcing(
+            Command::new("python3")
+                .arg(support_file("backend.py"))
+                .args(["--name", name, "--close-all"]),
+        )
+    }
+
     /// `backend.py --name NAME --unix PATH`.
     pub fn python_unix(name: &str, path: &Path) -> Backend {
         Backend::spawn_announcing(

@@ -71,7 +71,7 @@ pub(super) enum Wiring {
 }
 
 /// This build's wiring.
-pub(super) const WIRING: Wiring = Wiring::Refuse;
+pub(super) const WIRING: Wiring = Wiring::Accept;
 
 /// `proxy_pass` and `upstream` are errors when the server cannot proxy: the first one in the
 /// file is reported.

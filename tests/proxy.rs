@@ -642,3 +642,46 @@ fn gunicorn_serves_through_the_proxy() {
     let stream = get(&server, "/app/stream?chunks=3&delay=20", "");
     assert_eq!(stream.body, b"piece 0\npiece 1\npiece 2\n");
 }
+
+#[test]
+fn backend_connections_are_reused_through_the_keepalive_pool() {
+    let backend = Backend::python("pooled");
+    let server = proxy(
+        &format!(
+            "upstream app {{ server 127.0.0.1:{}; keepalive 4; }}",
+            backend.port()
+        ),
+        "    location /keep/ { proxy_pass http://app/; proxy_http_version 1.1; \
+         proxy_set_header Connection \"\"; }\n\
+             location /plain/ { proxy_pass http://app/; }",
+    );
+    let conn_of = |path: &str| {
+        let doc = echo(&get(&server, path, ""));
+        (
+            json::field(&doc, "conn").unwrap(),
+            json::field(&doc, "nth").unwrap(),
+        )
+    };
+    let first = conn_of("/keep/a");
+    let second = conn_of("/keep/b");
+    assert_eq!(
+        first.0, second.0,
+        "the second request opened another connection"
+    );
+    assert_eq!((first.1.as_str(), second.1.as_str()), ("1", "2"));
+    // HTTP/1.0 with Connection: close (nginx's defaults): never pooled.
+    let a = conn_of("/plain/a");
+    let b = conn_of("/plain/b");
+    assert_ne!(a.0, b.0);
+    // A backend that closes after its answer: a new connection next time.
+    let closing = echo(&get(&server, "/keep/c?close=1", ""));
+    let after = conn_of("/keep/d");
+    assert_ne!(json::field(&closing, "conn").unwrap(), after.0);
+    // A pooled connection the backend closes while idle is noticed and not used.
+    let lingering = conn_of("/keep/e?linger=150");
+    std::thread::sleep(Duration::from_millis(600));
+    let fresh = conn_of("/keep/f");
+    assert_ne!(lingering.0, fresh.0);
+    assert_eq!(fresh.1, "1");
+    assert!(!server.stderr().contains("[error]"), "{}", server.stderr());
+}

@@ -583,10 +583,22 @@ impl Exchange {
         }
     }
 
-    /// The answer is complete. A script may have changed files a next request reads.
+    /// The answer is complete. A script may have changed files a next request reads; a
+    /// proxied request's backend connection may go back to its pool.
     pub fn finish(&mut self, cx: &mut Cx) {
-        if let Source::Upstream(_) = self.source {
-            cx.local.files.note_possible_change();
+        let Source::Upstream(_) = self.source else {
+            return;
+        };
+        match &mut self.proxy {
+            Some(proxied) => {
+                if let Source::Upstream(upstream) =
+                    std::mem::replace(&mut self.source, Source::AfterBody(None))
+                {
+                    let poller = cx.registration.poller;
+                    proxied.finish(*upstream, poller, &mut cx.local.proxy, cx.now);
+                }
+            }
+            None => cx.local.files.note_possible_change(),
         }
     }
 

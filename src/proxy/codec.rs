@@ -14,7 +14,7 @@ use crate::upstream::{Codec, Payload};
 
 use super::body::{BodyError, BodyReader, Piece};
 use super::request::{self, Outgoing};
-use super::response::{self, Asked, BodyFraming, MAX_INTERIM, Parsed, ResponseHead};
+use super::response::{self, Asked, BackendReuse, BodyFraming, MAX_INTERIM, Parsed, ResponseHead};
 
 /// One exchange with an HTTP/1 backend, as its codec sees it.
 pub struct Http1Codec {
@@ -34,6 +34,8 @@ pub struct Http1Codec {
     /// Set when the head is refused: the try failed by an invalid header (not a connection
     /// error), which `proxy_next_upstream` tells apart.
     refused: Rc<Cell<bool>>,
+    /// Set from the final head: whether the backend lets its connection carry another request.
+    reuse: Rc<Cell<Option<BackendReuse>>>,
 }
 
 impl Http1Codec {
@@ -74,7 +76,13 @@ impl Http1Codec {
             reader: BodyReader::Done,
             outgoing,
             refused: Rc::new(Cell::new(false)),
+            reuse: Rc::new(Cell::new(None)),
         }
+    }
+
+    /// Set to the backend's keep-alive answer once the final head is parsed.
+    pub fn reuse_flag(&self) -> Rc<Cell<Option<BackendReuse>>> {
+        Rc::clone(&self.reuse)
     }
 
     /// A flag set when this codec refuses the backend's head.
@@ -156,6 +164,7 @@ impl Codec for Http1Codec {
                 Parsed::Final(head, len) => {
                     self.reader = BodyReader::new(head.body);
                     self.parsed = Some((head.status, head.body));
+                    self.reuse.set(Some(head.reuse));
                     let client = client_head(&head, &self.settings);
                     return Ok(Some((client, self.skipped + len)));
                 }
@@ -170,6 +179,10 @@ impl Codec for Http1Codec {
             Ok((n, Piece::Done)) => Ok((n, Payload::End)),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    fn body_complete(&self) -> bool {
+        self.parsed.is_some() && self.reader.is_done()
     }
 
     fn end_of_output(&mut self) -> Result<(), String> {

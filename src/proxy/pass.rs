@@ -15,15 +15,17 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::config::proxy::model::{PeerAddr, ProxyPass, ProxySettings, RedirectRule};
 use crate::config::proxy::value::Value;
-use crate::event::Registration;
+use crate::event::{Registration, Role};
 use crate::http::request::{Method, Request};
 use crate::log;
 use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
 
 use super::balance::{Attempt, Balancer, Chosen, Outcome};
 use super::codec::Http1Codec;
-use super::request::{self, BodyPlan, Outgoing};
+use super::pool::Pool;
+use super::request::{self, BodyPlan, Outgoing, Reuse};
 use super::response::Asked;
+use super::response::BackendReuse;
 use super::retry::{self, Answer, FailedTry, Failure, Next, Replay, Sent};
 use super::vars::Vars;
 
@@ -31,27 +33,62 @@ use super::vars::Vars;
 /// session can hand both directions of its connection to the exchange.
 const TUNNELS: bool = false;
 
-/// What a worker keeps for the proxy: the balancer state of the configuration in force.
+/// An idle backend connection in the pool: the id its events carry (`Kind::Pooled`, slot),
+/// and the connection.
+type Pooled = (u32, Endpoint);
+
+/// What a worker keeps for the proxy, for the configuration in force: the balancer state and
+/// the pool of idle keep-alive connections (a reload starts both afresh; the old pool's
+/// connections close).
 #[derive(Default)]
 pub struct ProxyWorker {
-    /// The configuration the balancer was made for (a reload starts afresh).
     config: Option<Arc<Config>>,
-    balancer: Option<Rc<RefCell<Balancer>>>,
+    state: Option<Rc<WorkerState>>,
+    /// The last pooled connection's id.
+    last_id: u32,
+}
+
+/// The per-worker state the requests under way share.
+pub struct WorkerState {
+    balancer: RefCell<Balancer>,
+    pool: RefCell<Pool<Pooled>>,
 }
 
 impl ProxyWorker {
-    /// The balancer for `config`'s upstream groups.
-    pub fn balancer(&mut self, config: &Arc<Config>) -> Rc<RefCell<Balancer>> {
+    /// The state for `config`'s upstream groups.
+    pub fn state(&mut self, config: &Arc<Config>) -> Rc<WorkerState> {
         let current = self.config.as_ref().is_some_and(|c| Arc::ptr_eq(c, config));
-        match &self.balancer {
-            Some(balancer) if current => Rc::clone(balancer),
+        match &self.state {
+            Some(state) if current => Rc::clone(state),
             _ => {
-                let balancer = Rc::new(RefCell::new(Balancer::new(&config.upstreams)));
+                let state = Rc::new(WorkerState {
+                    balancer: RefCell::new(Balancer::new(&config.upstreams)),
+                    pool: RefCell::new(Pool::new(&config.upstreams)),
+                });
                 self.config = Some(Arc::clone(config));
-                self.balancer = Some(Rc::clone(&balancer));
-                balancer
+                self.state = Some(Rc::clone(&state));
+                state
             }
         }
+    }
+
+    /// An event of the idle pooled connection `id`: input (the backend closed it, or sent
+    /// what nobody asked for) makes it unusable, and it is closed.
+    pub fn idle_event(&mut self, id: u32, input: bool) {
+        if !input {
+            return;
+        }
+        if let Some(state) = &self.state
+            && let Ok(mut pool) = state.pool.try_borrow_mut()
+        {
+            drop(pool.remove(|(pooled, _)| *pooled == id));
+        }
+    }
+
+    /// An id for a connection entering the pool (its events' slot).
+    fn next_id(&mut self) -> u32 {
+        self.last_id = (self.last_id + 1) & ((1 << crate::event::Token::SLOT_BITS) - 1);
+        self.last_id
     }
 }
 
@@ -68,10 +105,15 @@ pub enum TryAfter {
 
 /// A proxied request's tries.
 pub struct Proxied {
-    balancer: Rc<RefCell<Balancer>>,
+    state: Rc<WorkerState>,
     attempt: Attempt,
     /// The server of the try under way.
     chosen: Option<Chosen>,
+    /// The connection of the try under way: its server, when it was opened, and the requests
+    /// it carried before this one (for `keepalive_requests` and `keepalive_time`).
+    connection: Option<(PeerAddr, Instant, u64)>,
+    /// The request lets its connection carry another one.
+    reuse: Reuse,
     pass: Arc<ProxyPass>,
     /// The location's settings, with `proxy_redirect` expanded for this request.
     settings: ProxySettings,
@@ -91,6 +133,8 @@ pub struct Proxied {
     what: String,
     /// Set by the current try's codec when it refuses the backend's head.
     refused: Rc<std::cell::Cell<bool>>,
+    /// Set by the current try's codec from the backend's final head.
+    backend_reuse: Rc<std::cell::Cell<Option<BackendReuse>>>,
 }
 
 impl Proxied {
@@ -136,14 +180,18 @@ impl Proxied {
             settings.redirects = rules.into();
         }
         let pass = settings.pass.clone()?;
-        let balancer = worker.balancer(config);
-        let attempt = balancer
-            .borrow()
-            .begin(pass.upstream.id, settings.next_upstream_tries, now);
+        let state = worker.state(config);
+        let attempt =
+            state
+                .balancer
+                .borrow()
+                .begin(pass.upstream.id, settings.next_upstream_tries, now);
         Some(Proxied {
-            balancer,
+            state,
             attempt,
             chosen: None,
+            connection: None,
+            reuse: info.reuse,
             pass,
             settings,
             head,
@@ -158,6 +206,7 @@ impl Proxied {
             method: request.method,
             what: format!("{} {}", request.method.as_str(), request.path),
             refused: Rc::new(std::cell::Cell::new(false)),
+            backend_reuse: Rc::new(std::cell::Cell::new(None)),
         })
     }
 
@@ -181,7 +230,11 @@ impl Proxied {
         now: Instant,
     ) -> Result<Upstream, u16> {
         loop {
-            let picked = self.balancer.borrow_mut().pick(&mut self.attempt, now);
+            let picked = self
+                .state
+                .balancer
+                .borrow_mut()
+                .pick(&mut self.attempt, now);
             let Some(chosen) = picked else {
                 log::error(&format!(
                     "no live upstreams while connecting to upstream \"{}\" ({})",
@@ -195,14 +248,28 @@ impl Proxied {
                 PeerAddr::Unix(path) => Address::Unix(path.clone()),
             };
             let label = format!("upstream {} ({})", server.addr, self.what);
+            let group = self.pass.upstream.id;
+            let pooled = self.state.pool.borrow_mut().take(group, &server.addr, now);
+            if let Some(idle) = pooled {
+                let (_, mut endpoint) = idle.conn;
+                if endpoint
+                    .rebind(registration.poller, registration.token(Role::Socket))
+                    .is_ok()
+                {
+                    self.chosen = Some(chosen);
+                    self.connection = Some((server.addr.clone(), idle.created, idle.requests));
+                    return Ok(self.upstream(endpoint, label, now));
+                }
+            }
             match Endpoint::connect(&address, registration) {
                 Ok(endpoint) => {
                     self.chosen = Some(chosen);
+                    self.connection = Some((server.addr.clone(), now, 0));
                     return Ok(self.upstream(endpoint, label, now));
                 }
                 Err(error) => {
                     log::error(&format!("{label}: connect() failed: {error}"));
-                    self.balancer.borrow_mut().release(
+                    self.state.balancer.borrow_mut().release(
                         &mut self.attempt,
                         chosen,
                         Outcome::Failure,
@@ -231,6 +298,7 @@ impl Proxied {
                 .collect()
         });
         self.refused = codec.refused_flag();
+        self.backend_reuse = codec.reuse_flag();
         let timeouts = Timeouts {
             connect: self.settings.connect_timeout,
             read: self.settings.read_timeout,
@@ -308,7 +376,9 @@ impl Proxied {
             self.chosen = Some(chosen);
             return TryAfter::Pass;
         }
-        self.balancer
+        self.connection = None;
+        self.state
+            .balancer
             .borrow_mut()
             .release(&mut self.attempt, chosen, outcome, now);
         match next {
@@ -329,11 +399,47 @@ impl Proxied {
     }
 }
 
+impl Proxied {
+    /// The answer is complete: the try's connection goes to its group's pool when everyone
+    /// agrees it can carry another request (the group keeps connections, the request did not
+    /// ask to close, the backend allows it, and the upstream ended clean: the whole request
+    /// out, the response read exactly), else it closes with `upstream`.
+    pub fn finish(
+        &mut self,
+        upstream: Upstream,
+        poller: &crate::event::Poller,
+        worker: &mut ProxyWorker,
+        now: Instant,
+    ) {
+        let Some((addr, created, requests)) = self.connection.take() else {
+            return;
+        };
+        let group = self.pass.upstream.id;
+        let backend = self.backend_reuse.get().unwrap_or(BackendReuse::Close);
+        let keeps = self.state.pool.borrow().keeps(group);
+        if !(keeps && self.reuse == Reuse::Keep && backend == BackendReuse::Keep) {
+            return;
+        }
+        let Some(mut endpoint) = upstream.into_reusable() else {
+            return;
+        };
+        let id = worker.next_id();
+        let token = crate::event::Token::new(crate::event::Kind::Pooled, id, 0);
+        if endpoint.rebind(poller, token).is_err() {
+            return;
+        }
+        let mut pool = self.state.pool.borrow_mut();
+        drop(pool.expire(now));
+        // What it gives back (refused, or evicted to make room) closes here.
+        drop(pool.put(group, (id, endpoint), addr, created, requests + 1, now));
+    }
+}
+
 impl Drop for Proxied {
     /// The request is over (answered, or its client gone): its server is free again.
     fn drop(&mut self) {
         if let Some(chosen) = self.chosen.take()
-            && let Ok(mut balancer) = self.balancer.try_borrow_mut()
+            && let Ok(mut balancer) = self.state.balancer.try_borrow_mut()
         {
             balancer.release(&mut self.attempt, chosen, Outcome::Success, Instant::now());
         }

@@ -202,6 +202,10 @@ impl Worker {
                     Kind::Listener => self.accept(event.token.slot as usize, now),
                     Kind::Control => self.control(now),
                     Kind::FileCache => {}
+                    Kind::Pooled => self.local.proxy.idle_event(
+                        event.token.slot,
+                        event.readable || event.hangup || event.error,
+                    ),
                     Kind::Connection | Kind::Upstream => {
                         let token = event.token;
                         let Some(connection) = self.connection(token.slot, token.generation) else {

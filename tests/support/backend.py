@@ -9,7 +9,8 @@ first line of stdout. Only the standard library: any python3 runs it. Stopped by
 
 Every request is parsed strictly enough to report what it was (CRLF line ends, a Content-Length
 or a chunked body). Keep-alive as HTTP/1.1 says (1.0 only with `Connection: keep-alive`); `?close=1`
-closes after the answer. Routes, by path:
+closes after the answer; `?linger=MS` closes the connection once it has been idle MS
+milliseconds after the answer. Routes, by path:
 
   /stats                       {"connections", "open", "requests", "body_bytes"} of this process
                                (connections accepted, still open, requests, body bytes read)
@@ -188,8 +189,9 @@ def serve(conn):
     while True:
         try:
             raw = conn.read_head()
-        except Closed:
+        except (Closed, socket.timeout):
             return
+        conn.sock.settimeout(None)
         nth += 1
         with LOCK:
             STATS["requests"] += 1
@@ -288,6 +290,8 @@ def serve(conn):
             conn.send(response(200, [json_type] + close_field, echo_bytes))
         if not keep:
             return
+        if "linger" in query:
+            conn.sock.settimeout(int(query["linger"][0]) / 1000.0)
 
 
 def handle(sock, number):

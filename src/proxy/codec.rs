@@ -31,11 +31,18 @@ pub struct Http1Codec {
     parsed: Option<(u16, BodyFraming)>,
     reader: BodyReader,
     outgoing: Outgoing,
-    /// Set when the head is refused: the try failed by an invalid header (not a connection
-    /// error), which `proxy_next_upstream` tells apart.
-    refused: Rc<Cell<bool>>,
-    /// Set from the final head: whether the backend lets its connection carry another request.
-    reuse: Rc<Cell<Option<BackendReuse>>>,
+    /// What the try's owner learns of the head once the codec is in the upstream.
+    report: Rc<Cell<Report>>,
+}
+
+/// What a codec tells about its try, read by the request's tries ([`super::pass`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    /// The head was refused: the try failed by an invalid header (not a connection error),
+    /// which `proxy_next_upstream` tells apart.
+    pub refused: bool,
+    /// From the final head: whether the backend lets its connection carry another request.
+    pub reuse: Option<BackendReuse>,
 }
 
 impl Http1Codec {
@@ -75,19 +82,13 @@ impl Http1Codec {
             parsed: None,
             reader: BodyReader::Done,
             outgoing,
-            refused: Rc::new(Cell::new(false)),
-            reuse: Rc::new(Cell::new(None)),
+            report: Rc::new(Cell::new(Report::default())),
         }
     }
 
-    /// Set to the backend's keep-alive answer once the final head is parsed.
-    pub fn reuse_flag(&self) -> Rc<Cell<Option<BackendReuse>>> {
-        Rc::clone(&self.reuse)
-    }
-
-    /// A flag set when this codec refuses the backend's head.
-    pub fn refused_flag(&self) -> Rc<Cell<bool>> {
-        Rc::clone(&self.refused)
+    /// What this codec will tell of its try.
+    pub fn report(&self) -> Rc<Cell<Report>> {
+        Rc::clone(&self.report)
     }
 
     /// The final head's status and body framing, once parsed.
@@ -108,6 +109,31 @@ fn literal(value: &Value) -> String {
         .collect()
 }
 
+/// Field names most responses carry, spelled as most backends spell them: passed on without
+/// an allocation when the backend's spelling is this one.
+const COMMON_FIELDS: [&str; 20] = [
+    "Content-Type",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Disposition",
+    "Content-Range",
+    "Cache-Control",
+    "Set-Cookie",
+    "ETag",
+    "Last-Modified",
+    "Location",
+    "Vary",
+    "Expires",
+    "Accept-Ranges",
+    "Age",
+    "Link",
+    "Access-Control-Allow-Origin",
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "Pragma",
+];
+
 /// The protocol's head for the client from the backend's: its status, the fields the client
 /// gets (the server sends its own Date and Server), and the length where it is known.
 fn client_head(head: &ResponseHead, settings: &ProxySettings) -> Head {
@@ -121,7 +147,11 @@ fn client_head(head: &ResponseHead, settings: &ProxySettings) -> Head {
             Cow::Borrowed(bytes) => String::from_utf8_lossy(bytes).into_owned(),
             Cow::Owned(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         };
-        headers.push((Cow::Owned(name.to_string()), value.into()));
+        let name = match COMMON_FIELDS.iter().find(|common| **common == name) {
+            Some(common) => Cow::Borrowed(*common),
+            None => Cow::Owned(name.to_string()),
+        };
+        headers.push((name, value.into()));
     }
     let length = match head.body {
         BodyFraming::Length(n) => Some(n),
@@ -146,7 +176,11 @@ impl Codec for Http1Codec {
 
     fn parse_head(&mut self, input: &[u8]) -> Result<Option<(Head, usize)>, String> {
         let refused = |error: String| {
-            self.refused.set(true);
+            let report = self.report.get();
+            self.report.set(Report {
+                refused: true,
+                ..report
+            });
             error
         };
         loop {
@@ -164,7 +198,10 @@ impl Codec for Http1Codec {
                 Parsed::Final(head, len) => {
                     self.reader = BodyReader::new(head.body);
                     self.parsed = Some((head.status, head.body));
-                    self.reuse.set(Some(head.reuse));
+                    self.report.set(Report {
+                        refused: false,
+                        reuse: Some(head.reuse),
+                    });
                     let client = client_head(&head, &self.settings);
                     return Ok(Some((client, self.skipped + len)));
                 }
@@ -335,14 +372,14 @@ mod tests {
     #[test]
     fn malformed_heads_and_too_many_interim_responses_are_errors() {
         let mut c = codec(GET, &ProxySettings::default(), Outgoing::None);
-        let flag = c.refused_flag();
-        assert!(!flag.get());
+        let report = c.report();
+        assert!(!report.get().refused);
         let err = c
             .parse_head(
                 b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
             )
             .unwrap_err();
-        assert!(flag.get());
+        assert!(report.get().refused);
         assert!(err.contains("at the same time"), "{err}");
         let many = b"HTTP/1.1 100 Continue\r\n\r\n".repeat(MAX_INTERIM + 1);
         let mut c = codec(GET, &ProxySettings::default(), Outgoing::None);

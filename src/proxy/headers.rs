@@ -32,7 +32,7 @@ const HOP_BY_HOP: [&str; 7] = [
 /// unless `proxy_redirect` rewrote the value. `expand` gives the value of a `proxy_redirect`
 /// value for this request.
 pub fn client_fields<'h>(
-    head: &'h ResponseHead,
+    head: &ResponseHead<'h>,
     settings: &ProxySettings,
     expand: &dyn Fn(&Value) -> String,
 ) -> Vec<(&'h str, Cow<'h, [u8]>)> {
@@ -137,8 +137,9 @@ mod tests {
     use crate::proxy::response::{Asked, Parsed, parse};
     use std::path::Path;
 
-    fn head(text: &str) -> ResponseHead {
-        let buf = format!("{text}\n").replace('\n', "\r\n");
+    fn head(text: &str) -> ResponseHead<'static> {
+        let buf: &'static str =
+            Box::leak(format!("{text}\n").replace('\n', "\r\n").into_boxed_str());
         let asked = Asked {
             head: false,
             upgrade: true,

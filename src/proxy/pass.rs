@@ -21,7 +21,7 @@ use crate::log;
 use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
 
 use super::balance::{Attempt, Balancer, Chosen, Outcome};
-use super::codec::Http1Codec;
+use super::codec::{Http1Codec, Report};
 use super::pool::Pool;
 use super::request::{self, BodyPlan, Outgoing, Reuse};
 use super::response::Asked;
@@ -52,6 +52,10 @@ pub struct ProxyWorker {
 pub struct WorkerState {
     balancer: RefCell<Balancer>,
     pool: RefCell<Pool<Pooled>>,
+    /// Pooled connections (by id) lent to an exchange: the owner their events go to (its
+    /// connection's slot and generation, its stream). A connection keeps its `Kind::Pooled`
+    /// registration from its first return to the pool on: lending it costs no `epoll_ctl`.
+    owners: RefCell<std::collections::HashMap<u32, (u32, u32, u16)>>,
 }
 
 impl ProxyWorker {
@@ -64,12 +68,21 @@ impl ProxyWorker {
                 let state = Rc::new(WorkerState {
                     balancer: RefCell::new(Balancer::new(&config.upstreams)),
                     pool: RefCell::new(Pool::new(&config.upstreams)),
+                    owners: RefCell::new(std::collections::HashMap::new()),
                 });
                 self.config = Some(Arc::clone(config));
                 self.state = Some(Rc::clone(&state));
                 state
             }
         }
+    }
+
+    /// Who the events of pooled connection `id` are for: the exchange it is lent to (slot,
+    /// generation, stream), or None when it is idle.
+    pub fn owner(&self, id: u32) -> Option<(u32, u32, u16)> {
+        let state = self.state.as_ref()?;
+        let owners = state.owners.try_borrow().ok()?;
+        owners.get(&id).copied()
     }
 
     /// An event of the idle pooled connection `id`: input (the backend closed it, or sent
@@ -92,6 +105,17 @@ impl ProxyWorker {
     }
 }
 
+/// A try's connection to its server.
+struct Connection {
+    addr: PeerAddr,
+    /// When it was opened, and the requests it carried before this one (for
+    /// `keepalive_requests` and `keepalive_time`).
+    created: Instant,
+    requests: u64,
+    /// Its id in the pool, once it has been there (its events then carry `Kind::Pooled`).
+    pooled: Option<u32>,
+}
+
 /// What follows a failed try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryAfter {
@@ -109,9 +133,8 @@ pub struct Proxied {
     attempt: Attempt,
     /// The server of the try under way.
     chosen: Option<Chosen>,
-    /// The connection of the try under way: its server, when it was opened, and the requests
-    /// it carried before this one (for `keepalive_requests` and `keepalive_time`).
-    connection: Option<(PeerAddr, Instant, u64)>,
+    /// The connection of the try under way.
+    connection: Option<Connection>,
     /// The request lets its connection carry another one.
     reuse: Reuse,
     pass: Arc<ProxyPass>,
@@ -131,10 +154,8 @@ pub struct Proxied {
     method: Method,
     /// `METHOD PATH`, for the error log.
     what: String,
-    /// Set by the current try's codec when it refuses the backend's head.
-    refused: Rc<std::cell::Cell<bool>>,
-    /// Set by the current try's codec from the backend's final head.
-    backend_reuse: Rc<std::cell::Cell<Option<BackendReuse>>>,
+    /// What the current try's codec tells of it.
+    report: Option<Rc<std::cell::Cell<Report>>>,
 }
 
 impl Proxied {
@@ -204,9 +225,15 @@ impl Proxied {
                 upgrade: info.upgrade,
             },
             method: request.method,
-            what: format!("{} {}", request.method.as_str(), request.path),
-            refused: Rc::new(std::cell::Cell::new(false)),
-            backend_reuse: Rc::new(std::cell::Cell::new(None)),
+            what: {
+                let method = request.method.as_str();
+                let mut what = String::with_capacity(method.len() + 1 + request.path.len());
+                what.push_str(method);
+                what.push(' ');
+                what.push_str(&request.path);
+                what
+            },
+            report: None,
         })
     }
 
@@ -247,24 +274,44 @@ impl Proxied {
                 PeerAddr::Tcp(addr) => Address::Inet(*addr),
                 PeerAddr::Unix(path) => Address::Unix(path.clone()),
             };
-            let label = format!("upstream {} ({})", server.addr, self.what);
+            let mut label = String::with_capacity(12 + server.shown.len() + self.what.len());
+            label.push_str("upstream ");
+            label.push_str(&server.shown);
+            label.push_str(" (");
+            label.push_str(&self.what);
+            label.push(')');
             let group = self.pass.upstream.id;
             let pooled = self.state.pool.borrow_mut().take(group, &server.addr, now);
             if let Some(idle) = pooled {
-                let (_, mut endpoint) = idle.conn;
-                if endpoint
-                    .rebind(registration.poller, registration.token(Role::Socket))
-                    .is_ok()
-                {
-                    self.chosen = Some(chosen);
-                    self.connection = Some((server.addr.clone(), idle.created, idle.requests));
-                    return Ok(self.upstream(endpoint, label, now));
-                }
+                let (id, mut endpoint) = idle.conn;
+                // Idle, it can take bytes (a write that cannot says so and clears this).
+                endpoint.ready(Role::Socket, false, true, false, false);
+                self.state.owners.borrow_mut().insert(
+                    id,
+                    (
+                        registration.slot,
+                        registration.generation,
+                        registration.stream,
+                    ),
+                );
+                self.chosen = Some(chosen);
+                self.connection = Some(Connection {
+                    addr: server.addr.clone(),
+                    created: idle.created,
+                    requests: idle.requests,
+                    pooled: Some(id),
+                });
+                return Ok(self.upstream(endpoint, label, now));
             }
             match Endpoint::connect(&address, registration) {
                 Ok(endpoint) => {
                     self.chosen = Some(chosen);
-                    self.connection = Some((server.addr.clone(), now, 0));
+                    self.connection = Some(Connection {
+                        addr: server.addr.clone(),
+                        created: now,
+                        requests: 0,
+                        pooled: None,
+                    });
                     return Ok(self.upstream(endpoint, label, now));
                 }
                 Err(error) => {
@@ -297,8 +344,7 @@ impl Proxied {
                 })
                 .collect()
         });
-        self.refused = codec.refused_flag();
-        self.backend_reuse = codec.reuse_flag();
+        self.report = Some(codec.report());
         let timeouts = Timeouts {
             connect: self.settings.connect_timeout,
             read: self.settings.read_timeout,
@@ -353,7 +399,7 @@ impl Proxied {
         let failure = match (answered, status) {
             (true, status) => Failure::Status(status),
             (false, 504) => Failure::Timeout,
-            (false, _) if self.refused.get() => Failure::InvalidHeader,
+            (false, _) if self.report().refused => Failure::InvalidHeader,
             (false, _) => Failure::Error,
         };
         let sent = if sent_anything {
@@ -376,7 +422,7 @@ impl Proxied {
             self.chosen = Some(chosen);
             return TryAfter::Pass;
         }
-        self.connection = None;
+        self.drop_connection();
         self.state
             .balancer
             .borrow_mut()
@@ -411,11 +457,14 @@ impl Proxied {
         worker: &mut ProxyWorker,
         now: Instant,
     ) {
-        let Some((addr, created, requests)) = self.connection.take() else {
+        let Some(connection) = self.connection.take() else {
             return;
         };
+        if let Some(id) = connection.pooled {
+            self.state.owners.borrow_mut().remove(&id);
+        }
         let group = self.pass.upstream.id;
-        let backend = self.backend_reuse.get().unwrap_or(BackendReuse::Close);
+        let backend = self.report().reuse.unwrap_or(BackendReuse::Close);
         let keeps = self.state.pool.borrow().keeps(group);
         if !(keeps && self.reuse == Reuse::Keep && backend == BackendReuse::Keep) {
             return;
@@ -423,21 +472,54 @@ impl Proxied {
         let Some(mut endpoint) = upstream.into_reusable() else {
             return;
         };
-        let id = worker.next_id();
-        let token = crate::event::Token::new(crate::event::Kind::Pooled, id, 0);
-        if endpoint.rebind(poller, token).is_err() {
-            return;
-        }
+        let id = match connection.pooled {
+            Some(id) => id,
+            None => {
+                let id = worker.next_id();
+                let token = crate::event::Token::new(crate::event::Kind::Pooled, id, 0);
+                if endpoint.rebind(poller, token).is_err() {
+                    return;
+                }
+                id
+            }
+        };
         let mut pool = self.state.pool.borrow_mut();
         drop(pool.expire(now));
         // What it gives back (refused, or evicted to make room) closes here.
-        drop(pool.put(group, (id, endpoint), addr, created, requests + 1, now));
+        let requests = connection.requests + 1;
+        drop(pool.put(
+            group,
+            (id, endpoint),
+            connection.addr,
+            connection.created,
+            requests,
+            now,
+        ));
+    }
+}
+
+impl Proxied {
+    /// What the current try's codec told (nothing before the first try).
+    fn report(&self) -> Report {
+        self.report.as_ref().map(|r| r.get()).unwrap_or_default()
+    }
+
+    /// The current try's connection is being closed: it is nobody's any more.
+    fn drop_connection(&mut self) {
+        if let Some(Connection {
+            pooled: Some(id), ..
+        }) = self.connection.take()
+            && let Ok(mut owners) = self.state.owners.try_borrow_mut()
+        {
+            owners.remove(&id);
+        }
     }
 }
 
 impl Drop for Proxied {
     /// The request is over (answered, or its client gone): its server is free again.
     fn drop(&mut self) {
+        self.drop_connection();
         if let Some(chosen) = self.chosen.take()
             && let Ok(mut balancer) = self.state.balancer.try_borrow_mut()
         {

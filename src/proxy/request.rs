@@ -152,7 +152,7 @@ pub fn end_head(out: &mut Vec<u8>, outgoing: Outgoing) {
         Outgoing::None => {}
         Outgoing::Length(n) => {
             out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(n.to_string().as_bytes());
+            crate::http::response::push_decimal(out, n);
             out.extend_from_slice(b"\r\n");
         }
         Outgoing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
@@ -181,7 +181,8 @@ pub fn write_fields(
         b" HTTP/1.0\r\n"
     });
 
-    let mut connection: Option<String> = None;
+    // The Connection field sent, as it bears on reuse: (close, keep-alive) named in it.
+    let mut connection: Option<(bool, bool)> = None;
     for field in settings.headers.iter() {
         let lower_is = |name: &str| field.name.eq_ignore_ascii_case(name);
         scratch.clear();
@@ -191,17 +192,22 @@ pub fn write_fields(
             _ => vars.expand_into(&field.value, &mut scratch, 0),
         }
         if push_field(out, &field.name, &scratch) && lower_is("connection") {
-            connection = Some(scratch.clone());
+            connection = Some((
+                has_token(&scratch, "close"),
+                has_token(&scratch, "keep-alive"),
+            ));
         }
     }
 
     if settings.pass_request_headers {
-        let named: Vec<&str> = request
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-            .flat_map(|(_, v)| tokens(v))
-            .collect();
+        // The fields the client's Connection names (gathered only when it has one).
+        let is_connection = |(n, _): &&(String, String)| n.eq_ignore_ascii_case("connection");
+        let named: Vec<&str> = if request.headers.iter().any(|h| is_connection(&h)) {
+            let values = request.headers.iter().filter(is_connection);
+            values.flat_map(|(_, v)| tokens(v)).collect()
+        } else {
+            Vec::new()
+        };
         for (name, value) in &request.headers {
             let skip = settings
                 .headers
@@ -215,13 +221,11 @@ pub fn write_fields(
         }
     }
 
-    let reuse = match (upgrade, http11, connection.as_deref()) {
+    let reuse = match (upgrade, http11, connection) {
         (Some(_), _, _) => Reuse::Close,
-        (None, true, Some(c)) if has_token(c, "close") => Reuse::Close,
+        (None, true, Some((true, _))) => Reuse::Close,
         (None, true, _) => Reuse::Keep,
-        (None, false, Some(c)) if has_token(c, "keep-alive") && !has_token(c, "close") => {
-            Reuse::Keep
-        }
+        (None, false, Some((false, true))) => Reuse::Keep,
         (None, false, _) => Reuse::Close,
     };
     HeadInfo {
@@ -240,13 +244,18 @@ fn push_field(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
     }
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    for &b in value.as_bytes() {
-        if (b < 0x20 && b != b'\t') || b == 0x7f {
-            const HEX: &[u8; 16] = b"0123456789ABCDEF";
-            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-        } else {
-            out.push(b);
+    let control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+    if value.bytes().any(control) {
+        for &b in value.as_bytes() {
+            if control(b) {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            } else {
+                out.push(b);
+            }
         }
+    } else {
+        out.extend_from_slice(value.as_bytes());
     }
     out.extend_from_slice(b"\r\n");
     true

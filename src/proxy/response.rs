@@ -22,14 +22,6 @@ pub const MAX_INTERIM: usize = 16;
 /// Header fields parsed without a heap allocation; more get a table sized by the head's lines.
 const INLINE_FIELDS: usize = 32;
 
-/// Where one field of the head is: byte ranges of its name and value (the value without
-/// surrounding whitespace) in [`ResponseHead::bytes`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct FieldAt {
-    name: std::ops::Range<usize>,
-    value: std::ops::Range<usize>,
-}
-
 /// How the body after the head is delimited (RFC 9112 §6.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyFraming {
@@ -49,9 +41,9 @@ pub enum BackendReuse {
     Close,
 }
 
-/// A final response head: its bytes, kept once, and what they mean.
+/// A final response head, borrowing its fields from the bytes it was parsed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResponseHead {
+pub struct ResponseHead<'a> {
     pub status: u16,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
@@ -62,23 +54,18 @@ pub struct ResponseHead {
     pub reuse: BackendReuse,
     /// `101 Switching Protocols` to a request that asked for it: a tunnel follows.
     pub switched: bool,
-    /// The head as received.
-    bytes: Vec<u8>,
-    /// Every field in order.
-    fields: Vec<FieldAt>,
+    /// Every field in order: (name, value), the value without surrounding whitespace.
+    fields: Vec<(&'a str, &'a [u8])>,
 }
 
-impl ResponseHead {
+impl<'a> ResponseHead<'a> {
     /// Every field in order, as received: (name, value).
-    pub fn fields(&self) -> impl ExactSizeIterator<Item = (&str, &[u8])> {
-        self.fields.iter().map(|f| {
-            let name = std::str::from_utf8(&self.bytes[f.name.clone()]).unwrap_or("");
-            (name, &self.bytes[f.value.clone()])
-        })
+    pub fn fields(&self) -> impl ExactSizeIterator<Item = (&'a str, &'a [u8])> + '_ {
+        self.fields.iter().copied()
     }
 
     /// The first field called `name` (case-insensitive).
-    pub fn field(&self, name: &str) -> Option<&[u8]> {
+    pub fn field(&self, name: &str) -> Option<&'a [u8]> {
         self.fields()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v)
@@ -96,14 +83,14 @@ pub struct Asked {
 
 /// The result of looking at the bytes received so far.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Parsed {
+pub enum Parsed<'a> {
     /// The head is not complete yet (and within its limit).
     NeedMore,
     /// An interim response of `len` bytes (1xx other than a `101` that was asked for): drop it
     /// and parse what follows.
     Interim { status: u16, len: usize },
     /// The final head, `len` bytes long; the body (or tunnel) starts right after.
-    Final(ResponseHead, usize),
+    Final(ResponseHead<'a>, usize),
 }
 
 /// Why a response head is refused: each is a 502 for the client and the end of the connection
@@ -155,7 +142,7 @@ impl std::error::Error for HeadError {}
 
 /// Looks at the bytes received so far (`buf` starts where a head starts). `limit` is
 /// `proxy_buffer_size`.
-pub fn parse(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed, HeadError> {
+pub fn parse(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed<'_>, HeadError> {
     if matches!(buf.first(), Some(b'\r' | b'\n')) {
         return Err(HeadError::LineEnding);
     }
@@ -203,12 +190,6 @@ pub fn parse(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed, HeadError
     let mut keep_alive = false;
     let mut upgrade = false;
     let mut fields = Vec::with_capacity(response.headers.len());
-    // Field names and values are slices of `window`: their places in it.
-    let base = window.as_ptr() as usize;
-    let at = |part: &[u8]| {
-        let start = part.as_ptr() as usize - base;
-        start..start + part.len()
-    };
     for h in response.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("content-length") {
@@ -230,10 +211,7 @@ pub fn parse(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed, HeadError
         } else if name.eq_ignore_ascii_case("upgrade") {
             upgrade = !h.value.is_empty();
         }
-        fields.push(FieldAt {
-            name: at(name.as_bytes()),
-            value: at(h.value),
-        });
+        fields.push((name, h.value));
     }
 
     let chunked = match codings.as_slice() {
@@ -268,7 +246,6 @@ pub fn parse(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed, HeadError
         ResponseHead {
             status,
             minor_version,
-            bytes: window[..len].to_vec(),
             fields,
             body,
             content_length: if status == 204 { None } else { content_length },

@@ -7,7 +7,6 @@
 //! answered here. Expanded text may hold anything a client put in a path or a field; `request`
 //! and `headers` make it safe for the head it goes into.
 
-use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use crate::config::Variable;
@@ -68,7 +67,7 @@ impl Vars<'_> {
                 if !first {
                     out.push_str(", ");
                 }
-                let _ = write!(out, "{}", self.client.ip());
+                crate::handler::vars::push_addr(out, self.client.ip());
             }
             ProxyVariable::Map(i) => {
                 let Some(map) = self.maps.get(*i) else { return };
@@ -87,6 +86,7 @@ impl Vars<'_> {
 pub(crate) mod tests {
     use super::*;
     use crate::config::proxy::value::{Names, Value};
+    use std::fmt::Write as _;
 
     pub(crate) fn request(head: &str) -> Request {
         let mut raw = head.replace('\n', "\r\n").into_bytes();

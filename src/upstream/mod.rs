@@ -328,11 +328,8 @@ impl Upstream {
             self.ready -= self.start;
             self.start = 0;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + room, 0);
-        let result = self.endpoint.read(&mut self.buf[len..]);
-        self.buf.truncate(len + *result.as_ref().unwrap_or(&0));
-        result
+        // Into the spare capacity: nothing is zeroed (a small response never fills the room).
+        self.endpoint.read_append(&mut self.buf, room)
     }
 
     fn read_head(&mut self, now: Instant) -> bool {

@@ -233,6 +233,7 @@ impl Globals {
         let servers = addrs
             .into_iter()
             .map(|addr| UpstreamServer {
+                shown: addr.to_string(),
                 addr,
                 weight: 1,
                 max_fails: 1,
@@ -441,6 +442,7 @@ fn parse_server(d: &Directive, dir: &Path) -> Result<Vec<UpstreamServer>> {
     Ok(addrs
         .into_iter()
         .map(|addr| UpstreamServer {
+            shown: addr.to_string(),
             addr,
             weight,
             max_fails,

@@ -58,6 +58,8 @@ pub struct Keepalive {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamServer {
     pub addr: PeerAddr,
+    /// `addr` as `$upstream_addr` and the error log show it (made once).
+    pub shown: String,
     /// `weight=N` (default 1).
     pub weight: u32,
     /// `max_fails=N` (default 1; 0 disables the accounting).

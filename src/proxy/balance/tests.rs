@@ -23,6 +23,7 @@ fn upstream(servers: &[S], balance: Balance) -> Arc<Upstream> {
             .enumerate()
             .map(|(i, s)| UpstreamServer {
                 addr: PeerAddr::Tcp(format!("10.0.0.{}:80", i + 1).parse().unwrap()),
+                shown: format!("10.0.0.{}:80", i + 1),
                 weight: s.0,
                 max_fails: s.1,
                 fail_timeout: Duration::from_secs(s.2),

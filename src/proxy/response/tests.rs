@@ -20,7 +20,7 @@ fn crlf(text: &str) -> Vec<u8> {
 
 /// The answer for `buf` whole, after checking that every shorter prefix is either `NeedMore`
 /// or that same answer (an error may show before the head ends; a head never does).
-fn parse_checked(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed, HeadError> {
+fn parse_checked(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed<'_>, HeadError> {
     let whole = parse(buf, asked, limit);
     for k in 0..buf.len() {
         let part = parse(&buf[..k], asked, limit);
@@ -41,9 +41,9 @@ fn parse_checked(buf: &[u8], asked: Asked, limit: usize) -> Result<Parsed, HeadE
     whole
 }
 
-fn final_head(text: &str, asked: Asked) -> (ResponseHead, usize) {
-    let buf = crlf(text);
-    match parse_checked(&buf, asked, LIMIT) {
+fn final_head(text: &str, asked: Asked) -> (ResponseHead<'static>, usize) {
+    let buf: &'static [u8] = Box::leak(crlf(text).into_boxed_slice());
+    match parse_checked(buf, asked, LIMIT) {
         Ok(Parsed::Final(head, n)) => (head, n),
         other => panic!("{text:?}: {other:?}"),
     }

@@ -458,7 +458,15 @@ impl Exchange {
                 }
             },
         };
-        if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head) {
+        if head.status == 101 {
+            // A backend switched protocols (a proxied WebSocket): the connection becomes a
+            // tunnel, the client's bytes this upstream's input, its bytes the "body".
+            if let Source::Upstream(upstream) = &mut self.source {
+                upstream.open_tunnel();
+                self.sink = Sink::Upstream;
+            }
+        } else if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head)
+        {
             self.set_transform(transform);
         }
         if let Some(transformed) = &mut self.transform {

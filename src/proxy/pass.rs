@@ -29,10 +29,6 @@ use super::response::BackendReuse;
 use super::retry::{self, Answer, FailedTry, Failure, Next, Replay, Sent};
 use super::vars::Vars;
 
-/// Whether a `101 Switching Protocols` can become a tunnel (WebSocket): not until the HTTP/1
-/// session can hand both directions of its connection to the exchange.
-const TUNNELS: bool = false;
-
 /// An idle backend connection in the pool: the id its events carry (`Kind::Pooled`, slot),
 /// and the connection.
 type Pooled = (u32, Endpoint);
@@ -171,13 +167,9 @@ impl Proxied {
         now: Instant,
     ) -> Option<Proxied> {
         let request: &Request = vars.request;
-        // The HTTP/1 session cannot hand its connection over to a tunnel yet: an upgrade is
-        // not asked of the backend (the request goes as a plain one, and a 101 is refused).
-        let upgrade = if TUNNELS {
-            request::upgrade_to_pass(vars, settings)
-        } else {
-            None
-        };
+        // An upgrade the client asked for is asked of the backend: its `101` makes the
+        // exchange a tunnel (HTTP/1 only: HTTP/2 refuses the fields that ask).
+        let upgrade = request::upgrade_to_pass(vars, settings);
         let mut head = Vec::with_capacity(512);
         let info = request::write_fields(&mut head, vars, settings, upgrade);
         let outgoing = match plan {

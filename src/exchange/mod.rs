@@ -610,6 +610,15 @@ impl Exchange {
         }
     }
 
+    /// Appends the value of `$NAME` for a proxied request's tries (`upstream_addr`,
+    /// `upstream_status`, `upstream_response_time`; see `proxy::log`) to `out`, as of `now`.
+    /// False: no value (not proxied, no try, another name); a log writes `-`.
+    pub fn upstream_log_value(&self, name: &str, now: Instant, out: &mut Vec<u8>) -> bool {
+        self.proxy
+            .as_ref()
+            .is_some_and(|proxied| proxied.log_value(name, now, out))
+    }
+
     /// What the access log keeps of the exchange.
     pub fn log_entry(&self) -> log::Entry {
         let request = self.request.as_ref();

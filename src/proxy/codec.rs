@@ -43,6 +43,8 @@ pub struct Report {
     pub refused: bool,
     /// From the final head: whether the backend lets its connection carry another request.
     pub reuse: Option<BackendReuse>,
+    /// The final head's status (0 before it).
+    pub status: u16,
 }
 
 impl Http1Codec {
@@ -212,6 +214,7 @@ impl Codec for Http1Codec {
                     self.report.set(Report {
                         refused: false,
                         reuse: Some(head.reuse),
+                        status: head.status,
                     });
                     let client = client_head(&head, &self.settings);
                     return Ok(Some((client, self.skipped + len)));

@@ -570,7 +570,7 @@ mod tests {
             target: path.to_string(),
             path: path.to_string(),
             query: None,
-            minor_version: 1,
+            version: crate::http::request::Version::Http11,
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))

@@ -516,6 +516,7 @@ mod tests {
                 acme: None,
                 client_auth: None,
                 server_names: Vec::new(),
+                http2: None,
                 settings: Settings::defaults(&dir),
                 locations: vec![Location {
                     path: "/up".to_string(),

@@ -343,13 +343,13 @@ impl Worker {
                 }
             },
         };
-        let connection = Connection::new(transport, peer, listen, &self.runtime, now);
         let token = Token::new(Kind::Connection, slot, generation);
-        if let Err(error) = self.poller.add(connection.transport().socket(), token) {
+        if let Err(error) = self.poller.add(transport.socket(), token) {
             log::error(&format!("epoll_ctl: {error}"));
             self.free.push(slot);
             return;
         }
+        let connection = Connection::new(transport, peer, listen, &self.runtime, now);
         self.slots[slot as usize].connection = Some(Box::new(connection));
         self.live += 1;
         self.sync_timer(slot);

@@ -5,10 +5,12 @@
 //!   decides: `h2` is HTTP/2, anything else (`http/1.1`, `http/1.0`, nothing) HTTP/1. A client
 //!   that sent plain HTTP to the TLS port goes to HTTP/1, which answers it in plain HTTP.
 //! - On a plain address where HTTP/2 is on, the first bytes are looked at without being taken
-//!   (`MSG_PEEK`): the 24 octets of the client preface (RFC 9113 §3.4) start HTTP/2 with prior
-//!   knowledge (§3.3); a first byte that departs from it starts HTTP/1 (h2c by `Upgrade` is
-//!   not offered, as nginx does not). So an HTTP/1 client costs one `recv` more than on an
-//!   address without HTTP/2, and nothing later.
+//!   (`MSG_PEEK`): the client preface's request line, `PRI * HTTP/2.0` (RFC 9113 §3.4), starts
+//!   HTTP/2 with prior knowledge (§3.3), and the HTTP/2 core checks the rest of the preface
+//!   (a wrong one is a connection error it answers with GOAWAY PROTOCOL_ERROR); a first byte
+//!   that departs from it starts HTTP/1 (h2c by `Upgrade` is not offered, as nginx does not).
+//!   So an HTTP/1 client costs one `recv` more than on an address without HTTP/2, and nothing
+//!   later.
 
 use super::{Connection, Context, http1, http2};
 use crate::config::Settings;
@@ -19,6 +21,9 @@ use crate::transport::Transport;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
+
+/// The preface's first octets, `PRI * HTTP/2.0`: no HTTP/1 request starts so.
+const PREFACE_LINE: usize = 14;
 
 /// The protocol a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,11 +115,11 @@ impl Start {
         if !self.transport.socket_readable() {
             return Decided::Wait;
         }
-        let mut first = [0u8; PREFACE.len()];
+        let mut first = [0u8; PREFACE_LINE];
         match self.transport.peek(&mut first) {
             Ok(0) => Decided::Close,
             Ok(n) if first[..n] != PREFACE[..n] => Decided::Speak(Protocol::Http1),
-            Ok(n) if n == PREFACE.len() => Decided::Speak(Protocol::Http2),
+            Ok(PREFACE_LINE) => Decided::Speak(Protocol::Http2),
             Ok(_) => {
                 // A beginning of the preface: the rest comes with a new edge.
                 self.transport.not_readable();

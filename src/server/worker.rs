@@ -485,6 +485,9 @@ impl Worker {
                     if self.draining_until.is_none() {
                         self.set_accepting(true);
                     }
+                    // Every connection looks at the new configuration now (an HTTP/2 one
+                    // whose address changed sends its GOAWAY), not at its next event.
+                    self.drive_all_soon();
                 }
                 Control::Shutdown => {
                     self.set_accepting(false);
@@ -503,7 +506,18 @@ impl Worker {
                     for slot in idle {
                         self.close(slot);
                     }
+                    // The others learn of the shutdown now (an HTTP/2 one sends its GOAWAY).
+                    self.drive_all_soon();
                 }
+            }
+        }
+    }
+
+    /// Every live connection is driven after this batch's events.
+    fn drive_all_soon(&mut self) {
+        for (slot, entry) in self.slots.iter().enumerate() {
+            if entry.connection.is_some() {
+                self.yielded.push((slot as u32, entry.generation));
             }
         }
     }

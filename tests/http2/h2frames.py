@@ -71,6 +71,7 @@ class Conn:
         # the :status of each stream, and a block waiting for its CONTINUATIONs.
         self.status = {}
         self.pending_block = b""
+        self.peer_initial = 65535
 
     def send(self, data):
         try:
@@ -83,6 +84,10 @@ class Conn:
         self.send(PREFACE + settings(*pairs))
         got = self.read_until(lambda f: f[0] == SETTINGS and not f[1] & ACK)
         assert got is not None, "no SETTINGS from the server"
+        for i in range(0, len(got[3]), 6):
+            k, v = struct.unpack(">HI", got[3][i:i + 6])
+            if k == 4:
+                self.peer_initial = v
         self.send(frame(SETTINGS, ACK, 0))
         return got
 
@@ -143,32 +148,42 @@ class Conn:
                                                            and f[3] == payload))
         return f is not None and f[0] == PING
 
-    def verdict(self, stream=None, timeout=TIMEOUT):
-        """What the server made of it (see the module's comment)."""
+    def stream_verdict(self, stream, text):
+        """What became of `stream` in the frames received so far, or None while it is open."""
+        body = b""
+        for kind, flags, sid, payload in self.frames:
+            if kind == GOAWAY and int.from_bytes(payload[4:8], "big") != 0:
+                return "GOAWAY " + code_name(int.from_bytes(payload[4:8], "big"))
+            if sid != stream:
+                continue
+            if kind == RST_STREAM:
+                return "RST_STREAM " + code_name(int.from_bytes(payload[:4], "big"))
+            if kind == DATA:
+                body += payload
+            if flags & END_STREAM and kind in (HEADERS, DATA):
+                status = self.status.get(stream)
+                if text:
+                    return ":status %s %s" % (status, body.decode("utf-8", "replace"))
+                return ":status %s" % status + ("+body=%d" % len(body) if body else "")
+        return None
+
+    def verdict(self, stream=None, timeout=TIMEOUT, text=False):
+        """What the server made of it (see the module's comment); `text`: with the body. A
+        GOAWAY with NO_ERROR (a graceful one) does not end a stream's wait."""
         if stream is not None:
-            body = 0
             deadline = time.monotonic() + timeout
             while True:
+                done = self.stream_verdict(stream, text)
+                if done is not None:
+                    return done
                 f = self.read_frame(deadline)
                 if f is None:
                     break
                 kind, flags, sid, payload = f
-                if kind == GOAWAY:
-                    return "GOAWAY " + code_name(int.from_bytes(payload[4:8], "big"))
-                if sid != stream:
-                    continue
-                if kind == RST_STREAM:
-                    return "RST_STREAM " + code_name(int.from_bytes(payload[:4], "big"))
-                if kind == DATA:
-                    body += len(payload)
+                if kind == DATA and sid == stream and payload:
                     # Give the window back, so that long bodies flow.
-                    if payload:
-                        self.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", len(payload)))
-                                  + frame(WINDOW_UPDATE, 0, stream,
-                                          struct.pack(">I", len(payload))))
-                if flags & END_STREAM and kind in (HEADERS, DATA):
-                    status = self.status.get(stream)
-                    return ":status %s" % status + ("+body=%d" % body if body else "")
+                    self.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", len(payload)))
+                              + frame(WINDOW_UPDATE, 0, stream, struct.pack(">I", len(payload))))
             return "closed" if self.closed else "nothing"
         if self.ping_answered():
             return "alive"
@@ -927,6 +942,211 @@ def missing_file(c):
     return c.verdict(stream=1)
 
 
+# ---- Scenarios with arguments (`name:arg:arg`): bodies, attacks, signals.
+
+def send_body(c, stream, body, end=True):
+    """Sends `body` on `stream` in DATA frames, within the windows the server gives."""
+    window = {"conn": 65535, "stream": c.peer_initial}
+    sent = 0
+    deadline = time.monotonic() + 30
+    while sent < len(body):
+        room = min(window["conn"], window["stream"], 16384, len(body) - sent)
+        if room <= 0:
+            f = c.read_frame(deadline)
+            if f is None:
+                return False
+            kind, flags, sid, payload = f
+            if kind == WINDOW_UPDATE:
+                inc = int.from_bytes(payload[:4], "big")
+                if sid == 0:
+                    window["conn"] += inc
+                elif sid == stream:
+                    window["stream"] += inc
+            elif kind in (RST_STREAM, GOAWAY) or (sid == stream and flags & END_STREAM):
+                return False
+            continue
+        last = sent + room == len(body)
+        c.send(frame(DATA, END_STREAM if last and end else 0, stream, body[sent:sent + room]))
+        sent += room
+        window["conn"] -= room
+        window["stream"] -= room
+    return True
+
+
+@scenario
+def post(c, path, size, with_length="1"):
+    """POST of `size` octets to `path` (content-length declared unless `with_length` is 0)."""
+    c.handshake()
+    size = int(size)
+    extra = [("content-length", str(size))] if with_length == "1" else []
+    c.request(1, path, "POST", extra=extra, end_stream=False)
+    body = bytes((i * 7 + 3) % 251 for i in range(size))
+    send_body(c, 1, body)
+    return c.verdict(stream=1, text=True)
+
+
+@scenario
+def get_text(c, path):
+    c.handshake()
+    c.request(1, path)
+    return c.verdict(stream=1, text=True)
+
+
+@scenario
+def rapid_reset(c, count):
+    """Streams opened and reset at once, `count` of them, then whatever the server says."""
+    c.handshake()
+    batch = b""
+    for n in range(int(count)):
+        sid = 1 + 2 * n
+        batch += frame(HEADERS, END_HEADERS | END_STREAM, sid, c.block(get_fields(c)))
+        batch += frame(RST_STREAM, 0, sid, struct.pack(">I", 8))
+        if len(batch) > 32768:
+            c.send(batch)
+            batch = b""
+    c.send(batch)
+    c.read_until(lambda f: f[0] == GOAWAY, timeout=10)
+    got = c.goaway()
+    if got is None:
+        return "no GOAWAY after %s resets" % count
+    return "GOAWAY %s last<=%d" % (got[1], bound(got[0]))
+
+
+def bound(last):
+    """A stream id rounded up to the next hundred streams (for a stable verdict)."""
+    streams = (last + 1) // 2
+    return ((streams + 99) // 100) * 100 * 2 - 1
+
+
+@scenario
+def continuation_flood(c, count, size):
+    c.handshake()
+    block = c.block(get_fields(c))
+    c.send(frame(HEADERS, END_STREAM, 1, block))
+    filler = b"\x00" * int(size)  # an indexed... nothing: never decoded, never finished
+    batch = b""
+    for _ in range(int(count)):
+        batch += frame(CONTINUATION, 0, 1, filler)
+        if len(batch) > 32768:
+            c.send(batch)
+            batch = b""
+    c.send(batch)
+    return c.verdict()
+
+
+@scenario
+def hpack_bomb(c, refs):
+    """One 4000-octet field in the dynamic table, then a request naming it `refs` times with
+    one octet each: a header list `refs` times the size of what was sent."""
+    c.handshake()
+    c.request(1, "/index.html", extra=[("x-bomb", "b" * 4000)])
+    first = c.verdict(stream=1)
+    fields = get_fields(c) + [("x-bomb", "b" * 4000)] * int(refs)
+    c.send(frame(HEADERS, END_HEADERS | END_STREAM, 3, c.block(fields)))
+    return first + " then " + c.verdict(stream=3)
+
+
+@scenario
+def flood(c, kind, count):
+    """`count` frames that do no work, sent without reading: SETTINGS, PING, empty DATA,
+    WINDOW_UPDATE, PRIORITY or unknown."""
+    c.handshake()
+    one = {
+        "settings": settings((4, 65535)),
+        "ping": frame(PING, 0, 0, b"flooding"),
+        "window_update": frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1)),
+        "priority": frame(PRIORITY, 0, 1, struct.pack(">IB", 0, 15)),
+        "unknown": frame(0x30, 0, 0, b""),
+        "empty_data": frame(DATA, 0, 1, b""),
+    }[kind]
+    if kind == "empty_data":
+        c.request(1, "/index.html", "POST", end_stream=False)
+    batch = one * 256
+    for _ in range(int(count) // 256):
+        c.send(batch)
+        if c.closed:
+            break
+    c.read_until(lambda f: f[0] == GOAWAY, timeout=10)
+    got = c.goaway()
+    return "GOAWAY " + got[1] if got else "no GOAWAY"
+
+
+@scenario
+def window_stall(c, big, small):
+    """Our initial window is 0: the stream for `big` never gets any; the one for `small` gets
+    a window of its own and must complete meanwhile."""
+    c.handshake((4, 0))
+    c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 2 ** 30)))
+    c.request(1, big)
+    c.request(3, small)
+    c.send(frame(WINDOW_UPDATE, 0, 3, struct.pack(">I", 2 ** 30)))
+    small_verdict = c.verdict(stream=3)
+    big_data = sum(len(f[3]) for f in c.frames if f[0] == DATA and f[2] == 1)
+    return "small %s; big got %d octets" % (small_verdict, big_data)
+
+
+@scenario
+def never_read(c, path, streams, seconds):
+    """`streams` requests for `path` with large windows, then nothing read for `seconds`."""
+    c.handshake((4, 2 ** 31 - 1))
+    c.send(frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 2 ** 31 - 1 - 65535)))
+    for n in range(int(streams)):
+        c.request(1 + 2 * n, path)
+    time.sleep(float(seconds))
+    return "held"
+
+
+@scenario
+def goaway_on_signal(c, pid, signal_name, path):
+    """A request for `path` (a slow one), then the signal to the server: its GOAWAY must name
+    our stream as processed, and the stream must still complete."""
+    import os
+    import signal as signals
+    c.handshake()
+    c.request(1, path)
+    c.read_until(lambda f: f[0] == HEADERS and f[2] == 1)
+    os.kill(int(pid), getattr(signals, signal_name))
+    stream = c.verdict(stream=1, timeout=15)
+    c.read_until(lambda f: f[0] == GOAWAY, timeout=5)
+    got = c.goaway()
+    if got is None:
+        return "no GOAWAY; stream " + stream
+    ended = c.read_until(lambda f: False, timeout=5) is None and c.closed
+    return "GOAWAY %s last=%d; stream %s%s" % (got[1], got[0], stream,
+                                               "; closed" if ended else "")
+
+
+@scenario
+def goaway_after_reload(c, pid):
+    import os
+    import signal as signals
+    c.handshake()
+    c.request(1, "/index.html")
+    c.verdict(stream=1)
+    os.kill(int(pid), signals.SIGHUP)
+    c.read_until(lambda f: f[0] == GOAWAY, timeout=3)
+    got = c.goaway()
+    return "GOAWAY %s last=%d" % (got[1], got[0]) if got else c.verdict()
+
+
+@scenario
+def idle(c, seconds):
+    """A request, then nothing: the server's idle timeout ends the connection with a GOAWAY
+    within `seconds`."""
+    c.handshake()
+    c.request(1, "/index.html")
+    c.verdict(stream=1)
+    started = time.monotonic()
+    c.read_until(lambda f: f[0] == GOAWAY, timeout=float(seconds))
+    got = c.goaway()
+    waited = time.monotonic() - started
+    if got is None:
+        return "no GOAWAY in %ss" % seconds
+    closed = c.read_until(lambda f: False, timeout=3) is None and c.closed
+    return "GOAWAY %s last=%d after %.0fs%s" % (got[1], got[0], waited,
+                                                "; closed" if closed else "")
+
+
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
     args = sys.argv[3:]
@@ -935,7 +1155,8 @@ def main():
     for name in names:
         try:
             conn = Conn(host, port, tls)
-            verdict = SCENARIOS[name](conn)
+            scenario_name, *scenario_args = name.split(":")
+            verdict = SCENARIOS[scenario_name](conn, *scenario_args)
             conn.sock.close()
         except Exception as error:  # noqa: BLE001 (the verdict says what went wrong)
             verdict = "error: %r" % (error,)

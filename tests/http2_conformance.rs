@@ -404,6 +404,8 @@ fn check_table(tls: bool) {
         &[
             ("www/index.html", b"hello\n"),
             ("www/missing.html", &[b'm'; 1204]),
+            // Larger than the connection window: a stream for it stays open.
+            ("www/big.bin", &[b'b'; 200_000]),
         ],
     );
     let addr = if tls {

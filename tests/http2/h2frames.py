@@ -626,19 +626,20 @@ def connection_window_overflow(c):
 
 @scenario
 def stream_window_overflow(c):
+    # A body larger than the connection window keeps the stream open whatever its window.
     c.handshake((4, 0))
-    c.request(1, "/index.html")
-    c.send(frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 2 ** 31 - 1)))
-    c.send(frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 2 ** 31 - 1)))
+    c.request(1, "/big.bin")
+    c.send(frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 2 ** 31 - 1))
+           + frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 2 ** 31 - 1)))
     return c.verdict(stream=1)
 
 
 @scenario
 def initial_window_change_overflowing_a_stream(c):
     c.handshake((4, 0))
-    c.request(1, "/index.html")
-    c.send(frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 2 ** 31 - 1)))
-    c.send(settings((4, 10)))
+    c.request(1, "/big.bin")
+    # In one write: no DATA can go (and shrink the window) between the two.
+    c.send(frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 2 ** 31 - 1)) + settings((4, 10)))
     return c.verdict()
 
 

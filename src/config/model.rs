@@ -92,6 +92,9 @@ pub struct Server {
     pub client_auth: Option<std::sync::Arc<super::tls::ClientAuth>>,
     /// `server_name` values, lower-cased.
     pub server_names: Vec<String>,
+    /// `http2 on | off;` as written (None: not written). What an address speaks is decided by
+    /// its default server: see [`Server::http2_on`].
+    pub http2: Option<bool>,
     /// What the server block itself sets: used when no location matches.
     pub settings: Settings,
     /// Every location of the server, nested ones included, in file order (a block before the
@@ -116,6 +119,13 @@ pub fn prefix_matches(prefix: &str, path: &str) -> bool {
 pub type LocationId = usize;
 
 impl Server {
+    /// Whether HTTP/2 is offered on `addr` when this server is the address's default: as
+    /// written, else on for a TLS address (chosen by ALPN) and off for a plain one (where it
+    /// needs the client's prior knowledge).
+    pub fn http2_on(&self, addr: SocketAddr) -> bool {
+        self.http2.unwrap_or_else(|| self.ssl.contains(&addr))
+    }
+
     /// The named location `@name` (written with its `@`), if the server has it.
     pub fn named_location(&self, name: &str) -> Option<LocationId> {
         self.locations

@@ -245,6 +245,7 @@ const SPECS: &[Spec] = &[
     spec("ssl_verify_client", SERVER, 1, 1),
     spec("ssl_verify_depth", SERVER, 1, 1),
     spec("server_name", SERVER, 1, MANY),
+    spec("http2", SERVER, 1, 1),
     block("location", SETTINGS, 1, 2),
     spec("root", SETTINGS, 1, 1),
     spec("alias", LOCATION, 1, 1),
@@ -515,6 +516,7 @@ impl Interpreter<'_> {
         let mut client_certificate: Option<&Word> = None;
         let mut verify_client: Option<(Option<VerifyClient>, Pos)> = None;
         let mut verify_depth: Option<usize> = None;
+        let mut http2: Option<bool> = None;
         let mut own = Overrides::default();
         let mut locations: Vec<LocationBlock> = Vec::new();
         let mut top_locations = Vec::new();
@@ -576,6 +578,12 @@ impl Interpreter<'_> {
                 }
                 "server_name" => {
                     server_names.extend(c.args.iter().map(|a| a.text.to_lowercase()));
+                }
+                "http2" => {
+                    if http2.is_some() {
+                        return duplicate(c);
+                    }
+                    http2 = Some(parse_on_off(&c.args[0], "http2")?);
                 }
                 "acme_certificate" => {
                     if acme_directive.is_some() {
@@ -756,6 +764,7 @@ impl Interpreter<'_> {
             acme,
             client_auth,
             server_names,
+            http2,
             settings,
             locations: resolved,
             top_locations,
@@ -3260,6 +3269,36 @@ server {
             "server { listen 80; expires 1h; expires 2h; }",
             "1:33: \"expires\" directive is duplicate",
         )]);
+    }
+
+    #[test]
+    fn http2_is_on_or_off_per_server_and_defaults_to_on_for_tls_addresses_only() {
+        let c = ok("server { listen 80; } server { listen 81; http2 on; } \
+                    server { listen 82; http2 off; }");
+        let addr = |port: u16| SocketAddr::from(([0, 0, 0, 0], port));
+        assert_eq!(c.servers[0].http2, None);
+        assert!(!c.servers[0].http2_on(addr(80)));
+        assert!(c.servers[1].http2_on(addr(81)));
+        assert!(!c.servers[2].http2_on(addr(82)));
+        let mut tls = c.servers[0].clone();
+        tls.ssl = vec![addr(80)];
+        assert!(tls.http2_on(addr(80)));
+        tls.http2 = Some(false);
+        assert!(!tls.http2_on(addr(80)));
+        errors(&[
+            (
+                "server { listen 80; http2 yes; }",
+                "1:27: invalid value \"yes\" in \"http2\" directive, it must be \"on\" or \"off\"",
+            ),
+            (
+                "server { listen 80; http2 on; http2 off; }",
+                "1:31: \"http2\" directive is duplicate",
+            ),
+            (
+                "server { listen 80; location / { http2 on; } }",
+                "1:34: \"http2\" directive is not allowed here",
+            ),
+        ]);
     }
 
     #[test]

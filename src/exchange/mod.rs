@@ -195,7 +195,7 @@ impl Exchange {
                 (sink, source)
             }
             Plan::Cgi(script) => match request.framing {
-                Framing::Chunked => match Spool::new(script) {
+                Framing::Chunked | Framing::UntilEnd => match Spool::new(script) {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
                     Err(error) => {
                         log::error(&format!("cannot spool a request body: {error}"));
@@ -630,12 +630,7 @@ impl Exchange {
         };
         log::Entry {
             request_line: request.map_or_else(String::new, |r| {
-                format!(
-                    "{} {} HTTP/1.{}",
-                    r.method.as_str(),
-                    r.target,
-                    r.minor_version
-                )
+                format!("{} {} {}", r.method.as_str(), r.target, r.version.as_str())
             }),
             status: self.status,
             referer: header("Referer"),

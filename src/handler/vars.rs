@@ -62,11 +62,7 @@ impl Vars<'_, '_> {
                 let _ = write!(out, "{}", conn.peer.port());
             }
             Variable::RequestMethod => out.push_str(request.method.as_str()),
-            Variable::ServerProtocol => out.push_str(if request.minor_version == 0 {
-                "HTTP/1.0"
-            } else {
-                "HTTP/1.1"
-            }),
+            Variable::ServerProtocol => out.push_str(request.version.as_str()),
             Variable::ContentType => out.push_str(request.header("Content-Type").unwrap_or("")),
             Variable::ContentLength => {
                 if let Framing::Length(n) = request.framing {

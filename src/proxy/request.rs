@@ -21,7 +21,7 @@
 //! (`proxy_set_header Upgrade "";`) does not tunnel.
 
 use crate::config::proxy::model::{HeaderOrigin, ProxyHttpVersion, ProxySettings};
-use crate::http::request::{Framing, Request};
+use crate::http::request::{Framing, Request, Version};
 
 use super::vars::Vars;
 
@@ -83,12 +83,12 @@ pub fn body_plan(request: &Request, settings: &ProxySettings) -> BodyPlan {
         Framing::Length(0) => BodyPlan::Stream(Outgoing::Length(0)),
         Framing::Length(_) if settings.request_buffering => BodyPlan::Spool,
         Framing::Length(n) => BodyPlan::Stream(Outgoing::Length(n)),
-        Framing::Chunked
+        Framing::Chunked | Framing::UntilEnd
             if !settings.request_buffering && settings.http_version == ProxyHttpVersion::Http11 =>
         {
             BodyPlan::Stream(Outgoing::Chunked)
         }
-        Framing::Chunked => BodyPlan::Spool,
+        Framing::Chunked | Framing::UntilEnd => BodyPlan::Spool,
     }
 }
 
@@ -97,7 +97,8 @@ pub fn body_plan(request: &Request, settings: &ProxySettings) -> BodyPlan {
 /// to an empty value itself.
 pub fn upgrade_to_pass<'r>(vars: &Vars<'r>, settings: &ProxySettings) -> Option<&'r str> {
     let request = vars.request;
-    if request.minor_version < 1 || request.has_body() {
+    // Only HTTP/1.1 switches protocols with Upgrade (HTTP/2 would need RFC 8441's CONNECT).
+    if request.version != Version::Http11 || request.has_body() {
         return None;
     }
     let asked = request

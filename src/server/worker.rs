@@ -357,13 +357,13 @@ impl Worker {
                 }
             },
         };
-        let connection = Connection::new(transport, peer, listen, &self.runtime, now);
         let token = Token::new(Kind::Connection, slot, generation);
-        if let Err(error) = self.poller.add(connection.transport().socket(), token) {
+        if let Err(error) = self.poller.add(transport.socket(), token) {
             log::error(&format!("epoll_ctl: {error}"));
             self.free.push(slot);
             return;
         }
+        let connection = Connection::new(transport, peer, listen, &self.runtime, now);
         self.slots[slot as usize].connection = Some(Box::new(connection));
         self.live += 1;
         self.sync_timer(slot);
@@ -499,6 +499,9 @@ impl Worker {
                     if self.draining_until.is_none() {
                         self.set_accepting(true);
                     }
+                    // Every connection looks at the new configuration now (an HTTP/2 one
+                    // whose address changed sends its GOAWAY), not at its next event.
+                    self.drive_all_soon();
                 }
                 Control::Shutdown => {
                     self.set_accepting(false);
@@ -517,7 +520,18 @@ impl Worker {
                     for slot in idle {
                         self.close(slot);
                     }
+                    // The others learn of the shutdown now (an HTTP/2 one sends its GOAWAY).
+                    self.drive_all_soon();
                 }
+            }
+        }
+    }
+
+    /// Every live connection is driven after this batch's events.
+    fn drive_all_soon(&mut self) {
+        for (slot, entry) in self.slots.iter().enumerate() {
+            if entry.connection.is_some() {
+                self.yielded.push((slot as u32, entry.generation));
             }
         }
     }

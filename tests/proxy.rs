@@ -842,3 +842,54 @@ fn an_upgrade_the_backend_declines_is_an_ordinary_response() {
     assert_eq!(header_of(&next, "Upgrade"), None);
     assert_eq!(header_of(&next, "Connection").as_deref(), Some("close"));
 }
+
+#[test]
+fn http2_clients_are_proxied_to_http1_backends() {
+    use support::h2::{curl, installed};
+    if !installed("curl") {
+        return;
+    }
+    let backend = Backend::python("h2");
+    let server = Server::start(
+        &format!(
+            "workers 1;\naccess_log off;\nserver {{\n    listen 127.0.0.1:0;\n    http2 on;\n    \
+             location / {{ proxy_pass http://127.0.0.1:{}; proxy_http_version 1.1; }}\n}}\n",
+            backend.port()
+        ),
+        &[],
+    );
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let get = curl(&["--http2-prior-knowledge", &format!("{base}/h2?x=1")]);
+    let doc = get.text();
+    assert!(doc.starts_with("{\"name\""), "{doc}{}", get.stderr);
+    assert_eq!(json::field(&doc, "target").as_deref(), Some("/h2?x=1"));
+    assert_eq!(json::field(&doc, "version").as_deref(), Some("HTTP/1.1"));
+    assert_eq!(
+        header_of(&doc, "X-Forwarded-Proto").as_deref(),
+        Some("http")
+    );
+    assert_eq!(header_of(&doc, "Upgrade"), None);
+    let post = curl(&[
+        "--http2-prior-knowledge",
+        "--data-binary",
+        "a body",
+        &format!("{base}/post"),
+    ]);
+    let doc = post.text();
+    assert_eq!(
+        json::field(&doc, "body").as_deref(),
+        Some("a body"),
+        "{doc}"
+    );
+    let big = curl(&[
+        "--http2-prior-knowledge",
+        "-o",
+        "-",
+        "-w",
+        "%{http_version} %{size_download}",
+        &format!("{base}/bytes?n=3000000&chunked=1"),
+    ]);
+    let text = big.stdout;
+    let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(20)..]).into_owned();
+    assert!(tail.ends_with("2 3000000"), "{tail}{}", big.stderr);
+}

@@ -55,6 +55,34 @@ pub struct WorkerState {
     /// connection's slot and generation, its stream). A connection keeps its `Kind::Pooled`
     /// registration from its first return to the pool on: lending it costs no `epoll_ctl`.
     owners: RefCell<Owners>,
+    /// Spare byte buffers ([`WorkerState::take_buffer`]).
+    buffers: RefCell<Vec<Vec<u8>>>,
+}
+
+/// Byte buffers the worker's proxied requests take and give back (their heads, a scratch for
+/// values): at most this many wait, of at most [`SPARE_CAPACITY`] bytes each.
+const SPARE_BUFFERS: usize = 64;
+const SPARE_CAPACITY: usize = 4096;
+
+impl WorkerState {
+    /// An empty buffer, from the spares when there is one.
+    fn take_buffer(&self) -> Vec<u8> {
+        let spare = self.buffers.try_borrow_mut().ok().and_then(|mut b| b.pop());
+        spare.unwrap_or_else(|| Vec::with_capacity(512))
+    }
+
+    /// A buffer for a later [`WorkerState::take_buffer`] (emptied; a large one is freed).
+    fn give_buffer(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() == 0 || buffer.capacity() > SPARE_CAPACITY {
+            return;
+        }
+        buffer.clear();
+        if let Ok(mut buffers) = self.buffers.try_borrow_mut()
+            && buffers.len() < SPARE_BUFFERS
+        {
+            buffers.push(buffer);
+        }
+    }
 }
 
 /// Pooled connection id -> the owner of its events (slot, generation, stream).
@@ -93,6 +121,7 @@ impl ProxyWorker {
                     balancer: RefCell::new(Balancer::new(&config.upstreams)),
                     pool: RefCell::new(Pool::new(&config.upstreams)),
                     owners: RefCell::new(Owners::default()),
+                    buffers: RefCell::new(Vec::new()),
                 });
                 self.config = Some(Arc::clone(config));
                 self.state = Some(Rc::clone(&state));
@@ -176,8 +205,6 @@ pub struct Proxied {
     body_taken: bool,
     asked: Asked,
     method: Method,
-    /// `METHOD PATH`, for the error log.
-    what: String,
     /// What the current try's codec tells of it.
     report: Option<Rc<std::cell::Cell<Report>>>,
     /// The tries that ended (for `$upstream_*`), and when the current one started and ended.
@@ -199,11 +226,14 @@ impl Proxied {
         now: Instant,
     ) -> Option<Proxied> {
         let request: &Request = vars.request;
+        let state = worker.state(config);
         // An upgrade the client asked for is asked of the backend: its `101` makes the
         // exchange a tunnel (HTTP/1 only: HTTP/2 refuses the fields that ask).
         let upgrade = request::upgrade_to_pass(vars, settings);
-        let mut head = Vec::with_capacity(512);
-        let info = request::write_fields(&mut head, vars, settings, upgrade);
+        let mut head = state.take_buffer();
+        let mut scratch = String::from_utf8(state.take_buffer()).unwrap_or_default();
+        let info = request::write_fields_with(&mut head, vars, settings, upgrade, &mut scratch);
+        state.give_buffer(scratch.into_bytes());
         let outgoing = match plan {
             BodyPlan::Stream(outgoing) => outgoing,
             BodyPlan::None | BodyPlan::Discard | BodyPlan::Spool => Outgoing::None,
@@ -224,8 +254,10 @@ impl Proxied {
                 .collect();
             settings.redirects = rules.into();
         }
-        let pass = settings.pass.clone()?;
-        let state = worker.state(config);
+        let Some(pass) = settings.pass.clone() else {
+            state.give_buffer(head);
+            return None;
+        };
         let attempt =
             state
                 .balancer
@@ -249,14 +281,6 @@ impl Proxied {
                 upgrade: info.upgrade,
             },
             method: request.method,
-            what: {
-                let method = request.method.as_str();
-                let mut what = String::with_capacity(method.len() + 1 + request.path.len());
-                what.push_str(method);
-                what.push(' ');
-                what.push_str(&request.path);
-                what
-            },
             report: None,
             tries: Vec::new(),
             try_started: now,
@@ -297,7 +321,8 @@ impl Proxied {
                 });
                 log::error(&format!(
                     "no live upstreams while connecting to upstream \"{}\" ({})",
-                    self.pass.upstream.name, self.what
+                    self.pass.upstream.name,
+                    self.what()
                 ));
                 return Err(502);
             };
@@ -306,11 +331,12 @@ impl Proxied {
                 PeerAddr::Tcp(addr) => Address::Inet(*addr),
                 PeerAddr::Unix(path) => Address::Unix(path.clone()),
             };
-            let mut label = String::with_capacity(12 + server.shown.len() + self.what.len());
+            let what = self.what();
+            let mut label = String::with_capacity(12 + server.shown.len() + what.len());
             label.push_str("upstream ");
             label.push_str(&server.shown);
             label.push_str(" (");
-            label.push_str(&self.what);
+            label.push_str(what);
             label.push(')');
             let group = self.pass.upstream.id;
             self.try_started = now;
@@ -572,6 +598,17 @@ impl Proxied {
         super::log::value(name, &tries, &self.pass.upstream, out)
     }
 
+    /// `METHOD TARGET` of the request as the backend gets it, for the error log.
+    fn what(&self) -> &str {
+        let line = match memchr::memchr(b'\r', &self.head) {
+            Some(end) => &self.head[..end],
+            None => &self.head[..],
+        };
+        // Without " HTTP/1.x".
+        let line = line.get(..line.len().saturating_sub(9)).unwrap_or_default();
+        std::str::from_utf8(line).unwrap_or_default()
+    }
+
     /// What the current try's codec told (nothing before the first try).
     fn report(&self) -> Report {
         self.report.as_ref().map(|r| r.get()).unwrap_or_default()
@@ -592,6 +629,7 @@ impl Proxied {
 impl Drop for Proxied {
     /// The request is over (answered, or its client gone): its server is free again.
     fn drop(&mut self) {
+        self.state.give_buffer(std::mem::take(&mut self.head));
         self.drop_connection();
         if let Some(chosen) = self.chosen.take()
             && let Ok(mut balancer) = self.state.balancer.try_borrow_mut()

@@ -169,13 +169,24 @@ pub fn write_fields(
     settings: &ProxySettings,
     upgrade: Option<&str>,
 ) -> HeadInfo {
+    write_fields_with(out, vars, settings, upgrade, &mut String::new())
+}
+
+/// [`write_fields`] with `scratch` for the target and each configured value (a buffer the
+/// caller keeps from one request to the next).
+pub fn write_fields_with(
+    out: &mut Vec<u8>,
+    vars: &Vars,
+    settings: &ProxySettings,
+    upgrade: Option<&str>,
+    scratch: &mut String,
+) -> HeadInfo {
     let request = vars.request;
     let http11 = upgrade.is_some() || settings.http_version == ProxyHttpVersion::Http11;
     out.extend_from_slice(request.method.as_str().as_bytes());
     out.push(b' ');
-    // One buffer for the target and every configured value (sized once for the usual ones).
-    let mut scratch = String::with_capacity(256);
-    super::uri::backend_target(vars.pass, request, &mut scratch);
+    scratch.clear();
+    super::uri::backend_target(vars.pass, request, scratch);
     out.extend_from_slice(scratch.as_bytes());
     out.extend_from_slice(if http11 {
         b" HTTP/1.1\r\n"
@@ -191,12 +202,12 @@ pub fn write_fields(
         match upgrade {
             Some(value) if lower_is("upgrade") => scratch.push_str(value),
             Some(_) if lower_is("connection") => scratch.push_str("upgrade"),
-            _ => vars.expand_into(&field.value, &mut scratch, 0),
+            _ => vars.expand_into(&field.value, scratch, 0),
         }
-        if push_field(out, &field.name, &scratch) && lower_is("connection") {
+        if push_field(out, &field.name, scratch) && lower_is("connection") {
             connection = Some((
-                has_token(&scratch, "close"),
-                has_token(&scratch, "keep-alive"),
+                has_token(scratch, "close"),
+                has_token(scratch, "keep-alive"),
             ));
         }
     }

@@ -13,16 +13,11 @@ mod worker;
 
 use crate::config::{self, Config};
 use crate::sys;
-use listener::Listener;
+use listener::{Bound, Inherited};
 use runtime::Runtime;
-use rustix::event::{EventfdFlags, eventfd};
-use rustix::fd::OwnedFd;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Sender};
-use std::thread::JoinHandle;
-use worker::{Control, Worker};
+use worker::{Control, Crew, Worker};
 
 /// The addresses a configuration asks for, each once, in file order.
 fn addresses(config: &Config) -> Vec<SocketAddr> {
@@ -39,25 +34,16 @@ fn addresses(config: &Config) -> Vec<SocketAddr> {
 
 /// Binds every address of `config`, reusing the sockets of `current` where the configured
 /// address is the same (so a reload neither drops nor re-binds them).
-fn bind_all(config: &Config, current: &[Arc<Listener>]) -> Result<Vec<Arc<Listener>>, String> {
-    let mut kept: HashMap<SocketAddr, Arc<Listener>> = current
-        .iter()
-        .map(|l| (l.configured, Arc::clone(l)))
-        .collect();
-    let mut listeners = Vec::new();
-    for addr in addresses(config) {
-        match kept.remove(&addr) {
-            Some(listener) => listeners.push(listener),
-            None => match listener::bind(addr) {
-                Ok(listener) => listeners.push(Arc::new(listener)),
-                Err(error) => return Err(format!("cannot listen on {addr}: {error}")),
-            },
-        }
-    }
-    Ok(listeners)
+fn bind_all(
+    config: &Config,
+    workers: usize,
+    current: &[Bound],
+    inherited: &mut Inherited,
+) -> Result<Vec<Bound>, String> {
+    listener::bind_all(&addresses(config), workers, current, inherited)
 }
 
-fn open_runtime(config: Config, listeners: &[Arc<Listener>]) -> Result<Runtime, String> {
+fn open_runtime(config: Config, listeners: &[Bound]) -> Result<Runtime, String> {
     let access_log = log::Sink::open(&config.access_log)
         .map_err(|e| format!("cannot open the access log: {e}"))?;
     let error_log = log::Sink::open(&config.error_log)
@@ -93,20 +79,6 @@ fn sweep_upload_stores(config: &Config) {
     }
 }
 
-struct WorkerHandle {
-    wake: Arc<OwnedFd>,
-    messages: Sender<Control>,
-    thread: JoinHandle<()>,
-}
-
-impl WorkerHandle {
-    fn send(&self, message: Control) {
-        if self.messages.send(message).is_ok() {
-            let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
-        }
-    }
-}
-
 /// Serves `config` until SIGINT or SIGTERM. Errors (an address that cannot be bound, a log that
 /// cannot be opened) are returned before anything is served.
 pub fn run(config: Config) -> Result<(), String> {
@@ -116,38 +88,34 @@ pub fn run(config: Config) -> Result<(), String> {
     raise_file_limit();
     fault::init();
     worker::log_panics();
-    let mut listeners = bind_all(&config, &[])?;
     let worker_count = config.workers.max(1);
+    let mut inherited = Inherited::default();
+    let mut listeners = bind_all(&config, worker_count, &[], &mut inherited)?;
     let config_path = config.path.clone();
     let runtime = Arc::new(open_runtime(config, &listeners)?);
     for listener in &listeners {
         log::announce(&listening(&runtime, listener));
     }
 
-    let mut workers = Vec::with_capacity(worker_count);
-    for index in 0..worker_count {
-        let wake = Arc::new(
-            eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
-                .map_err(|e| format!("eventfd: {e}"))?,
+    let (crew, receivers) = Crew::new(worker_count).map_err(|e| format!("eventfd: {e}"))?;
+    let mut threads = Vec::with_capacity(worker_count);
+    for (index, receiver) in receivers.into_iter().enumerate() {
+        let (runtime, listeners, crew) = (
+            Arc::clone(&runtime),
+            listener::share(&listeners, worker_count, index),
+            Arc::clone(&crew),
         );
-        let (sender, receiver) = mpsc::channel();
-        let (runtime, listeners, worker_wake) =
-            (Arc::clone(&runtime), listeners.clone(), Arc::clone(&wake));
         // The epoll instance is created on the worker's own thread: it never moves.
         let thread = std::thread::Builder::new()
             .name(format!("worker-{index}"))
             .spawn(
-                move || match Worker::new(runtime, listeners, worker_wake, receiver) {
+                move || match Worker::new(runtime, listeners, index, crew, receiver) {
                     Ok(worker) => worker.run(),
                     Err(error) => log::error(&format!("cannot start worker {index}: {error}")),
                 },
             )
             .map_err(|e| format!("cannot start worker: {e}"))?;
-        workers.push(WorkerHandle {
-            wake,
-            messages: sender,
-            thread,
-        });
+        threads.push(thread);
     }
 
     // The configuration in force: its log files are the ones SIGUSR1 reopens.
@@ -159,11 +127,12 @@ pub fn run(config: Config) -> Result<(), String> {
             continue;
         }
         if signal == sys::SIGHUP {
-            match reload(&config_path, &listeners) {
+            match reload(&config_path, worker_count, &listeners) {
                 Ok((runtime, new_listeners)) => {
                     let runtime = Arc::new(runtime);
-                    for worker in &workers {
-                        worker.send(Control::Reload(Arc::clone(&runtime), new_listeners.clone()));
+                    for index in 0..worker_count {
+                        let share = listener::share(&new_listeners, worker_count, index);
+                        crew.send(index, Control::Reload(Arc::clone(&runtime), share));
                     }
                     listeners = new_listeners;
                     current = runtime;
@@ -176,19 +145,19 @@ pub fn run(config: Config) -> Result<(), String> {
             continue;
         }
         log::notice("shutting down");
-        for worker in &workers {
-            worker.send(Control::Shutdown);
+        for index in 0..worker_count {
+            crew.send(index, Control::Shutdown);
         }
         listeners.clear();
-        for worker in workers {
-            let _ = worker.thread.join();
+        for thread in threads {
+            let _ = thread.join();
         }
         return Ok(());
     }
 }
 
 /// The startup line of a bound address: `listening on http://ADDR` (or `https://`).
-fn listening(runtime: &Runtime, listener: &Listener) -> String {
+fn listening(runtime: &Runtime, listener: &Bound) -> String {
     let scheme = if runtime.tls_for(listener.local).is_some() {
         "https"
     } else {
@@ -233,16 +202,17 @@ fn reopen_logs(runtime: &Runtime) {
 
 fn reload(
     path: &std::path::Path,
-    current: &[Arc<Listener>],
-) -> Result<(Runtime, Vec<Arc<Listener>>), String> {
+    workers: usize,
+    current: &[Bound],
+) -> Result<(Runtime, Vec<Bound>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
     for warning in &config.warnings {
         log::warn(&warning.to_string());
     }
-    let listeners = bind_all(&config, current)?;
+    let listeners = bind_all(&config, workers, current, &mut Inherited::default())?;
     let runtime = open_runtime(config, &listeners)?;
     for listener in &listeners {
-        if !current.iter().any(|l| Arc::ptr_eq(l, listener)) {
+        if !current.iter().any(|l| l.configured == listener.configured) {
             log::announce(&listening(&runtime, listener));
         }
     }

@@ -2,7 +2,7 @@
 //! the TLS configuration of each TLS address (certificates picked by SNI), and the access log. Replaced whole (never mutated) on reload; a connection keeps the one its
 //! request started with.
 
-use super::listener::Listener;
+use super::listener::Bound;
 use super::log::Sink;
 use super::transport;
 use crate::config::Config;
@@ -27,7 +27,7 @@ impl Runtime {
     /// every address listed with `ssl`.
     pub fn new(
         config: Config,
-        listeners: &[Arc<Listener>],
+        listeners: &[Bound],
         access_log: Option<Sink>,
     ) -> Result<Runtime, String> {
         let mut tls = Vec::new();

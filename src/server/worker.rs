@@ -1,5 +1,11 @@
-//! One worker: a thread running one epoll loop over the shared listeners and its own
+//! One worker: a thread running one epoll loop over its listening sockets and its own
 //! connections. Nothing on the request path is shared with other workers.
+//!
+//! Connections reach a worker through its own `SO_REUSEPORT` sockets (the kernel spreads them
+//! by address hash) or a socket every worker shares. Either can leave one worker with far more
+//! connections than another (long-lived connections ending unevenly, or EPOLLEXCLUSIVE waking
+//! the same waiter each time), so a worker that accepts while it holds clearly more than the
+//! least loaded one hands the new connection to that one ([`Crew`]; [`placement`] decides).
 //!
 //! Each turn: wait for events (no longer than the next deadline), hand each event to its owner,
 //! drive the connections that yielded, fire due deadlines, write the batch's access-log lines.
@@ -15,15 +21,17 @@ use super::log;
 use super::runtime::Runtime;
 use super::transport::{TlsStream, Transport};
 use crate::cgi::process;
-use crate::event::{Kind, Poller, Ready, Timers, Token};
+use crate::event::{Kind, Poller, Ready, Sharing, Timers, Token};
 use crate::handler::file_cache;
+use rustix::event::{EventfdFlags, eventfd};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
 use std::net::{SocketAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Most connections one worker holds; past it, accepting pauses.
@@ -41,12 +49,87 @@ const ACCESS_LOG_FLUSH: usize = 64 * 1024;
 /// How long a shutdown waits for responses in flight.
 const GRACE: Duration = Duration::from_secs(10);
 
-/// Messages from the main thread.
+/// Messages from the main thread (and, for [`Control::Adopt`], from other workers).
 pub enum Control {
-    /// Serve with a new configuration and listener set from now on.
-    Reload(Arc<Runtime>, Vec<Arc<Listener>>),
+    /// Serve with a new configuration and listening sockets from now on.
+    Reload(Arc<Runtime>, Vec<(Arc<Listener>, Sharing)>),
     /// Stop accepting, finish what is in flight, return.
     Shutdown,
+    /// Serve these connections, accepted by a busier worker.
+    Adopt(Vec<Accepted>),
+}
+
+/// A connection accepted but not yet served.
+pub struct Accepted {
+    fd: OwnedFd,
+    peer: SocketAddr,
+    /// The bound address of the listener that accepted it.
+    listen: SocketAddr,
+}
+
+/// The workers as they know each other: how many connections each holds, and the way to send
+/// each a message.
+pub struct Crew {
+    members: Vec<Member>,
+}
+
+struct Member {
+    /// Connections held (stored by the worker itself; read by the others).
+    load: AtomicUsize,
+    messages: Sender<Control>,
+    wake: OwnedFd,
+}
+
+impl Crew {
+    /// A crew of `count` workers, and the receiving end of each one's messages.
+    pub fn new(count: usize) -> std::io::Result<(Arc<Crew>, Vec<Receiver<Control>>)> {
+        let mut members = Vec::with_capacity(count);
+        let mut receivers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (sender, receiver) = mpsc::channel();
+            members.push(Member {
+                load: AtomicUsize::new(0),
+                messages: sender,
+                wake: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
+            });
+            receivers.push(receiver);
+        }
+        Ok((Arc::new(Crew { members }), receivers))
+    }
+
+    /// Sends `message` to worker `index` and wakes it.
+    pub fn send(&self, index: usize, message: Control) {
+        if let Some(member) = self.members.get(index)
+            && member.messages.send(message).is_ok()
+        {
+            let _ = rustix::io::write(&member.wake, &1u64.to_ne_bytes());
+        }
+    }
+
+    fn load(&self, index: usize) -> usize {
+        self.members[index].load.load(Ordering::Relaxed)
+    }
+}
+
+/// Connections a worker may hold beyond the least loaded one's before it hands new ones over:
+/// a few, plus an eighth (the spread of an address hash is about the square root of the count;
+/// a handover costs a message and a wake-up, so small differences are not worth one).
+fn slack(least: usize) -> usize {
+    8 + least / 8
+}
+
+/// Where a connection just accepted by worker `own` (holding `held`) is served: here (None) or
+/// by the least loaded other worker, if `held` exceeds its load (with what this batch already
+/// handed it, `handed`) by more than [`slack`].
+fn placement(own: usize, held: usize, loads: &[usize], handed: &[usize]) -> Option<usize> {
+    let (least, load) = loads
+        .iter()
+        .zip(handed)
+        .map(|(load, handed)| load + handed)
+        .enumerate()
+        .filter(|(index, _)| *index != own)
+        .min_by_key(|(_, load)| *load)?;
+    (held > load + slack(load)).then_some(least)
 }
 
 /// Sends every panic's message, with its thread and location, to the error log.
@@ -71,10 +154,16 @@ struct Slot {
 
 pub struct Worker {
     poller: Poller,
-    control: Arc<OwnedFd>,
+    /// This worker's place in the crew.
+    index: usize,
+    crew: Arc<Crew>,
     messages: Receiver<Control>,
     runtime: Arc<Runtime>,
-    listeners: Vec<Arc<Listener>>,
+    listeners: Vec<(Arc<Listener>, Sharing)>,
+    /// Connections of the current accept batch going to each other worker.
+    handing: Vec<Vec<Accepted>>,
+    /// Loads of the crew, read once per accept batch.
+    loads: Vec<usize>,
     accepting: bool,
     accept_paused_until: Option<Instant>,
     slots: Vec<Slot>,
@@ -100,22 +189,27 @@ pub struct Worker {
 impl Worker {
     pub fn new(
         runtime: Arc<Runtime>,
-        listeners: Vec<Arc<Listener>>,
-        control: Arc<OwnedFd>,
+        listeners: Vec<(Arc<Listener>, Sharing)>,
+        index: usize,
+        crew: Arc<Crew>,
         messages: Receiver<Control>,
     ) -> std::io::Result<Worker> {
         let poller = Poller::new(256)?;
         file_cache::init();
-        poller.add_readable(&*control, Token::new(Kind::Control, 0, 0))?;
+        poller.add_readable(&crew.members[index].wake, Token::new(Kind::Control, 0, 0))?;
         let cache_token = Token::new(Kind::FileCache, 0, 0);
         let cache_registered = file_cache::register(|fd| poller.add_readable(fd, cache_token))
             .is_some_and(|r| r.is_ok());
+        let crew_size = crew.members.len();
         let mut worker = Worker {
             poller,
-            control,
+            index,
+            crew,
             messages,
             runtime,
             listeners,
+            handing: (0..crew_size).map(|_| Vec::new()).collect(),
+            loads: vec![0; crew_size],
             accepting: false,
             accept_paused_until: None,
             slots: Vec::new(),
@@ -142,10 +236,10 @@ impl Worker {
         if self.accepting == on {
             return;
         }
-        for (index, listener) in self.listeners.iter().enumerate() {
+        for (index, (listener, sharing)) in self.listeners.iter().enumerate() {
+            let token = Token::new(Kind::Listener, index as u32, 0);
             let result = if on {
-                self.poller
-                    .add_listener(&listener.fd, Token::new(Kind::Listener, index as u32, 0))
+                self.poller.add_listener(&listener.fd, token, *sharing)
             } else {
                 self.poller.delete(&listener.fd)
             };
@@ -261,13 +355,18 @@ impl Worker {
     }
 
     fn accept(&mut self, index: usize, now: Instant) {
-        let Some(listener) = self.listeners.get(index).cloned() else {
+        let Some((listener, _)) = self.listeners.get(index).cloned() else {
             return;
         };
+        let crew = Arc::clone(&self.crew);
+        for (i, load) in self.loads.iter_mut().enumerate() {
+            *load = crew.load(i);
+        }
+        let mut handed = vec![0; self.loads.len()];
         for _ in 0..ACCEPT_BATCH {
             if self.live >= MAX_CONNECTIONS {
                 self.pause_accepting(now);
-                return;
+                break;
             }
             match rustix::net::acceptfrom_with(
                 &listener.fd,
@@ -277,16 +376,32 @@ impl Worker {
                     let peer = peer
                         .and_then(|p| SocketAddr::try_from(p).ok())
                         .unwrap_or(listener.local);
-                    self.open(fd, peer, listener.local, now);
+                    let accepted = Accepted {
+                        fd,
+                        peer,
+                        listen: listener.local,
+                    };
+                    match placement(self.index, self.live, &self.loads, &handed) {
+                        None => self.open(accepted, now),
+                        Some(other) => {
+                            handed[other] += 1;
+                            self.handing[other].push(accepted);
+                        }
+                    }
                 }
-                Err(Errno::AGAIN) => return,
+                Err(Errno::AGAIN) => break,
                 Err(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
                     self.log_exhaustion(listener.local, now);
                     self.pause_accepting(now);
-                    return;
+                    break;
                 }
                 // The client gave up before we took it, or a transient error: not ours to stop on.
                 Err(_) => continue,
+            }
+        }
+        for (other, connections) in self.handing.iter_mut().enumerate() {
+            if !connections.is_empty() {
+                crew.send(other, Control::Adopt(std::mem::take(connections)));
             }
         }
     }
@@ -316,7 +431,16 @@ impl Worker {
         self.accept_paused_until = Some(now + ACCEPT_PAUSE);
     }
 
-    fn open(&mut self, fd: OwnedFd, peer: SocketAddr, listen: SocketAddr, now: Instant) {
+    /// The number of connections held changed: the crew sees it.
+    fn set_live(&mut self, live: usize) {
+        self.live = live;
+        self.crew.members[self.index]
+            .load
+            .store(live, Ordering::Relaxed);
+    }
+
+    fn open(&mut self, accepted: Accepted, now: Instant) {
+        let Accepted { fd, peer, listen } = accepted;
         let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
         let socket = TcpStream::from(fd);
         let slot = match self.free.pop() {
@@ -349,7 +473,7 @@ impl Worker {
             return;
         }
         self.slots[slot as usize].connection = Some(Box::new(connection));
-        self.live += 1;
+        self.set_live(self.live + 1);
         self.sync_timer(slot);
     }
 
@@ -439,7 +563,7 @@ impl Worker {
         if let Some(connection) = entry.connection.take() {
             entry.generation = entry.generation.wrapping_add(1) & 0x00ff_ffff;
             self.free.push(slot);
-            self.live -= 1;
+            self.set_live(self.live - 1);
             // Dropping the socket closes it, which also removes it from the epoll set. A panic
             // in a destructor must not end the worker; the fields after it are still dropped.
             if panic::catch_unwind(AssertUnwindSafe(|| drop(connection))).is_err() {
@@ -463,7 +587,7 @@ impl Worker {
 
     fn control(&mut self, now: Instant) {
         let mut counter = [0u8; 8];
-        let _ = rustix::io::read(&*self.control, &mut counter);
+        let _ = rustix::io::read(&self.crew.members[self.index].wake, &mut counter);
         while let Ok(message) = self.messages.try_recv() {
             match message {
                 Control::Reload(runtime, listeners) => {
@@ -472,6 +596,15 @@ impl Worker {
                     self.listeners = listeners;
                     if self.draining_until.is_none() {
                         self.set_accepting(true);
+                    }
+                }
+                Control::Adopt(connections) => {
+                    for accepted in connections {
+                        // Once draining, a connection handed over is closed unserved, as one
+                        // still queued in a closed listener would be.
+                        if self.draining_until.is_none() {
+                            self.open(accepted, now);
+                        }
                     }
                 }
                 Control::Shutdown => {
@@ -506,5 +639,48 @@ impl Worker {
             log::error(&format!("access log: {error}"));
         }
         self.access_log.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_keeps_a_connection_while_it_is_within_the_slack_of_the_least_loaded() {
+        assert_eq!(placement(0, 10, &[10, 4], &[0, 0]), None);
+        assert_eq!(placement(0, 12, &[12, 4], &[0, 0]), None);
+        assert_eq!(placement(0, 13, &[13, 4], &[0, 0]), Some(1));
+        // Large counts: an eighth of the least loaded's count on top.
+        assert_eq!(placement(1, 1000, &[900, 1000], &[0, 0]), None);
+        assert_eq!(placement(1, 1030, &[900, 1030], &[0, 0]), Some(0));
+    }
+
+    #[test]
+    fn connections_handed_over_in_a_batch_count_for_the_receiver() {
+        // 30 against 0: the first goes over, and so on until the receiver is within the slack.
+        let mut handed = [0, 0];
+        let mut held = 30;
+        for _ in 0..30 {
+            match placement(0, held, &[30, 0], &handed) {
+                Some(other) => handed[other] += 1,
+                None => held += 1,
+            }
+        }
+        assert_eq!(handed[0], 0);
+        assert!(
+            held - handed[1] <= slack(handed[1]) + 1,
+            "{held} {handed:?}"
+        );
+    }
+
+    #[test]
+    fn the_least_loaded_of_several_gets_it_and_a_lone_worker_keeps_everything() {
+        assert_eq!(placement(0, 100, &[100, 50, 20, 60], &[0; 4]), Some(2));
+        assert_eq!(
+            placement(0, 100, &[100, 50, 20, 60], &[0, 0, 40, 0]),
+            Some(1)
+        );
+        assert_eq!(placement(0, 100_000, &[100_000], &[0]), None);
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The crate is split the way a request travels: `config` turns the file into typed settings,
 //! `server` owns the workers, listeners and connections, `event` is the epoll reactor they run
-//! on, `http` is pure protocol (no I/O), `handler` decides what a request means (routing, static
+//! on, `http` is pure protocol (no I/O), `proxy_protocol` the pure parser of the header a load balancer
+//! sends before it, `handler` decides what a request means (routing, static
 //! files, uploads, deletes, error pages) and `cgi` runs scripts. All `unsafe` lives in `sys`.
 
 pub mod cgi;
@@ -10,5 +11,6 @@ pub mod config;
 pub mod event;
 pub mod handler;
 pub mod http;
+pub mod proxy_protocol;
 pub mod server;
 pub mod sys;

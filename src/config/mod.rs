@@ -7,14 +7,17 @@
 
 mod lexer;
 mod lint;
+mod listen;
 mod model;
 mod parser;
 #[cfg(test)]
 mod props;
+mod realip;
 mod template;
 mod tls;
 
 pub use model::*;
+pub use realip::{Cidr, RealIp, RealIpHeader};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::Tls;
 

@@ -44,7 +44,7 @@ pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
 
 /// A word of the file and where it starts.
 #[derive(Debug)]
-pub(super) struct Word {
+pub(crate) struct Word {
     pub(super) text: String,
     pub(super) pos: Pos,
 }
@@ -167,7 +167,7 @@ const SPECS: &[Spec] = &[
     spec("access_log", MAIN, 1, 1),
     spec("error_log", MAIN, 1, 2),
     block("server", MAIN, 0, 0),
-    spec("listen", SERVER, 1, 2),
+    spec("listen", SERVER, 1, MANY),
     spec("ssl_certificate", SERVER, 1, 1),
     spec("ssl_certificate_key", SERVER, 1, 1),
     spec("server_name", SERVER, 1, MANY),
@@ -190,6 +190,9 @@ const SPECS: &[Spec] = &[
     spec("add_header", SETTINGS, 2, 3),
     spec("expires", SETTINGS, 1, 1),
     spec("gzip_static", SETTINGS, 1, 1),
+    spec("set_real_ip_from", SETTINGS, 1, 1),
+    spec("real_ip_header", SETTINGS, 1, 1),
+    spec("real_ip_recursive", SETTINGS, 1, 1),
 ];
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
@@ -252,6 +255,7 @@ struct Overrides {
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
     gzip_static: Option<bool>,
+    real_ip: super::realip::Overrides,
 }
 
 impl Overrides {
@@ -286,6 +290,7 @@ impl Overrides {
         if self.upload_store.is_some() {
             s.upload_store = self.upload_store;
         }
+        s.real_ip = self.real_ip.apply_to(&base.real_ip);
         s
     }
 }
@@ -348,9 +353,14 @@ impl Interpreter<'_> {
 
     /// One `server` block. `listens`: every listen address of the servers before it, with its
     /// `ssl` flag and where it is written (an address is TLS or not for all its servers).
-    fn server(&self, d: &Directive, listens: &mut Vec<(SocketAddr, bool, Pos)>) -> Result<Server> {
+    fn server(
+        &self,
+        d: &Directive,
+        listens: &mut Vec<(SocketAddr, super::listen::Params, Pos)>,
+    ) -> Result<Server> {
         let mut listen: Vec<SocketAddr> = Vec::new();
         let mut ssl = Vec::new();
+        let mut proxy_protocol = Vec::new();
         let mut first_ssl: Option<Pos> = None;
         let mut certificate: Option<&Word> = None;
         let mut certificate_key: Option<&Word> = None;
@@ -366,33 +376,13 @@ impl Interpreter<'_> {
                     if listen.contains(&addr) {
                         return fail(arg.pos, format!("duplicate listen {addr}"));
                     }
-                    let is_ssl = match c.args.get(1) {
-                        None => false,
-                        Some(w) if w.text == "ssl" => true,
-                        Some(w) => {
-                            return fail(
-                                w.pos,
-                                format!(
-                                    "invalid parameter \"{}\" of the \"listen\" directive",
-                                    w.text
-                                ),
-                            );
-                        }
-                    };
-                    if let Some((_, _, at)) =
-                        listens.iter().find(|(a, s, _)| *a == addr && *s != is_ssl)
-                    {
-                        let (this, that) = if is_ssl { (" ssl", "") } else { ("", " ssl") };
-                        return fail(
-                            arg.pos,
-                            format!(
-                                "\"listen {addr}{this}\" conflicts with \"listen {addr}{that}\" \
-                                 in line {}",
-                                at.line
-                            ),
-                        );
+                    let params = super::listen::params(&c.args[1..])?;
+                    super::listen::agree(addr, params, arg.pos, listens)?;
+                    let is_ssl = params.ssl;
+                    if params.proxy_protocol {
+                        proxy_protocol.push(addr);
                     }
-                    listens.push((addr, is_ssl, arg.pos));
+                    listens.push((addr, params, arg.pos));
                     if is_ssl {
                         ssl.push(addr);
                         first_ssl.get_or_insert(arg.pos);
@@ -448,6 +438,7 @@ impl Interpreter<'_> {
         Ok(Server {
             listen,
             ssl,
+            proxy_protocol,
             tls,
             server_names,
             settings,
@@ -598,6 +589,9 @@ impl Interpreter<'_> {
                     return duplicate(d);
                 }
                 o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
+            }
+            "set_real_ip_from" | "real_ip_header" | "real_ip_recursive" => {
+                super::realip::directive(&mut o.real_ip, d)?;
             }
             name => {
                 let slot = match name {
@@ -1275,7 +1269,7 @@ mod tests {
             ),
             (
                 "server { listen 80 ssl; listen 81 ssl ssl; }",
-                "1:25: invalid number of arguments in \"listen\" directive",
+                "1:39: duplicate parameter \"ssl\" of the \"listen\" directive",
             ),
             (
                 "server { listen 80; }\nserver { listen *:80 ssl; ssl_certificate c; ssl_certificate_key k; }",
@@ -1665,7 +1659,7 @@ mod tests {
             ),
             ("server x { listen 80; }", msg("1:1", "server")),
             ("server { listen; }", msg("1:10", "listen")),
-            ("server { listen 80 ssl 81; }", msg("1:10", "listen")),
+            ("server { listen; }", msg("1:10", "listen")),
             (
                 "server { listen 80; server_name; }",
                 msg("1:21", "server_name"),

@@ -505,6 +505,7 @@ mod tests {
             let server = Server {
                 listen: vec!["127.0.0.1:80".parse().unwrap()],
                 ssl: Vec::new(),
+                proxy_protocol: Vec::new(),
                 tls: None,
                 server_names: Vec::new(),
                 settings: Settings::defaults(&dir),

@@ -16,6 +16,8 @@ pub struct Runtime {
     routes: Vec<(SocketAddr, Vec<usize>)>,
     /// For each bound TLS address: its rustls configuration.
     tls: Vec<(SocketAddr, Arc<ServerConfig>)>,
+    /// The bound addresses whose connections start with a PROXY protocol header.
+    proxy_protocol: Vec<SocketAddr>,
     pub access_log: Option<Sink>,
     /// Some site adds fields to its responses (`add_header`, `expires`): when none does, the
     /// connection need not look its site up again for each response.
@@ -58,6 +60,16 @@ impl Runtime {
                 (listener.local, servers)
             })
             .collect();
+        let proxy_protocol = listeners
+            .iter()
+            .filter(|l| {
+                config
+                    .servers
+                    .iter()
+                    .any(|server| server.proxy_protocol.contains(&l.configured))
+            })
+            .map(|l| l.local)
+            .collect();
         let decorates = config.servers.iter().any(|server| {
             std::iter::once(&server.settings)
                 .chain(server.locations.iter().map(|l| &l.settings))
@@ -67,6 +79,7 @@ impl Runtime {
             config,
             routes,
             tls,
+            proxy_protocol,
             access_log,
             decorates,
         })
@@ -78,6 +91,11 @@ impl Runtime {
             .iter()
             .find(|(addr, _)| *addr == local)
             .map(|(_, config)| config)
+    }
+
+    /// Whether connections to a bound address start with a PROXY protocol header.
+    pub fn expects_proxy_header(&self, local: SocketAddr) -> bool {
+        self.proxy_protocol.contains(&local)
     }
 
     /// The servers of a bound address, the default first. A listener always has one: it was

@@ -16,7 +16,9 @@
 //! rustls's outgoing buffer is bounded ([`TLS_BUFFER`]) and fed only while it is empty, so a
 //! TLS connection holds at most about that much of a response, whatever its size.
 
+use crate::proxy_protocol;
 use rustix::io::Errno;
+use rustix::net::{RecvFlags, recv};
 use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
@@ -312,6 +314,54 @@ impl TlsStream {
         self.flush(writable)?;
         Ok(taken)
     }
+}
+
+/// Reads the PROXY protocol header a load balancer sends first on a connection (before TLS on
+/// a TLS address), and not one byte more: the header is looked at with `MSG_PEEK`, and only
+/// once complete is it read off the socket, exactly its length, so what follows stays for
+/// HTTP or TLS. Ok(None): incomplete, `readable` cleared (the next bytes bring a new edge).
+/// Err: the client closed first, or the bytes are no PROXY protocol header.
+pub fn read_proxy_header(
+    socket: &TcpStream,
+    readable: &mut bool,
+    hangup: bool,
+) -> io::Result<Option<proxy_protocol::Header>> {
+    if !*readable {
+        return Ok(None);
+    }
+    with_scratch(|scratch| {
+        let buf = &mut scratch[..proxy_protocol::MAX_HEADER];
+        let seen = match recv(socket, &mut *buf, RecvFlags::PEEK) {
+            Ok((n, _)) => n,
+            Err(Errno::AGAIN) => {
+                *readable = false;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if seen == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        match proxy_protocol::parse(&buf[..seen]) {
+            Ok(Some((header, length))) => {
+                let (taken, _) = recv(socket, &mut buf[..length], RecvFlags::empty())?;
+                if taken != length {
+                    return Err(io::Error::other("PROXY protocol header read short"));
+                }
+                Ok(Some(header))
+            }
+            Ok(None) if hangup => Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(None) => {
+                // Everything the socket holds has been seen: wait for more.
+                *readable = false;
+                Ok(None)
+            }
+            Err(error) => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                error.to_string(),
+            )),
+        }
+    })
 }
 
 /// Size of the worker's scratch buffer: one read of a request body, or one record of a file.

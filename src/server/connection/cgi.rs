@@ -122,7 +122,7 @@ impl Connection {
     ) -> State {
         let site = super::route(ctx.runtime, self.listen, Some(&request));
         let endpoint = Endpoint {
-            peer: self.peer,
+            peer: self.client,
             local: self.listen,
             server_name: site.server.server_names.first().map(String::as_str),
             document_root: &site.settings.root,

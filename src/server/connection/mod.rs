@@ -27,7 +27,7 @@ use super::fault::{self, Point};
 use super::log;
 use super::output::{Output, Progress};
 use super::runtime::Runtime;
-use super::transport::{SCRATCH, Transport, with_scratch};
+use super::transport::{self, SCRATCH, Transport, with_scratch};
 use crate::cgi::process::Stdin;
 use crate::config::Settings;
 use crate::event::Poller;
@@ -181,9 +181,24 @@ pub struct Context<'a> {
     pub generation: u32,
 }
 
+/// What the connection reads before HTTP (or TLS) begins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Preamble {
+    None,
+    /// A PROXY protocol header (`listen ... proxy_protocol`), under the header timeout.
+    ProxyHeader,
+}
+
 pub struct Connection {
     transport: Transport,
+    /// The address the connection comes from.
     peer: SocketAddr,
+    /// The client's address as its PROXY protocol header gave it.
+    proxied: Option<SocketAddr>,
+    /// Whom the current request is attributed to (logs, CGI, access rules): `peer`, or the
+    /// address a trusted proxy gave (`set_real_ip_from`, `real_ip_header`).
+    client: SocketAddr,
+    preamble: Preamble,
     /// The bound address of the listener that accepted it (picks the virtual servers).
     listen: SocketAddr,
     /// Received bytes not consumed yet.
@@ -211,9 +226,17 @@ impl Connection {
         now: Instant,
     ) -> Connection {
         let timeouts = Timeouts::of(route(runtime, listen, None).settings);
+        let preamble = if runtime.expects_proxy_header(listen) {
+            Preamble::ProxyHeader
+        } else {
+            Preamble::None
+        };
         Connection {
             transport,
             peer,
+            proxied: None,
+            client: peer,
+            preamble,
             listen,
             input: Vec::new(),
             head_checked: 0,
@@ -246,6 +269,11 @@ impl Connection {
 
     /// Runs the state machine until it must wait.
     pub fn drive(&mut self, ctx: &mut Context) -> Drive {
+        if self.preamble == Preamble::ProxyHeader
+            && let Some(stop) = self.read_proxy_header(ctx)
+        {
+            return stop;
+        }
         // Ciphertext waiting for this writable edge goes out whatever the state waits for.
         if self.transport.flush(&mut self.writable).is_err() {
             return Drive::Close;
@@ -277,6 +305,10 @@ impl Connection {
 
     /// The deadline passed: answer 408 where a request was under way, else close.
     pub fn timed_out(&mut self, ctx: &mut Context) -> Drive {
+        if self.preamble == Preamble::ProxyHeader {
+            // The PROXY protocol header did not come in time: nothing to answer in.
+            return Drive::Close;
+        }
         let state = std::mem::replace(&mut self.state, State::Closed);
         self.state = match state {
             State::Head { idle: false } if !self.input.is_empty() => self.fail(408, ctx),
@@ -291,6 +323,34 @@ impl Connection {
             _ => State::Closed,
         };
         self.drive(ctx)
+    }
+
+    /// Reads the PROXY protocol header: None once it is read (the addresses it gives are
+    /// taken, HTTP may begin); else what `drive` returns: wait for the rest, or close because
+    /// the header is broken or never came.
+    fn read_proxy_header(&mut self, ctx: &Context) -> Option<Drive> {
+        let socket = self.transport.socket();
+        match transport::read_proxy_header(socket, &mut self.readable, self.hangup) {
+            Ok(None) => Some(Drive::Wait),
+            Ok(Some(header)) => {
+                self.preamble = Preamble::None;
+                if let crate::proxy_protocol::Header::Proxied { source, .. } = header {
+                    self.proxied = Some(source);
+                }
+                let settings = route(ctx.runtime, self.listen, None).settings;
+                self.client = settings.real_ip.client(self.peer, self.proxied, &[]);
+                None
+            }
+            Err(error) => {
+                self.preamble = Preamble::None;
+                // nginx logs a broken header as an error: it is most often a load balancer
+                // that does not send one, or a client reaching past it.
+                if error.kind() != io::ErrorKind::UnexpectedEof {
+                    log::error(&format!("client {}: {error}, connection closed", self.peer));
+                }
+                Some(Drive::Close)
+            }
+        }
     }
 
     /// Whether a read could bring bytes.
@@ -432,7 +492,7 @@ impl Connection {
                 {
                     log::info(&format!(
                         "client {}: TLS: {error}, connection closed",
-                        self.peer
+                        self.client
                     ));
                 }
                 (State::Closed, Flow::Continue)
@@ -485,6 +545,10 @@ impl Connection {
     fn start(&mut self, request: Request, ctx: &mut Context) -> State {
         fault::check(&request.target, Point::Plan);
         let site = route(ctx.runtime, self.listen, Some(&request));
+        self.client = site
+            .settings
+            .real_ip
+            .client(self.peer, self.proxied, &request.headers);
         self.timeouts = Timeouts::of(site.settings);
         let limit = site.settings.client_max_body_size;
         if let Framing::Length(length) = request.framing
@@ -651,7 +715,7 @@ impl Connection {
         if log::enabled(crate::config::LogLevel::Info) {
             log::info(&format!(
                 "client {}: {status} {}, connection closed",
-                self.peer,
+                self.client,
                 handler::pages::reason(status)
             ));
         }
@@ -755,7 +819,7 @@ impl Connection {
     /// Adds the access-log line of a completed response (when the access log is on).
     fn log_response(&self, entry: Option<&log::Entry>, body_bytes: u64, ctx: &mut Context) {
         if let (Some(entry), Some(out)) = (entry, ctx.access_log.as_deref_mut()) {
-            log::append_access(out, self.peer, ctx.log_time, entry, body_bytes);
+            log::append_access(out, self.client, ctx.log_time, entry, body_bytes);
         }
     }
 

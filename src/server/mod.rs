@@ -1,6 +1,8 @@
 //! The running server: binds the listeners, starts the workers, and turns signals into
-//! reloads and shutdowns. `connection` is the per-client state machine, `worker` the event
-//! loop, `output` the write queue, `log` the access and error logs.
+//! reloads, binary upgrades and shutdowns. `connection` is the per-client state machine,
+//! `worker` the event loop, `listener` the listening sockets and which worker accepts on which,
+//! `upgrade` the sockets received at exec and the SIGUSR2 handover, `output` the write queue,
+//! `log` the access and error logs.
 
 mod connection;
 mod fault;
@@ -9,6 +11,7 @@ pub mod log;
 mod output;
 mod runtime;
 mod transport;
+mod upgrade;
 mod worker;
 
 use crate::config::{self, Config};
@@ -17,6 +20,7 @@ use listener::{Bound, Inherited};
 use runtime::Runtime;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 use worker::{Control, Crew, Worker};
 
 /// The addresses a configuration asks for, each once, in file order.
@@ -79,20 +83,30 @@ fn sweep_upload_stores(config: &Config) {
     }
 }
 
-/// Serves `config` until SIGINT or SIGTERM. Errors (an address that cannot be bound, a log that
-/// cannot be opened) are returned before anything is served.
+/// Serves `config` until SIGINT or SIGTERM (or until a binary upgrade's new server is
+/// serving). Errors (an address that cannot be bound, a log that cannot be opened) are returned
+/// before anything is served.
 pub fn run(config: Config) -> Result<(), String> {
-    let signals = sys::Signals::catch(&[sys::SIGHUP, sys::SIGINT, sys::SIGTERM, sys::SIGUSR1])
-        .map_err(|e| format!("cannot catch signals: {e}"))?;
+    // First, while the inherited descriptors are the only ones above stderr.
+    let program = upgrade::Program::current();
+    let mut given = upgrade::inherited()?;
+    let signals = sys::Signals::catch(&[
+        sys::SIGHUP,
+        sys::SIGINT,
+        sys::SIGTERM,
+        sys::SIGUSR1,
+        sys::SIGUSR2,
+    ])
+    .map_err(|e| format!("cannot catch signals: {e}"))?;
 
     raise_file_limit();
     fault::init();
     worker::log_panics();
     let worker_count = config.workers.max(1);
-    let mut inherited = Inherited::default();
-    let mut listeners = bind_all(&config, worker_count, &[], &mut inherited)?;
+    let mut listeners = bind_all(&config, worker_count, &[], &mut given.listeners)?;
     let config_path = config.path.clone();
     let runtime = Arc::new(open_runtime(config, &listeners)?);
+    upgrade::report_unused(std::mem::take(&mut given.listeners));
     for listener in &listeners {
         log::announce(&listening(&runtime, listener));
     }
@@ -117,42 +131,137 @@ pub fn run(config: Config) -> Result<(), String> {
             .map_err(|e| format!("cannot start worker: {e}"))?;
         threads.push(thread);
     }
+    given.announce_ready();
 
     // The configuration in force: its log files are the ones SIGUSR1 reopens.
     let mut current = runtime;
+    // A new binary started by SIGUSR2 and not serving yet, and until when it may take.
+    let mut upgrading: Option<(upgrade::Upgrade, Instant)> = None;
     loop {
-        let signal = signals.next().map_err(|e| format!("signals: {e}"))?;
-        if signal == sys::SIGUSR1 {
-            reopen_logs(&current);
-            continue;
-        }
-        if signal == sys::SIGHUP {
-            match reload(&config_path, worker_count, &listeners) {
-                Ok((runtime, new_listeners)) => {
-                    let runtime = Arc::new(runtime);
-                    for index in 0..worker_count {
-                        let share = listener::share(&new_listeners, worker_count, index);
-                        crew.send(index, Control::Reload(Arc::clone(&runtime), share));
+        let pending = upgrading.as_ref().map(|(u, until)| (&u.ready, *until));
+        match next_event(&signals, pending).map_err(|e| format!("signals: {e}"))? {
+            Event::Signal(sys::SIGUSR1) => reopen_logs(&current),
+            Event::Signal(sys::SIGHUP) => {
+                upgrade::notify("RELOADING=1");
+                match reload(&config_path, worker_count, &listeners) {
+                    Ok((runtime, new_listeners)) => {
+                        let runtime = Arc::new(runtime);
+                        for index in 0..worker_count {
+                            let share = listener::share(&new_listeners, worker_count, index);
+                            crew.send(index, Control::Reload(Arc::clone(&runtime), share));
+                        }
+                        listeners = new_listeners;
+                        current = runtime;
+                        log::notice("configuration reloaded");
                     }
-                    listeners = new_listeners;
-                    current = runtime;
-                    log::notice("configuration reloaded");
+                    Err(message) => log::error(&format!(
+                        "reload failed, keeping the old configuration: {message}"
+                    )),
                 }
-                Err(message) => log::error(&format!(
-                    "reload failed, keeping the old configuration: {message}"
-                )),
+                upgrade::notify("READY=1");
             }
-            continue;
+            Event::Signal(sys::SIGUSR2) if upgrading.is_some() => {
+                log::warn("binary upgrade already under way: SIGUSR2 ignored");
+            }
+            Event::Signal(sys::SIGUSR2) => match upgrade::start(&program, &listeners) {
+                Ok(started) => {
+                    log::notice(&format!(
+                        "binary upgrade: started pid {}",
+                        started.child.id()
+                    ));
+                    upgrading = Some((started, Instant::now() + upgrade::READY_WITHIN));
+                }
+                Err(error) => log::error(&format!("binary upgrade: cannot start: {error}")),
+            },
+            Event::Signal(_) => {
+                log::notice("shutting down");
+                break;
+            }
+            Event::Upgrade => {
+                let Some((mut started, _)) = upgrading.take() else {
+                    continue;
+                };
+                if upgrade::outcome(&started) {
+                    log::notice(&format!(
+                        "binary upgrade: pid {} is serving; finishing the requests in flight",
+                        started.child.id()
+                    ));
+                    // Left to run: when this process exits, it is re-parented.
+                    drop(started);
+                    break;
+                }
+                let status = started.child.wait();
+                log::error(&format!(
+                    "binary upgrade failed (the new server exited: {}); still serving",
+                    status.map_or_else(|e| e.to_string(), |s| s.to_string())
+                ));
+            }
+            Event::UpgradeTimedOut => {
+                if let Some((mut started, _)) = upgrading.take() {
+                    let _ = started.child.kill();
+                    let _ = started.child.wait();
+                    log::error(&format!(
+                        "binary upgrade failed (pid {} not serving within {:?}, killed); still \
+                         serving",
+                        started.child.id(),
+                        upgrade::READY_WITHIN
+                    ));
+                }
+            }
         }
-        log::notice("shutting down");
-        for index in 0..worker_count {
-            crew.send(index, Control::Shutdown);
+    }
+    upgrade::notify("STOPPING=1");
+    for index in 0..worker_count {
+        crew.send(index, Control::Shutdown);
+    }
+    listeners.clear();
+    for thread in threads {
+        let _ = thread.join();
+    }
+    Ok(())
+}
+
+/// What the main thread wakes up for.
+enum Event {
+    Signal(i32),
+    /// The new server of a binary upgrade is serving, or gone.
+    Upgrade,
+    UpgradeTimedOut,
+}
+
+/// Waits for a signal, or for the new server of an upgrade (`pending`: its pipe and until
+/// when it may take).
+fn next_event(
+    signals: &sys::Signals,
+    pending: Option<(&rustix::fd::OwnedFd, Instant)>,
+) -> std::io::Result<Event> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let Some((ready, until)) = pending else {
+        return signals.next().map(Event::Signal);
+    };
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Event::UpgradeTimedOut);
         }
-        listeners.clear();
-        for thread in threads {
-            let _ = thread.join();
+        let timeout = rustix::time::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos().into(),
+        };
+        let mut fds = [
+            PollFd::from_borrowed_fd(signals.fd(), PollFlags::IN),
+            PollFd::new(ready, PollFlags::IN),
+        ];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
         }
-        return Ok(());
+        if !fds[0].revents().is_empty() {
+            return signals.next().map(Event::Signal);
+        }
+        if !fds[1].revents().is_empty() {
+            return Ok(Event::Upgrade);
+        }
     }
 }
 

@@ -15,7 +15,7 @@
 //! upload temporary removed, and the worker goes on serving the others. [`log_panics`] sends
 //! the panic's message and location to the error log.
 
-use super::connection::{Connection, Context, Drive};
+use super::connection::{Connection, Context, Drive, Waiting};
 use super::listener::Listener;
 use super::log;
 use super::runtime::Runtime;
@@ -48,6 +48,8 @@ const ORPHAN_POLL: Duration = Duration::from_millis(20);
 const ACCESS_LOG_FLUSH: usize = 64 * 1024;
 /// How long a shutdown waits for responses in flight.
 const GRACE: Duration = Duration::from_secs(10);
+/// How long a connection accepted just before a shutdown has to send its request.
+const FIRST_REQUEST_WHILE_DRAINING: Duration = Duration::from_secs(1);
 
 /// Messages from the main thread (and, for [`Control::Adopt`], from other workers).
 pub enum Control {
@@ -616,14 +618,11 @@ impl Worker {
                     }
                 }
                 Control::Adopt(connections) => {
+                    // Even while draining: the client was accepted and waits for its answer
+                    // (the listening sockets may live on in a server that replaced this one,
+                    // so nothing tells it to go elsewhere).
                     for accepted in connections {
-                        // Once draining, a connection handed over is closed unserved, as one
-                        // still queued in a closed listener would be.
-                        if self.draining_until.is_none() {
-                            self.open(accepted, now);
-                        } else {
-                            self.crew.count(self.index, -1);
-                        }
+                        self.open(accepted, now);
                     }
                 }
                 Control::Shutdown => {
@@ -633,18 +632,36 @@ impl Worker {
                     // refused at once instead of waiting in the backlog to be reset at exit.
                     self.listeners.clear();
                     self.draining_until = Some(now + GRACE);
-                    let idle: Vec<u32> = self
-                        .slots
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| s.connection.as_ref().is_some_and(|c| c.is_idle()))
-                        .map(|(i, _)| i as u32)
-                        .collect();
-                    for slot in idle {
-                        self.close(slot);
-                    }
+                    self.close_waiting(now);
                 }
             }
+        }
+    }
+
+    /// At the start of a drain: keep-alive connections between requests close now (a client
+    /// sends a request on them at its own risk, and retries: RFC 9112 section 9.3.1); a
+    /// connection accepted just before has its request, probably on its way, read if it comes
+    /// within [`FIRST_REQUEST_WHILE_DRAINING`], so that nothing accepted is dropped unanswered.
+    fn close_waiting(&mut self, now: Instant) {
+        let mut idle = Vec::new();
+        for (slot, entry) in self.slots.iter_mut().enumerate() {
+            let Some(connection) = entry.connection.as_deref_mut() else {
+                continue;
+            };
+            match connection.waiting() {
+                Some(Waiting::NextRequest) => idle.push(slot as u32),
+                Some(Waiting::FirstRequest) => {
+                    let soon = now + FIRST_REQUEST_WHILE_DRAINING;
+                    connection.deadline = Some(connection.deadline.map_or(soon, |d| d.min(soon)));
+                }
+                None => {}
+            }
+        }
+        for slot in idle {
+            self.close(slot);
+        }
+        for slot in 0..self.slots.len() as u32 {
+            self.sync_timer(slot);
         }
     }
 

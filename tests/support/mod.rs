@@ -10,6 +10,7 @@
 //! - [`proc`]: /proc readings (descriptors, memory, CPU, children) and polling.
 //! - [`data`]: pseudo-random test data and byte strings for assertion messages.
 //! - [`tls`]: certificates made at test time (rcgen) and their SPKI pins.
+//! - [`load`]: a bounded load of client threads for restart tests, with every failure recorded.
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
 
@@ -19,6 +20,7 @@ pub mod cgi;
 pub mod data;
 pub mod hostile;
 pub mod http;
+pub mod load;
 pub mod proc;
 pub mod server;
 pub mod tls;

@@ -60,6 +60,15 @@ const LINGER: Duration = Duration::from_secs(2);
 /// The interim answer to `Expect: 100-continue`, sent just before a body is wanted.
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
+/// What a connection with no request under way waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Its first request (or, behind `proxy_protocol`, its PROXY header): just accepted.
+    FirstRequest,
+    /// The next request on a keep-alive connection.
+    NextRequest,
+}
+
 /// What the worker must do after `drive`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Drive {
@@ -261,10 +270,15 @@ impl Connection {
         self.hangup |= hangup || error;
     }
 
-    /// Whether the connection waits for a request with nothing of it received yet (new, or
-    /// between keep-alive requests).
-    pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head { .. }) && self.input.is_empty()
+    /// What the connection waits for, when it waits for a request of which nothing has
+    /// arrived yet: None while a request is under way.
+    pub fn waiting(&self) -> Option<Waiting> {
+        match self.state {
+            State::Head { .. } if !self.input.is_empty() => None,
+            State::Head { idle: true } => Some(Waiting::NextRequest),
+            State::Head { idle: false } => Some(Waiting::FirstRequest),
+            _ => None,
+        }
     }
 
     /// Runs the state machine until it must wait.

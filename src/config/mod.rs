@@ -5,6 +5,7 @@
 //! `PATH:LINE:COL: message`. A configuration that is legal but unsafe also carries
 //! [`ConfigWarning`]s (`lint`), which print as `PATH:LINE:COL: warning: message`.
 
+mod fastcgi;
 mod lexer;
 mod lint;
 mod listen;
@@ -123,6 +124,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         warning.path = path.to_path_buf();
     }
     Ok(config)
+}
+
+/// [`parse`] with the `fastcgi_*` directives accepted even while FastCGI is not wired (for
+/// the tests of what they mean).
+#[cfg(test)]
+pub(crate) fn parse_allowing_fastcgi(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    parser::parse_allowing_fastcgi(text, dir).map_err(|e| ConfigError {
+        path: path.to_path_buf(),
+        line: e.pos.line,
+        col: e.pos.col,
+        message: e.message,
+    })
 }
 
 /// `path` joined to the current directory if relative, with `.` components dropped (`..` kept:

@@ -12,21 +12,32 @@ use std::time::Duration;
 
 use super::lexer::{self, Error, Pos, Token, TokenKind};
 use super::model::{
-    AddHeader, CgiHandler, Config, Expires, Location, LogLevel, LogTarget, Methods, Return, Server,
-    Settings,
+    AddHeader, CgiHandler, Config, ErrorPage, ErrorPageStatus, Expires, Location, LocationId,
+    LocationKind, LogLevel, LogTarget, Methods, Return, Server, Settings, TryFallback, TryFiles,
 };
 use super::template::Template;
 use super::tls::{Part, Tls};
 
 type Result<T> = std::result::Result<T, Error>;
 
-fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
+pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
     Err(Error::new(pos, message))
 }
 
 /// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
 /// `Config::path` is left for the caller to fill in.
 pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
+    parse_with(text, config_dir, super::fastcgi::WIRED)
+}
+
+/// [`parse`] with the `fastcgi_*` directives accepted whether or not FastCGI is wired (for
+/// the tests of their grammar).
+#[cfg(test)]
+pub(super) fn parse_allowing_fastcgi(text: &str, config_dir: &Path) -> Result<Config> {
+    parse_with(text, config_dir, true)
+}
+
+fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
     let tokens = lexer::tokenize(text)?;
     let eof = tokens.eof;
     let tree = Tree {
@@ -34,7 +45,13 @@ pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
         eof,
     }
     .block(None, 0)?;
-    let mut config = Interpreter { dir: config_dir }.main(&tree, eof)?;
+    let captures = capture_names(&tree);
+    let mut config = Interpreter {
+        dir: config_dir,
+        captures: &captures,
+        fastcgi,
+    }
+    .main(&tree, eof)?;
     config.warnings = super::lint::lint(&tree, &config);
     Ok(config)
 }
@@ -171,7 +188,7 @@ const SPECS: &[Spec] = &[
     spec("ssl_certificate", SERVER, 1, 1),
     spec("ssl_certificate_key", SERVER, 1, 1),
     spec("server_name", SERVER, 1, MANY),
-    block("location", SERVER, 1, 2),
+    block("location", SETTINGS, 1, 2),
     spec("root", SETTINGS, 1, 1),
     spec("alias", LOCATION, 1, 1),
     spec("index", SETTINGS, 1, MANY),
@@ -179,6 +196,7 @@ const SPECS: &[Spec] = &[
     spec("allow_methods", SETTINGS, 1, MANY),
     spec("client_max_body_size", SETTINGS, 1, 1),
     spec("error_page", SETTINGS, 2, MANY),
+    spec("try_files", SETTINGS, 2, MANY),
     spec("return", SETTINGS, 1, 2),
     spec("cgi", SETTINGS, 1, 2),
     spec("cgi_timeout", SETTINGS, 1, 1),
@@ -193,6 +211,16 @@ const SPECS: &[Spec] = &[
     spec("set_real_ip_from", SETTINGS, 1, 1),
     spec("real_ip_header", SETTINGS, 1, 1),
     spec("real_ip_recursive", SETTINGS, 1, 1),
+    // config::fastcgi
+    spec("fastcgi_pass", LOCATION, 1, 1),
+    spec("fastcgi_param", SETTINGS, 2, 3),
+    spec("fastcgi_index", SETTINGS, 1, 1),
+    spec("fastcgi_split_path_info", LOCATION, 1, 1),
+    spec("fastcgi_keep_conn", SETTINGS, 1, 1),
+    spec("fastcgi_connect_timeout", SETTINGS, 1, 1),
+    spec("fastcgi_read_timeout", SETTINGS, 1, 1),
+    spec("fastcgi_send_timeout", SETTINGS, 1, 1),
+    spec("fastcgi_intercept_errors", SETTINGS, 1, 1),
 ];
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
@@ -227,7 +255,7 @@ fn check(d: &Directive, context: u8) -> Result<()> {
     Ok(())
 }
 
-fn duplicate<T>(d: &Directive) -> Result<T> {
+pub(super) fn duplicate<T>(d: &Directive) -> Result<T> {
     fail(
         d.name.pos,
         format!("\"{}\" directive is duplicate", d.name.text),
@@ -243,7 +271,8 @@ struct Overrides {
     autoindex: Option<bool>,
     allow_methods: Option<Methods>,
     client_max_body_size: Option<u64>,
-    error_pages: Option<Vec<(u16, String)>>,
+    error_pages: Option<Vec<ErrorPage>>,
+    try_files: Option<TryFiles>,
     return_: Option<Return>,
     cgi: Option<Vec<CgiHandler>>,
     cgi_timeout: Option<Duration>,
@@ -256,6 +285,7 @@ struct Overrides {
     expires: Option<Expires>,
     gzip_static: Option<bool>,
     real_ip: super::realip::Overrides,
+    fastcgi: super::fastcgi::Overrides,
 }
 
 impl Overrides {
@@ -287,16 +317,36 @@ impl Overrides {
         if self.return_.is_some() {
             s.return_ = self.return_;
         }
+        if self.try_files.is_some() {
+            s.try_files = self.try_files;
+        }
         if self.upload_store.is_some() {
             s.upload_store = self.upload_store;
         }
         s.real_ip = self.real_ip.apply_to(&base.real_ip);
+        s.fastcgi = self.fastcgi.apply_to(&base.fastcgi);
         s
     }
 }
 
 struct Interpreter<'a> {
     dir: &'a Path,
+    /// The group names of every location regular expression in the file (`$name` variables).
+    captures: &'a [String],
+    /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
+    fastcgi: bool,
+}
+
+/// A location block read, before its settings are resolved against its parents'.
+struct LocationBlock {
+    path: String,
+    kind: LocationKind,
+    regex: Option<regex::Regex>,
+    overrides: Overrides,
+    parent: Option<LocationId>,
+    nested: Vec<LocationId>,
+    /// An `alias` with variables in a regular-expression location.
+    alias_template: Option<Template>,
 }
 
 impl Interpreter<'_> {
@@ -366,7 +416,8 @@ impl Interpreter<'_> {
         let mut certificate_key: Option<&Word> = None;
         let mut server_names = Vec::new();
         let mut own = Overrides::default();
-        let mut locations: Vec<(String, bool, Overrides)> = Vec::new();
+        let mut locations: Vec<LocationBlock> = Vec::new();
+        let mut top_locations = Vec::new();
         for c in d.block.as_deref().unwrap_or_default() {
             check(c, SERVER)?;
             match c.name.text.as_str() {
@@ -407,17 +458,8 @@ impl Interpreter<'_> {
                     server_names.extend(c.args.iter().map(|a| a.text.to_lowercase()));
                 }
                 "location" => {
-                    let (path, exact, pos) = location_path(c)?;
-                    if locations.iter().any(|(p, e, _)| *p == path && *e == exact) {
-                        let shown = if exact { format!("= {path}") } else { path };
-                        return fail(pos, format!("duplicate location \"{shown}\""));
-                    }
-                    let mut overrides = Overrides::default();
-                    for l in c.block.as_deref().unwrap_or_default() {
-                        check(l, LOCATION)?;
-                        self.setting(&mut overrides, l)?;
-                    }
-                    locations.push((path, exact, overrides));
+                    let id = self.location(c, None, &mut locations)?;
+                    top_locations.push(id);
                 }
                 _ => self.setting(&mut own, c)?,
             }
@@ -427,23 +469,166 @@ impl Interpreter<'_> {
         }
         let tls = self.tls(certificate, certificate_key, first_ssl)?;
         let settings = own.apply_to(&Settings::defaults(self.dir));
-        let locations = locations
-            .into_iter()
-            .map(|(path, exact, overrides)| Location {
-                path,
-                exact,
-                settings: overrides.apply_to(&settings),
-            })
-            .collect();
-        Ok(Server {
+        // Parents come before the blocks nested in them: each inherits from one already done.
+        let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
+        for block in locations {
+            let base = match block.parent {
+                Some(parent) => &resolved[parent].settings,
+                None => &settings,
+            };
+            let own_alias = block.overrides.alias.is_some();
+            let alias_template = block.alias_template;
+            let mut settings = block.overrides.apply_to(base);
+            if own_alias {
+                settings.alias_prefix = block.path.clone();
+                settings.alias_template = alias_template;
+            }
+            resolved.push(Location {
+                path: block.path,
+                kind: block.kind,
+                regex: block.regex,
+                settings,
+                nested: block.nested,
+            });
+        }
+        let server = Server {
             listen,
             ssl,
             proxy_protocol,
             tls,
             server_names,
             settings,
-            locations,
-        })
+            locations: resolved,
+            top_locations,
+        };
+        check_named_targets(d, &server)?;
+        Ok(server)
+    }
+
+    /// One `location` block (and the blocks nested in it), checked against its parent as nginx
+    /// does, added to `out`; returns its id.
+    fn location(
+        &self,
+        d: &Directive,
+        parent: Option<LocationId>,
+        out: &mut Vec<LocationBlock>,
+    ) -> Result<LocationId> {
+        let (path, kind, pos) = location_path(d)?;
+        let shown = |kind: LocationKind, path: &str| kind.display(path);
+        if let Some(p) = parent.map(|p| &out[p]) {
+            let (this, that) = (shown(kind, &path), shown(p.kind, &p.path));
+            if p.kind == LocationKind::Exact {
+                return fail(
+                    pos,
+                    format!("location \"{this}\" cannot be inside the exact location \"{that}\""),
+                );
+            }
+            if p.kind == LocationKind::Named {
+                return fail(
+                    pos,
+                    format!("location \"{this}\" cannot be inside the named location \"{that}\""),
+                );
+            }
+            if kind == LocationKind::Named {
+                return fail(
+                    pos,
+                    format!("named location \"{this}\" can be on the server level only"),
+                );
+            }
+            let inside = match (kind, p.kind) {
+                (LocationKind::Regex | LocationKind::RegexCaseless, _) => true,
+                (_, LocationKind::Prefix | LocationKind::PrefixFinal) => {
+                    super::model::prefix_matches(&p.path, &path)
+                }
+                // nginx compares the nested name with the expression's text.
+                _ => path.starts_with(&p.path),
+            };
+            if !inside {
+                return fail(
+                    pos,
+                    format!("location \"{this}\" is outside location \"{that}\""),
+                );
+            }
+        }
+        let siblings: &[LocationId] = match parent {
+            Some(p) => &out[p].nested,
+            None => &[],
+        };
+        let same_class = |a: LocationKind, b: LocationKind| {
+            let class = |k| match k {
+                LocationKind::Prefix | LocationKind::PrefixFinal => 0,
+                LocationKind::Exact => 1,
+                LocationKind::Named => 2,
+                LocationKind::Regex | LocationKind::RegexCaseless => 3,
+            };
+            class(a) == class(b) && class(a) != 3
+        };
+        let duplicate = match parent {
+            Some(_) => siblings
+                .iter()
+                .any(|&s| out[s].path == path && same_class(out[s].kind, kind)),
+            None => out
+                .iter()
+                .any(|b| b.parent.is_none() && b.path == path && same_class(b.kind, kind)),
+        };
+        if duplicate {
+            return fail(
+                pos,
+                format!("duplicate location \"{}\"", shown(kind, &path)),
+            );
+        }
+        let regex = match kind {
+            LocationKind::Regex | LocationKind::RegexCaseless => Some(compile_regex(
+                &path,
+                kind == LocationKind::RegexCaseless,
+                pos,
+            )?),
+            _ => None,
+        };
+        let id = out.len();
+        out.push(LocationBlock {
+            path,
+            kind,
+            regex,
+            overrides: Overrides::default(),
+            parent,
+            nested: Vec::new(),
+            alias_template: None,
+        });
+        if let Some(p) = parent {
+            out[p].nested.push(id);
+        }
+        let mut overrides = Overrides::default();
+        for l in d.block.as_deref().unwrap_or_default() {
+            check(l, LOCATION)?;
+            if l.name.text == "location" {
+                self.location(l, Some(id), out)?;
+            } else {
+                self.setting(&mut overrides, l)?;
+            }
+        }
+        if out[id].regex.is_some()
+            && let Some(w) = d
+                .block
+                .iter()
+                .flatten()
+                .find(|l| l.name.text == "alias")
+                .and_then(|l| l.args.first())
+        {
+            let template = parse_template(w, self.captures)?;
+            if template.has_variables() {
+                // Relative to the configuration's directory, as every path; the directory is
+                // literal text (it may hold a `$`).
+                let dir = if Path::new(&w.text).is_absolute() || w.text.starts_with('$') {
+                    String::new()
+                } else {
+                    format!("{}/", self.dir.display())
+                };
+                out[id].alias_template = Some(Template::prefixed(&dir, template));
+            }
+        }
+        out[id].overrides = overrides;
+        Ok(id)
     }
 
     /// One directive of the settings family, already `check`ed for its block.
@@ -520,29 +705,20 @@ impl Interpreter<'_> {
                 o.client_max_body_size = Some(parse_size(&args[0])?);
             }
             "error_page" => {
-                let Some((uri, codes)) = args.split_last() else {
-                    return fail(d.name.pos, "invalid number of arguments in \"error_page\"");
-                };
-                if !uri.text.starts_with('/') {
-                    return fail(
-                        uri.pos,
-                        format!(
-                            "invalid error page URI \"{}\", it must start with \"/\"",
-                            uri.text
-                        ),
-                    );
-                }
                 let list = o.error_pages.get_or_insert_with(Vec::new);
-                for c in codes {
-                    let code = parse_code(c, 300, 599)?;
-                    list.push((code, uri.text.clone()));
+                list.extend(parse_error_page(d)?);
+            }
+            "try_files" => {
+                if o.try_files.is_some() {
+                    return duplicate(d);
                 }
+                o.try_files = Some(self.try_files(args)?);
             }
             "return" => {
                 if o.return_.is_some() {
                     return duplicate(d);
                 }
-                o.return_ = Some(parse_return(args)?);
+                o.return_ = Some(parse_return(args, self.captures)?);
             }
             "cgi" => {
                 let ext = &args[0];
@@ -592,6 +768,12 @@ impl Interpreter<'_> {
             }
             "set_real_ip_from" | "real_ip_header" | "real_ip_recursive" => {
                 super::realip::directive(&mut o.real_ip, d)?;
+            }
+            name if super::fastcgi::NAMES.contains(&name) => {
+                super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
+                if !self.fastcgi {
+                    return super::fastcgi::refuse_unwired(d.name.pos);
+                }
             }
             name => {
                 let slot = match name {
@@ -665,6 +847,58 @@ impl Interpreter<'_> {
         Ok(super::clean(&self.dir.join(&w.text)))
     }
 
+    /// `try_files FILE ... LAST`: LAST is a URI, `@NAME` or `=CODE`.
+    fn try_files(&self, args: &[Word]) -> Result<TryFiles> {
+        let Some((last, files)) = args.split_last() else {
+            return fail(Pos { line: 1, col: 1 }, "invalid number of arguments");
+        };
+        let mut templates = Vec::with_capacity(files.len());
+        for f in files {
+            if f.text.is_empty() {
+                return fail(f.pos, "invalid file \"\" in \"try_files\" directive");
+            }
+            let t = parse_template(f, self.captures)?;
+            if t.starts_with("@") || t.starts_with("=") {
+                return fail(
+                    f.pos,
+                    format!(
+                        "\"{}\" can only be the last argument of \"try_files\" (the fallback)",
+                        f.text
+                    ),
+                );
+            }
+            templates.push(t);
+        }
+        let fallback = if let Some(code) = last.text.strip_prefix('=') {
+            let w = Word {
+                text: code.to_string(),
+                pos: Pos {
+                    line: last.pos.line,
+                    col: last.pos.col + 1,
+                },
+            };
+            TryFallback::Code(parse_code(&w, 200, 599)?)
+        } else if last.text.starts_with('@') {
+            check_location_name(last)?;
+            TryFallback::Named(last.text.clone())
+        } else if last.text.starts_with('/') || last.text.starts_with('$') {
+            TryFallback::Uri(parse_template(last, self.captures)?)
+        } else {
+            return fail(
+                last.pos,
+                format!(
+                    "invalid fallback \"{}\" of \"try_files\": the last argument must be a URI \
+                     (\"/index.php?$args\"), a named location (\"@app\") or a status (\"=404\")",
+                    last.text
+                ),
+            );
+        };
+        Ok(TryFiles {
+            files: templates,
+            fallback,
+        })
+    }
+
     /// An absolute path is kept, a relative one with a `/` is relative to the config directory,
     /// and a bare name (`python3`) is kept for a `PATH` search.
     fn interpreter(&self, w: &Word) -> Result<PathBuf> {
@@ -715,27 +949,33 @@ fn parse_workers(w: &Word) -> Result<usize> {
     }
 }
 
-/// `location PATH` or `location = PATH` (also `=PATH`, as nginx accepts): the path, whether it
-/// is exact, and where the path is written.
-fn location_path(d: &Directive) -> Result<(String, bool, Pos)> {
-    let (path, exact, pos) = match d.args.as_slice() {
-        [m, p] if m.text == "=" => (p.text.as_str(), true, p.pos),
-        [m, _] => {
-            return fail(
-                m.pos,
-                format!("unsupported location modifier \"{}\"", m.text),
-            );
-        }
-        [p] => match p.text.strip_prefix('=') {
-            Some(rest) => (
-                rest,
-                true,
+/// `location [= | ^~ | ~ | ~*] PATH` (the modifier may be glued to the path, `=/x`, as nginx
+/// accepts) or `location @NAME`: the path, its kind, and where the path is written.
+fn location_path(d: &Directive) -> Result<(String, LocationKind, Pos)> {
+    const MODIFIERS: [(&str, LocationKind); 4] = [
+        ("=", LocationKind::Exact),
+        ("^~", LocationKind::PrefixFinal),
+        ("~*", LocationKind::RegexCaseless),
+        ("~", LocationKind::Regex),
+    ];
+    let (path, kind, pos) = match d.args.as_slice() {
+        [m, p] => match MODIFIERS.iter().find(|(text, _)| *text == m.text) {
+            Some((_, kind)) => (p.text.as_str(), *kind, p.pos),
+            None => {
+                return fail(m.pos, format!("invalid location modifier \"{}\"", m.text));
+            }
+        },
+        [p] => match MODIFIERS.iter().find(|(text, _)| p.text.starts_with(text)) {
+            Some((text, kind)) => (
+                &p.text[text.len()..],
+                *kind,
                 Pos {
                     line: p.pos.line,
-                    col: p.pos.col + 1,
+                    col: p.pos.col + text.chars().count(),
                 },
             ),
-            None => (p.text.as_str(), false, p.pos),
+            None if p.text.starts_with('@') => (p.text.as_str(), LocationKind::Named, p.pos),
+            None => (p.text.as_str(), LocationKind::Prefix, p.pos),
         },
         _ => {
             return fail(
@@ -744,13 +984,107 @@ fn location_path(d: &Directive) -> Result<(String, bool, Pos)> {
             );
         }
     };
-    if !path.starts_with('/') {
-        return fail(
+    match kind {
+        LocationKind::Regex | LocationKind::RegexCaseless if path.is_empty() => {
+            return fail(pos, "empty regular expression in \"location\"");
+        }
+        LocationKind::Named => check_location_name(&Word {
+            text: path.to_string(),
             pos,
-            format!("invalid location \"{path}\", it must start with \"/\""),
-        );
+        })?,
+        LocationKind::Regex | LocationKind::RegexCaseless => {}
+        _ if !path.starts_with('/') => {
+            return fail(
+                pos,
+                format!("invalid location \"{path}\", it must start with \"/\""),
+            );
+        }
+        _ => {}
     }
-    Ok((path.to_string(), exact, pos))
+    Ok((path.to_string(), kind, pos))
+}
+
+/// `@NAME`: at least one character after `@`.
+fn check_location_name(w: &Word) -> Result<()> {
+    if w.text.len() < 2 || w.text.contains('/') {
+        return fail(w.pos, format!("invalid location name \"{}\"", w.text));
+    }
+    Ok(())
+}
+
+/// Compiles a location's regular expression, an error at the expression when it does not.
+/// The `regex` crate matches in time linear in the path, whatever the expression: no request
+/// can make a worker backtrack for long (nginx's PCRE can).
+fn compile_regex(source: &str, caseless: bool, pos: Pos) -> Result<regex::Regex> {
+    regex::RegexBuilder::new(source)
+        .case_insensitive(caseless)
+        .size_limit(1 << 20)
+        .build()
+        .or_else(|e| {
+            fail(
+                pos,
+                format!(
+                    "invalid regular expression \"{source}\": {}",
+                    regex_message(&e)
+                ),
+            )
+        })
+}
+
+/// The one-line reason of a `regex` error (its syntax errors come as a drawing over lines).
+pub(super) fn regex_message(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => text
+            .lines()
+            .find_map(|l| l.strip_prefix("error: "))
+            .unwrap_or(text)
+            .to_string(),
+        regex::Error::CompiledTooBig(_) => "the compiled expression is too big".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The group names of every location regular expression in the file, for `$name` variables
+/// (nginx makes each named group a variable, wherever it is used). Expressions that do not
+/// compile are skipped here: they are reported where they are written.
+fn capture_names(tree: &[Directive]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut stack: Vec<&Directive> = tree.iter().collect();
+    while let Some(d) = stack.pop() {
+        if d.name.text == "location"
+            && let Ok((path, kind, pos)) = location_path(d)
+            && matches!(kind, LocationKind::Regex | LocationKind::RegexCaseless)
+            && let Ok(regex) = compile_regex(&path, false, pos)
+        {
+            for name in regex.capture_names().flatten() {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        stack.extend(d.block.iter().flatten());
+    }
+    names
+}
+
+/// Every named location that a `try_files` or an `error_page` of the server (or of its
+/// locations) names must exist in the server: an error at the reference otherwise (nginx
+/// finds out only when a request takes that path, and answers 500).
+fn check_named_targets(d: &Directive, server: &Server) -> Result<()> {
+    let mut stack: Vec<&Directive> = d.block.iter().flatten().collect();
+    while let Some(c) = stack.pop() {
+        let target = match c.name.text.as_str() {
+            "try_files" | "error_page" => c.args.last(),
+            _ => None,
+        };
+        if let Some(w) = target.filter(|w| w.text.starts_with('@'))
+            && server.named_location(&w.text).is_none()
+        {
+            return fail(w.pos, format!("no location \"{}\" in this server", w.text));
+        }
+        stack.extend(c.block.iter().flatten());
+    }
+    Ok(())
 }
 
 /// `[HOST:]PORT` with HOST an IPv4 literal, `[IPv6]`, `*` or `localhost`.
@@ -826,14 +1160,14 @@ const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
 
 /// `return CODE [URL | TEXT]`, or nginx's `return URL` (a 302) for an `http(s)://` URL (or one
 /// starting with `$scheme`). The URL or text may hold variables.
-fn parse_return(args: &[Word]) -> Result<Return> {
+fn parse_return(args: &[Word], captures: &[String]) -> Result<Return> {
     let first = &args[0];
     let is_url =
         |t: &str| t.starts_with("http://") || t.starts_with("https://") || t.starts_with("$scheme");
     if args.len() == 1 && is_url(&first.text) {
         return Ok(Return {
             code: 302,
-            target: Some(parse_template(first)?),
+            target: Some(parse_template(first, captures)?),
         });
     }
     let code = match parse_decimal(&first.text) {
@@ -841,7 +1175,7 @@ fn parse_return(args: &[Word]) -> Result<Return> {
         _ => return fail(first.pos, format!("invalid return code \"{}\"", first.text)),
     };
     let target = match args.get(1) {
-        Some(w) => Some(parse_template(w)?),
+        Some(w) => Some(parse_template(w, captures)?),
         None => None,
     };
     if REDIRECTS.contains(&code) && target.as_ref().is_none_or(Template::is_empty) {
@@ -854,8 +1188,64 @@ fn parse_return(args: &[Word]) -> Result<Return> {
 }
 
 /// A text with variables, errors reported at the word.
-fn parse_template(w: &Word) -> Result<Template> {
-    Template::parse(&w.text).or_else(|e| fail(w.pos, format!("{} in \"{}\"", e.message, w.text)))
+pub(super) fn parse_template(w: &Word, captures: &[String]) -> Result<Template> {
+    Template::parse(&w.text, captures)
+        .or_else(|e| fail(w.pos, format!("{} in \"{}\"", e.message, w.text)))
+}
+
+/// `error_page CODE ... [=[RESPONSE]] (URI | @NAME)`: one entry per code.
+fn parse_error_page(d: &Directive) -> Result<Vec<ErrorPage>> {
+    let Some((target, rest)) = d.args.split_last() else {
+        return fail(d.name.pos, "invalid number of arguments in \"error_page\"");
+    };
+    let (codes, status) = match rest.split_last() {
+        Some((eq, codes)) if eq.text.starts_with('=') => {
+            let status = match &eq.text[1..] {
+                "" => ErrorPageStatus::FromPage,
+                code => ErrorPageStatus::Set(parse_code(
+                    &Word {
+                        text: code.to_string(),
+                        pos: Pos {
+                            line: eq.pos.line,
+                            col: eq.pos.col + 1,
+                        },
+                    },
+                    200,
+                    599,
+                )?),
+            };
+            (codes, status)
+        }
+        _ => (rest, ErrorPageStatus::Original),
+    };
+    if codes.is_empty() {
+        return fail(
+            d.name.pos,
+            "invalid number of arguments in \"error_page\" directive",
+        );
+    }
+    if target.text.starts_with('@') {
+        check_location_name(target)?;
+    } else if !target.text.starts_with('/') {
+        return fail(
+            target.pos,
+            format!(
+                "invalid error page URI \"{}\", it must start with \"/\" (or \"@\" for a named \
+                 location)",
+                target.text
+            ),
+        );
+    }
+    codes
+        .iter()
+        .map(|c| {
+            Ok(ErrorPage {
+                code: parse_code(c, 300, 599)?,
+                target: target.text.clone(),
+                status,
+            })
+        })
+        .collect()
 }
 
 /// `error_log PATH LEVEL`: one of nginx's level names we use.
@@ -875,7 +1265,7 @@ fn parse_log_level(w: &Word) -> Result<LogLevel> {
     )
 }
 
-fn parse_on_off(w: &Word, directive: &str) -> Result<bool> {
+pub(super) fn parse_on_off(w: &Word, directive: &str) -> Result<bool> {
     match w.text.to_ascii_lowercase().as_str() {
         "on" => Ok(true),
         "off" => Ok(false),
@@ -1011,7 +1401,7 @@ fn parse_size(w: &Word) -> Result<u64> {
 const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Seconds, or a number with `ms`, `s`, `m` or `h`.
-fn parse_duration(w: &Word) -> Result<Duration> {
+pub(super) fn parse_duration(w: &Word) -> Result<Duration> {
     let s = w.text.as_str();
     let (digits, millis_per_unit) = if let Some(d) = s.strip_suffix("ms") {
         (d, 1)
@@ -1073,6 +1463,11 @@ mod tests {
         ok(&format!("server {{ listen 80; {body} }}")).servers[0]
             .settings
             .clone()
+    }
+
+    /// (code, target) of each error page.
+    fn pages(list: &[ErrorPage]) -> Vec<(u16, &str)> {
+        list.iter().map(|p| (p.code, p.target.as_str())).collect()
     }
 
     fn abs(p: &str) -> PathBuf {
@@ -1417,12 +1812,8 @@ mod tests {
         assert!(s.allow_methods.allows(Methods::HEAD));
         assert_eq!(s.client_max_body_size, 10 << 20);
         assert_eq!(
-            s.error_pages,
-            vec![
-                (404, "/404.html".into()),
-                (500, "/5xx.html".into()),
-                (502, "/5xx.html".into())
-            ]
+            pages(&s.error_pages),
+            vec![(404, "/404.html"), (500, "/5xx.html"), (502, "/5xx.html")]
         );
         assert_eq!(
             s.return_,
@@ -1459,7 +1850,10 @@ mod tests {
         assert!(!s.settings.autoindex);
         assert_eq!(l.root, PathBuf::from("/srv"));
         assert_eq!(l.client_max_body_size, 0);
-        assert_eq!(l.error_page(404), Some("/nf.html"));
+        assert_eq!(
+            l.error_page(404).map(|p| p.target.as_str()),
+            Some("/nf.html")
+        );
     }
 
     #[test]
@@ -1506,13 +1900,13 @@ mod tests {
         let s = &c.servers[0];
         let x = &s.locations[0].settings;
         assert_eq!(x.index, vec!["c"]);
-        assert_eq!(x.error_pages, vec![(403, "/c".into())]);
+        assert_eq!(pages(&x.error_pages), vec![(403, "/c")]);
         assert_eq!(x.error_page(404), None);
         assert_eq!(x.cgi.len(), 1);
         assert_eq!(x.cgi_for("a.py"), None);
         let y = &s.locations[1].settings;
         assert_eq!(y.index, vec!["a", "b"]);
-        assert_eq!(y.error_pages, vec![(404, "/a".into()), (500, "/b".into())]);
+        assert_eq!(pages(&y.error_pages), vec![(404, "/a"), (500, "/b")]);
         assert_eq!(y.cgi.len(), 2);
     }
 
@@ -1522,8 +1916,8 @@ mod tests {
             "error_page 404 /a; error_page 403 405 /b; cgi .a; cgi .b b; index x; index y z;",
         );
         assert_eq!(
-            s.error_pages,
-            vec![(404, "/a".into()), (403, "/b".into()), (405, "/b".into())]
+            pages(&s.error_pages),
+            vec![(404, "/a"), (403, "/b"), (405, "/b")]
         );
         assert_eq!(
             s.cgi
@@ -1543,7 +1937,7 @@ mod tests {
         let locs: Vec<(&str, bool)> = c.servers[0]
             .locations
             .iter()
-            .map(|l| (l.path.as_str(), l.exact))
+            .map(|l| (l.path.as_str(), l.is_exact()))
             .collect();
         assert_eq!(
             locs,
@@ -1567,6 +1961,14 @@ mod tests {
                 "1:48: duplicate location \"= /a\"",
             ),
             (
+                "server { listen 80; location /a {} location ^~ /a {} }",
+                "1:48: duplicate location \"^~ /a\"",
+            ),
+            (
+                "server { listen 80; location @x {} location @x {} }",
+                "1:45: duplicate location \"@x\"",
+            ),
+            (
                 "server { listen 80; location a {} }",
                 "1:30: invalid location \"a\", it must start with \"/\"",
             ),
@@ -1575,8 +1977,8 @@ mod tests {
                 "1:32: invalid location \"a\", it must start with \"/\"",
             ),
             (
-                "server { listen 80; location ~ /a {} }",
-                "1:30: unsupported location modifier \"~\"",
+                "server { listen 80; location ^* /a {} }",
+                "1:30: invalid location modifier \"^*\"",
             ),
             (
                 "server { listen 80; location = {} }",
@@ -1586,15 +1988,257 @@ mod tests {
                 "server { listen 80; location /a /b /c {} }",
                 "1:21: invalid number of arguments in \"location\" directive",
             ),
+            (
+                "server { listen 80; location @ {} }",
+                "1:30: invalid location name \"@\"",
+            ),
+            (
+                "server { listen 80; location ~ \"\" {} }",
+                "1:32: empty regular expression in \"location\"",
+            ),
         ]);
     }
 
     #[test]
-    fn nested_locations_are_not_allowed() {
+    fn every_location_modifier_is_read_spaced_or_glued() {
+        let c = ok(
+            "server { listen 80; location / {} location = /x {} location =/y {}
+                    location ^~ /s {} location ^~/t {} location ~ \\.php$ {} location ~\\.py$ {}
+                    location ~* \\.PNG$ {} location ~*\\.gif$ {} location @app {} }",
+        );
+        let locs: Vec<(&str, LocationKind)> = c.servers[0]
+            .locations
+            .iter()
+            .map(|l| (l.path.as_str(), l.kind))
+            .collect();
+        use LocationKind::*;
+        assert_eq!(
+            locs,
+            vec![
+                ("/", Prefix),
+                ("/x", Exact),
+                ("/y", Exact),
+                ("/s", PrefixFinal),
+                ("/t", PrefixFinal),
+                ("\\.php$", Regex),
+                ("\\.py$", Regex),
+                ("\\.PNG$", RegexCaseless),
+                ("\\.gif$", RegexCaseless),
+                ("@app", Named),
+            ]
+        );
+        let png = c.servers[0].locations[7].regex.as_ref().unwrap();
+        assert!(png.is_match("/a.png") && png.is_match("/a.PnG"));
+        // A regex and a prefix may share a text; two regexes may too (nginx tries both).
+        ok("server { listen 80; location ~ /a {} location /a {} location ~ /a {} }");
+    }
+
+    #[test]
+    fn a_regex_that_does_not_compile_is_an_error_at_the_regex() {
+        errors(&[
+            (
+                "server { listen 80;\n  location ~ \\.(php {} }",
+                "2:14: invalid regular expression \"\\.(php\": unclosed group",
+            ),
+            (
+                "server { listen 80; location ~*(?<n>a)(?<n>b) {} }",
+                "1:32: invalid regular expression \"(?<n>a)(?<n>b)\": duplicate capture group name",
+            ),
+            (
+                "server { listen 80; location ~ ^(a)\\1$ {} }",
+                "1:32: invalid regular expression \"^(a)\\1$\": backreferences are not supported",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn nested_locations_follow_nginx_rules() {
+        let c = ok("server { listen 80; root /r;
+              location /a { root /ra; location /a/b { location ~ x$ { autoindex on; } }
+                            location ~ \\.php$ { } location = /a/c { } }
+              location ~ \\.js$ { location ~ min { } }
+              location /z { } }");
+        let s = &c.servers[0];
+        let shown: Vec<String> = s.locations.iter().map(Location::display).collect();
+        assert_eq!(
+            shown,
+            [
+                "/a",
+                "/a/b",
+                "~ x$",
+                "~ \\.php$",
+                "= /a/c",
+                "~ \\.js$",
+                "~ min",
+                "/z"
+            ]
+        );
+        assert_eq!(s.top_locations, vec![0, 5, 7]);
+        assert_eq!(s.locations[0].nested, vec![1, 3, 4]);
+        assert_eq!(s.locations[1].nested, vec![2]);
+        // Settings flow down through every level.
+        assert_eq!(s.locations[2].settings.root, PathBuf::from("/ra"));
+        assert!(s.locations[2].settings.autoindex);
+        assert!(!s.locations[1].settings.autoindex);
+        errors(&[
+            (
+                "server { listen 80;\n  location = /a {\n    location /a/b { }\n  }\n}",
+                "3:14: location \"/a/b\" cannot be inside the exact location \"= /a\"",
+            ),
+            (
+                "server { listen 80; location @n { location /a { } } }",
+                "1:44: location \"/a\" cannot be inside the named location \"@n\"",
+            ),
+            (
+                "server { listen 80; location /a { location @n { } } }",
+                "1:44: named location \"@n\" can be on the server level only",
+            ),
+            (
+                "server { listen 80; location /a { location /b { } } }",
+                "1:44: location \"/b\" is outside location \"/a\"",
+            ),
+            (
+                "server { listen 80; location /img { location /images { } } }",
+                "1:46: location \"/images\" is outside location \"/img\"",
+            ),
+            (
+                "server { listen 80; location ~ a { location /a { } } }",
+                "1:45: location \"/a\" is outside location \"~ a\"",
+            ),
+            (
+                "server { listen 80; location /a { location /a/b { } location ^~ /a/b { } } }",
+                "1:65: duplicate location \"^~ /a/b\"",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn try_files_needs_a_fallback_and_takes_names_with_variables() {
+        let s = server_settings("location @app { } try_files $uri $uri/ /index.php?$args;");
+        let tf = s.try_files.unwrap();
+        assert_eq!(
+            tf.files.iter().map(Template::source).collect::<Vec<_>>(),
+            ["$uri", "$uri/"]
+        );
+        assert!(matches!(&tf.fallback, TryFallback::Uri(t) if t.source() == "/index.php?$args"));
+        let c = ok(
+            "server { listen 80; location @app {} location / { try_files $uri @app; }
+                    location /s { try_files $uri =404; } }",
+        );
+        let l = &c.servers[0].locations;
+        assert_eq!(
+            l[1].settings.try_files.as_ref().map(|t| &t.fallback),
+            Some(&TryFallback::Named("@app".into()))
+        );
+        assert_eq!(
+            l[2].settings.try_files.as_ref().map(|t| &t.fallback),
+            Some(&TryFallback::Code(404))
+        );
+        // Inherited by locations, as nginx.
+        assert!(
+            server_settings("try_files $uri =404; location /x {}")
+                .try_files
+                .is_some()
+        );
+        errors(&[
+            (
+                "server { listen 80; try_files $uri; }",
+                "1:21: invalid number of arguments in \"try_files\" directive",
+            ),
+            (
+                "server { listen 80; try_files $uri index.html; }",
+                "1:36: invalid fallback \"index.html\" of \"try_files\": the last argument must \
+                 be a URI (\"/index.php?$args\"), a named location (\"@app\") or a status (\"=404\")",
+            ),
+            (
+                "server { listen 80; try_files @app $uri =404; }",
+                "1:31: \"@app\" can only be the last argument of \"try_files\" (the fallback)",
+            ),
+            (
+                "server { listen 80; try_files $uri =4o4; }",
+                "1:37: invalid value \"4o4\"",
+            ),
+            (
+                "server { listen 80; try_files $uri =700; }",
+                "1:37: value \"700\" must be between 200 and 599",
+            ),
+            (
+                "server { listen 80; try_files $uri $nope /x; }",
+                "1:36: unknown \"nope\" variable in \"$nope\"",
+            ),
+            (
+                "server { listen 80;\n location / { try_files $uri @missing; } }",
+                "2:30: no location \"@missing\" in this server",
+            ),
+            (
+                "server { listen 80; try_files a /b; try_files c /d; }",
+                "1:37: \"try_files\" directive is duplicate",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn error_page_takes_a_status_change_and_named_locations() {
+        let s = server_settings(
+            "location @x { } error_page 404 = @x; error_page 500 502 =503 /5xx.html;
+             error_page 403 /403.html;",
+        );
+        let status: Vec<(u16, &str, ErrorPageStatus)> = s
+            .error_pages
+            .iter()
+            .map(|p| (p.code, p.target.as_str(), p.status))
+            .collect();
+        assert_eq!(
+            status,
+            vec![
+                (404, "@x", ErrorPageStatus::FromPage),
+                (500, "/5xx.html", ErrorPageStatus::Set(503)),
+                (502, "/5xx.html", ErrorPageStatus::Set(503)),
+                (403, "/403.html", ErrorPageStatus::Original),
+            ]
+        );
+        assert_eq!(s.error_page(404).and_then(|p| p.named()), Some("@x"));
+        errors(&[
+            (
+                "server { listen 80; error_page 404 @nowhere; }",
+                "1:36: no location \"@nowhere\" in this server",
+            ),
+            (
+                "server { listen 80; error_page = /x; }",
+                "1:21: invalid number of arguments in \"error_page\" directive",
+            ),
+            (
+                "server { listen 80; error_page 404 =99 /x; }",
+                "1:37: value \"99\" must be between 200 and 599",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn captures_named_anywhere_in_the_file_are_variables() {
+        let c = ok("server { listen 80; location / { return 301 /u/$user/$1; }
+                    location ~ ^/~(?<user>[a-z]+) { } }");
+        let ret = c.servers[0].locations[0].settings.return_.as_ref().unwrap();
+        assert_eq!(ret.target.as_ref().unwrap().source(), "/u/$user/$1");
         errors(&[(
-            "server { listen 80;\n  location /a {\n    location /a/b { }\n  }\n}",
-            "3:5: \"location\" directive is not allowed here",
+            "server { listen 80; return 301 /u/$user; }",
+            "1:32: unknown \"user\" variable in \"/u/$user\"",
         )]);
+    }
+
+    #[test]
+    fn alias_in_a_regex_location_may_use_its_groups() {
+        let c = ok(
+            "server { listen 80; location ~ ^/dl/(.+)$ { alias files/$1; }
+                    location ~ ^/x { alias /abs/x.txt; } }",
+        );
+        let l = &c.servers[0].locations;
+        assert_eq!(
+            l[0].settings.alias_template.as_ref().map(Template::source),
+            Some("/etc/webserv/files/$1".to_string())
+        );
+        assert_eq!(l[1].settings.alias_template, None);
+        assert_eq!(l[1].settings.alias, Some(PathBuf::from("/abs/x.txt")));
     }
 
     #[test]
@@ -1984,10 +2628,7 @@ mod tests {
     #[test]
     fn error_page_needs_codes_300_to_599_and_a_uri_starting_with_a_slash() {
         let s = server_settings("error_page 300 599 /edge;");
-        assert_eq!(
-            s.error_pages,
-            vec![(300, "/edge".into()), (599, "/edge".into())]
-        );
+        assert_eq!(pages(&s.error_pages), vec![(300, "/edge"), (599, "/edge")]);
         errors(&[
             (
                 "server { listen 80; error_page 404 500 299 /e; }",
@@ -2003,7 +2644,8 @@ mod tests {
             ),
             (
                 "server { listen 80; error_page 404 e.html; }",
-                "1:36: invalid error page URI \"e.html\", it must start with \"/\"",
+                "1:36: invalid error page URI \"e.html\", it must start with \"/\" (or \"@\" for a \
+                 named location)",
             ),
         ]);
     }
@@ -2176,12 +2818,15 @@ server {
         assert_eq!(s.listen, vec![addr("127.0.0.1:8080")]);
         assert_eq!(s.server_names, vec!["localhost"]);
         assert_eq!(s.settings.root, abs("../www"));
-        assert_eq!(s.settings.error_page(404), Some("/errors/404.html"));
+        assert_eq!(
+            s.settings.error_page(404).map(|p| p.target.as_str()),
+            Some("/errors/404.html")
+        );
         assert_eq!(s.settings.client_max_body_size, 10 << 20);
         assert_eq!(s.locations.len(), 3);
 
         let up = &s.locations[0];
-        assert_eq!((up.path.as_str(), up.exact), ("/uploads", false));
+        assert_eq!((up.path.as_str(), up.is_exact()), ("/uploads", false));
         assert_eq!(
             up.settings.allow_methods.allow_header(),
             "GET, HEAD, POST, DELETE"
@@ -2190,7 +2835,10 @@ server {
         assert_eq!(up.settings.upload_store, Some(abs("../www/uploads")));
         assert!(up.settings.autoindex);
         assert_eq!(up.settings.client_max_body_size, 10 << 20);
-        assert_eq!(up.settings.error_page(404), Some("/errors/404.html"));
+        assert_eq!(
+            up.settings.error_page(404).map(|p| p.target.as_str()),
+            Some("/errors/404.html")
+        );
 
         let cgi = &s.locations[1].settings;
         assert_eq!(cgi.allow_methods, Methods::GET.union(Methods::POST));
@@ -2213,7 +2861,7 @@ server {
         assert_eq!(o.listen, vec![addr("0.0.0.0:8081"), addr("[::1]:8081")]);
         assert_eq!(o.server_names, vec!["other.example"]);
         assert_eq!(o.settings.root, abs("www"));
-        assert!(o.locations[0].exact);
+        assert!(o.locations[0].is_exact());
     }
 
     fn header(name: &str, value: &str, always: bool) -> AddHeader {

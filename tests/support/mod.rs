@@ -13,11 +13,14 @@
 //! - [`load`]: a bounded load of client threads for restart tests, with every failure recorded.
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
+//! - [`fastcgi`]: php-fpm and fcgiwrap started on a temporary socket or a free port and stopped
+//!   by PID, and a fake FastCGI application with scripted (malformed) records.
 
 #![allow(dead_code, unused_imports)]
 
 pub mod cgi;
 pub mod data;
+pub mod fastcgi;
 pub mod hostile;
 pub mod http;
 pub mod load;

@@ -33,7 +33,7 @@ use crate::config::Settings;
 use crate::event::Poller;
 use crate::handler::file_cache;
 use crate::handler::upload::Upload;
-use crate::handler::{self, Plan, Site, select_location, select_server};
+use crate::handler::{self, Plan, Site, select_server};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::request::{self, Framing, Method, Request};
 use crate::http::response::{self, Body, Response};
@@ -556,7 +556,7 @@ impl Connection {
     }
 
     /// A complete head arrived: route it and decide what happens to it.
-    fn start(&mut self, request: Request, ctx: &mut Context) -> State {
+    fn start(&mut self, mut request: Request, ctx: &mut Context) -> State {
         fault::check(&request.target, Point::Plan);
         let site = route(ctx.runtime, self.listen, Some(&request));
         self.client = site
@@ -576,10 +576,11 @@ impl Connection {
         let local = || socket.local_addr().ok();
         let conn = handler::ConnInfo {
             listen: self.listen,
+            peer: self.peer,
             tls: matches!(self.transport, Transport::Tls(_)),
             local: &local,
         };
-        match handler::plan(&request, &site, &conn) {
+        match handler::plan(&mut request, &site, &conn) {
             Plan::Respond(response) => {
                 if request.has_body() {
                     self.receive(request, Sink::Discard(response), limit, ctx)
@@ -1026,15 +1027,8 @@ fn route<'r>(runtime: &'r Runtime, listen: SocketAddr, request: Option<&Request>
         Some(request) => {
             let server =
                 select_server(&runtime.config.servers, candidates, request.host.as_deref());
-            select_location(server, &request.path)
+            handler::route::routed_site(server, request)
         }
-        None => {
-            let server = &runtime.config.servers[candidates[0]];
-            Site {
-                server,
-                location: None,
-                settings: &server.settings,
-            }
-        }
+        None => Site::of_server(&runtime.config.servers[candidates[0]]),
     }
 }

@@ -201,8 +201,9 @@ impl Given {
     pub fn announce_ready(&mut self) {
         match self.ready.take() {
             Some(fd) => {
-                let _ = rustix::io::write(&fd, b"1");
+                // systemd first: it must know the new main pid before the old one exits.
                 notify(&format!("MAINPID={}\nREADY=1", std::process::id()));
+                let _ = rustix::io::write(&fd, b"1");
             }
             None => notify("READY=1"),
         }

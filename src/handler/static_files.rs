@@ -32,7 +32,7 @@ pub fn serve(request: &Request, site: &Site) -> Response {
     // the use.
     let (file, metadata) = match open(&file_path) {
         Ok(opened) => opened,
-        Err(error) => return super::error(io_status(&error), site),
+        Err(error) => return failed("open()", &file_path, &error, site),
     };
     if metadata.is_file() {
         return serve_regular(request, Found::Opened(file, metadata), &file_path, site);
@@ -50,14 +50,26 @@ pub fn serve(request: &Request, site: &Site) -> Response {
     }
     for index in &site.settings.index {
         let candidate = file_path.join(index);
-        if let Some(found) = find_regular(&candidate) {
-            return serve_regular(request, found, &candidate, site);
+        match find_regular(&candidate) {
+            Ok(Some(found)) => return serve_regular(request, found, &candidate, site),
+            Ok(None) => {}
+            Err(error) => return failed("open()", &candidate, &error, site),
         }
     }
     if site.settings.autoindex {
         return listing(&request.path, &file_path, site);
     }
     super::error(403, site)
+}
+
+/// The answer to a failed file-system call on `path`: 404 or 403 when the request asked for
+/// what is not there or not allowed; otherwise the server's failure, logged with its cause
+/// (503 with `Retry-After` when it is out of descriptors or memory, else 500).
+fn failed(call: &str, path: &Path, error: &io::Error, site: &Site) -> Response {
+    match io_status(error) {
+        status @ (403 | 404) => super::error(status, site),
+        _ => super::server_failure(&format!("{call} \"{}\"", path.display()), error, site),
+    }
 }
 
 /// The status for a failed file-system look-up.
@@ -96,14 +108,17 @@ enum Found {
     Opened(File, Metadata),
 }
 
-/// The regular file at `path`, from the cache or opened; None if there is none.
-fn find_regular(path: &Path) -> Option<Found> {
+/// The regular file at `path`, from the cache or opened; None if there is none (or it cannot
+/// be used: the next index file is tried). Err: the server is out of resources, which says
+/// nothing of the file.
+fn find_regular(path: &Path) -> io::Result<Option<Found>> {
     if let Some(cached) = file_cache::lookup(path) {
-        return Some(Found::Cached(cached));
+        return Ok(Some(Found::Cached(cached)));
     }
     match open(path) {
-        Ok((file, metadata)) if metadata.is_file() => Some(Found::Opened(file, metadata)),
-        _ => None,
+        Ok((file, metadata)) if metadata.is_file() => Ok(Some(Found::Opened(file, metadata))),
+        Err(error) if super::out_of_resources(&error) => Err(error),
+        _ => Ok(None),
     }
 }
 
@@ -425,7 +440,7 @@ fn parse_range(value: &str, size: u64) -> RangeRequest {
 fn listing(url_path: &str, dir: &Path, site: &Site) -> Response {
     let reader = match fs::read_dir(dir) {
         Ok(reader) => reader,
-        Err(error) => return super::error(io_status(&error), site),
+        Err(error) => return failed("opendir()", dir, &error, site),
     };
     let mut entries = Vec::new();
     for entry in reader.flatten().take(MAX_LISTING) {

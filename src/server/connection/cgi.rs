@@ -154,7 +154,12 @@ impl Connection {
             Ok(process) => process,
             Err(error) => {
                 log::error(&format!("cannot run {}: {error}", script.file.display()));
-                let response = handler::error(502, &site);
+                // Out of descriptors or processes is the server's trouble, and passes.
+                let response = if handler::out_of_resources(&error) {
+                    handler::unavailable(&site)
+                } else {
+                    handler::error(502, &site)
+                };
                 return self.respond(&request, response, body_left == 0, ctx);
             }
         };

@@ -242,3 +242,53 @@ fn local_addr(fd: &std::os::fd::OwnedFd) -> SocketAddr {
         )
     }
 }
+
+#[test]
+fn a_silent_connection_waits_in_the_kernel_but_its_header_timeout_stays_exact() {
+    let server = Server::start(
+        &config(1, "client_header_timeout 3s;"),
+        &[("www/index.html", b"x")],
+    );
+    let started = Instant::now();
+    let mut silent = server.connect();
+    // TCP_DEFER_ACCEPT: the kernel holds it until bytes come (or about a second).
+    std::thread::sleep(Duration::from_millis(400));
+    let held = counts(&connections_per_worker(server.pid() as i32))
+        .iter()
+        .sum::<usize>();
+    assert_eq!(held, 0, "accepted before any byte came");
+    assert!(
+        silent
+            .closed_within(Duration::from_secs(6))
+            .unwrap_or(false)
+    );
+    let elapsed = started.elapsed();
+    // Closed at the header timeout counted from the connection, not from its accept.
+    assert!(
+        elapsed >= Duration::from_millis(2700) && elapsed < Duration::from_millis(3800),
+        "{elapsed:?}"
+    );
+
+    // A client that sends at once is served at once.
+    let started = Instant::now();
+    assert_eq!(server.get("/").status, 200);
+    assert!(started.elapsed() < Duration::from_millis(900));
+}
+
+#[test]
+fn a_partial_head_gets_408_at_the_header_timeout_counted_from_its_connection() {
+    let server = Server::start(
+        &config(1, "client_header_timeout 3s;"),
+        &[("www/index.html", b"x")],
+    );
+    let started = Instant::now();
+    let mut conn = server.connect();
+    conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n");
+    let response = conn.read_response();
+    let elapsed = started.elapsed();
+    assert_eq!(response.status, 408);
+    assert!(
+        elapsed >= Duration::from_millis(2900) && elapsed < Duration::from_millis(3800),
+        "{elapsed:?}"
+    );
+}

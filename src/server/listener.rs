@@ -184,6 +184,7 @@ fn adopt(
         // loop needs it non-blocking.
         rustix::io::fcntl_setfd(&fd, rustix::io::FdFlags::CLOEXEC)?;
         rustix::io::ioctl_fionbio(&fd, true)?;
+        net::sockopt::set_tcp_nodelay(&fd, true)?;
         sockets.push(Arc::new(Listener {
             fd,
             configured,
@@ -216,6 +217,8 @@ fn bind(addr: SocketAddr, reuseport: bool) -> io::Result<Listener> {
     )?;
     // Allows a restart while old connections sit in TIME_WAIT; does not allow two listeners.
     net::sockopt::set_socket_reuseaddr(&fd, true)?;
+    // Accepted sockets inherit it: one system call per listener instead of one per connection.
+    net::sockopt::set_tcp_nodelay(&fd, true)?;
     if reuseport {
         net::sockopt::set_socket_reuseport(&fd, true)?;
     }
@@ -231,6 +234,18 @@ fn bind(addr: SocketAddr, reuseport: bool) -> io::Result<Listener> {
         configured: addr,
         local,
     })
+}
+
+/// Sets how long connections to `address` may wait in the kernel for their first bytes before
+/// `accept` sees them (`TCP_DEFER_ACCEPT`; zero: not at all). A failure is logged: the
+/// address still works, only without the deferral.
+pub fn defer_accept(address: &Bound, defer: std::time::Duration) {
+    for socket in &address.sockets {
+        let seconds = u32::try_from(defer.as_secs()).unwrap_or(u32::MAX);
+        if let Err(error) = crate::sys::set_tcp_defer_accept(socket.fd.as_fd(), seconds) {
+            super::log::warn(&format!("TCP_DEFER_ACCEPT on {}: {error}", address.local));
+        }
+    }
 }
 
 /// The inet address a socket is bound to.

@@ -108,6 +108,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let runtime = Arc::new(open_runtime(config, &listeners)?);
     upgrade::report_unused(std::mem::take(&mut given.listeners));
     for listener in &listeners {
+        listener::defer_accept(listener, runtime.deferral(listener.local));
         log::announce(&listening(&runtime, listener));
     }
 
@@ -320,6 +321,9 @@ fn reload(
     }
     let listeners = bind_all(&config, workers, current, &mut Inherited::default())?;
     let runtime = open_runtime(config, &listeners)?;
+    for listener in &listeners {
+        listener::defer_accept(listener, runtime.deferral(listener.local));
+    }
     for listener in &listeners {
         if !current.iter().any(|l| l.configured == listener.configured) {
             log::announce(&listening(&runtime, listener));

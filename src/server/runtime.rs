@@ -9,6 +9,11 @@ use crate::config::Config;
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a connection may wait in the kernel for its first bytes before `accept` sees it.
+/// One second: the kernel counts it in SYN-ACK retransmissions, the first of which is at 1 s.
+pub const DEFER_ACCEPT: Duration = Duration::from_secs(1);
 
 pub struct Runtime {
     pub config: Config,
@@ -91,6 +96,19 @@ impl Runtime {
             .iter()
             .find(|(addr, _)| *addr == local)
             .map(|(_, config)| config)
+    }
+
+    /// How long the kernel holds a new connection to a bound address until its first bytes
+    /// arrive (`TCP_DEFER_ACCEPT`): [`DEFER_ACCEPT`] where the address's default server gives a
+    /// head at least twice that long to arrive, else none. The worker takes that wait off the
+    /// header timeout of a connection that arrives without bytes, so the timeout stays exact.
+    pub fn deferral(&self, local: SocketAddr) -> Duration {
+        let server = &self.config.servers[self.servers_for(local)[0]];
+        if server.settings.client_header_timeout >= 2 * DEFER_ACCEPT {
+            DEFER_ACCEPT
+        } else {
+            Duration::ZERO
+        }
     }
 
     /// Whether connections to a bound address start with a PROXY protocol header.

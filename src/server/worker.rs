@@ -456,9 +456,14 @@ impl Worker {
         }
     }
 
+    ///
+    /// A new connection is driven at once, before it is registered in epoll: its request is
+    /// usually there already (always, with `TCP_DEFER_ACCEPT`), so a `Connection: close`
+    /// exchange often completes in the accept batch, with no `epoll_ctl` and no second turn of
+    /// the loop. Registering afterwards loses nothing: edge-triggered epoll reports the state
+    /// at registration.
     fn try_open(&mut self, accepted: Accepted, now: Instant) -> bool {
         let Accepted { fd, peer, listen } = accepted;
-        let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
         let socket = TcpStream::from(fd);
         let slot = match self.free.pop() {
             Some(slot) => slot,
@@ -482,15 +487,34 @@ impl Worker {
                 }
             },
         };
-        let connection = Connection::new(transport, peer, listen, &self.runtime, now);
+        let mut connection = Connection::new(transport, peer, listen, &self.runtime, now);
+        // A new socket is writable, and readable if its request came: a read or write that
+        // finds otherwise says EAGAIN and clears the flag.
+        connection.ready(true, true, false, false);
+        self.slots[slot as usize].connection = Some(Box::new(connection));
+        self.live += 1;
+        self.drive(slot, now, false);
+        let entry = &mut self.slots[slot as usize];
+        if entry.generation != generation {
+            return true; // served and closed already
+        }
+        let Some(connection) = entry.connection.as_deref_mut() else {
+            return true;
+        };
+        let defer = self.runtime.deferral(listen);
+        if !defer.is_zero() && connection.waiting() == Some(Waiting::FirstRequest) {
+            // Accepted with nothing to read: the kernel held it for the deferral already,
+            // which counts towards its header timeout.
+            connection.deadline = connection
+                .deadline
+                .map(|d| d.checked_sub(defer).unwrap_or(d));
+        }
         let token = Token::new(Kind::Connection, slot, generation);
         if let Err(error) = self.poller.add(connection.socket(), token) {
             log::error(&format!("epoll_ctl: {error}"));
-            self.free.push(slot);
-            return false;
+            self.close(slot);
+            return true;
         }
-        self.slots[slot as usize].connection = Some(Box::new(connection));
-        self.live += 1;
         self.sync_timer(slot);
         true
     }

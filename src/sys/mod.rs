@@ -1,7 +1,7 @@
 //! The only `unsafe` code in the crate: signal handlers, which rustix does not wrap safely,
 //! replacing a shared descriptor in place ([`replace_fd`]), taking ownership of descriptors
 //! inherited at exec ([`inherited_fd`]) and handing some to a new program
-//! ([`keep_across_exec`]). Everything else (epoll, sockets, sendfile, pipes, pidfds, inotify)
+//! ([`keep_across_exec`]), and `TCP_DEFER_ACCEPT` ([`set_tcp_defer_accept`]). Everything else (epoll, sockets, sendfile, pipes, pidfds, inotify)
 //! goes through rustix's safe API.
 //!
 //! SIGHUP, SIGINT, SIGTERM and SIGUSR1 are caught by a handler that writes the signal's number into a
@@ -19,6 +19,28 @@ pub const SIGINT: i32 = libc::SIGINT;
 pub const SIGTERM: i32 = libc::SIGTERM;
 pub const SIGUSR1: i32 = libc::SIGUSR1;
 pub const SIGUSR2: i32 = libc::SIGUSR2;
+
+/// Sets `TCP_DEFER_ACCEPT` on a listening socket: a connection is handed to `accept` only once
+/// its first data has arrived (or about `seconds` later without); 0 turns it off. rustix does
+/// not wrap this option.
+pub fn set_tcp_defer_accept(fd: BorrowedFd<'_>, seconds: u32) -> io::Result<()> {
+    let value = libc::c_int::try_from(seconds).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `value`, which lives across the
+    // call; the descriptor is borrowed, hence open.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// Takes ownership of descriptor `raw`, inherited at exec (from systemd, or from the server
 /// this one replaces). Err when it is not open. Call once per number, at startup, before

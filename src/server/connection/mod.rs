@@ -535,11 +535,17 @@ impl Connection {
         if self.input.is_empty() {
             return self.read_fresh_head(idle, ctx);
         }
-        // Heads are small: read them in small pieces, up to the head limit.
-        match self.read_some(INPUT_LIMIT.min(self.input.len() + READ_CHUNK)) {
-            Ok(0) => self.head_input_ended(),
+        // The rest of a head is read through the scratch buffer and only what came is kept: a
+        // partial head holds as many bytes as it has (a client trickling one, slowloris, costs
+        // what it sent), up to the head limit.
+        let room = INPUT_LIMIT.saturating_sub(self.input.len()).min(READ_CHUNK);
+        if room == 0 {
+            return self.head_read_failed(io::Error::other("input buffer full"), idle, ctx);
+        }
+        match self.read_scratch(room, |bytes, input| input.extend_from_slice(bytes)) {
+            Ok(None) => self.head_input_ended(),
             // `input` already held part of this head, so its deadline is running.
-            Ok(_) => (State::Head { idle: false }, Flow::Continue),
+            Ok(Some(())) => (State::Head { idle: false }, Flow::Continue),
             Err(e) => self.head_read_failed(e, idle, ctx),
         }
     }

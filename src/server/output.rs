@@ -10,8 +10,9 @@ use rustix::net::{SendFlags, send};
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
 
-/// Most bytes one sendfile call is asked for, so one fast client cannot starve the others.
-const SENDFILE_CHUNK: usize = 1 << 20;
+/// Most bytes one sendfile call is asked for, so one fast client cannot starve the others; and
+/// the stream is cut at its multiples (see [`sendfile_size`]).
+const SENDFILE_CHUNK: u64 = 256 * 1024;
 
 pub struct Output {
     head: Vec<u8>,
@@ -96,7 +97,8 @@ impl Output {
             Body::File { file, offset, len } => {
                 let left = *len - self.body_sent;
                 let mut position = *offset + self.body_sent;
-                let want = left.min(SENDFILE_CHUNK as u64) as usize;
+                let sent = self.head.len() as u64 + self.body_sent;
+                let want = sendfile_size(sent, left);
                 let n = rustix::fs::sendfile(socket, &*file, Some(&mut position), want)?;
                 if n == 0 && want > 0 {
                     // The file shrank under us: the promised length can no longer be kept.
@@ -174,5 +176,38 @@ impl Output {
         } else {
             Progress::Partial
         })
+    }
+}
+
+/// How much of the `left` body bytes one sendfile call asks for, when `sent` bytes of the
+/// response (head included) went out already: up to the next multiple of [`SENDFILE_CHUNK`] in
+/// the stream, so the first call (after a head of N bytes) is a chunk minus N and every later one
+/// a whole chunk, as lighttpd does. Measured on loopback (bench/PROFILE.md, "Large files"): 256
+/// KiB calls aligned this way move a 64 MiB file about 1.4x as fast as the same calls shifted
+/// by the head's length, and faster than 64 KiB or 1 MiB calls.
+fn sendfile_size(sent: u64, left: u64) -> usize {
+    let to_boundary = SENDFILE_CHUNK - sent % SENDFILE_CHUNK;
+    left.min(to_boundary) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sendfile_calls_end_at_chunk_multiples_of_the_stream() {
+        let chunk = SENDFILE_CHUNK;
+        // After a 257-byte head: the first call fills the chunk, the next ones are whole.
+        assert_eq!(sendfile_size(257, 64 << 20), (chunk - 257) as usize);
+        assert_eq!(sendfile_size(chunk, 64 << 20), chunk as usize);
+        assert_eq!(sendfile_size(5 * chunk, 64 << 20), chunk as usize);
+        // A short write leaves the rest of the chunk for the next call.
+        assert_eq!(
+            sendfile_size(chunk + 1000, 64 << 20),
+            (chunk - 1000) as usize
+        );
+        // Never more than what is left.
+        assert_eq!(sendfile_size(257, 10), 10);
+        assert_eq!(sendfile_size(0, 0), 0);
     }
 }

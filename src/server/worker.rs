@@ -175,6 +175,8 @@ pub struct Worker {
     listeners: Vec<(Arc<Listener>, Sharing)>,
     /// Connections of the current accept batch going to each other worker.
     handing: Vec<Vec<Accepted>>,
+    /// Connections of the current accept batch staying here (kept for its allocation).
+    arrived: Vec<Accepted>,
     /// Loads of the crew, read at each accept batch and kept up to date through it.
     loads: Vec<usize>,
     accepting: bool,
@@ -222,6 +224,7 @@ impl Worker {
             runtime,
             listeners,
             handing: (0..crew_size).map(|_| Vec::new()).collect(),
+            arrived: Vec::new(),
             loads: vec![0; crew_size],
             accepting: false,
             accept_paused_until: None,
@@ -375,8 +378,9 @@ impl Worker {
         for (i, load) in self.loads.iter_mut().enumerate() {
             *load = crew.load(i);
         }
+        let mut here = std::mem::take(&mut self.arrived);
         for _ in 0..ACCEPT_BATCH {
-            if self.live >= MAX_CONNECTIONS {
+            if self.live + here.len() >= MAX_CONNECTIONS {
                 self.pause_accepting(now);
                 break;
             }
@@ -397,7 +401,7 @@ impl Worker {
                         None => {
                             self.loads[self.index] += 1;
                             crew.count(self.index, 1);
-                            self.open(accepted, now);
+                            here.push(accepted);
                         }
                         Some(other) => {
                             self.loads[other] += 1;
@@ -420,6 +424,23 @@ impl Worker {
             if !connections.is_empty() {
                 crew.send(other, Control::Adopt(std::mem::take(connections)));
             }
+        }
+        self.open_all(&mut here, now);
+        self.arrived = here;
+    }
+
+    /// Serves connections just accepted (here or by another worker), each driven at once
+    /// ([`Worker::try_open`]). They may have been sent after this batch began, hence after a
+    /// file change the batch's look at the file cache's inotify queue did not see: the cache
+    /// reads its queue again before its next look-up (one `read` per batch, when a file is
+    /// looked up), so a request that follows a change never gets the old file.
+    fn open_all(&mut self, connections: &mut Vec<Accepted>, now: Instant) {
+        if connections.is_empty() {
+            return;
+        }
+        file_cache::begin_batch();
+        for accepted in connections.drain(..) {
+            self.open(accepted, now);
         }
     }
 
@@ -641,13 +662,11 @@ impl Worker {
                         self.set_accepting(true);
                     }
                 }
-                Control::Adopt(connections) => {
+                Control::Adopt(mut connections) => {
                     // Even while draining: the client was accepted and waits for its answer
                     // (the listening sockets may live on in a server that replaced this one,
                     // so nothing tells it to go elsewhere).
-                    for accepted in connections {
-                        self.open(accepted, now);
-                    }
+                    self.open_all(&mut connections, now);
                 }
                 Control::Shutdown => {
                     self.set_accepting(false);

@@ -5,6 +5,7 @@
 //! `PATH:LINE:COL: message`. A configuration that is legal but unsafe also carries
 //! [`ConfigWarning`]s (`lint`), which print as `PATH:LINE:COL: warning: message`.
 
+mod acme;
 mod fastcgi;
 mod lexer;
 mod lint;
@@ -15,12 +16,13 @@ mod parser;
 mod props;
 mod realip;
 mod template;
-mod tls;
+pub(crate) mod tls;
 
+pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
 pub use model::*;
 pub use realip::{Cidr, RealIp, RealIpHeader};
 pub use template::{Template, TemplateError, Variable};
-pub use tls::Tls;
+pub use tls::{ClientAuth, Tls, VerifyClient};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

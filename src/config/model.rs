@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::template::Template;
+use crate::http::request::Method;
 
 /// The whole configuration file.
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct Config {
     pub error_log_level: LogLevel,
     /// In file order; at least one.
     pub servers: Vec<Server>,
+    /// `acme_issuer` blocks, in file order.
+    pub acme_issuers: Vec<super::acme::AcmeIssuer>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
     pub warnings: Vec<super::ConfigWarning>,
 }
@@ -77,8 +80,13 @@ pub struct Server {
     pub ssl: Vec<SocketAddr>,
     /// The listen addresses given with `proxy_protocol` (a subset of `listen`).
     pub proxy_protocol: Vec<SocketAddr>,
-    /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty.
+    /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty
+    /// and there is no `acme_certificate`.
     pub tls: Option<super::tls::Tls>,
+    /// `acme_certificate`: the certificate is obtained and renewed by the server itself.
+    pub acme: Option<super::acme::AcmeCertificate>,
+    /// `ssl_verify_client` (other than `off`) with its roots and depth.
+    pub client_auth: Option<std::sync::Arc<super::tls::ClientAuth>>,
     /// `server_name` values, lower-cased.
     pub server_names: Vec<String>,
     /// What the server block itself sets: used when no location matches.
@@ -388,6 +396,17 @@ impl Methods {
             .iter()
             .find(|(_, n)| *n == name)
             .map(|(m, _)| *m)
+    }
+
+    /// The set holding just `method`.
+    pub fn of(method: Method) -> Methods {
+        match method {
+            Method::Get => Methods::GET,
+            Method::Head => Methods::HEAD,
+            Method::Post => Methods::POST,
+            Method::Put => Methods::PUT,
+            Method::Delete => Methods::DELETE,
+        }
     }
 
     /// Whether a request with this method is allowed (HEAD follows GET).

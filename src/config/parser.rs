@@ -10,13 +10,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::acme::{self, AcmeIssuer};
 use super::lexer::{self, Error, Pos, Token, TokenKind};
 use super::model::{
     AddHeader, CgiHandler, Config, ErrorPage, ErrorPageStatus, Expires, Location, LocationId,
     LocationKind, LogLevel, LogTarget, Methods, Return, Server, Settings, TryFallback, TryFiles,
 };
 use super::template::Template;
-use super::tls::{Part, Tls};
+use super::tls::{self as tls_files, Part, Tls, VerifyClient};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -149,6 +150,8 @@ impl Tree {
 const MAIN: u8 = 1;
 const SERVER: u8 = 2;
 const LOCATION: u8 = 4;
+/// Inside `acme_issuer NAME { }`.
+pub(super) const ACME_ISSUER: u8 = 8;
 const SETTINGS: u8 = SERVER | LOCATION;
 const MANY: usize = usize::MAX;
 
@@ -184,9 +187,23 @@ const SPECS: &[Spec] = &[
     spec("access_log", MAIN, 1, 1),
     spec("error_log", MAIN, 1, 2),
     block("server", MAIN, 0, 0),
+    block("acme_issuer", MAIN, 1, 1),
+    spec("acme_shared_zone", MAIN, 1, 1),
+    spec("uri", ACME_ISSUER, 1, 1),
+    spec("contact", ACME_ISSUER, 1, 1),
+    spec("state_path", ACME_ISSUER, 1, 1),
+    spec("accept_terms_of_service", ACME_ISSUER, 0, 0),
+    spec("ssl_trusted_certificate", ACME_ISSUER, 1, 1),
+    spec("ssl_verify", ACME_ISSUER, 1, 1),
+    spec("challenge", ACME_ISSUER, 1, MANY),
+    spec("account_key", ACME_ISSUER, 1, 1),
     spec("listen", SERVER, 1, MANY),
     spec("ssl_certificate", SERVER, 1, 1),
     spec("ssl_certificate_key", SERVER, 1, 1),
+    spec("acme_certificate", SERVER, 1, MANY),
+    spec("ssl_client_certificate", SERVER, 1, 1),
+    spec("ssl_verify_client", SERVER, 1, 1),
+    spec("ssl_verify_depth", SERVER, 1, 1),
     spec("server_name", SERVER, 1, MANY),
     block("location", SETTINGS, 1, 2),
     spec("root", SETTINGS, 1, 1),
@@ -225,7 +242,7 @@ const SPECS: &[Spec] = &[
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
 /// needs one and a valid number of arguments.
-fn check(d: &Directive, context: u8) -> Result<()> {
+pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
     let name = d.name.text.as_str();
     let Some(spec) = SPECS.iter().find(|s| s.name == name) else {
         return fail(d.name.pos, format!("unknown directive \"{name}\""));
@@ -357,9 +374,25 @@ impl Interpreter<'_> {
         let mut error_log_level = None;
         let mut servers = Vec::new();
         let mut listens = Vec::new();
+        // Issuers first: a server may name one defined further down.
+        let mut issuers: Vec<AcmeIssuer> = Vec::new();
+        let mut state_at = Vec::new();
         for d in tree {
             check(d, MAIN)?;
             match d.name.text.as_str() {
+                "acme_issuer" => {
+                    let (issuer, at) = acme::issuer(d, self.dir, &issuers)?;
+                    issuers.push(issuer);
+                    state_at.push(at);
+                }
+                "acme_shared_zone" => acme::shared_zone(d)?,
+                _ => {}
+            }
+        }
+        let mut certificates = Vec::new();
+        for d in tree {
+            match d.name.text.as_str() {
+                "acme_issuer" | "acme_shared_zone" => {}
                 "workers" => {
                     if workers.is_some() {
                         return duplicate(d);
@@ -381,12 +414,19 @@ impl Interpreter<'_> {
                         error_log_level = Some(parse_log_level(level)?);
                     }
                 }
-                _ => servers.push(self.server(d, &mut listens)?),
+                _ => {
+                    let (server, acme_at) = self.server(d, &mut listens, &issuers)?;
+                    if let (Some(cert), Some(at)) = (&server.acme, acme_at) {
+                        certificates.push((cert.clone(), at));
+                    }
+                    servers.push(server);
+                }
             }
         }
         if servers.is_empty() {
             return fail(eof, "no \"server\" block in the configuration");
         }
+        acme::check_states(&issuers, &state_at, &certificates)?;
         Ok(Config {
             path: PathBuf::new(),
             workers: match workers {
@@ -397,17 +437,20 @@ impl Interpreter<'_> {
             error_log: error_log.unwrap_or(LogTarget::Stderr),
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
+            acme_issuers: issuers,
             warnings: Vec::new(),
         })
     }
 
     /// One `server` block. `listens`: every listen address of the servers before it, with its
     /// `ssl` flag and where it is written (an address is TLS or not for all its servers).
+    /// Also returns where its `acme_certificate` is, if it has one.
     fn server(
         &self,
         d: &Directive,
         listens: &mut Vec<(SocketAddr, super::listen::Params, Pos)>,
-    ) -> Result<Server> {
+        issuers: &[AcmeIssuer],
+    ) -> Result<(Server, Option<Pos>)> {
         let mut listen: Vec<SocketAddr> = Vec::new();
         let mut ssl = Vec::new();
         let mut proxy_protocol = Vec::new();
@@ -415,6 +458,10 @@ impl Interpreter<'_> {
         let mut certificate: Option<&Word> = None;
         let mut certificate_key: Option<&Word> = None;
         let mut server_names = Vec::new();
+        let mut acme_directive: Option<&Directive> = None;
+        let mut client_certificate: Option<&Word> = None;
+        let mut verify_client: Option<(Option<VerifyClient>, Pos)> = None;
+        let mut verify_depth: Option<usize> = None;
         let mut own = Overrides::default();
         let mut locations: Vec<LocationBlock> = Vec::new();
         let mut top_locations = Vec::new();
@@ -457,6 +504,55 @@ impl Interpreter<'_> {
                 "server_name" => {
                     server_names.extend(c.args.iter().map(|a| a.text.to_lowercase()));
                 }
+                "acme_certificate" => {
+                    if acme_directive.is_some() {
+                        return duplicate(c);
+                    }
+                    acme_directive = Some(c);
+                }
+                "ssl_client_certificate" => {
+                    if client_certificate.is_some() {
+                        return duplicate(c);
+                    }
+                    client_certificate = Some(&c.args[0]);
+                }
+                "ssl_verify_client" => {
+                    if verify_client.is_some() {
+                        return duplicate(c);
+                    }
+                    let a = &c.args[0];
+                    let mode = VerifyClient::from_name(&a.text);
+                    if mode.is_none() && a.text != "off" {
+                        return fail(
+                            a.pos,
+                            format!(
+                                "invalid value \"{}\" in \"ssl_verify_client\" directive, it \
+                                 must be \"on\", \"off\", \"optional\" or \"optional_no_ca\"",
+                                a.text
+                            ),
+                        );
+                    }
+                    verify_client = Some((mode, c.name.pos));
+                }
+                "ssl_verify_depth" => {
+                    if verify_depth.is_some() {
+                        return duplicate(c);
+                    }
+                    let a = &c.args[0];
+                    match parse_decimal(&a.text) {
+                        Some(n) if n <= 100 => verify_depth = Some(n as usize),
+                        _ => {
+                            return fail(
+                                a.pos,
+                                format!(
+                                    "invalid value \"{}\" in \"ssl_verify_depth\" directive, \
+                                     it must be a number from 0 to 100",
+                                    a.text
+                                ),
+                            );
+                        }
+                    }
+                }
                 "location" => {
                     let id = self.location(c, None, &mut locations)?;
                     top_locations.push(id);
@@ -467,7 +563,78 @@ impl Interpreter<'_> {
         if listen.is_empty() {
             return fail(d.name.pos, "no \"listen\" in server");
         }
-        let tls = self.tls(certificate, certificate_key, first_ssl)?;
+        let acme = match acme_directive {
+            Some(c) => Some(acme::certificate(c, issuers, &server_names, first_ssl)?),
+            None => None,
+        };
+        // nginx's `ssl_certificate $acme_certificate; ssl_certificate_key $acme_certificate_key;`
+        // names the ACME certificate, which webserv serves without them.
+        let acme_variable = |w: Option<&Word>, name: &str| w.is_some_and(|w| w.text == name);
+        let (certificate, certificate_key) = if acme_variable(certificate, "$acme_certificate")
+            || acme_variable(certificate_key, "$acme_certificate_key")
+        {
+            match (acme.is_some(), certificate, certificate_key) {
+                (true, Some(c), Some(k))
+                    if c.text == "$acme_certificate" && k.text == "$acme_certificate_key" =>
+                {
+                    (None, None)
+                }
+                (true, _, _) => {
+                    let at = certificate
+                        .or(certificate_key)
+                        .map_or(d.name.pos, |w| w.pos);
+                    return fail(
+                        at,
+                        "\"$acme_certificate\" and \"$acme_certificate_key\" go together",
+                    );
+                }
+                (false, _, _) => {
+                    let at = certificate
+                        .or(certificate_key)
+                        .map_or(d.name.pos, |w| w.pos);
+                    return fail(
+                        at,
+                        "\"$acme_certificate\" needs \"acme_certificate\" in the same server",
+                    );
+                }
+            }
+        } else {
+            (certificate, certificate_key)
+        };
+        if let (Some(c), Some(_)) = (certificate, &acme) {
+            return fail(
+                c.pos,
+                "\"ssl_certificate\" and \"acme_certificate\" cannot both give the server's \
+                 certificate",
+            );
+        }
+        let ssl_needs_file = if acme.is_some() { None } else { first_ssl };
+        let tls = self.tls(certificate, certificate_key, ssl_needs_file)?;
+        let client_auth = match verify_client {
+            Some((Some(mode), at)) => {
+                if first_ssl.is_none() {
+                    return fail(
+                        at,
+                        "\"ssl_verify_client\" needs a \"listen ... ssl\" in its server",
+                    );
+                }
+                let file = match client_certificate {
+                    Some(w) => Some(self.path(w)?),
+                    None if mode == VerifyClient::OptionalNoCa => None,
+                    None => {
+                        return fail(at, "no ssl_client_certificate for ssl_verify_client");
+                    }
+                };
+                match tls_files::client_auth(file.as_deref(), mode, verify_depth.unwrap_or(1)) {
+                    Ok(auth) => Some(std::sync::Arc::new(auth)),
+                    Err(message) => {
+                        let at = client_certificate.map_or(at, |w| w.pos);
+                        return fail(at, message);
+                    }
+                }
+            }
+            _ => None,
+        };
         let settings = own.apply_to(&Settings::defaults(self.dir));
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
@@ -496,13 +663,15 @@ impl Interpreter<'_> {
             ssl,
             proxy_protocol,
             tls,
+            acme,
+            client_auth,
             server_names,
             settings,
             locations: resolved,
             top_locations,
         };
         check_named_targets(d, &server)?;
-        Ok(server)
+        Ok((server, acme_directive.map(|c| c.name.pos)))
     }
 
     /// One `location` block (and the blocks nested in it), checked against its parent as nginx

@@ -60,6 +60,14 @@ pub enum Variable {
     Arg(String),
     /// `$cookie_NAME`: the value of cookie NAME.
     Cookie(String),
+    /// `$ssl_client_s_dn`: the client certificate's subject (RFC 2253), or empty.
+    SslClientSDn,
+    /// `$ssl_client_i_dn`: its issuer (RFC 2253), or empty.
+    SslClientIDn,
+    /// `$ssl_client_serial`: its serial number in hexadecimal, or empty.
+    SslClientSerial,
+    /// `$ssl_client_verify`: `SUCCESS`, `FAILED:reason` or `NONE`.
+    SslClientVerify,
 }
 
 /// The plain names and what they stand for (several names may stand for one variable).
@@ -88,6 +96,10 @@ const NAMES: &[(&str, Variable)] = &[
     ("fastcgi_script_name", Variable::FastcgiScriptName),
     ("fastcgi_path_info", Variable::FastcgiPathInfo),
     ("nginx_version", Variable::NginxVersion),
+    ("ssl_client_s_dn", Variable::SslClientSDn),
+    ("ssl_client_i_dn", Variable::SslClientIDn),
+    ("ssl_client_serial", Variable::SslClientSerial),
+    ("ssl_client_verify", Variable::SslClientVerify),
 ];
 
 impl Variable {

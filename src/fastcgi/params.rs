@@ -5,8 +5,8 @@
 //! or alias; then each `fastcgi_param` line, which replaces a parameter of the same name or
 //! adds one (`if_not_empty`: an empty value removes it). Pure: no I/O but `$realpath_root`.
 
+use crate::cgi::Script;
 use crate::cgi::env::{self, Endpoint};
-use crate::cgi::script::Script;
 use crate::config::FastCgi;
 use crate::handler::ConnInfo;
 use crate::handler::route::{Captures, Site};
@@ -71,6 +71,7 @@ pub fn build(
         document_root: &document_root,
         content_length,
         https: conn.tls,
+        client_cert: conn.client_cert,
     };
     let mut params = env::build(request, &script, &endpoint);
     // For a process webserv starts; an application has its own.
@@ -117,6 +118,7 @@ mod tests {
             peer: "10.0.0.9:40000".parse().unwrap(),
             tls,
             local: &|| None,
+            client_cert: None,
         };
         let length = match request.framing {
             crate::http::request::Framing::Length(n) => Some(n),

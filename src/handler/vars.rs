@@ -106,6 +106,12 @@ impl Vars<'_, '_> {
                     out.push_str(value);
                 }
             }
+            Variable::SslClientSDn => out.push_str(conn.client_cert.map_or("", |c| &c.subject)),
+            Variable::SslClientIDn => out.push_str(conn.client_cert.map_or("", |c| &c.issuer)),
+            Variable::SslClientSerial => out.push_str(conn.client_cert.map_or("", |c| &c.serial)),
+            Variable::SslClientVerify => {
+                out.push_str(conn.client_cert.map_or("NONE", |c| &c.verify));
+            }
         }
     }
 
@@ -232,6 +238,7 @@ mod tests {
             peer: "10.1.2.3:5555".parse().unwrap(),
             tls,
             local: &|| "192.0.2.1:8080".parse().ok(),
+            client_cert: None,
         };
         let vars = Vars {
             request: &request,

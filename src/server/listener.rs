@@ -243,7 +243,7 @@ pub fn defer_accept(address: &Bound, defer: std::time::Duration) {
     for socket in &address.sockets {
         let seconds = u32::try_from(defer.as_secs()).unwrap_or(u32::MAX);
         if let Err(error) = crate::sys::set_tcp_defer_accept(socket.fd.as_fd(), seconds) {
-            super::log::warn(&format!("TCP_DEFER_ACCEPT on {}: {error}", address.local));
+            crate::log::warn(&format!("TCP_DEFER_ACCEPT on {}: {error}", address.local));
         }
     }
 }

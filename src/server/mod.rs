@@ -1,23 +1,19 @@
 //! The running server: binds the listeners, starts the workers, and turns signals into
-//! reloads, binary upgrades and shutdowns. `connection` is the per-client state machine,
-//! `worker` the event loop, `listener` the listening sockets and which worker accepts on which,
-//! `upgrade` the sockets received at exec and the SIGUSR2 handover, `output` the write queue,
-//! `log` the access and error logs.
+//! reloads, binary upgrades and shutdowns. `worker` is the event loop (each client connection is
+//! a `protocol` session), `runtime` what a worker serves with, `listener` the listening sockets
+//! and which worker accepts on which, `upgrade` the sockets received at exec and the SIGUSR2
+//! handover.
 
-mod connection;
-mod fault;
 mod listener;
-pub mod log;
-mod output;
 mod runtime;
-mod transport;
 mod upgrade;
 mod worker;
 
 use crate::config::{self, Config};
+use crate::log;
 use crate::sys;
 use listener::{Bound, Inherited};
-use runtime::Runtime;
+pub use runtime::Runtime;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -47,7 +43,11 @@ fn bind_all(
     listener::bind_all(&addresses(config), workers, current, inherited)
 }
 
-fn open_runtime(config: Config, listeners: &[Bound]) -> Result<Runtime, String> {
+fn open_runtime(
+    config: Config,
+    listeners: &[Bound],
+    acme: &crate::acme::Service,
+) -> Result<Runtime, String> {
     let access_log = log::Sink::open(&config.access_log)
         .map_err(|e| format!("cannot open the access log: {e}"))?;
     let error_log = log::Sink::open(&config.error_log)
@@ -57,7 +57,8 @@ fn open_runtime(config: Config, listeners: &[Bound]) -> Result<Runtime, String> 
     }
     log::set_level(config.error_log_level);
     sweep_upload_stores(&config);
-    Runtime::new(config, listeners, access_log)
+    acme.configure(&config)?;
+    Runtime::new(config, listeners, access_log, acme)
 }
 
 /// Removes what uploads interrupted by a dead server left in the stores.
@@ -100,12 +101,14 @@ pub fn run(config: Config) -> Result<(), String> {
     .map_err(|e| format!("cannot catch signals: {e}"))?;
 
     raise_file_limit();
-    fault::init();
+    crate::fault::init();
     worker::log_panics();
     let worker_count = config.workers.max(1);
     let mut listeners = bind_all(&config, worker_count, &[], &mut given.listeners)?;
     let config_path = config.path.clone();
-    let runtime = Arc::new(open_runtime(config, &listeners)?);
+    // Certificates from ACME, kept across reloads.
+    let acme = crate::acme::Service::new();
+    let runtime = Arc::new(open_runtime(config, &listeners, &acme)?);
     upgrade::report_unused(std::mem::take(&mut given.listeners));
     for listener in &listeners {
         listener::defer_accept(listener, runtime.deferral(listener.local));
@@ -144,7 +147,7 @@ pub fn run(config: Config) -> Result<(), String> {
             Event::Signal(sys::SIGUSR1) => reopen_logs(&current),
             Event::Signal(sys::SIGHUP) => {
                 upgrade::notify("RELOADING=1");
-                match reload(&config_path, worker_count, &listeners) {
+                match reload(&config_path, worker_count, &listeners, &acme) {
                     Ok((runtime, new_listeners)) => {
                         let runtime = Arc::new(runtime);
                         for index in 0..worker_count {
@@ -314,13 +317,14 @@ fn reload(
     path: &std::path::Path,
     workers: usize,
     current: &[Bound],
+    acme: &crate::acme::Service,
 ) -> Result<(Runtime, Vec<Bound>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
     for warning in &config.warnings {
         log::warn(&warning.to_string());
     }
     let listeners = bind_all(&config, workers, current, &mut Inherited::default())?;
-    let runtime = open_runtime(config, &listeners)?;
+    let runtime = open_runtime(config, &listeners, acme)?;
     for listener in &listeners {
         listener::defer_accept(listener, runtime.deferral(listener.local));
     }

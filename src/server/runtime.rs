@@ -3,9 +3,10 @@
 //! request started with.
 
 use super::listener::Bound;
-use super::log::Sink;
-use super::transport;
+use crate::acme::{self, Challenges};
 use crate::config::Config;
+use crate::log::Sink;
+use crate::transport::{self, AddressOptions, CertSource};
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use std::time::Duration;
 pub const DEFER_ACCEPT: Duration = Duration::from_secs(1);
 
 pub struct Runtime {
-    pub config: Config,
+    /// Shared with the exchanges under way, which keep the one their request started with.
+    pub config: Arc<Config>,
     /// For each bound address: the indexes of its servers, the default first.
     routes: Vec<(SocketAddr, Vec<usize>)>,
     /// For each bound TLS address: its rustls configuration.
@@ -24,31 +26,54 @@ pub struct Runtime {
     /// The bound addresses whose connections start with a PROXY protocol header.
     proxy_protocol: Vec<SocketAddr>,
     pub access_log: Option<Sink>,
-    /// Some site adds fields to its responses (`add_header`, `expires`): when none does, the
-    /// connection need not look its site up again for each response.
-    pub decorates: bool,
+    /// The ACME challenges to answer (HTTP-01), when some server has `acme_certificate`.
+    pub acme: Option<Arc<Challenges>>,
 }
 
 impl Runtime {
     /// Pairs `config`'s servers with the bound `listeners`, and builds the TLS configuration of
-    /// every address listed with `ssl`.
+    /// every address listed with `ssl` (`acme`: where the ACME certificates are).
     pub fn new(
         config: Config,
         listeners: &[Bound],
         access_log: Option<Sink>,
+        acme: &acme::Service,
     ) -> Result<Runtime, String> {
+        let challenges = config
+            .servers
+            .iter()
+            .any(|s| s.acme.is_some())
+            .then(|| acme.challenges());
         let mut tls = Vec::new();
         for listener in listeners {
-            let servers: Vec<_> = config
+            let on_address: Vec<_> = config
                 .servers
                 .iter()
                 .filter(|server| server.ssl.contains(&listener.configured))
-                .filter_map(|server| {
-                    let key = &server.tls.as_ref()?.key;
-                    Some((server.server_names.as_slice(), key))
-                })
                 .collect();
-            if let Some(server_config) = transport::server_config(&servers)? {
+            let mut servers = Vec::new();
+            for server in &on_address {
+                let source = match (&server.tls, &server.acme) {
+                    (Some(tls), _) => CertSource::Fixed(Arc::clone(&tls.key)),
+                    (None, Some(cert)) => match acme.slot(&config, cert) {
+                        Some(slot) => CertSource::Managed(slot),
+                        None => return Err("ACME certificate not prepared".to_string()),
+                    },
+                    (None, None) => continue,
+                };
+                servers.push((server.server_names.as_slice(), source));
+            }
+            let options = AddressOptions {
+                challenges: on_address
+                    .iter()
+                    .any(|s| s.acme.is_some())
+                    .then(|| acme.challenges()),
+                client_auth: on_address
+                    .iter()
+                    .filter_map(|s| s.client_auth.as_deref())
+                    .collect(),
+            };
+            if let Some(server_config) = transport::server_config(&servers, options)? {
                 tls.push((listener.local, server_config));
             }
         }
@@ -75,18 +100,13 @@ impl Runtime {
             })
             .map(|l| l.local)
             .collect();
-        let decorates = config.servers.iter().any(|server| {
-            std::iter::once(&server.settings)
-                .chain(server.locations.iter().map(|l| &l.settings))
-                .any(crate::handler::headers::decorates)
-        });
         Ok(Runtime {
-            config,
+            config: Arc::new(config),
             routes,
             tls,
             proxy_protocol,
             access_log,
-            decorates,
+            acme: challenges,
         })
     }
 

@@ -18,7 +18,7 @@
 //!   server `MAINPID=` its own pid, so that systemd follows the new process (`NotifyAccess=all`).
 
 use super::listener::{Bound, Inherited, local_address};
-use super::log;
+use crate::log;
 use crate::sys;
 use rustix::fd::{AsRawFd, OwnedFd};
 use rustix::net::{self, AddressFamily, SocketType};

@@ -11,6 +11,7 @@
 //! - [`data`]: pseudo-random test data and byte strings for assertion messages.
 //! - [`tls`]: certificates made at test time (rcgen) and their SPKI pins.
 //! - [`load`]: a bounded load of client threads for restart tests, with every failure recorded.
+//! - [`pebble`]: the ACME test CA and its DNS server, and an HTTPS client that verifies.
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
 //! - [`fastcgi`]: php-fpm and fcgiwrap started on a temporary socket or a free port and stopped
@@ -24,6 +25,7 @@ pub mod fastcgi;
 pub mod hostile;
 pub mod http;
 pub mod load;
+pub mod pebble;
 pub mod proc;
 pub mod server;
 pub mod tls;

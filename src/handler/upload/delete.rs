@@ -58,7 +58,7 @@ fn remove(site: &Site, path: &str) -> Result<(), u16> {
     let status_of = |errno: Errno| {
         let status = status_of(errno);
         if status >= 500 {
-            crate::server::log::error(&format!(
+            crate::log::error(&format!(
                 "DELETE \"{}\" failed: {}",
                 file.display(),
                 std::io::Error::from(errno)

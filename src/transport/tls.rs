@@ -1,24 +1,26 @@
-//! A connection's byte stream: plain TCP, or TLS (rustls) over TCP, both non-blocking and driven
-//! by the connection's edge-triggered readiness flags.
+//! TLS (rustls) over a non-blocking TCP socket, driven by the transport's edge-triggered
+//! readiness flags; and the rustls configuration of a TLS address (certificates by SNI).
 //!
-//! The plain path makes the very system calls it always made; TLS sits between the socket and
-//! the connection's state machine. Two rules keep TLS from stalling on an edge that never comes:
+//! TLS sits between the socket and the protocol. Two rules keep it from stalling on an edge
+//! that never comes:
 //!
 //! - *Input* is available when the socket is readable **or** rustls holds decrypted bytes not
 //!   taken yet **or** the peer's close_notify has been received but not yet reported as the end
-//!   of the stream ([`Transport::has_input`]): a request and close_notify often come in one
+//!   of the stream ([`super::Transport::can_read`]): a request and close_notify often come in one
 //!   read, and no later edge would announce the end.
 //! - Ciphertext rustls queued (handshake flights, tickets, alerts, encrypted data) is written
 //!   out as long as the socket is writable: every operation here ends with either nothing
 //!   queued or the writable flag cleared by a short write or `EAGAIN`, and the connection
-//!   flushes first thing whenever it is driven ([`Transport::flush`]), whatever its state.
+//!   flushes first thing whenever it is driven ([`super::Transport::flush`]), whatever its state.
 //!
 //! rustls's outgoing buffer is bounded ([`TLS_BUFFER`]) and fed only while it is empty, so a
 //! TLS connection holds at most about that much of a response, whatever its size.
 
-use crate::proxy_protocol;
+use super::Scratch;
+use crate::acme::{self, Challenges, Slot};
+use crate::config::ClientAuth;
 use rustix::io::Errno;
-use rustix::net::{RecvFlags, recv};
+use rustls::pki_types::CertificateDer;
 use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
@@ -39,94 +41,20 @@ const SESSION_CACHE: usize = 4096;
 /// The first byte of every TLS handshake record.
 const HANDSHAKE_RECORD: u8 = 0x16;
 
-/// How a connection's bytes travel. The connection keeps the readiness flags; the TLS side
-/// reads and clears them as the socket answers.
-pub enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream>),
-}
-
-impl Transport {
-    pub fn socket(&self) -> &TcpStream {
-        match self {
-            Transport::Plain(socket) => socket,
-            Transport::Tls(tls) => &tls.socket,
-        }
-    }
-
-    /// Whether a read could bring bytes (or the end of the stream): the socket is readable,
-    /// rustls holds some, or rustls has the peer's close_notify.
-    pub fn has_input(&self, readable: bool) -> bool {
-        readable
-            || match self {
-                Transport::Plain(_) => false,
-                Transport::Tls(tls) => tls.plaintext > 0 || tls.peer_closed,
-            }
-    }
-
-    /// Writes queued ciphertext while the socket is writable. Err: the socket failed.
-    pub fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
-        match self {
-            Transport::Tls(tls) if !tls.plain_http => tls.flush(writable),
-            _ => Ok(()),
-        }
-    }
-
-    /// Whether ciphertext waits for the socket.
-    pub fn has_output(&self) -> bool {
-        match self {
-            Transport::Tls(tls) if !tls.plain_http => tls.conn.wants_write(),
-            _ => false,
-        }
-    }
-
-    /// Writes some of `data`: Ok(n) bytes taken, `WouldBlock` (with `writable` cleared) when
-    /// none could be.
-    pub fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
-        match self {
-            Transport::Tls(tls) if !tls.plain_http => tls.write(data, writable),
-            _ => {
-                let socket = self.socket();
-                match (&*socket).write(data) {
-                    Ok(n) => {
-                        if n < data.len() {
-                            *writable = false;
-                        }
-                        Ok(n)
-                    }
-                    Err(e) => {
-                        if e.kind() == io::ErrorKind::WouldBlock {
-                            *writable = false;
-                        }
-                        Err(e)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Queues TLS close_notify (nothing for plain connections); [`Transport::flush`] sends it.
-    pub fn close_notify(&mut self) {
-        if let Transport::Tls(tls) = self
-            && !tls.plain_http
-        {
-            tls.conn.send_close_notify();
-        }
-    }
-}
-
 /// A TLS session over a socket.
 pub struct TlsStream {
-    socket: TcpStream,
-    conn: ServerConnection,
+    pub(super) socket: TcpStream,
+    pub(super) conn: ServerConnection,
     /// Decrypted bytes rustls holds that were not read yet.
-    plaintext: usize,
+    pub(super) plaintext: usize,
     /// The peer's close_notify arrived: once `plaintext` is taken, a read returns Ok(0).
-    peer_closed: bool,
+    pub(super) peer_closed: bool,
     /// Nothing was received yet: the first byte tells TLS from plain HTTP.
     fresh: bool,
     /// The client spoke plain HTTP: it is answered in plain HTTP, rustls is out of the way.
-    plain_http: bool,
+    pub(super) plain_http: bool,
+    /// The client certificate as the servers verifying it judged it.
+    client_verdict: super::client_cert::Cache,
 }
 
 impl TlsStream {
@@ -140,7 +68,20 @@ impl TlsStream {
             peer_closed: false,
             fresh: true,
             plain_http: false,
+            client_verdict: Default::default(),
         })
+    }
+
+    /// The client's certificate as a server verifying with `auth` judges it.
+    pub fn client_cert(&mut self, auth: &Arc<ClientAuth>) -> Arc<crate::handler::ClientCert> {
+        let chain: Option<&[CertificateDer<'_>]> = self.conn.peer_certificates();
+        self.client_verdict.get(auth, chain)
+    }
+
+    /// A TLS-ALPN-01 validation (RFC 8737 section 3): its handshake is all there is to it.
+    fn is_acme_validation(&self) -> bool {
+        !self.conn.is_handshaking()
+            && self.conn.alpn_protocol() == Some(acme::challenge::ACME_TLS_ALPN)
     }
 
     /// Whether the first bytes received were not a TLS handshake.
@@ -153,7 +94,7 @@ impl TlsStream {
         self.peer_closed
     }
 
-    fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
+    pub(super) fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
         while *writable && self.conn.wants_write() {
             let mut io = SocketWriter {
                 socket: &self.socket,
@@ -228,6 +169,9 @@ impl TlsStream {
             }
             // Handshake flights and session tickets go out now.
             self.flush(writable)?;
+            if self.is_acme_validation() {
+                return Ok(0);
+            }
             if n == 0 && self.plaintext == 0 {
                 return Ok(0);
             }
@@ -240,23 +184,22 @@ impl TlsStream {
         &mut self,
         input: &mut Vec<u8>,
         room: usize,
+        scratch: &mut Scratch,
         readable: &mut bool,
         writable: &mut bool,
         hangup: bool,
     ) -> io::Result<usize> {
         // Through a worker-wide scratch buffer rather than by zero-filling `input`'s spare room
         // on every read.
-        with_scratch(|scratch| {
-            let buf = &mut scratch[..room.min(SCRATCH)];
-            let n = self.read(buf, readable, writable, hangup)?;
-            input.extend_from_slice(&buf[..n]);
-            Ok(n)
-        })
+        let buf = scratch.take(room);
+        let n = self.read(buf, readable, writable, hangup)?;
+        input.extend_from_slice(&buf[..n]);
+        Ok(n)
     }
 
     /// Encrypts some of `data` and sends what the socket takes. Ok(n): bytes taken (`n` may
     /// be short); `WouldBlock` (with `writable` cleared): ciphertext still waits.
-    fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
+    pub(super) fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
         self.write_pair(data, &[], writable)
     }
 
@@ -285,11 +228,12 @@ impl TlsStream {
         Ok(taken)
     }
 
-    /// Encrypts up to a buffer's worth of what `fill` puts in record-sized pieces (fill returns
+    /// Encrypts up to a buffer's worth of what `fill` puts in record-sized pieces (in `scratch`) (fill returns
     /// how many bytes it wrote; 0 ends). Ok(n): plaintext bytes taken; `WouldBlock`: ciphertext
     /// still waits.
     pub fn write_with(
         &mut self,
+        scratch: &mut Scratch,
         mut fill: impl FnMut(&mut [u8]) -> io::Result<usize>,
         writable: &mut bool,
     ) -> io::Result<usize> {
@@ -297,85 +241,20 @@ impl TlsStream {
         if self.conn.wants_write() {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let taken = with_scratch(|scratch| {
-            let record = &mut scratch[..RECORD];
-            let mut taken = 0;
-            while taken < TLS_BUFFER - RECORD {
-                let filled = fill(record)?;
-                if filled == 0 {
-                    break;
-                }
-                // The buffer has room for this record: rustls takes it whole.
-                self.conn.writer().write_all(&record[..filled])?;
-                taken += filled;
+        let record = scratch.take(RECORD);
+        let mut taken = 0;
+        while taken < TLS_BUFFER - RECORD {
+            let filled = fill(record)?;
+            if filled == 0 {
+                break;
             }
-            Ok::<_, io::Error>(taken)
-        })?;
+            // The buffer has room for this record: rustls takes it whole.
+            self.conn.writer().write_all(&record[..filled])?;
+            taken += filled;
+        }
         self.flush(writable)?;
         Ok(taken)
     }
-}
-
-/// Reads the PROXY protocol header a load balancer sends first on a connection (before TLS on
-/// a TLS address), and not one byte more: the header is looked at with `MSG_PEEK`, and only
-/// once complete is it read off the socket, exactly its length, so what follows stays for
-/// HTTP or TLS. Ok(None): incomplete, `readable` cleared (the next bytes bring a new edge).
-/// Err: the client closed first, or the bytes are no PROXY protocol header.
-pub fn read_proxy_header(
-    socket: &TcpStream,
-    readable: &mut bool,
-    hangup: bool,
-) -> io::Result<Option<proxy_protocol::Header>> {
-    if !*readable {
-        return Ok(None);
-    }
-    with_scratch(|scratch| {
-        let buf = &mut scratch[..proxy_protocol::MAX_HEADER];
-        let seen = match recv(socket, &mut *buf, RecvFlags::PEEK) {
-            Ok((n, _)) => n,
-            Err(Errno::AGAIN) => {
-                *readable = false;
-                return Ok(None);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if seen == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        match proxy_protocol::parse(&buf[..seen]) {
-            Ok(Some((header, length))) => {
-                let (taken, _) = recv(socket, &mut buf[..length], RecvFlags::empty())?;
-                if taken != length {
-                    return Err(io::Error::other("PROXY protocol header read short"));
-                }
-                Ok(Some(header))
-            }
-            Ok(None) if hangup => Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(None) => {
-                // Everything the socket holds has been seen: wait for more.
-                *readable = false;
-                Ok(None)
-            }
-            Err(error) => Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                error.to_string(),
-            )),
-        }
-    })
-}
-
-/// Size of the worker's scratch buffer: one read of a request body, or one record of a file.
-pub const SCRATCH: usize = 64 * 1024;
-
-thread_local! {
-    static SCRATCH_BUFFER: std::cell::RefCell<Box<[u8]>> =
-        std::cell::RefCell::new(vec![0; SCRATCH].into_boxed_slice());
-}
-
-/// Runs `f` with this thread's scratch buffer (never re-entered: `f` does no TLS I/O of its own,
-/// nor calls [`TlsStream::read_into`] or [`TlsStream::write_with`]).
-pub fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    SCRATCH_BUFFER.with_borrow_mut(|buffer| f(buffer))
 }
 
 /// The socket as rustls reads it: one `read(2)` per call, clearing `readable` on `EAGAIN` or a
@@ -446,24 +325,61 @@ impl Write for SocketWriter<'_> {
     }
 }
 
+/// Where a server's certificate comes from.
+#[derive(Debug, Clone)]
+pub enum CertSource {
+    /// `ssl_certificate`: loaded with the configuration.
+    Fixed(Arc<CertifiedKey>),
+    /// `acme_certificate`: whatever the slot holds at the handshake.
+    Managed(Arc<Slot>),
+}
+
+impl CertSource {
+    fn get(&self) -> Arc<CertifiedKey> {
+        match self {
+            CertSource::Fixed(key) => Arc::clone(key),
+            CertSource::Managed(slot) => slot.get(),
+        }
+    }
+}
+
 /// Picks the certificate of a TLS address by SNI among its servers: an exact (case-insensitive)
-/// `server_name` match, else the address's first TLS server.
+/// `server_name` match, else the address's first TLS server. A ClientHello whose only ALPN
+/// protocol is `acme-tls/1` gets the TLS-ALPN-01 challenge certificate for its SNI name, or
+/// nothing (the handshake fails), never a real one.
 #[derive(Debug)]
 struct SniResolver {
-    by_name: Vec<(String, Arc<CertifiedKey>)>,
-    default: Arc<CertifiedKey>,
+    by_name: Vec<(String, CertSource)>,
+    default: CertSource,
+    challenges: Option<Arc<Challenges>>,
 }
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(challenges) = &self.challenges
+            && let Some(mut offered) = hello.alpn()
+            && offered.next() == Some(acme::challenge::ACME_TLS_ALPN)
+            && offered.next().is_none()
+        {
+            return challenges.tls_alpn01(hello.server_name()?);
+        }
         let chosen = hello.server_name().and_then(|name| {
             self.by_name
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, key)| key)
+                .map(|(_, source)| source)
         });
-        Some(Arc::clone(chosen.unwrap_or(&self.default)))
+        Some(chosen.unwrap_or(&self.default).get())
     }
+}
+
+/// What an address's TLS needs besides its servers' certificates.
+#[derive(Default)]
+pub struct AddressOptions<'a> {
+    /// Some server of the address has `acme_certificate`: TLS-ALPN-01 is answered.
+    pub challenges: Option<Arc<Challenges>>,
+    /// The client certificate settings of the servers that verify them.
+    pub client_auth: Vec<&'a ClientAuth>,
 }
 
 /// Where a cipher suite comes in the server's order: AES-128-GCM, then AES-256-GCM, then
@@ -482,38 +398,54 @@ fn suite_rank(suite: &rustls::SupportedCipherSuite) -> u8 {
 }
 
 /// The rustls configuration of one TLS address. `servers`: the address's servers that carry a
-/// certificate, as (server names, key), the default first; None when there is none.
+/// certificate, as (server names, where the certificate comes from), the default first; None
+/// when there is none.
 pub fn server_config(
-    servers: &[(&[String], &Arc<CertifiedKey>)],
+    servers: &[(&[String], CertSource)],
+    options: AddressOptions,
 ) -> Result<Option<Arc<ServerConfig>>, String> {
     let Some((_, default)) = servers.first() else {
         return Ok(None);
     };
     let mut by_name = Vec::new();
-    for (names, key) in servers {
+    for (names, source) in servers {
         for name in names.iter() {
             if !by_name.iter().any(|(n, _): &(String, _)| n == name) {
-                by_name.push((name.clone(), Arc::clone(key)));
+                by_name.push((name.clone(), source.clone()));
             }
         }
     }
+    let acme = options.challenges.is_some();
     let resolver = SniResolver {
         by_name,
-        default: Arc::clone(default),
+        default: default.clone(),
+        challenges: options.challenges,
     };
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider.cipher_suites.sort_by_key(suite_rank);
-    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
+    let builder = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
+        .map_err(|e| format!("TLS: {e}"))?;
+    let builder = if options.client_auth.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        builder.with_client_cert_verifier(Arc::new(super::client_cert::HandshakeVerifier::new(
+            &options.client_auth,
+        )))
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(resolver));
     // Our order, AES-128-GCM first (as Go's crypto/tls): as secure, cheaper per byte, and its
     // SHA-256 key schedule uses the CPU's SHA instructions where SHA-384's may have none.
     config.ignore_client_order = true;
     // Our preference first. `curl --http1.0` offers only http/1.0, which nginx accepts too;
     // a client offering neither (h2 only) gets no_application_protocol (RFC 7301).
     config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
+    if acme {
+        // Chosen only by a client that offers nothing else (an ACME server validating).
+        config
+            .alpn_protocols
+            .push(acme::challenge::ACME_TLS_ALPN.to_vec());
+    }
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
     config.ticketer =
         rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("TLS tickets: {e}"))?;
@@ -541,7 +473,8 @@ mod tests {
         let certified =
             Arc::new(CertifiedKey::from_der(vec![der.clone()], key_der, &provider).unwrap());
         let names = vec!["localhost".to_string()];
-        let config = server_config(&[(names.as_slice(), &certified)])
+        let source = CertSource::Fixed(Arc::clone(&certified));
+        let config = server_config(&[(names.as_slice(), source)], AddressOptions::default())
             .unwrap()
             .unwrap();
 

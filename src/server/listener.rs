@@ -117,6 +117,8 @@ pub fn bind_all(
         .collect();
     let mut out: Vec<Bound> = Vec::new();
     let mut fresh = Vec::new();
+    // The listening sockets of the machine, read once before binding (and once after).
+    let mut before = Snapshot::default();
     for &addr in addresses {
         if let Some(kept) = current.iter().find(|b| b.configured == addr) {
             out.push(kept.clone());
@@ -125,7 +127,7 @@ pub fn bind_all(
         let given = inherited.take(addr);
         let failed = |e: io::Error| format!("cannot listen on {addr}: {e}");
         let bound = if given.is_empty() {
-            if guard && let Err(e) = check_alone(addr, &ours) {
+            if guard && let Err(e) = check_alone(addr, &ours, &mut before) {
                 return Err(failed(e));
             }
             bind_address(addr, if guard { workers } else { 1 }, guard).map_err(failed)?
@@ -139,8 +141,9 @@ pub fn bind_all(
     if guard {
         // Once listening, anyone who bound the same address between our check and our bind
         // shows up here (and finds us when it checks in its turn).
+        let mut after = Snapshot::default();
         for &index in &fresh {
-            if let Err(e) = check_alone(out[index].local, &ours) {
+            if let Err(e) = check_alone(out[index].local, &ours, &mut after) {
                 return Err(format!("cannot listen on {}: {e}", out[index].configured));
             }
         }
@@ -269,24 +272,44 @@ impl Guard {
 }
 
 /// Err(address in use) when a listening socket that is not one of `ours` overlaps `addr`.
-fn check_alone(addr: SocketAddr, ours: &HashSet<u64>) -> io::Result<()> {
-    let table = match addr {
-        SocketAddr::V4(_) => "/proc/net/tcp",
-        SocketAddr::V6(_) => "/proc/net/tcp6",
-    };
-    // A machine without IPv6 has no tcp6 table, and nothing listens there.
-    let text = match std::fs::read_to_string(table) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    let foreign = listening_sockets(&text)
-        .into_iter()
-        .any(|(local, inode)| overlaps(local, addr) && !ours.contains(&inode));
+fn check_alone(addr: SocketAddr, ours: &HashSet<u64>, now: &mut Snapshot) -> io::Result<()> {
+    let foreign = now
+        .listening(addr.is_ipv6())?
+        .iter()
+        .any(|(local, inode)| overlaps(*local, addr) && !ours.contains(inode));
     if foreign {
         return Err(io::Error::from(io::ErrorKind::AddrInUse));
     }
     Ok(())
+}
+
+/// The machine's listening TCP sockets, each table read the first time it is asked for (a
+/// busy machine's `/proc/net/tcp` holds thousands of lines: read once per address family, not
+/// once per address).
+#[derive(Default)]
+struct Snapshot {
+    v4: Option<Vec<(SocketAddr, u64)>>,
+    v6: Option<Vec<(SocketAddr, u64)>>,
+}
+
+impl Snapshot {
+    fn listening(&mut self, v6: bool) -> io::Result<&[(SocketAddr, u64)]> {
+        let (slot, table) = if v6 {
+            (&mut self.v6, "/proc/net/tcp6")
+        } else {
+            (&mut self.v4, "/proc/net/tcp")
+        };
+        if slot.is_none() {
+            // A machine without IPv6 has no tcp6 table, and nothing listens there.
+            let found = match std::fs::read_to_string(table) {
+                Ok(text) => listening_sockets(&text),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+                Err(e) => return Err(e),
+            };
+            *slot = Some(found);
+        }
+        Ok(slot.as_deref().unwrap_or_default())
+    }
 }
 
 /// Whether a connection to one address could reach a listener on the other: same port, and
@@ -303,10 +326,11 @@ fn listening_sockets(table: &str) -> Vec<(SocketAddr, u64)> {
         .lines()
         .skip(1)
         .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            if fields.get(3) != Some(&LISTEN) {
+            // Most rows are connections: look at the state before splitting the rest.
+            if line.split_whitespace().nth(3) != Some(LISTEN) {
                 return None;
             }
+            let fields: Vec<&str> = line.split_whitespace().collect();
             let local = parse_proc_address(fields.get(1)?)?;
             let inode = fields.get(9)?.parse().ok()?;
             Some((local, inode))
@@ -397,11 +421,11 @@ mod tests {
         let bound = bind_address(addr, 2, true).unwrap();
         let ours: HashSet<u64> = bound.sockets.iter().filter_map(|s| inode(&s.fd)).collect();
         assert_eq!(ours.len(), 2);
-        assert!(check_alone(bound.local, &ours).is_ok());
+        assert!(check_alone(bound.local, &ours, &mut Snapshot::default()).is_ok());
         // A socket of the same user with SO_REUSEPORT joins the group: the kernel allows it.
         let stranger = bind(bound.local, true).unwrap();
         assert_eq!(stranger.local, bound.local);
-        let error = check_alone(bound.local, &ours).unwrap_err();
+        let error = check_alone(bound.local, &ours, &mut Snapshot::default()).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::AddrInUse);
     }
 

@@ -443,13 +443,16 @@ impl Session {
     /// A complete head arrived: start its exchange.
     fn start(&mut self, request: Request, ctx: &mut Context) -> State {
         let route = self.route(Some(&request), ctx);
-        self.timeouts = Timeouts::of(route.site().settings);
-        self.client =
-            route
-                .site()
-                .settings
-                .real_ip
-                .client(self.peer, self.proxied, &request.headers);
+        let site = route.site();
+        self.timeouts = Timeouts::of(site.settings);
+        // Behind a trusted proxy, the request's client is the one it names (nginx's realip).
+        let real_ip = &site.settings.real_ip;
+        self.client = if real_ip.is_active() {
+            real_ip.client(self.peer, self.proxied, &request.headers)
+        } else {
+            self.peer
+        };
+        drop(site);
         let facts = Facts {
             minor_version: request.minor_version,
             keep_alive: request.keep_alive,

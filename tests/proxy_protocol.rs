@@ -265,3 +265,47 @@ fn curl_sends_its_header_before_tls_and_is_served_over_https() {
     assert_eq!(output.stdout, b"over tls");
     assert!(access_log(&server, 1)[0].starts_with("127.0.0.1 "));
 }
+
+#[test]
+fn over_http2_each_stream_is_attributed_to_the_client_a_trusted_proxy_names() {
+    if std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("curl not installed: skipped");
+        return;
+    }
+    let cert = support::tls::cert(&["localhost"]);
+    let config = "workers 1;\naccess_log access.log;\nserver {\n    \
+                  listen 127.0.0.1:0 ssl proxy_protocol;\n    ssl_certificate cert.pem;\n    \
+                  ssl_certificate_key key.pem;\n    root www;\n    set_real_ip_from 127.0.0.1;\n    \
+                  real_ip_header X-Forwarded-For;\n}\n";
+    let server = Server::start(
+        config,
+        &[
+            ("cert.pem", cert.cert_pem.as_bytes()),
+            ("key.pem", cert.key_pem.as_bytes()),
+            ("www/index.html", b"over h2"),
+        ],
+    );
+    let pem = server.dir.write("ca.pem", cert.cert_pem.as_bytes());
+    let port = server.port();
+    let output = std::process::Command::new("curl")
+        .args(["-sS", "--http2", "--haproxy-protocol", "--cacert"])
+        .arg(&pem)
+        .args(["-H", "X-Forwarded-For: 203.0.113.5"])
+        .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
+        .arg(format!("https://localhost:{port}/"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.stdout, b"over h2");
+    let line = &access_log(&server, 1)[0];
+    assert!(line.starts_with("203.0.113.5 "), "{line}");
+    assert!(line.contains("HTTP/2.0"), "{line}");
+}

@@ -530,6 +530,7 @@ mod tests {
                 acme: None,
                 client_auth: None,
                 server_names: Vec::new(),
+                http2: None,
                 settings: Settings::defaults(&dir),
                 locations: vec![Location {
                     path: "/up".to_string(),
@@ -584,7 +585,7 @@ mod tests {
             target: path.to_string(),
             path: path.to_string(),
             query: None,
-            minor_version: 1,
+            version: crate::http::request::Version::Http11,
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))

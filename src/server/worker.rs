@@ -17,7 +17,7 @@
 
 use super::listener::Listener;
 use super::runtime::Runtime;
-use crate::event::{Kind, Poller, Ready, Sharing, TimerKey, Timers, Token};
+use crate::event::{Kind, Poller, Ready, Role, Sharing, TimerKey, Timers, Token};
 use crate::local::Local;
 use crate::log;
 use crate::protocol::{Connection, Context, Drive, Waiting};
@@ -312,8 +312,22 @@ impl Worker {
                     Kind::Listener => self.accept(event.token.slot as usize, now),
                     Kind::Control => self.control(now),
                     Kind::FileCache => {}
-                    Kind::Connection | Kind::Upstream => {
-                        let token = event.token;
+                    Kind::Connection | Kind::Upstream | Kind::Pooled => {
+                        let token = match event.token.kind {
+                            // A pooled backend connection: lent to an exchange (its events
+                            // are that exchange's), or idle.
+                            Kind::Pooled => match self.local.proxy.owner(event.token.slot) {
+                                Some((slot, generation, stream)) => {
+                                    Token::upstream(slot, generation, stream, Role::Socket)
+                                }
+                                None => {
+                                    let input = event.readable || event.hangup || event.error;
+                                    self.local.proxy.idle_event(event.token.slot, input);
+                                    continue;
+                                }
+                            },
+                            _ => event.token,
+                        };
                         let Some(connection) = self.connection(token.slot, token.generation) else {
                             continue;
                         };
@@ -535,7 +549,11 @@ impl Worker {
             deadline.at = deadline.at.map(|d| d.checked_sub(defer).unwrap_or(d));
         }
         let token = Token::new(Kind::Connection, slot, generation);
-        if let Err(error) = self.poller.add(connection.transport().socket(), token) {
+        let added = match connection.socket() {
+            Some(socket) => self.poller.add(socket, token),
+            None => Err(std::io::Error::other("connection closed")),
+        };
+        if let Err(error) = added {
             log::error(&format!("epoll_ctl: {error}"));
             self.close(slot);
             return true;
@@ -675,6 +693,9 @@ impl Worker {
                     if self.draining_until.is_none() {
                         self.set_accepting(true);
                     }
+                    // Every connection looks at the new configuration now (an HTTP/2 one
+                    // whose address changed sends its GOAWAY), not at its next event.
+                    self.drive_all_soon();
                 }
                 Control::Adopt(mut connections) => {
                     // Even while draining: the client was accepted and waits for its answer
@@ -690,6 +711,8 @@ impl Worker {
                     self.listeners.clear();
                     self.draining_until = Some(now + GRACE);
                     self.close_waiting(now);
+                    // The others learn of the shutdown now (an HTTP/2 one sends its GOAWAY).
+                    self.drive_all_soon();
                 }
             }
         }
@@ -722,6 +745,15 @@ impl Worker {
         }
         for slot in 0..self.slots.len() as u32 {
             self.sync_timer(slot);
+        }
+    }
+
+    /// Every live connection is driven after this batch's events.
+    fn drive_all_soon(&mut self) {
+        for (slot, entry) in self.slots.iter().enumerate() {
+            if entry.connection.is_some() {
+                self.yielded.push((slot as u32, entry.generation));
+            }
         }
     }
 

@@ -31,7 +31,7 @@ use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, recv};
 use std::io::{self, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 
 /// Size of the worker's scratch buffer: one read of a request body, or one record of a file.
@@ -80,6 +80,8 @@ pub struct Transport {
     preamble: Preamble,
     /// Bytes written in the clear so far (where sendfile cuts the stream: `write`).
     sent: u64,
+    /// The client's address as the connection's PROXY protocol header gave it.
+    proxied: Option<SocketAddr>,
 }
 
 impl Transport {
@@ -99,6 +101,7 @@ impl Transport {
             hangup: false,
             preamble: Preamble::None,
             sent: 0,
+            proxied: None,
         }
     }
 
@@ -112,12 +115,31 @@ impl Transport {
         self.preamble == Preamble::ProxyHeader
     }
 
+    /// The client's address as the connection's PROXY protocol header gave it (None without
+    /// one, or for a header that names none: a balancer's own health check).
+    pub fn proxied(&self) -> Option<SocketAddr> {
+        self.proxied
+    }
+
     /// Reads the PROXY protocol header, and not one byte more: it is looked at with
     /// `MSG_PEEK`, and only once complete is it read off the socket, exactly its length, so
-    /// what follows stays for HTTP or TLS. Ok(None): incomplete, `readable` cleared (the next
-    /// bytes bring a new edge). Err: the client closed first, or the bytes are no PROXY protocol
-    /// header. Either way, or once read, the preamble is over.
-    pub fn read_proxy_header(
+    /// what follows stays for HTTP or TLS. Ok(true): read (its source, if any, is
+    /// [`Transport::proxied`]); Ok(false): incomplete, `readable` cleared (the next bytes bring
+    /// a new edge). Err: the client closed first, or the bytes are no PROXY protocol header.
+    /// Either way, or once read, the preamble is over.
+    pub fn read_proxy_header(&mut self, scratch: &mut Scratch) -> io::Result<bool> {
+        match self.take_proxy_header(scratch)? {
+            Some(header) => {
+                if let proxy_protocol::Header::Proxied { source, .. } = header {
+                    self.proxied = Some(source);
+                }
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn take_proxy_header(
         &mut self,
         scratch: &mut Scratch,
     ) -> io::Result<Option<proxy_protocol::Header>> {
@@ -192,6 +214,47 @@ impl Transport {
         }
     }
 
+    /// The protocol agreed by ALPN in the TLS handshake (None: plain, or none agreed).
+    pub fn alpn(&self) -> Option<&[u8]> {
+        match &self.stream {
+            Stream::Tls(tls) => tls.alpn(),
+            Stream::Plain(_) => None,
+        }
+    }
+
+    /// Moves a TLS handshake on without taking application data (see
+    /// [`TlsStream::handshake`]); a plain connection has none: Ok(true).
+    pub fn handshake(&mut self) -> io::Result<bool> {
+        match &mut self.stream {
+            Stream::Tls(tls) => tls.handshake(&mut self.readable, &mut self.writable, self.hangup),
+            Stream::Plain(_) => Ok(true),
+        }
+    }
+
+    /// Looks at the first bytes the client sent without taking them (`MSG_PEEK`), at most
+    /// `buf.len()`: how many there are. Ok(0) is end of stream; `WouldBlock` (with `readable`
+    /// cleared) when none came yet. Only for plain connections (over TLS: Ok(0)).
+    pub fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Stream::Plain(socket) = &self.stream else {
+            return Ok(0);
+        };
+        match rustix::net::recv(socket, buf, rustix::net::RecvFlags::PEEK) {
+            Ok((n, _)) => Ok(n),
+            Err(Errno::AGAIN) => {
+                self.readable = false;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Everything readable was seen (by a peek): the next bytes bring a new edge.
+    pub fn not_readable(&mut self) {
+        if !self.hangup {
+            self.readable = false;
+        }
+    }
+
     /// Whether a TLS port received plain HTTP (it is then answered in plain HTTP).
     pub fn is_plain_http(&self) -> bool {
         matches!(&self.stream, Stream::Tls(tls) if tls.plain_http)
@@ -223,12 +286,13 @@ impl Transport {
     }
 
     /// Whether a read could bring bytes (or the end of the stream): the socket is readable,
-    /// or rustls holds plaintext or an unreported close_notify.
+    /// or rustls holds plaintext or an unreported close_notify (or the client spoke plain
+    /// HTTP to the TLS port, which a read reports).
     pub fn can_read(&self) -> bool {
         self.readable
             || match &self.stream {
                 Stream::Plain(_) => false,
-                Stream::Tls(tls) => tls.plaintext > 0 || tls.peer_closed,
+                Stream::Tls(tls) => tls.plaintext > 0 || tls.peer_closed || tls.plain_http,
             }
     }
 

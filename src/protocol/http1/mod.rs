@@ -30,7 +30,7 @@ use super::{Context, Drive};
 use crate::event::{Deadline, Registration, Role};
 use crate::exchange::{Cx, Exchange, Origin, Route};
 use crate::handler;
-use crate::http::request::{self, Method, Request};
+use crate::http::request::{self, Method, Request, Version};
 use crate::http::response::Response;
 use crate::log;
 use crate::transport::{Scratch, Transport};
@@ -137,8 +137,6 @@ pub struct Session {
     transport: Transport,
     /// The address the connection comes from.
     peer: SocketAddr,
-    /// The client's address as the connection's PROXY protocol header gave it.
-    proxied: Option<SocketAddr>,
     /// Whom the current request is attributed to (access log, CGI, access rules): `peer`, or
     /// the address a trusted proxy gave (`set_real_ip_from`, `real_ip_header`).
     client: SocketAddr,
@@ -163,11 +161,14 @@ impl Session {
         now: Instant,
     ) -> Session {
         let timeouts = Timeouts::of(settings);
+        let client = match transport.proxied() {
+            Some(_) => settings.real_ip.client(peer, transport.proxied(), &[]),
+            None => peer,
+        };
         Session {
             transport,
             peer,
-            proxied: None,
-            client: peer,
+            client,
             listen,
             input: Vec::new(),
             head_checked: 0,
@@ -182,6 +183,10 @@ impl Session {
 
     pub fn transport(&self) -> &Transport {
         &self.transport
+    }
+
+    pub fn transport_mut(&mut self) -> &mut Transport {
+        &mut self.transport
     }
 
     /// Records a readiness event of the client socket.
@@ -232,11 +237,6 @@ impl Session {
 
     /// Runs the state machine until it must wait.
     pub fn drive(&mut self, ctx: &mut Context) -> Drive {
-        if self.transport.awaits_proxy_header()
-            && let Some(stop) = self.read_proxy_header(ctx)
-        {
-            return stop;
-        }
         // Ciphertext waiting for this writable edge goes out whatever the state waits for.
         if self.transport.flush().is_err() {
             return Drive::Close;
@@ -266,10 +266,6 @@ impl Session {
 
     /// The deadline of `stream` passed.
     pub fn timed_out(&mut self, stream: u16, ctx: &mut Context) -> Drive {
-        if self.transport.awaits_proxy_header() {
-            // The PROXY protocol header did not come in time: nothing to answer in.
-            return Drive::Close;
-        }
         let state = std::mem::replace(&mut self.state, State::Closed);
         self.state = match (stream, state) {
             (EXCHANGE, State::Exchange(mut active)) => match active.exchange.timed_out(ctx.now) {
@@ -297,33 +293,16 @@ impl Session {
         self.drive(ctx)
     }
 
-    /// Reads the PROXY protocol header (a transport-level preamble, before HTTP or TLS): None
-    /// once it is read (the client address it gives is taken, HTTP may begin); else what
-    /// `drive` returns: wait for the rest, or close because the header is broken or never came.
-    fn read_proxy_header(&mut self, ctx: &mut Context) -> Option<Drive> {
-        match self.transport.read_proxy_header(&mut ctx.local.scratch) {
-            Ok(None) => Some(Drive::Wait),
-            Ok(Some(header)) => {
-                if let crate::proxy_protocol::Header::Proxied { source, .. } = header {
-                    self.proxied = Some(source);
-                }
-                let route = self.route(None, ctx);
-                self.client = route
-                    .site()
-                    .settings
-                    .real_ip
-                    .client(self.peer, self.proxied, &[]);
-                None
-            }
-            Err(error) => {
-                // nginx logs a broken header as an error: it is most often a load balancer
-                // that does not send one, or a client reaching past it.
-                if error.kind() != io::ErrorKind::UnexpectedEof {
-                    log::error(&format!("client {}: {error}, connection closed", self.peer));
-                }
-                Some(Drive::Close)
-            }
-        }
+    /// The transport has read the connection's PROXY protocol header: until a request says
+    /// more, the connection is attributed to the client it names, where the balancer is trusted.
+    pub fn proxy_header_read(&mut self, ctx: &Context) {
+        let route = self.route(None, ctx);
+        self.client =
+            route
+                .site()
+                .settings
+                .real_ip
+                .client(self.peer, self.transport.proxied(), &[]);
     }
 
     /// Reads a head into an empty `input`: through the scratch buffer, parsed there, and only
@@ -448,13 +427,13 @@ impl Session {
         // Behind a trusted proxy, the request's client is the one it names (nginx's realip).
         let real_ip = &site.settings.real_ip;
         self.client = if real_ip.is_active() {
-            real_ip.client(self.peer, self.proxied, &request.headers)
+            real_ip.client(self.peer, self.transport.proxied(), &request.headers)
         } else {
             self.peer
         };
         drop(site);
         let facts = Facts {
-            minor_version: request.minor_version,
+            minor_version: u8::from(request.version != Version::Http10),
             keep_alive: request.keep_alive,
             head_only: request.method == Method::Head,
         };

@@ -13,10 +13,13 @@ mod model;
 mod parser;
 #[cfg(test)]
 mod props;
+pub mod proxy;
 mod template;
 pub(crate) mod tls;
 
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
+#[cfg(test)]
+pub(crate) use lexer::Pos;
 pub use model::*;
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};

@@ -24,6 +24,11 @@ pub struct Config {
     pub servers: Vec<Server>,
     /// `acme_issuer` blocks, in file order.
     pub acme_issuers: Vec<super::acme::AcmeIssuer>,
+    /// `upstream` blocks in file order, then the groups `proxy_pass HOST:PORT` makes; each
+    /// one's `id` is its index here.
+    pub upstreams: Vec<std::sync::Arc<super::proxy::model::Upstream>>,
+    /// `map` blocks in file order (what `ProxyVariable::Map` indexes).
+    pub maps: Vec<super::proxy::value::Map>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
     pub warnings: Vec<super::ConfigWarning>,
 }
@@ -232,6 +237,8 @@ pub struct Settings {
     pub gzip_static: bool,
     /// The `fastcgi_*` directives (`config::fastcgi`).
     pub fastcgi: FastCgi,
+    /// The `proxy_*` directives (`proxy_pass` in locations only).
+    pub proxy: super::proxy::model::ProxySettings,
 }
 
 impl Settings {
@@ -260,6 +267,7 @@ impl Settings {
             expires: Expires::Off,
             gzip_static: false,
             fastcgi: FastCgi::default(),
+            proxy: super::proxy::model::ProxySettings::default(),
         }
     }
 

@@ -1,7 +1,9 @@
 //! The configuration parser: tokens to a tree of directives (syntax), then the tree to the typed
-//! [`Config`] (meaning). Pure but for three outside inputs: the directory relative paths resolve
-//! against, `workers auto` reading the number of cores, and the certificate and key files of
-//! `ssl_certificate` / `ssl_certificate_key`, which are read and checked here.
+//! [`Config`] (meaning). Pure but for four outside inputs: the directory relative paths resolve
+//! against, `workers auto` reading the number of cores, the certificate and key files of
+//! `ssl_certificate` / `ssl_certificate_key`, which are read and checked here, and the host names
+//! of `proxy_pass` and upstream `server`s, which are resolved here (as nginx does, once, at load).
+//! The proxy directives themselves are read by `config::proxy`.
 //!
 //! Errors use nginx's wording and point at the offending token. Syntax errors (unbalanced braces,
 //! missing `;`) are found over the whole file before any meaning error.
@@ -19,7 +21,7 @@ use super::model::{
 use super::template::Template;
 use super::tls::{self as tls_files, Part, Tls, VerifyClient};
 
-type Result<T> = std::result::Result<T, Error>;
+pub(super) type Result<T> = std::result::Result<T, Error>;
 
 pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
     Err(Error::new(pos, message))
@@ -28,17 +30,37 @@ pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
 /// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
 /// `Config::path` is left for the caller to fill in.
 pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(text, config_dir, super::fastcgi::WIRED)
+    parse_with(
+        text,
+        config_dir,
+        super::fastcgi::WIRED,
+        super::proxy::WIRING,
+    )
 }
 
 /// [`parse`] with the `fastcgi_*` directives accepted whether or not FastCGI is wired (for
 /// the tests of their grammar).
 #[cfg(test)]
 pub(super) fn parse_allowing_fastcgi(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(text, config_dir, true)
+    parse_with(text, config_dir, true, super::proxy::WIRING)
 }
 
-fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
+/// [`parse`], with the proxy directives accepted or refused as `wiring` says.
+#[cfg(test)]
+pub(super) fn parse_wired(
+    text: &str,
+    config_dir: &Path,
+    wiring: super::proxy::Wiring,
+) -> Result<Config> {
+    parse_with(text, config_dir, super::fastcgi::WIRED, wiring)
+}
+
+fn parse_with(
+    text: &str,
+    config_dir: &Path,
+    fastcgi: bool,
+    proxy: super::proxy::Wiring,
+) -> Result<Config> {
     let tokens = lexer::tokenize(text)?;
     let eof = tokens.eof;
     let tree = Tree {
@@ -46,14 +68,22 @@ fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
         eof,
     }
     .block(None, 0)?;
+    if proxy == super::proxy::Wiring::Refuse {
+        super::proxy::refuse_unwired(&tree)?;
+    }
     let captures = capture_names(&tree);
+    let proxy = super::proxy::Globals::parse(&tree, config_dir, &captures)?;
     let mut config = Interpreter {
         dir: config_dir,
         captures: &captures,
         fastcgi,
+        proxy: &proxy,
     }
     .main(&tree, eof)?;
+    super::proxy::finish(&mut config, proxy)?;
     config.warnings = super::lint::lint(&tree, &config);
+    config.warnings.extend(super::proxy::lint(&config));
+    config.warnings.sort_by_key(|w| (w.line, w.col));
     Ok(config)
 }
 
@@ -147,16 +177,16 @@ impl Tree {
 // ---------------------------------------------------------------------------------------------
 // Meaning: which directive goes where, with how many arguments.
 
-const MAIN: u8 = 1;
+pub(super) const MAIN: u8 = 1;
 const SERVER: u8 = 2;
-const LOCATION: u8 = 4;
+pub(super) const LOCATION: u8 = 4;
 /// Inside `acme_issuer NAME { }`.
 pub(super) const ACME_ISSUER: u8 = 8;
-const SETTINGS: u8 = SERVER | LOCATION;
-const MANY: usize = usize::MAX;
+pub(super) const SETTINGS: u8 = SERVER | LOCATION;
+pub(super) const MANY: usize = usize::MAX;
 
-struct Spec {
-    name: &'static str,
+pub(super) struct Spec {
+    pub(super) name: &'static str,
     /// The blocks it may appear in.
     contexts: u8,
     /// Takes a `{ }` block instead of ending with `;`.
@@ -165,7 +195,12 @@ struct Spec {
     max_args: usize,
 }
 
-const fn spec(name: &'static str, contexts: u8, min_args: usize, max_args: usize) -> Spec {
+pub(super) const fn spec(
+    name: &'static str,
+    contexts: u8,
+    min_args: usize,
+    max_args: usize,
+) -> Spec {
     Spec {
         name,
         contexts,
@@ -175,7 +210,12 @@ const fn spec(name: &'static str, contexts: u8, min_args: usize, max_args: usize
     }
 }
 
-const fn block(name: &'static str, contexts: u8, min_args: usize, max_args: usize) -> Spec {
+pub(super) const fn block(
+    name: &'static str,
+    contexts: u8,
+    min_args: usize,
+    max_args: usize,
+) -> Spec {
     Spec {
         block: true,
         ..spec(name, contexts, min_args, max_args)
@@ -242,7 +282,11 @@ const SPECS: &[Spec] = &[
 /// needs one and a valid number of arguments.
 pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
     let name = d.name.text.as_str();
-    let Some(spec) = SPECS.iter().find(|s| s.name == name) else {
+    let Some(spec) = SPECS
+        .iter()
+        .chain(super::proxy::SPECS)
+        .find(|s| s.name == name)
+    else {
         return fail(d.name.pos, format!("unknown directive \"{name}\""));
     };
     if spec.contexts & context == 0 {
@@ -268,6 +312,14 @@ pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether `name` is a directive of any block.
+pub(super) fn is_directive(name: &str) -> bool {
+    SPECS
+        .iter()
+        .chain(super::proxy::SPECS)
+        .any(|s| s.name == name)
 }
 
 pub(super) fn duplicate<T>(d: &Directive) -> Result<T> {
@@ -300,11 +352,13 @@ struct Overrides {
     expires: Option<Expires>,
     gzip_static: Option<bool>,
     fastcgi: super::fastcgi::Overrides,
+    proxy: super::proxy::ProxyOverrides,
 }
 
 impl Overrides {
     fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
+        s.proxy = self.proxy.apply_to(&base.proxy);
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
         }
@@ -348,6 +402,8 @@ struct Interpreter<'a> {
     captures: &'a [String],
     /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
     fastcgi: bool,
+    /// The `upstream` and `map` blocks, read before the servers.
+    proxy: &'a super::proxy::Globals,
 }
 
 /// A location block read, before its settings are resolved against its parents'.
@@ -410,6 +466,7 @@ impl Interpreter<'_> {
                         error_log_level = Some(parse_log_level(level)?);
                     }
                 }
+                "upstream" | "map" => {} // read by proxy::Globals::parse
                 _ => {
                     let (server, acme_at) = self.server(d, &mut listens, &issuers)?;
                     if let (Some(cert), Some(at)) = (&server.acme, acme_at) {
@@ -434,6 +491,8 @@ impl Interpreter<'_> {
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
             acme_issuers: issuers,
+            upstreams: Vec::new(),
+            maps: Vec::new(),
             warnings: Vec::new(),
         })
     }
@@ -657,17 +716,35 @@ impl Interpreter<'_> {
             }
             _ => None,
         };
+        let server_methods = own.allow_methods.is_some();
         let settings = own.apply_to(&Settings::defaults(self.dir));
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
+        // What each location's nested blocks inherit of `allow_methods` (its own setting, or
+        // what it inherited: never the every-method default of a proxied location), and
+        // whether that was set in the file.
+        let mut methods: Vec<(Methods, bool)> = Vec::with_capacity(locations.len());
         for block in locations {
+            let (inherited, set) = match block.parent {
+                Some(parent) => methods[parent],
+                None => (settings.allow_methods, server_methods),
+            };
+            let mut parent_settings;
             let base = match block.parent {
+                Some(parent) if resolved[parent].settings.allow_methods != inherited => {
+                    parent_settings = resolved[parent].settings.clone();
+                    parent_settings.allow_methods = inherited;
+                    &parent_settings
+                }
                 Some(parent) => &resolved[parent].settings,
                 None => &settings,
             };
+            let own_methods = block.overrides.allow_methods;
             let own_alias = block.overrides.alias.is_some();
             let alias_template = block.alias_template;
             let mut settings = block.overrides.apply_to(base);
+            methods.push((settings.allow_methods, set || own_methods.is_some()));
+            super::proxy::default_methods(&mut settings, set || own_methods.is_some());
             if own_alias {
                 settings.alias_prefix = block.path.clone();
                 settings.alias_template = alias_template;
@@ -962,6 +1039,9 @@ impl Interpreter<'_> {
                 if !self.fastcgi {
                     return super::fastcgi::refuse_unwired(d.name.pos);
                 }
+            }
+            name if super::proxy::is_setting(name) => {
+                super::proxy::setting(&mut o.proxy, d, self.proxy)?;
             }
             name => {
                 let slot = match name {
@@ -1323,7 +1403,7 @@ fn parse_listen(w: &Word) -> Result<SocketAddr> {
 }
 
 /// Only ASCII digits (no sign, no spaces), at least one; None also on overflow.
-fn parse_decimal(s: &str) -> Option<u64> {
+pub(super) fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -1568,7 +1648,7 @@ fn parse_expires(w: &Word) -> Result<Expires> {
 }
 
 /// Bytes, with an optional `k`, `m` or `g` suffix (any case, 1024-based).
-fn parse_size(w: &Word) -> Result<u64> {
+pub(super) fn parse_size(w: &Word) -> Result<u64> {
     let s = w.text.as_str();
     let (digits, unit) = match s.as_bytes().last().map(u8::to_ascii_lowercase) {
         Some(b'k') => (&s[..s.len() - 1], 1u64 << 10),

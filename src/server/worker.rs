@@ -11,7 +11,7 @@
 
 use super::listener::Listener;
 use super::runtime::Runtime;
-use crate::event::{Kind, Poller, Ready, TimerKey, Timers, Token};
+use crate::event::{Kind, Poller, Ready, Role, TimerKey, Timers, Token};
 use crate::local::Local;
 use crate::log;
 use crate::protocol::{Connection, Context, Drive};
@@ -202,8 +202,22 @@ impl Worker {
                     Kind::Listener => self.accept(event.token.slot as usize, now),
                     Kind::Control => self.control(now),
                     Kind::FileCache => {}
-                    Kind::Connection | Kind::Upstream => {
-                        let token = event.token;
+                    Kind::Connection | Kind::Upstream | Kind::Pooled => {
+                        let token = match event.token.kind {
+                            // A pooled backend connection: lent to an exchange (its events
+                            // are that exchange's), or idle.
+                            Kind::Pooled => match self.local.proxy.owner(event.token.slot) {
+                                Some((slot, generation, stream)) => {
+                                    Token::upstream(slot, generation, stream, Role::Socket)
+                                }
+                                None => {
+                                    let input = event.readable || event.hangup || event.error;
+                                    self.local.proxy.idle_event(event.token.slot, input);
+                                    continue;
+                                }
+                            },
+                            _ => event.token,
+                        };
                         let Some(connection) = self.connection(token.slot, token.generation) else {
                             continue;
                         };

@@ -17,9 +17,12 @@
 //!   with a TLS and a plain HTTP/2 address.
 //! - [`fastcgi`]: php-fpm and fcgiwrap started on a temporary socket or a free port and stopped
 //!   by PID, and a fake FastCGI application with scripted (malformed) records.
+//! - [`backends`]: the backends of the reverse-proxy tests (our Python backend, gunicorn, a
+//!   WebSocket echo and its client).
 
 #![allow(dead_code, unused_imports)]
 
+pub mod backends;
 pub mod cgi;
 pub mod data;
 pub mod fastcgi;

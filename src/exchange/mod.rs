@@ -712,7 +712,13 @@ impl Exchange {
             Ok(upstream) => Source::Upstream(Box::new(upstream)),
             Err(error) => {
                 log::error(&format!("cannot run {}: {error}", script.file.display()));
-                self.fixed(handler::error(502, &site), body_pending)
+                // Out of descriptors or processes is the server's trouble, and passes.
+                let response = if handler::out_of_resources(&error) {
+                    handler::unavailable(&site)
+                } else {
+                    handler::error(502, &site)
+                };
+                self.fixed(response, body_pending)
             }
         }
     }

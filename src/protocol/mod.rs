@@ -6,17 +6,22 @@
 //!
 //! Which one a connection speaks is decided before its first request ([`start`]): over TLS by
 //! ALPN once the handshake is done, on a plain address where HTTP/2 is on by the client
-//! preface (prior knowledge, RFC 9113 §3.3), else HTTP/1 from the first byte.
+//! preface (prior knowledge, RFC 9113 §3.3), else HTTP/1 from the first byte. Before all of
+//! that, on a `listen ... proxy_protocol` address, the transport reads the PROXY protocol header
+//! ([`Connection::drive`]): whatever the protocol, the sessions then attribute each request to
+//! the client it names where the balancer is trusted (`config::RealIp`).
 
 pub mod http1;
 pub mod http2;
 mod start;
 
+pub use http1::Waiting;
+
 use crate::event::{Deadline, Poller, Role};
 use crate::local::Local;
 use crate::server::Runtime;
 use crate::transport::Transport;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -76,6 +81,10 @@ impl Connection {
     ) -> Connection {
         let servers = runtime.servers_for(listen);
         let settings = &runtime.config.servers[servers[0]].settings;
+        let mut transport = transport;
+        if runtime.expects_proxy_header(listen) {
+            transport.expect_proxy_header();
+        }
         if transport.is_tls() || runtime.http2_for(listen) {
             return Connection::Start(Box::new(start::Start::new(
                 transport, peer, listen, settings, now,
@@ -104,6 +113,28 @@ impl Connection {
     }
 
     pub fn drive(&mut self, ctx: &mut Context) -> Drive {
+        if let Some(transport) = self.transport_mut()
+            && transport.awaits_proxy_header()
+        {
+            match transport.read_proxy_header(&mut ctx.local.scratch) {
+                Ok(true) => {
+                    if let Connection::Http1(session) = self {
+                        session.proxy_header_read(ctx);
+                    }
+                }
+                Ok(false) => return Drive::Wait,
+                Err(error) => {
+                    // nginx logs a broken header as an error: it is most often a load
+                    // balancer that does not send one, or a client reaching past it.
+                    if error.kind() != std::io::ErrorKind::UnexpectedEof {
+                        let peer = transport.socket().peer_addr().ok();
+                        let peer = peer.map_or_else(|| "?".to_string(), |p| p.to_string());
+                        crate::log::error(&format!("client {peer}: {error}, connection closed"));
+                    }
+                    return Drive::Close;
+                }
+            }
+        }
         match self {
             Connection::Http1(session) => session.drive(ctx),
             Connection::Http2(session) => session.drive(ctx),
@@ -125,6 +156,13 @@ impl Connection {
 
     /// The deadline of `stream` (0: the connection's own) passed.
     pub fn timed_out(&mut self, stream: u16, ctx: &mut Context) -> Drive {
+        if self
+            .transport_mut()
+            .is_some_and(|transport| transport.awaits_proxy_header())
+        {
+            // The PROXY protocol header did not come in time: nothing to answer in.
+            return Drive::Close;
+        }
         match self {
             Connection::Http1(session) => session.timed_out(stream, ctx),
             Connection::Http2(session) => session.timed_out(stream, ctx),
@@ -133,13 +171,35 @@ impl Connection {
         }
     }
 
-    /// Whether it can be closed at shutdown without a word: it waits for a request with
-    /// nothing of it received. (An HTTP/2 connection is told with a GOAWAY.)
-    pub fn is_idle(&self) -> bool {
+    /// What it waits for when no request is under way: a drain closes those waiting for a
+    /// next request (an idle HTTP/2 connection is one) without a word, and gives those just
+    /// accepted (a TLS handshake, a protocol not decided yet, an HTTP/1 head not begun) a moment
+    /// for their first.
+    pub fn waiting(&self) -> Option<Waiting> {
         match self {
-            Connection::Http1(session) => session.is_idle(),
-            Connection::Http2(session) => session.is_idle(),
-            Connection::Start(_) | Connection::Closed => true,
+            Connection::Http1(session) => session.waiting(),
+            Connection::Http2(session) => session.is_idle().then_some(Waiting::NextRequest),
+            Connection::Start(_) => Some(Waiting::FirstRequest),
+            Connection::Closed => Some(Waiting::NextRequest),
+        }
+    }
+
+    /// The client socket (what the worker registers in epoll); None once closed.
+    pub fn socket(&self) -> Option<&TcpStream> {
+        match self {
+            Connection::Http1(session) => Some(session.transport().socket()),
+            Connection::Http2(session) => Some(session.transport().socket()),
+            Connection::Start(start) => Some(start.transport().socket()),
+            Connection::Closed => None,
+        }
+    }
+
+    fn transport_mut(&mut self) -> Option<&mut Transport> {
+        match self {
+            Connection::Http1(session) => Some(session.transport_mut()),
+            Connection::Http2(session) => Some(session.transport_mut()),
+            Connection::Start(start) => Some(start.transport_mut()),
+            Connection::Closed => None,
         }
     }
 

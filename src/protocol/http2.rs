@@ -864,9 +864,10 @@ impl Session {
         }
     }
 
-    /// Waits until the last frames and the TLS close_notify are written, then closes, or
-    /// shuts the write side and lingers (so that frames the client still sends do not turn
-    /// the close into a reset that destroys our GOAWAY).
+    /// Waits until the last frames and the TLS close_notify are written, then shuts the write
+    /// side and lingers: an HTTP/2 client may have frames in flight whatever we read last (it
+    /// learns of the GOAWAY only when it arrives), and a close with bytes unread would be a
+    /// reset that destroys the GOAWAY before the client reads it.
     fn on_closing(&mut self, ctx: &mut Context) -> Result<bool, ()> {
         self.write_output(ctx)?;
         if !self.core.pending_output().is_empty() {
@@ -877,9 +878,6 @@ impl Session {
         }
         if self.transport.has_output() {
             return Ok(false);
-        }
-        if self.input.is_empty() && !self.transport.can_read() {
-            return Err(());
         }
         self.transport.shutdown_write();
         self.deadline.at = Some(ctx.now + LINGER);

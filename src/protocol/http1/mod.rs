@@ -11,6 +11,10 @@
 //! the request body is decoded ([`body`]) into the exchange's sink while the answer is pulled
 //! from it and framed ([`encode`]: Content-Length, chunked or close-delimited; one keep-alive
 //! decision). The session never learns what produced the answer: a file, a page, a script.
+//! An answer that switches protocols (`101`, a proxied WebSocket) makes the rest of the
+//! connection a tunnel through the exchange: the client's bytes go in as an unframed "body"
+//! until its end of stream, the backend's come out unframed until its end; then the connection
+//! closes.
 //! `Linger` reads what a client still sends after a final response so that it sees the response
 //! rather than a reset (not needed, and skipped, when the request was read whole and nothing
 //! more is readable); over TLS, `Closing` first sends the close_notify alert.
@@ -117,6 +121,9 @@ struct Active {
     out: Encoder,
     /// The answer is out: what is left of the body is read and dropped.
     answered: bool,
+    /// The answer switched protocols (`101`): the connection is a tunnel through the exchange
+    /// until either side closes.
+    tunnel: bool,
     /// When the client last took bytes, or body bytes last came.
     last_sent: Instant,
     last_received: Instant,
@@ -445,6 +452,7 @@ impl Session {
             abandoned: false,
             head_close: false,
             answered: false,
+            tunnel: false,
             out: Encoder::new(),
             last_sent: ctx.now,
             last_received: ctx.now,
@@ -483,6 +491,13 @@ impl Session {
                     active.abandoned = true;
                 }
                 active.head_close = head.close;
+                if head.status == 101 && active.exchange.wants_body() {
+                    // What the client sends from now on (and what it sent already) is the
+                    // tunnel's, whatever the request's framing said.
+                    active.incoming = Some(Incoming::tunnel());
+                    active.abandoned = false;
+                    active.tunnel = true;
+                }
                 active
                     .out
                     .start(&head, active.facts, ctx.date, ctx.draining);
@@ -551,6 +566,7 @@ impl Session {
             abandoned: true,
             head_close: false,
             answered: false,
+            tunnel: false,
             out: Encoder::new(),
             last_sent: ctx.now,
             last_received: ctx.now,
@@ -678,6 +694,7 @@ impl Session {
             };
             (limit.saturating_sub(self.input.len()), empty_enough)
         } else if active.incoming.is_none()
+            && !active.tunnel
             && active.exchange.watches_client()
             && !self.transport.sent_close_notify()
         {
@@ -694,6 +711,13 @@ impl Session {
                 room.min(BODY_CHUNK),
                 &mut ctx.local.scratch,
             ) {
+                // The end of a tunnel's client side: passed on once what came before it is.
+                Ok(0) if active.incoming.as_ref().is_some_and(Incoming::is_tunnel) => {
+                    if let Some(incoming) = &mut active.incoming {
+                        incoming.end_of_input();
+                    }
+                    progress = true;
+                }
                 // The client went away.
                 Ok(0) => return Err(()),
                 Ok(_) => {

@@ -195,10 +195,6 @@ impl Session {
         &self.transport
     }
 
-    pub fn transport_mut(&mut self) -> &mut Transport {
-        &mut self.transport
-    }
-
     pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
         self.transport.ready(readable, writable, hangup, error);
     }

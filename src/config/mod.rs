@@ -9,11 +9,13 @@ mod acme;
 mod fastcgi;
 mod lexer;
 mod lint;
+mod listen;
 mod model;
 mod parser;
 #[cfg(test)]
 mod props;
 pub mod proxy;
+mod realip;
 mod template;
 pub(crate) mod tls;
 
@@ -21,6 +23,7 @@ pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKi
 #[cfg(test)]
 pub(crate) use lexer::Pos;
 pub use model::*;
+pub use realip::{Cidr, RealIp, RealIpHeader};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};
 

@@ -83,6 +83,8 @@ pub struct Server {
     pub listen: Vec<SocketAddr>,
     /// The listen addresses given with `ssl` (a subset of `listen`).
     pub ssl: Vec<SocketAddr>,
+    /// The listen addresses given with `proxy_protocol` (a subset of `listen`).
+    pub proxy_protocol: Vec<SocketAddr>,
     /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty
     /// and there is no `acme_certificate`.
     pub tls: Option<super::tls::Tls>,
@@ -235,6 +237,8 @@ pub struct Settings {
     pub add_headers: Vec<AddHeader>,
     pub expires: Expires,
     pub gzip_static: bool,
+    /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
+    pub real_ip: super::RealIp,
     /// The `fastcgi_*` directives (`config::fastcgi`).
     pub fastcgi: FastCgi,
     /// The `proxy_*` directives (`proxy_pass` in locations only).
@@ -266,6 +270,7 @@ impl Settings {
             add_headers: Vec::new(),
             expires: Expires::Off,
             gzip_static: false,
+            real_ip: super::RealIp::default(),
             fastcgi: FastCgi::default(),
             proxy: super::proxy::model::ProxySettings::default(),
         }

@@ -92,7 +92,7 @@ fn parse_with(
 
 /// A word of the file and where it starts.
 #[derive(Debug)]
-pub(super) struct Word {
+pub(crate) struct Word {
     pub(super) text: String,
     pub(super) pos: Pos,
 }
@@ -237,7 +237,7 @@ const SPECS: &[Spec] = &[
     spec("ssl_verify", ACME_ISSUER, 1, 1),
     spec("challenge", ACME_ISSUER, 1, MANY),
     spec("account_key", ACME_ISSUER, 1, 1),
-    spec("listen", SERVER, 1, 2),
+    spec("listen", SERVER, 1, MANY),
     spec("ssl_certificate", SERVER, 1, 1),
     spec("ssl_certificate_key", SERVER, 1, 1),
     spec("acme_certificate", SERVER, 1, MANY),
@@ -266,6 +266,9 @@ const SPECS: &[Spec] = &[
     spec("add_header", SETTINGS, 2, 3),
     spec("expires", SETTINGS, 1, 1),
     spec("gzip_static", SETTINGS, 1, 1),
+    spec("set_real_ip_from", SETTINGS, 1, 1),
+    spec("real_ip_header", SETTINGS, 1, 1),
+    spec("real_ip_recursive", SETTINGS, 1, 1),
     // config::fastcgi
     spec("fastcgi_pass", LOCATION, 1, 1),
     spec("fastcgi_param", SETTINGS, 2, 3),
@@ -351,6 +354,7 @@ struct Overrides {
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
     gzip_static: Option<bool>,
+    real_ip: super::realip::Overrides,
     fastcgi: super::fastcgi::Overrides,
     proxy: super::proxy::ProxyOverrides,
 }
@@ -391,6 +395,7 @@ impl Overrides {
         if self.upload_store.is_some() {
             s.upload_store = self.upload_store;
         }
+        s.real_ip = self.real_ip.apply_to(&base.real_ip);
         s.fastcgi = self.fastcgi.apply_to(&base.fastcgi);
         s
     }
@@ -503,11 +508,12 @@ impl Interpreter<'_> {
     fn server(
         &self,
         d: &Directive,
-        listens: &mut Vec<(SocketAddr, bool, Pos)>,
+        listens: &mut Vec<(SocketAddr, super::listen::Params, Pos)>,
         issuers: &[AcmeIssuer],
     ) -> Result<(Server, Option<Pos>)> {
         let mut listen: Vec<SocketAddr> = Vec::new();
         let mut ssl = Vec::new();
+        let mut proxy_protocol = Vec::new();
         let mut first_ssl: Option<Pos> = None;
         let mut certificate: Option<&Word> = None;
         let mut certificate_key: Option<&Word> = None;
@@ -529,33 +535,13 @@ impl Interpreter<'_> {
                     if listen.contains(&addr) {
                         return fail(arg.pos, format!("duplicate listen {addr}"));
                     }
-                    let is_ssl = match c.args.get(1) {
-                        None => false,
-                        Some(w) if w.text == "ssl" => true,
-                        Some(w) => {
-                            return fail(
-                                w.pos,
-                                format!(
-                                    "invalid parameter \"{}\" of the \"listen\" directive",
-                                    w.text
-                                ),
-                            );
-                        }
-                    };
-                    if let Some((_, _, at)) =
-                        listens.iter().find(|(a, s, _)| *a == addr && *s != is_ssl)
-                    {
-                        let (this, that) = if is_ssl { (" ssl", "") } else { ("", " ssl") };
-                        return fail(
-                            arg.pos,
-                            format!(
-                                "\"listen {addr}{this}\" conflicts with \"listen {addr}{that}\" \
-                                 in line {}",
-                                at.line
-                            ),
-                        );
+                    let params = super::listen::params(&c.args[1..])?;
+                    super::listen::agree(addr, params, arg.pos, listens)?;
+                    let is_ssl = params.ssl;
+                    if params.proxy_protocol {
+                        proxy_protocol.push(addr);
                     }
-                    listens.push((addr, is_ssl, arg.pos));
+                    listens.push((addr, params, arg.pos));
                     if is_ssl {
                         ssl.push(addr);
                         first_ssl.get_or_insert(arg.pos);
@@ -760,6 +746,7 @@ impl Interpreter<'_> {
         let server = Server {
             listen,
             ssl,
+            proxy_protocol,
             tls,
             acme,
             client_auth,
@@ -1033,6 +1020,9 @@ impl Interpreter<'_> {
                     return duplicate(d);
                 }
                 o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
+            }
+            "set_real_ip_from" | "real_ip_header" | "real_ip_recursive" => {
+                super::realip::directive(&mut o.real_ip, d)?;
             }
             name if super::fastcgi::NAMES.contains(&name) => {
                 super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
@@ -1932,7 +1922,7 @@ mod tests {
             ),
             (
                 "server { listen 80 ssl; listen 81 ssl ssl; }",
-                "1:25: invalid number of arguments in \"listen\" directive",
+                "1:39: duplicate parameter \"ssl\" of the \"listen\" directive",
             ),
             (
                 "server { listen 80; }\nserver { listen *:80 ssl; ssl_certificate c; ssl_certificate_key k; }",
@@ -2571,7 +2561,7 @@ mod tests {
             ),
             ("server x { listen 80; }", msg("1:1", "server")),
             ("server { listen; }", msg("1:10", "listen")),
-            ("server { listen 80 ssl 81; }", msg("1:10", "listen")),
+            ("server { listen; }", msg("1:10", "listen")),
             (
                 "server { listen 80; server_name; }",
                 msg("1:21", "server_name"),

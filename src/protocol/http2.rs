@@ -125,6 +125,8 @@ struct Stream {
     /// Since when its window has been shut with body bytes to send.
     stalled: Option<Instant>,
     deadline: Deadline,
+    /// Whom the request is attributed to (the peer, or the client a trusted proxy names).
+    client: SocketAddr,
     /// The stream is over: its exchange is finished, logged and dropped after this pass.
     ended: Option<End>,
 }
@@ -198,6 +200,10 @@ impl Session {
     }
 
     /// Records a readiness event of the client socket.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
     pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
         self.transport.ready(readable, writable, hangup, error);
     }
@@ -503,10 +509,19 @@ impl Session {
             Some(auth) => self.transport.client_cert(auth),
             None => None,
         };
+        // Behind a trusted proxy, the request's client is the one it names (nginx's realip).
+        let real_ip = &route.site().settings.real_ip;
+        let client = match &request {
+            Ok(request) if real_ip.is_active() => {
+                real_ip.client(self.peer, self.transport.proxied(), &request.headers)
+            }
+            _ if real_ip.is_active() => real_ip.client(self.peer, self.transport.proxied(), &[]),
+            _ => self.peer,
+        };
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let origin = Origin {
-            peer: self.peer,
+            peer: client,
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
@@ -526,6 +541,7 @@ impl Session {
                     sent: 0,
                     stalled: None,
                     deadline: Deadline::default(),
+                    client,
                     ended: None,
                 };
                 (stream, Some(request))
@@ -542,6 +558,7 @@ impl Session {
                     sent: 0,
                     stalled: None,
                     deadline: Deadline::default(),
+                    client,
                     ended: None,
                 };
                 (stream, None)
@@ -861,7 +878,7 @@ impl Session {
                 // nginx's code for a request the client gave up before its answer.
                 entry.status = 499;
             }
-            log::append_access(out, self.peer, ctx.log_time, &entry, stream.sent);
+            log::append_access(out, stream.client, ctx.log_time, &entry, stream.sent);
         }
     }
 

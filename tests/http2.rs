@@ -560,6 +560,31 @@ fn an_idle_connection_gets_goaway_after_keepalive_timeout() {
 }
 
 #[test]
+fn a_connection_without_a_request_gets_goaway_after_client_header_timeout() {
+    if !python_h2() {
+        return;
+    }
+    let cert = cert(&["localhost"]);
+    let server = h2_server(
+        &cert,
+        "    client_header_timeout 2s;\n    keepalive_timeout 60s;",
+        &[("www/index.html", b"hello\n")],
+    );
+    let verdict = scenario(server.addrs[0], true, "idle:10:0");
+    assert!(
+        verdict.starts_with("GOAWAY NO_ERROR last=0 after ") && verdict.ends_with("; closed"),
+        "{verdict}"
+    );
+    let waited: f64 = verdict
+        .split("after ")
+        .nth(1)
+        .and_then(|s| s.split('s').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!((1.0..=5.0).contains(&waited), "{verdict}");
+}
+
+#[test]
 fn prior_knowledge_needs_http2_on_and_http1_clients_still_come_in() {
     if !installed("curl") {
         return;

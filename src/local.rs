@@ -1,8 +1,10 @@
 //! What one worker thread owns and lends, explicitly, to everything it drives: the scratch
-//! buffer reads land in, the file cache, and the table of CGI processes. No thread-local state:
+//! buffer reads land in, the file cache, the table of CGI processes and the connections kept
+//! open to FastCGI applications. No thread-local state:
 //! a connection (and the exchange it serves) reaches these only through the `&mut Local` its
 //! worker passes down with each call.
 
+use crate::fastcgi::pool::Pool;
 use crate::handler::file_cache::FileCache;
 use crate::transport::Scratch;
 use crate::upstream::process::Processes;
@@ -12,4 +14,6 @@ pub struct Local {
     pub scratch: Scratch,
     pub files: FileCache,
     pub processes: Processes,
+    /// Connections kept open to FastCGI applications (`fastcgi_keep_conn on`).
+    pub fastcgi: Pool,
 }

@@ -2,12 +2,8 @@
 //! `fastcgi_index`, `fastcgi_split_path_info`, `fastcgi_keep_conn`, the three timeouts and
 //! `fastcgi_intercept_errors`. The parser's table lists them and hands each one here; what a
 //! block sets is an [`Overrides`], laid over what it inherits by [`Overrides::apply_to`].
-//!
-//! Until the FastCGI client is wired into the server ([`WIRED`]), a configuration using any of
-//! them is refused with a message saying so (never accepted to do nothing).
 
-use super::lexer::Pos;
-use super::model::{FastCgi, FastCgiParam, FastCgiPass};
+use super::model::{FastCgi, FastCgiParam, FastCgiPass, Methods, Settings};
 use super::parser::{
     Directive, Word, duplicate, fail, parse_duration, parse_on_off, parse_template, regex_message,
 };
@@ -16,11 +12,6 @@ use std::path::Path;
 use std::time::Duration;
 
 type Result<T> = std::result::Result<T, super::lexer::Error>;
-
-/// Whether the server runs FastCGI requests. While false, every `fastcgi_*` directive is a
-/// configuration error (after its own checks), so that no configuration is accepted and then
-/// silently ignored.
-pub(super) const WIRED: bool = false;
 
 /// The directives this module reads (their contexts and argument counts are rows of the
 /// parser's table).
@@ -160,16 +151,15 @@ pub(super) fn directive(
     Ok(())
 }
 
-/// The refusal of a configuration that uses FastCGI while it is not wired.
-pub(super) fn refuse_unwired(at: Pos) -> Result<()> {
-    if WIRED {
-        return Ok(());
+/// A location that passes requests to a FastCGI application takes every method (nginx's
+/// `fastcgi_pass` does: the application decides), unless `allow_methods` is set in it or in a
+/// block it inherits from: the default (`GET HEAD`) is for files.
+pub(super) fn default_methods(settings: &mut Settings, methods_set: bool) {
+    if settings.fastcgi.pass.is_some() && !methods_set {
+        settings.allow_methods = Methods::ALL
+            .iter()
+            .fold(Methods::NONE, |all, (m, _)| all.union(*m));
     }
-    fail(
-        at,
-        "FastCGI is not available in this build yet: the fastcgi_* directives are read and \
-         checked, but no request would be sent to the application",
-    )
 }
 
 /// `fastcgi_pass HOST:PORT | unix:PATH | NAME`.
@@ -275,10 +265,9 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    /// The parse with FastCGI allowed (as it will be once wired): `LINE:COL: message` or the
-    /// config.
+    /// The parse: `LINE:COL: message` or the config.
     fn parse(text: &str) -> std::result::Result<super::super::Config, String> {
-        super::super::parser::parse_allowing_fastcgi(text, Path::new("/etc/webserv"))
+        super::super::parser::parse(text, Path::new("/etc/webserv"))
             .map_err(|e| format!("{}:{}: {}", e.pos.line, e.pos.col, e.message))
     }
 
@@ -463,30 +452,5 @@ mod tests {
         for (body, expected) in table {
             assert_eq!(err(body), expected, "{body}");
         }
-    }
-
-    #[test]
-    fn while_unwired_every_fastcgi_directive_is_refused_at_load() {
-        for body in [
-            "location / { fastcgi_pass 127.0.0.1:9000; }",
-            "fastcgi_param A b;",
-            "location / { fastcgi_read_timeout 5s; }",
-        ] {
-            let text = format!("server {{ listen 80; {body} }}");
-            let e = super::super::parse(&text, Path::new("/etc/w.conf")).err();
-            let e = e.map(|e| e.message).unwrap_or_default();
-            assert!(
-                e.starts_with("FastCGI is not available in this build yet"),
-                "{body}: {e}"
-            );
-        }
-        // A mistake in them is still reported as such first.
-        let e = super::super::parse(
-            "server { listen 80; fastcgi_index a/b; }",
-            Path::new("/etc/w.conf"),
-        )
-        .err()
-        .map(|e| e.message);
-        assert_eq!(e.as_deref(), Some("invalid index \"a/b\""));
     }
 }

@@ -28,17 +28,6 @@ pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
 /// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
 /// `Config::path` is left for the caller to fill in.
 pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(text, config_dir, super::fastcgi::WIRED)
-}
-
-/// [`parse`] with the `fastcgi_*` directives accepted whether or not FastCGI is wired (for
-/// the tests of their grammar).
-#[cfg(test)]
-pub(super) fn parse_allowing_fastcgi(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(text, config_dir, true)
-}
-
-fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
     let tokens = lexer::tokenize(text)?;
     let eof = tokens.eof;
     let tree = Tree {
@@ -50,7 +39,6 @@ fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
     let mut config = Interpreter {
         dir: config_dir,
         captures: &captures,
-        fastcgi,
     }
     .main(&tree, eof)?;
     config.warnings = super::lint::lint(&tree, &config);
@@ -345,8 +333,6 @@ struct Interpreter<'a> {
     dir: &'a Path,
     /// The group names of every location regular expression in the file (`$name` variables).
     captures: &'a [String],
-    /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
-    fastcgi: bool,
 }
 
 /// A location block read, before its settings are resolved against its parents'.
@@ -649,17 +635,35 @@ impl Interpreter<'_> {
             }
             _ => None,
         };
+        let server_methods = own.allow_methods.is_some();
         let settings = own.apply_to(&Settings::defaults(self.dir));
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
+        // What each location's nested blocks inherit of `allow_methods` (its own setting, or
+        // what it inherited: never the every-method default of a FastCGI location), and
+        // whether that was set in the file.
+        let mut methods: Vec<(Methods, bool)> = Vec::with_capacity(locations.len());
         for block in locations {
+            let (inherited, set) = match block.parent {
+                Some(parent) => methods[parent],
+                None => (settings.allow_methods, server_methods),
+            };
+            let mut parent_settings;
             let base = match block.parent {
+                Some(parent) if resolved[parent].settings.allow_methods != inherited => {
+                    parent_settings = resolved[parent].settings.clone();
+                    parent_settings.allow_methods = inherited;
+                    &parent_settings
+                }
                 Some(parent) => &resolved[parent].settings,
                 None => &settings,
             };
+            let own_methods = block.overrides.allow_methods.is_some();
             let own_alias = block.overrides.alias.is_some();
             let alias_template = block.alias_template;
             let mut settings = block.overrides.apply_to(base);
+            methods.push((settings.allow_methods, set || own_methods));
+            super::fastcgi::default_methods(&mut settings, set || own_methods);
             if own_alias {
                 settings.alias_prefix = block.path.clone();
                 settings.alias_template = alias_template;
@@ -950,9 +954,6 @@ impl Interpreter<'_> {
             }
             name if super::fastcgi::NAMES.contains(&name) => {
                 super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
-                if !self.fastcgi {
-                    return super::fastcgi::refuse_unwired(d.name.pos);
-                }
             }
             name => {
                 let slot = match name {

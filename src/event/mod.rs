@@ -25,6 +25,9 @@ pub enum Kind {
     /// One of the fds of an upstream (a backend) that an exchange of a connection owns: the
     /// token's `stream` says which exchange, its `role` which fd.
     Upstream = 3,
+    /// An idle backend connection kept by the worker for a next request (its `slot` and
+    /// `generation` hold the connection's id in the worker's pool).
+    Idle = 4,
     Control = 6,
     /// The file cache's inotify queue.
     FileCache = 7,
@@ -102,6 +105,7 @@ impl Token {
             1 => Kind::Listener,
             2 => Kind::Connection,
             3 => Kind::Upstream,
+            4 => Kind::Idle,
             6 => Kind::Control,
             7 => Kind::FileCache,
             _ => return None,
@@ -273,6 +277,7 @@ mod tests {
         for kind in [
             Kind::Listener,
             Kind::Connection,
+            Kind::Idle,
             Kind::Control,
             Kind::FileCache,
         ] {

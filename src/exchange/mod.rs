@@ -38,6 +38,7 @@
 //! }
 //! ```
 
+mod fastcgi;
 mod route;
 mod sink;
 mod transform;
@@ -58,7 +59,7 @@ use crate::log;
 use crate::transport::client_cert;
 use crate::upstream::process::Stdin;
 use crate::upstream::{Expiry, Upstream};
-use sink::{Sink, Spool};
+use sink::{Sink, Spool, Then};
 use std::io::Seek;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -122,6 +123,8 @@ pub struct Exchange {
     /// The status of that head (for the access log).
     status: u16,
     transform: Option<Box<Transformed>>,
+    /// A FastCGI request's connection and spooled body (its upstream is the source).
+    fastcgi: Option<Box<fastcgi::Backend>>,
 }
 
 /// A transform and its output not yet pulled.
@@ -186,8 +189,29 @@ impl Exchange {
             }
             Plan::Respond(response) => (Sink::None, exchange.fixed(response, false)),
             Plan::Upload(upload) => (Sink::Upload(upload), Source::AfterBody(None)),
+            Plan::FastCgi(job) => match request.framing {
+                Framing::Chunked => match Spool::new(Then::FastCgi(job)) {
+                    Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
+                    Err(error) => {
+                        log::error(&format!("cannot spool a request body: {error}"));
+                        (Sink::None, exchange.fixed(handler::error(500, &site), true))
+                    }
+                },
+                Framing::Length(length) if length > 0 => {
+                    let source = exchange.start_fastcgi(&request, &job, true, None, cx);
+                    let sink = match source {
+                        Source::Upstream(_) => Sink::Upstream,
+                        _ => Sink::None,
+                    };
+                    (sink, source)
+                }
+                _ => {
+                    let source = exchange.start_fastcgi(&request, &job, false, None, cx);
+                    (Sink::None, source)
+                }
+            },
             Plan::Cgi(script) => match request.framing {
-                Framing::Chunked => match Spool::new(script) {
+                Framing::Chunked => match Spool::new(Then::Cgi(script)) {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
                     Err(error) => {
                         log::error(&format!("cannot spool a request body: {error}"));
@@ -237,6 +261,7 @@ impl Exchange {
             head_taken: false,
             status: 0,
             transform: None,
+            fastcgi: None,
         }
     }
 
@@ -379,7 +404,11 @@ impl Exchange {
         {
             fault::check(&request.target, Point::Cgi);
         }
-        upstream.advance(cx.now)
+        let fed = match &mut self.fastcgi {
+            Some(backend) => backend.feed(upstream, cx.now),
+            None => false,
+        };
+        upstream.advance(cx.now) | fed
     }
 
     /// Whether a backend is part of the answer: the protocol then watches the client (a
@@ -392,7 +421,7 @@ impl Exchange {
     /// The response head, once there is one (decorated with the site's `add_header` and
     /// `expires`). A backend that failed before its head is answered here with the error
     /// (502, 504), and the connection closes after it.
-    pub fn head(&mut self, _cx: &mut Cx) -> Poll<Head> {
+    pub fn head(&mut self, cx: &mut Cx) -> Poll<Head> {
         let mut head = match &mut self.source {
             Source::AfterBody(_) => return Poll::Pending,
             Source::Fixed { head, .. } => match head.take() {
@@ -401,18 +430,10 @@ impl Exchange {
             },
             Source::Upstream(upstream) => match upstream.head() {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(head)) => self.decorated(head, true),
-                Poll::Ready(Err(status)) => {
-                    let response = handler::error(status, &self.route.site());
-                    self.source = self.fixed(response, true);
-                    let Source::Fixed { head, .. } = &mut self.source else {
-                        return Poll::Pending;
-                    };
-                    match head.take() {
-                        Some(head) => head,
-                        None => return Poll::Pending,
-                    }
-                }
+                Poll::Ready(result) => match self.upstream_head(result, cx) {
+                    Some(head) => head,
+                    None => return Poll::Pending,
+                },
             },
         };
         if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head) {
@@ -424,6 +445,60 @@ impl Exchange {
         self.head_taken = true;
         self.status = head.status;
         Poll::Ready(head)
+    }
+
+    /// A backend's head as the client gets it (decorated), or, for a backend that failed
+    /// before its head (502, 504), its error page (the connection closes after it). With
+    /// `fastcgi_intercept_errors on`, a FastCGI application's answer of 300 or more with an
+    /// `error_page` for its status is replaced by that page (the application's connection is
+    /// closed; a request body still coming is read and dropped).
+    fn upstream_head(&mut self, result: Result<Head, u16>, cx: &mut Cx) -> Option<Head> {
+        if let Some(backend) = &mut self.fastcgi {
+            backend.answered();
+            if matches!(result, Err(502))
+                && let Some(request) = &self.request
+                && let Some(retried) = backend.retry(&self.route.site(), &request.path, cx)
+            {
+                match retried {
+                    Ok((upstream, backend)) => {
+                        self.fastcgi = Some(Box::new(backend));
+                        self.source = Source::Upstream(Box::new(upstream));
+                        // Its head comes with its events.
+                        return None;
+                    }
+                    Err(status) => {
+                        self.fastcgi = None;
+                        let response = handler::error(status, &self.route.site());
+                        self.source = self.fixed(response, true);
+                        return match &mut self.source {
+                            Source::Fixed { head, .. } => head.take(),
+                            _ => None,
+                        };
+                    }
+                }
+            }
+        }
+        let (status, close) = match result {
+            Ok(head) if !self.intercepts(&head) => return Some(self.decorated(head, true)),
+            Ok(head) => (head.status, false),
+            Err(status) => (status, true),
+        };
+        self.fastcgi = None;
+        let response = handler::error(status, &self.route.site());
+        self.source = self.fixed(response, close);
+        match &mut self.source {
+            Source::Fixed { head, .. } => head.take(),
+            _ => None,
+        }
+    }
+
+    /// Whether `head`, a FastCGI application's, is replaced by the location's error page.
+    fn intercepts(&self, head: &Head) -> bool {
+        let site = self.route.site();
+        self.fastcgi.is_some()
+            && site.settings.fastcgi.intercept_errors
+            && head.status >= 300
+            && site.settings.error_page(head.status).is_some()
     }
 
     /// Puts a transform between the answer's body and the protocol. Only before the head is
@@ -480,6 +555,12 @@ impl Exchange {
     pub fn finish(&mut self, cx: &mut Cx) {
         if let Source::Upstream(_) = self.source {
             cx.local.files.note_possible_change();
+        }
+        if let Some(backend) = self.fastcgi.take()
+            && let Source::Upstream(upstream) =
+                std::mem::replace(&mut self.source, Source::AfterBody(None))
+        {
+            backend.finish(*upstream, cx);
         }
     }
 
@@ -586,26 +667,56 @@ impl Exchange {
         }
     }
 
-    /// A spooled chunked body is complete: run the script on it.
+    /// A spooled chunked body is complete: run the script on it, or send it to the FastCGI
+    /// application, with its length.
     fn start_spooled(&mut self, mut spool: Spool, cx: &mut Cx) {
         let Some(request) = self.request.take() else {
             return;
         };
-        self.source = match spool.file.rewind() {
-            Ok(()) => self.start_cgi(
+        if let Err(error) = spool.file.rewind() {
+            log::error(&format!("request body spool: {error}"));
+            self.source = self.fixed(handler::error(500, &self.route.site()), false);
+            self.request = Some(request);
+            return;
+        }
+        self.source = match spool.then {
+            Then::Cgi(script) => self.start_cgi(
                 &request,
-                &spool.script,
+                &script,
                 Stdin::File(spool.file),
                 Some(spool.size),
                 false,
                 cx,
             ),
-            Err(error) => {
-                log::error(&format!("request body spool: {error}"));
-                self.fixed(handler::error(500, &self.route.site()), false)
+            Then::FastCgi(mut job) => {
+                job.set_content_length(spool.size);
+                let body = spool.size > 0;
+                self.start_fastcgi(&request, &job, body, body.then_some(spool.file), cx)
             }
         };
         self.request = Some(request);
+    }
+
+    /// Sends `job` to the location's FastCGI application; one that cannot be reached is a
+    /// 502. `body`: a request body follows (streamed, or from `spooled`); `body_pending`
+    /// answers leave it unread (the connection closes after them).
+    fn start_fastcgi(
+        &mut self,
+        request: &Request,
+        job: &handler::FastCgiJob,
+        body: bool,
+        spooled: Option<std::fs::File>,
+        cx: &mut Cx,
+    ) -> Source {
+        let site = self.route.site();
+        let streamed = body && spooled.is_none();
+        match fastcgi::start(job, &site, &request.path, body, spooled, cx) {
+            Ok((upstream, backend)) => {
+                self.fastcgi = Some(Box::new(backend));
+                Source::Upstream(Box::new(upstream))
+            }
+            Err(status) => self.fixed(handler::error(status, &site), streamed),
+        }
     }
 }
 

@@ -76,6 +76,15 @@ pub fn build(
     let mut params = env::build(request, &script, &endpoint);
     // For a process webserv starts; an application has its own.
     params.retain(|(name, _)| name != "PATH");
+    // nginx's `fastcgi_param SERVER_NAME $server_name`: the server's own name when it has one
+    // (the request's host otherwise, as for CGI).
+    if let Some(name) = site.server.server_names.first() {
+        for (param, value) in &mut params {
+            if param == "SERVER_NAME" {
+                value.clone_from(name);
+            }
+        }
+    }
     let vars = Vars {
         request,
         site,
@@ -101,7 +110,7 @@ mod tests {
     use std::path::Path;
 
     fn config(body: &str) -> crate::config::Config {
-        crate::config::parse_allowing_fastcgi(
+        crate::config::parse(
             &format!("server {{ listen 80; server_name site.test; root /srv/www; {body} }}"),
             Path::new("/etc/webserv/site.conf"),
         )
@@ -171,6 +180,11 @@ mod tests {
         assert_eq!(get(&p, "DOCUMENT_ROOT"), Some("/srv/www"));
         assert_eq!(get(&p, "REMOTE_ADDR"), Some("10.0.0.9"));
         assert_eq!(get(&p, "SERVER_PORT"), Some("8080"));
+        assert_eq!(
+            get(&p, "SERVER_NAME"),
+            Some("site.test"),
+            "the server's name"
+        );
         assert_eq!(get(&p, "REQUEST_SCHEME"), Some("http"));
         assert_eq!(get(&p, "GATEWAY_INTERFACE"), Some("CGI/1.1"));
         assert_eq!(get(&p, "REDIRECT_STATUS"), Some("200"));

@@ -330,6 +330,39 @@ impl Decoder {
         matches!(self.state, State::Ended)
     }
 
+    /// Gives back the last `n` bytes of the STDOUT content the previous call returned (the
+    /// caller took only what came before them: a header block ended there). The next call
+    /// returns them again, from the input position just after what it kept. `n` is at most
+    /// the length of that content; after any other event it does nothing.
+    pub fn unread(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.state = match std::mem::replace(&mut self.state, State::Ended) {
+            State::Stream {
+                kind,
+                left,
+                padding,
+            } if kind == kind::STDOUT => State::Stream {
+                kind,
+                left: left + n,
+                padding,
+            },
+            // The content was the end of its record: back inside it.
+            State::Padding { left, ended: false } => State::Stream {
+                kind: kind::STDOUT,
+                left: n,
+                padding: left,
+            },
+            State::Header { have: 0, .. } => State::Stream {
+                kind: kind::STDOUT,
+                left: n,
+                padding: 0,
+            },
+            other => other,
+        };
+    }
+
     /// Reads from `input`: the next event (None: `input` is used up and more bytes are needed)
     /// and how many bytes of `input` were used. Call again with the rest of the input until it
     /// is used up or no event comes.
@@ -602,6 +635,49 @@ mod tests {
         assert_eq!(out.stdout_ends, 1);
         assert_eq!(out.end, Some((3, ProtocolStatus::Complete)));
         assert_eq!(out.error, None);
+    }
+
+    #[test]
+    fn unread_content_comes_back_from_where_the_caller_stopped() {
+        let mut input = raw(1, kind::STDOUT, 1, b"abcdef", 2);
+        input.extend(raw(1, kind::STDOUT, 1, b"gh", 0));
+        input.extend(end(1, 0, 0));
+        // In the middle of a record, at its end before padding, at its end without padding.
+        for (first, keep) in [(6, 4), (6, 0), (6, 6)] {
+            let mut decoder = Decoder::new(1);
+            let (event, used) = decoder.decode(&input).unwrap();
+            assert_eq!(event, Some(Event::Stdout(&b"abcdef"[..first])));
+            decoder.unread(first - keep);
+            let mut at = used - (first - keep);
+            let mut stdout = b"abcdef"[..keep].to_vec();
+            loop {
+                match decoder.decode(&input[at..]).unwrap() {
+                    (Some(Event::Stdout(d)), n) => {
+                        stdout.extend_from_slice(d);
+                        at += n;
+                    }
+                    (Some(Event::End { .. }), n) => {
+                        at += n;
+                        break;
+                    }
+                    (other, n) => {
+                        assert!(other.is_some(), "stalled");
+                        at += n;
+                    }
+                }
+            }
+            assert_eq!(stdout, b"abcdefgh");
+            assert_eq!(at, input.len());
+        }
+        // A record without padding, unread whole: the header state goes back into it.
+        let input = raw(1, kind::STDOUT, 1, b"xyz", 0);
+        let mut decoder = Decoder::new(1);
+        let (_, used) = decoder.decode(&input).unwrap();
+        decoder.unread(2);
+        assert_eq!(
+            decoder.decode(&input[used - 2..]).unwrap(),
+            (Some(Event::Stdout(&b"yz"[..])), 2)
+        );
     }
 
     #[test]

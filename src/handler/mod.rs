@@ -19,6 +19,7 @@ pub mod static_files;
 pub mod upload;
 pub mod vars;
 
+pub use crate::fastcgi::upstream::Job as FastCgiJob;
 pub use route::{Site, select_location, select_server};
 
 use file_cache::FileCache;
@@ -26,7 +27,7 @@ use file_cache::FileCache;
 use crate::cgi::Script;
 use crate::config::{ErrorPageStatus, Methods, Template, TryFallback, TryFiles};
 use crate::http::path;
-use crate::http::request::{Method, Request, RoutedTo};
+use crate::http::request::{Framing, Method, Request, RoutedTo};
 use crate::http::response::{Body, Response};
 use crate::log;
 use route::{Captures, Routed};
@@ -92,6 +93,8 @@ pub enum Plan {
     Upload(Box<upload::Upload>),
     /// Run a CGI script (with the request body as its input) and stream its output.
     Cgi(Box<Script>),
+    /// Pass the request to the location's FastCGI application (`fastcgi_pass`).
+    FastCgi(Box<crate::fastcgi::upstream::Job>),
 }
 
 /// Internal redirects one request may take (nginx's limit): one more is a 500.
@@ -255,7 +258,47 @@ fn plan_once(
     {
         return step;
     }
+    if settings.fastcgi.pass.is_some() {
+        return Step::Plan(fastcgi_plan(request, site, captures, conn));
+    }
+    if let Some(uri) = index_elsewhere(request, site) {
+        return Step::Redirect(Redirect::Uri(uri, request.query.clone()));
+    }
     Step::Plan(content(request, site, files))
+}
+
+/// A directory's index file that another location answers (`index index.php` with a
+/// `location ~ \.php$`): as nginx's index module, the request goes there by an internal
+/// redirect. An index in the same location is served by the static handler, which finds it
+/// itself.
+fn index_elsewhere(request: &Request, site: &Site) -> Option<String> {
+    if !request.path.ends_with('/')
+        || site.server.locations.is_empty()
+        || !matches!(request.method, Method::Get | Method::Head | Method::Post)
+    {
+        return None;
+    }
+    let dir = site.file_path(&request.path);
+    let name = site
+        .settings
+        .index
+        .iter()
+        .find(|name| std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file()))?;
+    let uri = format!("{}{name}", request.path);
+    let there = route::find_location(site.server, &uri).site.id;
+    (there != site.id).then_some(uri)
+}
+
+/// A location with `fastcgi_pass`: every request goes to the application (after `try_files`),
+/// with its parameters built now, while the location's groups are known. A chunked body's
+/// length is set once it is spooled.
+fn fastcgi_plan(request: &Request, site: &Site, captures: &Captures, conn: &ConnInfo) -> Plan {
+    let length = match request.framing {
+        Framing::Length(n) => Some(n),
+        _ => None,
+    };
+    let params = crate::fastcgi::params::build(request, site, conn, captures, length);
+    Plan::FastCgi(Box::new(crate::fastcgi::upstream::Job { params }))
 }
 
 /// `try_files`: the first name that exists (a directory for a name ending in `/`, anything
@@ -268,12 +311,19 @@ fn try_files_phase(
     captures: &Captures,
     conn: &ConnInfo,
 ) -> Option<Step> {
+    // `$fastcgi_script_name` as the location splits it (nginx's safe `try_files
+    // $fastcgi_script_name =404`).
+    let fastcgi = &site.settings.fastcgi;
+    let split = (fastcgi.split_path_info.is_some() || fastcgi.index.is_some())
+        .then(|| crate::fastcgi::params::split(&request.path, fastcgi));
     let vars = Vars {
         request,
         site,
         conn,
         captures,
-        split: None,
+        split: split
+            .as_ref()
+            .map(|s| (s.script_name.as_str(), s.path_info.as_str())),
     };
     let mut found = None;
     for name in &try_files.files {

@@ -202,6 +202,9 @@ pub struct Settings {
     pub index: Vec<String>,
     pub autoindex: bool,
     pub allow_methods: Methods,
+    /// `allow_methods` was written (in this block or one it inherits from): it is checked
+    /// before `try_files`. The default is checked after it (see `handler::plan`).
+    pub methods_set: bool,
     /// 0 means no limit.
     pub client_max_body_size: u64,
     /// `error_page` lines, one entry per status code, in file order.
@@ -235,6 +238,7 @@ impl Settings {
             index: vec!["index.html".to_string()],
             autoindex: false,
             allow_methods: Methods::GET.union(Methods::HEAD),
+            methods_set: false,
             client_max_body_size: 1024 * 1024,
             error_pages: Vec::new(),
             try_files: None,

@@ -292,6 +292,7 @@ struct Overrides {
 impl Overrides {
     fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
+        s.methods_set |= self.allow_methods.is_some();
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
         }

@@ -74,8 +74,13 @@ pub fn build(
         client_cert: conn.client_cert,
     };
     let mut params = env::build(request, &script, &endpoint);
-    // For a process webserv starts; an application has its own.
-    params.retain(|(name, _)| name != "PATH");
+    // For a process webserv starts; an application has its own. PATH_INFO (and
+    // PATH_TRANSLATED) only when there is a path info, as nginx sends what
+    // `fastcgi_param PATH_INFO` says and nothing otherwise (frameworks test isset()).
+    let no_path_info = path.path_info.is_empty();
+    params.retain(|(name, _)| {
+        name != "PATH" && !(no_path_info && (name == "PATH_INFO" || name == "PATH_TRANSLATED"))
+    });
     // nginx's `fastcgi_param SERVER_NAME $server_name`: the server's own name when it has one
     // (the request's host otherwise, as for CGI).
     if let Some(name) = site.server.server_names.first() {
@@ -201,6 +206,7 @@ mod tests {
         let p = params_for(PHP, "GET /i.php HTTP/1.1\r\nHost: h\r\n\r\n", true);
         assert_eq!(get(&p, "HTTPS"), Some("on"));
         assert_eq!(get(&p, "REQUEST_SCHEME"), Some("https"));
+        // Set by the location's `fastcgi_param PATH_INFO $fastcgi_path_info`, even empty.
         assert_eq!(get(&p, "PATH_INFO"), Some(""));
         assert_eq!(get(&p, "CONTENT_LENGTH"), None);
     }
@@ -211,6 +217,9 @@ mod tests {
         assert_eq!(get(&p, "SCRIPT_NAME"), Some("/app/index.php"));
         assert_eq!(get(&p, "SCRIPT_FILENAME"), Some("/opt/app/index.php"));
         assert_eq!(get(&p, "DOCUMENT_ROOT"), Some("/opt/app"));
+        // No path info, and no `fastcgi_param PATH_INFO`: not sent (nginx sends nothing).
+        assert_eq!(get(&p, "PATH_INFO"), None);
+        assert_eq!(get(&p, "PATH_TRANSLATED"), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //!   tests need.
 //! - [`fastcgi`]: php-fpm and fcgiwrap started on a temporary socket or a free port and stopped
 //!   by PID, and a fake FastCGI application with scripted (malformed) records.
+//! - [`nginx`]: nginx in a temporary prefix, the reference of the differential tests.
 
 #![allow(dead_code, unused_imports)]
 
@@ -23,6 +24,7 @@ pub mod data;
 pub mod fastcgi;
 pub mod hostile;
 pub mod http;
+pub mod nginx;
 pub mod pebble;
 pub mod proc;
 pub mod server;

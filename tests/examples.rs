@@ -177,12 +177,18 @@ fn the_php_fpm_example_runs_its_front_controller_on_php_fpm() {
     assert!(home.text().contains("A PHP application on php-fpm"));
     assert_eq!(home.header("x-content-type-options"), Some("nosniff"));
     let hello = get(&server, "localhost", "/hello/ann");
-    assert_eq!((hello.status, hello.text().as_str()), (200, "Hello, ann!\n"));
+    assert_eq!(
+        (hello.status, hello.text().as_str()),
+        (200, "Hello, ann!\n")
+    );
     let signed = server.request(
         "POST /guestbook HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\nname=Bo",
     );
-    assert_eq!((signed.status, signed.text().as_str()), (201, "Signed by Bo\n"));
+    assert_eq!(
+        (signed.status, signed.text().as_str()),
+        (201, "Signed by Bo\n")
+    );
     let unsigned = server.request(
         "POST /guestbook HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5\r\n\r\nname=",
@@ -192,14 +198,21 @@ fn the_php_fpm_example_runs_its_front_controller_on_php_fpm() {
     assert_eq!(nothing.status, 404);
     assert!(nothing.text().contains("No route for /no/such/page"));
     // The code it includes is outside the root: the application answers, not the file.
-    assert!(!get(&server, "localhost", "/src/routes.php").text().contains("function route"));
+    assert!(
+        !get(&server, "localhost", "/src/routes.php")
+            .text()
+            .contains("function route")
+    );
     let css = get(&server, "localhost", "/assets/site.css");
     assert_eq!(css.header("cache-control"), Some("max-age=604800"));
     assert_eq!(get(&server, "localhost", "/assets/missing.css").status, 404);
     // An upload is served as it is, never run; dot files are hidden.
     let upload = get(&server, "localhost", "/uploads/avatar.jpg");
     assert!(upload.text().starts_with("<?php"));
-    assert_eq!(get(&server, "localhost", "/uploads/avatar.jpg/x.php").status, 404);
+    assert_eq!(
+        get(&server, "localhost", "/uploads/avatar.jpg/x.php").status,
+        404
+    );
     assert_eq!(get(&server, "localhost", "/.env").status, 404);
     // php-fpm gone: the site's own page, with the gateway's status.
     fpm.kill();
@@ -223,5 +236,8 @@ fn the_single_page_app_example_serves_its_shell_for_client_routes_only() {
     let js = get(&server, "localhost", "/assets/app.3f9a1c.js");
     assert_eq!(js.status, 200);
     assert_eq!(js.header("cache-control"), Some("max-age=31536000"));
-    assert_eq!(get(&server, "localhost", "/assets/app.000000.js").status, 404);
+    assert_eq!(
+        get(&server, "localhost", "/assets/app.000000.js").status,
+        404
+    );
 }

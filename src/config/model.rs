@@ -95,6 +95,10 @@ pub struct Server {
     pub locations: Vec<Location>,
     /// The locations written directly in the server block, in file order.
     pub top_locations: Vec<LocationId>,
+    /// Some prefix or exact location named with a final `/` passes its requests to a backend
+    /// (`fastcgi_pass`): the path without that slash may get nginx's redirect to it
+    /// (`handler::route::auto_redirect`).
+    pub auto_redirect: bool,
 }
 
 /// Whether a prefix location's `prefix` matches `path`. Prefixes match whole path segments:

@@ -677,6 +677,13 @@ impl Interpreter<'_> {
                 nested: block.nested,
             });
         }
+        let auto_redirect = resolved.iter().any(|l| {
+            matches!(
+                l.kind,
+                LocationKind::Prefix | LocationKind::PrefixFinal | LocationKind::Exact
+            ) && l.path.ends_with('/')
+                && l.settings.fastcgi.pass.is_some()
+        });
         let server = Server {
             listen,
             ssl,
@@ -687,6 +694,7 @@ impl Interpreter<'_> {
             settings,
             locations: resolved,
             top_locations,
+            auto_redirect,
         };
         check_named_targets(d, &server)?;
         Ok((server, acme_directive.map(|c| c.name.pos)))

@@ -234,7 +234,10 @@ impl Exchange {
                 }
             },
         };
-        exchange.sink = sink;
+        // (A fresh exchange's sink is None: nothing to drop or replace for most requests.)
+        if !matches!(sink, Sink::None) {
+            exchange.sink = sink;
+        }
         exchange.source = source;
         exchange.request = Some(request);
     }
@@ -556,6 +559,14 @@ impl Exchange {
         if let Source::Upstream(_) = self.source {
             cx.local.files.note_possible_change();
         }
+        if self.fastcgi.is_some() {
+            self.finish_fastcgi(cx);
+        }
+    }
+
+    /// A FastCGI answer is complete: its connection may go back to the worker's pool.
+    #[cold]
+    fn finish_fastcgi(&mut self, cx: &mut Cx) {
         if let Some(backend) = self.fastcgi.take()
             && let Source::Upstream(upstream) =
                 std::mem::replace(&mut self.source, Source::AfterBody(None))

@@ -211,7 +211,11 @@ impl Pool {
     }
 
     /// When the next idle connection times out.
+    #[inline]
     pub fn next_expiry(&self) -> Option<Instant> {
+        if self.backends.is_empty() {
+            return None;
+        }
         self.backends
             .iter()
             .filter_map(|b| b.idle.first().map(|idle| idle.since + IDLE_TIMEOUT))

@@ -127,7 +127,7 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
     if !matches!(request.method, Method::Get | Method::Head) {
         files.note_possible_change();
     }
-    if route::auto_redirect(site.server, &request.path) {
+    if site.server.auto_redirect && route::auto_redirect(site.server, &request.path) {
         request.routed = Some(RoutedTo::new(site.id));
         return Plan::Respond(slash_redirect(request));
     }

@@ -114,7 +114,7 @@ pub fn find_location<'a>(server: &'a Server, path: &str) -> Routed<'a> {
 /// `path` itself (nginx's `auto_redirect`, decided before regular expressions are tried). The
 /// levels are searched as [`find_location`] searches them.
 pub fn auto_redirect(server: &Server, path: &str) -> bool {
-    if path.ends_with('/') {
+    if !server.auto_redirect || path.ends_with('/') {
         return false;
     }
     let mut level: &[LocationId] = &server.top_locations;

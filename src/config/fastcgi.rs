@@ -99,7 +99,11 @@ pub(super) fn directive(
                     );
                 }
             };
-            o.params.get_or_insert_with(Vec::new).push(FastCgiParam {
+            // A later line for the same name replaces the earlier one (what nginx's duplicate
+            // pairs come to in PHP, which keeps the last).
+            let params = o.params.get_or_insert_with(Vec::new);
+            params.retain(|p| p.name != name.text);
+            params.push(FastCgiParam {
                 name: name.text.clone(),
                 value: parse_template(value, captures)?,
                 if_not_empty,

@@ -230,6 +230,19 @@ impl Poller {
         Ok(())
     }
 
+    /// Gives a registered `fd` a new token and watches it for input only (edge-triggered): an
+    /// idle pooled backend connection, whose only news is the backend closing it or sending
+    /// something unasked. [`Poller::modify`] watches both directions again.
+    pub fn modify_input(&self, fd: impl AsFd, token: Token) -> io::Result<()> {
+        epoll::modify(
+            &self.epoll,
+            fd,
+            epoll::EventData::new_u64(token.to_u64()),
+            epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ET,
+        )?;
+        Ok(())
+    }
+
     pub fn delete(&self, fd: impl AsFd) -> io::Result<()> {
         epoll::delete(&self.epoll, fd)?;
         Ok(())

@@ -54,15 +54,14 @@ fn address(pass: &FastCgiPass) -> Option<Address> {
 /// cannot be reached). `body`: a request body follows (streamed by the exchange, or `spooled`
 /// from this file).
 pub(super) fn start(
-    job: &Job,
+    job: Job,
     site: &Site,
     uri: &str,
     body: bool,
     spooled: Option<File>,
     cx: &mut Cx,
 ) -> Result<(Upstream, Backend), u16> {
-    let records = upstream::request(&job.params, Connection::KeepOpen);
-    open(site, uri, records, body, spooled, Pick::Pooled, cx)
+    open(site, uri, job.records, body, spooled, Pick::Pooled, cx)
 }
 
 /// Which connection a request may take.

@@ -198,7 +198,7 @@ impl Exchange {
                     }
                 },
                 Framing::Length(length) if length > 0 => {
-                    let source = exchange.start_fastcgi(&request, &job, true, None, cx);
+                    let source = exchange.start_fastcgi(&request, *job, true, None, cx);
                     let sink = match source {
                         Source::Upstream(_) => Sink::Upstream,
                         _ => Sink::None,
@@ -206,7 +206,7 @@ impl Exchange {
                     (sink, source)
                 }
                 _ => {
-                    let source = exchange.start_fastcgi(&request, &job, false, None, cx);
+                    let source = exchange.start_fastcgi(&request, *job, false, None, cx);
                     (Sink::None, source)
                 }
             },
@@ -526,6 +526,16 @@ impl Exchange {
         }
     }
 
+    /// Whether the body is known to be over: the next pull is `End` (a backend's body read to
+    /// its end and all taken).
+    #[inline]
+    pub fn at_end(&self) -> bool {
+        match (&self.transform, &self.source) {
+            (None, Source::Upstream(upstream)) => upstream.at_end(),
+            _ => false,
+        }
+    }
+
     /// The protocol sent `n` bytes of the last pull.
     #[inline]
     pub fn consume(&mut self, n: usize) {
@@ -702,7 +712,7 @@ impl Exchange {
             Then::FastCgi(mut job) => {
                 job.set_content_length(spool.size);
                 let body = spool.size > 0;
-                self.start_fastcgi(&request, &job, body, body.then_some(spool.file), cx)
+                self.start_fastcgi(&request, *job, body, body.then_some(spool.file), cx)
             }
         };
         self.request = Some(request);
@@ -714,7 +724,7 @@ impl Exchange {
     fn start_fastcgi(
         &mut self,
         request: &Request,
-        job: &handler::FastCgiJob,
+        job: handler::FastCgiJob,
         body: bool,
         spooled: Option<std::fs::File>,
         cx: &mut Cx,

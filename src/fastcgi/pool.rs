@@ -127,7 +127,7 @@ impl Pool {
             if idle.endpoint.is_idle_alive()
                 && idle
                     .endpoint
-                    .rebind(registration.poller, registration.token(Role::Socket))
+                    .take_idle(registration.poller, registration.token(Role::Socket))
                     .is_ok()
             {
                 return Some((idle.endpoint, idle.lease));
@@ -175,7 +175,7 @@ impl Pool {
         }
         let id = self.next_id & ((1 << ID_BITS) - 1);
         self.next_id = self.next_id.wrapping_add(1);
-        if endpoint.rebind(poller, token_of(id)).is_err() {
+        if endpoint.park(poller, token_of(id)).is_err() {
             return;
         }
         self.backend(address).idle.push(Idle {
@@ -186,8 +186,8 @@ impl Pool {
         });
     }
 
-    /// An event on an idle connection (`token`, of kind [`Kind::Idle`]): input or a hangup
-    /// means it cannot carry a request; it is closed. Writability alone says nothing.
+    /// An event on an idle connection (`token`, of kind [`Kind::Idle`], watched for input only):
+    /// input or a hangup means it cannot carry a request; it is closed.
     pub fn ready(&mut self, token: Token, readable: bool, hangup: bool, error: bool) {
         if !(readable || hangup || error) {
             return;

@@ -58,23 +58,31 @@ pub enum Connection {
 }
 
 /// The record header for `kind`, `request_id` and `content_len` (at most [`MAX_CONTENT`]),
-/// padded to a multiple of 8 bytes as the specification recommends.
+/// padded to a multiple of 8 bytes as the specification recommends; returns the padding.
 fn header(out: &mut Vec<u8>, kind: u8, request_id: u16, content_len: usize) -> usize {
+    let (bytes, padding) = header_bytes(kind, request_id, content_len);
+    out.extend_from_slice(&bytes);
+    padding
+}
+
+fn header_bytes(kind: u8, request_id: u16, content_len: usize) -> ([u8; HEADER_LEN], usize) {
     debug_assert!(content_len <= MAX_CONTENT);
     let padding = (8 - content_len % 8) % 8;
     let id = request_id.to_be_bytes();
     let len = (content_len as u16).to_be_bytes();
-    out.extend_from_slice(&[
-        VERSION,
-        kind,
-        id[0],
-        id[1],
-        len[0],
-        len[1],
-        padding as u8,
-        0,
-    ]);
-    padding
+    (
+        [
+            VERSION,
+            kind,
+            id[0],
+            id[1],
+            len[0],
+            len[1],
+            padding as u8,
+            0,
+        ],
+        padding,
+    )
 }
 
 /// Appends `content` as records of `kind` (several when it is longer than one record holds;
@@ -106,18 +114,78 @@ pub fn params<'p>(
     request_id: u16,
     pairs: impl IntoIterator<Item = (&'p [u8], &'p [u8])>,
 ) {
-    let mut content = Vec::with_capacity(1024);
+    let mut writer = ParamsWriter::new(out, request_id);
     for (name, value) in pairs {
-        let mut pair = Vec::with_capacity(name.len() + value.len() + 8);
-        encode_pair(&mut pair, name, value);
-        if content.len() + pair.len() > MAX_CONTENT {
-            records(out, kind::PARAMS, request_id, &content);
-            content.clear();
-        }
-        content.extend_from_slice(&pair);
+        writer.pair(name, value);
     }
-    records(out, kind::PARAMS, request_id, &content);
-    header(out, kind::PARAMS, request_id, 0);
+    writer.end_stream();
+}
+
+/// A PARAMS stream written pair by pair straight into whole records (no copy of a pair), as
+/// [`params`] writes it: [`ParamsWriter::close`] ends the record in progress (the next pair
+/// opens another), [`ParamsWriter::end_stream`] adds the empty record that ends the stream.
+pub struct ParamsWriter<'o> {
+    out: &'o mut Vec<u8>,
+    request_id: u16,
+    /// Where the header of the record in progress is, if one is open.
+    open: Option<usize>,
+}
+
+impl<'o> ParamsWriter<'o> {
+    pub fn new(out: &'o mut Vec<u8>, request_id: u16) -> ParamsWriter<'o> {
+        ParamsWriter {
+            out,
+            request_id,
+            open: None,
+        }
+    }
+
+    /// Appends one name-value pair.
+    pub fn pair(&mut self, name: &[u8], value: &[u8]) {
+        let len = pair_len(name, value);
+        if len > MAX_CONTENT {
+            // Longer than a record holds: split (no request head or configuration reaches this).
+            self.close();
+            let mut pair = Vec::with_capacity(len);
+            encode_pair(&mut pair, name, value);
+            records(self.out, kind::PARAMS, self.request_id, &pair);
+            return;
+        }
+        if let Some(at) = self.open
+            && self.out.len() - at - HEADER_LEN + len > MAX_CONTENT
+        {
+            self.close();
+        }
+        if self.open.is_none() {
+            self.open = Some(self.out.len());
+            self.out.extend_from_slice(&[0; HEADER_LEN]);
+        }
+        encode_pair(self.out, name, value);
+    }
+
+    /// Ends the record in progress (none is written without a pair).
+    pub fn close(&mut self) {
+        let Some(at) = self.open.take() else {
+            return;
+        };
+        let len = self.out.len() - at - HEADER_LEN;
+        let (head, padding) = header_bytes(kind::PARAMS, self.request_id, len);
+        self.out[at..at + HEADER_LEN].copy_from_slice(&head);
+        self.out.resize(self.out.len() + padding, 0);
+    }
+
+    /// Ends the stream: the record in progress, then the empty record.
+    pub fn end_stream(mut self) {
+        self.close();
+        header(self.out, kind::PARAMS, self.request_id, 0);
+    }
+}
+
+/// The encoded length of a name-value pair.
+fn pair_len(name: &[u8], value: &[u8]) -> usize {
+    let field = |n: usize| if n < 0x80 { 1 } else { 4 };
+    let (n, v) = (name.len().min(0x7fff_ffff), value.len().min(0x7fff_ffff));
+    field(n) + field(v) + n + v
 }
 
 /// Request body bytes as STDIN records; an empty `data` ends the stream (FCGI_STDIN with no

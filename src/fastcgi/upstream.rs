@@ -23,37 +23,31 @@ const STDERR_LINE: usize = 2048;
 /// Most STDERR lines logged for one request (the others are counted).
 const STDERR_LINES: u32 = 64;
 
-/// A request for a FastCGI application, as the handler decided it: the parameters it is sent
-/// with (CONTENT_LENGTH among them once the body's length is known).
+/// A request for a FastCGI application, as the handler decided it: the records that open it
+/// (BEGIN_REQUEST and the PARAMS stream, `fastcgi::params::encode`).
 #[derive(Debug)]
 pub struct Job {
-    pub params: Vec<(String, String)>,
+    pub records: Vec<u8>,
+    /// Where the PARAMS stream's closing record starts, while the body's length is still to be
+    /// told (a chunked body being spooled).
+    pub(super) length_at: Option<usize>,
 }
 
 impl Job {
-    /// Sets CONTENT_LENGTH (a chunked body's, once spooled), replacing any value.
+    /// Tells the application the body's length (a chunked body's, once spooled): a record
+    /// with CONTENT_LENGTH goes before the end of the PARAMS stream.
     pub fn set_content_length(&mut self, length: u64) {
-        self.params.retain(|(name, _)| name != "CONTENT_LENGTH");
-        self.params
-            .push(("CONTENT_LENGTH".to_string(), length.to_string()));
+        let Some(at) = self.length_at else {
+            return;
+        };
+        self.records.truncate(at);
+        let mut writer = record::ParamsWriter::new(&mut self.records, REQUEST_ID);
+        writer.pair(b"CONTENT_LENGTH", length.to_string().as_bytes());
+        writer.end_stream();
     }
 }
 
-/// The records that open a request: BEGIN_REQUEST (asking the application to keep the
-/// connection or not) and the whole PARAMS stream. The STDIN stream follows.
-pub fn request(params: &[(String, String)], connection: Connection) -> Vec<u8> {
-    let size: usize = params.iter().map(|(n, v)| n.len() + v.len() + 8).sum();
-    let mut out = Vec::with_capacity(size + 64);
-    record::begin_request(&mut out, REQUEST_ID, connection);
-    record::params(
-        &mut out,
-        REQUEST_ID,
-        params.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())),
-    );
-    out
-}
-
-/// Sets BEGIN_REQUEST's FCGI_KEEP_CONN flag in `records` (as [`request`] wrote them).
+/// Sets BEGIN_REQUEST's FCGI_KEEP_CONN flag in `records` (a [`Job`]'s).
 pub fn set_connection(records: &mut [u8], connection: Connection) {
     if let Some(flags) = records.get_mut(record::HEADER_LEN + 2) {
         *flags = match connection {
@@ -424,8 +418,13 @@ mod tests {
 
     #[test]
     fn requests_are_begin_request_params_and_stdin_records() {
-        let params = vec![("SCRIPT_FILENAME".to_string(), "/srv/i.php".to_string())];
-        let mut out = request(&params, Connection::KeepOpen);
+        let mut out = Vec::new();
+        record::begin_request(&mut out, REQUEST_ID, Connection::KeepOpen);
+        record::params(
+            &mut out,
+            REQUEST_ID,
+            [(&b"SCRIPT_FILENAME"[..], &b"/srv/i.php"[..])],
+        );
         let mut codec = FastCgiCodec::new("t".into());
         codec.encode_body(b"a=1", &mut out);
         codec.encode_end(&mut out);

@@ -322,12 +322,13 @@ fn index_elsewhere(request: &Request, site: &Site) -> Option<String> {
 /// with its parameters built now, while the location's groups are known. A chunked body's
 /// length is set once it is spooled.
 fn fastcgi_plan(request: &Request, site: &Site, captures: &Captures, conn: &ConnInfo) -> Plan {
+    use crate::fastcgi::params::{BodyLength, encode};
     let length = match request.framing {
-        Framing::Length(n) => Some(n),
-        _ => None,
+        Framing::Length(n) => BodyLength::Known(Some(n)),
+        Framing::Chunked => BodyLength::Later,
+        Framing::None => BodyLength::Known(None),
     };
-    let params = crate::fastcgi::params::build(request, site, conn, captures, length);
-    Plan::FastCgi(Box::new(crate::fastcgi::upstream::Job { params }))
+    Plan::FastCgi(Box::new(encode(request, site, conn, captures, length)))
 }
 
 /// `try_files`: the first name that exists (a directory for a name ending in `/`, anything

@@ -1,5 +1,6 @@
-//! The only `unsafe` code in the crate: signal handlers, which rustix does not wrap safely, and
-//! replacing a shared descriptor in place ([`replace_fd`]). Everything else (epoll, sockets,
+//! The only `unsafe` code in the crate: signal handlers, which rustix does not wrap safely,
+//! replacing a shared descriptor in place ([`replace_fd`]), and a bounded read into a vector's
+//! spare capacity ([`read_onto`]). Everything else (epoll, sockets,
 //! sendfile, pipes, pidfds, inotify) goes through rustix's safe API.
 //!
 //! SIGHUP, SIGINT, SIGTERM and SIGUSR1 are caught by a handler that writes the signal's number into a
@@ -99,5 +100,53 @@ impl Signals {
                 Err(error) => return Err(error.into()),
             }
         }
+    }
+}
+
+/// Reads from `fd` onto the end of `buf`, at most `max` bytes, into the spare capacity the
+/// caller reserved: nothing is zero-filled first, and no more than `max` lands (rustix's
+/// `spare_capacity` would fill all of it). Ok(0) is the end of the input.
+pub fn read_onto(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> rustix::io::Result<usize> {
+    let spare = buf.spare_capacity_mut();
+    let limit = max.min(spare.len());
+    let (filled, _) = rustix::io::read(fd, &mut spare[..limit])?;
+    let n = filled.len();
+    // SAFETY: read(2) initialised the first `n` bytes of the spare capacity (rustix hands them
+    // back as an initialised slice), and `n <= limit <= capacity - len`.
+    unsafe { buf.set_len(buf.len() + n) };
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::fd::AsFd;
+
+    #[test]
+    fn read_onto_fills_spare_capacity_up_to_its_bound_and_no_further() {
+        let (reader, writer) = pipe_with(PipeFlags::CLOEXEC).unwrap();
+        rustix::io::write(&writer, b"0123456789").unwrap();
+        let mut buf = b"ab".to_vec();
+        buf.reserve(64);
+        assert_eq!(read_onto(reader.as_fd(), &mut buf, 4).unwrap(), 4);
+        assert_eq!(buf, b"ab0123");
+        assert_eq!(read_onto(reader.as_fd(), &mut buf, 100).unwrap(), 6);
+        assert_eq!(buf, b"ab0123456789");
+        // No spare capacity: nothing is read (and nothing lost).
+        buf.shrink_to_fit();
+        rustix::io::write(&writer, b"z").unwrap();
+        if buf.capacity() == buf.len() {
+            assert_eq!(read_onto(reader.as_fd(), &mut buf, 10).unwrap(), 0);
+        }
+        buf.reserve(1);
+        assert_eq!(read_onto(reader.as_fd(), &mut buf, 10).unwrap(), 1);
+        assert_eq!(buf, b"ab0123456789z");
+        drop(writer);
+        buf.reserve(8);
+        assert_eq!(
+            read_onto(reader.as_fd(), &mut buf, 8).unwrap(),
+            0,
+            "the end"
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use super::process::{Process, Spawned};
 use crate::event::{Registration, Role};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
 use std::io;
@@ -176,6 +176,35 @@ impl Endpoint {
         )
     }
 
+    /// Parks a socket endpoint idle (a kept backend connection between two requests): its fd's
+    /// events carry `token`, for input only (the backend closing it). [`Endpoint::take_idle`]
+    /// gives it to an exchange again.
+    pub fn park(
+        &mut self,
+        poller: &crate::event::Poller,
+        token: crate::event::Token,
+    ) -> io::Result<()> {
+        let Io::Socket { fd, .. } = &self.io else {
+            return Err(io::Error::other("a child's pipes stay with their exchange"));
+        };
+        self.readable = false;
+        self.writable = false;
+        poller.modify_input(fd, token)
+    }
+
+    /// An idle socket endpoint handed to the exchange of `token`: watched both ways again, and
+    /// taken as writable at once (an idle connection's send buffer is empty: the request need
+    /// not wait for the event).
+    pub fn take_idle(
+        &mut self,
+        poller: &crate::event::Poller,
+        token: crate::event::Token,
+    ) -> io::Result<()> {
+        self.rebind(poller, token)?;
+        self.writable = true;
+        Ok(())
+    }
+
     /// Records a readiness event of the fd `role`. A pipe's hangup or error is readiness too:
     /// the next read or write reports it.
     pub fn ready(&mut self, role: Role, readable: bool, writable: bool, hangup: bool, error: bool) {
@@ -245,6 +274,32 @@ impl Endpoint {
         }
     }
 
+    /// Reads at most `max` bytes of the backend's output onto the end of `buf`, into the spare
+    /// capacity the caller reserved (nothing is zero-filled first). Otherwise as
+    /// [`Endpoint::read`].
+    pub fn read_onto(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let fd = match &self.io {
+            Io::Pipes { output, .. } => match output {
+                Some(fd) => fd,
+                None => return Ok(0),
+            },
+            Io::Socket {
+                fd, output_ended, ..
+            } => {
+                if *output_ended {
+                    return Ok(0);
+                }
+                fd
+            }
+        };
+        if max == 0 || buf.capacity() == buf.len() {
+            // A read of nothing would look like the end.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let result = crate::sys::read_onto(fd.as_fd(), buf, max);
+        self.settle(result)
+    }
+
     /// Reads the backend's output into `buf`. Ok(0) is its end; `WouldBlock` clears the
     /// readable flag. A read error is the end too (reported as such once).
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -262,7 +317,14 @@ impl Endpoint {
                 &*fd
             }
         };
-        match rustix::io::read(fd, buf) {
+        let result = rustix::io::read(fd, buf);
+        self.settle(result)
+    }
+
+    /// What a read's result means: bytes, `WouldBlock` (the readable flag cleared), or the end
+    /// (Ok(0), or an error, which ends the output as well).
+    fn settle(&mut self, result: rustix::io::Result<usize>) -> io::Result<usize> {
+        match result {
             Ok(n) if n > 0 => Ok(n),
             Err(Errno::AGAIN) => {
                 self.readable = false;

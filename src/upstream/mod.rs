@@ -42,6 +42,8 @@ pub const LIMIT: usize = 64 * 1024;
 const READ_CHUNK: usize = 32 * 1024;
 /// Bytes asked per read while a head is collected.
 const HEAD_CHUNK: usize = 16 * 1024;
+/// Bytes asked by the first read of a backend's output.
+const FIRST_READ: usize = 4 * 1024;
 
 /// How one kind of backend speaks: the parser of its response head and the framing of bodies
 /// both ways. Pure: bytes in, meaning out; the pump does the I/O. CGI's codec parses the
@@ -314,18 +316,22 @@ impl Upstream {
         self.out_sent = 0;
     }
 
-    /// Reads at most `room` more bytes onto `buf`. Ok(0): the output ended.
+    /// Reads at most `room` more bytes onto `buf` (into its spare capacity: nothing is
+    /// zero-filled). Ok(0): the output ended. An empty buffer starts small ([`FIRST_READ`]):
+    /// most answers are short, and a large buffer costs its allocation every time.
     fn read_more(&mut self, room: usize) -> std::io::Result<usize> {
         if self.start > 0 && self.buf.capacity() - self.buf.len() < room {
             self.buf.drain(..self.start);
             self.ready -= self.start;
             self.start = 0;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + room, 0);
-        let result = self.endpoint.read(&mut self.buf[len..]);
-        self.buf.truncate(len + *result.as_ref().unwrap_or(&0));
-        result
+        let room = if self.buf.capacity() == 0 {
+            room.min(FIRST_READ)
+        } else {
+            room
+        };
+        self.buf.reserve(room);
+        self.endpoint.read_onto(&mut self.buf, room)
     }
 
     fn read_head(&mut self, now: Instant) -> bool {
@@ -548,6 +554,11 @@ impl Upstream {
             Phase::Done(Ending::Cut) | Phase::Failed(_) => Pull::Abort,
             _ => Pull::Wait,
         }
+    }
+
+    /// Whether the body is over and all of it was taken (the next pull is `End`).
+    pub fn at_end(&self) -> bool {
+        self.start == self.ready && matches!(self.phase, Phase::Done(Ending::Complete))
     }
 
     /// The client took `n` bytes of the last pull.

@@ -1,11 +1,12 @@
 //! What one worker thread owns and lends, explicitly, to everything it drives: the scratch
-//! buffer reads land in, the file cache, the table of CGI processes and the connections kept
-//! open to FastCGI applications. No thread-local state:
-//! a connection (and the exchange it serves) reaches these only through the `&mut Local` its
-//! worker passes down with each call.
+//! buffer reads land in, the file cache, the table of CGI processes, the reverse proxy's
+//! balancer state and the connections kept open to FastCGI applications. No thread-local
+//! state: a connection (and the exchange it serves) reaches these only through the `&mut Local`
+//! its worker passes down with each call.
 
 use crate::fastcgi::pool::Pool;
 use crate::handler::file_cache::FileCache;
+use crate::proxy::pass::ProxyWorker;
 use crate::transport::Scratch;
 use crate::upstream::process::Processes;
 
@@ -14,6 +15,8 @@ pub struct Local {
     pub scratch: Scratch,
     pub files: FileCache,
     pub processes: Processes,
+    /// The reverse proxy's balancer state.
+    pub proxy: ProxyWorker,
     /// Connections kept open to FastCGI applications (`fastcgi_keep_conn on`).
     pub fastcgi: Pool,
 }

@@ -9,15 +9,21 @@ mod acme;
 mod fastcgi;
 mod lexer;
 mod lint;
+mod listen;
 mod model;
 mod parser;
 #[cfg(test)]
 mod props;
+pub mod proxy;
+mod realip;
 mod template;
 pub(crate) mod tls;
 
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
+#[cfg(test)]
+pub(crate) use lexer::Pos;
 pub use model::*;
+pub use realip::{Cidr, RealIp, RealIpHeader};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};
 

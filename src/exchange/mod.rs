@@ -56,10 +56,11 @@ use crate::http::request::{Framing, Method, Request};
 use crate::http::response::{Body, Head, Pull, Response};
 use crate::local::Local;
 use crate::log;
+use crate::proxy::pass::{Proxied, TryAfter};
 use crate::transport::client_cert;
 use crate::upstream::process::Stdin;
 use crate::upstream::{Expiry, Upstream};
-use sink::{Sink, Spool, Then};
+use sink::{PROXY_SPOOL_LIMIT, Sink, Spool, Then};
 use std::io::Seek;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -125,6 +126,8 @@ pub struct Exchange {
     transform: Option<Box<Transformed>>,
     /// A FastCGI request's connection and spooled body (its upstream is the source).
     fastcgi: Option<Box<fastcgi::Backend>>,
+    /// A proxied request's tries (its upstream is the source's).
+    proxy: Option<Box<Proxied>>,
 }
 
 /// A transform and its output not yet pulled.
@@ -190,7 +193,7 @@ impl Exchange {
             Plan::Respond(response) => (Sink::None, exchange.fixed(response, false)),
             Plan::Upload(upload) => (Sink::Upload(upload), Source::AfterBody(None)),
             Plan::FastCgi(job) => match request.framing {
-                Framing::Chunked => match Spool::new(Then::FastCgi(job)) {
+                Framing::Chunked | Framing::UntilEnd => match Spool::new(Then::FastCgi(job)) {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
                     Err(error) => {
                         log::error(&format!("cannot spool a request body: {error}"));
@@ -210,8 +213,13 @@ impl Exchange {
                     (Sink::None, source)
                 }
             },
+            Plan::Proxy => {
+                let (sink, source, proxied) = exchange.start_proxy(&request, origin, cx);
+                exchange.proxy = proxied;
+                (sink, source)
+            }
             Plan::Cgi(script) => match request.framing {
-                Framing::Chunked => match Spool::new(Then::Cgi(script)) {
+                Framing::Chunked | Framing::UntilEnd => match Spool::new(Then::Cgi(script)) {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
                     Err(error) => {
                         log::error(&format!("cannot spool a request body: {error}"));
@@ -265,6 +273,7 @@ impl Exchange {
             status: 0,
             transform: None,
             fastcgi: None,
+            proxy: None,
         }
     }
 
@@ -325,9 +334,35 @@ impl Exchange {
                 }
             },
             Sink::Upstream => match &mut self.source {
-                Source::Upstream(upstream) => Ok(upstream.write_body(data, cx.now)),
+                // A proxied request's body waits (with the client) until its head went out on
+                // an established connection: a try that fails before keeps it all for the next.
+                Source::Upstream(upstream) if self.proxy.is_some() && !upstream.sent_anything() => {
+                    Ok(0)
+                }
+                Source::Upstream(upstream) => {
+                    let taken = upstream.write_body(data, cx.now);
+                    if taken > 0
+                        && let Some(proxied) = &mut self.proxy
+                    {
+                        proxied.note_body_taken();
+                    }
+                    Ok(taken)
+                }
                 _ => Ok(data.len()),
             },
+            Sink::ProxySpool(body) => {
+                if body.len() + data.len() > PROXY_SPOOL_LIMIT {
+                    log::error(&format!(
+                        "a request body over {PROXY_SPOOL_LIMIT} bytes cannot be read whole \
+                         for a proxied request (stream it: proxy_http_version 1.1, \
+                         proxy_request_buffering off)"
+                    ));
+                    self.refuse_body(413);
+                    return Err(Refused);
+                }
+                body.extend_from_slice(data);
+                Ok(data.len())
+            }
         }
     }
 
@@ -353,6 +388,19 @@ impl Exchange {
                 if let Source::Upstream(upstream) = &mut self.source {
                     upstream.end_body();
                 }
+            }
+            Sink::ProxySpool(body) => {
+                let started = match &mut self.proxy {
+                    Some(proxied) => {
+                        proxied.set_spooled(body);
+                        proxied.start_try(&cx.registration, cx.now)
+                    }
+                    None => Err(500),
+                };
+                self.source = match started {
+                    Ok(upstream) => Source::Upstream(Box::new(upstream)),
+                    Err(status) => self.fixed(handler::error(status, &self.route.site()), false),
+                };
             }
             Sink::None | Sink::Drop => {}
         }
@@ -433,13 +481,24 @@ impl Exchange {
             },
             Source::Upstream(upstream) => match upstream.head() {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(result) => match self.upstream_head(result, cx) {
-                    Some(head) => head,
-                    None => return Poll::Pending,
-                },
+                Poll::Ready(polled) => {
+                    let sent = upstream.sent_anything();
+                    match self.upstream_head(polled, sent, cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(head) => head,
+                    }
+                }
             },
         };
-        if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head) {
+        if head.status == 101 {
+            // A backend switched protocols (a proxied WebSocket): the connection becomes a
+            // tunnel, the client's bytes this upstream's input, its bytes the "body".
+            if let Source::Upstream(upstream) = &mut self.source {
+                upstream.open_tunnel();
+                self.sink = Sink::Upstream;
+            }
+        } else if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head)
+        {
             self.set_transform(transform);
         }
         if let Some(transformed) = &mut self.transform {
@@ -450,12 +509,80 @@ impl Exchange {
         Poll::Ready(head)
     }
 
-    /// A backend's head as the client gets it (decorated), or, for a backend that failed
-    /// before its head (502, 504), its error page (the connection closes after it). With
+    /// What a backend's head (or its failure before one) becomes: the head, decorated; the
+    /// next try of a proxied request (Pending); or an error page (502, 504, an intercepted
+    /// error), after which the connection closes.
+    fn upstream_head(&mut self, polled: Result<Head, u16>, sent: bool, cx: &mut Cx) -> Poll<Head> {
+        if self.fastcgi.is_some() {
+            return self.fastcgi_head(polled, cx);
+        }
+        let (status, head) = match polled {
+            Ok(head) => (head.status, Some(head)),
+            Err(status) => (status, None),
+        };
+        let Some(proxied) = &mut self.proxy else {
+            return match head {
+                Some(head) => Poll::Ready(self.decorated(head, true)),
+                None => self.error_head(status),
+            };
+        };
+        let moves_on = head.is_none() || proxied.may_move_on(status);
+        let after = if moves_on {
+            proxied.after_failure(status, head.is_some(), sent, cx.now)
+        } else {
+            TryAfter::Pass
+        };
+        match (after, head) {
+            (TryAfter::Retry, _) => {
+                // Its connection closes before the next opens (the next fd gets its token).
+                self.source = Source::AfterBody(None);
+                let started = match &mut self.proxy {
+                    Some(proxied) => proxied.start_try(&cx.registration, cx.now),
+                    None => Err(502),
+                };
+                match started {
+                    Ok(upstream) => {
+                        self.source = Source::Upstream(Box::new(upstream));
+                        Poll::Pending
+                    }
+                    Err(status) => self.error_head(status),
+                }
+            }
+            (TryAfter::Pass, Some(head)) => {
+                if crate::proxy::headers::intercepts(status, self.route.site().settings) {
+                    self.source = Source::AfterBody(None);
+                    return self.error_head(status);
+                }
+                Poll::Ready(self.decorated(head, true))
+            }
+            (TryAfter::Pass, None) => self.error_head(status),
+            (TryAfter::Fail(status), _) => {
+                self.source = Source::AfterBody(None);
+                self.error_head(status)
+            }
+        }
+    }
+
+    /// The error page for `status` as the answer (the connection closes after it).
+    fn error_head(&mut self, error: u16) -> Poll<Head> {
+        let response = handler::error(error, &self.route.site());
+        self.source = self.fixed(response, true);
+        match &mut self.source {
+            Source::Fixed { head, .. } => match head.take() {
+                Some(head) => Poll::Ready(head),
+                None => Poll::Pending,
+            },
+            _ => Poll::Pending,
+        }
+    }
+
+    /// A FastCGI application's head as the client gets it (decorated), or, for one that failed
+    /// before its head (502, 504), its error page (the connection closes after it); a request
+    /// that failed on a reused connection goes again on a new one. With
     /// `fastcgi_intercept_errors on`, a FastCGI application's answer of 300 or more with an
     /// `error_page` for its status is replaced by that page (the application's connection is
     /// closed; a request body still coming is read and dropped).
-    fn upstream_head(&mut self, result: Result<Head, u16>, cx: &mut Cx) -> Option<Head> {
+    fn fastcgi_head(&mut self, result: Result<Head, u16>, cx: &mut Cx) -> Poll<Head> {
         if let Some(backend) = &mut self.fastcgi {
             backend.answered();
             if matches!(result, Err(502))
@@ -467,22 +594,17 @@ impl Exchange {
                         self.fastcgi = Some(Box::new(backend));
                         self.source = Source::Upstream(Box::new(upstream));
                         // Its head comes with its events.
-                        return None;
+                        return Poll::Pending;
                     }
                     Err(status) => {
                         self.fastcgi = None;
-                        let response = handler::error(status, &self.route.site());
-                        self.source = self.fixed(response, true);
-                        return match &mut self.source {
-                            Source::Fixed { head, .. } => head.take(),
-                            _ => None,
-                        };
+                        return self.error_head(status);
                     }
                 }
             }
         }
         let (status, close) = match result {
-            Ok(head) if !self.intercepts(&head) => return Some(self.decorated(head, true)),
+            Ok(head) if !self.intercepts(&head) => return Poll::Ready(self.decorated(head, true)),
             Ok(head) => (head.status, false),
             Err(status) => (status, true),
         };
@@ -490,8 +612,11 @@ impl Exchange {
         let response = handler::error(status, &self.route.site());
         self.source = self.fixed(response, close);
         match &mut self.source {
-            Source::Fixed { head, .. } => head.take(),
-            _ => None,
+            Source::Fixed { head, .. } => match head.take() {
+                Some(head) => Poll::Ready(head),
+                None => Poll::Pending,
+            },
+            _ => Poll::Pending,
         }
     }
 
@@ -564,10 +689,22 @@ impl Exchange {
         }
     }
 
-    /// The answer is complete. A script may have changed files a next request reads.
+    /// The answer is complete. A script may have changed files a next request reads; a
+    /// proxied request's backend connection may go back to its pool.
     pub fn finish(&mut self, cx: &mut Cx) {
-        if let Source::Upstream(_) = self.source {
-            cx.local.files.note_possible_change();
+        let Source::Upstream(_) = self.source else {
+            return;
+        };
+        match &mut self.proxy {
+            Some(proxied) => {
+                if let Source::Upstream(upstream) =
+                    std::mem::replace(&mut self.source, Source::AfterBody(None))
+                {
+                    let poller = cx.registration.poller;
+                    proxied.finish(*upstream, poller, &mut cx.local.proxy, cx.now);
+                }
+            }
+            None => cx.local.files.note_possible_change(),
         }
         if self.fastcgi.is_some() {
             self.finish_fastcgi(cx);
@@ -585,6 +722,15 @@ impl Exchange {
         }
     }
 
+    /// Appends the value of `$NAME` for a proxied request's tries (`upstream_addr`,
+    /// `upstream_status`, `upstream_response_time`; see `proxy::log`) to `out`, as of `now`.
+    /// False: no value (not proxied, no try, another name); a log writes `-`.
+    pub fn upstream_log_value(&self, name: &str, now: Instant, out: &mut Vec<u8>) -> bool {
+        self.proxy
+            .as_ref()
+            .is_some_and(|proxied| proxied.log_value(name, now, out))
+    }
+
     /// What the access log keeps of the exchange.
     pub fn log_entry(&self) -> log::Entry {
         let request = self.request.as_ref();
@@ -596,12 +742,7 @@ impl Exchange {
         };
         log::Entry {
             request_line: request.map_or_else(String::new, |r| {
-                format!(
-                    "{} {} HTTP/1.{}",
-                    r.method.as_str(),
-                    r.target,
-                    r.minor_version
-                )
+                format!("{} {} {}", r.method.as_str(), r.target, r.version.as_str())
             }),
             status: self.status,
             referer: header("Referer"),
@@ -683,7 +824,80 @@ impl Exchange {
             Ok(upstream) => Source::Upstream(Box::new(upstream)),
             Err(error) => {
                 log::error(&format!("cannot run {}: {error}", script.file.display()));
-                self.fixed(handler::error(502, &site), body_pending)
+                // Out of descriptors or processes is the server's trouble, and passes.
+                let response = if handler::out_of_resources(&error) {
+                    handler::unavailable(&site)
+                } else {
+                    handler::error(502, &site)
+                };
+                self.fixed(response, body_pending)
+            }
+        }
+    }
+
+    /// Starts a proxied request: its tries and the first one's upstream, or (for a body read
+    /// whole first) the spool it waits in, or the error when no server could be tried.
+    fn start_proxy(
+        &self,
+        request: &Request,
+        origin: &Origin,
+        cx: &mut Cx,
+    ) -> (Sink, Source, Option<Box<Proxied>>) {
+        use crate::proxy::request::{BodyPlan, body_plan};
+        let site = self.route.site();
+        let settings = &site.settings.proxy;
+        let body_pending = request.has_body();
+        let config = Arc::clone(self.route.config());
+        let conn = ConnInfo {
+            listen: origin.listen,
+            peer: origin.peer,
+            tls: origin.tls,
+            local: origin.local,
+            client_cert: origin.client_cert.as_deref(),
+        };
+        let captures = handler::route::captures_for(&site, &request.path);
+        let handler_vars = handler::vars::Vars {
+            request,
+            site: &site,
+            conn: &conn,
+            captures: &captures,
+            split: None,
+        };
+        let common = |v: &crate::config::Variable, out: &mut String| {
+            handler_vars.value(v, handler::vars::Into::Text, out)
+        };
+        let plan = body_plan(request, settings);
+        let proxied = settings.pass.as_ref().and_then(|pass| {
+            let vars = crate::proxy::vars::Vars {
+                request,
+                client: origin.peer,
+                pass,
+                maps: &config.maps,
+                common: &common,
+            };
+            Proxied::new(&vars, settings, plan, &mut cx.local.proxy, &config, cx.now)
+        });
+        let Some(mut proxied) = proxied else {
+            let response = handler::error(500, &site);
+            return (Sink::None, self.fixed(response, body_pending), None);
+        };
+        if plan == BodyPlan::Spool {
+            let sink = Sink::ProxySpool(Vec::new());
+            return (sink, Source::AfterBody(None), Some(Box::new(proxied)));
+        }
+        match proxied.start_try(&cx.registration, cx.now) {
+            Ok(upstream) => {
+                let sink = match plan {
+                    BodyPlan::Stream(_) => Sink::Upstream,
+                    BodyPlan::Discard => Sink::Discard,
+                    BodyPlan::None | BodyPlan::Spool => Sink::None,
+                };
+                let source = Source::Upstream(Box::new(upstream));
+                (sink, source, Some(Box::new(proxied)))
+            }
+            Err(status) => {
+                let response = handler::error(status, &site);
+                (Sink::None, self.fixed(response, body_pending), None)
             }
         }
     }

@@ -201,7 +201,9 @@ mod tests {
         };
         let length = match request.framing {
             crate::http::request::Framing::Length(n) => BodyLength::Known(Some(n)),
-            crate::http::request::Framing::Chunked => BodyLength::Later,
+            crate::http::request::Framing::Chunked | crate::http::request::Framing::UntilEnd => {
+                BodyLength::Later
+            }
             _ => BodyLength::Known(None),
         };
         let mut job = encode(&request, &routed.site, &conn, &routed.captures, length);

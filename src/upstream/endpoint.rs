@@ -274,32 +274,6 @@ impl Endpoint {
         }
     }
 
-    /// Reads at most `max` bytes of the backend's output onto the end of `buf`, into the spare
-    /// capacity the caller reserved (nothing is zero-filled first). Otherwise as
-    /// [`Endpoint::read`].
-    pub fn read_onto(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
-        let fd = match &self.io {
-            Io::Pipes { output, .. } => match output {
-                Some(fd) => fd,
-                None => return Ok(0),
-            },
-            Io::Socket {
-                fd, output_ended, ..
-            } => {
-                if *output_ended {
-                    return Ok(0);
-                }
-                fd
-            }
-        };
-        if max == 0 || buf.capacity() == buf.len() {
-            // A read of nothing would look like the end.
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let result = crate::sys::read_onto(fd.as_fd(), buf, max);
-        self.settle(result)
-    }
-
     /// Reads the backend's output into `buf`. Ok(0) is its end; `WouldBlock` clears the
     /// readable flag. A read error is the end too (reported as such once).
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -317,14 +291,7 @@ impl Endpoint {
                 &*fd
             }
         };
-        let result = rustix::io::read(fd, buf);
-        self.settle(result)
-    }
-
-    /// What a read's result means: bytes, `WouldBlock` (the readable flag cleared), or the end
-    /// (Ok(0), or an error, which ends the output as well).
-    fn settle(&mut self, result: rustix::io::Result<usize>) -> io::Result<usize> {
-        match result {
+        match rustix::io::read(fd, buf) {
             Ok(n) if n > 0 => Ok(n),
             Err(Errno::AGAIN) => {
                 self.readable = false;
@@ -333,6 +300,36 @@ impl Endpoint {
             Err(Errno::INTR) => Err(io::ErrorKind::WouldBlock.into()),
             ended => {
                 // The end, or an error, which ends the output as well.
+                match &mut self.io {
+                    Io::Pipes { output, .. } => *output = None,
+                    Io::Socket { output_ended, .. } => *output_ended = true,
+                }
+                ended.map_err(Into::into)
+            }
+        }
+    }
+
+    /// Reads at most `max` bytes of the backend's output onto the end of `buf` (no zeroing of
+    /// the room first); the rest as [`Endpoint::read`].
+    pub fn read_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let fd = match &self.io {
+            Io::Pipes {
+                output: Some(fd), ..
+            } => fd.as_fd(),
+            Io::Pipes { output: None, .. }
+            | Io::Socket {
+                output_ended: true, ..
+            } => return Ok(0),
+            Io::Socket { fd, .. } => fd.as_fd(),
+        };
+        match crate::sys::read_append(fd, buf, max) {
+            Ok(n) if n > 0 => Ok(n),
+            Err(Errno::AGAIN) => {
+                self.readable = false;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(Errno::INTR) => Err(io::ErrorKind::WouldBlock.into()),
+            ended => {
                 match &mut self.io {
                     Io::Pipes { output, .. } => *output = None,
                     Io::Socket { output_ended, .. } => *output_ended = true,

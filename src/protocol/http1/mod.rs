@@ -11,6 +11,10 @@
 //! the request body is decoded ([`body`]) into the exchange's sink while the answer is pulled
 //! from it and framed ([`encode`]: Content-Length, chunked or close-delimited; one keep-alive
 //! decision). The session never learns what produced the answer: a file, a page, a script.
+//! An answer that switches protocols (`101`, a proxied WebSocket) makes the rest of the
+//! connection a tunnel through the exchange: the client's bytes go in as an unframed "body"
+//! until its end of stream, the backend's come out unframed until its end; then the connection
+//! closes.
 //! `Linger` reads what a client still sends after a final response so that it sees the response
 //! rather than a reset (not needed, and skipped, when the request was read whole and nothing
 //! more is readable); over TLS, `Closing` first sends the close_notify alert.
@@ -30,7 +34,7 @@ use super::{Context, Drive};
 use crate::event::{Deadline, Registration, Role};
 use crate::exchange::{Cx, Exchange, Origin, Route};
 use crate::handler;
-use crate::http::request::{self, Method, Request};
+use crate::http::request::{self, Method, Request, Version};
 use crate::http::response::Response;
 use crate::log;
 use crate::transport::{Scratch, Transport};
@@ -117,6 +121,9 @@ struct Active {
     out: Encoder,
     /// The answer is out: what is left of the body is read and dropped.
     answered: bool,
+    /// The answer switched protocols (`101`): the connection is a tunnel through the exchange
+    /// until either side closes.
+    tunnel: bool,
     /// When the client last took bytes, or body bytes last came.
     last_sent: Instant,
     last_received: Instant,
@@ -124,9 +131,22 @@ struct Active {
     deadline: Deadline,
 }
 
+/// What a connection with no request under way waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Its first request (or, behind `proxy_protocol`, its PROXY header): just accepted.
+    FirstRequest,
+    /// The next request on a keep-alive connection.
+    NextRequest,
+}
+
 pub struct Session {
     transport: Transport,
+    /// The address the connection comes from.
     peer: SocketAddr,
+    /// Whom the current request is attributed to (access log, CGI, access rules): `peer`, or
+    /// the address a trusted proxy gave (`set_real_ip_from`, `real_ip_header`).
+    client: SocketAddr,
     /// The bound address of the listener that accepted it (picks the virtual servers).
     listen: SocketAddr,
     /// Received bytes not consumed yet.
@@ -148,9 +168,14 @@ impl Session {
         now: Instant,
     ) -> Session {
         let timeouts = Timeouts::of(settings);
+        let client = match transport.proxied() {
+            Some(_) => settings.real_ip.client(peer, transport.proxied(), &[]),
+            None => peer,
+        };
         Session {
             transport,
             peer,
+            client,
             listen,
             input: Vec::new(),
             head_checked: 0,
@@ -165,6 +190,10 @@ impl Session {
 
     pub fn transport(&self) -> &Transport {
         &self.transport
+    }
+
+    pub fn transport_mut(&mut self) -> &mut Transport {
+        &mut self.transport
     }
 
     /// Records a readiness event of the client socket.
@@ -185,10 +214,15 @@ impl Session {
         }
     }
 
-    /// Whether the connection waits for a request with nothing of it received yet (new, or
-    /// between keep-alive requests).
-    pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head { .. }) && self.input.is_empty()
+    /// What the connection waits for, when it waits for a request of which nothing has
+    /// arrived yet: None while a request is under way.
+    pub fn waiting(&self) -> Option<Waiting> {
+        match self.state {
+            State::Head { .. } if !self.input.is_empty() => None,
+            State::Head { idle: true } => Some(Waiting::NextRequest),
+            State::Head { idle: false } => Some(Waiting::FirstRequest),
+            _ => None,
+        }
     }
 
     /// The deadline of `stream` (0: the session's, 1: its exchange's).
@@ -266,6 +300,18 @@ impl Session {
         self.drive(ctx)
     }
 
+    /// The transport has read the connection's PROXY protocol header: until a request says
+    /// more, the connection is attributed to the client it names, where the balancer is trusted.
+    pub fn proxy_header_read(&mut self, ctx: &Context) {
+        let route = self.route(None, ctx);
+        self.client =
+            route
+                .site()
+                .settings
+                .real_ip
+                .client(self.peer, self.transport.proxied(), &[]);
+    }
+
     /// Reads a head into an empty `input`: through the scratch buffer, parsed there, and only
     /// what the request did not take (a partial head, pipelined requests, a body's start) is
     /// kept. A connection thus holds an input buffer only while bytes wait in it.
@@ -326,7 +372,7 @@ impl Session {
                 if self.transport.is_tls() && log::enabled(crate::config::LogLevel::Info) {
                     log::info(&format!(
                         "client {}: TLS: {error}, connection closed",
-                        self.peer
+                        self.client
                     ));
                 }
                 (State::Closed, Flow::Continue)
@@ -355,15 +401,18 @@ impl Session {
         if self.input.is_empty() {
             return self.read_fresh_head(idle, ctx);
         }
-        // Heads are small: read them in small pieces, up to the head limit.
+        // The rest of a head is read through the scratch buffer and only what came is kept: a
+        // partial head holds as many bytes as it has (a client trickling one, slowloris, costs
+        // what it sent), up to the head limit.
         let room = INPUT_LIMIT.min(self.input.len() + READ_CHUNK) - self.input.len();
-        match self
-            .transport
-            .read_into(&mut self.input, room, &mut ctx.local.scratch)
-        {
+        let buf = ctx.local.scratch.take(room);
+        match self.transport.read(buf) {
             Ok(0) => self.head_input_ended(),
-            // `input` already held part of this head, so its deadline is running.
-            Ok(_) => (State::Head { idle: false }, Flow::Continue),
+            Ok(n) => {
+                self.input.extend_from_slice(&buf[..n]);
+                // `input` already held part of this head, so its deadline is running.
+                (State::Head { idle: false }, Flow::Continue)
+            }
             Err(e) => self.head_read_failed(e, idle, ctx),
         }
     }
@@ -380,9 +429,18 @@ impl Session {
     /// A complete head arrived: start its exchange.
     fn start(&mut self, request: Request, ctx: &mut Context) -> State {
         let route = self.route(Some(&request), ctx);
-        self.timeouts = Timeouts::of(route.site().settings);
+        let site = route.site();
+        self.timeouts = Timeouts::of(site.settings);
+        // Behind a trusted proxy, the request's client is the one it names (nginx's realip).
+        let real_ip = &site.settings.real_ip;
+        self.client = if real_ip.is_active() {
+            real_ip.client(self.peer, self.transport.proxied(), &request.headers)
+        } else {
+            self.peer
+        };
+        drop(site);
         let facts = Facts {
-            minor_version: request.minor_version,
+            minor_version: u8::from(request.version != Version::Http10),
             keep_alive: request.keep_alive,
             head_only: request.method == Method::Head,
         };
@@ -396,7 +454,7 @@ impl Session {
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let origin = Origin {
-            peer: self.peer,
+            peer: self.client,
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
@@ -410,6 +468,7 @@ impl Session {
             abandoned: false,
             head_close: false,
             answered: false,
+            tunnel: false,
             out: Encoder::new(),
             last_sent: ctx.now,
             last_received: ctx.now,
@@ -448,6 +507,13 @@ impl Session {
                     active.abandoned = true;
                 }
                 active.head_close = head.close;
+                if head.status == 101 && active.exchange.wants_body() {
+                    // What the client sends from now on (and what it sent already) is the
+                    // tunnel's, whatever the request's framing said.
+                    active.incoming = Some(Incoming::tunnel());
+                    active.abandoned = false;
+                    active.tunnel = true;
+                }
                 active
                     .out
                     .start(&head, active.facts, ctx.date, ctx.draining);
@@ -465,7 +531,7 @@ impl Session {
         if log::enabled(crate::config::LogLevel::Info) {
             log::info(&format!(
                 "client {}: {status} {}, connection closed",
-                self.peer,
+                self.client,
                 handler::pages::reason(status)
             ));
         }
@@ -498,7 +564,7 @@ impl Session {
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let origin = Origin {
-            peer: self.peer,
+            peer: self.client,
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
@@ -516,6 +582,7 @@ impl Session {
             abandoned: true,
             head_close: false,
             answered: false,
+            tunnel: false,
             out: Encoder::new(),
             last_sent: ctx.now,
             last_received: ctx.now,
@@ -643,6 +710,7 @@ impl Session {
             };
             (limit.saturating_sub(self.input.len()), empty_enough)
         } else if active.incoming.is_none()
+            && !active.tunnel
             && active.exchange.watches_client()
             && !self.transport.sent_close_notify()
         {
@@ -659,6 +727,13 @@ impl Session {
                 room.min(BODY_CHUNK),
                 &mut ctx.local.scratch,
             ) {
+                // The end of a tunnel's client side: passed on once what came before it is.
+                Ok(0) if active.incoming.as_ref().is_some_and(Incoming::is_tunnel) => {
+                    if let Some(incoming) = &mut active.incoming {
+                        incoming.end_of_input();
+                    }
+                    progress = true;
+                }
                 // The client went away.
                 Ok(0) => return Err(()),
                 Ok(_) => {
@@ -694,7 +769,7 @@ impl Session {
             let entry = active.exchange.log_entry();
             log::append_access(
                 out,
-                self.peer,
+                self.client,
                 ctx.log_time,
                 &entry,
                 active.out.body_bytes(),

@@ -1,10 +1,10 @@
 //! What one worker thread owns and lends, explicitly, to everything it drives: the scratch
-//! buffer reads land in, the file cache, the table of CGI processes, the reverse proxy's
-//! balancer state and the connections kept open to FastCGI applications. No thread-local
+//! buffer reads land in, the file cache, the table of CGI processes, the balancer and pool of
+//! the backends (the proxy's and FastCGI's) and FastCGI's bounds on them. No thread-local
 //! state: a connection (and the exchange it serves) reaches these only through the `&mut Local`
 //! its worker passes down with each call.
 
-use crate::fastcgi::pool::Pool;
+use crate::fastcgi::pool::Bounds;
 use crate::handler::file_cache::FileCache;
 use crate::proxy::pass::ProxyWorker;
 use crate::transport::Scratch;
@@ -17,6 +17,7 @@ pub struct Local {
     pub processes: Processes,
     /// The reverse proxy's balancer state.
     pub proxy: ProxyWorker,
-    /// Connections kept open to FastCGI applications (`fastcgi_keep_conn on`).
-    pub fastcgi: Pool,
+    /// FastCGI's bounds on the connections kept open to its applications (the idle ones are in
+    /// the proxy's pool).
+    pub fastcgi: Bounds,
 }

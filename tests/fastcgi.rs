@@ -1,9 +1,10 @@
 //! FastCGI through the real binary against the real php-fpm (Debian's php8.2-fpm, started by
 //! each test on a temporary unix socket or a free TCP port, stopped by PID): a page, a form, a
 //! file upload, `$_SERVER`, a streamed `flush()`, a fatal error, STDERR to the error log, kept
-//! connections reused (counted in the kernel's table of php-fpm's TCP connections), and the faults:
-//! php-fpm down, slow, killed mid-response; a fake application's malformed records; the
-//! PATH_INFO hole closed by nginx's documented safe configuration.
+//! connections reused (counted in the kernel's table of php-fpm's TCP connections), `upstream`
+//! blocks of pools (weights, a pool down, `keepalive`), and the faults: php-fpm down, slow,
+//! killed mid-response; a fake application's malformed records; the PATH_INFO hole closed by
+//! nginx's documented safe configuration.
 
 mod support;
 
@@ -664,4 +665,78 @@ fn intercepted_errors_get_the_error_page_with_its_status() {
     let server = Server::start(&conf, &[]);
     let r = server.get("/slow.php");
     assert_eq!((r.status, r.text().as_str()), (503, "not php"));
+}
+
+/// Two php-fpm pools (the same page, which says which pool runs it: `env[POOL]`) and a webserv
+/// whose PHP location passes to the `upstream` block `upstream` makes of their addresses.
+fn two_pools(upstream: impl Fn(&str, &str) -> String, extra: &str) -> (Server, Peer, Peer) {
+    const WHO: &[(&str, &[u8])] = &[("who.php", b"<?php echo getenv('POOL');")];
+    let one = fastcgi::php_fpm_with(Listen::UnixSocket, 2, WHO, "env[POOL] = one\n");
+    let two = fastcgi::php_fpm_with(Listen::UnixSocket, 2, WHO, "env[POOL] = two\n");
+    let block = upstream(&one.address.to_config(), &two.address.to_config());
+    let conf = format!(
+        "workers 1;\naccess_log off;\n{block}\nserver {{ listen 127.0.0.1:0; root {}; \
+         location ~ \\.php$ {{ fastcgi_pass php; fastcgi_read_timeout 3s; {extra} }} }}",
+        fastcgi::www(&one).display()
+    );
+    (Server::start(&conf, &[]), one, two)
+}
+
+#[test]
+fn an_upstream_block_balances_php_fpm_pools_by_weight() {
+    let (server, _one, _two) = two_pools(
+        |a, b| format!("upstream php {{ server {a} weight=2; server {b}; }}"),
+        "",
+    );
+    let mut seen = String::new();
+    for _ in 0..6 {
+        seen.push_str(&server.get("/who.php").text());
+        seen.push(' ');
+    }
+    // nginx's smooth weighted round-robin: 2, 1, 2, 1...
+    assert_eq!(seen, "one two one one two one ");
+}
+
+#[test]
+fn a_pool_that_is_down_is_passed_over_and_its_request_goes_to_the_other() {
+    let (server, mut one, _two) = two_pools(
+        |a, b| format!("upstream php {{ server {a} max_fails=1 fail_timeout=30s; server {b}; }}"),
+        "",
+    );
+    one.kill();
+    // The first request tries the dead pool, then the other; later ones skip it.
+    for i in 0..4 {
+        let r = server.get("/who.php");
+        assert_eq!((r.status, r.text().as_str()), (200, "two"), "request {i}");
+    }
+    assert!(
+        support::wait_until(Duration::from_secs(5), || server
+            .stderr()
+            .contains("connect() failed")),
+        "{}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn an_upstream_block_with_keepalive_keeps_its_connections() {
+    let (server, one, _two) = two_pools(
+        |a, _| format!("upstream php {{ server {a}; keepalive 2; }}"),
+        "fastcgi_keep_conn on;",
+    );
+    let fastcgi::Address::Unix(socket) = &one.address else {
+        panic!("unix socket")
+    };
+    for _ in 0..10 {
+        assert_eq!(server.get("/who.php").text(), "one");
+    }
+    // One connection carried all ten, and stays open: one established connection to the pool.
+    let out = std::process::Command::new("ss")
+        .args(["-x", "state", "established"])
+        .output()
+        .expect("ss");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let path = socket.display().to_string();
+    let open = text.lines().filter(|l| l.contains(&path)).count();
+    assert_eq!(open, 1, "{text}");
 }

@@ -458,7 +458,8 @@ impl Methods {
 pub struct FastCgi {
     /// `fastcgi_pass`: where the application listens (location only; not inherited by nested
     /// locations, as in nginx).
-    pub pass: Option<FastCgiPass>,
+    /// The group (an `upstream` block, or the implicit group of an address) it names.
+    pub pass: Option<std::sync::Arc<super::proxy::model::Upstream>>,
     pub params: Vec<FastCgiParam>,
     /// `fastcgi_index NAME`: added to a script name ending in `/`.
     pub index: Option<String>,
@@ -488,17 +489,6 @@ impl Default for FastCgi {
             intercept_errors: false,
         }
     }
-}
-
-/// `fastcgi_pass ADDRESS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FastCgiPass {
-    /// `HOST:PORT` (a name is resolved when the configuration is read, as nginx does).
-    Tcp(Vec<SocketAddr>),
-    /// `unix:PATH`.
-    Unix(PathBuf),
-    /// An `upstream` block's name.
-    Upstream(String),
 }
 
 /// `fastcgi_param NAME VALUE [if_not_empty]`.

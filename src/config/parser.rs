@@ -1015,7 +1015,7 @@ impl Interpreter<'_> {
                 super::realip::directive(&mut o.real_ip, d)?;
             }
             name if super::fastcgi::NAMES.contains(&name) => {
-                super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
+                super::fastcgi::directive(&mut o.fastcgi, d, self.proxy, self.captures)?;
             }
             name if super::proxy::is_setting(name) => {
                 super::proxy::setting(&mut o.proxy, d, self.proxy)?;

@@ -34,9 +34,6 @@ pub enum Kind {
     /// One of the fds of an upstream (a backend) that an exchange of a connection owns: the
     /// token's `stream` says which exchange, its `role` which fd.
     Upstream = 3,
-    /// An idle backend connection kept by the worker for a next request (its `slot` and
-    /// `generation` hold the connection's id in the worker's pool).
-    Idle = 4,
     Control = 6,
     /// The file cache's inotify queue.
     FileCache = 7,
@@ -117,7 +114,6 @@ impl Token {
             1 => Kind::Listener,
             2 => Kind::Connection,
             3 => Kind::Upstream,
-            4 => Kind::Idle,
             6 => Kind::Control,
             7 => Kind::FileCache,
             8 => Kind::Pooled,
@@ -243,19 +239,6 @@ impl Poller {
         Ok(())
     }
 
-    /// Gives a registered `fd` a new token and watches it for input only (edge-triggered): an
-    /// idle pooled backend connection, whose only news is the backend closing it or sending
-    /// something unasked. [`Poller::modify`] watches both directions again.
-    pub fn modify_input(&self, fd: impl AsFd, token: Token) -> io::Result<()> {
-        epoll::modify(
-            &self.epoll,
-            fd,
-            epoll::EventData::new_u64(token.to_u64()),
-            epoll::EventFlags::IN | epoll::EventFlags::RDHUP | epoll::EventFlags::ET,
-        )?;
-        Ok(())
-    }
-
     pub fn delete(&self, fd: impl AsFd) -> io::Result<()> {
         epoll::delete(&self.epoll, fd)?;
         Ok(())
@@ -303,7 +286,6 @@ mod tests {
         for kind in [
             Kind::Listener,
             Kind::Connection,
-            Kind::Idle,
             Kind::Control,
             Kind::FileCache,
         ] {

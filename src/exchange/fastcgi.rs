@@ -1,36 +1,59 @@
-//! The exchange's side of a FastCGI request (`fastcgi_pass`): the connection (one kept open
-//! from the worker's pool, or a new one), the records that open the request, a spooled body
-//! fed as STDIN, and the connection given back to the pool after a clean answer. The records
-//! themselves are `fastcgi::upstream`'s; the streaming, the shared upstream pump's.
+//! The exchange's side of a FastCGI request (`fastcgi_pass`): the server of its group (the
+//! proxy's balancer: round-robin or `least_conn`, `max_fails`/`fail_timeout`, `backup`), the
+//! connection (an idle one from the shared pool with `fastcgi_keep_conn on`, or a new one),
+//! the records that open the request, a spooled body fed as STDIN, another try when a try
+//! fails before anything was answered, and the connection given back to the pool after a clean
+//! answer. The records themselves are `fastcgi::upstream`'s; the streaming, the shared
+//! upstream pump's.
 
 use super::Cx;
-use crate::config::FastCgiPass;
+use crate::config::proxy::model::{PeerAddr, Upstream as Group};
 use crate::fastcgi::pool::{Fresh, Lease};
 use crate::fastcgi::record::Connection;
 use crate::fastcgi::upstream::{self, FastCgiCodec, Job};
 use crate::handler::Site;
 use crate::log;
+use crate::proxy::balance::{Attempt, Chosen, Outcome};
+use crate::proxy::pass::WorkerState;
 use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
 use std::fs::File;
 use std::io::Read;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Bytes of a spooled body read from its file at a time.
 const FEED_CHUNK: usize = 32 * 1024;
 
-/// What the exchange keeps of its FastCGI request besides the upstream.
+/// What the exchange keeps of its FastCGI request besides the upstream of its current try.
 pub(super) struct Backend {
-    address: Address,
-    /// A kept connection's place in the worker's pool; None: the application closes the
-    /// connection after its answer.
-    lease: Option<Lease>,
-    /// A new connection until its first answer (while it lives, no connection to the same
-    /// address is kept idle: see `fastcgi::pool`).
-    fresh: Option<Fresh>,
+    state: Rc<WorkerState>,
+    group: Arc<Group>,
+    attempt: Attempt,
+    /// The server of the current try (released once, when the try ends).
+    chosen: Option<Chosen>,
+    /// The current try's connection.
+    conn: Option<Conn>,
+    /// The request's records, kept while it may go again (it has no body).
+    records: Option<Vec<u8>>,
     /// A spooled body still to be sent.
     feed: Option<Feed>,
-    /// The request's records, kept while it went on a reused connection without a body.
-    replay: Option<Vec<u8>>,
+    /// `METHOD PATH`-like text naming the request in the error log.
+    uri: String,
+}
+
+/// A try's connection to its server.
+struct Conn {
+    addr: PeerAddr,
+    created: Instant,
+    /// Requests it carried before this one.
+    requests: u64,
+    /// Its id among pooled connections, once it has been idle there.
+    pooled: Option<u32>,
+    /// Kept open for another request (the application was asked to keep it).
+    lease: Option<Lease>,
+    /// A new connection until its first answer (see `fastcgi::pool`).
+    fresh: Option<Fresh>,
 }
 
 /// A spooled request body on its way into STDIN records.
@@ -40,19 +63,10 @@ struct Feed {
     at: usize,
 }
 
-/// Where `pass` sends requests.
-fn address(pass: &FastCgiPass) -> Option<Address> {
-    match pass {
-        FastCgiPass::Tcp(addrs) => addrs.first().map(|a| Address::Inet(*a)),
-        FastCgiPass::Unix(path) => Some(Address::Unix(path.clone())),
-        FastCgiPass::Upstream(_) => None,
-    }
-}
-
 /// Starts `job` for the request to `uri` on `site` (whose `fastcgi_pass` it is): Ok with the
-/// upstream and what the exchange keeps; Err with the status to answer (502: the application
-/// cannot be reached). `body`: a request body follows (streamed by the exchange, or `spooled`
-/// from this file).
+/// upstream and what the exchange keeps; Err with the status to answer (502: no server could
+/// be reached). `body`: a request body follows (streamed by the exchange, or `spooled` from
+/// this file).
 pub(super) fn start(
     job: Job,
     site: &Site,
@@ -60,106 +74,182 @@ pub(super) fn start(
     body: bool,
     spooled: Option<File>,
     cx: &mut Cx,
-) -> Result<(Upstream, Backend), u16> {
-    open(site, uri, job.records, body, spooled, Pick::Pooled, cx)
-}
-
-/// Which connection a request may take.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Pick {
-    /// A kept one when `fastcgi_keep_conn` is on and one is idle, else a new one.
-    Pooled,
-    /// A new one (a retry after a kept one failed).
-    New,
-}
-
-fn open(
-    site: &Site,
-    uri: &str,
-    mut records: Vec<u8>,
-    body: bool,
-    spooled: Option<File>,
-    pick: Pick,
-    cx: &mut Cx,
-) -> Result<(Upstream, Backend), u16> {
-    let settings = &site.settings.fastcgi;
-    let Some(address) = settings.pass.as_ref().and_then(address) else {
+    config: &Arc<crate::config::Config>,
+) -> Result<(Upstream, Box<Backend>), u16> {
+    let Some(group) = site.settings.fastcgi.pass.clone() else {
         log::error(&format!("FastCGI {uri}: no address to pass the request to"));
         return Err(502);
     };
-    let label = format!("FastCGI {address} {uri}");
-    let (endpoint, lease, fresh) = connect(&address, settings.keep_conn, pick, &label, cx)?;
-    let connection = match lease {
-        Some(_) => Connection::KeepOpen,
-        None => Connection::Close,
-    };
-    upstream::set_connection(&mut records, connection);
-    let timeouts = Timeouts {
-        connect: settings.connect_timeout,
-        read: settings.read_timeout,
-        send: Some(settings.send_timeout),
-        exit_grace: Duration::ZERO,
-    };
-    let codec = Box::new(FastCgiCodec::new(label.clone()));
-    let mut upstream = Upstream::new(endpoint, codec, label, timeouts, true, cx.now);
-    upstream.send_first(&records);
-    if !body {
-        upstream.end_body();
-    }
-    let feed = spooled.map(|file| Feed {
-        file,
-        buf: Vec::new(),
-        at: 0,
+    let state = cx.local.proxy.state(config);
+    let attempt = state.begin(group.id, 0, cx.now);
+    let mut backend = Box::new(Backend {
+        state,
+        group,
+        attempt,
+        chosen: None,
+        conn: None,
+        records: None,
+        feed: spooled.map(|file| Feed {
+            file,
+            buf: Vec::new(),
+            at: 0,
+        }),
+        uri: uri.to_string(),
     });
-    // A kept connection may have been closed by the application just as it was taken: a
-    // request without a body can then go again on a new one (as nginx retries a cached
-    // connection).
-    let replay = (fresh.is_none() && !body).then_some(records);
-    Ok((
-        upstream,
-        Backend {
-            address,
-            lease,
-            fresh,
-            feed,
-            replay,
-        },
-    ))
-}
-
-/// A connection to `address`: a kept one from the pool when `keep_conn` and `pick` allow, else
-/// a new one (kept afterwards when the worker keeps fewer than its bound), counted until its
-/// first answer.
-fn connect(
-    address: &Address,
-    keep_conn: bool,
-    pick: Pick,
-    label: &str,
-    cx: &mut Cx,
-) -> Result<(Endpoint, Option<Lease>, Option<Fresh>), u16> {
-    let pool = &mut cx.local.fastcgi;
-    if keep_conn
-        && pick == Pick::Pooled
-        && let Some((endpoint, lease)) = pool.take(address, &cx.registration)
-    {
-        return Ok((endpoint, Some(lease), None));
-    }
-    match Endpoint::connect(address, &cx.registration) {
-        Ok(endpoint) => {
-            let lease = keep_conn.then(|| pool.lease(address)).flatten();
-            Ok((endpoint, lease, Some(pool.fresh(address))))
-        }
-        Err(error) => {
-            log::error(&format!("{label}: connect() failed: {error}"));
-            Err(502)
-        }
-    }
+    let upstream = backend.try_next(site, job.records, body, cx)?;
+    Ok((upstream, backend))
 }
 
 impl Backend {
+    /// A try on the next server the balancer gives: a kept connection from the pool or a new
+    /// one (a server that refuses at once is released as failed and the next one tried).
+    fn try_next(
+        &mut self,
+        site: &Site,
+        mut records: Vec<u8>,
+        body: bool,
+        cx: &mut Cx,
+    ) -> Result<Upstream, u16> {
+        let settings = &site.settings.fastcgi;
+        let limit = self.group.keepalive.map_or(0, |k| k.connections);
+        let keep = settings.keep_conn && self.state.keeps(self.group.id);
+        loop {
+            let Some(chosen) = self.state.pick(&mut self.attempt, cx.now) else {
+                log::error(&format!(
+                    "no live upstreams while connecting to upstream \"{}\" (FastCGI {})",
+                    self.group.name, self.uri
+                ));
+                return Err(502);
+            };
+            let server = &self.group.servers[chosen.server];
+            let addr = server.addr.clone();
+            let label = format!("FastCGI {} {}", server.shown, self.uri);
+            let bounds = &mut cx.local.fastcgi;
+            let lent = keep
+                .then(|| {
+                    self.state
+                        .lend(self.group.id, &addr, &cx.registration, cx.now)
+                })
+                .flatten();
+            let (endpoint, conn) = match lent {
+                Some(lent) => {
+                    let lease = bounds.lease(&addr, None, limit);
+                    let conn = Conn {
+                        addr,
+                        created: lent.created,
+                        requests: lent.requests,
+                        pooled: Some(lent.id),
+                        lease,
+                        fresh: None,
+                    };
+                    (lent.endpoint, conn)
+                }
+                None => {
+                    let address = match &addr {
+                        PeerAddr::Tcp(a) => Address::Inet(*a),
+                        PeerAddr::Unix(p) => Address::Unix(p.clone()),
+                    };
+                    match Endpoint::connect(&address, &cx.registration) {
+                        Ok(endpoint) => {
+                            let idle = self.state.idle(self.group.id);
+                            let lease = keep.then(|| bounds.lease(&addr, Some(idle), limit));
+                            let conn = Conn {
+                                fresh: Some(bounds.fresh(&addr)),
+                                addr,
+                                created: cx.now,
+                                requests: 0,
+                                pooled: None,
+                                lease: lease.flatten(),
+                            };
+                            (endpoint, conn)
+                        }
+                        Err(error) => {
+                            log::error(&format!("{label}: connect() failed: {error}"));
+                            self.state
+                                .release(&mut self.attempt, chosen, Outcome::Failure, cx.now);
+                            continue;
+                        }
+                    }
+                }
+            };
+            let connection = match conn.lease {
+                Some(_) => Connection::KeepOpen,
+                None => Connection::Close,
+            };
+            upstream::set_connection(&mut records, connection);
+            let timeouts = Timeouts {
+                connect: settings.connect_timeout,
+                read: settings.read_timeout,
+                send: Some(settings.send_timeout),
+                exit_grace: Duration::ZERO,
+            };
+            let codec = Box::new(FastCgiCodec::new(label.clone()));
+            let mut upstream = Upstream::new(endpoint, codec, label, timeouts, true, cx.now);
+            upstream.send_first(&records);
+            if !body {
+                upstream.end_body();
+            }
+            self.chosen = Some(chosen);
+            self.conn = Some(conn);
+            // Without a body, the request can go again if this try fails before an answer.
+            self.records = (!body).then_some(records);
+            return Ok(upstream);
+        }
+    }
+
     /// The application answered (or failed): the connection is no longer new.
     pub(super) fn answered(&mut self) {
-        self.fresh = None;
+        if let Some(conn) = &mut self.conn {
+            conn.fresh = None;
+        }
+    }
+
+    /// The current try failed before any answer (`status`: 502, or 504 for a timeout): the
+    /// request goes again, to the next server of the group (or on a new connection to the same
+    /// one, when the failed one was a kept connection, which the application may have closed
+    /// just as it was taken), when it has no body and a try is left. None: it cannot.
+    pub(super) fn retry(
+        &mut self,
+        status: u16,
+        site: &Site,
+        cx: &mut Cx,
+    ) -> Option<Result<Upstream, u16>> {
+        let reused = self.conn.as_ref().is_some_and(|c| c.pooled.is_some());
+        let conn = self.conn.take();
+        if let Some(Conn {
+            pooled: Some(id), ..
+        }) = &conn
+        {
+            self.state.disown(*id);
+        }
+        drop(conn);
+        let chosen = self.chosen.take()?;
+        // A kept connection's failure is the pool's, not the server's: it does not count, and
+        // it is tried again (nginx retries a cached connection the same way).
+        let outcome = if reused {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
+        self.state
+            .release(&mut self.attempt, chosen, outcome, cx.now);
+        if reused {
+            self.attempt = self.state.begin(self.group.id, 0, cx.now);
+        }
+        let records = self.records.take()?;
+        if !reused && self.attempt.tries_left() == 0 {
+            return None;
+        }
+        log::info(&format!(
+            "FastCGI {}: try failed ({status}), trying {}",
+            self.uri,
+            if reused {
+                "a new connection"
+            } else {
+                "the next server"
+            }
+        ));
+        Some(self.try_next(site, records, false, cx))
     }
 
     /// Moves the spooled body into the upstream as far as it takes it; its end ends the
@@ -195,36 +285,55 @@ impl Backend {
         }
     }
 
-    /// The request again on a new connection, after the reused one it went on failed before
-    /// any answer (502); None when it cannot go again.
-    pub(super) fn retry(
-        &mut self,
-        site: &Site,
-        uri: &str,
-        cx: &mut Cx,
-    ) -> Option<Result<(Upstream, Backend), u16>> {
-        let records = self.replay.take()?;
-        log::info(&format!(
-            "FastCGI {} {uri}: a kept connection failed, trying a new one",
-            self.address
-        ));
-        Some(open(site, uri, records, false, None, Pick::New, cx))
-    }
-
     /// The answer is complete: a kept connection whose exchange was clean goes back to the
-    /// pool; any other is closed (with the upstream).
-    pub(super) fn finish(self, upstream: Upstream, cx: &mut Cx) {
-        let Some(lease) = self.lease else {
+    /// shared pool, unless a new connection of this worker to its address waits for its first
+    /// answer (see `fastcgi::pool`); any other closes (with the upstream).
+    pub(super) fn finish(mut self: Box<Self>, upstream: Upstream, cx: &mut Cx) {
+        if let Some(chosen) = self.chosen.take() {
+            self.state
+                .release(&mut self.attempt, chosen, Outcome::Success, cx.now);
+        }
+        let Some(conn) = self.conn.take() else {
             return;
         };
-        if let Some(endpoint) = upstream.into_reusable() {
-            cx.local.fastcgi.put(
-                &self.address,
-                endpoint,
-                lease,
-                cx.registration.poller,
-                cx.now,
-            );
+        let kept = conn.lease.is_some() && !cx.local.fastcgi.waiting(&conn.addr);
+        let reusable = match kept {
+            true => upstream.into_reusable(),
+            false => None,
+        };
+        let Some(endpoint) = reusable else {
+            if let Some(id) = conn.pooled {
+                self.state.disown(id);
+            }
+            return;
+        };
+        cx.local.proxy.give_back(
+            &self.state,
+            self.group.id,
+            endpoint,
+            conn.pooled,
+            conn.addr,
+            conn.created,
+            conn.requests + 1,
+            cx.registration.poller,
+            cx.now,
+        );
+    }
+}
+
+impl Drop for Backend {
+    /// The request is over (answered, or its client gone): its server is free again, and a
+    /// lent connection nobody's.
+    fn drop(&mut self) {
+        if let Some(Conn {
+            pooled: Some(id), ..
+        }) = &self.conn
+        {
+            self.state.disown(*id);
+        }
+        if let Some(chosen) = self.chosen.take() {
+            self.state
+                .release(&mut self.attempt, chosen, Outcome::Success, Instant::now());
         }
     }
 }

@@ -585,21 +585,26 @@ impl Exchange {
     fn fastcgi_head(&mut self, result: Result<Head, u16>, cx: &mut Cx) -> Poll<Head> {
         if let Some(backend) = &mut self.fastcgi {
             backend.answered();
-            if matches!(result, Err(502))
-                && let Some(request) = &self.request
-                && let Some(retried) = backend.retry(&self.route.site(), &request.path, cx)
-            {
+            if let Err(status) = result {
+                // The failed try's connection closes before the next opens (the next fd gets
+                // its token).
+                self.source = Source::AfterBody(None);
+                let site = self.route.site();
+                let retried = match &mut self.fastcgi {
+                    Some(backend) => backend.retry(status, &site, cx),
+                    None => None,
+                };
                 match retried {
-                    Ok((upstream, backend)) => {
-                        self.fastcgi = Some(Box::new(backend));
+                    Some(Ok(upstream)) => {
                         self.source = Source::Upstream(Box::new(upstream));
                         // Its head comes with its events.
                         return Poll::Pending;
                     }
-                    Err(status) => {
+                    Some(Err(status)) => {
                         self.fastcgi = None;
                         return self.error_head(status);
                     }
+                    None => {}
                 }
             }
         }
@@ -945,9 +950,10 @@ impl Exchange {
     ) -> Source {
         let site = self.route.site();
         let streamed = body && spooled.is_none();
-        match fastcgi::start(job, &site, &request.path, body, spooled, cx) {
+        let config = Arc::clone(self.route.config());
+        match fastcgi::start(job, &site, &request.path, body, spooled, cx, &config) {
             Ok((upstream, backend)) => {
-                self.fastcgi = Some(Box::new(backend));
+                self.fastcgi = Some(backend);
                 Source::Upstream(Box::new(upstream))
             }
             Err(status) => self.fixed(handler::error(status, &site), streamed),

@@ -289,10 +289,6 @@ impl Worker {
             } else if self.orphans {
                 timeout = Some(timeout.map_or(ORPHAN_POLL, |t| t.min(ORPHAN_POLL)));
             }
-            if let Some(at) = self.local.fastcgi.next_expiry() {
-                let left = at.saturating_duration_since(now);
-                timeout = Some(timeout.map_or(left, |t| t.min(left)));
-            }
             if let Some(until) = self.draining_until {
                 let left = until.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
@@ -316,12 +312,6 @@ impl Worker {
                     Kind::Listener => self.accept(event.token.slot as usize, now),
                     Kind::Control => self.control(now),
                     Kind::FileCache => {}
-                    Kind::Idle => self.local.fastcgi.ready(
-                        event.token,
-                        event.readable,
-                        event.hangup,
-                        event.error,
-                    ),
                     Kind::Connection | Kind::Upstream | Kind::Pooled => {
                         let token = match event.token.kind {
                             // A pooled backend connection: lent to an exchange (its events
@@ -363,9 +353,6 @@ impl Worker {
                 }
             }
             self.expire(now);
-            if self.local.fastcgi.next_expiry().is_some_and(|at| at <= now) {
-                self.local.fastcgi.expire(now);
-            }
             if let Some(until) = self.accept_paused_until
                 && now >= until
             {

@@ -176,35 +176,6 @@ impl Endpoint {
         )
     }
 
-    /// Parks a socket endpoint idle (a kept backend connection between two requests): its fd's
-    /// events carry `token`, for input only (the backend closing it). [`Endpoint::take_idle`]
-    /// gives it to an exchange again.
-    pub fn park(
-        &mut self,
-        poller: &crate::event::Poller,
-        token: crate::event::Token,
-    ) -> io::Result<()> {
-        let Io::Socket { fd, .. } = &self.io else {
-            return Err(io::Error::other("a child's pipes stay with their exchange"));
-        };
-        self.readable = false;
-        self.writable = false;
-        poller.modify_input(fd, token)
-    }
-
-    /// An idle socket endpoint handed to the exchange of `token`: watched both ways again, and
-    /// taken as writable at once (an idle connection's send buffer is empty: the request need
-    /// not wait for the event).
-    pub fn take_idle(
-        &mut self,
-        poller: &crate::event::Poller,
-        token: crate::event::Token,
-    ) -> io::Result<()> {
-        self.rebind(poller, token)?;
-        self.writable = true;
-        Ok(())
-    }
-
     /// Records a readiness event of the fd `role`. A pipe's hangup or error is readiness too:
     /// the next read or write reports it.
     pub fn ready(&mut self, role: Role, readable: bool, writable: bool, hangup: bool, error: bool) {

@@ -740,3 +740,48 @@ fn an_upstream_block_with_keepalive_keeps_its_connections() {
     let open = text.lines().filter(|l| l.contains(&path)).count();
     assert_eq!(open, 1, "{text}");
 }
+
+#[test]
+fn php_over_http2_runs_on_the_same_exchange() {
+    // A plain address with prior knowledge: curl speaks HTTP/2 from its first byte.
+    let fpm = fastcgi::php_fpm(Listen::UnixSocket, 2, PAGES);
+    let conf = config(&fpm, "fastcgi_keep_conn on;")
+        .replace("server_name localhost;", "server_name localhost; http2 on;");
+    let server = Server::start(&conf, &[]);
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let curl = |args: &[&str]| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "--http2-prior-knowledge",
+                "-w",
+                "\n%{http_version} %{response_code}",
+            ])
+            .args(args)
+            .output()
+            .expect("run curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        curl(&[&format!("{base}/hello.php?name=h2")]),
+        "Hello from PHP, h2\n\n2 200"
+    );
+    // A body without a length (HTTP/2 DATA frames) is spooled, then sent with its length.
+    let posted = curl(&[
+        "-H",
+        "Content-Type: application/x-www-form-urlencoded",
+        "--data-binary",
+        "b=two&a=one",
+        &format!("{base}/form.php"),
+    ]);
+    assert_eq!(posted, "a=one\nb=two\ninput=11\n\n2 200");
+    let streamed = curl(&[&format!("{base}/big.php")]);
+    assert!(
+        streamed
+            .ends_with("004999.........................................................\n\n2 200")
+    );
+    assert_eq!(
+        curl(&[&format!("{base}/status.php")]),
+        "php says 404\n2 404"
+    );
+}

@@ -9,11 +9,13 @@ mod acme;
 mod fastcgi;
 mod lexer;
 mod lint;
+mod listen;
 mod model;
 mod parser;
 #[cfg(test)]
 mod props;
 pub mod proxy;
+mod realip;
 mod template;
 pub(crate) mod tls;
 
@@ -21,6 +23,7 @@ pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKi
 #[cfg(test)]
 pub(crate) use lexer::Pos;
 pub use model::*;
+pub use realip::{Cidr, RealIp, RealIpHeader};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};
 
@@ -126,19 +129,6 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         warning.path = path.to_path_buf();
     }
     Ok(config)
-}
-
-/// [`parse`] with the `fastcgi_*` directives accepted even while FastCGI is not wired (for
-/// the tests of what they mean).
-#[cfg(test)]
-pub(crate) fn parse_allowing_fastcgi(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    parser::parse_allowing_fastcgi(text, dir).map_err(|e| ConfigError {
-        path: path.to_path_buf(),
-        line: e.pos.line,
-        col: e.pos.col,
-        message: e.message,
-    })
 }
 
 /// `path` joined to the current directory if relative, with `.` components dropped (`..` kept:

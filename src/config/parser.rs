@@ -30,19 +30,7 @@ pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
 /// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
 /// `Config::path` is left for the caller to fill in.
 pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(
-        text,
-        config_dir,
-        super::fastcgi::WIRED,
-        super::proxy::WIRING,
-    )
-}
-
-/// [`parse`] with the `fastcgi_*` directives accepted whether or not FastCGI is wired (for
-/// the tests of their grammar).
-#[cfg(test)]
-pub(super) fn parse_allowing_fastcgi(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(text, config_dir, true, super::proxy::WIRING)
+    parse_with(text, config_dir, super::proxy::WIRING)
 }
 
 /// [`parse`], with the proxy directives accepted or refused as `wiring` says.
@@ -52,15 +40,10 @@ pub(super) fn parse_wired(
     config_dir: &Path,
     wiring: super::proxy::Wiring,
 ) -> Result<Config> {
-    parse_with(text, config_dir, super::fastcgi::WIRED, wiring)
+    parse_with(text, config_dir, wiring)
 }
 
-fn parse_with(
-    text: &str,
-    config_dir: &Path,
-    fastcgi: bool,
-    proxy: super::proxy::Wiring,
-) -> Result<Config> {
+fn parse_with(text: &str, config_dir: &Path, proxy: super::proxy::Wiring) -> Result<Config> {
     let tokens = lexer::tokenize(text)?;
     let eof = tokens.eof;
     let tree = Tree {
@@ -76,7 +59,6 @@ fn parse_with(
     let mut config = Interpreter {
         dir: config_dir,
         captures: &captures,
-        fastcgi,
         proxy: &proxy,
     }
     .main(&tree, eof)?;
@@ -92,7 +74,7 @@ fn parse_with(
 
 /// A word of the file and where it starts.
 #[derive(Debug)]
-pub(super) struct Word {
+pub(crate) struct Word {
     pub(super) text: String,
     pub(super) pos: Pos,
 }
@@ -237,7 +219,7 @@ const SPECS: &[Spec] = &[
     spec("ssl_verify", ACME_ISSUER, 1, 1),
     spec("challenge", ACME_ISSUER, 1, MANY),
     spec("account_key", ACME_ISSUER, 1, 1),
-    spec("listen", SERVER, 1, 2),
+    spec("listen", SERVER, 1, MANY),
     spec("ssl_certificate", SERVER, 1, 1),
     spec("ssl_certificate_key", SERVER, 1, 1),
     spec("acme_certificate", SERVER, 1, MANY),
@@ -266,6 +248,9 @@ const SPECS: &[Spec] = &[
     spec("add_header", SETTINGS, 2, 3),
     spec("expires", SETTINGS, 1, 1),
     spec("gzip_static", SETTINGS, 1, 1),
+    spec("set_real_ip_from", SETTINGS, 1, 1),
+    spec("real_ip_header", SETTINGS, 1, 1),
+    spec("real_ip_recursive", SETTINGS, 1, 1),
     // config::fastcgi
     spec("fastcgi_pass", LOCATION, 1, 1),
     spec("fastcgi_param", SETTINGS, 2, 3),
@@ -351,6 +336,7 @@ struct Overrides {
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
     gzip_static: Option<bool>,
+    real_ip: super::realip::Overrides,
     fastcgi: super::fastcgi::Overrides,
     proxy: super::proxy::ProxyOverrides,
 }
@@ -358,6 +344,7 @@ struct Overrides {
 impl Overrides {
     fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
+        s.methods_set |= self.allow_methods.is_some();
         s.proxy = self.proxy.apply_to(&base.proxy);
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
@@ -391,6 +378,7 @@ impl Overrides {
         if self.upload_store.is_some() {
             s.upload_store = self.upload_store;
         }
+        s.real_ip = self.real_ip.apply_to(&base.real_ip);
         s.fastcgi = self.fastcgi.apply_to(&base.fastcgi);
         s
     }
@@ -400,8 +388,6 @@ struct Interpreter<'a> {
     dir: &'a Path,
     /// The group names of every location regular expression in the file (`$name` variables).
     captures: &'a [String],
-    /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
-    fastcgi: bool,
     /// The `upstream` and `map` blocks, read before the servers.
     proxy: &'a super::proxy::Globals,
 }
@@ -503,11 +489,12 @@ impl Interpreter<'_> {
     fn server(
         &self,
         d: &Directive,
-        listens: &mut Vec<(SocketAddr, bool, Pos)>,
+        listens: &mut Vec<(SocketAddr, super::listen::Params, Pos)>,
         issuers: &[AcmeIssuer],
     ) -> Result<(Server, Option<Pos>)> {
         let mut listen: Vec<SocketAddr> = Vec::new();
         let mut ssl = Vec::new();
+        let mut proxy_protocol = Vec::new();
         let mut first_ssl: Option<Pos> = None;
         let mut certificate: Option<&Word> = None;
         let mut certificate_key: Option<&Word> = None;
@@ -529,33 +516,13 @@ impl Interpreter<'_> {
                     if listen.contains(&addr) {
                         return fail(arg.pos, format!("duplicate listen {addr}"));
                     }
-                    let is_ssl = match c.args.get(1) {
-                        None => false,
-                        Some(w) if w.text == "ssl" => true,
-                        Some(w) => {
-                            return fail(
-                                w.pos,
-                                format!(
-                                    "invalid parameter \"{}\" of the \"listen\" directive",
-                                    w.text
-                                ),
-                            );
-                        }
-                    };
-                    if let Some((_, _, at)) =
-                        listens.iter().find(|(a, s, _)| *a == addr && *s != is_ssl)
-                    {
-                        let (this, that) = if is_ssl { (" ssl", "") } else { ("", " ssl") };
-                        return fail(
-                            arg.pos,
-                            format!(
-                                "\"listen {addr}{this}\" conflicts with \"listen {addr}{that}\" \
-                                 in line {}",
-                                at.line
-                            ),
-                        );
+                    let params = super::listen::params(&c.args[1..])?;
+                    super::listen::agree(addr, params, arg.pos, listens)?;
+                    let is_ssl = params.ssl;
+                    if params.proxy_protocol {
+                        proxy_protocol.push(addr);
                     }
-                    listens.push((addr, is_ssl, arg.pos));
+                    listens.push((addr, params, arg.pos));
                     if is_ssl {
                         ssl.push(addr);
                         first_ssl.get_or_insert(arg.pos);
@@ -721,8 +688,8 @@ impl Interpreter<'_> {
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
         // What each location's nested blocks inherit of `allow_methods` (its own setting, or
-        // what it inherited: never the every-method default of a proxied location), and
-        // whether that was set in the file.
+        // what it inherited: never the every-method default of a proxied or FastCGI location),
+        // and whether that was set in the file.
         let mut methods: Vec<(Methods, bool)> = Vec::with_capacity(locations.len());
         for block in locations {
             let (inherited, set) = match block.parent {
@@ -745,6 +712,7 @@ impl Interpreter<'_> {
             let mut settings = block.overrides.apply_to(base);
             methods.push((settings.allow_methods, set || own_methods.is_some()));
             super::proxy::default_methods(&mut settings, set || own_methods.is_some());
+            super::fastcgi::default_methods(&mut settings, set || own_methods.is_some());
             if own_alias {
                 settings.alias_prefix = block.path.clone();
                 settings.alias_template = alias_template;
@@ -757,9 +725,17 @@ impl Interpreter<'_> {
                 nested: block.nested,
             });
         }
+        let auto_redirect = resolved.iter().any(|l| {
+            matches!(
+                l.kind,
+                LocationKind::Prefix | LocationKind::PrefixFinal | LocationKind::Exact
+            ) && l.path.ends_with('/')
+                && l.settings.fastcgi.pass.is_some()
+        });
         let server = Server {
             listen,
             ssl,
+            proxy_protocol,
             tls,
             acme,
             client_auth,
@@ -768,6 +744,7 @@ impl Interpreter<'_> {
             settings,
             locations: resolved,
             top_locations,
+            auto_redirect,
         };
         check_named_targets(d, &server)?;
         Ok((server, acme_directive.map(|c| c.name.pos)))
@@ -1034,11 +1011,11 @@ impl Interpreter<'_> {
                 }
                 o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
             }
+            "set_real_ip_from" | "real_ip_header" | "real_ip_recursive" => {
+                super::realip::directive(&mut o.real_ip, d)?;
+            }
             name if super::fastcgi::NAMES.contains(&name) => {
-                super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
-                if !self.fastcgi {
-                    return super::fastcgi::refuse_unwired(d.name.pos);
-                }
+                super::fastcgi::directive(&mut o.fastcgi, d, self.proxy, self.captures)?;
             }
             name if super::proxy::is_setting(name) => {
                 super::proxy::setting(&mut o.proxy, d, self.proxy)?;
@@ -1932,7 +1909,7 @@ mod tests {
             ),
             (
                 "server { listen 80 ssl; listen 81 ssl ssl; }",
-                "1:25: invalid number of arguments in \"listen\" directive",
+                "1:39: duplicate parameter \"ssl\" of the \"listen\" directive",
             ),
             (
                 "server { listen 80; }\nserver { listen *:80 ssl; ssl_certificate c; ssl_certificate_key k; }",
@@ -2571,7 +2548,7 @@ mod tests {
             ),
             ("server x { listen 80; }", msg("1:1", "server")),
             ("server { listen; }", msg("1:10", "listen")),
-            ("server { listen 80 ssl 81; }", msg("1:10", "listen")),
+            ("server { listen; }", msg("1:10", "listen")),
             (
                 "server { listen 80; server_name; }",
                 msg("1:21", "server_name"),

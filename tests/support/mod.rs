@@ -10,6 +10,7 @@
 //! - [`proc`]: /proc readings (descriptors, memory, CPU, children) and polling.
 //! - [`data`]: pseudo-random test data and byte strings for assertion messages.
 //! - [`tls`]: certificates made at test time (rcgen) and their SPKI pins.
+//! - [`load`]: a bounded load of client threads for restart tests, with every failure recorded.
 //! - [`pebble`]: the ACME test CA and its DNS server, and an HTTPS client that verifies.
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
@@ -19,6 +20,7 @@
 //!   by PID, and a fake FastCGI application with scripted (malformed) records.
 //! - [`backends`]: the backends of the reverse-proxy tests (our Python backend, gunicorn, a
 //!   WebSocket echo and its client).
+//! - [`nginx`]: nginx in a temporary prefix, the reference of the differential tests.
 
 #![allow(dead_code, unused_imports)]
 
@@ -29,6 +31,8 @@ pub mod fastcgi;
 pub mod h2;
 pub mod hostile;
 pub mod http;
+pub mod load;
+pub mod nginx;
 pub mod pebble;
 pub mod proc;
 pub mod server;

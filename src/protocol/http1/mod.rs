@@ -131,9 +131,22 @@ struct Active {
     deadline: Deadline,
 }
 
+/// What a connection with no request under way waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Its first request (or, behind `proxy_protocol`, its PROXY header): just accepted.
+    FirstRequest,
+    /// The next request on a keep-alive connection.
+    NextRequest,
+}
+
 pub struct Session {
     transport: Transport,
+    /// The address the connection comes from.
     peer: SocketAddr,
+    /// Whom the current request is attributed to (access log, CGI, access rules): `peer`, or
+    /// the address a trusted proxy gave (`set_real_ip_from`, `real_ip_header`).
+    client: SocketAddr,
     /// The bound address of the listener that accepted it (picks the virtual servers).
     listen: SocketAddr,
     /// Received bytes not consumed yet.
@@ -155,9 +168,14 @@ impl Session {
         now: Instant,
     ) -> Session {
         let timeouts = Timeouts::of(settings);
+        let client = match transport.proxied() {
+            Some(_) => settings.real_ip.client(peer, transport.proxied(), &[]),
+            None => peer,
+        };
         Session {
             transport,
             peer,
+            client,
             listen,
             input: Vec::new(),
             head_checked: 0,
@@ -192,10 +210,15 @@ impl Session {
         }
     }
 
-    /// Whether the connection waits for a request with nothing of it received yet (new, or
-    /// between keep-alive requests).
-    pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head { .. }) && self.input.is_empty()
+    /// What the connection waits for, when it waits for a request of which nothing has
+    /// arrived yet: None while a request is under way.
+    pub fn waiting(&self) -> Option<Waiting> {
+        match self.state {
+            State::Head { .. } if !self.input.is_empty() => None,
+            State::Head { idle: true } => Some(Waiting::NextRequest),
+            State::Head { idle: false } => Some(Waiting::FirstRequest),
+            _ => None,
+        }
     }
 
     /// The deadline of `stream` (0: the session's, 1: its exchange's).
@@ -333,7 +356,7 @@ impl Session {
                 if self.transport.is_tls() && log::enabled(crate::config::LogLevel::Info) {
                     log::info(&format!(
                         "client {}: TLS: {error}, connection closed",
-                        self.peer
+                        self.client
                     ));
                 }
                 (State::Closed, Flow::Continue)
@@ -362,15 +385,18 @@ impl Session {
         if self.input.is_empty() {
             return self.read_fresh_head(idle, ctx);
         }
-        // Heads are small: read them in small pieces, up to the head limit.
+        // The rest of a head is read through the scratch buffer and only what came is kept: a
+        // partial head holds as many bytes as it has (a client trickling one, slowloris, costs
+        // what it sent), up to the head limit.
         let room = INPUT_LIMIT.min(self.input.len() + READ_CHUNK) - self.input.len();
-        match self
-            .transport
-            .read_into(&mut self.input, room, &mut ctx.local.scratch)
-        {
+        let buf = ctx.local.scratch.take(room);
+        match self.transport.read(buf) {
             Ok(0) => self.head_input_ended(),
-            // `input` already held part of this head, so its deadline is running.
-            Ok(_) => (State::Head { idle: false }, Flow::Continue),
+            Ok(n) => {
+                self.input.extend_from_slice(&buf[..n]);
+                // `input` already held part of this head, so its deadline is running.
+                (State::Head { idle: false }, Flow::Continue)
+            }
             Err(e) => self.head_read_failed(e, idle, ctx),
         }
     }
@@ -387,7 +413,16 @@ impl Session {
     /// A complete head arrived: start its exchange.
     fn start(&mut self, request: Request, ctx: &mut Context) -> State {
         let route = self.route(Some(&request), ctx);
-        self.timeouts = Timeouts::of(route.site().settings);
+        let site = route.site();
+        self.timeouts = Timeouts::of(site.settings);
+        // Behind a trusted proxy, the request's client is the one it names (nginx's realip).
+        let real_ip = &site.settings.real_ip;
+        self.client = if real_ip.is_active() {
+            real_ip.client(self.peer, self.transport.proxied(), &request.headers)
+        } else {
+            self.peer
+        };
+        drop(site);
         let facts = Facts {
             minor_version: u8::from(request.version != Version::Http10),
             keep_alive: request.keep_alive,
@@ -403,7 +438,7 @@ impl Session {
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let origin = Origin {
-            peer: self.peer,
+            peer: self.client,
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
@@ -480,7 +515,7 @@ impl Session {
         if log::enabled(crate::config::LogLevel::Info) {
             log::info(&format!(
                 "client {}: {status} {}, connection closed",
-                self.peer,
+                self.client,
                 handler::pages::reason(status)
             ));
         }
@@ -513,7 +548,7 @@ impl Session {
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let origin = Origin {
-            peer: self.peer,
+            peer: self.client,
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
@@ -718,7 +753,7 @@ impl Session {
             let entry = active.exchange.log_entry();
             log::append_access(
                 out,
-                self.peer,
+                self.client,
                 ctx.log_time,
                 &entry,
                 active.out.body_bytes(),

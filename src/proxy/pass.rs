@@ -601,6 +601,137 @@ impl Drop for Proxied {
     }
 }
 
+/// A pooled connection lent to another backend kind's exchange (FastCGI), with what the pool
+/// knew of it.
+pub struct Lent {
+    /// Its id among pooled connections (its events' `Kind::Pooled` slot).
+    pub id: u32,
+    pub endpoint: Endpoint,
+    pub created: Instant,
+    pub requests: u64,
+}
+
+/// The proxy's per-worker state as another backend kind (FastCGI) shares it: the same balancer
+/// over the same `upstream` groups, the same pool of idle connections, the same owners of the
+/// pooled connections' events. (The groups a FastCGI location names are never a proxy
+/// location's: `config::proxy` keeps their implicit groups apart.)
+impl WorkerState {
+    /// The tries of one request on `group` (at most `limit`; 0: one per server).
+    pub fn begin(&self, group: usize, limit: u32, now: Instant) -> Attempt {
+        self.balancer.borrow().begin(group, limit, now)
+    }
+
+    /// The server for the next try, if any is available.
+    pub fn pick(&self, attempt: &mut Attempt, now: Instant) -> Option<Chosen> {
+        self.balancer.borrow_mut().pick(attempt, now)
+    }
+
+    /// Ends the try of `chosen` (exactly once per pick).
+    pub fn release(&self, attempt: &mut Attempt, chosen: Chosen, outcome: Outcome, now: Instant) {
+        if let Ok(mut balancer) = self.balancer.try_borrow_mut() {
+            balancer.release(attempt, chosen, outcome, now);
+        }
+    }
+
+    /// Whether `group` keeps idle connections (`keepalive N`).
+    pub fn keeps(&self, group: usize) -> bool {
+        self.pool.borrow().keeps(group)
+    }
+
+    /// The idle connections `group` has in the pool.
+    pub fn idle(&self, group: usize) -> usize {
+        self.pool.borrow().idle(group)
+    }
+
+    /// The idle connection of `group` to `addr` that went idle last and is still open (a peek
+    /// finds nothing in it), lent to the exchange of `registration`: its events go there from
+    /// now on. Closed ones met on the way are dropped.
+    pub fn lend(
+        &self,
+        group: usize,
+        addr: &PeerAddr,
+        registration: &Registration,
+        now: Instant,
+    ) -> Option<Lent> {
+        let mut pool = self.pool.borrow_mut();
+        while let Some(idle) = pool.take(group, addr, now) {
+            // FastCGI does not reuse the proxy's buffers (its codec keeps its own).
+            let (id, mut endpoint, _spare) = idle.conn;
+            if !endpoint.is_idle_alive() {
+                continue;
+            }
+            // Idle, it can take bytes (a write that cannot says so and clears this).
+            endpoint.ready(Role::Socket, false, true, false, false);
+            self.owners.borrow_mut().insert(
+                id,
+                (
+                    registration.slot,
+                    registration.generation,
+                    registration.stream,
+                ),
+            );
+            return Some(Lent {
+                id,
+                endpoint,
+                created: idle.created,
+                requests: idle.requests,
+            });
+        }
+        None
+    }
+
+    /// A lent connection is closed (or given back): it is nobody's any more.
+    pub fn disown(&self, id: u32) {
+        if let Ok(mut owners) = self.owners.try_borrow_mut() {
+            owners.remove(&id);
+        }
+    }
+}
+
+impl ProxyWorker {
+    /// Gives `endpoint` (a connection to `addr` of `group` that can carry another request:
+    /// `Upstream::into_reusable`) to the pool, idle; `pooled`: its id if it was lent from
+    /// there. What the pool refuses or evicts is closed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn give_back(
+        &mut self,
+        state: &WorkerState,
+        group: usize,
+        mut endpoint: Endpoint,
+        pooled: Option<u32>,
+        addr: PeerAddr,
+        created: Instant,
+        requests: u64,
+        poller: &crate::event::Poller,
+        now: Instant,
+    ) {
+        if let Some(id) = pooled {
+            state.disown(id);
+        }
+        let id = match pooled {
+            Some(id) => id,
+            None => {
+                let id = self.next_id();
+                let token = crate::event::Token::new(crate::event::Kind::Pooled, id, 0);
+                if endpoint.rebind(poller, token).is_err() {
+                    return;
+                }
+                id
+            }
+        };
+        let mut pool = state.pool.borrow_mut();
+        drop(pool.expire(now));
+        drop(pool.put(
+            group,
+            (id, endpoint, Spare::default()),
+            addr,
+            created,
+            requests,
+            now,
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

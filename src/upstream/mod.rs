@@ -591,6 +591,11 @@ impl Upstream {
         }
     }
 
+    /// Whether the body is over and all of it was taken (the next pull is `End`).
+    pub fn at_end(&self) -> bool {
+        self.start == self.ready && matches!(self.phase, Phase::Done(Ending::Complete))
+    }
+
     /// The client took `n` bytes of the last pull.
     pub fn consume(&mut self, n: usize) {
         self.start = (self.start + n).min(self.ready);

@@ -626,7 +626,8 @@ impl Upstream {
             && self.buf.len() == self.start
             && !self.trailing
             && self.endpoint.has_input()
-            && self.endpoint.exit() == Exit::NoProcess;
+            && self.endpoint.exit() == Exit::NoProcess
+            && self.endpoint.settle_idle();
         if !clean {
             return None;
         }

@@ -8,7 +8,7 @@ mod support;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
-use support::backends::{Backend, debian_tool, json, ws_client};
+use support::backends::{Backend, debian_tool, json};
 use support::*;
 
 /// A free TCP port nothing listens on (bound, then closed).
@@ -686,75 +686,12 @@ fn backend_connections_are_reused_through_the_keepalive_pool() {
     assert!(!server.stderr().contains("[error]"), "{}", server.stderr());
 }
 
-/// nginx's WebSocket snippet, as its documentation gives it.
-const WEBSOCKET_MAP: &str =
+/// What passes a protocol switch on: nginx's snippet, as its documentation gives it (the map
+/// at the top level, the rest in the location).
+const UPGRADE_MAP: &str =
     "map $http_upgrade $connection_upgrade {\n    default upgrade;\n    '' close;\n}";
-
-#[test]
-fn websockets_are_tunnelled_with_or_without_nginxs_snippet() {
-    if !debian_tool("python:websockets") {
-        return;
-    }
-    let backend = Backend::ws_echo();
-    let server = proxy(
-        WEBSOCKET_MAP,
-        &format!(
-            "    location /snippet/ {{\n        proxy_pass http://127.0.0.1:{port}/;\n        \
-             proxy_http_version 1.1;\n        proxy_set_header Upgrade $http_upgrade;\n        \
-             proxy_set_header Connection $connection_upgrade;\n    }}\n    \
-             location / {{ proxy_pass http://127.0.0.1:{port}; }}",
-            port = backend.port()
-        ),
-    );
-    for path in ["/snippet/chat", "/chat"] {
-        // Messages bigger than every buffer on the way: both directions push back.
-        let url = format!("ws://127.0.0.1:{}{path}", server.port());
-        let out = ws_client(&url, &["--messages", "6", "--size", "300000"]);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{path}: {stdout}{}{}",
-            String::from_utf8_lossy(&out.stderr),
-            server.stderr()
-        );
-        assert!(
-            stdout.contains("\"echoed\": 6, \"bytes\": 1800000"),
-            "{path}: {stdout}"
-        );
-        assert!(stdout.contains("\"Connection\": \"upgrade\""), "{stdout}");
-        assert!(stdout.contains("\"Server\": \"webserv\""), "{stdout}");
-    }
-    // The backend's close (code 4000) reaches the client through the tunnel.
-    let url = format!("ws://127.0.0.1:{}/close", server.port());
-    let closed = ws_client(&url, &["--messages", "1"]);
-    let stdout = String::from_utf8_lossy(&closed.stdout);
-    assert!(stdout.contains("\"code\": 4000"), "{stdout}");
-}
-
-#[test]
-fn an_idle_tunnel_is_closed_after_proxy_read_timeout() {
-    if !debian_tool("python:websockets") {
-        return;
-    }
-    let backend = Backend::ws_echo();
-    let server = proxy(
-        "",
-        &format!(
-            "    location / {{ proxy_pass http://127.0.0.1:{}; proxy_read_timeout 1s; }}",
-            backend.port()
-        ),
-    );
-    let url = format!("ws://127.0.0.1:{}/chat", server.port());
-    // A tunnel in use is not idle.
-    let busy = ws_client(&url, &["--messages", "3", "--size", "10"]);
-    assert!(String::from_utf8_lossy(&busy.stdout).contains("\"echoed\": 3"));
-    let idle = ws_client(&url, &["--messages", "1", "--idle", "2.5"]);
-    let stdout = String::from_utf8_lossy(&idle.stdout);
-    assert!(
-        stdout.contains("\"after_idle\": true"),
-        "the tunnel outlived its idle timeout: {stdout}"
-    );
-}
+const UPGRADE: &str = "proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; \
+                       proxy_set_header Connection $connection_upgrade;";
 
 /// A backend of one connection, in a thread: answers the upgrade with `101`, echoes what comes
 /// (upper-cased) until the proxy shuts its side, then says `bye` and closes. Returns its port
@@ -794,8 +731,8 @@ fn switching_backend() -> (u16, std::thread::JoinHandle<String>) {
 fn a_tunnel_passes_bytes_both_ways_and_the_clients_end_reaches_the_backend() {
     let (port, backend) = switching_backend();
     let server = proxy(
-        "",
-        &format!("    location / {{ proxy_pass http://127.0.0.1:{port}; }}"),
+        UPGRADE_MAP,
+        &format!("    location / {{ proxy_pass http://127.0.0.1:{port}; {UPGRADE} }}"),
     );
     let mut conn = server.connect();
     // The first bytes of the new protocol come with the request, before any answer.
@@ -822,9 +759,9 @@ fn a_tunnel_passes_bytes_both_ways_and_the_clients_end_reaches_the_backend() {
 fn an_upgrade_the_backend_declines_is_an_ordinary_response() {
     let backend = Backend::python("plain");
     let server = proxy(
-        "",
+        UPGRADE_MAP,
         &format!(
-            "    location / {{ proxy_pass http://127.0.0.1:{}; }}",
+            "    location / {{ proxy_pass http://127.0.0.1:{}; {UPGRADE} }}",
             backend.port()
         ),
     );

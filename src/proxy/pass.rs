@@ -227,9 +227,9 @@ impl Proxied {
     ) -> Option<Proxied> {
         let request: &Request = vars.request;
         let state = worker.state(config);
-        // An upgrade the client asked for is asked of the backend: its `101` makes the
-        // exchange a tunnel (HTTP/1 only: HTTP/2 refuses the fields that ask).
-        let upgrade = request::upgrade_to_pass(vars, settings);
+        // An upgrade the client asked for, when the location passes it on (nginx's snippet):
+        // the backend's `101` makes the exchange a tunnel.
+        let upgrade = request::client_asks_upgrade(request);
         let mut head = state.take_buffer();
         let mut scratch = String::from_utf8(state.take_buffer()).unwrap_or_default();
         let info = request::write_fields_with(&mut head, vars, settings, upgrade, &mut scratch);

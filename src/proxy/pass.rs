@@ -158,6 +158,26 @@ impl ProxyWorker {
     }
 }
 
+/// A request body read whole before the first try.
+pub enum SpooledBody {
+    /// A small one.
+    Memory(Vec<u8>),
+    /// In an anonymous temporary file, of this size.
+    File(std::fs::File, u64),
+}
+
+/// A spooled body, and how far the current try has read its file.
+struct Spooled {
+    body: SpooledBody,
+    at: u64,
+    /// Read from the file, `buf[buf_at..]` not yet taken by the upstream.
+    buf: Vec<u8>,
+    buf_at: usize,
+}
+
+/// What a spooled body's file is read by.
+const FEED_CHUNK: usize = 32 * 1024;
+
 /// A try's connection to its server.
 struct Connection {
     addr: PeerAddr,
@@ -197,8 +217,9 @@ pub struct Proxied {
     /// are added per try).
     head: Vec<u8>,
     outgoing: Outgoing,
-    /// A body read whole before the first try (`BodyPlan::Spool`), sent after the head.
-    spooled: Option<Vec<u8>>,
+    /// A body read whole before the first try (`BodyPlan::Spool`), sent after the head of
+    /// every try.
+    spooled: Option<Spooled>,
     /// Whether the request body streams into the upstream (its input stays open).
     streams: bool,
     /// Some of a streamed body went to a server: it cannot be sent again.
@@ -288,10 +309,74 @@ impl Proxied {
         })
     }
 
-    /// A spooled body: sent whole, with its length, after the head of every try.
-    pub fn set_spooled(&mut self, body: Vec<u8>) {
-        self.outgoing = Outgoing::Length(body.len() as u64);
-        self.spooled = Some(body);
+    /// A spooled body: sent whole, with its length, after the head of every try (from its
+    /// file, as the backend takes it: [`Proxied::feed`]).
+    pub fn set_spooled(&mut self, body: SpooledBody) {
+        let size = match &body {
+            SpooledBody::Memory(bytes) => bytes.len() as u64,
+            SpooledBody::File(_, size) => *size,
+        };
+        self.outgoing = Outgoing::Length(size);
+        // A body from a file keeps the backend's input open until all of it went.
+        self.streams = matches!(body, SpooledBody::File(..));
+        self.spooled = Some(Spooled {
+            body,
+            at: 0,
+            buf: Vec::new(),
+            buf_at: 0,
+        });
+    }
+
+    /// Moves a spooled body's file into the current try's upstream as far as it takes it; its
+    /// end ends the request body. Returns whether anything moved.
+    pub fn feed(&mut self, upstream: &mut Upstream, now: Instant) -> bool {
+        use std::os::unix::fs::FileExt;
+        let Some(Spooled {
+            body: SpooledBody::File(file, size),
+            at,
+            buf,
+            buf_at,
+        }) = &mut self.spooled
+        else {
+            return false;
+        };
+        if upstream.input_ended() {
+            return false;
+        }
+        let mut progress = false;
+        loop {
+            if *buf_at == buf.len() {
+                if *at >= *size {
+                    upstream.end_body();
+                    return true;
+                }
+                let want = FEED_CHUNK.min(usize::try_from(*size - *at).unwrap_or(FEED_CHUNK));
+                buf.resize(want, 0);
+                *buf_at = 0;
+                match file.read_at(buf, *at) {
+                    Ok(n) if n > 0 => {
+                        buf.truncate(n);
+                        *at += n as u64;
+                    }
+                    result => {
+                        // The backend gets a body cut short: its framing tells it so.
+                        if let Err(error) = result {
+                            log::error(&format!("request body spool: {error}"));
+                        }
+                        buf.clear();
+                        *at = *size;
+                        upstream.end_body();
+                        return true;
+                    }
+                }
+            }
+            let taken = upstream.write_body(&buf[*buf_at..], now);
+            if taken == 0 {
+                return progress;
+            }
+            *buf_at += taken;
+            progress = true;
+        }
     }
 
     /// Bytes of a streamed body went to the current try: no later try can send them again.
@@ -437,8 +522,18 @@ impl Proxied {
         request::end_head(&mut self.head, self.outgoing);
         upstream.send_first(&self.head);
         self.head.truncate(fields);
-        if let Some(body) = &self.spooled {
-            upstream.send_first(body);
+        match &mut self.spooled {
+            Some(Spooled {
+                body: SpooledBody::Memory(body),
+                ..
+            }) => upstream.send_first(body),
+            // Every try reads the file from its start.
+            Some(spooled) => {
+                spooled.at = 0;
+                spooled.buf.clear();
+                spooled.buf_at = 0;
+            }
+            None => {}
         }
         upstream
     }

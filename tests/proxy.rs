@@ -830,3 +830,95 @@ fn http2_clients_are_proxied_to_http1_backends() {
     let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(20)..]).into_owned();
     assert!(tail.ends_with("2 3000000"), "{tail}{}", big.stderr);
 }
+
+#[test]
+fn proxy_config_errors_name_path_line_and_column_and_a_loop_is_a_warning() {
+    let dir = TempDir::new();
+    let cases = [
+        // An upstream name nothing defines (and no host has).
+        (
+            "server {\n    listen 127.0.0.1:0;\n    location / { proxy_pass http://nosuch.invalid; }\n}\n",
+            "3:29: host not found in upstream \"nosuch.invalid:80\"",
+        ),
+        // A bad address.
+        (
+            "server {\n    listen 127.0.0.1:0;\n    location / {\n        proxy_pass http://127.0.0.1:99999;\n    }\n}\n",
+            "4:20: invalid port in upstream \"127.0.0.1:99999\"",
+        ),
+        // A URI part where nginx refuses one.
+        (
+            "server {\n    listen 127.0.0.1:0;\n    location ~ ^/a {\n        proxy_pass http://127.0.0.1:8000/b;\n    }\n}\n",
+            "4:9: \"proxy_pass\" cannot have URI part in location given by regular expression",
+        ),
+        (
+            "upstream app {\n    server 127.0.0.1:8001 weight=0;\n}\nserver {\n    listen 127.0.0.1:0;\n    location / { proxy_pass http://app; }\n}\n",
+            "2:27: invalid parameter \"weight=0\"",
+        ),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("bad{i}.conf"), text.as_bytes());
+        let path_text = path.to_str().unwrap();
+        let (status, _, stderr) = run_cli(&["-t", path_text], dir.path());
+        assert_eq!(status.code(), Some(1), "case {i}: {stderr}");
+        let prefix = format!("{path_text}:{expected}");
+        assert!(
+            stderr.lines().any(|l| l.contains(&prefix)),
+            "case {i}: expected {prefix:?} in {stderr}"
+        );
+    }
+    // An upstream that is one of our own listeners: accepted, with a warning.
+    let path = dir.write(
+        "loop.conf",
+        b"upstream self {\n    server 127.0.0.1:18080;\n}\nserver {\n    listen 127.0.0.1:18080;\n    location / { proxy_pass http://self; }\n}\n",
+    );
+    let path_text = path.to_str().unwrap();
+    let (status, stdout, stderr) = run_cli(&["-t", path_text], dir.path());
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert!(
+        all.contains(&format!("{path_text}:2:5: warning: upstream \"self\""))
+            && all.contains("they would loop back into webserv"),
+        "{all}"
+    );
+}
+
+#[test]
+fn a_pooled_connection_whose_client_went_away_is_closed_not_kept() {
+    let backend = Backend::python("gone-pooled");
+    let server = proxy(
+        &format!(
+            "upstream pooled {{\n    server 127.0.0.1:{};\n    keepalive 4;\n}}",
+            backend.port()
+        ),
+        "    location / { proxy_pass http://pooled; proxy_http_version 1.1; \
+         proxy_set_header Connection \"\"; }",
+    );
+    let open = |b: &Backend| {
+        json::field(&stats(b), "open")
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    // A request answered whole leaves its connection in the pool.
+    let first = echo(&get(&server, "/first", ""));
+    let pooled = json::field(&first, "conn");
+    assert_eq!(
+        open(&backend),
+        2,
+        "the pooled connection and the one asking"
+    );
+    // The pooled connection is lent to a request whose client vanishes mid-response.
+    let mut conn = server.connect();
+    conn.send(b"GET /bytes?n=500000000 HTTP/1.1\r\nHost: h\r\n\r\n");
+    let mut some = [0u8; 65536];
+    let _ = conn.stream.read(&mut some).unwrap();
+    reset(conn.stream);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open(&backend) != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(open(&backend), 1, "the cut connection stayed open");
+    // The next request gets a fresh connection, not the cut one.
+    let next = echo(&get(&server, "/next", ""));
+    assert_ne!(json::field(&next, "conn"), pooled, "{next}");
+    assert_eq!(json::field(&next, "nth").as_deref(), Some("1"), "{next}");
+}

@@ -5,6 +5,7 @@
 //! on, `http` is pure protocol (no I/O), `handler` decides what a request means (routing, static
 //! files, uploads, deletes, error pages) and `cgi` runs scripts. All `unsafe` lives in `sys`.
 
+pub mod access;
 pub mod cgi;
 pub mod config;
 pub mod event;

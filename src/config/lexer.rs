@@ -21,6 +21,9 @@ pub(crate) struct Pos {
 pub(crate) struct Error {
     pub pos: Pos,
     pub message: String,
+    /// The file the position is in when it is not the configuration file itself (a user file
+    /// of `auth_basic_user_file`).
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl Error {
@@ -28,6 +31,15 @@ impl Error {
         Error {
             pos,
             message: message.into(),
+            file: None,
+        }
+    }
+
+    /// An error at `pos` of another file than the configuration file.
+    pub(crate) fn in_file(file: std::path::PathBuf, pos: Pos, message: impl Into<String>) -> Error {
+        Error {
+            file: Some(file),
+            ..Error::new(pos, message)
         }
     }
 }

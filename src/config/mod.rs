@@ -5,6 +5,8 @@
 //! `PATH:LINE:COL: message`. A configuration that is legal but unsafe also carries
 //! [`ConfigWarning`]s (`lint`), which print as `PATH:LINE:COL: warning: message`.
 
+mod access;
+mod htpasswd;
 mod lexer;
 mod lint;
 mod model;
@@ -14,6 +16,8 @@ mod props;
 mod template;
 mod tls;
 
+pub use access::{Access, Net, Rule, Satisfy, UserFile};
+pub use htpasswd::{Hash, User};
 pub use model::*;
 pub use template::{Template, TemplateError, Variable};
 pub use tls::Tls;
@@ -113,11 +117,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let dir = absolute
         .parent()
         .map_or_else(|| absolute.clone(), Path::to_path_buf);
-    let mut config =
-        parser::parse(text, &dir).map_err(|e| error(e.pos.line, e.pos.col, e.message))?;
+    let mut config = parser::parse(text, &dir).map_err(|e| ConfigError {
+        path: e.file.unwrap_or_else(|| path.to_path_buf()),
+        ..error(e.pos.line, e.pos.col, e.message)
+    })?;
     config.path = absolute;
+    // A warning about another file (a user file) already names it.
     for warning in &mut config.warnings {
-        warning.path = path.to_path_buf();
+        if warning.path.as_os_str().is_empty() {
+            warning.path = path.to_path_buf();
+        }
     }
     Ok(config)
 }

@@ -122,6 +122,8 @@ pub struct Settings {
     pub add_headers: Vec<AddHeader>,
     pub expires: Expires,
     pub gzip_static: bool,
+    /// `allow`/`deny`, `auth_basic`, `satisfy` (`config::access`).
+    pub access: super::access::Access,
 }
 
 impl Settings {
@@ -146,6 +148,7 @@ impl Settings {
             add_headers: Vec::new(),
             expires: Expires::Off,
             gzip_static: false,
+            access: Default::default(),
         }
     }
 

@@ -20,7 +20,7 @@ use super::tls::{Part, Tls};
 
 type Result<T> = std::result::Result<T, Error>;
 
-fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
+pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
     Err(Error::new(pos, message))
 }
 
@@ -34,8 +34,13 @@ pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
         eof,
     }
     .block(None, 0)?;
-    let mut config = Interpreter { dir: config_dir }.main(&tree, eof)?;
-    config.warnings = super::lint::lint(&tree, &config);
+    let interpreter = Interpreter {
+        dir: config_dir,
+        warnings: Default::default(),
+    };
+    let mut config = interpreter.main(&tree, eof)?;
+    config.warnings = interpreter.warnings.take();
+    config.warnings.extend(super::lint::lint(&tree, &config));
     Ok(config)
 }
 
@@ -190,6 +195,11 @@ const SPECS: &[Spec] = &[
     spec("add_header", SETTINGS, 2, 3),
     spec("expires", SETTINGS, 1, 1),
     spec("gzip_static", SETTINGS, 1, 1),
+    spec("allow", SETTINGS, 1, 1),
+    spec("deny", SETTINGS, 1, 1),
+    spec("auth_basic", SETTINGS, 1, 1),
+    spec("auth_basic_user_file", SETTINGS, 1, 1),
+    spec("satisfy", SETTINGS, 1, 1),
 ];
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
@@ -224,7 +234,7 @@ fn check(d: &Directive, context: u8) -> Result<()> {
     Ok(())
 }
 
-fn duplicate<T>(d: &Directive) -> Result<T> {
+pub(super) fn duplicate<T>(d: &Directive) -> Result<T> {
     fail(
         d.name.pos,
         format!("\"{}\" directive is duplicate", d.name.text),
@@ -252,6 +262,7 @@ struct Overrides {
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
     gzip_static: Option<bool>,
+    access: super::access::Overrides,
 }
 
 impl Overrides {
@@ -286,12 +297,15 @@ impl Overrides {
         if self.upload_store.is_some() {
             s.upload_store = self.upload_store;
         }
+        self.access.apply_to(&mut s.access);
         s
     }
 }
 
 struct Interpreter<'a> {
     dir: &'a Path,
+    /// Warnings found while reading (refused lines of user files), in file order.
+    warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
 }
 
 impl Interpreter<'_> {
@@ -598,6 +612,14 @@ impl Interpreter<'_> {
                     return duplicate(d);
                 }
                 o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
+            }
+            name if super::access::NAMES.contains(&name) => {
+                super::access::setting(
+                    &mut o.access,
+                    d,
+                    self.dir,
+                    &mut self.warnings.borrow_mut(),
+                )?;
             }
             name => {
                 let slot = match name {

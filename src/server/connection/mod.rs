@@ -200,6 +200,8 @@ pub struct Connection {
     pub deadline: Option<Instant>,
     /// The earliest deadline the worker's timer queue holds for this connection.
     pub scheduled: Option<Instant>,
+    /// What the access phase gave the request being served (its `limit_conn` places).
+    permit: crate::access::Permit,
 }
 
 impl Connection {
@@ -224,6 +226,7 @@ impl Connection {
             timeouts,
             deadline: Some(now + timeouts.header),
             scheduled: None,
+            permit: Default::default(),
         }
     }
 
@@ -291,6 +294,11 @@ impl Connection {
             _ => State::Closed,
         };
         self.drive(ctx)
+    }
+
+    /// The client's address, as the access phase, the limits and the logs see it.
+    fn client(&self) -> std::net::IpAddr {
+        self.peer.ip()
     }
 
     /// Whether a read could bring bytes.
@@ -501,7 +509,14 @@ impl Connection {
             tls: matches!(self.transport, Transport::Tls(_)),
             local: &local,
         };
-        match handler::plan(&request, &site, &conn) {
+        let plan = match crate::access::admit(&request, &site, self.client(), ctx.now) {
+            crate::access::Admission::Pass(permit) => {
+                self.permit = permit;
+                handler::plan(&request, &site, &conn)
+            }
+            crate::access::Admission::Refuse(response) => Plan::Respond(response),
+        };
+        match plan {
             Plan::Respond(response) => {
                 if request.has_body() {
                     self.receive(request, Sink::Discard(response), limit, ctx)
@@ -762,6 +777,8 @@ impl Connection {
     /// A response is complete: wait for the next request, or close. `read_whole`: the request
     /// was read completely (see [`Connection::on_closing`]).
     fn after_response(&mut self, keep_alive: bool, read_whole: bool, ctx: &Context) -> State {
+        // The request is over: its `limit_conn` places are free again.
+        self.permit = Default::default();
         if keep_alive && !ctx.draining {
             self.head_checked = 0;
             let idle = self.input.is_empty();

@@ -11,5 +11,6 @@ pub mod config;
 pub mod event;
 pub mod handler;
 pub mod http;
+pub mod observe;
 pub mod server;
 pub mod sys;

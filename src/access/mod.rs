@@ -7,43 +7,207 @@
 //! is served (it holds the request's `limit_conn` places) and sends the refusal otherwise.
 
 pub mod basic;
+pub mod limit;
 mod md5crypt;
 
-use crate::config::{Rule, Satisfy, Settings};
+use crate::config::{LogLevel, Piece, Rule, Satisfy, Settings, Zone};
 use crate::handler::{self, Site};
 use crate::http::request::Request;
 use crate::http::response::Response;
+use crate::observe::vars::{self, Facts};
 use crate::server::log;
 use basic::Verdict;
+use limit::{Conns, Rate, Zones};
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the access phase says about a request.
 #[derive(Debug)]
 pub enum Admission {
     /// Serve it, holding this for as long as it is served.
     Pass(Permit),
+    /// Serve it after this delay (`limit_req` over the rate, within the burst).
+    Delay(Duration, Permit),
     /// Answer this instead (403, 401, or a limit's status).
     Refuse(Response),
 }
 
-/// What a request admitted holds while it is served.
+/// What a request admitted holds while it is served: its places in `limit_conn` zones.
 #[derive(Debug, Default)]
-pub struct Permit {}
+pub struct Permit {
+    _conns: Vec<limit::ConnHold>,
+}
 
-/// Runs the access phase for `request`, routed to `site`, from the client at `client`.
-pub fn admit(request: &Request, site: &Site, client: IpAddr, now: Instant) -> Admission {
+/// Everything the access phase looks at.
+pub struct Ask<'a> {
+    pub facts: &'a Facts<'a>,
+    pub zones: &'a Zones,
+    /// `Config::zones`: what each zone counts by, and its rate.
+    pub zone_config: &'a [Zone],
+    pub now: Instant,
+}
+
+/// Whether requests routed to `settings` go through the access phase at all (most do not:
+/// then nothing of it runs).
+pub fn applies(settings: &Settings) -> bool {
+    settings.return_.is_none() && (settings.limits.is_active() || settings.access.is_active())
+}
+
+/// Runs the access phase for a request.
+pub fn admit(ask: &Ask) -> Admission {
+    let site = ask.facts.site;
     let settings: &Settings = site.settings;
-    let access = &settings.access;
-    if settings.return_.is_some() || !access.is_active() {
+    if settings.return_.is_some() {
         return Admission::Pass(Permit::default());
     }
+    let mut permit = Permit::default();
+    let mut delay = Duration::ZERO;
+    if settings.limits.is_active() {
+        match limits(ask) {
+            Ok((granted, wait)) => {
+                permit = granted;
+                delay = wait;
+            }
+            Err(response) => return Admission::Refuse(response),
+        }
+    }
+    if settings.access.is_active()
+        && let Some(response) = check_access(ask.facts, ask.now)
+    {
+        return Admission::Refuse(response);
+    }
+    if delay.is_zero() {
+        Admission::Pass(permit)
+    } else {
+        Admission::Delay(delay, permit)
+    }
+}
+
+/// `limit_conn`, then `limit_req` (nginx's order): the places taken and the delay asked, or
+/// the refusal.
+fn limits(ask: &Ask) -> Result<(Permit, Duration), Response> {
+    let (facts, limits) = (ask.facts, &ask.facts.site.settings.limits);
+    let request = facts.request;
+    let keys = |zones: &mut dyn Iterator<Item = usize>| -> Result<Vec<Option<Vec<u8>>>, Response> {
+        zones
+            .map(|zone| {
+                let pieces = ask
+                    .zone_config
+                    .get(zone)
+                    .map_or(&[][..], |z| z.key.as_slice());
+                let key = key(pieces, facts);
+                if key.as_ref().is_some_and(|k| k.len() > MAX_KEY) {
+                    log::error(&format!(
+                        "client {}: a limit key is longer than {MAX_KEY} bytes",
+                        facts.client.ip()
+                    ));
+                    return Err(handler::error(500, facts.site));
+                }
+                Ok(key)
+            })
+            .collect()
+    };
+    let zone_name = |zone: usize| ask.zone_config.get(zone).map_or("", |z| z.name.as_str());
+    let mut delay = Duration::ZERO;
+    if !limits.req.is_empty() {
+        let keys = keys(&mut limits.req.iter().map(|l| l.zone))?;
+        delay = rates(ask, &keys)?;
+    }
+    let mut permit = Permit::default();
+    if !limits.conn.is_empty() {
+        let keys = keys(&mut limits.conn.iter().map(|l| l.zone))?;
+        match limit::check_conns(&limits.conn, ask.zones, &keys) {
+            Conns::Pass(holds) => permit._conns = holds,
+            Conns::Refuse(i) => {
+                log::message(
+                    limits.conn_log_level,
+                    &format!(
+                        "client {}: limiting connections by zone \"{}\", request \"{} {}\"",
+                        facts.client.ip(),
+                        zone_name(limits.conn[i].zone),
+                        request.method.as_str(),
+                        printable(&request.path)
+                    ),
+                );
+                return Err(handler::error(limits.conn_status, facts.site));
+            }
+        }
+    }
+    Ok((permit, delay))
+}
+
+/// `limit_req`: the delay asked, or the refusal.
+fn rates(ask: &Ask, keys: &[Option<Vec<u8>>]) -> Result<Duration, Response> {
+    let (facts, limits) = (ask.facts, &ask.facts.site.settings.limits);
+    let request = facts.request;
+    let zone_name = |zone: usize| ask.zone_config.get(zone).map_or("", |z| z.name.as_str());
+    match limit::check_rates(&limits.req, ask.zone_config, ask.zones, keys, ask.now) {
+        Rate::Pass => Ok(Duration::ZERO),
+        Rate::Delay(delay) => {
+            // nginx logs a delay one level below a refusal.
+            let level = match limits.req_log_level {
+                LogLevel::Error => LogLevel::Warn,
+                LogLevel::Warn => LogLevel::Notice,
+                _ => LogLevel::Info,
+            };
+            if log::enabled(level) {
+                log::message(
+                    level,
+                    &format!(
+                        "client {}: delaying request {} ms, request \"{} {}\"",
+                        facts.client.ip(),
+                        delay.as_millis(),
+                        request.method.as_str(),
+                        printable(&request.path)
+                    ),
+                );
+            }
+            Ok(delay)
+        }
+        Rate::Refuse(i) | Rate::Full(i) => {
+            log::message(
+                limits.req_log_level,
+                &format!(
+                    "client {}: limiting requests by zone \"{}\", request \"{} {}\"",
+                    facts.client.ip(),
+                    zone_name(limits.req[i].zone),
+                    request.method.as_str(),
+                    printable(&request.path)
+                ),
+            );
+            Err(handler::error(limits.req_status, facts.site))
+        }
+    }
+}
+
+/// Longest limit key, as nginx's.
+const MAX_KEY: usize = 65_535;
+
+/// The value of a zone's key for a request; None when it is empty (not limited, as in nginx).
+fn key(pieces: &[Piece], facts: &Facts) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(text) => out.extend_from_slice(text.as_bytes()),
+            Piece::Var(var) => {
+                vars::request_value(var, facts, &mut out);
+            }
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// `allow`/`deny` and `auth_basic`, combined by `satisfy`: None when the request may pass.
+fn check_access(facts: &Facts, now: Instant) -> Option<Response> {
+    let (request, site) = (facts.request, facts.site);
+    let access = &site.settings.access;
+    let client = facts.client.ip();
     let by_address = first_match(&access.rules, client);
     if by_address == Some(false) && access.satisfy == Satisfy::All {
-        return Admission::Refuse(forbidden(request, site, client));
+        return Some(forbidden(request, site, client));
     }
     if by_address == Some(true) && access.satisfy == Satisfy::Any {
-        return Admission::Pass(Permit::default());
+        return None;
     }
     let verdict = access.basic_auth().map(|(realm, users)| {
         let verdict = basic::verify(request.header("Authorization"), users, now);
@@ -52,13 +216,13 @@ pub fn admit(request: &Request, site: &Site, client: IpAddr, now: Instant) -> Ad
     match verdict {
         Some((realm, users, verdict)) if verdict != Verdict::Verified => {
             log_failure(request, users, verdict, client);
-            Admission::Refuse(unauthorized(realm, site))
+            Some(unauthorized(realm, site))
         }
         // satisfy any: authenticated, or no authentication configured and no rule denied.
         _ if by_address == Some(false) && verdict.is_none() => {
-            Admission::Refuse(forbidden(request, site, client))
+            Some(forbidden(request, site, client))
         }
-        _ => Admission::Pass(Permit::default()),
+        _ => None,
     }
 }
 

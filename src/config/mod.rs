@@ -8,6 +8,7 @@
 mod access;
 mod htpasswd;
 mod lexer;
+mod limits;
 mod lint;
 mod model;
 mod parser;
@@ -15,12 +16,15 @@ mod parser;
 mod props;
 mod template;
 mod tls;
+mod vars;
 
 pub use access::{Access, Net, Rule, Satisfy, UserFile};
 pub use htpasswd::{Hash, User};
+pub use limits::{LimitConn, LimitReq, Limits, Zone, ZoneKind};
 pub use model::*;
 pub use template::{Template, TemplateError, Variable};
 pub use tls::Tls;
+pub use vars::{Piece, Var};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

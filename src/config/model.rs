@@ -23,6 +23,8 @@ pub struct Config {
     pub servers: Vec<Server>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
     pub warnings: Vec<super::ConfigWarning>,
+    /// `limit_req_zone` and `limit_conn_zone`, in file order (`config::limits`).
+    pub zones: Vec<super::limits::Zone>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +126,8 @@ pub struct Settings {
     pub gzip_static: bool,
     /// `allow`/`deny`, `auth_basic`, `satisfy` (`config::access`).
     pub access: super::access::Access,
+    /// `limit_req`, `limit_conn` and their statuses (`config::limits`).
+    pub limits: super::limits::Limits,
 }
 
 impl Settings {
@@ -149,6 +153,7 @@ impl Settings {
             expires: Expires::Off,
             gzip_static: false,
             access: Default::default(),
+            limits: Default::default(),
         }
     }
 

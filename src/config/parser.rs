@@ -37,9 +37,11 @@ pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
     let interpreter = Interpreter {
         dir: config_dir,
         warnings: Default::default(),
+        zones: super::limits::zones(&tree)?,
     };
     let mut config = interpreter.main(&tree, eof)?;
     config.warnings = interpreter.warnings.take();
+    config.zones = interpreter.zones;
     config.warnings.extend(super::lint::lint(&tree, &config));
     Ok(config)
 }
@@ -200,6 +202,14 @@ const SPECS: &[Spec] = &[
     spec("auth_basic", SETTINGS, 1, 1),
     spec("auth_basic_user_file", SETTINGS, 1, 1),
     spec("satisfy", SETTINGS, 1, 1),
+    spec("limit_req_zone", MAIN, 3, 4),
+    spec("limit_conn_zone", MAIN, 2, 2),
+    spec("limit_req", SETTINGS, 1, 3),
+    spec("limit_req_status", SETTINGS, 1, 1),
+    spec("limit_req_log_level", SETTINGS, 1, 1),
+    spec("limit_conn", SETTINGS, 2, 2),
+    spec("limit_conn_status", SETTINGS, 1, 1),
+    spec("limit_conn_log_level", SETTINGS, 1, 1),
 ];
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
@@ -263,6 +273,7 @@ struct Overrides {
     expires: Option<Expires>,
     gzip_static: Option<bool>,
     access: super::access::Overrides,
+    limits: super::limits::Overrides,
 }
 
 impl Overrides {
@@ -298,6 +309,7 @@ impl Overrides {
             s.upload_store = self.upload_store;
         }
         self.access.apply_to(&mut s.access);
+        self.limits.apply_to(&mut s.limits);
         s
     }
 }
@@ -306,6 +318,8 @@ struct Interpreter<'a> {
     dir: &'a Path,
     /// Warnings found while reading (refused lines of user files), in file order.
     warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
+    /// `limit_req_zone` and `limit_conn_zone`, read first (`limit_req` may name a later one).
+    zones: Vec<super::limits::Zone>,
 }
 
 impl Interpreter<'_> {
@@ -340,6 +354,8 @@ impl Interpreter<'_> {
                         error_log_level = Some(parse_log_level(level)?);
                     }
                 }
+                // Read before the servers (`Interpreter::zones`).
+                "limit_req_zone" | "limit_conn_zone" => {}
                 _ => servers.push(self.server(d, &mut listens)?),
             }
         }
@@ -357,6 +373,7 @@ impl Interpreter<'_> {
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
             warnings: Vec::new(),
+            zones: Vec::new(),
         })
     }
 
@@ -612,6 +629,9 @@ impl Interpreter<'_> {
                     return duplicate(d);
                 }
                 o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
+            }
+            name if super::limits::NAMES.contains(&name) => {
+                super::limits::setting(&mut o.limits, d, &self.zones)?;
             }
             name if super::access::NAMES.contains(&name) => {
                 super::access::setting(
@@ -1018,7 +1038,7 @@ fn parse_expires(w: &Word) -> Result<Expires> {
 }
 
 /// Bytes, with an optional `k`, `m` or `g` suffix (any case, 1024-based).
-fn parse_size(w: &Word) -> Result<u64> {
+pub(super) fn parse_size(w: &Word) -> Result<u64> {
     let s = w.text.as_str();
     let (digits, unit) = match s.as_bytes().last().map(u8::to_ascii_lowercase) {
         Some(b'k') => (&s[..s.len() - 1], 1u64 << 10),

@@ -57,7 +57,12 @@ fn bind_all(config: &Config, current: &[Arc<Listener>]) -> Result<Vec<Arc<Listen
     Ok(listeners)
 }
 
-fn open_runtime(config: Config, listeners: &[Arc<Listener>]) -> Result<Runtime, String> {
+/// The runtime of `config`; `previous` (on a reload) hands over what lives across reloads.
+fn open_runtime(
+    config: Config,
+    listeners: &[Arc<Listener>],
+    previous: Option<&Runtime>,
+) -> Result<Runtime, String> {
     let access_log = log::Sink::open(&config.access_log)
         .map_err(|e| format!("cannot open the access log: {e}"))?;
     let error_log = log::Sink::open(&config.error_log)
@@ -67,7 +72,7 @@ fn open_runtime(config: Config, listeners: &[Arc<Listener>]) -> Result<Runtime, 
     }
     log::set_level(config.error_log_level);
     sweep_upload_stores(&config);
-    Runtime::new(config, listeners, access_log)
+    Runtime::new(config, listeners, access_log, previous)
 }
 
 /// Removes what uploads interrupted by a dead server left in the stores.
@@ -119,7 +124,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let mut listeners = bind_all(&config, &[])?;
     let worker_count = config.workers.max(1);
     let config_path = config.path.clone();
-    let runtime = Arc::new(open_runtime(config, &listeners)?);
+    let runtime = Arc::new(open_runtime(config, &listeners, None)?);
     for listener in &listeners {
         log::announce(&listening(&runtime, listener));
     }
@@ -159,7 +164,7 @@ pub fn run(config: Config) -> Result<(), String> {
             continue;
         }
         if signal == sys::SIGHUP {
-            match reload(&config_path, &listeners) {
+            match reload(&config_path, &listeners, &current) {
                 Ok((runtime, new_listeners)) => {
                     let runtime = Arc::new(runtime);
                     for worker in &workers {
@@ -234,13 +239,14 @@ fn reopen_logs(runtime: &Runtime) {
 fn reload(
     path: &std::path::Path,
     current: &[Arc<Listener>],
+    runtime: &Runtime,
 ) -> Result<(Runtime, Vec<Arc<Listener>>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
     for warning in &config.warnings {
         log::warn(&warning.to_string());
     }
     let listeners = bind_all(&config, current)?;
-    let runtime = open_runtime(config, &listeners)?;
+    let runtime = open_runtime(config, &listeners, Some(runtime))?;
     for listener in &listeners {
         if !current.iter().any(|l| Arc::ptr_eq(l, listener)) {
             log::announce(&listening(&runtime, listener));

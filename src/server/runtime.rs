@@ -20,6 +20,9 @@ pub struct Runtime {
     /// Some site adds fields to its responses (`add_header`, `expires`): when none does, the
     /// connection need not look its site up again for each response.
     pub decorates: bool,
+    /// The live `limit_req` / `limit_conn` zones, shared by the workers and kept across
+    /// reloads while a zone stays the same.
+    pub zones: crate::access::limit::Zones,
 }
 
 impl Runtime {
@@ -29,6 +32,7 @@ impl Runtime {
         config: Config,
         listeners: &[Arc<Listener>],
         access_log: Option<Sink>,
+        previous: Option<&Runtime>,
     ) -> Result<Runtime, String> {
         let mut tls = Vec::new();
         for listener in listeners {
@@ -63,7 +67,9 @@ impl Runtime {
                 .chain(server.locations.iter().map(|l| &l.settings))
                 .any(crate::handler::headers::decorates)
         });
+        let zones = crate::access::limit::Zones::new(&config.zones, previous.map(|p| &p.zones));
         Ok(Runtime {
+            zones,
             config,
             routes,
             tls,

@@ -28,6 +28,7 @@ use super::log;
 use super::output::{Output, Progress};
 use super::runtime::Runtime;
 use super::transport::{SCRATCH, Transport, with_scratch};
+use crate::access::Admission;
 use crate::cgi::process::Stdin;
 use crate::config::Settings;
 use crate::event::Poller;
@@ -37,6 +38,7 @@ use crate::handler::{self, Plan, Site, select_location, select_server};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::request::{self, Framing, Method, Request};
 use crate::http::response::{self, Body, Response};
+use crate::observe::vars::{ConnFacts, Facts};
 use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
 use std::io;
@@ -105,6 +107,8 @@ enum State {
         idle: bool,
     },
     Body(Box<Receiving>),
+    /// Held back by `limit_req` until the deadline, then served.
+    Delayed(Box<Request>),
     Send(Box<Sending>),
     /// Running a CGI script and streaming its output.
     Cgi(Box<cgi::CgiRun>),
@@ -202,6 +206,9 @@ pub struct Connection {
     pub scheduled: Option<Instant>,
     /// What the access phase gave the request being served (its `limit_conn` places).
     permit: crate::access::Permit,
+    /// `$connection` and `$connection_requests`.
+    serial: u64,
+    requests: u32,
 }
 
 impl Connection {
@@ -227,6 +234,8 @@ impl Connection {
             deadline: Some(now + timeouts.header),
             scheduled: None,
             permit: Default::default(),
+            serial: crate::observe::next_connection(),
+            requests: 0,
         }
     }
 
@@ -263,6 +272,7 @@ impl Connection {
             let (next, flow) = match state {
                 State::Head { idle } => self.on_head(idle, ctx),
                 State::Body(receiving) => self.on_body(receiving, ctx),
+                State::Delayed(request) => (State::Delayed(request), Flow::Blocked),
                 State::Send(sending) => self.on_send(sending, ctx),
                 State::Cgi(run) => self.on_cgi(run, ctx),
                 State::Closing { read_whole } => self.on_closing(read_whole, ctx),
@@ -291,14 +301,16 @@ impl Connection {
                 self.fail(408, ctx)
             }
             State::Cgi(run) => self.cgi_timed_out(run, ctx),
+            State::Delayed(request) => self.serve(*request, ctx),
             _ => State::Closed,
         };
         self.drive(ctx)
     }
 
-    /// The client's address, as the access phase, the limits and the logs see it.
-    fn client(&self) -> std::net::IpAddr {
-        self.peer.ip()
+    /// The client's address and port, as the access phase, the limits and the logs see them
+    /// (the one place a real-IP module changes).
+    fn client(&self) -> SocketAddr {
+        self.peer
     }
 
     /// Whether a read could bring bytes.
@@ -502,6 +514,42 @@ impl Connection {
             let response = handler::error(413, &site);
             return self.respond(&request, response, false, ctx);
         }
+        self.requests += 1;
+        if !crate::access::applies(site.settings) {
+            return self.serve(request, ctx);
+        }
+        let facts = self.facts();
+        let admission = crate::access::admit(&crate::access::Ask {
+            facts: &Facts {
+                request: &request,
+                site: &site,
+                client: self.client(),
+                listen: self.listen,
+                conn: &facts,
+            },
+            zones: &ctx.runtime.zones,
+            zone_config: &ctx.runtime.config.zones,
+            now: ctx.now,
+        });
+        match admission {
+            Admission::Pass(permit) => {
+                self.permit = permit;
+                self.serve(request, ctx)
+            }
+            Admission::Delay(delay, permit) => {
+                // limit_req: the request waits on the worker's timers, then is served.
+                self.permit = permit;
+                self.deadline = Some(ctx.now + delay);
+                State::Delayed(Box::new(request))
+            }
+            Admission::Refuse(response) => self.answer(request, response, ctx),
+        }
+    }
+
+    /// Serves a request that passed the access phase: the handler's plan, carried out.
+    fn serve(&mut self, request: Request, ctx: &mut Context) -> State {
+        let site = route(ctx.runtime, self.listen, Some(&request));
+        let limit = site.settings.client_max_body_size;
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let conn = handler::ConnInfo {
@@ -509,21 +557,8 @@ impl Connection {
             tls: matches!(self.transport, Transport::Tls(_)),
             local: &local,
         };
-        let plan = match crate::access::admit(&request, &site, self.client(), ctx.now) {
-            crate::access::Admission::Pass(permit) => {
-                self.permit = permit;
-                handler::plan(&request, &site, &conn)
-            }
-            crate::access::Admission::Refuse(response) => Plan::Respond(response),
-        };
-        match plan {
-            Plan::Respond(response) => {
-                if request.has_body() {
-                    self.receive(request, Sink::Discard(response), limit, ctx)
-                } else {
-                    self.respond(&request, response, true, ctx)
-                }
-            }
+        match handler::plan(&request, &site, &conn) {
+            Plan::Respond(response) => self.answer(request, response, ctx),
             Plan::Upload(upload) => self.receive(request, Sink::Upload(upload), limit, ctx),
             Plan::Cgi(script) => match request.framing {
                 Framing::Chunked => match cgi::Spool::new(script) {
@@ -538,6 +573,30 @@ impl Connection {
                     self.start_cgi(request, &script, Stdin::Pipe, Some(length), length, ctx)
                 }
                 _ => self.start_cgi(request, &script, Stdin::Empty, None, 0, ctx),
+            },
+        }
+    }
+
+    /// Sends a response decided from the head alone, after reading and dropping the body.
+    fn answer(&mut self, request: Request, response: Response, ctx: &mut Context) -> State {
+        if request.has_body() {
+            let limit = route(ctx.runtime, self.listen, Some(&request))
+                .settings
+                .client_max_body_size;
+            self.receive(request, Sink::Discard(response), limit, ctx)
+        } else {
+            self.respond(&request, response, true, ctx)
+        }
+    }
+
+    /// The connection's facts as the variables see them (`$connection`, `$ssl_protocol`...).
+    fn facts(&self) -> ConnFacts {
+        ConnFacts {
+            serial: self.serial,
+            requests: self.requests,
+            tls: match &self.transport {
+                Transport::Tls(tls) => tls.negotiated(),
+                Transport::Plain(_) => None,
             },
         }
     }

@@ -35,7 +35,17 @@ pub enum Admission {
 /// What a request admitted holds while it is served: its places in `limit_conn` zones.
 #[derive(Debug, Default)]
 pub struct Permit {
-    _conns: Vec<limit::ConnHold>,
+    conns: Vec<limit::ConnHold>,
+}
+
+impl Permit {
+    /// Gives the places back (the request is over).
+    #[inline]
+    pub fn release(&mut self) {
+        if !self.conns.is_empty() {
+            self.conns = Vec::new();
+        }
+    }
 }
 
 /// Everything the access phase looks at.
@@ -56,6 +66,9 @@ pub fn applies(settings: &Settings) -> bool {
 /// Runs the access phase for a request.
 pub fn admit(ask: &Ask) -> Admission {
     let site = ask.facts.site;
+    let Some(request) = ask.facts.request else {
+        return Admission::Pass(Permit::default());
+    };
     let settings: &Settings = site.settings;
     if settings.return_.is_some() {
         return Admission::Pass(Permit::default());
@@ -63,7 +76,7 @@ pub fn admit(ask: &Ask) -> Admission {
     let mut permit = Permit::default();
     let mut delay = Duration::ZERO;
     if settings.limits.is_active() {
-        match limits(ask) {
+        match limits(request, ask) {
             Ok((granted, wait)) => {
                 permit = granted;
                 delay = wait;
@@ -72,7 +85,7 @@ pub fn admit(ask: &Ask) -> Admission {
         }
     }
     if settings.access.is_active()
-        && let Some(response) = check_access(ask.facts, ask.now)
+        && let Some(response) = check_access(request, ask.facts, ask.now)
     {
         return Admission::Refuse(response);
     }
@@ -85,9 +98,8 @@ pub fn admit(ask: &Ask) -> Admission {
 
 /// `limit_conn`, then `limit_req` (nginx's order): the places taken and the delay asked, or
 /// the refusal.
-fn limits(ask: &Ask) -> Result<(Permit, Duration), Response> {
+fn limits(request: &Request, ask: &Ask) -> Result<(Permit, Duration), Response> {
     let (facts, limits) = (ask.facts, &ask.facts.site.settings.limits);
-    let request = facts.request;
     let keys = |zones: &mut dyn Iterator<Item = usize>| -> Result<Vec<Option<Vec<u8>>>, Response> {
         zones
             .map(|zone| {
@@ -111,13 +123,13 @@ fn limits(ask: &Ask) -> Result<(Permit, Duration), Response> {
     let mut delay = Duration::ZERO;
     if !limits.req.is_empty() {
         let keys = keys(&mut limits.req.iter().map(|l| l.zone))?;
-        delay = rates(ask, &keys)?;
+        delay = rates(request, ask, &keys)?;
     }
     let mut permit = Permit::default();
     if !limits.conn.is_empty() {
         let keys = keys(&mut limits.conn.iter().map(|l| l.zone))?;
         match limit::check_conns(&limits.conn, ask.zones, &keys) {
-            Conns::Pass(holds) => permit._conns = holds,
+            Conns::Pass(holds) => permit.conns = holds,
             Conns::Refuse(i) => {
                 log::message(
                     limits.conn_log_level,
@@ -137,9 +149,8 @@ fn limits(ask: &Ask) -> Result<(Permit, Duration), Response> {
 }
 
 /// `limit_req`: the delay asked, or the refusal.
-fn rates(ask: &Ask, keys: &[Option<Vec<u8>>]) -> Result<Duration, Response> {
+fn rates(request: &Request, ask: &Ask, keys: &[Option<Vec<u8>>]) -> Result<Duration, Response> {
     let (facts, limits) = (ask.facts, &ask.facts.site.settings.limits);
-    let request = facts.request;
     let zone_name = |zone: usize| ask.zone_config.get(zone).map_or("", |z| z.name.as_str());
     match limit::check_rates(&limits.req, ask.zone_config, ask.zones, keys, ask.now) {
         Rate::Pass => Ok(Duration::ZERO),
@@ -198,8 +209,8 @@ fn key(pieces: &[Piece], facts: &Facts) -> Option<Vec<u8>> {
 }
 
 /// `allow`/`deny` and `auth_basic`, combined by `satisfy`: None when the request may pass.
-fn check_access(facts: &Facts, now: Instant) -> Option<Response> {
-    let (request, site) = (facts.request, facts.site);
+fn check_access(request: &Request, facts: &Facts, now: Instant) -> Option<Response> {
+    let site = facts.site;
     let access = &site.settings.access;
     let client = facts.client.ip();
     let by_address = first_match(&access.rules, client);

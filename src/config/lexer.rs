@@ -4,7 +4,8 @@
 //! a word (`listen 80;`). `#` at the start of a token begins a comment that runs to the end of the
 //! line (inside a word it is an ordinary character, as in nginx). `"..."` is a quoted word that may
 //! hold whitespace, `;`, braces and `#`; inside it `\"` and `\\` stand for `"` and `\`, and any
-//! other backslash is kept as written.
+//! other backslash is kept as written. `'...'` quotes the same way (with `\'`), as in nginx, so
+//! that a text full of `"` (a JSON `log_format`) needs no escapes.
 
 use std::iter::Peekable;
 use std::str::Chars;
@@ -127,9 +128,9 @@ pub(crate) fn tokenize(text: &str) -> Result<Tokens, Error> {
                     _ => TokenKind::CloseBrace,
                 }
             }
-            '"' => {
+            '"' | '\'' => {
                 cur.bump();
-                let word = quoted(&mut cur, pos)?;
+                let word = quoted(&mut cur, pos, c)?;
                 if let Some(next) = cur.peek()
                     && !is_delimiter(next)
                 {
@@ -159,14 +160,14 @@ pub(crate) fn tokenize(text: &str) -> Result<Tokens, Error> {
 }
 
 /// The rest of a quoted word, the opening quote (at `open`) already consumed.
-fn quoted(cur: &mut Cursor<'_>, open: Pos) -> Result<String, Error> {
+fn quoted(cur: &mut Cursor<'_>, open: Pos, quote: char) -> Result<String, Error> {
     let mut word = String::new();
     loop {
         match cur.bump() {
             None => return Err(Error::new(open, "unterminated quoted string")),
-            Some('"') => return Ok(word),
+            Some(c) if c == quote => return Ok(word),
             Some('\\') => match cur.peek() {
-                Some(c @ ('"' | '\\')) => {
+                Some(c) if c == quote || c == '\\' => {
                     cur.bump();
                     word.push(c);
                 }
@@ -265,6 +266,15 @@ mod tests {
             r#"<say "hi">@1:1 <back\slash>@1:14 <\n stays>@1:28 <>@1:39"#
         );
         assert_eq!(render("\"two\nlines\" x"), "<two\nlines>@1:1 <x>@2:8");
+    }
+
+    #[test]
+    fn single_quotes_quote_as_in_nginx() {
+        assert_eq!(
+            render(r#"log_format j '{"a":"$b"}' 'it\'s';"#),
+            r#"<log_format>@1:1 <j>@1:12 <{"a":"$b"}>@1:14 <it's>@1:27 ;@1:34"#
+        );
+        assert_eq!(render(r#"a'b' c"#), r#"<a'b'>@1:1 <c>@1:6"#);
     }
 
     #[test]

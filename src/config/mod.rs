@@ -11,6 +11,7 @@ mod lexer;
 mod limits;
 mod lint;
 mod model;
+mod observe;
 mod parser;
 #[cfg(test)]
 mod props;
@@ -22,6 +23,7 @@ pub use access::{Access, Net, Rule, Satisfy, UserFile};
 pub use htpasswd::{Hash, User};
 pub use limits::{LimitConn, LimitReq, Limits, Zone, ZoneKind};
 pub use model::*;
+pub use observe::{AccessLog, Escape, LogFormat, Observe, SiteLogs, StatusPage};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::Tls;
 pub use vars::{Piece, Var};

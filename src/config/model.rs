@@ -15,7 +15,6 @@ pub struct Config {
     pub path: PathBuf,
     /// Number of event-loop workers, `auto` already resolved to the number of cores.
     pub workers: usize,
-    pub access_log: LogTarget,
     pub error_log: LogTarget,
     /// The least severe error-log messages written.
     pub error_log_level: LogLevel,
@@ -25,6 +24,10 @@ pub struct Config {
     pub warnings: Vec<super::ConfigWarning>,
     /// `limit_req_zone` and `limit_conn_zone`, in file order (`config::limits`).
     pub zones: Vec<super::limits::Zone>,
+    /// Every access log file, each once (`AccessLog::file` indexes it).
+    pub log_files: Vec<LogTarget>,
+    /// `combined` first, then every `log_format` (`AccessLog::format` indexes it).
+    pub log_formats: Vec<super::observe::LogFormat>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +131,8 @@ pub struct Settings {
     pub access: super::access::Access,
     /// `limit_req`, `limit_conn` and their statuses (`config::limits`).
     pub limits: super::limits::Limits,
+    /// `stub_status`, `metrics` (`config::observe`).
+    pub observe: super::observe::Observe,
 }
 
 impl Settings {
@@ -154,6 +159,7 @@ impl Settings {
             gzip_static: false,
             access: Default::default(),
             limits: Default::default(),
+            observe: Default::default(),
         }
     }
 

@@ -38,10 +38,14 @@ pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
         dir: config_dir,
         warnings: Default::default(),
         zones: super::limits::zones(&tree)?,
+        logs: std::cell::RefCell::new(super::observe::Tables::read(&tree, config_dir)?),
     };
     let mut config = interpreter.main(&tree, eof)?;
     config.warnings = interpreter.warnings.take();
     config.zones = interpreter.zones;
+    let logs = interpreter.logs.into_inner();
+    config.log_files = logs.files;
+    config.log_formats = logs.formats;
     config.warnings.extend(super::lint::lint(&tree, &config));
     Ok(config)
 }
@@ -171,7 +175,8 @@ const fn block(name: &'static str, contexts: u8, min_args: usize, max_args: usiz
 
 const SPECS: &[Spec] = &[
     spec("workers", MAIN, 1, 1),
-    spec("access_log", MAIN, 1, 1),
+    spec("access_log", MAIN | SETTINGS, 1, MANY),
+    spec("log_format", MAIN, 2, MANY),
     spec("error_log", MAIN, 1, 2),
     block("server", MAIN, 0, 0),
     spec("listen", SERVER, 1, 2),
@@ -210,6 +215,8 @@ const SPECS: &[Spec] = &[
     spec("limit_conn", SETTINGS, 2, 2),
     spec("limit_conn_status", SETTINGS, 1, 1),
     spec("limit_conn_log_level", SETTINGS, 1, 1),
+    spec("stub_status", SETTINGS, 0, 0),
+    spec("metrics", SETTINGS, 0, 0),
 ];
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
@@ -274,10 +281,12 @@ struct Overrides {
     gzip_static: Option<bool>,
     access: super::access::Overrides,
     limits: super::limits::Overrides,
+    observe: super::observe::Overrides,
 }
 
 impl Overrides {
-    fn apply_to(self, base: &Settings) -> Settings {
+    /// `formats`: the log formats, for what the block's access logs need.
+    fn apply_to(self, base: &Settings, formats: &[super::observe::LogFormat]) -> Settings {
         let mut s = base.clone();
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
@@ -310,6 +319,7 @@ impl Overrides {
         }
         self.access.apply_to(&mut s.access);
         self.limits.apply_to(&mut s.limits);
+        self.observe.apply_to(&mut s.observe, formats);
         s
     }
 }
@@ -320,12 +330,14 @@ struct Interpreter<'a> {
     warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
     /// `limit_req_zone` and `limit_conn_zone`, read first (`limit_req` may name a later one).
     zones: Vec<super::limits::Zone>,
+    /// `log_format` and the log files, read first; server and location `access_log` lines
+    /// add files.
+    logs: std::cell::RefCell<super::observe::Tables>,
 }
 
 impl Interpreter<'_> {
     fn main(&self, tree: &[Directive], eof: Pos) -> Result<Config> {
         let mut workers = None;
-        let mut access_log = None;
         let mut error_log = None;
         let mut error_log_level = None;
         let mut servers = Vec::new();
@@ -339,12 +351,6 @@ impl Interpreter<'_> {
                     }
                     workers = Some(parse_workers(&d.args[0])?);
                 }
-                "access_log" => {
-                    if access_log.is_some() {
-                        return duplicate(d);
-                    }
-                    access_log = Some(self.log_target(&d.args[0])?);
-                }
                 "error_log" => {
                     if error_log.is_some() {
                         return duplicate(d);
@@ -355,7 +361,7 @@ impl Interpreter<'_> {
                     }
                 }
                 // Read before the servers (`Interpreter::zones`).
-                "limit_req_zone" | "limit_conn_zone" => {}
+                "limit_req_zone" | "limit_conn_zone" | "log_format" | "access_log" => {}
                 _ => servers.push(self.server(d, &mut listens)?),
             }
         }
@@ -368,12 +374,13 @@ impl Interpreter<'_> {
                 Some(n) => n,
                 None => auto_workers(),
             },
-            access_log: access_log.unwrap_or(LogTarget::Stdout),
             error_log: error_log.unwrap_or(LogTarget::Stderr),
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
             warnings: Vec::new(),
             zones: Vec::new(),
+            log_files: Vec::new(),
+            log_formats: Vec::new(),
         })
     }
 
@@ -467,13 +474,16 @@ impl Interpreter<'_> {
             return fail(d.name.pos, "no \"listen\" in server");
         }
         let tls = self.tls(certificate, certificate_key, first_ssl)?;
-        let settings = own.apply_to(&Settings::defaults(self.dir));
+        let logs = self.logs.borrow();
+        let mut base = Settings::defaults(self.dir);
+        base.observe.logs = std::sync::Arc::clone(&logs.top);
+        let settings = own.apply_to(&base, &logs.formats);
         let locations = locations
             .into_iter()
             .map(|(path, exact, overrides)| Location {
                 path,
                 exact,
-                settings: overrides.apply_to(&settings),
+                settings: overrides.apply_to(&settings, &logs.formats),
             })
             .collect();
         Ok(Server {
@@ -629,6 +639,10 @@ impl Interpreter<'_> {
                     return duplicate(d);
                 }
                 o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
+            }
+            name if super::observe::NAMES.contains(&name) => {
+                let mut logs = self.logs.borrow_mut();
+                super::observe::setting(&mut o.observe, d, self.dir, &mut logs)?;
             }
             name if super::limits::NAMES.contains(&name) => {
                 super::limits::setting(&mut o.limits, d, &self.zones)?;
@@ -1140,7 +1154,7 @@ mod tests {
         let c = ok("server { listen 8080; }");
         assert_eq!(c.path, conf_path());
         assert!(c.workers >= 1);
-        assert_eq!(c.access_log, LogTarget::Stdout);
+        assert_eq!(c.log_files, vec![LogTarget::Stdout]);
         assert_eq!(c.error_log, LogTarget::Stderr);
         let s = &c.servers[0];
         assert_eq!(s.listen, vec![addr("0.0.0.0:8080")]);
@@ -1170,15 +1184,15 @@ mod tests {
     fn top_level_directives_set_workers_and_log_targets() {
         let c = ok("workers 4; access_log off; error_log logs/error.log; server { listen 80; }");
         assert_eq!(c.workers, 4);
-        assert_eq!(c.access_log, LogTarget::Off);
+        assert_eq!(c.log_files, Vec::<LogTarget>::new());
         assert_eq!(c.error_log, LogTarget::File(abs("logs/error.log")));
 
         let c = ok("access_log stderr; error_log stdout; server { listen 80; }");
-        assert_eq!(c.access_log, LogTarget::Stderr);
+        assert_eq!(c.log_files, vec![LogTarget::Stderr]);
         assert_eq!(c.error_log, LogTarget::Stdout);
 
         let c = ok("access_log /var/log/a.log; error_log off; server { listen 80; }");
-        assert_eq!(c.access_log, LogTarget::File("/var/log/a.log".into()));
+        assert_eq!(c.log_files, vec![LogTarget::File("/var/log/a.log".into())]);
         assert_eq!(c.error_log, LogTarget::Off);
 
         assert_eq!(ok("workers 1; server { listen 80; }").workers, 1);
@@ -1411,7 +1425,7 @@ mod tests {
                     upload_store /abs/up;\n location /u { alias up/load/; upload_store store; }\n}",
         );
         assert_eq!(c.error_log, LogTarget::File(abs("../log/e.log")));
-        assert_eq!(c.access_log, LogTarget::File(abs("a.log")));
+        assert_eq!(c.log_files, vec![LogTarget::File(abs("a.log"))]);
         let s = &c.servers[0];
         assert_eq!(s.settings.root, abs("../www"));
         assert_eq!(s.settings.upload_store, Some(PathBuf::from("/abs/up")));
@@ -1774,7 +1788,6 @@ mod tests {
     fn a_duplicate_single_valued_directive_is_an_error_at_the_second_one() {
         let cases = [
             ("workers 1;\nworkers 2;", "2:1", "workers"),
-            ("access_log off; access_log off;", "1:17", "access_log"),
             ("error_log a; error_log a;", "1:14", "error_log"),
         ];
         for (text, at, name) in cases {
@@ -1824,10 +1837,6 @@ mod tests {
             ("root /x;", msg("1:1", "root")),
             ("location / {}", msg("1:1", "location")),
             ("server { listen 80; workers 2; }", msg("1:21", "workers")),
-            (
-                "server { listen 80; access_log off; }",
-                msg("1:21", "access_log"),
-            ),
             ("server { listen 80; server { } }", msg("1:21", "server")),
             (
                 "server { listen 80; location / { listen 81; } }",
@@ -2218,7 +2227,7 @@ server {
 }
 ";
         let c = ok(text);
-        assert_eq!(c.access_log, LogTarget::File(abs("logs/access.log")));
+        assert_eq!(c.log_files, vec![LogTarget::File(abs("logs/access.log"))]);
         assert_eq!(c.servers.len(), 2);
         let s = &c.servers[0];
         assert_eq!(s.listen, vec![addr("127.0.0.1:8080")]);

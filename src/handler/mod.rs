@@ -29,6 +29,8 @@ pub struct ConnInfo<'a> {
     /// The connection's own local address: asked of the kernel only when needed (`$host` of a
     /// request without a host, on a wildcard listener).
     pub local: &'a dyn Fn() -> Option<SocketAddr>,
+    /// The server's figures, for `stub_status` and `metrics`.
+    pub metrics: &'a crate::observe::metrics::Registry,
 }
 
 /// The URL scheme of a connection: the one place that decides `http` or `https`.
@@ -61,6 +63,14 @@ pub fn plan(request: &Request, site: &Site, conn: &ConnInfo) -> Plan {
             request,
             site,
             conn,
+        ));
+    }
+    if let Some(page) = settings.observe.status_page {
+        return Plan::Respond(crate::observe::status_page(
+            page,
+            request,
+            conn.metrics,
+            site,
         ));
     }
     if !settings.allow_methods.allows(request.method.as_set()) {
@@ -273,6 +283,7 @@ mod tests {
             listen: "127.0.0.1:80".parse().unwrap(),
             tls: false,
             local: &|| None,
+            metrics: &crate::observe::metrics::Registry::new(1),
         };
         match plan(&request, &select_location(server, &request.path), &conn) {
             Plan::Respond(response) => response,

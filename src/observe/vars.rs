@@ -10,7 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 
 /// What a request's variables are computed from.
 pub struct Facts<'a> {
-    pub request: &'a Request,
+    /// None for a request that could not be parsed: only the connection's variables have
+    /// values then.
+    pub request: Option<&'a Request>,
     pub site: &'a Site<'a>,
     /// The client's address (`$remote_addr`, `$binary_remote_addr`, `$remote_port`).
     pub client: SocketAddr,
@@ -33,8 +35,63 @@ pub struct ConnFacts {
 /// Appends the value of a variable of the request phase (`Var::of_request`) to `out`; false
 /// when it has none (the access log writes `-`, a limit key leaves it out).
 pub fn request_value(var: &Var, facts: &Facts, out: &mut Vec<u8>) -> bool {
-    let request = facts.request;
     let before = out.len();
+    if connection_value(var, facts, out) {
+        return true;
+    }
+    let Some(request) = facts.request else {
+        return false;
+    };
+    match var {
+        Var::Request => {
+            let _ = write!(
+                out,
+                "{} {} HTTP/1.{}",
+                request.method.as_str(),
+                request.target,
+                request.minor_version
+            );
+        }
+        Var::RequestMethod => out.extend_from_slice(request.method.as_str().as_bytes()),
+        Var::RequestUri => out.extend_from_slice(request.target.as_bytes()),
+        Var::Uri => out.extend_from_slice(request.path.as_bytes()),
+        Var::Args => return push(out, request.query.as_deref()),
+        Var::IsArgs => {
+            if request.query.is_some() {
+                out.push(b'?');
+            }
+        }
+        Var::ServerProtocol => {
+            let _ = write!(out, "HTTP/1.{}", request.minor_version);
+        }
+        Var::Host => {
+            let name = facts.site.server.server_names.first();
+            match (&request.host, name) {
+                (Some(host), _) => out.extend_from_slice(host.as_bytes()),
+                (None, Some(name)) => out.extend_from_slice(name.as_bytes()),
+                (None, None) => {
+                    let _ = write!(out, "{}", facts.listen.ip());
+                }
+            }
+        }
+        Var::RemoteUser => {
+            let user = request
+                .header("Authorization")
+                .and_then(crate::access::basic::user_name);
+            return push(out, user.as_deref());
+        }
+        Var::ContentLength => return push(out, request.header("Content-Length")),
+        Var::ContentType => return push(out, request.header("Content-Type")),
+        Var::Http(name) => return push(out, header(request, name)),
+        Var::Cookie(name) => return push(out, cookie(request, name)),
+        Var::Arg(name) => return push(out, argument(request.query.as_deref(), name)),
+        _ => return false,
+    }
+    out.len() > before || matches!(var, Var::IsArgs)
+}
+
+/// The variables of the connection (known without a request); false for any other.
+fn connection_value(var: &Var, facts: &Facts, out: &mut Vec<u8>) -> bool {
     match var {
         Var::RemoteAddr => {
             let _ = write!(out, "{}", facts.client.ip());
@@ -76,55 +133,13 @@ pub fn request_value(var: &Var, facts: &Facts, out: &mut Vec<u8>) -> bool {
         Var::Hostname => {
             out.extend_from_slice(hostname().as_bytes());
         }
-        Var::Request => {
-            let _ = write!(
-                out,
-                "{} {} HTTP/1.{}",
-                request.method.as_str(),
-                request.target,
-                request.minor_version
-            );
-        }
-        Var::RequestMethod => out.extend_from_slice(request.method.as_str().as_bytes()),
-        Var::RequestUri => out.extend_from_slice(request.target.as_bytes()),
-        Var::Uri => out.extend_from_slice(request.path.as_bytes()),
-        Var::Args => return push(out, request.query.as_deref()),
-        Var::IsArgs => {
-            if request.query.is_some() {
-                out.push(b'?');
-            }
-        }
-        Var::ServerProtocol => {
-            let _ = write!(out, "HTTP/1.{}", request.minor_version);
-        }
-        Var::Host => {
-            let name = facts.site.server.server_names.first();
-            match (&request.host, name) {
-                (Some(host), _) => out.extend_from_slice(host.as_bytes()),
-                (None, Some(name)) => out.extend_from_slice(name.as_bytes()),
-                (None, None) => {
-                    let _ = write!(out, "{}", facts.listen.ip());
-                }
-            }
-        }
         Var::ServerName => {
             let name = facts.site.server.server_names.first();
             out.extend_from_slice(name.map_or("", String::as_str).as_bytes());
         }
-        Var::RemoteUser => {
-            let user = request
-                .header("Authorization")
-                .and_then(crate::access::basic::user_name);
-            return push(out, user.as_deref());
-        }
-        Var::ContentLength => return push(out, request.header("Content-Length")),
-        Var::ContentType => return push(out, request.header("Content-Type")),
-        Var::Http(name) => return push(out, header(request, name)),
-        Var::Cookie(name) => return push(out, cookie(request, name)),
-        Var::Arg(name) => return push(out, argument(request.query.as_deref(), name)),
         _ => return false,
     }
-    out.len() > before || matches!(var, Var::IsArgs | Var::Https | Var::ServerName)
+    true
 }
 
 /// The machine's name, read once.
@@ -218,7 +233,7 @@ mod tests {
             tls: None,
         };
         let facts = Facts {
-            request,
+            request: Some(request),
             site: &site,
             client: "[::ffff:10.0.0.9]:5555".parse().unwrap(),
             listen: "127.0.0.1:8080".parse().unwrap(),

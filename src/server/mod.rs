@@ -63,8 +63,16 @@ fn open_runtime(
     listeners: &[Arc<Listener>],
     previous: Option<&Runtime>,
 ) -> Result<Runtime, String> {
-    let access_log = log::Sink::open(&config.access_log)
-        .map_err(|e| format!("cannot open the access log: {e}"))?;
+    let mut access_logs = Vec::with_capacity(config.log_files.len());
+    for target in &config.log_files {
+        let sink = log::Sink::open(target).map_err(|e| match target {
+            config::LogTarget::File(path) => {
+                format!("cannot open the access log {}: {e}", path.display())
+            }
+            _ => format!("cannot open the access log: {e}"),
+        })?;
+        access_logs.push(sink);
+    }
     let error_log = log::Sink::open(&config.error_log)
         .map_err(|e| format!("cannot open the error log: {e}"))?;
     if let Some(sink) = error_log {
@@ -72,7 +80,7 @@ fn open_runtime(
     }
     log::set_level(config.error_log_level);
     sweep_upload_stores(&config);
-    Runtime::new(config, listeners, access_log, previous)
+    Runtime::new(config, listeners, access_logs, previous)
 }
 
 /// Removes what uploads interrupted by a dead server left in the stores.
@@ -142,7 +150,7 @@ pub fn run(config: Config) -> Result<(), String> {
         let thread = std::thread::Builder::new()
             .name(format!("worker-{index}"))
             .spawn(
-                move || match Worker::new(runtime, listeners, worker_wake, receiver) {
+                move || match Worker::new(index, runtime, listeners, worker_wake, receiver) {
                     Ok(worker) => worker.run(),
                     Err(error) => log::error(&format!("cannot start worker {index}: {error}")),
                 },
@@ -221,11 +229,13 @@ fn raise_file_limit() {
 /// leaves its log writing where it did.
 fn reopen_logs(runtime: &Runtime) {
     let mut failed = false;
-    if let Some(sink) = &runtime.access_log
-        && let Err(error) = sink.reopen(&runtime.config.access_log)
-    {
-        log::error(&format!("cannot reopen the access log: {error}"));
-        failed = true;
+    for (sink, target) in runtime.access_logs.iter().zip(&runtime.config.log_files) {
+        if let Some(sink) = sink
+            && let Err(error) = sink.reopen(target)
+        {
+            log::error(&format!("cannot reopen the access log: {error}"));
+            failed = true;
+        }
     }
     if let Err(error) = log::reopen_error_log(&runtime.config.error_log) {
         log::error(&format!("cannot reopen the error log: {error}"));

@@ -46,6 +46,11 @@ impl Output {
         self.body_sent
     }
 
+    /// Head and body bytes written so far (`$bytes_sent`).
+    pub fn bytes_sent(&self) -> u64 {
+        self.head_sent as u64 + self.body_sent
+    }
+
     pub fn is_done(&self) -> bool {
         self.head_sent == self.head.len() && self.body_sent == self.body.len()
     }

@@ -16,7 +16,12 @@ pub struct Runtime {
     routes: Vec<(SocketAddr, Vec<usize>)>,
     /// For each bound TLS address: its rustls configuration.
     tls: Vec<(SocketAddr, Arc<ServerConfig>)>,
-    pub access_log: Option<Sink>,
+    /// The access log files, as `Config::log_files` lists them (None: not a file, `off`).
+    pub access_logs: Vec<Option<Sink>>,
+    /// Some location writes an access log: the connections capture what the lines need.
+    pub logging: bool,
+    /// Every worker's figures; the same registry across reloads.
+    pub metrics: Arc<crate::observe::metrics::Registry>,
     /// Some site adds fields to its responses (`add_header`, `expires`): when none does, the
     /// connection need not look its site up again for each response.
     pub decorates: bool,
@@ -31,7 +36,7 @@ impl Runtime {
     pub fn new(
         config: Config,
         listeners: &[Arc<Listener>],
-        access_log: Option<Sink>,
+        access_logs: Vec<Option<Sink>>,
         previous: Option<&Runtime>,
     ) -> Result<Runtime, String> {
         let mut tls = Vec::new();
@@ -67,13 +72,24 @@ impl Runtime {
                 .chain(server.locations.iter().map(|l| &l.settings))
                 .any(crate::handler::headers::decorates)
         });
+        let logging = config.servers.iter().any(|server| {
+            std::iter::once(&server.settings)
+                .chain(server.locations.iter().map(|l| &l.settings))
+                .any(|settings| !settings.observe.logs.uses.is_empty())
+        });
+        let metrics = match previous {
+            Some(previous) => Arc::clone(&previous.metrics),
+            None => Arc::new(crate::observe::metrics::Registry::new(config.workers)),
+        };
         let zones = crate::access::limit::Zones::new(&config.zones, previous.map(|p| &p.zones));
         Ok(Runtime {
+            logging,
+            metrics,
             zones,
             config,
             routes,
             tls,
-            access_log,
+            access_logs,
             decorates,
         })
     }

@@ -70,6 +70,8 @@ struct Slot {
 }
 
 pub struct Worker {
+    /// Which worker this is (its figures in the metrics registry).
+    index: usize,
     poller: Poller,
     control: Arc<OwnedFd>,
     messages: Receiver<Control>,
@@ -83,7 +85,8 @@ pub struct Worker {
     timers: Timers,
     yielded: Vec<(u32, u32)>,
     draining_until: Option<Instant>,
-    access_log: Vec<u8>,
+    /// Access-log lines of this batch, one buffer per file of `Config::log_files`.
+    access_logs: Vec<Vec<u8>>,
     date: String,
     log_time: String,
     date_second: u64,
@@ -99,6 +102,7 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(
+        index: usize,
         runtime: Arc<Runtime>,
         listeners: Vec<Arc<Listener>>,
         control: Arc<OwnedFd>,
@@ -111,6 +115,8 @@ impl Worker {
         let cache_registered = file_cache::register(|fd| poller.add_readable(fd, cache_token))
             .is_some_and(|r| r.is_ok());
         let mut worker = Worker {
+            index,
+            access_logs: vec![Vec::new(); runtime.access_logs.len()],
             poller,
             control,
             messages,
@@ -124,7 +130,6 @@ impl Worker {
             timers: Timers::default(),
             yielded: Vec::new(),
             draining_until: None,
-            access_log: Vec::new(),
             date: String::new(),
             log_time: String::new(),
             date_second: u64::MAX,
@@ -342,6 +347,7 @@ impl Worker {
             },
         };
         let connection = Connection::new(transport, peer, listen, &self.runtime, now);
+        self.runtime.metrics.worker(self.index).opened();
         let token = Token::new(Kind::Connection, slot, generation);
         if let Err(error) = self.poller.add(connection.socket(), token) {
             log::error(&format!("epoll_ctl: {error}"));
@@ -360,27 +366,27 @@ impl Worker {
         let Some(connection) = entry.connection.as_deref_mut() else {
             return;
         };
+        let stats = self.runtime.metrics.worker(self.index);
         let mut ctx = Context {
             now,
             runtime: &self.runtime,
             date: &self.date,
             draining: self.draining_until.is_some(),
-            access_log: self
-                .runtime
-                .access_log
-                .as_ref()
-                .map(|_| &mut self.access_log),
+            logs: &mut self.access_logs,
+            stats,
             log_time: &self.log_time,
             poller: &self.poller,
             slot,
             generation,
         };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            if timed_out {
+            let drive = if timed_out {
                 connection.timed_out(&mut ctx)
             } else {
                 connection.drive(&mut ctx)
-            }
+            };
+            connection.report(stats);
+            drive
         }));
         match outcome {
             Ok(Drive::Wait) => self.sync_timer(slot),
@@ -391,7 +397,7 @@ impl Worker {
             Ok(Drive::Close) => self.close(slot),
             Err(_) => self.close_after_panic(slot),
         }
-        if self.access_log.len() >= ACCESS_LOG_FLUSH {
+        if self.access_logs.iter().any(|b| b.len() >= ACCESS_LOG_FLUSH) {
             self.flush_access_log();
         }
     }
@@ -436,7 +442,11 @@ impl Worker {
 
     fn close(&mut self, slot: u32) {
         let entry = &mut self.slots[slot as usize];
-        if let Some(connection) = entry.connection.take() {
+        if let Some(mut connection) = entry.connection.take() {
+            let stats = self.runtime.metrics.worker(self.index);
+            if panic::catch_unwind(AssertUnwindSafe(|| connection.report_closed(stats))).is_err() {
+                log::error("a connection's report panicked");
+            }
             entry.generation = entry.generation.wrapping_add(1) & 0x00ff_ffff;
             self.free.push(slot);
             self.live -= 1;
@@ -468,6 +478,9 @@ impl Worker {
             match message {
                 Control::Reload(runtime, listeners) => {
                     self.set_accepting(false);
+                    // The buffers are indexed by the old configuration's log files.
+                    self.flush_access_log();
+                    self.access_logs = vec![Vec::new(); runtime.access_logs.len()];
                     self.runtime = runtime;
                     self.listeners = listeners;
                     if self.draining_until.is_none() {
@@ -497,14 +510,16 @@ impl Worker {
     }
 
     fn flush_access_log(&mut self) {
-        if self.access_log.is_empty() {
-            return;
+        for (buffer, sink) in self.access_logs.iter_mut().zip(&self.runtime.access_logs) {
+            if buffer.is_empty() {
+                continue;
+            }
+            if let Some(sink) = sink
+                && let Err(error) = sink.write_all(buffer)
+            {
+                log::error(&format!("access log: {error}"));
+            }
+            buffer.clear();
         }
-        if let Some(sink) = &self.runtime.access_log
-            && let Err(error) = sink.write_all(&self.access_log)
-        {
-            log::error(&format!("access log: {error}"));
-        }
-        self.access_log.clear();
     }
 }

@@ -18,6 +18,7 @@ use crate::cgi::script::Script;
 use crate::handler;
 use crate::http::request::{Method, Request};
 use crate::http::response::{self, Body, Response};
+use crate::observe::access_log::Entry;
 use crate::server::fault::{self, Point};
 use crate::server::log;
 use std::borrow::Cow;
@@ -50,7 +51,9 @@ pub(super) struct CgiRun {
     last_output: Instant,
     last_sent: Instant,
     body_bytes: u64,
-    log: Option<log::Entry>,
+    /// Head and body bytes written to the client (`$bytes_sent`).
+    bytes_sent: u64,
+    log: Entry,
 }
 
 enum Phase {
@@ -136,6 +139,8 @@ impl Connection {
                 process::MAX_RUNNING
             ));
             let response = handler::error(503, &site).with_header("Retry-After", "1");
+            ctx.stats.cgi.requests.inc();
+            ctx.stats.cgi.failures.inc();
             return self.respond(&request, response, body_left == 0, ctx);
         }
         let environment = env::build(&request, script, &endpoint);
@@ -154,15 +159,15 @@ impl Connection {
             Ok(process) => process,
             Err(error) => {
                 log::error(&format!("cannot run {}: {error}", script.file.display()));
+                ctx.stats.cgi.requests.inc();
+                ctx.stats.cgi.failures.inc();
                 let response = handler::error(502, &site);
                 return self.respond(&request, response, body_left == 0, ctx);
             }
         };
         self.deadline = Some(ctx.now + site.settings.cgi_timeout);
-        let log = ctx
-            .access_log
-            .is_some()
-            .then(|| super::log_entry(Some(&request), 200));
+        ctx.stats.cgi.requests.inc();
+        let log = self.entry(Some(&request), 200, ctx);
         // The client asked whether to send its body: the script is running, so yes.
         let mut out = Vec::new();
         if request.expect_continue && body_left > 0 && self.input.is_empty() {
@@ -182,6 +187,7 @@ impl Connection {
             last_output: ctx.now,
             last_sent: ctx.now,
             body_bytes: 0,
+            bytes_sent: 0,
             log,
         }))
     }
@@ -360,6 +366,8 @@ impl Connection {
             {
                 Ok(n) => {
                     run.out_sent += n;
+                    run.bytes_sent += n as u64;
+                    self.tally.bytes_out += n as u64;
                     run.last_sent = ctx.now;
                     progress = true;
                     if run.out_sent == run.out.len() {
@@ -375,7 +383,10 @@ impl Connection {
         if matches!(run.phase, Phase::Flushing) && run.out.is_empty() {
             // The script may have changed files that a next request reads.
             crate::handler::file_cache::note_possible_change();
-            self.log_response(run.log.as_ref(), run.body_bytes, ctx);
+            ctx.stats
+                .cgi
+                .observe(ctx.now.saturating_duration_since(run.log.started));
+            self.log_response(&run.log, run.body_bytes, run.bytes_sent, ctx);
             let keep_alive = run.keep_alive && !ctx.draining;
             if keep_alive && run.body_left > 0 {
                 // The script answered before the client finished its body: the head promised
@@ -409,6 +420,7 @@ impl Connection {
     /// The script failed before its response began: answer `status`, and the script (dropped
     /// with the state) is killed.
     fn cgi_failed(&mut self, request: &Request, status: u16, ctx: &mut Context) -> State {
+        ctx.stats.cgi.failures.inc();
         let response = self.error_response(status, Some(request), ctx);
         self.respond(request, response, false, ctx)
     }
@@ -462,9 +474,7 @@ impl Connection {
         let reason = head
             .reason
             .unwrap_or_else(|| handler::pages::reason(head.status).to_string());
-        if let Some(entry) = &mut run.log {
-            entry.status = head.status;
-        }
+        run.log.response_started(&response, head.content_length);
         response::write_head(
             &mut run.out,
             &response,

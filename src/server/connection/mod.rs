@@ -22,6 +22,7 @@
 //! bytes, and queued ciphertext is flushed whenever the connection is driven.
 
 mod cgi;
+mod tally;
 
 use super::fault::{self, Point};
 use super::log;
@@ -38,6 +39,8 @@ use crate::handler::{self, Plan, Site, select_location, select_server};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::request::{self, Framing, Method, Request};
 use crate::http::response::{self, Body, Response};
+use crate::observe::access_log::{End, Entry};
+use crate::observe::metrics::WorkerStats;
 use crate::observe::vars::{ConnFacts, Facts};
 use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
@@ -165,7 +168,7 @@ struct Sending {
     keep_alive: bool,
     /// The request was read whole (head and body): closing after it cannot reset the response.
     read_whole: bool,
-    log: Option<log::Entry>,
+    log: Entry,
 }
 
 /// What a step may use from its worker.
@@ -176,8 +179,10 @@ pub struct Context<'a> {
     pub date: &'a str,
     /// The server is shutting down: finish the response in flight, keep nothing alive.
     pub draining: bool,
-    /// Access-log lines of this batch; None when the access log is off.
-    pub access_log: Option<&'a mut Vec<u8>>,
+    /// Access-log lines of this batch, a buffer per log file (`Config::log_files`).
+    pub logs: &'a mut [Vec<u8>],
+    /// This worker's figures.
+    pub stats: &'a WorkerStats,
     pub log_time: &'a str,
     /// The worker's epoll, and this connection's slot in it (for a CGI script's fds).
     pub poller: &'a Poller,
@@ -209,6 +214,8 @@ pub struct Connection {
     /// `$connection` and `$connection_requests`.
     serial: u64,
     requests: u32,
+    /// What the worker's figures have not been told yet.
+    tally: tally::Tally,
 }
 
 impl Connection {
@@ -220,6 +227,7 @@ impl Connection {
         now: Instant,
     ) -> Connection {
         let timeouts = Timeouts::of(route(runtime, listen, None).settings);
+        let tally = tally::Tally::new(matches!(transport, Transport::Tls(_)));
         Connection {
             transport,
             peer,
@@ -236,6 +244,7 @@ impl Connection {
             permit: Default::default(),
             serial: crate::observe::next_connection(),
             requests: 0,
+            tally,
         }
     }
 
@@ -279,7 +288,14 @@ impl Connection {
                 State::Linger => self.on_linger(),
                 State::Closed => return Drive::Close,
             };
-            self.state = next;
+            // The placeholder the step leaves is `Closed`, which owns nothing: it needs no
+            // drop (the call to `State`'s drop glue would cost every step).
+            let placeholder = std::mem::replace(&mut self.state, next);
+            if matches!(placeholder, State::Closed) {
+                std::mem::forget(placeholder);
+            } else {
+                drop(placeholder);
+            }
             match (&self.state, flow) {
                 (State::Closed, _) => return Drive::Close,
                 (_, Flow::Continue) => {}
@@ -301,7 +317,11 @@ impl Connection {
                 self.fail(408, ctx)
             }
             State::Cgi(run) => self.cgi_timed_out(run, ctx),
-            State::Delayed(request) => self.serve(*request, ctx),
+            State::Delayed(request) => {
+                let request = *request;
+                let site = route(ctx.runtime, self.listen, Some(&request));
+                self.serve(request, &site, ctx)
+            }
             _ => State::Closed,
         };
         self.drive(ctx)
@@ -330,16 +350,21 @@ impl Connection {
         if room == 0 {
             return Err(io::Error::other("input buffer full"));
         }
-        let Transport::Tls(tls) = &mut self.transport else {
-            return self.read_raw(room);
+        let read = if let Transport::Tls(tls) = &mut self.transport {
+            tls.read_into(
+                &mut self.input,
+                room,
+                &mut self.readable,
+                &mut self.writable,
+                self.hangup,
+            )
+        } else {
+            self.read_raw(room)
         };
-        tls.read_into(
-            &mut self.input,
-            room,
-            &mut self.readable,
-            &mut self.writable,
-            self.hangup,
-        )
+        if let Ok(n) = read {
+            self.tally.bytes_in += n as u64;
+        }
+        read
     }
 
     /// Reads once from the socket itself (for a TLS connection: ciphertext) into `input`, at
@@ -362,6 +387,7 @@ impl Connection {
     ) -> io::Result<Option<R>> {
         let (transport, input) = (&mut self.transport, &mut self.input);
         let (readable, writable, hangup) = (&mut self.readable, &mut self.writable, self.hangup);
+        let bytes_in = &mut self.tally.bytes_in;
         with_scratch(|scratch| {
             let buf = &mut scratch[..room.min(SCRATCH)];
             let n = match transport {
@@ -376,6 +402,7 @@ impl Connection {
                     )?
                 }
             };
+            *bytes_in += n as u64;
             Ok((n > 0).then(|| f(&mut buf[..n], input)))
         })
     }
@@ -496,7 +523,8 @@ impl Connection {
         let body =
             "<h1>400 Bad Request</h1>\n<p>The plain HTTP request was sent to HTTPS port.</p>\n";
         let response = Response::html(400, handler::pages::page(title, body));
-        let log = ctx.access_log.is_some().then(|| log_entry(None, 400));
+        ctx.stats.requests.inc();
+        let log = self.entry(None, 400, ctx);
         self.input.clear();
         self.send(response, false, false, false, log, ctx)
     }
@@ -515,13 +543,14 @@ impl Connection {
             return self.respond(&request, response, false, ctx);
         }
         self.requests += 1;
+        self.request_started(ctx.stats);
         if !crate::access::applies(site.settings) {
-            return self.serve(request, ctx);
+            return self.serve(request, &site, ctx);
         }
         let facts = self.facts();
         let admission = crate::access::admit(&crate::access::Ask {
             facts: &Facts {
-                request: &request,
+                request: Some(&request),
                 site: &site,
                 client: self.client(),
                 listen: self.listen,
@@ -534,7 +563,7 @@ impl Connection {
         match admission {
             Admission::Pass(permit) => {
                 self.permit = permit;
-                self.serve(request, ctx)
+                self.serve(request, &site, ctx)
             }
             Admission::Delay(delay, permit) => {
                 // limit_req: the request waits on the worker's timers, then is served.
@@ -547,8 +576,8 @@ impl Connection {
     }
 
     /// Serves a request that passed the access phase: the handler's plan, carried out.
-    fn serve(&mut self, request: Request, ctx: &mut Context) -> State {
-        let site = route(ctx.runtime, self.listen, Some(&request));
+    #[inline(always)]
+    fn serve(&mut self, request: Request, site: &Site, ctx: &mut Context) -> State {
         let limit = site.settings.client_max_body_size;
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
@@ -556,8 +585,9 @@ impl Connection {
             listen: self.listen,
             tls: matches!(self.transport, Transport::Tls(_)),
             local: &local,
+            metrics: &ctx.runtime.metrics,
         };
-        match handler::plan(&request, &site, &conn) {
+        match handler::plan(&request, site, &conn) {
             Plan::Respond(response) => self.answer(request, response, ctx),
             Plan::Upload(upload) => self.receive(request, Sink::Upload(upload), limit, ctx),
             Plan::Cgi(script) => match request.framing {
@@ -565,7 +595,7 @@ impl Connection {
                     Ok(spool) => self.receive(request, Sink::Spool(spool), limit, ctx),
                     Err(error) => {
                         log::error(&format!("cannot spool a request body: {error}"));
-                        let response = handler::error(500, &site);
+                        let response = handler::error(500, site);
                         self.respond(&request, response, false, ctx)
                     }
                 },
@@ -578,6 +608,7 @@ impl Connection {
     }
 
     /// Sends a response decided from the head alone, after reading and dropping the body.
+    #[inline(always)]
     fn answer(&mut self, request: Request, response: Response, ctx: &mut Context) -> State {
         if request.has_body() {
             let limit = route(ctx.runtime, self.listen, Some(&request))
@@ -642,7 +673,10 @@ impl Connection {
                 return (State::Body(body), Flow::Blocked);
             }
             match self.transport.write(body.interim, &mut self.writable) {
-                Ok(n) => body.interim = &body.interim[n..],
+                Ok(n) => {
+                    body.interim = &body.interim[n..];
+                    self.tally.bytes_out += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     return (State::Body(body), Flow::Blocked);
                 }
@@ -710,10 +744,7 @@ impl Connection {
     ) -> State {
         self.decorate(&mut response, Some(request), false, ctx);
         let keep_alive = reusable && request.keep_alive && !response.close && !ctx.draining;
-        let log = ctx
-            .access_log
-            .is_some()
-            .then(|| log_entry(Some(request), response.status));
+        let log = self.entry(Some(request), response.status, ctx);
         let head_only = request.method == Method::Head;
         let read_whole = reusable && !response.close;
         self.send(response, keep_alive, read_whole, head_only, log, ctx)
@@ -731,7 +762,8 @@ impl Connection {
         }
         let mut response = self.error_response(status, None, ctx);
         self.decorate(&mut response, None, false, ctx);
-        let log = ctx.access_log.is_some().then(|| log_entry(None, status));
+        ctx.stats.requests.inc();
+        let log = self.entry(None, status, ctx);
         // The head could not be parsed, but a HEAD request still gets no body.
         let start = self.input.iter().position(|b| !matches!(b, b'\r' | b'\n'));
         let head_only = start.is_some_and(|i| self.input[i..].starts_with(b"HEAD "));
@@ -744,10 +776,11 @@ impl Connection {
         keep_alive: bool,
         read_whole: bool,
         head_only: bool,
-        log: Option<log::Entry>,
+        mut log: Entry,
         ctx: &Context,
     ) -> State {
         let with_body = response::status_has_body(response.status);
+        log.response_started(&response, with_body.then(|| response.body.len()));
         let framing = if with_body {
             response::Framing::Length(response.body.len())
         } else {
@@ -775,12 +808,14 @@ impl Connection {
             if !self.writable {
                 return (State::Send(sending), Flow::Blocked);
             }
+            let before = sending.output.bytes_sent();
             let written = match &mut self.transport {
                 Transport::Tls(tls) if !tls.is_plain_http() => {
                     sending.output.write_tls(tls, &mut self.writable)
                 }
                 transport => sending.output.write_to(transport.socket()),
             };
+            self.tally.bytes_out += sending.output.bytes_sent() - before;
             return match written {
                 Ok(progress) => {
                     if progress == Progress::Full {
@@ -796,7 +831,8 @@ impl Connection {
                 Err(_) => (State::Closed, Flow::Continue),
             };
         }
-        self.log_response(sending.log.as_ref(), sending.output.body_sent(), ctx);
+        let sent = (sending.output.body_sent(), sending.output.bytes_sent());
+        self.log_response(&sending.log, sent.0, sent.1, ctx);
         let (keep_alive, read_whole) = (sending.keep_alive, sending.read_whole);
         (
             self.after_response(keep_alive, read_whole, ctx),
@@ -826,18 +862,49 @@ impl Connection {
         }
     }
 
-    /// Adds the access-log line of a completed response (when the access log is on).
-    fn log_response(&self, entry: Option<&log::Entry>, body_bytes: u64, ctx: &mut Context) {
-        if let (Some(entry), Some(out)) = (entry, ctx.access_log.as_deref_mut()) {
-            log::append_access(out, self.peer, ctx.log_time, entry, body_bytes);
+    /// A response is complete: it is counted, and its access-log lines are added.
+    fn log_response(&self, entry: &Entry, body_bytes: u64, bytes_sent: u64, ctx: &mut Context) {
+        ctx.stats.responded(entry.status);
+        if entry.logs() {
+            let end = End {
+                body_bytes,
+                bytes_sent,
+                now: ctx.now,
+                time_local: ctx.log_time,
+            };
+            entry.write(&end, &ctx.runtime.config.log_formats, ctx.logs);
         }
+    }
+
+    /// What the logs and the metrics keep of a request whose response starts with `status`
+    /// (`request` None: one that could not be parsed). The request's values are captured only
+    /// when its location writes an access log.
+    #[inline]
+    fn entry(&self, request: Option<&Request>, status: u16, ctx: &Context) -> Entry {
+        if !ctx.runtime.logging {
+            return Entry::bare(status, ctx.now);
+        }
+        let site = route(ctx.runtime, self.listen, request);
+        let logs = &site.settings.observe.logs;
+        if logs.uses.is_empty() {
+            return Entry::bare(status, ctx.now);
+        }
+        let conn = self.facts();
+        let facts = Facts {
+            request,
+            site: &site,
+            client: self.client(),
+            listen: self.listen,
+            conn: &conn,
+        };
+        Entry::capture(status, ctx.now, logs, &facts)
     }
 
     /// A response is complete: wait for the next request, or close. `read_whole`: the request
     /// was read completely (see [`Connection::on_closing`]).
     fn after_response(&mut self, keep_alive: bool, read_whole: bool, ctx: &Context) -> State {
         // The request is over: its `limit_conn` places are free again.
-        self.permit = Default::default();
+        self.permit.release();
         if keep_alive && !ctx.draining {
             self.head_checked = 0;
             let idle = self.input.is_empty();
@@ -990,29 +1057,6 @@ fn settle_read(
             Err(io::ErrorKind::WouldBlock.into())
         }
         Err(error) => Err(error.into()),
-    }
-}
-
-/// What the access log keeps of a request (None: one that could not be parsed).
-fn log_entry(request: Option<&Request>, status: u16) -> log::Entry {
-    let header = |name| {
-        request
-            .and_then(|r| r.header(name))
-            .unwrap_or("")
-            .to_string()
-    };
-    log::Entry {
-        request_line: request.map_or_else(String::new, |r| {
-            format!(
-                "{} {} HTTP/1.{}",
-                r.method.as_str(),
-                r.target,
-                r.minor_version
-            )
-        }),
-        status,
-        referer: header("Referer"),
-        user_agent: header("User-Agent"),
     }
 }
 

@@ -284,3 +284,17 @@ fn bad_allow_and_satisfy_values_are_config_errors_at_the_value() {
         );
     }
 }
+
+#[test]
+fn the_rules_of_a_location_reached_by_an_internal_redirect_apply_too() {
+    let server = start(
+        "location /open { try_files $uri @private; }
+         location @private { deny all; }
+         location = /gate { error_page 404 = @auth; return 404; }
+         location @auth { auth_basic inner; auth_basic_user_file users; }",
+    );
+    assert_eq!(server.get("/open/doc.txt").text(), "open doc");
+    assert_eq!(server.get("/open/none.txt").status, 403);
+    let gate = server.get("/gate");
+    assert_eq!(gate.status, 401, "{}", gate.text());
+}

@@ -492,11 +492,23 @@ fn the_config_grammar_rejects_mistakes_with_their_line() {
         ),
         ("server {\n listen 127.0.0.1:0;\n}\n}\n", 4), // stray }
         (
-            "server {\n listen 127.0.0.1:0;\n location /a {\n  location /a/b { }\n }\n}\n",
+            "server {\n listen 127.0.0.1:0;\n location /a {\n  location /b { }\n }\n}\n",
             4,
-        ),
-        ("server {\n}\n", 1), // no listen
-        ("", 1),              // no server
+        ), // nested location outside its parent
+        (
+            "server {\n listen 127.0.0.1:0;\n location ~ \\.(php {\n }\n}\n",
+            3,
+        ), // regex that does not compile
+        (
+            "server {\n listen 127.0.0.1:0;\n location / { try_files $uri; }\n}\n",
+            3,
+        ), // try_files without a fallback
+        (
+            "server {\n listen 127.0.0.1:0;\n location / {\n  location @x { }\n }\n}\n",
+            4,
+        ), // named location inside another
+        ("server {\n}\n", 1),                          // no listen
+        ("", 1),                                       // no server
     ];
     for (i, (text, line)) in bad.iter().enumerate() {
         let (code, stdout, stderr, path) = check("bad.conf", text);

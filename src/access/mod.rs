@@ -1,10 +1,12 @@
-//! The access phase of a request, between routing and the content handler, as nginx runs it:
-//! first the limits of its preaccess phase (`limit_conn`, `limit_req`), then `allow`/`deny`
-//! and HTTP Basic authentication combined by `satisfy`. A location with `return` skips it, as
-//! nginx's rewrite phase answers before the access phase runs.
+//! The access phases of a request, between routing and the content handler, as nginx runs
+//! them: the limits of its preaccess phase (`limit_req`, `limit_conn`; [`admit`]), once per
+//! request, at the first location it is routed to; then, in every location the request
+//! reaches (internal redirects included), `allow`/`deny` and HTTP Basic authentication
+//! combined by `satisfy` ([`check`]). A location with `return` skips both, as nginx's rewrite
+//! phase answers before them.
 //!
-//! [`admit`] decides; the connection keeps the [`Permit`] it gets for as long as the request
-//! is served (it holds the request's `limit_conn` places) and sends the refusal otherwise.
+//! The connection keeps the [`Permit`] [`admit`] gives for as long as the request is served
+//! (it holds the request's `limit_conn` places) and sends the refusal otherwise.
 
 pub mod basic;
 pub mod limit;
@@ -57,13 +59,13 @@ pub struct Ask<'a> {
     pub now: Instant,
 }
 
-/// Whether requests routed to `settings` go through the access phase at all (most do not:
-/// then nothing of it runs).
+/// Whether requests routed to `settings` go through the limits at all (most do not: then
+/// nothing of [`admit`] runs).
 pub fn applies(settings: &Settings) -> bool {
-    settings.return_.is_none() && (settings.limits.is_active() || settings.access.is_active())
+    settings.return_.is_none() && settings.limits.is_active()
 }
 
-/// Runs the access phase for a request.
+/// Runs the limits (nginx's preaccess phase) for a request.
 pub fn admit(ask: &Ask) -> Admission {
     let site = ask.facts.site;
     let Some(request) = ask.facts.request else {
@@ -83,11 +85,6 @@ pub fn admit(ask: &Ask) -> Admission {
             }
             Err(response) => return Admission::Refuse(response),
         }
-    }
-    if settings.access.is_active()
-        && let Some(response) = check_access(request, ask.facts, ask.now)
-    {
-        return Admission::Refuse(response);
     }
     if delay.is_zero() {
         Admission::Pass(permit)
@@ -208,11 +205,10 @@ fn key(pieces: &[Piece], facts: &Facts) -> Option<Vec<u8>> {
     (!out.is_empty()).then_some(out)
 }
 
-/// `allow`/`deny` and `auth_basic`, combined by `satisfy`: None when the request may pass.
-fn check_access(request: &Request, facts: &Facts, now: Instant) -> Option<Response> {
-    let site = facts.site;
+/// `allow`/`deny` and `auth_basic` of `site`, combined by `satisfy`, for a request from
+/// `client`: None when it may pass.
+pub fn check(request: &Request, site: &Site, client: IpAddr) -> Option<Response> {
     let access = &site.settings.access;
-    let client = facts.client.ip();
     let by_address = first_match(&access.rules, client);
     if by_address == Some(false) && access.satisfy == Satisfy::All {
         return Some(forbidden(request, site, client));
@@ -221,7 +217,7 @@ fn check_access(request: &Request, facts: &Facts, now: Instant) -> Option<Respon
         return None;
     }
     let verdict = access.basic_auth().map(|(realm, users)| {
-        let verdict = basic::verify(request.header("Authorization"), users, now);
+        let verdict = basic::verify(request.header("Authorization"), users, Instant::now());
         (realm, users, verdict)
     });
     match verdict {

@@ -17,6 +17,8 @@ pub struct Endpoint<'a> {
     pub content_length: Option<u64>,
     /// The request came over TLS.
     pub https: bool,
+    /// The client certificate, on a server with `ssl_verify_client`.
+    pub client_cert: Option<&'a crate::handler::ClientCert>,
 }
 
 /// The environment variables for running `script` for `request`.
@@ -60,6 +62,15 @@ pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(St
     );
     if endpoint.https {
         set("HTTPS", "on");
+    }
+    // mod_ssl's names (nginx users pass the same values with fastcgi_param).
+    if let Some(cert) = endpoint.client_cert {
+        set("SSL_CLIENT_VERIFY", &cert.verify);
+        if cert.presented {
+            set("SSL_CLIENT_S_DN", &cert.subject);
+            set("SSL_CLIENT_I_DN", &cert.issuer);
+            set("SSL_CLIENT_M_SERIAL", &cert.serial);
+        }
     }
     let server_name = request
         .host
@@ -137,6 +148,7 @@ mod tests {
             document_root: Path::new("/srv"),
             content_length: Some(3),
             https: false,
+            client_cert: None,
         };
         build(&request(text), &script, &endpoint)
     }
@@ -177,6 +189,48 @@ mod tests {
         );
         assert_eq!(get(&env, "HTTP_PROXY"), None);
         assert_eq!(get(&env, "HTTP_X_FORWARDED"), Some("b"));
+    }
+
+    #[test]
+    fn a_client_certificate_is_described_as_mod_ssl_does() {
+        let script = Script {
+            file: PathBuf::from("/srv/a.py"),
+            script_name: "/a.py".into(),
+            path_info: String::new(),
+            interpreter: None,
+        };
+        let cert = crate::handler::ClientCert {
+            verify: "SUCCESS".into(),
+            verified: true,
+            presented: true,
+            subject: "CN=alice,O=Org".into(),
+            issuer: "CN=Root".into(),
+            serial: "0A".into(),
+        };
+        let none = crate::handler::ClientCert::none();
+        for (client, verify, dn) in [
+            (Some(&cert), Some("SUCCESS"), Some("CN=alice,O=Org")),
+            (Some(&none), Some("NONE"), None),
+            (None, None, None),
+        ] {
+            let endpoint = Endpoint {
+                peer: "10.0.0.2:5555".parse().unwrap(),
+                local: "127.0.0.1:8443".parse().unwrap(),
+                server_name: None,
+                document_root: Path::new("/srv"),
+                content_length: None,
+                https: true,
+                client_cert: client,
+            };
+            let env = build(
+                &request("GET /a.py HTTP/1.1\r\nHost: h\r\n\r\n"),
+                &script,
+                &endpoint,
+            );
+            assert_eq!(get(&env, "SSL_CLIENT_VERIFY"), verify);
+            assert_eq!(get(&env, "SSL_CLIENT_S_DN"), dn);
+            assert_eq!(get(&env, "HTTPS"), Some("on"));
+        }
     }
 
     #[test]

@@ -55,19 +55,29 @@ pub(super) fn lint(tree: &[Directive], config: &Config) -> Vec<ConfigWarning> {
             server: body,
             serves: server.settings.root.clone(),
         }];
-        let location_blocks = body.iter().filter(|d| d.name.text == "location");
-        for (directive, location) in location_blocks.zip(&server.locations) {
+        // Pre-order, as the parser lists a server's locations (a block before those inside).
+        let mut location_blocks = Vec::new();
+        let mut stack: Vec<&Directive> = body
+            .iter()
+            .filter(|d| d.name.text == "location")
+            .rev()
+            .collect();
+        while let Some(d) = stack.pop() {
+            location_blocks.push(d);
+            let inner = d.block.as_deref().unwrap_or_default();
+            stack.extend(inner.iter().filter(|d| d.name.text == "location").rev());
+        }
+        for (directive, location) in location_blocks.into_iter().zip(&server.locations) {
             let settings = &location.settings;
             let serves = match &settings.alias {
                 Some(alias) => alias.clone(),
-                None => settings.root.join(location.path.trim_start_matches('/')),
+                None if location.is_prefix() || location.is_exact() => {
+                    settings.root.join(location.path.trim_start_matches('/'))
+                }
+                None => settings.root.clone(),
             };
             blocks.push(Block {
-                what: format!(
-                    "location {}{}",
-                    if location.exact { "= " } else { "" },
-                    location.path
-                ),
+                what: format!("location {}", location.display()),
                 settings,
                 own: directive.block.as_deref().unwrap_or_default(),
                 server: body,

@@ -6,6 +6,8 @@
 //! [`ConfigWarning`]s (`lint`), which print as `PATH:LINE:COL: warning: message`.
 
 mod access;
+mod acme;
+mod fastcgi;
 mod htpasswd;
 mod lexer;
 mod limits;
@@ -16,16 +18,17 @@ mod parser;
 #[cfg(test)]
 mod props;
 mod template;
-mod tls;
+pub(crate) mod tls;
 mod vars;
 
 pub use access::{Access, Net, Rule, Satisfy, UserFile};
+pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
 pub use htpasswd::{Hash, User};
 pub use limits::{LimitConn, LimitReq, Limits, Zone, ZoneKind};
 pub use model::*;
 pub use observe::{AccessLog, Escape, LogFormat, Observe, SiteLogs, StatusPage};
 pub use template::{Template, TemplateError, Variable};
-pub use tls::Tls;
+pub use tls::{ClientAuth, Tls, VerifyClient};
 pub use vars::{Piece, Var};
 
 use std::fmt;
@@ -135,6 +138,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     }
     Ok(config)
+}
+
+/// [`parse`] with the `fastcgi_*` directives accepted even while FastCGI is not wired (for
+/// the tests of what they mean).
+#[cfg(test)]
+pub(crate) fn parse_allowing_fastcgi(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    parser::parse_allowing_fastcgi(text, dir).map_err(|e| ConfigError {
+        path: path.to_path_buf(),
+        line: e.pos.line,
+        col: e.pos.col,
+        message: e.message,
+    })
 }
 
 /// `path` joined to the current directory if relative, with `.` components dropped (`..` kept:

@@ -20,6 +20,8 @@ pub struct Config {
     pub error_log_level: LogLevel,
     /// In file order; at least one.
     pub servers: Vec<Server>,
+    /// `acme_issuer` blocks, in file order.
+    pub acme_issuers: Vec<super::acme::AcmeIssuer>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
     pub warnings: Vec<super::ConfigWarning>,
     /// `limit_req_zone` and `limit_conn_zone`, in file order (`config::limits`).
@@ -80,24 +82,111 @@ pub struct Server {
     pub listen: Vec<SocketAddr>,
     /// The listen addresses given with `ssl` (a subset of `listen`).
     pub ssl: Vec<SocketAddr>,
-    /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty.
+    /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty
+    /// and there is no `acme_certificate`.
     pub tls: Option<super::tls::Tls>,
+    /// `acme_certificate`: the certificate is obtained and renewed by the server itself.
+    pub acme: Option<super::acme::AcmeCertificate>,
+    /// `ssl_verify_client` (other than `off`) with its roots and depth.
+    pub client_auth: Option<std::sync::Arc<super::tls::ClientAuth>>,
     /// `server_name` values, lower-cased.
     pub server_names: Vec<String>,
     /// What the server block itself sets: used when no location matches.
     pub settings: Settings,
-    /// In file order. Each carries the server's settings overridden by its own directives.
+    /// Every location of the server, nested ones included, in file order (a block before the
+    /// blocks nested in it). Each carries the settings it inherits, overridden by its own
+    /// directives. [`LocationId`]s index this list.
     pub locations: Vec<Location>,
+    /// The locations written directly in the server block, in file order.
+    pub top_locations: Vec<LocationId>,
 }
 
-/// One `location [=] PATH { }` block.
+/// Whether a prefix location's `prefix` matches `path`. Prefixes match whole path segments:
+/// `/img` matches `/img` and `/img/a.png`, not `/images`, so an `alias` can never be extended
+/// into a sibling directory; a prefix ending in `/` matches what starts with it.
+pub fn prefix_matches(prefix: &str, path: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => prefix.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// A location of a server: its index in [`Server::locations`].
+pub type LocationId = usize;
+
+impl Server {
+    /// The named location `@name` (written with its `@`), if the server has it.
+    pub fn named_location(&self, name: &str) -> Option<LocationId> {
+        self.locations
+            .iter()
+            .position(|l| l.kind == LocationKind::Named && l.path == name)
+    }
+}
+
+/// One `location [= | ^~ | ~ | ~*] PATH { }` or `location @NAME { }` block.
 #[derive(Debug, Clone)]
 pub struct Location {
-    /// The path as written, e.g. `/uploads` or `/`.
+    /// What follows the modifier, as written: `/uploads`, `/`, `\.php$`, `@fallback`.
     pub path: String,
-    /// `location = PATH`: matches only that exact path.
-    pub exact: bool,
+    pub kind: LocationKind,
+    /// The compiled expression of a `~` or `~*` location.
+    pub regex: Option<regex::Regex>,
     pub settings: Settings,
+    /// The locations written inside this one, in file order.
+    pub nested: Vec<LocationId>,
+}
+
+/// How a location matches the request path (nginx's modifiers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocationKind {
+    /// `location PREFIX`: the path and what is below it; the longest prefix wins, then the
+    /// regular expressions get their turn.
+    Prefix,
+    /// `location ^~ PREFIX`: a prefix that, when it is the longest, is final (no regular
+    /// expression is tried).
+    PrefixFinal,
+    /// `location = PATH`: only that path, at once.
+    Exact,
+    /// `location ~ REGEX`: case-sensitive regular expression, tried in file order.
+    Regex,
+    /// `location ~* REGEX`: case-insensitive regular expression.
+    RegexCaseless,
+    /// `location @NAME`: never matched by a path; the target of `try_files` and `error_page`.
+    Named,
+}
+
+impl Location {
+    pub fn is_exact(&self) -> bool {
+        self.kind == LocationKind::Exact
+    }
+
+    /// A plain or `^~` prefix location (whose path is a prefix of the paths it serves).
+    pub fn is_prefix(&self) -> bool {
+        matches!(self.kind, LocationKind::Prefix | LocationKind::PrefixFinal)
+    }
+
+    pub fn is_regex(&self) -> bool {
+        matches!(self.kind, LocationKind::Regex | LocationKind::RegexCaseless)
+    }
+
+    /// The location as written after `location`: `= /x`, `^~ /a`, `~* \.png$`, `/b`, `@n`.
+    pub fn display(&self) -> String {
+        self.kind.display(&self.path)
+    }
+}
+
+impl LocationKind {
+    /// A location of this kind and path as written after `location`.
+    pub fn display(self, path: &str) -> String {
+        let modifier = match self {
+            LocationKind::Prefix | LocationKind::Named => "",
+            LocationKind::PrefixFinal => "^~ ",
+            LocationKind::Exact => "= ",
+            LocationKind::Regex => "~ ",
+            LocationKind::RegexCaseless => "~* ",
+        };
+        format!("{modifier}{path}")
+    }
 }
 
 /// Everything a `server` or a `location` may set. Location values start as a copy of their
@@ -108,13 +197,21 @@ pub struct Settings {
     pub root: PathBuf,
     /// Location only.
     pub alias: Option<PathBuf>,
+    /// The path of the location that gave `alias` (a nested location inherits it, and the
+    /// part of the request path after this prefix is what is appended to the alias).
+    pub alias_prefix: String,
+    /// In a regular-expression location, an `alias` with variables (`/data/$1`): the whole file
+    /// path, expanded per request with the expression's groups.
+    pub alias_template: Option<Template>,
     pub index: Vec<String>,
     pub autoindex: bool,
     pub allow_methods: Methods,
     /// 0 means no limit.
     pub client_max_body_size: u64,
-    /// (status code, URI of the page), in file order.
-    pub error_pages: Vec<(u16, String)>,
+    /// `error_page` lines, one entry per status code, in file order.
+    pub error_pages: Vec<ErrorPage>,
+    /// `try_files FILE ... (URI | @NAME | =CODE)`.
+    pub try_files: Option<TryFiles>,
     pub return_: Option<Return>,
     pub cgi: Vec<CgiHandler>,
     pub cgi_timeout: Duration,
@@ -127,6 +224,8 @@ pub struct Settings {
     pub add_headers: Vec<AddHeader>,
     pub expires: Expires,
     pub gzip_static: bool,
+    /// The `fastcgi_*` directives (`config::fastcgi`).
+    pub fastcgi: FastCgi,
     /// `allow`/`deny`, `auth_basic`, `satisfy` (`config::access`).
     pub access: super::access::Access,
     /// `limit_req`, `limit_conn` and their statuses (`config::limits`).
@@ -141,11 +240,14 @@ impl Settings {
         Settings {
             root: config_dir.join("www"),
             alias: None,
+            alias_prefix: String::new(),
+            alias_template: None,
             index: vec!["index.html".to_string()],
             autoindex: false,
             allow_methods: Methods::GET.union(Methods::HEAD),
             client_max_body_size: 1024 * 1024,
             error_pages: Vec::new(),
+            try_files: None,
             return_: None,
             cgi: Vec::new(),
             cgi_timeout: Duration::from_secs(30),
@@ -157,18 +259,16 @@ impl Settings {
             add_headers: Vec::new(),
             expires: Expires::Off,
             gzip_static: false,
+            fastcgi: FastCgi::default(),
             access: Default::default(),
             limits: Default::default(),
             observe: Default::default(),
         }
     }
 
-    /// The configured error page URI for `status`, if any.
-    pub fn error_page(&self, status: u16) -> Option<&str> {
-        self.error_pages
-            .iter()
-            .find(|(code, _)| *code == status)
-            .map(|(_, uri)| uri.as_str())
+    /// The configured error page for `status`, if any.
+    pub fn error_page(&self, status: u16) -> Option<&ErrorPage> {
+        self.error_pages.iter().find(|page| page.code == status)
     }
 
     /// The CGI handler for a file name, matched on its extension (`.py`).
@@ -177,6 +277,53 @@ impl Settings {
             file_name.len() > h.extension.len() && file_name.ends_with(h.extension.as_str())
         })
     }
+}
+
+/// One status of an `error_page CODE ... [=[RESPONSE]] (URI | @NAME);` line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorPage {
+    pub code: u16,
+    /// A path on the server (`/errors/404.html`) or a named location (`@fallback`).
+    pub target: String,
+    pub status: ErrorPageStatus,
+}
+
+impl ErrorPage {
+    /// The named location (with its `@`) the page is answered by, if it is one.
+    pub fn named(&self) -> Option<&str> {
+        self.target.starts_with('@').then_some(self.target.as_str())
+    }
+}
+
+/// The status the answer of an `error_page` goes out with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorPageStatus {
+    /// Without `=`: the status of the error (a missing page stays a 404).
+    Original,
+    /// `=`: the status of whatever answers the page (a script's own status).
+    FromPage,
+    /// `=CODE`: that status.
+    Set(u16),
+}
+
+/// `try_files FILE ... LAST;`: the first FILE that exists answers, else LAST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TryFiles {
+    /// Paths (with variables) looked up under the root or alias; one ending in `/` must be a
+    /// directory, any other must not be.
+    pub files: Vec<Template>,
+    pub fallback: TryFallback,
+}
+
+/// What `try_files` does when none of its files exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TryFallback {
+    /// An internal redirect to this URI (`/index.php?$args`): locations are matched again.
+    Uri(Template),
+    /// The named location (with its `@`) answers.
+    Named(String),
+    /// `=CODE`: that status, with its error page.
+    Code(u16),
 }
 
 /// `return CODE [URL | TEXT];`
@@ -274,4 +421,62 @@ impl Methods {
         }
         names.join(", ")
     }
+}
+
+/// What the `fastcgi_*` directives of a block set (each inherited as nginx does; a block's own
+/// `fastcgi_param` lines replace the inherited ones).
+#[derive(Debug, Clone)]
+pub struct FastCgi {
+    /// `fastcgi_pass`: where the application listens (location only; not inherited by nested
+    /// locations, as in nginx).
+    pub pass: Option<FastCgiPass>,
+    pub params: Vec<FastCgiParam>,
+    /// `fastcgi_index NAME`: added to a script name ending in `/`.
+    pub index: Option<String>,
+    /// `fastcgi_split_path_info REGEX`: two groups, the script name and the path info.
+    pub split_path_info: Option<regex::Regex>,
+    /// `fastcgi_keep_conn on`: ask the application to keep the connection for the next request.
+    pub keep_conn: bool,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub send_timeout: Duration,
+    /// `fastcgi_intercept_errors on`: responses of 300 and more with an `error_page` get it.
+    pub intercept_errors: bool,
+}
+
+impl Default for FastCgi {
+    /// nginx's defaults: 60 s timeouts, no keep-alive, errors passed through.
+    fn default() -> FastCgi {
+        FastCgi {
+            pass: None,
+            params: Vec::new(),
+            index: None,
+            split_path_info: None,
+            keep_conn: false,
+            connect_timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            intercept_errors: false,
+        }
+    }
+}
+
+/// `fastcgi_pass ADDRESS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FastCgiPass {
+    /// `HOST:PORT` (a name is resolved when the configuration is read, as nginx does).
+    Tcp(Vec<SocketAddr>),
+    /// `unix:PATH`.
+    Unix(PathBuf),
+    /// An `upstream` block's name.
+    Upstream(String),
+}
+
+/// `fastcgi_param NAME VALUE [if_not_empty]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FastCgiParam {
+    pub name: String,
+    pub value: Template,
+    /// Not sent when the value is empty.
+    pub if_not_empty: bool,
 }

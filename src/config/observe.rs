@@ -289,19 +289,19 @@ fn parse_format(d: &Directive) -> Result<LogFormat> {
 #[derive(Default)]
 pub(super) struct Overrides {
     status_page: Option<StatusPage>,
-    logs: Option<Vec<AccessLog>>,
+    /// The block's own `access_log` lines so far, and what they need.
+    logs: Option<Arc<SiteLogs>>,
     /// `access_log off`: this block logs nothing, whatever its other `access_log` lines say.
     off: bool,
 }
 
 impl Overrides {
-    /// `formats`: to gather what the block's own logs need.
-    pub(super) fn apply_to(self, observe: &mut Observe, formats: &[LogFormat]) {
+    pub(super) fn apply_to(self, observe: &mut Observe) {
         observe.status_page = self.status_page;
         if self.off {
             observe.logs = Arc::default();
-        } else if let Some(uses) = self.logs {
-            observe.logs = Arc::new(SiteLogs::new(uses, formats));
+        } else if let Some(logs) = self.logs {
+            observe.logs = logs;
         }
     }
 }
@@ -316,7 +316,11 @@ pub(super) fn setting(
 ) -> Result<()> {
     if d.name.text == "access_log" {
         match tables.access_log(d, dir)? {
-            Some(log) => o.logs.get_or_insert_with(Vec::new).push(log),
+            Some(log) => {
+                let mut uses = o.logs.as_ref().map_or_else(Vec::new, |l| l.uses.clone());
+                uses.push(log);
+                o.logs = Some(Arc::new(SiteLogs::new(uses, &tables.formats)));
+            }
             None => o.off = true,
         }
         return Ok(());

@@ -10,13 +10,14 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::acme::{self, AcmeIssuer};
 use super::lexer::{self, Error, Pos, Token, TokenKind};
 use super::model::{
-    AddHeader, CgiHandler, Config, Expires, Location, LogLevel, LogTarget, Methods, Return, Server,
-    Settings,
+    AddHeader, CgiHandler, Config, ErrorPage, ErrorPageStatus, Expires, Location, LocationId,
+    LocationKind, LogLevel, LogTarget, Methods, Return, Server, Settings, TryFallback, TryFiles,
 };
 use super::template::Template;
-use super::tls::{Part, Tls};
+use super::tls::{self as tls_files, Part, Tls, VerifyClient};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -27,6 +28,17 @@ pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
 /// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
 /// `Config::path` is left for the caller to fill in.
 pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
+    parse_with(text, config_dir, super::fastcgi::WIRED)
+}
+
+/// [`parse`] with the `fastcgi_*` directives accepted whether or not FastCGI is wired (for
+/// the tests of their grammar).
+#[cfg(test)]
+pub(super) fn parse_allowing_fastcgi(text: &str, config_dir: &Path) -> Result<Config> {
+    parse_with(text, config_dir, true)
+}
+
+fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
     let tokens = lexer::tokenize(text)?;
     let eof = tokens.eof;
     let tree = Tree {
@@ -34,8 +46,11 @@ pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
         eof,
     }
     .block(None, 0)?;
+    let captures = capture_names(&tree);
     let interpreter = Interpreter {
         dir: config_dir,
+        captures: &captures,
+        fastcgi,
         warnings: Default::default(),
         zones: super::limits::zones(&tree)?,
         logs: std::cell::RefCell::new(super::observe::Tables::read(&tree, config_dir)?),
@@ -143,6 +158,8 @@ impl Tree {
 const MAIN: u8 = 1;
 const SERVER: u8 = 2;
 const LOCATION: u8 = 4;
+/// Inside `acme_issuer NAME { }`.
+pub(super) const ACME_ISSUER: u8 = 8;
 const SETTINGS: u8 = SERVER | LOCATION;
 const MANY: usize = usize::MAX;
 
@@ -179,11 +196,25 @@ const SPECS: &[Spec] = &[
     spec("log_format", MAIN, 2, MANY),
     spec("error_log", MAIN, 1, 2),
     block("server", MAIN, 0, 0),
+    block("acme_issuer", MAIN, 1, 1),
+    spec("acme_shared_zone", MAIN, 1, 1),
+    spec("uri", ACME_ISSUER, 1, 1),
+    spec("contact", ACME_ISSUER, 1, 1),
+    spec("state_path", ACME_ISSUER, 1, 1),
+    spec("accept_terms_of_service", ACME_ISSUER, 0, 0),
+    spec("ssl_trusted_certificate", ACME_ISSUER, 1, 1),
+    spec("ssl_verify", ACME_ISSUER, 1, 1),
+    spec("challenge", ACME_ISSUER, 1, MANY),
+    spec("account_key", ACME_ISSUER, 1, 1),
     spec("listen", SERVER, 1, 2),
     spec("ssl_certificate", SERVER, 1, 1),
     spec("ssl_certificate_key", SERVER, 1, 1),
+    spec("acme_certificate", SERVER, 1, MANY),
+    spec("ssl_client_certificate", SERVER, 1, 1),
+    spec("ssl_verify_client", SERVER, 1, 1),
+    spec("ssl_verify_depth", SERVER, 1, 1),
     spec("server_name", SERVER, 1, MANY),
-    block("location", SERVER, 1, 2),
+    block("location", SETTINGS, 1, 2),
     spec("root", SETTINGS, 1, 1),
     spec("alias", LOCATION, 1, 1),
     spec("index", SETTINGS, 1, MANY),
@@ -191,6 +222,7 @@ const SPECS: &[Spec] = &[
     spec("allow_methods", SETTINGS, 1, MANY),
     spec("client_max_body_size", SETTINGS, 1, 1),
     spec("error_page", SETTINGS, 2, MANY),
+    spec("try_files", SETTINGS, 2, MANY),
     spec("return", SETTINGS, 1, 2),
     spec("cgi", SETTINGS, 1, 2),
     spec("cgi_timeout", SETTINGS, 1, 1),
@@ -202,6 +234,16 @@ const SPECS: &[Spec] = &[
     spec("add_header", SETTINGS, 2, 3),
     spec("expires", SETTINGS, 1, 1),
     spec("gzip_static", SETTINGS, 1, 1),
+    // config::fastcgi
+    spec("fastcgi_pass", LOCATION, 1, 1),
+    spec("fastcgi_param", SETTINGS, 2, 3),
+    spec("fastcgi_index", SETTINGS, 1, 1),
+    spec("fastcgi_split_path_info", LOCATION, 1, 1),
+    spec("fastcgi_keep_conn", SETTINGS, 1, 1),
+    spec("fastcgi_connect_timeout", SETTINGS, 1, 1),
+    spec("fastcgi_read_timeout", SETTINGS, 1, 1),
+    spec("fastcgi_send_timeout", SETTINGS, 1, 1),
+    spec("fastcgi_intercept_errors", SETTINGS, 1, 1),
     spec("allow", SETTINGS, 1, 1),
     spec("deny", SETTINGS, 1, 1),
     spec("auth_basic", SETTINGS, 1, 1),
@@ -221,7 +263,7 @@ const SPECS: &[Spec] = &[
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
 /// needs one and a valid number of arguments.
-fn check(d: &Directive, context: u8) -> Result<()> {
+pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
     let name = d.name.text.as_str();
     let Some(spec) = SPECS.iter().find(|s| s.name == name) else {
         return fail(d.name.pos, format!("unknown directive \"{name}\""));
@@ -267,7 +309,8 @@ struct Overrides {
     autoindex: Option<bool>,
     allow_methods: Option<Methods>,
     client_max_body_size: Option<u64>,
-    error_pages: Option<Vec<(u16, String)>>,
+    error_pages: Option<Vec<ErrorPage>>,
+    try_files: Option<TryFiles>,
     return_: Option<Return>,
     cgi: Option<Vec<CgiHandler>>,
     cgi_timeout: Option<Duration>,
@@ -279,6 +322,7 @@ struct Overrides {
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
     gzip_static: Option<bool>,
+    fastcgi: super::fastcgi::Overrides,
     access: super::access::Overrides,
     limits: super::limits::Overrides,
     observe: super::observe::Overrides,
@@ -286,7 +330,7 @@ struct Overrides {
 
 impl Overrides {
     /// `formats`: the log formats, for what the block's access logs need.
-    fn apply_to(self, base: &Settings, formats: &[super::observe::LogFormat]) -> Settings {
+    fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
@@ -314,18 +358,26 @@ impl Overrides {
         if self.return_.is_some() {
             s.return_ = self.return_;
         }
+        if self.try_files.is_some() {
+            s.try_files = self.try_files;
+        }
         if self.upload_store.is_some() {
             s.upload_store = self.upload_store;
         }
+        s.fastcgi = self.fastcgi.apply_to(&base.fastcgi);
         self.access.apply_to(&mut s.access);
         self.limits.apply_to(&mut s.limits);
-        self.observe.apply_to(&mut s.observe, formats);
+        self.observe.apply_to(&mut s.observe);
         s
     }
 }
 
 struct Interpreter<'a> {
     dir: &'a Path,
+    /// The group names of every location regular expression in the file (`$name` variables).
+    captures: &'a [String],
+    /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
+    fastcgi: bool,
     /// Warnings found while reading (refused lines of user files), in file order.
     warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
     /// `limit_req_zone` and `limit_conn_zone`, read first (`limit_req` may name a later one).
@@ -335,6 +387,18 @@ struct Interpreter<'a> {
     logs: std::cell::RefCell<super::observe::Tables>,
 }
 
+/// A location block read, before its settings are resolved against its parents'.
+struct LocationBlock {
+    path: String,
+    kind: LocationKind,
+    regex: Option<regex::Regex>,
+    overrides: Overrides,
+    parent: Option<LocationId>,
+    nested: Vec<LocationId>,
+    /// An `alias` with variables in a regular-expression location.
+    alias_template: Option<Template>,
+}
+
 impl Interpreter<'_> {
     fn main(&self, tree: &[Directive], eof: Pos) -> Result<Config> {
         let mut workers = None;
@@ -342,9 +406,25 @@ impl Interpreter<'_> {
         let mut error_log_level = None;
         let mut servers = Vec::new();
         let mut listens = Vec::new();
+        // Issuers first: a server may name one defined further down.
+        let mut issuers: Vec<AcmeIssuer> = Vec::new();
+        let mut state_at = Vec::new();
         for d in tree {
             check(d, MAIN)?;
             match d.name.text.as_str() {
+                "acme_issuer" => {
+                    let (issuer, at) = acme::issuer(d, self.dir, &issuers)?;
+                    issuers.push(issuer);
+                    state_at.push(at);
+                }
+                "acme_shared_zone" => acme::shared_zone(d)?,
+                _ => {}
+            }
+        }
+        let mut certificates = Vec::new();
+        for d in tree {
+            match d.name.text.as_str() {
+                "acme_issuer" | "acme_shared_zone" => {}
                 "workers" => {
                     if workers.is_some() {
                         return duplicate(d);
@@ -360,14 +440,21 @@ impl Interpreter<'_> {
                         error_log_level = Some(parse_log_level(level)?);
                     }
                 }
-                // Read before the servers (`Interpreter::zones`).
+                // Read before the servers (`Interpreter::zones`, `Interpreter::logs`).
                 "limit_req_zone" | "limit_conn_zone" | "log_format" | "access_log" => {}
-                _ => servers.push(self.server(d, &mut listens)?),
+                _ => {
+                    let (server, acme_at) = self.server(d, &mut listens, &issuers)?;
+                    if let (Some(cert), Some(at)) = (&server.acme, acme_at) {
+                        certificates.push((cert.clone(), at));
+                    }
+                    servers.push(server);
+                }
             }
         }
         if servers.is_empty() {
             return fail(eof, "no \"server\" block in the configuration");
         }
+        acme::check_states(&issuers, &state_at, &certificates)?;
         Ok(Config {
             path: PathBuf::new(),
             workers: match workers {
@@ -377,6 +464,7 @@ impl Interpreter<'_> {
             error_log: error_log.unwrap_or(LogTarget::Stderr),
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
+            acme_issuers: issuers,
             warnings: Vec::new(),
             zones: Vec::new(),
             log_files: Vec::new(),
@@ -386,15 +474,26 @@ impl Interpreter<'_> {
 
     /// One `server` block. `listens`: every listen address of the servers before it, with its
     /// `ssl` flag and where it is written (an address is TLS or not for all its servers).
-    fn server(&self, d: &Directive, listens: &mut Vec<(SocketAddr, bool, Pos)>) -> Result<Server> {
+    /// Also returns where its `acme_certificate` is, if it has one.
+    fn server(
+        &self,
+        d: &Directive,
+        listens: &mut Vec<(SocketAddr, bool, Pos)>,
+        issuers: &[AcmeIssuer],
+    ) -> Result<(Server, Option<Pos>)> {
         let mut listen: Vec<SocketAddr> = Vec::new();
         let mut ssl = Vec::new();
         let mut first_ssl: Option<Pos> = None;
         let mut certificate: Option<&Word> = None;
         let mut certificate_key: Option<&Word> = None;
         let mut server_names = Vec::new();
+        let mut acme_directive: Option<&Directive> = None;
+        let mut client_certificate: Option<&Word> = None;
+        let mut verify_client: Option<(Option<VerifyClient>, Pos)> = None;
+        let mut verify_depth: Option<usize> = None;
         let mut own = Overrides::default();
-        let mut locations: Vec<(String, bool, Overrides)> = Vec::new();
+        let mut locations: Vec<LocationBlock> = Vec::new();
+        let mut top_locations = Vec::new();
         for c in d.block.as_deref().unwrap_or_default() {
             check(c, SERVER)?;
             match c.name.text.as_str() {
@@ -454,18 +553,58 @@ impl Interpreter<'_> {
                 "server_name" => {
                     server_names.extend(c.args.iter().map(|a| a.text.to_lowercase()));
                 }
+                "acme_certificate" => {
+                    if acme_directive.is_some() {
+                        return duplicate(c);
+                    }
+                    acme_directive = Some(c);
+                }
+                "ssl_client_certificate" => {
+                    if client_certificate.is_some() {
+                        return duplicate(c);
+                    }
+                    client_certificate = Some(&c.args[0]);
+                }
+                "ssl_verify_client" => {
+                    if verify_client.is_some() {
+                        return duplicate(c);
+                    }
+                    let a = &c.args[0];
+                    let mode = VerifyClient::from_name(&a.text);
+                    if mode.is_none() && a.text != "off" {
+                        return fail(
+                            a.pos,
+                            format!(
+                                "invalid value \"{}\" in \"ssl_verify_client\" directive, it \
+                                 must be \"on\", \"off\", \"optional\" or \"optional_no_ca\"",
+                                a.text
+                            ),
+                        );
+                    }
+                    verify_client = Some((mode, c.name.pos));
+                }
+                "ssl_verify_depth" => {
+                    if verify_depth.is_some() {
+                        return duplicate(c);
+                    }
+                    let a = &c.args[0];
+                    match parse_decimal(&a.text) {
+                        Some(n) if n <= 100 => verify_depth = Some(n as usize),
+                        _ => {
+                            return fail(
+                                a.pos,
+                                format!(
+                                    "invalid value \"{}\" in \"ssl_verify_depth\" directive, \
+                                     it must be a number from 0 to 100",
+                                    a.text
+                                ),
+                            );
+                        }
+                    }
+                }
                 "location" => {
-                    let (path, exact, pos) = location_path(c)?;
-                    if locations.iter().any(|(p, e, _)| *p == path && *e == exact) {
-                        let shown = if exact { format!("= {path}") } else { path };
-                        return fail(pos, format!("duplicate location \"{shown}\""));
-                    }
-                    let mut overrides = Overrides::default();
-                    for l in c.block.as_deref().unwrap_or_default() {
-                        check(l, LOCATION)?;
-                        self.setting(&mut overrides, l)?;
-                    }
-                    locations.push((path, exact, overrides));
+                    let id = self.location(c, None, &mut locations)?;
+                    top_locations.push(id);
                 }
                 _ => self.setting(&mut own, c)?,
             }
@@ -473,27 +612,242 @@ impl Interpreter<'_> {
         if listen.is_empty() {
             return fail(d.name.pos, "no \"listen\" in server");
         }
-        let tls = self.tls(certificate, certificate_key, first_ssl)?;
-        let logs = self.logs.borrow();
+        let acme = match acme_directive {
+            Some(c) => Some(acme::certificate(c, issuers, &server_names, first_ssl)?),
+            None => None,
+        };
+        // nginx's `ssl_certificate $acme_certificate; ssl_certificate_key $acme_certificate_key;`
+        // names the ACME certificate, which webserv serves without them.
+        let acme_variable = |w: Option<&Word>, name: &str| w.is_some_and(|w| w.text == name);
+        let (certificate, certificate_key) = if acme_variable(certificate, "$acme_certificate")
+            || acme_variable(certificate_key, "$acme_certificate_key")
+        {
+            match (acme.is_some(), certificate, certificate_key) {
+                (true, Some(c), Some(k))
+                    if c.text == "$acme_certificate" && k.text == "$acme_certificate_key" =>
+                {
+                    (None, None)
+                }
+                (true, _, _) => {
+                    let at = certificate
+                        .or(certificate_key)
+                        .map_or(d.name.pos, |w| w.pos);
+                    return fail(
+                        at,
+                        "\"$acme_certificate\" and \"$acme_certificate_key\" go together",
+                    );
+                }
+                (false, _, _) => {
+                    let at = certificate
+                        .or(certificate_key)
+                        .map_or(d.name.pos, |w| w.pos);
+                    return fail(
+                        at,
+                        "\"$acme_certificate\" needs \"acme_certificate\" in the same server",
+                    );
+                }
+            }
+        } else {
+            (certificate, certificate_key)
+        };
+        if let (Some(c), Some(_)) = (certificate, &acme) {
+            return fail(
+                c.pos,
+                "\"ssl_certificate\" and \"acme_certificate\" cannot both give the server's \
+                 certificate",
+            );
+        }
+        let ssl_needs_file = if acme.is_some() { None } else { first_ssl };
+        let tls = self.tls(certificate, certificate_key, ssl_needs_file)?;
+        let client_auth = match verify_client {
+            Some((Some(mode), at)) => {
+                if first_ssl.is_none() {
+                    return fail(
+                        at,
+                        "\"ssl_verify_client\" needs a \"listen ... ssl\" in its server",
+                    );
+                }
+                let file = match client_certificate {
+                    Some(w) => Some(self.path(w)?),
+                    None if mode == VerifyClient::OptionalNoCa => None,
+                    None => {
+                        return fail(at, "no ssl_client_certificate for ssl_verify_client");
+                    }
+                };
+                match tls_files::client_auth(file.as_deref(), mode, verify_depth.unwrap_or(1)) {
+                    Ok(auth) => Some(std::sync::Arc::new(auth)),
+                    Err(message) => {
+                        let at = client_certificate.map_or(at, |w| w.pos);
+                        return fail(at, message);
+                    }
+                }
+            }
+            _ => None,
+        };
         let mut base = Settings::defaults(self.dir);
-        base.observe.logs = std::sync::Arc::clone(&logs.top);
-        let settings = own.apply_to(&base, &logs.formats);
-        let locations = locations
-            .into_iter()
-            .map(|(path, exact, overrides)| Location {
-                path,
-                exact,
-                settings: overrides.apply_to(&settings, &logs.formats),
-            })
-            .collect();
-        Ok(Server {
+        base.observe.logs = std::sync::Arc::clone(&self.logs.borrow().top);
+        let settings = own.apply_to(&base);
+        // Parents come before the blocks nested in them: each inherits from one already done.
+        let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
+        for block in locations {
+            let base = match block.parent {
+                Some(parent) => &resolved[parent].settings,
+                None => &settings,
+            };
+            let own_alias = block.overrides.alias.is_some();
+            let alias_template = block.alias_template;
+            let mut settings = block.overrides.apply_to(base);
+            if own_alias {
+                settings.alias_prefix = block.path.clone();
+                settings.alias_template = alias_template;
+            }
+            resolved.push(Location {
+                path: block.path,
+                kind: block.kind,
+                regex: block.regex,
+                settings,
+                nested: block.nested,
+            });
+        }
+        let server = Server {
             listen,
             ssl,
             tls,
+            acme,
+            client_auth,
             server_names,
             settings,
-            locations,
-        })
+            locations: resolved,
+            top_locations,
+        };
+        check_named_targets(d, &server)?;
+        Ok((server, acme_directive.map(|c| c.name.pos)))
+    }
+
+    /// One `location` block (and the blocks nested in it), checked against its parent as nginx
+    /// does, added to `out`; returns its id.
+    fn location(
+        &self,
+        d: &Directive,
+        parent: Option<LocationId>,
+        out: &mut Vec<LocationBlock>,
+    ) -> Result<LocationId> {
+        let (path, kind, pos) = location_path(d)?;
+        let shown = |kind: LocationKind, path: &str| kind.display(path);
+        if let Some(p) = parent.map(|p| &out[p]) {
+            let (this, that) = (shown(kind, &path), shown(p.kind, &p.path));
+            if p.kind == LocationKind::Exact {
+                return fail(
+                    pos,
+                    format!("location \"{this}\" cannot be inside the exact location \"{that}\""),
+                );
+            }
+            if p.kind == LocationKind::Named {
+                return fail(
+                    pos,
+                    format!("location \"{this}\" cannot be inside the named location \"{that}\""),
+                );
+            }
+            if kind == LocationKind::Named {
+                return fail(
+                    pos,
+                    format!("named location \"{this}\" can be on the server level only"),
+                );
+            }
+            let inside = match (kind, p.kind) {
+                (LocationKind::Regex | LocationKind::RegexCaseless, _) => true,
+                (_, LocationKind::Prefix | LocationKind::PrefixFinal) => {
+                    super::model::prefix_matches(&p.path, &path)
+                }
+                // nginx compares the nested name with the expression's text.
+                _ => path.starts_with(&p.path),
+            };
+            if !inside {
+                return fail(
+                    pos,
+                    format!("location \"{this}\" is outside location \"{that}\""),
+                );
+            }
+        }
+        let siblings: &[LocationId] = match parent {
+            Some(p) => &out[p].nested,
+            None => &[],
+        };
+        let same_class = |a: LocationKind, b: LocationKind| {
+            let class = |k| match k {
+                LocationKind::Prefix | LocationKind::PrefixFinal => 0,
+                LocationKind::Exact => 1,
+                LocationKind::Named => 2,
+                LocationKind::Regex | LocationKind::RegexCaseless => 3,
+            };
+            class(a) == class(b) && class(a) != 3
+        };
+        let duplicate = match parent {
+            Some(_) => siblings
+                .iter()
+                .any(|&s| out[s].path == path && same_class(out[s].kind, kind)),
+            None => out
+                .iter()
+                .any(|b| b.parent.is_none() && b.path == path && same_class(b.kind, kind)),
+        };
+        if duplicate {
+            return fail(
+                pos,
+                format!("duplicate location \"{}\"", shown(kind, &path)),
+            );
+        }
+        let regex = match kind {
+            LocationKind::Regex | LocationKind::RegexCaseless => Some(compile_regex(
+                &path,
+                kind == LocationKind::RegexCaseless,
+                pos,
+            )?),
+            _ => None,
+        };
+        let id = out.len();
+        out.push(LocationBlock {
+            path,
+            kind,
+            regex,
+            overrides: Overrides::default(),
+            parent,
+            nested: Vec::new(),
+            alias_template: None,
+        });
+        if let Some(p) = parent {
+            out[p].nested.push(id);
+        }
+        let mut overrides = Overrides::default();
+        for l in d.block.as_deref().unwrap_or_default() {
+            check(l, LOCATION)?;
+            if l.name.text == "location" {
+                self.location(l, Some(id), out)?;
+            } else {
+                self.setting(&mut overrides, l)?;
+            }
+        }
+        if out[id].regex.is_some()
+            && let Some(w) = d
+                .block
+                .iter()
+                .flatten()
+                .find(|l| l.name.text == "alias")
+                .and_then(|l| l.args.first())
+        {
+            let template = parse_template(w, self.captures)?;
+            if template.has_variables() {
+                // Relative to the configuration's directory, as every path; the directory is
+                // literal text (it may hold a `$`).
+                let dir = if Path::new(&w.text).is_absolute() || w.text.starts_with('$') {
+                    String::new()
+                } else {
+                    format!("{}/", self.dir.display())
+                };
+                out[id].alias_template = Some(Template::prefixed(&dir, template));
+            }
+        }
+        out[id].overrides = overrides;
+        Ok(id)
     }
 
     /// One directive of the settings family, already `check`ed for its block.
@@ -570,29 +924,20 @@ impl Interpreter<'_> {
                 o.client_max_body_size = Some(parse_size(&args[0])?);
             }
             "error_page" => {
-                let Some((uri, codes)) = args.split_last() else {
-                    return fail(d.name.pos, "invalid number of arguments in \"error_page\"");
-                };
-                if !uri.text.starts_with('/') {
-                    return fail(
-                        uri.pos,
-                        format!(
-                            "invalid error page URI \"{}\", it must start with \"/\"",
-                            uri.text
-                        ),
-                    );
-                }
                 let list = o.error_pages.get_or_insert_with(Vec::new);
-                for c in codes {
-                    let code = parse_code(c, 300, 599)?;
-                    list.push((code, uri.text.clone()));
+                list.extend(parse_error_page(d)?);
+            }
+            "try_files" => {
+                if o.try_files.is_some() {
+                    return duplicate(d);
                 }
+                o.try_files = Some(self.try_files(args)?);
             }
             "return" => {
                 if o.return_.is_some() {
                     return duplicate(d);
                 }
-                o.return_ = Some(parse_return(args)?);
+                o.return_ = Some(parse_return(args, self.captures)?);
             }
             "cgi" => {
                 let ext = &args[0];
@@ -639,6 +984,12 @@ impl Interpreter<'_> {
                     return duplicate(d);
                 }
                 o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
+            }
+            name if super::fastcgi::NAMES.contains(&name) => {
+                super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
+                if !self.fastcgi {
+                    return super::fastcgi::refuse_unwired(d.name.pos);
+                }
             }
             name if super::observe::NAMES.contains(&name) => {
                 let mut logs = self.logs.borrow_mut();
@@ -727,6 +1078,58 @@ impl Interpreter<'_> {
         Ok(super::clean(&self.dir.join(&w.text)))
     }
 
+    /// `try_files FILE ... LAST`: LAST is a URI, `@NAME` or `=CODE`.
+    fn try_files(&self, args: &[Word]) -> Result<TryFiles> {
+        let Some((last, files)) = args.split_last() else {
+            return fail(Pos { line: 1, col: 1 }, "invalid number of arguments");
+        };
+        let mut templates = Vec::with_capacity(files.len());
+        for f in files {
+            if f.text.is_empty() {
+                return fail(f.pos, "invalid file \"\" in \"try_files\" directive");
+            }
+            let t = parse_template(f, self.captures)?;
+            if t.starts_with("@") || t.starts_with("=") {
+                return fail(
+                    f.pos,
+                    format!(
+                        "\"{}\" can only be the last argument of \"try_files\" (the fallback)",
+                        f.text
+                    ),
+                );
+            }
+            templates.push(t);
+        }
+        let fallback = if let Some(code) = last.text.strip_prefix('=') {
+            let w = Word {
+                text: code.to_string(),
+                pos: Pos {
+                    line: last.pos.line,
+                    col: last.pos.col + 1,
+                },
+            };
+            TryFallback::Code(parse_code(&w, 200, 599)?)
+        } else if last.text.starts_with('@') {
+            check_location_name(last)?;
+            TryFallback::Named(last.text.clone())
+        } else if last.text.starts_with('/') || last.text.starts_with('$') {
+            TryFallback::Uri(parse_template(last, self.captures)?)
+        } else {
+            return fail(
+                last.pos,
+                format!(
+                    "invalid fallback \"{}\" of \"try_files\": the last argument must be a URI \
+                     (\"/index.php?$args\"), a named location (\"@app\") or a status (\"=404\")",
+                    last.text
+                ),
+            );
+        };
+        Ok(TryFiles {
+            files: templates,
+            fallback,
+        })
+    }
+
     /// An absolute path is kept, a relative one with a `/` is relative to the config directory,
     /// and a bare name (`python3`) is kept for a `PATH` search.
     fn interpreter(&self, w: &Word) -> Result<PathBuf> {
@@ -777,27 +1180,33 @@ fn parse_workers(w: &Word) -> Result<usize> {
     }
 }
 
-/// `location PATH` or `location = PATH` (also `=PATH`, as nginx accepts): the path, whether it
-/// is exact, and where the path is written.
-fn location_path(d: &Directive) -> Result<(String, bool, Pos)> {
-    let (path, exact, pos) = match d.args.as_slice() {
-        [m, p] if m.text == "=" => (p.text.as_str(), true, p.pos),
-        [m, _] => {
-            return fail(
-                m.pos,
-                format!("unsupported location modifier \"{}\"", m.text),
-            );
-        }
-        [p] => match p.text.strip_prefix('=') {
-            Some(rest) => (
-                rest,
-                true,
+/// `location [= | ^~ | ~ | ~*] PATH` (the modifier may be glued to the path, `=/x`, as nginx
+/// accepts) or `location @NAME`: the path, its kind, and where the path is written.
+fn location_path(d: &Directive) -> Result<(String, LocationKind, Pos)> {
+    const MODIFIERS: [(&str, LocationKind); 4] = [
+        ("=", LocationKind::Exact),
+        ("^~", LocationKind::PrefixFinal),
+        ("~*", LocationKind::RegexCaseless),
+        ("~", LocationKind::Regex),
+    ];
+    let (path, kind, pos) = match d.args.as_slice() {
+        [m, p] => match MODIFIERS.iter().find(|(text, _)| *text == m.text) {
+            Some((_, kind)) => (p.text.as_str(), *kind, p.pos),
+            None => {
+                return fail(m.pos, format!("invalid location modifier \"{}\"", m.text));
+            }
+        },
+        [p] => match MODIFIERS.iter().find(|(text, _)| p.text.starts_with(text)) {
+            Some((text, kind)) => (
+                &p.text[text.len()..],
+                *kind,
                 Pos {
                     line: p.pos.line,
-                    col: p.pos.col + 1,
+                    col: p.pos.col + text.chars().count(),
                 },
             ),
-            None => (p.text.as_str(), false, p.pos),
+            None if p.text.starts_with('@') => (p.text.as_str(), LocationKind::Named, p.pos),
+            None => (p.text.as_str(), LocationKind::Prefix, p.pos),
         },
         _ => {
             return fail(
@@ -806,13 +1215,107 @@ fn location_path(d: &Directive) -> Result<(String, bool, Pos)> {
             );
         }
     };
-    if !path.starts_with('/') {
-        return fail(
+    match kind {
+        LocationKind::Regex | LocationKind::RegexCaseless if path.is_empty() => {
+            return fail(pos, "empty regular expression in \"location\"");
+        }
+        LocationKind::Named => check_location_name(&Word {
+            text: path.to_string(),
             pos,
-            format!("invalid location \"{path}\", it must start with \"/\""),
-        );
+        })?,
+        LocationKind::Regex | LocationKind::RegexCaseless => {}
+        _ if !path.starts_with('/') => {
+            return fail(
+                pos,
+                format!("invalid location \"{path}\", it must start with \"/\""),
+            );
+        }
+        _ => {}
     }
-    Ok((path.to_string(), exact, pos))
+    Ok((path.to_string(), kind, pos))
+}
+
+/// `@NAME`: at least one character after `@`.
+fn check_location_name(w: &Word) -> Result<()> {
+    if w.text.len() < 2 || w.text.contains('/') {
+        return fail(w.pos, format!("invalid location name \"{}\"", w.text));
+    }
+    Ok(())
+}
+
+/// Compiles a location's regular expression, an error at the expression when it does not.
+/// The `regex` crate matches in time linear in the path, whatever the expression: no request
+/// can make a worker backtrack for long (nginx's PCRE can).
+fn compile_regex(source: &str, caseless: bool, pos: Pos) -> Result<regex::Regex> {
+    regex::RegexBuilder::new(source)
+        .case_insensitive(caseless)
+        .size_limit(1 << 20)
+        .build()
+        .or_else(|e| {
+            fail(
+                pos,
+                format!(
+                    "invalid regular expression \"{source}\": {}",
+                    regex_message(&e)
+                ),
+            )
+        })
+}
+
+/// The one-line reason of a `regex` error (its syntax errors come as a drawing over lines).
+pub(super) fn regex_message(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => text
+            .lines()
+            .find_map(|l| l.strip_prefix("error: "))
+            .unwrap_or(text)
+            .to_string(),
+        regex::Error::CompiledTooBig(_) => "the compiled expression is too big".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// The group names of every location regular expression in the file, for `$name` variables
+/// (nginx makes each named group a variable, wherever it is used). Expressions that do not
+/// compile are skipped here: they are reported where they are written.
+fn capture_names(tree: &[Directive]) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut stack: Vec<&Directive> = tree.iter().collect();
+    while let Some(d) = stack.pop() {
+        if d.name.text == "location"
+            && let Ok((path, kind, pos)) = location_path(d)
+            && matches!(kind, LocationKind::Regex | LocationKind::RegexCaseless)
+            && let Ok(regex) = compile_regex(&path, false, pos)
+        {
+            for name in regex.capture_names().flatten() {
+                if !names.iter().any(|n| n == name) {
+                    names.push(name.to_string());
+                }
+            }
+        }
+        stack.extend(d.block.iter().flatten());
+    }
+    names
+}
+
+/// Every named location that a `try_files` or an `error_page` of the server (or of its
+/// locations) names must exist in the server: an error at the reference otherwise (nginx
+/// finds out only when a request takes that path, and answers 500).
+fn check_named_targets(d: &Directive, server: &Server) -> Result<()> {
+    let mut stack: Vec<&Directive> = d.block.iter().flatten().collect();
+    while let Some(c) = stack.pop() {
+        let target = match c.name.text.as_str() {
+            "try_files" | "error_page" => c.args.last(),
+            _ => None,
+        };
+        if let Some(w) = target.filter(|w| w.text.starts_with('@'))
+            && server.named_location(&w.text).is_none()
+        {
+            return fail(w.pos, format!("no location \"{}\" in this server", w.text));
+        }
+        stack.extend(c.block.iter().flatten());
+    }
+    Ok(())
 }
 
 /// `[HOST:]PORT` with HOST an IPv4 literal, `[IPv6]`, `*` or `localhost`.
@@ -888,14 +1391,14 @@ const REDIRECTS: [u16; 5] = [301, 302, 303, 307, 308];
 
 /// `return CODE [URL | TEXT]`, or nginx's `return URL` (a 302) for an `http(s)://` URL (or one
 /// starting with `$scheme`). The URL or text may hold variables.
-fn parse_return(args: &[Word]) -> Result<Return> {
+fn parse_return(args: &[Word], captures: &[String]) -> Result<Return> {
     let first = &args[0];
     let is_url =
         |t: &str| t.starts_with("http://") || t.starts_with("https://") || t.starts_with("$scheme");
     if args.len() == 1 && is_url(&first.text) {
         return Ok(Return {
             code: 302,
-            target: Some(parse_template(first)?),
+            target: Some(parse_template(first, captures)?),
         });
     }
     let code = match parse_decimal(&first.text) {
@@ -903,7 +1406,7 @@ fn parse_return(args: &[Word]) -> Result<Return> {
         _ => return fail(first.pos, format!("invalid return code \"{}\"", first.text)),
     };
     let target = match args.get(1) {
-        Some(w) => Some(parse_template(w)?),
+        Some(w) => Some(parse_template(w, captures)?),
         None => None,
     };
     if REDIRECTS.contains(&code) && target.as_ref().is_none_or(Template::is_empty) {
@@ -916,8 +1419,64 @@ fn parse_return(args: &[Word]) -> Result<Return> {
 }
 
 /// A text with variables, errors reported at the word.
-fn parse_template(w: &Word) -> Result<Template> {
-    Template::parse(&w.text).or_else(|e| fail(w.pos, format!("{} in \"{}\"", e.message, w.text)))
+pub(super) fn parse_template(w: &Word, captures: &[String]) -> Result<Template> {
+    Template::parse(&w.text, captures)
+        .or_else(|e| fail(w.pos, format!("{} in \"{}\"", e.message, w.text)))
+}
+
+/// `error_page CODE ... [=[RESPONSE]] (URI | @NAME)`: one entry per code.
+fn parse_error_page(d: &Directive) -> Result<Vec<ErrorPage>> {
+    let Some((target, rest)) = d.args.split_last() else {
+        return fail(d.name.pos, "invalid number of arguments in \"error_page\"");
+    };
+    let (codes, status) = match rest.split_last() {
+        Some((eq, codes)) if eq.text.starts_with('=') => {
+            let status = match &eq.text[1..] {
+                "" => ErrorPageStatus::FromPage,
+                code => ErrorPageStatus::Set(parse_code(
+                    &Word {
+                        text: code.to_string(),
+                        pos: Pos {
+                            line: eq.pos.line,
+                            col: eq.pos.col + 1,
+                        },
+                    },
+                    200,
+                    599,
+                )?),
+            };
+            (codes, status)
+        }
+        _ => (rest, ErrorPageStatus::Original),
+    };
+    if codes.is_empty() {
+        return fail(
+            d.name.pos,
+            "invalid number of arguments in \"error_page\" directive",
+        );
+    }
+    if target.text.starts_with('@') {
+        check_location_name(target)?;
+    } else if !target.text.starts_with('/') {
+        return fail(
+            target.pos,
+            format!(
+                "invalid error page URI \"{}\", it must start with \"/\" (or \"@\" for a named \
+                 location)",
+                target.text
+            ),
+        );
+    }
+    codes
+        .iter()
+        .map(|c| {
+            Ok(ErrorPage {
+                code: parse_code(c, 300, 599)?,
+                target: target.text.clone(),
+                status,
+            })
+        })
+        .collect()
 }
 
 /// `error_log PATH LEVEL`: one of nginx's level names we use.
@@ -937,7 +1496,7 @@ fn parse_log_level(w: &Word) -> Result<LogLevel> {
     )
 }
 
-fn parse_on_off(w: &Word, directive: &str) -> Result<bool> {
+pub(super) fn parse_on_off(w: &Word, directive: &str) -> Result<bool> {
     match w.text.to_ascii_lowercase().as_str() {
         "on" => Ok(true),
         "off" => Ok(false),
@@ -1073,7 +1632,7 @@ pub(super) fn parse_size(w: &Word) -> Result<u64> {
 const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Seconds, or a number with `ms`, `s`, `m` or `h`.
-fn parse_duration(w: &Word) -> Result<Duration> {
+pub(super) fn parse_duration(w: &Word) -> Result<Duration> {
     let s = w.text.as_str();
     let (digits, millis_per_unit) = if let Some(d) = s.strip_suffix("ms") {
         (d, 1)
@@ -1135,6 +1694,11 @@ mod tests {
         ok(&format!("server {{ listen 80; {body} }}")).servers[0]
             .settings
             .clone()
+    }
+
+    /// (code, target) of each error page.
+    fn pages(list: &[ErrorPage]) -> Vec<(u16, &str)> {
+        list.iter().map(|p| (p.code, p.target.as_str())).collect()
     }
 
     fn abs(p: &str) -> PathBuf {
@@ -1479,12 +2043,8 @@ mod tests {
         assert!(s.allow_methods.allows(Methods::HEAD));
         assert_eq!(s.client_max_body_size, 10 << 20);
         assert_eq!(
-            s.error_pages,
-            vec![
-                (404, "/404.html".into()),
-                (500, "/5xx.html".into()),
-                (502, "/5xx.html".into())
-            ]
+            pages(&s.error_pages),
+            vec![(404, "/404.html"), (500, "/5xx.html"), (502, "/5xx.html")]
         );
         assert_eq!(
             s.return_,
@@ -1521,7 +2081,10 @@ mod tests {
         assert!(!s.settings.autoindex);
         assert_eq!(l.root, PathBuf::from("/srv"));
         assert_eq!(l.client_max_body_size, 0);
-        assert_eq!(l.error_page(404), Some("/nf.html"));
+        assert_eq!(
+            l.error_page(404).map(|p| p.target.as_str()),
+            Some("/nf.html")
+        );
     }
 
     #[test]
@@ -1568,13 +2131,13 @@ mod tests {
         let s = &c.servers[0];
         let x = &s.locations[0].settings;
         assert_eq!(x.index, vec!["c"]);
-        assert_eq!(x.error_pages, vec![(403, "/c".into())]);
+        assert_eq!(pages(&x.error_pages), vec![(403, "/c")]);
         assert_eq!(x.error_page(404), None);
         assert_eq!(x.cgi.len(), 1);
         assert_eq!(x.cgi_for("a.py"), None);
         let y = &s.locations[1].settings;
         assert_eq!(y.index, vec!["a", "b"]);
-        assert_eq!(y.error_pages, vec![(404, "/a".into()), (500, "/b".into())]);
+        assert_eq!(pages(&y.error_pages), vec![(404, "/a"), (500, "/b")]);
         assert_eq!(y.cgi.len(), 2);
     }
 
@@ -1584,8 +2147,8 @@ mod tests {
             "error_page 404 /a; error_page 403 405 /b; cgi .a; cgi .b b; index x; index y z;",
         );
         assert_eq!(
-            s.error_pages,
-            vec![(404, "/a".into()), (403, "/b".into()), (405, "/b".into())]
+            pages(&s.error_pages),
+            vec![(404, "/a"), (403, "/b"), (405, "/b")]
         );
         assert_eq!(
             s.cgi
@@ -1605,7 +2168,7 @@ mod tests {
         let locs: Vec<(&str, bool)> = c.servers[0]
             .locations
             .iter()
-            .map(|l| (l.path.as_str(), l.exact))
+            .map(|l| (l.path.as_str(), l.is_exact()))
             .collect();
         assert_eq!(
             locs,
@@ -1629,6 +2192,14 @@ mod tests {
                 "1:48: duplicate location \"= /a\"",
             ),
             (
+                "server { listen 80; location /a {} location ^~ /a {} }",
+                "1:48: duplicate location \"^~ /a\"",
+            ),
+            (
+                "server { listen 80; location @x {} location @x {} }",
+                "1:45: duplicate location \"@x\"",
+            ),
+            (
                 "server { listen 80; location a {} }",
                 "1:30: invalid location \"a\", it must start with \"/\"",
             ),
@@ -1637,8 +2208,8 @@ mod tests {
                 "1:32: invalid location \"a\", it must start with \"/\"",
             ),
             (
-                "server { listen 80; location ~ /a {} }",
-                "1:30: unsupported location modifier \"~\"",
+                "server { listen 80; location ^* /a {} }",
+                "1:30: invalid location modifier \"^*\"",
             ),
             (
                 "server { listen 80; location = {} }",
@@ -1648,15 +2219,257 @@ mod tests {
                 "server { listen 80; location /a /b /c {} }",
                 "1:21: invalid number of arguments in \"location\" directive",
             ),
+            (
+                "server { listen 80; location @ {} }",
+                "1:30: invalid location name \"@\"",
+            ),
+            (
+                "server { listen 80; location ~ \"\" {} }",
+                "1:32: empty regular expression in \"location\"",
+            ),
         ]);
     }
 
     #[test]
-    fn nested_locations_are_not_allowed() {
+    fn every_location_modifier_is_read_spaced_or_glued() {
+        let c = ok(
+            "server { listen 80; location / {} location = /x {} location =/y {}
+                    location ^~ /s {} location ^~/t {} location ~ \\.php$ {} location ~\\.py$ {}
+                    location ~* \\.PNG$ {} location ~*\\.gif$ {} location @app {} }",
+        );
+        let locs: Vec<(&str, LocationKind)> = c.servers[0]
+            .locations
+            .iter()
+            .map(|l| (l.path.as_str(), l.kind))
+            .collect();
+        use LocationKind::*;
+        assert_eq!(
+            locs,
+            vec![
+                ("/", Prefix),
+                ("/x", Exact),
+                ("/y", Exact),
+                ("/s", PrefixFinal),
+                ("/t", PrefixFinal),
+                ("\\.php$", Regex),
+                ("\\.py$", Regex),
+                ("\\.PNG$", RegexCaseless),
+                ("\\.gif$", RegexCaseless),
+                ("@app", Named),
+            ]
+        );
+        let png = c.servers[0].locations[7].regex.as_ref().unwrap();
+        assert!(png.is_match("/a.png") && png.is_match("/a.PnG"));
+        // A regex and a prefix may share a text; two regexes may too (nginx tries both).
+        ok("server { listen 80; location ~ /a {} location /a {} location ~ /a {} }");
+    }
+
+    #[test]
+    fn a_regex_that_does_not_compile_is_an_error_at_the_regex() {
+        errors(&[
+            (
+                "server { listen 80;\n  location ~ \\.(php {} }",
+                "2:14: invalid regular expression \"\\.(php\": unclosed group",
+            ),
+            (
+                "server { listen 80; location ~*(?<n>a)(?<n>b) {} }",
+                "1:32: invalid regular expression \"(?<n>a)(?<n>b)\": duplicate capture group name",
+            ),
+            (
+                "server { listen 80; location ~ ^(a)\\1$ {} }",
+                "1:32: invalid regular expression \"^(a)\\1$\": backreferences are not supported",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn nested_locations_follow_nginx_rules() {
+        let c = ok("server { listen 80; root /r;
+              location /a { root /ra; location /a/b { location ~ x$ { autoindex on; } }
+                            location ~ \\.php$ { } location = /a/c { } }
+              location ~ \\.js$ { location ~ min { } }
+              location /z { } }");
+        let s = &c.servers[0];
+        let shown: Vec<String> = s.locations.iter().map(Location::display).collect();
+        assert_eq!(
+            shown,
+            [
+                "/a",
+                "/a/b",
+                "~ x$",
+                "~ \\.php$",
+                "= /a/c",
+                "~ \\.js$",
+                "~ min",
+                "/z"
+            ]
+        );
+        assert_eq!(s.top_locations, vec![0, 5, 7]);
+        assert_eq!(s.locations[0].nested, vec![1, 3, 4]);
+        assert_eq!(s.locations[1].nested, vec![2]);
+        // Settings flow down through every level.
+        assert_eq!(s.locations[2].settings.root, PathBuf::from("/ra"));
+        assert!(s.locations[2].settings.autoindex);
+        assert!(!s.locations[1].settings.autoindex);
+        errors(&[
+            (
+                "server { listen 80;\n  location = /a {\n    location /a/b { }\n  }\n}",
+                "3:14: location \"/a/b\" cannot be inside the exact location \"= /a\"",
+            ),
+            (
+                "server { listen 80; location @n { location /a { } } }",
+                "1:44: location \"/a\" cannot be inside the named location \"@n\"",
+            ),
+            (
+                "server { listen 80; location /a { location @n { } } }",
+                "1:44: named location \"@n\" can be on the server level only",
+            ),
+            (
+                "server { listen 80; location /a { location /b { } } }",
+                "1:44: location \"/b\" is outside location \"/a\"",
+            ),
+            (
+                "server { listen 80; location /img { location /images { } } }",
+                "1:46: location \"/images\" is outside location \"/img\"",
+            ),
+            (
+                "server { listen 80; location ~ a { location /a { } } }",
+                "1:45: location \"/a\" is outside location \"~ a\"",
+            ),
+            (
+                "server { listen 80; location /a { location /a/b { } location ^~ /a/b { } } }",
+                "1:65: duplicate location \"^~ /a/b\"",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn try_files_needs_a_fallback_and_takes_names_with_variables() {
+        let s = server_settings("location @app { } try_files $uri $uri/ /index.php?$args;");
+        let tf = s.try_files.unwrap();
+        assert_eq!(
+            tf.files.iter().map(Template::source).collect::<Vec<_>>(),
+            ["$uri", "$uri/"]
+        );
+        assert!(matches!(&tf.fallback, TryFallback::Uri(t) if t.source() == "/index.php?$args"));
+        let c = ok(
+            "server { listen 80; location @app {} location / { try_files $uri @app; }
+                    location /s { try_files $uri =404; } }",
+        );
+        let l = &c.servers[0].locations;
+        assert_eq!(
+            l[1].settings.try_files.as_ref().map(|t| &t.fallback),
+            Some(&TryFallback::Named("@app".into()))
+        );
+        assert_eq!(
+            l[2].settings.try_files.as_ref().map(|t| &t.fallback),
+            Some(&TryFallback::Code(404))
+        );
+        // Inherited by locations, as nginx.
+        assert!(
+            server_settings("try_files $uri =404; location /x {}")
+                .try_files
+                .is_some()
+        );
+        errors(&[
+            (
+                "server { listen 80; try_files $uri; }",
+                "1:21: invalid number of arguments in \"try_files\" directive",
+            ),
+            (
+                "server { listen 80; try_files $uri index.html; }",
+                "1:36: invalid fallback \"index.html\" of \"try_files\": the last argument must \
+                 be a URI (\"/index.php?$args\"), a named location (\"@app\") or a status (\"=404\")",
+            ),
+            (
+                "server { listen 80; try_files @app $uri =404; }",
+                "1:31: \"@app\" can only be the last argument of \"try_files\" (the fallback)",
+            ),
+            (
+                "server { listen 80; try_files $uri =4o4; }",
+                "1:37: invalid value \"4o4\"",
+            ),
+            (
+                "server { listen 80; try_files $uri =700; }",
+                "1:37: value \"700\" must be between 200 and 599",
+            ),
+            (
+                "server { listen 80; try_files $uri $nope /x; }",
+                "1:36: unknown \"nope\" variable in \"$nope\"",
+            ),
+            (
+                "server { listen 80;\n location / { try_files $uri @missing; } }",
+                "2:30: no location \"@missing\" in this server",
+            ),
+            (
+                "server { listen 80; try_files a /b; try_files c /d; }",
+                "1:37: \"try_files\" directive is duplicate",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn error_page_takes_a_status_change_and_named_locations() {
+        let s = server_settings(
+            "location @x { } error_page 404 = @x; error_page 500 502 =503 /5xx.html;
+             error_page 403 /403.html;",
+        );
+        let status: Vec<(u16, &str, ErrorPageStatus)> = s
+            .error_pages
+            .iter()
+            .map(|p| (p.code, p.target.as_str(), p.status))
+            .collect();
+        assert_eq!(
+            status,
+            vec![
+                (404, "@x", ErrorPageStatus::FromPage),
+                (500, "/5xx.html", ErrorPageStatus::Set(503)),
+                (502, "/5xx.html", ErrorPageStatus::Set(503)),
+                (403, "/403.html", ErrorPageStatus::Original),
+            ]
+        );
+        assert_eq!(s.error_page(404).and_then(|p| p.named()), Some("@x"));
+        errors(&[
+            (
+                "server { listen 80; error_page 404 @nowhere; }",
+                "1:36: no location \"@nowhere\" in this server",
+            ),
+            (
+                "server { listen 80; error_page = /x; }",
+                "1:21: invalid number of arguments in \"error_page\" directive",
+            ),
+            (
+                "server { listen 80; error_page 404 =99 /x; }",
+                "1:37: value \"99\" must be between 200 and 599",
+            ),
+        ]);
+    }
+
+    #[test]
+    fn captures_named_anywhere_in_the_file_are_variables() {
+        let c = ok("server { listen 80; location / { return 301 /u/$user/$1; }
+                    location ~ ^/~(?<user>[a-z]+) { } }");
+        let ret = c.servers[0].locations[0].settings.return_.as_ref().unwrap();
+        assert_eq!(ret.target.as_ref().unwrap().source(), "/u/$user/$1");
         errors(&[(
-            "server { listen 80;\n  location /a {\n    location /a/b { }\n  }\n}",
-            "3:5: \"location\" directive is not allowed here",
+            "server { listen 80; return 301 /u/$user; }",
+            "1:32: unknown \"user\" variable in \"/u/$user\"",
         )]);
+    }
+
+    #[test]
+    fn alias_in_a_regex_location_may_use_its_groups() {
+        let c = ok(
+            "server { listen 80; location ~ ^/dl/(.+)$ { alias files/$1; }
+                    location ~ ^/x { alias /abs/x.txt; } }",
+        );
+        let l = &c.servers[0].locations;
+        assert_eq!(
+            l[0].settings.alias_template.as_ref().map(Template::source),
+            Some("/etc/webserv/files/$1".to_string())
+        );
+        assert_eq!(l[1].settings.alias_template, None);
+        assert_eq!(l[1].settings.alias, Some(PathBuf::from("/abs/x.txt")));
     }
 
     #[test]
@@ -2041,10 +2854,7 @@ mod tests {
     #[test]
     fn error_page_needs_codes_300_to_599_and_a_uri_starting_with_a_slash() {
         let s = server_settings("error_page 300 599 /edge;");
-        assert_eq!(
-            s.error_pages,
-            vec![(300, "/edge".into()), (599, "/edge".into())]
-        );
+        assert_eq!(pages(&s.error_pages), vec![(300, "/edge"), (599, "/edge")]);
         errors(&[
             (
                 "server { listen 80; error_page 404 500 299 /e; }",
@@ -2060,7 +2870,8 @@ mod tests {
             ),
             (
                 "server { listen 80; error_page 404 e.html; }",
-                "1:36: invalid error page URI \"e.html\", it must start with \"/\"",
+                "1:36: invalid error page URI \"e.html\", it must start with \"/\" (or \"@\" for a \
+                 named location)",
             ),
         ]);
     }
@@ -2233,12 +3044,15 @@ server {
         assert_eq!(s.listen, vec![addr("127.0.0.1:8080")]);
         assert_eq!(s.server_names, vec!["localhost"]);
         assert_eq!(s.settings.root, abs("../www"));
-        assert_eq!(s.settings.error_page(404), Some("/errors/404.html"));
+        assert_eq!(
+            s.settings.error_page(404).map(|p| p.target.as_str()),
+            Some("/errors/404.html")
+        );
         assert_eq!(s.settings.client_max_body_size, 10 << 20);
         assert_eq!(s.locations.len(), 3);
 
         let up = &s.locations[0];
-        assert_eq!((up.path.as_str(), up.exact), ("/uploads", false));
+        assert_eq!((up.path.as_str(), up.is_exact()), ("/uploads", false));
         assert_eq!(
             up.settings.allow_methods.allow_header(),
             "GET, HEAD, POST, DELETE"
@@ -2247,7 +3061,10 @@ server {
         assert_eq!(up.settings.upload_store, Some(abs("../www/uploads")));
         assert!(up.settings.autoindex);
         assert_eq!(up.settings.client_max_body_size, 10 << 20);
-        assert_eq!(up.settings.error_page(404), Some("/errors/404.html"));
+        assert_eq!(
+            up.settings.error_page(404).map(|p| p.target.as_str()),
+            Some("/errors/404.html")
+        );
 
         let cgi = &s.locations[1].settings;
         assert_eq!(cgi.allow_methods, Methods::GET.union(Methods::POST));
@@ -2270,7 +3087,7 @@ server {
         assert_eq!(o.listen, vec![addr("0.0.0.0:8081"), addr("[::1]:8081")]);
         assert_eq!(o.server_names, vec!["other.example"]);
         assert_eq!(o.settings.root, abs("www"));
-        assert!(o.locations[0].exact);
+        assert!(o.locations[0].is_exact());
     }
 
     fn header(name: &str, value: &str, always: bool) -> AddHeader {

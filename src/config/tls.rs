@@ -1,6 +1,8 @@
-//! Certificates and keys of `ssl_certificate` / `ssl_certificate_key`: read from PEM files and
-//! checked while the configuration loads, so that `-t`, a start and a reload all reject a bad one
-//! at the directive that names it. The result is the signing key rustls serves with.
+//! Certificates and keys of `ssl_certificate` / `ssl_certificate_key`, and the client
+//! certificate settings (`ssl_client_certificate`, `ssl_verify_client`, `ssl_verify_depth`):
+//! read from PEM files and checked while the configuration loads, so that `-t`, a start and a
+//! reload all reject a bad one at the directive that names it. The results are the signing key
+//! rustls serves with and the trust anchors client certificates are verified against.
 
 use rustls::crypto::aws_lc_rs;
 use rustls::pki_types::pem::{self, PemObject};
@@ -83,6 +85,82 @@ pub fn load(certificate: &Path, key_file: &Path) -> Result<Tls, (Part, String)> 
         certificate: certificate.to_path_buf(),
         key_file: key_file.to_path_buf(),
         key: Arc::new(key),
+    })
+}
+
+/// `ssl_verify_client`, other than `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifyClient {
+    /// A valid certificate is required: none gets 400 "No required SSL certificate was sent",
+    /// an invalid one 400 "The SSL certificate error".
+    On,
+    /// A certificate is asked for; none is fine, an invalid one gets 400.
+    Optional,
+    /// A certificate is asked for and never refused: `$ssl_client_verify` tells how it fared.
+    OptionalNoCa,
+}
+
+impl VerifyClient {
+    /// `on | optional | optional_no_ca` (`off` is no verification at all).
+    pub fn from_name(name: &str) -> Option<VerifyClient> {
+        match name {
+            "on" => Some(VerifyClient::On),
+            "optional" => Some(VerifyClient::Optional),
+            "optional_no_ca" => Some(VerifyClient::OptionalNoCa),
+            _ => None,
+        }
+    }
+}
+
+/// How a server verifies client certificates.
+#[derive(Debug)]
+pub struct ClientAuth {
+    pub mode: VerifyClient,
+    /// `ssl_verify_depth`: most intermediate certificates between the client's certificate and
+    /// a trusted one (OpenSSL's meaning; nginx's default is 1).
+    pub depth: usize,
+    /// The certificates of `ssl_client_certificate`, as trust anchors.
+    pub anchors: Vec<rustls::pki_types::TrustAnchor<'static>>,
+    /// Their subjects: the CA names the server sends in its CertificateRequest.
+    pub subjects: Vec<rustls::DistinguishedName>,
+}
+
+/// Reads the trust anchors of `ssl_client_certificate` (None: `optional_no_ca` without one).
+pub fn client_auth(
+    file: Option<&Path>,
+    mode: VerifyClient,
+    depth: usize,
+) -> Result<ClientAuth, String> {
+    let mut anchors = Vec::new();
+    if let Some(file) = file {
+        let error = |what: String| {
+            format!(
+                "cannot load client certificates \"{}\": {what}",
+                file.display()
+            )
+        };
+        let pem = std::fs::read(file).map_err(|e| error(e.to_string()))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| error(pem_error(e)))?;
+        if certs.is_empty() {
+            return Err(error("no certificate in the PEM file".to_string()));
+        }
+        for cert in &certs {
+            let anchor = webpki::anchor_from_trusted_cert(cert)
+                .map_err(|e| error(format!("invalid certificate ({e})")))?;
+            anchors.push(anchor.to_owned());
+        }
+    }
+    let subjects = anchors
+        .iter()
+        .map(|a| rustls::DistinguishedName::in_sequence(a.subject.as_ref()))
+        .collect();
+    Ok(ClientAuth {
+        mode,
+        depth,
+        anchors,
+        subjects,
     })
 }
 

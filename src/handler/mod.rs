@@ -1,7 +1,13 @@
-//! Request handlers: what a parsed request means and what answers it. Routing (`route`), static
-//! files (`static_files`), built-in pages (`pages`), and the error and redirect responses every
-//! handler shares. Nothing here touches a socket: handlers return a [`Plan`] or a [`Response`]
-//! and the connection carries it out.
+//! Request handlers: what a parsed request means and what answers it. Routing (`route`), the
+//! configuration's variables (`vars`), static files (`static_files`), built-in pages (`pages`),
+//! and the error and redirect responses every handler shares. Nothing here touches a socket:
+//! handlers return a [`Plan`] or a [`Response`] and the connection carries it out.
+//!
+//! [`plan`] runs nginx's phases for a routed request: `return`, the method check, `try_files`,
+//! then the content handler (file, script, upload, delete). `try_files` and `error_page` may
+//! send the request elsewhere in its server (an internal redirect: to a URI, whose location is
+//! found again, or to a named location); that loops here, at most
+//! [`MAX_INTERNAL_REDIRECTS`] times, as in nginx.
 
 pub mod file_cache;
 pub mod headers;
@@ -9,21 +15,26 @@ pub mod pages;
 pub mod route;
 pub mod static_files;
 pub mod upload;
+pub mod vars;
 
 pub use route::{Site, select_location, select_server};
 
 use crate::cgi::script::{self, Script};
-use crate::config::{Methods, Template, Variable};
+use crate::config::{ErrorPageStatus, Methods, Template, TryFallback, TryFiles};
 use crate::http::path;
-use crate::http::request::{Method, Request};
+use crate::http::request::{Method, Request, RoutedTo};
 use crate::http::response::{Body, Response};
-use std::fmt::Write as _;
+use crate::server::log;
+use route::{Captures, Routed};
 use std::net::SocketAddr;
+use vars::{Into, Vars};
 
 /// What a handler may need to know of the connection a request came on.
 pub struct ConnInfo<'a> {
     /// The bound address of the listener (its real port, also with `listen ...:0`).
     pub listen: SocketAddr,
+    /// The client's address.
+    pub peer: SocketAddr,
     /// The connection is TLS (`https`).
     pub tls: bool,
     /// The connection's own local address: asked of the kernel only when needed (`$host` of a
@@ -31,6 +42,38 @@ pub struct ConnInfo<'a> {
     pub local: &'a dyn Fn() -> Option<SocketAddr>,
     /// The server's figures, for `stub_status` and `metrics`.
     pub metrics: &'a crate::observe::metrics::Registry,
+    /// The client's certificate as the request's server judged it (servers with
+    /// `ssl_verify_client` only).
+    pub client_cert: Option<&'a ClientCert>,
+}
+
+/// A client certificate and how it fared (`$ssl_client_*`, `SSL_CLIENT_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// `SUCCESS`, `FAILED:reason` or `NONE`, as nginx's `$ssl_client_verify`.
+    pub verify: String,
+    /// The chain verified against the server's roots.
+    pub verified: bool,
+    /// The client sent a certificate.
+    pub presented: bool,
+    /// RFC 2253 subject and issuer, and the serial number in hex (empty without a certificate).
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+}
+
+impl ClientCert {
+    /// No certificate was sent.
+    pub fn none() -> ClientCert {
+        ClientCert {
+            verify: "NONE".to_string(),
+            verified: false,
+            presented: false,
+            subject: String::new(),
+            issuer: String::new(),
+            serial: String::new(),
+        }
+    }
 }
 
 /// The URL scheme of a connection: the one place that decides `http` or `https`.
@@ -49,33 +92,237 @@ pub enum Plan {
     Cgi(Box<Script>),
 }
 
-/// Decides how to answer `request`, in nginx's phase order: `return`, then the method check,
-/// then the handler of the method.
-pub fn plan(request: &Request, site: &Site, conn: &ConnInfo) -> Plan {
-    let settings = site.settings;
+/// Internal redirects one request may take (nginx's limit): one more is a 500.
+pub const MAX_INTERNAL_REDIRECTS: usize = 10;
+
+/// Where an internal redirect sends the request.
+enum Redirect {
+    /// A new URI: its path (normalised) and query; the location is found again.
+    Uri(String, Option<String>),
+    /// A named location (`@name`).
+    Named(String),
+}
+
+/// One pass of the phases in one location: a plan, or an internal redirect.
+enum Step {
+    Plan(Plan),
+    Redirect(Redirect),
+}
+
+/// An `error_page` answered by a named location: the status its answer goes out with.
+struct PendingStatus {
+    error: u16,
+    status: ErrorPageStatus,
+}
+
+/// Decides how to answer `request`, routed to `site`, following internal redirects (which
+/// may change `request.path` and `request.query`, as they change nginx's `$uri` and `$args`).
+/// Records the final location in `request.routed`.
+pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo) -> Plan {
     if !matches!(request.method, Method::Get | Method::Head) {
         file_cache::note_possible_change();
     }
+    let captures = route::captures_for(site, &request.path);
+    // The common case, no internal redirect: nothing is copied.
+    let mut redirect = match plan_once(request, site, &captures, conn) {
+        Step::Plan(plan) => match named_error_page(&plan, site) {
+            None => {
+                request.routed = Some(RoutedTo::new(site.id));
+                return plan;
+            }
+            Some(redirect) => redirect,
+        },
+        Step::Redirect(redirect) => (redirect, None),
+    };
+    let server = site.server;
+    let mut current = site.clone();
+    let mut redirects = 0;
+    loop {
+        let (target, status) = redirect;
+        redirects += 1;
+        if redirects > MAX_INTERNAL_REDIRECTS {
+            log::error(&format!(
+                "rewrite or internal redirection cycle while processing \"{}\"",
+                request.path
+            ));
+            request.routed = Some(RoutedTo::new(current.id));
+            return Plan::Respond(error(500, &current));
+        }
+        let routed = match target {
+            Redirect::Uri(path, query) => {
+                request.path = path;
+                request.query = query;
+                route::find_location(server, &request.path)
+            }
+            Redirect::Named(name) => {
+                let id = server.named_location(&name);
+                let captures = Captures::default();
+                Routed {
+                    site: route::site_of(server, id, &captures),
+                    captures,
+                }
+            }
+        };
+        current = routed.site;
+        let step = plan_once(request, &current, &routed.captures, conn);
+        redirect = match step {
+            Step::Redirect(next) => (next, status),
+            // nginx answers one error with one error page (no `recursive_error_pages`).
+            Step::Plan(plan) if status.is_some() => {
+                request.routed = Some(RoutedTo::new(current.id));
+                return with_status(plan, status);
+            }
+            Step::Plan(plan) => match named_error_page(&plan, &current) {
+                None => {
+                    request.routed = Some(RoutedTo::new(current.id));
+                    return plan;
+                }
+                Some(next) => next,
+            },
+        };
+    }
+}
+
+/// When `plan` is an error answered by an `error_page` naming a location: the redirect there,
+/// with the status the answer will go out with.
+fn named_error_page(plan: &Plan, site: &Site) -> Option<(Redirect, Option<PendingStatus>)> {
+    let Plan::Respond(response) = plan else {
+        return None;
+    };
+    if response.status < 300 {
+        return None;
+    }
+    let page = site.settings.error_page(response.status)?;
+    page.named()?;
+    Some((
+        Redirect::Named(page.target.clone()),
+        Some(PendingStatus {
+            error: response.status,
+            status: page.status,
+        }),
+    ))
+}
+
+/// `plan` with the status an `error_page` asks for.
+fn with_status(plan: Plan, pending: Option<PendingStatus>) -> Plan {
+    match (plan, pending) {
+        (Plan::Respond(mut response), Some(p)) => {
+            response.status = match p.status {
+                ErrorPageStatus::Original => p.error,
+                ErrorPageStatus::FromPage => response.status,
+                ErrorPageStatus::Set(code) => code,
+            };
+            Plan::Respond(response)
+        }
+        (plan, _) => plan,
+    }
+}
+
+/// nginx's phases in one location: `return`, then the method check, then `try_files`, then the
+/// handler of the method.
+fn plan_once(request: &mut Request, site: &Site, captures: &Captures, conn: &ConnInfo) -> Step {
+    let settings = site.settings;
     if let Some(ret) = &settings.return_ {
-        return Plan::Respond(fixed_return(
-            ret.code,
-            ret.target.as_ref(),
+        let vars = Vars {
             request,
             site,
             conn,
-        ));
+            captures,
+            split: None,
+        };
+        return Step::Plan(Plan::Respond(fixed_return(
+            ret.code,
+            ret.target.as_ref(),
+            &vars,
+        )));
+    }
+    // The access phase of this location (every location an internal redirect reaches, as in
+    // nginx); the limits ran once, before the first location (`crate::access::admit`).
+    if settings.access.is_active()
+        && let Some(response) = crate::access::check(request, site, conn.peer.ip())
+    {
+        return Step::Plan(Plan::Respond(response));
     }
     if let Some(page) = settings.observe.status_page {
-        return Plan::Respond(crate::observe::status_page(
+        return Step::Plan(Plan::Respond(crate::observe::status_page(
             page,
             request,
             conn.metrics,
             site,
-        ));
+        )));
     }
     if !settings.allow_methods.allows(request.method.as_set()) {
-        return Plan::Respond(method_not_allowed(settings.allow_methods, site));
+        return Step::Plan(Plan::Respond(method_not_allowed(
+            settings.allow_methods,
+            site,
+        )));
     }
+    if let Some(try_files) = &settings.try_files
+        && let Some(step) = try_files_phase(try_files, request, site, captures, conn)
+    {
+        return step;
+    }
+    Step::Plan(content(request, site))
+}
+
+/// `try_files`: the first name that exists (a directory for a name ending in `/`, anything
+/// else otherwise) becomes the request's path and the location goes on with it (None);
+/// when none does, the fallback: an internal redirect, or a status.
+fn try_files_phase(
+    try_files: &TryFiles,
+    request: &mut Request,
+    site: &Site,
+    captures: &Captures,
+    conn: &ConnInfo,
+) -> Option<Step> {
+    let vars = Vars {
+        request,
+        site,
+        conn,
+        captures,
+        split: None,
+    };
+    let mut found = None;
+    for name in &try_files.files {
+        let name = vars.expand(name, Into::Text);
+        let wants_dir = name.ends_with('/');
+        // A name that would climb above `/` can name nothing here.
+        let Ok(uri) = path::resolve(&name) else {
+            continue;
+        };
+        let file = site.try_files_path(&uri);
+        match std::fs::metadata(&file) {
+            Ok(m) if m.is_dir() == wants_dir => {
+                found = Some(uri);
+                break;
+            }
+            _ => continue,
+        }
+    }
+    if let Some(uri) = found {
+        request.path = uri;
+        return None;
+    }
+    Some(match &try_files.fallback {
+        TryFallback::Code(code) => Step::Plan(Plan::Respond(status_response(*code, site))),
+        TryFallback::Named(name) => Step::Redirect(Redirect::Named(name.clone())),
+        TryFallback::Uri(template) => {
+            let target = vars.expand(template, Into::Text);
+            let (path, query) = match target.split_once('?') {
+                Some((path, query)) => (path, (!query.is_empty()).then(|| query.to_string())),
+                None => (target.as_str(), None),
+            };
+            match path::resolve(path) {
+                Ok(path) => Step::Redirect(Redirect::Uri(path, query)),
+                Err(_) => Step::Plan(Plan::Respond(error(500, site))),
+            }
+        }
+    })
+}
+
+/// The handler of the request's method, in the location.
+fn content(request: &Request, site: &Site) -> Plan {
+    let settings = site.settings;
     if matches!(request.method, Method::Get | Method::Head | Method::Post) {
         match script::locate(&request.path, site) {
             Ok(Some(script)) => return Plan::Cgi(Box::new(script)),
@@ -105,88 +352,31 @@ pub fn plan(request: &Request, site: &Site, conn: &ConnInfo) -> Plan {
     }
 }
 
+/// The answer for a bare status (`try_files ... =CODE`): an error page for errors, an empty
+/// response otherwise.
+fn status_response(code: u16, site: &Site) -> Response {
+    if code >= 400 {
+        error(code, site)
+    } else {
+        Response::new(code, Body::Empty)
+    }
+}
+
 /// The response for `return CODE [URL | TEXT]`.
-fn fixed_return(
-    code: u16,
-    target: Option<&Template>,
-    request: &Request,
-    site: &Site,
-    conn: &ConnInfo,
-) -> Response {
+fn fixed_return(code: u16, target: Option<&Template>, vars: &Vars) -> Response {
     match (code, target) {
         (301 | 302 | 303 | 307 | 308, Some(url)) => {
-            let url = url.expand(|v, out| variable(v, request, site, conn, true, out));
+            let url = vars.expand(url, Into::Url);
             redirect(code, &header_safe(&url))
         }
         (_, Some(text)) => {
-            let text = text.expand(|v, out| variable(v, request, site, conn, false, out));
+            let text = vars.expand(text, Into::Text);
             Response::new(code, Body::Bytes(text.into_bytes()))
                 .with_header("Content-Type", "text/plain; charset=utf-8")
         }
-        (400.., None) => error(code, site),
+        (400.., None) => error(code, vars.site),
         (_, None) => Response::new(code, Body::Empty),
     }
-}
-
-/// Appends the value of `v` for this request to `out`. `in_url`: the value goes into a URL
-/// (a Location field), so the decoded path is percent-encoded again.
-fn variable(
-    v: Variable,
-    request: &Request,
-    site: &Site,
-    conn: &ConnInfo,
-    in_url: bool,
-    out: &mut String,
-) {
-    let server_name = site.server.server_names.first();
-    match v {
-        Variable::Host => match (&request.host, server_name) {
-            (Some(host), _) => out.push_str(host),
-            (None, Some(name)) => out.push_str(name),
-            (None, None) => {
-                let listen = conn.listen.ip();
-                let ip = if listen.is_unspecified() {
-                    (conn.local)().map_or(listen, |a| a.ip())
-                } else {
-                    listen
-                };
-                match ip {
-                    std::net::IpAddr::V4(ip) => {
-                        let _ = write!(out, "{ip}");
-                    }
-                    std::net::IpAddr::V6(ip) => {
-                        let _ = write!(out, "[{ip}]");
-                    }
-                }
-            }
-        },
-        Variable::RequestUri => out.push_str(origin_form(&request.target)),
-        Variable::Uri if in_url => out.push_str(&path::encode(&request.path)),
-        Variable::Uri => out.push_str(&request.path),
-        Variable::Args => out.push_str(request.query.as_deref().unwrap_or("")),
-        Variable::IsArgs => {
-            if request.query.is_some() {
-                out.push('?');
-            }
-        }
-        Variable::Scheme => out.push_str(scheme(conn.tls)),
-        Variable::ServerName => out.push_str(server_name.map_or("", String::as_str)),
-        Variable::ServerPort => {
-            let _ = write!(out, "{}", conn.listen.port());
-        }
-    }
-}
-
-/// The path and query of a request-target: an absolute-form target
-/// (`http://host/a?b`) loses its scheme and authority, as nginx's `$request_uri`.
-fn origin_form(target: &str) -> &str {
-    if target.starts_with('/') {
-        return target;
-    }
-    let Some((_, rest)) = target.split_once("://") else {
-        return target;
-    };
-    rest.find(['/', '?']).map_or("/", |i| &rest[i..])
 }
 
 /// A URL made safe for a header value: controls, spaces and non-ASCII bytes are
@@ -234,8 +424,19 @@ pub fn error(status: u16, site: &Site) -> Response {
     Response::html(status, pages::error_page(status))
 }
 
+/// An `error_page` URI mapped to a file through the server's locations. A named location's
+/// page is answered by [`plan`] (None here: the built-in page where `plan` is not involved).
 fn configured_error_page(status: u16, site: &Site) -> Option<Response> {
-    let uri = site.settings.error_page(status)?;
+    let page = site.settings.error_page(status)?;
+    if page.named().is_some() {
+        return None;
+    }
+    let uri = page.target.as_str();
+    let status = match page.status {
+        ErrorPageStatus::Original => status,
+        ErrorPageStatus::FromPage => 200,
+        ErrorPageStatus::Set(code) => code,
+    };
     let page_site = select_location(site.server, uri);
     let file_path = page_site.file_path(uri);
     let (file, metadata) = static_files::open_regular(&file_path).ok()?;
@@ -256,7 +457,7 @@ fn configured_error_page(status: u16, site: &Site) -> Option<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Server, Settings};
+    use crate::config::Server;
     use std::path::Path;
 
     fn request(text: &str) -> Request {
@@ -264,36 +465,54 @@ mod tests {
         crate::http::request::parse(&mut bytes).unwrap().unwrap().0
     }
 
-    fn server_allowing(methods: Methods) -> Server {
-        let mut settings = Settings::defaults(Path::new("/nonexistent"));
-        settings.allow_methods = methods;
-        Server {
-            listen: vec!["127.0.0.1:80".parse().unwrap()],
-            ssl: Vec::new(),
-            tls: None,
-            server_names: Vec::new(),
-            settings,
-            locations: Vec::new(),
-        }
+    /// The only server of `server { listen 80; BODY }`, read as `/etc/w/t.conf`.
+    fn server(body: &str) -> Server {
+        crate::config::parse(
+            &format!("server {{ listen 80; {body} }}"),
+            Path::new("/etc/w/t.conf"),
+        )
+        .unwrap_or_else(|e| panic!("{body}: {e}"))
+        .servers
+        .remove(0)
+    }
+
+    /// The plan for `text` and the request as the plan left it.
+    fn plan_of(server: &Server, text: &str) -> (Plan, Request) {
+        let mut request = request(text);
+        let conn = ConnInfo {
+            listen: "127.0.0.1:80".parse().unwrap(),
+            peer: "127.0.0.1:4000".parse().unwrap(),
+            tls: false,
+            local: &|| None,
+            client_cert: None,
+            metrics: crate::observe::metrics::Registry::detached(),
+        };
+        let site = select_location(server, &request.path);
+        let plan = plan(&mut request, &site, &conn);
+        (plan, request)
     }
 
     fn answer(server: &Server, text: &str) -> Response {
-        let request = request(text);
-        let conn = ConnInfo {
-            listen: "127.0.0.1:80".parse().unwrap(),
-            tls: false,
-            local: &|| None,
-            metrics: &crate::observe::metrics::Registry::new(1),
-        };
-        match plan(&request, &select_location(server, &request.path), &conn) {
+        match plan_of(server, text).0 {
             Plan::Respond(response) => response,
             other => panic!("expected a response, got {other:?}"),
         }
     }
 
+    fn get(path: &str) -> String {
+        format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n")
+    }
+
+    fn body(response: &Response) -> String {
+        match &response.body {
+            Body::Bytes(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            other => format!("{other:?}"),
+        }
+    }
+
     #[test]
     fn a_method_outside_allow_methods_is_405_listing_the_allowed_ones() {
-        let server = server_allowing(Methods::GET.union(Methods::DELETE));
+        let server = server("root /nonexistent; allow_methods GET DELETE;");
         let response = answer(
             &server,
             "PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n",
@@ -304,7 +523,7 @@ mod tests {
 
     #[test]
     fn an_allowed_post_with_nowhere_to_go_is_405_without_post_in_allow() {
-        let server = server_allowing(Methods::GET.union(Methods::POST));
+        let server = server("root /nonexistent; allow_methods GET POST;");
         let response = answer(
             &server,
             "POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n",
@@ -315,31 +534,17 @@ mod tests {
 
     #[test]
     fn return_comes_before_the_method_check() {
-        let mut server = server_allowing(Methods::GET);
-        server.settings.return_ = Some(crate::config::Return {
-            code: 301,
-            target: Some(crate::config::Template::literal("/new/")),
-        });
+        let server = server("allow_methods GET; return 301 /new/;");
         let response = answer(&server, "DELETE /x HTTP/1.1\r\nHost: a\r\n\r\n");
         assert_eq!(response.status, 301);
         assert_eq!(response.header("Location"), Some("/new/"));
     }
 
-    fn redirecting(url: &str, names: &[&str]) -> Server {
-        let mut server = server_allowing(Methods::GET);
-        server.server_names = names.iter().map(|n| n.to_string()).collect();
-        server.settings.return_ = Some(crate::config::Return {
-            code: 301,
-            target: Some(Template::parse(url).unwrap()),
-        });
-        server
-    }
-
     #[test]
     fn return_expands_host_request_uri_and_the_other_variables() {
-        let server = redirecting("https://$host$request_uri", &[]);
+        let s = server("return 301 https://$host$request_uri;");
         let r = answer(
-            &server,
+            &s,
             "GET /a/b?x=1&y=%41 HTTP/1.1\r\nHost: Example.COM:8080\r\n\r\n",
         );
         assert_eq!(
@@ -347,21 +552,20 @@ mod tests {
             Some("https://example.com/a/b?x=1&y=%41")
         );
         let r = answer(
-            &server,
+            &s,
             "GET http://other.test:81/p?q HTTP/1.1\r\nHost: x\r\n\r\n",
         );
         assert_eq!(r.header("Location"), Some("https://other.test/p?q"));
 
-        let server = redirecting(
-            "$scheme://$server_name:$server_port$uri$is_args$args",
-            &["s.test"],
+        let s = server(
+            "server_name s.test; return 301 $scheme://$server_name:$server_port$uri$is_args$args;",
         );
         let r = answer(
-            &server,
+            &s,
             "GET /%7Ea%20b/../c%0D%0AX:%20y HTTP/1.1\r\nHost: h\r\n\r\n",
         );
         assert_eq!(r.header("Location"), Some("http://s.test:80/c%0D%0AX:%20y"));
-        let r = answer(&server, "GET /d?k=v HTTP/1.1\r\nHost: h\r\n\r\n");
+        let r = answer(&s, &get("/d?k=v"));
         assert_eq!(r.header("Location"), Some("http://s.test:80/d?k=v"));
     }
 
@@ -369,26 +573,31 @@ mod tests {
     fn host_falls_back_to_the_server_name_then_the_address() {
         let request_10 = "GET /x HTTP/1.0\r\n\r\n";
         let r = answer(
-            &redirecting("http://$host/", &["first.test", "b"]),
+            &server("server_name first.test b; return 301 http://$host/;"),
             request_10,
         );
         assert_eq!(r.header("Location"), Some("http://first.test/"));
-        let r = answer(&redirecting("http://$host/", &[]), request_10);
+        let r = answer(&server("return 301 http://$host/;"), request_10);
         assert_eq!(r.header("Location"), Some("http://127.0.0.1/"));
     }
 
     #[test]
     fn a_return_text_expands_variables_unencoded() {
-        let mut server = server_allowing(Methods::GET);
-        server.settings.return_ = Some(crate::config::Return {
-            code: 200,
-            target: Some(Template::parse("path=$uri args=$args").unwrap()),
-        });
-        let r = answer(&server, "GET /a%20b?z HTTP/1.1\r\nHost: h\r\n\r\n");
-        match r.body {
-            Body::Bytes(bytes) => assert_eq!(bytes, b"path=/a b args=z"),
-            other => panic!("{other:?}"),
-        }
+        let s = server("return 200 \"path=$uri args=$args\";");
+        let r = answer(&s, "GET /a%20b?z HTTP/1.1\r\nHost: h\r\n\r\n");
+        assert_eq!(body(&r), "path=/a b args=z");
+    }
+
+    #[test]
+    fn return_takes_the_groups_of_the_location_expression() {
+        let s = server(
+            "location ~ ^/old/(?<section>[a-z]+)/(.*)$ { return 301 /new/$section/$2?from=$1; }",
+        );
+        let r = answer(&s, &get("/old/news/2024/a.html"));
+        assert_eq!(
+            r.header("Location"),
+            Some("/new/news/2024/a.html?from=news")
+        );
     }
 
     #[test]
@@ -399,5 +608,151 @@ mod tests {
         );
         assert_eq!(header_safe("/é"), "/%C3%A9");
         assert_eq!(header_safe("https://a/b?c=d"), "https://a/b?c=d");
+    }
+
+    /// A directory with `files` (a name ending in `/` is a directory), removed on drop.
+    struct Tree(std::path::PathBuf);
+
+    impl Tree {
+        fn new(files: &[&str]) -> Tree {
+            static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("webserv-plan-{}-{n}", std::process::id()));
+            for f in files {
+                let path = dir.join(f.trim_start_matches('/'));
+                if f.ends_with('/') {
+                    std::fs::create_dir_all(&path).unwrap();
+                } else {
+                    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                    std::fs::write(&path, f.as_bytes()).unwrap();
+                }
+            }
+            Tree(dir)
+        }
+        fn root(&self) -> String {
+            self.0.display().to_string()
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn try_files_serves_the_first_name_that_exists_with_uri_set_to_it() {
+        let tree = Tree::new(&["/a.html", "/dir/", "/dir/index.html", "/fallback.html"]);
+        let s = server(&format!(
+            "root {}; location / {{ try_files $uri $uri.html $uri/ /fallback.html; }}",
+            tree.root()
+        ));
+        let (plan, request) = plan_of(&s, &get("/a"));
+        assert!(
+            matches!(plan, Plan::Respond(ref r) if r.status == 200),
+            "{plan:?}"
+        );
+        assert_eq!(request.path, "/a.html");
+        // A directory only for a name ending in `/`: `$uri` (the directory) is skipped, and
+        // `$uri/` serves its index (no redirect: the path is now `/dir/`), as nginx does.
+        let (plan, request) = plan_of(&s, &get("/dir"));
+        let Plan::Respond(r) = plan else { panic!() };
+        assert_eq!(r.status, 200);
+        assert!(matches!(&r.body, Body::Shared { data, .. } if &data[..] == b"/dir/index.html"));
+        assert_eq!(request.path, "/dir/");
+        let (_, request) = plan_of(&s, &get("/nothing?x=1"));
+        assert_eq!(request.path, "/fallback.html");
+        assert_eq!(request.query, None);
+        assert_eq!(request.routed, Some(RoutedTo::new(Some(0))));
+    }
+
+    #[test]
+    fn a_fallback_uri_is_routed_again_with_its_own_query() {
+        let tree = Tree::new(&["/index.php"]);
+        let s = server(&format!(
+            "root {}; location / {{ try_files $uri /index.php?q=$uri&$args; }}
+             location ~ \\.php$ {{ return 200 \"php $uri $args\"; }}",
+            tree.root()
+        ));
+        let (plan, request) = plan_of(&s, &get("/blog/post?page=2"));
+        let Plan::Respond(r) = plan else { panic!() };
+        assert_eq!(body(&r), "php /index.php q=/blog/post&page=2");
+        assert_eq!(request.routed, Some(RoutedTo::new(Some(1))));
+        // $request_uri keeps what the client sent.
+        assert_eq!(request.target, "/blog/post?page=2");
+    }
+
+    #[test]
+    fn try_files_ends_in_a_named_location_or_a_status() {
+        let tree = Tree::new(&[]);
+        let s = server(&format!(
+            "root {}; location / {{ try_files $uri @app; }}
+             location @app {{ return 200 \"app $uri\"; }}
+             location /strict {{ try_files $uri =404; }}
+             location /teapot {{ try_files $uri =418; }}",
+            tree.root()
+        ));
+        let r = answer(&s, &get("/x/y"));
+        assert_eq!((r.status, body(&r)), (200, "app /x/y".to_string()));
+        assert_eq!(answer(&s, &get("/strict/a")).status, 404);
+        assert_eq!(answer(&s, &get("/teapot/a")).status, 418);
+    }
+
+    #[test]
+    fn try_files_with_alias_maps_names_under_the_prefix_to_the_alias() {
+        let tree = Tree::new(&["/store/a.txt", "/store/default.txt"]);
+        let s = server(&format!(
+            "location /files/ {{ alias {}/store/; try_files $uri /files/default.txt; }}",
+            tree.root()
+        ));
+        let (_, request) = plan_of(&s, &get("/files/a.txt"));
+        assert_eq!(request.path, "/files/a.txt");
+        let (plan, request) = plan_of(&s, &get("/files/b.txt"));
+        assert_eq!(request.path, "/files/default.txt");
+        assert!(
+            matches!(plan, Plan::Respond(ref r) if r.status == 200),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn a_redirect_loop_ends_after_ten_with_a_500() {
+        let s = server(
+            "root /nonexistent; location / { try_files $uri /loop$uri; }
+             location @a { try_files $uri @b; } location @b { try_files $uri @a; }
+             location /n { try_files $uri @a; }",
+        );
+        assert_eq!(answer(&s, &get("/x")).status, 500);
+        assert_eq!(answer(&s, &get("/n")).status, 500);
+    }
+
+    #[test]
+    fn try_files_names_that_climb_above_the_root_are_skipped() {
+        let tree = Tree::new(&["/secret.txt", "/www/"]);
+        let s = server(&format!(
+            "root {}/www; location / {{ try_files /../secret.txt $uri =404; }}",
+            tree.root()
+        ));
+        assert_eq!(answer(&s, &get("/")).status, 403);
+        assert_eq!(answer(&s, &get("/a")).status, 404);
+    }
+
+    #[test]
+    fn an_error_page_in_a_named_location_keeps_or_sets_the_status() {
+        let s = server(
+            "root /nonexistent; error_page 404 @missing; location @missing { return 200 \"not here: $uri\"; }
+             location /eq { error_page 404 = @missing; }
+             location /set { error_page 404 =410 @missing; }
+             location /loop { error_page 404 @again; }
+             location @again { return 404; }",
+        );
+        let r = answer(&s, &get("/a"));
+        assert_eq!((r.status, body(&r)), (404, "not here: /a".to_string()));
+        assert_eq!(answer(&s, &get("/eq/a")).status, 200);
+        assert_eq!(answer(&s, &get("/set/a")).status, 410);
+        // One error, one error page: the named location's own 404 is final.
+        let r = answer(&s, &get("/loop/a"));
+        assert_eq!(r.status, 404);
+        assert!(body(&r).contains("<html"), "{}", body(&r));
     }
 }

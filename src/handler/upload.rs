@@ -140,7 +140,7 @@ impl Upload {
             ));
             super::error(500, site)
         })?;
-        let at_location = site.location.is_some_and(|location| location.exact);
+        let at_location = site.location.is_some_and(|location| location.is_exact());
         let named = if at_location {
             None
         } else {
@@ -182,7 +182,9 @@ impl Upload {
         };
 
         let base_url = match site.location {
-            Some(location) if !location.exact => location.path.trim_end_matches('/').to_string(),
+            Some(location) if location.is_prefix() => {
+                location.path.trim_end_matches('/').to_string()
+            }
             _ => String::new(),
         };
         Ok(Upload {
@@ -450,7 +452,11 @@ impl ErrorPages {
         let pages = LATE_STATUSES
             .iter()
             .filter_map(|&status| {
-                let uri = site.settings.error_page(status)?;
+                let page = site.settings.error_page(status)?;
+                if page.named().is_some() {
+                    return None;
+                }
+                let uri = page.target.as_str();
                 Some((status, select_location(site.server, uri).file_path(uri)))
             })
             .collect();
@@ -502,17 +508,23 @@ mod tests {
             let mut settings = Settings::defaults(&dir);
             settings.upload_store = Some(dir.join("store"));
             settings.alias = Some(dir.join("store"));
+            settings.alias_prefix = "/up".to_string();
             let server = Server {
                 listen: vec!["127.0.0.1:80".parse().unwrap()],
                 ssl: Vec::new(),
                 tls: None,
+                acme: None,
+                client_auth: None,
                 server_names: Vec::new(),
                 settings: Settings::defaults(&dir),
                 locations: vec![Location {
                     path: "/up".to_string(),
-                    exact: false,
+                    kind: crate::config::LocationKind::Prefix,
+                    regex: None,
                     settings,
+                    nested: Vec::new(),
                 }],
+                top_locations: vec![0],
             };
             Fixture { dir, server }
         }
@@ -567,6 +579,7 @@ mod tests {
             framing: Framing::Chunked,
             keep_alive: true,
             expect_continue: false,
+            routed: None,
         }
     }
 

@@ -69,7 +69,20 @@ pub fn normalize(raw: &[u8]) -> Result<String, PathError> {
         decoded.push(byte);
     }
     let decoded = String::from_utf8(decoded).map_err(|_| PathError::NotUtf8)?;
+    resolve(&decoded)
+}
 
+/// Normalises an already decoded path (an internal redirect's target, built by the
+/// configuration from decoded parts): `.` and `..` segments resolved, repeated slashes
+/// collapsed, a trailing slash kept, as [`normalize`] does after decoding. A NUL byte, a path
+/// not starting with `/`, or a `..` above `/` is refused.
+pub fn resolve(decoded: &str) -> Result<String, PathError> {
+    if !decoded.starts_with('/') {
+        return Err(PathError::NotAbsolute);
+    }
+    if decoded.contains('\0') {
+        return Err(PathError::NulByte);
+    }
     let mut segments: Vec<&str> = Vec::new();
     // Whether the last segment read ends in a directory: "", "." or "..".
     let mut ends_as_dir = false;
@@ -274,6 +287,16 @@ mod tests {
         for raw in [&b"/%zz"[..], b"/%", b"/%4", b"/a%g0", b"/%%41", b"/%-1"] {
             assert_eq!(err(raw), PathError::BadPercentEncoding, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn resolve_normalises_a_decoded_path_without_decoding_it() {
+        assert_eq!(resolve("/a/./b/../c%41//d/").as_deref(), Ok("/a/c%41/d/"));
+        assert_eq!(resolve("/index.php").as_deref(), Ok("/index.php"));
+        assert_eq!(resolve("/a/..").as_deref(), Ok("/"));
+        assert_eq!(resolve("/../x"), Err(PathError::EscapesRoot));
+        assert_eq!(resolve("x"), Err(PathError::NotAbsolute));
+        assert_eq!(resolve("/a\0b"), Err(PathError::NulByte));
     }
 
     #[test]

@@ -84,6 +84,34 @@ pub struct Request {
     pub framing: Framing,
     pub keep_alive: bool,
     pub expect_continue: bool,
+    /// Set by the router when the request's location is final (after any internal redirect:
+    /// `try_files`, a named location, an error page), so that later steps (decoration, error
+    /// pages) use that location rather than matching `path` again.
+    pub routed: Option<RoutedTo>,
+}
+
+/// The location a request was routed to: its index among its server's locations, or None
+/// for the server itself. Four bytes (it sits in the request's padding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoutedTo(std::num::NonZeroU32);
+
+impl RoutedTo {
+    pub fn new(location: Option<usize>) -> RoutedTo {
+        // 1: the server; 2 + index: a location (a server never has 4 billion locations).
+        let n = match location {
+            None => 1,
+            Some(id) => u32::try_from(id).map_or(u32::MAX, |id| id.saturating_add(2)),
+        };
+        RoutedTo(std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN))
+    }
+
+    /// The location's index, or None for the server itself.
+    pub fn location(self) -> Option<usize> {
+        match self.0.get() {
+            1 => None,
+            n => Some((n - 2) as usize),
+        }
+    }
 }
 
 impl Request {
@@ -283,6 +311,7 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
             framing,
             keep_alive,
             expect_continue: expect_continue && minor_version >= 1,
+            routed: None,
         },
         head_len,
     )))

@@ -152,6 +152,12 @@ impl Registry {
         }
     }
 
+    /// A registry nobody reads, for code that needs one and serves no status page (tests).
+    pub fn detached() -> &'static Registry {
+        static DETACHED: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+        DETACHED.get_or_init(|| Registry::new(1))
+    }
+
     /// The figures of worker `index` (the last one for an index out of range).
     pub fn worker(&self, index: usize) -> &WorkerStats {
         &self.workers[index.min(self.workers.len() - 1)]

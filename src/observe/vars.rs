@@ -205,7 +205,6 @@ fn argument<'q>(query: Option<&'q str>, name: &str) -> Option<&'q str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Server, Settings};
 
     fn request(text: &str) -> Request {
         let mut bytes = text.as_bytes().to_vec();
@@ -213,20 +212,12 @@ mod tests {
     }
 
     fn value(var: Var, request: &Request) -> Option<Vec<u8>> {
-        let settings = Settings::defaults(std::path::Path::new("/x"));
-        let server = Server {
-            listen: vec!["127.0.0.1:80".parse().unwrap()],
-            ssl: Vec::new(),
-            tls: None,
-            server_names: vec!["example.test".into()],
-            settings: settings.clone(),
-            locations: Vec::new(),
-        };
-        let site = Site {
-            server: &server,
-            location: None,
-            settings: &settings,
-        };
+        let config = crate::config::parse(
+            "server { listen 80; server_name example.test; }",
+            std::path::Path::new("/x/w.conf"),
+        )
+        .unwrap();
+        let site = crate::handler::select_location(&config.servers[0], "/");
         let conn = ConnFacts {
             serial: 7,
             requests: 2,

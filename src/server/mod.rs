@@ -2,6 +2,7 @@
 //! reloads and shutdowns. `connection` is the per-client state machine, `worker` the event
 //! loop, `output` the write queue, `log` the access and error logs.
 
+mod client_cert;
 mod connection;
 mod fault;
 mod listener;
@@ -61,6 +62,7 @@ fn bind_all(config: &Config, current: &[Arc<Listener>]) -> Result<Vec<Arc<Listen
 fn open_runtime(
     config: Config,
     listeners: &[Arc<Listener>],
+    acme: &crate::acme::Service,
     previous: Option<&Runtime>,
 ) -> Result<Runtime, String> {
     let mut access_logs = Vec::with_capacity(config.log_files.len());
@@ -80,7 +82,8 @@ fn open_runtime(
     }
     log::set_level(config.error_log_level);
     sweep_upload_stores(&config);
-    Runtime::new(config, listeners, access_logs, previous)
+    acme.configure(&config)?;
+    Runtime::new(config, listeners, access_logs, acme, previous)
 }
 
 /// Removes what uploads interrupted by a dead server left in the stores.
@@ -132,7 +135,9 @@ pub fn run(config: Config) -> Result<(), String> {
     let mut listeners = bind_all(&config, &[])?;
     let worker_count = config.workers.max(1);
     let config_path = config.path.clone();
-    let runtime = Arc::new(open_runtime(config, &listeners, None)?);
+    // Certificates from ACME, kept across reloads.
+    let acme = crate::acme::Service::new();
+    let runtime = Arc::new(open_runtime(config, &listeners, &acme, None)?);
     for listener in &listeners {
         log::announce(&listening(&runtime, listener));
     }
@@ -172,7 +177,7 @@ pub fn run(config: Config) -> Result<(), String> {
             continue;
         }
         if signal == sys::SIGHUP {
-            match reload(&config_path, &listeners, &current) {
+            match reload(&config_path, &listeners, &acme, &current) {
                 Ok((runtime, new_listeners)) => {
                     let runtime = Arc::new(runtime);
                     for worker in &workers {
@@ -249,6 +254,7 @@ fn reopen_logs(runtime: &Runtime) {
 fn reload(
     path: &std::path::Path,
     current: &[Arc<Listener>],
+    acme: &crate::acme::Service,
     runtime: &Runtime,
 ) -> Result<(Runtime, Vec<Arc<Listener>>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
@@ -256,7 +262,7 @@ fn reload(
         log::warn(&warning.to_string());
     }
     let listeners = bind_all(&config, current)?;
-    let runtime = open_runtime(config, &listeners, Some(runtime))?;
+    let runtime = open_runtime(config, &listeners, acme, Some(runtime))?;
     for listener in &listeners {
         if !current.iter().any(|l| Arc::ptr_eq(l, listener)) {
             log::announce(&listening(&runtime, listener));

@@ -4,7 +4,8 @@
 
 use super::listener::Listener;
 use super::log::Sink;
-use super::transport;
+use super::transport::{self, AddressOptions, CertSource};
+use crate::acme::{self, Challenges};
 use crate::config::Config;
 use rustls::ServerConfig;
 use std::net::SocketAddr;
@@ -28,29 +29,55 @@ pub struct Runtime {
     /// The live `limit_req` / `limit_conn` zones, shared by the workers and kept across
     /// reloads while a zone stays the same.
     pub zones: crate::access::limit::Zones,
+    /// The ACME challenges to answer (HTTP-01), when some server has `acme_certificate`.
+    pub acme: Option<Arc<Challenges>>,
 }
 
 impl Runtime {
     /// Pairs `config`'s servers with the bound `listeners`, and builds the TLS configuration of
-    /// every address listed with `ssl`.
+    /// every address listed with `ssl` (`acme`: where the ACME certificates are).
     pub fn new(
         config: Config,
         listeners: &[Arc<Listener>],
         access_logs: Vec<Option<Sink>>,
+        acme: &acme::Service,
         previous: Option<&Runtime>,
     ) -> Result<Runtime, String> {
+        let challenges = config
+            .servers
+            .iter()
+            .any(|s| s.acme.is_some())
+            .then(|| acme.challenges());
         let mut tls = Vec::new();
         for listener in listeners {
-            let servers: Vec<_> = config
+            let on_address: Vec<_> = config
                 .servers
                 .iter()
                 .filter(|server| server.ssl.contains(&listener.configured))
-                .filter_map(|server| {
-                    let key = &server.tls.as_ref()?.key;
-                    Some((server.server_names.as_slice(), key))
-                })
                 .collect();
-            if let Some(server_config) = transport::server_config(&servers)? {
+            let mut servers = Vec::new();
+            for server in &on_address {
+                let source = match (&server.tls, &server.acme) {
+                    (Some(tls), _) => CertSource::Fixed(Arc::clone(&tls.key)),
+                    (None, Some(cert)) => match acme.slot(&config, cert) {
+                        Some(slot) => CertSource::Managed(slot),
+                        None => return Err("ACME certificate not prepared".to_string()),
+                    },
+                    (None, None) => continue,
+                };
+                servers.push((server.server_names.as_slice(), source));
+            }
+            let options = AddressOptions {
+                challenges: on_address
+                    .iter()
+                    .any(|s| s.acme.is_some())
+                    .then(|| acme.challenges()),
+                client_auth: on_address
+                    .iter()
+                    .filter_map(|s| s.client_auth.as_deref())
+                    .collect(),
+            };
+            if let Some(server_config) = transport::server_config(&servers, options)? {
                 tls.push((listener.local, server_config));
             }
         }
@@ -91,6 +118,7 @@ impl Runtime {
             tls,
             access_logs,
             decorates,
+            acme: challenges,
         })
     }
 

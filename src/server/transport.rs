@@ -16,7 +16,10 @@
 //! rustls's outgoing buffer is bounded ([`TLS_BUFFER`]) and fed only while it is empty, so a
 //! TLS connection holds at most about that much of a response, whatever its size.
 
+use crate::acme::{self, Challenges, Slot};
+use crate::config::ClientAuth;
 use rustix::io::Errno;
+use rustls::pki_types::CertificateDer;
 use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use rustls::{ServerConfig, ServerConnection};
@@ -132,6 +135,8 @@ pub struct TlsStream {
     fresh: bool,
     /// The client spoke plain HTTP: it is answered in plain HTTP, rustls is out of the way.
     plain_http: bool,
+    /// The client certificate as the servers verifying it judged it.
+    client_verdict: super::client_cert::Cache,
 }
 
 impl TlsStream {
@@ -145,7 +150,20 @@ impl TlsStream {
             peer_closed: false,
             fresh: true,
             plain_http: false,
+            client_verdict: Default::default(),
         })
+    }
+
+    /// The client's certificate as a server verifying with `auth` judges it.
+    pub fn client_cert(&mut self, auth: &Arc<ClientAuth>) -> Arc<crate::handler::ClientCert> {
+        let chain: Option<&[CertificateDer<'_>]> = self.conn.peer_certificates();
+        self.client_verdict.get(auth, chain)
+    }
+
+    /// A TLS-ALPN-01 validation (RFC 8737 section 3): its handshake is all there is to it.
+    fn is_acme_validation(&self) -> bool {
+        !self.conn.is_handshaking()
+            && self.conn.alpn_protocol() == Some(acme::challenge::ACME_TLS_ALPN)
     }
 
     /// Whether the first bytes received were not a TLS handshake.
@@ -256,6 +274,9 @@ impl TlsStream {
             }
             // Handshake flights and session tickets go out now.
             self.flush(writable)?;
+            if self.is_acme_validation() {
+                return Ok(0);
+            }
             if n == 0 && self.plaintext == 0 {
                 return Ok(0);
             }
@@ -426,24 +447,61 @@ impl Write for SocketWriter<'_> {
     }
 }
 
+/// Where a server's certificate comes from.
+#[derive(Debug, Clone)]
+pub enum CertSource {
+    /// `ssl_certificate`: loaded with the configuration.
+    Fixed(Arc<CertifiedKey>),
+    /// `acme_certificate`: whatever the slot holds at the handshake.
+    Managed(Arc<Slot>),
+}
+
+impl CertSource {
+    fn get(&self) -> Arc<CertifiedKey> {
+        match self {
+            CertSource::Fixed(key) => Arc::clone(key),
+            CertSource::Managed(slot) => slot.get(),
+        }
+    }
+}
+
 /// Picks the certificate of a TLS address by SNI among its servers: an exact (case-insensitive)
-/// `server_name` match, else the address's first TLS server.
+/// `server_name` match, else the address's first TLS server. A ClientHello whose only ALPN
+/// protocol is `acme-tls/1` gets the TLS-ALPN-01 challenge certificate for its SNI name, or
+/// nothing (the handshake fails), never a real one.
 #[derive(Debug)]
 struct SniResolver {
-    by_name: Vec<(String, Arc<CertifiedKey>)>,
-    default: Arc<CertifiedKey>,
+    by_name: Vec<(String, CertSource)>,
+    default: CertSource,
+    challenges: Option<Arc<Challenges>>,
 }
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(challenges) = &self.challenges
+            && let Some(mut offered) = hello.alpn()
+            && offered.next() == Some(acme::challenge::ACME_TLS_ALPN)
+            && offered.next().is_none()
+        {
+            return challenges.tls_alpn01(hello.server_name()?);
+        }
         let chosen = hello.server_name().and_then(|name| {
             self.by_name
                 .iter()
                 .find(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, key)| key)
+                .map(|(_, source)| source)
         });
-        Some(Arc::clone(chosen.unwrap_or(&self.default)))
+        Some(chosen.unwrap_or(&self.default).get())
     }
+}
+
+/// What an address's TLS needs besides its servers' certificates.
+#[derive(Default)]
+pub struct AddressOptions<'a> {
+    /// Some server of the address has `acme_certificate`: TLS-ALPN-01 is answered.
+    pub challenges: Option<Arc<Challenges>>,
+    /// The client certificate settings of the servers that verify them.
+    pub client_auth: Vec<&'a ClientAuth>,
 }
 
 /// Where a cipher suite comes in the server's order: AES-128-GCM, then AES-256-GCM, then
@@ -462,38 +520,54 @@ fn suite_rank(suite: &rustls::SupportedCipherSuite) -> u8 {
 }
 
 /// The rustls configuration of one TLS address. `servers`: the address's servers that carry a
-/// certificate, as (server names, key), the default first; None when there is none.
+/// certificate, as (server names, where the certificate comes from), the default first; None
+/// when there is none.
 pub fn server_config(
-    servers: &[(&[String], &Arc<CertifiedKey>)],
+    servers: &[(&[String], CertSource)],
+    options: AddressOptions,
 ) -> Result<Option<Arc<ServerConfig>>, String> {
     let Some((_, default)) = servers.first() else {
         return Ok(None);
     };
     let mut by_name = Vec::new();
-    for (names, key) in servers {
+    for (names, source) in servers {
         for name in names.iter() {
             if !by_name.iter().any(|(n, _): &(String, _)| n == name) {
-                by_name.push((name.clone(), Arc::clone(key)));
+                by_name.push((name.clone(), source.clone()));
             }
         }
     }
+    let acme = options.challenges.is_some();
     let resolver = SniResolver {
         by_name,
-        default: Arc::clone(default),
+        default: default.clone(),
+        challenges: options.challenges,
     };
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider.cipher_suites.sort_by_key(suite_rank);
-    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
+    let builder = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(resolver));
+        .map_err(|e| format!("TLS: {e}"))?;
+    let builder = if options.client_auth.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        builder.with_client_cert_verifier(Arc::new(super::client_cert::HandshakeVerifier::new(
+            &options.client_auth,
+        )))
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(resolver));
     // Our order, AES-128-GCM first (as Go's crypto/tls): as secure, cheaper per byte, and its
     // SHA-256 key schedule uses the CPU's SHA instructions where SHA-384's may have none.
     config.ignore_client_order = true;
     // Our preference first. `curl --http1.0` offers only http/1.0, which nginx accepts too;
     // a client offering neither (h2 only) gets no_application_protocol (RFC 7301).
     config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
+    if acme {
+        // Chosen only by a client that offers nothing else (an ACME server validating).
+        config
+            .alpn_protocols
+            .push(acme::challenge::ACME_TLS_ALPN.to_vec());
+    }
     config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE);
     config.ticketer =
         rustls::crypto::aws_lc_rs::Ticketer::new().map_err(|e| format!("TLS tickets: {e}"))?;
@@ -521,7 +595,8 @@ mod tests {
         let certified =
             Arc::new(CertifiedKey::from_der(vec![der.clone()], key_der, &provider).unwrap());
         let names = vec!["localhost".to_string()];
-        let config = server_config(&[(names.as_slice(), &certified)])
+        let source = CertSource::Fixed(Arc::clone(&certified));
+        let config = server_config(&[(names.as_slice(), source)], AddressOptions::default())
             .unwrap()
             .unwrap();
 

@@ -10,15 +10,20 @@
 //! - [`proc`]: /proc readings (descriptors, memory, CPU, children) and polling.
 //! - [`data`]: pseudo-random test data and byte strings for assertion messages.
 //! - [`tls`]: certificates made at test time (rcgen) and their SPKI pins.
+//! - [`pebble`]: the ACME test CA and its DNS server, and an HTTPS client that verifies.
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
+//! - [`fastcgi`]: php-fpm and fcgiwrap started on a temporary socket or a free port and stopped
+//!   by PID, and a fake FastCGI application with scripted (malformed) records.
 
 #![allow(dead_code, unused_imports)]
 
 pub mod cgi;
 pub mod data;
+pub mod fastcgi;
 pub mod hostile;
 pub mod http;
+pub mod pebble;
 pub mod proc;
 pub mod server;
 pub mod tls;

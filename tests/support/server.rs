@@ -393,7 +393,7 @@ pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> 
     }
 }
 
-fn kill_and_wait(child: &mut Child) -> ExitStatus {
+pub fn kill_and_wait(child: &mut Child) -> ExitStatus {
     let _ = child.kill();
     child.wait().expect("wait for webserv")
 }

@@ -124,6 +124,7 @@ impl Connection {
         ctx: &mut Context,
     ) -> State {
         let site = super::route(ctx.runtime, self.listen, Some(&request));
+        let client_cert = self.client_cert(site.server);
         let endpoint = Endpoint {
             peer: self.peer,
             local: self.listen,
@@ -131,6 +132,7 @@ impl Connection {
             document_root: &site.settings.root,
             content_length,
             https: matches!(self.transport, super::Transport::Tls(_)),
+            client_cert: client_cert.as_deref(),
         };
         if process::at_capacity() {
             log::warn(&format!(

@@ -35,7 +35,7 @@ use crate::config::Settings;
 use crate::event::Poller;
 use crate::handler::file_cache;
 use crate::handler::upload::Upload;
-use crate::handler::{self, Plan, Site, select_location, select_server};
+use crate::handler::{self, Plan, Site, select_server};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::request::{self, Framing, Method, Request};
 use crate::http::response::{self, Body, Response};
@@ -320,7 +320,8 @@ impl Connection {
             State::Delayed(request) => {
                 let request = *request;
                 let site = route(ctx.runtime, self.listen, Some(&request));
-                self.serve(request, &site, ctx)
+                let client_cert = self.client_cert(site.server);
+                self.serve(request, &site, client_cert, ctx)
             }
             _ => State::Closed,
         };
@@ -532,7 +533,16 @@ impl Connection {
     /// A complete head arrived: route it and decide what happens to it.
     fn start(&mut self, request: Request, ctx: &mut Context) -> State {
         fault::check(&request.target, Point::Plan);
+        if let Some(response) = acme_http01(ctx.runtime, &request) {
+            return self.respond(&request, response, true, ctx);
+        }
         let site = route(ctx.runtime, self.listen, Some(&request));
+        let client_cert = self.client_cert(site.server);
+        if let (Some(auth), Some(cert)) = (&site.server.client_auth, &client_cert)
+            && let Some(why) = super::client_cert::refusal(auth, cert)
+        {
+            return self.refuse_client_cert(&request, why, ctx);
+        }
         self.timeouts = Timeouts::of(site.settings);
         let limit = site.settings.client_max_body_size;
         if let Framing::Length(length) = request.framing
@@ -545,7 +555,7 @@ impl Connection {
         self.requests += 1;
         self.request_started(ctx.stats);
         if !crate::access::applies(site.settings) {
-            return self.serve(request, &site, ctx);
+            return self.serve(request, &site, client_cert, ctx);
         }
         let facts = self.facts();
         let admission = crate::access::admit(&crate::access::Ask {
@@ -563,7 +573,7 @@ impl Connection {
         match admission {
             Admission::Pass(permit) => {
                 self.permit = permit;
-                self.serve(request, &site, ctx)
+                self.serve(request, &site, client_cert, ctx)
             }
             Admission::Delay(delay, permit) => {
                 // limit_req: the request waits on the worker's timers, then is served.
@@ -577,17 +587,25 @@ impl Connection {
 
     /// Serves a request that passed the access phase: the handler's plan, carried out.
     #[inline(always)]
-    fn serve(&mut self, request: Request, site: &Site, ctx: &mut Context) -> State {
+    fn serve(
+        &mut self,
+        mut request: Request,
+        site: &Site,
+        client_cert: Option<Arc<handler::ClientCert>>,
+        ctx: &mut Context,
+    ) -> State {
         let limit = site.settings.client_max_body_size;
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let conn = handler::ConnInfo {
             listen: self.listen,
+            peer: self.client(),
             tls: matches!(self.transport, Transport::Tls(_)),
             local: &local,
+            client_cert: client_cert.as_deref(),
             metrics: &ctx.runtime.metrics,
         };
-        match handler::plan(&request, site, &conn) {
+        match handler::plan(&mut request, site, &conn) {
             Plan::Respond(response) => self.answer(request, response, ctx),
             Plan::Upload(upload) => self.receive(request, Sink::Upload(upload), limit, ctx),
             Plan::Cgi(script) => match request.framing {
@@ -630,6 +648,27 @@ impl Connection {
                 Transport::Plain(_) => None,
             },
         }
+    }
+
+    /// The client certificate as `server` judges it, on a server that verifies them.
+    fn client_cert(&mut self, server: &crate::config::Server) -> Option<Arc<handler::ClientCert>> {
+        let auth = server.client_auth.as_ref()?;
+        match &mut self.transport {
+            Transport::Tls(tls) => Some(tls.client_cert(auth)),
+            Transport::Plain(_) => None,
+        }
+    }
+
+    /// nginx's 400 pages for a missing or invalid client certificate; the connection closes.
+    fn refuse_client_cert(&mut self, request: &Request, why: &str, ctx: &mut Context) -> State {
+        if log::enabled(crate::config::LogLevel::Info) {
+            log::info(&format!("client {}: {why}, request refused", self.peer));
+        }
+        let title = format!("400 {why}");
+        let body = format!("<h1>400 Bad Request</h1>\n<p>{why}</p>\n");
+        let mut response = Response::html(400, handler::pages::page(&title, &body));
+        response.close = true;
+        self.respond(request, response, false, ctx)
     }
 
     fn receive(&mut self, request: Request, sink: Sink, limit: u64, ctx: &Context) -> State {
@@ -1060,6 +1099,21 @@ fn settle_read(
     }
 }
 
+/// The answer to an ACME HTTP-01 validation (`GET /.well-known/acme-challenge/TOKEN` for a
+/// token being validated), before any server or location: the CA asks by name, on port 80,
+/// whatever the server for that name does with other requests.
+fn acme_http01(runtime: &Runtime, request: &Request) -> Option<Response> {
+    let challenges = runtime.acme.as_ref()?;
+    if request.has_body() || !matches!(request.method, Method::Get | Method::Head) {
+        return None;
+    }
+    let answer = challenges.http01(&request.path)?;
+    Some(
+        Response::new(200, Body::Bytes(answer.into_bytes()))
+            .with_header("Content-Type", "application/octet-stream"),
+    )
+}
+
 /// The site for `request` on this listen address; without a request (an error found before
 /// routing), the default server itself.
 fn route<'r>(runtime: &'r Runtime, listen: SocketAddr, request: Option<&Request>) -> Site<'r> {
@@ -1068,15 +1122,8 @@ fn route<'r>(runtime: &'r Runtime, listen: SocketAddr, request: Option<&Request>
         Some(request) => {
             let server =
                 select_server(&runtime.config.servers, candidates, request.host.as_deref());
-            select_location(server, &request.path)
+            handler::route::routed_site(server, request)
         }
-        None => {
-            let server = &runtime.config.servers[candidates[0]];
-            Site {
-                server,
-                location: None,
-                settings: &server.settings,
-            }
-        }
+        None => Site::of_server(&runtime.config.servers[candidates[0]]),
     }
 }

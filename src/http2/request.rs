@@ -1,0 +1,750 @@
+//! An HTTP/2 request's header section (RFC 9113 §8.2 and §8.3) turned into the same
+//! [`Request`] HTTP/1 produces, so that routing and handlers are shared.
+//!
+//! Fields arrive one by one from the HPACK decoder ([`RequestFields::field`]) and are checked
+//! as they come; nothing past the header list limit is kept. The verdict is one of:
+//! - a [`Request`];
+//! - [`Rejection::Malformed`]: the message breaks an HTTP/2 rule (§8.1.1): a stream error
+//!   PROTOCOL_ERROR, no response;
+//! - [`Rejection::Status`]: a well-formed HTTP/2 message that HTTP refuses (an unknown method,
+//!   a bad path, a header list over the limit): answered with that status like on HTTP/1.
+
+use crate::http::path;
+use crate::http::request::{Framing, Method, Request};
+
+/// Why a request is not served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Malformed in HTTP/2's terms: reset the stream with PROTOCOL_ERROR.
+    Malformed,
+    /// Answer with this status.
+    Status(u16),
+}
+
+/// The fields RFC 9113 §8.2.2 calls connection-specific: a message carrying one is malformed.
+const CONNECTION_SPECIFIC: [&[u8]; 5] = [
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"transfer-encoding",
+    b"upgrade",
+];
+
+/// The header section of a request as it is decoded, field by field.
+pub struct RequestFields {
+    limit: usize,
+    /// The header list size so far, counted as SETTINGS_MAX_HEADER_LIST_SIZE is (§6.5.2).
+    size: usize,
+    problem: Option<Rejection>,
+    method: Option<String>,
+    scheme: Option<String>,
+    authority: Option<String>,
+    path: Option<String>,
+    regular_seen: bool,
+    headers: Vec<(String, String)>,
+    host: Option<String>,
+    content_length: Option<u64>,
+    /// `cookie` fields, joined with "; " as §8.2.3 requires before leaving HTTP/2.
+    cookie: Option<String>,
+}
+
+impl RequestFields {
+    /// `limit`: the most header list octets kept (431 past it).
+    pub fn new(limit: usize) -> RequestFields {
+        RequestFields {
+            limit,
+            size: 0,
+            problem: None,
+            method: None,
+            scheme: None,
+            authority: None,
+            path: None,
+            regular_seen: false,
+            headers: Vec::new(),
+            host: None,
+            content_length: None,
+            cookie: None,
+        }
+    }
+
+    fn reject(&mut self, why: Rejection) {
+        // Malformed wins over a status: the stream is reset either way, and a malformed
+        // message must never be served.
+        match (self.problem, why) {
+            (None, _) | (Some(Rejection::Status(_)), Rejection::Malformed) => {
+                self.problem = Some(why)
+            }
+            _ => {}
+        }
+    }
+
+    /// One decoded field, in order.
+    pub fn field(&mut self, name: &[u8], value: &[u8]) {
+        self.size += name.len() + value.len() + crate::http2::hpack::ENTRY_OVERHEAD;
+        if self.size > self.limit {
+            self.reject(Rejection::Status(431));
+        }
+        if !valid_value(value) {
+            return self.reject(Rejection::Malformed);
+        }
+        if let Some(pseudo) = name.strip_prefix(b":") {
+            return self.pseudo(pseudo, value);
+        }
+        self.regular_seen = true;
+        if !valid_name(name) {
+            return self.reject(Rejection::Malformed);
+        }
+        if CONNECTION_SPECIFIC.contains(&name) {
+            return self.reject(Rejection::Malformed);
+        }
+        if !te_allowed(name, value) {
+            return self.reject(Rejection::Malformed);
+        }
+        if name == b"content-length" {
+            match parse_length(value) {
+                Some(n) if self.content_length.is_none_or(|m| m == n) => {
+                    self.content_length = Some(n)
+                }
+                _ => return self.reject(Rejection::Malformed),
+            }
+        }
+        if self.problem.is_some() {
+            // Judged already: keep checking the rest for malformation, store nothing more.
+            return;
+        }
+        // Names are lower-case ASCII tokens by now; values may hold obs-text.
+        let name = String::from_utf8_lossy(name).into_owned();
+        let value = String::from_utf8_lossy(value).into_owned();
+        match name.as_str() {
+            "cookie" => {
+                match &mut self.cookie {
+                    Some(joined) => {
+                        joined.push_str("; ");
+                        joined.push_str(&value);
+                    }
+                    None => self.cookie = Some(value),
+                }
+                return;
+            }
+            "host" => {
+                if self.host.is_some() {
+                    return self.reject(Rejection::Status(400));
+                }
+                self.host = Some(value.clone());
+            }
+            _ => {}
+        }
+        self.headers.push((name, value));
+    }
+
+    fn pseudo(&mut self, name: &[u8], value: &[u8]) {
+        // "All pseudo-header fields MUST appear in a field block before all regular field
+        // lines"; unknown ones and response ones (:status) make the request malformed.
+        if self.regular_seen {
+            return self.reject(Rejection::Malformed);
+        }
+        let slot = match name {
+            b"method" => &mut self.method,
+            b"scheme" => &mut self.scheme,
+            b"authority" => &mut self.authority,
+            b"path" => &mut self.path,
+            _ => return self.reject(Rejection::Malformed),
+        };
+        if slot.is_some() {
+            return self.reject(Rejection::Malformed);
+        }
+        *slot = Some(String::from_utf8_lossy(value).into_owned());
+    }
+
+    /// The verdict once the block has ended. `end_stream`: the HEADERS frame ended the stream,
+    /// so there is no body.
+    pub fn finish(self, end_stream: bool) -> Result<Request, Rejection> {
+        if self.problem == Some(Rejection::Malformed) {
+            return Err(Rejection::Malformed);
+        }
+        let method = self.method.ok_or(Rejection::Malformed)?;
+        if method.is_empty() || !method.bytes().all(crate::http::is_tchar) {
+            return Err(Rejection::Malformed);
+        }
+        if method == "CONNECT" {
+            // §8.5: only :method and :authority. Well-formed or not, we do not tunnel.
+            if self.scheme.is_some() || self.path.is_some() || self.authority.is_none() {
+                return Err(Rejection::Malformed);
+            }
+            return Err(Rejection::Status(501));
+        }
+        // §8.3.1: exactly one :method, :scheme and :path, and :path not empty.
+        let (Some(scheme), Some(target)) = (self.scheme, self.path) else {
+            return Err(Rejection::Malformed);
+        };
+        if !valid_scheme(&scheme) {
+            return Err(Rejection::Malformed);
+        }
+        // §8.3.1: a valid :path is an absolute path (and query), or "*" for OPTIONS.
+        let asterisk = target == "*" && method == "OPTIONS";
+        if !target.starts_with('/') && !asterisk {
+            return Err(Rejection::Malformed);
+        }
+        if self
+            .authority
+            .as_deref()
+            .is_some_and(|authority| authority.contains('@'))
+        {
+            // §8.3.1: no userinfo in the authority of http and https URIs.
+            return Err(Rejection::Malformed);
+        }
+        if let (Some(authority), Some(host)) = (&self.authority, &self.host) {
+            // §8.3.1: a Host that names another entity than :authority.
+            if !authority.eq_ignore_ascii_case(host) {
+                return Err(Rejection::Malformed);
+            }
+        }
+        if let Some(problem) = self.problem {
+            return Err(problem);
+        }
+        let method = match method.as_str() {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            _ => return Err(Rejection::Status(501)),
+        };
+        if target.len() > crate::http::request::MAX_TARGET {
+            return Err(Rejection::Status(414));
+        }
+        let (raw_path, query) = path::split_target(target.as_bytes());
+        let path = match std::str::from_utf8(raw_path) {
+            Ok(raw) if already_normal(raw_path) => raw.to_string(),
+            _ => path::normalize(raw_path).map_err(|_| Rejection::Status(400))?,
+        };
+        let query = query.map(|q| String::from_utf8_lossy(q).into_owned());
+        let host = match self.authority.as_deref().or(self.host.as_deref()) {
+            Some(value) => Some(parse_host(value.as_bytes()).ok_or(Rejection::Status(400))?),
+            None => None,
+        };
+        let mut headers = self.headers;
+        if self.host.is_none()
+            && let Some(authority) = self.authority
+        {
+            // Handlers and CGI read the host from the Host field, as on HTTP/1.1.
+            headers.insert(0, ("host".to_string(), authority));
+        }
+        if let Some(cookie) = self.cookie {
+            headers.push(("cookie".to_string(), cookie));
+        }
+        let framing = match (end_stream, self.content_length) {
+            (true, _) => Framing::None,
+            (false, Some(length)) => Framing::Length(length),
+            // Delimited by END_STREAM: of HTTP/1's framings, the one of unknown length.
+            (false, None) => Framing::Chunked,
+        };
+        Ok(Request {
+            method,
+            target,
+            path,
+            query,
+            minor_version: 1,
+            headers,
+            host: host.filter(|h| !h.is_empty()),
+            framing,
+            keep_alive: true,
+            expect_continue: false,
+            routed: None,
+        })
+    }
+
+    /// The declared content-length, checked against the DATA frames (§8.1.1).
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+}
+
+/// The check of a trailer section (§8.1): regular fields only, valid as in a header section.
+/// Trailers are not passed on (no handler reads them); they only have to be well-formed.
+pub fn trailer_field_is_valid(name: &[u8], value: &[u8]) -> bool {
+    valid_value(value)
+        && valid_name(name)
+        && !CONNECTION_SPECIFIC.contains(&name)
+        && te_allowed(name, value)
+}
+
+/// §8.2.2: TE may be present, but with no value other than "trailers".
+fn te_allowed(name: &[u8], value: &[u8]) -> bool {
+    name != b"te" || value.eq_ignore_ascii_case(b"trailers")
+}
+
+/// A field name: a token (RFC 9110 §5.1) in lower case (RFC 9113 §8.2.1), which also keeps
+/// out every octet §8.2.1 forbids (controls, space, colon, DEL, non-ASCII).
+fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name
+            .iter()
+            .all(|&b| crate::http::is_tchar(b) && !b.is_ascii_uppercase())
+}
+
+/// A field value (RFC 9110 §5.5): visible octets, obs-text, SP and HTAB, and no whitespace at
+/// either end (RFC 9113 §8.2.1). This keeps out NUL, CR and LF, as §8.2.1 requires.
+fn valid_value(value: &[u8]) -> bool {
+    let edge_ok = |b: Option<&u8>| !matches!(b, Some(b' ' | b'\t'));
+    edge_ok(value.first())
+        && edge_ok(value.last())
+        && value
+            .iter()
+            .all(|&b| b == b'\t' || b == b' ' || (b > 0x20 && b != 0x7f))
+}
+
+/// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` (RFC 3986 §3.1).
+fn valid_scheme(scheme: &str) -> bool {
+    let mut bytes = scheme.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+}
+
+/// `content-length = 1*DIGIT`, as HTTP/1 reads it (one value here: HTTP/2 has no list folding
+/// of its own, and a repeated field is compared by the caller).
+fn parse_length(value: &[u8]) -> Option<u64> {
+    if value.is_empty() || value.len() > 18 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(value.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
+/// The bytes a host value may hold (reg-name, IP literal, port), as a table.
+const HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'['
+                    | b']'
+                    | b'%'
+            );
+        i += 1;
+    }
+    table
+};
+
+/// Whether `raw` is already what [`path::normalize`] makes of it (ASCII without `%` or NUL,
+/// starting with `/`, no empty, `.` or `..` segment but a trailing slash), so that it is taken
+/// as it is: nearly every request path, and the same shortcut HTTP/1 takes.
+fn already_normal(raw: &[u8]) -> bool {
+    let Some((b'/', rest)) = raw.split_first() else {
+        return false;
+    };
+    if !raw.iter().all(|&b| b.is_ascii() && b != b'%' && b != 0) {
+        return false;
+    }
+    let mut segments = rest.split(|&b| b == b'/').peekable();
+    while let Some(segment) = segments.next() {
+        let last = segments.peek().is_none();
+        if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
+            return false;
+        }
+    }
+    true
+}
+
+/// The host of an `:authority` or Host value, lower-cased, without its port; `None` when it
+/// is not `host[:port]` (userinfo refused, IPv6 in brackets). The same rule as HTTP/1's Host.
+fn parse_host(value: &[u8]) -> Option<String> {
+    if !value.iter().all(|&b| HOST_BYTES[usize::from(b)]) {
+        return None;
+    }
+    let text = std::str::from_utf8(value).ok()?;
+    let host = if let Some(rest) = text.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let after = &rest[end + 1..];
+        if !(after.is_empty() || after.starts_with(':')) {
+            return None;
+        }
+        &text[..end + 2]
+    } else {
+        match text.rfind(':') {
+            Some(colon) => {
+                let port = &text[colon + 1..];
+                if !port.bytes().all(|b| b.is_ascii_digit()) || text[..colon].contains(':') {
+                    return None;
+                }
+                &text[..colon]
+            }
+            None => text,
+        }
+    };
+    Some(host.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &[(&str, &str)] = &[
+        (":method", "GET"),
+        (":scheme", "https"),
+        (":authority", "Example.COM:8443"),
+        (":path", "/a/%7Eb/../c?x=1"),
+    ];
+
+    fn build(fields: &[(&str, &str)], end_stream: bool) -> Result<Request, Rejection> {
+        let mut collector = RequestFields::new(32 * 1024);
+        for (name, value) in fields {
+            collector.field(name.as_bytes(), value.as_bytes());
+        }
+        collector.finish(end_stream)
+    }
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        let mut all = BASE.to_vec();
+        all.extend_from_slice(extra);
+        all
+    }
+
+    #[test]
+    fn a_well_formed_request_becomes_the_shared_request_type() {
+        let request = build(
+            &with(&[("accept", "*/*"), ("cookie", "a=1"), ("cookie", "b=2")]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(request.method, Method::Get);
+        assert_eq!(request.target, "/a/%7Eb/../c?x=1");
+        assert_eq!(request.path, "/a/c");
+        assert_eq!(request.query.as_deref(), Some("x=1"));
+        assert_eq!(request.host.as_deref(), Some("example.com"));
+        assert_eq!(request.header("host"), Some("Example.COM:8443"));
+        assert_eq!(request.header("accept"), Some("*/*"));
+        assert_eq!(request.header("cookie"), Some("a=1; b=2"));
+        assert_eq!(request.framing, Framing::None);
+        assert!(request.keep_alive);
+    }
+
+    #[test]
+    fn the_body_framing_follows_end_stream_and_content_length() {
+        let post = |extra: &[(&'static str, &'static str)], end| {
+            let mut fields = with(extra);
+            fields[0].1 = "POST";
+            build(&fields, end).unwrap().framing
+        };
+        assert_eq!(post(&[], true), Framing::None);
+        assert_eq!(
+            post(&[("content-length", "12")], false),
+            Framing::Length(12)
+        );
+        assert_eq!(post(&[], false), Framing::Chunked);
+    }
+
+    /// RFC 9113 section, fields, expected verdict.
+    #[test]
+    fn each_rule_of_section_8_gives_its_verdict() {
+        use Rejection::{Malformed, Status};
+        /// Section and rule, the fields, the verdict.
+        type Case = (&'static str, Vec<(&'static str, &'static str)>, Rejection);
+        let cases: &[Case] = &[
+            ("8.2 upper-case name", with(&[("Accept", "x")]), Malformed),
+            ("8.2.1 space in a name", with(&[("a b", "x")]), Malformed),
+            (
+                "8.2.1 colon in a regular name",
+                with(&[("a:b", "x")]),
+                Malformed,
+            ),
+            ("8.2.1 empty name", with(&[("", "x")]), Malformed),
+            (
+                "8.2.1 non-ASCII name",
+                with(&[("caf\u{e9}", "x")]),
+                Malformed,
+            ),
+            ("8.2.1 NUL in a value", with(&[("a", "x\0y")]), Malformed),
+            ("8.2.1 CR in a value", with(&[("a", "x\ry")]), Malformed),
+            ("8.2.1 LF in a value", with(&[("a", "x\ny")]), Malformed),
+            (
+                "8.2.1 leading space in a value",
+                with(&[("a", " x")]),
+                Malformed,
+            ),
+            (
+                "8.2.1 trailing tab in a value",
+                with(&[("a", "x\t")]),
+                Malformed,
+            ),
+            (
+                "8.2.2 connection",
+                with(&[("connection", "keep-alive")]),
+                Malformed,
+            ),
+            (
+                "8.2.2 keep-alive",
+                with(&[("keep-alive", "timeout=5")]),
+                Malformed,
+            ),
+            (
+                "8.2.2 proxy-connection",
+                with(&[("proxy-connection", "x")]),
+                Malformed,
+            ),
+            (
+                "8.2.2 transfer-encoding",
+                with(&[("transfer-encoding", "chunked")]),
+                Malformed,
+            ),
+            ("8.2.2 upgrade", with(&[("upgrade", "h2c")]), Malformed),
+            (
+                "8.2.2 te other than trailers",
+                with(&[("te", "gzip")]),
+                Malformed,
+            ),
+            (
+                "8.3 unknown pseudo-header",
+                with(&[(":foo", "x")]),
+                Malformed,
+            ),
+            (
+                "8.3 response pseudo-header",
+                vec![
+                    (":status", "200"),
+                    (":method", "GET"),
+                    (":scheme", "http"),
+                    (":path", "/"),
+                ],
+                Malformed,
+            ),
+            (
+                "8.3 pseudo-header after a regular field",
+                vec![
+                    (":method", "GET"),
+                    (":scheme", "http"),
+                    ("a", "b"),
+                    (":path", "/"),
+                ],
+                Malformed,
+            ),
+            (
+                "8.3.1 :protocol without extended CONNECT",
+                with(&[(":protocol", "websocket")]),
+                Malformed,
+            ),
+            (
+                "8.3.1 empty :path",
+                vec![(":method", "GET"), (":scheme", "http"), (":path", "")],
+                Malformed,
+            ),
+            (
+                "8.3.1 no :method",
+                vec![(":scheme", "http"), (":path", "/")],
+                Malformed,
+            ),
+            (
+                "8.3.1 no :scheme",
+                vec![(":method", "GET"), (":path", "/")],
+                Malformed,
+            ),
+            (
+                "8.3.1 no :path",
+                vec![(":method", "GET"), (":scheme", "http")],
+                Malformed,
+            ),
+            ("8.3.1 two :method", with(&[(":method", "GET")]), Malformed),
+            (
+                "8.3.1 two :scheme",
+                vec![
+                    (":method", "GET"),
+                    (":scheme", "http"),
+                    (":scheme", "http"),
+                    (":path", "/"),
+                ],
+                Malformed,
+            ),
+            (
+                "8.3.1 two :path",
+                vec![
+                    (":method", "GET"),
+                    (":scheme", "http"),
+                    (":path", "/"),
+                    (":path", "/"),
+                ],
+                Malformed,
+            ),
+            (
+                "8.3.1 Host naming another entity",
+                with(&[("host", "other.example")]),
+                Malformed,
+            ),
+            (
+                "8.1.1 content-length not a number",
+                with(&[("content-length", "1x")]),
+                Malformed,
+            ),
+            (
+                "8.1.1 two different content-lengths",
+                with(&[("content-length", "1"), ("content-length", "2")]),
+                Malformed,
+            ),
+            (
+                "8.5 CONNECT with :path",
+                with(&[])
+                    .into_iter()
+                    .map(|(n, v)| {
+                        if n == ":method" {
+                            (n, "CONNECT")
+                        } else {
+                            (n, v)
+                        }
+                    })
+                    .collect(),
+                Malformed,
+            ),
+            (
+                "8.5 CONNECT as it should be: not served",
+                vec![(":method", "CONNECT"), (":authority", "example.com:443")],
+                Status(501),
+            ),
+            (
+                "an unknown method",
+                vec![(":method", "BREW"), (":scheme", "http"), (":path", "/")],
+                Status(501),
+            ),
+            (
+                "8.3.1 a :path in absolute form",
+                vec![
+                    (":method", "GET"),
+                    (":scheme", "http"),
+                    (":path", "http://x/"),
+                ],
+                Malformed,
+            ),
+            (
+                "8.3.1 a :path of * for GET",
+                vec![(":method", "GET"), (":scheme", "http"), (":path", "*")],
+                Malformed,
+            ),
+            (
+                "8.3.1 userinfo in :authority",
+                vec![
+                    (":method", "GET"),
+                    (":scheme", "http"),
+                    (":authority", "u@h"),
+                    (":path", "/"),
+                ],
+                Malformed,
+            ),
+            (
+                "OPTIONS * is well-formed, and not served",
+                vec![(":method", "OPTIONS"), (":scheme", "http"), (":path", "*")],
+                Status(501),
+            ),
+            (
+                "a :path climbing above the root",
+                vec![(":method", "GET"), (":scheme", "http"), (":path", "/../x")],
+                Status(400),
+            ),
+            (
+                "a bad :authority",
+                vec![
+                    (":method", "GET"),
+                    (":scheme", "http"),
+                    (":authority", "a b"),
+                    (":path", "/"),
+                ],
+                Status(400),
+            ),
+        ];
+        for (name, fields, expected) in cases {
+            assert_eq!(build(fields, true).err(), Some(*expected), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_path_shortcut_agrees_with_normalize() {
+        for raw in [
+            "/", "/a", "/a/", "/a/b.c", "/a//b", "/./a", "/a/..", "/a%20b", "/é", "/a/.b", "/..a",
+        ] {
+            if already_normal(raw.as_bytes()) {
+                assert_eq!(path::normalize(raw.as_bytes()).unwrap(), raw, "{raw}");
+            }
+        }
+        assert!(already_normal(b"/a/b/"));
+        assert!(!already_normal(b"/a/../b"));
+    }
+
+    #[test]
+    fn a_matching_host_with_authority_is_accepted() {
+        let request = build(&with(&[("host", "example.com:8443")]), true).unwrap();
+        assert_eq!(request.header("host"), Some("example.com:8443"));
+        assert_eq!(
+            request.headers.iter().filter(|(n, _)| n == "host").count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_request_without_authority_takes_its_host_from_host() {
+        let request = build(
+            &[
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":path", "/"),
+                ("host", "a.example"),
+            ],
+            true,
+        )
+        .unwrap();
+        assert_eq!(request.host.as_deref(), Some("a.example"));
+    }
+
+    #[test]
+    fn a_header_list_over_the_limit_is_431_and_is_not_kept() {
+        let mut collector = RequestFields::new(200);
+        for (name, value) in BASE {
+            collector.field(name.as_bytes(), value.as_bytes());
+        }
+        for _ in 0..100 {
+            collector.field(b"x-big", &[b'v'; 100]);
+        }
+        assert!(collector.headers.len() <= 2);
+        assert_eq!(collector.finish(true).err(), Some(Rejection::Status(431)));
+    }
+
+    #[test]
+    fn malformed_wins_over_a_status() {
+        let mut collector = RequestFields::new(100);
+        for (name, value) in BASE {
+            collector.field(name.as_bytes(), value.as_bytes());
+        }
+        collector.field(b"x-big", &[b'v'; 200]);
+        collector.field(b"Upper", b"x");
+        assert_eq!(collector.finish(true).err(), Some(Rejection::Malformed));
+    }
+
+    #[test]
+    fn te_trailers_is_allowed_and_obs_text_values_are_kept() {
+        let request = build(&with(&[("te", "trailers"), ("x-a", "caf\u{e9}")]), true).unwrap();
+        assert_eq!(request.header("te"), Some("trailers"));
+        assert_eq!(request.header("x-a"), Some("caf\u{e9}"));
+    }
+
+    #[test]
+    fn trailer_fields_are_checked_like_headers() {
+        assert!(trailer_field_is_valid(b"x-checksum", b"abc"));
+        assert!(!trailer_field_is_valid(b"X-Checksum", b"abc"));
+        assert!(!trailer_field_is_valid(b":path", b"/"));
+        assert!(!trailer_field_is_valid(b"x", b"a\nb"));
+        assert!(!trailer_field_is_valid(b"transfer-encoding", b"chunked"));
+    }
+}

@@ -88,10 +88,16 @@ impl Entry {
 
     /// The response head is known: its status, and the fields `$sent_http_NAME` names.
     #[inline]
-    pub fn response_started(&mut self, response: &Response, content_length: Option<u64>) {
+    /// `content_length`: the body's length when the head announces one (asked only when a
+    /// log wants `$sent_http_content_length`).
+    pub fn response_started(
+        &mut self,
+        response: &Response,
+        content_length: impl FnOnce() -> Option<u64>,
+    ) {
         self.status = response.status;
         if let Some(c) = &mut self.captured {
-            c.response_started(response, content_length);
+            c.response_started(response, content_length());
         }
     }
 }

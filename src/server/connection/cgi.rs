@@ -476,7 +476,7 @@ impl Connection {
         let reason = head
             .reason
             .unwrap_or_else(|| handler::pages::reason(head.status).to_string());
-        run.log.response_started(&response, head.content_length);
+        run.log.response_started(&response, || head.content_length);
         response::write_head(
             &mut run.out,
             &response,

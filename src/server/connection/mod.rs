@@ -819,7 +819,7 @@ impl Connection {
         ctx: &Context,
     ) -> State {
         let with_body = response::status_has_body(response.status);
-        log.response_started(&response, with_body.then(|| response.body.len()));
+        log.response_started(&response, || with_body.then(|| response.body.len()));
         let framing = if with_body {
             response::Framing::Length(response.body.len())
         } else {
@@ -918,11 +918,17 @@ impl Connection {
     /// What the logs and the metrics keep of a request whose response starts with `status`
     /// (`request` None: one that could not be parsed). The request's values are captured only
     /// when its location writes an access log.
-    #[inline]
+    #[inline(always)]
     fn entry(&self, request: Option<&Request>, status: u16, ctx: &Context) -> Entry {
         if !ctx.runtime.logging {
             return Entry::bare(status, ctx.now);
         }
+        self.captured_entry(request, status, ctx)
+    }
+
+    /// [`Connection::entry`] when some location logs.
+    #[inline(never)]
+    fn captured_entry(&self, request: Option<&Request>, status: u16, ctx: &Context) -> Entry {
         let site = route(ctx.runtime, self.listen, request);
         let logs = &site.settings.observe.logs;
         if logs.uses.is_empty() {

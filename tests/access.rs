@@ -78,11 +78,11 @@ fn deny_and_allow_take_the_first_rule_that_holds_the_client_address() {
     assert_eq!(get(&mut two, "/private/doc.txt", None).text(), "secret doc");
     assert_eq!(get(&mut one, "/open/doc.txt", None).status, 200);
     assert_eq!(get(&mut one, "/index.html", None).status, 200);
-    assert!(
-        server.stderr().contains("access forbidden by rule"),
-        "{}",
-        server.stderr()
-    );
+    // The error log is read from the server's stderr by another thread: wait for it.
+    let logged = support::wait_until(std::time::Duration::from_secs(5), || {
+        server.stderr().contains("access forbidden by rule")
+    });
+    assert!(logged, "{}", server.stderr());
 }
 
 #[test]
@@ -155,9 +155,12 @@ fn auth_basic_accepts_each_hash_htpasswd_writes_and_refuses_wrong_or_missing_cre
         assert!(r.has_header("www-authenticate"));
     }
     assert_eq!(get(&mut conn, "/open/doc.txt", None).status, 200);
-    let log = server.stderr();
-    assert!(log.contains("user \"bcrypt\": password mismatch"), "{log}");
-    assert!(log.contains("user \"nobody\" was not found in"), "{log}");
+    let logged = support::wait_until(std::time::Duration::from_secs(5), || {
+        let log = server.stderr();
+        log.contains("user \"bcrypt\": password mismatch")
+            && log.contains("user \"nobody\" was not found in")
+    });
+    assert!(logged, "{}", server.stderr());
 }
 
 #[test]

@@ -22,6 +22,10 @@ const FILES: &[(&str, &[u8])] = &[
         "www/cgi/slow.sh",
         b"sleep 1\nprintf 'Content-Type: text/plain\\n\\nslow\\n'\n",
     ),
+    (
+        "www/cgi/echo.sh",
+        b"printf 'Content-Type: text/plain\\n\\n'\ncat\n",
+    ),
 ];
 
 /// One request on a new connection from `ip` (a new connection each time, so that with two
@@ -238,4 +242,50 @@ fn bad_zones_and_limits_are_config_errors_at_their_place() {
             .to_string();
         assert!(shown.starts_with(expected), "{text}\n{shown}");
     }
+}
+
+#[test]
+fn a_delayed_request_keeps_its_body_for_the_script_that_answers_it_after_the_delay() {
+    let server = Server::start(
+        &config(
+            "limit_req_zone $binary_remote_addr zone=slow:32k rate=4r/s;",
+            "location /cgi { cgi .sh /bin/sh; allow_methods GET POST; limit_req zone=slow burst=5; }",
+        )
+        .replace("workers 2;", "workers 1;"),
+        FILES,
+    );
+    let started = Instant::now();
+    let mut conns: Vec<Conn> = (0..3).map(|_| server.connect()).collect();
+    let body = "x".repeat(20_000);
+    for (i, conn) in conns.iter_mut().enumerate() {
+        if i == 2 {
+            // Chunked: the script's body is spooled after the delay.
+            conn.send(
+                format!(
+                    "POST /cgi/echo.sh HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        } else {
+            conn.send(
+                format!(
+                    "POST /cgi/echo.sh HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+    }
+    for conn in &mut conns {
+        let response = conn.read_response();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.text(), body);
+    }
+    // The third waited two intervals of the rate.
+    assert!(
+        started.elapsed() >= Duration::from_millis(450),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -407,3 +407,43 @@ fn log_format_errors_point_at_their_place() {
         assert!(shown.starts_with(expected), "{text}: {shown}");
     }
 }
+
+#[test]
+fn a_client_that_leaves_is_logged_499_before_the_answer_and_with_what_it_got_after() {
+    let big = vec![b'x'; 16 << 20];
+    let files: &[(&str, &[u8])] = &[
+        (
+            "www/cgi/slow.sh",
+            b"sleep 1\nprintf 'Content-Type: text/plain\\n\\nlate\\n'\n",
+        ),
+        ("www/big.bin", &big),
+    ];
+    let server = Server::start(
+        "workers 1;\nlog_format small \"$status $uri $body_bytes_sent\";\n\
+         server {\n    listen 127.0.0.1:0;\n    root www;\n    access_log a.log small;\n\
+         location /cgi { cgi .sh /bin/sh; }\n    location = /metrics { metrics; access_log off; }\n}\n",
+        files,
+    );
+    // Gone while the script runs: nginx's 499, and the script is stopped.
+    let mut conn = server.connect();
+    conn.send(b"GET /cgi/slow.sh HTTP/1.1\r\nHost: a\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+    drop(conn);
+    // Gone after the head and part of a large body: its status, and the bytes it was sent.
+    let mut conn = server.connect();
+    conn.send(b"GET /big.bin HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut some = [0u8; 4096];
+    let n = std::io::Read::read(&mut conn.stream, &mut some).unwrap();
+    assert!(n > 0 && some.starts_with(b"HTTP/1.1 200"));
+    support::reset(conn.stream);
+    let lines = read_lines(&server.dir.path().join("a.log"), 2);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0], "499 /cgi/slow.sh 0");
+    let (status, sent) = lines[1].split_once(" /big.bin ").unwrap();
+    assert_eq!(status, "200");
+    let sent: u64 = sent.parse().unwrap();
+    assert!(sent < big.len() as u64, "{sent}");
+    let samples = parse_prometheus(&get(&mut server.connect(), "/metrics").text());
+    assert_eq!(total(&samples, "webserv_responses_total", "class=4xx"), 1.0);
+    assert_eq!(total(&samples, "webserv_responses_total", "class=2xx"), 1.0);
+}

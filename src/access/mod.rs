@@ -5,8 +5,10 @@
 //! combined by `satisfy` ([`check`]). A location with `return` skips both, as nginx's rewrite
 //! phase answers before them.
 //!
-//! The connection keeps the [`Permit`] [`admit`] gives for as long as the request is served
-//! (it holds the request's `limit_conn` places) and sends the refusal otherwise.
+//! The exchange keeps the [`Permit`] [`admit`] gives for as long as the request is served (it
+//! holds the request's `limit_conn` places), answers the refusal otherwise, and waits on its
+//! own deadline when `limit_req` delays the request (then [`admit_delayed`] finishes the
+//! phase).
 
 pub mod basic;
 pub mod limit;
@@ -16,8 +18,8 @@ use crate::config::{LogLevel, Piece, Rule, Satisfy, Settings, Zone};
 use crate::handler::{self, Site};
 use crate::http::request::Request;
 use crate::http::response::Response;
+use crate::log;
 use crate::observe::vars::{self, Facts};
-use crate::server::log;
 use basic::Verdict;
 use limit::{Conns, Rate, Zones};
 use std::net::IpAddr;
@@ -28,8 +30,10 @@ use std::time::{Duration, Instant};
 pub enum Admission {
     /// Serve it, holding this for as long as it is served.
     Pass(Permit),
-    /// Serve it after this delay (`limit_req` over the rate, within the burst).
-    Delay(Duration, Permit),
+    /// `limit_req`: over the rate, within the burst: wait this long, then [`admit_delayed`]
+    /// runs the rest of the phase (as nginx resumes its phases after the delay, the request
+    /// takes no `limit_conn` place while it waits).
+    Delay(Duration),
     /// Answer this instead (403, 401, or a limit's status).
     Refuse(Response),
 }
@@ -37,16 +41,21 @@ pub enum Admission {
 /// What a request admitted holds while it is served: its places in `limit_conn` zones.
 #[derive(Debug, Default)]
 pub struct Permit {
-    conns: Vec<limit::ConnHold>,
+    /// None when it holds none (most requests: nothing to drop).
+    conns: Option<Box<[limit::ConnHold]>>,
 }
 
 impl Permit {
+    /// Whether it holds places.
+    #[inline]
+    pub fn holds(&self) -> bool {
+        self.conns.is_some()
+    }
+
     /// Gives the places back (the request is over).
     #[inline]
     pub fn release(&mut self) {
-        if !self.conns.is_empty() {
-            self.conns = Vec::new();
-        }
+        self.conns = None;
     }
 }
 
@@ -61,88 +70,96 @@ pub struct Ask<'a> {
 
 /// Whether requests routed to `settings` go through the limits at all (most do not: then
 /// nothing of [`admit`] runs).
+#[inline]
 pub fn applies(settings: &Settings) -> bool {
     settings.return_.is_none() && settings.limits.is_active()
 }
 
-/// Runs the limits (nginx's preaccess phase) for a request.
+/// Runs the limits (nginx's preaccess phase) for a request: `limit_req`, then `limit_conn`.
 pub fn admit(ask: &Ask) -> Admission {
-    let site = ask.facts.site;
     let Some(request) = ask.facts.request else {
         return Admission::Pass(Permit::default());
     };
-    let settings: &Settings = site.settings;
-    if settings.return_.is_some() {
+    if !applies(ask.facts.site.settings) {
         return Admission::Pass(Permit::default());
     }
-    let mut permit = Permit::default();
-    let mut delay = Duration::ZERO;
-    if settings.limits.is_active() {
-        match limits(request, ask) {
-            Ok((granted, wait)) => {
-                permit = granted;
-                delay = wait;
-            }
+    let limits = &ask.facts.site.settings.limits;
+    if !limits.req.is_empty() {
+        let delay = match keys(limits.req.iter().map(|l| l.zone), ask)
+            .and_then(|keys| rates(request, ask, &keys))
+        {
+            Ok(delay) => delay,
             Err(response) => return Admission::Refuse(response),
+        };
+        if !delay.is_zero() {
+            return Admission::Delay(delay);
         }
     }
-    if delay.is_zero() {
-        Admission::Pass(permit)
-    } else {
-        Admission::Delay(delay, permit)
+    match conns(request, ask) {
+        Ok(permit) => Admission::Pass(permit),
+        Err(response) => Admission::Refuse(response),
     }
 }
 
-/// `limit_conn`, then `limit_req` (nginx's order): the places taken and the delay asked, or
-/// the refusal.
-fn limits(request: &Request, ask: &Ask) -> Result<(Permit, Duration), Response> {
-    let (facts, limits) = (ask.facts, &ask.facts.site.settings.limits);
-    let keys = |zones: &mut dyn Iterator<Item = usize>| -> Result<Vec<Option<Vec<u8>>>, Response> {
-        zones
-            .map(|zone| {
-                let pieces = ask
-                    .zone_config
-                    .get(zone)
-                    .map_or(&[][..], |z| z.key.as_slice());
-                let key = key(pieces, facts);
-                if key.as_ref().is_some_and(|k| k.len() > MAX_KEY) {
-                    log::error(&format!(
-                        "client {}: a limit key is longer than {MAX_KEY} bytes",
-                        facts.client.ip()
-                    ));
-                    return Err(handler::error(500, facts.site));
-                }
-                Ok(key)
-            })
-            .collect()
-    };
-    let zone_name = |zone: usize| ask.zone_config.get(zone).map_or("", |z| z.name.as_str());
-    let mut delay = Duration::ZERO;
-    if !limits.req.is_empty() {
-        let keys = keys(&mut limits.req.iter().map(|l| l.zone))?;
-        delay = rates(request, ask, &keys)?;
+/// The rest of the preaccess phase after a `limit_req` delay: `limit_conn`'s places, or the
+/// refusal.
+pub fn admit_delayed(ask: &Ask) -> Result<Permit, Response> {
+    match ask.facts.request {
+        Some(request) => conns(request, ask),
+        None => Ok(Permit::default()),
     }
-    let mut permit = Permit::default();
-    if !limits.conn.is_empty() {
-        let keys = keys(&mut limits.conn.iter().map(|l| l.zone))?;
-        match limit::check_conns(&limits.conn, ask.zones, &keys) {
-            Conns::Pass(holds) => permit.conns = holds,
-            Conns::Refuse(i) => {
-                log::message(
-                    limits.conn_log_level,
-                    &format!(
-                        "client {}: limiting connections by zone \"{}\", request \"{} {}\"",
-                        facts.client.ip(),
-                        zone_name(limits.conn[i].zone),
-                        request.method.as_str(),
-                        printable(&request.path)
-                    ),
-                );
-                return Err(handler::error(limits.conn_status, facts.site));
+}
+
+/// The keys of `zones` for the request (None: an empty key, not limited).
+fn keys(zones: impl Iterator<Item = usize>, ask: &Ask) -> Result<Vec<Option<Vec<u8>>>, Response> {
+    let facts = ask.facts;
+    zones
+        .map(|zone| {
+            let pieces = ask
+                .zone_config
+                .get(zone)
+                .map_or(&[][..], |z| z.key.as_slice());
+            let key = key(pieces, facts);
+            if key.as_ref().is_some_and(|k| k.len() > MAX_KEY) {
+                log::error(&format!(
+                    "client {}: a limit key is longer than {MAX_KEY} bytes",
+                    facts.client.ip()
+                ));
+                return Err(handler::error(500, facts.site));
             }
+            Ok(key)
+        })
+        .collect()
+}
+
+/// `limit_conn`: the places taken, or the refusal.
+fn conns(request: &Request, ask: &Ask) -> Result<Permit, Response> {
+    let (facts, limits) = (ask.facts, &ask.facts.site.settings.limits);
+    let mut permit = Permit::default();
+    if limits.conn.is_empty() {
+        return Ok(permit);
+    }
+    let zone_name = |zone: usize| ask.zone_config.get(zone).map_or("", |z| z.name.as_str());
+    let keys = keys(limits.conn.iter().map(|l| l.zone), ask)?;
+    match limit::check_conns(&limits.conn, ask.zones, &keys) {
+        Conns::Pass(holds) => {
+            permit.conns = (!holds.is_empty()).then(|| holds.into_boxed_slice());
+        }
+        Conns::Refuse(i) => {
+            log::message(
+                limits.conn_log_level,
+                &format!(
+                    "client {}: limiting connections by zone \"{}\", request \"{} {}\"",
+                    facts.client.ip(),
+                    zone_name(limits.conn[i].zone),
+                    request.method.as_str(),
+                    printable(&request.path)
+                ),
+            );
+            return Err(handler::error(limits.conn_status, facts.site));
         }
     }
-    Ok((permit, delay))
+    Ok(permit)
 }
 
 /// `limit_req`: the delay asked, or the refusal.

@@ -1,15 +1,16 @@
 //! Access-log lines in the configured formats (`log_format`, `access_log`).
 //!
-//! A request's [`Entry`] is made when its response starts: the values its logs need from the
-//! request (the request phase of `config::vars`) are captured then, into one buffer, and only
-//! when the request's location has access logs (otherwise the entry is a status and a time,
-//! which the metrics use). When the response ends, [`Entry::write`] adds the response's figures
-//! (bytes, time) and appends one line per log to the worker's buffer of that log's file, which
-//! the worker writes once per event-loop batch.
+//! A request's [`Entry`] lives in its exchange. Once the request has reached its final location
+//! (after the access phase and the handler's internal redirects), the values its logs need from
+//! the request (the request phase of `config::vars`) are captured into one buffer, and only when
+//! that location has access logs (otherwise the entry is a status and a time, which the metrics
+//! use); the response head adds its status and the `$sent_http_*` fields. When the exchange
+//! ends, [`Entry::write`] adds the response's figures (bytes, time) and appends one line per log
+//! to the worker's buffer of that log's file, which the worker writes once per event-loop batch.
 
 use super::vars::{self, Facts};
 use crate::config::{Escape, LogFormat, Piece, SiteLogs, Var};
-use crate::http::response::Response;
+use crate::http::response::Head;
 use std::io::Write as _;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -49,20 +50,22 @@ pub struct End<'a> {
 }
 
 impl Entry {
-    /// An entry for a request that no log writes.
-    pub fn bare(status: u16, started: Instant) -> Entry {
+    /// An entry for a request whose head was read at `started`, with no status yet.
+    #[inline]
+    pub fn new(started: Instant) -> Entry {
         Entry {
-            status,
+            status: 0,
             started,
             captured: None,
         }
     }
 
-    /// An entry for a request (or a connection's failure, without a request) whose location
-    /// writes `logs`; the request's values are captured now.
-    pub fn capture(status: u16, started: Instant, logs: &Arc<SiteLogs>, facts: &Facts) -> Entry {
+    /// The request (or a connection's failure, without a request) is in the location that
+    /// writes `logs`: the request's values are captured now.
+    pub fn capture(&mut self, logs: &Arc<SiteLogs>, facts: &Facts) {
         if logs.uses.is_empty() {
-            return Entry::bare(status, started);
+            self.captured = None;
+            return;
         }
         let mut c = Captured {
             logs: Arc::clone(logs),
@@ -79,40 +82,31 @@ impl Entry {
             c.ranges
                 .push(found.then_some((start as u32, c.values.len() as u32)));
         }
-        Entry {
-            status,
-            started,
-            captured: Some(Box::new(c)),
-        }
+        self.captured = Some(Box::new(c));
     }
 
-    /// The response head is known: its status, and the fields `$sent_http_NAME` names.
+    /// The response head is known (as sent: after a transform changed it): its status, and
+    /// the fields `$sent_http_NAME` names.
     #[inline]
-    /// `content_length`: the body's length when the head announces one (asked only when a
-    /// log wants `$sent_http_content_length`).
-    pub fn response_started(
-        &mut self,
-        response: &Response,
-        content_length: impl FnOnce() -> Option<u64>,
-    ) {
-        self.status = response.status;
+    pub fn response_started(&mut self, head: &Head) {
+        self.status = head.status;
         if let Some(c) = &mut self.captured {
-            c.response_started(response, content_length());
+            c.response_started(head);
         }
     }
 }
 
 impl Captured {
-    fn response_started(&mut self, response: &Response, content_length: Option<u64>) {
+    fn response_started(&mut self, head: &Head) {
         let c = self;
         for (slot, name) in c.sent.iter_mut().zip(&c.logs.sent_fields) {
             *slot = match name.as_str() {
-                "content_length" => content_length.map(|n| n.to_string()),
-                _ => response
+                "content_length" => head.length.map(|n| n.to_string()),
+                _ => head
                     .headers
                     .iter()
                     .find(|(field, _)| vars::same_field(field, name))
-                    .map(|(_, value)| value.clone()),
+                    .map(|(_, value)| value.to_string()),
             };
         }
     }

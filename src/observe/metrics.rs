@@ -9,6 +9,7 @@
 //! worker. The registry lives as long as the process: a reload keeps counting.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -69,6 +70,14 @@ impl Backend {
     }
 }
 
+/// The kinds of backend whose figures are kept apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Cgi,
+    /// Proxied and FastCGI backends (`webserv_upstream_*`).
+    Upstream,
+}
+
 /// Where a connection is, as nginx's stub_status counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -109,6 +118,15 @@ impl WorkerStats {
         }
     }
 
+    /// The figures of a kind of backend.
+    #[inline]
+    pub fn backend(&self, kind: BackendKind) -> &Backend {
+        match kind {
+            BackendKind::Cgi => &self.cgi,
+            BackendKind::Upstream => &self.upstream,
+        }
+    }
+
     /// A connection was accepted (and is handled: none is dropped for lack of room).
     pub fn opened(&self) {
         self.accepted.inc();
@@ -140,15 +158,20 @@ impl WorkerStats {
 
 /// Every worker's figures.
 pub struct Registry {
-    workers: Box<[WorkerStats]>,
+    workers: Box<[Arc<WorkerStats>]>,
+}
+
+impl Default for Registry {
+    /// One worker's figures.
+    fn default() -> Registry {
+        Registry::new(1)
+    }
 }
 
 impl Registry {
     pub fn new(workers: usize) -> Registry {
         Registry {
-            workers: (0..workers.max(1))
-                .map(|_| WorkerStats::default())
-                .collect(),
+            workers: (0..workers.max(1)).map(|_| Arc::default()).collect(),
         }
     }
 
@@ -158,13 +181,17 @@ impl Registry {
         DETACHED.get_or_init(|| Registry::new(1))
     }
 
-    /// The figures of worker `index` (the last one for an index out of range).
-    pub fn worker(&self, index: usize) -> &WorkerStats {
+    /// The figures of worker `index` (the last one for an index out of range), which that
+    /// worker keeps in its context.
+    pub fn worker(&self, index: usize) -> &Arc<WorkerStats> {
         &self.workers[index.min(self.workers.len() - 1)]
     }
 
     fn sum(&self, figure: impl Fn(&WorkerStats) -> u64) -> u64 {
-        self.workers.iter().map(figure).fold(0, u64::wrapping_add)
+        self.workers
+            .iter()
+            .map(|w| figure(w))
+            .fold(0, u64::wrapping_add)
     }
 
     /// nginx's stub_status page, byte for byte.

@@ -3,32 +3,28 @@
 //! request started with.
 
 use super::listener::Listener;
-use super::log::Sink;
-use super::transport::{self, AddressOptions, CertSource};
 use crate::acme::{self, Challenges};
 use crate::config::Config;
+use crate::log::Sink;
+use crate::transport::{self, AddressOptions, CertSource};
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub struct Runtime {
-    pub config: Config,
+    /// Shared with the exchanges under way, which keep the one their request started with.
+    pub config: Arc<Config>,
     /// For each bound address: the indexes of its servers, the default first.
     routes: Vec<(SocketAddr, Vec<usize>)>,
     /// For each bound TLS address: its rustls configuration.
     tls: Vec<(SocketAddr, Arc<ServerConfig>)>,
     /// The access log files, as `Config::log_files` lists them (None: not a file, `off`).
     pub access_logs: Vec<Option<Sink>>,
-    /// Some location writes an access log: the connections capture what the lines need.
-    pub logging: bool,
     /// Every worker's figures; the same registry across reloads.
     pub metrics: Arc<crate::observe::metrics::Registry>,
-    /// Some site adds fields to its responses (`add_header`, `expires`): when none does, the
-    /// connection need not look its site up again for each response.
-    pub decorates: bool,
     /// The live `limit_req` / `limit_conn` zones, shared by the workers and kept across
     /// reloads while a zone stays the same.
-    pub zones: crate::access::limit::Zones,
+    pub zones: Arc<crate::access::limit::Zones>,
     /// The ACME challenges to answer (HTTP-01), when some server has `acme_certificate`.
     pub acme: Option<Arc<Challenges>>,
 }
@@ -94,30 +90,21 @@ impl Runtime {
                 (listener.local, servers)
             })
             .collect();
-        let decorates = config.servers.iter().any(|server| {
-            std::iter::once(&server.settings)
-                .chain(server.locations.iter().map(|l| &l.settings))
-                .any(crate::handler::headers::decorates)
-        });
-        let logging = config.servers.iter().any(|server| {
-            std::iter::once(&server.settings)
-                .chain(server.locations.iter().map(|l| &l.settings))
-                .any(|settings| !settings.observe.logs.uses.is_empty())
-        });
         let metrics = match previous {
             Some(previous) => Arc::clone(&previous.metrics),
             None => Arc::new(crate::observe::metrics::Registry::new(config.workers)),
         };
-        let zones = crate::access::limit::Zones::new(&config.zones, previous.map(|p| &p.zones));
+        let zones = Arc::new(crate::access::limit::Zones::new(
+            &config.zones,
+            previous.map(|p| &*p.zones),
+        ));
         Ok(Runtime {
-            logging,
             metrics,
             zones,
-            config,
+            config: Arc::new(config),
             routes,
             tls,
             access_logs,
-            decorates,
             acme: challenges,
         })
     }

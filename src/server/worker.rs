@@ -9,14 +9,13 @@
 //! upload temporary removed, and the worker goes on serving the others. [`log_panics`] sends
 //! the panic's message and location to the error log.
 
-use super::connection::{Connection, Context, Drive};
 use super::listener::Listener;
-use super::log;
 use super::runtime::Runtime;
-use super::transport::{TlsStream, Transport};
-use crate::cgi::process;
-use crate::event::{Kind, Poller, Ready, Timers, Token};
-use crate::handler::file_cache;
+use crate::event::{Kind, Poller, Ready, TimerKey, Timers, Token};
+use crate::local::Local;
+use crate::log;
+use crate::protocol::{Connection, Context, Drive};
+use crate::transport::{TlsStream, Transport};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
@@ -70,8 +69,6 @@ struct Slot {
 }
 
 pub struct Worker {
-    /// Which worker this is (its figures in the metrics registry).
-    index: usize,
     poller: Poller,
     control: Arc<OwnedFd>,
     messages: Receiver<Control>,
@@ -85,8 +82,6 @@ pub struct Worker {
     timers: Timers,
     yielded: Vec<(u32, u32)>,
     draining_until: Option<Instant>,
-    /// Access-log lines of this batch, one buffer per file of `Config::log_files`.
-    access_logs: Vec<Vec<u8>>,
     date: String,
     log_time: String,
     date_second: u64,
@@ -98,9 +93,12 @@ pub struct Worker {
     pauses_unlogged: u32,
     /// The file cache's inotify queue is in the epoll set (else it is read every batch).
     cache_registered: bool,
+    /// What this worker lends to the connections it drives.
+    local: Local,
 }
 
 impl Worker {
+    /// Worker `index` (its figures in the metrics registry).
     pub fn new(
         index: usize,
         runtime: Arc<Runtime>,
@@ -109,14 +107,19 @@ impl Worker {
         messages: Receiver<Control>,
     ) -> std::io::Result<Worker> {
         let poller = Poller::new(256)?;
-        file_cache::init();
+        let local = Local {
+            stats: Arc::clone(runtime.metrics.worker(index)),
+            metrics: Arc::clone(&runtime.metrics),
+            logs: vec![Vec::new(); runtime.access_logs.len()],
+            ..Local::default()
+        };
         poller.add_readable(&*control, Token::new(Kind::Control, 0, 0))?;
         let cache_token = Token::new(Kind::FileCache, 0, 0);
-        let cache_registered = file_cache::register(|fd| poller.add_readable(fd, cache_token))
+        let cache_registered = local
+            .files
+            .register(|fd| poller.add_readable(fd, cache_token))
             .is_some_and(|r| r.is_ok());
         let mut worker = Worker {
-            index,
-            access_logs: vec![Vec::new(); runtime.access_logs.len()],
             poller,
             control,
             messages,
@@ -137,6 +140,7 @@ impl Worker {
             exhaustion_logged: None,
             pauses_unlogged: 0,
             cache_registered,
+            local,
         };
         worker.set_accepting(true);
         Ok(worker)
@@ -191,35 +195,33 @@ impl Worker {
             }
             self.tick_clock();
             if !self.cache_registered {
-                file_cache::begin_batch();
+                self.local.files.begin_batch();
             } else if events.iter().any(|e| e.token.kind == Kind::FileCache) {
                 // Before any request of the batch, which may causally follow the change.
-                file_cache::changes_ready();
+                self.local.files.changes_ready();
             }
             let now = Instant::now();
+            self.local.files.set_clock(now);
             for event in &events {
                 match event.token.kind {
                     Kind::Listener => self.accept(event.token.slot as usize, now),
                     Kind::Control => self.control(now),
                     Kind::FileCache => {}
-                    Kind::Connection | Kind::CgiStdout | Kind::CgiStdin | Kind::CgiExit => {
+                    Kind::Connection | Kind::Upstream => {
                         let token = event.token;
                         let Some(connection) = self.connection(token.slot, token.generation) else {
                             continue;
                         };
+                        let ready = [event.readable, event.writable, event.hangup, event.error];
                         let noted = panic::catch_unwind(AssertUnwindSafe(|| match token.kind {
-                            Kind::Connection => connection.ready(
-                                event.readable,
-                                event.writable,
-                                event.hangup,
-                                event.error,
-                            ),
-                            Kind::CgiStdout => connection.cgi_ready(true, false, false),
-                            Kind::CgiStdin => connection.cgi_ready(false, true, false),
-                            _ => connection.cgi_ready(false, false, true),
+                            Kind::Connection => {
+                                let [readable, writable, hangup, error] = ready;
+                                connection.ready(readable, writable, hangup, error)
+                            }
+                            _ => connection.upstream_ready(token.stream, token.role, ready),
                         }));
                         match noted {
-                            Ok(()) => self.drive(token.slot, now, false),
+                            Ok(()) => self.drive(token.slot, now, None),
                             Err(_) => self.close_after_panic(token.slot),
                         }
                     }
@@ -228,7 +230,7 @@ impl Worker {
             let yielded = std::mem::take(&mut self.yielded);
             for (slot, generation) in yielded {
                 if self.connection(slot, generation).is_some() {
-                    self.drive(slot, now, false);
+                    self.drive(slot, now, None);
                 }
             }
             self.expire(now);
@@ -241,7 +243,7 @@ impl Worker {
                 }
             }
             self.flush_access_log();
-            self.orphans = process::reap_orphans();
+            self.orphans = self.local.processes.reap_orphans();
         }
     }
 
@@ -336,9 +338,9 @@ impl Worker {
         };
         let generation = self.slots[slot as usize].generation;
         let transport = match self.runtime.tls_for(listen) {
-            None => Transport::Plain(socket),
+            None => Transport::plain(socket),
             Some(config) => match TlsStream::new(socket, config) {
-                Ok(tls) => Transport::Tls(Box::new(tls)),
+                Ok(tls) => Transport::tls(tls),
                 Err(error) => {
                     log::error(&format!("TLS session: {error}"));
                     self.free.push(slot);
@@ -347,45 +349,43 @@ impl Worker {
             },
         };
         let connection = Connection::new(transport, peer, listen, &self.runtime, now);
-        self.runtime.metrics.worker(self.index).opened();
         let token = Token::new(Kind::Connection, slot, generation);
-        if let Err(error) = self.poller.add(connection.socket(), token) {
+        if let Err(error) = self.poller.add(connection.transport().socket(), token) {
             log::error(&format!("epoll_ctl: {error}"));
             self.free.push(slot);
             return;
         }
         self.slots[slot as usize].connection = Some(Box::new(connection));
         self.live += 1;
+        self.local.stats.opened();
         self.sync_timer(slot);
     }
 
-    /// Drives one connection (or tells it its deadline passed) and acts on the outcome.
-    fn drive(&mut self, slot: u32, now: Instant, timed_out: bool) {
+    /// Drives one connection (or tells it the deadline of `timed_out`, a stream of it, passed)
+    /// and acts on the outcome.
+    fn drive(&mut self, slot: u32, now: Instant, timed_out: Option<u16>) {
         let entry = &mut self.slots[slot as usize];
         let generation = entry.generation;
         let Some(connection) = entry.connection.as_deref_mut() else {
             return;
         };
-        let stats = self.runtime.metrics.worker(self.index);
         let mut ctx = Context {
             now,
             runtime: &self.runtime,
             date: &self.date,
             draining: self.draining_until.is_some(),
-            logs: &mut self.access_logs,
-            stats,
             log_time: &self.log_time,
+            local: &mut self.local,
             poller: &self.poller,
             slot,
             generation,
         };
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            let drive = if timed_out {
-                connection.timed_out(&mut ctx)
-            } else {
-                connection.drive(&mut ctx)
+            let drive = match timed_out {
+                Some(stream) => connection.timed_out(stream, &mut ctx),
+                None => connection.drive(&mut ctx),
             };
-            connection.report(stats);
+            connection.report(&ctx.local.stats);
             drive
         }));
         match outcome {
@@ -397,38 +397,48 @@ impl Worker {
             Ok(Drive::Close) => self.close(slot),
             Err(_) => self.close_after_panic(slot),
         }
-        if self.access_logs.iter().any(|b| b.len() >= ACCESS_LOG_FLUSH) {
+        if self.local.logs.iter().any(|b| b.len() >= ACCESS_LOG_FLUSH) {
             self.flush_access_log();
         }
     }
 
-    /// Makes sure the timer queue will look at `slot` by its deadline.
+    /// Makes sure the timer queue will look at each deadline of `slot` (its own, its
+    /// exchanges') by its time.
     fn sync_timer(&mut self, slot: u32) {
         let entry = &mut self.slots[slot as usize];
         let generation = entry.generation;
         let Some(connection) = entry.connection.as_deref_mut() else {
             return;
         };
-        if let Some(deadline) = connection.deadline
-            && connection.scheduled.is_none_or(|at| at > deadline)
-        {
-            connection.scheduled = Some(deadline);
-            self.timers.schedule(deadline, slot, generation);
-        }
+        let timers = &mut self.timers;
+        connection.each_deadline(&mut |stream, deadline| {
+            if let Some(at) = deadline.needs_entry() {
+                deadline.scheduled = Some(at);
+                let key = TimerKey {
+                    slot,
+                    generation,
+                    stream,
+                };
+                timers.schedule(at, key);
+            }
+        });
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some((at, slot, generation)) = self.timers.pop_due(now) {
-            let Some(connection) = self.connection(slot, generation) else {
+        while let Some((at, key)) = self.timers.pop_due(now) {
+            let Some(connection) = self.connection(key.slot, key.generation) else {
                 continue;
             };
-            if connection.scheduled != Some(at) {
+            let Some(deadline) = connection.deadline_mut(key.stream) else {
+                continue;
+            };
+            if deadline.scheduled != Some(at) {
                 continue; // superseded by an earlier entry
             }
-            connection.scheduled = None;
-            match connection.deadline {
-                Some(deadline) if deadline <= now => self.drive(slot, now, true),
-                Some(_) => self.sync_timer(slot),
+            deadline.scheduled = None;
+            match deadline.at {
+                Some(due) if due <= now => self.drive(key.slot, now, Some(key.stream)),
+                Some(_) => self.sync_timer(key.slot),
                 None => {}
             }
         }
@@ -443,11 +453,11 @@ impl Worker {
     fn close(&mut self, slot: u32) {
         let entry = &mut self.slots[slot as usize];
         if let Some(mut connection) = entry.connection.take() {
-            let stats = self.runtime.metrics.worker(self.index);
+            let stats = &self.local.stats;
             if panic::catch_unwind(AssertUnwindSafe(|| connection.report_closed(stats))).is_err() {
                 log::error("a connection's report panicked");
             }
-            entry.generation = entry.generation.wrapping_add(1) & 0x00ff_ffff;
+            entry.generation = entry.generation.wrapping_add(1) & Token::GENERATION_MASK;
             self.free.push(slot);
             self.live -= 1;
             // Dropping the socket closes it, which also removes it from the epoll set. A panic
@@ -459,13 +469,14 @@ impl Worker {
         // A closed connection leaves its timer entries behind until they fall due; with many
         // short connections they would pile up for a whole timeout. Sweep them now and then.
         if self.timers.len() > 4 * self.live + 1024 {
-            let slots = &self.slots;
-            self.timers.retain(|at, slot, generation| {
-                slots.get(slot as usize).is_some_and(|s| {
-                    s.generation == generation
-                        && s.connection
-                            .as_ref()
-                            .is_some_and(|c| c.scheduled == Some(at))
+            let slots = &mut self.slots;
+            self.timers.retain(|at, key| {
+                slots.get_mut(key.slot as usize).is_some_and(|s| {
+                    s.generation == key.generation
+                        && s.connection.as_deref_mut().is_some_and(|c| {
+                            c.deadline_mut(key.stream)
+                                .is_some_and(|d| d.scheduled == Some(at))
+                        })
                 })
             });
         }
@@ -480,7 +491,7 @@ impl Worker {
                     self.set_accepting(false);
                     // The buffers are indexed by the old configuration's log files.
                     self.flush_access_log();
-                    self.access_logs = vec![Vec::new(); runtime.access_logs.len()];
+                    self.local.logs = vec![Vec::new(); runtime.access_logs.len()];
                     self.runtime = runtime;
                     self.listeners = listeners;
                     if self.draining_until.is_none() {
@@ -510,7 +521,7 @@ impl Worker {
     }
 
     fn flush_access_log(&mut self) {
-        for (buffer, sink) in self.access_logs.iter_mut().zip(&self.runtime.access_logs) {
+        for (buffer, sink) in self.local.logs.iter_mut().zip(&self.runtime.access_logs) {
             if buffer.is_empty() {
                 continue;
             }

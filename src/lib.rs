@@ -16,6 +16,7 @@
 pub mod access;
 pub mod acme;
 pub mod cgi;
+pub mod compress;
 pub mod config;
 pub mod event;
 pub mod exchange;

@@ -7,6 +7,7 @@
 
 mod access;
 mod acme;
+mod compress;
 mod fastcgi;
 mod htpasswd;
 mod lexer;
@@ -23,6 +24,9 @@ mod vars;
 
 pub use access::{Access, Net, Rule, Satisfy, UserFile};
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
+pub use compress::{
+    BROTLI_MAX_ON_THE_FLY, Coder, Compress, Patterns, Proxied, Static, Types, ZSTD_MAX_ON_THE_FLY,
+};
 pub use htpasswd::{Hash, User};
 pub use limits::{LimitConn, LimitReq, Limits, Zone, ZoneKind};
 pub use model::*;

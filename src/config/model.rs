@@ -224,7 +224,8 @@ pub struct Settings {
     /// `add_header` lines of the nearest block that has any (nginx's inheritance), in order.
     pub add_headers: Vec<AddHeader>,
     pub expires: Expires,
-    pub gzip_static: bool,
+    /// `gzip`, `brotli`, `zstd`, their `*_static` and the rest (`config::compress`).
+    pub compress: super::compress::Compress,
     /// The `fastcgi_*` directives (`config::fastcgi`).
     pub fastcgi: FastCgi,
     /// `allow`/`deny`, `auth_basic`, `satisfy` (`config::access`).
@@ -259,7 +260,7 @@ impl Settings {
             send_timeout: Duration::from_secs(60),
             add_headers: Vec::new(),
             expires: Expires::Off,
-            gzip_static: false,
+            compress: Default::default(),
             fastcgi: FastCgi::default(),
             access: Default::default(),
             limits: Default::default(),

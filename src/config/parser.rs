@@ -54,6 +54,7 @@ fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
         warnings: Default::default(),
         zones: super::limits::zones(&tree)?,
         logs: std::cell::RefCell::new(super::observe::Tables::read(&tree, config_dir)?),
+        compress: super::compress::top(&tree)?,
     };
     let mut config = interpreter.main(&tree, eof)?;
     config.warnings = interpreter.warnings.take();
@@ -155,7 +156,7 @@ impl Tree {
 // ---------------------------------------------------------------------------------------------
 // Meaning: which directive goes where, with how many arguments.
 
-const MAIN: u8 = 1;
+pub(super) const MAIN: u8 = 1;
 const SERVER: u8 = 2;
 const LOCATION: u8 = 4;
 /// Inside `acme_issuer NAME { }`.
@@ -233,7 +234,30 @@ const SPECS: &[Spec] = &[
     spec("send_timeout", SETTINGS, 1, 1),
     spec("add_header", SETTINGS, 2, 3),
     spec("expires", SETTINGS, 1, 1),
-    spec("gzip_static", SETTINGS, 1, 1),
+    // config::compress (also at the top level: nginx's `http` block)
+    spec("gzip", MAIN | SETTINGS, 1, 1),
+    spec("gzip_types", MAIN | SETTINGS, 1, MANY),
+    spec("gzip_min_length", MAIN | SETTINGS, 1, 1),
+    spec("gzip_comp_level", MAIN | SETTINGS, 1, 1),
+    spec("gzip_vary", MAIN | SETTINGS, 1, 1),
+    spec("gzip_proxied", MAIN | SETTINGS, 1, MANY),
+    spec("gzip_http_version", MAIN | SETTINGS, 1, 1),
+    spec("gzip_disable", MAIN | SETTINGS, 1, MANY),
+    spec("gzip_buffers", MAIN | SETTINGS, 2, 2),
+    spec("gzip_static", MAIN | SETTINGS, 1, 1),
+    spec("brotli", MAIN | SETTINGS, 1, 1),
+    spec("brotli_types", MAIN | SETTINGS, 1, MANY),
+    spec("brotli_min_length", MAIN | SETTINGS, 1, 1),
+    spec("brotli_comp_level", MAIN | SETTINGS, 1, 1),
+    spec("brotli_static", MAIN | SETTINGS, 1, 1),
+    spec("brotli_window", MAIN | SETTINGS, 1, 1),
+    spec("brotli_buffers", MAIN | SETTINGS, 2, 2),
+    spec("zstd", MAIN | SETTINGS, 1, 1),
+    spec("zstd_types", MAIN | SETTINGS, 1, MANY),
+    spec("zstd_min_length", MAIN | SETTINGS, 1, 1),
+    spec("zstd_comp_level", MAIN | SETTINGS, 1, 1),
+    spec("zstd_static", MAIN | SETTINGS, 1, 1),
+    spec("zstd_buffers", MAIN | SETTINGS, 2, 2),
     // config::fastcgi
     spec("fastcgi_pass", LOCATION, 1, 1),
     spec("fastcgi_param", SETTINGS, 2, 3),
@@ -321,7 +345,7 @@ struct Overrides {
     send_timeout: Option<Duration>,
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
-    gzip_static: Option<bool>,
+    compress: super::compress::Overrides,
     fastcgi: super::fastcgi::Overrides,
     access: super::access::Overrides,
     limits: super::limits::Overrides,
@@ -349,8 +373,7 @@ impl Overrides {
             client_body_timeout,
             send_timeout,
             add_headers,
-            expires,
-            gzip_static
+            expires
         );
         if self.alias.is_some() {
             s.alias = self.alias;
@@ -368,6 +391,7 @@ impl Overrides {
         self.access.apply_to(&mut s.access);
         self.limits.apply_to(&mut s.limits);
         self.observe.apply_to(&mut s.observe);
+        self.compress.apply_to(&mut s.compress);
         s
     }
 }
@@ -385,6 +409,8 @@ struct Interpreter<'a> {
     /// `log_format` and the log files, read first; server and location `access_log` lines
     /// add files.
     logs: std::cell::RefCell<super::observe::Tables>,
+    /// The compression directives of the top level, every server's starting point.
+    compress: super::compress::Compress,
 }
 
 /// A location block read, before its settings are resolved against its parents'.
@@ -442,6 +468,8 @@ impl Interpreter<'_> {
                 }
                 // Read before the servers (`Interpreter::zones`, `Interpreter::logs`).
                 "limit_req_zone" | "limit_conn_zone" | "log_format" | "access_log" => {}
+                // Read before the servers too (`Interpreter::compress`).
+                name if super::compress::NAMES.contains(&name) => {}
                 _ => {
                     let (server, acme_at) = self.server(d, &mut listens, &issuers)?;
                     if let (Some(cert), Some(at)) = (&server.acme, acme_at) {
@@ -686,6 +714,7 @@ impl Interpreter<'_> {
         };
         let mut base = Settings::defaults(self.dir);
         base.observe.logs = std::sync::Arc::clone(&self.logs.borrow().top);
+        base.compress = self.compress.clone();
         let settings = own.apply_to(&base);
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
@@ -979,11 +1008,8 @@ impl Interpreter<'_> {
                 }
                 o.expires = Some(parse_expires(&args[0])?);
             }
-            "gzip_static" => {
-                if o.gzip_static.is_some() {
-                    return duplicate(d);
-                }
-                o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
+            name if super::compress::NAMES.contains(&name) => {
+                super::compress::setting(&mut o.compress, d)?;
             }
             name if super::fastcgi::NAMES.contains(&name) => {
                 super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
@@ -3230,20 +3256,26 @@ server {
     }
 
     #[test]
-    fn gzip_static_is_on_or_off_and_inherited() {
-        assert!(!server_settings("").gzip_static);
-        assert!(server_settings("gzip_static on;").gzip_static);
+    fn gzip_static_is_on_off_or_always_and_inherited() {
+        use crate::config::Static;
+        assert_eq!(server_settings("").compress.gzip_static, Static::Off);
+        assert_eq!(
+            server_settings("gzip_static on;").compress.gzip_static,
+            Static::On
+        );
         let c = ok(
-            "server { listen 80; gzip_static on; location /a { gzip_static off; } location /b {} }",
+            "server { listen 80; gzip_static on; location /a { gzip_static off; } location /b {} \
+             location /c { gzip_static always; } }",
         );
         let s = &c.servers[0];
-        assert!(!s.locations[0].settings.gzip_static);
-        assert!(s.locations[1].settings.gzip_static);
+        assert_eq!(s.locations[0].settings.compress.gzip_static, Static::Off);
+        assert_eq!(s.locations[1].settings.compress.gzip_static, Static::On);
+        assert_eq!(s.locations[2].settings.compress.gzip_static, Static::Always);
         errors(&[
             (
-                "server { listen 80; gzip_static always; }",
-                "1:33: invalid value \"always\" in \"gzip_static\" directive, it must be \"on\" or \
-                 \"off\"",
+                "server { listen 80; gzip_static sometimes; }",
+                "1:33: invalid value \"sometimes\" in \"gzip_static\" directive, it must be \"on\", \
+                 \"off\" or \"always\"",
             ),
             (
                 "server { listen 80; gzip_static on; gzip_static on; }",

@@ -43,18 +43,21 @@ mod sink;
 mod transform;
 
 pub use route::Route;
-pub use transform::{FEED, Transform};
+pub use transform::{Compressing, FEED, Transform};
 
 use crate::access::limit::Zones;
 use crate::access::{self, Admission, Ask, Permit};
 use crate::acme::Challenges;
 use crate::cgi::Script;
 use crate::cgi::env;
+use crate::compress::Compressor;
 use crate::event::{Registration, Role};
 use crate::fault::{self, Point};
+use crate::handler::file_cache::{Fill, MAX_VARIANT};
 use crate::handler::{self, ClientCert, ConnInfo, Plan, Site};
+use crate::http::negotiation::Coding;
 use crate::http::request::{Framing, Method, Request};
-use crate::http::response::{Body, Head, Pull, Response};
+use crate::http::response::{Body, FileOrigin, Head, Pull, Response};
 use crate::local::Local;
 use crate::log;
 use crate::observe::access_log::{End, Entry};
@@ -136,10 +139,12 @@ enum Source {
     /// what the sink makes of it (an upload's result, a script run on the spooled body).
     AfterBody(Option<Response>),
     /// A handler's response; `head` until the protocol takes it, then the body's pieces.
+    /// `origin`: the file and version the body is (for its compressed variants).
     Fixed {
         head: Option<Head>,
         body: Body,
         sent: u64,
+        origin: Option<Box<FileOrigin>>,
     },
     Upstream(Box<Upstream>),
     /// `limit_req` delays the request: it is served when the exchange's deadline comes.
@@ -188,6 +193,38 @@ struct Transformed {
     out: Vec<u8>,
     sent: usize,
     finished: bool,
+    /// Input taken since the last flush (the next pause of the producer flushes it).
+    unflushed: bool,
+    /// A piece of a file range, read to be fed.
+    piece: Vec<u8>,
+    /// The output kept for the file cache (a static file's compressed variant being made).
+    tee: Option<Box<Tee>>,
+}
+
+/// A copy of a transform's output, for the file cache.
+struct Tee {
+    fill: Fill,
+    /// None once it outgrew what a variant may be.
+    bytes: Option<Vec<u8>>,
+}
+
+impl Transformed {
+    fn new(transform: Box<dyn Transform>, fill: Option<Fill>) -> Transformed {
+        Transformed {
+            transform,
+            out: Vec::new(),
+            sent: 0,
+            finished: false,
+            unflushed: false,
+            piece: Vec::new(),
+            tee: fill.map(|fill| {
+                Box::new(Tee {
+                    fill,
+                    bytes: Some(Vec::new()),
+                })
+            }),
+        }
+    }
 }
 
 impl Exchange {
@@ -595,8 +632,10 @@ impl Exchange {
                 }
             },
         };
-        if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head) {
-            self.set_transform(transform);
+        if let Some((coding, level)) =
+            transform::choose(self.request.as_ref(), &self.route, &mut head)
+        {
+            self.compress(&mut head, coding, level, _cx);
         }
         if let Some(transformed) = &mut self.transform {
             transformed.transform.head(&mut head);
@@ -610,12 +649,50 @@ impl Exchange {
     /// taken: the transform adjusts it.
     pub fn set_transform(&mut self, transform: Box<dyn Transform>) {
         if !self.head_taken {
-            self.transform = Some(Box::new(Transformed {
-                transform,
-                out: Vec::new(),
-                sent: 0,
-                finished: false,
-            }));
+            self.transform = Some(Box::new(Transformed::new(transform, None)));
+        }
+    }
+
+    /// The answer goes compressed with `coding` at `level`: a static file's variant from the
+    /// worker's file cache when it holds one (its length known), else through a compressor
+    /// (whose output, for a static file, is kept there when it completes).
+    #[inline(never)]
+    fn compress(&mut self, head: &mut Head, coding: Coding, level: u32, cx: &mut Cx) {
+        let mut fill = None;
+        let exact = matches!(self.source, Source::Fixed { .. });
+        if let Source::Fixed {
+            body,
+            sent,
+            origin: Some(origin),
+            ..
+        } = &mut self.source
+        {
+            if let Some(bytes) = cx.local.files.variant(origin, coding, level) {
+                let len = bytes.len();
+                *body = Body::Shared {
+                    data: bytes,
+                    offset: 0,
+                    len,
+                };
+                *sent = 0;
+                crate::compress::encoded_head(head, coding, Some(len as u64));
+                return;
+            }
+            fill = cx.local.files.begin_variant(origin, coding, level);
+        }
+        // A handler's body has exactly its announced length (a compressor may size itself).
+        let length = head.length.filter(|_| exact);
+        match Compressor::new(coding, level, length) {
+            Ok(compressor) => {
+                let transform = Box::new(Compressing::new(compressor, coding));
+                self.transform = Some(Box::new(Transformed::new(transform, fill)));
+            }
+            Err(error) => {
+                log::error(&format!("{}: {error}", coding.token()));
+                if let Some(fill) = fill {
+                    cx.local.files.end_variant(fill, None);
+                }
+            }
         }
     }
 
@@ -705,7 +782,11 @@ impl Exchange {
             self.entry.status = CLIENT_CLOSED;
         }
         cx.local.stats.responded(self.entry.status);
-        if self.backend.is_some() || self.entry.logs() || self.permit.holds() {
+        if self.backend.is_some()
+            || self.entry.logs()
+            || self.permit.holds()
+            || self.transform.is_some()
+        {
             self.finish_more(end, cx);
         }
     }
@@ -713,6 +794,13 @@ impl Exchange {
     /// [`Exchange::finish`] for an exchange with a backend, an access log or limits.
     #[inline(never)]
     fn finish_more(&mut self, end: Finish, cx: &mut Cx) {
+        if let Some(transformed) = &mut self.transform
+            && let Some(tee) = transformed.tee.take()
+        {
+            // A variant made whole goes to the file cache, however the client fared.
+            let bytes = tee.bytes.filter(|_| transformed.finished);
+            cx.local.files.end_variant(tee.fill, bytes);
+        }
         if let Source::Upstream(_) = self.source {
             // A script may have changed files a next request reads.
             cx.local.files.note_possible_change();
@@ -744,11 +832,13 @@ impl Exchange {
             handler::headers::decorate(&mut response, settings, SystemTime::now(), false);
         }
         response.close |= close;
+        let origin = response.origin.take();
         let (head, body) = response.into_parts();
         Source::Fixed {
             head: Some(head),
             body,
             sent: 0,
+            origin,
         }
     }
 
@@ -910,7 +1000,9 @@ fn source_consume(source: &mut Source, n: usize) {
 }
 
 impl Transformed {
-    /// The transform's output not yet pulled, fed from `source` as it runs out.
+    /// The transform's output not yet pulled, fed from `source` as it runs out. When the
+    /// source pauses (an upstream waiting for its backend), what the transform holds back is
+    /// flushed out first.
     fn pull<'a>(&'a mut self, source: &mut Source, max: usize) -> Pull<'a> {
         loop {
             if self.sent < self.out.len() {
@@ -925,29 +1017,66 @@ impl Transformed {
             let fed = match source_pull(source, FEED) {
                 Pull::Bytes(bytes) => self.transform.process(bytes, &mut self.out),
                 Pull::File { file, offset, len } => {
-                    let mut piece = vec![0u8; len.min(FEED as u64) as usize];
-                    match rustix::io::pread(file, &mut piece, offset) {
+                    self.piece.resize(len.min(FEED as u64) as usize, 0);
+                    match rustix::io::pread(file, &mut self.piece, offset) {
                         Ok(0) => return Pull::Abort,
-                        Ok(n) => self.transform.process(&piece[..n], &mut self.out),
+                        Ok(n) => self.transform.process(&self.piece[..n], &mut self.out),
                         Err(_) => return Pull::Abort,
                     }
                 }
                 Pull::End => {
                     self.finished = true;
                     match self.transform.finish(&mut self.out) {
-                        Ok(()) => continue,
-                        Err(_) => return Pull::Abort,
+                        Ok(()) => {
+                            self.keep();
+                            continue;
+                        }
+                        Err(error) => {
+                            log::error(&format!("response body transform: {error}"));
+                            return Pull::Abort;
+                        }
+                    }
+                }
+                Pull::Wait if self.unflushed => {
+                    self.unflushed = false;
+                    match self.transform.flush(&mut self.out) {
+                        Ok(()) => {
+                            self.keep();
+                            continue;
+                        }
+                        Err(error) => {
+                            log::error(&format!("response body transform: {error}"));
+                            return Pull::Abort;
+                        }
                     }
                 }
                 Pull::Wait => return Pull::Wait,
                 Pull::Abort => return Pull::Abort,
             };
             match fed {
-                Ok(taken) => source_consume(source, taken),
+                Ok(taken) => {
+                    source_consume(source, taken);
+                    self.unflushed = true;
+                    self.keep();
+                }
                 Err(error) => {
                     log::error(&format!("response body transform: {error}"));
                     return Pull::Abort;
                 }
+            }
+        }
+    }
+
+    /// Copies the output just made for the file cache, while it stays within a variant's
+    /// bound.
+    fn keep(&mut self) {
+        if let Some(tee) = &mut self.tee
+            && let Some(bytes) = &mut tee.bytes
+        {
+            if bytes.len() + self.out.len() > MAX_VARIANT {
+                tee.bytes = None;
+            } else {
+                bytes.extend_from_slice(&self.out);
             }
         }
     }
@@ -970,6 +1099,11 @@ mod tests {
             let take = input.len().min(5);
             out.extend(input[..take].iter().map(u8::to_ascii_uppercase));
             Ok(take)
+        }
+
+        fn flush(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+            out.push(b'|');
+            Ok(())
         }
 
         fn finish(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
@@ -998,6 +1132,7 @@ mod tests {
                 len: text.len() as u64,
             },
             sent: 0,
+            origin: None,
         }
     }
 
@@ -1021,12 +1156,7 @@ mod tests {
     fn a_transform_reads_the_body_through_it_in_bounded_pieces() {
         let text = b"hello world, said the file";
         let mut source = file_source(text);
-        let mut transformed = Transformed {
-            transform: Box::new(Shout),
-            out: Vec::new(),
-            sent: 0,
-            finished: false,
-        };
+        let mut transformed = Transformed::new(Box::new(Shout), None);
         let mut got = Vec::new();
         loop {
             match transformed.pull(&mut source, 3) {
@@ -1041,5 +1171,33 @@ mod tests {
             }
         }
         assert_eq!(got, b"HELLO WORLD, SAID THE FILE!");
+    }
+
+    #[test]
+    fn a_pause_of_the_producer_flushes_the_transform_once() {
+        let mut transformed = Transformed::new(Box::new(Shout), None);
+        let mut source = Source::Fixed {
+            head: None,
+            body: Body::Bytes(b"hello".to_vec()),
+            sent: 0,
+            origin: None,
+        };
+        let take = |transformed: &mut Transformed, source: &mut Source| -> Option<Vec<u8>> {
+            match transformed.pull(source, 100) {
+                Pull::Bytes(bytes) => {
+                    let bytes = bytes.to_vec();
+                    transformed.sent += bytes.len();
+                    Some(bytes)
+                }
+                Pull::Wait => None,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(take(&mut transformed, &mut source).unwrap(), b"HELLO");
+        // The producer has nothing now (an upstream waiting for its backend).
+        let mut waiting = Source::AfterBody(None);
+        assert_eq!(take(&mut transformed, &mut waiting).unwrap(), b"|");
+        assert_eq!(take(&mut transformed, &mut waiting), None);
+        assert_eq!(take(&mut transformed, &mut waiting), None);
     }
 }

@@ -184,6 +184,8 @@ pub struct Exchange {
     permit: Permit,
     /// The kind of backend answering (its figures in the metrics).
     backend: Option<BackendKind>,
+    /// Compression on the fly is on where the request landed (its answer may be compressed).
+    compressible: bool,
     transform: Option<Box<Transformed>>,
 }
 
@@ -375,7 +377,11 @@ impl Exchange {
                 }
             },
         };
-        exchange.sink = sink;
+        // The sink in place is `None` (a new exchange's, or a delay's, reset): nothing to drop.
+        if !matches!(sink, Sink::None) {
+            exchange.sink = sink;
+        }
+        exchange.compressible = site.settings.compress.on_the_fly();
         exchange.source = source;
         exchange.note_backend();
         exchange.request = Some(request);
@@ -449,6 +455,7 @@ impl Exchange {
             entry: Entry::new(now),
             permit: Permit::default(),
             backend: None,
+            compressible: false,
             transform: None,
         }
     }
@@ -632,8 +639,9 @@ impl Exchange {
                 }
             },
         };
-        if let Some((coding, level)) =
-            transform::choose(self.request.as_ref(), &self.route, &mut head)
+        if self.compressible
+            && let Some((coding, level)) =
+                transform::choose(self.request.as_ref(), &self.route, &mut head)
         {
             self.compress(&mut head, coding, level, _cx);
         }

@@ -84,6 +84,22 @@ fn serve_regular(
     files: &mut FileCache,
 ) -> Response {
     let compress = &site.settings.compress;
+    if !compress.statics() && !compress.on_the_fly() {
+        return representation(request, file, file_path, site);
+    }
+    serve_compressible(request, file, file_path, site, files)
+}
+
+/// [`serve_regular`] where some compression is on.
+#[inline(never)]
+fn serve_compressible(
+    request: &Request,
+    file: FileRep,
+    file_path: &Path,
+    site: &Site,
+    files: &mut FileCache,
+) -> Response {
+    let compress = &site.settings.compress;
     let mut vary = false;
     if compress.statics() {
         match precompressed(request, file_path, site, files) {

@@ -141,8 +141,7 @@ hosts:
         file.dir: {docroot}
         file.send-compressed: OFF
         compress:
-          gzip:
-            quality: 6
+          gzip: 6
           br: ON
 """)
     conf["h2o"] = ["h2o", "-c", path]

@@ -1,11 +1,12 @@
 //! What one worker thread owns and lends, explicitly, to everything it drives: the scratch
-//! buffer reads land in, the file cache, the table of CGI processes, the access-log lines of
-//! the current batch and the worker's figures. No thread-local state: a connection (and the
-//! exchange it serves) reaches these only through the `&mut Local` its worker passes down with
-//! each call.
+//! buffer reads land in, the file cache, the table of CGI processes, the reverse proxy's
+//! balancer state, the access-log lines of the current batch and the worker's figures. No
+//! thread-local state: a connection (and the exchange it serves) reaches these only through the
+//! `&mut Local` its worker passes down with each call.
 
 use crate::handler::file_cache::FileCache;
 use crate::observe::metrics::{Registry, WorkerStats};
+use crate::proxy::pass::ProxyWorker;
 use crate::transport::Scratch;
 use crate::upstream::process::Processes;
 use std::sync::Arc;
@@ -22,4 +23,6 @@ pub struct Local {
     pub stats: Arc<WorkerStats>,
     /// Every worker's figures (what a status page shows).
     pub metrics: Arc<Registry>,
+    /// The reverse proxy's balancer state.
+    pub proxy: ProxyWorker,
 }

@@ -77,7 +77,9 @@ pub fn decide(request: &Request, settings: &Compress, head: &Head) -> Decision {
     if !Coding::ALL.into_iter().any(typed) {
         return AS_IS;
     }
-    if request.minor_version < settings.min_minor_version
+    // HTTP/2 is past HTTP/1.1 for `gzip_http_version`.
+    let minor = u8::from(request.version != crate::http::request::Version::Http10);
+    if minor < settings.min_minor_version
         || disabled(request, settings)
         || (request.header("Via").is_some() && !proxied_allows(settings.proxied, request, head))
     {

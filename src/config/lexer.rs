@@ -2,10 +2,10 @@
 //!
 //! Words are separated by whitespace; `;`, `{` and `}` are tokens of their own even when glued to
 //! a word (`listen 80;`). `#` at the start of a token begins a comment that runs to the end of the
-//! line (inside a word it is an ordinary character, as in nginx). `"..."` is a quoted word that may
-//! hold whitespace, `;`, braces and `#`; inside it `\"` and `\\` stand for `"` and `\`, and any
-//! other backslash is kept as written. `'...'` quotes the same way (with `\'`), as in nginx, so
-//! that a text full of `"` (a JSON `log_format`) needs no escapes.
+//! line (inside a word it is an ordinary character, as in nginx). `"..."` (or `'...'`, as nginx
+//! also accepts) is a quoted word that may hold whitespace, `;`, braces and `#`; inside it a
+//! backslash before the quote character or before `\\` stands for that character, and any other
+//! backslash is kept as written. (nginx's `map` snippets write the empty string as `''`.)
 
 use std::iter::Peekable;
 use std::str::Chars;
@@ -159,7 +159,7 @@ pub(crate) fn tokenize(text: &str) -> Result<Tokens, Error> {
     Ok(Tokens { tokens, eof })
 }
 
-/// The rest of a quoted word, the opening quote (at `open`) already consumed.
+/// The rest of a word quoted with `quote`, the opening quote (at `open`) already consumed.
 fn quoted(cur: &mut Cursor<'_>, open: Pos, quote: char) -> Result<String, Error> {
     let mut word = String::new();
     loop {
@@ -269,12 +269,22 @@ mod tests {
     }
 
     #[test]
-    fn single_quotes_quote_as_in_nginx() {
+    fn a_json_log_format_needs_no_escapes_in_single_quotes() {
         assert_eq!(
             render(r#"log_format j '{"a":"$b"}' 'it\'s';"#),
             r#"<log_format>@1:1 <j>@1:12 <{"a":"$b"}>@1:14 <it's>@1:27 ;@1:34"#
         );
         assert_eq!(render(r#"a'b' c"#), r#"<a'b'>@1:1 <c>@1:6"#);
+    }
+
+    #[test]
+    fn single_quotes_quote_as_double_quotes_do() {
+        assert_eq!(
+            render(r#"'' close; 'a "b" c' '\'x\'' '\"';"#),
+            r#"<>@1:1 <close>@1:4 ;@1:9 <a "b" c>@1:11 <'x'>@1:21 <\">@1:29 ;@1:33"#
+        );
+        assert_eq!(error("map x { 'open; }"), "1:9: unterminated quoted string");
+        assert_eq!(error("'a'b;"), "1:4: unexpected \"b\" after quoted string");
     }
 
     #[test]

@@ -13,11 +13,14 @@ mod htpasswd;
 mod lexer;
 mod limits;
 mod lint;
+mod listen;
 mod model;
 mod observe;
 mod parser;
 #[cfg(test)]
 mod props;
+pub mod proxy;
+mod realip;
 mod template;
 pub(crate) mod tls;
 mod vars;
@@ -28,9 +31,12 @@ pub use compress::{
     BROTLI_MAX_ON_THE_FLY, Coder, Compress, Patterns, Proxied, Static, Types, ZSTD_MAX_ON_THE_FLY,
 };
 pub use htpasswd::{Hash, User};
+#[cfg(test)]
+pub(crate) use lexer::Pos;
 pub use limits::{LimitConn, LimitReq, Limits, Zone, ZoneKind};
 pub use model::*;
 pub use observe::{AccessLog, Escape, LogFormat, Observe, SiteLogs, StatusPage};
+pub use realip::{Cidr, RealIp, RealIpHeader};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};
 pub use vars::{Piece, Var};

@@ -23,6 +23,11 @@ pub struct Config {
     pub servers: Vec<Server>,
     /// `acme_issuer` blocks, in file order.
     pub acme_issuers: Vec<super::acme::AcmeIssuer>,
+    /// `upstream` blocks in file order, then the groups `proxy_pass HOST:PORT` makes; each
+    /// one's `id` is its index here.
+    pub upstreams: Vec<std::sync::Arc<super::proxy::model::Upstream>>,
+    /// `map` blocks in file order (what `ProxyVariable::Map` indexes).
+    pub maps: Vec<super::proxy::value::Map>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
     pub warnings: Vec<super::ConfigWarning>,
     /// `limit_req_zone` and `limit_conn_zone`, in file order (`config::limits`).
@@ -83,6 +88,8 @@ pub struct Server {
     pub listen: Vec<SocketAddr>,
     /// The listen addresses given with `ssl` (a subset of `listen`).
     pub ssl: Vec<SocketAddr>,
+    /// The listen addresses given with `proxy_protocol` (a subset of `listen`).
+    pub proxy_protocol: Vec<SocketAddr>,
     /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty
     /// and there is no `acme_certificate`.
     pub tls: Option<super::tls::Tls>,
@@ -92,6 +99,9 @@ pub struct Server {
     pub client_auth: Option<std::sync::Arc<super::tls::ClientAuth>>,
     /// `server_name` values, lower-cased.
     pub server_names: Vec<String>,
+    /// `http2 on | off;` as written (None: not written). What an address speaks is decided by
+    /// its default server: see [`Server::http2_on`].
+    pub http2: Option<bool>,
     /// What the server block itself sets: used when no location matches.
     pub settings: Settings,
     /// Every location of the server, nested ones included, in file order (a block before the
@@ -116,6 +126,13 @@ pub fn prefix_matches(prefix: &str, path: &str) -> bool {
 pub type LocationId = usize;
 
 impl Server {
+    /// Whether HTTP/2 is offered on `addr` when this server is the address's default: as
+    /// written, else on for a TLS address (chosen by ALPN) and off for a plain one (where it
+    /// needs the client's prior knowledge).
+    pub fn http2_on(&self, addr: SocketAddr) -> bool {
+        self.http2.unwrap_or_else(|| self.ssl.contains(&addr))
+    }
+
     /// The named location `@name` (written with its `@`), if the server has it.
     pub fn named_location(&self, name: &str) -> Option<LocationId> {
         self.locations
@@ -226,8 +243,12 @@ pub struct Settings {
     pub expires: Expires,
     /// `gzip`, `brotli`, `zstd`, their `*_static` and the rest (`config::compress`).
     pub compress: super::compress::Compress,
+    /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
+    pub real_ip: super::RealIp,
     /// The `fastcgi_*` directives (`config::fastcgi`).
     pub fastcgi: FastCgi,
+    /// The `proxy_*` directives (`proxy_pass` in locations only).
+    pub proxy: super::proxy::model::ProxySettings,
     /// `allow`/`deny`, `auth_basic`, `satisfy` (`config::access`).
     pub access: super::access::Access,
     /// `limit_req`, `limit_conn` and their statuses (`config::limits`).
@@ -261,7 +282,9 @@ impl Settings {
             add_headers: Vec::new(),
             expires: Expires::Off,
             compress: Default::default(),
+            real_ip: super::RealIp::default(),
             fastcgi: FastCgi::default(),
+            proxy: super::proxy::model::ProxySettings::default(),
             access: Default::default(),
             limits: Default::default(),
             observe: Default::default(),

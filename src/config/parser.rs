@@ -1,7 +1,9 @@
 //! The configuration parser: tokens to a tree of directives (syntax), then the tree to the typed
-//! [`Config`] (meaning). Pure but for three outside inputs: the directory relative paths resolve
-//! against, `workers auto` reading the number of cores, and the certificate and key files of
-//! `ssl_certificate` / `ssl_certificate_key`, which are read and checked here.
+//! [`Config`] (meaning). Pure but for four outside inputs: the directory relative paths resolve
+//! against, `workers auto` reading the number of cores, the certificate and key files of
+//! `ssl_certificate` / `ssl_certificate_key`, which are read and checked here, and the host names
+//! of `proxy_pass` and upstream `server`s, which are resolved here (as nginx does, once, at load).
+//! The proxy directives themselves are read by `config::proxy`.
 //!
 //! Errors use nginx's wording and point at the offending token. Syntax errors (unbalanced braces,
 //! missing `;`) are found over the whole file before any meaning error.
@@ -19,7 +21,7 @@ use super::model::{
 use super::template::Template;
 use super::tls::{self as tls_files, Part, Tls, VerifyClient};
 
-type Result<T> = std::result::Result<T, Error>;
+pub(super) type Result<T> = std::result::Result<T, Error>;
 
 pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
     Err(Error::new(pos, message))
@@ -28,17 +30,37 @@ pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
 /// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
 /// `Config::path` is left for the caller to fill in.
 pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(text, config_dir, super::fastcgi::WIRED)
+    parse_with(
+        text,
+        config_dir,
+        super::fastcgi::WIRED,
+        super::proxy::WIRING,
+    )
 }
 
 /// [`parse`] with the `fastcgi_*` directives accepted whether or not FastCGI is wired (for
 /// the tests of their grammar).
 #[cfg(test)]
 pub(super) fn parse_allowing_fastcgi(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(text, config_dir, true)
+    parse_with(text, config_dir, true, super::proxy::WIRING)
 }
 
-fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
+/// [`parse`], with the proxy directives accepted or refused as `wiring` says.
+#[cfg(test)]
+pub(super) fn parse_wired(
+    text: &str,
+    config_dir: &Path,
+    wiring: super::proxy::Wiring,
+) -> Result<Config> {
+    parse_with(text, config_dir, super::fastcgi::WIRED, wiring)
+}
+
+fn parse_with(
+    text: &str,
+    config_dir: &Path,
+    fastcgi: bool,
+    proxy: super::proxy::Wiring,
+) -> Result<Config> {
     let tokens = lexer::tokenize(text)?;
     let eof = tokens.eof;
     let tree = Tree {
@@ -46,11 +68,16 @@ fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
         eof,
     }
     .block(None, 0)?;
+    if proxy == super::proxy::Wiring::Refuse {
+        super::proxy::refuse_unwired(&tree)?;
+    }
     let captures = capture_names(&tree);
+    let proxy = super::proxy::Globals::parse(&tree, config_dir, &captures)?;
     let interpreter = Interpreter {
         dir: config_dir,
         captures: &captures,
         fastcgi,
+        proxy: &proxy,
         warnings: Default::default(),
         zones: super::limits::zones(&tree)?,
         logs: std::cell::RefCell::new(super::observe::Tables::read(&tree, config_dir)?),
@@ -62,7 +89,12 @@ fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
     let logs = interpreter.logs.into_inner();
     config.log_files = logs.files;
     config.log_formats = logs.formats;
-    config.warnings.extend(super::lint::lint(&tree, &config));
+    super::proxy::finish(&mut config, proxy)?;
+    // The user files' warnings first, then the configuration's own in file order.
+    let mut lints = super::lint::lint(&tree, &config);
+    lints.extend(super::proxy::lint(&config));
+    lints.sort_by_key(|w| (w.line, w.col));
+    config.warnings.extend(lints);
     Ok(config)
 }
 
@@ -71,7 +103,7 @@ fn parse_with(text: &str, config_dir: &Path, fastcgi: bool) -> Result<Config> {
 
 /// A word of the file and where it starts.
 #[derive(Debug)]
-pub(super) struct Word {
+pub(crate) struct Word {
     pub(super) text: String,
     pub(super) pos: Pos,
 }
@@ -158,14 +190,14 @@ impl Tree {
 
 pub(super) const MAIN: u8 = 1;
 const SERVER: u8 = 2;
-const LOCATION: u8 = 4;
+pub(super) const LOCATION: u8 = 4;
 /// Inside `acme_issuer NAME { }`.
 pub(super) const ACME_ISSUER: u8 = 8;
-const SETTINGS: u8 = SERVER | LOCATION;
-const MANY: usize = usize::MAX;
+pub(super) const SETTINGS: u8 = SERVER | LOCATION;
+pub(super) const MANY: usize = usize::MAX;
 
-struct Spec {
-    name: &'static str,
+pub(super) struct Spec {
+    pub(super) name: &'static str,
     /// The blocks it may appear in.
     contexts: u8,
     /// Takes a `{ }` block instead of ending with `;`.
@@ -174,7 +206,12 @@ struct Spec {
     max_args: usize,
 }
 
-const fn spec(name: &'static str, contexts: u8, min_args: usize, max_args: usize) -> Spec {
+pub(super) const fn spec(
+    name: &'static str,
+    contexts: u8,
+    min_args: usize,
+    max_args: usize,
+) -> Spec {
     Spec {
         name,
         contexts,
@@ -184,7 +221,12 @@ const fn spec(name: &'static str, contexts: u8, min_args: usize, max_args: usize
     }
 }
 
-const fn block(name: &'static str, contexts: u8, min_args: usize, max_args: usize) -> Spec {
+pub(super) const fn block(
+    name: &'static str,
+    contexts: u8,
+    min_args: usize,
+    max_args: usize,
+) -> Spec {
     Spec {
         block: true,
         ..spec(name, contexts, min_args, max_args)
@@ -207,7 +249,7 @@ const SPECS: &[Spec] = &[
     spec("ssl_verify", ACME_ISSUER, 1, 1),
     spec("challenge", ACME_ISSUER, 1, MANY),
     spec("account_key", ACME_ISSUER, 1, 1),
-    spec("listen", SERVER, 1, 2),
+    spec("listen", SERVER, 1, MANY),
     spec("ssl_certificate", SERVER, 1, 1),
     spec("ssl_certificate_key", SERVER, 1, 1),
     spec("acme_certificate", SERVER, 1, MANY),
@@ -215,6 +257,7 @@ const SPECS: &[Spec] = &[
     spec("ssl_verify_client", SERVER, 1, 1),
     spec("ssl_verify_depth", SERVER, 1, 1),
     spec("server_name", SERVER, 1, MANY),
+    spec("http2", SERVER, 1, 1),
     block("location", SETTINGS, 1, 2),
     spec("root", SETTINGS, 1, 1),
     spec("alias", LOCATION, 1, 1),
@@ -258,6 +301,9 @@ const SPECS: &[Spec] = &[
     spec("zstd_comp_level", MAIN | SETTINGS, 1, 1),
     spec("zstd_static", MAIN | SETTINGS, 1, 1),
     spec("zstd_buffers", MAIN | SETTINGS, 2, 2),
+    spec("set_real_ip_from", SETTINGS, 1, 1),
+    spec("real_ip_header", SETTINGS, 1, 1),
+    spec("real_ip_recursive", SETTINGS, 1, 1),
     // config::fastcgi
     spec("fastcgi_pass", LOCATION, 1, 1),
     spec("fastcgi_param", SETTINGS, 2, 3),
@@ -289,7 +335,11 @@ const SPECS: &[Spec] = &[
 /// needs one and a valid number of arguments.
 pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
     let name = d.name.text.as_str();
-    let Some(spec) = SPECS.iter().find(|s| s.name == name) else {
+    let Some(spec) = SPECS
+        .iter()
+        .chain(super::proxy::SPECS)
+        .find(|s| s.name == name)
+    else {
         return fail(d.name.pos, format!("unknown directive \"{name}\""));
     };
     if spec.contexts & context == 0 {
@@ -315,6 +365,14 @@ pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether `name` is a directive of any block.
+pub(super) fn is_directive(name: &str) -> bool {
+    SPECS
+        .iter()
+        .chain(super::proxy::SPECS)
+        .any(|s| s.name == name)
 }
 
 pub(super) fn duplicate<T>(d: &Directive) -> Result<T> {
@@ -346,7 +404,9 @@ struct Overrides {
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
     compress: super::compress::Overrides,
+    real_ip: super::realip::Overrides,
     fastcgi: super::fastcgi::Overrides,
+    proxy: super::proxy::ProxyOverrides,
     access: super::access::Overrides,
     limits: super::limits::Overrides,
     observe: super::observe::Overrides,
@@ -356,6 +416,7 @@ impl Overrides {
     /// `formats`: the log formats, for what the block's access logs need.
     fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
+        s.proxy = self.proxy.apply_to(&base.proxy);
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
         }
@@ -387,6 +448,7 @@ impl Overrides {
         if self.upload_store.is_some() {
             s.upload_store = self.upload_store;
         }
+        s.real_ip = self.real_ip.apply_to(&base.real_ip);
         s.fastcgi = self.fastcgi.apply_to(&base.fastcgi);
         self.access.apply_to(&mut s.access);
         self.limits.apply_to(&mut s.limits);
@@ -402,6 +464,8 @@ struct Interpreter<'a> {
     captures: &'a [String],
     /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
     fastcgi: bool,
+    /// The `upstream` and `map` blocks, read before the servers.
+    proxy: &'a super::proxy::Globals,
     /// Warnings found while reading (refused lines of user files), in file order.
     warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
     /// `limit_req_zone` and `limit_conn_zone`, read first (`limit_req` may name a later one).
@@ -470,6 +534,7 @@ impl Interpreter<'_> {
                 "limit_req_zone" | "limit_conn_zone" | "log_format" | "access_log" => {}
                 // Read before the servers too (`Interpreter::compress`).
                 name if super::compress::NAMES.contains(&name) => {}
+                "upstream" | "map" => {} // read by proxy::Globals::parse
                 _ => {
                     let (server, acme_at) = self.server(d, &mut listens, &issuers)?;
                     if let (Some(cert), Some(at)) = (&server.acme, acme_at) {
@@ -493,6 +558,8 @@ impl Interpreter<'_> {
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
             acme_issuers: issuers,
+            upstreams: Vec::new(),
+            maps: Vec::new(),
             warnings: Vec::new(),
             zones: Vec::new(),
             log_files: Vec::new(),
@@ -506,11 +573,12 @@ impl Interpreter<'_> {
     fn server(
         &self,
         d: &Directive,
-        listens: &mut Vec<(SocketAddr, bool, Pos)>,
+        listens: &mut Vec<(SocketAddr, super::listen::Params, Pos)>,
         issuers: &[AcmeIssuer],
     ) -> Result<(Server, Option<Pos>)> {
         let mut listen: Vec<SocketAddr> = Vec::new();
         let mut ssl = Vec::new();
+        let mut proxy_protocol = Vec::new();
         let mut first_ssl: Option<Pos> = None;
         let mut certificate: Option<&Word> = None;
         let mut certificate_key: Option<&Word> = None;
@@ -519,6 +587,7 @@ impl Interpreter<'_> {
         let mut client_certificate: Option<&Word> = None;
         let mut verify_client: Option<(Option<VerifyClient>, Pos)> = None;
         let mut verify_depth: Option<usize> = None;
+        let mut http2: Option<bool> = None;
         let mut own = Overrides::default();
         let mut locations: Vec<LocationBlock> = Vec::new();
         let mut top_locations = Vec::new();
@@ -531,33 +600,13 @@ impl Interpreter<'_> {
                     if listen.contains(&addr) {
                         return fail(arg.pos, format!("duplicate listen {addr}"));
                     }
-                    let is_ssl = match c.args.get(1) {
-                        None => false,
-                        Some(w) if w.text == "ssl" => true,
-                        Some(w) => {
-                            return fail(
-                                w.pos,
-                                format!(
-                                    "invalid parameter \"{}\" of the \"listen\" directive",
-                                    w.text
-                                ),
-                            );
-                        }
-                    };
-                    if let Some((_, _, at)) =
-                        listens.iter().find(|(a, s, _)| *a == addr && *s != is_ssl)
-                    {
-                        let (this, that) = if is_ssl { (" ssl", "") } else { ("", " ssl") };
-                        return fail(
-                            arg.pos,
-                            format!(
-                                "\"listen {addr}{this}\" conflicts with \"listen {addr}{that}\" \
-                                 in line {}",
-                                at.line
-                            ),
-                        );
+                    let params = super::listen::params(&c.args[1..])?;
+                    super::listen::agree(addr, params, arg.pos, listens)?;
+                    let is_ssl = params.ssl;
+                    if params.proxy_protocol {
+                        proxy_protocol.push(addr);
                     }
-                    listens.push((addr, is_ssl, arg.pos));
+                    listens.push((addr, params, arg.pos));
                     if is_ssl {
                         ssl.push(addr);
                         first_ssl.get_or_insert(arg.pos);
@@ -580,6 +629,12 @@ impl Interpreter<'_> {
                 }
                 "server_name" => {
                     server_names.extend(c.args.iter().map(|a| a.text.to_lowercase()));
+                }
+                "http2" => {
+                    if http2.is_some() {
+                        return duplicate(c);
+                    }
+                    http2 = Some(parse_on_off(&c.args[0], "http2")?);
                 }
                 "acme_certificate" => {
                     if acme_directive.is_some() {
@@ -712,20 +767,38 @@ impl Interpreter<'_> {
             }
             _ => None,
         };
+        let server_methods = own.allow_methods.is_some();
         let mut base = Settings::defaults(self.dir);
         base.observe.logs = std::sync::Arc::clone(&self.logs.borrow().top);
         base.compress = self.compress.clone();
         let settings = own.apply_to(&base);
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
+        // What each location's nested blocks inherit of `allow_methods` (its own setting, or
+        // what it inherited: never the every-method default of a proxied location), and
+        // whether that was set in the file.
+        let mut methods: Vec<(Methods, bool)> = Vec::with_capacity(locations.len());
         for block in locations {
+            let (inherited, set) = match block.parent {
+                Some(parent) => methods[parent],
+                None => (settings.allow_methods, server_methods),
+            };
+            let mut parent_settings;
             let base = match block.parent {
+                Some(parent) if resolved[parent].settings.allow_methods != inherited => {
+                    parent_settings = resolved[parent].settings.clone();
+                    parent_settings.allow_methods = inherited;
+                    &parent_settings
+                }
                 Some(parent) => &resolved[parent].settings,
                 None => &settings,
             };
+            let own_methods = block.overrides.allow_methods;
             let own_alias = block.overrides.alias.is_some();
             let alias_template = block.alias_template;
             let mut settings = block.overrides.apply_to(base);
+            methods.push((settings.allow_methods, set || own_methods.is_some()));
+            super::proxy::default_methods(&mut settings, set || own_methods.is_some());
             if own_alias {
                 settings.alias_prefix = block.path.clone();
                 settings.alias_template = alias_template;
@@ -741,10 +814,12 @@ impl Interpreter<'_> {
         let server = Server {
             listen,
             ssl,
+            proxy_protocol,
             tls,
             acme,
             client_auth,
             server_names,
+            http2,
             settings,
             locations: resolved,
             top_locations,
@@ -1011,6 +1086,9 @@ impl Interpreter<'_> {
             name if super::compress::NAMES.contains(&name) => {
                 super::compress::setting(&mut o.compress, d)?;
             }
+            "set_real_ip_from" | "real_ip_header" | "real_ip_recursive" => {
+                super::realip::directive(&mut o.real_ip, d)?;
+            }
             name if super::fastcgi::NAMES.contains(&name) => {
                 super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
                 if !self.fastcgi {
@@ -1031,6 +1109,9 @@ impl Interpreter<'_> {
                     self.dir,
                     &mut self.warnings.borrow_mut(),
                 )?;
+            }
+            name if super::proxy::is_setting(name) => {
+                super::proxy::setting(&mut o.proxy, d, self.proxy)?;
             }
             name => {
                 let slot = match name {
@@ -1392,7 +1473,7 @@ fn parse_listen(w: &Word) -> Result<SocketAddr> {
 }
 
 /// Only ASCII digits (no sign, no spaces), at least one; None also on overflow.
-fn parse_decimal(s: &str) -> Option<u64> {
+pub(super) fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -1921,7 +2002,7 @@ mod tests {
             ),
             (
                 "server { listen 80 ssl; listen 81 ssl ssl; }",
-                "1:25: invalid number of arguments in \"listen\" directive",
+                "1:39: duplicate parameter \"ssl\" of the \"listen\" directive",
             ),
             (
                 "server { listen 80; }\nserver { listen *:80 ssl; ssl_certificate c; ssl_certificate_key k; }",
@@ -2560,7 +2641,7 @@ mod tests {
             ),
             ("server x { listen 80; }", msg("1:1", "server")),
             ("server { listen; }", msg("1:10", "listen")),
-            ("server { listen 80 ssl 81; }", msg("1:10", "listen")),
+            ("server { listen; }", msg("1:10", "listen")),
             (
                 "server { listen 80; server_name; }",
                 msg("1:21", "server_name"),
@@ -3253,6 +3334,36 @@ server {
             "server { listen 80; expires 1h; expires 2h; }",
             "1:33: \"expires\" directive is duplicate",
         )]);
+    }
+
+    #[test]
+    fn http2_is_on_or_off_per_server_and_defaults_to_on_for_tls_addresses_only() {
+        let c = ok("server { listen 80; } server { listen 81; http2 on; } \
+                    server { listen 82; http2 off; }");
+        let addr = |port: u16| SocketAddr::from(([0, 0, 0, 0], port));
+        assert_eq!(c.servers[0].http2, None);
+        assert!(!c.servers[0].http2_on(addr(80)));
+        assert!(c.servers[1].http2_on(addr(81)));
+        assert!(!c.servers[2].http2_on(addr(82)));
+        let mut tls = c.servers[0].clone();
+        tls.ssl = vec![addr(80)];
+        assert!(tls.http2_on(addr(80)));
+        tls.http2 = Some(false);
+        assert!(!tls.http2_on(addr(80)));
+        errors(&[
+            (
+                "server { listen 80; http2 yes; }",
+                "1:27: invalid value \"yes\" in \"http2\" directive, it must be \"on\" or \"off\"",
+            ),
+            (
+                "server { listen 80; http2 on; http2 off; }",
+                "1:31: \"http2\" directive is duplicate",
+            ),
+            (
+                "server { listen 80; location / { http2 on; } }",
+                "1:34: \"http2\" directive is not allowed here",
+            ),
+        ]);
     }
 
     #[test]

@@ -41,6 +41,8 @@ fn config_like() -> impl Strategy<Value = String> {
         Just("#c\n"),
         Just("\"q \\\" ;{\""),
         Just("\""),
+        Just("'q \\' ;{'"),
+        Just("'"),
         Just("é"),
     ];
     vec(token, 0..60).prop_map(|t| t.concat())
@@ -75,7 +77,7 @@ proptest! {
                 TokenKind::OpenBrace => prop_assert!(here.starts_with('{'), "{:?}", here),
                 TokenKind::CloseBrace => prop_assert!(here.starts_with('}'), "{:?}", here),
                 TokenKind::Word(word) => {
-                    prop_assert!(here.starts_with('"') || here.starts_with(word.as_str()), "{:?} at {:?}", word, here)
+                    prop_assert!(here.starts_with(['"', '\'']) || here.starts_with(word.as_str()), "{:?} at {:?}", word, here)
                 }
             }
         }

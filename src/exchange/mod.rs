@@ -63,10 +63,11 @@ use crate::log;
 use crate::observe::access_log::{End, Entry};
 use crate::observe::metrics::BackendKind;
 use crate::observe::vars::{ConnFacts, Facts};
+use crate::proxy::pass::{Proxied, TryAfter};
 use crate::transport::client_cert;
 use crate::upstream::process::Stdin;
 use crate::upstream::{Expiry, Upstream};
-use sink::{Sink, Spool};
+use sink::{PROXY_SPOOL_LIMIT, Sink, Spool};
 use std::io::Seek;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -85,6 +86,8 @@ pub struct Cx<'a> {
 
 /// The connection a request came on, as a handler and a CGI script see it.
 pub struct Origin<'a> {
+    /// Whom the request is attributed to: the connection's peer, or the client a trusted
+    /// proxy names (`set_real_ip_from`: the session applies realip before the exchange).
     pub peer: SocketAddr,
     /// The bound address of the listener.
     pub listen: SocketAddr,
@@ -170,7 +173,8 @@ pub struct Exchange {
     /// None: answering a request that could not be parsed.
     request: Option<Request>,
     route: Route,
-    peer: SocketAddr,
+    /// Whom the request is attributed to (see [`Exchange::client`]).
+    client: SocketAddr,
     listen: SocketAddr,
     tls: bool,
     client_cert: Option<Arc<ClientCert>>,
@@ -187,6 +191,8 @@ pub struct Exchange {
     /// Compression on the fly is on where the request landed (its answer may be compressed).
     compressible: bool,
     transform: Option<Box<Transformed>>,
+    /// A proxied request's tries (its upstream is the source's).
+    proxy: Option<Box<Proxied>>,
 }
 
 /// A transform and its output not yet pulled.
@@ -353,8 +359,13 @@ impl Exchange {
             }
             Plan::Respond(response) => (Sink::None, exchange.fixed(response, false)),
             Plan::Upload(upload) => (Sink::Upload(upload), Source::AfterBody(None)),
+            Plan::Proxy => {
+                let (sink, source, proxied) = exchange.start_proxy(&request, local, cx);
+                exchange.proxy = proxied;
+                (sink, source)
+            }
             Plan::Cgi(script) => match request.framing {
-                Framing::Chunked => match Spool::new(script) {
+                Framing::Chunked | Framing::UntilEnd => match Spool::new(script) {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
                     Err(error) => {
                         log::error(&format!("cannot spool a request body: {error}"));
@@ -409,11 +420,12 @@ impl Exchange {
         exchange
     }
 
-    /// The client's address, as the access phase, the handler, the logs and a script see it
-    /// (the one place a real-IP module changes).
+    /// The client's address, as the access phase (allow/deny, limits), the handler, the logs,
+    /// a script and a proxied backend see it: the connection's peer, or the client a trusted
+    /// proxy names (realip, applied by the session: `Origin::peer`). Every use goes through here.
     #[inline]
     pub fn client(&self) -> SocketAddr {
-        self.peer
+        self.client
     }
 
     /// Captures what the access log of the request's (final) location needs, when it has one.
@@ -431,7 +443,7 @@ impl Exchange {
         let facts = Facts {
             request: self.request.as_ref(),
             site: &site,
-            client: self.peer,
+            client: self.client(),
             listen: self.listen,
             conn,
         };
@@ -445,7 +457,7 @@ impl Exchange {
         Exchange {
             request: None,
             route,
-            peer: origin.peer,
+            client: origin.peer,
             listen: origin.listen,
             tls: origin.tls,
             client_cert: origin.client_cert.clone(),
@@ -457,6 +469,7 @@ impl Exchange {
             backend: None,
             compressible: false,
             transform: None,
+            proxy: None,
         }
     }
 
@@ -518,9 +531,35 @@ impl Exchange {
                 }
             },
             Sink::Upstream => match &mut self.source {
-                Source::Upstream(upstream) => Ok(upstream.write_body(data, cx.now)),
+                // A proxied request's body waits (with the client) until its head went out on
+                // an established connection: a try that fails before keeps it all for the next.
+                Source::Upstream(upstream) if self.proxy.is_some() && !upstream.sent_anything() => {
+                    Ok(0)
+                }
+                Source::Upstream(upstream) => {
+                    let taken = upstream.write_body(data, cx.now);
+                    if taken > 0
+                        && let Some(proxied) = &mut self.proxy
+                    {
+                        proxied.note_body_taken();
+                    }
+                    Ok(taken)
+                }
                 _ => Ok(data.len()),
             },
+            Sink::ProxySpool(body) => {
+                if body.len() + data.len() > PROXY_SPOOL_LIMIT {
+                    log::error(&format!(
+                        "a request body over {PROXY_SPOOL_LIMIT} bytes cannot be read whole \
+                         for a proxied request (stream it: proxy_http_version 1.1, \
+                         proxy_request_buffering off)"
+                    ));
+                    self.refuse_body(413);
+                    return Err(Refused);
+                }
+                body.extend_from_slice(data);
+                Ok(data.len())
+            }
         }
     }
 
@@ -546,6 +585,22 @@ impl Exchange {
                 if let Source::Upstream(upstream) = &mut self.source {
                     upstream.end_body();
                 }
+            }
+            Sink::ProxySpool(body) => {
+                let started = match &mut self.proxy {
+                    Some(proxied) => {
+                        proxied.set_spooled(body);
+                        proxied.start_try(&cx.registration, cx.now)
+                    }
+                    None => Err(500),
+                };
+                self.source = match started {
+                    Ok(upstream) => Source::Upstream(Box::new(upstream)),
+                    Err(status) => {
+                        cx.local.stats.upstream.failures.inc();
+                        self.fixed(handler::error(status, &self.route.site()), false)
+                    }
+                };
             }
             Sink::None | Sink::Drop | Sink::Hold => {}
         }
@@ -613,7 +668,7 @@ impl Exchange {
     /// The response head, once there is one (decorated with the site's `add_header` and
     /// `expires`). A backend that failed before its head is answered here with the error
     /// (502, 504), and the connection closes after it.
-    pub fn head(&mut self, _cx: &mut Cx) -> Poll<Head> {
+    pub fn head(&mut self, cx: &mut Cx) -> Poll<Head> {
         let mut head = match &mut self.source {
             Source::AfterBody(_) | Source::Delayed(_) => return Poll::Pending,
             Source::Fixed { head, .. } => match head.take() {
@@ -622,28 +677,27 @@ impl Exchange {
             },
             Source::Upstream(upstream) => match upstream.head() {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(head)) => self.decorated(head, true),
-                Poll::Ready(Err(status)) => {
-                    if let Some(kind) = self.backend {
-                        _cx.local.stats.backend(kind).failures.inc();
-                    }
-                    let response = handler::error(status, &self.route.site());
-                    self.source = self.fixed(response, true);
-                    let Source::Fixed { head, .. } = &mut self.source else {
-                        return Poll::Pending;
-                    };
-                    match head.take() {
-                        Some(head) => head,
-                        None => return Poll::Pending,
+                Poll::Ready(polled) => {
+                    let sent = upstream.sent_anything();
+                    match self.upstream_head(polled, sent, cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(head) => head,
                     }
                 }
             },
         };
-        if self.compressible
+        if head.status == 101 {
+            // A backend switched protocols (a proxied WebSocket): the connection becomes a
+            // tunnel, the client's bytes this upstream's input, its bytes the "body".
+            if let Source::Upstream(upstream) = &mut self.source {
+                upstream.open_tunnel();
+                self.sink = Sink::Upstream;
+            }
+        } else if self.compressible
             && let Some((coding, level)) =
                 transform::choose(self.request.as_ref(), &self.route, &mut head)
         {
-            self.compress(&mut head, coding, level, _cx);
+            self.compress(&mut head, coding, level, cx);
         }
         if let Some(transformed) = &mut self.transform {
             transformed.transform.head(&mut head);
@@ -651,6 +705,78 @@ impl Exchange {
         self.head_taken = true;
         self.entry.response_started(&head);
         Poll::Ready(head)
+    }
+
+    /// What a backend's head (or its failure before one) becomes: the head, decorated; the
+    /// next try of a proxied request (Pending); or an error page (502, 504, an intercepted
+    /// error), after which the connection closes.
+    fn upstream_head(&mut self, polled: Result<Head, u16>, sent: bool, cx: &mut Cx) -> Poll<Head> {
+        let (status, head) = match polled {
+            Ok(head) => (head.status, Some(head)),
+            Err(status) => (status, None),
+        };
+        let Some(proxied) = &mut self.proxy else {
+            return match head {
+                Some(head) => Poll::Ready(self.decorated(head, true)),
+                None => self.backend_failed(status, cx),
+            };
+        };
+        let moves_on = head.is_none() || proxied.may_move_on(status);
+        let after = if moves_on {
+            proxied.after_failure(status, head.is_some(), sent, cx.now)
+        } else {
+            TryAfter::Pass
+        };
+        match (after, head) {
+            (TryAfter::Retry, _) => {
+                // Its connection closes before the next opens (the next fd gets its token).
+                self.source = Source::AfterBody(None);
+                let started = match &mut self.proxy {
+                    Some(proxied) => proxied.start_try(&cx.registration, cx.now),
+                    None => Err(502),
+                };
+                match started {
+                    Ok(upstream) => {
+                        self.source = Source::Upstream(Box::new(upstream));
+                        Poll::Pending
+                    }
+                    Err(status) => self.backend_failed(status, cx),
+                }
+            }
+            (TryAfter::Pass, Some(head)) => {
+                if crate::proxy::headers::intercepts(status, self.route.site().settings) {
+                    self.source = Source::AfterBody(None);
+                    return self.error_head(status);
+                }
+                Poll::Ready(self.decorated(head, true))
+            }
+            (TryAfter::Pass, None) => self.backend_failed(status, cx),
+            (TryAfter::Fail(status), _) => {
+                self.source = Source::AfterBody(None);
+                self.backend_failed(status, cx)
+            }
+        }
+    }
+
+    /// The backend failed the request (502, 504): counted, and the error page answers.
+    fn backend_failed(&mut self, status: u16, cx: &mut Cx) -> Poll<Head> {
+        if let Some(kind) = self.backend {
+            cx.local.stats.backend(kind).failures.inc();
+        }
+        self.error_head(status)
+    }
+
+    /// The error page for `status` as the answer (the connection closes after it).
+    fn error_head(&mut self, error: u16) -> Poll<Head> {
+        let response = handler::error(error, &self.route.site());
+        self.source = self.fixed(response, true);
+        match &mut self.source {
+            Source::Fixed { head, .. } => match head.take() {
+                Some(head) => Poll::Ready(head),
+                None => Poll::Pending,
+            },
+            _ => Poll::Pending,
+        }
     }
 
     /// Puts a transform between the answer's body and the protocol. Only before the head is
@@ -810,26 +936,53 @@ impl Exchange {
             cx.local.files.end_variant(tee.fill, bytes);
         }
         if let Source::Upstream(_) = self.source {
-            // A script may have changed files a next request reads.
-            cx.local.files.note_possible_change();
+            match &mut self.proxy {
+                Some(proxied) => {
+                    // The backend connection may go back to its pool.
+                    if let Source::Upstream(upstream) =
+                        std::mem::replace(&mut self.source, Source::AfterBody(None))
+                    {
+                        let poller = cx.registration.poller;
+                        proxied.finish(*upstream, poller, &mut cx.local.proxy, cx.now);
+                    }
+                }
+                // A script may have changed files a next request reads.
+                None => cx.local.files.note_possible_change(),
+            }
         }
         if let Some(kind) = self.backend {
-            cx.local
-                .stats
-                .backend(kind)
-                .observe(cx.now.saturating_duration_since(self.entry.started));
+            let took = match &self.proxy {
+                Some(proxied) => proxied.response_time(cx.now),
+                None => cx.now.saturating_duration_since(self.entry.started),
+            };
+            cx.local.stats.backend(kind).observe(took);
         }
         if self.entry.logs() {
+            let proxy = self.proxy.as_deref();
+            let now = cx.now;
+            let upstream = |name: &str, out: &mut Vec<u8>| {
+                proxy.is_some_and(|proxied| proxied.log_value(name, now, out))
+            };
             let facts = End {
                 body_bytes: end.body_bytes,
                 bytes_sent: end.bytes_sent,
-                now: cx.now,
+                now,
                 time_local: cx.log_time,
+                upstream: &upstream,
             };
             let formats = &self.route.config().log_formats;
             self.entry.write(&facts, formats, &mut cx.local.logs);
         }
         self.permit.release();
+    }
+
+    /// Appends the value of `$NAME` for a proxied request's tries (`upstream_addr`,
+    /// `upstream_status`, `upstream_response_time`; see `proxy::log`) to `out`, as of `now`.
+    /// False: no value (not proxied, no try, another name); a log writes `-`.
+    pub fn upstream_log_value(&self, name: &str, now: Instant, out: &mut Vec<u8>) -> bool {
+        self.proxy
+            .as_ref()
+            .is_some_and(|proxied| proxied.log_value(name, now, out))
     }
 
     /// A handler's response as the source: decorated, split into head and body. `close`: the
@@ -889,7 +1042,7 @@ impl Exchange {
             return self.fixed(response, body_pending);
         }
         let origin = env::Endpoint {
-            peer: self.peer,
+            peer: self.client(),
             local: self.listen,
             server_name: site.server.server_names.first().map(String::as_str),
             document_root: &site.settings.root,
@@ -914,15 +1067,99 @@ impl Exchange {
             Err(error) => {
                 stats.failures.inc();
                 log::error(&format!("cannot run {}: {error}", script.file.display()));
-                self.fixed(handler::error(502, &site), body_pending)
+                // Out of descriptors or processes is the server's trouble, and passes.
+                let response = if handler::out_of_resources(&error) {
+                    handler::unavailable(&site)
+                } else {
+                    handler::error(502, &site)
+                };
+                self.fixed(response, body_pending)
             }
         }
     }
 
-    /// A script started (the only backend kind `Exchange::start` starts yet): its figures
-    /// count this exchange.
+    /// Starts a proxied request: its tries and the first one's upstream, or (for a body read
+    /// whole first) the spool it waits in, or the error when no server could be tried.
+    fn start_proxy(
+        &self,
+        request: &Request,
+        local: &dyn Fn() -> Option<SocketAddr>,
+        cx: &mut Cx,
+    ) -> (Sink, Source, Option<Box<Proxied>>) {
+        use crate::proxy::request::{BodyPlan, body_plan};
+        let site = self.route.site();
+        let settings = &site.settings.proxy;
+        let body_pending = request.has_body();
+        let config = Arc::clone(self.route.config());
+        let conn = ConnInfo {
+            listen: self.listen,
+            peer: self.client(),
+            tls: self.tls,
+            local,
+            client_cert: self.client_cert.as_deref(),
+            metrics: &cx.local.metrics,
+        };
+        let captures = handler::route::captures_for(&site, &request.path);
+        let handler_vars = handler::vars::Vars {
+            request,
+            site: &site,
+            conn: &conn,
+            captures: &captures,
+            split: None,
+        };
+        let common = |v: &crate::config::Variable, out: &mut String| {
+            handler_vars.value(v, handler::vars::Into::Text, out)
+        };
+        let plan = body_plan(request, settings);
+        let proxied = settings.pass.as_ref().and_then(|pass| {
+            let vars = crate::proxy::vars::Vars {
+                request,
+                client: self.client(),
+                pass,
+                maps: &config.maps,
+                common: &common,
+            };
+            Proxied::new(&vars, settings, plan, &mut cx.local.proxy, &config, cx.now)
+        });
+        let stats = cx.local.stats.backend(BackendKind::Upstream);
+        let Some(mut proxied) = proxied else {
+            let response = handler::error(500, &site);
+            return (Sink::None, self.fixed(response, body_pending), None);
+        };
+        stats.requests.inc();
+        if plan == BodyPlan::Spool {
+            let sink = Sink::ProxySpool(Vec::new());
+            return (sink, Source::AfterBody(None), Some(Box::new(proxied)));
+        }
+        match proxied.start_try(&cx.registration, cx.now) {
+            Ok(upstream) => {
+                let sink = match plan {
+                    BodyPlan::Stream(_) => Sink::Upstream,
+                    BodyPlan::Discard => Sink::Discard,
+                    BodyPlan::None | BodyPlan::Spool => Sink::None,
+                };
+                let source = Source::Upstream(Box::new(upstream));
+                (sink, source, Some(Box::new(proxied)))
+            }
+            Err(status) => {
+                // No server could be tried: the tries made stay for `$upstream_*`.
+                stats.failures.inc();
+                let response = handler::error(status, &site);
+                (
+                    Sink::None,
+                    self.fixed(response, body_pending),
+                    Some(Box::new(proxied)),
+                )
+            }
+        }
+    }
+
+    /// A backend answers (a script started, or a proxied request's tries began): its kind's
+    /// figures count this exchange.
     fn note_backend(&mut self) {
-        if let Source::Upstream(_) = self.source {
+        if self.proxy.is_some() {
+            self.backend = Some(BackendKind::Upstream);
+        } else if let Source::Upstream(_) = self.source {
             self.backend = Some(BackendKind::Cgi);
         }
     }

@@ -47,6 +47,9 @@ pub struct End<'a> {
     pub now: Instant,
     /// The worker's `$time_local` of this second.
     pub time_local: &'a str,
+    /// Appends the value of `$upstream_NAME` (the name with its prefix) to the bytes; false:
+    /// none (not proxied, or a name the proxy does not give).
+    pub upstream: &'a dyn Fn(&str, &mut Vec<u8>) -> bool,
 }
 
 impl Entry {
@@ -202,7 +205,8 @@ impl Captured {
                     None => false,
                 };
             }
-            // `$upstream_*` before webserv proxies, and request variables not captured.
+            Var::Upstream(name) => return (end.upstream)(name, out),
+            // Request variables not captured.
             _ => return false,
         };
         true

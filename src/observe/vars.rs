@@ -46,10 +46,10 @@ pub fn request_value(var: &Var, facts: &Facts, out: &mut Vec<u8>) -> bool {
         Var::Request => {
             let _ = write!(
                 out,
-                "{} {} HTTP/1.{}",
+                "{} {} {}",
                 request.method.as_str(),
                 request.target,
-                request.minor_version
+                request.version.as_str()
             );
         }
         Var::RequestMethod => out.extend_from_slice(request.method.as_str().as_bytes()),
@@ -62,7 +62,7 @@ pub fn request_value(var: &Var, facts: &Facts, out: &mut Vec<u8>) -> bool {
             }
         }
         Var::ServerProtocol => {
-            let _ = write!(out, "HTTP/1.{}", request.minor_version);
+            out.extend_from_slice(request.version.as_str().as_bytes());
         }
         Var::Host => {
             let name = facts.site.server.server_names.first();

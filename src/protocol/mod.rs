@@ -1,18 +1,29 @@
 //! Protocols: how requests and responses travel on a client connection. A session owns its
 //! transport (the socket, TLS) and drives the exchanges that answer its requests; it frames
 //! what it pulls from them, and never learns what produced it. HTTP/1 (`http1`) carries one
-//! exchange at a time; HTTP/2 will carry one per stream, each under its own stream number (for
+//! exchange at a time; HTTP/2 (`http2`) one per stream, each under its own stream number (for
 //! its upstream's fds and its deadline).
+//!
+//! Which one a connection speaks is decided before its first request ([`start`]): over TLS by
+//! ALPN once the handshake is done, on a plain address where HTTP/2 is on by the client
+//! preface (prior knowledge, RFC 9113 §3.3), else HTTP/1 from the first byte. Before all of
+//! that, on a `listen ... proxy_protocol` address, the transport reads the PROXY protocol header
+//! ([`Connection::drive`]): whatever the protocol, the sessions then attribute each request to
+//! the client it names where the balancer is trusted (`config::RealIp`).
 
 pub mod http1;
+pub mod http2;
+mod start;
 pub mod tally;
+
+pub use http1::Waiting;
 
 use crate::event::{Deadline, Poller, Role};
 use crate::local::Local;
 use crate::observe::metrics::WorkerStats;
 use crate::server::Runtime;
 use crate::transport::Transport;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -46,14 +57,23 @@ pub struct Context<'a> {
     pub generation: u32,
 }
 
-/// A client connection as the worker sees it: one protocol session over one transport.
+/// A client connection as the worker sees it: one protocol session over one transport. (The
+/// worker boxes each connection; HTTP/1's session is kept inline so that its path is as it
+/// was, the rarer ones are boxed.)
+#[allow(clippy::large_enum_variant)]
 pub enum Connection {
+    /// The protocol is not known yet (a TLS handshake, or a plain client on an HTTP/2 address
+    /// that has not sent enough to tell).
+    Start(Box<start::Start>),
     Http1(http1::Session),
+    Http2(Box<http2::Session>),
+    /// Gone: the worker drops it.
+    Closed,
 }
 
 impl Connection {
-    /// A new connection, read as HTTP/1 until it says otherwise. `runtime` gives its default
-    /// server's timeouts (the header timeout runs from the accept).
+    /// A new connection. `runtime` gives its default server's timeouts (the header timeout
+    /// runs from the accept) and whether its address speaks HTTP/2.
     pub fn new(
         transport: Transport,
         peer: SocketAddr,
@@ -63,19 +83,28 @@ impl Connection {
     ) -> Connection {
         let servers = runtime.servers_for(listen);
         let settings = &runtime.config.servers[servers[0]].settings;
-        Connection::Http1(http1::Session::new(transport, peer, listen, settings, now))
-    }
-
-    pub fn transport(&self) -> &Transport {
-        match self {
-            Connection::Http1(session) => session.transport(),
+        let mut transport = transport;
+        if runtime.expects_proxy_header(listen) {
+            transport.expect_proxy_header();
         }
+        if transport.is_tls() || runtime.http2_for(listen) {
+            return Connection::Start(Box::new(start::Start::new(
+                transport, peer, listen, settings, now,
+            )));
+        }
+        let tally = tally::Tally::new(&transport);
+        Connection::Http1(http1::Session::new(
+            transport, peer, listen, settings, now, tally,
+        ))
     }
 
     /// Records a readiness event of the client socket.
     pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
         match self {
             Connection::Http1(session) => session.ready(readable, writable, hangup, error),
+            Connection::Http2(session) => session.ready(readable, writable, hangup, error),
+            Connection::Start(start) => start.ready(readable, writable, hangup, error),
+            Connection::Closed => {}
         }
     }
 
@@ -83,26 +112,99 @@ impl Connection {
     pub fn upstream_ready(&mut self, stream: u16, role: Role, ready: [bool; 4]) {
         match self {
             Connection::Http1(session) => session.upstream_ready(stream, role, ready),
+            Connection::Http2(session) => session.upstream_ready(stream, role, ready),
+            Connection::Start(_) | Connection::Closed => {}
         }
     }
 
     pub fn drive(&mut self, ctx: &mut Context) -> Drive {
+        if let Some(transport) = self.transport_mut()
+            && transport.awaits_proxy_header()
+        {
+            match transport.read_proxy_header(&mut ctx.local.scratch) {
+                Ok(true) => {
+                    if let Connection::Http1(session) = self {
+                        session.proxy_header_read(ctx);
+                    }
+                }
+                Ok(false) => return Drive::Wait,
+                Err(error) => {
+                    // nginx logs a broken header as an error: it is most often a load
+                    // balancer that does not send one, or a client reaching past it.
+                    if error.kind() != std::io::ErrorKind::UnexpectedEof {
+                        let peer = transport.socket().peer_addr().ok();
+                        let peer = peer.map_or_else(|| "?".to_string(), |p| p.to_string());
+                        crate::log::error(&format!("client {peer}: {error}, connection closed"));
+                    }
+                    return Drive::Close;
+                }
+            }
+        }
         match self {
             Connection::Http1(session) => session.drive(ctx),
+            Connection::Http2(session) => session.drive(ctx),
+            Connection::Start(start) => match start.decide(ctx) {
+                start::Decided::Wait => Drive::Wait,
+                start::Decided::Close => Drive::Close,
+                start::Decided::Speak(protocol) => {
+                    let Connection::Start(start) = std::mem::replace(self, Connection::Closed)
+                    else {
+                        return Drive::Close;
+                    };
+                    *self = start.into_session(protocol, ctx);
+                    self.drive(ctx)
+                }
+            },
+            Connection::Closed => Drive::Close,
         }
     }
 
     /// The deadline of `stream` (0: the connection's own) passed.
     pub fn timed_out(&mut self, stream: u16, ctx: &mut Context) -> Drive {
+        if self
+            .transport_mut()
+            .is_some_and(|transport| transport.awaits_proxy_header())
+        {
+            // The PROXY protocol header did not come in time: nothing to answer in.
+            return Drive::Close;
+        }
         match self {
             Connection::Http1(session) => session.timed_out(stream, ctx),
+            Connection::Http2(session) => session.timed_out(stream, ctx),
+            // The handshake or the first bytes did not come in time.
+            Connection::Start(_) | Connection::Closed => Drive::Close,
         }
     }
 
-    /// Whether it waits for a request with nothing of it received (closed at shutdown).
-    pub fn is_idle(&self) -> bool {
+    /// What it waits for when no request is under way: a drain closes those waiting for a
+    /// next request (an idle HTTP/2 connection is one) without a word, and gives those just
+    /// accepted (a TLS handshake, a protocol not decided yet, an HTTP/1 head not begun) a moment
+    /// for their first.
+    pub fn waiting(&self) -> Option<Waiting> {
         match self {
-            Connection::Http1(session) => session.is_idle(),
+            Connection::Http1(session) => session.waiting(),
+            Connection::Http2(session) => session.is_idle().then_some(Waiting::NextRequest),
+            Connection::Start(_) => Some(Waiting::FirstRequest),
+            Connection::Closed => Some(Waiting::NextRequest),
+        }
+    }
+
+    /// The client socket (what the worker registers in epoll); None once closed.
+    pub fn socket(&self) -> Option<&TcpStream> {
+        match self {
+            Connection::Http1(session) => Some(session.transport().socket()),
+            Connection::Http2(session) => Some(session.transport().socket()),
+            Connection::Start(start) => Some(start.transport().socket()),
+            Connection::Closed => None,
+        }
+    }
+
+    fn transport_mut(&mut self) -> Option<&mut Transport> {
+        match self {
+            Connection::Http1(session) => Some(session.transport_mut()),
+            Connection::Http2(session) => Some(session.transport_mut()),
+            Connection::Start(start) => Some(start.transport_mut()),
+            Connection::Closed => None,
         }
     }
 
@@ -110,6 +212,9 @@ impl Connection {
     pub fn deadline_mut(&mut self, stream: u16) -> Option<&mut Deadline> {
         match self {
             Connection::Http1(session) => session.deadline_mut(stream),
+            Connection::Http2(session) => session.deadline_mut(stream),
+            Connection::Start(start) => (stream == 0).then_some(start.deadline_mut()),
+            Connection::Closed => None,
         }
     }
 
@@ -118,6 +223,9 @@ impl Connection {
     pub fn report(&mut self, stats: &WorkerStats) {
         match self {
             Connection::Http1(session) => session.report(stats),
+            Connection::Http2(session) => session.report(stats),
+            Connection::Start(start) => start.report(stats),
+            Connection::Closed => {}
         }
     }
 
@@ -125,6 +233,9 @@ impl Connection {
     pub fn report_closed(&mut self, stats: &WorkerStats) {
         match self {
             Connection::Http1(session) => session.report_closed(stats),
+            Connection::Http2(session) => session.report_closed(stats),
+            Connection::Start(start) => start.report_closed(stats),
+            Connection::Closed => {}
         }
     }
 
@@ -132,6 +243,9 @@ impl Connection {
     pub fn each_deadline(&mut self, f: &mut dyn FnMut(u16, &mut Deadline)) {
         match self {
             Connection::Http1(session) => session.each_deadline(f),
+            Connection::Http2(session) => session.each_deadline(f),
+            Connection::Start(start) => f(0, start.deadline_mut()),
+            Connection::Closed => {}
         }
     }
 }

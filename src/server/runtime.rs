@@ -1,8 +1,9 @@
-//! What a worker serves with: the configuration, which servers answer on which listen address,
-//! the TLS configuration of each TLS address (certificates picked by SNI), and the access log. Replaced whole (never mutated) on reload; a connection keeps the one its
-//! request started with.
+//! What a worker serves with: the configuration, which servers answer on which listen address
+//! and whether it speaks HTTP/2, the TLS configuration of each TLS address (certificates picked
+//! by SNI, protocols by ALPN), and the access log. Replaced whole (never mutated) on reload; an
+//! exchange keeps the configuration its request started with.
 
-use super::listener::Listener;
+use super::listener::Bound;
 use crate::acme::{self, Challenges};
 use crate::config::Config;
 use crate::log::Sink;
@@ -10,14 +11,21 @@ use crate::transport::{self, AddressOptions, CertSource};
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a connection may wait in the kernel for its first bytes before `accept` sees it.
+/// One second: the kernel counts it in SYN-ACK retransmissions, the first of which is at 1 s.
+pub const DEFER_ACCEPT: Duration = Duration::from_secs(1);
 
 pub struct Runtime {
     /// Shared with the exchanges under way, which keep the one their request started with.
     pub config: Arc<Config>,
-    /// For each bound address: the indexes of its servers, the default first.
-    routes: Vec<(SocketAddr, Vec<usize>)>,
+    /// For each bound address: its servers and protocols.
+    routes: Vec<Address>,
     /// For each bound TLS address: its rustls configuration.
     tls: Vec<(SocketAddr, Arc<ServerConfig>)>,
+    /// The bound addresses whose connections start with a PROXY protocol header.
+    proxy_protocol: Vec<SocketAddr>,
     /// The access log files, as `Config::log_files` lists them (None: not a file, `off`).
     pub access_logs: Vec<Option<Sink>>,
     /// Every worker's figures; the same registry across reloads.
@@ -29,12 +37,44 @@ pub struct Runtime {
     pub acme: Option<Arc<Challenges>>,
 }
 
+/// What a bound address serves.
+struct Address {
+    local: SocketAddr,
+    /// The indexes of its servers, the default first.
+    servers: Vec<usize>,
+    /// HTTP/2 is offered (ALPN `h2` over TLS; the client preface on a plain address).
+    http2: bool,
+    /// A digest of everything about the address's servers: a reload that changes it sends
+    /// its HTTP/2 connections a GOAWAY (their settings and certificate were chosen with the
+    /// old one).
+    fingerprint: u64,
+}
+
+/// Whether an address speaks HTTP/2: its default server decides (`http2`, on by default for a
+/// TLS address). nginx decides by the default server too on a plain address, and by the
+/// server SNI names over TLS; one ALPN list per address is what rustls offers.
+fn http2_on(config: &Config, servers: &[usize], configured: SocketAddr) -> bool {
+    servers
+        .first()
+        .and_then(|&i| config.servers.get(i))
+        .is_some_and(|server| server.http2_on(configured))
+}
+
+fn fingerprint(config: &Config, servers: &[usize]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    for &i in servers {
+        format!("{:?}", config.servers[i]).hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 impl Runtime {
     /// Pairs `config`'s servers with the bound `listeners`, and builds the TLS configuration of
     /// every address listed with `ssl` (`acme`: where the ACME certificates are).
     pub fn new(
         config: Config,
-        listeners: &[Arc<Listener>],
+        listeners: &[Bound],
         access_logs: Vec<Option<Sink>>,
         acme: &acme::Service,
         previous: Option<&Runtime>,
@@ -63,7 +103,15 @@ impl Runtime {
                 };
                 servers.push((server.server_names.as_slice(), source));
             }
+            let servers_here: Vec<usize> = config
+                .servers
+                .iter()
+                .enumerate()
+                .filter(|(_, server)| server.listen.contains(&listener.configured))
+                .map(|(i, _)| i)
+                .collect();
             let options = AddressOptions {
+                http2: http2_on(&config, &servers_here, listener.configured),
                 challenges: on_address
                     .iter()
                     .any(|s| s.acme.is_some())
@@ -80,14 +128,19 @@ impl Runtime {
         let routes = listeners
             .iter()
             .map(|listener| {
-                let servers = config
+                let servers: Vec<usize> = config
                     .servers
                     .iter()
                     .enumerate()
                     .filter(|(_, server)| server.listen.contains(&listener.configured))
                     .map(|(i, _)| i)
                     .collect();
-                (listener.local, servers)
+                Address {
+                    local: listener.local,
+                    http2: http2_on(&config, &servers, listener.configured),
+                    fingerprint: fingerprint(&config, &servers),
+                    servers,
+                }
             })
             .collect();
         let metrics = match previous {
@@ -98,12 +151,23 @@ impl Runtime {
             &config.zones,
             previous.map(|p| &*p.zones),
         ));
+        let proxy_protocol = listeners
+            .iter()
+            .filter(|l| {
+                config
+                    .servers
+                    .iter()
+                    .any(|server| server.proxy_protocol.contains(&l.configured))
+            })
+            .map(|l| l.local)
+            .collect();
         Ok(Runtime {
             metrics,
             zones,
             config: Arc::new(config),
             routes,
             tls,
+            proxy_protocol,
             access_logs,
             acme: challenges,
         })
@@ -117,12 +181,44 @@ impl Runtime {
             .map(|(_, config)| config)
     }
 
+    /// How long the kernel holds a new connection to a bound address until its first bytes
+    /// arrive (`TCP_DEFER_ACCEPT`): [`DEFER_ACCEPT`] where the address's default server gives a
+    /// head at least twice that long to arrive, else none. The worker takes that wait off the
+    /// header timeout of a connection that arrives without bytes, so the timeout stays exact.
+    pub fn deferral(&self, local: SocketAddr) -> Duration {
+        let server = &self.config.servers[self.servers_for(local)[0]];
+        if server.settings.client_header_timeout >= 2 * DEFER_ACCEPT {
+            DEFER_ACCEPT
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Whether connections to a bound address start with a PROXY protocol header.
+    pub fn expects_proxy_header(&self, local: SocketAddr) -> bool {
+        self.proxy_protocol.contains(&local)
+    }
+
     /// The servers of a bound address, the default first. A listener always has one: it was
     /// bound because a server listed it.
     pub fn servers_for(&self, local: SocketAddr) -> &[usize] {
+        self.address(local)
+            .map_or(&[0][..], |address| address.servers.as_slice())
+    }
+
+    /// Whether a bound address speaks HTTP/2.
+    pub fn http2_for(&self, local: SocketAddr) -> bool {
+        self.address(local).is_some_and(|address| address.http2)
+    }
+
+    /// A digest of what the servers of a bound address are (see [`Address::fingerprint`]).
+    pub fn fingerprint_for(&self, local: SocketAddr) -> u64 {
+        self.address(local).map_or(0, |address| address.fingerprint)
+    }
+
+    fn address(&self, local: SocketAddr) -> Option<&Address> {
         self.routes
             .iter()
-            .find(|(addr, servers)| *addr == local && !servers.is_empty())
-            .map_or(&[0][..], |(_, servers)| servers.as_slice())
+            .find(|address| address.local == local && !address.servers.is_empty())
     }
 }

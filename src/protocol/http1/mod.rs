@@ -11,6 +11,10 @@
 //! the request body is decoded ([`body`]) into the exchange's sink while the answer is pulled
 //! from it and framed ([`encode`]: Content-Length, chunked or close-delimited; one keep-alive
 //! decision). The session never learns what produced the answer: a file, a page, a script.
+//! An answer that switches protocols (`101`, a proxied WebSocket) makes the rest of the
+//! connection a tunnel through the exchange: the client's bytes go in as an unframed "body"
+//! until its end of stream, the backend's come out unframed until its end; then the connection
+//! closes.
 //! `Linger` reads what a client still sends after a final response so that it sees the response
 //! rather than a reset (not needed, and skipped, when the request was read whole and nothing
 //! more is readable); over TLS, `Closing` first sends the close_notify alert.
@@ -31,7 +35,7 @@ use super::{Context, Drive};
 use crate::event::{Deadline, Registration, Role};
 use crate::exchange::{Cx, Exchange, Finish, Origin, Outcome, Route};
 use crate::handler;
-use crate::http::request::{self, Method, Request};
+use crate::http::request::{self, Method, Request, Version};
 use crate::http::response::Response;
 use crate::log;
 use crate::observe::metrics::{Phase, WorkerStats};
@@ -120,6 +124,9 @@ struct Active {
     out: Encoder,
     /// The answer is out: what is left of the body is read and dropped.
     answered: bool,
+    /// The answer switched protocols (`101`): the connection is a tunnel through the exchange
+    /// until either side closes.
+    tunnel: bool,
     /// When the client last took bytes, or body bytes last came.
     last_sent: Instant,
     last_received: Instant,
@@ -129,9 +136,22 @@ struct Active {
     sent_before: u64,
 }
 
+/// What a connection with no request under way waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Its first request (or, behind `proxy_protocol`, its PROXY header): just accepted.
+    FirstRequest,
+    /// The next request on a keep-alive connection.
+    NextRequest,
+}
+
 pub struct Session {
     transport: Transport,
+    /// The address the connection comes from.
     peer: SocketAddr,
+    /// Whom the current request is attributed to (access log, CGI, access rules): `peer`, or
+    /// the address a trusted proxy gave (`set_real_ip_from`, `real_ip_header`).
+    client: SocketAddr,
     /// The bound address of the listener that accepted it (picks the virtual servers).
     listen: SocketAddr,
     /// Received bytes not consumed yet.
@@ -150,21 +170,28 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session over `transport`; `tally`: what the worker's figures were told of the
+    /// connection so far (its TLS handshake, when one came first).
     pub fn new(
         transport: Transport,
         peer: SocketAddr,
         listen: SocketAddr,
         settings: &crate::config::Settings,
         now: Instant,
+        tally: Tally,
     ) -> Session {
         let timeouts = Timeouts::of(settings);
-        let tally = Tally::new(&transport);
+        let client = match transport.proxied() {
+            Some(_) => settings.real_ip.client(peer, transport.proxied(), &[]),
+            None => peer,
+        };
         Session {
             tally,
             serial: crate::observe::next_connection(),
             requests: 0,
             transport,
             peer,
+            client,
             listen,
             input: Vec::new(),
             head_checked: 0,
@@ -212,6 +239,10 @@ impl Session {
         }
     }
 
+    pub fn transport_mut(&mut self) -> &mut Transport {
+        &mut self.transport
+    }
+
     /// Records a readiness event of the client socket.
     pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
         self.transport.ready(readable, writable, hangup, error);
@@ -230,10 +261,15 @@ impl Session {
         }
     }
 
-    /// Whether the connection waits for a request with nothing of it received yet (new, or
-    /// between keep-alive requests).
-    pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head { .. }) && self.input.is_empty()
+    /// What the connection waits for, when it waits for a request of which nothing has
+    /// arrived yet: None while a request is under way.
+    pub fn waiting(&self) -> Option<Waiting> {
+        match self.state {
+            State::Head { .. } if !self.input.is_empty() => None,
+            State::Head { idle: true } => Some(Waiting::NextRequest),
+            State::Head { idle: false } => Some(Waiting::FirstRequest),
+            _ => None,
+        }
     }
 
     /// The deadline of `stream` (0: the session's, 1: its exchange's).
@@ -314,6 +350,18 @@ impl Session {
         self.drive(ctx)
     }
 
+    /// The transport has read the connection's PROXY protocol header: until a request says
+    /// more, the connection is attributed to the client it names, where the balancer is trusted.
+    pub fn proxy_header_read(&mut self, ctx: &Context) {
+        let route = self.route(None, ctx);
+        self.client =
+            route
+                .site()
+                .settings
+                .real_ip
+                .client(self.peer, self.transport.proxied(), &[]);
+    }
+
     /// Reads a head into an empty `input`: through the scratch buffer, parsed there, and only
     /// what the request did not take (a partial head, pipelined requests, a body's start) is
     /// kept. A connection thus holds an input buffer only while bytes wait in it.
@@ -374,7 +422,7 @@ impl Session {
                 if self.transport.is_tls() && log::enabled(crate::config::LogLevel::Info) {
                     log::info(&format!(
                         "client {}: TLS: {error}, connection closed",
-                        self.peer
+                        self.client
                     ));
                 }
                 (State::Closed, Flow::Continue)
@@ -403,15 +451,18 @@ impl Session {
         if self.input.is_empty() {
             return self.read_fresh_head(idle, ctx);
         }
-        // Heads are small: read them in small pieces, up to the head limit.
+        // The rest of a head is read through the scratch buffer and only what came is kept: a
+        // partial head holds as many bytes as it has (a client trickling one, slowloris, costs
+        // what it sent), up to the head limit.
         let room = INPUT_LIMIT.min(self.input.len() + READ_CHUNK) - self.input.len();
-        match self
-            .transport
-            .read_into(&mut self.input, room, &mut ctx.local.scratch)
-        {
+        let buf = ctx.local.scratch.take(room);
+        match self.transport.read(buf) {
             Ok(0) => self.head_input_ended(),
-            // `input` already held part of this head, so its deadline is running.
-            Ok(_) => (State::Head { idle: false }, Flow::Continue),
+            Ok(n) => {
+                self.input.extend_from_slice(&buf[..n]);
+                // `input` already held part of this head, so its deadline is running.
+                (State::Head { idle: false }, Flow::Continue)
+            }
             Err(e) => self.head_read_failed(e, idle, ctx),
         }
     }
@@ -431,9 +482,18 @@ impl Session {
         self.requests = self.requests.wrapping_add(1);
         self.tally.request_started(&ctx.local.stats);
         let route = self.route(Some(&request), ctx);
-        self.timeouts = Timeouts::of(route.site().settings);
+        let site = route.site();
+        self.timeouts = Timeouts::of(site.settings);
+        // Behind a trusted proxy, the request's client is the one it names (nginx's realip).
+        let real_ip = &site.settings.real_ip;
+        self.client = if real_ip.is_active() {
+            real_ip.client(self.peer, self.transport.proxied(), &request.headers)
+        } else {
+            self.peer
+        };
+        drop(site);
         let facts = Facts {
-            minor_version: request.minor_version,
+            minor_version: u8::from(request.version != Version::Http10),
             keep_alive: request.keep_alive,
             head_only: request.method == Method::Head,
         };
@@ -448,7 +508,7 @@ impl Session {
         let local = || socket.local_addr().ok();
         let conn = || self.conn_facts();
         let origin = Origin {
-            peer: self.peer,
+            peer: self.client,
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
@@ -465,6 +525,7 @@ impl Session {
             abandoned: false,
             head_close: false,
             answered: false,
+            tunnel: false,
             out: Encoder::new(),
             last_sent: ctx.now,
             last_received: ctx.now,
@@ -503,6 +564,13 @@ impl Session {
                     active.abandoned = true;
                 }
                 active.head_close = head.close;
+                if head.status == 101 && active.exchange.wants_body() {
+                    // What the client sends from now on (and what it sent already) is the
+                    // tunnel's, whatever the request's framing said.
+                    active.incoming = Some(Incoming::tunnel());
+                    active.abandoned = false;
+                    active.tunnel = true;
+                }
                 active
                     .out
                     .start(&head, active.facts, ctx.date, ctx.draining);
@@ -520,7 +588,7 @@ impl Session {
         if log::enabled(crate::config::LogLevel::Info) {
             log::info(&format!(
                 "client {}: {status} {}, connection closed",
-                self.peer,
+                self.client,
                 handler::pages::reason(status)
             ));
         }
@@ -555,7 +623,7 @@ impl Session {
         let local = || socket.local_addr().ok();
         let conn = || self.conn_facts();
         let origin = Origin {
-            peer: self.peer,
+            peer: self.client,
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
@@ -576,6 +644,7 @@ impl Session {
             abandoned: true,
             head_close: false,
             answered: false,
+            tunnel: false,
             out: Encoder::new(),
             last_sent: ctx.now,
             last_received: ctx.now,
@@ -714,6 +783,7 @@ impl Session {
             };
             (limit.saturating_sub(self.input.len()), empty_enough)
         } else if active.incoming.is_none()
+            && !active.tunnel
             && active.exchange.watches_client()
             && !self.transport.sent_close_notify()
         {
@@ -730,6 +800,13 @@ impl Session {
                 room.min(BODY_CHUNK),
                 &mut ctx.local.scratch,
             ) {
+                // The end of a tunnel's client side: passed on once what came before it is.
+                Ok(0) if active.incoming.as_ref().is_some_and(Incoming::is_tunnel) => {
+                    if let Some(incoming) = &mut active.incoming {
+                        incoming.end_of_input();
+                    }
+                    progress = true;
+                }
                 // The client went away.
                 Ok(0) => return Err(Outcome::ClientLeft),
                 Ok(_) => {

@@ -1,0 +1,650 @@
+//! One proxied request's tries: which server each goes to (`balance`), the connection and the
+//! request head sent on it, and what follows a failed try (`retry`). The exchange owns a
+//! [`Proxied`] beside the upstream of the current try, and asks it for the next try when one
+//! fails; dropping it ends the request's use of its last server.
+//!
+//! The per-worker state ([`ProxyWorker`]: the balancer of the configuration in force) lives in
+//! the worker's `Local`, shared with the requests under way (one thread: `Rc<RefCell<_>>`), so
+//! that a request ending in any way, a client gone included, gives its server back.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::config::proxy::model::{PeerAddr, ProxyPass, ProxySettings, RedirectRule};
+use crate::config::proxy::value::Value;
+use crate::event::{Registration, Role};
+use crate::http::request::{Method, Request};
+use crate::log;
+use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
+
+use super::balance::{Attempt, Balancer, Chosen, Outcome};
+use super::codec::{Http1Codec, Report};
+use super::log::Try;
+use super::pool::Pool;
+use super::request::{self, BodyPlan, Outgoing, Reuse};
+use super::response::Asked;
+use super::response::BackendReuse;
+use super::retry::{self, Answer, FailedTry, Failure, Next, Replay, Sent};
+use super::vars::Vars;
+
+/// An idle backend connection in the pool: the id its events carry (`Kind::Pooled`, slot),
+/// and the connection.
+type Pooled = (u32, Endpoint);
+
+/// What a worker keeps for the proxy, for the configuration in force: the balancer state and
+/// the pool of idle keep-alive connections (a reload starts both afresh; the old pool's
+/// connections close).
+#[derive(Default)]
+pub struct ProxyWorker {
+    config: Option<Arc<Config>>,
+    state: Option<Rc<WorkerState>>,
+    /// The last pooled connection's id.
+    last_id: u32,
+}
+
+/// The per-worker state the requests under way share.
+pub struct WorkerState {
+    balancer: RefCell<Balancer>,
+    pool: RefCell<Pool<Pooled>>,
+    /// Pooled connections (by id) lent to an exchange: the owner their events go to (its
+    /// connection's slot and generation, its stream). A connection keeps its `Kind::Pooled`
+    /// registration from its first return to the pool on: lending it costs no `epoll_ctl`.
+    owners: RefCell<std::collections::HashMap<u32, (u32, u32, u16)>>,
+}
+
+impl ProxyWorker {
+    /// The state for `config`'s upstream groups.
+    pub fn state(&mut self, config: &Arc<Config>) -> Rc<WorkerState> {
+        let current = self.config.as_ref().is_some_and(|c| Arc::ptr_eq(c, config));
+        match &self.state {
+            Some(state) if current => Rc::clone(state),
+            _ => {
+                let state = Rc::new(WorkerState {
+                    balancer: RefCell::new(Balancer::new(&config.upstreams)),
+                    pool: RefCell::new(Pool::new(&config.upstreams)),
+                    owners: RefCell::new(std::collections::HashMap::new()),
+                });
+                self.config = Some(Arc::clone(config));
+                self.state = Some(Rc::clone(&state));
+                state
+            }
+        }
+    }
+
+    /// Who the events of pooled connection `id` are for: the exchange it is lent to (slot,
+    /// generation, stream), or None when it is idle.
+    pub fn owner(&self, id: u32) -> Option<(u32, u32, u16)> {
+        let state = self.state.as_ref()?;
+        let owners = state.owners.try_borrow().ok()?;
+        owners.get(&id).copied()
+    }
+
+    /// An event of the idle pooled connection `id`: input (the backend closed it, or sent
+    /// what nobody asked for) makes it unusable, and it is closed.
+    pub fn idle_event(&mut self, id: u32, input: bool) {
+        if !input {
+            return;
+        }
+        if let Some(state) = &self.state
+            && let Ok(mut pool) = state.pool.try_borrow_mut()
+        {
+            drop(pool.remove(|(pooled, _)| *pooled == id));
+        }
+    }
+
+    /// An id for a connection entering the pool (its events' slot).
+    fn next_id(&mut self) -> u32 {
+        self.last_id = (self.last_id + 1) & ((1 << crate::event::Token::SLOT_BITS) - 1);
+        self.last_id
+    }
+}
+
+/// A try's connection to its server.
+struct Connection {
+    addr: PeerAddr,
+    /// When it was opened, and the requests it carried before this one (for
+    /// `keepalive_requests` and `keepalive_time`).
+    created: Instant,
+    requests: u64,
+    /// Its id in the pool, once it has been there (its events then carry `Kind::Pooled`).
+    pooled: Option<u32>,
+}
+
+/// What follows a failed try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryAfter {
+    /// Another server: close this try's connection, then [`Proxied::start_try`].
+    Retry,
+    /// The backend's own answer goes to the client as it is.
+    Pass,
+    /// No further try: the client gets this error.
+    Fail(u16),
+}
+
+/// A proxied request's tries.
+pub struct Proxied {
+    state: Rc<WorkerState>,
+    attempt: Attempt,
+    /// The server of the try under way.
+    chosen: Option<Chosen>,
+    /// The connection of the try under way.
+    connection: Option<Connection>,
+    /// The request lets its connection carry another one.
+    reuse: Reuse,
+    pass: Arc<ProxyPass>,
+    /// The location's settings, with `proxy_redirect` expanded for this request.
+    settings: ProxySettings,
+    /// The request line and fields for the backend (the body's framing and the end of the head
+    /// are added per try).
+    head: Vec<u8>,
+    outgoing: Outgoing,
+    /// A body read whole before the first try (`BodyPlan::Spool`), sent after the head.
+    spooled: Option<Vec<u8>>,
+    /// Whether the request body streams into the upstream (its input stays open).
+    streams: bool,
+    /// Some of a streamed body went to a server: it cannot be sent again.
+    body_taken: bool,
+    asked: Asked,
+    method: Method,
+    /// `METHOD PATH`, for the error log.
+    what: String,
+    /// What the current try's codec tells of it.
+    report: Option<Rc<std::cell::Cell<Report>>>,
+    /// The tries that ended (for `$upstream_*`), and when the current one started and ended.
+    tries: Vec<Try>,
+    try_started: Instant,
+    try_ended: Option<Instant>,
+}
+
+impl Proxied {
+    /// The tries of `request` (`vars` its variables) under `settings`, whose body goes as
+    /// `plan` says; None when the location does not proxy. Nothing is sent yet:
+    /// [`Proxied::start_try`].
+    pub fn new(
+        vars: &Vars,
+        settings: &ProxySettings,
+        plan: BodyPlan,
+        worker: &mut ProxyWorker,
+        config: &Arc<Config>,
+        now: Instant,
+    ) -> Option<Proxied> {
+        let request: &Request = vars.request;
+        // An upgrade the client asked for is asked of the backend: its `101` makes the
+        // exchange a tunnel (HTTP/1 only: HTTP/2 refuses the fields that ask).
+        let upgrade = request::upgrade_to_pass(vars, settings);
+        let mut head = Vec::with_capacity(512);
+        let info = request::write_fields(&mut head, vars, settings, upgrade);
+        let outgoing = match plan {
+            BodyPlan::Stream(outgoing) => outgoing,
+            BodyPlan::None | BodyPlan::Discard | BodyPlan::Spool => Outgoing::None,
+        };
+        let mut settings = settings.clone();
+        let expands = |r: &RedirectRule| matches!(r, RedirectRule::Replace { from, to } if from.has_variables() || to.has_variables());
+        if settings.redirects.iter().any(expands) {
+            let rules: Vec<RedirectRule> = settings
+                .redirects
+                .iter()
+                .map(|rule| match rule {
+                    RedirectRule::Replace { from, to } => RedirectRule::Replace {
+                        from: Value::literal(&vars.expand(from)),
+                        to: Value::literal(&vars.expand(to)),
+                    },
+                    RedirectRule::Default => RedirectRule::Default,
+                })
+                .collect();
+            settings.redirects = rules.into();
+        }
+        let pass = settings.pass.clone()?;
+        let state = worker.state(config);
+        let attempt =
+            state
+                .balancer
+                .borrow()
+                .begin(pass.upstream.id, settings.next_upstream_tries, now);
+        Some(Proxied {
+            state,
+            attempt,
+            chosen: None,
+            connection: None,
+            reuse: info.reuse,
+            pass,
+            settings,
+            head,
+            outgoing,
+            spooled: None,
+            streams: matches!(plan, BodyPlan::Stream(_)),
+            body_taken: false,
+            asked: Asked {
+                head: request.method == Method::Head,
+                upgrade: info.upgrade,
+            },
+            method: request.method,
+            what: {
+                let method = request.method.as_str();
+                let mut what = String::with_capacity(method.len() + 1 + request.path.len());
+                what.push_str(method);
+                what.push(' ');
+                what.push_str(&request.path);
+                what
+            },
+            report: None,
+            tries: Vec::new(),
+            try_started: now,
+            try_ended: None,
+        })
+    }
+
+    /// A spooled body: sent whole, with its length, after the head of every try.
+    pub fn set_spooled(&mut self, body: Vec<u8>) {
+        self.outgoing = Outgoing::Length(body.len() as u64);
+        self.spooled = Some(body);
+    }
+
+    /// Bytes of a streamed body went to the current try: no later try can send them again.
+    pub fn note_body_taken(&mut self) {
+        self.body_taken = true;
+    }
+
+    /// The next try: a server from the balancer, a connection to it, the request head (and a
+    /// spooled body) queued. Err(status): no server could be tried (502: none available, or
+    /// every connection failed at once).
+    pub fn start_try(
+        &mut self,
+        registration: &Registration,
+        now: Instant,
+    ) -> Result<Upstream, u16> {
+        loop {
+            let picked = self
+                .state
+                .balancer
+                .borrow_mut()
+                .pick(&mut self.attempt, now);
+            let Some(chosen) = picked else {
+                self.tries.push(Try {
+                    server: None,
+                    status: 502,
+                    time: Duration::ZERO,
+                });
+                log::error(&format!(
+                    "no live upstreams while connecting to upstream \"{}\" ({})",
+                    self.pass.upstream.name, self.what
+                ));
+                return Err(502);
+            };
+            let server = &self.pass.upstream.servers[chosen.server];
+            let address = match &server.addr {
+                PeerAddr::Tcp(addr) => Address::Inet(*addr),
+                PeerAddr::Unix(path) => Address::Unix(path.clone()),
+            };
+            let mut label = String::with_capacity(12 + server.shown.len() + self.what.len());
+            label.push_str("upstream ");
+            label.push_str(&server.shown);
+            label.push_str(" (");
+            label.push_str(&self.what);
+            label.push(')');
+            let group = self.pass.upstream.id;
+            self.try_started = now;
+            self.try_ended = None;
+            let pooled = self.state.pool.borrow_mut().take(group, &server.addr, now);
+            if let Some(idle) = pooled {
+                let (id, mut endpoint) = idle.conn;
+                // Idle, it can take bytes (a write that cannot says so and clears this).
+                endpoint.ready(Role::Socket, false, true, false, false);
+                self.state.owners.borrow_mut().insert(
+                    id,
+                    (
+                        registration.slot,
+                        registration.generation,
+                        registration.stream,
+                    ),
+                );
+                self.chosen = Some(chosen);
+                self.connection = Some(Connection {
+                    addr: server.addr.clone(),
+                    created: idle.created,
+                    requests: idle.requests,
+                    pooled: Some(id),
+                });
+                return Ok(self.upstream(endpoint, label, now));
+            }
+            match Endpoint::connect(&address, registration) {
+                Ok(endpoint) => {
+                    self.chosen = Some(chosen);
+                    self.connection = Some(Connection {
+                        addr: server.addr.clone(),
+                        created: now,
+                        requests: 0,
+                        pooled: None,
+                    });
+                    return Ok(self.upstream(endpoint, label, now));
+                }
+                Err(error) => {
+                    log::error(&format!("{label}: connect() failed: {error}"));
+                    self.tries.push(Try {
+                        server: Some(chosen.server),
+                        status: 502,
+                        time: now.saturating_duration_since(self.try_started),
+                    });
+                    self.state.balancer.borrow_mut().release(
+                        &mut self.attempt,
+                        chosen,
+                        Outcome::Failure,
+                        now,
+                    );
+                    let left = self.attempt.tries_left().saturating_add(1);
+                    let failed = self.failed_try(Failure::Error, Sent::Nothing, left, now);
+                    if let (Next::GiveUp(Answer::Error(status)), _) =
+                        retry::decide(&failed, &self.settings)
+                    {
+                        return Err(status);
+                    }
+                }
+            }
+        }
+    }
+
+    fn upstream(&mut self, endpoint: Endpoint, label: String, now: Instant) -> Upstream {
+        let codec = Http1Codec::new(self.asked, &self.settings, self.outgoing, &|v| {
+            v.parts
+                .iter()
+                .map(|p| match p {
+                    crate::config::proxy::value::ValuePart::Text(t) => t.as_str(),
+                    crate::config::proxy::value::ValuePart::Var(_) => "",
+                })
+                .collect()
+        });
+        self.report = Some(codec.report());
+        let timeouts = Timeouts {
+            connect: self.settings.connect_timeout,
+            read: self.settings.read_timeout,
+            send: Some(self.settings.send_timeout),
+            exit_grace: Duration::ZERO,
+        };
+        let mut upstream = Upstream::new(
+            endpoint,
+            Box::new(codec),
+            label,
+            timeouts,
+            self.streams,
+            now,
+        );
+        let mut first = Vec::with_capacity(self.head.len() + 64);
+        first.extend_from_slice(&self.head);
+        request::end_head(&mut first, self.outgoing);
+        if let Some(body) = &self.spooled {
+            first.extend_from_slice(body);
+        }
+        upstream.send_first(&first);
+        upstream
+    }
+
+    /// A failed try as the retry rule sees it; `tries_left`: before the try was released.
+    fn failed_try(&self, failure: Failure, sent: Sent, tries_left: u32, now: Instant) -> FailedTry {
+        FailedTry {
+            failure,
+            sent,
+            replay: if self.body_taken {
+                Replay::Impossible
+            } else {
+                Replay::Possible
+            },
+            method: self.method,
+            tries_left,
+            elapsed: self.attempt.elapsed(now),
+        }
+    }
+
+    /// The current try failed before a head (`status` 502, or 504 for a timeout), or ended
+    /// with a final `status` of its own that `proxy_next_upstream` lists (`answered`): what
+    /// follows, its server released as the try counts. On [`TryAfter::Retry`], the caller
+    /// closes the current try's connection, then calls [`Proxied::start_try`].
+    pub fn after_failure(
+        &mut self,
+        status: u16,
+        answered: bool,
+        sent_anything: bool,
+        now: Instant,
+    ) -> TryAfter {
+        let failure = match (answered, status) {
+            (true, status) => Failure::Status(status),
+            (false, 504) => Failure::Timeout,
+            (false, _) if self.report().refused => Failure::InvalidHeader,
+            (false, _) => Failure::Error,
+        };
+        let sent = if sent_anything {
+            Sent::Some
+        } else {
+            Sent::Nothing
+        };
+        let Some(chosen) = self.chosen.take() else {
+            return if answered {
+                TryAfter::Pass
+            } else {
+                TryAfter::Fail(status)
+            };
+        };
+        // Not released yet: the count includes this try.
+        let failed = self.failed_try(failure, sent, self.attempt.tries_left(), now);
+        let (next, outcome) = retry::decide(&failed, &self.settings);
+        if answered && next != Next::Retry {
+            // The server's answer goes to the client: it serves this request to the end.
+            self.chosen = Some(chosen);
+            return TryAfter::Pass;
+        }
+        self.tries.push(Try {
+            server: Some(chosen.server),
+            status,
+            time: now.saturating_duration_since(self.try_started),
+        });
+        self.drop_connection();
+        self.state
+            .balancer
+            .borrow_mut()
+            .release(&mut self.attempt, chosen, outcome, now);
+        match next {
+            Next::Retry => TryAfter::Retry,
+            Next::GiveUp(Answer::Error(status)) => TryAfter::Fail(status),
+            Next::GiveUp(Answer::Response) => TryAfter::Fail(status),
+        }
+    }
+
+    /// Whether a final status of the backend's is one `proxy_next_upstream` may move on for.
+    pub fn may_move_on(&self, status: u16) -> bool {
+        crate::config::proxy::model::NextUpstream::for_status(status)
+            .is_some_and(|c| self.settings.next_upstream.contains(c))
+    }
+
+    pub fn settings(&self) -> &ProxySettings {
+        &self.settings
+    }
+}
+
+impl Proxied {
+    /// The answer is complete: the try's connection goes to its group's pool when everyone
+    /// agrees it can carry another request (the group keeps connections, the request did not
+    /// ask to close, the backend allows it, and the upstream ended clean: the whole request
+    /// out, the response read exactly), else it closes with `upstream`.
+    pub fn finish(
+        &mut self,
+        upstream: Upstream,
+        poller: &crate::event::Poller,
+        worker: &mut ProxyWorker,
+        now: Instant,
+    ) {
+        self.try_ended = Some(now);
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        if let Some(id) = connection.pooled {
+            self.state.owners.borrow_mut().remove(&id);
+        }
+        let group = self.pass.upstream.id;
+        let backend = self.report().reuse.unwrap_or(BackendReuse::Close);
+        let keeps = self.state.pool.borrow().keeps(group);
+        if !(keeps && self.reuse == Reuse::Keep && backend == BackendReuse::Keep) {
+            return;
+        }
+        let Some(mut endpoint) = upstream.into_reusable() else {
+            return;
+        };
+        let id = match connection.pooled {
+            Some(id) => id,
+            None => {
+                let id = worker.next_id();
+                let token = crate::event::Token::new(crate::event::Kind::Pooled, id, 0);
+                if endpoint.rebind(poller, token).is_err() {
+                    return;
+                }
+                id
+            }
+        };
+        let mut pool = self.state.pool.borrow_mut();
+        drop(pool.expire(now));
+        // What it gives back (refused, or evicted to make room) closes here.
+        let requests = connection.requests + 1;
+        drop(pool.put(
+            group,
+            (id, endpoint),
+            connection.addr,
+            connection.created,
+            requests,
+            now,
+        ));
+    }
+}
+
+impl Proxied {
+    /// Appends the value of `$NAME` (`upstream_addr`, `upstream_status`,
+    /// `upstream_response_time`) for this request to `out`, as its access-log line shows it
+    /// (`now`: the time of the line, ending a try still under way). False: no value (no try
+    /// yet, or another name).
+    pub fn log_value(&self, name: &str, now: Instant, out: &mut Vec<u8>) -> bool {
+        let mut tries = self.tries.clone();
+        if let Some(chosen) = &self.chosen {
+            tries.push(Try {
+                server: Some(chosen.server),
+                status: self.report().status,
+                time: self
+                    .try_ended
+                    .unwrap_or(now)
+                    .saturating_duration_since(self.try_started),
+            });
+        }
+        super::log::value(name, &tries, &self.pass.upstream, out)
+    }
+
+    /// The time the backends took for this request: every try's, the one under way as of
+    /// `now` (what the `webserv_upstream_*` histogram counts; the sum of
+    /// `$upstream_response_time`).
+    pub fn response_time(&self, now: Instant) -> std::time::Duration {
+        let ended: std::time::Duration = self.tries.iter().map(|t| t.time).sum();
+        match &self.chosen {
+            Some(_) => {
+                ended
+                    + self
+                        .try_ended
+                        .unwrap_or(now)
+                        .saturating_duration_since(self.try_started)
+            }
+            None => ended,
+        }
+    }
+
+    /// What the current try's codec told (nothing before the first try).
+    fn report(&self) -> Report {
+        self.report.as_ref().map(|r| r.get()).unwrap_or_default()
+    }
+
+    /// The current try's connection is being closed: it is nobody's any more.
+    fn drop_connection(&mut self) {
+        if let Some(Connection {
+            pooled: Some(id), ..
+        }) = self.connection.take()
+            && let Ok(mut owners) = self.state.owners.try_borrow_mut()
+        {
+            owners.remove(&id);
+        }
+    }
+}
+
+impl Drop for Proxied {
+    /// The request is over (answered, or its client gone): its server is free again.
+    fn drop(&mut self) {
+        self.drop_connection();
+        if let Some(chosen) = self.chosen.take()
+            && let Ok(mut balancer) = self.state.balancer.try_borrow_mut()
+        {
+            balancer.release(&mut self.attempt, chosen, Outcome::Success, Instant::now());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Poller;
+    use std::net::TcpListener;
+
+    #[test]
+    fn each_try_is_kept_for_the_upstream_variables() {
+        let a = TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = TcpListener::bind("127.0.0.1:0").unwrap();
+        let text = format!(
+            "upstream app {{ server {}; server {}; }}\n\
+             server {{ listen 80; location / {{ proxy_pass http://app; }} }}",
+            a.local_addr().unwrap(),
+            b.local_addr().unwrap()
+        );
+        let config = Arc::new(crate::config::parse(&text, std::path::Path::new("/x")).unwrap());
+        let settings = &config.servers[0].locations[0].settings.proxy;
+        let mut raw = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n".to_vec();
+        let (request, _) = crate::http::request::parse(&mut raw).unwrap().unwrap();
+        let common = |_: &crate::config::Variable, _: &mut String| {};
+        let vars = Vars {
+            request: &request,
+            client: "10.0.0.1:5000".parse().unwrap(),
+            pass: settings.pass.as_deref().unwrap(),
+            maps: &config.maps,
+            common: &common,
+        };
+        let mut worker = ProxyWorker::default();
+        let start = Instant::now();
+        let mut proxied =
+            Proxied::new(&vars, settings, BodyPlan::None, &mut worker, &config, start).unwrap();
+        let value = |p: &Proxied, name: &str, now: Instant| {
+            let mut out = Vec::new();
+            p.log_value(name, now, &mut out)
+                .then(|| String::from_utf8(out).unwrap())
+        };
+        assert_eq!(value(&proxied, "upstream_addr", start), None, "no try yet");
+        let poller = Poller::new(8).unwrap();
+        let registration = Registration {
+            poller: &poller,
+            slot: 1,
+            generation: 1,
+            stream: 1,
+        };
+        let first = proxied.start_try(&registration, start).unwrap();
+        let failed = start + Duration::from_millis(1_250);
+        let after = proxied.after_failure(502, false, false, failed);
+        assert_eq!(after, TryAfter::Retry);
+        drop(first);
+        let _second = proxied.start_try(&registration, failed).unwrap();
+        let now = failed + Duration::from_millis(30);
+        let shown = |l: &TcpListener| l.local_addr().unwrap().to_string();
+        assert_eq!(
+            value(&proxied, "upstream_addr", now).unwrap(),
+            format!("{}, {}", shown(&a), shown(&b))
+        );
+        // The second try has no head yet.
+        assert_eq!(value(&proxied, "upstream_status", now).unwrap(), "502, -");
+        assert_eq!(
+            value(&proxied, "upstream_response_time", now).unwrap(),
+            "1.250, 0.030"
+        );
+        assert_eq!(value(&proxied, "upstream_bytes_sent", now), None);
+    }
+}

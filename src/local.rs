@@ -1,9 +1,11 @@
 //! What one worker thread owns and lends, explicitly, to everything it drives: the scratch
-//! buffer reads land in, the file cache, the table of CGI processes, the reverse proxy's
-//! balancer state, the access-log lines of the current batch and the worker's figures. No
-//! thread-local state: a connection (and the exchange it serves) reaches these only through the
-//! `&mut Local` its worker passes down with each call.
+//! buffer reads land in, the file cache, the table of CGI processes, the balancer and pool of
+//! the backends (the proxy's and FastCGI's) and FastCGI's bounds on them, the access-log lines
+//! of the current batch and the worker's figures. No thread-local state: a connection (and the
+//! exchange it serves) reaches these only through the `&mut Local` its worker passes down with
+//! each call.
 
+use crate::fastcgi::pool::Bounds;
 use crate::handler::file_cache::FileCache;
 use crate::observe::metrics::{Registry, WorkerStats};
 use crate::proxy::pass::ProxyWorker;
@@ -25,4 +27,7 @@ pub struct Local {
     pub metrics: Arc<Registry>,
     /// The reverse proxy's balancer state.
     pub proxy: ProxyWorker,
+    /// FastCGI's bounds on the connections kept open to its applications (the idle ones are in
+    /// the proxy's pool).
+    pub fastcgi: Bounds,
 }

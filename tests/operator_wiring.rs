@@ -583,3 +583,92 @@ fn a_trusted_proxys_client_address_is_what_allow_deny_limits_and_logs_see() {
         ]
     );
 }
+
+/// A PHP page of about 40 KiB of HTML that compresses like a real page.
+const BIG_PHP: &[u8] = b"<?php\nheader('Content-Type: text/html');\n\
+    $i = 7;\n$html = \"<!DOCTYPE html>\\n<html><body>\\n\";\n\
+    while (strlen($html) < 40 * 1024) {\n\
+    $i = ($i * 1103515245 + 12345) % 2147483648;\n\
+    $html .= sprintf(\"<p class=\\\"c%d\\\"><a href=\\\"/x/%d\\\">Item %d</a></p>\\n\", $i % 5, $i % 1000, $i % 89);\n\
+    }\necho $html, \"</body></html>\\n\";\n";
+
+#[test]
+fn fastcgi_answers_are_guarded_compressed_logged_and_counted_over_both_protocols() {
+    use support::fastcgi::{self, Listen};
+    if !installed("curl") || !python_has("prometheus_client") {
+        return;
+    }
+    let fpm = fastcgi::php_fpm(Listen::UnixSocket, 2, &[("big.php", BIG_PHP)]);
+    let root = fastcgi::www(&fpm).display().to_string();
+    let pass = fpm.address.to_config();
+    let server = Server::start(
+        &format!(
+            "workers 1;\n\
+             log_format up '$request_uri|$status|$upstream_addr|$upstream_status|$upstream_response_time';\n\
+             server {{\n    listen 127.0.0.1:0;\n    http2 on;\n    root {root};\n\
+             access_log upstream.log up;\n\
+             location = /metrics {{ metrics; access_log off; }}\n\
+             location /private/ {{ try_files $uri /private.php; }}\n\
+             location = /private.php {{ deny 127.0.0.1; fastcgi_pass {pass}; }}\n\
+             location ~ \\.php$ {{\n        fastcgi_pass {pass};\n\
+             fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;\n\
+             gzip on; gzip_types text/html;\n    }}\n}}\n"
+        ),
+        &[],
+    );
+    // HTTP/1.1: the application's page, compressed as it streams.
+    let plain = get(&server, "/big.php", "");
+    assert_eq!(plain.status, 200, "{}", plain.text());
+    assert!(plain.body.len() >= 40 * 1024);
+    let zipped = get(&server, "/big.php", "Accept-Encoding: gzip\r\n");
+    assert_eq!(zipped.status, 200);
+    assert_eq!(zipped.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(zipped.header("Vary"), Some("Accept-Encoding"));
+    assert!(zipped.body.len() < plain.body.len() / 3);
+    assert_eq!(gunzip(&zipped.body), plain.body);
+    // HTTP/2, prior knowledge: the same.
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let (head, body) = h2_get(&format!("{base}/big.php"), &["-H", "Accept-Encoding: gzip"]);
+    assert!(head.starts_with("http/2 200"), "{head}");
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert_eq!(gunzip(&body), plain.body);
+    // The access phase runs in the FastCGI location `try_files` sends a request to, over
+    // both protocols.
+    assert_eq!(get(&server, "/private/x", "").status, 403);
+    let (head, _) = h2_get(&format!("{base}/private/x"), &[]);
+    assert!(head.starts_with("http/2 403"), "{head}");
+    let lines = log_lines(&server, "upstream.log", 5);
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    let fields: Vec<Vec<&str>> = lines.iter().map(|l| l.split('|').collect()).collect();
+    for f in &fields[..3] {
+        assert_eq!(
+            f[..4],
+            ["/big.php", "200", pass.as_str(), "200"],
+            "{lines:?}"
+        );
+        let (secs, millis) = f[4].split_once('.').unwrap_or_else(|| panic!("{lines:?}"));
+        assert!(
+            secs.parse::<u64>().is_ok() && millis.len() == 3,
+            "{lines:?}"
+        );
+    }
+    for f in &fields[3..] {
+        assert_eq!(f[..4], ["/private/x", "403", "-", "-"], "{lines:?}");
+    }
+    let metrics = server.get("/metrics");
+    let samples = prometheus(&metrics.text());
+    assert_eq!(
+        sample(&samples, "webserv_upstream_requests_total|worker=0"),
+        3.0,
+        "{}",
+        metrics.text()
+    );
+    assert_eq!(
+        sample(&samples, "webserv_upstream_response_seconds_count|worker=0"),
+        3.0
+    );
+    assert_eq!(
+        sample(&samples, "webserv_upstream_failures_total|worker=0"),
+        0.0
+    );
+}

@@ -150,19 +150,6 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
-/// [`parse`] with the `fastcgi_*` directives accepted even while FastCGI is not wired (for
-/// the tests of what they mean).
-#[cfg(test)]
-pub(crate) fn parse_allowing_fastcgi(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    parser::parse_allowing_fastcgi(text, dir).map_err(|e| ConfigError {
-        path: path.to_path_buf(),
-        line: e.pos.line,
-        col: e.pos.col,
-        message: e.message,
-    })
-}
-
 /// `path` joined to the current directory if relative, with `.` components dropped (`..` kept:
 /// this is not canonicalisation).
 fn absolute(path: &Path) -> std::io::Result<PathBuf> {

@@ -30,19 +30,7 @@ pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
 /// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
 /// `Config::path` is left for the caller to fill in.
 pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(
-        text,
-        config_dir,
-        super::fastcgi::WIRED,
-        super::proxy::WIRING,
-    )
-}
-
-/// [`parse`] with the `fastcgi_*` directives accepted whether or not FastCGI is wired (for
-/// the tests of their grammar).
-#[cfg(test)]
-pub(super) fn parse_allowing_fastcgi(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(text, config_dir, true, super::proxy::WIRING)
+    parse_with(text, config_dir, super::proxy::WIRING)
 }
 
 /// [`parse`], with the proxy directives accepted or refused as `wiring` says.
@@ -52,15 +40,10 @@ pub(super) fn parse_wired(
     config_dir: &Path,
     wiring: super::proxy::Wiring,
 ) -> Result<Config> {
-    parse_with(text, config_dir, super::fastcgi::WIRED, wiring)
+    parse_with(text, config_dir, wiring)
 }
 
-fn parse_with(
-    text: &str,
-    config_dir: &Path,
-    fastcgi: bool,
-    proxy: super::proxy::Wiring,
-) -> Result<Config> {
+fn parse_with(text: &str, config_dir: &Path, proxy: super::proxy::Wiring) -> Result<Config> {
     let tokens = lexer::tokenize(text)?;
     let eof = tokens.eof;
     let tree = Tree {
@@ -76,7 +59,6 @@ fn parse_with(
     let interpreter = Interpreter {
         dir: config_dir,
         captures: &captures,
-        fastcgi,
         proxy: &proxy,
         warnings: Default::default(),
         zones: super::limits::zones(&tree)?,
@@ -416,6 +398,7 @@ impl Overrides {
     /// `formats`: the log formats, for what the block's access logs need.
     fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
+        s.methods_set |= self.allow_methods.is_some();
         s.proxy = self.proxy.apply_to(&base.proxy);
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
@@ -462,8 +445,6 @@ struct Interpreter<'a> {
     dir: &'a Path,
     /// The group names of every location regular expression in the file (`$name` variables).
     captures: &'a [String],
-    /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
-    fastcgi: bool,
     /// The `upstream` and `map` blocks, read before the servers.
     proxy: &'a super::proxy::Globals,
     /// Warnings found while reading (refused lines of user files), in file order.
@@ -775,8 +756,8 @@ impl Interpreter<'_> {
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
         // What each location's nested blocks inherit of `allow_methods` (its own setting, or
-        // what it inherited: never the every-method default of a proxied location), and
-        // whether that was set in the file.
+        // what it inherited: never the every-method default of a proxied or FastCGI location),
+        // and whether that was set in the file.
         let mut methods: Vec<(Methods, bool)> = Vec::with_capacity(locations.len());
         for block in locations {
             let (inherited, set) = match block.parent {
@@ -799,6 +780,7 @@ impl Interpreter<'_> {
             let mut settings = block.overrides.apply_to(base);
             methods.push((settings.allow_methods, set || own_methods.is_some()));
             super::proxy::default_methods(&mut settings, set || own_methods.is_some());
+            super::fastcgi::default_methods(&mut settings, set || own_methods.is_some());
             if own_alias {
                 settings.alias_prefix = block.path.clone();
                 settings.alias_template = alias_template;
@@ -811,6 +793,13 @@ impl Interpreter<'_> {
                 nested: block.nested,
             });
         }
+        let auto_redirect = resolved.iter().any(|l| {
+            matches!(
+                l.kind,
+                LocationKind::Prefix | LocationKind::PrefixFinal | LocationKind::Exact
+            ) && l.path.ends_with('/')
+                && l.settings.fastcgi.pass.is_some()
+        });
         let server = Server {
             listen,
             ssl,
@@ -823,6 +812,7 @@ impl Interpreter<'_> {
             settings,
             locations: resolved,
             top_locations,
+            auto_redirect,
         };
         check_named_targets(d, &server)?;
         Ok((server, acme_directive.map(|c| c.name.pos)))
@@ -1090,10 +1080,7 @@ impl Interpreter<'_> {
                 super::realip::directive(&mut o.real_ip, d)?;
             }
             name if super::fastcgi::NAMES.contains(&name) => {
-                super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
-                if !self.fastcgi {
-                    return super::fastcgi::refuse_unwired(d.name.pos);
-                }
+                super::fastcgi::directive(&mut o.fastcgi, d, self.proxy, self.captures)?;
             }
             name if super::observe::NAMES.contains(&name) => {
                 let mut logs = self.logs.borrow_mut();

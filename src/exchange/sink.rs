@@ -24,6 +24,8 @@ pub(super) enum Sink {
     /// Read and dropped after the response was sent: the rest of a body the answer did not
     /// need.
     Drop,
+    /// Not read yet: the request waits (a `limit_req` delay) before its sink is known.
+    Hold,
 }
 
 /// The most of a proxied request body read whole that is kept in memory (nginx's

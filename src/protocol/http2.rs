@@ -976,10 +976,11 @@ impl Session {
 /// it when no body follows.
 fn send_head(core: &mut core::Connection, stream: &mut Stream, head: &Head, date: &str) {
     let has_body = response::status_has_body(head.status);
-    let mut length = Vec::new();
-    if has_body && let Some(n) = head.length {
-        response::push_decimal(&mut length, n);
-    }
+    let mut digits = [0u8; 20];
+    let length = match head.length {
+        Some(n) if has_body => response::decimal(n, &mut digits),
+        _ => &[],
+    };
     let fields = [
         (&b"server"[..], &b"webserv"[..]),
         (b"date", date.as_bytes()),
@@ -990,7 +991,7 @@ fn send_head(core: &mut core::Connection, stream: &mut Stream, head: &Head, date
             .iter()
             .map(|(name, value)| (name.as_bytes(), value.as_bytes())),
     )
-    .chain((!length.is_empty()).then_some((&b"content-length"[..], &length[..])));
+    .chain((!length.is_empty()).then_some((&b"content-length"[..], length)));
     let no_body = !has_body || stream.head_only || head.length == Some(0);
     if core
         .send_headers(stream.id, head.status, fields, no_body)

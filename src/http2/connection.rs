@@ -1139,9 +1139,8 @@ impl Connection {
             return Ok(Ok(0));
         }
         let end_stream = n as u64 == remaining;
-        let mut head = Vec::with_capacity(frame::HEADER_LEN);
-        frame::write_data_head(&mut head, stream, n, end_stream);
-        self.out[start..start + frame::HEADER_LEN].copy_from_slice(&head);
+        self.out[start..start + frame::HEADER_LEN]
+            .copy_from_slice(&frame::data_head(stream, n, end_stream));
         let s = &mut self.streams[index];
         s.send_window -= n as i64;
         self.send_window -= n as i64;

@@ -585,6 +585,27 @@ impl Session {
             stream.incoming = Incoming::Dropped;
         }
         self.streams.push(stream);
+        self.first_turn(ctx);
+    }
+
+    /// The stream just started gets its turn at once, before the next frame is decoded: its
+    /// head and one DATA frame. A small answer (a cached file, an error page, a redirect) is
+    /// then complete, and its exchange is dropped here, so that each request of a batch reuses
+    /// the memory of the one before (the allocator's per-thread cache) instead of ten or a
+    /// hundred of them being alive together. Larger answers go on in [`Session::pump_streams`],
+    /// one frame per stream per round as before.
+    fn first_turn(&mut self, ctx: &mut Context) {
+        let index = self.streams.len() - 1;
+        self.prepare(index, ctx);
+        self.send_some(index, ctx);
+        if self.streams[index].out == Out::Drain {
+            // The whole body went (or none was due): the producer's end is seen now.
+            self.send_some(index, ctx);
+        }
+        if self.streams[index].ended.is_some() {
+            let mut stream = self.streams.swap_remove(index);
+            self.finish(&mut stream, ctx);
+        }
     }
 
     /// Request body data for stream `id`.

@@ -16,3 +16,5 @@ pub mod http;
 pub mod http2;
 pub mod server;
 pub mod sys;
+#[cfg(test)]
+mod testing;

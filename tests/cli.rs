@@ -466,7 +466,7 @@ fn the_config_grammar_rejects_mistakes_with_their_line() {
             "server {\n listen 127.0.0.1:0;\n autoindex on;\n autoindex off;\n}\n",
             4,
         ), // duplicate
-        ("server {\n listen 127.0.0.1:0;\n}\nroot x;\n", 4), // wrong block
+        ("server {\n listen 127.0.0.1:0;\n}\nreturn 404;\n", 4), // wrong block
         (
             "workers 1;\nworkers 2;\nserver { listen 127.0.0.1:0; }\n",
             2,

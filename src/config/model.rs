@@ -219,6 +219,10 @@ pub struct Settings {
     pub add_headers: Vec<AddHeader>,
     pub expires: Expires,
     pub gzip_static: bool,
+    /// `types { }`: the Content-Type of a file by its extension; None: the built-in table.
+    pub types: Option<std::sync::Arc<super::types::Types>>,
+    /// `default_type`: the Content-Type of a file that the types do not name.
+    pub default_type: Option<String>,
     /// The `fastcgi_*` directives (`config::fastcgi`).
     pub fastcgi: FastCgi,
 }
@@ -248,6 +252,8 @@ impl Settings {
             add_headers: Vec::new(),
             expires: Expires::Off,
             gzip_static: false,
+            types: None,
+            default_type: None,
             fastcgi: FastCgi::default(),
         }
     }

@@ -12,6 +12,7 @@ mod include;
 mod lexer;
 mod lint;
 mod model;
+mod names;
 mod nginx;
 mod parser;
 #[cfg(test)]
@@ -22,6 +23,7 @@ mod types;
 
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
 pub use model::*;
+pub use names::{ServerName, name_rank};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};
 pub use types::Types;

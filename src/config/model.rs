@@ -84,8 +84,13 @@ pub struct Server {
     pub acme: Option<super::acme::AcmeCertificate>,
     /// `ssl_verify_client` (other than `off`) with its roots and depth.
     pub client_auth: Option<std::sync::Arc<super::tls::ClientAuth>>,
-    /// `server_name` values, lower-cased.
+    /// `server_name` values as written, lower-cased (but regular expressions, `~` kept, as
+    /// written; `$hostname` the machine's name).
     pub server_names: Vec<String>,
+    /// The names, read: what a request's Host is matched against (`handler::route`).
+    pub names: Vec<super::names::ServerName>,
+    /// The addresses on which this server is the default (`listen ... default_server`).
+    pub default_server: Vec<SocketAddr>,
     /// What the server block itself sets: used when no location matches.
     pub settings: Settings,
     /// Every location of the server, nested ones included, in file order (a block before the

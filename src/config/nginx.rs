@@ -575,6 +575,41 @@ pub(super) fn unknown(name: &str) -> String {
     format!("unknown directive \"{name}\"")
 }
 
+/// What an nginx `listen` parameter webserv does not read means here: `Ok(warning)` when it
+/// is accepted without effect, `Err(message)` when it is refused; None for a word nginx does
+/// not have either.
+pub(super) fn listen_parameter(word: &str) -> Option<Result<String, String>> {
+    let name = word.split_once('=').map_or(word, |(name, _)| name);
+    let ignored = |instead: &str| {
+        Some(Ok(format!(
+            "\"{word}\" of \"listen\" is accepted and has no effect: {instead}"
+        )))
+    };
+    match name {
+        "http2" => ignored("HTTP/2 is not served yet: clients use HTTP/1.1"),
+        "deferred" | "bind" | "fastopen" | "backlog" | "rcvbuf" | "sndbuf" | "so_keepalive"
+        | "setfib" | "accept_filter" => ignored("webserv sets its sockets up itself"),
+        "reuseport" => ignored("each address has one socket, shared by the workers"),
+        "ipv6only" if word == "ipv6only=on" => {
+            ignored("an IPv6 address is always listened on for IPv6 only")
+        }
+        "ipv6only" => Some(Err(
+            "\"ipv6only=off\" is not supported by webserv: an IPv6 address is listened on for \
+             IPv6 only; add a \"listen\" for the IPv4 address"
+                .to_string(),
+        )),
+        "quic" => Some(Err(
+            "\"quic\" is not supported by webserv: there is no HTTP/3".to_string(),
+        )),
+        "proxy_protocol" => Some(Err(
+            "\"proxy_protocol\" is not supported by webserv: the PROXY protocol is not in this \
+             build yet"
+                .to_string(),
+        )),
+        _ => None,
+    }
+}
+
 /// Directives only nginx's main context has: not allowed inside `http { }`.
 const MAIN_ONLY: &[&str] = &["workers", "worker_processes", "events", "http"];
 
@@ -812,6 +847,86 @@ mod tests {
                 "11:18: \"tcp_nodelay\" is accepted and has no effect: webserv always sets \
                  TCP_NODELAY",
             ]
+        );
+    }
+
+    #[test]
+    fn listen_takes_default_server_and_nginx_parameters_that_mean_nothing_here() {
+        let text = "server {\n listen 80 default_server;\n listen [::]:443 ssl http2 \
+                    ipv6only=on;\n ssl_certificate /nonexistent/c; ssl_certificate_key k;\n}";
+        // (The certificate is read after the listen lines: its error shows they passed.)
+        let e = parse(text).err().unwrap();
+        assert!(
+            e.starts_with("/etc/nginx/nginx.conf:4:18: cannot load certificate"),
+            "{e}"
+        );
+        assert_eq!(
+            warnings("server { listen 80 default deferred backlog=511; }"),
+            [
+                "1:28: \"deferred\" of \"listen\" is accepted and has no effect: webserv sets \
+                 its sockets up itself",
+                "1:37: \"backlog=511\" of \"listen\" is accepted and has no effect: webserv \
+                 sets its sockets up itself",
+            ]
+        );
+        let cases = [
+            (
+                "server { listen 80 default_server; }\nserver { listen *:80 default_server; }",
+                "/etc/nginx/nginx.conf:2:17: a duplicate default server for 0.0.0.0:80 (the \
+                 first is at /etc/nginx/nginx.conf:1)",
+            ),
+            (
+                "server { listen 80 default_server default; }",
+                "/etc/nginx/nginx.conf:1:35: duplicate parameter \"default\" of the \"listen\" \
+                 directive",
+            ),
+            (
+                "server { listen 443 quic; }",
+                "/etc/nginx/nginx.conf:1:21: \"quic\" is not supported by webserv: there is no \
+                 HTTP/3",
+            ),
+            (
+                "server { listen [::]:80 ipv6only=off; }",
+                "/etc/nginx/nginx.conf:1:25: \"ipv6only=off\" is not supported by webserv: an \
+                 IPv6 address is listened on for IPv6 only; add a \"listen\" for the IPv4 address",
+            ),
+            (
+                "server { listen 80 defualt_server; }",
+                "/etc/nginx/nginx.conf:1:20: invalid parameter \"defualt_server\" of the \
+                 \"listen\" directive",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(text).err().as_deref(), Some(expected), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_name_given_by_two_servers_of_one_address_is_a_warning_at_the_second() {
+        let text = "server { listen 80; server_name a.test *.b.test; }\n\
+                    server { listen 80; listen 81; server_name A.test *.b.test c.test; }\n\
+                    server { listen 81; server_name c.test; }";
+        assert_eq!(
+            warnings(text),
+            [
+                "2:44: conflicting server name \"a.test\" on 0.0.0.0:80, ignored (the server at \
+                 /etc/nginx/nginx.conf:1 has it)",
+                "2:51: conflicting server name \"*.b.test\" on 0.0.0.0:80, ignored (the server \
+                 at /etc/nginx/nginx.conf:1 has it)",
+                "3:33: conflicting server name \"c.test\" on 0.0.0.0:81, ignored (the server at \
+                 /etc/nginx/nginx.conf:2 has it)",
+            ]
+        );
+        // A regular expression that does not compile is an error at the name.
+        let e = parse("server { listen 80; server_name ok ~^(bad; }")
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with(
+                "/etc/nginx/nginx.conf:1:36: invalid regular expression \"^(bad\" in \
+                 \"server_name\": "
+            ),
+            "{e}"
         );
     }
 

@@ -17,6 +17,7 @@ use super::model::{
     AddHeader, CgiHandler, Config, ErrorPage, ErrorPageStatus, Expires, Location, LocationId,
     LocationKind, LogLevel, LogTarget, Methods, Return, Server, Settings, TryFallback, TryFiles,
 };
+use super::names::ServerName;
 use super::template::Template;
 use super::tls::{self as tls_files, Part, Tls, VerifyClient};
 
@@ -60,35 +61,37 @@ fn parse_with(text: &str, path: &Path, config_dir: &Path, fastcgi: bool) -> Pars
         super::nginx::adapt(&mut tree, &mut warnings, &mut errors);
         (tree, eof)
     });
-    let config =
-        match tree {
-            Err(syntax) => Err(vec![syntax]),
-            Ok((tree, eof)) => {
-                match interpret_all(tree, eof, config_dir, fastcgi, !errors.is_empty()) {
-                    Ok(mut config) if errors.is_empty() => {
-                        config
-                            .warnings
-                            .extend(warnings.into_iter().map(|(pos, message)| {
-                                super::ConfigWarning {
-                                    path: PathBuf::new(),
-                                    line: pos.line,
-                                    col: pos.col,
-                                    message,
-                                }
-                            }));
-                        config.warnings.sort_by_key(|w| (w.line, w.col));
-                        Ok(config)
-                    }
-                    Ok(_) => Err(errors),
-                    Err(more) => {
-                        let mut all = errors;
-                        all.extend(more);
-                        Err(all)
-                    }
+    let config = match tree {
+        Err(syntax) => Err(vec![syntax]),
+        Ok((tree, eof)) => {
+            let dropped = !errors.is_empty();
+            match interpret_all(tree, eof, config_dir, fastcgi, &sources, dropped) {
+                Ok(config) if !dropped => Ok(with_warnings(config, warnings)),
+                Ok(_) => Err(errors),
+                Err(more) => {
+                    errors.extend(more);
+                    Err(errors)
                 }
             }
-        };
+        }
+    };
     Parsed { config, sources }
+}
+
+/// `config` with the warnings found before its meaning was read, every warning in file order.
+fn with_warnings(mut config: Config, warnings: Vec<(Pos, String)>) -> Config {
+    config.warnings.extend(
+        warnings
+            .into_iter()
+            .map(|(pos, message)| super::ConfigWarning {
+                path: PathBuf::new(),
+                line: pos.line,
+                col: pos.col,
+                message,
+            }),
+    );
+    config.warnings.sort_by_key(|w| (w.line, w.col));
+    config
 }
 
 /// The directive tree of the main file's `text`, `include`s followed; Err: a syntax error
@@ -106,11 +109,20 @@ fn read_tree(text: &str, loader: &mut Loader) -> Result<(Vec<Directive>, Pos)> {
 }
 
 /// The meaning of a directive tree: the typed configuration, with its warnings.
-fn interpret(tree: &[Directive], eof: Pos, config_dir: &Path, fastcgi: bool) -> Result<Config> {
+fn interpret(
+    tree: &[Directive],
+    eof: Pos,
+    config_dir: &Path,
+    fastcgi: bool,
+    sources: &Sources,
+) -> Result<Config> {
     let captures = capture_names(tree);
     let interpreter = Interpreter {
         dir: config_dir,
         warnings: Default::default(),
+        sources,
+        defaults: Default::default(),
+        names_seen: Default::default(),
         captures: &captures,
         fastcgi,
     };
@@ -135,13 +147,14 @@ fn interpret_all(
     eof: Pos,
     config_dir: &Path,
     fastcgi: bool,
+    sources: &Sources,
     mut dropped: bool,
 ) -> std::result::Result<Config, Vec<Error>> {
     let mut errors: Vec<Error> = Vec::new();
     // Where the blocks that lost a directive are named.
     let mut lost: Vec<Pos> = Vec::new();
     for _ in 0..4 * super::MAX_ERRORS {
-        let e = match interpret(&tree, eof, config_dir, fastcgi) {
+        let e = match interpret(&tree, eof, config_dir, fastcgi, sources) {
             Ok(config) if !dropped => return Ok(config),
             Ok(_) => return Err(errors),
             Err(e) => e,
@@ -395,7 +408,7 @@ const SPECS: &[Spec] = &[
     spec("ssl_verify", ACME_ISSUER, 1, 1),
     spec("challenge", ACME_ISSUER, 1, MANY),
     spec("account_key", ACME_ISSUER, 1, 1),
-    spec("listen", SERVER, 1, 2),
+    spec("listen", SERVER, 1, MANY),
     spec("ssl_certificate", SERVER, 1, 1),
     spec("ssl_certificate_key", SERVER, 1, 1),
     spec("acme_certificate", SERVER, 1, MANY),
@@ -567,6 +580,12 @@ struct Interpreter<'a> {
     dir: &'a Path,
     /// Warnings found while reading (a `types` extension given twice), in file order.
     warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
+    /// Every file read, to say where a position is.
+    sources: &'a Sources,
+    /// The `listen ... default_server` lines so far: each address has at most one.
+    defaults: std::cell::RefCell<Vec<(SocketAddr, Pos)>>,
+    /// The server names of each address so far, and where the first is written.
+    names_seen: std::cell::RefCell<std::collections::HashMap<(SocketAddr, String), Pos>>,
     /// The group names of every location regular expression in the file (`$name` variables).
     captures: &'a [String],
     /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
@@ -586,6 +605,22 @@ struct LocationBlock {
 }
 
 impl Interpreter<'_> {
+    /// Records a warning about the word at `pos`.
+    fn warn(&self, pos: Pos, message: impl Into<String>) {
+        self.warnings.borrow_mut().push(super::ConfigWarning {
+            path: PathBuf::new(),
+            line: pos.line,
+            col: pos.col,
+            message: message.into(),
+        });
+    }
+
+    /// Where `pos` is, for a message about another place: `FILE:LINE`.
+    fn place(&self, pos: Pos) -> String {
+        let (file, line) = self.sources.locate(pos.line);
+        format!("{}:{line}", file.display())
+    }
+
     fn main(&self, tree: &[Directive], eof: Pos) -> Result<Config> {
         let mut workers = None;
         let mut access_log = None;
@@ -683,6 +718,10 @@ impl Interpreter<'_> {
         let mut certificate: Option<&Word> = None;
         let mut certificate_key: Option<&Word> = None;
         let mut server_names = Vec::new();
+        let mut names = Vec::new();
+        // Each name's key and where it is written (for names given twice on one address).
+        let mut name_at: Vec<(String, Pos)> = Vec::new();
+        let mut default_server = Vec::new();
         let mut acme_directive: Option<&Directive> = None;
         let mut client_certificate: Option<&Word> = None;
         let mut verify_client: Option<(Option<VerifyClient>, Pos)> = None;
@@ -699,19 +738,53 @@ impl Interpreter<'_> {
                     if listen.contains(&addr) {
                         return fail(arg.pos, format!("duplicate listen {addr}"));
                     }
-                    let is_ssl = match c.args.get(1) {
-                        None => false,
-                        Some(w) if w.text == "ssl" => true,
-                        Some(w) => {
+                    let (mut is_ssl, mut is_default) = (false, false);
+                    for w in &c.args[1..] {
+                        let flag = match w.text.as_str() {
+                            "ssl" => &mut is_ssl,
+                            "default_server" | "default" => &mut is_default,
+                            other => match super::nginx::listen_parameter(other) {
+                                Some(Ok(warning)) => {
+                                    self.warn(w.pos, warning);
+                                    continue;
+                                }
+                                Some(Err(message)) => return fail(w.pos, message),
+                                None => {
+                                    return fail(
+                                        w.pos,
+                                        format!(
+                                            "invalid parameter \"{other}\" of the \"listen\" \
+                                             directive"
+                                        ),
+                                    );
+                                }
+                            },
+                        };
+                        if *flag {
                             return fail(
                                 w.pos,
                                 format!(
-                                    "invalid parameter \"{}\" of the \"listen\" directive",
+                                    "duplicate parameter \"{}\" of the \"listen\" directive",
                                     w.text
                                 ),
                             );
                         }
-                    };
+                        *flag = true;
+                    }
+                    if is_default {
+                        let mut defaults = self.defaults.borrow_mut();
+                        if let Some((_, first)) = defaults.iter().find(|(a, _)| *a == addr) {
+                            return fail(
+                                arg.pos,
+                                format!(
+                                    "a duplicate default server for {addr} (the first is at {})",
+                                    self.place(*first)
+                                ),
+                            );
+                        }
+                        defaults.push((addr, arg.pos));
+                        default_server.push(addr);
+                    }
                     if let Some((_, _, at)) =
                         listens.iter().find(|(a, s, _)| *a == addr && *s != is_ssl)
                     {
@@ -720,8 +793,8 @@ impl Interpreter<'_> {
                             arg.pos,
                             format!(
                                 "\"listen {addr}{this}\" conflicts with \"listen {addr}{that}\" \
-                                 in line {}",
-                                at.line
+                                 at {}",
+                                self.place(*at)
                             ),
                         );
                     }
@@ -747,7 +820,21 @@ impl Interpreter<'_> {
                     *slot = Some(&c.args[0]);
                 }
                 "server_name" => {
-                    server_names.extend(c.args.iter().map(|a| a.text.to_lowercase()));
+                    for a in &c.args {
+                        let (parsed, warning) =
+                            super::names::parse(&a.text, a.pos, &super::names::hostname)?;
+                        if let Some(warning) = warning {
+                            self.warn(a.pos, warning);
+                        }
+                        let written = match &parsed[..] {
+                            [ServerName::Regex(_)] => a.text.clone(),
+                            [ServerName::Exact(name), ..] => name.clone(),
+                            _ => a.text.to_ascii_lowercase(),
+                        };
+                        server_names.push(written);
+                        name_at.extend(parsed.iter().map(|n| (n.key(), a.pos)));
+                        names.extend(parsed);
+                    }
                 }
                 "acme_certificate" => {
                     if acme_directive.is_some() {
@@ -807,6 +894,27 @@ impl Interpreter<'_> {
         }
         if listen.is_empty() {
             return fail(d.name.pos, "no \"listen\" in server");
+        }
+        {
+            let mut seen = self.names_seen.borrow_mut();
+            for &addr in &listen {
+                for (key, at) in &name_at {
+                    if let Some(first) = seen.get(&(addr, key.clone()))
+                        && *first != *at
+                    {
+                        self.warn(
+                            *at,
+                            format!(
+                                "conflicting server name \"{key}\" on {addr}, ignored (the \
+                                 server at {} has it)",
+                                self.place(*first)
+                            ),
+                        );
+                    } else {
+                        seen.insert((addr, key.clone()), *at);
+                    }
+                }
+            }
         }
         let acme = match acme_directive {
             Some(c) => Some(acme::certificate(c, issuers, &server_names, first_ssl)?),
@@ -910,6 +1018,8 @@ impl Interpreter<'_> {
             acme,
             client_auth,
             server_names,
+            names,
+            default_server,
             settings,
             locations: resolved,
             top_locations,
@@ -1479,11 +1589,18 @@ pub(super) fn regex_message(e: &regex::Error) -> String {
     }
 }
 
-/// The group names of every location regular expression in the file, for `$name` variables
-/// (nginx makes each named group a variable, wherever it is used). Expressions that do not
-/// compile are skipped here: they are reported where they are written.
+/// The group names of every location and `server_name` regular expression in the file, for
+/// `$name` variables (nginx makes each named group a variable, wherever it is used).
+/// Expressions that do not compile are skipped here: they are reported where they are written.
 fn capture_names(tree: &[Directive]) -> Vec<String> {
     let mut names = Vec::new();
+    let mut add = |regex: &regex::Regex| {
+        for name in regex.capture_names().flatten() {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+        }
+    };
     let mut stack: Vec<&Directive> = tree.iter().collect();
     while let Some(d) = stack.pop() {
         if d.name.text == "location"
@@ -1491,9 +1608,14 @@ fn capture_names(tree: &[Directive]) -> Vec<String> {
             && matches!(kind, LocationKind::Regex | LocationKind::RegexCaseless)
             && let Ok(regex) = compile_regex(&path, false, pos)
         {
-            for name in regex.capture_names().flatten() {
-                if !names.iter().any(|n| n == name) {
-                    names.push(name.to_string());
+            add(&regex);
+        }
+        if d.name.text == "server_name" {
+            for a in &d.args {
+                if let Some(source) = a.text.strip_prefix('~')
+                    && let Ok(regex) = compile_regex(source, true, a.pos)
+                {
+                    add(&regex);
                 }
             }
         }
@@ -2099,11 +2221,12 @@ mod tests {
             ),
             (
                 "server { listen 80 ssl; listen 81 ssl ssl; }",
-                "1:25: invalid number of arguments in \"listen\" directive",
+                "1:39: duplicate parameter \"ssl\" of the \"listen\" directive",
             ),
             (
                 "server { listen 80; }\nserver { listen *:80 ssl; ssl_certificate c; ssl_certificate_key k; }",
-                "2:17: \"listen 0.0.0.0:80 ssl\" conflicts with \"listen 0.0.0.0:80\" in line 1",
+                "2:17: \"listen 0.0.0.0:80 ssl\" conflicts with \"listen 0.0.0.0:80\" at \
+                 /etc/webserv/test.conf:1",
             ),
         ]);
     }
@@ -2813,7 +2936,6 @@ mod tests {
             ),
             ("server x { listen 80; }", msg("1:1", "server")),
             ("server { listen; }", msg("1:10", "listen")),
-            ("server { listen 80 ssl 81; }", msg("1:10", "listen")),
             (
                 "server { listen 80; server_name; }",
                 msg("1:21", "server_name"),

@@ -516,6 +516,8 @@ mod tests {
                 acme: None,
                 client_auth: None,
                 server_names: Vec::new(),
+                names: Vec::new(),
+                default_server: Vec::new(),
                 settings: Settings::defaults(&dir),
                 locations: vec![Location {
                     path: "/up".to_string(),

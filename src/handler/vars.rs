@@ -94,7 +94,15 @@ impl Vars<'_, '_> {
             }
             Variable::FastcgiPathInfo => out.push_str(self.split.map_or("", |(_, p)| p)),
             Variable::NginxVersion => out.push_str(env!("CARGO_PKG_VERSION")),
-            Variable::Capture(_) | Variable::NamedCapture(_) => capture(v, self.captures, out),
+            // The location's expression, else the server name's (nginx: the last match).
+            Variable::Capture(_) if self.captures.is_empty() => capture(v, &self.site.host, out),
+            Variable::Capture(_) => capture(v, self.captures, out),
+            Variable::NamedCapture(name) => out.push_str(
+                self.captures
+                    .named(name)
+                    .or_else(|| self.site.host.named(name))
+                    .unwrap_or(""),
+            ),
             Variable::Header(name) => header(request, name, out),
             Variable::Arg(name) => {
                 if let Some(value) = arg(request.query.as_deref().unwrap_or(""), name) {

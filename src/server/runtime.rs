@@ -7,14 +7,15 @@ use super::log::Sink;
 use super::transport::{self, AddressOptions, CertSource};
 use crate::acme::{self, Challenges};
 use crate::config::Config;
+use crate::handler::route::VirtualHosts;
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub struct Runtime {
     pub config: Config,
-    /// For each bound address: the indexes of its servers, the default first.
-    routes: Vec<(SocketAddr, Vec<usize>)>,
+    /// For each bound address: its servers, the default first, and their names.
+    routes: Vec<(SocketAddr, VirtualHosts)>,
     /// For each bound TLS address: its rustls configuration.
     tls: Vec<(SocketAddr, Arc<ServerConfig>)>,
     pub access_log: Option<Sink>,
@@ -41,11 +42,19 @@ impl Runtime {
             .then(|| acme.challenges());
         let mut tls = Vec::new();
         for listener in listeners {
-            let on_address: Vec<_> = config
+            let mut on_address: Vec<_> = config
                 .servers
                 .iter()
                 .filter(|server| server.ssl.contains(&listener.configured))
                 .collect();
+            // The default server's certificate is the one for unknown names.
+            if let Some(i) = on_address
+                .iter()
+                .position(|s| s.default_server.contains(&listener.configured))
+            {
+                let default = on_address.remove(i);
+                on_address.insert(0, default);
+            }
             let mut servers = Vec::new();
             for server in &on_address {
                 let source = match (&server.tls, &server.acme) {
@@ -75,14 +84,15 @@ impl Runtime {
         let routes = listeners
             .iter()
             .map(|listener| {
-                let servers = config
+                let servers: Vec<usize> = config
                     .servers
                     .iter()
                     .enumerate()
                     .filter(|(_, server)| server.listen.contains(&listener.configured))
                     .map(|(i, _)| i)
                     .collect();
-                (listener.local, servers)
+                let hosts = VirtualHosts::new(&config.servers, &servers, listener.configured);
+                (listener.local, hosts)
             })
             .collect();
         let decorates = config.servers.iter().any(|server| {
@@ -113,7 +123,16 @@ impl Runtime {
     pub fn servers_for(&self, local: SocketAddr) -> &[usize] {
         self.routes
             .iter()
-            .find(|(addr, servers)| *addr == local && !servers.is_empty())
-            .map_or(&[0][..], |(_, servers)| servers.as_slice())
+            .find(|(addr, hosts)| *addr == local && !hosts.servers().is_empty())
+            .map_or(&[0][..], |(_, hosts)| hosts.servers())
+    }
+
+    /// The servers of a bound address and how a Host finds one; None for an address no
+    /// server listens on (never, for a bound listener).
+    pub fn hosts_for(&self, local: SocketAddr) -> Option<&VirtualHosts> {
+        self.routes
+            .iter()
+            .find(|(addr, hosts)| *addr == local && !hosts.servers().is_empty())
+            .map(|(_, hosts)| hosts)
     }
 }

@@ -33,7 +33,7 @@ use crate::config::Settings;
 use crate::event::Poller;
 use crate::handler::file_cache;
 use crate::handler::upload::Upload;
-use crate::handler::{self, Plan, Site, select_server};
+use crate::handler::{self, Plan, Site};
 use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::request::{self, Framing, Method, Request};
 use crate::http::response::{self, Body, Response};
@@ -990,13 +990,14 @@ fn acme_http01(runtime: &Runtime, request: &Request) -> Option<Response> {
 /// The site for `request` on this listen address; without a request (an error found before
 /// routing), the default server itself.
 fn route<'r>(runtime: &'r Runtime, listen: SocketAddr, request: Option<&Request>) -> Site<'r> {
-    let candidates = runtime.servers_for(listen);
-    match request {
-        Some(request) => {
-            let server =
-                select_server(&runtime.config.servers, candidates, request.host.as_deref());
-            handler::route::routed_site(server, request)
+    let servers = &runtime.config.servers;
+    match (request, runtime.hosts_for(listen)) {
+        (Some(request), Some(hosts)) => {
+            let (server, host) = hosts.select(servers, request.host.as_deref());
+            let mut site = handler::route::routed_site(server, request);
+            site.host = host;
+            site
         }
-        None => Site::of_server(&runtime.config.servers[candidates[0]]),
+        _ => Site::of_server(&servers[runtime.servers_for(listen)[0]]),
     }
 }

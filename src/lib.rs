@@ -1,20 +1,35 @@
 //! webserv: an HTTP/1.1 server built around one plain epoll loop per worker.
 //!
-//! The crate is split the way a request travels: `config` turns the file into typed settings,
-//! `server` owns the workers, listeners and connections, `event` is the epoll reactor they run
-//! on, `http` is pure protocol (no I/O), `handler` decides what a request means (routing, static
-//! files, uploads, deletes, error pages), `cgi` runs scripts and `fastcgi` speaks to FastCGI
-//! applications. All `unsafe` lives in `sys`.
+//! The crate is split the way a request travels (docs/ARCHITECTURE.md draws it): `config` turns
+//! the file into typed settings; `server` owns the workers and listeners, and `event` is the
+//! epoll reactor they run on; a client connection is a `transport` (socket, TLS, readiness)
+//! under a `protocol` session (HTTP/1), which drives one `exchange` per request (its route, its
+//! body's sink, its answer's source); `handler` decides what a request means (routing, static
+//! files, uploads, deletes, error pages); an `upstream` streams an answer from a backend (`cgi`
+//! is one kind; `fastcgi` speaks to FastCGI applications); `http` and
+//! `http2` are pure protocol (no I/O); `log` is the error and access log every layer
+//! may write to; `local` is what a worker lends to what it drives. All `unsafe` lives in `sys`:
+//! the compiler refuses it elsewhere.
+
+#![deny(unsafe_code)]
 
 pub mod acme;
 pub mod cgi;
 pub mod config;
 pub mod event;
+pub mod exchange;
 pub mod fastcgi;
+pub mod fault;
 pub mod handler;
 pub mod http;
 pub mod http2;
+pub mod local;
+pub mod log;
+pub mod protocol;
 pub mod server;
+#[allow(unsafe_code)]
 pub mod sys;
 #[cfg(test)]
 mod testing;
+pub mod transport;
+pub mod upstream;

@@ -81,7 +81,7 @@ fn a_panic_in_the_handler_closes_only_its_connection_and_is_logged() {
     let log = server.stderr();
     let panics = log
         .lines()
-        .filter(|l| l.contains("[error] panic in worker-0 at src/server/fault.rs:"))
+        .filter(|l| l.contains("[error] panic in worker-0 at src/fault.rs:"))
         .collect::<Vec<_>>();
     assert_eq!(panics.len(), 20, "error log:\n{log}");
     assert!(

@@ -20,7 +20,7 @@ use super::jose::{self, AccountKey};
 use super::schedule;
 use super::{CertId, Shared, Slot, store};
 use crate::config::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
-use crate::server::log;
+use crate::log;
 
 /// Longest wait for the CA to validate an authorization or issue after finalization.
 const VALIDATION_TIMEOUT: Duration = Duration::from_secs(120);

@@ -28,7 +28,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 
 use crate::config::{AcmeCertificate, Config};
-use crate::server::log;
+use crate::log;
 pub use challenge::Challenges;
 
 /// The certificate served for one `acme_certificate`, replaced whole.

@@ -1,7 +1,7 @@
 //! The CGI/1.1 environment of a request (RFC 3875 §4.1). Pure: built from the request, the
 //! script and the connection's addresses.
 
-use super::script::Script;
+use super::Script;
 use crate::http::request::Request;
 use std::net::SocketAddr;
 use std::path::Path;

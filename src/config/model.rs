@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::template::Template;
+use crate::http::request::Method;
 
 /// The whole configuration file.
 #[derive(Debug, Clone)]
@@ -401,6 +402,17 @@ impl Methods {
             .iter()
             .find(|(_, n)| *n == name)
             .map(|(m, _)| *m)
+    }
+
+    /// The set holding just `method`.
+    pub fn of(method: Method) -> Methods {
+        match method {
+            Method::Get => Methods::GET,
+            Method::Head => Methods::HEAD,
+            Method::Post => Methods::POST,
+            Method::Put => Methods::PUT,
+            Method::Delete => Methods::DELETE,
+        }
     }
 
     /// Whether a request with this method is allowed (HEAD follows GET).

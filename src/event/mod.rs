@@ -8,7 +8,7 @@
 
 mod timers;
 
-pub use timers::Timers;
+pub use timers::{Deadline, TimerKey, Timers};
 
 use rustix::event::epoll;
 use rustix::fd::{AsFd, OwnedFd};
@@ -20,56 +20,133 @@ use std::time::Duration;
 #[repr(u8)]
 pub enum Kind {
     Listener = 1,
+    /// A client connection's socket.
     Connection = 2,
-    CgiStdout = 3,
-    CgiStdin = 4,
-    CgiExit = 5,
+    /// One of the fds of an upstream (a backend) that an exchange of a connection owns: the
+    /// token's `stream` says which exchange, its `role` which fd.
+    Upstream = 3,
     Control = 6,
     /// The file cache's inotify queue.
     FileCache = 7,
 }
 
+/// Which of an upstream's fds an event is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Role {
+    /// Not an upstream fd.
+    None = 0,
+    /// The backend's output: a pipe we read (a script's stdout).
+    Read = 1,
+    /// The backend's input: a pipe we write (a script's stdin).
+    Write = 2,
+    /// A socket, read and written.
+    Socket = 3,
+    /// A child process's pidfd: readable once it has exited.
+    Exit = 4,
+}
+
 /// Names the owner of an fd: its kind, its slot in the worker's table and the slot's
-/// generation. A slot is reused after its owner goes; the generation tells an event meant for
-/// the old owner (still in the same `epoll_wait` batch) from one for the new.
+/// generation, and for an upstream fd the exchange (`stream`) and the fd (`role`). A slot is
+/// reused after its owner goes; the generation tells an event meant for the old owner (still in
+/// the same `epoll_wait` batch) from one for the new.
+///
+/// Packed into epoll's 64 bits: kind 4, role 4, generation 20, slot 20, stream 16.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Token {
     pub kind: Kind,
+    pub role: Role,
     pub slot: u32,
     pub generation: u32,
+    pub stream: u16,
 }
 
 impl Token {
-    const GENERATION_BITS: u32 = 24;
+    pub const GENERATION_BITS: u32 = 20;
+    pub const SLOT_BITS: u32 = 20;
+    /// Generations wrap within their bits.
+    pub const GENERATION_MASK: u32 = (1 << Self::GENERATION_BITS) - 1;
+    /// The most slots a worker may have.
+    pub const MAX_SLOTS: usize = 1 << Self::SLOT_BITS;
 
     pub fn new(kind: Kind, slot: u32, generation: u32) -> Token {
         Token {
             kind,
-            slot,
-            generation: generation & ((1 << Self::GENERATION_BITS) - 1),
+            role: Role::None,
+            slot: slot & ((1 << Self::SLOT_BITS) - 1),
+            generation: generation & Self::GENERATION_MASK,
+            stream: 0,
+        }
+    }
+
+    /// The token of an upstream fd `role` of exchange `stream` of the connection in `slot`.
+    pub fn upstream(slot: u32, generation: u32, stream: u16, role: Role) -> Token {
+        Token {
+            kind: Kind::Upstream,
+            role,
+            stream,
+            ..Token::new(Kind::Upstream, slot, generation)
         }
     }
 
     fn to_u64(self) -> u64 {
-        (self.kind as u64) << 56 | (self.generation as u64) << 32 | self.slot as u64
+        (self.kind as u64) << 60
+            | (self.role as u64) << 56
+            | (self.generation as u64) << 36
+            | (self.slot as u64) << 16
+            | self.stream as u64
     }
 
     fn from_u64(value: u64) -> Option<Token> {
-        let kind = match (value >> 56) as u8 {
+        let kind = match (value >> 60) as u8 {
             1 => Kind::Listener,
             2 => Kind::Connection,
-            3 => Kind::CgiStdout,
-            4 => Kind::CgiStdin,
-            5 => Kind::CgiExit,
+            3 => Kind::Upstream,
             6 => Kind::Control,
             7 => Kind::FileCache,
             _ => return None,
         };
+        let role = match (value >> 56) as u8 & 0xf {
+            0 => Role::None,
+            1 => Role::Read,
+            2 => Role::Write,
+            3 => Role::Socket,
+            4 => Role::Exit,
+            _ => return None,
+        };
         Some(Token {
             kind,
-            slot: value as u32,
-            generation: ((value >> 32) as u32) & ((1 << Self::GENERATION_BITS) - 1),
+            role,
+            generation: (value >> 36) as u32 & Self::GENERATION_MASK,
+            slot: (value >> 16) as u32 & ((1 << Self::SLOT_BITS) - 1),
+            stream: value as u16,
         })
+    }
+}
+
+/// Where an exchange registers the fds of its upstream: the worker's epoll, and the owner the
+/// events must come back to (the connection's slot and generation, the exchange's stream).
+#[derive(Clone, Copy)]
+pub struct Registration<'a> {
+    pub poller: &'a Poller,
+    pub slot: u32,
+    pub generation: u32,
+    pub stream: u16,
+}
+
+impl Registration<'_> {
+    pub fn token(&self, role: Role) -> Token {
+        Token::upstream(self.slot, self.generation, self.stream, role)
+    }
+
+    /// Registers `fd` edge-triggered for both directions under `role`.
+    pub fn add(&self, fd: impl AsFd, role: Role) -> io::Result<()> {
+        self.poller.add(fd, self.token(role))
+    }
+
+    /// Registers `fd` level-triggered for input (a pidfd) under `role`.
+    pub fn add_readable(&self, fd: impl AsFd, role: Role) -> io::Result<()> {
+        self.poller.add_readable(fd, self.token(role))
     }
 }
 
@@ -132,6 +209,23 @@ impl Poller {
         Ok(())
     }
 
+    /// Gives a registered `fd` (edge-triggered, both directions) a new token: its events go to a
+    /// new owner (a pooled backend connection changing hands). Its current readiness is
+    /// reported again.
+    pub fn modify(&self, fd: impl AsFd, token: Token) -> io::Result<()> {
+        let flags = epoll::EventFlags::IN
+            | epoll::EventFlags::OUT
+            | epoll::EventFlags::RDHUP
+            | epoll::EventFlags::ET;
+        epoll::modify(
+            &self.epoll,
+            fd,
+            epoll::EventData::new_u64(token.to_u64()),
+            flags,
+        )?;
+        Ok(())
+    }
+
     pub fn delete(&self, fd: impl AsFd) -> io::Result<()> {
         epoll::delete(&self.epoll, fd)?;
         Ok(())
@@ -179,18 +273,24 @@ mod tests {
         for kind in [
             Kind::Listener,
             Kind::Connection,
-            Kind::CgiExit,
             Kind::Control,
+            Kind::FileCache,
         ] {
-            let token = Token::new(kind, 0xdead_beef, 0x00ab_cdef);
+            let token = Token::new(kind, 0x000e_beef, 0x000b_cdef);
             assert_eq!(Token::from_u64(token.to_u64()), Some(token));
+        }
+        for role in [Role::Read, Role::Write, Role::Socket, Role::Exit] {
+            for stream in [0, 1, 0xffff] {
+                let token = Token::upstream(0x000f_ffff, 0x000f_ffff, stream, role);
+                assert_eq!(Token::from_u64(token.to_u64()), Some(token));
+            }
         }
     }
 
     #[test]
-    fn generation_wraps_within_its_bits() {
-        let token = Token::new(Kind::Connection, 1, 1 << 24 | 5);
-        assert_eq!(token.generation, 5);
+    fn generation_and_slot_wrap_within_their_bits() {
+        let token = Token::new(Kind::Connection, 1 << 20 | 7, 1 << 20 | 5);
+        assert_eq!((token.slot, token.generation), (7, 5));
     }
 
     #[test]

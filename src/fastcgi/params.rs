@@ -5,8 +5,8 @@
 //! or alias; then each `fastcgi_param` line, which replaces a parameter of the same name or
 //! adds one (`if_not_empty`: an empty value removes it). Pure: no I/O but `$realpath_root`.
 
+use crate::cgi::Script;
 use crate::cgi::env::{self, Endpoint};
-use crate::cgi::script::Script;
 use crate::config::FastCgi;
 use crate::handler::ConnInfo;
 use crate::handler::route::{Captures, Site};

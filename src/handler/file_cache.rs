@@ -1,4 +1,7 @@
-//! A per-worker cache of small static files, kept exact by inotify.
+//! A per-worker cache of small static files, kept exact by inotify, below the static-file
+//! handler: [`FileCache::open`] answers a path with a ready [`FileRep`] (the bytes in memory or
+//! the opened file, its validators and Content-Type), so the handler reads top to bottom.
+//! Each worker owns one (in its context) and lends it to the requests it handles.
 //!
 //! Serving a small file costs more in system calls (open, fstat, sendfile, close) than in
 //! bytes. This cache keeps the content of files up to [`MAX_FILE`] bytes in memory, so a hit
@@ -6,27 +9,27 @@
 //!
 //! - Each cached file's directory is watched with inotify; any change in it (write, attribute,
 //!   create, delete, rename) drops that directory's entries.
-//! - The inotify queue is in the worker's epoll set ([`register`]) and read whenever it is
-//!   readable, before the batch's requests are handled ([`changes_ready`]); and again before a
+//! - The inotify queue is in the worker's epoll set ([`FileCache::register`]) and read whenever it is
+//!   readable, before the batch's requests are handled ([`FileCache::changes_ready`]); and again before a
 //!   look-up that follows a request which may have changed files (an upload, a DELETE, a CGI
-//!   script: [`note_possible_change`]). A request that causally follows a change therefore
+//!   script: [`FileCache::note_possible_change`]). A request that causally follows a change therefore
 //!   never sees the old content: the change queued its inotify event (and made the queue
 //!   readable) before the request could be sent. Where the queue could not be registered, it
-//!   is read at the start of every batch instead ([`begin_batch`]).
+//!   is read at the start of every batch instead ([`FileCache::begin_batch`]).
 //! - A path with a symlink anywhere in it is never cached (its watched directory would not be
 //!   the one that holds the file). What inotify still cannot see (a renamed ancestor directory,
 //!   another mount) is caught by re-checking an entry with `stat` once it is [`REVALIDATE`] old.
 //!
-//! It also remembers, the same way, paths found **absent** ([`note_absent`]): the `.gz` sibling
+//! It also remembers, the same way, paths found **absent** ([`FileCache::open_if_present`]): the `.gz` sibling
 //! `gzip_static` looks for on every request would otherwise cost a failing `open` each time.
 //! Creating the file is a change in its watched directory, which forgets the absence.
 //!
 //! The cache is bounded in entries and bytes; when full it is emptied and refilled.
 
-use super::static_files::{Validators, content_type};
+use super::file_info::{Validators, content_type, open};
+use crate::http::response::{Body, Value};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -60,14 +63,16 @@ const WATCHED: inotify::WatchFlags = inotify::WatchFlags::MODIFY
 /// A cached file.
 pub struct Entry {
     pub content: Arc<[u8]>,
+    /// The path it was cached under ([`key`]).
+    key: Box<[u8]>,
     /// Modification time and identity when read.
     pub metadata: Metadata,
     /// What a response says of it, worked out once: its validators (from `metadata`, which an
     /// entry keeps exact), the Content-Type of its own name, and for a `NAME.gz` the type of
     /// `NAME` (what `gzip_static` serves it as).
     pub validators: Validators,
-    pub content_type: String,
-    pub stem_type: Option<String>,
+    pub content_type: Arc<str>,
+    pub stem_type: Option<Arc<str>>,
     watch: i32,
     checked: Instant,
 }
@@ -137,80 +142,214 @@ struct Cache {
     dirty: bool,
 }
 
-thread_local! {
-    static CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
+/// One worker's cache: owned by the worker (its context) and lent to each request it handles.
+/// Without inotify (init failed) nothing is cached and every request opens its file.
+pub struct FileCache {
+    cache: Option<Cache>,
+    /// The worker's time for this batch of events ([`FileCache::set_clock`]): how old an entry
+    /// is, without asking the clock at every look-up.
+    clock: Instant,
 }
 
-fn with_cache<T>(f: impl FnOnce(&mut Cache) -> T) -> Option<T> {
-    CACHE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            let fd = inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)
-                .ok()?;
-            *slot = Some(Cache {
-                inotify: fd,
-                entries: Entries::default(),
-                refused: HashMap::new(),
-                absent: HashMap::new(),
-                bytes: 0,
-                dirty: false,
-            });
+/// What [`FileCache::open`] found at a path.
+pub enum Found {
+    /// A regular file, ready to answer with.
+    File(FileRep),
+    Directory,
+    /// Anything else (a FIFO, a device): never served.
+    Other,
+}
+
+/// A regular file and what a response says of it: from memory (with the validators and
+/// Content-Type worked out when it was cached), or opened now.
+pub enum FileRep {
+    Cached(Arc<Entry>),
+    Opened {
+        file: File,
+        size: u64,
+        validators: Validators,
+    },
+}
+
+impl FileRep {
+    pub fn size(&self) -> u64 {
+        match self {
+            FileRep::Cached(entry) => entry.content.len() as u64,
+            FileRep::Opened { size, .. } => *size,
         }
-        slot.as_mut().map(f)
-    })
+    }
+
+    pub fn validators(&self) -> &Validators {
+        match self {
+            FileRep::Cached(entry) => &entry.validators,
+            FileRep::Opened { validators, .. } => validators,
+        }
+    }
+
+    /// The Content-Type of these bytes served under the name `type_path`: the file's own
+    /// path, or (for a `.gz` sibling) the name of which it is the compressed form.
+    pub fn content_type(&self, type_path: &Path) -> Value {
+        if let FileRep::Cached(entry) = self {
+            if key(type_path) == &*entry.key {
+                return Value::from(&entry.content_type);
+            }
+            if let Some(stem) = &entry.stem_type
+                && entry.key.strip_suffix(b".gz") == Some(key(type_path))
+            {
+                return Value::from(stem);
+            }
+        }
+        Value::Owned(content_type(type_path))
+    }
+
+    /// `len` bytes from `offset`: shared memory, or the file (sent with sendfile).
+    pub fn body(self, offset: u64, len: u64) -> Body {
+        match self {
+            FileRep::Cached(entry) => Body::Shared {
+                data: Arc::clone(&entry.content),
+                offset: offset as usize,
+                len: len as usize,
+            },
+            FileRep::Opened { file, .. } => Body::File { file, offset, len },
+        }
+    }
 }
 
-/// Sets up this thread's cache (its inotify descriptor) ahead of the first request.
-pub fn init() {
-    with_cache(|_| ());
+impl Default for FileCache {
+    fn default() -> FileCache {
+        FileCache::new()
+    }
 }
 
-/// Hands this thread's inotify descriptor to `add` (to put it in the worker's epoll set), so
-/// that the queue is read only when it holds events. None: there is no cache on this thread.
-pub fn register(
-    add: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
-) -> Option<std::io::Result<()>> {
-    with_cache(|cache| add(cache.inotify.as_fd()))
-}
+impl FileCache {
+    /// A cache with its inotify descriptor (or, if inotify cannot be had, one that caches
+    /// nothing).
+    pub fn new() -> FileCache {
+        let flags = inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK;
+        let cache = inotify::init(flags).ok().map(|fd| Cache {
+            inotify: fd,
+            entries: Entries::default(),
+            refused: HashMap::new(),
+            absent: HashMap::new(),
+            bytes: 0,
+            dirty: false,
+        });
+        FileCache {
+            cache,
+            clock: Instant::now(),
+        }
+    }
 
-/// The inotify queue is readable: apply the changes now, before the batch's requests.
-pub fn changes_ready() {
-    CACHE.with(|cell| {
-        if let Some(cache) = cell.borrow_mut().as_mut() {
+    /// The time of the batch of events about to be handled.
+    pub fn set_clock(&mut self, now: Instant) {
+        self.clock = now;
+    }
+
+    /// Hands the inotify descriptor to `add` (to put it in the worker's epoll set), so that
+    /// the queue is read only when it holds events. None: this cache caches nothing.
+    pub fn register(
+        &self,
+        add: impl FnOnce(BorrowedFd<'_>) -> std::io::Result<()>,
+    ) -> Option<std::io::Result<()>> {
+        self.cache.as_ref().map(|cache| add(cache.inotify.as_fd()))
+    }
+
+    /// The inotify queue is readable: apply the changes now, before the batch's requests.
+    pub fn changes_ready(&mut self) {
+        if let Some(cache) = &mut self.cache {
             cache.apply_changes();
         }
-    });
-}
+    }
 
-/// A new event-loop batch begins: changes may have happened while the loop waited (for a
-/// worker whose queue is not in its epoll set).
-pub fn begin_batch() {
-    CACHE.with(|cell| {
-        if let Some(cache) = cell.borrow_mut().as_mut() {
+    /// A new event-loop batch begins: changes may have happened while the loop waited (for a
+    /// worker whose queue is not in its epoll set).
+    pub fn begin_batch(&mut self) {
+        if let Some(cache) = &mut self.cache {
             cache.dirty = true;
         }
-    });
-}
+    }
 
-/// A request that may change files (anything but a static GET or HEAD) is being handled.
-pub fn note_possible_change() {
-    begin_batch();
-}
+    /// A request that may change files (anything but a static GET or HEAD) is being handled.
+    pub fn note_possible_change(&mut self) {
+        self.begin_batch();
+    }
 
-/// The cached content of `path`, if it is cached and current.
-pub fn lookup(path: &Path) -> Option<Arc<Entry>> {
-    with_cache(|cache| {
+    /// The regular file (from memory, or opened and cached when small) or directory at
+    /// `path`. Opened first and examined with fstat: one path walk, and no window between the
+    /// check and the use.
+    pub fn open(&mut self, path: &Path) -> std::io::Result<Found> {
+        if let Some(entry) = self.lookup(path) {
+            return Ok(Found::File(FileRep::Cached(entry)));
+        }
+        let (file, metadata) = open(path)?;
+        Ok(if metadata.is_file() {
+            Found::File(self.representation(path, file, metadata))
+        } else if metadata.is_dir() {
+            Found::Directory
+        } else {
+            Found::Other
+        })
+    }
+
+    /// The regular file at `path`, if there is one.
+    pub fn open_regular(&mut self, path: &Path) -> Option<FileRep> {
+        match self.open(path) {
+            Ok(Found::File(file)) => Some(file),
+            _ => None,
+        }
+    }
+
+    /// Like [`FileCache::open_regular`] for a path that usually does not exist (the `.gz`
+    /// sibling `gzip_static` looks for on every request): its absence is remembered, so that a
+    /// site where most files have no sibling does not pay a failing `open` per request.
+    pub fn open_if_present(&mut self, path: &Path) -> Option<FileRep> {
+        if self.known_absent(path) {
+            return None;
+        }
+        if let Some(entry) = self.lookup(path) {
+            return Some(FileRep::Cached(entry));
+        }
+        match open(path) {
+            Ok((file, metadata)) if metadata.is_file() => {
+                Some(self.representation(path, file, metadata))
+            }
+            Ok(_) => None,
+            Err(error) => {
+                if error.kind() == std::io::ErrorKind::NotFound {
+                    self.note_absent(path);
+                }
+                None
+            }
+        }
+    }
+
+    /// A regular file just opened: cached (and answered from memory) when small enough.
+    fn representation(&mut self, path: &Path, file: File, metadata: Metadata) -> FileRep {
+        match self.load(path, &file, &metadata) {
+            Some(entry) => FileRep::Cached(entry),
+            None => FileRep::Opened {
+                validators: Validators::of(&metadata),
+                file,
+                size: metadata.len(),
+            },
+        }
+    }
+
+    /// The cached content of `path`, if it is cached and current.
+    fn lookup(&mut self, path: &Path) -> Option<Arc<Entry>> {
+        let cache = self.cache.as_mut()?;
         if cache.dirty {
             cache.apply_changes();
         }
         let entry = cache.entries.get(key(path))?.clone();
-        if entry.checked.elapsed() < REVALIDATE {
+        if self.clock.saturating_duration_since(entry.checked) < REVALIDATE {
             return Some(entry);
         }
         match fs::metadata(path) {
             Ok(now) if same_file(&now, &entry.metadata) => {
                 let refreshed = Arc::new(Entry {
                     content: Arc::clone(&entry.content),
+                    key: entry.key.clone(),
                     metadata: now,
                     validators: entry.validators.clone(),
                     content_type: entry.content_type.clone(),
@@ -228,14 +367,14 @@ pub fn lookup(path: &Path) -> Option<Arc<Entry>> {
                 None
             }
         }
-    })
-    .flatten()
-}
+    }
 
-/// Whether `path` is known not to exist (recorded by [`note_absent`], and nothing changed in
-/// its directory since, within [`REVALIDATE`]).
-pub fn known_absent(path: &Path) -> bool {
-    with_cache(|cache| {
+    /// Whether `path` is known not to exist (recorded by [`FileCache::note_absent`], and
+    /// nothing changed in its directory since, within [`REVALIDATE`]).
+    fn known_absent(&mut self, path: &Path) -> bool {
+        let Some(cache) = &mut self.cache else {
+            return false;
+        };
         if cache.dirty {
             cache.apply_changes();
         }
@@ -247,14 +386,13 @@ pub fn known_absent(path: &Path) -> bool {
             }
             None => false,
         }
-    })
-    .unwrap_or(false)
-}
+    }
 
-/// Records that `path` was just found not to exist, if its directory can be watched. The
-/// absence is confirmed after the watch is set, so a file created in between is not missed.
-pub fn note_absent(path: &Path) {
-    with_cache(|cache| {
+    /// Records that `path` was just found not to exist, if its directory can be watched. The
+    /// absence is confirmed after the watch is set, so a file created in between is not
+    /// missed.
+    fn note_absent(&mut self, path: &Path) {
+        let Some(cache) = &mut self.cache else { return };
         let Some(dir) = path.parent() else { return };
         let Ok(watch) = inotify::add_watch(&cache.inotify, dir, WATCHED) else {
             return;
@@ -268,53 +406,49 @@ pub fn note_absent(path: &Path) {
         cache
             .absent
             .insert(path.to_path_buf(), (watch, Instant::now()));
-    });
-}
-
-/// Reads a small regular file that was just opened and keeps it (with pread: the file's
-/// offset stays where sendfile expects it). None if it does not fit, cannot be cached, or
-/// changed while it was read.
-pub fn load(path: &Path, file: &File, metadata: &Metadata) -> Option<Arc<Entry>> {
-    if !metadata.is_file() || metadata.len() > MAX_FILE {
-        return None;
     }
-    let refused = with_cache(|cache| {
-        cache
+
+    /// Reads a small regular file that was just opened and keeps it (with pread: the file's
+    /// offset stays where sendfile expects it). None if it does not fit, cannot be cached, or
+    /// changed while it was read.
+    fn load(&mut self, path: &Path, file: &File, metadata: &Metadata) -> Option<Arc<Entry>> {
+        if !metadata.is_file() || metadata.len() > MAX_FILE {
+            return None;
+        }
+        let cache = self.cache.as_mut()?;
+        if cache
             .refused
             .get(path)
             .is_some_and(|since| since.elapsed() < REVALIDATE)
-    })?;
-    if refused {
-        return None;
-    }
-    // Through a symlink, the watched directory would not be the file's own: never cached.
-    if fs::canonicalize(path).ok()? != path {
-        with_cache(|cache| cache.refuse(path));
-        return None;
-    }
-    let mut content = vec![0; metadata.len() as usize + 1];
-    let mut filled = 0;
-    while filled < content.len() {
-        match file.read_at(&mut content[filled..], filled as u64) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
+        {
+            return None;
         }
-    }
-    content.truncate(filled);
-    let after = file.metadata().ok()?;
-    if content.len() as u64 != after.len() || !same_file(&after, metadata) {
-        return None;
-    }
-    with_cache(|cache| {
+        // Through a symlink, the watched directory would not be the file's own: never cached.
+        if fs::canonicalize(path).ok()? != path {
+            cache.refuse(path);
+            return None;
+        }
+        let mut content = vec![0; metadata.len() as usize + 1];
+        let mut filled = 0;
+        while filled < content.len() {
+            match file.read_at(&mut content[filled..], filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        content.truncate(filled);
+        let after = file.metadata().ok()?;
+        if content.len() as u64 != after.len() || !same_file(&after, metadata) {
+            return None;
+        }
         let entry = cache.insert(path, content, after);
         if entry.is_none() {
             cache.refuse(path);
         }
         entry
-    })
-    .flatten()
+    }
 }
 
 fn same_file(a: &Metadata, b: &Metadata) -> bool {
@@ -345,11 +479,12 @@ impl Cache {
         self.bytes += content.len();
         let stem_type = key(path)
             .strip_suffix(b".gz")
-            .map(|stem| content_type(Path::new(std::ffi::OsStr::from_bytes(stem))));
+            .map(|stem| content_type(Path::new(std::ffi::OsStr::from_bytes(stem))).into());
         let entry = Arc::new(Entry {
             content: content.into(),
+            key: key(path).into(),
             validators: Validators::of(&metadata),
-            content_type: content_type(path),
+            content_type: content_type(path).into(),
             stem_type,
             metadata,
             watch,
@@ -423,30 +558,31 @@ mod tests {
         dir
     }
 
-    fn cache_file(path: &Path) -> Option<Arc<Entry>> {
+    fn cache_file(cache: &mut FileCache, path: &Path) -> Option<Arc<Entry>> {
         let file = File::open(path).unwrap();
         let metadata = file.metadata().unwrap();
-        load(path, &file, &metadata)
+        cache.load(path, &file, &metadata)
     }
 
     #[test]
     fn an_entry_keeps_its_type_and_validators_and_a_gz_entry_the_type_of_its_stem() {
+        let mut cache = FileCache::new();
         let dir = temp_dir("types");
         let gz = dir.join("page.html.gz");
         fs::write(&gz, b"x").unwrap();
-        let entry = cache_file(&gz).unwrap();
-        assert_eq!(entry.content_type, super::content_type(&gz));
+        let entry = cache_file(&mut cache, &gz).unwrap();
+        assert_eq!(*entry.content_type, super::content_type(&gz));
         assert_ne!(
-            entry.content_type,
+            *entry.content_type,
             super::content_type(&dir.join("page.html"))
         );
         assert_eq!(entry.stem_type.as_deref(), Some("text/html; charset=utf-8"));
         let plain = dir.join("page.txt");
         fs::write(&plain, b"y").unwrap();
-        let entry = cache_file(&plain).unwrap();
-        assert_eq!(entry.content_type, "text/plain; charset=utf-8");
+        let entry = cache_file(&mut cache, &plain).unwrap();
+        assert_eq!(&*entry.content_type, "text/plain; charset=utf-8");
         assert_eq!(entry.stem_type, None);
-        let fresh = super::Validators::of(&fs::metadata(&plain).unwrap());
+        let fresh = Validators::of(&fs::metadata(&plain).unwrap());
         assert_eq!(entry.validators.etag(), fresh.etag());
         assert_eq!(entry.validators.last_modified(), fresh.last_modified());
         fs::remove_dir_all(&dir).unwrap();
@@ -454,21 +590,22 @@ mod tests {
 
     #[test]
     fn a_small_file_is_served_from_memory_until_it_changes() {
+        let mut cache = FileCache::new();
         let dir = temp_dir("change");
         let path = dir.join("a.txt");
         fs::write(&path, b"one").unwrap();
-        assert_eq!(&*cache_file(&path).unwrap().content, b"one");
-        begin_batch();
-        assert_eq!(&*lookup(&path).unwrap().content, b"one");
+        assert_eq!(&*cache_file(&mut cache, &path).unwrap().content, b"one");
+        cache.begin_batch();
+        assert_eq!(&*cache.lookup(&path).unwrap().content, b"one");
         fs::OpenOptions::new()
             .append(true)
             .open(&path)
             .unwrap()
             .write_all(b"two")
             .unwrap();
-        begin_batch();
+        cache.begin_batch();
         assert!(
-            lookup(&path).is_none(),
+            cache.lookup(&path).is_none(),
             "a modified file must not be served from the cache"
         );
         fs::remove_dir_all(&dir).unwrap();
@@ -476,68 +613,75 @@ mod tests {
 
     #[test]
     fn replacing_or_deleting_a_file_drops_it() {
+        let mut cache = FileCache::new();
         let dir = temp_dir("replace");
         let path = dir.join("b.txt");
         fs::write(&path, b"old").unwrap();
-        cache_file(&path).unwrap();
+        cache_file(&mut cache, &path).unwrap();
         fs::write(dir.join("b.tmp"), b"new").unwrap();
         fs::rename(dir.join("b.tmp"), &path).unwrap();
-        note_possible_change();
-        assert!(lookup(&path).is_none());
-        cache_file(&path).unwrap();
+        cache.note_possible_change();
+        assert!(cache.lookup(&path).is_none());
+        cache_file(&mut cache, &path).unwrap();
         fs::remove_file(&path).unwrap();
-        note_possible_change();
-        assert!(lookup(&path).is_none());
+        cache.note_possible_change();
+        assert!(cache.lookup(&path).is_none());
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn a_file_reached_through_a_symlink_is_not_cached_and_not_read_again_at_once() {
+        let mut cache = FileCache::new();
         let dir = temp_dir("symlink");
         fs::write(dir.join("real.txt"), b"real").unwrap();
         std::os::unix::fs::symlink(dir.join("real.txt"), dir.join("link.txt")).unwrap();
         let link = dir.join("link.txt");
-        assert!(cache_file(&link).is_none());
-        assert!(CACHE.with(|c| c.borrow().as_ref().unwrap().refused.contains_key(&link)));
-        assert!(cache_file(&link).is_none());
+        assert!(cache_file(&mut cache, &link).is_none());
+        assert!(cache.cache.as_ref().unwrap().refused.contains_key(&link));
+        assert!(cache_file(&mut cache, &link).is_none());
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn an_absent_path_is_remembered_until_it_is_created() {
+        let mut cache = FileCache::new();
         let dir = temp_dir("absent");
         let path = dir.join("x.css.gz");
-        assert!(!known_absent(&path));
-        note_absent(&path);
-        begin_batch();
-        assert!(known_absent(&path));
+        assert!(!cache.known_absent(&path));
+        cache.note_absent(&path);
+        cache.begin_batch();
+        assert!(cache.known_absent(&path));
         fs::write(&path, b"now here").unwrap();
-        begin_batch();
-        assert!(!known_absent(&path), "a created file must not stay absent");
+        cache.begin_batch();
+        assert!(
+            !cache.known_absent(&path),
+            "a created file must not stay absent"
+        );
         // A path that exists is never recorded as absent.
-        note_absent(&path);
-        assert!(!known_absent(&path));
+        cache.note_absent(&path);
+        assert!(!cache.known_absent(&path));
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn many_cached_files_each_answer_with_their_own_content() {
+        let mut cache = FileCache::new();
         let dir = temp_dir("many");
         let paths: Vec<PathBuf> = (0..300).map(|i| dir.join(format!("f{i}.txt"))).collect();
         for (i, path) in paths.iter().enumerate() {
             fs::write(path, format!("content {i}")).unwrap();
         }
         // The writes' inotify events are taken in before anything is cached.
-        begin_batch();
-        assert!(lookup(&paths[0]).is_none());
+        cache.begin_batch();
+        assert!(cache.lookup(&paths[0]).is_none());
         for path in &paths {
-            cache_file(path).unwrap();
+            cache_file(&mut cache, path).unwrap();
         }
         for (i, path) in paths.iter().enumerate() {
-            let entry = lookup(path).expect("a cached file is found");
+            let entry = cache.lookup(path).expect("a cached file is found");
             assert_eq!(&*entry.content, format!("content {i}").as_bytes());
         }
-        assert!(lookup(&dir.join("f300.txt")).is_none());
+        assert!(cache.lookup(&dir.join("f300.txt")).is_none());
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -564,10 +708,11 @@ mod tests {
 
     #[test]
     fn large_files_are_not_cached() {
+        let mut cache = FileCache::new();
         let dir = temp_dir("large");
         let path = dir.join("big.bin");
         fs::write(&path, vec![0u8; MAX_FILE as usize + 1]).unwrap();
-        assert!(cache_file(&path).is_none());
+        assert!(cache_file(&mut cache, &path).is_none());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

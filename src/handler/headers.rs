@@ -31,17 +31,19 @@ pub fn decorate(response: &mut Response, settings: &Settings, now: SystemTime, f
         && !script_decided
         && let Some((expires, cache_control)) = expires_fields(settings.expires, now)
     {
-        response.headers.push((Cow::Borrowed("Expires"), expires));
         response
             .headers
-            .push((Cow::Borrowed("Cache-Control"), cache_control));
+            .push((Cow::Borrowed("Expires"), expires.into()));
+        response
+            .headers
+            .push((Cow::Borrowed("Cache-Control"), cache_control.into()));
     }
     for header in &settings.add_headers {
         // An empty value adds nothing (but, as in nginx, still stops the inheritance).
         if (success || header.always) && !header.value.is_empty() {
             response
                 .headers
-                .push((Cow::Owned(header.name.clone()), header.value.clone()));
+                .push((Cow::Owned(header.name.clone()), header.value.clone().into()));
         }
     }
 }
@@ -140,7 +142,7 @@ mod tests {
     fn decorated(status: u16, from_cgi: bool, own: &[(&'static str, &str)]) -> Response {
         let mut response = Response::new(status, Body::Empty);
         for (name, value) in own {
-            response = response.with_header(*name, *value);
+            response = response.with_header(*name, value.to_string());
         }
         decorate(&mut response, &settings(), at(0), from_cgi);
         response

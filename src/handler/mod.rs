@@ -10,21 +10,25 @@
 //! [`MAX_INTERNAL_REDIRECTS`] times, as in nginx.
 
 pub mod file_cache;
+pub mod file_info;
 pub mod headers;
 pub mod pages;
 pub mod route;
+pub mod script;
 pub mod static_files;
 pub mod upload;
 pub mod vars;
 
 pub use route::{Site, select_location, select_server};
 
-use crate::cgi::script::{self, Script};
+use file_cache::FileCache;
+
+use crate::cgi::Script;
 use crate::config::{ErrorPageStatus, Methods, Template, TryFallback, TryFiles};
 use crate::http::path;
 use crate::http::request::{Method, Request, RoutedTo};
 use crate::http::response::{Body, Response};
-use crate::server::log;
+use crate::log;
 use route::{Captures, Routed};
 use std::net::SocketAddr;
 use vars::{Into, Vars};
@@ -115,14 +119,14 @@ struct PendingStatus {
 
 /// Decides how to answer `request`, routed to `site`, following internal redirects (which
 /// may change `request.path` and `request.query`, as they change nginx's `$uri` and `$args`).
-/// Records the final location in `request.routed`.
-pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo) -> Plan {
+/// Records the final location in `request.routed`. `files`: the worker's file cache.
+pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut FileCache) -> Plan {
     if !matches!(request.method, Method::Get | Method::Head) {
-        file_cache::note_possible_change();
+        files.note_possible_change();
     }
     let captures = route::captures_for(site, &request.path);
     // The common case, no internal redirect: nothing is copied.
-    let mut redirect = match plan_once(request, site, &captures, conn) {
+    let mut redirect = match plan_once(request, site, &captures, conn, files) {
         Step::Plan(plan) => match named_error_page(&plan, site) {
             None => {
                 request.routed = Some(RoutedTo::new(site.id));
@@ -162,7 +166,7 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo) -> Plan {
             }
         };
         current = routed.site;
-        let step = plan_once(request, &current, &routed.captures, conn);
+        let step = plan_once(request, &current, &routed.captures, conn, files);
         redirect = match step {
             Step::Redirect(next) => (next, status),
             // nginx answers one error with one error page (no `recursive_error_pages`).
@@ -218,7 +222,13 @@ fn with_status(plan: Plan, pending: Option<PendingStatus>) -> Plan {
 
 /// nginx's phases in one location: `return`, then the method check, then `try_files`, then the
 /// handler of the method.
-fn plan_once(request: &mut Request, site: &Site, captures: &Captures, conn: &ConnInfo) -> Step {
+fn plan_once(
+    request: &mut Request,
+    site: &Site,
+    captures: &Captures,
+    conn: &ConnInfo,
+    files: &mut FileCache,
+) -> Step {
     let settings = site.settings;
     if let Some(ret) = &settings.return_ {
         let vars = Vars {
@@ -234,7 +244,7 @@ fn plan_once(request: &mut Request, site: &Site, captures: &Captures, conn: &Con
             &vars,
         )));
     }
-    if !settings.allow_methods.allows(request.method.as_set()) {
+    if !settings.allow_methods.allows(Methods::of(request.method)) {
         return Step::Plan(Plan::Respond(method_not_allowed(
             settings.allow_methods,
             site,
@@ -245,7 +255,7 @@ fn plan_once(request: &mut Request, site: &Site, captures: &Captures, conn: &Con
     {
         return step;
     }
-    Step::Plan(content(request, site))
+    Step::Plan(content(request, site, files))
 }
 
 /// `try_files`: the first name that exists (a directory for a name ending in `/`, anything
@@ -304,7 +314,7 @@ fn try_files_phase(
 }
 
 /// The handler of the request's method, in the location.
-fn content(request: &Request, site: &Site) -> Plan {
+fn content(request: &Request, site: &Site, files: &mut FileCache) -> Plan {
     let settings = site.settings;
     if matches!(request.method, Method::Get | Method::Head | Method::Post) {
         match script::locate(&request.path, site) {
@@ -317,7 +327,7 @@ fn content(request: &Request, site: &Site) -> Plan {
         }
     }
     match request.method {
-        Method::Get | Method::Head => Plan::Respond(static_files::serve(request, site)),
+        Method::Get | Method::Head => Plan::Respond(static_files::serve(request, site, files)),
         Method::Post | Method::Put if settings.upload_store.is_some() => {
             match upload::Upload::start(request, site) {
                 Ok(upload) => Plan::Upload(Box::new(upload)),
@@ -395,7 +405,7 @@ pub fn redirect(status: u16, location: &str) -> Response {
         reason = pages::reason(status),
         href = pages::html_escape(location),
     );
-    Response::html(status, html).with_header("Location", location)
+    Response::html(status, html).with_header("Location", location.to_string())
 }
 
 /// The error response for `status`: the `error_page` configured for it (served with the
@@ -422,7 +432,7 @@ fn configured_error_page(status: u16, site: &Site) -> Option<Response> {
     };
     let page_site = select_location(site.server, uri);
     let file_path = page_site.file_path(uri);
-    let (file, metadata) = static_files::open_regular(&file_path).ok()?;
+    let (file, metadata) = file_info::open_regular(&file_path).ok()?;
     let len = metadata.len();
     Some(
         Response::new(
@@ -433,7 +443,7 @@ fn configured_error_page(status: u16, site: &Site) -> Option<Response> {
                 len,
             },
         )
-        .with_header("Content-Type", static_files::content_type(&file_path)),
+        .with_header("Content-Type", file_info::content_type(&file_path)),
     )
 }
 
@@ -470,7 +480,7 @@ mod tests {
             client_cert: None,
         };
         let site = select_location(server, &request.path);
-        let plan = plan(&mut request, &site, &conn);
+        let plan = plan(&mut request, &site, &conn, &mut FileCache::new());
         (plan, request)
     }
 

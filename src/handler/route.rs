@@ -153,20 +153,17 @@ impl VirtualHosts {
         &self.servers
     }
 
-    /// The server for a request's `host` (lower-case, without port; None without one), with
-    /// the groups of the expression that chose it.
-    pub fn select<'a>(
-        &self,
-        servers: &'a [Server],
-        host: Option<&str>,
-    ) -> (&'a Server, Captures<'a>) {
+    /// The server (an index into `servers`) for a request's `host` (lower-case, without
+    /// port; None without one), with the match of the expression that chose it when that
+    /// expression has groups.
+    pub fn select(&self, servers: &[Server], host: Option<&str>) -> (usize, Option<HostMatch>) {
         let default = self.servers.first().map_or(0, |&s| s);
         if self.single {
-            return (&servers[default], Captures::default());
+            return (default, None);
         }
         let host = host.unwrap_or("");
         if let Some(&s) = self.exact.get(host) {
-            return (&servers[s], Captures::default());
+            return (s, None);
         }
         if !host.is_empty() {
             // Longest first: from the first dot on, then the next...
@@ -175,32 +172,51 @@ impl VirtualHosts {
                 .filter(|(i, _)| *i > 0)
                 .find_map(|(i, _)| self.leading.get(&host[i..]));
             if let Some(&s) = leading {
-                return (&servers[s], Captures::default());
+                return (s, None);
             }
             let trailing = host
                 .rmatch_indices('.')
                 .filter(|(i, _)| i + 1 < host.len())
                 .find_map(|(i, _)| self.trailing.get(&host[..=i]));
             if let Some(&s) = trailing {
-                return (&servers[s], Captures::default());
+                return (s, None);
             }
-            for &(s, i) in &self.regexes {
-                let server = &servers[s];
-                let Some(ServerName::Regex(regex)) = server.names.get(i) else {
+            for &(s, name) in &self.regexes {
+                let Some(ServerName::Regex(regex)) = servers[s].names.get(name) else {
                     continue;
                 };
                 let mut groups = regex.capture_locations();
                 if regex.captures_read(&mut groups, host).is_some() {
-                    let captures = if regex.captures_len() > 1 {
-                        Captures::new(regex, host, groups)
-                    } else {
-                        Captures::default()
-                    };
-                    return (server, captures);
+                    let found = (regex.captures_len() > 1).then(|| HostMatch {
+                        name,
+                        host: host.to_string(),
+                        groups,
+                    });
+                    return (s, found);
                 }
             }
         }
-        (&servers[default], Captures::default())
+        (default, None)
+    }
+}
+
+/// The match of a `server_name` expression with groups, kept with the request's route (owned:
+/// the route outlives the borrow of the configuration).
+#[derive(Debug, Clone)]
+pub struct HostMatch {
+    /// The index of the name in its server's `names`.
+    name: usize,
+    host: String,
+    groups: regex::CaptureLocations,
+}
+
+impl HostMatch {
+    /// The groups, as variables take them, for the server that was chosen.
+    pub fn captures<'a>(&self, server: &'a Server) -> Captures<'a> {
+        match server.names.get(self.name) {
+            Some(ServerName::Regex(regex)) => Captures::new(regex, &self.host, self.groups.clone()),
+            _ => Captures::default(),
+        }
     }
 }
 
@@ -216,9 +232,8 @@ pub fn select_server<'a>(
         .first()
         .and_then(|&s| servers[s].listen.first().copied())
         .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
-    VirtualHosts::new(servers, candidates, address)
-        .select(servers, host)
-        .0
+    let (server, _) = VirtualHosts::new(servers, candidates, address).select(servers, host);
+    &servers[server]
 }
 
 /// The location for `path` (see the module comment).
@@ -477,7 +492,9 @@ mod tests {
     fn who(servers: &[Server], host: Option<&str>) -> String {
         let all: Vec<usize> = (0..servers.len()).collect();
         let hosts = VirtualHosts::new(servers, &all, "0.0.0.0:80".parse().unwrap());
-        let (server, captures) = hosts.select(servers, host);
+        let (server, found) = hosts.select(servers, host);
+        let server = &servers[server];
+        let captures = found.map_or_else(Captures::default, |m| m.captures(server));
         let text = server.settings.return_.as_ref().unwrap().target.as_ref();
         let mut who = text.map(|t| t.expand(|_, _| {})).unwrap_or_default();
         if let Some(g) = captures.group(1) {
@@ -571,16 +588,20 @@ mod tests {
         for i in (0..10_000).step_by(7) {
             let host = format!("h{i}.example.com");
             assert_eq!(
-                hosts.select(&s, Some(&host)).0.server_names[0],
+                s[hosts.select(&s, Some(&host)).0].server_names[0],
                 "h0.example.com"
             );
             let host = format!("a.b.w{i}.example.org");
             assert_eq!(
-                hosts.select(&s, Some(&host)).0.server_names[0],
+                s[hosts.select(&s, Some(&host)).0].server_names[0],
                 "h0.example.com"
             );
         }
-        assert!(hosts.select(&s, Some("nothing")).0.server_names.is_empty());
+        assert!(
+            s[hosts.select(&s, Some("nothing")).0]
+                .server_names
+                .is_empty()
+        );
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 

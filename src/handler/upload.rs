@@ -48,11 +48,11 @@ pub fn sweep_abandoned(store: &std::path::Path) -> usize {
 use self::reply::Stored;
 use self::store::{Put, Store};
 use super::route::Site;
-use super::{pages, select_location, static_files};
+use super::{file_info, pages, select_location};
 use crate::http::multipart::{self, Event, MultipartError, MultipartParser};
 use crate::http::request::{Method, Request};
 use crate::http::response::{Body, Response};
-use crate::server::log;
+use crate::log;
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -466,7 +466,7 @@ impl ErrorPages {
     /// The configured page for `status` if it can be read, else the built-in one.
     fn response(&self, status: u16) -> Response {
         if let Some((_, path)) = self.0.iter().find(|(s, _)| *s == status)
-            && let Ok((file, metadata)) = static_files::open_regular(path)
+            && let Ok((file, metadata)) = file_info::open_regular(path)
         {
             let len = metadata.len();
             return Response::new(
@@ -477,7 +477,7 @@ impl ErrorPages {
                     len,
                 },
             )
-            .with_header("Content-Type", static_files::content_type(path));
+            .with_header("Content-Type", file_info::content_type(path));
         }
         Response::html(status, pages::error_page(status))
     }

@@ -44,18 +44,6 @@ impl Method {
             Method::Delete => "DELETE",
         }
     }
-
-    /// The same method as a member of the configuration's method set.
-    pub fn as_set(self) -> crate::config::Methods {
-        use crate::config::Methods;
-        match self {
-            Method::Get => Methods::GET,
-            Method::Head => Methods::HEAD,
-            Method::Post => Methods::POST,
-            Method::Put => Methods::PUT,
-            Method::Delete => Methods::DELETE,
-        }
-    }
 }
 
 /// How the request body is delimited (RFC 9112 §6.3).

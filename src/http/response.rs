@@ -1,8 +1,9 @@
-//! Responses as handlers describe them, and the serialisation of a response head.
+//! Responses as handlers describe them, and the serialisation of an HTTP/1 response head.
 //!
-//! A handler returns a [`Response`]: status, its own header fields and a [`Body`]. The
-//! connection adds what belongs to the connection (Date, Server, Connection, framing) when it
-//! writes the head with [`write_head`].
+//! A handler returns a [`Response`]: status, its own header fields and a [`Body`]. An exchange
+//! hands the protocol a [`Head`] (a handler's response split from its body, or a backend's
+//! head); the protocol adds what belongs to the connection (Date, Server, Connection, framing)
+//! when it writes the head, over HTTP/1 with [`write_head`].
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -42,11 +43,77 @@ impl Body {
     }
 }
 
+/// A header field's value: a constant, a string made for this response, or one shared with a
+/// cache entry (a cached file's type and validators: counted, not copied, per response).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Static(&'static str),
+    Owned(String),
+    Shared(Arc<str>),
+}
+
+impl Value {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Value::Static(s) => s,
+            Value::Owned(s) => s,
+            Value::Shared(s) => s,
+        }
+    }
+}
+
+impl std::ops::Deref for Value {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Owned(s)
+    }
+}
+
+impl From<&'static str> for Value {
+    fn from(s: &'static str) -> Value {
+        Value::Static(s)
+    }
+}
+
+impl From<Arc<str>> for Value {
+    fn from(s: Arc<str>) -> Value {
+        Value::Shared(s)
+    }
+}
+
+impl From<&Arc<str>> for Value {
+    fn from(s: &Arc<str>) -> Value {
+        Value::Shared(Arc::clone(s))
+    }
+}
+
+impl PartialEq<str> for Value {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Value {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// Header fields: names (mostly constants) and values.
+pub type Fields = Vec<(Cow<'static, str>, Value)>;
+
 #[derive(Debug)]
 pub struct Response {
     pub status: u16,
     /// Handler-specific fields (Content-Type, ETag, Location, Allow, ...).
-    pub headers: Vec<(Cow<'static, str>, String)>,
+    pub headers: Fields,
     pub body: Body,
     /// The connection must close after this response (for example: the request body was not
     /// read, so the next request cannot be found).
@@ -66,7 +133,7 @@ impl Response {
     pub fn with_header(
         mut self,
         name: impl Into<Cow<'static, str>>,
-        value: impl Into<String>,
+        value: impl Into<Value>,
     ) -> Response {
         self.headers.push((name.into(), value.into()));
         self
@@ -86,6 +153,66 @@ impl Response {
     }
 }
 
+impl Response {
+    /// The head and the body, apart: the head goes to the protocol, the body is pulled.
+    pub fn into_parts(self) -> (Head, Body) {
+        let head = Head {
+            status: self.status,
+            reason: None,
+            headers: self.headers,
+            length: Some(self.body.len()),
+            close: self.close,
+        };
+        (head, self.body)
+    }
+}
+
+/// A response head, protocol-neutral: what an exchange hands the protocol to frame and send.
+#[derive(Debug)]
+pub struct Head {
+    pub status: u16,
+    /// The reason phrase when it is not the standard one (a CGI script's own).
+    pub reason: Option<String>,
+    /// The exchange's fields (Content-Type, ETag, a backend's fields...): never the framing or
+    /// connection fields, which are the protocol's.
+    pub headers: Fields,
+    /// The body's length, when known before the body is sent.
+    pub length: Option<u64>,
+    /// The connection must close after this response (the request body was not read).
+    pub close: bool,
+}
+
+impl Head {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One piece of a response body, as the protocol pulls it from an exchange. Bytes and file
+/// ranges stay the exchange's until the protocol says how many it took (`consume`); a later pull
+/// returns the bytes not taken first, unchanged.
+#[derive(Debug)]
+pub enum Pull<'a> {
+    Bytes(&'a [u8]),
+    /// `len` bytes of `file` from `offset`: the protocol may send them with sendfile.
+    File {
+        file: &'a File,
+        offset: u64,
+        len: u64,
+    },
+    /// Nothing now: the exchange waits for its producer (a backend's fd), whose event will
+    /// drive the connection again.
+    Wait,
+    /// The body is complete.
+    End,
+    /// The body cannot be completed (the backend failed in its middle): the protocol must
+    /// not let it look complete (HTTP/1: no last chunk, and the connection closes).
+    Abort,
+}
+
 /// Statuses that never carry a body or a Content-Length describing one (RFC 9110 §8.6, §15.4.5).
 pub fn status_has_body(status: u16) -> bool {
     !(status < 200 || status == 204 || status == 304)
@@ -101,24 +228,26 @@ pub enum Framing {
     None,
 }
 
-/// Serialises a response head into `out`. `reason` defaults to the standard phrase.
+/// Serialises an HTTP/1.1 response head into `out`: the status line with `reason`, Server and
+/// Date, the exchange's `headers`, the framing field and Connection.
 pub fn write_head(
     out: &mut Vec<u8>,
-    response: &Response,
+    status: u16,
     reason: &str,
+    headers: &[(Cow<'static, str>, Value)],
     date: &str,
     framing: Framing,
     keep_alive: bool,
 ) {
     // By plain copies: core::fmt cost ~1,000 instructions per head here.
     out.extend_from_slice(b"HTTP/1.1 ");
-    push_decimal(out, u64::from(response.status));
+    push_decimal(out, u64::from(status));
     out.push(b' ');
     out.extend_from_slice(reason.as_bytes());
     out.extend_from_slice(b"\r\nServer: webserv\r\nDate: ");
     out.extend_from_slice(date.as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in &response.headers {
+    for (name, value) in headers {
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -141,7 +270,7 @@ pub fn write_head(
 }
 
 /// Appends `n` in decimal.
-fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
@@ -165,8 +294,9 @@ mod tests {
         let mut out = Vec::new();
         write_head(
             &mut out,
-            &response,
+            response.status,
             "Not Found",
+            &response.headers,
             "D",
             Framing::Length(1),
             false,

@@ -1,21 +1,16 @@
 //! The running server: binds the listeners, starts the workers, and turns signals into
-//! reloads and shutdowns. `connection` is the per-client state machine, `worker` the event
-//! loop, `output` the write queue, `log` the access and error logs.
+//! reloads and shutdowns. `worker` is the event loop (each client connection is a `protocol`
+//! session), `runtime` what a worker serves with.
 
-mod client_cert;
-mod connection;
-mod fault;
 mod listener;
-pub mod log;
-mod output;
 mod runtime;
-mod transport;
 mod worker;
 
 use crate::config::{self, Config};
+use crate::log;
 use crate::sys;
 use listener::Listener;
-use runtime::Runtime;
+pub use runtime::Runtime;
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::fd::OwnedFd;
 use std::collections::HashMap;
@@ -120,7 +115,7 @@ pub fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot catch signals: {e}"))?;
 
     raise_file_limit();
-    fault::init();
+    crate::fault::init();
     worker::log_panics();
     let mut listeners = bind_all(&config, &[])?;
     let worker_count = config.workers.max(1);

@@ -3,25 +3,23 @@
 //! request started with.
 
 use super::listener::Listener;
-use super::log::Sink;
-use super::transport::{self, AddressOptions, CertSource};
 use crate::acme::{self, Challenges};
 use crate::config::Config;
 use crate::handler::route::VirtualHosts;
+use crate::log::Sink;
+use crate::transport::{self, AddressOptions, CertSource};
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub struct Runtime {
-    pub config: Config,
+    /// Shared with the exchanges under way, which keep the one their request started with.
+    pub config: Arc<Config>,
     /// For each bound address: its servers, the default first, and their names.
     routes: Vec<(SocketAddr, VirtualHosts)>,
     /// For each bound TLS address: its rustls configuration.
     tls: Vec<(SocketAddr, Arc<ServerConfig>)>,
     pub access_log: Option<Sink>,
-    /// Some site adds fields to its responses (`add_header`, `expires`): when none does, the
-    /// connection need not look its site up again for each response.
-    pub decorates: bool,
     /// The ACME challenges to answer (HTTP-01), when some server has `acme_certificate`.
     pub acme: Option<Arc<Challenges>>,
 }
@@ -95,17 +93,11 @@ impl Runtime {
                 (listener.local, hosts)
             })
             .collect();
-        let decorates = config.servers.iter().any(|server| {
-            std::iter::once(&server.settings)
-                .chain(server.locations.iter().map(|l| &l.settings))
-                .any(crate::handler::headers::decorates)
-        });
         Ok(Runtime {
-            config,
+            config: Arc::new(config),
             routes,
             tls,
             access_log,
-            decorates,
             acme: challenges,
         })
     }

@@ -9,14 +9,13 @@
 //! upload temporary removed, and the worker goes on serving the others. [`log_panics`] sends
 //! the panic's message and location to the error log.
 
-use super::connection::{Connection, Context, Drive};
 use super::listener::Listener;
-use super::log;
 use super::runtime::Runtime;
-use super::transport::{TlsStream, Transport};
-use crate::cgi::process;
-use crate::event::{Kind, Poller, Ready, Timers, Token};
-use crate::handler::file_cache;
+use crate::event::{Kind, Poller, Ready, TimerKey, Timers, Token};
+use crate::local::Local;
+use crate::log;
+use crate::protocol::{Connection, Context, Drive};
+use crate::transport::{TlsStream, Transport};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
@@ -95,6 +94,8 @@ pub struct Worker {
     pauses_unlogged: u32,
     /// The file cache's inotify queue is in the epoll set (else it is read every batch).
     cache_registered: bool,
+    /// What this worker lends to the connections it drives.
+    local: Local,
 }
 
 impl Worker {
@@ -105,10 +106,12 @@ impl Worker {
         messages: Receiver<Control>,
     ) -> std::io::Result<Worker> {
         let poller = Poller::new(256)?;
-        file_cache::init();
+        let local = Local::default();
         poller.add_readable(&*control, Token::new(Kind::Control, 0, 0))?;
         let cache_token = Token::new(Kind::FileCache, 0, 0);
-        let cache_registered = file_cache::register(|fd| poller.add_readable(fd, cache_token))
+        let cache_registered = local
+            .files
+            .register(|fd| poller.add_readable(fd, cache_token))
             .is_some_and(|r| r.is_ok());
         let mut worker = Worker {
             poller,
@@ -132,6 +135,7 @@ impl Worker {
             exhaustion_logged: None,
             pauses_unlogged: 0,
             cache_registered,
+            local,
         };
         worker.set_accepting(true);
         Ok(worker)
@@ -186,35 +190,33 @@ impl Worker {
             }
             self.tick_clock();
             if !self.cache_registered {
-                file_cache::begin_batch();
+                self.local.files.begin_batch();
             } else if events.iter().any(|e| e.token.kind == Kind::FileCache) {
                 // Before any request of the batch, which may causally follow the change.
-                file_cache::changes_ready();
+                self.local.files.changes_ready();
             }
             let now = Instant::now();
+            self.local.files.set_clock(now);
             for event in &events {
                 match event.token.kind {
                     Kind::Listener => self.accept(event.token.slot as usize, now),
                     Kind::Control => self.control(now),
                     Kind::FileCache => {}
-                    Kind::Connection | Kind::CgiStdout | Kind::CgiStdin | Kind::CgiExit => {
+                    Kind::Connection | Kind::Upstream => {
                         let token = event.token;
                         let Some(connection) = self.connection(token.slot, token.generation) else {
                             continue;
                         };
+                        let ready = [event.readable, event.writable, event.hangup, event.error];
                         let noted = panic::catch_unwind(AssertUnwindSafe(|| match token.kind {
-                            Kind::Connection => connection.ready(
-                                event.readable,
-                                event.writable,
-                                event.hangup,
-                                event.error,
-                            ),
-                            Kind::CgiStdout => connection.cgi_ready(true, false, false),
-                            Kind::CgiStdin => connection.cgi_ready(false, true, false),
-                            _ => connection.cgi_ready(false, false, true),
+                            Kind::Connection => {
+                                let [readable, writable, hangup, error] = ready;
+                                connection.ready(readable, writable, hangup, error)
+                            }
+                            _ => connection.upstream_ready(token.stream, token.role, ready),
                         }));
                         match noted {
-                            Ok(()) => self.drive(token.slot, now, false),
+                            Ok(()) => self.drive(token.slot, now, None),
                             Err(_) => self.close_after_panic(token.slot),
                         }
                     }
@@ -223,7 +225,7 @@ impl Worker {
             let yielded = std::mem::take(&mut self.yielded);
             for (slot, generation) in yielded {
                 if self.connection(slot, generation).is_some() {
-                    self.drive(slot, now, false);
+                    self.drive(slot, now, None);
                 }
             }
             self.expire(now);
@@ -236,7 +238,7 @@ impl Worker {
                 }
             }
             self.flush_access_log();
-            self.orphans = process::reap_orphans();
+            self.orphans = self.local.processes.reap_orphans();
         }
     }
 
@@ -331,9 +333,9 @@ impl Worker {
         };
         let generation = self.slots[slot as usize].generation;
         let transport = match self.runtime.tls_for(listen) {
-            None => Transport::Plain(socket),
+            None => Transport::plain(socket),
             Some(config) => match TlsStream::new(socket, config) {
-                Ok(tls) => Transport::Tls(Box::new(tls)),
+                Ok(tls) => Transport::tls(tls),
                 Err(error) => {
                     log::error(&format!("TLS session: {error}"));
                     self.free.push(slot);
@@ -343,7 +345,7 @@ impl Worker {
         };
         let connection = Connection::new(transport, peer, listen, &self.runtime, now);
         let token = Token::new(Kind::Connection, slot, generation);
-        if let Err(error) = self.poller.add(connection.socket(), token) {
+        if let Err(error) = self.poller.add(connection.transport().socket(), token) {
             log::error(&format!("epoll_ctl: {error}"));
             self.free.push(slot);
             return;
@@ -353,8 +355,9 @@ impl Worker {
         self.sync_timer(slot);
     }
 
-    /// Drives one connection (or tells it its deadline passed) and acts on the outcome.
-    fn drive(&mut self, slot: u32, now: Instant, timed_out: bool) {
+    /// Drives one connection (or tells it the deadline of `timed_out`, a stream of it, passed)
+    /// and acts on the outcome.
+    fn drive(&mut self, slot: u32, now: Instant, timed_out: Option<u16>) {
         let entry = &mut self.slots[slot as usize];
         let generation = entry.generation;
         let Some(connection) = entry.connection.as_deref_mut() else {
@@ -371,16 +374,14 @@ impl Worker {
                 .as_ref()
                 .map(|_| &mut self.access_log),
             log_time: &self.log_time,
+            local: &mut self.local,
             poller: &self.poller,
             slot,
             generation,
         };
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            if timed_out {
-                connection.timed_out(&mut ctx)
-            } else {
-                connection.drive(&mut ctx)
-            }
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| match timed_out {
+            Some(stream) => connection.timed_out(stream, &mut ctx),
+            None => connection.drive(&mut ctx),
         }));
         match outcome {
             Ok(Drive::Wait) => self.sync_timer(slot),
@@ -396,33 +397,43 @@ impl Worker {
         }
     }
 
-    /// Makes sure the timer queue will look at `slot` by its deadline.
+    /// Makes sure the timer queue will look at each deadline of `slot` (its own, its
+    /// exchanges') by its time.
     fn sync_timer(&mut self, slot: u32) {
         let entry = &mut self.slots[slot as usize];
         let generation = entry.generation;
         let Some(connection) = entry.connection.as_deref_mut() else {
             return;
         };
-        if let Some(deadline) = connection.deadline
-            && connection.scheduled.is_none_or(|at| at > deadline)
-        {
-            connection.scheduled = Some(deadline);
-            self.timers.schedule(deadline, slot, generation);
-        }
+        let timers = &mut self.timers;
+        connection.each_deadline(&mut |stream, deadline| {
+            if let Some(at) = deadline.needs_entry() {
+                deadline.scheduled = Some(at);
+                let key = TimerKey {
+                    slot,
+                    generation,
+                    stream,
+                };
+                timers.schedule(at, key);
+            }
+        });
     }
 
     fn expire(&mut self, now: Instant) {
-        while let Some((at, slot, generation)) = self.timers.pop_due(now) {
-            let Some(connection) = self.connection(slot, generation) else {
+        while let Some((at, key)) = self.timers.pop_due(now) {
+            let Some(connection) = self.connection(key.slot, key.generation) else {
                 continue;
             };
-            if connection.scheduled != Some(at) {
+            let Some(deadline) = connection.deadline_mut(key.stream) else {
+                continue;
+            };
+            if deadline.scheduled != Some(at) {
                 continue; // superseded by an earlier entry
             }
-            connection.scheduled = None;
-            match connection.deadline {
-                Some(deadline) if deadline <= now => self.drive(slot, now, true),
-                Some(_) => self.sync_timer(slot),
+            deadline.scheduled = None;
+            match deadline.at {
+                Some(due) if due <= now => self.drive(key.slot, now, Some(key.stream)),
+                Some(_) => self.sync_timer(key.slot),
                 None => {}
             }
         }
@@ -437,7 +448,7 @@ impl Worker {
     fn close(&mut self, slot: u32) {
         let entry = &mut self.slots[slot as usize];
         if let Some(connection) = entry.connection.take() {
-            entry.generation = entry.generation.wrapping_add(1) & 0x00ff_ffff;
+            entry.generation = entry.generation.wrapping_add(1) & Token::GENERATION_MASK;
             self.free.push(slot);
             self.live -= 1;
             // Dropping the socket closes it, which also removes it from the epoll set. A panic
@@ -449,13 +460,14 @@ impl Worker {
         // A closed connection leaves its timer entries behind until they fall due; with many
         // short connections they would pile up for a whole timeout. Sweep them now and then.
         if self.timers.len() > 4 * self.live + 1024 {
-            let slots = &self.slots;
-            self.timers.retain(|at, slot, generation| {
-                slots.get(slot as usize).is_some_and(|s| {
-                    s.generation == generation
-                        && s.connection
-                            .as_ref()
-                            .is_some_and(|c| c.scheduled == Some(at))
+            let slots = &mut self.slots;
+            self.timers.retain(|at, key| {
+                slots.get_mut(key.slot as usize).is_some_and(|s| {
+                    s.generation == key.generation
+                        && s.connection.as_deref_mut().is_some_and(|c| {
+                            c.deadline_mut(key.stream)
+                                .is_some_and(|d| d.scheduled == Some(at))
+                        })
                 })
             });
         }

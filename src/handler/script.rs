@@ -1,25 +1,14 @@
 //! Finding the script a request names: the first path segment whose name has a `cgi`
 //! extension of the location and maps to a regular file. What follows it is PATH_INFO. An
 //! `alias` naming a script (`location = /app { alias app.py; cgi .py; }`) runs it for the
-//! location's own path, rather than sending its source.
+//! location's own path, rather than sending its source. (Routing decides this; `cgi` runs the
+//! [`Script`] found.)
 
+use super::route::Site;
+use crate::cgi::Script;
 use crate::config::CgiHandler;
-use crate::handler::Site;
 use std::fs;
 use std::path::PathBuf;
-
-/// A script to run for a request.
-#[derive(Debug, Clone)]
-pub struct Script {
-    /// The file to run.
-    pub file: PathBuf,
-    /// The URL path of the script (`/cgi-bin/app.py`).
-    pub script_name: String,
-    /// The URL path after it (`/a/b`), possibly empty.
-    pub path_info: String,
-    /// The program that runs it, or None to execute it directly.
-    pub interpreter: Option<PathBuf>,
-}
 
 /// The script for `path` in `site`, if a segment of it has a CGI extension.
 ///

@@ -1,21 +1,22 @@
-//! A connection's byte stream: plain TCP, or TLS (rustls) over TCP, both non-blocking and driven
-//! by the connection's edge-triggered readiness flags.
+//! TLS (rustls) over a non-blocking TCP socket, driven by the transport's edge-triggered
+//! readiness flags; and the rustls configuration of a TLS address (certificates by SNI).
 //!
-//! The plain path makes the very system calls it always made; TLS sits between the socket and
-//! the connection's state machine. Two rules keep TLS from stalling on an edge that never comes:
+//! TLS sits between the socket and the protocol. Two rules keep it from stalling on an edge
+//! that never comes:
 //!
 //! - *Input* is available when the socket is readable **or** rustls holds decrypted bytes not
 //!   taken yet **or** the peer's close_notify has been received but not yet reported as the end
-//!   of the stream ([`Transport::has_input`]): a request and close_notify often come in one
+//!   of the stream ([`super::Transport::can_read`]): a request and close_notify often come in one
 //!   read, and no later edge would announce the end.
 //! - Ciphertext rustls queued (handshake flights, tickets, alerts, encrypted data) is written
 //!   out as long as the socket is writable: every operation here ends with either nothing
 //!   queued or the writable flag cleared by a short write or `EAGAIN`, and the connection
-//!   flushes first thing whenever it is driven ([`Transport::flush`]), whatever its state.
+//!   flushes first thing whenever it is driven ([`super::Transport::flush`]), whatever its state.
 //!
 //! rustls's outgoing buffer is bounded ([`TLS_BUFFER`]) and fed only while it is empty, so a
 //! TLS connection holds at most about that much of a response, whatever its size.
 
+use super::Scratch;
 use crate::acme::{self, Challenges, Slot};
 use crate::config::ClientAuth;
 use rustix::io::Errno;
@@ -40,94 +41,18 @@ const SESSION_CACHE: usize = 4096;
 /// The first byte of every TLS handshake record.
 const HANDSHAKE_RECORD: u8 = 0x16;
 
-/// How a connection's bytes travel. The connection keeps the readiness flags; the TLS side
-/// reads and clears them as the socket answers.
-pub enum Transport {
-    Plain(TcpStream),
-    Tls(Box<TlsStream>),
-}
-
-impl Transport {
-    pub fn socket(&self) -> &TcpStream {
-        match self {
-            Transport::Plain(socket) => socket,
-            Transport::Tls(tls) => &tls.socket,
-        }
-    }
-
-    /// Whether a read could bring bytes (or the end of the stream): the socket is readable,
-    /// rustls holds some, or rustls has the peer's close_notify.
-    pub fn has_input(&self, readable: bool) -> bool {
-        readable
-            || match self {
-                Transport::Plain(_) => false,
-                Transport::Tls(tls) => tls.plaintext > 0 || tls.peer_closed,
-            }
-    }
-
-    /// Writes queued ciphertext while the socket is writable. Err: the socket failed.
-    pub fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
-        match self {
-            Transport::Tls(tls) if !tls.plain_http => tls.flush(writable),
-            _ => Ok(()),
-        }
-    }
-
-    /// Whether ciphertext waits for the socket.
-    pub fn has_output(&self) -> bool {
-        match self {
-            Transport::Tls(tls) if !tls.plain_http => tls.conn.wants_write(),
-            _ => false,
-        }
-    }
-
-    /// Writes some of `data`: Ok(n) bytes taken, `WouldBlock` (with `writable` cleared) when
-    /// none could be.
-    pub fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
-        match self {
-            Transport::Tls(tls) if !tls.plain_http => tls.write(data, writable),
-            _ => {
-                let socket = self.socket();
-                match (&*socket).write(data) {
-                    Ok(n) => {
-                        if n < data.len() {
-                            *writable = false;
-                        }
-                        Ok(n)
-                    }
-                    Err(e) => {
-                        if e.kind() == io::ErrorKind::WouldBlock {
-                            *writable = false;
-                        }
-                        Err(e)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Queues TLS close_notify (nothing for plain connections); [`Transport::flush`] sends it.
-    pub fn close_notify(&mut self) {
-        if let Transport::Tls(tls) = self
-            && !tls.plain_http
-        {
-            tls.conn.send_close_notify();
-        }
-    }
-}
-
 /// A TLS session over a socket.
 pub struct TlsStream {
-    socket: TcpStream,
-    conn: ServerConnection,
+    pub(super) socket: TcpStream,
+    pub(super) conn: ServerConnection,
     /// Decrypted bytes rustls holds that were not read yet.
-    plaintext: usize,
+    pub(super) plaintext: usize,
     /// The peer's close_notify arrived: once `plaintext` is taken, a read returns Ok(0).
-    peer_closed: bool,
+    pub(super) peer_closed: bool,
     /// Nothing was received yet: the first byte tells TLS from plain HTTP.
     fresh: bool,
     /// The client spoke plain HTTP: it is answered in plain HTTP, rustls is out of the way.
-    plain_http: bool,
+    pub(super) plain_http: bool,
     /// The client certificate as the servers verifying it judged it.
     client_verdict: super::client_cert::Cache,
 }
@@ -169,7 +94,7 @@ impl TlsStream {
         self.peer_closed
     }
 
-    fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
+    pub(super) fn flush(&mut self, writable: &mut bool) -> io::Result<()> {
         while *writable && self.conn.wants_write() {
             let mut io = SocketWriter {
                 socket: &self.socket,
@@ -259,23 +184,22 @@ impl TlsStream {
         &mut self,
         input: &mut Vec<u8>,
         room: usize,
+        scratch: &mut Scratch,
         readable: &mut bool,
         writable: &mut bool,
         hangup: bool,
     ) -> io::Result<usize> {
         // Through a worker-wide scratch buffer rather than by zero-filling `input`'s spare room
         // on every read.
-        with_scratch(|scratch| {
-            let buf = &mut scratch[..room.min(SCRATCH)];
-            let n = self.read(buf, readable, writable, hangup)?;
-            input.extend_from_slice(&buf[..n]);
-            Ok(n)
-        })
+        let buf = scratch.take(room);
+        let n = self.read(buf, readable, writable, hangup)?;
+        input.extend_from_slice(&buf[..n]);
+        Ok(n)
     }
 
     /// Encrypts some of `data` and sends what the socket takes. Ok(n): bytes taken (`n` may
     /// be short); `WouldBlock` (with `writable` cleared): ciphertext still waits.
-    fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
+    pub(super) fn write(&mut self, data: &[u8], writable: &mut bool) -> io::Result<usize> {
         self.write_pair(data, &[], writable)
     }
 
@@ -304,11 +228,12 @@ impl TlsStream {
         Ok(taken)
     }
 
-    /// Encrypts up to a buffer's worth of what `fill` puts in record-sized pieces (fill returns
+    /// Encrypts up to a buffer's worth of what `fill` puts in record-sized pieces (in `scratch`) (fill returns
     /// how many bytes it wrote; 0 ends). Ok(n): plaintext bytes taken; `WouldBlock`: ciphertext
     /// still waits.
     pub fn write_with(
         &mut self,
+        scratch: &mut Scratch,
         mut fill: impl FnMut(&mut [u8]) -> io::Result<usize>,
         writable: &mut bool,
     ) -> io::Result<usize> {
@@ -316,37 +241,20 @@ impl TlsStream {
         if self.conn.wants_write() {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let taken = with_scratch(|scratch| {
-            let record = &mut scratch[..RECORD];
-            let mut taken = 0;
-            while taken < TLS_BUFFER - RECORD {
-                let filled = fill(record)?;
-                if filled == 0 {
-                    break;
-                }
-                // The buffer has room for this record: rustls takes it whole.
-                self.conn.writer().write_all(&record[..filled])?;
-                taken += filled;
+        let record = scratch.take(RECORD);
+        let mut taken = 0;
+        while taken < TLS_BUFFER - RECORD {
+            let filled = fill(record)?;
+            if filled == 0 {
+                break;
             }
-            Ok::<_, io::Error>(taken)
-        })?;
+            // The buffer has room for this record: rustls takes it whole.
+            self.conn.writer().write_all(&record[..filled])?;
+            taken += filled;
+        }
         self.flush(writable)?;
         Ok(taken)
     }
-}
-
-/// Size of the worker's scratch buffer: one read of a request body, or one record of a file.
-pub const SCRATCH: usize = 64 * 1024;
-
-thread_local! {
-    static SCRATCH_BUFFER: std::cell::RefCell<Box<[u8]>> =
-        std::cell::RefCell::new(vec![0; SCRATCH].into_boxed_slice());
-}
-
-/// Runs `f` with this thread's scratch buffer (never re-entered: `f` does no TLS I/O of its own,
-/// nor calls [`TlsStream::read_into`] or [`TlsStream::write_with`]).
-pub fn with_scratch<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
-    SCRATCH_BUFFER.with_borrow_mut(|buffer| f(buffer))
 }
 
 /// The socket as rustls reads it: one `read(2)` per call, clearing `readable` on `EAGAIN` or a

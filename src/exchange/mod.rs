@@ -1,0 +1,801 @@
+//! One request and its answer, whatever protocol carries them: the request, where it landed
+//! ([`Route`], computed once), where its body goes (a sink: dropped, an upload, a spool file, an
+//! upstream) and where its answer comes from (a source: a handler's response, or an upstream's
+//! head and streamed body), with a slot for a body transform in between.
+//!
+//! The protocol drives an exchange and never learns what answers it:
+//!
+//! - request body in: [`Exchange::offer`] takes decoded body bytes (fewer, or none, when the
+//!   sink pushes back: the protocol keeps the rest and stops reading), then
+//!   [`Exchange::end_of_body`];
+//! - I/O of the exchange's own fds: [`Exchange::upstream_ready`] records their events,
+//!   [`Exchange::advance`] moves bytes;
+//! - answer out: [`Exchange::head`] once, then [`Exchange::pull`] piece by piece, each followed
+//!   by [`Exchange::consume`] of what the protocol could send.
+//!
+//! A pull takes the most bytes the protocol can send now (over HTTP/2: the flow-control window)
+//! and gives bytes, a file range (for sendfile), the end, a cut, or "wait: an event of mine will
+//! drive you again". An HTTP/1 session frames the pieces as Content-Length, chunked or
+//! close-delimited; an HTTP/2 session would frame them as DATA frames of one stream among many,
+//! each exchange owning its fds under its own stream number.
+//!
+//! ```ignore
+//! let mut exchange = Exchange::new(route, &origin);
+//! exchange.start(request, &origin, &mut cx);
+//! // ... request body bytes: exchange.offer(&bytes, &mut cx), then exchange.end_of_body(&mut cx)
+//! exchange.advance(&mut cx);
+//! if let Poll::Ready(head) = exchange.head(&mut cx) {
+//!     write_head(&head);
+//! }
+//! loop {
+//!     match exchange.pull(window) {
+//!         Pull::Bytes(bytes) => { let n = send(bytes); exchange.consume(n); }
+//!         Pull::File { file, offset, len } => { let n = sendfile(file, offset, len); exchange.consume(n); }
+//!         Pull::Wait => break, // an event of the exchange's upstream will drive us again
+//!         Pull::End => { finish(); break }
+//!         Pull::Abort => { cut(); break }
+//!     }
+//! }
+//! ```
+
+mod route;
+mod sink;
+mod transform;
+
+pub use route::Route;
+pub use transform::{FEED, Transform};
+
+use crate::acme::Challenges;
+use crate::cgi::Script;
+use crate::cgi::env;
+use crate::event::{Registration, Role};
+use crate::fault::{self, Point};
+use crate::handler::{self, ClientCert, ConnInfo, Plan, Site};
+use crate::http::request::{Framing, Method, Request};
+use crate::http::response::{Body, Head, Pull, Response};
+use crate::local::Local;
+use crate::log;
+use crate::transport::client_cert;
+use crate::upstream::process::Stdin;
+use crate::upstream::{Expiry, Upstream};
+use sink::{Sink, Spool};
+use std::io::Seek;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Instant, SystemTime};
+
+/// What an exchange may use from its worker while it is driven.
+pub struct Cx<'a> {
+    pub now: Instant,
+    pub local: &'a mut Local,
+    /// Where its upstream's fds are registered, and the owner their events come back to.
+    pub registration: Registration<'a>,
+}
+
+/// The connection a request came on, as a handler and a CGI script see it.
+pub struct Origin<'a> {
+    pub peer: SocketAddr,
+    /// The bound address of the listener.
+    pub listen: SocketAddr,
+    pub tls: bool,
+    /// The connection's own local address, asked of the kernel only when needed.
+    pub local: &'a dyn Fn() -> Option<SocketAddr>,
+    /// The client's certificate as the request's server judged it (servers with
+    /// `ssl_verify_client`).
+    pub client_cert: Option<Arc<ClientCert>>,
+    /// The ACME HTTP-01 challenges being validated, answered before any routing.
+    pub acme: Option<&'a Challenges>,
+}
+
+/// The request body was refused (a sink failed): the exchange answers with an error that
+/// closes the connection; the protocol reads no more of the body.
+#[derive(Debug)]
+pub struct Refused;
+
+/// Where the answer comes from.
+enum Source {
+    /// Decided once the request body is in: this response (the body is dropped), or (None)
+    /// what the sink makes of it (an upload's result, a script run on the spooled body).
+    AfterBody(Option<Response>),
+    /// A handler's response; `head` until the protocol takes it, then the body's pieces.
+    Fixed {
+        head: Option<Head>,
+        body: Body,
+        sent: u64,
+    },
+    Upstream(Box<Upstream>),
+}
+
+pub struct Exchange {
+    /// None: answering a request that could not be parsed.
+    request: Option<Request>,
+    route: Route,
+    peer: SocketAddr,
+    listen: SocketAddr,
+    tls: bool,
+    client_cert: Option<Arc<ClientCert>>,
+    sink: Sink,
+    source: Source,
+    /// The head went to the protocol.
+    head_taken: bool,
+    /// The status of that head (for the access log).
+    status: u16,
+    transform: Option<Box<Transformed>>,
+}
+
+/// A transform and its output not yet pulled.
+struct Transformed {
+    transform: Box<dyn Transform>,
+    out: Vec<u8>,
+    sent: usize,
+    finished: bool,
+}
+
+impl Exchange {
+    /// Starts answering `request`, in nginx's phase order: the body limit, then the handler's
+    /// plan (`return`, the method, a script, a file, an upload...).
+    /// (An exchange is made with [`Exchange::new`], in its final place, then started: no move
+    /// of the whole.)
+    pub fn start(&mut self, mut request: Request, origin: &Origin, cx: &mut Cx) {
+        fault::check(&request.target, Point::Plan);
+        let exchange = self;
+        if let Some(response) = acme_http01(origin.acme, &request) {
+            exchange.source = exchange.fixed(response, false);
+            exchange.request = Some(request);
+            return;
+        }
+        let site = exchange.route.site();
+        if let (Some(auth), Some(cert)) = (&site.server.client_auth, &origin.client_cert)
+            && let Some(why) = client_cert::refusal(auth, cert)
+        {
+            // nginx's 400 pages for a missing or invalid client certificate.
+            if log::enabled(crate::config::LogLevel::Info) {
+                log::info(&format!("client {}: {why}, request refused", origin.peer));
+            }
+            let title = format!("400 {why}");
+            let body = format!("<h1>400 Bad Request</h1>\n<p>{why}</p>\n");
+            let response = Response::html(400, handler::pages::page(&title, &body));
+            exchange.source = exchange.fixed(response, true);
+            exchange.request = Some(request);
+            return;
+        }
+        let limit = site.settings.client_max_body_size;
+        if let Framing::Length(length) = request.framing
+            && limit > 0
+            && length > limit
+        {
+            let response = handler::error(413, &site);
+            exchange.source = exchange.fixed(response, true);
+            exchange.request = Some(request);
+            return;
+        }
+        let conn = ConnInfo {
+            listen: origin.listen,
+            peer: origin.peer,
+            tls: origin.tls,
+            local: origin.local,
+            client_cert: origin.client_cert.as_deref(),
+        };
+        let plan = handler::plan(&mut request, &site, &conn, &mut cx.local.files);
+        exchange.route.follow(&request);
+        let site = exchange.route.site();
+        let (sink, source) = match plan {
+            Plan::Respond(response) if request.has_body() => {
+                (Sink::Discard, Source::AfterBody(Some(response)))
+            }
+            Plan::Respond(response) => (Sink::None, exchange.fixed(response, false)),
+            Plan::Upload(upload) => (Sink::Upload(upload), Source::AfterBody(None)),
+            Plan::Cgi(script) => match request.framing {
+                Framing::Chunked => match Spool::new(script) {
+                    Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
+                    Err(error) => {
+                        log::error(&format!("cannot spool a request body: {error}"));
+                        (Sink::None, exchange.fixed(handler::error(500, &site), true))
+                    }
+                },
+                Framing::Length(length) if length > 0 => {
+                    let source =
+                        exchange.start_cgi(&request, &script, Stdin::Pipe, Some(length), true, cx);
+                    let sink = match source {
+                        Source::Upstream(_) => Sink::Upstream,
+                        _ => Sink::None,
+                    };
+                    (sink, source)
+                }
+                _ => {
+                    let source =
+                        exchange.start_cgi(&request, &script, Stdin::Empty, None, false, cx);
+                    (Sink::None, source)
+                }
+            },
+        };
+        exchange.sink = sink;
+        exchange.source = source;
+        exchange.request = Some(request);
+    }
+
+    /// An exchange answering `response` to a request that could not be parsed (on the
+    /// default server's route); the connection closes after it.
+    pub fn failed(route: Route, response: Response, origin: &Origin) -> Exchange {
+        let mut exchange = Exchange::new(route, origin);
+        exchange.source = exchange.fixed(response, true);
+        exchange
+    }
+
+    /// An exchange on `route` for a request from `origin`, not started yet.
+    pub fn new(route: Route, origin: &Origin) -> Exchange {
+        Exchange {
+            request: None,
+            route,
+            peer: origin.peer,
+            listen: origin.listen,
+            tls: origin.tls,
+            client_cert: origin.client_cert.clone(),
+            sink: Sink::None,
+            source: Source::AfterBody(None),
+            head_taken: false,
+            status: 0,
+            transform: None,
+        }
+    }
+
+    /// The request, when one could be parsed.
+    pub fn request(&self) -> Option<&Request> {
+        self.request.as_ref()
+    }
+
+    pub fn site(&self) -> Site<'_> {
+        self.route.site()
+    }
+
+    /// Whether the exchange reads the request body (else the body is not read at all, and the
+    /// connection closes after the answer).
+    #[inline]
+    pub fn wants_body(&self) -> bool {
+        !matches!(self.sink, Sink::None)
+    }
+
+    /// Whether the body streams into an upstream (which paces it, and has its own deadline).
+    #[inline]
+    pub fn streams_body(&self) -> bool {
+        matches!(self.sink, Sink::Upstream)
+    }
+
+    /// The most request-body bytes allowed (0: no limit).
+    pub fn body_limit(&self) -> u64 {
+        match self.sink {
+            Sink::Drop => 0,
+            _ => self.route.site().settings.client_max_body_size,
+        }
+    }
+
+    /// Takes decoded request-body bytes: how many were taken (fewer than offered, or none,
+    /// when the sink pushes back). Err: the sink failed, and the exchange now answers with an
+    /// error (the connection closes after it).
+    pub fn offer(&mut self, data: &[u8], cx: &mut Cx) -> Result<usize, Refused> {
+        match &mut self.sink {
+            Sink::None | Sink::Discard | Sink::Drop => Ok(data.len()),
+            Sink::Upload(upload) => match upload.write(data) {
+                Ok(()) => {
+                    if let Some(request) = &self.request {
+                        fault::check(&request.target, Point::Upload);
+                    }
+                    Ok(data.len())
+                }
+                Err(response) => {
+                    self.replace_answer(response);
+                    Err(Refused)
+                }
+            },
+            Sink::Spool(spool) => match spool.write(data) {
+                Ok(()) => Ok(data.len()),
+                Err(error) => {
+                    log::error(&format!("request body spool: {error}"));
+                    self.refuse_body(500);
+                    Err(Refused)
+                }
+            },
+            Sink::Upstream => match &mut self.source {
+                Source::Upstream(upstream) => Ok(upstream.write_body(data, cx.now)),
+                _ => Ok(data.len()),
+            },
+        }
+    }
+
+    /// The request body is complete: the decided answer can go, the upload is finished, the
+    /// script runs on the spooled body, or the upstream's input is closed.
+    pub fn end_of_body(&mut self, cx: &mut Cx) {
+        match std::mem::replace(&mut self.sink, Sink::None) {
+            Sink::Discard => {
+                if let Source::AfterBody(Some(_)) = &self.source
+                    && let Source::AfterBody(Some(response)) =
+                        std::mem::replace(&mut self.source, Source::AfterBody(None))
+                {
+                    self.source = self.fixed(response, false);
+                }
+            }
+            Sink::Upload(upload) => {
+                let response = upload.finish();
+                cx.local.files.note_possible_change();
+                self.source = self.fixed(response, false);
+            }
+            Sink::Spool(spool) => self.start_spooled(*spool, cx),
+            Sink::Upstream => {
+                if let Source::Upstream(upstream) = &mut self.source {
+                    upstream.end_body();
+                }
+            }
+            Sink::None | Sink::Drop => {}
+        }
+    }
+
+    /// The body cannot be taken (broken framing: 400; over the limit: 413; a failed spool:
+    /// 500): the answer becomes that error and the connection closes. False when the answer
+    /// has begun and cannot change (the protocol then closes).
+    pub fn refuse_body(&mut self, status: u16) -> bool {
+        let response = handler::error(status, &self.route.site());
+        self.replace_answer(response)
+    }
+
+    fn replace_answer(&mut self, response: Response) -> bool {
+        self.sink = Sink::None;
+        if self.head_taken {
+            return false;
+        }
+        self.source = self.fixed(response, true);
+        true
+    }
+
+    /// After the answer: the rest of the request body is read and dropped (the connection then
+    /// carries the next request).
+    pub fn drop_body(&mut self) {
+        self.sink = Sink::Drop;
+    }
+
+    /// Records an event of one of the exchange's upstream fds.
+    pub fn upstream_ready(
+        &mut self,
+        role: Role,
+        readable: bool,
+        writable: bool,
+        hangup: bool,
+        error: bool,
+    ) {
+        if let Source::Upstream(upstream) = &mut self.source {
+            upstream.ready(role, readable, writable, hangup, error);
+        }
+    }
+
+    /// Moves bytes between the exchange's upstream and its buffers. Returns whether anything
+    /// changed.
+    #[inline]
+    pub fn advance(&mut self, cx: &mut Cx) -> bool {
+        let Source::Upstream(upstream) = &mut self.source else {
+            return false;
+        };
+        if self.head_taken
+            && let Some(request) = &self.request
+        {
+            fault::check(&request.target, Point::Cgi);
+        }
+        upstream.advance(cx.now)
+    }
+
+    /// Whether a backend is part of the answer: the protocol then watches the client (a
+    /// client that leaves stops the backend).
+    #[inline]
+    pub fn watches_client(&self) -> bool {
+        matches!(self.source, Source::Upstream(_))
+    }
+
+    /// The response head, once there is one (decorated with the site's `add_header` and
+    /// `expires`). A backend that failed before its head is answered here with the error
+    /// (502, 504), and the connection closes after it.
+    pub fn head(&mut self, _cx: &mut Cx) -> Poll<Head> {
+        let mut head = match &mut self.source {
+            Source::AfterBody(_) => return Poll::Pending,
+            Source::Fixed { head, .. } => match head.take() {
+                Some(head) => head,
+                None => return Poll::Pending,
+            },
+            Source::Upstream(upstream) => match upstream.head() {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(head)) => self.decorated(head, true),
+                Poll::Ready(Err(status)) => {
+                    let response = handler::error(status, &self.route.site());
+                    self.source = self.fixed(response, true);
+                    let Source::Fixed { head, .. } = &mut self.source else {
+                        return Poll::Pending;
+                    };
+                    match head.take() {
+                        Some(head) => head,
+                        None => return Poll::Pending,
+                    }
+                }
+            },
+        };
+        if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head) {
+            self.set_transform(transform);
+        }
+        if let Some(transformed) = &mut self.transform {
+            transformed.transform.head(&mut head);
+        }
+        self.head_taken = true;
+        self.status = head.status;
+        Poll::Ready(head)
+    }
+
+    /// Puts a transform between the answer's body and the protocol. Only before the head is
+    /// taken: the transform adjusts it.
+    pub fn set_transform(&mut self, transform: Box<dyn Transform>) {
+        if !self.head_taken {
+            self.transform = Some(Box::new(Transformed {
+                transform,
+                out: Vec::new(),
+                sent: 0,
+                finished: false,
+            }));
+        }
+    }
+
+    /// The next piece of the body, at most `max` bytes (a file range: at most `max` too).
+    #[inline]
+    pub fn pull(&mut self, max: usize) -> Pull<'_> {
+        match &mut self.transform {
+            None => source_pull(&mut self.source, max),
+            Some(transformed) => transformed.pull(&mut self.source, max),
+        }
+    }
+
+    /// The protocol sent `n` bytes of the last pull.
+    #[inline]
+    pub fn consume(&mut self, n: usize) {
+        match &mut self.transform {
+            None => source_consume(&mut self.source, n),
+            Some(transformed) => transformed.sent += n,
+        }
+    }
+
+    /// When the exchange's own wait ends (its upstream's). `client_waiting`: the protocol holds
+    /// bytes the client has not taken.
+    #[inline]
+    pub fn deadline(&self, client_waiting: bool) -> Option<Instant> {
+        match &self.source {
+            Source::Upstream(upstream) => upstream.deadline(client_waiting),
+            _ => None,
+        }
+    }
+
+    /// The exchange's deadline passed: Handled (the answer goes on: a 504 before a head, a
+    /// body completed after a script's grace) or Cut (the answer is cut short).
+    pub fn timed_out(&mut self, now: Instant) -> Expiry {
+        match &mut self.source {
+            Source::Upstream(upstream) => upstream.timed_out(now),
+            _ => Expiry::Handled,
+        }
+    }
+
+    /// The answer is complete. A script may have changed files a next request reads.
+    pub fn finish(&mut self, cx: &mut Cx) {
+        if let Source::Upstream(_) = self.source {
+            cx.local.files.note_possible_change();
+        }
+    }
+
+    /// What the access log keeps of the exchange.
+    pub fn log_entry(&self) -> log::Entry {
+        let request = self.request.as_ref();
+        let header = |name| {
+            request
+                .and_then(|r| r.header(name))
+                .unwrap_or("")
+                .to_string()
+        };
+        log::Entry {
+            request_line: request.map_or_else(String::new, |r| {
+                format!(
+                    "{} {} HTTP/1.{}",
+                    r.method.as_str(),
+                    r.target,
+                    r.minor_version
+                )
+            }),
+            status: self.status,
+            referer: header("Referer"),
+            user_agent: header("User-Agent"),
+        }
+    }
+
+    /// A handler's response as the source: decorated, split into head and body. `close`: the
+    /// connection closes after it (the request body is not read).
+    fn fixed(&self, mut response: Response, close: bool) -> Source {
+        let settings = self.route.site().settings;
+        if handler::headers::decorates(settings) {
+            handler::headers::decorate(&mut response, settings, SystemTime::now(), false);
+        }
+        response.close |= close;
+        let (head, body) = response.into_parts();
+        Source::Fixed {
+            head: Some(head),
+            body,
+            sent: 0,
+        }
+    }
+
+    /// A backend's head with the site's fields added (a script's own Cache-Control or
+    /// Expires win over `expires`).
+    fn decorated(&self, mut head: Head, from_backend: bool) -> Head {
+        let settings = self.route.site().settings;
+        if handler::headers::decorates(settings) {
+            let mut response = Response::new(head.status, Body::Empty);
+            response.headers = std::mem::take(&mut head.headers);
+            handler::headers::decorate(&mut response, settings, SystemTime::now(), from_backend);
+            head.headers = response.headers;
+        }
+        head
+    }
+
+    /// Starts `script`; a worker at its limit answers 503, a script that cannot run 502.
+    /// `body_pending`: the client still sends a body, which such an answer leaves unread (the
+    /// connection closes after it).
+    fn start_cgi(
+        &self,
+        request: &Request,
+        script: &Script,
+        stdin: Stdin,
+        content_length: Option<u64>,
+        body_pending: bool,
+        cx: &mut Cx,
+    ) -> Source {
+        let site = self.route.site();
+        if cx.local.processes.at_capacity() {
+            log::warn(&format!(
+                "CGI {}: {} scripts already running in this worker",
+                request.path,
+                crate::upstream::process::MAX_RUNNING
+            ));
+            let response = handler::error(503, &site).with_header("Retry-After", "1");
+            return self.fixed(response, body_pending);
+        }
+        let origin = env::Endpoint {
+            peer: self.peer,
+            local: self.listen,
+            server_name: site.server.server_names.first().map(String::as_str),
+            document_root: &site.settings.root,
+            content_length,
+            https: self.tls,
+            client_cert: self.client_cert.as_deref(),
+        };
+        let started = crate::cgi::upstream::start(
+            request,
+            script,
+            stdin,
+            &origin,
+            &cx.local.processes,
+            &cx.registration,
+            site.settings.cgi_timeout,
+            cx.now,
+        );
+        match started {
+            Ok(upstream) => Source::Upstream(Box::new(upstream)),
+            Err(error) => {
+                log::error(&format!("cannot run {}: {error}", script.file.display()));
+                self.fixed(handler::error(502, &site), body_pending)
+            }
+        }
+    }
+
+    /// A spooled chunked body is complete: run the script on it.
+    fn start_spooled(&mut self, mut spool: Spool, cx: &mut Cx) {
+        let Some(request) = self.request.take() else {
+            return;
+        };
+        self.source = match spool.file.rewind() {
+            Ok(()) => self.start_cgi(
+                &request,
+                &spool.script,
+                Stdin::File(spool.file),
+                Some(spool.size),
+                false,
+                cx,
+            ),
+            Err(error) => {
+                log::error(&format!("request body spool: {error}"));
+                self.fixed(handler::error(500, &self.route.site()), false)
+            }
+        };
+        self.request = Some(request);
+    }
+}
+
+/// The answer to an ACME HTTP-01 validation (`GET /.well-known/acme-challenge/TOKEN` for a
+/// token being validated), before any server or location: the CA asks by name, on port 80,
+/// whatever the server for that name does with other requests.
+fn acme_http01(challenges: Option<&Challenges>, request: &Request) -> Option<Response> {
+    let challenges = challenges?;
+    if request.has_body() || !matches!(request.method, Method::Get | Method::Head) {
+        return None;
+    }
+    let answer = challenges.http01(&request.path)?;
+    Some(
+        Response::new(200, Body::Bytes(answer.into_bytes()))
+            .with_header("Content-Type", "application/octet-stream"),
+    )
+}
+
+/// The next piece of a source's body.
+#[inline]
+fn source_pull(source: &mut Source, max: usize) -> Pull<'_> {
+    match source {
+        Source::AfterBody(_) => Pull::Wait,
+        Source::Fixed { body, sent, .. } => {
+            let left = body.len() - *sent;
+            if left == 0 {
+                return Pull::End;
+            }
+            let take = left.min(max as u64);
+            match body {
+                Body::Empty => Pull::End,
+                Body::Bytes(bytes) => {
+                    let start = *sent as usize;
+                    Pull::Bytes(&bytes[start..start + take as usize])
+                }
+                Body::Shared { data, offset, .. } => {
+                    let start = *offset + *sent as usize;
+                    Pull::Bytes(&data[start..start + take as usize])
+                }
+                Body::File { file, offset, .. } => Pull::File {
+                    file,
+                    offset: *offset + *sent,
+                    len: take,
+                },
+            }
+        }
+        Source::Upstream(upstream) => upstream.pull(max),
+    }
+}
+
+#[inline]
+fn source_consume(source: &mut Source, n: usize) {
+    match source {
+        Source::Fixed { sent, body, .. } => *sent = (*sent + n as u64).min(body.len()),
+        Source::Upstream(upstream) => upstream.consume(n),
+        Source::AfterBody(_) => {}
+    }
+}
+
+impl Transformed {
+    /// The transform's output not yet pulled, fed from `source` as it runs out.
+    fn pull<'a>(&'a mut self, source: &mut Source, max: usize) -> Pull<'a> {
+        loop {
+            if self.sent < self.out.len() {
+                let end = self.out.len().min(self.sent.saturating_add(max));
+                return Pull::Bytes(&self.out[self.sent..end]);
+            }
+            self.out.clear();
+            self.sent = 0;
+            if self.finished {
+                return Pull::End;
+            }
+            let fed = match source_pull(source, FEED) {
+                Pull::Bytes(bytes) => self.transform.process(bytes, &mut self.out),
+                Pull::File { file, offset, len } => {
+                    let mut piece = vec![0u8; len.min(FEED as u64) as usize];
+                    match rustix::io::pread(file, &mut piece, offset) {
+                        Ok(0) => return Pull::Abort,
+                        Ok(n) => self.transform.process(&piece[..n], &mut self.out),
+                        Err(_) => return Pull::Abort,
+                    }
+                }
+                Pull::End => {
+                    self.finished = true;
+                    match self.transform.finish(&mut self.out) {
+                        Ok(()) => continue,
+                        Err(_) => return Pull::Abort,
+                    }
+                }
+                Pull::Wait => return Pull::Wait,
+                Pull::Abort => return Pull::Abort,
+            };
+            match fed {
+                Ok(taken) => source_consume(source, taken),
+                Err(error) => {
+                    log::error(&format!("response body transform: {error}"));
+                    return Pull::Abort;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// Upper-cases ASCII, taking at most 5 bytes at a time; adds `!` at the end.
+    struct Shout;
+
+    impl Transform for Shout {
+        fn head(&mut self, head: &mut Head) {
+            head.length = None;
+        }
+
+        fn process(&mut self, input: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
+            let take = input.len().min(5);
+            out.extend(input[..take].iter().map(u8::to_ascii_uppercase));
+            Ok(take)
+        }
+
+        fn finish(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+            out.push(b'!');
+            Ok(())
+        }
+    }
+
+    fn file_source(text: &[u8]) -> Source {
+        let path = std::env::temp_dir().join(format!(
+            "webserv-transform-{}-{}",
+            std::process::id(),
+            text.len()
+        ));
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text)
+            .unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        Source::Fixed {
+            head: None,
+            body: Body::File {
+                file,
+                offset: 0,
+                len: text.len() as u64,
+            },
+            sent: 0,
+        }
+    }
+
+    #[test]
+    fn without_a_transform_a_file_stays_a_file_range_for_sendfile() {
+        let mut source = file_source(b"hello world");
+        match source_pull(&mut source, 4) {
+            Pull::File { offset, len, .. } => assert_eq!((offset, len), (0, 4)),
+            other => panic!("{other:?}"),
+        }
+        source_consume(&mut source, 4);
+        match source_pull(&mut source, usize::MAX) {
+            Pull::File { offset, len, .. } => assert_eq!((offset, len), (4, 7)),
+            other => panic!("{other:?}"),
+        }
+        source_consume(&mut source, 7);
+        assert!(matches!(source_pull(&mut source, 1), Pull::End));
+    }
+
+    #[test]
+    fn a_transform_reads_the_body_through_it_in_bounded_pieces() {
+        let text = b"hello world, said the file";
+        let mut source = file_source(text);
+        let mut transformed = Transformed {
+            transform: Box::new(Shout),
+            out: Vec::new(),
+            sent: 0,
+            finished: false,
+        };
+        let mut got = Vec::new();
+        loop {
+            match transformed.pull(&mut source, 3) {
+                Pull::Bytes(bytes) => {
+                    assert!(bytes.len() <= 3);
+                    got.extend_from_slice(bytes);
+                    let n = bytes.len();
+                    transformed.sent += n;
+                }
+                Pull::End => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got, b"HELLO WORLD, SAID THE FILE!");
+    }
+}

@@ -1,0 +1,790 @@
+//! An HTTP/1 session: one client connection carrying requests one after the other (pipelined
+//! requests wait in the input), each answered by an [`Exchange`].
+//!
+//! ```text
+//!   Head ─┬─▶ Exchange ──┬─▶ Head      (keep-alive: the next request)
+//!         │              └─▶ [Closing] ──▶ Linger ──▶ closed
+//!         └─▶ Exchange (an error) ──▶ [Closing] ...
+//! ```
+//!
+//! `Exchange` carries one request from its head to the end of its answer, both ways at once:
+//! the request body is decoded ([`body`]) into the exchange's sink while the answer is pulled
+//! from it and framed ([`encode`]: Content-Length, chunked or close-delimited; one keep-alive
+//! decision). The session never learns what produced the answer: a file, a page, a script.
+//! `Linger` reads what a client still sends after a final response so that it sees the response
+//! rather than a reset (not needed, and skipped, when the request was read whole and nothing
+//! more is readable); over TLS, `Closing` first sends the close_notify alert.
+//!
+//! [`Session::drive`] runs the machine until it has to wait for the socket, the exchange's
+//! upstream or a deadline (or its budget is spent). Each step takes the state by value and
+//! returns the next one, so every transition is one assignment. Deadlines: the session's own
+//! (stream 0: header, keep-alive, body, send, linger) and its exchange's (stream 1: its
+//! upstream's), each in the worker's timer queue.
+
+mod body;
+mod encode;
+
+pub use encode::{CONTINUE, Facts, Persistence};
+
+use super::{Context, Drive};
+use crate::event::{Deadline, Registration, Role};
+use crate::exchange::{Cx, Exchange, Origin, Route};
+use crate::handler;
+use crate::http::request::{self, Method, Request};
+use crate::http::response::Response;
+use crate::log;
+use crate::transport::{Scratch, Transport};
+use crate::upstream::Expiry;
+use body::{BodyError, Fed, Incoming};
+use encode::{Encoder, Ended, Step};
+use std::io;
+use std::net::SocketAddr;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+/// Bytes asked of the kernel per read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Bytes asked of the kernel per read while a request body streams through to a sink.
+const BODY_CHUNK: usize = 64 * 1024;
+/// Most bytes a connection buffers: a whole head at its limit, plus one read.
+const INPUT_LIMIT: usize = request::MAX_HEAD + READ_CHUNK;
+/// Steps one `drive` may take (each makes a few system calls at most) before it yields to the
+/// other connections.
+const IO_BUDGET: u32 = 32;
+/// How long a closing connection keeps reading what the client still sends, so that the
+/// client sees our response rather than a reset.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// The stream number of the session's own deadline, and of its exchange's.
+pub const SESSION: u16 = 0;
+pub const EXCHANGE: u16 = 1;
+
+/// The outcome of one step.
+enum Flow {
+    /// The state changed or made progress: step again.
+    Continue,
+    /// Nothing more until readiness or a deadline.
+    Blocked,
+}
+
+/// Per-request timeouts, taken from the settings of the site in force.
+#[derive(Clone, Copy)]
+struct Timeouts {
+    keepalive: Duration,
+    header: Duration,
+    body: Duration,
+    send: Duration,
+}
+
+impl Timeouts {
+    fn of(settings: &crate::config::Settings) -> Timeouts {
+        Timeouts {
+            keepalive: settings.keepalive_timeout,
+            header: settings.client_header_timeout,
+            body: settings.client_body_timeout,
+            send: settings.send_timeout,
+        }
+    }
+}
+
+enum State {
+    /// Waiting for a request head; `idle` until its first byte (the keep-alive wait).
+    Head {
+        idle: bool,
+    },
+    /// One request being answered.
+    Exchange(Box<Active>),
+    /// The last response is out; TLS close_notify is still being written. `read_whole`: the
+    /// request was read completely.
+    Closing {
+        read_whole: bool,
+    },
+    /// The write side is shut; reading until the client closes or the linger time ends.
+    Linger,
+    Closed,
+}
+
+/// The request being answered.
+struct Active {
+    exchange: Exchange,
+    facts: Facts,
+    /// The request body still arriving (None: there is none, or it is not read).
+    incoming: Option<Incoming>,
+    /// The body is not read (the answer closes the connection without it).
+    abandoned: bool,
+    /// The answer asked to close the connection.
+    head_close: bool,
+    out: Encoder,
+    /// The answer is out: what is left of the body is read and dropped.
+    answered: bool,
+    /// When the client last took bytes, or body bytes last came.
+    last_sent: Instant,
+    last_received: Instant,
+    /// The exchange's deadline (its upstream's).
+    deadline: Deadline,
+}
+
+pub struct Session {
+    transport: Transport,
+    peer: SocketAddr,
+    /// The bound address of the listener that accepted it (picks the virtual servers).
+    listen: SocketAddr,
+    /// Received bytes not consumed yet.
+    input: Vec<u8>,
+    /// How much of `input` is known to hold no complete head (while in `Head`).
+    head_checked: usize,
+    state: State,
+    timeouts: Timeouts,
+    /// The session's own deadline.
+    deadline: Deadline,
+}
+
+impl Session {
+    pub fn new(
+        transport: Transport,
+        peer: SocketAddr,
+        listen: SocketAddr,
+        settings: &crate::config::Settings,
+        now: Instant,
+    ) -> Session {
+        let timeouts = Timeouts::of(settings);
+        Session {
+            transport,
+            peer,
+            listen,
+            input: Vec::new(),
+            head_checked: 0,
+            state: State::Head { idle: false },
+            timeouts,
+            deadline: Deadline {
+                at: Some(now + timeouts.header),
+                scheduled: None,
+            },
+        }
+    }
+
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Records a readiness event of the client socket.
+    pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
+        self.transport.ready(readable, writable, hangup, error);
+    }
+
+    /// Records an event of an upstream fd of exchange `stream`.
+    pub fn upstream_ready(&mut self, stream: u16, role: Role, ready: [bool; 4]) {
+        if stream != EXCHANGE {
+            return;
+        }
+        if let State::Exchange(active) = &mut self.state {
+            let [readable, writable, hangup, error] = ready;
+            active
+                .exchange
+                .upstream_ready(role, readable, writable, hangup, error);
+        }
+    }
+
+    /// Whether the connection waits for a request with nothing of it received yet (new, or
+    /// between keep-alive requests).
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Head { .. }) && self.input.is_empty()
+    }
+
+    /// The deadline of `stream` (0: the session's, 1: its exchange's).
+    pub fn deadline_mut(&mut self, stream: u16) -> Option<&mut Deadline> {
+        match (stream, &mut self.state) {
+            (SESSION, _) => Some(&mut self.deadline),
+            (EXCHANGE, State::Exchange(active)) => Some(&mut active.deadline),
+            _ => None,
+        }
+    }
+
+    /// Hands every current deadline to `f`, with its stream.
+    pub fn each_deadline(&mut self, f: &mut dyn FnMut(u16, &mut Deadline)) {
+        f(SESSION, &mut self.deadline);
+        if let State::Exchange(active) = &mut self.state {
+            f(EXCHANGE, &mut active.deadline);
+        }
+    }
+
+    /// Runs the state machine until it must wait.
+    pub fn drive(&mut self, ctx: &mut Context) -> Drive {
+        // Ciphertext waiting for this writable edge goes out whatever the state waits for.
+        if self.transport.flush().is_err() {
+            return Drive::Close;
+        }
+        let mut budget = IO_BUDGET;
+        loop {
+            if budget == 0 {
+                return Drive::Yield;
+            }
+            budget -= 1;
+            let state = std::mem::replace(&mut self.state, State::Closed);
+            let (next, flow) = match state {
+                State::Head { idle } => self.on_head(idle, ctx),
+                State::Exchange(active) => self.on_exchange(active, ctx),
+                State::Closing { read_whole } => self.on_closing(read_whole, ctx),
+                State::Linger => self.on_linger(&mut ctx.local.scratch),
+                State::Closed => return Drive::Close,
+            };
+            self.state = next;
+            match (&self.state, flow) {
+                (State::Closed, _) => return Drive::Close,
+                (_, Flow::Continue) => {}
+                (_, Flow::Blocked) => return Drive::Wait,
+            }
+        }
+    }
+
+    /// The deadline of `stream` passed.
+    pub fn timed_out(&mut self, stream: u16, ctx: &mut Context) -> Drive {
+        let state = std::mem::replace(&mut self.state, State::Closed);
+        self.state = match (stream, state) {
+            (EXCHANGE, State::Exchange(mut active)) => match active.exchange.timed_out(ctx.now) {
+                Expiry::Handled => State::Exchange(active),
+                // The response has begun: all the client can be told is that it is cut short.
+                Expiry::Cut => State::Closed,
+            },
+            (EXCHANGE, state) => state,
+            (_, State::Head { idle: false }) if !self.input.is_empty() => self.fail(408, ctx),
+            (_, State::Exchange(active)) => {
+                let reading = active.incoming.is_some() && !active.out.started();
+                if reading && !active.answered {
+                    // The body stopped coming: the sink (a half-written upload) goes before the
+                    // client hears the answer.
+                    drop(active);
+                    self.fail(408, ctx)
+                } else {
+                    // The client stopped reading, or the rest of a body stopped coming after
+                    // the answer: nothing more to say.
+                    State::Closed
+                }
+            }
+            _ => State::Closed,
+        };
+        self.drive(ctx)
+    }
+
+    /// Reads a head into an empty `input`: through the scratch buffer, parsed there, and only
+    /// what the request did not take (a partial head, pipelined requests, a body's start) is
+    /// kept. A connection thus holds an input buffer only while bytes wait in it.
+    fn read_fresh_head(&mut self, idle: bool, ctx: &mut Context) -> (State, Flow) {
+        let buf = ctx.local.scratch.take(READ_CHUNK);
+        let n = match self.transport.read(buf) {
+            Ok(0) => return self.head_input_ended(),
+            Ok(n) => n,
+            Err(e) => return self.head_read_failed(e, idle, ctx),
+        };
+        let bytes = &mut buf[..n];
+        let parsed = if request::worth_parsing(bytes, 0) {
+            request::parse(bytes)
+        } else {
+            Ok(None)
+        };
+        self.head_checked = 0;
+        match parsed {
+            Ok(Some((request, used))) => {
+                self.input.extend_from_slice(&bytes[used..]);
+                (self.start(request, ctx), Flow::Continue)
+            }
+            Ok(None) => {
+                self.input.extend_from_slice(bytes);
+                self.head_checked = self.input.len();
+                if idle {
+                    // The keep-alive wait is over; the head must now come in time.
+                    self.deadline.at = Some(ctx.now + self.timeouts.header);
+                }
+                (State::Head { idle: false }, Flow::Continue)
+            }
+            Err(status) => {
+                self.input.extend_from_slice(bytes);
+                (self.fail(status, ctx), Flow::Continue)
+            }
+        }
+    }
+
+    /// The client's side ended where a request head was awaited. One that ended it with TLS
+    /// close_notify gets ours (RFC 5246 section 7.2.1 requires the answer in TLS 1.2; nginx
+    /// sends it in both versions); otherwise the connection just closes.
+    fn head_input_ended(&mut self) -> (State, Flow) {
+        if self.transport.sent_close_notify() {
+            self.transport.close_notify();
+            return (State::Closing { read_whole: true }, Flow::Continue);
+        }
+        (State::Closed, Flow::Continue)
+    }
+
+    /// What a failed read of a head means.
+    fn head_read_failed(&mut self, e: io::Error, idle: bool, ctx: &mut Context) -> (State, Flow) {
+        match e {
+            e if e.kind() == io::ErrorKind::WouldBlock => (State::Head { idle }, Flow::Blocked),
+            _ if self.transport.is_plain_http() => (self.fail_plain_http(ctx), Flow::Continue),
+            error => {
+                // A failed handshake or a broken session says why (the client's alert, no
+                // protocol in common, ...): at `info`, as nginx logs SSL_do_handshake() errors.
+                if self.transport.is_tls() && log::enabled(crate::config::LogLevel::Info) {
+                    log::info(&format!(
+                        "client {}: TLS: {error}, connection closed",
+                        self.peer
+                    ));
+                }
+                (State::Closed, Flow::Continue)
+            }
+        }
+    }
+
+    fn on_head(&mut self, idle: bool, ctx: &mut Context) -> (State, Flow) {
+        if self.input.len() > self.head_checked {
+            if request::worth_parsing(&self.input, self.head_checked) {
+                match request::parse(&mut self.input) {
+                    Ok(Some((request, used))) => {
+                        self.input.drain(..used);
+                        self.head_checked = 0;
+                        return (self.start(request, ctx), Flow::Continue);
+                    }
+                    Ok(None) => {}
+                    Err(status) => return (self.fail(status, ctx), Flow::Continue),
+                }
+            }
+            self.head_checked = self.input.len();
+        }
+        if !self.transport.can_read() {
+            return (State::Head { idle }, Flow::Blocked);
+        }
+        if self.input.is_empty() {
+            return self.read_fresh_head(idle, ctx);
+        }
+        // Heads are small: read them in small pieces, up to the head limit.
+        let room = INPUT_LIMIT.min(self.input.len() + READ_CHUNK) - self.input.len();
+        match self
+            .transport
+            .read_into(&mut self.input, room, &mut ctx.local.scratch)
+        {
+            Ok(0) => self.head_input_ended(),
+            // `input` already held part of this head, so its deadline is running.
+            Ok(_) => (State::Head { idle: false }, Flow::Continue),
+            Err(e) => self.head_read_failed(e, idle, ctx),
+        }
+    }
+
+    /// The route of a request on this connection (None: the default server's own settings).
+    fn route(&self, request: Option<&Request>, ctx: &Context) -> Route {
+        Route::select(
+            &ctx.runtime.config,
+            ctx.runtime.hosts_for(self.listen),
+            request,
+        )
+    }
+
+    /// A complete head arrived: start its exchange.
+    fn start(&mut self, request: Request, ctx: &mut Context) -> State {
+        let route = self.route(Some(&request), ctx);
+        self.timeouts = Timeouts::of(route.site().settings);
+        let facts = Facts {
+            minor_version: request.minor_version,
+            keep_alive: request.keep_alive,
+            head_only: request.method == Method::Head,
+        };
+        let framing = request.framing;
+        let expect_continue = request.expect_continue;
+        let has_body = request.has_body();
+        let client_cert = match &route.site().server.client_auth {
+            Some(auth) => self.transport.client_cert(auth),
+            None => None,
+        };
+        let socket = self.transport.socket();
+        let local = || socket.local_addr().ok();
+        let origin = Origin {
+            peer: self.peer,
+            listen: self.listen,
+            tls: self.transport.is_tls(),
+            local: &local,
+            client_cert,
+            acme: ctx.runtime.acme.as_deref(),
+        };
+        let mut active = Box::new(Active {
+            exchange: Exchange::new(route, &origin),
+            facts,
+            incoming: None,
+            abandoned: false,
+            head_close: false,
+            answered: false,
+            out: Encoder::new(),
+            last_sent: ctx.now,
+            last_received: ctx.now,
+            deadline: Deadline::default(),
+        });
+        active
+            .exchange
+            .start(request, &origin, &mut exchange_cx(ctx));
+        if active.exchange.wants_body() {
+            active.incoming = Some(Incoming::new(framing));
+            // The client asked whether to send its body: it is wanted.
+            if expect_continue && self.input.is_empty() {
+                active.out.interim_continue();
+            }
+            self.deadline.at =
+                (!active.exchange.streams_body()).then(|| ctx.now + self.timeouts.body);
+        } else {
+            active.abandoned = has_body;
+        }
+        // A head ready at once (a file, a page, an error) is written at once.
+        self.take_head(&mut active, ctx);
+        State::Exchange(active)
+    }
+
+    /// Starts the response when the exchange has its head.
+    fn take_head(&mut self, active: &mut Active, ctx: &mut Context) -> bool {
+        if active.out.started() {
+            return false;
+        }
+        let mut cx = exchange_cx(ctx);
+        match active.exchange.head(&mut cx) {
+            Poll::Ready(head) => {
+                if head.close && active.incoming.is_some() && !active.exchange.wants_body() {
+                    // The answer leaves the body unread.
+                    active.incoming = None;
+                    active.abandoned = true;
+                }
+                active.head_close = head.close;
+                active
+                    .out
+                    .start(&head, active.facts, ctx.date, ctx.draining);
+                active.last_sent = ctx.now;
+                self.deadline.at = Some(ctx.now + self.timeouts.send);
+                true
+            }
+            Poll::Pending => false,
+        }
+    }
+
+    /// Answers an error that ends the connection (malformed request, timeout, ...).
+    fn fail(&mut self, status: u16, ctx: &mut Context) -> State {
+        // A client's mistake, not the server's: nginx logs these at `info` too.
+        if log::enabled(crate::config::LogLevel::Info) {
+            log::info(&format!(
+                "client {}: {status} {}, connection closed",
+                self.peer,
+                handler::pages::reason(status)
+            ));
+        }
+        let route = self.route(None, ctx);
+        let response = handler::error(status, &route.site());
+        // The head could not be parsed, but a HEAD request still gets no body.
+        let start = self.input.iter().position(|b| !matches!(b, b'\r' | b'\n'));
+        let head_only = start.is_some_and(|i| self.input[i..].starts_with(b"HEAD "));
+        self.failed(route, response, head_only, ctx)
+    }
+
+    /// Plain HTTP reached a TLS port: nginx's 400 page, in plain HTTP, and the connection ends.
+    fn fail_plain_http(&mut self, ctx: &mut Context) -> State {
+        let title = "400 The plain HTTP request was sent to HTTPS port";
+        let body =
+            "<h1>400 Bad Request</h1>\n<p>The plain HTTP request was sent to HTTPS port.</p>\n";
+        let response = Response::html(400, handler::pages::page(title, body));
+        self.input.clear();
+        let route = self.route(None, ctx);
+        self.failed(route, response, false, ctx)
+    }
+
+    fn failed(
+        &mut self,
+        route: Route,
+        response: Response,
+        head_only: bool,
+        ctx: &mut Context,
+    ) -> State {
+        let socket = self.transport.socket();
+        let local = || socket.local_addr().ok();
+        let origin = Origin {
+            peer: self.peer,
+            listen: self.listen,
+            tls: self.transport.is_tls(),
+            local: &local,
+            client_cert: None,
+            acme: None,
+        };
+        let mut active = Box::new(Active {
+            exchange: Exchange::failed(route, response, &origin),
+            facts: Facts {
+                minor_version: 1,
+                keep_alive: false,
+                head_only,
+            },
+            incoming: None,
+            abandoned: true,
+            head_close: false,
+            answered: false,
+            out: Encoder::new(),
+            last_sent: ctx.now,
+            last_received: ctx.now,
+            deadline: Deadline::default(),
+        });
+        self.take_head(&mut active, ctx);
+        State::Exchange(active)
+    }
+
+    /// One step of an exchange: request body in, the exchange's own I/O, the answer out.
+    fn on_exchange(&mut self, mut active: Box<Active>, ctx: &mut Context) -> (State, Flow) {
+        let mut progress = false;
+
+        // The request body, client to sink.
+        match self.receive(&mut active, ctx) {
+            Ok(received) => progress |= received,
+            Err(()) => return (State::Closed, Flow::Continue),
+        }
+
+        // The exchange's own fds (its upstream).
+        progress |= active.exchange.advance(&mut exchange_cx(ctx));
+
+        if active.answered {
+            // The rest of a body the answer did not need.
+            if active.incoming.is_none() {
+                return (self.after_response(true, true, ctx), Flow::Continue);
+            }
+            active.deadline.at = None;
+            self.deadline.at = Some(active.last_received + self.timeouts.body);
+            let flow = if progress {
+                Flow::Continue
+            } else {
+                Flow::Blocked
+            };
+            return (State::Exchange(active), flow);
+        }
+
+        // The answer, exchange to client.
+        if !active.out.started() {
+            if self.take_head(&mut active, ctx) {
+                progress = true;
+            } else if self.transport.writable() {
+                // An interim `100 Continue` goes out while the answer is not decided.
+                match active
+                    .out
+                    .write_interim(&mut self.transport, &mut ctx.local.scratch)
+                {
+                    Ok(Step::Progress) => progress = true,
+                    Ok(Step::Blocked) => {}
+                    Err(_) => return (State::Closed, Flow::Continue),
+                }
+            }
+        }
+        // Two steps at most: a write, then (often) the end of the body it completed.
+        for _ in 0..2 {
+            if !active.out.started() || active.out.finished().is_some() {
+                break;
+            }
+            match active.out.step(
+                &mut active.exchange,
+                &mut self.transport,
+                &mut ctx.local.scratch,
+            ) {
+                Ok(Step::Progress) => {
+                    progress = true;
+                    active.last_sent = ctx.now;
+                }
+                Ok(Step::Blocked) => break,
+                Err(_) => return (State::Closed, Flow::Continue),
+            }
+        }
+
+        if let Some(ended) = active.out.finished() {
+            return (self.answered(active, ended, ctx), Flow::Continue);
+        }
+        self.set_deadlines(&mut active);
+        let flow = if progress {
+            Flow::Continue
+        } else {
+            Flow::Blocked
+        };
+        (State::Exchange(active), flow)
+    }
+
+    /// Moves request-body bytes from the client to the exchange, reading when the sink has
+    /// taken what was buffered. After the body (or without one), while a backend answers,
+    /// reading goes on: it keeps a pipelined request for later, and it notices a client that
+    /// leaves (end of stream: the backend is stopped; as nginx does, a half-close is taken as
+    /// a departure, since only a write could tell them apart). A TLS close_notify after the
+    /// whole body is not a departure but "nothing more": the answer is finished, and the end is
+    /// read (and answered with ours) after that. Err: the connection is to close.
+    fn receive(&mut self, active: &mut Active, ctx: &mut Context) -> Result<bool, ()> {
+        let mut progress = false;
+        let streams = active.exchange.streams_body();
+        let wants_more = match &mut active.incoming {
+            Some(incoming) => {
+                let mut cx = exchange_cx(ctx);
+                match incoming.feed(&mut self.input, &mut active.exchange, &mut cx) {
+                    Ok(Fed::Complete) => {
+                        active.incoming = None;
+                        active.exchange.end_of_body(&mut cx);
+                        return Ok(true);
+                    }
+                    Ok(Fed::NeedMore) => true,
+                    Ok(Fed::Full) => false,
+                    Err(error) => {
+                        let refused = match error {
+                            BodyError::Status(status) => active.exchange.refuse_body(status),
+                            BodyError::Refused => true,
+                        };
+                        active.incoming = None;
+                        active.abandoned = true;
+                        return if refused { Ok(true) } else { Err(()) };
+                    }
+                }
+            }
+            None => false,
+        };
+        let (room, reading) = if wants_more {
+            let limit = if streams { INPUT_LIMIT } else { BODY_CHUNK };
+            let empty_enough = if streams {
+                self.input.is_empty()
+            } else {
+                self.input.len() < BODY_CHUNK
+            };
+            (limit.saturating_sub(self.input.len()), empty_enough)
+        } else if active.incoming.is_none()
+            && active.exchange.watches_client()
+            && !self.transport.sent_close_notify()
+        {
+            (
+                INPUT_LIMIT.saturating_sub(self.input.len()),
+                self.input.len() < INPUT_LIMIT,
+            )
+        } else {
+            (0, false)
+        };
+        if reading && room > 0 && self.transport.can_read() {
+            match self.transport.read_into(
+                &mut self.input,
+                room.min(BODY_CHUNK),
+                &mut ctx.local.scratch,
+            ) {
+                // The client went away.
+                Ok(0) => return Err(()),
+                Ok(_) => {
+                    progress = true;
+                    active.last_received = ctx.now;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return Err(()),
+            }
+        }
+        Ok(progress)
+    }
+
+    /// Sets the session's deadline and the exchange's for the wait ahead: the client's send
+    /// timeout while bytes wait for it; the body timeout while a body comes into a sink with no
+    /// deadline of its own; the exchange's upstream's.
+    fn set_deadlines(&mut self, active: &mut Active) {
+        let client_waiting = active.out.started() && active.out.client_waiting();
+        self.deadline.at = if client_waiting {
+            Some(active.last_sent + self.timeouts.send)
+        } else if active.incoming.is_some() && !active.exchange.streams_body() {
+            Some(active.last_received + self.timeouts.body)
+        } else {
+            None
+        };
+        active.deadline.at = active.exchange.deadline(client_waiting);
+    }
+
+    /// The answer is out: log it, then the next request, the rest of the body, or the close.
+    fn answered(&mut self, mut active: Box<Active>, ended: Ended, ctx: &mut Context) -> State {
+        active.exchange.finish(&mut exchange_cx(ctx));
+        if let Some(out) = ctx.access_log.as_deref_mut() {
+            let entry = active.exchange.log_entry();
+            log::append_access(
+                out,
+                self.peer,
+                ctx.log_time,
+                &entry,
+                active.out.body_bytes(),
+            );
+        }
+        let keep_alive = ended == Ended::Complete
+            && active.out.persistence() == Persistence::KeepAlive
+            && !ctx.draining;
+        if keep_alive && active.incoming.is_some() {
+            // The answer came before the client finished its body: the head promised
+            // keep-alive, so the rest of the body is read and dropped first.
+            active.exchange.drop_body();
+            active.answered = true;
+            active.last_received = ctx.now;
+            self.deadline.at = Some(ctx.now + self.timeouts.body);
+            return State::Exchange(active);
+        }
+        let read_whole = active.incoming.is_none() && !active.abandoned && !active.head_close;
+        self.after_response(keep_alive, read_whole, ctx)
+    }
+
+    /// A response is complete: wait for the next request, or close. `read_whole`: the request
+    /// was read completely (see [`Session::on_closing`]).
+    fn after_response(&mut self, keep_alive: bool, read_whole: bool, ctx: &Context) -> State {
+        if keep_alive && !ctx.draining {
+            self.head_checked = 0;
+            let idle = self.input.is_empty();
+            let wait = if idle {
+                self.timeouts.keepalive
+            } else {
+                self.timeouts.header
+            };
+            self.deadline.at = Some(ctx.now + wait);
+            if idle {
+                // An idle connection holds no buffer: the next head is read into the scratch.
+                self.input = Vec::new();
+            }
+            return State::Head { idle };
+        }
+        self.transport.close_notify();
+        State::Closing { read_whole }
+    }
+
+    /// Waits until the TLS close_notify (and whatever ciphertext precedes it) is written, then
+    /// closes, or shuts the write side and lingers.
+    ///
+    /// Lingering exists so that bytes the client still sends do not turn the close into a reset
+    /// that destroys the response in flight. When the request was read whole and nothing is
+    /// buffered or known readable, there is nothing to reset: close at once (nginx's rule too),
+    /// which spares a `shutdown` and the `read` of the end of stream.
+    fn on_closing(&mut self, read_whole: bool, ctx: &Context) -> (State, Flow) {
+        if self.transport.flush().is_err() {
+            return (State::Closed, Flow::Continue);
+        }
+        if self.transport.has_output() {
+            return (State::Closing { read_whole }, Flow::Blocked);
+        }
+        if read_whole && self.input.is_empty() && !self.transport.can_read() {
+            return (State::Closed, Flow::Continue);
+        }
+        self.transport.shutdown_write();
+        self.deadline.at = Some(ctx.now + LINGER);
+        (State::Linger, Flow::Continue)
+    }
+
+    fn on_linger(&mut self, scratch: &mut Scratch) -> (State, Flow) {
+        if !self.transport.socket_readable() {
+            return (State::Linger, Flow::Blocked);
+        }
+        self.input = Vec::new();
+        match self.transport.discard_input(scratch) {
+            Ok(0) => (State::Closed, Flow::Continue),
+            Ok(_) => (State::Linger, Flow::Continue),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => (State::Linger, Flow::Blocked),
+            Err(_) => (State::Closed, Flow::Continue),
+        }
+    }
+}
+
+/// The exchange's view of the worker: its time, what the worker lends, and where its
+/// upstream's fds are registered (this connection's slot, the exchange's stream).
+fn exchange_cx<'a>(ctx: &'a mut Context) -> Cx<'a> {
+    Cx {
+        now: ctx.now,
+        local: ctx.local,
+        registration: Registration {
+            poller: ctx.poller,
+            slot: ctx.slot,
+            generation: ctx.generation,
+            stream: EXCHANGE,
+        },
+    }
+}

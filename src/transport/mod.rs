@@ -1,0 +1,269 @@
+//! A client connection's byte stream: the socket, plain or under TLS (`tls`), its edge-triggered
+//! readiness, and the writes of a response's bytes (`write`: vectored writes, sendfile, TLS
+//! records). Nothing here knows HTTP: the protocol above asks for bytes in and hands bytes (or
+//! file ranges) out.
+//!
+//! Readiness comes from edge-triggered epoll: an event sets `readable` or `writable`, and
+//! `EAGAIN` (or a short read or write, which proves the socket drained or filled) clears it, so
+//! every read and write is driven by readiness without a wasted system call. Over TLS, input is
+//! also available while rustls holds decrypted bytes, and queued ciphertext is flushed whenever
+//! the connection is driven ([`Transport::flush`]).
+//!
+//! The plain path makes the very system calls it always made; closing (TLS close_notify, the
+//! write side's shutdown) and lingering (reading what a client still sends after the last
+//! response, so that it sees the response rather than a reset) are here too.
+
+pub mod client_cert;
+mod tls;
+mod write;
+
+pub use tls::{AddressOptions, CertSource, RECORD, TLS_BUFFER, TlsStream, server_config};
+pub use write::{Piece, Written};
+
+use crate::config::ClientAuth;
+use crate::handler::ClientCert;
+use rustix::buffer::spare_capacity;
+use rustix::io::Errno;
+use std::io::{self, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::Arc;
+
+/// Size of the worker's scratch buffer: one read of a request body, or one record of a file.
+pub const SCRATCH: usize = 64 * 1024;
+
+/// A worker's scratch buffer ([`SCRATCH`] bytes): what a read lands in before it is parsed or
+/// kept, and where a file's record is read before rustls encrypts it. The worker owns one (in
+/// its context) and lends it to the connection it drives; nothing keeps bytes in it between two
+/// calls.
+pub struct Scratch(Box<[u8]>);
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch(vec![0; SCRATCH].into_boxed_slice())
+    }
+}
+
+impl Scratch {
+    /// The first `len` bytes (at most [`SCRATCH`]).
+    pub fn take(&mut self, len: usize) -> &mut [u8] {
+        &mut self.0[..len.min(SCRATCH)]
+    }
+}
+
+/// How a connection's bytes travel.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+/// A client connection's socket, its TLS session if any, and its readiness.
+pub struct Transport {
+    stream: Stream,
+    readable: bool,
+    writable: bool,
+    /// The peer closed its side (or the socket failed): reads go on until they say so.
+    hangup: bool,
+}
+
+impl Transport {
+    pub fn plain(socket: TcpStream) -> Transport {
+        Transport::new(Stream::Plain(socket))
+    }
+
+    pub fn tls(tls: TlsStream) -> Transport {
+        Transport::new(Stream::Tls(Box::new(tls)))
+    }
+
+    fn new(stream: Stream) -> Transport {
+        Transport {
+            stream,
+            readable: false,
+            writable: false,
+            hangup: false,
+        }
+    }
+
+    pub fn socket(&self) -> &TcpStream {
+        match &self.stream {
+            Stream::Plain(socket) => socket,
+            Stream::Tls(tls) => &tls.socket,
+        }
+    }
+
+    /// Whether this is a TLS connection (`https`), whatever the client sent.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.stream, Stream::Tls(_))
+    }
+
+    /// The client's certificate as a server verifying with `auth` judges it (None on a plain
+    /// connection).
+    pub fn client_cert(&mut self, auth: &Arc<ClientAuth>) -> Option<Arc<ClientCert>> {
+        match &mut self.stream {
+            Stream::Tls(tls) => Some(tls.client_cert(auth)),
+            Stream::Plain(_) => None,
+        }
+    }
+
+    /// Whether a TLS port received plain HTTP (it is then answered in plain HTTP).
+    pub fn is_plain_http(&self) -> bool {
+        matches!(&self.stream, Stream::Tls(tls) if tls.plain_http)
+    }
+
+    /// Whether the client ended its side with TLS close_notify: it sends nothing more, but
+    /// (unlike one that closed the socket) still reads.
+    pub fn sent_close_notify(&self) -> bool {
+        matches!(&self.stream, Stream::Tls(tls) if tls.peer_closed())
+    }
+
+    /// Records a readiness event.
+    pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
+        self.readable |= readable || hangup || error;
+        self.writable |= writable || error;
+        self.hangup |= hangup || error;
+    }
+
+    /// Whether the socket may take bytes now.
+    #[inline]
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Whether the socket itself is readable (what a lingering close waits for: over TLS too,
+    /// what still comes is dropped unread).
+    pub fn socket_readable(&self) -> bool {
+        self.readable
+    }
+
+    /// Whether a read could bring bytes (or the end of the stream): the socket is readable,
+    /// or rustls holds plaintext or an unreported close_notify.
+    pub fn can_read(&self) -> bool {
+        self.readable
+            || match &self.stream {
+                Stream::Plain(_) => false,
+                Stream::Tls(tls) => tls.plaintext > 0 || tls.peer_closed,
+            }
+    }
+
+    /// Reads once (decrypted, over TLS) into `buf`. Ok(0) is end of stream.
+    pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.stream {
+            Stream::Tls(tls) => tls.read(buf, &mut self.readable, &mut self.writable, self.hangup),
+            Stream::Plain(socket) => {
+                let asked = buf.len();
+                let result = rustix::io::read(&*socket, buf);
+                settle_read(result, asked, &mut self.readable, self.hangup)
+            }
+        }
+    }
+
+    /// Reads once onto the end of `input`, at most `room` bytes: straight into its spare
+    /// capacity on a plain socket, through `scratch` over TLS. Ok(0) is end of stream.
+    pub fn read_into(
+        &mut self,
+        input: &mut Vec<u8>,
+        room: usize,
+        scratch: &mut Scratch,
+    ) -> io::Result<usize> {
+        match &mut self.stream {
+            Stream::Tls(tls) => tls.read_into(
+                input,
+                room,
+                scratch,
+                &mut self.readable,
+                &mut self.writable,
+                self.hangup,
+            ),
+            Stream::Plain(socket) => {
+                input.reserve(room);
+                let asked = input.capacity() - input.len();
+                let result = rustix::io::read(&*socket, spare_capacity(input));
+                settle_read(result, asked, &mut self.readable, self.hangup)
+            }
+        }
+    }
+
+    /// Reads and drops what the client still sends after the last response (lingering). Over
+    /// TLS too the bytes are dropped undecrypted. Ok(0) is end of stream.
+    pub fn discard_input(&mut self, scratch: &mut Scratch) -> io::Result<usize> {
+        let socket = match &self.stream {
+            Stream::Plain(socket) => socket,
+            Stream::Tls(tls) => &tls.socket,
+        };
+        let buf = scratch.take(16 * 1024);
+        let asked = buf.len();
+        let result = rustix::io::read(socket, buf);
+        settle_read(result, asked, &mut self.readable, self.hangup)
+    }
+
+    /// Writes queued ciphertext while the socket is writable. Err: the socket failed.
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.stream {
+            Stream::Tls(tls) if !tls.plain_http => tls.flush(&mut self.writable),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether ciphertext waits for the socket.
+    pub fn has_output(&self) -> bool {
+        match &self.stream {
+            Stream::Tls(tls) if !tls.plain_http => tls.conn.wants_write(),
+            _ => false,
+        }
+    }
+
+    /// Writes some of `data`: Ok(n) bytes taken, `WouldBlock` (with `writable` cleared) when
+    /// none could be.
+    pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        match &mut self.stream {
+            Stream::Tls(tls) if !tls.plain_http => tls.write(data, &mut self.writable),
+            _ => {
+                let result = self.socket().write(data);
+                match &result {
+                    Ok(n) if *n < data.len() => self.writable = false,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                    _ => {}
+                }
+                result
+            }
+        }
+    }
+
+    /// Queues TLS close_notify (nothing for plain connections); [`Transport::flush`] sends it.
+    pub fn close_notify(&mut self) {
+        if let Stream::Tls(tls) = &mut self.stream
+            && !tls.plain_http
+        {
+            tls.conn.send_close_notify();
+        }
+    }
+
+    /// Shuts the write side (the start of a lingering close).
+    pub fn shutdown_write(&self) {
+        let _ = self.socket().shutdown(Shutdown::Write);
+    }
+}
+
+/// The outcome of a `read(2)` of `asked` bytes, with the readiness flag updated: a short read
+/// emptied the socket, so any later byte brings a new edge, which spares the read that would
+/// only say EAGAIN. A pending end of stream gives no new edge, so after a hangup the flag stays
+/// until read() returns 0.
+fn settle_read(
+    result: rustix::io::Result<usize>,
+    asked: usize,
+    readable: &mut bool,
+    hangup: bool,
+) -> io::Result<usize> {
+    match result {
+        Ok(n) => {
+            if n < asked && !hangup {
+                *readable = false;
+            }
+            Ok(n)
+        }
+        Err(Errno::AGAIN) => {
+            *readable = false;
+            Err(io::ErrorKind::WouldBlock.into())
+        }
+        Err(error) => Err(error.into()),
+    }
+}

@@ -17,6 +17,7 @@ mod nginx;
 mod parser;
 #[cfg(test)]
 mod props;
+mod rewrite;
 mod template;
 pub(crate) mod tls;
 mod types;
@@ -24,6 +25,7 @@ mod types;
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
 pub use model::*;
 pub use names::{ServerName, name_rank};
+pub use rewrite::{Action, Rewrite, RewriteFlag};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};
 pub use types::Types;

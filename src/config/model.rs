@@ -213,7 +213,12 @@ pub struct Settings {
     pub error_pages: Vec<ErrorPage>,
     /// `try_files FILE ... (URI | @NAME | =CODE)`.
     pub try_files: Option<TryFiles>,
-    pub return_: Option<Return>,
+    /// The block's own `rewrite`, `return`, `set` and `break` lines, in order: a location does
+    /// not inherit them (see `config::rewrite`).
+    pub rewrites: Vec<super::rewrite::Action>,
+    /// `internal`: only internal redirects reach this location (a request from outside gets
+    /// 404).
+    pub internal: bool,
     pub cgi: Vec<CgiHandler>,
     pub cgi_timeout: Duration,
     pub upload_store: Option<PathBuf>,
@@ -247,7 +252,8 @@ impl Settings {
             client_max_body_size: 1024 * 1024,
             error_pages: Vec::new(),
             try_files: None,
-            return_: None,
+            rewrites: Vec::new(),
+            internal: false,
             cgi: Vec::new(),
             cgi_timeout: Duration::from_secs(30),
             upload_store: None,
@@ -262,6 +268,14 @@ impl Settings {
             default_type: None,
             fastcgi: FastCgi::default(),
         }
+    }
+
+    /// The first `return` of the block's rewrite program, if it has one.
+    pub fn return_(&self) -> Option<&Return> {
+        self.rewrites.iter().find_map(|action| match action {
+            super::rewrite::Action::Return(ret) => Some(ret),
+            _ => None,
+        })
     }
 
     /// The configured error page for `status`, if any.

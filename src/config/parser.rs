@@ -426,6 +426,11 @@ const SPECS: &[Spec] = &[
     spec("error_page", SETTINGS, 2, MANY),
     spec("try_files", SERVER_SETTINGS, 2, MANY),
     spec("return", SERVER_SETTINGS, 1, 2),
+    // config::rewrite
+    spec("rewrite", SERVER_SETTINGS, 2, 3),
+    spec("set", SERVER_SETTINGS, 2, 2),
+    spec("break", SERVER_SETTINGS, 0, 0),
+    spec("internal", LOCATION, 0, 0),
     spec("cgi", SETTINGS, 1, 2),
     spec("cgi_timeout", SETTINGS, 1, 1),
     spec("upload_store", SETTINGS, 1, 1),
@@ -514,7 +519,9 @@ struct Overrides {
     client_max_body_size: Option<u64>,
     error_pages: Option<Vec<ErrorPage>>,
     try_files: Option<TryFiles>,
-    return_: Option<Return>,
+    /// The block's own rewrite program (never inherited).
+    rewrites: Vec<super::rewrite::Action>,
+    internal: Option<bool>,
     cgi: Option<Vec<CgiHandler>>,
     cgi_timeout: Option<Duration>,
     upload_store: Option<PathBuf>,
@@ -556,8 +563,9 @@ impl Overrides {
         if self.alias.is_some() {
             s.alias = self.alias;
         }
-        if self.return_.is_some() {
-            s.return_ = self.return_;
+        s.rewrites = self.rewrites;
+        if let Some(internal) = self.internal {
+            s.internal = internal;
         }
         if self.try_files.is_some() {
             s.try_files = self.try_files;
@@ -1238,10 +1246,20 @@ impl Interpreter<'_> {
                 o.try_files = Some(self.try_files(args)?);
             }
             "return" => {
-                if o.return_.is_some() {
+                let action = super::rewrite::Action::Return(parse_return(args, self.captures)?);
+                o.rewrites.push(action);
+            }
+            "rewrite" => {
+                let rewrite = super::rewrite::rewrite(args, self.captures)?;
+                o.rewrites.push(super::rewrite::Action::Rewrite(rewrite));
+            }
+            "set" => o.rewrites.push(super::rewrite::set(args, self.captures)?),
+            "break" => o.rewrites.push(super::rewrite::Action::Break),
+            "internal" => {
+                if o.internal.is_some() {
                     return duplicate(d);
                 }
-                o.return_ = Some(parse_return(args, self.captures)?);
+                o.internal = Some(true);
             }
             "cgi" => {
                 let ext = &args[0];
@@ -1589,35 +1607,43 @@ pub(super) fn regex_message(e: &regex::Error) -> String {
     }
 }
 
-/// The group names of every location and `server_name` regular expression in the file, for
-/// `$name` variables (nginx makes each named group a variable, wherever it is used).
+/// The group names of every location and `server_name` regular expression in the file, and
+/// the names `set` gives, for `$name` variables (nginx makes each a variable, wherever it is
+/// used).
 /// Expressions that do not compile are skipped here: they are reported where they are written.
 fn capture_names(tree: &[Directive]) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut add = |regex: &regex::Regex| {
-        for name in regex.capture_names().flatten() {
-            if !names.iter().any(|n| n == name) {
-                names.push(name.to_string());
-            }
+    fn add(names: &mut Vec<String>, name: &str) {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
         }
-    };
+    }
+    let mut names = Vec::new();
     let mut stack: Vec<&Directive> = tree.iter().collect();
     while let Some(d) = stack.pop() {
+        let mut regexes = Vec::new();
         if d.name.text == "location"
             && let Ok((path, kind, pos)) = location_path(d)
             && matches!(kind, LocationKind::Regex | LocationKind::RegexCaseless)
             && let Ok(regex) = compile_regex(&path, false, pos)
         {
-            add(&regex);
+            regexes.push(regex);
         }
         if d.name.text == "server_name" {
             for a in &d.args {
                 if let Some(source) = a.text.strip_prefix('~')
                     && let Ok(regex) = compile_regex(source, true, a.pos)
                 {
-                    add(&regex);
+                    regexes.push(regex);
                 }
             }
+        }
+        for regex in &regexes {
+            for name in regex.capture_names().flatten() {
+                add(&mut names, name);
+            }
+        }
+        if let Some(name) = super::rewrite::set_names(d) {
+            add(&mut names, name);
         }
         stack.extend(d.block.iter().flatten());
     }
@@ -1781,14 +1807,15 @@ fn parse_error_page(d: &Directive) -> Result<Vec<ErrorPage>> {
             "invalid number of arguments in \"error_page\" directive",
         );
     }
+    let is_url = target.text.starts_with("http://") || target.text.starts_with("https://");
     if target.text.starts_with('@') {
         check_location_name(target)?;
-    } else if !target.text.starts_with('/') {
+    } else if !target.text.starts_with('/') && !is_url {
         return fail(
             target.pos,
             format!(
                 "invalid error page URI \"{}\", it must start with \"/\" (or \"@\" for a named \
-                 location)",
+                 location, or be an http:// or https:// URL)",
                 target.text
             ),
         );
@@ -2060,7 +2087,7 @@ mod tests {
         assert_eq!(st.allow_methods, Methods::GET.union(Methods::HEAD));
         assert_eq!(st.client_max_body_size, 1 << 20);
         assert!(st.error_pages.is_empty());
-        assert_eq!(st.return_, None);
+        assert_eq!(st.return_().cloned(), None);
         assert!(st.cgi.is_empty());
         assert_eq!(st.cgi_timeout, secs(30));
         assert_eq!(st.upload_store, None);
@@ -2374,7 +2401,7 @@ mod tests {
             vec![(404, "/404.html"), (500, "/5xx.html"), (502, "/5xx.html")]
         );
         assert_eq!(
-            s.return_,
+            s.return_().cloned(),
             Some(Return {
                 code: 418,
                 target: Some(Template::literal("I'm a teapot"))
@@ -2428,7 +2455,7 @@ mod tests {
         assert_eq!(up.root, PathBuf::from("/up"));
         assert_eq!(up.keepalive_timeout, secs(5));
         assert_eq!(
-            up.return_,
+            up.return_().cloned(),
             Some(Return {
                 code: 204,
                 target: None
@@ -2437,8 +2464,10 @@ mod tests {
         let rest = &s.locations[1].settings;
         assert_eq!(rest.allow_methods, Methods::GET);
         assert_eq!(rest.root, PathBuf::from("/srv"));
+        // The server's `return` is its own (it answers before any location is chosen).
+        assert_eq!(rest.return_(), None);
         assert_eq!(
-            rest.return_,
+            s.settings.return_().cloned(),
             Some(Return {
                 code: 503,
                 target: None
@@ -2776,7 +2805,7 @@ mod tests {
     fn captures_named_anywhere_in_the_file_are_variables() {
         let c = ok("server { listen 80; location / { return 301 /u/$user/$1; }
                     location ~ ^/~(?<user>[a-z]+) { } }");
-        let ret = c.servers[0].locations[0].settings.return_.as_ref().unwrap();
+        let ret = c.servers[0].locations[0].settings.return_().unwrap();
         assert_eq!(ret.target.as_ref().unwrap().source(), "/u/$user/$1");
         errors(&[(
             "server { listen 80; return 301 /u/$user; }",
@@ -3016,7 +3045,6 @@ mod tests {
             ("autoindex on", "autoindex off"),
             ("allow_methods GET", "allow_methods POST"),
             ("client_max_body_size 1", "client_max_body_size 2"),
-            ("return 200", "return 204"),
             ("upload_store /a", "upload_store /b"),
             ("cgi_timeout 1", "cgi_timeout 2"),
             ("keepalive_timeout 1", "keepalive_timeout 2"),
@@ -3278,7 +3306,7 @@ mod tests {
             (
                 "server { listen 80; error_page 404 e.html; }",
                 "1:36: invalid error page URI \"e.html\", it must start with \"/\" (or \"@\" for a \
-                 named location)",
+                 named location, or be an http:// or https:// URL)",
             ),
         ]);
     }
@@ -3302,7 +3330,7 @@ mod tests {
             ),
         ];
         for (directive, code, target) in cases {
-            let r = server_settings(directive).return_;
+            let r = server_settings(directive).return_().cloned();
             assert_eq!(
                 r,
                 Some(Return {
@@ -3404,7 +3432,11 @@ mod tests {
         );
         let escaped = server_settings(r#"return 200 "say \"hi\" \\o/";"#);
         assert_eq!(
-            escaped.return_.and_then(|r| r.target).map(|t| t.source()),
+            escaped
+                .return_()
+                .cloned()
+                .and_then(|r| r.target)
+                .map(|t| t.source()),
             Some(r#"say "hi" \o/"#.to_string())
         );
     }
@@ -3483,7 +3515,7 @@ server {
 
         let old = &s.locations[2].settings;
         assert_eq!(
-            old.return_,
+            old.return_().cloned(),
             Some(Return {
                 code: 301,
                 target: Some(Template::literal("/new/"))
@@ -3677,14 +3709,18 @@ server {
 
     #[test]
     fn return_parses_variables_and_refuses_unknown_ones_at_the_word() {
-        let r = server_settings("return 301 https://$host$request_uri;").return_;
+        let r = server_settings("return 301 https://$host$request_uri;")
+            .return_()
+            .cloned();
         let target = r.and_then(|r| r.target);
         assert!(target.as_ref().is_some_and(Template::has_variables));
         assert_eq!(
             target.map(|t| t.source()),
             Some("https://$host$request_uri".to_string())
         );
-        let r = server_settings("return $scheme://a$uri;").return_;
+        let r = server_settings("return $scheme://a$uri;")
+            .return_()
+            .cloned();
         assert_eq!(r.map(|r| r.code), Some(302));
         errors(&[
             (

@@ -61,7 +61,7 @@ struct Groups<'a> {
 }
 
 impl<'a> Captures<'a> {
-    fn new(regex: &'a regex::Regex, text: &str, locations: regex::CaptureLocations) -> Self {
+    pub fn new(regex: &'a regex::Regex, text: &str, locations: regex::CaptureLocations) -> Self {
         Captures(Some(Box::new(Groups {
             regex,
             text: text.to_string(),
@@ -495,7 +495,7 @@ mod tests {
         let (server, found) = hosts.select(servers, host);
         let server = &servers[server];
         let captures = found.map_or_else(Captures::default, |m| m.captures(server));
-        let text = server.settings.return_.as_ref().unwrap().target.as_ref();
+        let text = server.settings.return_().unwrap().target.as_ref();
         let mut who = text.map(|t| t.expand(|_, _| {})).unwrap_or_default();
         if let Some(g) = captures.group(1) {
             who.push_str(&format!(" $1={g}"));

@@ -582,6 +582,7 @@ mod tests {
             keep_alive: true,
             expect_continue: false,
             routed: None,
+            variables: None,
         }
     }
 

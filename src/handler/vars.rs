@@ -97,9 +97,16 @@ impl Vars<'_, '_> {
             // The location's expression, else the server name's (nginx: the last match).
             Variable::Capture(_) if self.captures.is_empty() => capture(v, &self.site.host, out),
             Variable::Capture(_) => capture(v, self.captures, out),
+            // What `set` gave it, else a group of the location's or rewrite's expression,
+            // else of the server name's.
             Variable::NamedCapture(name) => out.push_str(
-                self.captures
-                    .named(name)
+                request
+                    .variables
+                    .iter()
+                    .flat_map(|v| v.iter())
+                    .find(|(n, _)| n == name)
+                    .map(|(_, value)| value.as_str())
+                    .or_else(|| self.captures.named(name))
                     .or_else(|| self.site.host.named(name))
                     .unwrap_or(""),
             ),

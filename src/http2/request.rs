@@ -251,6 +251,7 @@ impl RequestFields {
             keep_alive: true,
             expect_continue: false,
             routed: None,
+            variables: None,
         })
     }
 

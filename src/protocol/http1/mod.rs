@@ -114,6 +114,8 @@ struct Active {
     abandoned: bool,
     /// The answer asked to close the connection.
     head_close: bool,
+    /// The answer is nginx's 444: the connection closes without a response.
+    silent: bool,
     out: Encoder,
     /// The answer is out: what is left of the body is read and dropped.
     answered: bool,
@@ -409,6 +411,7 @@ impl Session {
             incoming: None,
             abandoned: false,
             head_close: false,
+            silent: false,
             answered: false,
             out: Encoder::new(),
             last_sent: ctx.now,
@@ -431,6 +434,9 @@ impl Session {
         }
         // A head ready at once (a file, a page, an error) is written at once.
         self.take_head(&mut active, ctx);
+        if active.silent {
+            return self.close_silently(active, ctx);
+        }
         State::Exchange(active)
     }
 
@@ -441,6 +447,10 @@ impl Session {
         }
         let mut cx = exchange_cx(ctx);
         match active.exchange.head(&mut cx) {
+            Poll::Ready(head) if head.status == handler::CLOSE_WITHOUT_RESPONSE => {
+                active.silent = true;
+                true
+            }
             Poll::Ready(head) => {
                 if head.close && active.incoming.is_some() && !active.exchange.wants_body() {
                     // The answer leaves the body unread.
@@ -515,6 +525,7 @@ impl Session {
             incoming: None,
             abandoned: true,
             head_close: false,
+            silent: false,
             answered: false,
             out: Encoder::new(),
             last_sent: ctx.now,
@@ -556,6 +567,9 @@ impl Session {
         // The answer, exchange to client.
         if !active.out.started() {
             if self.take_head(&mut active, ctx) {
+                if active.silent {
+                    return (self.close_silently(active, ctx), Flow::Continue);
+                }
                 progress = true;
             } else if self.transport.writable() {
                 // An interim `100 Continue` goes out while the answer is not decided.
@@ -685,6 +699,17 @@ impl Session {
             None
         };
         active.deadline.at = active.exchange.deadline(client_waiting);
+    }
+
+    /// `return 444`: the connection closes without a response (nginx's way to drop a
+    /// request), logged with status 444 and no bytes.
+    fn close_silently(&mut self, mut active: Box<Active>, ctx: &mut Context) -> State {
+        active.exchange.finish(&mut exchange_cx(ctx));
+        if let Some(out) = ctx.access_log.as_deref_mut() {
+            let entry = active.exchange.log_entry();
+            log::append_access(out, self.peer, ctx.log_time, &entry, 0);
+        }
+        State::Closed
     }
 
     /// The answer is out: log it, then the next request, the rest of the body, or the close.

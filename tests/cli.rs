@@ -534,6 +534,7 @@ fn check_warns_about_unsafe_settings_with_their_position_and_still_succeeds() {
                 upload_store files;\n        autoindex on;\n        \
                 allow_methods GET POST DELETE;\n    }\n}\n";
     let path = dir.write("unsafe.conf", text.as_bytes());
+    dir.write("files/a.txt", b"a");
     let path_text = path.to_str().unwrap();
     let (status, stdout, stderr) = run_cli(&["-t", path_text], dir.path());
     assert_eq!(status.code(), Some(0), "{stderr}");
@@ -559,9 +560,37 @@ fn check_warns_about_unsafe_settings_with_their_position_and_still_succeeds() {
 fn a_safe_config_checks_without_warnings() {
     let dir = TempDir::new();
     let path = dir.write("good.conf", simple_config("").as_bytes());
+    dir.write("www/index.html", b"home");
     let (status, _, stderr) = run_cli(&["-t", path.to_str().unwrap()], dir.path());
     assert_eq!(status.code(), Some(0));
     assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+#[test]
+fn check_warns_about_paths_that_will_fail_when_requests_come() {
+    let dir = TempDir::new();
+    let path = dir.write(
+        "site.conf",
+        simple_config("location /up { upload_store incoming; }").as_bytes(),
+    );
+    let path_text = path.to_str().unwrap();
+    let (status, stdout, stderr) = run_cli(&["-t", path_text], dir.path());
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("configuration OK"), "{stdout}");
+    let dir_text = dir.path().display().to_string();
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "{path_text}:5:5: warning: root \"{dir_text}/www\" does not exist: what server \
+                 serves will be 404"
+            ),
+            format!(
+                "{path_text}:6:16: warning: upload_store \"{dir_text}/incoming\" does not exist: \
+                 every upload to location /up will fail with 500"
+            ),
+        ]
+    );
 }
 
 #[test]

@@ -551,6 +551,7 @@ mod tests {
                     "include top.conf;\nserver {\n  include conf.d/*.conf;\n  location / { include loc.conf; }\n}\n",
                 ),
                 ("top.conf", "workers 3;\n"),
+                ("site/index.html", "x"),
                 ("conf.d/a.conf", "listen 127.0.0.1:0;\n"),
                 ("conf.d/b.conf", "server_name b.test;\nroot site;\n"),
                 ("loc.conf", "autoindex on;\n"),

@@ -931,6 +931,22 @@ mod tests {
     }
 
     #[test]
+    fn every_directive_of_the_tables_is_in_the_documentation() {
+        let doc = include_str!("../../docs/CONFIG.md");
+        let section = &doc[doc.find("## Coming from nginx").unwrap()..];
+        for name in super::IGNORED
+            .iter()
+            .map(|(n, _, _)| *n)
+            .chain(super::UNSUPPORTED.iter().map(|(n, _)| *n))
+        {
+            assert!(
+                section.contains(&format!("`{name}`")),
+                "{name} is not in docs/CONFIG.md, \"Coming from nginx\""
+            );
+        }
+    }
+
+    #[test]
     fn nginx_directives_webserv_lacks_name_the_nearest_equivalent() {
         let e = parse("server { listen 80; location / { if ($x) { return 404; } } }")
             .err()

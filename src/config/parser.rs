@@ -153,6 +153,9 @@ fn interpret_all(
     let mut errors: Vec<Error> = Vec::new();
     // Where the blocks that lost a directive are named.
     let mut lost: Vec<Pos> = Vec::new();
+    // For each directive dropped: where its block is named (None: the top level), and its
+    // words as a message would quote them.
+    let mut gone: Vec<(Scope, Vec<String>)> = Vec::new();
     for _ in 0..4 * super::MAX_ERRORS {
         let e = match interpret(&tree, eof, config_dir, fastcgi, sources) {
             Ok(config) if !dropped => return Ok(config),
@@ -160,20 +163,57 @@ fn interpret_all(
             Err(e) => e,
         };
         let owner = owner(&tree, e.pos);
-        let consequence = lost.contains(&e.pos) || (owner.is_none() && dropped);
+        let blocks = owner.as_deref().map_or_else(Vec::new, |path| {
+            ancestors(
+                &tree,
+                path.split_last().map_or(&[][..], |(_, parents)| parents),
+            )
+        });
+        // Names a directive dropped from the same block (`no "ssl_certificate" is defined`
+        // once the bad `ssl_certificate` is gone), or a location dropped from the same server
+        // (`no location "@app"`).
+        let names_gone = gone.iter().any(|(scope, words)| {
+            let here = match scope {
+                Scope::Block(b) => blocks.last().copied() == *b,
+                Scope::Server(s) => blocks.first() == Some(s),
+            };
+            here && words.iter().any(|w| e.message.contains(w.as_str()))
+        });
+        let consequence = lost.contains(&e.pos) || (owner.is_none() && dropped) || names_gone;
         if !consequence {
             errors.push(e);
         }
         let Some(owner) = owner else {
             break;
         };
-        lost.extend(remove(&mut tree, &owner));
+        let (parents, removed) = remove(&mut tree, &owner);
+        if let Some(d) = removed {
+            let quoted = std::iter::once(&d.name)
+                .chain(&d.args)
+                .map(|w| format!("\"{}\"", w.text))
+                .collect();
+            let scope = match parents.first() {
+                Some(&server) if d.name.text == "location" => Scope::Server(server),
+                _ => Scope::Block(parents.last().copied()),
+            };
+            gone.push((scope, quoted));
+        }
+        lost.extend(parents);
         dropped = true;
         if errors.len() > super::MAX_ERRORS {
             break;
         }
     }
     Err(errors)
+}
+
+/// Where the errors that follow from a dropped directive may be: its own block (None: the
+/// top level), or anywhere in its server (a location: `try_files` and `error_page` name
+/// locations across the server).
+#[derive(Clone, Copy)]
+enum Scope {
+    Block(Option<Pos>),
+    Server(Pos),
 }
 
 /// The directive `pos` points into (its name, one of its arguments, or its `;` / `{`), as
@@ -198,28 +238,36 @@ fn owner(tree: &[Directive], pos: Pos) -> Option<Vec<usize>> {
     None
 }
 
-/// Removes the directive at `path` (from [`owner`]); returns where the blocks holding it
-/// are named.
-fn remove(tree: &mut Vec<Directive>, path: &[usize]) -> Vec<Pos> {
-    let mut blocks = Vec::new();
+/// Where the directives along `path` (indexes from the top down) are named.
+fn ancestors(tree: &[Directive], path: &[usize]) -> Vec<Pos> {
+    let mut out = Vec::new();
     let mut list = tree;
-    let Some((last, parents)) = path.split_last() else {
-        return blocks;
-    };
-    for &i in parents {
-        let Some(d) = list.get_mut(i) else {
-            return blocks;
+    for &i in path {
+        let Some(d) = list.get(i) else {
+            break;
         };
-        blocks.push(d.name.pos);
-        let Some(block) = d.block.as_mut() else {
-            return blocks;
+        out.push(d.name.pos);
+        list = d.block.as_deref().unwrap_or_default();
+    }
+    out
+}
+
+/// Removes the directive at `path` (from [`owner`]); returns where the blocks holding it are
+/// named, outermost first, and the directive.
+fn remove(tree: &mut Vec<Directive>, path: &[usize]) -> (Vec<Pos>, Option<Directive>) {
+    let Some((last, parents)) = path.split_last() else {
+        return (Vec::new(), None);
+    };
+    let blocks = ancestors(tree, parents);
+    let mut list = tree;
+    for &i in parents {
+        let Some(block) = list.get_mut(i).and_then(|d| d.block.as_mut()) else {
+            return (blocks, None);
         };
         list = block;
     }
-    if *last < list.len() {
-        list.remove(*last);
-    }
-    blocks
+    let removed = (*last < list.len()).then(|| list.remove(*last));
+    (blocks, removed)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2902,6 +2950,25 @@ mod tests {
         // The only server goes: "no server block" would follow.
         let (list, _) = all_errors("server { listen 80; unknown_thing; }");
         assert_eq!(list, ["1:21: unknown directive \"unknown_thing\""]);
+        // The certificate that cannot be read goes: "no ssl_certificate" would follow.
+        let (list, _) = all_errors(
+            "server { listen 443 ssl; ssl_certificate /nonexistent/c.pem; \
+             ssl_certificate_key /nonexistent/k.pem; }",
+        );
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert!(
+            list[0].starts_with("1:42: cannot load certificate"),
+            "{list:?}"
+        );
+        // The misplaced named location goes: "no location @n" would follow.
+        let (list, _) = all_errors(
+            "server { listen 80; location / { location @n { } } \
+             location /a { try_files $uri @n; } }",
+        );
+        assert_eq!(
+            list,
+            ["1:43: named location \"@n\" can be on the server level only"]
+        );
     }
 
     #[test]

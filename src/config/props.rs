@@ -163,12 +163,17 @@ proptest! {
         for w in &config.warnings {
             let here = at(&text, w.line, w.col);
             let directive = here.split([' ', ';']).next().unwrap_or("");
-            let expected = if w.message.starts_with("uploads stored") {
+            // Each message starts with the directive's name (or its setting) or says it.
+            let expected = if w.message.starts_with("uploads stored")
+                || w.message.starts_with("upload_store")
+            {
                 "upload_store"
             } else if w.message.starts_with("autoindex") {
                 "autoindex"
-            } else if w.message.starts_with("\"root /\"") {
+            } else if w.message.starts_with("\"root /\"") || w.message.starts_with("root ") {
                 "root"
+            } else if w.message.starts_with("no index file") {
+                directive
             } else {
                 "alias"
             };

@@ -785,10 +785,7 @@ mod tests {
     fn nginx_mime_types_can_be_included_as_it_is() {
         let types = Path::new("/etc/nginx/mime.types");
         if !types.exists() {
-            crate::testing::skip(
-                "nginx_mime_types_can_be_included_as_it_is",
-                "/etc/nginx/mime.types (Debian package nginx-common)",
-            );
+            crate::testing::missing("/etc/nginx/mime.types (Debian package nginx-common)");
             return;
         }
         let dir = Dir::new(

@@ -179,11 +179,31 @@ const IGNORED: &[(&str, Place, &str)] = &[
         Place::Http,
         "request heads are limited to an 8 KiB target and 32 KiB of header fields",
     ),
-    ("client_body_temp_path", Place::Http, "no effect"),
-    ("fastcgi_temp_path", Place::Http, "no effect"),
-    ("proxy_temp_path", Place::Http, "no effect"),
-    ("uwsgi_temp_path", Place::Http, "no effect"),
-    ("scgi_temp_path", Place::Http, "no effect"),
+    (
+        "client_body_temp_path",
+        Place::Http,
+        "webserv does not use this directory",
+    ),
+    (
+        "fastcgi_temp_path",
+        Place::Http,
+        "webserv does not use this directory",
+    ),
+    (
+        "proxy_temp_path",
+        Place::Http,
+        "webserv does not use this directory",
+    ),
+    (
+        "uwsgi_temp_path",
+        Place::Http,
+        "webserv does not use this directory",
+    ),
+    (
+        "scgi_temp_path",
+        Place::Http,
+        "webserv does not use this directory",
+    ),
     (
         "open_file_cache",
         Place::Http,
@@ -213,6 +233,12 @@ const IGNORED: &[(&str, Place, &str)] = &[
         "log_subrequest",
         Place::Http,
         "webserv makes no subrequests",
+    ),
+    (
+        "access_log",
+        Place::Inner,
+        "per-server and per-location access logs are not in this build: the top-level \
+         access_log is used",
     ),
     (
         "error_log",
@@ -559,11 +585,56 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("addition_types", "responses are never rewritten"),
 ];
 
+/// Families of nginx directives (by their prefix) webserv does not have, for the members the
+/// tables above do not name.
+const UNSUPPORTED_FAMILIES: &[(&str, &str)] = &[
+    ("proxy_", "the reverse proxy is not in this build yet"),
+    ("fastcgi_", "FastCGI is not available in this build yet"),
+    (
+        "uwsgi_",
+        "applications run as CGI scripts (cgi) or over FastCGI (fastcgi_pass)",
+    ),
+    (
+        "scgi_",
+        "applications run as CGI scripts (cgi) or over FastCGI (fastcgi_pass)",
+    ),
+    (
+        "grpc_",
+        "applications run as CGI scripts (cgi) or over FastCGI (fastcgi_pass)",
+    ),
+    ("limit_req", "rate limits are not in this build yet"),
+    ("limit_conn", "connection limits are not in this build yet"),
+    ("auth_", "access control is not in this build yet"),
+    (
+        "ssl_",
+        "TLS takes ssl_certificate, ssl_certificate_key and the ssl_verify_client family",
+    ),
+    ("http2_", "HTTP/2 is not served yet"),
+    ("quic_", "there is no HTTP/3"),
+    ("http3", "there is no HTTP/3"),
+    ("js_", "there is no embedded language"),
+    ("perl_", "there is no embedded language"),
+    ("geoip_", "there are no variables from addresses"),
+    ("sub_filter", "responses are never rewritten"),
+    ("image_filter", "files are served as they are"),
+    ("xslt_", "files are served as they are"),
+    ("mp4_", "files are served as they are (ranges work)"),
+];
+
 /// The message for a directive webserv does not know: one nginx has but webserv does not
 /// names the nearest equivalent; one webserv ignores, met where nginx does not allow it, is
 /// not allowed here; any other is unknown.
 pub(super) fn unknown(name: &str) -> String {
     if let Some((_, instead)) = UNSUPPORTED.iter().find(|(n, _)| *n == name) {
+        return format!(
+            "\"{name}\" directive is not supported by webserv: {instead} (see \"Differences \
+             from nginx\" in docs/CONFIG.md)"
+        );
+    }
+    if let Some((_, instead)) = UNSUPPORTED_FAMILIES
+        .iter()
+        .find(|(prefix, _)| name.starts_with(prefix))
+    {
         return format!(
             "\"{name}\" directive is not supported by webserv: {instead} (see \"Differences \
              from nginx\" in docs/CONFIG.md)"
@@ -738,10 +809,12 @@ fn take_ignored(
     if !allowed || super::parser::is_known(name, context) {
         return false;
     }
-    warnings.push((
-        d.name.pos,
-        format!("\"{name}\" is accepted and has no effect: {instead}"),
-    ));
+    let message = if instead == "no effect" {
+        format!("\"{name}\" is accepted and has no effect in webserv")
+    } else {
+        format!("\"{name}\" is accepted and has no effect: {instead}")
+    };
+    warnings.push((d.name.pos, message));
     list.remove(i);
     true
 }

@@ -156,10 +156,12 @@ fn interpret_all(
     // For each directive dropped: where its block is named (None: the top level), and its
     // words as a message would quote them.
     let mut gone: Vec<(Scope, Vec<String>)> = Vec::new();
-    for _ in 0..4 * super::MAX_ERRORS {
+    // For each error, how many times the same message came again.
+    let mut repeats: Vec<usize> = Vec::new();
+    for _ in 0..256 {
         let e = match interpret(&tree, eof, config_dir, fastcgi, sources) {
             Ok(config) if !dropped => return Ok(config),
-            Ok(_) => return Err(errors),
+            Ok(_) => return Err(counted(errors, &repeats)),
             Err(e) => e,
         };
         let owner = owner(&tree, e.pos);
@@ -180,8 +182,15 @@ fn interpret_all(
             here && words.iter().any(|w| e.message.contains(w.as_str()))
         });
         let consequence = lost.contains(&e.pos) || (owner.is_none() && dropped) || names_gone;
-        if !consequence {
-            errors.push(e);
+        // The same message again (every fastcgi_param line of an included file refused
+        // alike) is counted, not repeated.
+        match errors.iter().position(|seen| seen.message == e.message) {
+            _ if consequence => {}
+            Some(i) => repeats[i] += 1,
+            None => {
+                errors.push(e);
+                repeats.push(0);
+            }
         }
         let Some(owner) = owner else {
             break;
@@ -204,7 +213,19 @@ fn interpret_all(
             break;
         }
     }
-    Err(errors)
+    Err(counted(errors, &repeats))
+}
+
+/// `errors` with, on each, how many more times its message came.
+fn counted(mut errors: Vec<Error>, repeats: &[usize]) -> Vec<Error> {
+    for (e, &more) in errors.iter_mut().zip(repeats) {
+        if more > 0 {
+            let lines = if more == 1 { "line" } else { "lines" };
+            e.message
+                .push_str(&format!(" ({more} more {lines} like this)"));
+        }
+    }
+    errors
 }
 
 /// Where the errors that follow from a dropped directive may be: its own block (None: the
@@ -2032,29 +2053,59 @@ fn parse_size(w: &Word) -> Result<u64> {
 /// overflow `Instant + Duration` (which panics) in the server.
 const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Seconds, or a number with `ms`, `s`, `m` or `h`.
+/// Seconds, or nginx's time: numbers each followed by a unit, `ms`, `s`, `m`, `h`, `d`, `w`,
+/// `M` (30 days) or `y` (365 days), added up (`1h30m`); a bare number is seconds.
 pub(super) fn parse_duration(w: &Word) -> Result<Duration> {
+    const UNITS: [(&str, u64); 8] = [
+        ("ms", 1),
+        ("s", 1000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("M", 30 * 86_400_000),
+        ("y", 365 * 86_400_000),
+    ];
     let s = w.text.as_str();
-    let (digits, millis_per_unit) = if let Some(d) = s.strip_suffix("ms") {
-        (d, 1)
-    } else if let Some(d) = s.strip_suffix('s') {
-        (d, 1000)
-    } else if let Some(d) = s.strip_suffix('m') {
-        (d, 60_000)
-    } else if let Some(d) = s.strip_suffix('h') {
-        (d, 3_600_000)
-    } else {
-        (s, 1000)
-    };
-    let valid = digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty();
-    match parse_decimal(digits).and_then(|n| n.checked_mul(millis_per_unit)) {
-        Some(ms) if Duration::from_millis(ms) <= MAX_DURATION => Ok(Duration::from_millis(ms)),
-        _ if valid => fail(
+    let invalid = || fail(w.pos, format!("invalid duration \"{s}\""));
+    let too_large = || {
+        fail(
             w.pos,
             format!("duration \"{s}\" is too large (at most 8760h)"),
-        ),
-        _ => fail(w.pos, format!("invalid duration \"{s}\"")),
+        )
+    };
+    if s.is_empty() {
+        return invalid();
     }
+    let mut total: u64 = 0;
+    let mut rest = s;
+    let mut overflow = false;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return invalid();
+        }
+        let (number, after) = rest.split_at(digits);
+        let (millis_per_unit, unit_len) =
+            match UNITS.iter().find(|(unit, _)| after.starts_with(unit)) {
+                Some((unit, millis)) => (*millis, unit.len()),
+                // A bare number: seconds, only as the whole value.
+                None if after.is_empty() && digits == s.len() => (1000, 0),
+                None => return invalid(),
+            };
+        let value = parse_decimal(number)
+            .and_then(|n| n.checked_mul(millis_per_unit))
+            .and_then(|ms| total.checked_add(ms));
+        match value {
+            Some(sum) => total = sum,
+            None => overflow = true,
+        }
+        rest = &after[unit_len..];
+    }
+    if overflow || Duration::from_millis(total) > MAX_DURATION {
+        return too_large();
+    }
+    Ok(Duration::from_millis(total))
 }
 
 #[cfg(test)]
@@ -2937,6 +2988,23 @@ mod tests {
     }
 
     #[test]
+    fn the_same_message_again_is_counted_not_repeated() {
+        let (list, truncated) = all_errors(
+            "server { listen 80; location / { autoindex maybe; }\n\
+             location /a { autoindex maybe; } location /b { autoindex maybe; } root a b; }",
+        );
+        assert_eq!(
+            list,
+            [
+                "1:44: invalid value \"maybe\" in \"autoindex\" directive, it must be \"on\" or \
+                 \"off\" (2 more lines like this)",
+                "2:67: invalid number of arguments in \"root\" directive",
+            ]
+        );
+        assert!(!truncated);
+    }
+
+    #[test]
     fn what_only_follows_from_an_error_is_not_reported() {
         // The bad listen is the server's only one: "no listen in server" would follow.
         let (list, _) = all_errors("server { listen 80x; }\nserver { listen 81; root; }");
@@ -3148,10 +3216,6 @@ mod tests {
             ("try_files $uri =404;", msg("1:1", "try_files")),
             ("location / {}", msg("1:1", "location")),
             ("server { listen 80; workers 2; }", msg("1:21", "workers")),
-            (
-                "server { listen 80; access_log off; }",
-                msg("1:21", "access_log"),
-            ),
             ("server { listen 80; server { } }", msg("1:21", "server")),
             (
                 "server { listen 80; location / { listen 81; } }",
@@ -3297,6 +3361,13 @@ mod tests {
             ("3h", secs(3 * 3600)),
             ("8760h", secs(365 * 24 * 3600)),
             ("31536000", secs(365 * 24 * 3600)),
+            ("1d", secs(86_400)),
+            ("2w", secs(14 * 86_400)),
+            ("1M", secs(30 * 86_400)),
+            ("1y", secs(365 * 86_400)),
+            ("1m30s", secs(90)),
+            ("1h30m15s500ms", Duration::from_millis(5_415_500)),
+            ("1d12h", secs(36 * 3600)),
         ];
         for (written, expected) in table {
             let s = server_settings(&format!("send_timeout {written};"));
@@ -3307,7 +3378,7 @@ mod tests {
     #[test]
     fn invalid_or_huge_durations_are_errors_at_the_value() {
         for v in [
-            "10x", "s", "ms", "", "1.5s", "-1", "1d", "1S", "1m30s", "10 s", "h1",
+            "10x", "s", "ms", "", "1.5s", "-1", "1D", "1S", "1m30", "10 s", "h1", "1hh",
         ] {
             assert_eq!(
                 err(&format!("server {{ listen 80; cgi_timeout \"{v}\"; }}")),
@@ -3318,6 +3389,8 @@ mod tests {
         for v in [
             "8761h",
             "31536001",
+            "1y1s",
+            "53w",
             "99999999999999999999",
             "18446744073709551615h",
         ] {
@@ -3717,7 +3790,7 @@ server {
             )
         };
         for v in [
-            "soon", "-", "--1", "+1h", "1d", "8761h", "modified", "@15h", "-x",
+            "soon", "-", "--1", "+1h", "1D", "8761h", "modified", "@15h", "-x",
         ] {
             assert_eq!(
                 err(&format!("server {{ listen 80; expires {v}; }}")),

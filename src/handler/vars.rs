@@ -63,6 +63,11 @@ impl Vars<'_, '_> {
             Variable::RemotePort => {
                 let _ = write!(out, "{}", conn.peer.port());
             }
+            Variable::RemoteUser => {
+                if let Some(user) = request.header("Authorization").and_then(basic_user) {
+                    out.push_str(&user);
+                }
+            }
             Variable::RequestMethod => out.push_str(request.method.as_str()),
             Variable::ServerProtocol => out.push_str(if request.minor_version == 0 {
                 "HTTP/1.0"
@@ -217,6 +222,53 @@ fn cookie<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
         })
 }
 
+/// The user name of a Basic credential (`Basic base64(user:password)`, RFC 7617), as nginx's
+/// `$remote_user` gives it; None for another scheme or a value that does not decode.
+fn basic_user(authorization: &str) -> Option<String> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64_decode(token.trim())?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, _) = text.split_once(':')?;
+    Some(user.to_string())
+}
+
+/// Standard base64 (RFC 4648, padding optional); None on any other character.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let bytes = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        let [_, a, b, c] = n.to_be_bytes();
+        out.push(a);
+        if chunk.len() > 2 {
+            out.push(b);
+        }
+        if chunk.len() > 3 {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
 /// The path and query of a request-target: an absolute-form target
 /// (`http://host/a?b`) loses its scheme and authority, as nginx's `$request_uri`.
 pub fn origin_form(target: &str) -> &str {
@@ -319,6 +371,25 @@ mod tests {
             ),
             "|/data/al|/data/al/f"
         );
+    }
+
+    #[test]
+    fn remote_user_is_the_user_of_a_basic_credential() {
+        assert_eq!(
+            basic_user("Basic YWxhZGRpbjpvcGVuc2VzYW1l").as_deref(),
+            Some("aladdin")
+        );
+        assert_eq!(basic_user("basic  YTpi ").as_deref(), Some("a"));
+        assert_eq!(basic_user("Basic Og==").as_deref(), Some(""));
+        assert_eq!(basic_user("Bearer YWxhZGRpbjpvcGVuc2VzYW1l"), None);
+        assert_eq!(basic_user("Basic !!!!"), None);
+        assert_eq!(basic_user("Basic YWxhZGRpbg=="), None, "no colon");
+        assert_eq!(base64_decode("YWJj").as_deref(), Some(&b"abc"[..]));
+        assert_eq!(base64_decode("YWI=").as_deref(), Some(&b"ab"[..]));
+        assert_eq!(base64_decode("YQ").as_deref(), Some(&b"a"[..]));
+        assert_eq!(base64_decode("Y"), None);
+        let text = "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dXNlcjpwdw==\r\n\r\n";
+        assert_eq!(expand("", text, "[$remote_user]", false), "[user]");
     }
 
     #[test]

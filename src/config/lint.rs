@@ -6,7 +6,8 @@
 //! - `upload_store` in a directory that a location running `cgi` serves: an uploaded script
 //!   could then be run (`POST /up/x.py`, then `GET /cgi/x.py`).
 //! - `autoindex on` over an upload store where DELETE is allowed: anyone can list and delete
-//!   every upload.
+//!   every upload (not said of a server that listens on loopback addresses only, where
+//!   "anyone" is a user of this machine: the demo site's case).
 //! - `root /` or `alias /`: the whole file system is served.
 //!
 //! Paths are compared lexically (they are absolute and cleaned), so a symlink can hide a case;
@@ -90,7 +91,8 @@ pub(super) fn lint(tree: &[Directive], config: &Config) -> Vec<ConfigWarning> {
                 serves,
             });
         }
-        lint_server(&blocks, &mut out);
+        let local_only = server.listen.iter().all(|a| a.ip().is_loopback());
+        lint_server(&blocks, local_only, &mut out);
         lint_files(&blocks, &mut out);
     }
     out.sort_by_key(|(pos, _)| (pos.line, pos.col));
@@ -105,7 +107,8 @@ pub(super) fn lint(tree: &[Directive], config: &Config) -> Vec<ConfigWarning> {
         .collect()
 }
 
-fn lint_server(blocks: &[Block], out: &mut Vec<(Pos, String)>) {
+/// `local_only`: every listen address of the server is a loopback one.
+fn lint_server(blocks: &[Block], local_only: bool, out: &mut Vec<(Pos, String)>) {
     let root = Path::new("/");
     let stores: Vec<&Path> = blocks
         .iter()
@@ -153,6 +156,7 @@ fn lint_server(blocks: &[Block], out: &mut Vec<(Pos, String)>) {
         }
 
         if settings.autoindex
+            && !local_only
             && settings.allow_methods.contains(Methods::DELETE)
             && let Some(store) = stores
                 .iter()
@@ -408,6 +412,16 @@ mod tests {
         // Without DELETE, or without autoindex, it is fine.
         assert!(warnings(&text.replace(" DELETE", "")).is_empty());
         assert!(warnings(&text.replace("autoindex on", "autoindex off")).is_empty());
+        // So it is on loopback addresses only (no other machine reaches it); one public
+        // address among them is enough for the warning.
+        assert!(
+            warnings(&text.replace("listen 80;", "listen 127.0.0.1:80; listen [::1]:80;"))
+                .is_empty()
+        );
+        assert_eq!(
+            warnings(&text.replace("listen 80;", "listen 127.0.0.1:80; listen 8080;")).len(),
+            1
+        );
     }
 
     #[test]

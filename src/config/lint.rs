@@ -515,6 +515,9 @@ mod tests {
             .unwrap();
         // root (uid 0) reads and writes everything: there is nothing to see then.
         if rustix::process::geteuid().is_root() {
+            crate::testing::unavailable(
+                "running as root: every directory is readable and writable",
+            );
             return;
         }
         let text = format!(

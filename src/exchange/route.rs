@@ -80,10 +80,7 @@ impl Route {
             id: location.and(self.location),
             settings: location.map_or(&server.settings, |l| &l.settings),
             expanded_alias: self.expanded_alias.clone(),
-            host: match &self.host {
-                Some(found) => found.captures(server),
-                None => Default::default(),
-            },
+            host: self.host.as_ref(),
         }
     }
 }

@@ -54,10 +54,15 @@ fn labelled(essence: &str) -> String {
 /// [`content_type`] labels; None when it sets neither, or only `default_type` for a name the
 /// built-in table knows. With a `types` table, a name it lacks gets `default_type` (nginx's
 /// default `text/plain` without one).
+#[inline]
 pub fn configured_type(settings: &Settings, file_path: &Path) -> Option<String> {
     if settings.types.is_none() && settings.default_type.is_none() {
         return None;
     }
+    type_by_configuration(settings, file_path)
+}
+
+fn type_by_configuration(settings: &Settings, file_path: &Path) -> Option<String> {
     let extension = file_path
         .file_name()
         .and_then(|n| n.to_str())

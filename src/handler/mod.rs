@@ -190,7 +190,7 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
             }
         };
         current = routed.site;
-        current.host = site.host.clone();
+        current.host = site.host;
         let step = plan_once(request, &current, routed.captures, conn, files);
         redirect = match step {
             Step::Redirect(next) => (next, status),
@@ -220,13 +220,18 @@ enum ServerPhase {
 }
 
 /// Runs the rewrite program of `site`'s server (not of its location) for `request`.
+#[inline]
 fn server_rewrites(request: &mut Request, site: &Site, conn: &ConnInfo) -> ServerPhase {
-    let program = &site.server.settings.rewrites;
-    if program.is_empty() {
+    if site.server.settings.rewrites.is_empty() {
         return ServerPhase::Stay;
     }
+    run_server_rewrites(request, site, conn)
+}
+
+fn run_server_rewrites(request: &mut Request, site: &Site, conn: &ConnInfo) -> ServerPhase {
+    let program = &site.server.settings.rewrites;
     let mut server_site = Site::of_server(site.server);
-    server_site.host = site.host.clone();
+    server_site.host = site.host;
     let mut captures = Captures::default();
     match rewrite::run(program, request, &server_site, &mut captures, conn) {
         rewrite::Outcome::Respond(response) => ServerPhase::Respond(response),

@@ -42,9 +42,9 @@ pub struct Site<'a> {
     /// The `alias` of a regular-expression location, its variables expanded for this request:
     /// the whole file path.
     pub expanded_alias: Option<PathBuf>,
-    /// The groups of the `server_name` expression that chose the server (for `$1` where no
-    /// location expression has groups, and `$name`).
-    pub host: Captures<'a>,
+    /// The match of the `server_name` expression that chose the server, when it has groups
+    /// (for `$1` where no location expression has groups, and `$name`).
+    pub host: Option<&'a HostMatch>,
 }
 
 /// The groups of the regular expression that chose the location, for `$1`... and `$name`.
@@ -156,11 +156,22 @@ impl VirtualHosts {
     /// The server (an index into `servers`) for a request's `host` (lower-case, without
     /// port; None without one), with the match of the expression that chose it when that
     /// expression has groups.
+    #[inline]
     pub fn select(&self, servers: &[Server], host: Option<&str>) -> (usize, Option<HostMatch>) {
         let default = self.servers.first().map_or(0, |&s| s);
         if self.single {
             return (default, None);
         }
+        self.lookup(servers, host, default)
+    }
+
+    /// [`VirtualHosts::select`] among several servers or names.
+    fn lookup(
+        &self,
+        servers: &[Server],
+        host: Option<&str>,
+        default: usize,
+    ) -> (usize, Option<HostMatch>) {
         let host = host.unwrap_or("");
         if let Some(&s) = self.exact.get(host) {
             return (s, None);
@@ -211,12 +222,27 @@ pub struct HostMatch {
 }
 
 impl HostMatch {
-    /// The groups, as variables take them, for the server that was chosen.
-    pub fn captures<'a>(&self, server: &'a Server) -> Captures<'a> {
+    /// The expression that matched, a name of `server` (the server it chose).
+    fn regex<'s>(&self, server: &'s Server) -> Option<&'s regex::Regex> {
         match server.names.get(self.name) {
-            Some(ServerName::Regex(regex)) => Captures::new(regex, &self.host, self.groups.clone()),
-            _ => Captures::default(),
+            Some(ServerName::Regex(regex)) => Some(regex),
+            _ => None,
         }
+    }
+
+    /// Group `n` (`$1` is 1), if it took part in the match.
+    pub fn group(&self, n: usize) -> Option<&str> {
+        let (start, end) = self.groups.get(n)?;
+        self.host.get(start..end)
+    }
+
+    /// The group called `name` of the expression (a name of `server`), if it took part.
+    pub fn named(&self, server: &Server, name: &str) -> Option<&str> {
+        let index = self
+            .regex(server)?
+            .capture_names()
+            .position(|n| n == Some(name))?;
+        self.group(index)
     }
 }
 
@@ -310,7 +336,7 @@ pub fn site_of<'a>(server: &'a Server, id: Option<LocationId>, captures: &Captur
         id: location.and(id),
         settings,
         expanded_alias,
-        host: Captures::default(),
+        host: None,
     }
 }
 
@@ -390,7 +416,7 @@ impl Site<'_> {
             id: None,
             settings: &server.settings,
             expanded_alias: None,
-            host: Captures::default(),
+            host: None,
         }
     }
 
@@ -494,13 +520,12 @@ mod tests {
         let hosts = VirtualHosts::new(servers, &all, "0.0.0.0:80".parse().unwrap());
         let (server, found) = hosts.select(servers, host);
         let server = &servers[server];
-        let captures = found.map_or_else(Captures::default, |m| m.captures(server));
         let text = server.settings.return_().unwrap().target.as_ref();
         let mut who = text.map(|t| t.expand(|_, _| {})).unwrap_or_default();
-        if let Some(g) = captures.group(1) {
+        if let Some(g) = found.as_ref().and_then(|m| m.group(1)) {
             who.push_str(&format!(" $1={g}"));
         }
-        if let Some(g) = captures.named("sub") {
+        if let Some(g) = found.as_ref().and_then(|m| m.named(server, "sub")) {
             who.push_str(&format!(" $sub={g}"));
         }
         who

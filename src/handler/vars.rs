@@ -100,7 +100,12 @@ impl Vars<'_, '_> {
             Variable::FastcgiPathInfo => out.push_str(self.split.map_or("", |(_, p)| p)),
             Variable::NginxVersion => out.push_str(env!("CARGO_PKG_VERSION")),
             // The location's expression, else the server name's (nginx: the last match).
-            Variable::Capture(_) if self.captures.is_empty() => capture(v, &self.site.host, out),
+            Variable::Capture(n) if self.captures.is_empty() => out.push_str(
+                self.site
+                    .host
+                    .and_then(|m| m.group(usize::from(*n)))
+                    .unwrap_or(""),
+            ),
             Variable::Capture(_) => capture(v, self.captures, out),
             // What `set` gave it, else a group of the location's or rewrite's expression,
             // else of the server name's.
@@ -112,7 +117,7 @@ impl Vars<'_, '_> {
                     .find(|(n, _)| n == name)
                     .map(|(_, value)| value.as_str())
                     .or_else(|| self.captures.named(name))
-                    .or_else(|| self.site.host.named(name))
+                    .or_else(|| self.site.host?.named(self.site.server, name))
                     .unwrap_or(""),
             ),
             Variable::Header(name) => header(request, name, out),

@@ -529,7 +529,8 @@ fn the_config_grammar_rejects_mistakes_with_their_line() {
 #[test]
 fn check_warns_about_unsafe_settings_with_their_position_and_still_succeeds() {
     let dir = TempDir::new();
-    let text = "workers 1;\nserver {\n    listen 127.0.0.1:0;\n    root /;\n    \
+    // A public address: on loopback only, the autoindex warning would not be given.
+    let text = "workers 1;\nserver {\n    listen 0.0.0.0:0;\n    root /;\n    \
                 location /up {\n        alias files;\n        cgi .py;\n        \
                 upload_store files;\n        autoindex on;\n        \
                 allow_methods GET POST DELETE;\n    }\n}\n";

@@ -214,7 +214,7 @@ pub fn check_request(req: &Request, used: usize, len: usize) {
     );
     assert!(!req.path.contains("//"), "{:?}", req.path);
     assert!(!req.path.contains('\0'));
-    assert!(req.minor_version <= 1);
+    assert!(req.version != webserv::http::request::Version::Http2);
 }
 
 pub fn describe(req: &Request) -> String {
@@ -359,6 +359,74 @@ pub fn config_parse(data: &[u8]) {
                 let prefix = format!("/fuzz/site.conf:{}:{}: warning: ", w.line, w.col);
                 assert!(w.to_string().starts_with(&prefix), "{w}");
             }
+        }
+    }
+}
+
+/// Backend response heads (the reverse proxy): never a panic; the bytes in three pieces get
+/// the answer they get whole; a final head's fields, and what the client is given of them,
+/// hold no CR, LF or NUL and no hop-by-hop or framing field; framing follows the request.
+pub fn proxy_response(data: &[u8]) {
+    use webserv::config::proxy::model::ProxySettings;
+    use webserv::proxy::headers::client_fields;
+    use webserv::proxy::response::{Asked, BodyFraming, Parsed, parse};
+
+    let (i, j, input) = split_input(data);
+    let settings = ProxySettings::default();
+    for (head, upgrade, limit) in [
+        (false, false, 8192),
+        (true, false, 8192),
+        (false, true, 64),
+        (true, true, 1024),
+    ] {
+        let asked = Asked { head, upgrade };
+        let whole = parse(input, asked, limit);
+        let mut first = Ok(Parsed::NeedMore);
+        let mut seen = 0;
+        for piece in pieces(input, i, j) {
+            seen += piece.len();
+            first = parse(&input[..seen], asked, limit);
+            if first != Ok(Parsed::NeedMore) {
+                break;
+            }
+        }
+        assert_eq!(
+            first, whole,
+            "pieces and whole disagree ({asked:?}, limit {limit})"
+        );
+        match whole {
+            Ok(Parsed::Interim { status, len }) => {
+                assert!((100..200).contains(&status) && len <= input.len() && len <= limit);
+            }
+            Ok(Parsed::Final(response, len)) => {
+                assert!(len <= input.len() && len <= limit);
+                if head || matches!(response.status, 204 | 304) || response.switched {
+                    assert_eq!(response.body, BodyFraming::None);
+                }
+                for (name, value) in response.fields() {
+                    assert!(!name.is_empty() && name.bytes().all(webserv::http::is_tchar));
+                    assert!(!value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)));
+                }
+                let expand = |_: &webserv::config::proxy::value::Value| String::new();
+                for (name, value) in client_fields(&response, &settings, &expand) {
+                    assert!(!value.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)));
+                    let lower = name.to_ascii_lowercase();
+                    assert!(
+                        !matches!(
+                            lower.as_str(),
+                            "connection"
+                                | "transfer-encoding"
+                                | "content-length"
+                                | "keep-alive"
+                                | "te"
+                                | "trailer"
+                                | "proxy-connection"
+                        ),
+                        "{name} passed to the client"
+                    );
+                }
+            }
+            Ok(Parsed::NeedMore) | Err(_) => {}
         }
     }
 }

@@ -14,7 +14,7 @@ set -eu
 cd "$(dirname "$0")"
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"request_head chunked multipart cgi_headers path_normalize config_parse"}
+targets=${*:-"request_head chunked multipart cgi_headers path_normalize config_parse proxy_response"}
 
 nice cargo +nightly fuzz build -O >/dev/null
 

@@ -6,9 +6,9 @@
 //! under a `protocol` session (HTTP/1), which drives one `exchange` per request (its route, its
 //! body's sink, its answer's source); `handler` decides what a request means (routing, static
 //! files, uploads, deletes, error pages); an `upstream` streams an answer from a backend (`cgi`
-//! is one kind; `fastcgi` speaks to FastCGI applications); `http` and
-//! `http2` are pure protocol (no I/O); `log` is the error and access log every layer
-//! may write to; `local` is what a worker lends to what it drives. All `unsafe` lives in `sys`:
+//! is one kind; `fastcgi` speaks to FastCGI applications; `proxy` holds the reverse proxy's
+//! decisions); `http` and `http2` are pure protocol (no I/O); `log` is the error and access log
+//! every layer may write to; `local` is what a worker lends to what it drives. All `unsafe` lives in `sys`:
 //! the compiler refuses it elsewhere.
 
 #![deny(unsafe_code)]
@@ -26,6 +26,7 @@ pub mod http2;
 pub mod local;
 pub mod log;
 pub mod protocol;
+pub mod proxy;
 pub mod server;
 #[allow(unsafe_code)]
 pub mod sys;

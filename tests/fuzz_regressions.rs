@@ -11,13 +11,14 @@ use std::path::Path;
 /// A fuzz target's check: panics on a broken promise.
 type Check = fn(&[u8]);
 
-const TARGETS: [(&str, Check); 6] = [
+const TARGETS: [(&str, Check); 7] = [
     ("request_head", checks::request_head),
     ("chunked", checks::chunked),
     ("multipart", checks::multipart),
     ("cgi_headers", checks::cgi_headers),
     ("path_normalize", checks::path_normalize),
     ("config_parse", checks::config_parse),
+    ("proxy_response", checks::proxy_response),
 ];
 
 /// Runs `check` on every file of `fuzz/KIND/TARGET/`; returns how many there were.

@@ -155,12 +155,21 @@ fn a_static_file_is_served_over_tls_1_3_and_tls_1_2() {
 }
 
 #[test]
-fn alpn_negotiates_http_1_1() {
+fn alpn_prefers_h2_then_http_1_1_and_offers_h2_only_where_http2_is_on() {
     let cert = cert(&["localhost"]);
     let server = tls_server(&cert, "", &[("www/a.txt", b"a")]);
-    let config = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"h2", b"http/1.1"]);
-    let conn = TlsConn::connect(server.addr(), &config, "localhost");
+    let both = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"http/1.1", b"h2"]);
+    let conn = TlsConn::connect(server.addr(), &both, "localhost");
+    assert_eq!(conn.tls.conn.alpn_protocol(), Some(&b"h2"[..]));
+    let http1 = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"http/1.1"]);
+    let mut conn = TlsConn::connect(server.addr(), &http1, "localhost");
     assert_eq!(conn.tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(conn.get("/a.txt").body, b"a");
+
+    let off = tls_server(&cert, "    http2 off;", &[("www/a.txt", b"a")]);
+    let mut conn = TlsConn::connect(off.addr(), &both, "localhost");
+    assert_eq!(conn.tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+    assert_eq!(conn.get("/a.txt").body, b"a");
 }
 
 #[test]
@@ -699,8 +708,8 @@ fn a_failed_handshake_gets_an_alert_and_a_close() {
             ("www/a.txt", b"a"),
         ],
     );
-    // A client that speaks only h2: no protocol in common (RFC 7301: a fatal alert).
-    let config = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"h2"]);
+    // A client that speaks only HTTP/3: no protocol in common (RFC 7301: a fatal alert).
+    let config = client_config(&[&cert], rustls::ALL_VERSIONS, &[b"h3"]);
     let socket = TcpStream::connect(server.addr()).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(10)))

@@ -223,6 +223,8 @@ fn curl_uploads_with_expect_100_continue_over_tls_1_2() {
     let run = curl(
         &server,
         &[
+            // 100 Continue is HTTP/1.1's (curl would choose h2 by ALPN).
+            "--http1.1",
             "--tlsv1.2",
             "--tls-max",
             "1.2",

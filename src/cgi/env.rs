@@ -30,14 +30,7 @@ pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(St
         "SERVER_SOFTWARE",
         concat!("webserv/", env!("CARGO_PKG_VERSION")),
     );
-    set(
-        "SERVER_PROTOCOL",
-        if request.minor_version == 0 {
-            "HTTP/1.0"
-        } else {
-            "HTTP/1.1"
-        },
-    );
+    set("SERVER_PROTOCOL", request.version.as_str());
     set("REQUEST_METHOD", request.method.as_str());
     set("REQUEST_URI", &request.target);
     set("SCRIPT_NAME", &script.script_name);

@@ -2,9 +2,10 @@
 //!
 //! Words are separated by whitespace; `;`, `{` and `}` are tokens of their own even when glued to
 //! a word (`listen 80;`). `#` at the start of a token begins a comment that runs to the end of the
-//! line (inside a word it is an ordinary character, as in nginx). `"..."` is a quoted word that may
-//! hold whitespace, `;`, braces and `#`; inside it `\"` and `\\` stand for `"` and `\`, and any
-//! other backslash is kept as written.
+//! line (inside a word it is an ordinary character, as in nginx). `"..."` (or `'...'`, as nginx
+//! also accepts) is a quoted word that may hold whitespace, `;`, braces and `#`; inside it a
+//! backslash before the quote character or before `\\` stands for that character, and any other
+//! backslash is kept as written. (nginx's `map` snippets write the empty string as `''`.)
 
 use std::iter::Peekable;
 use std::str::Chars;
@@ -115,9 +116,9 @@ pub(crate) fn tokenize(text: &str) -> Result<Tokens, Error> {
                     _ => TokenKind::CloseBrace,
                 }
             }
-            '"' => {
+            '"' | '\'' => {
                 cur.bump();
-                let word = quoted(&mut cur, pos)?;
+                let word = quoted(&mut cur, pos, c)?;
                 if let Some(next) = cur.peek()
                     && !is_delimiter(next)
                 {
@@ -146,15 +147,15 @@ pub(crate) fn tokenize(text: &str) -> Result<Tokens, Error> {
     Ok(Tokens { tokens, eof })
 }
 
-/// The rest of a quoted word, the opening quote (at `open`) already consumed.
-fn quoted(cur: &mut Cursor<'_>, open: Pos) -> Result<String, Error> {
+/// The rest of a word quoted with `quote`, the opening quote (at `open`) already consumed.
+fn quoted(cur: &mut Cursor<'_>, open: Pos, quote: char) -> Result<String, Error> {
     let mut word = String::new();
     loop {
         match cur.bump() {
             None => return Err(Error::new(open, "unterminated quoted string")),
-            Some('"') => return Ok(word),
+            Some(c) if c == quote => return Ok(word),
             Some('\\') => match cur.peek() {
-                Some(c @ ('"' | '\\')) => {
+                Some(c) if c == quote || c == '\\' => {
                     cur.bump();
                     word.push(c);
                 }
@@ -253,6 +254,16 @@ mod tests {
             r#"<say "hi">@1:1 <back\slash>@1:14 <\n stays>@1:28 <>@1:39"#
         );
         assert_eq!(render("\"two\nlines\" x"), "<two\nlines>@1:1 <x>@2:8");
+    }
+
+    #[test]
+    fn single_quotes_quote_as_double_quotes_do() {
+        assert_eq!(
+            render(r#"'' close; 'a "b" c' '\'x\'' '\"';"#),
+            r#"<>@1:1 <close>@1:4 ;@1:9 <a "b" c>@1:11 <'x'>@1:21 <\">@1:29 ;@1:33"#
+        );
+        assert_eq!(error("map x { 'open; }"), "1:9: unterminated quoted string");
+        assert_eq!(error("'a'b;"), "1:4: unexpected \"b\" after quoted string");
     }
 
     #[test]

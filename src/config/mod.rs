@@ -17,12 +17,15 @@ mod nginx;
 mod parser;
 #[cfg(test)]
 mod props;
+pub mod proxy;
 mod rewrite;
 mod template;
 pub(crate) mod tls;
 mod types;
 
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
+#[cfg(test)]
+pub(crate) use lexer::Pos;
 pub use model::*;
 pub use names::{ServerName, name_rank};
 pub use rewrite::{Action, Rewrite, RewriteFlag};

@@ -24,6 +24,11 @@ pub struct Config {
     pub servers: Vec<Server>,
     /// `acme_issuer` blocks, in file order.
     pub acme_issuers: Vec<super::acme::AcmeIssuer>,
+    /// `upstream` blocks in file order, then the groups `proxy_pass HOST:PORT` makes; each
+    /// one's `id` is its index here.
+    pub upstreams: Vec<std::sync::Arc<super::proxy::model::Upstream>>,
+    /// `map` blocks in file order (what `ProxyVariable::Map` indexes).
+    pub maps: Vec<super::proxy::value::Map>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
     pub warnings: Vec<super::ConfigWarning>,
 }
@@ -92,6 +97,9 @@ pub struct Server {
     pub names: Vec<super::names::ServerName>,
     /// The addresses on which this server is the default (`listen ... default_server`).
     pub default_server: Vec<SocketAddr>,
+    /// `http2 on | off;` as written (None: not written). What an address speaks is decided by
+    /// its default server: see [`Server::http2_on`].
+    pub http2: Option<bool>,
     /// What the server block itself sets: used when no location matches.
     pub settings: Settings,
     /// Every location of the server, nested ones included, in file order (a block before the
@@ -116,6 +124,13 @@ pub fn prefix_matches(prefix: &str, path: &str) -> bool {
 pub type LocationId = usize;
 
 impl Server {
+    /// Whether HTTP/2 is offered on `addr` when this server is the address's default: as
+    /// written, else on for a TLS address (chosen by ALPN) and off for a plain one (where it
+    /// needs the client's prior knowledge).
+    pub fn http2_on(&self, addr: SocketAddr) -> bool {
+        self.http2.unwrap_or_else(|| self.ssl.contains(&addr))
+    }
+
     /// The named location `@name` (written with its `@`), if the server has it.
     pub fn named_location(&self, name: &str) -> Option<LocationId> {
         self.locations
@@ -236,6 +251,8 @@ pub struct Settings {
     pub default_type: Option<String>,
     /// The `fastcgi_*` directives (`config::fastcgi`).
     pub fastcgi: FastCgi,
+    /// The `proxy_*` directives (`proxy_pass` in locations only).
+    pub proxy: super::proxy::model::ProxySettings,
 }
 
 impl Settings {
@@ -267,6 +284,7 @@ impl Settings {
             types: None,
             default_type: None,
             fastcgi: FastCgi::default(),
+            proxy: super::proxy::model::ProxySettings::default(),
         }
     }
 

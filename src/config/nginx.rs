@@ -312,13 +312,59 @@ const IGNORED: &[(&str, Place, &str)] = &[
     ),
     (
         "http2",
-        Place::Http,
-        "HTTP/2 is not served yet: clients use HTTP/1.1",
+        Place::Main,
+        "webserv reads it in a server (\"http2 on | off;\"), where the address's default server \
+         decides; TLS addresses speak HTTP/2 unless it says off",
     ),
     (
         "http2_max_concurrent_streams",
         Place::Http,
-        "HTTP/2 is not served yet: clients use HTTP/1.1",
+        "webserv's HTTP/2 has its own fixed limits (docs/HTTP2.md)",
+    ),
+    (
+        "http2_recv_buffer_size",
+        Place::Http,
+        "webserv's HTTP/2 has its own fixed limits (docs/HTTP2.md)",
+    ),
+    (
+        "http2_chunk_size",
+        Place::Http,
+        "webserv's HTTP/2 has its own fixed limits (docs/HTTP2.md)",
+    ),
+    (
+        "http2_idle_timeout",
+        Place::Http,
+        "webserv's HTTP/2 has its own fixed limits (docs/HTTP2.md)",
+    ),
+    (
+        "http2_max_field_size",
+        Place::Http,
+        "webserv's HTTP/2 has its own fixed limits (docs/HTTP2.md)",
+    ),
+    (
+        "http2_max_header_size",
+        Place::Http,
+        "webserv's HTTP/2 has its own fixed limits (docs/HTTP2.md)",
+    ),
+    (
+        "http2_max_requests",
+        Place::Http,
+        "webserv's HTTP/2 has its own fixed limits (docs/HTTP2.md)",
+    ),
+    (
+        "http2_body_preread_size",
+        Place::Http,
+        "webserv's HTTP/2 has its own fixed limits (docs/HTTP2.md)",
+    ),
+    (
+        "http2_push",
+        Place::Http,
+        "webserv does not push (browsers dropped server push)",
+    ),
+    (
+        "http2_push_preload",
+        Place::Http,
+        "webserv does not push (browsers dropped server push)",
     ),
     (
         "charset",
@@ -462,42 +508,11 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "if",
         "use a location (= ^~ ~ ~*), return, rewrite or try_files",
     ),
-    ("proxy_pass", "the reverse proxy is not in this build yet"),
-    (
-        "proxy_set_header",
-        "the reverse proxy is not in this build yet",
-    ),
-    (
-        "proxy_http_version",
-        "the reverse proxy is not in this build yet",
-    ),
-    (
-        "proxy_redirect",
-        "the reverse proxy is not in this build yet",
-    ),
-    (
-        "proxy_buffering",
-        "the reverse proxy is not in this build yet",
-    ),
-    (
-        "proxy_read_timeout",
-        "the reverse proxy is not in this build yet",
-    ),
-    (
-        "proxy_connect_timeout",
-        "the reverse proxy is not in this build yet",
-    ),
-    (
-        "proxy_send_timeout",
-        "the reverse proxy is not in this build yet",
-    ),
-    ("proxy_cache", "the reverse proxy is not in this build yet"),
+    ("proxy_cache", "the reverse proxy does not cache responses"),
     (
         "proxy_cache_path",
-        "the reverse proxy is not in this build yet",
+        "the reverse proxy does not cache responses",
     ),
-    ("upstream", "the reverse proxy is not in this build yet"),
-    ("map", "map is not in this build yet"),
     (
         "uwsgi_pass",
         "applications run as CGI scripts (cgi) or over FastCGI (fastcgi_pass)",
@@ -588,7 +603,10 @@ const UNSUPPORTED: &[(&str, &str)] = &[
 /// Families of nginx directives (by their prefix) webserv does not have, for the members the
 /// tables above do not name.
 const UNSUPPORTED_FAMILIES: &[(&str, &str)] = &[
-    ("proxy_", "the reverse proxy is not in this build yet"),
+    (
+        "proxy_",
+        "webserv's reverse proxy does not have it (its directives are in docs/CONFIG.md)",
+    ),
     ("fastcgi_", "FastCGI is not available in this build yet"),
     (
         "uwsgi_",
@@ -609,7 +627,6 @@ const UNSUPPORTED_FAMILIES: &[(&str, &str)] = &[
         "ssl_",
         "TLS takes ssl_certificate, ssl_certificate_key and the ssl_verify_client family",
     ),
-    ("http2_", "HTTP/2 is not served yet"),
     ("quic_", "there is no HTTP/3"),
     ("http3", "there is no HTTP/3"),
     ("js_", "there is no embedded language"),
@@ -657,7 +674,6 @@ pub(super) fn listen_parameter(word: &str) -> Option<Result<String, String>> {
         )))
     };
     match name {
-        "http2" => ignored("HTTP/2 is not served yet: clients use HTTP/1.1"),
         "deferred" | "bind" | "fastopen" | "backlog" | "rcvbuf" | "sndbuf" | "so_keepalive"
         | "setfib" | "accept_filter" => ignored("webserv sets its sockets up itself"),
         "reuseport" => ignored("each address has one socket, shared by the workers"),

@@ -1,7 +1,9 @@
 //! The configuration parser: tokens to a tree of directives (syntax), then the tree to the typed
-//! [`Config`] (meaning). Pure but for three outside inputs: the directory relative paths resolve
-//! against, `workers auto` reading the number of cores, and the certificate and key files of
-//! `ssl_certificate` / `ssl_certificate_key`, which are read and checked here.
+//! [`Config`] (meaning). Pure but for four outside inputs: the directory relative paths resolve
+//! against, `workers auto` reading the number of cores, the certificate and key files of
+//! `ssl_certificate` / `ssl_certificate_key`, which are read and checked here, and the host names
+//! of `proxy_pass` and upstream `server`s, which are resolved here (as nginx does, once, at load).
+//! The proxy directives themselves are read by `config::proxy`.
 //!
 //! Errors use nginx's wording and point at the offending token. Syntax errors (unbalanced braces,
 //! missing `;`) are found over the whole file before any meaning error.
@@ -21,7 +23,7 @@ use super::names::ServerName;
 use super::template::Template;
 use super::tls::{self as tls_files, Part, Tls, VerifyClient};
 
-type Result<T> = std::result::Result<T, Error>;
+pub(super) type Result<T> = std::result::Result<T, Error>;
 
 pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
     Err(Error::new(pos, message))
@@ -38,17 +40,53 @@ pub(crate) struct Parsed {
 /// paths in the file (and the files it includes) are joined to it. `Config::path` is left for
 /// the caller to fill in.
 pub(crate) fn parse(text: &str, path: &Path, config_dir: &Path) -> Parsed {
-    parse_with(text, path, config_dir, super::fastcgi::WIRED)
+    parse_with(
+        text,
+        path,
+        config_dir,
+        super::fastcgi::WIRED,
+        super::proxy::WIRING,
+    )
 }
 
 /// [`parse`] with the `fastcgi_*` directives accepted whether or not FastCGI is wired (for
 /// the tests of their grammar).
 #[cfg(test)]
 pub(super) fn parse_allowing_fastcgi(text: &str, path: &Path, config_dir: &Path) -> Parsed {
-    parse_with(text, path, config_dir, true)
+    parse_with(text, path, config_dir, true, super::proxy::WIRING)
 }
 
-fn parse_with(text: &str, path: &Path, config_dir: &Path, fastcgi: bool) -> Parsed {
+/// [`parse`] of a file in `config_dir` that includes nothing, with the proxy directives
+/// accepted or refused as `wiring` says: the configuration or the first error.
+#[cfg(test)]
+pub(super) fn parse_wired(
+    text: &str,
+    config_dir: &Path,
+    wiring: super::proxy::Wiring,
+) -> Result<Config> {
+    let path = config_dir.join("test.conf");
+    match parse_with(text, &path, config_dir, super::fastcgi::WIRED, wiring).config {
+        Ok(config) => Ok(config),
+        Err(mut errors) => Err(errors.remove(0)),
+    }
+}
+
+/// What `interpret` needs besides the tree: where relative paths start, which unwired
+/// directive families are accepted, every file read (for positions in messages).
+struct Reading<'a> {
+    config_dir: &'a Path,
+    fastcgi: bool,
+    wiring: super::proxy::Wiring,
+    sources: &'a Sources,
+}
+
+fn parse_with(
+    text: &str,
+    path: &Path,
+    config_dir: &Path,
+    fastcgi: bool,
+    wiring: super::proxy::Wiring,
+) -> Parsed {
     let mut loader = Loader::new(config_dir, path, Sources::new(path, text));
     let tree = read_tree(text, &mut loader);
     let Loader {
@@ -61,11 +99,17 @@ fn parse_with(text: &str, path: &Path, config_dir: &Path, fastcgi: bool) -> Pars
         super::nginx::adapt(&mut tree, &mut warnings, &mut errors);
         (tree, eof)
     });
+    let reading = Reading {
+        config_dir,
+        fastcgi,
+        wiring,
+        sources: &sources,
+    };
     let config = match tree {
         Err(syntax) => Err(vec![syntax]),
         Ok((tree, eof)) => {
             let dropped = !errors.is_empty();
-            match interpret_all(tree, eof, config_dir, fastcgi, &sources, dropped) {
+            match interpret_all(tree, eof, &reading, dropped) {
                 Ok(config) if !dropped => Ok(with_warnings(config, warnings)),
                 Ok(_) => Err(errors),
                 Err(more) => {
@@ -109,26 +153,29 @@ fn read_tree(text: &str, loader: &mut Loader) -> Result<(Vec<Directive>, Pos)> {
 }
 
 /// The meaning of a directive tree: the typed configuration, with its warnings.
-fn interpret(
-    tree: &[Directive],
-    eof: Pos,
-    config_dir: &Path,
-    fastcgi: bool,
-    sources: &Sources,
-) -> Result<Config> {
+fn interpret(tree: &[Directive], eof: Pos, reading: &Reading) -> Result<Config> {
+    if reading.wiring == super::proxy::Wiring::Refuse {
+        super::proxy::refuse_unwired(tree)?;
+    }
     let captures = capture_names(tree);
+    let proxy = super::proxy::Globals::parse(tree, reading.config_dir, &captures)?;
     let interpreter = Interpreter {
-        dir: config_dir,
+        dir: reading.config_dir,
         warnings: Default::default(),
-        sources,
+        sources: reading.sources,
         defaults: Default::default(),
         names_seen: Default::default(),
         captures: &captures,
-        fastcgi,
+        fastcgi: reading.fastcgi,
+        proxy: &proxy,
     };
     let mut config = interpreter.main(tree, eof)?;
-    config.warnings = interpreter.warnings.take();
+    let warnings = interpreter.warnings.take();
+    super::proxy::finish(&mut config, proxy)?;
+    config.warnings = warnings;
     config.warnings.extend(super::lint::lint(tree, &config));
+    config.warnings.extend(super::proxy::lint(&config));
+    config.warnings.sort_by_key(|w| (w.line, w.col));
     Ok(config)
 }
 
@@ -145,9 +192,7 @@ fn interpret(
 fn interpret_all(
     mut tree: Vec<Directive>,
     eof: Pos,
-    config_dir: &Path,
-    fastcgi: bool,
-    sources: &Sources,
+    reading: &Reading,
     mut dropped: bool,
 ) -> std::result::Result<Config, Vec<Error>> {
     let mut errors: Vec<Error> = Vec::new();
@@ -159,7 +204,7 @@ fn interpret_all(
     // For each error, how many times the same message came again.
     let mut repeats: Vec<usize> = Vec::new();
     for _ in 0..256 {
-        let e = match interpret(&tree, eof, config_dir, fastcgi, sources) {
+        let e = match interpret(&tree, eof, reading) {
             Ok(config) if !dropped => return Ok(config),
             Ok(_) => return Err(counted(errors, &repeats)),
             Err(e) => e,
@@ -429,13 +474,13 @@ pub(super) const LOCATION: u8 = 4;
 pub(super) const ACME_ISSUER: u8 = 8;
 /// Settings: the top level (nginx's `http`), `server` and `location`; a server inherits those
 /// of the top level, a location those of its server.
-const SETTINGS: u8 = MAIN | SERVER | LOCATION;
+pub(super) const SETTINGS: u8 = MAIN | SERVER | LOCATION;
 /// Settings nginx has only in `server` and `location`.
 const SERVER_SETTINGS: u8 = SERVER | LOCATION;
-const MANY: usize = usize::MAX;
+pub(super) const MANY: usize = usize::MAX;
 
-struct Spec {
-    name: &'static str,
+pub(super) struct Spec {
+    pub(super) name: &'static str,
     /// The blocks it may appear in.
     contexts: u8,
     /// Takes a `{ }` block instead of ending with `;`.
@@ -444,7 +489,12 @@ struct Spec {
     max_args: usize,
 }
 
-const fn spec(name: &'static str, contexts: u8, min_args: usize, max_args: usize) -> Spec {
+pub(super) const fn spec(
+    name: &'static str,
+    contexts: u8,
+    min_args: usize,
+    max_args: usize,
+) -> Spec {
     Spec {
         name,
         contexts,
@@ -454,7 +504,12 @@ const fn spec(name: &'static str, contexts: u8, min_args: usize, max_args: usize
     }
 }
 
-const fn block(name: &'static str, contexts: u8, min_args: usize, max_args: usize) -> Spec {
+pub(super) const fn block(
+    name: &'static str,
+    contexts: u8,
+    min_args: usize,
+    max_args: usize,
+) -> Spec {
     Spec {
         block: true,
         ..spec(name, contexts, min_args, max_args)
@@ -485,6 +540,7 @@ const SPECS: &[Spec] = &[
     spec("ssl_verify_client", SERVER, 1, 1),
     spec("ssl_verify_depth", SERVER, 1, 1),
     spec("server_name", SERVER, 1, MANY),
+    spec("http2", SERVER, 1, 1),
     block("location", SERVER_SETTINGS, 1, 2),
     spec("root", SETTINGS, 1, 1),
     spec("alias", LOCATION, 1, 1),
@@ -528,7 +584,11 @@ const SPECS: &[Spec] = &[
 /// needs one and a valid number of arguments.
 pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
     let name = d.name.text.as_str();
-    let Some(spec) = SPECS.iter().find(|s| s.name == name) else {
+    let Some(spec) = SPECS
+        .iter()
+        .chain(super::proxy::SPECS)
+        .find(|s| s.name == name)
+    else {
         return fail(d.name.pos, super::nginx::unknown(name));
     };
     if spec.contexts & context == 0 {
@@ -560,6 +620,7 @@ pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
 pub(super) fn is_known(name: &str, contexts: u8) -> bool {
     SPECS
         .iter()
+        .chain(super::proxy::SPECS)
         .any(|s| s.name == name && s.contexts & contexts != 0)
 }
 
@@ -567,7 +628,16 @@ pub(super) fn is_known(name: &str, contexts: u8) -> bool {
 fn is_setting(d: &Directive) -> bool {
     SPECS
         .iter()
+        .chain(super::proxy::SPECS)
         .any(|s| s.name == d.name.text && s.contexts & SETTINGS == SETTINGS)
+}
+
+/// Whether `name` is a directive of any block.
+pub(super) fn is_directive(name: &str) -> bool {
+    SPECS
+        .iter()
+        .chain(super::proxy::SPECS)
+        .any(|s| s.name == name)
 }
 
 pub(super) fn duplicate<T>(d: &Directive) -> Result<T> {
@@ -604,11 +674,13 @@ struct Overrides {
     types: Option<std::sync::Arc<super::types::Types>>,
     default_type: Option<String>,
     fastcgi: super::fastcgi::Overrides,
+    proxy: super::proxy::ProxyOverrides,
 }
 
 impl Overrides {
     fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
+        s.proxy = self.proxy.apply_to(&base.proxy);
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
         }
@@ -667,6 +739,8 @@ struct Interpreter<'a> {
     captures: &'a [String],
     /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
     fastcgi: bool,
+    /// The `upstream` and `map` blocks, read before the servers.
+    proxy: &'a super::proxy::Globals,
 }
 
 /// A location block read, before its settings are resolved against its parents'.
@@ -775,6 +849,8 @@ impl Interpreter<'_> {
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
             acme_issuers: issuers,
+            upstreams: Vec::new(),
+            maps: Vec::new(),
             warnings: Vec::new(),
         })
     }
@@ -803,6 +879,7 @@ impl Interpreter<'_> {
         let mut client_certificate: Option<&Word> = None;
         let mut verify_client: Option<(Option<VerifyClient>, Pos)> = None;
         let mut verify_depth: Option<usize> = None;
+        let mut http2: Option<bool> = None;
         let mut own = Overrides::default();
         let mut locations: Vec<LocationBlock> = Vec::new();
         let mut top_locations = Vec::new();
@@ -815,11 +892,12 @@ impl Interpreter<'_> {
                     if listen.contains(&addr) {
                         return fail(arg.pos, format!("duplicate listen {addr}"));
                     }
-                    let (mut is_ssl, mut is_default) = (false, false);
+                    let (mut is_ssl, mut is_default, mut is_http2) = (false, false, false);
                     for w in &c.args[1..] {
                         let flag = match w.text.as_str() {
                             "ssl" => &mut is_ssl,
                             "default_server" | "default" => &mut is_default,
+                            "http2" => &mut is_http2,
                             other => match super::nginx::listen_parameter(other) {
                                 Some(Ok(warning)) => {
                                     self.warn(w.pos, warning);
@@ -847,6 +925,15 @@ impl Interpreter<'_> {
                             );
                         }
                         *flag = true;
+                    }
+                    // nginx 1.22's `listen ... http2`: a TLS address speaks HTTP/2 here unless
+                    // its server says `http2 off`; a plain one needs `http2 on` (per server).
+                    if is_http2 && !is_ssl {
+                        self.warn(
+                            c.args[0].pos,
+                            "\"http2\" of \"listen\" has no effect on a plain address: write \
+                             \"http2 on;\" in the server for HTTP/2 without TLS",
+                        );
                     }
                     if is_default {
                         let mut defaults = self.defaults.borrow_mut();
@@ -912,6 +999,12 @@ impl Interpreter<'_> {
                         name_at.extend(parsed.iter().map(|n| (n.key(), a.pos)));
                         names.extend(parsed);
                     }
+                }
+                "http2" => {
+                    if http2.is_some() {
+                        return duplicate(c);
+                    }
+                    http2 = Some(parse_on_off(&c.args[0], "http2")?);
                 }
                 "acme_certificate" => {
                     if acme_directive.is_some() {
@@ -1065,17 +1158,38 @@ impl Interpreter<'_> {
             }
             _ => None,
         };
+        // allow_methods given by the server, or by the top level (what differs from the
+        // default there was written).
+        let server_methods = own.allow_methods.is_some()
+            || base.allow_methods != Settings::defaults(self.dir).allow_methods;
         let settings = own.apply_to(base);
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
+        // What each location's nested blocks inherit of `allow_methods` (its own setting, or
+        // what it inherited: never the every-method default of a proxied location), and
+        // whether that was set in the file.
+        let mut methods: Vec<(Methods, bool)> = Vec::with_capacity(locations.len());
         for block in locations {
+            let (inherited, set) = match block.parent {
+                Some(parent) => methods[parent],
+                None => (settings.allow_methods, server_methods),
+            };
+            let mut parent_settings;
             let base = match block.parent {
+                Some(parent) if resolved[parent].settings.allow_methods != inherited => {
+                    parent_settings = resolved[parent].settings.clone();
+                    parent_settings.allow_methods = inherited;
+                    &parent_settings
+                }
                 Some(parent) => &resolved[parent].settings,
                 None => &settings,
             };
+            let own_methods = block.overrides.allow_methods;
             let own_alias = block.overrides.alias.is_some();
             let alias_template = block.alias_template;
             let mut settings = block.overrides.apply_to(base);
+            methods.push((settings.allow_methods, set || own_methods.is_some()));
+            super::proxy::default_methods(&mut settings, set || own_methods.is_some());
             if own_alias {
                 settings.alias_prefix = block.path.clone();
                 settings.alias_template = alias_template;
@@ -1097,6 +1211,7 @@ impl Interpreter<'_> {
             server_names,
             names,
             default_server,
+            http2,
             settings,
             locations: resolved,
             top_locations,
@@ -1406,6 +1521,9 @@ impl Interpreter<'_> {
                 if !self.fastcgi {
                     return super::fastcgi::refuse_unwired(d.name.pos);
                 }
+            }
+            name if super::proxy::is_setting(name) => {
+                super::proxy::setting(&mut o.proxy, d, self.proxy)?;
             }
             name => {
                 let slot = match name {
@@ -1787,7 +1905,7 @@ fn parse_listen(w: &Word) -> Result<SocketAddr> {
 }
 
 /// Only ASCII digits (no sign, no spaces), at least one; None also on overflow.
-fn parse_decimal(s: &str) -> Option<u64> {
+pub(super) fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -2033,7 +2151,7 @@ fn parse_expires(w: &Word) -> Result<Expires> {
 }
 
 /// Bytes, with an optional `k`, `m` or `g` suffix (any case, 1024-based).
-fn parse_size(w: &Word) -> Result<u64> {
+pub(super) fn parse_size(w: &Word) -> Result<u64> {
     let s = w.text.as_str();
     let (digits, unit) = match s.as_bytes().last().map(u8::to_ascii_lowercase) {
         Some(b'k') => (&s[..s.len() - 1], 1u64 << 10),
@@ -3802,6 +3920,36 @@ server {
             "server { listen 80; expires 1h; expires 2h; }",
             "1:33: \"expires\" directive is duplicate",
         )]);
+    }
+
+    #[test]
+    fn http2_is_on_or_off_per_server_and_defaults_to_on_for_tls_addresses_only() {
+        let c = ok("server { listen 80; } server { listen 81; http2 on; } \
+                    server { listen 82; http2 off; }");
+        let addr = |port: u16| SocketAddr::from(([0, 0, 0, 0], port));
+        assert_eq!(c.servers[0].http2, None);
+        assert!(!c.servers[0].http2_on(addr(80)));
+        assert!(c.servers[1].http2_on(addr(81)));
+        assert!(!c.servers[2].http2_on(addr(82)));
+        let mut tls = c.servers[0].clone();
+        tls.ssl = vec![addr(80)];
+        assert!(tls.http2_on(addr(80)));
+        tls.http2 = Some(false);
+        assert!(!tls.http2_on(addr(80)));
+        errors(&[
+            (
+                "server { listen 80; http2 yes; }",
+                "1:27: invalid value \"yes\" in \"http2\" directive, it must be \"on\" or \"off\"",
+            ),
+            (
+                "server { listen 80; http2 on; http2 off; }",
+                "1:31: \"http2\" directive is duplicate",
+            ),
+            (
+                "server { listen 80; location / { http2 on; } }",
+                "1:34: \"http2\" directive is not allowed here",
+            ),
+        ]);
     }
 
     #[test]

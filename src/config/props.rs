@@ -41,6 +41,8 @@ fn config_like() -> impl Strategy<Value = String> {
         Just("#c\n"),
         Just("\"q \\\" ;{\""),
         Just("\""),
+        Just("'q \\' ;{'"),
+        Just("'"),
         Just("é"),
         Just("http"),
         Just("events"),
@@ -95,7 +97,7 @@ proptest! {
                 TokenKind::OpenBrace => prop_assert!(here.starts_with('{'), "{:?}", here),
                 TokenKind::CloseBrace => prop_assert!(here.starts_with('}'), "{:?}", here),
                 TokenKind::Word(word) => {
-                    prop_assert!(here.starts_with('"') || here.starts_with(word.as_str()), "{:?} at {:?}", word, here)
+                    prop_assert!(here.starts_with(['"', '\'']) || here.starts_with(word.as_str()), "{:?} at {:?}", word, here)
                 }
             }
         }

@@ -246,6 +246,11 @@ impl Template {
         self.parts.iter().any(|p| matches!(p, Part::Var(_)))
     }
 
+    /// The pieces, in order (for a value type built on this grammar: `config::proxy::value`).
+    pub fn into_parts(self) -> Vec<Part> {
+        self.parts
+    }
+
     pub fn is_empty(&self) -> bool {
         self.parts
             .iter()

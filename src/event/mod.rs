@@ -28,6 +28,9 @@ pub enum Kind {
     Control = 6,
     /// The file cache's inotify queue.
     FileCache = 7,
+    /// An idle keep-alive connection to a backend, in the worker's pool: the token's `slot`
+    /// names it there.
+    Pooled = 8,
 }
 
 /// Which of an upstream's fds an event is for.
@@ -104,6 +107,7 @@ impl Token {
             3 => Kind::Upstream,
             6 => Kind::Control,
             7 => Kind::FileCache,
+            8 => Kind::Pooled,
             _ => return None,
         };
         let role = match (value >> 56) as u8 & 0xf {

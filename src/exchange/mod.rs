@@ -55,10 +55,11 @@ use crate::http::request::{Framing, Method, Request};
 use crate::http::response::{Body, Head, Pull, Response};
 use crate::local::Local;
 use crate::log;
+use crate::proxy::pass::{Proxied, TryAfter};
 use crate::transport::client_cert;
 use crate::upstream::process::Stdin;
 use crate::upstream::{Expiry, Upstream};
-use sink::{Sink, Spool};
+use sink::{PROXY_SPOOL_LIMIT, Sink, Spool};
 use std::io::Seek;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -122,6 +123,8 @@ pub struct Exchange {
     /// The status of that head (for the access log).
     status: u16,
     transform: Option<Box<Transformed>>,
+    /// A proxied request's tries (its upstream is the source's).
+    proxy: Option<Box<Proxied>>,
 }
 
 /// A transform and its output not yet pulled.
@@ -186,8 +189,13 @@ impl Exchange {
             }
             Plan::Respond(response) => (Sink::None, exchange.fixed(response, false)),
             Plan::Upload(upload) => (Sink::Upload(upload), Source::AfterBody(None)),
+            Plan::Proxy => {
+                let (sink, source, proxied) = exchange.start_proxy(&request, origin, cx);
+                exchange.proxy = proxied;
+                (sink, source)
+            }
             Plan::Cgi(script) => match request.framing {
-                Framing::Chunked => match Spool::new(script) {
+                Framing::Chunked | Framing::UntilEnd => match Spool::new(script) {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
                     Err(error) => {
                         log::error(&format!("cannot spool a request body: {error}"));
@@ -237,6 +245,7 @@ impl Exchange {
             head_taken: false,
             status: 0,
             transform: None,
+            proxy: None,
         }
     }
 
@@ -297,9 +306,35 @@ impl Exchange {
                 }
             },
             Sink::Upstream => match &mut self.source {
-                Source::Upstream(upstream) => Ok(upstream.write_body(data, cx.now)),
+                // A proxied request's body waits (with the client) until its head went out on
+                // an established connection: a try that fails before keeps it all for the next.
+                Source::Upstream(upstream) if self.proxy.is_some() && !upstream.sent_anything() => {
+                    Ok(0)
+                }
+                Source::Upstream(upstream) => {
+                    let taken = upstream.write_body(data, cx.now);
+                    if taken > 0
+                        && let Some(proxied) = &mut self.proxy
+                    {
+                        proxied.note_body_taken();
+                    }
+                    Ok(taken)
+                }
                 _ => Ok(data.len()),
             },
+            Sink::ProxySpool(body) => {
+                if body.len() + data.len() > PROXY_SPOOL_LIMIT {
+                    log::error(&format!(
+                        "a request body over {PROXY_SPOOL_LIMIT} bytes cannot be read whole \
+                         for a proxied request (stream it: proxy_http_version 1.1, \
+                         proxy_request_buffering off)"
+                    ));
+                    self.refuse_body(413);
+                    return Err(Refused);
+                }
+                body.extend_from_slice(data);
+                Ok(data.len())
+            }
         }
     }
 
@@ -325,6 +360,19 @@ impl Exchange {
                 if let Source::Upstream(upstream) = &mut self.source {
                     upstream.end_body();
                 }
+            }
+            Sink::ProxySpool(body) => {
+                let started = match &mut self.proxy {
+                    Some(proxied) => {
+                        proxied.set_spooled(body);
+                        proxied.start_try(&cx.registration, cx.now)
+                    }
+                    None => Err(500),
+                };
+                self.source = match started {
+                    Ok(upstream) => Source::Upstream(Box::new(upstream)),
+                    Err(status) => self.fixed(handler::error(status, &self.route.site()), false),
+                };
             }
             Sink::None | Sink::Drop => {}
         }
@@ -392,7 +440,7 @@ impl Exchange {
     /// The response head, once there is one (decorated with the site's `add_header` and
     /// `expires`). A backend that failed before its head is answered here with the error
     /// (502, 504), and the connection closes after it.
-    pub fn head(&mut self, _cx: &mut Cx) -> Poll<Head> {
+    pub fn head(&mut self, cx: &mut Cx) -> Poll<Head> {
         let mut head = match &mut self.source {
             Source::AfterBody(_) => return Poll::Pending,
             Source::Fixed { head, .. } => match head.take() {
@@ -401,16 +449,11 @@ impl Exchange {
             },
             Source::Upstream(upstream) => match upstream.head() {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Ok(head)) => self.decorated(head, true),
-                Poll::Ready(Err(status)) => {
-                    let response = handler::error(status, &self.route.site());
-                    self.source = self.fixed(response, true);
-                    let Source::Fixed { head, .. } = &mut self.source else {
-                        return Poll::Pending;
-                    };
-                    match head.take() {
-                        Some(head) => head,
-                        None => return Poll::Pending,
+                Poll::Ready(polled) => {
+                    let sent = upstream.sent_anything();
+                    match self.upstream_head(polled, sent, cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(head) => head,
                     }
                 }
             },
@@ -424,6 +467,70 @@ impl Exchange {
         self.head_taken = true;
         self.status = head.status;
         Poll::Ready(head)
+    }
+
+    /// What a backend's head (or its failure before one) becomes: the head, decorated; the
+    /// next try of a proxied request (Pending); or an error page (502, 504, an intercepted
+    /// error), after which the connection closes.
+    fn upstream_head(&mut self, polled: Result<Head, u16>, sent: bool, cx: &mut Cx) -> Poll<Head> {
+        let (status, head) = match polled {
+            Ok(head) => (head.status, Some(head)),
+            Err(status) => (status, None),
+        };
+        let Some(proxied) = &mut self.proxy else {
+            return match head {
+                Some(head) => Poll::Ready(self.decorated(head, true)),
+                None => self.error_head(status),
+            };
+        };
+        let moves_on = head.is_none() || proxied.may_move_on(status);
+        let after = if moves_on {
+            proxied.after_failure(status, head.is_some(), sent, cx.now)
+        } else {
+            TryAfter::Pass
+        };
+        match (after, head) {
+            (TryAfter::Retry, _) => {
+                // Its connection closes before the next opens (the next fd gets its token).
+                self.source = Source::AfterBody(None);
+                let started = match &mut self.proxy {
+                    Some(proxied) => proxied.start_try(&cx.registration, cx.now),
+                    None => Err(502),
+                };
+                match started {
+                    Ok(upstream) => {
+                        self.source = Source::Upstream(Box::new(upstream));
+                        Poll::Pending
+                    }
+                    Err(status) => self.error_head(status),
+                }
+            }
+            (TryAfter::Pass, Some(head)) => {
+                if crate::proxy::headers::intercepts(status, self.route.site().settings) {
+                    self.source = Source::AfterBody(None);
+                    return self.error_head(status);
+                }
+                Poll::Ready(self.decorated(head, true))
+            }
+            (TryAfter::Pass, None) => self.error_head(status),
+            (TryAfter::Fail(status), _) => {
+                self.source = Source::AfterBody(None);
+                self.error_head(status)
+            }
+        }
+    }
+
+    /// The error page for `status` as the answer (the connection closes after it).
+    fn error_head(&mut self, error: u16) -> Poll<Head> {
+        let response = handler::error(error, &self.route.site());
+        self.source = self.fixed(response, true);
+        match &mut self.source {
+            Source::Fixed { head, .. } => match head.take() {
+                Some(head) => Poll::Ready(head),
+                None => Poll::Pending,
+            },
+            _ => Poll::Pending,
+        }
     }
 
     /// Puts a transform between the answer's body and the protocol. Only before the head is
@@ -476,10 +583,22 @@ impl Exchange {
         }
     }
 
-    /// The answer is complete. A script may have changed files a next request reads.
+    /// The answer is complete. A script may have changed files a next request reads; a
+    /// proxied request's backend connection may go back to its pool.
     pub fn finish(&mut self, cx: &mut Cx) {
-        if let Source::Upstream(_) = self.source {
-            cx.local.files.note_possible_change();
+        let Source::Upstream(_) = self.source else {
+            return;
+        };
+        match &mut self.proxy {
+            Some(proxied) => {
+                if let Source::Upstream(upstream) =
+                    std::mem::replace(&mut self.source, Source::AfterBody(None))
+                {
+                    let poller = cx.registration.poller;
+                    proxied.finish(*upstream, poller, &mut cx.local.proxy, cx.now);
+                }
+            }
+            None => cx.local.files.note_possible_change(),
         }
     }
 
@@ -494,12 +613,7 @@ impl Exchange {
         };
         log::Entry {
             request_line: request.map_or_else(String::new, |r| {
-                format!(
-                    "{} {} HTTP/1.{}",
-                    r.method.as_str(),
-                    r.target,
-                    r.minor_version
-                )
+                format!("{} {} {}", r.method.as_str(), r.target, r.version.as_str())
             }),
             status: self.status,
             referer: header("Referer"),
@@ -582,6 +696,73 @@ impl Exchange {
             Err(error) => {
                 log::error(&format!("cannot run {}: {error}", script.file.display()));
                 self.fixed(handler::error(502, &site), body_pending)
+            }
+        }
+    }
+
+    /// Starts a proxied request: its tries and the first one's upstream, or (for a body read
+    /// whole first) the spool it waits in, or the error when no server could be tried.
+    fn start_proxy(
+        &self,
+        request: &Request,
+        origin: &Origin,
+        cx: &mut Cx,
+    ) -> (Sink, Source, Option<Box<Proxied>>) {
+        use crate::proxy::request::{BodyPlan, body_plan};
+        let site = self.route.site();
+        let settings = &site.settings.proxy;
+        let body_pending = request.has_body();
+        let config = Arc::clone(self.route.config());
+        let conn = ConnInfo {
+            listen: origin.listen,
+            peer: origin.peer,
+            tls: origin.tls,
+            local: origin.local,
+            client_cert: origin.client_cert.as_deref(),
+        };
+        let captures = handler::route::captures_for(&site, &request.path);
+        let handler_vars = handler::vars::Vars {
+            request,
+            site: &site,
+            conn: &conn,
+            captures: &captures,
+            split: None,
+        };
+        let common = |v: &crate::config::Variable, out: &mut String| {
+            handler_vars.value(v, handler::vars::Into::Text, out)
+        };
+        let plan = body_plan(request, settings);
+        let proxied = settings.pass.as_ref().and_then(|pass| {
+            let vars = crate::proxy::vars::Vars {
+                request,
+                client: origin.peer,
+                pass,
+                maps: &config.maps,
+                common: &common,
+            };
+            Proxied::new(&vars, settings, plan, &mut cx.local.proxy, &config, cx.now)
+        });
+        let Some(mut proxied) = proxied else {
+            let response = handler::error(500, &site);
+            return (Sink::None, self.fixed(response, body_pending), None);
+        };
+        if plan == BodyPlan::Spool {
+            let sink = Sink::ProxySpool(Vec::new());
+            return (sink, Source::AfterBody(None), Some(Box::new(proxied)));
+        }
+        match proxied.start_try(&cx.registration, cx.now) {
+            Ok(upstream) => {
+                let sink = match plan {
+                    BodyPlan::Stream(_) => Sink::Upstream,
+                    BodyPlan::Discard => Sink::Discard,
+                    BodyPlan::None | BodyPlan::Spool => Sink::None,
+                };
+                let source = Source::Upstream(Box::new(upstream));
+                (sink, source, Some(Box::new(proxied)))
+            }
+            Err(status) => {
+                let response = handler::error(status, &site);
+                (Sink::None, self.fixed(response, body_pending), None)
             }
         }
     }

@@ -69,6 +69,11 @@ impl Route {
         self.expanded_alias = site.expanded_alias;
     }
 
+    /// The configuration in force for this request.
+    pub fn config(&self) -> &Arc<Config> {
+        &self.config
+    }
+
     /// The server, location and settings in force (found again by index: no search).
     #[inline]
     pub fn site(&self) -> Site<'_> {

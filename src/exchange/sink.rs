@@ -16,10 +16,17 @@ pub(super) enum Sink {
     Spool(Box<Spool>),
     /// Into the source's upstream.
     Upstream,
+    /// Read whole into memory before a proxied request is sent (`proxy_request_buffering on`,
+    /// or a chunked body for an HTTP/1.0 backend): at most [`PROXY_SPOOL_LIMIT`] bytes.
+    ProxySpool(Vec<u8>),
     /// Read and dropped after the response was sent: the rest of a body the answer did not
     /// need.
     Drop,
 }
+
+/// The most a proxied request body is read into memory before it is sent whole (larger ones
+/// get 413: stream them with `proxy_http_version 1.1` and `proxy_request_buffering off`).
+pub(super) const PROXY_SPOOL_LIMIT: usize = 1024 * 1024;
 
 /// A chunked request body being written to a temporary file before the script starts.
 pub(super) struct Spool {

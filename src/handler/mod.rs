@@ -93,6 +93,8 @@ pub enum Plan {
     Upload(Box<upload::Upload>),
     /// Run a CGI script (with the request body as its input) and stream its output.
     Cgi(Box<Script>),
+    /// Forward the request to the location's `proxy_pass` and stream the backend's answer.
+    Proxy,
 }
 
 /// nginx's `return 444`: the connection is closed without any response.
@@ -363,9 +365,13 @@ fn try_files_phase(
     })
 }
 
-/// The handler of the request's method, in the location.
+/// The handler of the request's method, in the location: its `proxy_pass`, else a script,
+/// a file, an upload or a delete.
 fn content(request: &Request, site: &Site, files: &mut FileCache) -> Plan {
     let settings = site.settings;
+    if settings.proxy.pass.is_some() {
+        return Plan::Proxy;
+    }
     if matches!(request.method, Method::Get | Method::Head | Method::Post) {
         match script::locate(&request.path, site) {
             Ok(Some(script)) => return Plan::Cgi(Box::new(script)),

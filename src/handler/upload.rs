@@ -518,6 +518,7 @@ mod tests {
                 server_names: Vec::new(),
                 names: Vec::new(),
                 default_server: Vec::new(),
+                http2: None,
                 settings: Settings::defaults(&dir),
                 locations: vec![Location {
                     path: "/up".to_string(),
@@ -572,7 +573,7 @@ mod tests {
             target: path.to_string(),
             path: path.to_string(),
             query: None,
-            minor_version: 1,
+            version: crate::http::request::Version::Http11,
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))

@@ -24,7 +24,8 @@ pub enum Method {
 }
 
 impl Method {
-    fn from_token(token: &str) -> Option<Method> {
+    /// The method a request token names; None for a method the server does not implement.
+    pub fn from_token(token: &str) -> Option<Method> {
         Some(match token {
             "GET" => Method::Get,
             "HEAD" => Method::Head,
@@ -46,12 +47,43 @@ impl Method {
     }
 }
 
-/// How the request body is delimited (RFC 9112 §6.3).
+/// How the request body is delimited (RFC 9112 §6.3, RFC 9113 §8.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     None,
     Length(u64),
+    /// HTTP/1.1 chunked: the length is known at the end.
     Chunked,
+    /// HTTP/2 without content-length: the body ends with the stream (END_STREAM), its length
+    /// known at the end, as chunked.
+    UntilEnd,
+}
+
+impl Framing {
+    /// Whether the body's length is known only when it ends (chunked, or an HTTP/2 stream
+    /// without content-length).
+    pub fn length_unknown(self) -> bool {
+        matches!(self, Framing::Chunked | Framing::UntilEnd)
+    }
+}
+
+/// The protocol version a request came with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    Http11,
+    Http2,
+}
+
+impl Version {
+    /// As a request line and `SERVER_PROTOCOL` write it (nginx writes `HTTP/2.0`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+            Version::Http2 => "HTTP/2.0",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -63,8 +95,7 @@ pub struct Request {
     pub path: String,
     /// The query string, still percent-encoded, without the `?`.
     pub query: Option<String>,
-    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
-    pub minor_version: u8,
+    pub version: Version,
     /// Every header field in order, names as sent.
     pub headers: Vec<(String, String)>,
     /// From the absolute-form target or the Host header: lower-case, port removed.
@@ -296,7 +327,11 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
             target: target.to_string(),
             path,
             query: query.map(|q| String::from_utf8_lossy(q).into_owned()),
-            minor_version,
+            version: if minor_version == 0 {
+                Version::Http10
+            } else {
+                Version::Http11
+            },
             headers,
             host: host.filter(|h| !h.is_empty()),
             framing,
@@ -313,7 +348,7 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
 /// it is (one allocation instead of three, ~700 instructions less per request): ASCII without
 /// `%` or NUL, starting with `/`, and no empty, `.` or `..` segment (but an empty last one, a
 /// trailing slash). Nearly every request path is like that.
-fn already_normal(raw: &[u8]) -> bool {
+pub(crate) fn already_normal(raw: &[u8]) -> bool {
     let Some((b'/', rest)) = raw.split_first() else {
         return false;
     };
@@ -504,7 +539,7 @@ const HOST_BYTES: [bool; 256] = {
 
 /// Validates a Host value (`host[:port]`, IPv6 in brackets) and returns the host lower-cased
 /// without its port. Userinfo (`user@host`) is refused.
-fn parse_host(value: &[u8]) -> Result<String, u16> {
+pub(crate) fn parse_host(value: &[u8]) -> Result<String, u16> {
     let value = trim(value);
     if !value.iter().all(|&b| HOST_BYTES[usize::from(b)]) {
         return Err(400);
@@ -719,7 +754,7 @@ mod tests {
         let (r, _) = parse_str("GET / HTTP/1.7\r\nHost: a\r\n\r\n")
             .unwrap()
             .unwrap();
-        assert_eq!(r.minor_version, 1);
+        assert_eq!(r.version, Version::Http11);
     }
 
     #[test]
@@ -760,7 +795,7 @@ mod tests {
         assert!(worth_parsing(input, 26));
         let mut bytes = input.to_vec();
         let (request, used) = parse(&mut bytes).unwrap().unwrap();
-        assert_eq!((request.minor_version, used), (1, input.len()));
+        assert_eq!((request.version, used), (Version::Http11, input.len()));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //!   a bad path, a header list over the limit): answered with that status like on HTTP/1.
 
 use crate::http::path;
-use crate::http::request::{Framing, Method, Request};
+use crate::http::request::{self, Framing, Method, Request, Version};
 
 /// Why a request is not served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,25 +202,19 @@ impl RequestFields {
         if let Some(problem) = self.problem {
             return Err(problem);
         }
-        let method = match method.as_str() {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            _ => return Err(Rejection::Status(501)),
-        };
+        let method = Method::from_token(&method).ok_or(Rejection::Status(501))?;
         if target.len() > crate::http::request::MAX_TARGET {
             return Err(Rejection::Status(414));
         }
         let (raw_path, query) = path::split_target(target.as_bytes());
         let path = match std::str::from_utf8(raw_path) {
-            Ok(raw) if already_normal(raw_path) => raw.to_string(),
+            Ok(raw) if request::already_normal(raw_path) => raw.to_string(),
             _ => path::normalize(raw_path).map_err(|_| Rejection::Status(400))?,
         };
         let query = query.map(|q| String::from_utf8_lossy(q).into_owned());
         let host = match self.authority.as_deref().or(self.host.as_deref()) {
-            Some(value) => Some(parse_host(value.as_bytes()).ok_or(Rejection::Status(400))?),
+            // The same rule as HTTP/1's Host: `host[:port]`, userinfo refused, IPv6 in brackets.
+            Some(value) => Some(request::parse_host(value.as_bytes()).map_err(Rejection::Status)?),
             None => None,
         };
         let mut headers = self.headers;
@@ -236,15 +230,15 @@ impl RequestFields {
         let framing = match (end_stream, self.content_length) {
             (true, _) => Framing::None,
             (false, Some(length)) => Framing::Length(length),
-            // Delimited by END_STREAM: of HTTP/1's framings, the one of unknown length.
-            (false, None) => Framing::Chunked,
+            // Delimited by END_STREAM.
+            (false, None) => Framing::UntilEnd,
         };
         Ok(Request {
             method,
             target,
             path,
             query,
-            minor_version: 1,
+            version: Version::Http2,
             headers,
             host: host.filter(|h| !h.is_empty()),
             framing,
@@ -311,88 +305,6 @@ fn parse_length(value: &[u8]) -> Option<u64> {
     Some(value.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
-/// The bytes a host value may hold (reg-name, IP literal, port), as a table.
-const HOST_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'%'
-            );
-        i += 1;
-    }
-    table
-};
-
-/// Whether `raw` is already what [`path::normalize`] makes of it (ASCII without `%` or NUL,
-/// starting with `/`, no empty, `.` or `..` segment but a trailing slash), so that it is taken
-/// as it is: nearly every request path, and the same shortcut HTTP/1 takes.
-fn already_normal(raw: &[u8]) -> bool {
-    let Some((b'/', rest)) = raw.split_first() else {
-        return false;
-    };
-    if !raw.iter().all(|&b| b.is_ascii() && b != b'%' && b != 0) {
-        return false;
-    }
-    let mut segments = rest.split(|&b| b == b'/').peekable();
-    while let Some(segment) = segments.next() {
-        let last = segments.peek().is_none();
-        if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
-            return false;
-        }
-    }
-    true
-}
-
-/// The host of an `:authority` or Host value, lower-cased, without its port; `None` when it
-/// is not `host[:port]` (userinfo refused, IPv6 in brackets). The same rule as HTTP/1's Host.
-fn parse_host(value: &[u8]) -> Option<String> {
-    if !value.iter().all(|&b| HOST_BYTES[usize::from(b)]) {
-        return None;
-    }
-    let text = std::str::from_utf8(value).ok()?;
-    let host = if let Some(rest) = text.strip_prefix('[') {
-        let end = rest.find(']')?;
-        let after = &rest[end + 1..];
-        if !(after.is_empty() || after.starts_with(':')) {
-            return None;
-        }
-        &text[..end + 2]
-    } else {
-        match text.rfind(':') {
-            Some(colon) => {
-                let port = &text[colon + 1..];
-                if !port.bytes().all(|b| b.is_ascii_digit()) || text[..colon].contains(':') {
-                    return None;
-                }
-                &text[..colon]
-            }
-            None => text,
-        }
-    };
-    Some(host.to_ascii_lowercase())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,7 +361,7 @@ mod tests {
             post(&[("content-length", "12")], false),
             Framing::Length(12)
         );
-        assert_eq!(post(&[], false), Framing::Chunked);
+        assert_eq!(post(&[], false), Framing::UntilEnd);
     }
 
     /// RFC 9113 section, fields, expected verdict.
@@ -669,19 +581,6 @@ mod tests {
         for (name, fields, expected) in cases {
             assert_eq!(build(fields, true).err(), Some(*expected), "{name}");
         }
-    }
-
-    #[test]
-    fn the_path_shortcut_agrees_with_normalize() {
-        for raw in [
-            "/", "/a", "/a/", "/a/b.c", "/a//b", "/./a", "/a/..", "/a%20b", "/é", "/a/.b", "/..a",
-        ] {
-            if already_normal(raw.as_bytes()) {
-                assert_eq!(path::normalize(raw.as_bytes()).unwrap(), raw, "{raw}");
-            }
-        }
-        assert!(already_normal(b"/a/b/"));
-        assert!(!already_normal(b"/a/../b"));
     }
 
     #[test]

@@ -1,10 +1,16 @@
 //! Protocols: how requests and responses travel on a client connection. A session owns its
 //! transport (the socket, TLS) and drives the exchanges that answer its requests; it frames
 //! what it pulls from them, and never learns what produced it. HTTP/1 (`http1`) carries one
-//! exchange at a time; HTTP/2 will carry one per stream, each under its own stream number (for
+//! exchange at a time; HTTP/2 (`http2`) one per stream, each under its own stream number (for
 //! its upstream's fds and its deadline).
+//!
+//! Which one a connection speaks is decided before its first request ([`start`]): over TLS by
+//! ALPN once the handshake is done, on a plain address where HTTP/2 is on by the client
+//! preface (prior knowledge, RFC 9113 §3.3), else HTTP/1 from the first byte.
 
 pub mod http1;
+pub mod http2;
+mod start;
 
 use crate::event::{Deadline, Poller, Role};
 use crate::local::Local;
@@ -44,14 +50,23 @@ pub struct Context<'a> {
     pub generation: u32,
 }
 
-/// A client connection as the worker sees it: one protocol session over one transport.
+/// A client connection as the worker sees it: one protocol session over one transport. (The
+/// worker boxes each connection; HTTP/1's session is kept inline so that its path is as it
+/// was, the rarer ones are boxed.)
+#[allow(clippy::large_enum_variant)]
 pub enum Connection {
+    /// The protocol is not known yet (a TLS handshake, or a plain client on an HTTP/2 address
+    /// that has not sent enough to tell).
+    Start(Box<start::Start>),
     Http1(http1::Session),
+    Http2(Box<http2::Session>),
+    /// Gone: the worker drops it.
+    Closed,
 }
 
 impl Connection {
-    /// A new connection, read as HTTP/1 until it says otherwise. `runtime` gives its default
-    /// server's timeouts (the header timeout runs from the accept).
+    /// A new connection. `runtime` gives its default server's timeouts (the header timeout
+    /// runs from the accept) and whether its address speaks HTTP/2.
     pub fn new(
         transport: Transport,
         peer: SocketAddr,
@@ -61,19 +76,21 @@ impl Connection {
     ) -> Connection {
         let servers = runtime.servers_for(listen);
         let settings = &runtime.config.servers[servers[0]].settings;
-        Connection::Http1(http1::Session::new(transport, peer, listen, settings, now))
-    }
-
-    pub fn transport(&self) -> &Transport {
-        match self {
-            Connection::Http1(session) => session.transport(),
+        if transport.is_tls() || runtime.http2_for(listen) {
+            return Connection::Start(Box::new(start::Start::new(
+                transport, peer, listen, settings, now,
+            )));
         }
+        Connection::Http1(http1::Session::new(transport, peer, listen, settings, now))
     }
 
     /// Records a readiness event of the client socket.
     pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
         match self {
             Connection::Http1(session) => session.ready(readable, writable, hangup, error),
+            Connection::Http2(session) => session.ready(readable, writable, hangup, error),
+            Connection::Start(start) => start.ready(readable, writable, hangup, error),
+            Connection::Closed => {}
         }
     }
 
@@ -81,12 +98,28 @@ impl Connection {
     pub fn upstream_ready(&mut self, stream: u16, role: Role, ready: [bool; 4]) {
         match self {
             Connection::Http1(session) => session.upstream_ready(stream, role, ready),
+            Connection::Http2(session) => session.upstream_ready(stream, role, ready),
+            Connection::Start(_) | Connection::Closed => {}
         }
     }
 
     pub fn drive(&mut self, ctx: &mut Context) -> Drive {
         match self {
             Connection::Http1(session) => session.drive(ctx),
+            Connection::Http2(session) => session.drive(ctx),
+            Connection::Start(start) => match start.decide(ctx) {
+                start::Decided::Wait => Drive::Wait,
+                start::Decided::Close => Drive::Close,
+                start::Decided::Speak(protocol) => {
+                    let Connection::Start(start) = std::mem::replace(self, Connection::Closed)
+                    else {
+                        return Drive::Close;
+                    };
+                    *self = start.into_session(protocol, ctx);
+                    self.drive(ctx)
+                }
+            },
+            Connection::Closed => Drive::Close,
         }
     }
 
@@ -94,13 +127,19 @@ impl Connection {
     pub fn timed_out(&mut self, stream: u16, ctx: &mut Context) -> Drive {
         match self {
             Connection::Http1(session) => session.timed_out(stream, ctx),
+            Connection::Http2(session) => session.timed_out(stream, ctx),
+            // The handshake or the first bytes did not come in time.
+            Connection::Start(_) | Connection::Closed => Drive::Close,
         }
     }
 
-    /// Whether it waits for a request with nothing of it received (closed at shutdown).
+    /// Whether it can be closed at shutdown without a word: it waits for a request with
+    /// nothing of it received. (An HTTP/2 connection is told with a GOAWAY.)
     pub fn is_idle(&self) -> bool {
         match self {
             Connection::Http1(session) => session.is_idle(),
+            Connection::Http2(session) => session.is_idle(),
+            Connection::Start(_) | Connection::Closed => true,
         }
     }
 
@@ -108,6 +147,9 @@ impl Connection {
     pub fn deadline_mut(&mut self, stream: u16) -> Option<&mut Deadline> {
         match self {
             Connection::Http1(session) => session.deadline_mut(stream),
+            Connection::Http2(session) => session.deadline_mut(stream),
+            Connection::Start(start) => (stream == 0).then_some(start.deadline_mut()),
+            Connection::Closed => None,
         }
     }
 
@@ -115,6 +157,9 @@ impl Connection {
     pub fn each_deadline(&mut self, f: &mut dyn FnMut(u16, &mut Deadline)) {
         match self {
             Connection::Http1(session) => session.each_deadline(f),
+            Connection::Http2(session) => session.each_deadline(f),
+            Connection::Start(start) => f(0, start.deadline_mut()),
+            Connection::Closed => {}
         }
     }
 }

@@ -1,6 +1,7 @@
-//! What a worker serves with: the configuration, which servers answer on which listen address,
-//! the TLS configuration of each TLS address (certificates picked by SNI), and the access log. Replaced whole (never mutated) on reload; a connection keeps the one its
-//! request started with.
+//! What a worker serves with: the configuration, which servers answer on which listen address
+//! and whether it speaks HTTP/2, the TLS configuration of each TLS address (certificates picked
+//! by SNI, protocols by ALPN), and the access log. Replaced whole (never mutated) on reload; an
+//! exchange keeps the configuration its request started with.
 
 use super::listener::Listener;
 use crate::acme::{self, Challenges};
@@ -15,13 +16,45 @@ use std::sync::Arc;
 pub struct Runtime {
     /// Shared with the exchanges under way, which keep the one their request started with.
     pub config: Arc<Config>,
-    /// For each bound address: its servers, the default first, and their names.
-    routes: Vec<(SocketAddr, VirtualHosts)>,
+    /// For each bound address: its servers and protocols.
+    routes: Vec<Address>,
     /// For each bound TLS address: its rustls configuration.
     tls: Vec<(SocketAddr, Arc<ServerConfig>)>,
     pub access_log: Option<Sink>,
     /// The ACME challenges to answer (HTTP-01), when some server has `acme_certificate`.
     pub acme: Option<Arc<Challenges>>,
+}
+
+/// What a bound address serves.
+struct Address {
+    local: SocketAddr,
+    /// Its servers, the default first, and how a Host finds one.
+    hosts: VirtualHosts,
+    /// HTTP/2 is offered (ALPN `h2` over TLS; the client preface on a plain address).
+    http2: bool,
+    /// A digest of everything about the address's servers: a reload that changes it sends
+    /// its HTTP/2 connections a GOAWAY (their settings and certificate were chosen with the
+    /// old one).
+    fingerprint: u64,
+}
+
+/// Whether an address speaks HTTP/2: its default server decides (`http2`, on by default for a
+/// TLS address). nginx decides by the default server too on a plain address, and by the
+/// server SNI names over TLS; one ALPN list per address is what rustls offers.
+fn http2_on(config: &Config, servers: &[usize], configured: SocketAddr) -> bool {
+    servers
+        .first()
+        .and_then(|&i| config.servers.get(i))
+        .is_some_and(|server| server.http2_on(configured))
+}
+
+fn fingerprint(config: &Config, servers: &[usize]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    for &i in servers {
+        format!("{:?}", config.servers[i]).hash(&mut hasher);
+    }
+    hasher.finish()
 }
 
 impl Runtime {
@@ -65,7 +98,15 @@ impl Runtime {
                 };
                 servers.push((server.server_names.as_slice(), source));
             }
+            let servers_here: Vec<usize> = config
+                .servers
+                .iter()
+                .enumerate()
+                .filter(|(_, server)| server.listen.contains(&listener.configured))
+                .map(|(i, _)| i)
+                .collect();
             let options = AddressOptions {
+                http2: http2_on(&config, &servers_here, listener.configured),
                 challenges: on_address
                     .iter()
                     .any(|s| s.acme.is_some())
@@ -90,7 +131,12 @@ impl Runtime {
                     .map(|(i, _)| i)
                     .collect();
                 let hosts = VirtualHosts::new(&config.servers, &servers, listener.configured);
-                (listener.local, hosts)
+                Address {
+                    local: listener.local,
+                    http2: http2_on(&config, hosts.servers(), listener.configured),
+                    fingerprint: fingerprint(&config, hosts.servers()),
+                    hosts,
+                }
             })
             .collect();
         Ok(Runtime {
@@ -113,18 +159,29 @@ impl Runtime {
     /// The servers of a bound address, the default first. A listener always has one: it was
     /// bound because a server listed it.
     pub fn servers_for(&self, local: SocketAddr) -> &[usize] {
-        self.routes
-            .iter()
-            .find(|(addr, hosts)| *addr == local && !hosts.servers().is_empty())
-            .map_or(&[0][..], |(_, hosts)| hosts.servers())
+        self.address(local)
+            .map_or(&[0][..], |address| address.hosts.servers())
     }
 
     /// The servers of a bound address and how a Host finds one; None for an address no
     /// server listens on (never, for a bound listener).
     pub fn hosts_for(&self, local: SocketAddr) -> Option<&VirtualHosts> {
+        self.address(local).map(|address| &address.hosts)
+    }
+
+    /// Whether a bound address speaks HTTP/2.
+    pub fn http2_for(&self, local: SocketAddr) -> bool {
+        self.address(local).is_some_and(|address| address.http2)
+    }
+
+    /// A digest of what the servers of a bound address are (see [`Address::fingerprint`]).
+    pub fn fingerprint_for(&self, local: SocketAddr) -> u64 {
+        self.address(local).map_or(0, |address| address.fingerprint)
+    }
+
+    fn address(&self, local: SocketAddr) -> Option<&Address> {
         self.routes
             .iter()
-            .find(|(addr, hosts)| *addr == local && !hosts.servers().is_empty())
-            .map(|(_, hosts)| hosts)
+            .find(|address| address.local == local && !address.hosts.servers().is_empty())
     }
 }

@@ -11,7 +11,7 @@
 
 use super::listener::Listener;
 use super::runtime::Runtime;
-use crate::event::{Kind, Poller, Ready, TimerKey, Timers, Token};
+use crate::event::{Kind, Poller, Ready, Role, TimerKey, Timers, Token};
 use crate::local::Local;
 use crate::log;
 use crate::protocol::{Connection, Context, Drive};
@@ -202,8 +202,22 @@ impl Worker {
                     Kind::Listener => self.accept(event.token.slot as usize, now),
                     Kind::Control => self.control(now),
                     Kind::FileCache => {}
-                    Kind::Connection | Kind::Upstream => {
-                        let token = event.token;
+                    Kind::Connection | Kind::Upstream | Kind::Pooled => {
+                        let token = match event.token.kind {
+                            // A pooled backend connection: lent to an exchange (its events
+                            // are that exchange's), or idle.
+                            Kind::Pooled => match self.local.proxy.owner(event.token.slot) {
+                                Some((slot, generation, stream)) => {
+                                    Token::upstream(slot, generation, stream, Role::Socket)
+                                }
+                                None => {
+                                    let input = event.readable || event.hangup || event.error;
+                                    self.local.proxy.idle_event(event.token.slot, input);
+                                    continue;
+                                }
+                            },
+                            _ => event.token,
+                        };
                         let Some(connection) = self.connection(token.slot, token.generation) else {
                             continue;
                         };
@@ -343,13 +357,13 @@ impl Worker {
                 }
             },
         };
-        let connection = Connection::new(transport, peer, listen, &self.runtime, now);
         let token = Token::new(Kind::Connection, slot, generation);
-        if let Err(error) = self.poller.add(connection.transport().socket(), token) {
+        if let Err(error) = self.poller.add(transport.socket(), token) {
             log::error(&format!("epoll_ctl: {error}"));
             self.free.push(slot);
             return;
         }
+        let connection = Connection::new(transport, peer, listen, &self.runtime, now);
         self.slots[slot as usize].connection = Some(Box::new(connection));
         self.live += 1;
         self.sync_timer(slot);
@@ -485,6 +499,9 @@ impl Worker {
                     if self.draining_until.is_none() {
                         self.set_accepting(true);
                     }
+                    // Every connection looks at the new configuration now (an HTTP/2 one
+                    // whose address changed sends its GOAWAY), not at its next event.
+                    self.drive_all_soon();
                 }
                 Control::Shutdown => {
                     self.set_accepting(false);
@@ -503,7 +520,18 @@ impl Worker {
                     for slot in idle {
                         self.close(slot);
                     }
+                    // The others learn of the shutdown now (an HTTP/2 one sends its GOAWAY).
+                    self.drive_all_soon();
                 }
+            }
+        }
+    }
+
+    /// Every live connection is driven after this batch's events.
+    fn drive_all_soon(&mut self) {
+        for (slot, entry) in self.slots.iter().enumerate() {
+            if entry.connection.is_some() {
+                self.yielded.push((slot as u32, entry.generation));
             }
         }
     }

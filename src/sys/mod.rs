@@ -1,5 +1,6 @@
-//! The only `unsafe` code in the crate: signal handlers, which rustix does not wrap safely, and
-//! replacing a shared descriptor in place ([`replace_fd`]). Everything else (epoll, sockets,
+//! The only `unsafe` code in the crate: signal handlers, which rustix does not wrap safely,
+//! replacing a shared descriptor in place ([`replace_fd`]), and reading onto the end of a
+//! buffer without zeroing it first ([`read_append`]). Everything else (epoll, sockets,
 //! sendfile, pipes, pidfds, inotify) goes through rustix's safe API.
 //!
 //! SIGHUP, SIGINT, SIGTERM and SIGUSR1 are caught by a handler that writes the signal's number into a
@@ -34,6 +35,21 @@ pub fn replace_fd(source: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Reads at most `max` bytes from `fd` onto the end of `buf`, into its spare capacity: nothing
+/// is zeroed first (a backend's output is read in pieces of up to 32 KiB, most of which a small
+/// response never fills). Returns how many bytes were read (0: end of input).
+pub fn read_append(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, max: usize) -> rustix::io::Result<usize> {
+    buf.reserve(max);
+    let len = buf.len();
+    let spare = &mut buf.spare_capacity_mut()[..max];
+    let (read, _) = rustix::io::read(fd, spare)?;
+    let n = read.len();
+    // SAFETY: `read` is the prefix of the spare capacity, starting at `len`, that the kernel
+    // filled: the first `len + n` elements are initialized, and `len + n <= capacity`.
+    unsafe { buf.set_len(len + n) };
+    Ok(n)
 }
 
 /// The write end of the signal pipe, for the handler (-1 until installed).

@@ -104,6 +104,47 @@ impl Transport {
         }
     }
 
+    /// The protocol agreed by ALPN in the TLS handshake (None: plain, or none agreed).
+    pub fn alpn(&self) -> Option<&[u8]> {
+        match &self.stream {
+            Stream::Tls(tls) => tls.alpn(),
+            Stream::Plain(_) => None,
+        }
+    }
+
+    /// Moves a TLS handshake on without taking application data (see
+    /// [`TlsStream::handshake`]); a plain connection has none: Ok(true).
+    pub fn handshake(&mut self) -> io::Result<bool> {
+        match &mut self.stream {
+            Stream::Tls(tls) => tls.handshake(&mut self.readable, &mut self.writable, self.hangup),
+            Stream::Plain(_) => Ok(true),
+        }
+    }
+
+    /// Looks at the first bytes the client sent without taking them (`MSG_PEEK`), at most
+    /// `buf.len()`: how many there are. Ok(0) is end of stream; `WouldBlock` (with `readable`
+    /// cleared) when none came yet. Only for plain connections (over TLS: Ok(0)).
+    pub fn peek(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Stream::Plain(socket) = &self.stream else {
+            return Ok(0);
+        };
+        match rustix::net::recv(socket, buf, rustix::net::RecvFlags::PEEK) {
+            Ok((n, _)) => Ok(n),
+            Err(Errno::AGAIN) => {
+                self.readable = false;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Everything readable was seen (by a peek): the next bytes bring a new edge.
+    pub fn not_readable(&mut self) {
+        if !self.hangup {
+            self.readable = false;
+        }
+    }
+
     /// Whether a TLS port received plain HTTP (it is then answered in plain HTTP).
     pub fn is_plain_http(&self) -> bool {
         matches!(&self.stream, Stream::Tls(tls) if tls.plain_http)
@@ -135,12 +176,13 @@ impl Transport {
     }
 
     /// Whether a read could bring bytes (or the end of the stream): the socket is readable,
-    /// or rustls holds plaintext or an unreported close_notify.
+    /// or rustls holds plaintext or an unreported close_notify (or the client spoke plain
+    /// HTTP to the TLS port, which a read reports).
     pub fn can_read(&self) -> bool {
         self.readable
             || match &self.stream {
                 Stream::Plain(_) => false,
-                Stream::Tls(tls) => tls.plaintext > 0 || tls.peer_closed,
+                Stream::Tls(tls) => tls.plaintext > 0 || tls.peer_closed || tls.plain_http,
             }
     }
 

@@ -89,6 +89,65 @@ impl TlsStream {
         self.plain_http
     }
 
+    /// The protocol the handshake agreed on by ALPN (RFC 7301), if any.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        self.conn.alpn_protocol()
+    }
+
+    /// Moves the handshake on without taking application data: Ok(true) once it is complete
+    /// (plaintext that came with the client's last flight stays with rustls for the first
+    /// read), `WouldBlock` until the socket is ready again, Ok(false) when the peer closed
+    /// or the handshake was only a TLS-ALPN-01 validation. `InvalidData` with
+    /// [`TlsStream::is_plain_http`] set: the client spoke plain HTTP.
+    pub fn handshake(
+        &mut self,
+        readable: &mut bool,
+        writable: &mut bool,
+        hangup: bool,
+    ) -> io::Result<bool> {
+        for _ in 0..MAX_READS_WITHOUT_DATA {
+            if self.plain_http {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "plain HTTP sent to a TLS port",
+                ));
+            }
+            if !self.conn.is_handshaking() {
+                self.flush(writable)?;
+                return Ok(!self.is_acme_validation());
+            }
+            self.flush(writable)?;
+            if self.conn.wants_write() || !*readable {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let mut io = SocketReader {
+                socket: &self.socket,
+                readable,
+                hangup,
+                first: self.fresh.then_some(&mut self.plain_http),
+            };
+            let n = self.conn.read_tls(&mut io)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            self.fresh = false;
+            if self.plain_http {
+                continue;
+            }
+            match self.conn.process_new_packets() {
+                Ok(state) => {
+                    self.plaintext = state.plaintext_bytes_to_read();
+                    self.peer_closed = state.peer_has_closed();
+                }
+                Err(error) => {
+                    let _ = self.flush(writable);
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, error));
+                }
+            }
+        }
+        Err(io::Error::other("too many TLS records without data"))
+    }
+
     /// Whether the peer ended its side with close_notify.
     pub fn peer_closed(&self) -> bool {
         self.peer_closed
@@ -119,6 +178,12 @@ impl TlsStream {
         writable: &mut bool,
         hangup: bool,
     ) -> io::Result<usize> {
+        if self.plain_http {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "plain HTTP sent to a TLS port",
+            ));
+        }
         for _ in 0..MAX_READS_WITHOUT_DATA {
             match self.conn.reader().read(buf) {
                 Ok(n) => {
@@ -380,6 +445,8 @@ impl ResolvesServerCert for SniResolver {
 /// What an address's TLS needs besides its servers' certificates.
 #[derive(Default)]
 pub struct AddressOptions<'a> {
+    /// HTTP/2 is offered (ALPN `h2`, preferred).
+    pub http2: bool,
     /// Some server of the address has `acme_certificate`: TLS-ALPN-01 is answered.
     pub challenges: Option<Arc<Challenges>>,
     /// The client certificate settings of the servers that verify them.
@@ -441,9 +508,16 @@ pub fn server_config(
     // Our order, AES-128-GCM first (as Go's crypto/tls): as secure, cheaper per byte, and its
     // SHA-256 key schedule uses the CPU's SHA instructions where SHA-384's may have none.
     config.ignore_client_order = true;
-    // Our preference first. `curl --http1.0` offers only http/1.0, which nginx accepts too;
-    // a client offering neither (h2 only) gets no_application_protocol (RFC 7301).
-    config.alpn_protocols = vec![b"http/1.1".to_vec(), b"http/1.0".to_vec()];
+    // Our preference first: h2 (where the address speaks it), then HTTP/1.1. `curl --http1.0`
+    // offers only http/1.0, which nginx accepts too; a client offering none of them gets
+    // no_application_protocol (RFC 7301).
+    config.alpn_protocols = Vec::new();
+    if options.http2 {
+        config.alpn_protocols.push(b"h2".to_vec());
+    }
+    config
+        .alpn_protocols
+        .extend([b"http/1.1".to_vec(), b"http/1.0".to_vec()]);
     if acme {
         // Chosen only by a client that offers nothing else (an ACME server validating).
         config

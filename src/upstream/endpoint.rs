@@ -8,7 +8,7 @@
 
 use super::process::{Process, Spawned};
 use crate::event::{Registration, Role};
-use rustix::fd::OwnedFd;
+use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
 use std::io;
@@ -247,6 +247,36 @@ impl Endpoint {
             Err(Errno::INTR) => Err(io::ErrorKind::WouldBlock.into()),
             ended => {
                 // The end, or an error, which ends the output as well.
+                match &mut self.io {
+                    Io::Pipes { output, .. } => *output = None,
+                    Io::Socket { output_ended, .. } => *output_ended = true,
+                }
+                ended.map_err(Into::into)
+            }
+        }
+    }
+
+    /// Reads at most `max` bytes of the backend's output onto the end of `buf` (no zeroing of
+    /// the room first); the rest as [`Endpoint::read`].
+    pub fn read_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        let fd = match &self.io {
+            Io::Pipes {
+                output: Some(fd), ..
+            } => fd.as_fd(),
+            Io::Pipes { output: None, .. }
+            | Io::Socket {
+                output_ended: true, ..
+            } => return Ok(0),
+            Io::Socket { fd, .. } => fd.as_fd(),
+        };
+        match crate::sys::read_append(fd, buf, max) {
+            Ok(n) if n > 0 => Ok(n),
+            Err(Errno::AGAIN) => {
+                self.readable = false;
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+            Err(Errno::INTR) => Err(io::ErrorKind::WouldBlock.into()),
+            ended => {
                 match &mut self.io {
                     Io::Pipes { output, .. } => *output = None,
                     Io::Socket { output_ended, .. } => *output_ended = true,

@@ -68,6 +68,13 @@ pub trait Codec {
         })
     }
 
+    /// Whether the body is complete without more input (an HTTP body whose length or last
+    /// chunk has been read: the backend's connection stays open, so no end of output will
+    /// say so). Default: only the end of output completes a body.
+    fn body_complete(&self) -> bool {
+        false
+    }
+
     /// The backend's output ended: Ok when that completes the body (a CGI body, an HTTP body
     /// delimited by the close), Err (for the error log) when it cuts it short.
     fn end_of_output(&mut self) -> Result<(), String> {
@@ -321,11 +328,8 @@ impl Upstream {
             self.ready -= self.start;
             self.start = 0;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + room, 0);
-        let result = self.endpoint.read(&mut self.buf[len..]);
-        self.buf.truncate(len + *result.as_ref().unwrap_or(&0));
-        result
+        // Into the spare capacity: nothing is zeroed (a small response never fills the room).
+        self.endpoint.read_append(&mut self.buf, room)
     }
 
     fn read_head(&mut self, now: Instant) -> bool {
@@ -381,6 +385,16 @@ impl Upstream {
     /// Decodes what was read after the payload, moving payload bytes down to `ready` (in
     /// place: a codec that passes bytes through moves nothing).
     fn decode(&mut self, now: Instant) {
+        self.decode_input(now);
+        // A body that ended with the last bytes decoded (or had none) ends here: a kept-alive
+        // backend sends nothing more to say so.
+        if matches!(self.phase, Phase::Body) && self.codec.body_complete() {
+            self.buf.truncate(self.ready);
+            self.finish(Ending::Complete, now);
+        }
+    }
+
+    fn decode_input(&mut self, now: Instant) {
         while self.ready < self.buf.len() && matches!(self.phase, Phase::Body) {
             let (used, data) = match self.codec.decode_body(&self.buf[self.ready..]) {
                 Ok((used, Payload::Data(data))) => {

@@ -19,7 +19,8 @@ with openssl, which the crawler trusts as its CA and Chromium by its SPKI pin on
     is gone from disk), PUT; and the form without JavaScript;
   - a reload revalidates with a conditional request that gets 304;
   - with --https: the pages are a secure context and every response came over TLS (the
-    protocol and cipher Chromium negotiated are printed).
+    protocol and cipher Chromium negotiated are printed), over HTTP/2 (ALPN h2; with --http1,
+    Chromium's HTTP/2 is turned off and every response must be HTTP/1.1).
 
 Files uploaded are removed again from www/uploads. Not part of `cargo test` (CI has no browser).
 """
@@ -452,8 +453,9 @@ def check_cache(b, base):
           f"revalidated /style.css answered {css and css[0].get('rawStatus')} (304)")
 
 
-def check_tls(b, base, since, version):
-    """Every response since `since` came over TLS, and the page is a secure context."""
+def check_tls(b, base, since, version, http):
+    """Every response since `since` came over TLS in protocol `http` (`h2`, `http/1.1`),
+    and the page is a secure context."""
     print("tls")
     check(b.eval("window.isSecureContext") is True, "the page is a secure context")
     reqs = [r for r in b.requests(since).values() if r.get("url", "").startswith(base)]
@@ -467,6 +469,8 @@ def check_tls(b, base, since, version):
     states = sorted({r.get("securityState") for r in reqs if "status" in r})
     print(f"        Chromium security state of the responses: {states}")
     check(seen and all(p == version for p, *_ in seen), f"Chromium negotiated {version}")
+    protocols = sorted({r.get("protocol") for r in reqs if "status" in r})
+    check(protocols == [http], f"every response came over {http} {protocols}")
 
 
 def main():
@@ -481,6 +485,8 @@ def main():
                     help="serve HTTPS (a certificate made with openssl) and check it")
     ap.add_argument("--tls12", action="store_true",
                     help="with --https: Chromium limited to TLS 1.2")
+    ap.add_argument("--http1", action="store_true",
+                    help="with --https: Chromium's HTTP/2 off (HTTP/1.1 over TLS)")
     args = ap.parse_args()
     args.https |= args.tls12
     os.makedirs(args.shots, exist_ok=True)
@@ -489,6 +495,8 @@ def main():
     flags = [f"--ignore-certificate-errors-spki-list={pin}"] if pin else []
     if args.tls12:
         flags.append("--ssl-version-max=tls1.2")
+    if args.http1:
+        flags.append("--disable-http2")
     server, base = start_server(args.server, args.normalise_paths, cert and (cert, key))
     print(f"server {args.server} at {base}, screenshots in {args.shots}")
     try:
@@ -507,7 +515,8 @@ def main():
             check_uploads(b, base, args.shots)
             check_cache(b, base)
             if args.https:
-                check_tls(b, base, 0, "TLS 1.2" if args.tls12 else "TLS 1.3")
+                check_tls(b, base, 0, "TLS 1.2" if args.tls12 else "TLS 1.3",
+                          "http/1.1" if args.http1 else "h2")
     finally:
         server.terminate()
         server.wait(15)

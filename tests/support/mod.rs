@@ -14,14 +14,20 @@
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
 //! - [`skip`]: a test that cannot find its tool fails under CI and is recorded elsewhere.
+//! - [`h2`]: HTTP/2 clients (curl, nghttp, h2load, Python h2 frame scenarios) and a server
+//!   with a TLS and a plain HTTP/2 address.
 //! - [`fastcgi`]: php-fpm and fcgiwrap started on a temporary socket or a free port and stopped
 //!   by PID, and a fake FastCGI application with scripted (malformed) records.
+//! - [`backends`]: the backends of the reverse-proxy tests (our Python backend, gunicorn, a
+//!   WebSocket echo and its client).
 
 #![allow(dead_code, unused_imports)]
 
+pub mod backends;
 pub mod cgi;
 pub mod data;
 pub mod fastcgi;
+pub mod h2;
 pub mod hostile;
 pub mod http;
 pub mod pebble;

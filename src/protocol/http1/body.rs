@@ -45,7 +45,8 @@ impl Incoming {
         let decoder = match framing {
             Framing::Chunked => Decoder::Chunked(ChunkedDecoder::new()),
             Framing::Length(remaining) => Decoder::Length { remaining },
-            Framing::None => Decoder::Length { remaining: 0 },
+            // An HTTP/1 request is never delimited by its end (RFC 9112 §6.3: no body then).
+            Framing::None | Framing::UntilEnd => Decoder::Length { remaining: 0 },
         };
         Incoming {
             decoder,

@@ -30,7 +30,7 @@ use super::{Context, Drive};
 use crate::event::{Deadline, Registration, Role};
 use crate::exchange::{Cx, Exchange, Origin, Route};
 use crate::handler;
-use crate::http::request::{self, Method, Request};
+use crate::http::request::{self, Method, Request, Version};
 use crate::http::response::Response;
 use crate::log;
 use crate::transport::{Scratch, Transport};
@@ -384,7 +384,7 @@ impl Session {
         let route = self.route(Some(&request), ctx);
         self.timeouts = Timeouts::of(route.site().settings);
         let facts = Facts {
-            minor_version: request.minor_version,
+            minor_version: u8::from(request.version != Version::Http10),
             keep_alive: request.keep_alive,
             head_only: request.method == Method::Head,
         };

@@ -1,0 +1,529 @@
+//! One proxied request's tries: which server each goes to (`balance`), the connection and the
+//! request head sent on it, and what follows a failed try (`retry`). The exchange owns a
+//! [`Proxied`] beside the upstream of the current try, and asks it for the next try when one
+//! fails; dropping it ends the request's use of its last server.
+//!
+//! The per-worker state ([`ProxyWorker`]: the balancer of the configuration in force) lives in
+//! the worker's `Local`, shared with the requests under way (one thread: `Rc<RefCell<_>>`), so
+//! that a request ending in any way, a client gone included, gives its server back.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::config::proxy::model::{PeerAddr, ProxyPass, ProxySettings, RedirectRule};
+use crate::config::proxy::value::Value;
+use crate::event::{Registration, Role};
+use crate::http::request::{Method, Request};
+use crate::log;
+use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
+
+use super::balance::{Attempt, Balancer, Chosen, Outcome};
+use super::codec::{Http1Codec, Report};
+use super::pool::Pool;
+use super::request::{self, BodyPlan, Outgoing, Reuse};
+use super::response::Asked;
+use super::response::BackendReuse;
+use super::retry::{self, Answer, FailedTry, Failure, Next, Replay, Sent};
+use super::vars::Vars;
+
+/// Whether a `101 Switching Protocols` can become a tunnel (WebSocket): not until the HTTP/1
+/// session can hand both directions of its connection to the exchange.
+const TUNNELS: bool = false;
+
+/// An idle backend connection in the pool: the id its events carry (`Kind::Pooled`, slot),
+/// and the connection.
+type Pooled = (u32, Endpoint);
+
+/// What a worker keeps for the proxy, for the configuration in force: the balancer state and
+/// the pool of idle keep-alive connections (a reload starts both afresh; the old pool's
+/// connections close).
+#[derive(Default)]
+pub struct ProxyWorker {
+    config: Option<Arc<Config>>,
+    state: Option<Rc<WorkerState>>,
+    /// The last pooled connection's id.
+    last_id: u32,
+}
+
+/// The per-worker state the requests under way share.
+pub struct WorkerState {
+    balancer: RefCell<Balancer>,
+    pool: RefCell<Pool<Pooled>>,
+    /// Pooled connections (by id) lent to an exchange: the owner their events go to (its
+    /// connection's slot and generation, its stream). A connection keeps its `Kind::Pooled`
+    /// registration from its first return to the pool on: lending it costs no `epoll_ctl`.
+    owners: RefCell<std::collections::HashMap<u32, (u32, u32, u16)>>,
+}
+
+impl ProxyWorker {
+    /// The state for `config`'s upstream groups.
+    pub fn state(&mut self, config: &Arc<Config>) -> Rc<WorkerState> {
+        let current = self.config.as_ref().is_some_and(|c| Arc::ptr_eq(c, config));
+        match &self.state {
+            Some(state) if current => Rc::clone(state),
+            _ => {
+                let state = Rc::new(WorkerState {
+                    balancer: RefCell::new(Balancer::new(&config.upstreams)),
+                    pool: RefCell::new(Pool::new(&config.upstreams)),
+                    owners: RefCell::new(std::collections::HashMap::new()),
+                });
+                self.config = Some(Arc::clone(config));
+                self.state = Some(Rc::clone(&state));
+                state
+            }
+        }
+    }
+
+    /// Who the events of pooled connection `id` are for: the exchange it is lent to (slot,
+    /// generation, stream), or None when it is idle.
+    pub fn owner(&self, id: u32) -> Option<(u32, u32, u16)> {
+        let state = self.state.as_ref()?;
+        let owners = state.owners.try_borrow().ok()?;
+        owners.get(&id).copied()
+    }
+
+    /// An event of the idle pooled connection `id`: input (the backend closed it, or sent
+    /// what nobody asked for) makes it unusable, and it is closed.
+    pub fn idle_event(&mut self, id: u32, input: bool) {
+        if !input {
+            return;
+        }
+        if let Some(state) = &self.state
+            && let Ok(mut pool) = state.pool.try_borrow_mut()
+        {
+            drop(pool.remove(|(pooled, _)| *pooled == id));
+        }
+    }
+
+    /// An id for a connection entering the pool (its events' slot).
+    fn next_id(&mut self) -> u32 {
+        self.last_id = (self.last_id + 1) & ((1 << crate::event::Token::SLOT_BITS) - 1);
+        self.last_id
+    }
+}
+
+/// A try's connection to its server.
+struct Connection {
+    addr: PeerAddr,
+    /// When it was opened, and the requests it carried before this one (for
+    /// `keepalive_requests` and `keepalive_time`).
+    created: Instant,
+    requests: u64,
+    /// Its id in the pool, once it has been there (its events then carry `Kind::Pooled`).
+    pooled: Option<u32>,
+}
+
+/// What follows a failed try.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryAfter {
+    /// Another server: close this try's connection, then [`Proxied::start_try`].
+    Retry,
+    /// The backend's own answer goes to the client as it is.
+    Pass,
+    /// No further try: the client gets this error.
+    Fail(u16),
+}
+
+/// A proxied request's tries.
+pub struct Proxied {
+    state: Rc<WorkerState>,
+    attempt: Attempt,
+    /// The server of the try under way.
+    chosen: Option<Chosen>,
+    /// The connection of the try under way.
+    connection: Option<Connection>,
+    /// The request lets its connection carry another one.
+    reuse: Reuse,
+    pass: Arc<ProxyPass>,
+    /// The location's settings, with `proxy_redirect` expanded for this request.
+    settings: ProxySettings,
+    /// The request line and fields for the backend (the body's framing and the end of the head
+    /// are added per try).
+    head: Vec<u8>,
+    outgoing: Outgoing,
+    /// A body read whole before the first try (`BodyPlan::Spool`), sent after the head.
+    spooled: Option<Vec<u8>>,
+    /// Whether the request body streams into the upstream (its input stays open).
+    streams: bool,
+    /// Some of a streamed body went to a server: it cannot be sent again.
+    body_taken: bool,
+    asked: Asked,
+    method: Method,
+    /// `METHOD PATH`, for the error log.
+    what: String,
+    /// What the current try's codec tells of it.
+    report: Option<Rc<std::cell::Cell<Report>>>,
+}
+
+impl Proxied {
+    /// The tries of `request` (`vars` its variables) under `settings`, whose body goes as
+    /// `plan` says; None when the location does not proxy. Nothing is sent yet:
+    /// [`Proxied::start_try`].
+    pub fn new(
+        vars: &Vars,
+        settings: &ProxySettings,
+        plan: BodyPlan,
+        worker: &mut ProxyWorker,
+        config: &Arc<Config>,
+        now: Instant,
+    ) -> Option<Proxied> {
+        let request: &Request = vars.request;
+        // The HTTP/1 session cannot hand its connection over to a tunnel yet: an upgrade is
+        // not asked of the backend (the request goes as a plain one, and a 101 is refused).
+        let upgrade = if TUNNELS {
+            request::upgrade_to_pass(vars, settings)
+        } else {
+            None
+        };
+        let mut head = Vec::with_capacity(512);
+        let info = request::write_fields(&mut head, vars, settings, upgrade);
+        let outgoing = match plan {
+            BodyPlan::Stream(outgoing) => outgoing,
+            BodyPlan::None | BodyPlan::Discard | BodyPlan::Spool => Outgoing::None,
+        };
+        let mut settings = settings.clone();
+        let expands = |r: &RedirectRule| matches!(r, RedirectRule::Replace { from, to } if from.has_variables() || to.has_variables());
+        if settings.redirects.iter().any(expands) {
+            let rules: Vec<RedirectRule> = settings
+                .redirects
+                .iter()
+                .map(|rule| match rule {
+                    RedirectRule::Replace { from, to } => RedirectRule::Replace {
+                        from: Value::literal(&vars.expand(from)),
+                        to: Value::literal(&vars.expand(to)),
+                    },
+                    RedirectRule::Default => RedirectRule::Default,
+                })
+                .collect();
+            settings.redirects = rules.into();
+        }
+        let pass = settings.pass.clone()?;
+        let state = worker.state(config);
+        let attempt =
+            state
+                .balancer
+                .borrow()
+                .begin(pass.upstream.id, settings.next_upstream_tries, now);
+        Some(Proxied {
+            state,
+            attempt,
+            chosen: None,
+            connection: None,
+            reuse: info.reuse,
+            pass,
+            settings,
+            head,
+            outgoing,
+            spooled: None,
+            streams: matches!(plan, BodyPlan::Stream(_)),
+            body_taken: false,
+            asked: Asked {
+                head: request.method == Method::Head,
+                upgrade: info.upgrade,
+            },
+            method: request.method,
+            what: {
+                let method = request.method.as_str();
+                let mut what = String::with_capacity(method.len() + 1 + request.path.len());
+                what.push_str(method);
+                what.push(' ');
+                what.push_str(&request.path);
+                what
+            },
+            report: None,
+        })
+    }
+
+    /// A spooled body: sent whole, with its length, after the head of every try.
+    pub fn set_spooled(&mut self, body: Vec<u8>) {
+        self.outgoing = Outgoing::Length(body.len() as u64);
+        self.spooled = Some(body);
+    }
+
+    /// Bytes of a streamed body went to the current try: no later try can send them again.
+    pub fn note_body_taken(&mut self) {
+        self.body_taken = true;
+    }
+
+    /// The next try: a server from the balancer, a connection to it, the request head (and a
+    /// spooled body) queued. Err(status): no server could be tried (502: none available, or
+    /// every connection failed at once).
+    pub fn start_try(
+        &mut self,
+        registration: &Registration,
+        now: Instant,
+    ) -> Result<Upstream, u16> {
+        loop {
+            let picked = self
+                .state
+                .balancer
+                .borrow_mut()
+                .pick(&mut self.attempt, now);
+            let Some(chosen) = picked else {
+                log::error(&format!(
+                    "no live upstreams while connecting to upstream \"{}\" ({})",
+                    self.pass.upstream.name, self.what
+                ));
+                return Err(502);
+            };
+            let server = &self.pass.upstream.servers[chosen.server];
+            let address = match &server.addr {
+                PeerAddr::Tcp(addr) => Address::Inet(*addr),
+                PeerAddr::Unix(path) => Address::Unix(path.clone()),
+            };
+            let mut label = String::with_capacity(12 + server.shown.len() + self.what.len());
+            label.push_str("upstream ");
+            label.push_str(&server.shown);
+            label.push_str(" (");
+            label.push_str(&self.what);
+            label.push(')');
+            let group = self.pass.upstream.id;
+            let pooled = self.state.pool.borrow_mut().take(group, &server.addr, now);
+            if let Some(idle) = pooled {
+                let (id, mut endpoint) = idle.conn;
+                // Idle, it can take bytes (a write that cannot says so and clears this).
+                endpoint.ready(Role::Socket, false, true, false, false);
+                self.state.owners.borrow_mut().insert(
+                    id,
+                    (
+                        registration.slot,
+                        registration.generation,
+                        registration.stream,
+                    ),
+                );
+                self.chosen = Some(chosen);
+                self.connection = Some(Connection {
+                    addr: server.addr.clone(),
+                    created: idle.created,
+                    requests: idle.requests,
+                    pooled: Some(id),
+                });
+                return Ok(self.upstream(endpoint, label, now));
+            }
+            match Endpoint::connect(&address, registration) {
+                Ok(endpoint) => {
+                    self.chosen = Some(chosen);
+                    self.connection = Some(Connection {
+                        addr: server.addr.clone(),
+                        created: now,
+                        requests: 0,
+                        pooled: None,
+                    });
+                    return Ok(self.upstream(endpoint, label, now));
+                }
+                Err(error) => {
+                    log::error(&format!("{label}: connect() failed: {error}"));
+                    self.state.balancer.borrow_mut().release(
+                        &mut self.attempt,
+                        chosen,
+                        Outcome::Failure,
+                        now,
+                    );
+                    let left = self.attempt.tries_left().saturating_add(1);
+                    let failed = self.failed_try(Failure::Error, Sent::Nothing, left, now);
+                    if let (Next::GiveUp(Answer::Error(status)), _) =
+                        retry::decide(&failed, &self.settings)
+                    {
+                        return Err(status);
+                    }
+                }
+            }
+        }
+    }
+
+    fn upstream(&mut self, endpoint: Endpoint, label: String, now: Instant) -> Upstream {
+        let codec = Http1Codec::new(self.asked, &self.settings, self.outgoing, &|v| {
+            v.parts
+                .iter()
+                .map(|p| match p {
+                    crate::config::proxy::value::ValuePart::Text(t) => t.as_str(),
+                    crate::config::proxy::value::ValuePart::Var(_) => "",
+                })
+                .collect()
+        });
+        self.report = Some(codec.report());
+        let timeouts = Timeouts {
+            connect: self.settings.connect_timeout,
+            read: self.settings.read_timeout,
+            send: Some(self.settings.send_timeout),
+            exit_grace: Duration::ZERO,
+        };
+        let mut upstream = Upstream::new(
+            endpoint,
+            Box::new(codec),
+            label,
+            timeouts,
+            self.streams,
+            now,
+        );
+        let mut first = Vec::with_capacity(self.head.len() + 64);
+        first.extend_from_slice(&self.head);
+        request::end_head(&mut first, self.outgoing);
+        if let Some(body) = &self.spooled {
+            first.extend_from_slice(body);
+        }
+        upstream.send_first(&first);
+        upstream
+    }
+
+    /// A failed try as the retry rule sees it; `tries_left`: before the try was released.
+    fn failed_try(&self, failure: Failure, sent: Sent, tries_left: u32, now: Instant) -> FailedTry {
+        FailedTry {
+            failure,
+            sent,
+            replay: if self.body_taken {
+                Replay::Impossible
+            } else {
+                Replay::Possible
+            },
+            method: self.method,
+            tries_left,
+            elapsed: self.attempt.elapsed(now),
+        }
+    }
+
+    /// The current try failed before a head (`status` 502, or 504 for a timeout), or ended
+    /// with a final `status` of its own that `proxy_next_upstream` lists (`answered`): what
+    /// follows, its server released as the try counts. On [`TryAfter::Retry`], the caller
+    /// closes the current try's connection, then calls [`Proxied::start_try`].
+    pub fn after_failure(
+        &mut self,
+        status: u16,
+        answered: bool,
+        sent_anything: bool,
+        now: Instant,
+    ) -> TryAfter {
+        let failure = match (answered, status) {
+            (true, status) => Failure::Status(status),
+            (false, 504) => Failure::Timeout,
+            (false, _) if self.report().refused => Failure::InvalidHeader,
+            (false, _) => Failure::Error,
+        };
+        let sent = if sent_anything {
+            Sent::Some
+        } else {
+            Sent::Nothing
+        };
+        let Some(chosen) = self.chosen.take() else {
+            return if answered {
+                TryAfter::Pass
+            } else {
+                TryAfter::Fail(status)
+            };
+        };
+        // Not released yet: the count includes this try.
+        let failed = self.failed_try(failure, sent, self.attempt.tries_left(), now);
+        let (next, outcome) = retry::decide(&failed, &self.settings);
+        if answered && next != Next::Retry {
+            // The server's answer goes to the client: it serves this request to the end.
+            self.chosen = Some(chosen);
+            return TryAfter::Pass;
+        }
+        self.drop_connection();
+        self.state
+            .balancer
+            .borrow_mut()
+            .release(&mut self.attempt, chosen, outcome, now);
+        match next {
+            Next::Retry => TryAfter::Retry,
+            Next::GiveUp(Answer::Error(status)) => TryAfter::Fail(status),
+            Next::GiveUp(Answer::Response) => TryAfter::Fail(status),
+        }
+    }
+
+    /// Whether a final status of the backend's is one `proxy_next_upstream` may move on for.
+    pub fn may_move_on(&self, status: u16) -> bool {
+        crate::config::proxy::model::NextUpstream::for_status(status)
+            .is_some_and(|c| self.settings.next_upstream.contains(c))
+    }
+
+    pub fn settings(&self) -> &ProxySettings {
+        &self.settings
+    }
+}
+
+impl Proxied {
+    /// The answer is complete: the try's connection goes to its group's pool when everyone
+    /// agrees it can carry another request (the group keeps connections, the request did not
+    /// ask to close, the backend allows it, and the upstream ended clean: the whole request
+    /// out, the response read exactly), else it closes with `upstream`.
+    pub fn finish(
+        &mut self,
+        upstream: Upstream,
+        poller: &crate::event::Poller,
+        worker: &mut ProxyWorker,
+        now: Instant,
+    ) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        if let Some(id) = connection.pooled {
+            self.state.owners.borrow_mut().remove(&id);
+        }
+        let group = self.pass.upstream.id;
+        let backend = self.report().reuse.unwrap_or(BackendReuse::Close);
+        let keeps = self.state.pool.borrow().keeps(group);
+        if !(keeps && self.reuse == Reuse::Keep && backend == BackendReuse::Keep) {
+            return;
+        }
+        let Some(mut endpoint) = upstream.into_reusable() else {
+            return;
+        };
+        let id = match connection.pooled {
+            Some(id) => id,
+            None => {
+                let id = worker.next_id();
+                let token = crate::event::Token::new(crate::event::Kind::Pooled, id, 0);
+                if endpoint.rebind(poller, token).is_err() {
+                    return;
+                }
+                id
+            }
+        };
+        let mut pool = self.state.pool.borrow_mut();
+        drop(pool.expire(now));
+        // What it gives back (refused, or evicted to make room) closes here.
+        let requests = connection.requests + 1;
+        drop(pool.put(
+            group,
+            (id, endpoint),
+            connection.addr,
+            connection.created,
+            requests,
+            now,
+        ));
+    }
+}
+
+impl Proxied {
+    /// What the current try's codec told (nothing before the first try).
+    fn report(&self) -> Report {
+        self.report.as_ref().map(|r| r.get()).unwrap_or_default()
+    }
+
+    /// The current try's connection is being closed: it is nobody's any more.
+    fn drop_connection(&mut self) {
+        if let Some(Connection {
+            pooled: Some(id), ..
+        }) = self.connection.take()
+            && let Ok(mut owners) = self.state.owners.try_borrow_mut()
+        {
+            owners.remove(&id);
+        }
+    }
+}
+
+impl Drop for Proxied {
+    /// The request is over (answered, or its client gone): its server is free again.
+    fn drop(&mut self) {
+        self.drop_connection();
+        if let Some(chosen) = self.chosen.take()
+            && let Ok(mut balancer) = self.state.balancer.try_borrow_mut()
+        {
+            balancer.release(&mut self.attempt, chosen, Outcome::Success, Instant::now());
+        }
+    }
+}

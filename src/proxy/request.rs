@@ -1,0 +1,645 @@
+//! The request to the backend: its head, written afresh from the parsed request (the client's
+//! bytes are never forwarded, so nothing the front parser refused or normalised can reach the
+//! backend in another shape), how its body travels, and whether it asks for a WebSocket
+//! tunnel.
+//!
+//! The head is `METHOD TARGET HTTP/1.x`, then the location's field list (its `proxy_set_header`
+//! lines, then the defaults they do not name: `Host $proxy_host`, `Connection close`,
+//! `X-Real-IP`, `X-Forwarded-For`, `X-Forwarded-Proto`, and empty `TE`, `Keep-Alive`, `Expect`,
+//! `Upgrade`), a field whose value expands to nothing left out; then the client's fields
+//! (unless `proxy_pass_request_headers off`) except those the list names and the hop-by-hop
+//! ones (RFC 9110 §7.6.1: `Connection` and every field it names, `Keep-Alive`,
+//! `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`), and the client's
+//! `Content-Length`; last the framing of the body as it will be sent.
+//!
+//! WebSocket (and any HTTP/1.1 `Upgrade`): when the client asks for it (`Connection: upgrade`
+//! with an `Upgrade` field, HTTP/1.1, no body) the request goes as HTTP/1.1 with `Connection:
+//! upgrade` and the client's `Upgrade`, whatever `proxy_http_version` and the default
+//! `Connection close` say, so proxying WebSockets needs no configuration; nginx's usual snippet
+//! (`proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade;`)
+//! gives the same request. A location that sets `Upgrade` to an empty value itself
+//! (`proxy_set_header Upgrade "";`) does not tunnel.
+
+use crate::config::proxy::model::{HeaderOrigin, ProxyHttpVersion, ProxySettings};
+use crate::http::request::{Framing, Request, Version};
+
+use super::vars::Vars;
+
+/// How the request body travels to the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyPlan {
+    /// Nothing follows the head.
+    None,
+    /// The client sends a body the backend does not get (`proxy_pass_request_body off`): it is
+    /// read and dropped.
+    Discard,
+    /// The body is sent as it arrives, framed as the head says.
+    Stream(Outgoing),
+    /// The whole body is read first (`proxy_request_buffering on`, or a chunked body to an
+    /// HTTP/1.0 backend, which needs its length); the head is written after, with
+    /// `Outgoing::Length` of what was read.
+    Spool,
+}
+
+/// The body framing the head announces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outgoing {
+    None,
+    Length(u64),
+    /// Chunked: only to an HTTP/1.1 backend.
+    Chunked,
+}
+
+/// What the request lets the backend connection do after the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// The request did not ask to close: the connection may go back to the pool if the
+    /// response allows it too.
+    Keep,
+    /// The request said `Connection: close` (nginx's default), was HTTP/1.0 without
+    /// `keep-alive`, or became a tunnel.
+    Close,
+}
+
+/// What [`write_head`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadInfo {
+    pub reuse: Reuse,
+    /// The head asks for a protocol switch: a `101` answer turns the exchange into a tunnel.
+    pub upgrade: bool,
+}
+
+/// How the body of `request` goes to the backend.
+pub fn body_plan(request: &Request, settings: &ProxySettings) -> BodyPlan {
+    if !settings.pass_request_body {
+        return if request.has_body() {
+            BodyPlan::Discard
+        } else {
+            BodyPlan::None
+        };
+    }
+    match request.framing {
+        Framing::None => BodyPlan::None,
+        Framing::Length(0) => BodyPlan::Stream(Outgoing::Length(0)),
+        Framing::Length(_) if settings.request_buffering => BodyPlan::Spool,
+        Framing::Length(n) => BodyPlan::Stream(Outgoing::Length(n)),
+        Framing::Chunked | Framing::UntilEnd
+            if !settings.request_buffering && settings.http_version == ProxyHttpVersion::Http11 =>
+        {
+            BodyPlan::Stream(Outgoing::Chunked)
+        }
+        Framing::Chunked | Framing::UntilEnd => BodyPlan::Spool,
+    }
+}
+
+/// The client's `Upgrade` value, when the request asks for a protocol switch the proxy passes
+/// on: `Connection` names `upgrade`, HTTP/1.1, no body, and the location has not set `Upgrade`
+/// to an empty value itself.
+pub fn upgrade_to_pass<'r>(vars: &Vars<'r>, settings: &ProxySettings) -> Option<&'r str> {
+    let request = vars.request;
+    // Only HTTP/1.1 switches protocols with Upgrade (HTTP/2 would need RFC 8441's CONNECT).
+    if request.version != Version::Http11 || request.has_body() {
+        return None;
+    }
+    let asked = request
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+        .flat_map(|(_, v)| tokens(v))
+        .any(|t| t.eq_ignore_ascii_case("upgrade"));
+    let value = request.header("upgrade").map(str::trim)?;
+    if !asked || value.is_empty() {
+        return None;
+    }
+    let disabled = settings.headers.iter().any(|h| {
+        h.origin == HeaderOrigin::Configured
+            && h.name.eq_ignore_ascii_case("upgrade")
+            && vars.expand(&h.value).trim().is_empty()
+    });
+    (!disabled).then_some(value)
+}
+
+/// The fields a proxy never passes on from the client: they belong to the client's connection
+/// (RFC 9110 §7.6.1), or frame a body whose framing the head states afresh.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+];
+
+/// Appends the request head for the backend to `out`: `upgrade` from [`upgrade_to_pass`],
+/// `outgoing` from [`body_plan`] (for `Spool`, the length read).
+pub fn write_head(
+    out: &mut Vec<u8>,
+    vars: &Vars,
+    settings: &ProxySettings,
+    outgoing: Outgoing,
+    upgrade: Option<&str>,
+) -> HeadInfo {
+    let info = write_fields(out, vars, settings, upgrade);
+    end_head(out, outgoing);
+    info
+}
+
+/// The body's framing field and the end of the head, after [`write_fields`] (apart, for a
+/// body whose length is known only once it is read whole).
+pub fn end_head(out: &mut Vec<u8>, outgoing: Outgoing) {
+    match outgoing {
+        Outgoing::None => {}
+        Outgoing::Length(n) => {
+            out.extend_from_slice(b"Content-Length: ");
+            crate::http::response::push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+        }
+        Outgoing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The request line and the fields of the head, without the body's framing and the empty
+/// line that ends it ([`end_head`]).
+pub fn write_fields(
+    out: &mut Vec<u8>,
+    vars: &Vars,
+    settings: &ProxySettings,
+    upgrade: Option<&str>,
+) -> HeadInfo {
+    let request = vars.request;
+    let http11 = upgrade.is_some() || settings.http_version == ProxyHttpVersion::Http11;
+    out.extend_from_slice(request.method.as_str().as_bytes());
+    out.push(b' ');
+    let mut scratch = String::new();
+    super::uri::backend_target(vars.pass, request, &mut scratch);
+    out.extend_from_slice(scratch.as_bytes());
+    out.extend_from_slice(if http11 {
+        b" HTTP/1.1\r\n"
+    } else {
+        b" HTTP/1.0\r\n"
+    });
+
+    // The Connection field sent, as it bears on reuse: (close, keep-alive) named in it.
+    let mut connection: Option<(bool, bool)> = None;
+    for field in settings.headers.iter() {
+        let lower_is = |name: &str| field.name.eq_ignore_ascii_case(name);
+        scratch.clear();
+        match upgrade {
+            Some(value) if lower_is("upgrade") => scratch.push_str(value),
+            Some(_) if lower_is("connection") => scratch.push_str("upgrade"),
+            _ => vars.expand_into(&field.value, &mut scratch, 0),
+        }
+        if push_field(out, &field.name, &scratch) && lower_is("connection") {
+            connection = Some((
+                has_token(&scratch, "close"),
+                has_token(&scratch, "keep-alive"),
+            ));
+        }
+    }
+
+    if settings.pass_request_headers {
+        // The fields the client's Connection names (gathered only when it has one).
+        let is_connection = |(n, _): &&(String, String)| n.eq_ignore_ascii_case("connection");
+        let named: Vec<&str> = if request.headers.iter().any(|h| is_connection(&h)) {
+            let values = request.headers.iter().filter(is_connection);
+            values.flat_map(|(_, v)| tokens(v)).collect()
+        } else {
+            Vec::new()
+        };
+        for (name, value) in &request.headers {
+            let skip = settings
+                .headers
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case(name))
+                || HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+                || named.iter().any(|n| n.eq_ignore_ascii_case(name));
+            if !skip {
+                push_field(out, name, value);
+            }
+        }
+    }
+
+    let reuse = match (upgrade, http11, connection) {
+        (Some(_), _, _) => Reuse::Close,
+        (None, true, Some((true, _))) => Reuse::Close,
+        (None, true, _) => Reuse::Keep,
+        (None, false, Some((false, true))) => Reuse::Keep,
+        (None, false, _) => Reuse::Close,
+    };
+    HeadInfo {
+        reuse,
+        upgrade: upgrade.is_some(),
+    }
+}
+
+/// Appends `name: value` (value trimmed) unless the value is empty; control characters in it
+/// (what a decoded path or a configured variable could bring: CR, LF, NUL...) are written as
+/// `%XX`, so no value can end the field or start another. Whether a field was written.
+fn push_field(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
+    let value = value.trim_matches([' ', '\t']);
+    if value.is_empty() {
+        return false;
+    }
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    let control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+    if value.bytes().any(control) {
+        for &b in value.as_bytes() {
+            if control(b) {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            } else {
+                out.push(b);
+            }
+        }
+    } else {
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    true
+}
+
+/// The comma-separated elements of a list field, trimmed, empty ones skipped.
+fn tokens(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(',')
+        .map(|t| t.trim_matches([' ', '\t']))
+        .filter(|t| !t.is_empty())
+}
+
+fn has_token(value: &str, token: &str) -> bool {
+    tokens(value).any(|t| t.eq_ignore_ascii_case(token))
+}
+
+/// The line that starts a chunk of `len` bytes (`len` > 0) when a body is streamed chunked;
+/// the chunk's data is followed by `\r\n`, and the body ends with [`LAST_CHUNK`].
+pub fn chunk_start(len: usize, out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("{len:x}\r\n").as_bytes());
+}
+
+/// The end of a chunked body: the last chunk and an empty trailer section.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::proxy::model::{ProxySettings, SetHeader};
+    use crate::config::proxy::value::{Map, Names, Value};
+    use crate::proxy::uri::tests::pass;
+    use crate::proxy::vars::tests::{request, with_vars};
+
+    fn settings(configured: &[(&str, &str)]) -> ProxySettings {
+        let names = ["connection_upgrade".to_string()];
+        let list = configured
+            .iter()
+            .map(|(n, v)| SetHeader {
+                name: n.to_string(),
+                value: Value::parse(v, Names::maps(&names)).unwrap(),
+                origin: HeaderOrigin::Configured,
+            })
+            .collect();
+        ProxySettings {
+            headers: ProxySettings::merge_headers(list),
+            ..ProxySettings::default()
+        }
+    }
+
+    fn upgrade_map() -> Map {
+        Map {
+            name: "connection_upgrade".into(),
+            source: Value::parse("$http_upgrade", Names::default()).unwrap(),
+            entries: vec![(String::new(), Value::literal("close"))],
+            default: Value::literal("upgrade"),
+        }
+    }
+
+    /// The head for `head` (a client request head, `\n` line ends) through `settings`.
+    fn build(head: &str, settings: &ProxySettings, uri: Option<&str>) -> (String, HeadInfo) {
+        let request = request(head);
+        let pass = pass(uri, "/app/");
+        let maps = [upgrade_map()];
+        with_vars(&request, &pass, &maps, |vars| {
+            let upgrade = upgrade_to_pass(vars, settings);
+            let outgoing = match body_plan(&request, settings) {
+                BodyPlan::Stream(o) => o,
+                BodyPlan::Spool => Outgoing::Length(99),
+                BodyPlan::None | BodyPlan::Discard => Outgoing::None,
+            };
+            let mut out = Vec::new();
+            let info = write_head(&mut out, vars, settings, outgoing, upgrade);
+            (String::from_utf8(out).unwrap(), info)
+        })
+    }
+
+    #[test]
+    fn a_plain_request_gets_nginx_defaults_and_the_forwarding_fields() {
+        let (head, info) = build(
+            "GET /app/x?q=1 HTTP/1.1\nHost: front\nUser-Agent: t\nAccept: */*\n",
+            &ProxySettings::default(),
+            None,
+        );
+        assert_eq!(
+            head,
+            "GET /app/x?q=1 HTTP/1.0\r\nHost: b\r\nConnection: close\r\nX-Real-IP: 192.0.2.7\r\n\
+             X-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: https\r\nUser-Agent: t\r\n\
+             Accept: */*\r\n\r\n"
+        );
+        assert_eq!(
+            info,
+            HeadInfo {
+                reuse: Reuse::Close,
+                upgrade: false
+            }
+        );
+    }
+
+    #[test]
+    fn the_clients_forwarding_fields_are_replaced_or_extended_never_trusted() {
+        let (head, _) = build(
+            "GET / HTTP/1.1\nHost: front\nX-Real-IP: 6.6.6.6\nX-Forwarded-Proto: http\n\
+             X-Forwarded-For: 10.1.1.1\n",
+            &ProxySettings::default(),
+            None,
+        );
+        assert!(head.contains("\r\nX-Real-IP: 192.0.2.7\r\n"), "{head}");
+        assert!(head.contains("\r\nX-Forwarded-Proto: https\r\n"), "{head}");
+        assert!(
+            head.contains("\r\nX-Forwarded-For: 10.1.1.1, 192.0.2.7\r\n"),
+            "{head}"
+        );
+        assert!(
+            !head.contains("6.6.6.6") && !head.contains("Proto: http\r"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn hop_by_hop_fields_and_those_connection_names_are_not_passed() {
+        let (head, _) = build(
+            "POST /app/ HTTP/1.1\nHost: front\nConnection: keep-alive, X-Secret\nKeep-Alive: 5\n\
+             X-Secret: s\nTE: trailers\nTrailer: X\nProxy-Connection: close\nUpgrade: h2c\n\
+             Expect: 100-continue\nContent-Length: 3\nX-Kept: k\n",
+            &settings(&[("Connection", "")]),
+            None,
+        );
+        for gone in [
+            "X-Secret",
+            "Keep-Alive",
+            "TE:",
+            "Trailer",
+            "Proxy-Connection",
+            "Upgrade",
+            "Expect",
+            "Connection",
+        ] {
+            assert!(!head.contains(gone), "{gone} in {head}");
+        }
+        assert!(head.contains("\r\nX-Kept: k\r\n"), "{head}");
+        assert!(
+            head.ends_with("X-Kept: k\r\nContent-Length: 3\r\n\r\n"),
+            "{head}"
+        );
+        assert_eq!(head.matches("Content-Length").count(), 1);
+    }
+
+    #[test]
+    fn configured_fields_come_first_replace_the_clients_and_empty_ones_are_dropped() {
+        let s = settings(&[
+            ("Host", "$host"),
+            ("X-Custom", "$http_x_in-$request_method"),
+            ("X-Real-IP", ""),
+            ("X-In", "replaced"),
+        ]);
+        let (head, _) = build("GET / HTTP/1.1\nHost: front\nX-In: original\n", &s, None);
+        assert!(
+            head.starts_with("GET / HTTP/1.0\r\nHost: front.example\r\nX-Custom: original-GET\r\nX-In: replaced\r\nConnection: close\r\n"),
+            "{head}"
+        );
+        assert!(
+            !head.contains("X-Real-IP") && !head.contains("original\r\n"),
+            "{head}"
+        );
+        let off = ProxySettings {
+            pass_request_headers: false,
+            ..settings(&[])
+        };
+        let (head, _) = build("GET / HTTP/1.1\nHost: front\nX-In: original\n", &off, None);
+        assert!(!head.contains("X-In"), "{head}");
+        assert!(head.contains("Host: b\r\n"), "{head}");
+    }
+
+    #[test]
+    fn no_value_can_inject_a_field_into_the_backend_head() {
+        let s = settings(&[("X-Path", "$uri"), ("X-Raw", "$request_uri")]);
+        let request = request("GET /app/a%0d%0aX-Evil:%201%7f HTTP/1.1\nHost: front\n");
+        assert_eq!(request.path, "/app/a\r\nX-Evil: 1\u{7f}");
+        let pass = pass(Some("/"), "/app/");
+        let path = request.path.clone();
+        let common = move |v: &crate::config::Variable, out: &mut String| match v {
+            crate::config::Variable::Uri => out.push_str(&path),
+            _ => out.push_str("/raw%0d%0a"),
+        };
+        let vars = Vars {
+            request: &request,
+            client: "192.0.2.7:1".parse().unwrap(),
+            pass: &pass,
+            maps: &[],
+            common: &common,
+        };
+        let mut out = Vec::new();
+        write_head(&mut out, &vars, &s, Outgoing::None, None);
+        let head = String::from_utf8(out).unwrap();
+        assert!(
+            head.starts_with(
+                "GET /a%0D%0AX-Evil:%201%7F HTTP/1.0\r\nX-Path: /app/a%0D%0AX-Evil: 1%7F\r\n\
+                 X-Raw: /raw%0d%0a\r\n"
+            ),
+            "{head}"
+        );
+        for line in head.split("\r\n") {
+            assert!(!line.starts_with("X-Evil"), "{head}");
+            assert!(!line.contains(['\r', '\n', '\u{7f}']), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn the_request_line_takes_the_uri_rule_and_the_configured_version() {
+        let s11 = ProxySettings {
+            http_version: ProxyHttpVersion::Http11,
+            ..settings(&[("Connection", "")])
+        };
+        let (head, info) = build("DELETE /app/a%20b?x HTTP/1.0\nX: y\n", &s11, Some("/v2/"));
+        assert!(
+            head.starts_with("DELETE /v2/a%20b?x HTTP/1.1\r\nHost: b\r\n"),
+            "{head}"
+        );
+        assert!(!head.contains("Connection"), "{head}");
+        assert_eq!(info.reuse, Reuse::Keep);
+    }
+
+    #[test]
+    fn reuse_follows_the_version_and_the_connection_field_sent() {
+        let cases = [
+            (ProxyHttpVersion::Http10, "close", Reuse::Close),
+            (ProxyHttpVersion::Http10, "", Reuse::Close),
+            (ProxyHttpVersion::Http10, "Keep-Alive", Reuse::Keep),
+            (ProxyHttpVersion::Http10, "keep-alive, close", Reuse::Close),
+            (ProxyHttpVersion::Http11, "", Reuse::Keep),
+            (ProxyHttpVersion::Http11, "keep-alive", Reuse::Keep),
+            (ProxyHttpVersion::Http11, "x, CLOSE", Reuse::Close),
+        ];
+        for (version, connection, reuse) in cases {
+            let s = ProxySettings {
+                http_version: version,
+                ..settings(&[("Connection", connection)])
+            };
+            let (_, info) = build("GET / HTTP/1.1\nHost: h\n", &s, None);
+            assert_eq!(info.reuse, reuse, "{version:?} {connection:?}");
+        }
+    }
+
+    #[test]
+    fn body_framing_follows_buffering_and_version() {
+        use ProxyHttpVersion::{Http10, Http11};
+        let head = |framing: &str| request(&format!("POST / HTTP/1.1\nHost: h\n{framing}"));
+        let plain = head("");
+        let empty = head("Content-Length: 0\n");
+        let sized = head("Content-Length: 10\n");
+        let chunked = head("Transfer-Encoding: chunked\n");
+        let cases = [
+            (&plain, Http10, false, true, BodyPlan::None),
+            (
+                &empty,
+                Http10,
+                false,
+                true,
+                BodyPlan::Stream(Outgoing::Length(0)),
+            ),
+            (
+                &sized,
+                Http10,
+                false,
+                true,
+                BodyPlan::Stream(Outgoing::Length(10)),
+            ),
+            (&sized, Http11, true, true, BodyPlan::Spool),
+            (
+                &chunked,
+                Http11,
+                false,
+                true,
+                BodyPlan::Stream(Outgoing::Chunked),
+            ),
+            (&chunked, Http10, false, true, BodyPlan::Spool),
+            (&chunked, Http11, true, true, BodyPlan::Spool),
+            (&sized, Http11, false, false, BodyPlan::Discard),
+            (&chunked, Http11, false, false, BodyPlan::Discard),
+            (&empty, Http11, false, false, BodyPlan::None),
+            (&plain, Http11, false, false, BodyPlan::None),
+        ];
+        for (request, version, buffering, pass_body, plan) in cases {
+            let s = ProxySettings {
+                http_version: version,
+                request_buffering: buffering,
+                pass_request_body: pass_body,
+                ..ProxySettings::default()
+            };
+            assert_eq!(
+                body_plan(request, &s),
+                plan,
+                "{:?} {version:?} buffering {buffering} body {pass_body}",
+                request.framing
+            );
+        }
+        let s = ProxySettings {
+            http_version: Http11,
+            ..settings(&[])
+        };
+        let (head, _) = build(
+            "PUT / HTTP/1.1\nHost: h\nTransfer-Encoding: chunked\n",
+            &s,
+            None,
+        );
+        assert!(
+            head.ends_with("\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            "{head}"
+        );
+        assert_eq!(head.matches("Transfer-Encoding").count(), 1, "{head}");
+    }
+
+    #[test]
+    fn a_websocket_request_is_passed_as_an_upgrade_with_or_without_nginxs_snippet() {
+        let ws = "GET /chat HTTP/1.1\nHost: h\nConnection: keep-alive, Upgrade\nUpgrade: websocket\n\
+                  Sec-WebSocket-Key: k\nSec-WebSocket-Version: 13\n";
+        let snippet = ProxySettings {
+            http_version: ProxyHttpVersion::Http11,
+            ..settings(&[
+                ("Upgrade", "$http_upgrade"),
+                ("Connection", "$connection_upgrade"),
+            ])
+        };
+        for s in [ProxySettings::default(), snippet.clone()] {
+            let (head, info) = build(ws, &s, None);
+            assert!(head.starts_with("GET /chat HTTP/1.1\r\n"), "{head}");
+            assert!(head.contains("\r\nUpgrade: websocket\r\n"), "{head}");
+            assert!(head.contains("\r\nConnection: upgrade\r\n"), "{head}");
+            assert!(head.contains("\r\nSec-WebSocket-Key: k\r\n"), "{head}");
+            assert_eq!(head.matches("Upgrade:").count(), 1, "{head}");
+            assert_eq!(
+                info,
+                HeadInfo {
+                    reuse: Reuse::Close,
+                    upgrade: true
+                }
+            );
+        }
+        // The snippet on a plain request: Connection from the map, no Upgrade.
+        let (head, info) = build("GET / HTTP/1.1\nHost: h\n", &snippet, None);
+        assert!(
+            head.contains("\r\nConnection: close\r\n") && !head.contains("Upgrade"),
+            "{head}"
+        );
+        assert!(!info.upgrade);
+    }
+
+    #[test]
+    fn an_upgrade_is_not_passed_when_disabled_or_not_really_asked() {
+        let ws = "GET / HTTP/1.1\nHost: h\nConnection: Upgrade\nUpgrade: websocket\n";
+        let disabled = settings(&[("Upgrade", "")]);
+        let cases = [
+            (ws.to_string(), disabled),
+            (
+                ws.replace("Connection: Upgrade\n", ""),
+                ProxySettings::default(),
+            ),
+            (
+                ws.replace("Upgrade: websocket\n", ""),
+                ProxySettings::default(),
+            ),
+            (ws.replace("HTTP/1.1", "HTTP/1.0"), ProxySettings::default()),
+            (
+                ws.replace("GET", "POST") + "Content-Length: 2\n",
+                ProxySettings::default(),
+            ),
+        ];
+        for (request, s) in cases {
+            let (head, info) = build(&request, &s, None);
+            assert!(!info.upgrade, "{request}");
+            assert!(!head.contains("Upgrade"), "{request}\n{head}");
+            assert!(head.contains("Connection: close\r\n"), "{head}");
+        }
+    }
+
+    #[test]
+    fn chunk_lines_are_hex_sizes() {
+        let mut out = Vec::new();
+        chunk_start(1, &mut out);
+        chunk_start(255, &mut out);
+        chunk_start(65536, &mut out);
+        out.extend_from_slice(LAST_CHUNK);
+        assert_eq!(out, b"1\r\nff\r\n10000\r\n0\r\n\r\n");
+    }
+}

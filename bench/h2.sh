@@ -156,7 +156,8 @@ http {
     sendfile on;
     tcp_nodelay on;
     keepalive_timeout 300s;
-    http2_max_requests 1000000;
+    # Since 1.19.7 keepalive_requests (default 1000) also ends an HTTP/2 connection.
+    keepalive_requests 100000000;
     http2_idle_timeout 300s;
     types { text/html html; application/octet-stream bin; }
     client_body_temp_path $tmp/nginx-temp/body;
@@ -203,7 +204,7 @@ for server in "${SERVERS[@]}"; do
         sleep 0.1
     done
     [[ $got == "2 200 1024" ]] || die "$server does not serve 1k.html over h2 (got '${got:-nothing}')"
-    suite=$(curl -sv --http2 -o /dev/null --cacert "$tmp/ec.pem" --resolve "localhost:$port:127.0.0.1" \
+    suite=$(curl -sv --http2 --tls13-ciphers TLS_AES_128_GCM_SHA256 -o /dev/null --cacert "$tmp/ec.pem" --resolve "localhost:$port:127.0.0.1" \
         "https://localhost:$port/1k.html" 2>&1 | sed -n 's/.*SSL connection using //p')
     note "$server: h2 over $suite"
 done
@@ -238,6 +239,14 @@ h2load_run() {
     grep -q ' 0 failed, 0 errored' "$out" || die "h2load saw failures: $(grep requests: "$out")"
 }
 rps_of() { awk '/^finished in/ { gsub(",", "", $4); print $4 }' "$1"; }
+# h2load's "finished in" time, in seconds (it writes s, ms or us).
+secs_of() {
+    python3 -c '
+import re, sys
+m = re.search(r"^finished in ([0-9.]+)(us|ms|s),", open(sys.argv[1]).read(), re.M)
+print(float(m.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0}[m.group(2)])
+' "$1"
+}
 done_of() { awk '/^requests:/ { print $8 }' "$1"; }
 
 results=$tmp/results.tsv
@@ -261,13 +270,13 @@ for ((round = 1; round <= ROUNDS; round++)); do
         pages=()
         for ((p = 0; p < PAGES; p++)); do
             h2load_run "$tmp/out/page" -c 1 -m 100 -n 100 -i "$tmp/urls-$server"
-            pages+=("$(awk '/^finished in/ { sub("ms,", "", $3); sub("s,", "", $3); print $3 }' "$tmp/out/page")")
+            pages+=("$(secs_of "$tmp/out/page")")
         done
-        page=$(printf '%s\n' "${pages[@]}" | python3 -c 'import sys, statistics; print(statistics.median(float(l) for l in sys.stdin))')
+        page=$(printf '%s\n' "${pages[@]}" | python3 -c 'import sys, statistics; print(round(statistics.median(float(l) for l in sys.stdin) * 1e3, 2))')
         t3=$(cpu_ticks "$pid")
         h2load_run "$tmp/out/dl" -c 1 -n 1 "https://127.0.0.1:$port/64m.bin"
         t4=$(cpu_ticks "$pid")
-        dl=$(awk '/^finished in/ { t = $3; if (t ~ /ms,$/) { sub("ms,", "", t); t /= 1000 } else sub("s,", "", t); printf "%.1f", 64 / t }' "$tmp/out/dl")
+        dl=$(python3 -c "print(round(64 / $(secs_of "$tmp/out/dl"), 1))")
         cpu10=$(python3 -c "print(round(($t1 - $t0) * 1e6 / $hz / max($n10, 1), 2))")
         cpu1=$(python3 -c "print(round(($t2 - $t1) * 1e6 / $hz / max($n1, 1), 2))")
         cpudl=$(python3 -c "print(round(($t4 - $t3) * 1e3 / $hz / 64, 2))")

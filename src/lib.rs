@@ -7,7 +7,8 @@
 //! body's sink, its answer's source); `handler` decides what a request means (routing, static
 //! files, uploads, deletes, error pages); an `upstream` streams an answer from a backend (`cgi`
 //! is one kind; `fastcgi` speaks to FastCGI applications; `proxy` holds the reverse proxy's
-//! decisions); `http` and `http2` are pure protocol (no I/O); `log` is the error and access log
+//! decisions); `http` and `http2` are pure protocol (no I/O), and so is `proxy_protocol`, the
+//! header a load balancer may send before anything else; `log` is the error and access log
 //! every layer may write to; `local` is what a worker lends to what it drives. All `unsafe` lives in `sys`:
 //! the compiler refuses it elsewhere.
 
@@ -27,6 +28,7 @@ pub mod local;
 pub mod log;
 pub mod protocol;
 pub mod proxy;
+pub mod proxy_protocol;
 pub mod server;
 #[allow(unsafe_code)]
 pub mod sys;

@@ -62,6 +62,7 @@ fn every_example_configuration_passes_the_check() {
     for name in [
         "acme-site.conf",
         "php-site.conf",
+        "reverse-proxy.conf",
         "static-site.conf",
         "upload-server.conf",
         "virtual-hosts.conf",
@@ -141,4 +142,75 @@ fn the_virtual_hosts_example_routes_by_host_and_redirects_www() {
     let www = get(&server, "www.example.test", "/a?b=1");
     assert_eq!(www.status, 301);
     assert_eq!(www.header("location"), Some("http://example.test/a?b=1"));
+}
+
+#[test]
+fn the_reverse_proxy_example_balances_over_its_two_instances() {
+    // The example's app, twice, on ports the kernel picks.
+    let start = || {
+        let mut child = std::process::Command::new("python3")
+            .arg(examples_dir().join("proxy-app.py"))
+            .arg("0")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        (child, line.trim().to_string())
+    };
+    let (mut one, port_one) = start();
+    let (mut two, port_two) = start();
+    let text = fs::read_to_string(examples_dir().join("reverse-proxy.conf"))
+        .unwrap()
+        .replace("127.0.0.1:8001", &format!("127.0.0.1:{port_one}"))
+        .replace("127.0.0.1:8002", &format!("127.0.0.1:{port_two}"))
+        .replace("listen 127.0.0.1:8080;", "listen 127.0.0.1:0;")
+        .replace(
+            "../www",
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("www")
+                .display()
+                .to_string(),
+        )
+        .replace("access_log stdout;", "access_log off;");
+    let server = Server::launch(TempDir::new(), &text, clean_exec);
+    let mut seen = Vec::new();
+    for i in 0..6 {
+        let r = get(&server, "localhost", &format!("/hello/{i}"));
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+        let text = r.text();
+        assert!(
+            text.contains(&format!(": /hello/{i} for 127.0.0.1")),
+            "{text}"
+        );
+        seen.push(text.split(':').next().unwrap_or("").to_string());
+    }
+    for port in [&port_one, &port_two] {
+        assert!(
+            seen.iter().any(|s| s.ends_with(port.as_str())),
+            "{port} never answered: {seen:?}"
+        );
+    }
+    let page = get(&server, "localhost", "/static/index.html");
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("cache-control"), Some("max-age=3600"));
+    // One instance stops: the other answers everything.
+    one.kill().unwrap();
+    one.wait().unwrap();
+    for _ in 0..4 {
+        let r = get(&server, "localhost", "/after");
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(
+            r.text().starts_with(&format!("instance {port_two}")),
+            "{}",
+            r.text()
+        );
+    }
+    two.kill().unwrap();
+    two.wait().unwrap();
 }

@@ -585,3 +585,86 @@ fn prior_knowledge_needs_http2_on_and_http1_clients_still_come_in() {
     let got = fetch(&format!("http://{}/index.html", plain.addr()), &["--http2"]);
     assert_eq!((got.version.as_str(), got.status), ("HTTP/1.1", 200));
 }
+
+#[test]
+fn the_reverse_proxy_answers_over_h2_with_bodies_both_ways() {
+    if !clients_ready() {
+        return;
+    }
+    // The backend: another webserv over HTTP/1.1, with a file and a script that digests its
+    // request body.
+    let big = random_bytes(1_500_000, 21);
+    let backend = Server::start(
+        &support::simple_config(
+            "    location /cgi-bin { allow_methods GET POST; cgi .sh /bin/sh; }",
+        ),
+        &[
+            ("www/big.bin", &big),
+            (
+                "www/cgi-bin/echo.sh",
+                b"printf 'Content-Type: text/plain\\r\\n\\r\\n'\n\
+                  printf '%s %s ' \"$SERVER_PROTOCOL\" \"${CONTENT_LENGTH:-none}\"\n\
+                  md5sum | cut -d' ' -f1\n",
+            ),
+        ],
+    );
+    let cert = cert(&["localhost"]);
+    let front = h2_server(
+        &cert,
+        &format!(
+            "    client_max_body_size 8m;\n    location /p/ {{\n        \
+             proxy_pass http://127.0.0.1:{}/;\n        proxy_http_version 1.1;\n        \
+             proxy_request_buffering off;\n    }}",
+            backend.port()
+        ),
+        &[],
+    );
+    let resolve = resolve(&front);
+    let body = random_bytes(300_000, 22);
+    let file = front.dir.path().join("body.bin");
+    std::fs::write(&file, &body).unwrap();
+    let at = format!("@{}", file.display());
+    let digest = |data: &[u8]| {
+        use std::io::Write;
+        let mut child = Command::new("md5sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(data).unwrap();
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        child.wait().unwrap();
+        out.split_whitespace().next().unwrap().to_string()
+    };
+    for (base, mode) in bases(&front) {
+        let got = fetch(&format!("{base}/p/big.bin"), &[mode, "--resolve", &resolve]);
+        assert_eq!(got.status, 200);
+        assert!(got.body == big, "the proxied download differs");
+        let echoed = fetch(
+            &format!("{base}/p/cgi-bin/echo.sh"),
+            &[mode, "--resolve", &resolve, "--data-binary", &at],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&echoed.body).trim(),
+            format!("HTTP/1.1 300000 {}", digest(&body))
+        );
+    }
+    // A body without content-length reaches the HTTP/1.1 backend chunked, whole.
+    let generated: Vec<u8> = (0..70_000u32).map(|i| ((i * 7 + 3) % 251) as u8).collect();
+    let verdict = scenario(front.addrs[0], true, "post:/p/cgi-bin/echo.sh:70000:0");
+    assert_eq!(
+        verdict.trim(),
+        format!(":status 200 HTTP/1.1 70000 {}", digest(&generated))
+    );
+    let log = access_log(&front, 5);
+    assert!(
+        log.contains("\"GET /p/big.bin HTTP/2.0\" 200 1500000 "),
+        "{log}"
+    );
+}

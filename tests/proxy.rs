@@ -8,7 +8,7 @@ mod support;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
-use support::backends::{Backend, debian_tool, json};
+use support::backends::{Backend, debian_tool, json, ws_client};
 use support::*;
 
 /// A free TCP port nothing listens on (bound, then closed).
@@ -684,4 +684,212 @@ fn backend_connections_are_reused_through_the_keepalive_pool() {
     assert_ne!(lingering.0, fresh.0);
     assert_eq!(fresh.1, "1");
     assert!(!server.stderr().contains("[error]"), "{}", server.stderr());
+}
+
+/// nginx's WebSocket snippet, as its documentation gives it.
+const WEBSOCKET_MAP: &str =
+    "map $http_upgrade $connection_upgrade {\n    default upgrade;\n    '' close;\n}";
+
+#[test]
+fn websockets_are_tunnelled_with_or_without_nginxs_snippet() {
+    if !debian_tool("python:websockets") {
+        return;
+    }
+    let backend = Backend::ws_echo();
+    let server = proxy(
+        WEBSOCKET_MAP,
+        &format!(
+            "    location /snippet/ {{\n        proxy_pass http://127.0.0.1:{port}/;\n        \
+             proxy_http_version 1.1;\n        proxy_set_header Upgrade $http_upgrade;\n        \
+             proxy_set_header Connection $connection_upgrade;\n    }}\n    \
+             location / {{ proxy_pass http://127.0.0.1:{port}; }}",
+            port = backend.port()
+        ),
+    );
+    for path in ["/snippet/chat", "/chat"] {
+        // Messages bigger than every buffer on the way: both directions push back.
+        let url = format!("ws://127.0.0.1:{}{path}", server.port());
+        let out = ws_client(&url, &["--messages", "6", "--size", "300000"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{path}: {stdout}{}{}",
+            String::from_utf8_lossy(&out.stderr),
+            server.stderr()
+        );
+        assert!(
+            stdout.contains("\"echoed\": 6, \"bytes\": 1800000"),
+            "{path}: {stdout}"
+        );
+        assert!(stdout.contains("\"Connection\": \"upgrade\""), "{stdout}");
+        assert!(stdout.contains("\"Server\": \"webserv\""), "{stdout}");
+    }
+    // The backend's close (code 4000) reaches the client through the tunnel.
+    let url = format!("ws://127.0.0.1:{}/close", server.port());
+    let closed = ws_client(&url, &["--messages", "1"]);
+    let stdout = String::from_utf8_lossy(&closed.stdout);
+    assert!(stdout.contains("\"code\": 4000"), "{stdout}");
+}
+
+#[test]
+fn an_idle_tunnel_is_closed_after_proxy_read_timeout() {
+    if !debian_tool("python:websockets") {
+        return;
+    }
+    let backend = Backend::ws_echo();
+    let server = proxy(
+        "",
+        &format!(
+            "    location / {{ proxy_pass http://127.0.0.1:{}; proxy_read_timeout 1s; }}",
+            backend.port()
+        ),
+    );
+    let url = format!("ws://127.0.0.1:{}/chat", server.port());
+    // A tunnel in use is not idle.
+    let busy = ws_client(&url, &["--messages", "3", "--size", "10"]);
+    assert!(String::from_utf8_lossy(&busy.stdout).contains("\"echoed\": 3"));
+    let idle = ws_client(&url, &["--messages", "1", "--idle", "2.5"]);
+    let stdout = String::from_utf8_lossy(&idle.stdout);
+    assert!(
+        stdout.contains("\"after_idle\": true"),
+        "the tunnel outlived its idle timeout: {stdout}"
+    );
+}
+
+/// A backend of one connection, in a thread: answers the upgrade with `101`, echoes what comes
+/// (upper-cased) until the proxy shuts its side, then says `bye` and closes. Returns its port
+/// and the request head it got.
+fn switching_backend() -> (u16, std::thread::JoinHandle<String>) {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(stream.read(&mut byte).unwrap(), 1);
+            head.push(byte[0]);
+        }
+        stream
+            .write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\nX-Switched: yes\r\n\r\nhello ")
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => stream.write_all(&buf[..n].to_ascii_uppercase()).unwrap(),
+            }
+        }
+        stream.write_all(b" bye").unwrap();
+        String::from_utf8_lossy(&head).into_owned()
+    });
+    (port, handle)
+}
+
+#[test]
+fn a_tunnel_passes_bytes_both_ways_and_the_clients_end_reaches_the_backend() {
+    let (port, backend) = switching_backend();
+    let server = proxy(
+        "",
+        &format!("    location / {{ proxy_pass http://127.0.0.1:{port}; }}"),
+    );
+    let mut conn = server.connect();
+    // The first bytes of the new protocol come with the request, before any answer.
+    conn.send(
+        b"GET /tunnel HTTP/1.1\r\nHost: front.test\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nearly ",
+    );
+    let head = conn.read_head_response();
+    assert_eq!(head.status, 101);
+    assert_eq!(head.header("Upgrade"), Some("echo"));
+    assert_eq!(head.header("Connection"), Some("upgrade"));
+    assert_eq!(head.header("X-Switched"), Some("yes"));
+    assert!(head.header("Content-Length").is_none() && head.header("Transfer-Encoding").is_none());
+    conn.send(b"later");
+    conn.shutdown_write();
+    let rest = String::from_utf8_lossy(&conn.read_to_end()).into_owned();
+    assert_eq!(rest, "hello EARLY LATER bye");
+    let seen = backend.join().unwrap();
+    assert!(seen.starts_with("GET /tunnel HTTP/1.1\r\n"), "{seen}");
+    assert!(seen.contains("\r\nUpgrade: echo\r\n"), "{seen}");
+    assert!(seen.contains("\r\nConnection: upgrade\r\n"), "{seen}");
+}
+
+#[test]
+fn an_upgrade_the_backend_declines_is_an_ordinary_response() {
+    let backend = Backend::python("plain");
+    let server = proxy(
+        "",
+        &format!(
+            "    location / {{ proxy_pass http://127.0.0.1:{}; }}",
+            backend.port()
+        ),
+    );
+    let mut conn = server.connect();
+    conn.send(
+        b"GET /declined HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+    );
+    let response = conn.read_response();
+    let doc = echo(&response);
+    assert_eq!(header_of(&doc, "Upgrade").as_deref(), Some("websocket"));
+    assert_eq!(header_of(&doc, "Connection").as_deref(), Some("upgrade"));
+    // The client connection goes on as HTTP.
+    conn.send(b"GET /next HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    let next = echo(&conn.read_response());
+    assert_eq!(header_of(&next, "Upgrade"), None);
+    assert_eq!(header_of(&next, "Connection").as_deref(), Some("close"));
+}
+
+#[test]
+fn http2_clients_are_proxied_to_http1_backends() {
+    use support::h2::{curl, installed};
+    if !installed("curl") {
+        return;
+    }
+    let backend = Backend::python("h2");
+    let server = Server::start(
+        &format!(
+            "workers 1;\naccess_log off;\nserver {{\n    listen 127.0.0.1:0;\n    http2 on;\n    \
+             location / {{ proxy_pass http://127.0.0.1:{}; proxy_http_version 1.1; }}\n}}\n",
+            backend.port()
+        ),
+        &[],
+    );
+    let base = format!("http://127.0.0.1:{}", server.port());
+    let get = curl(&["--http2-prior-knowledge", &format!("{base}/h2?x=1")]);
+    let doc = get.text();
+    assert!(doc.starts_with("{\"name\""), "{doc}{}", get.stderr);
+    assert_eq!(json::field(&doc, "target").as_deref(), Some("/h2?x=1"));
+    assert_eq!(json::field(&doc, "version").as_deref(), Some("HTTP/1.1"));
+    assert_eq!(
+        header_of(&doc, "X-Forwarded-Proto").as_deref(),
+        Some("http")
+    );
+    assert_eq!(header_of(&doc, "Upgrade"), None);
+    let post = curl(&[
+        "--http2-prior-knowledge",
+        "--data-binary",
+        "a body",
+        &format!("{base}/post"),
+    ]);
+    let doc = post.text();
+    assert_eq!(
+        json::field(&doc, "body").as_deref(),
+        Some("a body"),
+        "{doc}"
+    );
+    let big = curl(&[
+        "--http2-prior-knowledge",
+        "-o",
+        "-",
+        "-w",
+        "%{http_version} %{size_download}",
+        &format!("{base}/bytes?n=3000000&chunked=1"),
+    ]);
+    let text = big.stdout;
+    let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(20)..]).into_owned();
+    assert!(tail.ends_with("2 3000000"), "{tail}{}", big.stderr);
 }

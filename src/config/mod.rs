@@ -11,6 +11,7 @@ mod fastcgi;
 mod include;
 mod lexer;
 mod lint;
+mod listen;
 mod model;
 mod names;
 mod nginx;
@@ -18,6 +19,7 @@ mod parser;
 #[cfg(test)]
 mod props;
 pub mod proxy;
+mod realip;
 mod rewrite;
 mod template;
 pub(crate) mod tls;
@@ -28,6 +30,7 @@ pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKi
 pub(crate) use lexer::Pos;
 pub use model::*;
 pub use names::{ServerName, name_rank};
+pub use realip::{Cidr, RealIp, RealIpHeader};
 pub use rewrite::{Action, Rewrite, RewriteFlag};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};

@@ -83,6 +83,8 @@ pub struct Server {
     pub listen: Vec<SocketAddr>,
     /// The listen addresses given with `ssl` (a subset of `listen`).
     pub ssl: Vec<SocketAddr>,
+    /// The listen addresses given with `proxy_protocol` (a subset of `listen`).
+    pub proxy_protocol: Vec<SocketAddr>,
     /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty
     /// and there is no `acme_certificate`.
     pub tls: Option<super::tls::Tls>,
@@ -249,6 +251,8 @@ pub struct Settings {
     pub types: Option<std::sync::Arc<super::types::Types>>,
     /// `default_type`: the Content-Type of a file that the types do not name.
     pub default_type: Option<String>,
+    /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
+    pub real_ip: super::RealIp,
     /// The `fastcgi_*` directives (`config::fastcgi`).
     pub fastcgi: FastCgi,
     /// The `proxy_*` directives (`proxy_pass` in locations only).
@@ -283,6 +287,7 @@ impl Settings {
             gzip_static: false,
             types: None,
             default_type: None,
+            real_ip: super::RealIp::default(),
             fastcgi: FastCgi::default(),
             proxy: super::proxy::model::ProxySettings::default(),
         }

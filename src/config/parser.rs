@@ -341,7 +341,7 @@ fn remove(tree: &mut Vec<Directive>, path: &[usize]) -> (Vec<Pos>, Option<Direct
 
 /// A word of the file and where it starts.
 #[derive(Debug)]
-pub(super) struct Word {
+pub(crate) struct Word {
     pub(super) text: String,
     pub(super) pos: Pos,
 }
@@ -568,6 +568,9 @@ const SPECS: &[Spec] = &[
     spec("gzip_static", SETTINGS, 1, 1),
     block("types", SETTINGS, 0, 0),
     spec("default_type", SETTINGS, 1, 1),
+    spec("set_real_ip_from", SETTINGS, 1, 1),
+    spec("real_ip_header", SETTINGS, 1, 1),
+    spec("real_ip_recursive", SETTINGS, 1, 1),
     // config::fastcgi
     spec("fastcgi_pass", LOCATION, 1, 1),
     spec("fastcgi_param", SETTINGS, 2, 3),
@@ -673,6 +676,7 @@ struct Overrides {
     gzip_static: Option<bool>,
     types: Option<std::sync::Arc<super::types::Types>>,
     default_type: Option<String>,
+    real_ip: super::realip::Overrides,
     fastcgi: super::fastcgi::Overrides,
     proxy: super::proxy::ProxyOverrides,
 }
@@ -720,6 +724,7 @@ impl Overrides {
         if self.default_type.is_some() {
             s.default_type = self.default_type;
         }
+        s.real_ip = self.real_ip.apply_to(&base.real_ip);
         s.fastcgi = self.fastcgi.apply_to(&base.fastcgi);
         s
     }
@@ -861,12 +866,13 @@ impl Interpreter<'_> {
     fn server(
         &self,
         d: &Directive,
-        listens: &mut Vec<(SocketAddr, bool, Pos)>,
+        listens: &mut Vec<(SocketAddr, super::listen::Params, Pos)>,
         issuers: &[AcmeIssuer],
         base: &Settings,
     ) -> Result<(Server, Option<Pos>)> {
         let mut listen: Vec<SocketAddr> = Vec::new();
         let mut ssl = Vec::new();
+        let mut proxy_protocol = Vec::new();
         let mut first_ssl: Option<Pos> = None;
         let mut certificate: Option<&Word> = None;
         let mut certificate_key: Option<&Word> = None;
@@ -892,50 +898,25 @@ impl Interpreter<'_> {
                     if listen.contains(&addr) {
                         return fail(arg.pos, format!("duplicate listen {addr}"));
                     }
-                    let (mut is_ssl, mut is_default, mut is_http2) = (false, false, false);
-                    for w in &c.args[1..] {
-                        let flag = match w.text.as_str() {
-                            "ssl" => &mut is_ssl,
-                            "default_server" | "default" => &mut is_default,
-                            "http2" => &mut is_http2,
-                            other => match super::nginx::listen_parameter(other) {
-                                Some(Ok(warning)) => {
-                                    self.warn(w.pos, warning);
-                                    continue;
-                                }
-                                Some(Err(message)) => return fail(w.pos, message),
-                                None => {
-                                    return fail(
-                                        w.pos,
-                                        format!(
-                                            "invalid parameter \"{other}\" of the \"listen\" \
-                                             directive"
-                                        ),
-                                    );
-                                }
-                            },
-                        };
-                        if *flag {
-                            return fail(
-                                w.pos,
-                                format!(
-                                    "duplicate parameter \"{}\" of the \"listen\" directive",
-                                    w.text
-                                ),
-                            );
-                        }
-                        *flag = true;
+                    let (params, own) =
+                        super::listen::params(&c.args[1..], &mut |pos, message| {
+                            self.warn(pos, message)
+                        })?;
+                    super::listen::agree(addr, params, arg.pos, listens, self.sources)?;
+                    let is_ssl = params.ssl;
+                    if params.proxy_protocol {
+                        proxy_protocol.push(addr);
                     }
                     // nginx 1.22's `listen ... http2`: a TLS address speaks HTTP/2 here unless
                     // its server says `http2 off`; a plain one needs `http2 on` (per server).
-                    if is_http2 && !is_ssl {
+                    if own.http2 && !is_ssl {
                         self.warn(
-                            c.args[0].pos,
+                            arg.pos,
                             "\"http2\" of \"listen\" has no effect on a plain address: write \
                              \"http2 on;\" in the server for HTTP/2 without TLS",
                         );
                     }
-                    if is_default {
+                    if own.default_server {
                         let mut defaults = self.defaults.borrow_mut();
                         if let Some((_, first)) = defaults.iter().find(|(a, _)| *a == addr) {
                             return fail(
@@ -949,20 +930,7 @@ impl Interpreter<'_> {
                         defaults.push((addr, arg.pos));
                         default_server.push(addr);
                     }
-                    if let Some((_, _, at)) =
-                        listens.iter().find(|(a, s, _)| *a == addr && *s != is_ssl)
-                    {
-                        let (this, that) = if is_ssl { (" ssl", "") } else { ("", " ssl") };
-                        return fail(
-                            arg.pos,
-                            format!(
-                                "\"listen {addr}{this}\" conflicts with \"listen {addr}{that}\" \
-                                 at {}",
-                                self.place(*at)
-                            ),
-                        );
-                    }
-                    listens.push((addr, is_ssl, arg.pos));
+                    listens.push((addr, params, arg.pos));
                     if is_ssl {
                         ssl.push(addr);
                         first_ssl.get_or_insert(arg.pos);
@@ -1205,6 +1173,7 @@ impl Interpreter<'_> {
         let server = Server {
             listen,
             ssl,
+            proxy_protocol,
             tls,
             acme,
             client_auth,
@@ -1515,6 +1484,9 @@ impl Interpreter<'_> {
                     return duplicate(d);
                 }
                 o.default_type = Some(super::types::media_type(&args[0], "default_type")?);
+            }
+            "set_real_ip_from" | "real_ip_header" | "real_ip_recursive" => {
+                super::realip::directive(&mut o.real_ip, d)?;
             }
             name if super::fastcgi::NAMES.contains(&name) => {
                 super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;

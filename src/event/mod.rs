@@ -8,6 +8,15 @@
 
 mod timers;
 
+/// How a worker holds a listening socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sharing {
+    /// Only this worker accepts on it.
+    Own,
+    /// Every worker accepts on it: one pending connection wakes one of them (EPOLLEXCLUSIVE).
+    Shared,
+}
+
 pub use timers::{Deadline, TimerKey, Timers};
 
 use rustix::event::epoll;
@@ -188,14 +197,14 @@ impl Poller {
         self.add_with(fd, token, flags)
     }
 
-    /// Registers a listening socket: level-triggered and exclusive, so that one pending
-    /// connection wakes one worker, not all of them.
-    pub fn add_listener(&self, fd: impl AsFd, token: Token) -> io::Result<()> {
-        self.add_with(
-            fd,
-            token,
-            epoll::EventFlags::IN | epoll::EventFlags::EXCLUSIVE,
-        )
+    /// Registers a listening socket, level-triggered; a socket every worker shares is
+    /// registered exclusive, so that one pending connection wakes one worker, not all of them.
+    pub fn add_listener(&self, fd: impl AsFd, token: Token, sharing: Sharing) -> io::Result<()> {
+        let flags = match sharing {
+            Sharing::Own => epoll::EventFlags::IN,
+            Sharing::Shared => epoll::EventFlags::IN | epoll::EventFlags::EXCLUSIVE,
+        };
+        self.add_with(fd, token, flags)
     }
 
     /// Registers `fd` level-triggered for input only (eventfds, pidfds).

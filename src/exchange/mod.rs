@@ -458,7 +458,15 @@ impl Exchange {
                 }
             },
         };
-        if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head) {
+        if head.status == 101 {
+            // A backend switched protocols (a proxied WebSocket): the connection becomes a
+            // tunnel, the client's bytes this upstream's input, its bytes the "body".
+            if let Source::Upstream(upstream) = &mut self.source {
+                upstream.open_tunnel();
+                self.sink = Sink::Upstream;
+            }
+        } else if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head)
+        {
             self.set_transform(transform);
         }
         if let Some(transformed) = &mut self.transform {
@@ -602,6 +610,15 @@ impl Exchange {
         }
     }
 
+    /// Appends the value of `$NAME` for a proxied request's tries (`upstream_addr`,
+    /// `upstream_status`, `upstream_response_time`; see `proxy::log`) to `out`, as of `now`.
+    /// False: no value (not proxied, no try, another name); a log writes `-`.
+    pub fn upstream_log_value(&self, name: &str, now: Instant, out: &mut Vec<u8>) -> bool {
+        self.proxy
+            .as_ref()
+            .is_some_and(|proxied| proxied.log_value(name, now, out))
+    }
+
     /// What the access log keeps of the exchange.
     pub fn log_entry(&self) -> log::Entry {
         let request = self.request.as_ref();
@@ -695,7 +712,13 @@ impl Exchange {
             Ok(upstream) => Source::Upstream(Box::new(upstream)),
             Err(error) => {
                 log::error(&format!("cannot run {}: {error}", script.file.display()));
-                self.fixed(handler::error(502, &site), body_pending)
+                // Out of descriptors or processes is the server's trouble, and passes.
+                let response = if handler::out_of_resources(&error) {
+                    handler::unavailable(&site)
+                } else {
+                    handler::error(502, &site)
+                };
+                self.fixed(response, body_pending)
             }
         }
     }

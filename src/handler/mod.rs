@@ -359,7 +359,12 @@ fn try_files_phase(
             };
             match path::resolve(path) {
                 Ok(path) => Step::Redirect(Redirect::Uri(path, query)),
-                Err(_) => Step::Plan(Plan::Respond(error(500, site))),
+                Err(_) => {
+                    log::error(&format!(
+                        "try_files: the fallback \"{target}\" is not a valid path"
+                    ));
+                    Step::Plan(Plan::Respond(error(500, site)))
+                }
             }
         }
     })
@@ -462,6 +467,35 @@ pub fn redirect(status: u16, location: &str) -> Response {
         href = pages::html_escape(location),
     );
     Response::html(status, html).with_header("Location", location.to_string())
+}
+
+/// Whether a failed system call says the server ran out of something it will have again soon
+/// (descriptors, memory, processes): the same request may succeed in a moment.
+pub fn out_of_resources(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS | libc::EAGAIN)
+    )
+}
+
+/// How long a client told 503 should wait before it tries again, in seconds.
+pub const RETRY_AFTER: &str = "1";
+
+/// 503 with `Retry-After`: the server cannot take the request now, but will soon.
+pub fn unavailable(site: &Site) -> Response {
+    error(503, site).with_header("Retry-After", RETRY_AFTER)
+}
+
+/// The answer to a request whose system call failed for a reason of the server's, not the
+/// client's: `what` (as nginx words it: `open() "PATH"`) is logged at `error` with the cause,
+/// and the client gets 503 with `Retry-After` when the server is out of resources, else 500.
+pub fn server_failure(what: &str, cause: &std::io::Error, site: &Site) -> Response {
+    log::error(&format!("{what} failed: {cause}"));
+    if out_of_resources(cause) {
+        unavailable(site)
+    } else {
+        error(500, site)
+    }
 }
 
 /// The error response for `status`: the `error_page` configured for it (served with the

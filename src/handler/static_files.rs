@@ -25,7 +25,7 @@ pub fn serve(request: &Request, site: &Site, files: &mut FileCache) -> Response 
         Ok(Found::File(file)) => file,
         Ok(Found::Directory) => return directory(request, &file_path, site, files),
         Ok(Found::Other) => return super::error(403, site),
-        Err(error) => return super::error(io_status(&error), site),
+        Err(error) => return failed("open()", &file_path, &error, site),
     };
     serve_regular(request, file, &file_path, site, files)
 }
@@ -43,14 +43,29 @@ fn directory(request: &Request, dir: &Path, site: &Site, files: &mut FileCache) 
     }
     for index in &site.settings.index {
         let candidate = dir.join(index);
-        if let Some(file) = files.open_regular(&candidate) {
-            return serve_regular(request, file, &candidate, site, files);
+        match files.open(&candidate) {
+            Ok(Found::File(file)) => return serve_regular(request, file, &candidate, site, files),
+            // Out of descriptors says nothing of the index file: not a 403 for a missing one.
+            Err(error) if super::out_of_resources(&error) => {
+                return failed("open()", &candidate, &error, site);
+            }
+            _ => {}
         }
     }
     if site.settings.autoindex {
         return listing(&request.path, dir, site);
     }
     super::error(403, site)
+}
+
+/// The answer to a failed file-system call on `path`: 404 or 403 when the request asked for
+/// what is not there or not allowed; otherwise the server's failure, logged with its cause
+/// (503 with `Retry-After` when it is out of descriptors or memory, else 500).
+fn failed(call: &str, path: &Path, error: &io::Error, site: &Site) -> Response {
+    match io_status(error) {
+        status @ (403 | 404) => super::error(status, site),
+        _ => super::server_failure(&format!("{call} \"{}\"", path.display()), error, site),
+    }
 }
 
 /// The status for a failed file-system look-up.
@@ -256,7 +271,7 @@ fn parse_range(value: &str, size: u64) -> RangeRequest {
 fn listing(url_path: &str, dir: &Path, site: &Site) -> Response {
     let reader = match fs::read_dir(dir) {
         Ok(reader) => reader,
-        Err(error) => return super::error(io_status(&error), site),
+        Err(error) => return failed("opendir()", dir, &error, site),
     };
     let mut entries = Vec::new();
     for entry in reader.flatten().take(MAX_LISTING) {

@@ -60,7 +60,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Statuses an upload can answer after `start` returned, when the site is no longer at hand:
 /// their configured `error_page` files are looked up at `start`.
-const LATE_STATUSES: [u16; 4] = [400, 409, 500, 507];
+const LATE_STATUSES: [u16; 5] = [400, 409, 500, 503, 507];
 
 /// A request body on its way to disk. Dropping it unfinished removes every temporary file.
 #[derive(Debug)]
@@ -131,14 +131,15 @@ impl Upload {
     /// Err: the response to send instead (the body is then discarded).
     pub fn start(request: &Request, site: &Site) -> Result<Upload, Response> {
         let Some(store_path) = &site.settings.upload_store else {
+            log::error(&format!(
+                "upload to {} without an upload_store",
+                request.path
+            ));
             return Err(super::error(500, site));
         };
         let store = Store::open(store_path).map_err(|error| {
-            log::error(&format!(
-                "upload_store \"{}\" cannot be opened: {error}",
-                store_path.display()
-            ));
-            super::error(500, site)
+            let what = format!("opening the upload_store \"{}\"", store_path.display());
+            super::server_failure(&what, &error, site)
         })?;
         let at_location = site.location.is_some_and(|location| location.is_exact());
         let named = if at_location {
@@ -439,7 +440,10 @@ fn status_of(store: &Store, failure: Failure) -> u16 {
 
 /// The response for a failure in `start`, where the site is at hand.
 fn fail(store: &Store, failure: Failure, site: &Site) -> Response {
-    super::error(status_of(store, failure), site)
+    match status_of(store, failure) {
+        503 => super::unavailable(site),
+        status => super::error(status, site),
+    }
 }
 
 /// The configured error pages of [`LATE_STATUSES`], resolved to files at `start`, so that a
@@ -463,8 +467,17 @@ impl ErrorPages {
         ErrorPages(pages)
     }
 
-    /// The configured page for `status` if it can be read, else the built-in one.
+    /// The configured page for `status` if it can be read, else the built-in one; a 503 says
+    /// when to try again.
     fn response(&self, status: u16) -> Response {
+        let response = self.page(status);
+        if status == 503 {
+            return response.with_header("Retry-After", super::RETRY_AFTER);
+        }
+        response
+    }
+
+    fn page(&self, status: u16) -> Response {
         if let Some((_, path)) = self.0.iter().find(|(s, _)| *s == status)
             && let Ok((file, metadata)) = file_info::open_regular(path)
         {
@@ -512,6 +525,7 @@ mod tests {
             let server = Server {
                 listen: vec!["127.0.0.1:80".parse().unwrap()],
                 ssl: Vec::new(),
+                proxy_protocol: Vec::new(),
                 tls: None,
                 acme: None,
                 client_auth: None,

@@ -262,7 +262,10 @@ pub fn write_head(
         Framing::Chunked => out.extend_from_slice(b"Transfer-Encoding: chunked\r\n"),
         Framing::None => {}
     }
-    out.extend_from_slice(if keep_alive {
+    out.extend_from_slice(if status == 101 {
+        // A protocol switch (a proxied WebSocket): the connection becomes a tunnel.
+        b"Connection: upgrade\r\n\r\n"
+    } else if keep_alive {
         b"Connection: keep-alive\r\n\r\n"
     } else {
         b"Connection: close\r\n\r\n"

@@ -122,6 +122,8 @@ struct Stream {
     /// Since when its window has been shut with body bytes to send.
     stalled: Option<Instant>,
     deadline: Deadline,
+    /// Whom the request is attributed to (the peer, or the client a trusted proxy names).
+    client: SocketAddr,
     /// The stream is over: its exchange is finished, logged and dropped after this pass.
     ended: Option<End>,
 }
@@ -189,6 +191,10 @@ impl Session {
     }
 
     /// Records a readiness event of the client socket.
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
     pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
         self.transport.ready(readable, writable, hangup, error);
     }
@@ -439,10 +445,19 @@ impl Session {
             Some(auth) => self.transport.client_cert(auth),
             None => None,
         };
+        // Behind a trusted proxy, the request's client is the one it names (nginx's realip).
+        let real_ip = &route.site().settings.real_ip;
+        let client = match &request {
+            Ok(request) if real_ip.is_active() => {
+                real_ip.client(self.peer, self.transport.proxied(), &request.headers)
+            }
+            _ if real_ip.is_active() => real_ip.client(self.peer, self.transport.proxied(), &[]),
+            _ => self.peer,
+        };
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let origin = Origin {
-            peer: self.peer,
+            peer: client,
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
@@ -462,6 +477,7 @@ impl Session {
                     sent: 0,
                     stalled: None,
                     deadline: Deadline::default(),
+                    client,
                     ended: None,
                 };
                 (stream, Some(request))
@@ -478,6 +494,7 @@ impl Session {
                     sent: 0,
                     stalled: None,
                     deadline: Deadline::default(),
+                    client,
                     ended: None,
                 };
                 (stream, None)
@@ -797,7 +814,7 @@ impl Session {
                 // nginx's code for a request the client gave up before its answer.
                 entry.status = 499;
             }
-            log::append_access(out, self.peer, ctx.log_time, &entry, stream.sent);
+            log::append_access(out, stream.client, ctx.log_time, &entry, stream.sent);
         }
     }
 
@@ -847,9 +864,10 @@ impl Session {
         }
     }
 
-    /// Waits until the last frames and the TLS close_notify are written, then closes, or
-    /// shuts the write side and lingers (so that frames the client still sends do not turn
-    /// the close into a reset that destroys our GOAWAY).
+    /// Waits until the last frames and the TLS close_notify are written, then shuts the write
+    /// side and lingers: an HTTP/2 client may have frames in flight whatever we read last (it
+    /// learns of the GOAWAY only when it arrives), and a close with bytes unread would be a
+    /// reset that destroys the GOAWAY before the client reads it.
     fn on_closing(&mut self, ctx: &mut Context) -> Result<bool, ()> {
         self.write_output(ctx)?;
         if !self.core.pending_output().is_empty() {
@@ -860,9 +878,6 @@ impl Session {
         }
         if self.transport.has_output() {
             return Ok(false);
-        }
-        if self.input.is_empty() && !self.transport.can_read() {
-            return Err(());
         }
         self.transport.shutdown_write();
         self.deadline.at = Some(ctx.now + LINGER);

@@ -6,17 +6,22 @@
 //!
 //! Which one a connection speaks is decided before its first request ([`start`]): over TLS by
 //! ALPN once the handshake is done, on a plain address where HTTP/2 is on by the client
-//! preface (prior knowledge, RFC 9113 §3.3), else HTTP/1 from the first byte.
+//! preface (prior knowledge, RFC 9113 §3.3), else HTTP/1 from the first byte. Before all of
+//! that, on a `listen ... proxy_protocol` address, the transport reads the PROXY protocol header
+//! (in [`start`]): whatever the protocol, the sessions then attribute each request to the
+//! client it names where the balancer is trusted (`config::RealIp`).
 
 pub mod http1;
 pub mod http2;
 mod start;
 
+pub use http1::Waiting;
+
 use crate::event::{Deadline, Poller, Role};
 use crate::local::Local;
 use crate::server::Runtime;
 use crate::transport::Transport;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -76,9 +81,20 @@ impl Connection {
     ) -> Connection {
         let servers = runtime.servers_for(listen);
         let settings = &runtime.config.servers[servers[0]].settings;
-        if transport.is_tls() || runtime.http2_for(listen) {
+        let detect = if transport.is_tls() {
+            start::Detect::Tls
+        } else if runtime.http2_for(listen) {
+            start::Detect::Preface
+        } else {
+            start::Detect::Http1
+        };
+        let mut transport = transport;
+        if runtime.expects_proxy_header(listen) {
+            transport.expect_proxy_header();
+        }
+        if detect != start::Detect::Http1 || transport.awaits_proxy_header() {
             return Connection::Start(Box::new(start::Start::new(
-                transport, peer, listen, settings, now,
+                transport, detect, peer, listen, settings, now,
             )));
         }
         Connection::Http1(http1::Session::new(transport, peer, listen, settings, now))
@@ -133,13 +149,26 @@ impl Connection {
         }
     }
 
-    /// Whether it can be closed at shutdown without a word: it waits for a request with
-    /// nothing of it received. (An HTTP/2 connection is told with a GOAWAY.)
-    pub fn is_idle(&self) -> bool {
+    /// What it waits for when no request is under way: a drain closes those waiting for a
+    /// next request (an idle HTTP/2 connection is one) without a word, and gives those just
+    /// accepted (a TLS handshake, a protocol not decided yet, an HTTP/1 head not begun) a moment
+    /// for their first.
+    pub fn waiting(&self) -> Option<Waiting> {
         match self {
-            Connection::Http1(session) => session.is_idle(),
-            Connection::Http2(session) => session.is_idle(),
-            Connection::Start(_) | Connection::Closed => true,
+            Connection::Http1(session) => session.waiting(),
+            Connection::Http2(session) => session.is_idle().then_some(Waiting::NextRequest),
+            Connection::Start(_) => Some(Waiting::FirstRequest),
+            Connection::Closed => Some(Waiting::NextRequest),
+        }
+    }
+
+    /// The client socket (what the worker registers in epoll); None once closed.
+    pub fn socket(&self) -> Option<&TcpStream> {
+        match self {
+            Connection::Http1(session) => Some(session.transport().socket()),
+            Connection::Http2(session) => Some(session.transport().socket()),
+            Connection::Start(start) => Some(start.transport().socket()),
+            Connection::Closed => None,
         }
     }
 

@@ -43,6 +43,8 @@ pub struct Report {
     pub refused: bool,
     /// From the final head: whether the backend lets its connection carry another request.
     pub reuse: Option<BackendReuse>,
+    /// The final head's status (0 before it).
+    pub status: u16,
 }
 
 impl Http1Codec {
@@ -94,6 +96,11 @@ impl Http1Codec {
     /// The final head's status and body framing, once parsed.
     pub fn parsed(&self) -> Option<(u16, BodyFraming)> {
         self.parsed
+    }
+
+    /// The backend switched protocols (`101` to a request that asked): a tunnel follows.
+    fn switched(&self) -> bool {
+        matches!(self.parsed, Some((101, _)))
     }
 }
 
@@ -154,6 +161,7 @@ fn client_head(head: &ResponseHead, settings: &ProxySettings) -> Head {
         headers.push((name, value.into()));
     }
     let length = match head.body {
+        _ if head.switched => None,
         BodyFraming::Length(n) => Some(n),
         // The answer to HEAD carries the length a GET would have had.
         BodyFraming::None => head.content_length.filter(|_| head.status != 304),
@@ -196,11 +204,17 @@ impl Codec for Http1Codec {
                     self.skipped += len;
                 }
                 Parsed::Final(head, len) => {
-                    self.reader = BodyReader::new(head.body);
+                    // After a protocol switch, the backend's bytes are the tunnel's until it
+                    // closes.
+                    self.reader = match head.switched {
+                        true => BodyReader::new(BodyFraming::UntilClose),
+                        false => BodyReader::new(head.body),
+                    };
                     self.parsed = Some((head.status, head.body));
                     self.report.set(Report {
                         refused: false,
                         reuse: Some(head.reuse),
+                        status: head.status,
                     });
                     let client = client_head(&head, &self.settings);
                     return Ok(Some((client, self.skipped + len)));
@@ -229,6 +243,10 @@ impl Codec for Http1Codec {
     }
 
     fn encode_body(&mut self, data: &[u8], out: &mut Vec<u8>) {
+        if self.switched() {
+            out.extend_from_slice(data);
+            return;
+        }
         match self.outgoing {
             Outgoing::Chunked if !data.is_empty() => {
                 request::chunk_start(data.len(), out);
@@ -241,18 +259,19 @@ impl Codec for Http1Codec {
     }
 
     fn encode_end(&mut self, out: &mut Vec<u8>) {
-        if self.outgoing == Outgoing::Chunked {
+        if self.outgoing == Outgoing::Chunked && !self.switched() {
             out.extend_from_slice(request::LAST_CHUNK);
         }
     }
 
     fn passes_body_through(&self) -> bool {
-        self.outgoing != Outgoing::Chunked
+        self.outgoing != Outgoing::Chunked || self.switched()
     }
 
     fn closes_input_at_end(&self) -> bool {
         // The request is framed: the backend connection stays open both ways (for the pool).
-        false
+        // A tunnel's end on the client's side is passed on as the end of the backend's input.
+        self.switched()
     }
 }
 
@@ -414,6 +433,42 @@ mod tests {
             0,
         );
         assert_eq!(head.header("Location"), Some("/login"));
+    }
+
+    #[test]
+    fn a_protocol_switch_makes_a_tunnel_until_the_backend_closes() {
+        let asked = Asked {
+            head: false,
+            upgrade: true,
+        };
+        let input = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                      Connection: Upgrade\r\nSec-WebSocket-Accept: k\r\n\r\n\x81\x02hi";
+        for cut in 0..input.len() {
+            let mut c = codec(asked, &ProxySettings::default(), Outgoing::None);
+            assert!(!c.closes_input_at_end(), "framed until the switch");
+            let (head, body, ended) = run(&mut c, input, cut);
+            assert_eq!((head.status, head.length), (101, None));
+            assert_eq!(head.header("Upgrade"), Some("websocket"));
+            assert_eq!(
+                head.header("Connection"),
+                None,
+                "the protocol writes its own"
+            );
+            assert_eq!((body.as_slice(), ended), (&b"\x81\x02hi"[..], false));
+            assert!(!c.body_complete());
+            assert!(
+                c.end_of_output().is_ok(),
+                "the backend's close ends the tunnel"
+            );
+            assert!(c.passes_body_through() && c.closes_input_at_end());
+            let mut out = Vec::new();
+            c.encode_body(b"\x81\x00", &mut out);
+            c.encode_end(&mut out);
+            assert_eq!(out, b"\x81\x00");
+        }
+        // Not asked for: refused.
+        let mut c = codec(GET, &ProxySettings::default(), Outgoing::None);
+        assert!(c.parse_head(input).unwrap_err().contains("101"));
     }
 
     #[test]

@@ -22,16 +22,13 @@ use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
 
 use super::balance::{Attempt, Balancer, Chosen, Outcome};
 use super::codec::{Http1Codec, Report};
+use super::log::Try;
 use super::pool::Pool;
 use super::request::{self, BodyPlan, Outgoing, Reuse};
 use super::response::Asked;
 use super::response::BackendReuse;
 use super::retry::{self, Answer, FailedTry, Failure, Next, Replay, Sent};
 use super::vars::Vars;
-
-/// Whether a `101 Switching Protocols` can become a tunnel (WebSocket): not until the HTTP/1
-/// session can hand both directions of its connection to the exchange.
-const TUNNELS: bool = false;
 
 /// An idle backend connection in the pool: the id its events carry (`Kind::Pooled`, slot),
 /// and the connection.
@@ -156,6 +153,10 @@ pub struct Proxied {
     what: String,
     /// What the current try's codec tells of it.
     report: Option<Rc<std::cell::Cell<Report>>>,
+    /// The tries that ended (for `$upstream_*`), and when the current one started and ended.
+    tries: Vec<Try>,
+    try_started: Instant,
+    try_ended: Option<Instant>,
 }
 
 impl Proxied {
@@ -171,13 +172,9 @@ impl Proxied {
         now: Instant,
     ) -> Option<Proxied> {
         let request: &Request = vars.request;
-        // The HTTP/1 session cannot hand its connection over to a tunnel yet: an upgrade is
-        // not asked of the backend (the request goes as a plain one, and a 101 is refused).
-        let upgrade = if TUNNELS {
-            request::upgrade_to_pass(vars, settings)
-        } else {
-            None
-        };
+        // An upgrade the client asked for is asked of the backend: its `101` makes the
+        // exchange a tunnel (HTTP/1 only: HTTP/2 refuses the fields that ask).
+        let upgrade = request::upgrade_to_pass(vars, settings);
         let mut head = Vec::with_capacity(512);
         let info = request::write_fields(&mut head, vars, settings, upgrade);
         let outgoing = match plan {
@@ -234,6 +231,9 @@ impl Proxied {
                 what
             },
             report: None,
+            tries: Vec::new(),
+            try_started: now,
+            try_ended: None,
         })
     }
 
@@ -263,6 +263,11 @@ impl Proxied {
                 .borrow_mut()
                 .pick(&mut self.attempt, now);
             let Some(chosen) = picked else {
+                self.tries.push(Try {
+                    server: None,
+                    status: 502,
+                    time: Duration::ZERO,
+                });
                 log::error(&format!(
                     "no live upstreams while connecting to upstream \"{}\" ({})",
                     self.pass.upstream.name, self.what
@@ -281,6 +286,8 @@ impl Proxied {
             label.push_str(&self.what);
             label.push(')');
             let group = self.pass.upstream.id;
+            self.try_started = now;
+            self.try_ended = None;
             let pooled = self.state.pool.borrow_mut().take(group, &server.addr, now);
             if let Some(idle) = pooled {
                 let (id, mut endpoint) = idle.conn;
@@ -316,6 +323,11 @@ impl Proxied {
                 }
                 Err(error) => {
                     log::error(&format!("{label}: connect() failed: {error}"));
+                    self.tries.push(Try {
+                        server: Some(chosen.server),
+                        status: 502,
+                        time: now.saturating_duration_since(self.try_started),
+                    });
                     self.state.balancer.borrow_mut().release(
                         &mut self.attempt,
                         chosen,
@@ -422,6 +434,11 @@ impl Proxied {
             self.chosen = Some(chosen);
             return TryAfter::Pass;
         }
+        self.tries.push(Try {
+            server: Some(chosen.server),
+            status,
+            time: now.saturating_duration_since(self.try_started),
+        });
         self.drop_connection();
         self.state
             .balancer
@@ -457,6 +474,7 @@ impl Proxied {
         worker: &mut ProxyWorker,
         now: Instant,
     ) {
+        self.try_ended = Some(now);
         let Some(connection) = self.connection.take() else {
             return;
         };
@@ -499,6 +517,25 @@ impl Proxied {
 }
 
 impl Proxied {
+    /// Appends the value of `$NAME` (`upstream_addr`, `upstream_status`,
+    /// `upstream_response_time`) for this request to `out`, as its access-log line shows it
+    /// (`now`: the time of the line, ending a try still under way). False: no value (no try
+    /// yet, or another name).
+    pub fn log_value(&self, name: &str, now: Instant, out: &mut Vec<u8>) -> bool {
+        let mut tries = self.tries.clone();
+        if let Some(chosen) = &self.chosen {
+            tries.push(Try {
+                server: Some(chosen.server),
+                status: self.report().status,
+                time: self
+                    .try_ended
+                    .unwrap_or(now)
+                    .saturating_duration_since(self.try_started),
+            });
+        }
+        super::log::value(name, &tries, &self.pass.upstream, out)
+    }
+
     /// What the current try's codec told (nothing before the first try).
     fn report(&self) -> Report {
         self.report.as_ref().map(|r| r.get()).unwrap_or_default()
@@ -525,5 +562,72 @@ impl Drop for Proxied {
         {
             balancer.release(&mut self.attempt, chosen, Outcome::Success, Instant::now());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Poller;
+    use std::net::TcpListener;
+
+    #[test]
+    fn each_try_is_kept_for_the_upstream_variables() {
+        let a = TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = TcpListener::bind("127.0.0.1:0").unwrap();
+        let text = format!(
+            "upstream app {{ server {}; server {}; }}\n\
+             server {{ listen 80; location / {{ proxy_pass http://app; }} }}",
+            a.local_addr().unwrap(),
+            b.local_addr().unwrap()
+        );
+        let config = Arc::new(crate::config::parse(&text, std::path::Path::new("/x")).unwrap());
+        let settings = &config.servers[0].locations[0].settings.proxy;
+        let mut raw = b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n".to_vec();
+        let (request, _) = crate::http::request::parse(&mut raw).unwrap().unwrap();
+        let common = |_: &crate::config::Variable, _: &mut String| {};
+        let vars = Vars {
+            request: &request,
+            client: "10.0.0.1:5000".parse().unwrap(),
+            pass: settings.pass.as_deref().unwrap(),
+            maps: &config.maps,
+            common: &common,
+        };
+        let mut worker = ProxyWorker::default();
+        let start = Instant::now();
+        let mut proxied =
+            Proxied::new(&vars, settings, BodyPlan::None, &mut worker, &config, start).unwrap();
+        let value = |p: &Proxied, name: &str, now: Instant| {
+            let mut out = Vec::new();
+            p.log_value(name, now, &mut out)
+                .then(|| String::from_utf8(out).unwrap())
+        };
+        assert_eq!(value(&proxied, "upstream_addr", start), None, "no try yet");
+        let poller = Poller::new(8).unwrap();
+        let registration = Registration {
+            poller: &poller,
+            slot: 1,
+            generation: 1,
+            stream: 1,
+        };
+        let first = proxied.start_try(&registration, start).unwrap();
+        let failed = start + Duration::from_millis(1_250);
+        let after = proxied.after_failure(502, false, false, failed);
+        assert_eq!(after, TryAfter::Retry);
+        drop(first);
+        let _second = proxied.start_try(&registration, failed).unwrap();
+        let now = failed + Duration::from_millis(30);
+        let shown = |l: &TcpListener| l.local_addr().unwrap().to_string();
+        assert_eq!(
+            value(&proxied, "upstream_addr", now).unwrap(),
+            format!("{}, {}", shown(&a), shown(&b))
+        );
+        // The second try has no head yet.
+        assert_eq!(value(&proxied, "upstream_status", now).unwrap(), "502, -");
+        assert_eq!(
+            value(&proxied, "upstream_response_time", now).unwrap(),
+            "1.250, 0.030"
+        );
+        assert_eq!(value(&proxied, "upstream_bytes_sent", now), None);
     }
 }

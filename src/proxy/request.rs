@@ -83,6 +83,8 @@ pub fn body_plan(request: &Request, settings: &ProxySettings) -> BodyPlan {
         Framing::Length(0) => BodyPlan::Stream(Outgoing::Length(0)),
         Framing::Length(_) if settings.request_buffering => BodyPlan::Spool,
         Framing::Length(n) => BodyPlan::Stream(Outgoing::Length(n)),
+        // Of unknown length (chunked, or an HTTP/2 body without content-length): chunked to
+        // an HTTP/1.1 backend, spooled for an HTTP/1.0 one.
         Framing::Chunked | Framing::UntilEnd
             if !settings.request_buffering && settings.http_version == ProxyHttpVersion::Http11 =>
         {
@@ -97,7 +99,7 @@ pub fn body_plan(request: &Request, settings: &ProxySettings) -> BodyPlan {
 /// to an empty value itself.
 pub fn upgrade_to_pass<'r>(vars: &Vars<'r>, settings: &ProxySettings) -> Option<&'r str> {
     let request = vars.request;
-    // Only HTTP/1.1 switches protocols with Upgrade (HTTP/2 would need RFC 8441's CONNECT).
+    // HTTP/1.1 only: HTTP/1.0 has no Upgrade, HTTP/2 no connection-specific fields.
     if request.version != Version::Http11 || request.has_body() {
         return None;
     }

@@ -1,24 +1,23 @@
 //! The running server: binds the listeners, starts the workers, and turns signals into
-//! reloads and shutdowns. `worker` is the event loop (each client connection is a `protocol`
-//! session), `runtime` what a worker serves with.
+//! reloads, binary upgrades and shutdowns. `worker` is the event loop (each client connection is
+//! a `protocol` session), `runtime` what a worker serves with, `listener` the listening sockets
+//! and which worker accepts on which, `upgrade` the sockets received at exec and the SIGUSR2
+//! handover.
 
 mod listener;
 mod runtime;
+mod upgrade;
 mod worker;
 
 use crate::config::{self, Config};
 use crate::log;
 use crate::sys;
-use listener::Listener;
+use listener::{Bound, Inherited};
 pub use runtime::Runtime;
-use rustix::event::{EventfdFlags, eventfd};
-use rustix::fd::OwnedFd;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::mpsc::{self, Sender};
-use std::thread::JoinHandle;
-use worker::{Control, Worker};
+use std::time::Instant;
+use worker::{Control, Crew, Worker};
 
 /// The addresses a configuration asks for, each once, in file order.
 fn addresses(config: &Config) -> Vec<SocketAddr> {
@@ -35,27 +34,18 @@ fn addresses(config: &Config) -> Vec<SocketAddr> {
 
 /// Binds every address of `config`, reusing the sockets of `current` where the configured
 /// address is the same (so a reload neither drops nor re-binds them).
-fn bind_all(config: &Config, current: &[Arc<Listener>]) -> Result<Vec<Arc<Listener>>, String> {
-    let mut kept: HashMap<SocketAddr, Arc<Listener>> = current
-        .iter()
-        .map(|l| (l.configured, Arc::clone(l)))
-        .collect();
-    let mut listeners = Vec::new();
-    for addr in addresses(config) {
-        match kept.remove(&addr) {
-            Some(listener) => listeners.push(listener),
-            None => match listener::bind(addr) {
-                Ok(listener) => listeners.push(Arc::new(listener)),
-                Err(error) => return Err(format!("cannot listen on {addr}: {error}")),
-            },
-        }
-    }
-    Ok(listeners)
+fn bind_all(
+    config: &Config,
+    workers: usize,
+    current: &[Bound],
+    inherited: &mut Inherited,
+) -> Result<Vec<Bound>, String> {
+    listener::bind_all(&addresses(config), workers, current, inherited)
 }
 
 fn open_runtime(
     config: Config,
-    listeners: &[Arc<Listener>],
+    listeners: &[Bound],
     acme: &crate::acme::Service,
 ) -> Result<Runtime, String> {
     let access_log = log::Sink::open(&config.access_log)
@@ -94,104 +84,193 @@ fn sweep_upload_stores(config: &Config) {
     }
 }
 
-struct WorkerHandle {
-    wake: Arc<OwnedFd>,
-    messages: Sender<Control>,
-    thread: JoinHandle<()>,
-}
-
-impl WorkerHandle {
-    fn send(&self, message: Control) {
-        if self.messages.send(message).is_ok() {
-            let _ = rustix::io::write(&*self.wake, &1u64.to_ne_bytes());
-        }
-    }
-}
-
-/// Serves `config` until SIGINT or SIGTERM. Errors (an address that cannot be bound, a log that
-/// cannot be opened) are returned before anything is served.
+/// Serves `config` until SIGINT or SIGTERM (or until a binary upgrade's new server is
+/// serving). Errors (an address that cannot be bound, a log that cannot be opened) are returned
+/// before anything is served.
 pub fn run(config: Config) -> Result<(), String> {
-    let signals = sys::Signals::catch(&[sys::SIGHUP, sys::SIGINT, sys::SIGTERM, sys::SIGUSR1])
-        .map_err(|e| format!("cannot catch signals: {e}"))?;
+    // First, while the inherited descriptors are the only ones above stderr.
+    let program = upgrade::Program::current();
+    let mut given = upgrade::inherited()?;
+    let signals = sys::Signals::catch(&[
+        sys::SIGHUP,
+        sys::SIGINT,
+        sys::SIGTERM,
+        sys::SIGUSR1,
+        sys::SIGUSR2,
+    ])
+    .map_err(|e| format!("cannot catch signals: {e}"))?;
 
     raise_file_limit();
     crate::fault::init();
     worker::log_panics();
-    let mut listeners = bind_all(&config, &[])?;
     let worker_count = config.workers.max(1);
+    let mut listeners = bind_all(&config, worker_count, &[], &mut given.listeners)?;
     let config_path = config.path.clone();
     // Certificates from ACME, kept across reloads.
     let acme = crate::acme::Service::new();
     let runtime = Arc::new(open_runtime(config, &listeners, &acme)?);
+    upgrade::report_unused(std::mem::take(&mut given.listeners));
     for listener in &listeners {
+        listener::defer_accept(listener, runtime.deferral(listener.local));
         log::announce(&listening(&runtime, listener));
     }
 
-    let mut workers = Vec::with_capacity(worker_count);
-    for index in 0..worker_count {
-        let wake = Arc::new(
-            eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)
-                .map_err(|e| format!("eventfd: {e}"))?,
+    let (crew, receivers) = Crew::new(worker_count).map_err(|e| format!("eventfd: {e}"))?;
+    let mut threads = Vec::with_capacity(worker_count);
+    for (index, receiver) in receivers.into_iter().enumerate() {
+        let (runtime, listeners, crew) = (
+            Arc::clone(&runtime),
+            listener::share(&listeners, worker_count, index),
+            Arc::clone(&crew),
         );
-        let (sender, receiver) = mpsc::channel();
-        let (runtime, listeners, worker_wake) =
-            (Arc::clone(&runtime), listeners.clone(), Arc::clone(&wake));
         // The epoll instance is created on the worker's own thread: it never moves.
         let thread = std::thread::Builder::new()
             .name(format!("worker-{index}"))
             .spawn(
-                move || match Worker::new(runtime, listeners, worker_wake, receiver) {
+                move || match Worker::new(runtime, listeners, index, crew, receiver) {
                     Ok(worker) => worker.run(),
                     Err(error) => log::error(&format!("cannot start worker {index}: {error}")),
                 },
             )
             .map_err(|e| format!("cannot start worker: {e}"))?;
-        workers.push(WorkerHandle {
-            wake,
-            messages: sender,
-            thread,
-        });
+        threads.push(thread);
     }
+    given.announce_ready();
 
     // The configuration in force: its log files are the ones SIGUSR1 reopens.
     let mut current = runtime;
+    // A new binary started by SIGUSR2 and not serving yet, and until when it may take.
+    let mut upgrading: Option<(upgrade::Upgrade, Instant)> = None;
     loop {
-        let signal = signals.next().map_err(|e| format!("signals: {e}"))?;
-        if signal == sys::SIGUSR1 {
-            reopen_logs(&current);
-            continue;
-        }
-        if signal == sys::SIGHUP {
-            match reload(&config_path, &listeners, &acme) {
-                Ok((runtime, new_listeners)) => {
-                    let runtime = Arc::new(runtime);
-                    for worker in &workers {
-                        worker.send(Control::Reload(Arc::clone(&runtime), new_listeners.clone()));
+        let pending = upgrading.as_ref().map(|(u, until)| (&u.ready, *until));
+        match next_event(&signals, pending).map_err(|e| format!("signals: {e}"))? {
+            Event::Signal(sys::SIGUSR1) => reopen_logs(&current),
+            Event::Signal(sys::SIGHUP) => {
+                upgrade::notify("RELOADING=1");
+                match reload(&config_path, worker_count, &listeners, &acme) {
+                    Ok((runtime, new_listeners)) => {
+                        let runtime = Arc::new(runtime);
+                        for index in 0..worker_count {
+                            let share = listener::share(&new_listeners, worker_count, index);
+                            crew.send(index, Control::Reload(Arc::clone(&runtime), share));
+                        }
+                        listeners = new_listeners;
+                        current = runtime;
+                        log::notice("configuration reloaded");
                     }
-                    listeners = new_listeners;
-                    current = runtime;
-                    log::notice("configuration reloaded");
+                    Err(message) => log::error(&format!(
+                        "reload failed, keeping the old configuration: {message}"
+                    )),
                 }
-                Err(message) => log::error(&format!(
-                    "reload failed, keeping the old configuration: {message}"
-                )),
+                upgrade::notify("READY=1");
             }
-            continue;
+            Event::Signal(sys::SIGUSR2) if upgrading.is_some() => {
+                log::warn("binary upgrade already under way: SIGUSR2 ignored");
+            }
+            Event::Signal(sys::SIGUSR2) => match upgrade::start(&program, &listeners) {
+                Ok(started) => {
+                    log::notice(&format!(
+                        "binary upgrade: started pid {}",
+                        started.child.id()
+                    ));
+                    upgrading = Some((started, Instant::now() + upgrade::READY_WITHIN));
+                }
+                Err(error) => log::error(&format!("binary upgrade: cannot start: {error}")),
+            },
+            Event::Signal(_) => {
+                log::notice("shutting down");
+                break;
+            }
+            Event::Upgrade => {
+                let Some((mut started, _)) = upgrading.take() else {
+                    continue;
+                };
+                if upgrade::outcome(&started) {
+                    log::notice(&format!(
+                        "binary upgrade: pid {} is serving; finishing the requests in flight",
+                        started.child.id()
+                    ));
+                    // Left to run: when this process exits, it is re-parented.
+                    drop(started);
+                    break;
+                }
+                let status = started.child.wait();
+                log::error(&format!(
+                    "binary upgrade failed (the new server exited: {}); still serving",
+                    status.map_or_else(|e| e.to_string(), |s| s.to_string())
+                ));
+            }
+            Event::UpgradeTimedOut => {
+                if let Some((mut started, _)) = upgrading.take() {
+                    let _ = started.child.kill();
+                    let _ = started.child.wait();
+                    log::error(&format!(
+                        "binary upgrade failed (pid {} not serving within {:?}, killed); still \
+                         serving",
+                        started.child.id(),
+                        upgrade::READY_WITHIN
+                    ));
+                }
+            }
         }
-        log::notice("shutting down");
-        for worker in &workers {
-            worker.send(Control::Shutdown);
+    }
+    upgrade::notify("STOPPING=1");
+    for index in 0..worker_count {
+        crew.send(index, Control::Shutdown);
+    }
+    listeners.clear();
+    for thread in threads {
+        let _ = thread.join();
+    }
+    Ok(())
+}
+
+/// What the main thread wakes up for.
+enum Event {
+    Signal(i32),
+    /// The new server of a binary upgrade is serving, or gone.
+    Upgrade,
+    UpgradeTimedOut,
+}
+
+/// Waits for a signal, or for the new server of an upgrade (`pending`: its pipe and until
+/// when it may take).
+fn next_event(
+    signals: &sys::Signals,
+    pending: Option<(&rustix::fd::OwnedFd, Instant)>,
+) -> std::io::Result<Event> {
+    use rustix::event::{PollFd, PollFlags, poll};
+    let Some((ready, until)) = pending else {
+        return signals.next().map(Event::Signal);
+    };
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(Event::UpgradeTimedOut);
         }
-        listeners.clear();
-        for worker in workers {
-            let _ = worker.thread.join();
+        let timeout = rustix::time::Timespec {
+            tv_sec: left.as_secs() as i64,
+            tv_nsec: left.subsec_nanos().into(),
+        };
+        let mut fds = [
+            PollFd::from_borrowed_fd(signals.fd(), PollFlags::IN),
+            PollFd::new(ready, PollFlags::IN),
+        ];
+        match poll(&mut fds, Some(&timeout)) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(error) => return Err(error.into()),
         }
-        return Ok(());
+        if !fds[0].revents().is_empty() {
+            return signals.next().map(Event::Signal);
+        }
+        if !fds[1].revents().is_empty() {
+            return Ok(Event::Upgrade);
+        }
     }
 }
 
 /// The startup line of a bound address: `listening on http://ADDR` (or `https://`).
-fn listening(runtime: &Runtime, listener: &Listener) -> String {
+fn listening(runtime: &Runtime, listener: &Bound) -> String {
     let scheme = if runtime.tls_for(listener.local).is_some() {
         "https"
     } else {
@@ -236,17 +315,21 @@ fn reopen_logs(runtime: &Runtime) {
 
 fn reload(
     path: &std::path::Path,
-    current: &[Arc<Listener>],
+    workers: usize,
+    current: &[Bound],
     acme: &crate::acme::Service,
-) -> Result<(Runtime, Vec<Arc<Listener>>), String> {
+) -> Result<(Runtime, Vec<Bound>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
     for warning in &config.warnings {
         log::warn(&warning.to_string());
     }
-    let listeners = bind_all(&config, current)?;
+    let listeners = bind_all(&config, workers, current, &mut Inherited::default())?;
     let runtime = open_runtime(config, &listeners, acme)?;
     for listener in &listeners {
-        if !current.iter().any(|l| Arc::ptr_eq(l, listener)) {
+        listener::defer_accept(listener, runtime.deferral(listener.local));
+    }
+    for listener in &listeners {
+        if !current.iter().any(|l| l.configured == listener.configured) {
             log::announce(&listening(&runtime, listener));
         }
     }

@@ -3,7 +3,7 @@
 //! by SNI, protocols by ALPN), and the access log. Replaced whole (never mutated) on reload; an
 //! exchange keeps the configuration its request started with.
 
-use super::listener::Listener;
+use super::listener::Bound;
 use crate::acme::{self, Challenges};
 use crate::config::Config;
 use crate::handler::route::VirtualHosts;
@@ -12,6 +12,11 @@ use crate::transport::{self, AddressOptions, CertSource};
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a connection may wait in the kernel for its first bytes before `accept` sees it.
+/// One second: the kernel counts it in SYN-ACK retransmissions, the first of which is at 1 s.
+pub const DEFER_ACCEPT: Duration = Duration::from_secs(1);
 
 pub struct Runtime {
     /// Shared with the exchanges under way, which keep the one their request started with.
@@ -20,6 +25,8 @@ pub struct Runtime {
     routes: Vec<Address>,
     /// For each bound TLS address: its rustls configuration.
     tls: Vec<(SocketAddr, Arc<ServerConfig>)>,
+    /// The bound addresses whose connections start with a PROXY protocol header.
+    proxy_protocol: Vec<SocketAddr>,
     pub access_log: Option<Sink>,
     /// The ACME challenges to answer (HTTP-01), when some server has `acme_certificate`.
     pub acme: Option<Arc<Challenges>>,
@@ -62,7 +69,7 @@ impl Runtime {
     /// every address listed with `ssl` (`acme`: where the ACME certificates are).
     pub fn new(
         config: Config,
-        listeners: &[Arc<Listener>],
+        listeners: &[Bound],
         access_log: Option<Sink>,
         acme: &acme::Service,
     ) -> Result<Runtime, String> {
@@ -139,10 +146,21 @@ impl Runtime {
                 }
             })
             .collect();
+        let proxy_protocol = listeners
+            .iter()
+            .filter(|l| {
+                config
+                    .servers
+                    .iter()
+                    .any(|server| server.proxy_protocol.contains(&l.configured))
+            })
+            .map(|l| l.local)
+            .collect();
         Ok(Runtime {
             config: Arc::new(config),
             routes,
             tls,
+            proxy_protocol,
             access_log,
             acme: challenges,
         })
@@ -154,6 +172,24 @@ impl Runtime {
             .iter()
             .find(|(addr, _)| *addr == local)
             .map(|(_, config)| config)
+    }
+
+    /// How long the kernel holds a new connection to a bound address until its first bytes
+    /// arrive (`TCP_DEFER_ACCEPT`): [`DEFER_ACCEPT`] where the address's default server gives a
+    /// head at least twice that long to arrive, else none. The worker takes that wait off the
+    /// header timeout of a connection that arrives without bytes, so the timeout stays exact.
+    pub fn deferral(&self, local: SocketAddr) -> Duration {
+        let server = &self.config.servers[self.servers_for(local)[0]];
+        if server.settings.client_header_timeout >= 2 * DEFER_ACCEPT {
+            DEFER_ACCEPT
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Whether connections to a bound address start with a PROXY protocol header.
+    pub fn expects_proxy_header(&self, local: SocketAddr) -> bool {
+        self.proxy_protocol.contains(&local)
     }
 
     /// The servers of a bound address, the default first. A listener always has one: it was

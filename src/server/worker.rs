@@ -1,5 +1,11 @@
-//! One worker: a thread running one epoll loop over the shared listeners and its own
+//! One worker: a thread running one epoll loop over its listening sockets and its own
 //! connections. Nothing on the request path is shared with other workers.
+//!
+//! Connections reach a worker through its own `SO_REUSEPORT` sockets (the kernel spreads them
+//! by address hash) or a socket every worker shares. Either can leave one worker with far more
+//! connections than another (long-lived connections ending unevenly, or EPOLLEXCLUSIVE waking
+//! the same waiter each time), so a worker that accepts while it holds clearly more than the
+//! least loaded one hands the new connection to that one ([`Crew`]; [`placement`] decides).
 //!
 //! Each turn: wait for events (no longer than the next deadline), hand each event to its owner,
 //! drive the connections that yielded, fire due deadlines, write the batch's access-log lines.
@@ -11,18 +17,20 @@
 
 use super::listener::Listener;
 use super::runtime::Runtime;
-use crate::event::{Kind, Poller, Ready, Role, TimerKey, Timers, Token};
+use crate::event::{Kind, Poller, Ready, Role, Sharing, TimerKey, Timers, Token};
 use crate::local::Local;
 use crate::log;
-use crate::protocol::{Connection, Context, Drive};
+use crate::protocol::{Connection, Context, Drive, Waiting};
 use crate::transport::{TlsStream, Transport};
+use rustix::event::{EventfdFlags, eventfd};
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 use rustix::net::SocketFlags;
 use std::net::{SocketAddr, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::sync::mpsc::Receiver;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Most connections one worker holds; past it, accepting pauses.
@@ -39,13 +47,101 @@ const ORPHAN_POLL: Duration = Duration::from_millis(20);
 const ACCESS_LOG_FLUSH: usize = 64 * 1024;
 /// How long a shutdown waits for responses in flight.
 const GRACE: Duration = Duration::from_secs(10);
+/// How long a connection accepted just before a shutdown has to send its request.
+const FIRST_REQUEST_WHILE_DRAINING: Duration = Duration::from_secs(1);
 
-/// Messages from the main thread.
+/// Messages from the main thread (and, for [`Control::Adopt`], from other workers).
 pub enum Control {
-    /// Serve with a new configuration and listener set from now on.
-    Reload(Arc<Runtime>, Vec<Arc<Listener>>),
+    /// Serve with a new configuration and listening sockets from now on.
+    Reload(Arc<Runtime>, Vec<(Arc<Listener>, Sharing)>),
     /// Stop accepting, finish what is in flight, return.
     Shutdown,
+    /// Serve these connections, accepted by a busier worker.
+    Adopt(Vec<Accepted>),
+}
+
+/// A connection accepted but not yet served.
+pub struct Accepted {
+    fd: OwnedFd,
+    peer: SocketAddr,
+    /// The bound address of the listener that accepted it.
+    listen: SocketAddr,
+}
+
+/// The workers as they know each other: how many connections each holds, and the way to send
+/// each a message.
+pub struct Crew {
+    members: Vec<Member>,
+}
+
+/// Aligned to a cache line of its own: a worker's count changes with every connection, and
+/// the others only read it once per accept batch.
+#[repr(align(64))]
+struct Member {
+    /// Connections held, plus those handed to this worker and not yet adopted: the sender
+    /// counts them, so that a burst of handovers is seen at once by everyone.
+    load: AtomicUsize,
+    messages: Sender<Control>,
+    wake: OwnedFd,
+}
+
+impl Crew {
+    /// A crew of `count` workers, and the receiving end of each one's messages.
+    pub fn new(count: usize) -> std::io::Result<(Arc<Crew>, Vec<Receiver<Control>>)> {
+        let mut members = Vec::with_capacity(count);
+        let mut receivers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (sender, receiver) = mpsc::channel();
+            members.push(Member {
+                load: AtomicUsize::new(0),
+                messages: sender,
+                wake: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
+            });
+            receivers.push(receiver);
+        }
+        Ok((Arc::new(Crew { members }), receivers))
+    }
+
+    /// Sends `message` to worker `index` and wakes it.
+    pub fn send(&self, index: usize, message: Control) {
+        if let Some(member) = self.members.get(index)
+            && member.messages.send(message).is_ok()
+        {
+            let _ = rustix::io::write(&member.wake, &1u64.to_ne_bytes());
+        }
+    }
+
+    fn load(&self, index: usize) -> usize {
+        self.members[index].load.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, index: usize, delta: isize) {
+        let load = &self.members[index].load;
+        if delta >= 0 {
+            load.fetch_add(delta.unsigned_abs(), Ordering::Relaxed);
+        } else {
+            load.fetch_sub(delta.unsigned_abs(), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Connections a worker may hold beyond the least loaded one's before it hands new ones over:
+/// a few, plus an eighth (the spread of an address hash is about the square root of the count;
+/// a handover costs a message and a wake-up, so small differences are not worth one).
+fn slack(least: usize) -> usize {
+    8 + least / 8
+}
+
+/// Where a connection just accepted by worker `own` is served: here (None) or by the least
+/// loaded other worker, if `own`'s load exceeds that one's by more than [`slack`].
+fn placement(own: usize, loads: &[usize]) -> Option<usize> {
+    let held = *loads.get(own)?;
+    let (least, load) = loads
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index != own)
+        .min_by_key(|(_, load)| **load)?;
+    (held > load + slack(*load)).then_some(least)
 }
 
 /// Sends every panic's message, with its thread and location, to the error log.
@@ -70,10 +166,18 @@ struct Slot {
 
 pub struct Worker {
     poller: Poller,
-    control: Arc<OwnedFd>,
+    /// This worker's place in the crew.
+    index: usize,
+    crew: Arc<Crew>,
     messages: Receiver<Control>,
     runtime: Arc<Runtime>,
-    listeners: Vec<Arc<Listener>>,
+    listeners: Vec<(Arc<Listener>, Sharing)>,
+    /// Connections of the current accept batch going to each other worker.
+    handing: Vec<Vec<Accepted>>,
+    /// Connections of the current accept batch staying here (kept for its allocation).
+    arrived: Vec<Accepted>,
+    /// Loads of the crew, read at each accept batch and kept up to date through it.
+    loads: Vec<usize>,
     accepting: bool,
     accept_paused_until: Option<Instant>,
     slots: Vec<Slot>,
@@ -101,24 +205,30 @@ pub struct Worker {
 impl Worker {
     pub fn new(
         runtime: Arc<Runtime>,
-        listeners: Vec<Arc<Listener>>,
-        control: Arc<OwnedFd>,
+        listeners: Vec<(Arc<Listener>, Sharing)>,
+        index: usize,
+        crew: Arc<Crew>,
         messages: Receiver<Control>,
     ) -> std::io::Result<Worker> {
         let poller = Poller::new(256)?;
         let local = Local::default();
-        poller.add_readable(&*control, Token::new(Kind::Control, 0, 0))?;
+        poller.add_readable(&crew.members[index].wake, Token::new(Kind::Control, 0, 0))?;
         let cache_token = Token::new(Kind::FileCache, 0, 0);
         let cache_registered = local
             .files
             .register(|fd| poller.add_readable(fd, cache_token))
             .is_some_and(|r| r.is_ok());
+        let crew_size = crew.members.len();
         let mut worker = Worker {
             poller,
-            control,
+            index,
+            crew,
             messages,
             runtime,
             listeners,
+            handing: (0..crew_size).map(|_| Vec::new()).collect(),
+            arrived: Vec::new(),
+            loads: vec![0; crew_size],
             accepting: false,
             accept_paused_until: None,
             slots: Vec::new(),
@@ -146,10 +256,10 @@ impl Worker {
         if self.accepting == on {
             return;
         }
-        for (index, listener) in self.listeners.iter().enumerate() {
+        for (index, (listener, sharing)) in self.listeners.iter().enumerate() {
+            let token = Token::new(Kind::Listener, index as u32, 0);
             let result = if on {
-                self.poller
-                    .add_listener(&listener.fd, Token::new(Kind::Listener, index as u32, 0))
+                self.poller.add_listener(&listener.fd, token, *sharing)
             } else {
                 self.poller.delete(&listener.fd)
             };
@@ -277,13 +387,18 @@ impl Worker {
     }
 
     fn accept(&mut self, index: usize, now: Instant) {
-        let Some(listener) = self.listeners.get(index).cloned() else {
+        let Some((listener, _)) = self.listeners.get(index).cloned() else {
             return;
         };
+        let crew = Arc::clone(&self.crew);
+        for (i, load) in self.loads.iter_mut().enumerate() {
+            *load = crew.load(i);
+        }
+        let mut here = std::mem::take(&mut self.arrived);
         for _ in 0..ACCEPT_BATCH {
-            if self.live >= MAX_CONNECTIONS {
+            if self.live + here.len() >= MAX_CONNECTIONS {
                 self.pause_accepting(now);
-                return;
+                break;
             }
             match rustix::net::acceptfrom_with(
                 &listener.fd,
@@ -293,17 +408,55 @@ impl Worker {
                     let peer = peer
                         .and_then(|p| SocketAddr::try_from(p).ok())
                         .unwrap_or(listener.local);
-                    self.open(fd, peer, listener.local, now);
+                    let accepted = Accepted {
+                        fd,
+                        peer,
+                        listen: listener.local,
+                    };
+                    match placement(self.index, &self.loads) {
+                        None => {
+                            self.loads[self.index] += 1;
+                            crew.count(self.index, 1);
+                            here.push(accepted);
+                        }
+                        Some(other) => {
+                            self.loads[other] += 1;
+                            crew.count(other, 1);
+                            self.handing[other].push(accepted);
+                        }
+                    }
                 }
-                Err(Errno::AGAIN) => return,
+                Err(Errno::AGAIN) => break,
                 Err(Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM) => {
                     self.log_exhaustion(listener.local, now);
                     self.pause_accepting(now);
-                    return;
+                    break;
                 }
                 // The client gave up before we took it, or a transient error: not ours to stop on.
                 Err(_) => continue,
             }
+        }
+        for (other, connections) in self.handing.iter_mut().enumerate() {
+            if !connections.is_empty() {
+                crew.send(other, Control::Adopt(std::mem::take(connections)));
+            }
+        }
+        self.open_all(&mut here, now);
+        self.arrived = here;
+    }
+
+    /// Serves connections just accepted (here or by another worker), each driven at once
+    /// ([`Worker::try_open`]). They may have been sent after this batch began, hence after a
+    /// file change the batch's look at the file cache's inotify queue did not see: the cache
+    /// reads its queue again before its next look-up (one `read` per batch, when a file is
+    /// looked up), so a request that follows a change never gets the old file.
+    fn open_all(&mut self, connections: &mut Vec<Accepted>, now: Instant) {
+        if connections.is_empty() {
+            return;
+        }
+        self.local.files.begin_batch();
+        for accepted in connections.drain(..) {
+            self.open(accepted, now);
         }
     }
 
@@ -332,8 +485,23 @@ impl Worker {
         self.accept_paused_until = Some(now + ACCEPT_PAUSE);
     }
 
-    fn open(&mut self, fd: OwnedFd, peer: SocketAddr, listen: SocketAddr, now: Instant) {
-        let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+    /// Serves an accepted connection, already counted in this worker's load (by this worker
+    /// or by the one that handed it over); if it cannot be served, the count goes back.
+    fn open(&mut self, accepted: Accepted, now: Instant) {
+        if !self.try_open(accepted, now) {
+            self.crew.count(self.index, -1);
+        }
+    }
+
+    /// Whether the connection was taken (served at once, or registered).
+    ///
+    /// A new connection is driven at once, before it is registered in epoll: its request is
+    /// usually there already (always, with `TCP_DEFER_ACCEPT`), so a `Connection: close`
+    /// exchange often completes in the accept batch, with no `epoll_ctl` and no second turn of
+    /// the loop. Registering afterwards loses nothing: edge-triggered epoll reports the state
+    /// at registration.
+    fn try_open(&mut self, accepted: Accepted, now: Instant) -> bool {
+        let Accepted { fd, peer, listen } = accepted;
         let socket = TcpStream::from(fd);
         let slot = match self.free.pop() {
             Some(slot) => slot,
@@ -353,20 +521,45 @@ impl Worker {
                 Err(error) => {
                     log::error(&format!("TLS session: {error}"));
                     self.free.push(slot);
-                    return;
+                    return false;
                 }
             },
         };
-        let token = Token::new(Kind::Connection, slot, generation);
-        if let Err(error) = self.poller.add(transport.socket(), token) {
-            log::error(&format!("epoll_ctl: {error}"));
-            self.free.push(slot);
-            return;
-        }
-        let connection = Connection::new(transport, peer, listen, &self.runtime, now);
+        let mut connection = Connection::new(transport, peer, listen, &self.runtime, now);
+        // A new socket is writable, and readable if its request came: a read or write that
+        // finds otherwise says EAGAIN and clears the flag.
+        connection.ready(true, true, false, false);
         self.slots[slot as usize].connection = Some(Box::new(connection));
         self.live += 1;
+        self.drive(slot, now, None);
+        let entry = &mut self.slots[slot as usize];
+        if entry.generation != generation {
+            return true; // served and closed already
+        }
+        let Some(connection) = entry.connection.as_deref_mut() else {
+            return true;
+        };
+        let defer = self.runtime.deferral(listen);
+        if !defer.is_zero()
+            && connection.waiting() == Some(Waiting::FirstRequest)
+            && let Some(deadline) = connection.deadline_mut(crate::protocol::http1::SESSION)
+        {
+            // Accepted with nothing to read: the kernel held it for the deferral already,
+            // which counts towards its header timeout.
+            deadline.at = deadline.at.map(|d| d.checked_sub(defer).unwrap_or(d));
+        }
+        let token = Token::new(Kind::Connection, slot, generation);
+        let added = match connection.socket() {
+            Some(socket) => self.poller.add(socket, token),
+            None => Err(std::io::Error::other("connection closed")),
+        };
+        if let Err(error) = added {
+            log::error(&format!("epoll_ctl: {error}"));
+            self.close(slot);
+            return true;
+        }
         self.sync_timer(slot);
+        true
     }
 
     /// Drives one connection (or tells it the deadline of `timed_out`, a stream of it, passed)
@@ -465,6 +658,7 @@ impl Worker {
             entry.generation = entry.generation.wrapping_add(1) & Token::GENERATION_MASK;
             self.free.push(slot);
             self.live -= 1;
+            self.crew.count(self.index, -1);
             // Dropping the socket closes it, which also removes it from the epoll set. A panic
             // in a destructor must not end the worker; the fields after it are still dropped.
             if panic::catch_unwind(AssertUnwindSafe(|| drop(connection))).is_err() {
@@ -489,7 +683,7 @@ impl Worker {
 
     fn control(&mut self, now: Instant) {
         let mut counter = [0u8; 8];
-        let _ = rustix::io::read(&*self.control, &mut counter);
+        let _ = rustix::io::read(&self.crew.members[self.index].wake, &mut counter);
         while let Ok(message) = self.messages.try_recv() {
             match message {
                 Control::Reload(runtime, listeners) => {
@@ -503,6 +697,12 @@ impl Worker {
                     // whose address changed sends its GOAWAY), not at its next event.
                     self.drive_all_soon();
                 }
+                Control::Adopt(mut connections) => {
+                    // Even while draining: the client was accepted and waits for its answer
+                    // (the listening sockets may live on in a server that replaced this one,
+                    // so nothing tells it to go elsewhere).
+                    self.open_all(&mut connections, now);
+                }
                 Control::Shutdown => {
                     self.set_accepting(false);
                     // Our references go, so the sockets close once every worker has let go
@@ -510,20 +710,41 @@ impl Worker {
                     // refused at once instead of waiting in the backlog to be reset at exit.
                     self.listeners.clear();
                     self.draining_until = Some(now + GRACE);
-                    let idle: Vec<u32> = self
-                        .slots
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, s)| s.connection.as_ref().is_some_and(|c| c.is_idle()))
-                        .map(|(i, _)| i as u32)
-                        .collect();
-                    for slot in idle {
-                        self.close(slot);
-                    }
+                    self.close_waiting(now);
                     // The others learn of the shutdown now (an HTTP/2 one sends its GOAWAY).
                     self.drive_all_soon();
                 }
             }
+        }
+    }
+
+    /// At the start of a drain: keep-alive connections between requests close now (a client
+    /// sends a request on them at its own risk, and retries: RFC 9112 section 9.3.1); a
+    /// connection accepted just before has its request, probably on its way, read if it comes
+    /// within [`FIRST_REQUEST_WHILE_DRAINING`], so that nothing accepted is dropped unanswered.
+    fn close_waiting(&mut self, now: Instant) {
+        let mut idle = Vec::new();
+        for (slot, entry) in self.slots.iter_mut().enumerate() {
+            let Some(connection) = entry.connection.as_deref_mut() else {
+                continue;
+            };
+            match connection.waiting() {
+                Some(Waiting::NextRequest) => idle.push(slot as u32),
+                Some(Waiting::FirstRequest) => {
+                    let soon = now + FIRST_REQUEST_WHILE_DRAINING;
+                    if let Some(deadline) = connection.deadline_mut(crate::protocol::http1::SESSION)
+                    {
+                        deadline.at = Some(deadline.at.map_or(soon, |d| d.min(soon)));
+                    }
+                }
+                None => {}
+            }
+        }
+        for slot in idle {
+            self.close(slot);
+        }
+        for slot in 0..self.slots.len() as u32 {
+            self.sync_timer(slot);
         }
     }
 
@@ -546,5 +767,40 @@ impl Worker {
             log::error(&format!("access log: {error}"));
         }
         self.access_log.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_keeps_a_connection_while_it_is_within_the_slack_of_the_least_loaded() {
+        assert_eq!(placement(0, &[10, 4]), None);
+        assert_eq!(placement(0, &[12, 4]), None);
+        assert_eq!(placement(0, &[13, 4]), Some(1));
+        // Large counts: an eighth of the least loaded's count on top.
+        assert_eq!(placement(1, &[900, 1000]), None);
+        assert_eq!(placement(1, &[900, 1030]), Some(0));
+    }
+
+    #[test]
+    fn a_burst_of_connections_ends_within_the_slack() {
+        // What `accept` does with its copy of the loads: 60 connections arrive at worker 0.
+        let mut loads = [0, 0];
+        for _ in 0..60 {
+            let to = placement(0, &loads).unwrap_or(0);
+            loads[to] += 1;
+        }
+        assert_eq!(loads[0] + loads[1], 60);
+        assert!(loads[0] - loads[1] <= slack(loads[1]) + 1, "{loads:?}");
+    }
+
+    #[test]
+    fn the_least_loaded_of_several_gets_it_and_a_lone_worker_keeps_everything() {
+        assert_eq!(placement(0, &[100, 50, 20, 60]), Some(2));
+        assert_eq!(placement(3, &[100, 50, 20, 60]), Some(2));
+        assert_eq!(placement(0, &[100_000]), None);
+        assert_eq!(placement(5, &[1, 2]), None);
     }
 }

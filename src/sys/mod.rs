@@ -1,7 +1,9 @@
 //! The only `unsafe` code in the crate: signal handlers, which rustix does not wrap safely,
-//! replacing a shared descriptor in place ([`replace_fd`]), and reading onto the end of a
-//! buffer without zeroing it first ([`read_append`]). Everything else (epoll, sockets,
-//! sendfile, pipes, pidfds, inotify) goes through rustix's safe API.
+//! replacing a shared descriptor in place ([`replace_fd`]), reading onto the end of a buffer
+//! without zeroing it first ([`read_append`]), taking ownership of descriptors inherited at exec
+//! ([`inherited_fd`]) and handing some to a new program ([`keep_across_exec`]), and
+//! `TCP_DEFER_ACCEPT` ([`set_tcp_defer_accept`]). Everything else (epoll, sockets, sendfile,
+//! pipes, pidfds, inotify) goes through rustix's safe API.
 //!
 //! SIGHUP, SIGINT, SIGTERM and SIGUSR1 are caught by a handler that writes the signal's number into a
 //! pipe; the main thread reads the pipe. No thread blocks a signal, so the CGI scripts the
@@ -17,6 +19,67 @@ pub const SIGHUP: i32 = libc::SIGHUP;
 pub const SIGINT: i32 = libc::SIGINT;
 pub const SIGTERM: i32 = libc::SIGTERM;
 pub const SIGUSR1: i32 = libc::SIGUSR1;
+pub const SIGUSR2: i32 = libc::SIGUSR2;
+
+/// Sets `TCP_DEFER_ACCEPT` on a listening socket: a connection is handed to `accept` only once
+/// its first data has arrived (or about `seconds` later without); 0 turns it off. rustix does
+/// not wrap this option.
+pub fn set_tcp_defer_accept(fd: BorrowedFd<'_>, seconds: u32) -> io::Result<()> {
+    let value = libc::c_int::try_from(seconds).unwrap_or(libc::c_int::MAX);
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `value`, which lives across the
+    // call; the descriptor is borrowed, hence open.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Takes ownership of descriptor `raw`, inherited at exec (from systemd, or from the server
+/// this one replaces). Err when it is not open. Call once per number, at startup, before
+/// anything else of this process opens descriptors it could be confused with.
+pub fn inherited_fd(raw: i32) -> io::Result<OwnedFd> {
+    if raw < 3 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("descriptor {raw} is stdin, stdout or stderr"),
+        ));
+    }
+    // SAFETY: F_GETFD reads the descriptor's flags and touches no memory.
+    if unsafe { libc::fcntl(raw, libc::F_GETFD) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor is open (checked above) and was inherited, not opened by this
+    // process: nothing else here owns it. The caller takes each number once.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(raw) })
+}
+
+/// Makes the program `command` starts inherit `fds` (which stay close-on-exec here, so the CGI
+/// scripts the workers start never get them): their close-on-exec flag is cleared between fork
+/// and exec, in the child only.
+pub fn keep_across_exec(command: &mut std::process::Command, fds: Vec<i32>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only fcntl, which is async-signal-safe, runs between fork and exec; `fds` is
+    // moved into the closure and only read.
+    unsafe {
+        command.pre_exec(move || {
+            for &fd in &fds {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
 
 /// Makes `target` refer to the open file of `source` (`dup3`, close-on-exec), atomically: a
 /// concurrent write on `target` goes whole to the old file or whole to the new one. The old
@@ -102,6 +165,12 @@ impl Signals {
             read,
             _write: write,
         })
+    }
+
+    /// The descriptor that becomes readable when a signal arrived (for `poll`).
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        use rustix::fd::AsFd;
+        self.read.as_fd()
     }
 
     /// Waits for the next signal and returns its number.

@@ -9,6 +9,10 @@
 //! also available while rustls holds decrypted bytes, and queued ciphertext is flushed whenever
 //! the connection is driven ([`Transport::flush`]).
 //!
+//! A connection from a load balancer may start with a PROXY protocol header (`listen ...
+//! proxy_protocol`), before TLS on a TLS address: a preamble read here
+//! ([`Transport::read_proxy_header`]), byte-exact, so that what follows is untouched.
+//!
 //! The plain path makes the very system calls it always made; closing (TLS close_notify, the
 //! write side's shutdown) and lingering (reading what a client still sends after the last
 //! response, so that it sees the response rather than a reset) are here too.
@@ -22,10 +26,12 @@ pub use write::{Piece, Written};
 
 use crate::config::ClientAuth;
 use crate::handler::ClientCert;
+use crate::proxy_protocol;
 use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
+use rustix::net::{RecvFlags, recv};
 use std::io::{self, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 
 /// Size of the worker's scratch buffer: one read of a request body, or one record of a file.
@@ -56,6 +62,14 @@ enum Stream {
     Tls(Box<TlsStream>),
 }
 
+/// What a connection reads before its protocol (or TLS) begins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Preamble {
+    None,
+    /// A PROXY protocol header.
+    ProxyHeader,
+}
+
 /// A client connection's socket, its TLS session if any, and its readiness.
 pub struct Transport {
     stream: Stream,
@@ -63,6 +77,11 @@ pub struct Transport {
     writable: bool,
     /// The peer closed its side (or the socket failed): reads go on until they say so.
     hangup: bool,
+    preamble: Preamble,
+    /// Bytes written in the clear so far (where sendfile cuts the stream: `write`).
+    sent: u64,
+    /// The client's address as the connection's PROXY protocol header gave it.
+    proxied: Option<SocketAddr>,
 }
 
 impl Transport {
@@ -80,6 +99,97 @@ impl Transport {
             readable: false,
             writable: false,
             hangup: false,
+            preamble: Preamble::None,
+            sent: 0,
+            proxied: None,
+        }
+    }
+
+    /// The connection starts with a PROXY protocol header, to be read before anything else.
+    pub fn expect_proxy_header(&mut self) {
+        self.preamble = Preamble::ProxyHeader;
+    }
+
+    /// Whether the PROXY protocol header is still to be read.
+    pub fn awaits_proxy_header(&self) -> bool {
+        self.preamble == Preamble::ProxyHeader
+    }
+
+    /// The client's address as the connection's PROXY protocol header gave it (None without
+    /// one, or for a header that names none: a balancer's own health check).
+    pub fn proxied(&self) -> Option<SocketAddr> {
+        self.proxied
+    }
+
+    /// Reads the PROXY protocol header, and not one byte more: it is looked at with
+    /// `MSG_PEEK`, and only once complete is it read off the socket, exactly its length, so
+    /// what follows stays for HTTP or TLS. Ok(true): read (its source, if any, is
+    /// [`Transport::proxied`]); Ok(false): incomplete, `readable` cleared (the next bytes bring
+    /// a new edge). Err: the client closed first, or the bytes are no PROXY protocol header.
+    /// Either way, or once read, the preamble is over.
+    pub fn read_proxy_header(&mut self, scratch: &mut Scratch) -> io::Result<bool> {
+        match self.take_proxy_header(scratch)? {
+            Some(header) => {
+                if let proxy_protocol::Header::Proxied { source, .. } = header {
+                    self.proxied = Some(source);
+                }
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn take_proxy_header(
+        &mut self,
+        scratch: &mut Scratch,
+    ) -> io::Result<Option<proxy_protocol::Header>> {
+        if !self.readable {
+            return Ok(None);
+        }
+        let socket = match &self.stream {
+            Stream::Plain(socket) => socket,
+            Stream::Tls(tls) => &tls.socket,
+        };
+        let buf = scratch.take(proxy_protocol::MAX_HEADER);
+        let seen = match recv(socket, &mut *buf, RecvFlags::PEEK) {
+            Ok((n, _)) => n,
+            Err(Errno::AGAIN) => {
+                self.readable = false;
+                return Ok(None);
+            }
+            Err(e) => {
+                self.preamble = Preamble::None;
+                return Err(e.into());
+            }
+        };
+        let parsed = if seen == 0 {
+            Err(io::Error::from(io::ErrorKind::UnexpectedEof))
+        } else {
+            proxy_protocol::parse(&buf[..seen])
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+        };
+        match parsed {
+            Ok(Some((header, length))) => {
+                self.preamble = Preamble::None;
+                let (taken, _) = recv(socket, &mut buf[..length], RecvFlags::empty())?;
+                if taken != length {
+                    return Err(io::Error::other("PROXY protocol header read short"));
+                }
+                Ok(Some(header))
+            }
+            Ok(None) if self.hangup => {
+                self.preamble = Preamble::None;
+                Err(io::ErrorKind::UnexpectedEof.into())
+            }
+            Ok(None) => {
+                // Everything the socket holds has been seen: wait for more.
+                self.readable = false;
+                Ok(None)
+            }
+            Err(error) => {
+                self.preamble = Preamble::None;
+                Err(error)
+            }
         }
     }
 

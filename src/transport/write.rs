@@ -12,8 +12,9 @@ use std::fs::File;
 use std::io::{self, IoSlice, Write};
 use std::net::TcpStream;
 
-/// Most bytes one sendfile call is asked for, so one fast client cannot starve the others.
-const SENDFILE_CHUNK: usize = 1 << 20;
+/// Most bytes one sendfile call is asked for, so one fast client cannot starve the others; and
+/// the stream is cut at its multiples (see [`sendfile_size`]).
+const SENDFILE_CHUNK: u64 = 256 * 1024;
 
 /// Body bytes to write after the prefix.
 #[derive(Clone, Copy)]
@@ -50,14 +51,15 @@ impl Transport {
             Stream::Tls(tls) if !tls.plain_http => {
                 return write_tls(tls, prefix, piece, scratch, &mut self.writable);
             }
-            Stream::Tls(tls) => write_plain(&tls.socket, prefix, piece),
-            Stream::Plain(socket) => write_plain(socket, prefix, piece),
+            Stream::Tls(tls) => write_plain(&tls.socket, prefix, piece, self.sent),
+            Stream::Plain(socket) => write_plain(socket, prefix, piece, self.sent),
         };
         match result {
             Ok((written, full)) => {
                 if full {
                     self.writable = false;
                 }
+                self.sent += (written.prefix + written.body) as u64;
                 Ok(written)
             }
             Err(e) => {
@@ -70,8 +72,14 @@ impl Transport {
     }
 }
 
-/// One system call; `full`: the socket took less than it was offered.
-fn write_plain(socket: &TcpStream, prefix: &[u8], piece: Piece) -> io::Result<(Written, bool)> {
+/// One system call; `full`: the socket took less than it was offered. `sent`: the bytes the
+/// connection's stream carried before this call.
+fn write_plain(
+    socket: &TcpStream,
+    prefix: &[u8],
+    piece: Piece,
+    sent: u64,
+) -> io::Result<(Written, bool)> {
     let mut socket = socket;
     Ok(match piece {
         Piece::Bytes(body) if !prefix.is_empty() && !body.is_empty() => {
@@ -98,7 +106,7 @@ fn write_plain(socket: &TcpStream, prefix: &[u8], piece: Piece) -> io::Result<(W
         }
         Piece::File { file, offset, len } => {
             let mut position = offset;
-            let want = len.min(SENDFILE_CHUNK as u64) as usize;
+            let want = sendfile_size(sent, len);
             let n = rustix::fs::sendfile(socket, file, Some(&mut position), want)?;
             if n == 0 && want > 0 {
                 // The file shrank under us: the promised length can no longer be kept.
@@ -163,4 +171,37 @@ fn write_tls(
         prefix: from_prefix,
         body: taken - from_prefix,
     })
+}
+
+/// How much of the `left` bytes of a file one sendfile call asks for, when the connection's
+/// stream has carried `sent` bytes: up to the next multiple of [`SENDFILE_CHUNK`] of the stream,
+/// so the first call after a head of N bytes is a chunk minus N and every later one a whole
+/// chunk, as lighttpd does. Measured on loopback (bench/PROFILE.md, "Large files"): 256 KiB
+/// calls aligned this way move a 64 MiB file about 1.4x as fast as the same calls shifted by the
+/// head's length, and faster than 64 KiB or 1 MiB calls.
+fn sendfile_size(sent: u64, left: u64) -> usize {
+    let to_boundary = SENDFILE_CHUNK - sent % SENDFILE_CHUNK;
+    left.min(to_boundary) as usize
+}
+
+#[cfg(test)]
+mod sendfile_tests {
+    use super::*;
+
+    #[test]
+    fn sendfile_calls_end_at_chunk_multiples_of_the_stream() {
+        let chunk = SENDFILE_CHUNK;
+        // After a 257-byte head: the first call fills the chunk, the next ones are whole.
+        assert_eq!(sendfile_size(257, 64 << 20), (chunk - 257) as usize);
+        assert_eq!(sendfile_size(chunk, 64 << 20), chunk as usize);
+        assert_eq!(sendfile_size(5 * chunk, 64 << 20), chunk as usize);
+        // A short write leaves the rest of the chunk for the next call.
+        assert_eq!(
+            sendfile_size(chunk + 1000, 64 << 20),
+            (chunk - 1000) as usize
+        );
+        // Never more than what is left.
+        assert_eq!(sendfile_size(257, 10), 10);
+        assert_eq!(sendfile_size(0, 0), 0);
+    }
 }

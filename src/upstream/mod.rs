@@ -189,6 +189,9 @@ pub struct Upstream {
     wrote: bool,
     /// Bytes came after the end of the response (the backend cannot be trusted with another).
     trailing: bool,
+    /// A tunnel after a protocol switch: bytes pass both ways until either side closes, and
+    /// the read timeout is an idle timeout of both directions.
+    tunnel: bool,
     timeouts: Timeouts,
     last_read: Instant,
     last_write: Instant,
@@ -225,6 +228,7 @@ impl Upstream {
             input: Input::Open,
             wrote: false,
             trailing: false,
+            tunnel: false,
             timeouts,
             last_read: now,
             last_write: now,
@@ -537,6 +541,18 @@ impl Upstream {
         take
     }
 
+    /// The head switched protocols (`101`): from now on the connection is a tunnel. The
+    /// request went out whole; its input opens again for the client's bytes, which pass
+    /// through ([`Upstream::write_body`]) until [`Upstream::end_body`] (the client's end: the
+    /// backend's input is shut, if the codec says so). The body is the backend's bytes until
+    /// it closes.
+    pub fn open_tunnel(&mut self) {
+        if matches!(self.phase, Phase::Body) && self.input == Input::Closed && self.out.is_empty() {
+            self.input = Input::Open;
+            self.tunnel = true;
+        }
+    }
+
     /// The request body is complete.
     pub fn end_body(&mut self) {
         if self.input == Input::Open {
@@ -605,6 +621,10 @@ impl Upstream {
         };
         let phase = match self.phase {
             Phase::Connecting { since } => Some(since + self.timeouts.connect),
+            // A tunnel is idle when neither side sent anything.
+            Phase::Body if self.tunnel && !waiting => {
+                Some(self.last_read.max(self.last_write) + self.timeouts.read)
+            }
             Phase::Head | Phase::Body if !waiting => Some(self.last_read + self.timeouts.read),
             Phase::Ending { since } => Some(since + self.timeouts.exit_grace),
             _ => None,
@@ -633,6 +653,12 @@ impl Upstream {
                 Expiry::Handled
             }
             Phase::Body => {
+                if self.tunnel {
+                    log::info(&format!(
+                        "{}: tunnel idle for {:?}, closed",
+                        self.label, self.timeouts.read
+                    ));
+                }
                 self.phase = Phase::Done(Ending::Cut);
                 Expiry::Cut
             }
@@ -831,6 +857,71 @@ mod tests {
         let (body, end) = body_of(&mut poller, &mut upstream);
         assert_eq!(body, expected);
         assert!(matches!(end, Pull::End));
+    }
+
+    /// A head of one line; after a `101`, bytes pass both ways and the end of the request's
+    /// side shuts the backend's input (as the proxy's codec does for a WebSocket).
+    struct Switching {
+        switched: bool,
+    }
+
+    impl Codec for Switching {
+        fn head_limit(&self) -> usize {
+            64
+        }
+
+        fn parse_head(&mut self, input: &[u8]) -> Result<Option<(Head, usize)>, String> {
+            let parsed = Framed.parse_head(input)?;
+            self.switched = matches!(&parsed, Some((head, _)) if head.status == 101);
+            Ok(parsed)
+        }
+
+        fn closes_input_at_end(&self) -> bool {
+            self.switched
+        }
+    }
+
+    #[test]
+    fn after_a_protocol_switch_bytes_pass_both_ways_until_each_side_ends() {
+        let mut poller = Poller::new(8).unwrap();
+        let (mut upstream, mut backend) =
+            connected(Box::new(Switching { switched: false }), &poller);
+        // The request had no body: its end went out (the backend's input stays open).
+        upstream.end_body();
+        upstream.open_tunnel();
+        assert_eq!(upstream.write_body(b"early", Instant::now()), 5, "dropped");
+        backend.write_all(b"101\n\nfrom the backend").unwrap();
+        assert_eq!(head_of(&mut poller, &mut upstream).unwrap().status, 101);
+        upstream.open_tunnel();
+        let mut taken = 0;
+        for _ in 0..100 {
+            turn(&mut poller, &mut upstream);
+            taken += upstream.write_body(&b"to the backend"[taken..], Instant::now());
+            if taken == 14 {
+                break;
+            }
+        }
+        assert_eq!(taken, 14);
+        let mut body = Vec::new();
+        while let Pull::Bytes(bytes) = upstream.pull(usize::MAX) {
+            body.extend_from_slice(bytes);
+            let n = bytes.len();
+            upstream.consume(n);
+        }
+        assert_eq!(body, b"from the backend");
+        // Nothing waits for the client: the idle deadline runs, from the last byte either way.
+        let idle = upstream.deadline(false).unwrap();
+        assert!(idle > Instant::now() + TIMEOUTS.read - Duration::from_secs(1));
+        upstream.end_body();
+        let mut got = Vec::new();
+        backend.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"to the backend", "the input is shut after the bytes");
+        backend.write_all(b" and more").unwrap();
+        drop(backend);
+        let (body, end) = body_of(&mut poller, &mut upstream);
+        assert_eq!(body, b" and more");
+        assert!(matches!(end, Pull::End));
+        assert!(upstream.into_reusable().is_none());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`proc`]: /proc readings (descriptors, memory, CPU, children) and polling.
 //! - [`data`]: pseudo-random test data and byte strings for assertion messages.
 //! - [`tls`]: certificates made at test time (rcgen) and their SPKI pins.
+//! - [`load`]: a bounded load of client threads for restart tests, with every failure recorded.
 //! - [`pebble`]: the ACME test CA and its DNS server, and an HTTPS client that verifies.
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
@@ -30,6 +31,7 @@ pub mod fastcgi;
 pub mod h2;
 pub mod hostile;
 pub mod http;
+pub mod load;
 pub mod pebble;
 pub mod proc;
 pub mod server;

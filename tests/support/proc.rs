@@ -169,3 +169,108 @@ pub fn read_pid_file(path: &Path) -> i32 {
     });
     pid.unwrap_or_else(|| panic!("no pid in {}", path.display()))
 }
+
+/// The client connections each worker of `pid` holds in its epoll set: for each epoll
+/// instance of the process (one per worker), the remote ports of the connected TCP sockets
+/// registered in it (listening sockets, pipes and eventfds left out). Read from
+/// `/proc/PID/fdinfo` (the `tfd:` lines of an epoll descriptor) and `/proc/net/tcp{,6}`.
+pub fn connections_per_worker(pid: i32) -> Vec<Vec<u16>> {
+    let connected = connected_sockets();
+    let mut workers = Vec::new();
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return workers;
+    };
+    for entry in entries.flatten() {
+        let is_epoll = fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().contains("eventpoll"));
+        if !is_epoll {
+            continue;
+        }
+        let fd = entry.file_name().to_string_lossy().to_string();
+        let Ok(info) = fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}")) else {
+            continue;
+        };
+        let mut ports = Vec::new();
+        for line in info.lines() {
+            let Some(target) = line
+                .strip_prefix("tfd:")
+                .and_then(|rest| rest.split_whitespace().next())
+            else {
+                continue;
+            };
+            let inode = fs::read_link(format!("/proc/{pid}/fd/{target}"))
+                .ok()
+                .and_then(|link| {
+                    let link = link.to_string_lossy().to_string();
+                    link.strip_prefix("socket:[")?
+                        .strip_suffix(']')?
+                        .parse::<u64>()
+                        .ok()
+                });
+            if let Some(port) = inode.and_then(|inode| connected.get(&inode)) {
+                ports.push(*port);
+            }
+        }
+        workers.push(ports);
+    }
+    workers
+}
+
+/// Established TCP sockets of this network namespace: inode → remote port.
+fn connected_sockets() -> std::collections::HashMap<u64, u16> {
+    let mut out = std::collections::HashMap::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // State 01: ESTABLISHED.
+            if fields.len() < 10 || fields[3] != "01" {
+                continue;
+            }
+            let port = fields[2]
+                .rsplit_once(':')
+                .and_then(|(_, p)| u16::from_str_radix(p, 16).ok());
+            if let (Some(port), Ok(inode)) = (port, fields[9].parse::<u64>()) {
+                out.insert(inode, port);
+            }
+        }
+    }
+    out
+}
+
+/// User + system CPU ticks of each thread of `pid` whose name starts with `prefix`
+/// (`worker-`), from `/proc/PID/task/*/stat`.
+pub fn thread_cpu_ticks(pid: i32, prefix: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let tid = entry.file_name().to_string_lossy().to_string();
+        let name = fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm")).unwrap_or_default();
+        let name = name.trim().to_string();
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = fields
+            .get(11)
+            .and_then(|u| u.parse::<u64>().ok())
+            .unwrap_or(0)
+            + fields
+                .get(12)
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(0);
+        out.push((name, ticks));
+    }
+    out.sort();
+    out
+}

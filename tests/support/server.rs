@@ -157,17 +157,31 @@ impl Server {
         config: &str,
         adjust: impl FnOnce(&mut Command),
     ) -> Result<Server, Failed> {
+        Server::try_launch_command(dir, config, |config_path| {
+            let mut command = Command::new(binary());
+            command.arg(config_path);
+            adjust(&mut command);
+            command
+        })
+    }
+
+    /// Like [`Server::try_launch`], with the command made by `command` from the config path
+    /// (another program file, a wrapper that execs webserv); it runs in `dir`, stdin and stdout
+    /// closed, stderr read as the server's.
+    pub fn try_launch_command(
+        dir: TempDir,
+        config: &str,
+        command: impl FnOnce(&Path) -> Command,
+    ) -> Result<Server, Failed> {
         let config_path = dir.write("webserv.conf", config.as_bytes());
         let expected = listen_addresses(config).len();
         let started = Instant::now();
-        let mut command = Command::new(binary());
+        let mut command = command(&config_path);
         command
-            .arg(&config_path)
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        adjust(&mut command);
         let mut child = command.spawn().expect("spawn webserv");
 
         let stderr_pipe = child.stderr.take().expect("stderr pipe");

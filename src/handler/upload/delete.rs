@@ -21,6 +21,7 @@ use std::path::{Component, Path};
 pub fn delete(request: &Request, site: &Site) -> Response {
     match remove(site, &request.path) {
         Ok(()) => Response::new(204, Body::Empty),
+        Err(503) => super::super::unavailable(site),
         Err(status) => super::super::error(status, site),
     }
 }
@@ -53,6 +54,18 @@ fn remove(site: &Site, path: &str) -> Result<(), u16> {
     let name = relative.file_name().ok_or(403u16)?;
     let parent = relative.parent().unwrap_or(Path::new(""));
 
+    // The server's own failures (5xx) are logged with their cause.
+    let status_of = |errno: Errno| {
+        let status = status_of(errno);
+        if status >= 500 {
+            crate::log::error(&format!(
+                "DELETE \"{}\" failed: {}",
+                file.display(),
+                std::io::Error::from(errno)
+            ));
+        }
+        status
+    };
     let root = rustix::fs::open(base, directory_flags(), Mode::empty()).map_err(status_of)?;
     let dir = open_beneath(root, parent).map_err(status_of)?;
     let stat = rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(status_of)?;
@@ -122,6 +135,7 @@ fn status_of(errno: Errno) -> u16 {
         | Errno::ISDIR
         | Errno::BUSY
         | Errno::ROFS => 403,
+        Errno::MFILE | Errno::NFILE | Errno::NOMEM => 503,
         _ => 500,
     }
 }

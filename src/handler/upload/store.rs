@@ -161,10 +161,12 @@ pub fn next_number() -> u64 {
 
 /// The status for a failed write or rename in the store: out of space, over quota or over the
 /// file system's file size is 507 Insufficient Storage (RFC 4918); a name taken by a directory
-/// is 409 Conflict; anything else is the server's fault, 500.
+/// is 409 Conflict; out of descriptors or memory is 503 (try again soon); anything else is the
+/// server's fault, 500.
 pub fn status_of(error: &io::Error) -> u16 {
     match error.raw_os_error() {
         Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => 507,
+        _ if crate::handler::out_of_resources(error) => 503,
         Some(libc::EISDIR | libc::ENOTEMPTY | libc::EEXIST) => 409,
         _ => 500,
     }
@@ -308,6 +310,7 @@ mod tests {
             assert_eq!(status_of(&io::Error::from_raw_os_error(errno)), 507);
         }
         assert_eq!(status_of(&io::Error::from_raw_os_error(libc::EIO)), 500);
+        assert_eq!(status_of(&io::Error::from_raw_os_error(libc::EMFILE)), 503);
         assert_eq!(status_of(&io::Error::from_raw_os_error(libc::EACCES)), 500);
     }
 }

@@ -1,5 +1,6 @@
 //! A request body as it arrives on an HTTP/1 connection: delimited by Content-Length or
-//! chunked (RFC 9112 §6), counted against the limit, and handed to the exchange's sink, which
+//! chunked (RFC 9112 §6), counted against the limit (or, after a protocol switch, the client's
+//! side of a tunnel: every byte until its end of stream), and handed to the exchange's sink, which
 //! may take fewer bytes than offered (backpressure): what it leaves stays in the connection's
 //! input, and no more is read meanwhile.
 
@@ -8,8 +9,14 @@ use crate::http::chunked::{ChunkedDecoder, Decoded};
 use crate::http::request::Framing;
 
 enum Decoder {
-    Length { remaining: u64 },
+    Length {
+        remaining: u64,
+    },
     Chunked(ChunkedDecoder),
+    /// A tunnel after a protocol switch: every byte, until the client's end of stream.
+    Tunnel {
+        ended: bool,
+    },
 }
 
 /// Why the body cannot be taken.
@@ -55,12 +62,36 @@ impl Incoming {
         }
     }
 
+    /// The client's bytes after a protocol switch (`101`), unframed and unlimited, up to its
+    /// end of stream ([`Incoming::end_of_input`]).
+    pub fn tunnel() -> Incoming {
+        Incoming {
+            decoder: Decoder::Tunnel { ended: false },
+            pending: 0,
+            received: 0,
+        }
+    }
+
+    /// Whether this is a tunnel's input.
+    pub fn is_tunnel(&self) -> bool {
+        matches!(self.decoder, Decoder::Tunnel { .. })
+    }
+
+    /// The client's end of stream: a tunnel's input is complete once what came before it is
+    /// taken. (A framed body cut short is not complete: this changes nothing for it.)
+    pub fn end_of_input(&mut self) {
+        if let Decoder::Tunnel { ended } = &mut self.decoder {
+            *ended = true;
+        }
+    }
+
     /// Whether the whole body has been decoded and taken.
     pub fn is_complete(&self) -> bool {
         self.pending == 0
             && match &self.decoder {
                 Decoder::Length { remaining } => *remaining == 0,
                 Decoder::Chunked(decoder) => decoder.is_done(),
+                Decoder::Tunnel { ended } => *ended,
             }
     }
 
@@ -90,6 +121,11 @@ impl Incoming {
                 return Ok(Fed::NeedMore);
             }
             let (used, data) = match &mut self.decoder {
+                Decoder::Tunnel { .. } => {
+                    // Passed on as it comes: no framing, and no limit (it is not a body).
+                    self.pending = input.len();
+                    continue;
+                }
                 Decoder::Length { remaining } => {
                     let take = (*remaining).min(input.len() as u64) as usize;
                     *remaining -= take as u64;
@@ -112,7 +148,7 @@ impl Incoming {
             };
             let announced = match &self.decoder {
                 Decoder::Chunked(decoder) => decoder.announced(),
-                Decoder::Length { .. } => 0,
+                Decoder::Length { .. } | Decoder::Tunnel { .. } => 0,
             };
             self.received += data.len() as u64;
             let limit = exchange.body_limit();
@@ -122,7 +158,7 @@ impl Incoming {
             // The data now starts the input: framing before it goes, framing after it is
             // dropped once the data is taken.
             match &self.decoder {
-                Decoder::Length { .. } => self.pending = data.len(),
+                Decoder::Length { .. } | Decoder::Tunnel { .. } => self.pending = data.len(),
                 Decoder::Chunked(_) => {
                     let len = data.len();
                     if len > 0 {

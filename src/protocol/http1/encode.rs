@@ -55,24 +55,28 @@ pub enum Ended {
 /// the connection persists.
 ///
 /// - No body for 1xx, 204, 304; a HEAD gets the head (with the length a GET would have had).
+/// - After a `101 Switching Protocols` (a proxied WebSocket) the tunnel's bytes go unframed
+///   until the connection closes (`Connection: upgrade`; it never persists).
 /// - A known length is sent as Content-Length; otherwise HTTP/1.1 gets chunked, and HTTP/1.0
 ///   a body delimited by the close (so that connection cannot persist).
 /// - The connection persists when the client asked for it, the answer did not ask to close
 ///   (an unread request body), and the server is not draining.
 fn decide(facts: Facts, head: &Head, draining: bool) -> (response::Framing, Delimit, Persistence) {
     let (field, delimit) = match head.length {
+        // A protocol switch: what follows is the new protocol's, until the connection closes.
+        _ if head.status == 101 => (response::Framing::None, Delimit::Close),
         _ if !status_has_body(head.status) => (response::Framing::None, Delimit::Omitted),
         Some(length) => (response::Framing::Length(length), Delimit::Length(length)),
         None if facts.minor_version >= 1 => (response::Framing::Chunked, Delimit::Chunked(0)),
         None => (response::Framing::None, Delimit::Close),
     };
-    let close_delimited = head.length.is_none() && facts.minor_version == 0;
+    let close_delimited = (head.length.is_none() && facts.minor_version == 0) || head.status == 101;
     let persistence = if facts.keep_alive && !head.close && !draining && !close_delimited {
         Persistence::KeepAlive
     } else {
         Persistence::Close
     };
-    let delimit = if facts.head_only {
+    let delimit = if facts.head_only && head.status != 101 {
         Delimit::Omitted
     } else {
         delimit
@@ -529,6 +533,27 @@ mod tests {
         assert!(!wire.contains("Transfer-Encoding") && !wire.contains("Content-Length"));
         assert!(wire.contains("Connection: close\r\n"));
         assert_eq!(body_of(&wire), "xyz");
+        assert_eq!((ended, persistence), (Ended::Complete, Persistence::Close));
+    }
+
+    #[test]
+    fn a_protocol_switch_is_followed_by_unframed_bytes_until_the_close() {
+        let mut switch = head(101, None);
+        switch
+            .headers
+            .push(("Upgrade".into(), "websocket".to_string().into()));
+        let (wire, ended, persistence) = encode(
+            &switch,
+            HTTP11,
+            &mut Script::new(&[b"frame 1", b"frame 2"], false),
+        );
+        assert!(
+            wire.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+            "{wire}"
+        );
+        assert!(wire.contains("Upgrade: websocket\r\nConnection: upgrade\r\n\r\n"));
+        assert!(!wire.contains("Transfer-Encoding") && !wire.contains("Content-Length"));
+        assert_eq!(body_of(&wire), "frame 1frame 2");
         assert_eq!((ended, persistence), (Ended::Complete, Persistence::Close));
     }
 

@@ -11,6 +11,10 @@
 //! the request body is decoded ([`body`]) into the exchange's sink while the answer is pulled
 //! from it and framed ([`encode`]: Content-Length, chunked or close-delimited; one keep-alive
 //! decision). The session never learns what produced the answer: a file, a page, a script.
+//! An answer that switches protocols (`101`, a proxied WebSocket) makes the rest of the
+//! connection a tunnel through the exchange: the client's bytes go in as an unframed "body"
+//! until its end of stream, the backend's come out unframed until its end; then the connection
+//! closes.
 //! `Linger` reads what a client still sends after a final response so that it sees the response
 //! rather than a reset (not needed, and skipped, when the request was read whole and nothing
 //! more is readable); over TLS, `Closing` first sends the close_notify alert.
@@ -119,6 +123,9 @@ struct Active {
     out: Encoder,
     /// The answer is out: what is left of the body is read and dropped.
     answered: bool,
+    /// The answer switched protocols (`101`): the connection is a tunnel through the exchange
+    /// until either side closes.
+    tunnel: bool,
     /// When the client last took bytes, or body bytes last came.
     last_sent: Instant,
     last_received: Instant,
@@ -126,9 +133,22 @@ struct Active {
     deadline: Deadline,
 }
 
+/// What a connection with no request under way waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Its first request (or, behind `proxy_protocol`, its PROXY header): just accepted.
+    FirstRequest,
+    /// The next request on a keep-alive connection.
+    NextRequest,
+}
+
 pub struct Session {
     transport: Transport,
+    /// The address the connection comes from.
     peer: SocketAddr,
+    /// Whom the current request is attributed to (access log, CGI, access rules): `peer`, or
+    /// the address a trusted proxy gave (`set_real_ip_from`, `real_ip_header`).
+    client: SocketAddr,
     /// The bound address of the listener that accepted it (picks the virtual servers).
     listen: SocketAddr,
     /// Received bytes not consumed yet.
@@ -150,9 +170,14 @@ impl Session {
         now: Instant,
     ) -> Session {
         let timeouts = Timeouts::of(settings);
+        let client = match transport.proxied() {
+            Some(_) => settings.real_ip.client(peer, transport.proxied(), &[]),
+            None => peer,
+        };
         Session {
             transport,
             peer,
+            client,
             listen,
             input: Vec::new(),
             head_checked: 0,
@@ -187,10 +212,15 @@ impl Session {
         }
     }
 
-    /// Whether the connection waits for a request with nothing of it received yet (new, or
-    /// between keep-alive requests).
-    pub fn is_idle(&self) -> bool {
-        matches!(self.state, State::Head { .. }) && self.input.is_empty()
+    /// What the connection waits for, when it waits for a request of which nothing has
+    /// arrived yet: None while a request is under way.
+    pub fn waiting(&self) -> Option<Waiting> {
+        match self.state {
+            State::Head { .. } if !self.input.is_empty() => None,
+            State::Head { idle: true } => Some(Waiting::NextRequest),
+            State::Head { idle: false } => Some(Waiting::FirstRequest),
+            _ => None,
+        }
     }
 
     /// The deadline of `stream` (0: the session's, 1: its exchange's).
@@ -328,7 +358,7 @@ impl Session {
                 if self.transport.is_tls() && log::enabled(crate::config::LogLevel::Info) {
                     log::info(&format!(
                         "client {}: TLS: {error}, connection closed",
-                        self.peer
+                        self.client
                     ));
                 }
                 (State::Closed, Flow::Continue)
@@ -357,15 +387,18 @@ impl Session {
         if self.input.is_empty() {
             return self.read_fresh_head(idle, ctx);
         }
-        // Heads are small: read them in small pieces, up to the head limit.
+        // The rest of a head is read through the scratch buffer and only what came is kept: a
+        // partial head holds as many bytes as it has (a client trickling one, slowloris, costs
+        // what it sent), up to the head limit.
         let room = INPUT_LIMIT.min(self.input.len() + READ_CHUNK) - self.input.len();
-        match self
-            .transport
-            .read_into(&mut self.input, room, &mut ctx.local.scratch)
-        {
+        let buf = ctx.local.scratch.take(room);
+        match self.transport.read(buf) {
             Ok(0) => self.head_input_ended(),
-            // `input` already held part of this head, so its deadline is running.
-            Ok(_) => (State::Head { idle: false }, Flow::Continue),
+            Ok(n) => {
+                self.input.extend_from_slice(&buf[..n]);
+                // `input` already held part of this head, so its deadline is running.
+                (State::Head { idle: false }, Flow::Continue)
+            }
             Err(e) => self.head_read_failed(e, idle, ctx),
         }
     }
@@ -382,7 +415,16 @@ impl Session {
     /// A complete head arrived: start its exchange.
     fn start(&mut self, request: Request, ctx: &mut Context) -> State {
         let route = self.route(Some(&request), ctx);
-        self.timeouts = Timeouts::of(route.site().settings);
+        let site = route.site();
+        self.timeouts = Timeouts::of(site.settings);
+        // Behind a trusted proxy, the request's client is the one it names (nginx's realip).
+        let real_ip = &site.settings.real_ip;
+        self.client = if real_ip.is_active() {
+            real_ip.client(self.peer, self.transport.proxied(), &request.headers)
+        } else {
+            self.peer
+        };
+        drop(site);
         let facts = Facts {
             minor_version: u8::from(request.version != Version::Http10),
             keep_alive: request.keep_alive,
@@ -398,7 +440,7 @@ impl Session {
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let origin = Origin {
-            peer: self.peer,
+            peer: self.client,
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
@@ -413,6 +455,7 @@ impl Session {
             head_close: false,
             silent: false,
             answered: false,
+            tunnel: false,
             out: Encoder::new(),
             last_sent: ctx.now,
             last_received: ctx.now,
@@ -458,6 +501,13 @@ impl Session {
                     active.abandoned = true;
                 }
                 active.head_close = head.close;
+                if head.status == 101 && active.exchange.wants_body() {
+                    // What the client sends from now on (and what it sent already) is the
+                    // tunnel's, whatever the request's framing said.
+                    active.incoming = Some(Incoming::tunnel());
+                    active.abandoned = false;
+                    active.tunnel = true;
+                }
                 active
                     .out
                     .start(&head, active.facts, ctx.date, ctx.draining);
@@ -475,7 +525,7 @@ impl Session {
         if log::enabled(crate::config::LogLevel::Info) {
             log::info(&format!(
                 "client {}: {status} {}, connection closed",
-                self.peer,
+                self.client,
                 handler::pages::reason(status)
             ));
         }
@@ -508,7 +558,7 @@ impl Session {
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
         let origin = Origin {
-            peer: self.peer,
+            peer: self.client,
             listen: self.listen,
             tls: self.transport.is_tls(),
             local: &local,
@@ -527,6 +577,7 @@ impl Session {
             head_close: false,
             silent: false,
             answered: false,
+            tunnel: false,
             out: Encoder::new(),
             last_sent: ctx.now,
             last_received: ctx.now,
@@ -657,6 +708,7 @@ impl Session {
             };
             (limit.saturating_sub(self.input.len()), empty_enough)
         } else if active.incoming.is_none()
+            && !active.tunnel
             && active.exchange.watches_client()
             && !self.transport.sent_close_notify()
         {
@@ -673,6 +725,13 @@ impl Session {
                 room.min(BODY_CHUNK),
                 &mut ctx.local.scratch,
             ) {
+                // The end of a tunnel's client side: passed on once what came before it is.
+                Ok(0) if active.incoming.as_ref().is_some_and(Incoming::is_tunnel) => {
+                    if let Some(incoming) = &mut active.incoming {
+                        incoming.end_of_input();
+                    }
+                    progress = true;
+                }
                 // The client went away.
                 Ok(0) => return Err(()),
                 Ok(_) => {
@@ -719,7 +778,7 @@ impl Session {
             let entry = active.exchange.log_entry();
             log::append_access(
                 out,
-                self.peer,
+                self.client,
                 ctx.log_time,
                 &entry,
                 active.out.body_bytes(),

@@ -1,8 +1,10 @@
 //! What one worker thread owns and lends, explicitly, to everything it drives: the scratch
-//! buffer reads land in, the file cache, the table of CGI processes, and the reverse proxy's
-//! balancer state. No thread-local state: a connection (and the exchange it serves) reaches
-//! these only through the `&mut Local` its worker passes down with each call.
+//! buffer reads land in, the file cache, the table of CGI processes, the balancer and pool of
+//! the backends (the proxy's and FastCGI's) and FastCGI's bounds on them. No thread-local
+//! state: a connection (and the exchange it serves) reaches these only through the `&mut Local`
+//! its worker passes down with each call.
 
+use crate::fastcgi::pool::Bounds;
 use crate::handler::file_cache::FileCache;
 use crate::proxy::pass::ProxyWorker;
 use crate::transport::Scratch;
@@ -15,4 +17,7 @@ pub struct Local {
     pub processes: Processes,
     /// The reverse proxy's balancer state.
     pub proxy: ProxyWorker,
+    /// FastCGI's bounds on the connections kept open to its applications (the idle ones are in
+    /// the proxy's pool).
+    pub fastcgi: Bounds,
 }

@@ -5,6 +5,7 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use support::fastcgi::{self, Listen};
 use support::{Server, TempDir, clean_exec, run_cli};
 
 fn examples_dir() -> PathBuf {
@@ -61,8 +62,10 @@ fn every_example_configuration_passes_the_check() {
     checked.sort();
     for name in [
         "acme-site.conf",
+        "php-fpm-site.conf",
         "php-site.conf",
         "reverse-proxy.conf",
+        "single-page-app.conf",
         "static-site.conf",
         "upload-server.conf",
         "virtual-hosts.conf",
@@ -84,6 +87,24 @@ fn serve_example(name: &str) -> Server {
         .replace("../www", &www.display().to_string())
         .replace("access_log stdout;", "access_log off;");
     assert!(config.contains("listen 127.0.0.1:0;"), "{name}");
+    Server::launch(TempDir::new(), &config, clean_exec)
+}
+
+/// Serves `examples/NAME` on port 0 with its document root `root` (relative to `examples/`)
+/// made absolute and each `(from, to)` of `replace` applied.
+fn serve_example_at(name: &str, root: &str, replace: &[(&str, String)]) -> Server {
+    let mut config = fs::read_to_string(examples_dir().join(name))
+        .unwrap()
+        .replace("listen 127.0.0.1:8080;", "listen 127.0.0.1:0;")
+        .replace("access_log stdout;", "access_log off;")
+        .replace(
+            &format!("root {root};"),
+            &format!("root {};", examples_dir().join(root).display()),
+        );
+    for (from, to) in replace {
+        assert!(config.contains(from), "{name}: {from}");
+        config = config.replace(from, to);
+    }
     Server::launch(TempDir::new(), &config, clean_exec)
 }
 
@@ -142,6 +163,84 @@ fn the_virtual_hosts_example_routes_by_host_and_redirects_www() {
     let www = get(&server, "www.example.test", "/a?b=1");
     assert_eq!(www.status, 301);
     assert_eq!(www.header("location"), Some("http://example.test/a?b=1"));
+}
+
+#[test]
+fn the_php_fpm_example_runs_its_front_controller_on_php_fpm() {
+    let mut fpm = fastcgi::php_fpm(Listen::UnixSocket, 2, &[]);
+    let server = serve_example_at(
+        "php-fpm-site.conf",
+        "php-app/public",
+        &[("unix:/run/php/php8.2-fpm.sock", fpm.address.to_config())],
+    );
+    let home = get(&server, "localhost", "/");
+    assert_eq!(home.status, 200, "{}", home.text());
+    assert!(home.text().contains("A PHP application on php-fpm"));
+    assert_eq!(home.header("x-content-type-options"), Some("nosniff"));
+    let hello = get(&server, "localhost", "/hello/ann");
+    assert_eq!(
+        (hello.status, hello.text().as_str()),
+        (200, "Hello, ann!\n")
+    );
+    let signed = server.request(
+        "POST /guestbook HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\nname=Bo",
+    );
+    assert_eq!(
+        (signed.status, signed.text().as_str()),
+        (201, "Signed by Bo\n")
+    );
+    let unsigned = server.request(
+        "POST /guestbook HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5\r\n\r\nname=",
+    );
+    assert_eq!(unsigned.status, 422);
+    let nothing = get(&server, "localhost", "/no/such/page");
+    assert_eq!(nothing.status, 404);
+    assert!(nothing.text().contains("No route for /no/such/page"));
+    // The code it includes is outside the root: the application answers, not the file.
+    assert!(
+        !get(&server, "localhost", "/src/routes.php")
+            .text()
+            .contains("function route")
+    );
+    let css = get(&server, "localhost", "/assets/site.css");
+    assert_eq!(css.header("cache-control"), Some("max-age=604800"));
+    assert_eq!(get(&server, "localhost", "/assets/missing.css").status, 404);
+    // An upload is served as it is, never run; dot files are hidden.
+    let upload = get(&server, "localhost", "/uploads/avatar.jpg");
+    assert!(upload.text().starts_with("<?php"));
+    assert_eq!(
+        get(&server, "localhost", "/uploads/avatar.jpg/x.php").status,
+        404
+    );
+    assert_eq!(get(&server, "localhost", "/.env").status, 404);
+    // php-fpm gone: the site's own page, with the gateway's status.
+    fpm.kill();
+    let down = get(&server, "localhost", "/hello/ann");
+    assert_eq!(down.status, 502);
+    assert!(down.text().contains("The application is unavailable"));
+}
+
+#[test]
+fn the_single_page_app_example_serves_its_shell_for_client_routes_only() {
+    let server = serve_example_at("single-page-app.conf", "spa", &[]);
+    for path in ["/", "/settings/profile", "/settings", "/index.html"] {
+        let r = get(&server, "localhost", path);
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.text().contains("Loading the app shell"), "{path}");
+    }
+    assert_eq!(
+        get(&server, "localhost", "/index.html").header("cache-control"),
+        Some("no-cache")
+    );
+    let js = get(&server, "localhost", "/assets/app.3f9a1c.js");
+    assert_eq!(js.status, 200);
+    assert_eq!(js.header("cache-control"), Some("max-age=31536000"));
+    assert_eq!(
+        get(&server, "localhost", "/assets/app.000000.js").status,
+        404
+    );
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! The FastCGI record codec (`webserv::fastcgi::record`) against the real applications it will
 //! talk to: Debian's php-fpm (on a unix socket and on TCP, with and without keep-conn) and
 //! fcgiwrap, started by the tests and stopped by PID; and the decoder's refusal of a fake
-//! application's malformed records. The server itself does not speak FastCGI yet: these tests
-//! hold the codec to the real peers before it is wired in.
+//! application's malformed records: the codec held to the real peers on its own (the server's
+//! use of it is tested in tests/fastcgi.rs).
 
 mod support;
 

@@ -3,6 +3,7 @@
 
 use super::Script;
 use crate::http::request::Request;
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -24,7 +25,29 @@ pub struct Endpoint<'a> {
 /// The environment variables for running `script` for `request`.
 pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::with_capacity(32 + request.headers.len());
-    let mut set = |name: &str, value: &str| env.push((name.to_string(), value.to_string()));
+    each(request, script, endpoint, &mut |name, value| {
+        env.push((name.to_string(), value.to_string()));
+    });
+    env
+}
+
+/// Each variable of the environment for running `script` for `request`, in order, handed to
+/// `set` (borrowed: a FastCGI request writes them into its records without a copy of its
+/// own). Repeated request fields come once, their values joined.
+pub fn each(
+    request: &Request,
+    script: &Script,
+    endpoint: &Endpoint,
+    set: &mut dyn FnMut(&str, &str),
+) {
+    // Numbers and addresses are written here, one at a time.
+    let mut text = String::with_capacity(64);
+    let mut number =
+        |set: &mut dyn FnMut(&str, &str), name: &str, value: &dyn std::fmt::Display| {
+            text.clear();
+            let _ = write!(text, "{value}");
+            set(name, &text);
+        };
     set("GATEWAY_INTERFACE", "CGI/1.1");
     set(
         "SERVER_SOFTWARE",
@@ -44,10 +67,10 @@ pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(St
     }
     set("QUERY_STRING", request.query.as_deref().unwrap_or(""));
     set("DOCUMENT_ROOT", &endpoint.document_root.to_string_lossy());
-    set("REMOTE_ADDR", &endpoint.peer.ip().to_string());
-    set("REMOTE_PORT", &endpoint.peer.port().to_string());
-    set("SERVER_ADDR", &endpoint.local.ip().to_string());
-    set("SERVER_PORT", &endpoint.local.port().to_string());
+    number(set, "REMOTE_ADDR", &endpoint.peer.ip());
+    number(set, "REMOTE_PORT", &endpoint.peer.port());
+    number(set, "SERVER_ADDR", &endpoint.local.ip());
+    number(set, "SERVER_PORT", &endpoint.local.port());
     // Not in RFC 3875, but what PHP applications (and nginx's fastcgi_params) go by.
     set(
         "REQUEST_SCHEME",
@@ -65,56 +88,68 @@ pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(St
             set("SSL_CLIENT_M_SERIAL", &cert.serial);
         }
     }
-    let server_name = request
-        .host
-        .as_deref()
-        .or(endpoint.server_name)
-        .map_or_else(|| endpoint.local.ip().to_string(), str::to_string);
-    set("SERVER_NAME", &server_name);
+    match request.host.as_deref().or(endpoint.server_name) {
+        Some(name) => set("SERVER_NAME", name),
+        None => number(set, "SERVER_NAME", &endpoint.local.ip()),
+    }
     // php-cgi refuses to run without it (its guard against being called directly).
     set("REDIRECT_STATUS", "200");
     set("PATH", "/usr/local/bin:/usr/bin:/bin");
     if let Some(length) = endpoint.content_length {
-        set("CONTENT_LENGTH", &length.to_string());
+        number(set, "CONTENT_LENGTH", &length);
     }
     if let Some(content_type) = request.header("Content-Type") {
         set("CONTENT_TYPE", content_type);
     }
-    for (name, value) in &request.headers {
-        let Some(variable) = header_variable(name) else {
+    let headers = &request.headers;
+    let mut variable = String::new();
+    let mut joined = String::new();
+    for (i, (name, value)) in headers.iter().enumerate() {
+        if !header_variable(name, &mut variable)
+            || headers[..i]
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
             continue;
-        };
-        match env.iter_mut().find(|(n, _)| *n == variable) {
-            // Repeated fields are combined, as RFC 3875 §4.1.18 asks.
-            Some((_, existing)) => {
-                existing.push_str(", ");
-                existing.push_str(value);
-            }
-            None => env.push((variable, value.clone())),
         }
+        let mut repeats = headers[i + 1..]
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .peekable();
+        if repeats.peek().is_none() {
+            set(&variable, value);
+            continue;
+        }
+        // Repeated fields are combined, as RFC 3875 §4.1.18 asks.
+        joined.clear();
+        joined.push_str(value);
+        for (_, more) in repeats {
+            joined.push_str(", ");
+            joined.push_str(more);
+        }
+        set(&variable, &joined);
     }
-    env
 }
 
-/// `HTTP_*` name of a request header, or None for the headers that must not become one:
-/// Content-Length and Content-Type (they have their own variables), `Proxy` (HTTP_PROXY would
-/// redirect the script's own outgoing requests: "httpoxy"), and any name with `_` (it would
-/// collide with the `-` spelling of another header).
-fn header_variable(name: &str) -> Option<String> {
+/// Writes the `HTTP_*` name of a request header into `variable`; false for the headers that
+/// must not become one: Content-Length and Content-Type (they have their own variables),
+/// `Proxy` (HTTP_PROXY would redirect the script's own outgoing requests: "httpoxy"), and any
+/// name with `_` (it would collide with the `-` spelling of another header).
+fn header_variable(name: &str, variable: &mut String) -> bool {
     if name.eq_ignore_ascii_case("content-length")
         || name.eq_ignore_ascii_case("content-type")
         || name.eq_ignore_ascii_case("proxy")
         || name.contains('_')
     {
-        return None;
+        return false;
     }
-    let mut variable = String::with_capacity(5 + name.len());
+    variable.clear();
     variable.push_str("HTTP_");
     variable.extend(name.chars().map(|c| match c {
         '-' => '_',
         c => c.to_ascii_uppercase(),
     }));
-    Some(variable)
+    true
 }
 
 #[cfg(test)]

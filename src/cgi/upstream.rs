@@ -41,7 +41,7 @@ impl Codec for CgiCodec {
 
 /// The response head a script asked for: its fields in order (its own Date and Server give way
 /// to ours), its Location, its status and reason, and its Content-Length as the body's length.
-fn response_head(cgi: CgiHead) -> Head {
+pub(crate) fn response_head(cgi: CgiHead) -> Head {
     let mut headers = Vec::with_capacity(cgi.headers.len() + 1);
     for (name, value) in cgi.headers {
         if name.eq_ignore_ascii_case("date") || name.eq_ignore_ascii_case("server") {

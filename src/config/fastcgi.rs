@@ -2,25 +2,18 @@
 //! `fastcgi_index`, `fastcgi_split_path_info`, `fastcgi_keep_conn`, the three timeouts and
 //! `fastcgi_intercept_errors`. The parser's table lists them and hands each one here; what a
 //! block sets is an [`Overrides`], laid over what it inherits by [`Overrides::apply_to`].
-//!
-//! Until the FastCGI client is wired into the server ([`WIRED`]), a configuration using any of
-//! them is refused with a message saying so (never accepted to do nothing).
 
-use super::lexer::Pos;
-use super::model::{FastCgi, FastCgiParam, FastCgiPass};
+use super::model::{FastCgi, FastCgiParam, Methods, Settings};
 use super::parser::{
     Directive, Word, duplicate, fail, parse_duration, parse_on_off, parse_template, regex_message,
 };
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::Path;
+use super::proxy::Globals;
+use super::proxy::address::Host;
+use super::proxy::model::Upstream;
+use std::sync::Arc;
 use std::time::Duration;
 
 type Result<T> = std::result::Result<T, super::lexer::Error>;
-
-/// Whether the server runs FastCGI requests. While false, every `fastcgi_*` directive is a
-/// configuration error (after its own checks), so that no configuration is accepted and then
-/// silently ignored.
-pub(super) const WIRED: bool = false;
 
 /// The directives this module reads (their contexts and argument counts are rows of the
 /// parser's table).
@@ -39,7 +32,7 @@ pub(super) const NAMES: [&str; 9] = [
 /// What one block sets itself; None means inherited.
 #[derive(Default)]
 pub(super) struct Overrides {
-    pass: Option<FastCgiPass>,
+    pass: Option<Arc<Upstream>>,
     params: Option<Vec<FastCgiParam>>,
     index: Option<String>,
     split_path_info: Option<regex::Regex>,
@@ -71,12 +64,12 @@ impl Overrides {
 }
 
 /// Reads one `fastcgi_*` directive of a block (already checked for its context and count).
-/// `dir`: the configuration's directory; `captures`: the group names of the file's location
-/// expressions.
+/// `globals`: the `upstream` blocks (and the implicit groups made so far); `captures`: the group
+/// names of the file's location expressions.
 pub(super) fn directive(
     o: &mut Overrides,
     d: &Directive,
-    dir: &Path,
+    globals: &Globals,
     captures: &[String],
 ) -> Result<()> {
     let args = &d.args;
@@ -85,7 +78,7 @@ pub(super) fn directive(
             if o.pass.is_some() {
                 return duplicate(d);
             }
-            o.pass = Some(parse_pass(&args[0], dir)?);
+            o.pass = Some(parse_pass(&args[0], globals)?);
         }
         "fastcgi_param" => {
             let (name, value) = (&args[0], &args[1]);
@@ -108,7 +101,11 @@ pub(super) fn directive(
                     );
                 }
             };
-            o.params.get_or_insert_with(Vec::new).push(FastCgiParam {
+            // A later line for the same name replaces the earlier one (what nginx's duplicate
+            // pairs come to in PHP, which keeps the last).
+            let params = o.params.get_or_insert_with(Vec::new);
+            params.retain(|p| p.name != name.text);
+            params.push(FastCgiParam {
                 name: name.text.clone(),
                 value: parse_template(value, captures)?,
                 if_not_empty,
@@ -160,20 +157,20 @@ pub(super) fn directive(
     Ok(())
 }
 
-/// The refusal of a configuration that uses FastCGI while it is not wired.
-pub(super) fn refuse_unwired(at: Pos) -> Result<()> {
-    if WIRED {
-        return Ok(());
+/// A location that passes requests to a FastCGI application takes every method (nginx's
+/// `fastcgi_pass` does: the application decides), unless `allow_methods` is set in it or in a
+/// block it inherits from: the default (`GET HEAD`) is for files.
+pub(super) fn default_methods(settings: &mut Settings, methods_set: bool) {
+    if settings.fastcgi.pass.is_some() && !methods_set {
+        settings.allow_methods = Methods::ALL
+            .iter()
+            .fold(Methods::NONE, |all, (m, _)| all.union(*m));
     }
-    fail(
-        at,
-        "FastCGI is not available in this build yet: the fastcgi_* directives are read and \
-         checked, but no request would be sent to the application",
-    )
 }
 
-/// `fastcgi_pass HOST:PORT | unix:PATH | NAME`.
-fn parse_pass(w: &Word, dir: &Path) -> Result<FastCgiPass> {
+/// `fastcgi_pass HOST:PORT | unix:PATH | NAME`: the upstream group it names (an `upstream`
+/// block), or the implicit group of its address (`config::proxy`'s, apart from the proxy's).
+fn parse_pass(w: &Word, globals: &Globals) -> Result<Arc<Upstream>> {
     let text = w.text.as_str();
     if text.contains('$') {
         return fail(
@@ -185,7 +182,7 @@ fn parse_pass(w: &Word, dir: &Path) -> Result<FastCgiPass> {
         if path.is_empty() {
             return fail(w.pos, format!("invalid address \"{text}\""));
         }
-        return Ok(FastCgiPass::Unix(super::clean(&dir.join(path))));
+        return globals.fastcgi_group(&Host::Unix(path.to_string()), w);
     }
     if text.contains("://") {
         return fail(
@@ -195,51 +192,40 @@ fn parse_pass(w: &Word, dir: &Path) -> Result<FastCgiPass> {
             ),
         );
     }
-    let Some((host, port)) = text.rsplit_once(':') else {
-        // TODO(upstream): names are looked up among the `upstream` blocks once they exist; until
-        // then, a name alone is an unknown upstream.
-        return upstream_name(w);
+    let host = match text.rsplit_once(':') {
+        // An IPv6 literal has colons of its own: its port follows the bracket.
+        Some((host, port)) if !host.contains(':') || host.ends_with(']') => {
+            let port = match port.parse::<u16>() {
+                Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => p,
+                _ => return fail(w.pos, format!("invalid port in \"{text}\"")),
+            };
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
+            if host.is_empty() {
+                return fail(w.pos, format!("no host in \"{text}\""));
+            }
+            Host::Inet {
+                host: host.to_string(),
+                port: Some(port),
+            }
+        }
+        _ => {
+            if text.is_empty()
+                || !text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return fail(w.pos, format!("invalid address \"{text}\""));
+            }
+            Host::Inet {
+                host: text.to_string(),
+                port: None,
+            }
+        }
     };
-    let port = match port.parse::<u16>() {
-        Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => p,
-        _ => return fail(w.pos, format!("invalid port in \"{text}\"")),
-    };
-    let host = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if host.is_empty() {
-        return fail(w.pos, format!("no host in \"{text}\""));
-    }
-    let addrs: Vec<SocketAddr> = match (host, port).to_socket_addrs() {
-        Ok(addrs) => addrs.collect(),
-        Err(_) => Vec::new(),
-    };
-    if addrs.is_empty() {
-        return fail(w.pos, format!("host not found in upstream \"{text}\""));
-    }
-    Ok(FastCgiPass::Tcp(addrs))
-}
-
-/// A `fastcgi_pass` naming an upstream. The hook for `upstream NAME { }` blocks: until they
-/// exist, no name can be known.
-fn upstream_name(w: &Word) -> Result<FastCgiPass> {
-    if w.text.is_empty()
-        || !w
-            .text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-    {
-        return fail(w.pos, format!("invalid address \"{}\"", w.text));
-    }
-    fail(
-        w.pos,
-        format!(
-            "no upstream \"{}\" (write HOST:PORT or unix:PATH; upstream blocks are not \
-             supported yet)",
-            w.text
-        ),
-    )
+    globals.fastcgi_group(&host, w)
 }
 
 /// `fastcgi_split_path_info REGEX`: compiled, with exactly two groups, as nginx requires.
@@ -273,12 +259,11 @@ fn parse_split(w: &Word) -> Result<regex::Regex> {
 mod tests {
     use super::super::model::Settings;
     use super::*;
-    use std::path::PathBuf;
+    use std::path::Path;
 
-    /// The parse with FastCGI allowed (as it will be once wired): `LINE:COL: message` or the
-    /// config.
+    /// The parse: `LINE:COL: message` or the config.
     fn parse(text: &str) -> std::result::Result<super::super::Config, String> {
-        super::super::parse_allowing_fastcgi(text, Path::new("/etc/webserv/test.conf"))
+        super::super::parse(text, Path::new("/etc/webserv/test.conf"))
             .map_err(|e| format!("{}:{}: {}", e.line, e.col, e.message))
     }
 
@@ -295,31 +280,30 @@ mod tests {
         }
     }
 
+    /// The addresses of the group a location's `fastcgi_pass` names, as written in logs.
+    fn servers(s: &Settings) -> Vec<String> {
+        let group = s.fastcgi.pass.as_ref().expect("fastcgi_pass");
+        group.servers.iter().map(|s| s.addr.to_string()).collect()
+    }
+
     #[test]
     fn fastcgi_pass_takes_an_address_or_a_socket() {
         let s = location("fastcgi_pass 127.0.0.1:9000;");
+        assert_eq!(servers(&s), ["127.0.0.1:9000"]);
+        let group = s.fastcgi.pass.as_ref().unwrap();
+        assert!(group.implicit && group.keepalive.is_some());
         assert_eq!(
-            s.fastcgi.pass,
-            Some(FastCgiPass::Tcp(vec!["127.0.0.1:9000".parse().unwrap()]))
+            servers(&location("fastcgi_pass [::1]:9000;")),
+            ["[::1]:9000"]
         );
-        let s = location("fastcgi_pass [::1]:9000;");
+        assert!(!servers(&location("fastcgi_pass localhost:9000;")).is_empty());
         assert_eq!(
-            s.fastcgi.pass,
-            Some(FastCgiPass::Tcp(vec!["[::1]:9000".parse().unwrap()]))
+            servers(&location("fastcgi_pass unix:/run/php/php8.2-fpm.sock;")),
+            ["unix:/run/php/php8.2-fpm.sock"]
         );
-        let s = location("fastcgi_pass localhost:9000;");
-        assert!(matches!(s.fastcgi.pass, Some(FastCgiPass::Tcp(ref a)) if !a.is_empty()));
-        let s = location("fastcgi_pass unix:/run/php/php8.2-fpm.sock;");
         assert_eq!(
-            s.fastcgi.pass,
-            Some(FastCgiPass::Unix(PathBuf::from("/run/php/php8.2-fpm.sock")))
-        );
-        let s = location("fastcgi_pass unix:run/fpm.sock;");
-        assert_eq!(
-            s.fastcgi.pass,
-            Some(FastCgiPass::Unix(PathBuf::from(
-                "/etc/webserv/run/fpm.sock"
-            )))
+            servers(&location("fastcgi_pass unix:run/fpm.sock;")),
+            ["unix:/etc/webserv/run/fpm.sock"]
         );
         for (arg, message) in [
             ("127.0.0.1:0", "invalid port in \"127.0.0.1:0\""),
@@ -335,11 +319,7 @@ mod tests {
                 "no.such.host.invalid:9000",
                 "host not found in upstream \"no.such.host.invalid:9000\"",
             ),
-            (
-                "php_backend",
-                "no upstream \"php_backend\" (write HOST:PORT or unix:PATH; upstream blocks are \
-                 not supported yet)",
-            ),
+            ("php_backend", "no port in upstream \"php_backend\""),
         ] {
             assert_eq!(
                 err(&format!("fastcgi_pass {arg};")),
@@ -348,6 +328,35 @@ mod tests {
             );
         }
         assert!(err("fastcgi_pass http://a:1;").starts_with("1:47: invalid address"));
+    }
+
+    #[test]
+    fn fastcgi_pass_names_an_upstream_block_and_its_implicit_groups_are_its_own() {
+        let c = parse(
+            "upstream php { server unix:/run/a.sock weight=2; server 127.0.0.1:9001 backup;
+                            keepalive 8; }
+             server { listen 80;
+                location /a { fastcgi_pass php; }
+                location /b { fastcgi_pass 127.0.0.1:9000; }
+                location /c { fastcgi_pass 127.0.0.1:9000; }
+                location /d { proxy_pass http://127.0.0.1:9000; } }",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let l = &c.servers[0].locations;
+        let php = l[0].settings.fastcgi.pass.as_ref().unwrap();
+        assert_eq!((php.name.as_str(), php.servers.len()), ("php", 2));
+        assert_eq!(php.keepalive.map(|k| k.connections), Some(8));
+        let b = l[1].settings.fastcgi.pass.as_ref().unwrap();
+        let c2 = l[2].settings.fastcgi.pass.as_ref().unwrap();
+        assert_eq!(b.id, c2.id, "one implicit group per address");
+        let proxied = l[3].settings.proxy.pass.as_ref().unwrap();
+        assert_ne!(b.id, proxied.upstream.id, "never the proxy's connections");
+        assert_eq!(
+            parse("upstream php { server unix:/a.sock; } server { listen 80; location / { fastcgi_pass php:9000; } }")
+                .err()
+                .as_deref(),
+            Some("1:85: upstream \"php\" may not have port 9000")
+        );
     }
 
     #[test]
@@ -463,30 +472,5 @@ mod tests {
         for (body, expected) in table {
             assert_eq!(err(body), expected, "{body}");
         }
-    }
-
-    #[test]
-    fn while_unwired_every_fastcgi_directive_is_refused_at_load() {
-        for body in [
-            "location / { fastcgi_pass 127.0.0.1:9000; }",
-            "fastcgi_param A b;",
-            "location / { fastcgi_read_timeout 5s; }",
-        ] {
-            let text = format!("server {{ listen 80; {body} }}");
-            let e = super::super::parse(&text, Path::new("/etc/w.conf")).err();
-            let e = e.map(|e| e.message).unwrap_or_default();
-            assert!(
-                e.starts_with("FastCGI is not available in this build yet"),
-                "{body}: {e}"
-            );
-        }
-        // A mistake in them is still reported as such first.
-        let e = super::super::parse(
-            "server { listen 80; fastcgi_index a/b; }",
-            Path::new("/etc/w.conf"),
-        )
-        .err()
-        .map(|e| e.message);
-        assert_eq!(e.as_deref(), Some("invalid index \"a/b\""));
     }
 }

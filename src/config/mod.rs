@@ -211,14 +211,6 @@ fn located(parsed: parser::Parsed) -> Result<Config, ConfigError> {
     }
 }
 
-/// [`parse`] with the `fastcgi_*` directives accepted even while FastCGI is not wired (for
-/// the tests of what they mean).
-#[cfg(test)]
-pub(crate) fn parse_allowing_fastcgi(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    located(parser::parse_allowing_fastcgi(text, path, dir))
-}
-
 /// `path` joined to the current directory if relative, with `.` components dropped (`..` kept:
 /// this is not canonicalisation).
 fn absolute(path: &Path) -> std::io::Result<PathBuf> {

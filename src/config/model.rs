@@ -110,6 +110,10 @@ pub struct Server {
     pub locations: Vec<Location>,
     /// The locations written directly in the server block, in file order.
     pub top_locations: Vec<LocationId>,
+    /// Some prefix or exact location named with a final `/` passes its requests to a backend
+    /// (`fastcgi_pass`): the path without that slash may get nginx's redirect to it
+    /// (`handler::route::auto_redirect`).
+    pub auto_redirect: bool,
 }
 
 /// Whether a prefix location's `prefix` matches `path`. Prefixes match whole path segments:
@@ -224,6 +228,9 @@ pub struct Settings {
     pub index: Vec<String>,
     pub autoindex: bool,
     pub allow_methods: Methods,
+    /// `allow_methods` was written (in this block or one it inherits from): it is checked
+    /// before `try_files`. The default is checked after it (see `handler::plan`).
+    pub methods_set: bool,
     /// 0 means no limit.
     pub client_max_body_size: u64,
     /// `error_page` lines, one entry per status code, in file order.
@@ -270,6 +277,7 @@ impl Settings {
             index: vec!["index.html".to_string()],
             autoindex: false,
             allow_methods: Methods::GET.union(Methods::HEAD),
+            methods_set: false,
             client_max_body_size: 1024 * 1024,
             error_pages: Vec::new(),
             try_files: None,
@@ -475,7 +483,8 @@ impl Methods {
 pub struct FastCgi {
     /// `fastcgi_pass`: where the application listens (location only; not inherited by nested
     /// locations, as in nginx).
-    pub pass: Option<FastCgiPass>,
+    /// The group (an `upstream` block, or the implicit group of an address) it names.
+    pub pass: Option<std::sync::Arc<super::proxy::model::Upstream>>,
     pub params: Vec<FastCgiParam>,
     /// `fastcgi_index NAME`: added to a script name ending in `/`.
     pub index: Option<String>,
@@ -505,17 +514,6 @@ impl Default for FastCgi {
             intercept_errors: false,
         }
     }
-}
-
-/// `fastcgi_pass ADDRESS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FastCgiPass {
-    /// `HOST:PORT` (a name is resolved when the configuration is read, as nginx does).
-    Tcp(Vec<SocketAddr>),
-    /// `unix:PATH`.
-    Unix(PathBuf),
-    /// An `upstream` block's name.
-    Upstream(String),
 }
 
 /// `fastcgi_param NAME VALUE [if_not_empty]`.

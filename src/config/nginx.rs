@@ -599,7 +599,10 @@ const UNSUPPORTED_FAMILIES: &[(&str, &str)] = &[
         "proxy_",
         "webserv's reverse proxy does not have it (its directives are in docs/CONFIG.md)",
     ),
-    ("fastcgi_", "FastCGI is not available in this build yet"),
+    (
+        "fastcgi_",
+        "webserv's FastCGI client does not have it (its directives are in docs/CONFIG.md)",
+    ),
     (
         "uwsgi_",
         "applications run as CGI scripts (cgi) or over FastCGI (fastcgi_pass)",

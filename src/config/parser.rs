@@ -40,20 +40,7 @@ pub(crate) struct Parsed {
 /// paths in the file (and the files it includes) are joined to it. `Config::path` is left for
 /// the caller to fill in.
 pub(crate) fn parse(text: &str, path: &Path, config_dir: &Path) -> Parsed {
-    parse_with(
-        text,
-        path,
-        config_dir,
-        super::fastcgi::WIRED,
-        super::proxy::WIRING,
-    )
-}
-
-/// [`parse`] with the `fastcgi_*` directives accepted whether or not FastCGI is wired (for
-/// the tests of their grammar).
-#[cfg(test)]
-pub(super) fn parse_allowing_fastcgi(text: &str, path: &Path, config_dir: &Path) -> Parsed {
-    parse_with(text, path, config_dir, true, super::proxy::WIRING)
+    parse_with(text, path, config_dir, super::proxy::WIRING)
 }
 
 /// [`parse`] of a file in `config_dir` that includes nothing, with the proxy directives
@@ -65,28 +52,21 @@ pub(super) fn parse_wired(
     wiring: super::proxy::Wiring,
 ) -> Result<Config> {
     let path = config_dir.join("test.conf");
-    match parse_with(text, &path, config_dir, super::fastcgi::WIRED, wiring).config {
+    match parse_with(text, &path, config_dir, wiring).config {
         Ok(config) => Ok(config),
         Err(mut errors) => Err(errors.remove(0)),
     }
 }
 
-/// What `interpret` needs besides the tree: where relative paths start, which unwired
-/// directive families are accepted, every file read (for positions in messages).
+/// What `interpret` needs besides the tree: where relative paths start, whether the proxy
+/// directives are accepted, every file read (for positions in messages).
 struct Reading<'a> {
     config_dir: &'a Path,
-    fastcgi: bool,
     wiring: super::proxy::Wiring,
     sources: &'a Sources,
 }
 
-fn parse_with(
-    text: &str,
-    path: &Path,
-    config_dir: &Path,
-    fastcgi: bool,
-    wiring: super::proxy::Wiring,
-) -> Parsed {
+fn parse_with(text: &str, path: &Path, config_dir: &Path, wiring: super::proxy::Wiring) -> Parsed {
     let mut loader = Loader::new(config_dir, path, Sources::new(path, text));
     let tree = read_tree(text, &mut loader);
     let Loader {
@@ -101,7 +81,6 @@ fn parse_with(
     });
     let reading = Reading {
         config_dir,
-        fastcgi,
         wiring,
         sources: &sources,
     };
@@ -166,7 +145,6 @@ fn interpret(tree: &[Directive], eof: Pos, reading: &Reading) -> Result<Config> 
         defaults: Default::default(),
         names_seen: Default::default(),
         captures: &captures,
-        fastcgi: reading.fastcgi,
         proxy: &proxy,
     };
     let mut config = interpreter.main(tree, eof)?;
@@ -684,6 +662,7 @@ struct Overrides {
 impl Overrides {
     fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
+        s.methods_set |= self.allow_methods.is_some();
         s.proxy = self.proxy.apply_to(&base.proxy);
         macro_rules! take {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { s.$field = v; } )* };
@@ -742,8 +721,6 @@ struct Interpreter<'a> {
     names_seen: std::cell::RefCell<std::collections::HashMap<(SocketAddr, String), Pos>>,
     /// The group names of every location regular expression in the file (`$name` variables).
     captures: &'a [String],
-    /// Whether `fastcgi_*` directives are accepted (see `config::fastcgi::WIRED`).
-    fastcgi: bool,
     /// The `upstream` and `map` blocks, read before the servers.
     proxy: &'a super::proxy::Globals,
 }
@@ -1134,8 +1111,8 @@ impl Interpreter<'_> {
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
         // What each location's nested blocks inherit of `allow_methods` (its own setting, or
-        // what it inherited: never the every-method default of a proxied location), and
-        // whether that was set in the file.
+        // what it inherited: never the every-method default of a proxied or FastCGI location),
+        // and whether that was set in the file.
         let mut methods: Vec<(Methods, bool)> = Vec::with_capacity(locations.len());
         for block in locations {
             let (inherited, set) = match block.parent {
@@ -1158,6 +1135,7 @@ impl Interpreter<'_> {
             let mut settings = block.overrides.apply_to(base);
             methods.push((settings.allow_methods, set || own_methods.is_some()));
             super::proxy::default_methods(&mut settings, set || own_methods.is_some());
+            super::fastcgi::default_methods(&mut settings, set || own_methods.is_some());
             if own_alias {
                 settings.alias_prefix = block.path.clone();
                 settings.alias_template = alias_template;
@@ -1170,6 +1148,13 @@ impl Interpreter<'_> {
                 nested: block.nested,
             });
         }
+        let auto_redirect = resolved.iter().any(|l| {
+            matches!(
+                l.kind,
+                LocationKind::Prefix | LocationKind::PrefixFinal | LocationKind::Exact
+            ) && l.path.ends_with('/')
+                && l.settings.fastcgi.pass.is_some()
+        });
         let server = Server {
             listen,
             ssl,
@@ -1184,6 +1169,7 @@ impl Interpreter<'_> {
             settings,
             locations: resolved,
             top_locations,
+            auto_redirect,
         };
         check_named_targets(d, &server)?;
         Ok((server, acme_directive.map(|c| c.name.pos)))
@@ -1489,10 +1475,7 @@ impl Interpreter<'_> {
                 super::realip::directive(&mut o.real_ip, d)?;
             }
             name if super::fastcgi::NAMES.contains(&name) => {
-                super::fastcgi::directive(&mut o.fastcgi, d, self.dir, self.captures)?;
-                if !self.fastcgi {
-                    return super::fastcgi::refuse_unwired(d.name.pos);
-                }
+                super::fastcgi::directive(&mut o.fastcgi, d, self.proxy, self.captures)?;
             }
             name if super::proxy::is_setting(name) => {
                 super::proxy::setting(&mut o.proxy, d, self.proxy)?;

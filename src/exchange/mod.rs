@@ -38,6 +38,7 @@
 //! }
 //! ```
 
+mod fastcgi;
 mod route;
 mod sink;
 mod transform;
@@ -59,7 +60,7 @@ use crate::proxy::pass::{Proxied, TryAfter};
 use crate::transport::client_cert;
 use crate::upstream::process::Stdin;
 use crate::upstream::{Expiry, Upstream};
-use sink::{PROXY_SPOOL_LIMIT, Sink, Spool};
+use sink::{PROXY_SPOOL_LIMIT, Sink, Spool, Then};
 use std::io::Seek;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -123,6 +124,8 @@ pub struct Exchange {
     /// The status of that head (for the access log).
     status: u16,
     transform: Option<Box<Transformed>>,
+    /// A FastCGI request's connection and spooled body (its upstream is the source).
+    fastcgi: Option<Box<fastcgi::Backend>>,
     /// A proxied request's tries (its upstream is the source's).
     proxy: Option<Box<Proxied>>,
 }
@@ -189,13 +192,30 @@ impl Exchange {
             }
             Plan::Respond(response) => (Sink::None, exchange.fixed(response, false)),
             Plan::Upload(upload) => (Sink::Upload(upload), Source::AfterBody(None)),
-            Plan::Proxy => {
-                let (sink, source, proxied) = exchange.start_proxy(&request, origin, cx);
-                exchange.proxy = proxied;
-                (sink, source)
-            }
+            Plan::FastCgi(job) => match request.framing {
+                Framing::Chunked | Framing::UntilEnd => match Spool::new(Then::FastCgi(job)) {
+                    Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
+                    Err(error) => {
+                        log::error(&format!("cannot spool a request body: {error}"));
+                        (Sink::None, exchange.fixed(handler::error(500, &site), true))
+                    }
+                },
+                Framing::Length(length) if length > 0 => {
+                    let source = exchange.start_fastcgi(&request, *job, true, None, cx);
+                    let sink = match source {
+                        Source::Upstream(_) => Sink::Upstream,
+                        _ => Sink::None,
+                    };
+                    (sink, source)
+                }
+                _ => {
+                    let source = exchange.start_fastcgi(&request, *job, false, None, cx);
+                    (Sink::None, source)
+                }
+            },
+            Plan::Proxy => exchange.start_proxy(&request, origin, cx),
             Plan::Cgi(script) => match request.framing {
-                Framing::Chunked | Framing::UntilEnd => match Spool::new(script) {
+                Framing::Chunked | Framing::UntilEnd => match Spool::new(Then::Cgi(script)) {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
                     Err(error) => {
                         log::error(&format!("cannot spool a request body: {error}"));
@@ -218,7 +238,10 @@ impl Exchange {
                 }
             },
         };
-        exchange.sink = sink;
+        // (A fresh exchange's sink is None: nothing to drop or replace for most requests.)
+        if !matches!(sink, Sink::None) {
+            exchange.sink = sink;
+        }
         exchange.source = source;
         exchange.request = Some(request);
     }
@@ -245,6 +268,7 @@ impl Exchange {
             head_taken: false,
             status: 0,
             transform: None,
+            fastcgi: None,
             proxy: None,
         }
     }
@@ -370,7 +394,7 @@ impl Exchange {
                     None => Err(500),
                 };
                 self.source = match started {
-                    Ok(upstream) => Source::Upstream(Box::new(upstream)),
+                    Ok(upstream) => Source::Upstream(upstream),
                     Err(status) => self.fixed(handler::error(status, &self.route.site()), false),
                 };
             }
@@ -427,7 +451,11 @@ impl Exchange {
         {
             fault::check(&request.target, Point::Cgi);
         }
-        upstream.advance(cx.now)
+        let fed = match &mut self.fastcgi {
+            Some(backend) => backend.feed(upstream, cx.now),
+            None => false,
+        };
+        upstream.advance(cx.now) | fed
     }
 
     /// Whether a backend is part of the answer: the protocol then watches the client (a
@@ -481,6 +509,9 @@ impl Exchange {
     /// next try of a proxied request (Pending); or an error page (502, 504, an intercepted
     /// error), after which the connection closes.
     fn upstream_head(&mut self, polled: Result<Head, u16>, sent: bool, cx: &mut Cx) -> Poll<Head> {
+        if self.fastcgi.is_some() {
+            return self.fastcgi_head(polled, cx);
+        }
         let (status, head) = match polled {
             Ok(head) => (head.status, Some(head)),
             Err(status) => (status, None),
@@ -507,7 +538,7 @@ impl Exchange {
                 };
                 match started {
                     Ok(upstream) => {
-                        self.source = Source::Upstream(Box::new(upstream));
+                        self.source = Source::Upstream(upstream);
                         Poll::Pending
                     }
                     Err(status) => self.error_head(status),
@@ -541,6 +572,64 @@ impl Exchange {
         }
     }
 
+    /// A FastCGI application's head as the client gets it (decorated), or, for one that failed
+    /// before its head (502, 504), its error page (the connection closes after it); a request
+    /// that failed on a reused connection goes again on a new one. With
+    /// `fastcgi_intercept_errors on`, a FastCGI application's answer of 300 or more with an
+    /// `error_page` for its status is replaced by that page (the application's connection is
+    /// closed; a request body still coming is read and dropped).
+    fn fastcgi_head(&mut self, result: Result<Head, u16>, cx: &mut Cx) -> Poll<Head> {
+        if let Some(backend) = &mut self.fastcgi {
+            backend.answered();
+            if let Err(status) = result {
+                // The failed try's connection closes before the next opens (the next fd gets
+                // its token).
+                self.source = Source::AfterBody(None);
+                let site = self.route.site();
+                let retried = match &mut self.fastcgi {
+                    Some(backend) => backend.retry(status, &site, cx),
+                    None => None,
+                };
+                match retried {
+                    Some(Ok(upstream)) => {
+                        self.source = Source::Upstream(Box::new(upstream));
+                        // Its head comes with its events.
+                        return Poll::Pending;
+                    }
+                    Some(Err(status)) => {
+                        self.fastcgi = None;
+                        return self.error_head(status);
+                    }
+                    None => {}
+                }
+            }
+        }
+        let (status, close) = match result {
+            Ok(head) if !self.intercepts(&head) => return Poll::Ready(self.decorated(head, true)),
+            Ok(head) => (head.status, false),
+            Err(status) => (status, true),
+        };
+        self.fastcgi = None;
+        let response = handler::error(status, &self.route.site());
+        self.source = self.fixed(response, close);
+        match &mut self.source {
+            Source::Fixed { head, .. } => match head.take() {
+                Some(head) => Poll::Ready(head),
+                None => Poll::Pending,
+            },
+            _ => Poll::Pending,
+        }
+    }
+
+    /// Whether `head`, a FastCGI application's, is replaced by the location's error page.
+    fn intercepts(&self, head: &Head) -> bool {
+        let site = self.route.site();
+        self.fastcgi.is_some()
+            && site.settings.fastcgi.intercept_errors
+            && head.status >= 300
+            && site.settings.error_page(head.status).is_some()
+    }
+
     /// Puts a transform between the answer's body and the protocol. Only before the head is
     /// taken: the transform adjusts it.
     pub fn set_transform(&mut self, transform: Box<dyn Transform>) {
@@ -560,6 +649,16 @@ impl Exchange {
         match &mut self.transform {
             None => source_pull(&mut self.source, max),
             Some(transformed) => transformed.pull(&mut self.source, max),
+        }
+    }
+
+    /// Whether the body is known to be over: the next pull is `End` (a backend's body read to
+    /// its end and all taken).
+    #[inline]
+    pub fn at_end(&self) -> bool {
+        match (&self.transform, &self.source) {
+            (None, Source::Upstream(upstream)) => upstream.at_end(),
+            _ => false,
         }
     }
 
@@ -603,10 +702,24 @@ impl Exchange {
                     std::mem::replace(&mut self.source, Source::AfterBody(None))
                 {
                     let poller = cx.registration.poller;
-                    proxied.finish(*upstream, poller, &mut cx.local.proxy, cx.now);
+                    proxied.finish(upstream, poller, &mut cx.local.proxy, cx.now);
                 }
             }
             None => cx.local.files.note_possible_change(),
+        }
+        if self.fastcgi.is_some() {
+            self.finish_fastcgi(cx);
+        }
+    }
+
+    /// A FastCGI answer is complete: its connection may go back to the worker's pool.
+    #[cold]
+    fn finish_fastcgi(&mut self, cx: &mut Cx) {
+        if let Some(backend) = self.fastcgi.take()
+            && let Source::Upstream(upstream) =
+                std::mem::replace(&mut self.source, Source::AfterBody(None))
+        {
+            backend.finish(*upstream, cx);
         }
     }
 
@@ -725,12 +838,7 @@ impl Exchange {
 
     /// Starts a proxied request: its tries and the first one's upstream, or (for a body read
     /// whole first) the spool it waits in, or the error when no server could be tried.
-    fn start_proxy(
-        &self,
-        request: &Request,
-        origin: &Origin,
-        cx: &mut Cx,
-    ) -> (Sink, Source, Option<Box<Proxied>>) {
+    fn start_proxy(&mut self, request: &Request, origin: &Origin, cx: &mut Cx) -> (Sink, Source) {
         use crate::proxy::request::{BodyPlan, body_plan};
         let site = self.route.site();
         let settings = &site.settings.proxy;
@@ -763,53 +871,87 @@ impl Exchange {
                 maps: &config.maps,
                 common: &common,
             };
-            Proxied::new(&vars, settings, plan, &mut cx.local.proxy, &config, cx.now)
+            let proxied = Proxied::new(&vars, settings, plan, &mut cx.local.proxy, &config, cx.now);
+            proxied.map(Box::new)
         });
         let Some(mut proxied) = proxied else {
             let response = handler::error(500, &site);
-            return (Sink::None, self.fixed(response, body_pending), None);
+            return (Sink::None, self.fixed(response, body_pending));
         };
         if plan == BodyPlan::Spool {
-            let sink = Sink::ProxySpool(Vec::new());
-            return (sink, Source::AfterBody(None), Some(Box::new(proxied)));
+            self.proxy = Some(proxied);
+            return (Sink::ProxySpool(Vec::new()), Source::AfterBody(None));
         }
-        match proxied.start_try(&cx.registration, cx.now) {
+        let started = proxied.start_try(&cx.registration, cx.now);
+        self.proxy = Some(proxied);
+        match started {
             Ok(upstream) => {
                 let sink = match plan {
                     BodyPlan::Stream(_) => Sink::Upstream,
                     BodyPlan::Discard => Sink::Discard,
                     BodyPlan::None | BodyPlan::Spool => Sink::None,
                 };
-                let source = Source::Upstream(Box::new(upstream));
-                (sink, source, Some(Box::new(proxied)))
+                (sink, Source::Upstream(upstream))
             }
             Err(status) => {
-                let response = handler::error(status, &site);
-                (Sink::None, self.fixed(response, body_pending), None)
+                self.proxy = None;
+                let response = handler::error(status, &self.route.site());
+                (Sink::None, self.fixed(response, body_pending))
             }
         }
     }
 
-    /// A spooled chunked body is complete: run the script on it.
+    /// A spooled chunked body is complete: run the script on it, or send it to the FastCGI
+    /// application, with its length.
     fn start_spooled(&mut self, mut spool: Spool, cx: &mut Cx) {
         let Some(request) = self.request.take() else {
             return;
         };
-        self.source = match spool.file.rewind() {
-            Ok(()) => self.start_cgi(
+        if let Err(error) = spool.file.rewind() {
+            log::error(&format!("request body spool: {error}"));
+            self.source = self.fixed(handler::error(500, &self.route.site()), false);
+            self.request = Some(request);
+            return;
+        }
+        self.source = match spool.then {
+            Then::Cgi(script) => self.start_cgi(
                 &request,
-                &spool.script,
+                &script,
                 Stdin::File(spool.file),
                 Some(spool.size),
                 false,
                 cx,
             ),
-            Err(error) => {
-                log::error(&format!("request body spool: {error}"));
-                self.fixed(handler::error(500, &self.route.site()), false)
+            Then::FastCgi(mut job) => {
+                job.set_content_length(spool.size);
+                let body = spool.size > 0;
+                self.start_fastcgi(&request, *job, body, body.then_some(spool.file), cx)
             }
         };
         self.request = Some(request);
+    }
+
+    /// Sends `job` to the location's FastCGI application; one that cannot be reached is a
+    /// 502. `body`: a request body follows (streamed, or from `spooled`); `body_pending`
+    /// answers leave it unread (the connection closes after them).
+    fn start_fastcgi(
+        &mut self,
+        request: &Request,
+        job: handler::FastCgiJob,
+        body: bool,
+        spooled: Option<std::fs::File>,
+        cx: &mut Cx,
+    ) -> Source {
+        let site = self.route.site();
+        let streamed = body && spooled.is_none();
+        let config = Arc::clone(self.route.config());
+        match fastcgi::start(job, &site, &request.path, body, spooled, cx, &config) {
+            Ok((upstream, backend)) => {
+                self.fastcgi = Some(backend);
+                Source::Upstream(Box::new(upstream))
+            }
+            Err(status) => self.fixed(handler::error(status, &site), streamed),
+        }
     }
 }
 

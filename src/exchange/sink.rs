@@ -1,8 +1,10 @@
 //! Where a request body goes: nowhere (the answer is decided: the body is read and dropped so
-//! the connection stays usable), an upload store, a spool file (a chunked body for a CGI script,
-//! which needs its length), or an upstream (streamed to a backend, with backpressure).
+//! the connection stays usable), an upload store, a spool file (a chunked body for a CGI script
+//! or a FastCGI application, which need its length), or an upstream (streamed to a backend,
+//! with backpressure).
 
 use crate::cgi::Script;
+use crate::fastcgi::upstream::Job;
 use crate::handler::upload::Upload;
 use std::fs::File;
 use std::io::{self, Write};
@@ -28,16 +30,23 @@ pub(super) enum Sink {
 /// get 413: stream them with `proxy_http_version 1.1` and `proxy_request_buffering off`).
 pub(super) const PROXY_SPOOL_LIMIT: usize = 1024 * 1024;
 
-/// A chunked request body being written to a temporary file before the script starts.
+/// A chunked request body being written to a temporary file before the backend starts (it
+/// must be told the body's length first).
 pub(super) struct Spool {
     pub(super) file: File,
     pub(super) size: u64,
-    pub(super) script: Box<Script>,
+    pub(super) then: Then,
+}
+
+/// What runs on a spooled body.
+pub(super) enum Then {
+    Cgi(Box<Script>),
+    FastCgi(Box<Job>),
 }
 
 impl Spool {
     /// An anonymous temporary file: unlinked at once, gone when closed.
-    pub(super) fn new(script: Box<Script>) -> io::Result<Spool> {
+    pub(super) fn new(then: Then) -> io::Result<Spool> {
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!(".webserv-body-{}-{n}", std::process::id()));
@@ -50,7 +59,7 @@ impl Spool {
         Ok(Spool {
             file,
             size: 0,
-            script,
+            then,
         })
     }
 

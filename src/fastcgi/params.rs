@@ -5,6 +5,8 @@
 //! or alias; then each `fastcgi_param` line, which replaces a parameter of the same name or
 //! adds one (`if_not_empty`: an empty value removes it). Pure: no I/O but `$realpath_root`.
 
+use super::record::{self, Connection, ParamsWriter};
+use super::upstream::{Job, REQUEST_ID};
 use crate::cgi::Script;
 use crate::cgi::env::{self, Endpoint};
 use crate::config::FastCgi;
@@ -46,52 +48,129 @@ pub fn split(uri: &str, fastcgi: &FastCgi) -> ScriptPath {
     }
 }
 
-/// The parameters for `request` in `site` (whose `fastcgi` settings apply). `content_length`:
-/// the body length the application is told (a chunked body's once spooled), None without one.
-pub fn build(
+/// How the body's length is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyLength {
+    /// No body, or one of this length (CONTENT_LENGTH).
+    Known(Option<u64>),
+    /// A chunked body, spooled first: CONTENT_LENGTH is added once known
+    /// ([`Job::set_content_length`]).
+    Later,
+}
+
+/// The records that open the request for `request` in `site` (whose `fastcgi` settings
+/// apply): BEGIN_REQUEST and the PARAMS stream, written straight into records as each
+/// parameter is found (the CGI environment less what `fastcgi_param` lines set, then those).
+pub fn encode(
     request: &Request,
     site: &Site,
     conn: &ConnInfo,
     captures: &Captures,
-    content_length: Option<u64>,
-) -> Vec<(String, String)> {
+    length: BodyLength,
+) -> Job {
     let fastcgi = &site.settings.fastcgi;
     let path = split(&request.path, fastcgi);
     let script = Script {
         file: site.file_path(&path.script_name),
-        script_name: path.script_name.clone(),
-        path_info: path.path_info.clone(),
+        script_name: path.script_name,
+        path_info: path.path_info,
         interpreter: None,
     };
     let document_root = site.document_root();
+    let later = length == BodyLength::Later;
     let endpoint = Endpoint {
         peer: conn.peer,
         local: conn.listen,
         server_name: site.server.server_names.first().map(String::as_str),
         document_root: &document_root,
-        content_length,
+        content_length: match length {
+            BodyLength::Known(n) => n,
+            BodyLength::Later => None,
+        },
         https: conn.tls,
         client_cert: conn.client_cert,
     };
-    let mut params = env::build(request, &script, &endpoint);
-    // For a process webserv starts; an application has its own.
-    params.retain(|(name, _)| name != "PATH");
+    let mut records = Vec::with_capacity(1024 + 64 * request.headers.len());
+    record::begin_request(&mut records, REQUEST_ID, Connection::KeepOpen);
+    let mut writer = ParamsWriter::new(&mut records, REQUEST_ID);
+    let configured = |name: &str| fastcgi.params.iter().any(|p| p.name == name);
+    let server_name = site.server.server_names.first();
+    let no_path_info = script.path_info.is_empty();
+    env::each(request, &script, &endpoint, &mut |name, value| {
+        // PATH is for a process webserv starts (an application has its own); PATH_INFO and
+        // PATH_TRANSLATED only with a path info (nginx sends what `fastcgi_param PATH_INFO`
+        // says and nothing otherwise; frameworks test isset()).
+        if name == "PATH"
+            || (no_path_info && (name == "PATH_INFO" || name == "PATH_TRANSLATED"))
+            || configured(name)
+        {
+            return;
+        }
+        // nginx's `fastcgi_param SERVER_NAME $server_name`: the server's own name when it has
+        // one (the request's host otherwise, as for CGI).
+        let value = match (name, server_name) {
+            ("SERVER_NAME", Some(own)) => own.as_str(),
+            _ => value,
+        };
+        writer.pair(name.as_bytes(), value.as_bytes());
+    });
     let vars = Vars {
         request,
         site,
         conn,
         captures,
-        split: Some((&path.script_name, &path.path_info)),
+        split: Some((&script.script_name, &script.path_info)),
     };
     for param in &fastcgi.params {
+        if later && param.name == "CONTENT_LENGTH" {
+            continue;
+        }
         let value = vars.expand(&param.value, Into::Text);
-        params.retain(|(name, _)| *name != param.name);
         if param.if_not_empty && value.is_empty() {
             continue;
         }
-        params.push((param.name.clone(), value));
+        writer.pair(param.name.as_bytes(), value.as_bytes());
     }
-    params
+    writer.close();
+    let length_at = later.then_some(records.len());
+    ParamsWriter::new(&mut records, REQUEST_ID).end_stream();
+    Job { records, length_at }
+}
+
+/// The parameters of `job`, decoded (for the tests, and for whoever wants to see them).
+pub fn decode(job: &Job) -> Vec<(String, String)> {
+    let mut decoder = RecordsIn::new(&job.records);
+    let mut pairs = Vec::new();
+    while let Some((kind, content)) = decoder.next() {
+        if kind == record::kind::PARAMS {
+            for (name, value) in record::decode_pairs(content).unwrap_or_default() {
+                pairs.push((
+                    String::from_utf8_lossy(&name).into_owned(),
+                    String::from_utf8_lossy(&value).into_owned(),
+                ));
+            }
+        }
+    }
+    pairs
+}
+
+/// Whole records written by this side, one after the other: (type, content).
+struct RecordsIn<'a>(&'a [u8]);
+
+impl<'a> RecordsIn<'a> {
+    fn new(bytes: &'a [u8]) -> RecordsIn<'a> {
+        RecordsIn(bytes)
+    }
+
+    fn next(&mut self) -> Option<(u8, &'a [u8])> {
+        let h = self.0.get(..record::HEADER_LEN)?;
+        let len = usize::from(u16::from_be_bytes([h[4], h[5]]));
+        let end = record::HEADER_LEN + len;
+        let content = self.0.get(record::HEADER_LEN..end)?;
+        let kind = h[1];
+        self.0 = self.0.get(end + usize::from(h[6])..).unwrap_or(&[]);
+        Some((kind, content))
+    }
 }
 
 #[cfg(test)]
@@ -101,7 +180,7 @@ mod tests {
     use std::path::Path;
 
     fn config(body: &str) -> crate::config::Config {
-        crate::config::parse_allowing_fastcgi(
+        crate::config::parse(
             &format!("server {{ listen 80; server_name site.test; root /srv/www; {body} }}"),
             Path::new("/etc/webserv/site.conf"),
         )
@@ -121,10 +200,17 @@ mod tests {
             client_cert: None,
         };
         let length = match request.framing {
-            crate::http::request::Framing::Length(n) => Some(n),
-            _ => None,
+            crate::http::request::Framing::Length(n) => BodyLength::Known(Some(n)),
+            crate::http::request::Framing::Chunked | crate::http::request::Framing::UntilEnd => {
+                BodyLength::Later
+            }
+            _ => BodyLength::Known(None),
         };
-        build(&request, &routed.site, &conn, &routed.captures, length)
+        let mut job = encode(&request, &routed.site, &conn, &routed.captures, length);
+        if length == BodyLength::Later {
+            job.set_content_length(7);
+        }
+        decode(&job)
     }
 
     fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -171,6 +257,11 @@ mod tests {
         assert_eq!(get(&p, "DOCUMENT_ROOT"), Some("/srv/www"));
         assert_eq!(get(&p, "REMOTE_ADDR"), Some("10.0.0.9"));
         assert_eq!(get(&p, "SERVER_PORT"), Some("8080"));
+        assert_eq!(
+            get(&p, "SERVER_NAME"),
+            Some("site.test"),
+            "the server's name"
+        );
         assert_eq!(get(&p, "REQUEST_SCHEME"), Some("http"));
         assert_eq!(get(&p, "GATEWAY_INTERFACE"), Some("CGI/1.1"));
         assert_eq!(get(&p, "REDIRECT_STATUS"), Some("200"));
@@ -187,6 +278,7 @@ mod tests {
         let p = params_for(PHP, "GET /i.php HTTP/1.1\r\nHost: h\r\n\r\n", true);
         assert_eq!(get(&p, "HTTPS"), Some("on"));
         assert_eq!(get(&p, "REQUEST_SCHEME"), Some("https"));
+        // Set by the location's `fastcgi_param PATH_INFO $fastcgi_path_info`, even empty.
         assert_eq!(get(&p, "PATH_INFO"), Some(""));
         assert_eq!(get(&p, "CONTENT_LENGTH"), None);
     }
@@ -197,6 +289,9 @@ mod tests {
         assert_eq!(get(&p, "SCRIPT_NAME"), Some("/app/index.php"));
         assert_eq!(get(&p, "SCRIPT_FILENAME"), Some("/opt/app/index.php"));
         assert_eq!(get(&p, "DOCUMENT_ROOT"), Some("/opt/app"));
+        // No path info, and no `fastcgi_param PATH_INFO`: not sent (nginx sends nothing).
+        assert_eq!(get(&p, "PATH_INFO"), None);
+        assert_eq!(get(&p, "PATH_TRANSLATED"), None);
     }
 
     #[test]

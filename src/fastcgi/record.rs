@@ -58,23 +58,31 @@ pub enum Connection {
 }
 
 /// The record header for `kind`, `request_id` and `content_len` (at most [`MAX_CONTENT`]),
-/// padded to a multiple of 8 bytes as the specification recommends.
+/// padded to a multiple of 8 bytes as the specification recommends; returns the padding.
 fn header(out: &mut Vec<u8>, kind: u8, request_id: u16, content_len: usize) -> usize {
+    let (bytes, padding) = header_bytes(kind, request_id, content_len);
+    out.extend_from_slice(&bytes);
+    padding
+}
+
+fn header_bytes(kind: u8, request_id: u16, content_len: usize) -> ([u8; HEADER_LEN], usize) {
     debug_assert!(content_len <= MAX_CONTENT);
     let padding = (8 - content_len % 8) % 8;
     let id = request_id.to_be_bytes();
     let len = (content_len as u16).to_be_bytes();
-    out.extend_from_slice(&[
-        VERSION,
-        kind,
-        id[0],
-        id[1],
-        len[0],
-        len[1],
-        padding as u8,
-        0,
-    ]);
-    padding
+    (
+        [
+            VERSION,
+            kind,
+            id[0],
+            id[1],
+            len[0],
+            len[1],
+            padding as u8,
+            0,
+        ],
+        padding,
+    )
 }
 
 /// Appends `content` as records of `kind` (several when it is longer than one record holds;
@@ -106,18 +114,78 @@ pub fn params<'p>(
     request_id: u16,
     pairs: impl IntoIterator<Item = (&'p [u8], &'p [u8])>,
 ) {
-    let mut content = Vec::with_capacity(1024);
+    let mut writer = ParamsWriter::new(out, request_id);
     for (name, value) in pairs {
-        let mut pair = Vec::with_capacity(name.len() + value.len() + 8);
-        encode_pair(&mut pair, name, value);
-        if content.len() + pair.len() > MAX_CONTENT {
-            records(out, kind::PARAMS, request_id, &content);
-            content.clear();
-        }
-        content.extend_from_slice(&pair);
+        writer.pair(name, value);
     }
-    records(out, kind::PARAMS, request_id, &content);
-    header(out, kind::PARAMS, request_id, 0);
+    writer.end_stream();
+}
+
+/// A PARAMS stream written pair by pair straight into whole records (no copy of a pair), as
+/// [`params`] writes it: [`ParamsWriter::close`] ends the record in progress (the next pair
+/// opens another), [`ParamsWriter::end_stream`] adds the empty record that ends the stream.
+pub struct ParamsWriter<'o> {
+    out: &'o mut Vec<u8>,
+    request_id: u16,
+    /// Where the header of the record in progress is, if one is open.
+    open: Option<usize>,
+}
+
+impl<'o> ParamsWriter<'o> {
+    pub fn new(out: &'o mut Vec<u8>, request_id: u16) -> ParamsWriter<'o> {
+        ParamsWriter {
+            out,
+            request_id,
+            open: None,
+        }
+    }
+
+    /// Appends one name-value pair.
+    pub fn pair(&mut self, name: &[u8], value: &[u8]) {
+        let len = pair_len(name, value);
+        if len > MAX_CONTENT {
+            // Longer than a record holds: split (no request head or configuration reaches this).
+            self.close();
+            let mut pair = Vec::with_capacity(len);
+            encode_pair(&mut pair, name, value);
+            records(self.out, kind::PARAMS, self.request_id, &pair);
+            return;
+        }
+        if let Some(at) = self.open
+            && self.out.len() - at - HEADER_LEN + len > MAX_CONTENT
+        {
+            self.close();
+        }
+        if self.open.is_none() {
+            self.open = Some(self.out.len());
+            self.out.extend_from_slice(&[0; HEADER_LEN]);
+        }
+        encode_pair(self.out, name, value);
+    }
+
+    /// Ends the record in progress (none is written without a pair).
+    pub fn close(&mut self) {
+        let Some(at) = self.open.take() else {
+            return;
+        };
+        let len = self.out.len() - at - HEADER_LEN;
+        let (head, padding) = header_bytes(kind::PARAMS, self.request_id, len);
+        self.out[at..at + HEADER_LEN].copy_from_slice(&head);
+        self.out.resize(self.out.len() + padding, 0);
+    }
+
+    /// Ends the stream: the record in progress, then the empty record.
+    pub fn end_stream(mut self) {
+        self.close();
+        header(self.out, kind::PARAMS, self.request_id, 0);
+    }
+}
+
+/// The encoded length of a name-value pair.
+fn pair_len(name: &[u8], value: &[u8]) -> usize {
+    let field = |n: usize| if n < 0x80 { 1 } else { 4 };
+    let (n, v) = (name.len().min(0x7fff_ffff), value.len().min(0x7fff_ffff));
+    field(n) + field(v) + n + v
 }
 
 /// Request body bytes as STDIN records; an empty `data` ends the stream (FCGI_STDIN with no
@@ -328,6 +396,39 @@ impl Decoder {
     /// Whether END_REQUEST has been read.
     pub fn ended(&self) -> bool {
         matches!(self.state, State::Ended)
+    }
+
+    /// Gives back the last `n` bytes of the STDOUT content the previous call returned (the
+    /// caller took only what came before them: a header block ended there). The next call
+    /// returns them again, from the input position just after what it kept. `n` is at most
+    /// the length of that content; after any other event it does nothing.
+    pub fn unread(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.state = match std::mem::replace(&mut self.state, State::Ended) {
+            State::Stream {
+                kind,
+                left,
+                padding,
+            } if kind == kind::STDOUT => State::Stream {
+                kind,
+                left: left + n,
+                padding,
+            },
+            // The content was the end of its record: back inside it.
+            State::Padding { left, ended: false } => State::Stream {
+                kind: kind::STDOUT,
+                left: n,
+                padding: left,
+            },
+            State::Header { have: 0, .. } => State::Stream {
+                kind: kind::STDOUT,
+                left: n,
+                padding: 0,
+            },
+            other => other,
+        };
     }
 
     /// Reads from `input`: the next event (None: `input` is used up and more bytes are needed)
@@ -602,6 +703,49 @@ mod tests {
         assert_eq!(out.stdout_ends, 1);
         assert_eq!(out.end, Some((3, ProtocolStatus::Complete)));
         assert_eq!(out.error, None);
+    }
+
+    #[test]
+    fn unread_content_comes_back_from_where_the_caller_stopped() {
+        let mut input = raw(1, kind::STDOUT, 1, b"abcdef", 2);
+        input.extend(raw(1, kind::STDOUT, 1, b"gh", 0));
+        input.extend(end(1, 0, 0));
+        // In the middle of a record, at its end before padding, at its end without padding.
+        for (first, keep) in [(6, 4), (6, 0), (6, 6)] {
+            let mut decoder = Decoder::new(1);
+            let (event, used) = decoder.decode(&input).unwrap();
+            assert_eq!(event, Some(Event::Stdout(&b"abcdef"[..first])));
+            decoder.unread(first - keep);
+            let mut at = used - (first - keep);
+            let mut stdout = b"abcdef"[..keep].to_vec();
+            loop {
+                match decoder.decode(&input[at..]).unwrap() {
+                    (Some(Event::Stdout(d)), n) => {
+                        stdout.extend_from_slice(d);
+                        at += n;
+                    }
+                    (Some(Event::End { .. }), n) => {
+                        at += n;
+                        break;
+                    }
+                    (other, n) => {
+                        assert!(other.is_some(), "stalled");
+                        at += n;
+                    }
+                }
+            }
+            assert_eq!(stdout, b"abcdefgh");
+            assert_eq!(at, input.len());
+        }
+        // A record without padding, unread whole: the header state goes back into it.
+        let input = raw(1, kind::STDOUT, 1, b"xyz", 0);
+        let mut decoder = Decoder::new(1);
+        let (_, used) = decoder.decode(&input).unwrap();
+        decoder.unread(2);
+        assert_eq!(
+            decoder.decode(&input[used - 2..]).unwrap(),
+            (Some(Event::Stdout(&b"yz"[..])), 2)
+        );
     }
 
     #[test]

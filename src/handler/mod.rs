@@ -20,6 +20,7 @@ pub mod static_files;
 pub mod upload;
 pub mod vars;
 
+pub use crate::fastcgi::upstream::Job as FastCgiJob;
 pub use route::{Site, select_location, select_server};
 
 use file_cache::FileCache;
@@ -27,7 +28,7 @@ use file_cache::FileCache;
 use crate::cgi::Script;
 use crate::config::{ErrorPageStatus, Methods, Template, TryFallback, TryFiles};
 use crate::http::path;
-use crate::http::request::{Method, Request, RoutedTo};
+use crate::http::request::{Framing, Method, Request, RoutedTo};
 use crate::http::response::{Body, Response};
 use crate::log;
 use route::{Captures, Routed};
@@ -93,6 +94,8 @@ pub enum Plan {
     Upload(Box<upload::Upload>),
     /// Run a CGI script (with the request body as its input) and stream its output.
     Cgi(Box<Script>),
+    /// Pass the request to the location's FastCGI application (`fastcgi_pass`).
+    FastCgi(Box<crate::fastcgi::upstream::Job>),
     /// Forward the request to the location's `proxy_pass` and stream the backend's answer.
     Proxy,
 }
@@ -140,6 +143,12 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
             return Plan::Respond(response);
         }
         ServerPhase::Moved => Step::Redirect(Redirect::Rewritten),
+        ServerPhase::Stay
+            if server.auto_redirect && route::auto_redirect(server, &request.path) =>
+        {
+            request.routed = Some(RoutedTo::new(site.id));
+            return Plan::Respond(slash_redirect(request));
+        }
         // Only internal redirects reach an `internal` location.
         ServerPhase::Stay if site.settings.internal => Step::Plan(Plan::Respond(error(404, site))),
         ServerPhase::Stay => {
@@ -179,7 +188,15 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
                     request.routed = Some(RoutedTo::new(None));
                     return with_status(Plan::Respond(response), status);
                 }
+                if route::auto_redirect(server, &request.path) {
+                    request.routed = Some(RoutedTo::new(current.id));
+                    return Plan::Respond(slash_redirect(request));
+                }
                 route::find_location(server, &request.path)
+            }
+            Redirect::Rewritten if route::auto_redirect(server, &request.path) => {
+                request.routed = Some(RoutedTo::new(current.id));
+                return Plan::Respond(slash_redirect(request));
             }
             Redirect::Rewritten => route::find_location(server, &request.path),
             Redirect::Named(name) => {
@@ -244,6 +261,16 @@ fn run_server_rewrites(request: &mut Request, site: &Site, conn: &ConnInfo) -> S
     }
 }
 
+/// The 301 to the request's path with a slash (and its query).
+fn slash_redirect(request: &Request) -> Response {
+    let mut location = path::encode(&format!("{}/", request.path));
+    if let Some(query) = &request.query {
+        location.push('?');
+        location.push_str(query);
+    }
+    redirect(301, &location)
+}
+
 /// When `plan` is an error answered by an `error_page` naming a location: the redirect there,
 /// with the status the answer will go out with.
 fn named_error_page(plan: &Plan, site: &Site) -> Option<(Redirect, Option<PendingStatus>)> {
@@ -296,7 +323,12 @@ fn plan_once<'a>(
             rewrite::Outcome::Continue { .. } => {}
         }
     }
-    if !settings.allow_methods.allows(Methods::of(request.method)) {
+    // `allow_methods` written in the file is checked before `try_files` (as nginx's
+    // `limit_except`); the default (`GET HEAD`, for files) after it, as nginx's static module
+    // refuses a POST to a file only once `try_files` has not sent the request elsewhere (a
+    // front controller takes every method).
+    let allowed = settings.allow_methods.allows(Methods::of(request.method));
+    if !allowed && (settings.methods_set || settings.try_files.is_none()) {
         return Step::Plan(Plan::Respond(method_not_allowed(
             settings.allow_methods,
             site,
@@ -307,7 +339,54 @@ fn plan_once<'a>(
     {
         return step;
     }
+    if !allowed {
+        return Step::Plan(Plan::Respond(method_not_allowed(
+            settings.allow_methods,
+            site,
+        )));
+    }
+    if settings.fastcgi.pass.is_some() {
+        return Step::Plan(fastcgi_plan(request, site, &captures, conn));
+    }
+    if let Some(uri) = index_elsewhere(request, site) {
+        return Step::Redirect(Redirect::Uri(uri, request.query.clone()));
+    }
     Step::Plan(content(request, site, files))
+}
+
+/// A directory's index file that another location answers (`index index.php` with a
+/// `location ~ \.php$`): as nginx's index module, the request goes there by an internal
+/// redirect. An index in the same location is served by the static handler, which finds it
+/// itself.
+fn index_elsewhere(request: &Request, site: &Site) -> Option<String> {
+    if !request.path.ends_with('/')
+        || site.server.locations.is_empty()
+        || !matches!(request.method, Method::Get | Method::Head | Method::Post)
+    {
+        return None;
+    }
+    let dir = site.file_path(&request.path);
+    let name = site
+        .settings
+        .index
+        .iter()
+        .find(|name| std::fs::metadata(dir.join(name)).is_ok_and(|m| m.is_file()))?;
+    let uri = format!("{}{name}", request.path);
+    let there = route::find_location(site.server, &uri).site.id;
+    (there != site.id).then_some(uri)
+}
+
+/// A location with `fastcgi_pass`: every request goes to the application (after `try_files`),
+/// with its parameters built now, while the location's groups are known. A chunked body's
+/// length is set once it is spooled.
+fn fastcgi_plan(request: &Request, site: &Site, captures: &Captures, conn: &ConnInfo) -> Plan {
+    use crate::fastcgi::params::{BodyLength, encode};
+    let length = match request.framing {
+        Framing::Length(n) => BodyLength::Known(Some(n)),
+        Framing::Chunked | Framing::UntilEnd => BodyLength::Later,
+        Framing::None => BodyLength::Known(None),
+    };
+    Plan::FastCgi(Box::new(encode(request, site, conn, captures, length)))
 }
 
 /// `try_files`: the first name that exists (a directory for a name ending in `/`, anything
@@ -320,17 +399,30 @@ fn try_files_phase(
     captures: &Captures,
     conn: &ConnInfo,
 ) -> Option<Step> {
+    // `$fastcgi_script_name` as the location splits it (nginx's safe `try_files
+    // $fastcgi_script_name =404`).
+    let fastcgi = &site.settings.fastcgi;
+    let split = (fastcgi.split_path_info.is_some() || fastcgi.index.is_some())
+        .then(|| crate::fastcgi::params::split(&request.path, fastcgi));
     let vars = Vars {
         request,
         site,
         conn,
         captures,
-        split: None,
+        split: split
+            .as_ref()
+            .map(|s| (s.script_name.as_str(), s.path_info.as_str())),
     };
     let mut found = None;
-    for name in &try_files.files {
-        let name = vars.expand(name, Into::Text);
-        let wants_dir = name.ends_with('/');
+    for template in &try_files.files {
+        let mut name = vars.expand(template, Into::Text);
+        // An argument written with a final `/` asks for a directory, and (as in nginx, which
+        // takes the slash off the argument) names it without that slash: `$uri/` for `/dir`
+        // goes on as `/dir`, which the directory's handler then redirects to `/dir/`.
+        let wants_dir = template.source().ends_with('/');
+        if wants_dir && name.len() > 1 {
+            name.pop();
+        }
         // A name that would climb above `/` can name nothing here.
         let Ok(uri) = path::resolve(&name) else {
             continue;
@@ -744,8 +836,13 @@ mod tests {
         );
         assert_eq!(request.path, "/a.html");
         // A directory only for a name ending in `/`: `$uri` (the directory) is skipped, and
-        // `$uri/` serves its index (no redirect: the path is now `/dir/`), as nginx does.
+        // `$uri/` goes on as `/dir` (nginx takes the slash off), which the directory handler
+        // redirects to `/dir/`; there, `$uri/` serves its index.
         let (plan, request) = plan_of(&s, &get("/dir"));
+        let Plan::Respond(r) = plan else { panic!() };
+        assert_eq!((r.status, r.header("Location")), (301, Some("/dir/")));
+        assert_eq!(request.path, "/dir");
+        let (plan, request) = plan_of(&s, &get("/dir/"));
         let Plan::Respond(r) = plan else { panic!() };
         assert_eq!(r.status, 200);
         assert!(matches!(&r.body, Body::Shared { data, .. } if &data[..] == b"/dir/index.html"));
@@ -823,8 +920,40 @@ mod tests {
             "root {}/www; location / {{ try_files /../secret.txt $uri =404; }}",
             tree.root()
         ));
-        assert_eq!(answer(&s, &get("/")).status, 403);
+        // `$uri` is `/`, a directory, which only `$uri/` could name (nginx: 404 too).
+        assert_eq!(answer(&s, &get("/")).status, 404);
         assert_eq!(answer(&s, &get("/a")).status, 404);
+    }
+
+    #[test]
+    fn a_path_one_slash_short_of_a_fastcgi_location_is_redirected_as_nginx_does() {
+        let s = server(
+            "location / { } location /app/ { fastcgi_pass 127.0.0.1:9000; }
+             location = /exact/ { fastcgi_pass 127.0.0.1:9000; }
+             location /both/ { fastcgi_pass 127.0.0.1:9000; } location /both { }
+             location /files/ { }
+             location /outer/ { location /outer/in/ { fastcgi_pass 127.0.0.1:9000; } }
+             location ~ ^/app$ { return 200 \"regex\"; }",
+        );
+        for (path, to) in [
+            ("/app", Some("/app/")),
+            ("/app?x=1", Some("/app/?x=1")),
+            ("/exact", Some("/exact/")),
+            ("/outer/in", Some("/outer/in/")),
+            ("/both", None),
+            ("/files", None),
+            ("/app/", None),
+            ("/ap", None),
+        ] {
+            match (plan_of(&s, &get(path)).0, to) {
+                (Plan::Respond(r), Some(to)) => {
+                    assert_eq!(r.status, 301, "{path}");
+                    assert_eq!(r.header("Location"), Some(to), "{path}");
+                }
+                (Plan::Respond(r), None) => assert_ne!(r.status, 301, "{path}"),
+                (other, to) => assert!(to.is_none(), "{path}: {other:?}"),
+            }
+        }
     }
 
     #[test]

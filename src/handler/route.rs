@@ -282,6 +282,52 @@ pub fn find_location<'a>(server: &'a Server, path: &str) -> Routed<'a> {
     Routed { site, captures }
 }
 
+/// Whether `path` gets nginx's redirect to `path/`: a prefix or exact location named `path/`
+/// passes requests to a backend (`fastcgi_pass`), and no location of the same level is named
+/// `path` itself (nginx's `auto_redirect`, decided before regular expressions are tried). The
+/// levels are searched as [`find_location`] searches them.
+pub fn auto_redirect(server: &Server, path: &str) -> bool {
+    if !server.auto_redirect || path.ends_with('/') {
+        return false;
+    }
+    let mut level: &[LocationId] = &server.top_locations;
+    loop {
+        let mut redirect = false;
+        let mut longest: Option<&Location> = None;
+        for &id in level {
+            let l = &server.locations[id];
+            if !matches!(
+                l.kind,
+                LocationKind::Exact | LocationKind::Prefix | LocationKind::PrefixFinal
+            ) {
+                continue;
+            }
+            if l.path.len() == path.len() + 1
+                && l.path.ends_with('/')
+                && l.path.starts_with(path)
+                && l.settings.fastcgi.pass.is_some()
+            {
+                redirect = true;
+            } else if l.path == path {
+                return false;
+            }
+            if l.kind != LocationKind::Exact
+                && prefix_matches(&l.path, path)
+                && longest.is_none_or(|p| p.path.len() < l.path.len())
+            {
+                longest = Some(l);
+            }
+        }
+        if redirect {
+            return true;
+        }
+        match longest {
+            Some(l) if !l.nested.is_empty() => level = &l.nested,
+            _ => return false,
+        }
+    }
+}
+
 /// The site of a request on `server`: where the router left it (`request.routed`), else the
 /// location its path matches.
 pub fn routed_site<'a>(server: &'a Server, request: &Request) -> Site<'a> {

@@ -542,6 +542,7 @@ mod tests {
                     nested: Vec::new(),
                 }],
                 top_locations: vec![0],
+                auto_redirect: false,
             };
             Fixture { dir, server }
         }

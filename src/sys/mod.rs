@@ -186,3 +186,26 @@ impl Signals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::fd::AsFd;
+
+    #[test]
+    fn read_append_fills_spare_capacity_up_to_its_bound_and_no_further() {
+        let (reader, writer) = pipe_with(PipeFlags::CLOEXEC).unwrap();
+        rustix::io::write(&writer, b"0123456789").unwrap();
+        let mut buf = b"ab".to_vec();
+        assert_eq!(read_append(reader.as_fd(), &mut buf, 4).unwrap(), 4);
+        assert_eq!(buf, b"ab0123");
+        assert_eq!(read_append(reader.as_fd(), &mut buf, 100).unwrap(), 6);
+        assert_eq!(buf, b"ab0123456789");
+        drop(writer);
+        assert_eq!(
+            read_append(reader.as_fd(), &mut buf, 8).unwrap(),
+            0,
+            "the end"
+        );
+    }
+}

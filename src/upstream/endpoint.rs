@@ -152,6 +152,30 @@ impl Endpoint {
         poller.modify(fd, token)
     }
 
+    /// Whether an idle socket (a kept backend connection, before its reuse) is still open
+    /// with nothing unasked waiting in it: a peek that finds nothing to read. A child's pipes
+    /// are never idle.
+    pub fn is_idle_alive(&self) -> bool {
+        let Io::Socket {
+            fd,
+            connecting: false,
+            input_closed: false,
+            output_ended: false,
+        } = &self.io
+        else {
+            return false;
+        };
+        let mut byte = [0u8; 1];
+        matches!(
+            net::recv(
+                fd,
+                &mut byte,
+                net::RecvFlags::PEEK | net::RecvFlags::DONTWAIT
+            ),
+            Err(Errno::AGAIN)
+        )
+    }
+
     /// Records a readiness event of the fd `role`. A pipe's hangup or error is readiness too:
     /// the next read or write reports it.
     pub fn ready(&mut self, role: Role, readable: bool, writable: bool, hangup: bool, error: bool) {

@@ -375,3 +375,197 @@ pub fn send_in_background(client: &Client, body: Vec<u8>) -> thread::JoinHandle<
         let _ = stream.write_all(&body);
     })
 }
+
+/// The CGI test scripts: (path under www, contents, executable). Run through their
+/// interpreter by `cgi .EXT INTERPRETER` (tests/cgi.rs) or, with a `#!` line added, by fcgiwrap
+/// (tests/fcgiwrap.rs).
+pub const SCRIPTS: &[(&str, &str, bool)] = &[
+    (
+        "cgi-bin/env.py",
+        r#"import json, os, sys
+sys.stdout.write("Content-Type: text/plain\r\n\r\n")
+for name, value in sorted(os.environ.items()):
+    print(f"{name}={value}")
+print("@cwd=" + os.getcwd())
+print("@argv=" + json.dumps(sys.argv))
+"#,
+        false,
+    ),
+    (
+        "cgi-bin/echo.sh",
+        "printf 'Content-Type: application/octet-stream\\nX-Content-Length: %s\\n\\n' \"${CONTENT_LENGTH-unset}\"\nexec cat\n",
+        false,
+    ),
+    (
+        "cgi-bin/q.sh",
+        "case \"$QUERY_STRING\" in slow*) sleep 0.3 ;; esac\nprintf 'Content-Type: text/plain\\n\\n%s' \"$QUERY_STRING\"\n",
+        false,
+    ),
+    (
+        "cgi-bin/status.sh",
+        "printf 'Status: 404 Not Found\\nContent-Type: text/plain\\n\\nnothing here\\n'\n",
+        false,
+    ),
+    (
+        "cgi-bin/redirect.sh",
+        "printf 'Location: /x\\n\\n'\n",
+        false,
+    ),
+    (
+        "cgi-bin/length.sh",
+        "printf 'Content-Type: text/plain\\nContent-Length: 5\\n\\nhello'\n",
+        false,
+    ),
+    ("cgi-bin/silent.sh", "exit 0\n", false),
+    (
+        "cgi-bin/invalid.sh",
+        "printf 'this is not a header\\n\\nbody\\n'\n",
+        false,
+    ),
+    (
+        "cgi-bin/huge-head.sh",
+        "printf 'Content-Type: text/plain\\nX-Big: '\nhead -c 40000 /dev/zero | tr '\\0' a\nprintf '\\n\\nbody'\n",
+        false,
+    ),
+    ("cgi-bin/app.nope", "never run\n", false),
+    (
+        "cgi-bin/direct.bin",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nrun directly\\n'\n",
+        true,
+    ),
+    (
+        "cgi-bin/not-executable.bin",
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nshould not run\\n'\n",
+        false,
+    ),
+    // Writes its pid to the file named by the query string (in its own directory), then
+    // sleeps without printing anything.
+    (
+        "cgi-bin/sleeper.sh",
+        "echo $$ > \"$QUERY_STRING\"\nexec sleep 60\n",
+        false,
+    ),
+    (
+        "long-bin/sleeper.sh",
+        "echo $$ > \"$QUERY_STRING\"\nexec sleep 60\n",
+        false,
+    ),
+    (
+        "cgi-bin/forever.sh",
+        "echo $$ > \"$QUERY_STRING\"\nprintf 'Content-Type: text/plain\\n\\n'\nexec yes 'all work and no play'\n",
+        false,
+    ),
+    (
+        "cgi-bin/dies.sh",
+        "printf 'Content-Type: text/plain\\n\\npartial output\\n'\nkill -9 $$\n",
+        false,
+    ),
+    (
+        "cgi-bin/passthrough.sh",
+        "printf 'Content-Type: text/plain\\r\\nConnection: close\\r\\nTransfer-Encoding: chunked\\r\\nKeep-Alive: timeout=1\\r\\nUpgrade: h2c\\r\\nX-Custom: yes\\r\\nSet-Cookie: a=1\\r\\nSet-Cookie: b=2\\r\\n\\r\\npassed'\n",
+        false,
+    ),
+    (
+        "cgi-bin/head.sh",
+        ": > \"$QUERY_STRING\"\nprintf 'Content-Type: text/plain\\nX-Method: %s\\n\\nbody that HEAD must not show\\n' \"$REQUEST_METHOD\"\n",
+        false,
+    ),
+    (
+        "cgi-bin/fds.py",
+        r#"import os
+fds = {}
+for name in os.listdir("/proc/self/fd"):
+    try:
+        fds[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+    except OSError:
+        pass  # the directory listing's own fd, closed by now
+print("Content-Type: text/plain\n")
+for fd, target in sorted(fds.items()):
+    print(fd, target)
+"#,
+        false,
+    ),
+    (
+        "cgi-bin/signals.sh",
+        "printf 'Content-Type: text/plain\\n\\n'\nexec grep -E '^Sig(Blk|Ign):' /proc/self/status\n",
+        false,
+    ),
+    (
+        "cgi-bin/stderr.sh",
+        "echo 'complaint from stderr.sh: marker-5150' >&2\nprintf 'Content-Type: text/plain\\n\\nok\\n'\n",
+        false,
+    ),
+    (
+        "cgi-bin/ignores-body.sh",
+        "printf 'Content-Type: text/plain\\n\\nyour body was ignored\\n'\n",
+        false,
+    ),
+    // Exits at once, but a background child keeps its stdout open for 1.5 s.
+    (
+        "cgi-bin/background.sh",
+        "printf 'Content-Type: text/plain\\n\\nhi\\n'\nsleep 1.5 &\n",
+        false,
+    ),
+    (
+        "cgi-bin/no-content.sh",
+        "printf 'Status: 204 No Content\\n\\n'\n",
+        false,
+    ),
+    (
+        "cgi-bin/bad-status.sh",
+        "printf 'Status: abc\\nContent-Type: text/plain\\n\\nbody'\n",
+        false,
+    ),
+    (
+        "cgi-bin/too-long.sh",
+        "printf 'Content-Type: text/plain\\nContent-Length: 3\\n\\nhello'\n",
+        false,
+    ),
+    (
+        "cgi-bin/too-short.sh",
+        "printf 'Content-Type: text/plain\\nContent-Length: 10\\n\\nhello'\n",
+        false,
+    ),
+    (
+        "cgi-bin/slow-head.sh",
+        "printf 'Content-Type: text/plain\\n'\nsleep 0.2\nprintf 'X-Late: yes\\n'\nsleep 0.2\nprintf '\\nbody'\n",
+        false,
+    ),
+    // Starts its body, then goes silent (pid to the file named by the query string).
+    (
+        "cgi-bin/stalls.sh",
+        "echo $$ > \"$QUERY_STRING\"\nprintf 'Content-Type: text/plain\\n\\nstarted\\n'\nexec sleep 60\n",
+        false,
+    ),
+    // A complete response, stdout closed, then 3 s more work before it exits.
+    (
+        "cgi-bin/closes-early.sh",
+        "printf 'Content-Type: text/plain\\n\\ndone\\n'\nexec >&-\nexec sleep 3\n",
+        false,
+    ),
+    (
+        "cgi-bin/hello.php",
+        "<?php\nheader('X-Test: php');\necho 'Hello from PHP, method ', $_SERVER['REQUEST_METHOD'], ', name ', htmlspecialchars($_GET['name'] ?? 'nobody'), \"\\n\";\n",
+        false,
+    ),
+    (
+        "long-bin/stream.sh",
+        "printf 'Content-Type: text/plain\\n\\n'\necho first\nsleep 2\necho second\n",
+        false,
+    ),
+    // 50 MiB of 64-byte records: 15 decimal digits (the record number), 48 dots, LF.
+    (
+        "long-bin/big.py",
+        r#"import sys
+out = sys.stdout.buffer
+out.write(b"Content-Type: application/octet-stream\r\n\r\n")
+FILL = b"." * 48
+RECORDS = 50 * 1024 * 1024 // 64
+BATCH = 1024
+for start in range(0, RECORDS, BATCH):
+    out.write(b"".join(b"%015d%s\n" % (i, FILL) for i in range(start, start + BATCH)))
+out.flush()
+"#,
+        false,
+    ),
+];

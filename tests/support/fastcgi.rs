@@ -105,10 +105,22 @@ impl Peer {
         std::fs::read_to_string(self.dir.path().join("peer.log")).unwrap_or_default()
     }
 
-    /// Stops the process at once (SIGKILL) and reaps it: "the application died".
+    /// Stops the process and its own children (php-fpm's workers) at once (SIGKILL) and reaps
+    /// it: "the application died". Returns once every child is dead too (gone or a zombie,
+    /// whose descriptors are closed): until then a child still holds the listening socket and
+    /// would accept a connection only to drop it.
     pub fn kill(&mut self) {
+        let children = super::proc::children_of(self.child.id() as i32);
         let _ = self.child.kill();
+        for (pid, _) in &children {
+            // SAFETY: kill(2) of a child of the peer we started.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
         let _ = self.child.wait();
+        let dead = super::proc::wait_until(Duration::from_secs(10), || {
+            children.iter().all(|(pid, _)| !super::proc::running(*pid))
+        });
+        assert!(dead, "the peer's children outlived SIGKILL");
     }
 }
 
@@ -154,6 +166,17 @@ fn wait_ready(child: &mut Child, address: &Address) -> Result<(), String> {
 /// Starts php-fpm in the foreground with a generated configuration: one pool of `children`
 /// static workers on `listen`, its documents under `dir/www` (the files a test passes).
 pub fn php_fpm(listen: Listen, children: usize, files: &[(&str, &[u8])]) -> Peer {
+    php_fpm_with(
+        listen,
+        children,
+        files,
+        "php_admin_value[error_log] = {log}\nphp_admin_flag[log_errors] = on\n",
+    )
+}
+
+/// [`php_fpm`] with `pool` lines added to its pool section (`{log}` is replaced by the peer's
+/// log file).
+pub fn php_fpm_with(listen: Listen, children: usize, files: &[(&str, &[u8])], pool: &str) -> Peer {
     let mut last_error = String::new();
     for _attempt in 0..5 {
         let dir = TempDir::new();
@@ -179,11 +202,11 @@ pub fn php_fpm(listen: Listen, children: usize, files: &[(&str, &[u8])]) -> Peer
              catch_workers_output = yes\n\
              decorate_workers_output = no\n\
              clear_env = yes\n\
-             php_admin_value[error_log] = {log}\n\
-             php_admin_flag[log_errors] = on\n\
              php_admin_flag[display_errors] = off\n\
-             php_admin_value[output_buffering] = 0\n",
+             php_admin_value[output_buffering] = 0\n\
+             {pool}",
             log = dir.path().join("peer.log").display(),
+            pool = pool.replace("{log}", &dir.path().join("peer.log").display().to_string()),
         );
         let conf_path = dir.write("fpm.conf", conf.as_bytes());
         let mut child = Command::new(PHP_FPM)
@@ -286,6 +309,74 @@ impl Fake {
 
     /// The bytes each connection sent, once every connection has been served.
     pub fn requests(mut self) -> Vec<Vec<u8>> {
+        self.thread
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// What a [`Watcher`] saw on one connection.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    /// The request's records.
+    pub request: Vec<u8>,
+    /// The client closed the connection within 5 s of the reply.
+    pub closed_by_client: bool,
+}
+
+/// A fake FastCGI application that answers each of `connections` connections with `reply`,
+/// then leaves the connection open and waits for the client to close it (as an application
+/// asked to keep the connection would): whether the client drops a connection is what it
+/// reports.
+pub struct Watcher {
+    pub dir: TempDir,
+    pub socket: PathBuf,
+    thread: Option<thread::JoinHandle<Vec<Seen>>>,
+}
+
+impl Watcher {
+    pub fn start(reply: Vec<u8>, connections: usize) -> Watcher {
+        let dir = TempDir::new();
+        let socket = dir.path().join("watcher.sock");
+        let listener = UnixListener::bind(&socket).expect("bind fake FastCGI socket");
+        let thread = thread::spawn(move || {
+            let mut seen = Vec::new();
+            for _ in 0..connections {
+                let Ok((mut stream, _)) = listener.accept() else {
+                    break;
+                };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let request = read_request(&mut stream);
+                let _ = stream.write_all(&reply);
+                let mut rest = [0u8; 1024];
+                let closed_by_client = loop {
+                    match stream.read(&mut rest) {
+                        Ok(0) => break true,
+                        Ok(_) => continue,
+                        Err(e) => break e.kind() == std::io::ErrorKind::ConnectionReset,
+                    }
+                };
+                seen.push(Seen {
+                    request,
+                    closed_by_client,
+                });
+            }
+            seen
+        });
+        Watcher {
+            dir,
+            socket,
+            thread: Some(thread),
+        }
+    }
+
+    pub fn address(&self) -> Address {
+        Address::Unix(self.socket.clone())
+    }
+
+    /// What each connection saw, once all have been served.
+    pub fn seen(mut self) -> Vec<Seen> {
         self.thread
             .take()
             .and_then(|t| t.join().ok())

@@ -21,6 +21,7 @@
 //!   by PID, and a fake FastCGI application with scripted (malformed) records.
 //! - [`backends`]: the backends of the reverse-proxy tests (our Python backend, gunicorn, a
 //!   WebSocket echo and its client).
+//! - [`nginx`]: nginx in a temporary prefix, the reference of the differential tests.
 
 #![allow(dead_code, unused_imports)]
 
@@ -32,6 +33,7 @@ pub mod h2;
 pub mod hostile;
 pub mod http;
 pub mod load;
+pub mod nginx;
 pub mod pebble;
 pub mod proc;
 pub mod server;

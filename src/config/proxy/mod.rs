@@ -12,7 +12,7 @@
 //! into the `Config`. [`lint`] adds the `-t` warning for an upstream that is one of our own
 //! listeners.
 
-mod address;
+pub(in crate::config) mod address;
 pub mod model;
 pub mod value;
 
@@ -256,6 +256,79 @@ impl Globals {
         Ok(upstream)
     }
 }
+
+impl Globals {
+    /// The group for `fastcgi_pass` with `host`: the `upstream` block of that name, or an
+    /// implicit group of that address, made on first use and apart from the proxy's (a
+    /// FastCGI connection must never be lent to an HTTP request). A name without a port that
+    /// no block has is an error (nginx: "no port in upstream"). The implicit group keeps up to
+    /// [`FASTCGI_KEPT`] idle connections per worker (used with `fastcgi_keep_conn on`).
+    pub(in crate::config) fn fastcgi_group(&self, host: &Host, at: &Word) -> Result<Arc<Upstream>> {
+        if let Host::Inet { host: name, port } = host {
+            let lower = name.to_ascii_lowercase();
+            if let Some(i) = self.named.iter().position(|n| *n == lower) {
+                if let Some(port) = port {
+                    return fail(
+                        at.pos,
+                        format!("upstream \"{name}\" may not have port {port}"),
+                    );
+                }
+                return Ok(Arc::clone(&self.upstreams.borrow()[i]));
+            }
+            if port.is_none() {
+                return fail(at.pos, format!("no port in upstream \"{name}\""));
+            }
+        }
+        let key = match host {
+            Host::Unix(path) => format!("fastcgi unix:{path}"),
+            Host::Inet { host, port } if host.contains(':') => {
+                format!("fastcgi [{host}]:{}", port.unwrap_or(0))
+            }
+            Host::Inet { host, port } => format!("fastcgi {host}:{}", port.unwrap_or(0)),
+        };
+        let mut upstreams = self.upstreams.borrow_mut();
+        if let Some(existing) = upstreams[self.named.len()..]
+            .iter()
+            .find(|u| u.name.eq_ignore_ascii_case(&key))
+        {
+            return Ok(Arc::clone(existing));
+        }
+        let addrs = address::resolve(host, &self.dir).or_else(|message| fail(at.pos, message))?;
+        let servers = addrs
+            .into_iter()
+            .map(|addr| UpstreamServer {
+                shown: addr.to_string(),
+                addr,
+                weight: 1,
+                max_fails: 1,
+                fail_timeout: Duration::from_secs(10),
+                max_conns: 0,
+                backup: false,
+                down: false,
+                at: at.pos,
+            })
+            .collect();
+        let upstream = Arc::new(Upstream {
+            id: upstreams.len(),
+            name: key,
+            implicit: true,
+            servers,
+            balance: Balance::RoundRobin,
+            keepalive: Some(Keepalive {
+                connections: FASTCGI_KEPT,
+                timeout: Duration::from_secs(60),
+                requests: 1000,
+                time: Duration::from_secs(3600),
+            }),
+        });
+        upstreams.push(Arc::clone(&upstream));
+        Ok(upstream)
+    }
+}
+
+/// Idle connections a worker keeps to the address of a `fastcgi_pass HOST:PORT | unix:PATH`
+/// (an `upstream` block says its own with `keepalive N`).
+pub const FASTCGI_KEPT: usize = 4;
 
 /// The directives of an `upstream` block: (name, min args, max args).
 const UPSTREAM_SPECS: [(&str, usize, usize); 6] = [

@@ -249,6 +249,29 @@ impl Encoder {
             Pull::File { len, .. } if matches!(delimit, Delimit::Length(0) | Delimit::Omitted) => {
                 (Written::default(), len as usize)
             }
+            // A small chunk goes out with what precedes it, and with the last chunk when it
+            // is the body's end (a short answer of a backend: one write, not two).
+            Pull::Bytes(bytes)
+                if delimit == Delimit::Chunked(0)
+                    && !bytes.is_empty()
+                    && bytes.len() <= COALESCE =>
+            {
+                let len = bytes.len();
+                push_hex(&mut self.prefix, len as u64);
+                self.prefix.extend_from_slice(b"\r\n");
+                self.prefix.extend_from_slice(bytes);
+                body.consume(len);
+                self.body_bytes += len as u64;
+                if body.at_end() {
+                    self.prefix.extend_from_slice(b"\r\n0\r\n\r\n");
+                    self.ended = Some(Ended::Complete);
+                } else {
+                    self.prefix.extend_from_slice(b"\r\n");
+                }
+                self.write_prefix(transport, scratch)?;
+                self.blocked = !transport.writable();
+                return Ok(Step::Progress);
+            }
             pulled => {
                 let piece = match pulled {
                     Pull::Bytes(bytes) => Piece::Bytes(bytes),
@@ -333,6 +356,10 @@ impl Encoder {
 pub trait Body {
     fn pull(&mut self, max: usize) -> Pull<'_>;
     fn consume(&mut self, n: usize);
+    /// Whether the next pull is known to be the end (false when it cannot be told yet).
+    fn at_end(&self) -> bool {
+        false
+    }
 }
 
 impl Body for crate::exchange::Exchange {
@@ -343,7 +370,14 @@ impl Body for crate::exchange::Exchange {
     fn consume(&mut self, n: usize) {
         crate::exchange::Exchange::consume(self, n);
     }
+
+    fn at_end(&self) -> bool {
+        crate::exchange::Exchange::at_end(self)
+    }
 }
+
+/// Most body bytes copied next to their chunk's framing (and sent in one write with it).
+const COALESCE: usize = 4 * 1024;
 
 /// Appends `n` in lower-case hexadecimal (a chunk size).
 fn push_hex(out: &mut Vec<u8>, n: u64) {
@@ -378,6 +412,8 @@ mod tests {
         pieces: VecDeque<Vec<u8>>,
         at: usize,
         abort: bool,
+        /// Says when it has nothing more (`Body::at_end`).
+        tells_end: bool,
     }
 
     impl Script {
@@ -386,6 +422,7 @@ mod tests {
                 pieces: pieces.iter().map(|p| p.to_vec()).collect(),
                 at: 0,
                 abort,
+                tells_end: false,
             }
         }
     }
@@ -409,6 +446,10 @@ mod tests {
                 self.at = 0;
             }
         }
+
+        fn at_end(&self) -> bool {
+            self.tells_end && !self.abort && self.pieces.is_empty()
+        }
     }
 
     fn head(status: u16, length: Option<u64>) -> Head {
@@ -430,6 +471,16 @@ mod tests {
     /// Runs the encoder to the end over a real socket; returns what the client received and
     /// how the response ended.
     fn encode(head: &Head, facts: Facts, body: &mut dyn Body) -> (String, Ended, Persistence) {
+        let (wire, ended, persistence, _) = encode_counting(head, facts, body);
+        (wire, ended, persistence)
+    }
+
+    /// [`encode`], with the number of steps it took.
+    fn encode_counting(
+        head: &Head,
+        facts: Facts,
+        body: &mut dyn Body,
+    ) -> (String, Ended, Persistence, usize) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
@@ -439,6 +490,7 @@ mod tests {
         let mut scratch = Scratch::default();
         let mut encoder = Encoder::new();
         encoder.start(head, facts, "D", false);
+        let mut steps = 0;
         let ended = loop {
             if let Some(ended) = encoder.finished() {
                 break ended;
@@ -446,6 +498,7 @@ mod tests {
             encoder
                 .step(&mut Dyn(body), &mut transport, &mut scratch)
                 .unwrap();
+            steps += 1;
         };
         drop(transport);
         client
@@ -453,7 +506,7 @@ mod tests {
             .unwrap();
         let mut wire = String::new();
         client.read_to_string(&mut wire).unwrap();
-        (wire, ended, encoder.persistence())
+        (wire, ended, encoder.persistence(), steps)
     }
 
     /// `&mut dyn Body` as a `Body`.
@@ -466,6 +519,10 @@ mod tests {
 
         fn consume(&mut self, n: usize) {
             self.0.consume(n)
+        }
+
+        fn at_end(&self) -> bool {
+            self.0.at_end()
         }
     }
 
@@ -512,6 +569,43 @@ mod tests {
         assert_eq!(
             (ended, persistence),
             (Ended::Complete, Persistence::KeepAlive)
+        );
+    }
+
+    #[test]
+    fn a_short_chunked_body_whose_end_is_known_goes_with_its_last_chunk_in_one_write() {
+        let mut body = Script::new(&[b"hello"], false);
+        body.tells_end = true;
+        let (wire, ended, _, steps) = encode_counting(&head(200, None), HTTP11, &mut body);
+        assert_eq!(body_of(&wire), "5\r\nhello\r\n0\r\n\r\n");
+        assert_eq!(
+            (ended, steps),
+            (Ended::Complete, 1),
+            "head, chunk and end at once"
+        );
+        // Large pieces keep their own write; an end not known yet comes with the next step.
+        let big = vec![b'x'; COALESCE + 1];
+        let mut body = Script::new(&[&big, b"end"], false);
+        body.tells_end = true;
+        let (wire, ended, _, _) = encode_counting(&head(200, None), HTTP11, &mut body);
+        let expected = format!(
+            "{:x}\r\n{}\r\n3\r\nend\r\n0\r\n\r\n",
+            big.len(),
+            "x".repeat(big.len())
+        );
+        assert_eq!(
+            (body_of(&wire), ended),
+            (expected.as_str(), Ended::Complete)
+        );
+        let (wire, _, _, steps) = encode_counting(
+            &head(200, None),
+            HTTP11,
+            &mut Script::new(&[b"hello"], false),
+        );
+        assert_eq!(body_of(&wire), "5\r\nhello\r\n0\r\n\r\n");
+        assert!(
+            steps > 1,
+            "the end is a step of its own when it is not known"
         );
     }
 

@@ -4,7 +4,7 @@ mod support;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
-use support::{Server, TempDir, run_cli, simple_config};
+use support::{Server, TempDir, run_cli, run_cli_unprivileged, simple_config};
 
 #[test]
 fn check_of_a_good_config_prints_configuration_ok() {
@@ -568,6 +568,56 @@ fn a_safe_config_checks_without_warnings() {
     let (status, _, stderr) = run_cli(&["-t", path.to_str().unwrap()], dir.path());
     assert_eq!(status.code(), Some(0));
     assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+/// Run as a user whom file modes bind (`nobody` when the tests run as root), so that under CI
+/// too nothing is skipped.
+#[test]
+fn check_names_an_include_the_user_cannot_read_and_warns_of_a_root_and_store_it_cannot_use() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let d = dir.path().display().to_string();
+    let secret = dir.write("secret.conf", b"server { listen 127.0.0.1:0; }\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    dir.write(
+        "main.conf",
+        b"include secret.conf;\nserver { listen 127.0.0.1:0; }\n",
+    );
+    let (status, stdout, stderr) = run_cli_unprivileged(&["-t", "main.conf"], dir.path());
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "main.conf:1:9: cannot read include file \"{d}/secret.conf\": Permission denied \
+             (os error 13) (a relative include is relative to \"{d}\", the main configuration \
+             file's directory, as in nginx)"
+        )
+    );
+
+    let closed = dir.write("closed/", b"");
+    let store = dir.write("store/", b"");
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o555)).unwrap();
+    dir.write(
+        "site.conf",
+        b"server { listen 127.0.0.1:0; root closed; location /u { upload_store store; } }\n",
+    );
+    let (status, stdout, stderr) = run_cli_unprivileged(&["-t", "site.conf"], dir.path());
+    assert_eq!(status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("configuration OK"), "{stdout}");
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "site.conf:1:30: warning: root \"{d}/closed\" cannot be read by this user: what \
+                 server serves will be 403"
+            ),
+            format!(
+                "site.conf:1:57: warning: upload_store \"{d}/store\" cannot be written by this \
+                 user: every upload to location /u will fail with 500"
+            ),
+        ]
+    );
 }
 
 #[test]

@@ -62,6 +62,7 @@ fn every_example_configuration_passes_the_check() {
     checked.sort();
     for name in [
         "acme-site.conf",
+        "operator-site.conf",
         "php-fpm-site.conf",
         "php-site.conf",
         "reverse-proxy.conf",
@@ -163,6 +164,38 @@ fn the_virtual_hosts_example_routes_by_host_and_redirects_www() {
     let www = get(&server, "www.example.test", "/a?b=1");
     assert_eq!(www.status, 301);
     assert_eq!(www.header("location"), Some("http://example.test/a?b=1"));
+}
+
+#[test]
+fn the_operator_example_guards_files_with_a_password_and_shows_its_status() {
+    let mut text = fs::read_to_string(examples_dir().join("operator-site.conf")).unwrap();
+    text = text.replace(
+        "users.htpasswd",
+        &examples_dir().join("users.htpasswd").display().to_string(),
+    );
+    let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
+    let config = text
+        .replace("listen 127.0.0.1:8080;", "listen 127.0.0.1:0;")
+        .replace("../www", &www.display().to_string());
+    let server = Server::launch(TempDir::new(), &config, clean_exec);
+    assert_eq!(get(&server, "localhost", "/files/").status, 401);
+    let with_password = server.request(
+        "GET /files/ HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic ZGVtbzpkZW1v\r\n\
+         Connection: close\r\n\r\n",
+    );
+    assert_eq!(with_password.status, 200, "{}", with_password.text());
+    let status = get(&server, "localhost", "/status");
+    assert!(
+        status.text().starts_with("Active connections: "),
+        "{}",
+        status.text()
+    );
+    let metrics = get(&server, "localhost", "/metrics");
+    assert!(
+        metrics
+            .text()
+            .contains("webserv_requests_total{worker=\"0\"}")
+    );
 }
 
 #[test]

@@ -6,15 +6,20 @@
 //! [`ConfigWarning`]s (`lint`), which print as `PATH:LINE:COL: warning: message`. The file may
 //! `include` others (`include`); every position names the file it is in.
 
+mod access;
 mod acme;
+mod compress;
 mod fastcgi;
+mod htpasswd;
 mod include;
 mod lexer;
+mod limits;
 mod lint;
 mod listen;
 mod model;
 mod names;
 mod nginx;
+mod observe;
 mod parser;
 #[cfg(test)]
 mod props;
@@ -24,17 +29,27 @@ mod rewrite;
 mod template;
 pub(crate) mod tls;
 mod types;
+mod vars;
 
+pub use access::{Access, Net, Rule, Satisfy, UserFile};
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
+pub use compress::{
+    BROTLI_MAX_ON_THE_FLY, Coder, Compress, Patterns, Proxied, Static, Types, ZSTD_MAX_ON_THE_FLY,
+};
+pub use htpasswd::{Hash, User};
 #[cfg(test)]
 pub(crate) use lexer::Pos;
+pub use limits::{LimitConn, LimitReq, Limits, Zone, ZoneKind};
 pub use model::*;
 pub use names::{ServerName, name_rank};
+pub use observe::{AccessLog, Escape, LogFormat, Observe, SiteLogs, StatusPage};
 pub use realip::{Cidr, RealIp, RealIpHeader};
 pub use rewrite::{Action, Rewrite, RewriteFlag};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};
-pub use types::Types;
+/// `types { }` (`compress::Types` is the `gzip_types` family's).
+pub use types::Types as MimeTypes;
+pub use vars::{Piece, Var};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -183,7 +198,11 @@ fn located(parsed: parser::Parsed) -> Result<Config, ConfigError> {
         }
         Err(errors) => {
             let mut errors = errors.into_iter().map(|e| {
-                let (file, line) = sources.locate(e.pos.line);
+                // An error in another kind of file (a user file) already names it.
+                let (file, line) = match &e.file {
+                    Some(file) => (file.as_path(), e.pos.line),
+                    None => sources.locate(e.pos.line),
+                };
                 ConfigError {
                     path: file.to_path_buf(),
                     line,

@@ -235,12 +235,6 @@ const IGNORED: &[(&str, Place, &str)] = &[
         "webserv makes no subrequests",
     ),
     (
-        "access_log",
-        Place::Inner,
-        "per-server and per-location access logs are not in this build: the top-level \
-         access_log is used",
-    ),
-    (
         "error_log",
         Place::Inner,
         "webserv has one error log, given at the top level; this one is not used",
@@ -449,56 +443,6 @@ const IGNORED: &[(&str, Place, &str)] = &[
         Place::Http,
         "webserv does not limit the rate of responses",
     ),
-    (
-        "log_format",
-        Place::Http,
-        "the access log is written in the combined format",
-    ),
-    (
-        "gzip",
-        Place::Http,
-        "webserv does not compress responses (gzip_static serves precompressed .gz files)",
-    ),
-    (
-        "gzip_vary",
-        Place::Http,
-        "webserv does not compress responses (gzip_static serves precompressed .gz files)",
-    ),
-    (
-        "gzip_proxied",
-        Place::Http,
-        "webserv does not compress responses (gzip_static serves precompressed .gz files)",
-    ),
-    (
-        "gzip_comp_level",
-        Place::Http,
-        "webserv does not compress responses (gzip_static serves precompressed .gz files)",
-    ),
-    (
-        "gzip_buffers",
-        Place::Http,
-        "webserv does not compress responses (gzip_static serves precompressed .gz files)",
-    ),
-    (
-        "gzip_http_version",
-        Place::Http,
-        "webserv does not compress responses (gzip_static serves precompressed .gz files)",
-    ),
-    (
-        "gzip_min_length",
-        Place::Http,
-        "webserv does not compress responses (gzip_static serves precompressed .gz files)",
-    ),
-    (
-        "gzip_types",
-        Place::Http,
-        "webserv does not compress responses (gzip_static serves precompressed .gz files)",
-    ),
-    (
-        "gzip_disable",
-        Place::Http,
-        "webserv does not compress responses (gzip_static serves precompressed .gz files)",
-    ),
 ];
 
 /// nginx directives webserv does not have, and the nearest thing it has. Refused: accepting
@@ -547,26 +491,10 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "ssl_password_file",
         "give ssl_certificate_key a key that is not encrypted",
     ),
-    ("allow", "access control is not in this build yet"),
-    ("deny", "access control is not in this build yet"),
-    ("auth_basic", "access control is not in this build yet"),
-    (
-        "auth_basic_user_file",
-        "access control is not in this build yet",
-    ),
     (
         "auth_request",
         "there is no subrequest-based authentication",
     ),
-    ("satisfy", "access control is not in this build yet"),
-    ("limit_req", "rate limits are not in this build yet"),
-    ("limit_req_zone", "rate limits are not in this build yet"),
-    ("limit_conn", "connection limits are not in this build yet"),
-    (
-        "limit_conn_zone",
-        "connection limits are not in this build yet",
-    ),
-    ("stub_status", "the status page is not in this build yet"),
     (
         "disable_symlinks",
         "symbolic links are followed; keep untrusted links out of the root",
@@ -615,9 +543,18 @@ const UNSUPPORTED_FAMILIES: &[(&str, &str)] = &[
         "grpc_",
         "applications run as CGI scripts (cgi) or over FastCGI (fastcgi_pass)",
     ),
-    ("limit_req", "rate limits are not in this build yet"),
-    ("limit_conn", "connection limits are not in this build yet"),
-    ("auth_", "access control is not in this build yet"),
+    (
+        "limit_req",
+        "webserv's rate limits do not have it (their directives are in docs/CONFIG.md)",
+    ),
+    (
+        "limit_conn",
+        "webserv's connection limits do not have it (their directives are in docs/CONFIG.md)",
+    ),
+    (
+        "auth_",
+        "webserv authenticates with auth_basic and auth_basic_user_file only",
+    ),
     (
         "ssl_",
         "TLS takes ssl_certificate, ssl_certificate_key and the ssl_verify_client family",

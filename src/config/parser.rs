@@ -101,6 +101,16 @@ fn parse_with(text: &str, path: &Path, config_dir: &Path, wiring: super::proxy::
     Parsed { config, sources }
 }
 
+/// The warnings about user files (`auth_basic_user_file`: they name their file) first, as they
+/// came, then the configuration's own in file order (positions count lines across every file
+/// read, in reading order).
+fn order_warnings(warnings: &mut [super::ConfigWarning]) {
+    warnings.sort_by_key(|w| match w.path.as_os_str().is_empty() {
+        true => (1, w.line, w.col),
+        false => (0, 0, 0),
+    });
+}
+
 /// `config` with the warnings found before its meaning was read, every warning in file order.
 fn with_warnings(mut config: Config, warnings: Vec<(Pos, String)>) -> Config {
     config.warnings.extend(
@@ -113,7 +123,7 @@ fn with_warnings(mut config: Config, warnings: Vec<(Pos, String)>) -> Config {
                 message,
             }),
     );
-    config.warnings.sort_by_key(|w| (w.line, w.col));
+    order_warnings(&mut config.warnings);
     config
 }
 
@@ -146,14 +156,20 @@ fn interpret(tree: &[Directive], eof: Pos, reading: &Reading) -> Result<Config> 
         names_seen: Default::default(),
         captures: &captures,
         proxy: &proxy,
+        zones: super::limits::zones(tree)?,
+        logs: std::cell::RefCell::new(super::observe::Tables::read(tree, reading.config_dir)?),
+        compress: super::compress::top(tree)?,
     };
     let mut config = interpreter.main(tree, eof)?;
-    let warnings = interpreter.warnings.take();
+    config.warnings = interpreter.warnings.take();
+    config.zones = interpreter.zones;
+    let logs = interpreter.logs.into_inner();
+    config.log_files = logs.files;
+    config.log_formats = logs.formats;
     super::proxy::finish(&mut config, proxy)?;
-    config.warnings = warnings;
     config.warnings.extend(super::lint::lint(tree, &config));
     config.warnings.extend(super::proxy::lint(&config));
-    config.warnings.sort_by_key(|w| (w.line, w.col));
+    order_warnings(&mut config.warnings);
     Ok(config)
 }
 
@@ -497,7 +513,8 @@ pub(super) const fn block(
 const SPECS: &[Spec] = &[
     spec("workers", MAIN, 1, 1),
     spec("worker_processes", MAIN, 1, 1),
-    spec("access_log", MAIN, 1, 1),
+    spec("access_log", SETTINGS, 1, MANY),
+    spec("log_format", MAIN, 2, MANY),
     spec("error_log", MAIN, 1, 2),
     block("server", MAIN, 0, 0),
     block("acme_issuer", MAIN, 1, 1),
@@ -543,9 +560,32 @@ const SPECS: &[Spec] = &[
     spec("send_timeout", SETTINGS, 1, 1),
     spec("add_header", SETTINGS, 2, 3),
     spec("expires", SETTINGS, 1, 1),
-    spec("gzip_static", SETTINGS, 1, 1),
     block("types", SETTINGS, 0, 0),
     spec("default_type", SETTINGS, 1, 1),
+    // config::compress (also at the top level: nginx's `http` block)
+    spec("gzip", SETTINGS, 1, 1),
+    spec("gzip_types", SETTINGS, 1, MANY),
+    spec("gzip_min_length", SETTINGS, 1, 1),
+    spec("gzip_comp_level", SETTINGS, 1, 1),
+    spec("gzip_vary", SETTINGS, 1, 1),
+    spec("gzip_proxied", SETTINGS, 1, MANY),
+    spec("gzip_http_version", SETTINGS, 1, 1),
+    spec("gzip_disable", SETTINGS, 1, MANY),
+    spec("gzip_buffers", SETTINGS, 2, 2),
+    spec("gzip_static", SETTINGS, 1, 1),
+    spec("brotli", SETTINGS, 1, 1),
+    spec("brotli_types", SETTINGS, 1, MANY),
+    spec("brotli_min_length", SETTINGS, 1, 1),
+    spec("brotli_comp_level", SETTINGS, 1, 1),
+    spec("brotli_static", SETTINGS, 1, 1),
+    spec("brotli_window", SETTINGS, 1, 1),
+    spec("brotli_buffers", SETTINGS, 2, 2),
+    spec("zstd", SETTINGS, 1, 1),
+    spec("zstd_types", SETTINGS, 1, MANY),
+    spec("zstd_min_length", SETTINGS, 1, 1),
+    spec("zstd_comp_level", SETTINGS, 1, 1),
+    spec("zstd_static", SETTINGS, 1, 1),
+    spec("zstd_buffers", SETTINGS, 2, 2),
     spec("set_real_ip_from", SETTINGS, 1, 1),
     spec("real_ip_header", SETTINGS, 1, 1),
     spec("real_ip_recursive", SETTINGS, 1, 1),
@@ -559,6 +599,21 @@ const SPECS: &[Spec] = &[
     spec("fastcgi_read_timeout", SETTINGS, 1, 1),
     spec("fastcgi_send_timeout", SETTINGS, 1, 1),
     spec("fastcgi_intercept_errors", SETTINGS, 1, 1),
+    spec("allow", SETTINGS, 1, 1),
+    spec("deny", SETTINGS, 1, 1),
+    spec("auth_basic", SETTINGS, 1, 1),
+    spec("auth_basic_user_file", SETTINGS, 1, 1),
+    spec("satisfy", SETTINGS, 1, 1),
+    spec("limit_req_zone", MAIN, 3, 4),
+    spec("limit_conn_zone", MAIN, 2, 2),
+    spec("limit_req", SETTINGS, 1, 3),
+    spec("limit_req_status", SETTINGS, 1, 1),
+    spec("limit_req_log_level", SETTINGS, 1, 1),
+    spec("limit_conn", SETTINGS, 2, 2),
+    spec("limit_conn_status", SETTINGS, 1, 1),
+    spec("limit_conn_log_level", SETTINGS, 1, 1),
+    spec("stub_status", SETTINGS, 0, 0),
+    spec("metrics", SETTINGS, 0, 0),
 ];
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
@@ -651,15 +706,19 @@ struct Overrides {
     send_timeout: Option<Duration>,
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
-    gzip_static: Option<bool>,
+    compress: super::compress::Overrides,
     types: Option<std::sync::Arc<super::types::Types>>,
     default_type: Option<String>,
     real_ip: super::realip::Overrides,
     fastcgi: super::fastcgi::Overrides,
     proxy: super::proxy::ProxyOverrides,
+    access: super::access::Overrides,
+    limits: super::limits::Overrides,
+    observe: super::observe::Overrides,
 }
 
 impl Overrides {
+    /// `formats`: the log formats, for what the block's access logs need.
     fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
         s.methods_set |= self.allow_methods.is_some();
@@ -681,8 +740,7 @@ impl Overrides {
             client_body_timeout,
             send_timeout,
             add_headers,
-            expires,
-            gzip_static
+            expires
         );
         if self.alias.is_some() {
             s.alias = self.alias;
@@ -705,13 +763,18 @@ impl Overrides {
         }
         s.real_ip = self.real_ip.apply_to(&base.real_ip);
         s.fastcgi = self.fastcgi.apply_to(&base.fastcgi);
+        self.access.apply_to(&mut s.access);
+        self.limits.apply_to(&mut s.limits);
+        self.observe.apply_to(&mut s.observe);
+        self.compress.apply_to(&mut s.compress);
         s
     }
 }
 
 struct Interpreter<'a> {
     dir: &'a Path,
-    /// Warnings found while reading (a `types` extension given twice), in file order.
+    /// Warnings found while reading (a `types` extension given twice, refused lines of user
+    /// files), in file order.
     warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
     /// Every file read, to say where a position is.
     sources: &'a Sources,
@@ -723,6 +786,13 @@ struct Interpreter<'a> {
     captures: &'a [String],
     /// The `upstream` and `map` blocks, read before the servers.
     proxy: &'a super::proxy::Globals,
+    /// `limit_req_zone` and `limit_conn_zone`, read first (`limit_req` may name a later one).
+    zones: Vec<super::limits::Zone>,
+    /// `log_format` and the log files, read first; server and location `access_log` lines
+    /// add files.
+    logs: std::cell::RefCell<super::observe::Tables>,
+    /// The compression directives of the top level, every server's starting point.
+    compress: super::compress::Compress,
 }
 
 /// A location block read, before its settings are resolved against its parents'.
@@ -756,7 +826,6 @@ impl Interpreter<'_> {
 
     fn main(&self, tree: &[Directive], eof: Pos) -> Result<Config> {
         let mut workers = None;
-        let mut access_log = None;
         let mut error_log = None;
         let mut error_log_level = None;
         let mut servers = Vec::new();
@@ -775,11 +844,16 @@ impl Interpreter<'_> {
                     state_at.push(at);
                 }
                 "acme_shared_zone" => acme::shared_zone(d)?,
+                // Read before the servers (`Interpreter::logs`, `Interpreter::compress`).
+                "access_log" => {}
+                name if super::compress::NAMES.contains(&name) => {}
                 _ if is_setting(d) => self.setting(&mut http, d)?,
                 _ => {}
             }
         }
-        let base = http.apply_to(&Settings::defaults(self.dir));
+        let mut base = http.apply_to(&Settings::defaults(self.dir));
+        base.observe.logs = std::sync::Arc::clone(&self.logs.borrow().top);
+        base.compress = self.compress.clone();
         let mut certificates = Vec::new();
         for d in tree {
             match d.name.text.as_str() {
@@ -790,12 +864,6 @@ impl Interpreter<'_> {
                     }
                     workers = Some(parse_workers(&d.args[0])?);
                 }
-                "access_log" => {
-                    if access_log.is_some() {
-                        return duplicate(d);
-                    }
-                    access_log = Some(self.log_target(&d.args[0])?);
-                }
                 "error_log" => {
                     if error_log.is_some() {
                         return duplicate(d);
@@ -805,6 +873,8 @@ impl Interpreter<'_> {
                         error_log_level = Some(parse_log_level(level)?);
                     }
                 }
+                // Read before the servers (`Interpreter::zones`, `Interpreter::logs`).
+                "limit_req_zone" | "limit_conn_zone" | "log_format" => {}
                 "server" => {
                     let (server, acme_at) = self.server(d, &mut listens, &issuers, &base)?;
                     if let (Some(cert), Some(at)) = (&server.acme, acme_at) {
@@ -826,7 +896,6 @@ impl Interpreter<'_> {
                 Some(n) => n,
                 None => auto_workers(),
             },
-            access_log: access_log.unwrap_or(LogTarget::Stdout),
             error_log: error_log.unwrap_or(LogTarget::Stderr),
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
@@ -834,6 +903,9 @@ impl Interpreter<'_> {
             upstreams: Vec::new(),
             maps: Vec::new(),
             warnings: Vec::new(),
+            zones: Vec::new(),
+            log_files: Vec::new(),
+            log_formats: Vec::new(),
         })
     }
 
@@ -1440,11 +1512,8 @@ impl Interpreter<'_> {
                 }
                 o.expires = Some(parse_expires(&args[0])?);
             }
-            "gzip_static" => {
-                if o.gzip_static.is_some() {
-                    return duplicate(d);
-                }
-                o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
+            name if super::compress::NAMES.contains(&name) => {
+                super::compress::setting(&mut o.compress, d)?;
             }
             "types" => {
                 if o.types.is_some() {
@@ -1476,6 +1545,21 @@ impl Interpreter<'_> {
             }
             name if super::fastcgi::NAMES.contains(&name) => {
                 super::fastcgi::directive(&mut o.fastcgi, d, self.proxy, self.captures)?;
+            }
+            name if super::observe::NAMES.contains(&name) => {
+                let mut logs = self.logs.borrow_mut();
+                super::observe::setting(&mut o.observe, d, self.dir, &mut logs)?;
+            }
+            name if super::limits::NAMES.contains(&name) => {
+                super::limits::setting(&mut o.limits, d, &self.zones)?;
+            }
+            name if super::access::NAMES.contains(&name) => {
+                super::access::setting(
+                    &mut o.access,
+                    d,
+                    self.dir,
+                    &mut self.warnings.borrow_mut(),
+                )?;
             }
             name if super::proxy::is_setting(name) => {
                 super::proxy::setting(&mut o.proxy, d, self.proxy)?;
@@ -2243,7 +2327,7 @@ mod tests {
         let c = ok("server { listen 8080; }");
         assert_eq!(c.path, conf_path());
         assert!(c.workers >= 1);
-        assert_eq!(c.access_log, LogTarget::Stdout);
+        assert_eq!(c.log_files, vec![LogTarget::Stdout]);
         assert_eq!(c.error_log, LogTarget::Stderr);
         let s = &c.servers[0];
         assert_eq!(s.listen, vec![addr("0.0.0.0:8080")]);
@@ -2273,15 +2357,15 @@ mod tests {
     fn top_level_directives_set_workers_and_log_targets() {
         let c = ok("workers 4; access_log off; error_log logs/error.log; server { listen 80; }");
         assert_eq!(c.workers, 4);
-        assert_eq!(c.access_log, LogTarget::Off);
+        assert_eq!(c.log_files, Vec::<LogTarget>::new());
         assert_eq!(c.error_log, LogTarget::File(abs("logs/error.log")));
 
         let c = ok("access_log stderr; error_log stdout; server { listen 80; }");
-        assert_eq!(c.access_log, LogTarget::Stderr);
+        assert_eq!(c.log_files, vec![LogTarget::Stderr]);
         assert_eq!(c.error_log, LogTarget::Stdout);
 
         let c = ok("access_log /var/log/a.log; error_log off; server { listen 80; }");
-        assert_eq!(c.access_log, LogTarget::File("/var/log/a.log".into()));
+        assert_eq!(c.log_files, vec![LogTarget::File("/var/log/a.log".into())]);
         assert_eq!(c.error_log, LogTarget::Off);
 
         assert_eq!(ok("workers 1; server { listen 80; }").workers, 1);
@@ -2515,7 +2599,7 @@ mod tests {
                     upload_store /abs/up;\n location /u { alias up/load/; upload_store store; }\n}",
         );
         assert_eq!(c.error_log, LogTarget::File(abs("../log/e.log")));
-        assert_eq!(c.access_log, LogTarget::File(abs("a.log")));
+        assert_eq!(c.log_files, vec![LogTarget::File(abs("a.log"))]);
         let s = &c.servers[0];
         assert_eq!(s.settings.root, abs("../www"));
         assert_eq!(s.settings.upload_store, Some(PathBuf::from("/abs/up")));
@@ -3239,7 +3323,6 @@ mod tests {
     fn a_duplicate_single_valued_directive_is_an_error_at_the_second_one() {
         let cases = [
             ("workers 1;\nworkers 2;", "2:1", "workers"),
-            ("access_log off; access_log off;", "1:17", "access_log"),
             ("error_log a; error_log a;", "1:14", "error_log"),
         ];
         for (text, at, name) in cases {
@@ -3690,7 +3773,7 @@ server {
 }
 ";
         let c = ok(text);
-        assert_eq!(c.access_log, LogTarget::File(abs("logs/access.log")));
+        assert_eq!(c.log_files, vec![LogTarget::File(abs("logs/access.log"))]);
         assert_eq!(c.servers.len(), 2);
         let s = &c.servers[0];
         assert_eq!(s.listen, vec![addr("127.0.0.1:8080")]);
@@ -3908,20 +3991,26 @@ server {
     }
 
     #[test]
-    fn gzip_static_is_on_or_off_and_inherited() {
-        assert!(!server_settings("").gzip_static);
-        assert!(server_settings("gzip_static on;").gzip_static);
+    fn gzip_static_is_on_off_or_always_and_inherited() {
+        use crate::config::Static;
+        assert_eq!(server_settings("").compress.gzip_static, Static::Off);
+        assert_eq!(
+            server_settings("gzip_static on;").compress.gzip_static,
+            Static::On
+        );
         let c = ok(
-            "server { listen 80; gzip_static on; location /a { gzip_static off; } location /b {} }",
+            "server { listen 80; gzip_static on; location /a { gzip_static off; } location /b {} \
+             location /c { gzip_static always; } }",
         );
         let s = &c.servers[0];
-        assert!(!s.locations[0].settings.gzip_static);
-        assert!(s.locations[1].settings.gzip_static);
+        assert_eq!(s.locations[0].settings.compress.gzip_static, Static::Off);
+        assert_eq!(s.locations[1].settings.compress.gzip_static, Static::On);
+        assert_eq!(s.locations[2].settings.compress.gzip_static, Static::Always);
         errors(&[
             (
-                "server { listen 80; gzip_static always; }",
-                "1:33: invalid value \"always\" in \"gzip_static\" directive, it must be \"on\" or \
-                 \"off\"",
+                "server { listen 80; gzip_static sometimes; }",
+                "1:33: invalid value \"sometimes\" in \"gzip_static\" directive, it must be \"on\", \
+                 \"off\" or \"always\"",
             ),
             (
                 "server { listen 80; gzip_static on; gzip_static on; }",

@@ -24,6 +24,8 @@ pub(super) enum Sink {
     /// Read and dropped after the response was sent: the rest of a body the answer did not
     /// need.
     Drop,
+    /// Not read yet: the request waits (a `limit_req` delay) before its sink is known.
+    Hold,
 }
 
 /// The most a proxied request body is read into memory before it is sent whole (larger ones

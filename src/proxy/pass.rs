@@ -572,6 +572,23 @@ impl Proxied {
         super::log::value(name, &tries, &self.pass.upstream, out)
     }
 
+    /// The time the backends took for this request: every try's, the one under way as of
+    /// `now` (what the `webserv_upstream_*` histogram counts; the sum of
+    /// `$upstream_response_time`).
+    pub fn response_time(&self, now: Instant) -> std::time::Duration {
+        let ended: std::time::Duration = self.tries.iter().map(|t| t.time).sum();
+        match &self.chosen {
+            Some(_) => {
+                ended
+                    + self
+                        .try_ended
+                        .unwrap_or(now)
+                        .saturating_duration_since(self.try_started)
+            }
+            None => ended,
+        }
+    }
+
     /// What the current try's codec told (nothing before the first try).
     fn report(&self) -> Report {
         self.report.as_ref().map(|r| r.get()).unwrap_or_default()

@@ -107,6 +107,9 @@ pub struct Request {
     /// `try_files`, a named location, an error page), so that later steps (decoration, error
     /// pages) use that location rather than matching `path` again.
     pub routed: Option<RoutedTo>,
+    /// The variables `set` gave this request (name without `$`, value), in the order set;
+    /// None until one is set.
+    pub variables: Option<Box<Vec<(String, String)>>>,
 }
 
 /// The location a request was routed to: its index among its server's locations, or None
@@ -335,6 +338,7 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
             keep_alive,
             expect_continue: expect_continue && minor_version >= 1,
             routed: None,
+            variables: None,
         },
         head_len,
     )))

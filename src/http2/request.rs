@@ -290,6 +290,7 @@ impl RequestFields {
             keep_alive: true,
             expect_continue: false,
             routed: None,
+            variables: None,
         })
     }
 

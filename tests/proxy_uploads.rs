@@ -115,6 +115,7 @@ fn fifty_mebibyte_uploads_reach_the_backend_whole_with_bounded_memory() {
     ];
     for (path, chunked, framing) in cases {
         let (doc, growth) = upload(&server, path, chunked);
+        eprintln!("{path}: RSS grew by {growth} KiB");
         assert_eq!(
             json::field(&doc, "framing").as_deref(),
             Some(framing),

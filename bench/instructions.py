@@ -3,6 +3,8 @@
 
     python3 bench/instructions.py BINARY            # callgrind: instructions per request
     python3 bench/instructions.py BINARY --strace   # strace -f -c over 2,000 requests
+    python3 bench/instructions.py BINARY --extra 'location = /status { stub_status; }'
+                                                    # more lines in the server block
 
 The server (one worker, access log off) serves www/bench/1k.html from a temporary root; one
 keep-alive client sends N requests one after the other. Instructions: (Ir at 11,000 requests
@@ -29,6 +31,9 @@ def free_port():
         return s.getsockname()[1]
 
 
+EXTRA = ""
+
+
 def run(binary, n, wrapper):
     """Serves n requests under `wrapper(out)`; returns the wrapper's output file path's dir."""
     tmp = tempfile.mkdtemp(prefix="webserv-instr.")
@@ -38,7 +43,7 @@ def run(binary, n, wrapper):
     conf = tmp + "/webserv.conf"
     with open(conf, "w") as f:
         f.write(f"workers 1;\naccess_log off;\nerror_log {tmp}/error.log;\n"
-                f"server {{\n    listen 127.0.0.1:{port};\n    root {tmp}/www;\n}}\n")
+                f"server {{\n    listen 127.0.0.1:{port};\n    root {tmp}/www;\n{EXTRA}\n}}\n")
     p = subprocess.Popen(wrapper(tmp + "/out") + [binary, conf],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
@@ -74,7 +79,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("binary")
     ap.add_argument("--strace", action="store_true")
+    ap.add_argument("--extra", default="", help="lines added to the server block")
     args = ap.parse_args()
+    global EXTRA
+    EXTRA = args.extra
     binary = os.path.abspath(args.binary)
     if args.strace:
         tmp = run(binary, 2000, lambda out: ["strace", "-f", "-c", "-o", out])

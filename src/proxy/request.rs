@@ -253,10 +253,9 @@ fn push_field(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
     }
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    let control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
-    if value.iter().any(|&b| control(b)) {
+    if has_control(value) {
         for &b in value {
-            if control(b) {
+            if is_control(b) {
                 const HEX: &[u8; 16] = b"0123456789ABCDEF";
                 out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
             } else {
@@ -268,6 +267,17 @@ fn push_field(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
     }
     out.extend_from_slice(b"\r\n");
     true
+}
+
+/// A control character other than tab: what a field value cannot carry.
+fn is_control(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
+}
+
+/// Whether `value` holds a control character. The whole value is looked at, without an early
+/// exit, so that the loop compiles to vector instructions (values are short, and clean).
+fn has_control(value: &[u8]) -> bool {
+    value.iter().fold(false, |found, &b| found | is_control(b))
 }
 
 /// `value` without the spaces and tabs around it.

@@ -50,10 +50,12 @@ pub struct Report {
 impl Http1Codec {
     /// `settings`: the location's; its `proxy_redirect` rules are expanded with `expand` now
     /// (their variables are the request's), so that the head can be filtered without them.
+    /// `report`: the cell the codec reports in (emptied now; see [`Http1Codec::report`]).
     pub fn new(
         asked: Asked,
         settings: &ProxySettings,
         outgoing: Outgoing,
+        report: Rc<Cell<Report>>,
         expand: &dyn Fn(&Value) -> String,
     ) -> Http1Codec {
         let mut settings = settings.clone();
@@ -84,7 +86,10 @@ impl Http1Codec {
             parsed: None,
             reader: BodyReader::Done,
             outgoing,
-            report: Rc::new(Cell::new(Report::default())),
+            report: {
+                report.set(Report::default());
+                report
+            },
         }
     }
 
@@ -285,7 +290,9 @@ mod tests {
     };
 
     fn codec(asked: Asked, settings: &ProxySettings, outgoing: Outgoing) -> Http1Codec {
-        Http1Codec::new(asked, settings, outgoing, &|v| literal(v).replace("$", ""))
+        Http1Codec::new(asked, settings, outgoing, Rc::default(), &|v| {
+            literal(v).replace("$", "")
+        })
     }
 
     /// Feeds `input` to the codec as the pump does (the whole buffer to `parse_head`, then
@@ -419,7 +426,7 @@ mod tests {
             .into(),
             ..ProxySettings::default()
         };
-        let mut c = Http1Codec::new(GET, &settings, Outgoing::None, &|v| {
+        let mut c = Http1Codec::new(GET, &settings, Outgoing::None, Rc::default(), &|v| {
             if v.has_variables() {
                 "http://b:8080/".to_string()
             } else {

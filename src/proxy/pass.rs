@@ -7,7 +7,7 @@
 //! the worker's `Local`, shared with the requests under way (one thread: `Rc<RefCell<_>>`), so
 //! that a request ending in any way, a client gone included, gives its server back.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
@@ -57,6 +57,8 @@ pub struct WorkerState {
     owners: RefCell<Owners>,
     /// Spare byte buffers ([`WorkerState::take_buffer`]).
     buffers: RefCell<Vec<Vec<u8>>>,
+    /// Spare report cells ([`WorkerState::take_report`]).
+    reports: RefCell<Vec<Rc<Cell<Report>>>>,
 }
 
 /// Byte buffers the worker's proxied requests take and give back (their heads, a scratch for
@@ -69,6 +71,26 @@ impl WorkerState {
     fn take_buffer(&self) -> Vec<u8> {
         let spare = self.buffers.try_borrow_mut().ok().and_then(|mut b| b.pop());
         spare.unwrap_or_else(|| Vec::with_capacity(512))
+    }
+
+    /// A cell for a try's codec to report in (see [`Report`]), from the spares when there is
+    /// one: a try costs no allocation for it.
+    fn take_report(&self) -> Rc<Cell<Report>> {
+        let spare = self.reports.try_borrow_mut().ok().and_then(|mut r| r.pop());
+        let report = spare.unwrap_or_default();
+        report.set(Report::default());
+        report
+    }
+
+    /// A cell for a later [`WorkerState::take_report`], once its codec is gone (a cell still
+    /// shared is left to its other owner).
+    fn give_report(&self, report: Rc<Cell<Report>>) {
+        if Rc::strong_count(&report) == 1
+            && let Ok(mut reports) = self.reports.try_borrow_mut()
+            && reports.len() < SPARE_BUFFERS
+        {
+            reports.push(report);
+        }
     }
 
     /// A buffer for a later [`WorkerState::take_buffer`] (emptied; a large one is freed).
@@ -122,6 +144,7 @@ impl ProxyWorker {
                     pool: RefCell::new(Pool::new(&config.upstreams)),
                     owners: RefCell::new(Owners::default()),
                     buffers: RefCell::new(Vec::new()),
+                    reports: RefCell::new(Vec::new()),
                 });
                 self.config = Some(Arc::clone(config));
                 self.state = Some(Rc::clone(&state));
@@ -227,7 +250,7 @@ pub struct Proxied {
     asked: Asked,
     method: Method,
     /// What the current try's codec tells of it.
-    report: Option<Rc<std::cell::Cell<Report>>>,
+    report: Option<Rc<Cell<Report>>>,
     /// The tries that ended (for `$upstream_*`), and when the current one started and ended.
     tries: Vec<Try>,
     try_started: Instant,
@@ -491,7 +514,11 @@ impl Proxied {
         label: String,
         now: Instant,
     ) -> Box<Upstream> {
-        let codec = Http1Codec::new(self.asked, &self.settings, self.outgoing, &|v| {
+        if let Some(previous) = self.report.take() {
+            self.state.give_report(previous);
+        }
+        let report = self.state.take_report();
+        let codec = Http1Codec::new(self.asked, &self.settings, self.outgoing, report, &|v| {
             v.parts
                 .iter()
                 .map(|p| match p {
@@ -743,6 +770,9 @@ impl Drop for Proxied {
     fn drop(&mut self) {
         self.state.give_buffer(std::mem::take(&mut self.head));
         self.drop_connection();
+        if let Some(report) = self.report.take() {
+            self.state.give_report(report);
+        }
         if let Some(chosen) = self.chosen.take()
             && let Ok(mut balancer) = self.state.balancer.try_borrow_mut()
         {

@@ -558,3 +558,59 @@ fn a_hot_compressed_file_is_still_served_whole_in_ranges_heads_304s_other_coding
     assert_eq!(gunzip(&get(&server, "/index.html", gzip).body), other);
     assert_eq!(get(&server, "/index.html", "").body, other);
 }
+
+#[test]
+fn compressing_a_large_answer_for_a_slow_reader_keeps_server_memory_bounded() {
+    // 10 MiB of text that compresses to about 8 MB: the compressed answer is far larger than
+    // the bound, and the client takes it slowly through a small receive window.
+    let data: Vec<u8> = support::random_bytes(10 << 20, 11)
+        .iter()
+        .map(|b| b'0' + b % 64)
+        .collect();
+    let server = server("gzip on; gzip_types text/plain;", &[("www/big.txt", &data)]);
+    let pid = server.pid() as i32;
+    let baseline = support::proc_status_kib(pid, "VmRSS");
+    let mut socket = std::net::TcpStream::connect(server.addr()).unwrap();
+    support::set_small_receive_buffer(&socket, 32 * 1024);
+    socket
+        .write_all(
+            b"GET /big.txt HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut received = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    let mut peak_rss = 0;
+    loop {
+        let n = socket.read(&mut chunk).unwrap();
+        if n == 0 {
+            break;
+        }
+        received.extend_from_slice(&chunk[..n]);
+        if received.len() % (64 << 10) < n {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if received.len() % (256 << 10) < n {
+            peak_rss = peak_rss.max(support::proc_status_kib(pid, "VmRSS"));
+        }
+    }
+    let support::Parse::Complete(response, _) = support::parse_response(&received, false, true)
+    else {
+        panic!("no whole response in {} bytes", received.len());
+    };
+    assert_eq!(response.header("content-encoding"), Some("gzip"));
+    assert!(response.body.len() > 7 << 20, "{}", response.body.len());
+    assert!(
+        gunzip(&response.body) == data,
+        "the body decodes to another file"
+    );
+    eprintln!("server VmRSS: {baseline} KiB before, {peak_rss} KiB at most during");
+    // Bounded: the compressor (under 1 MiB for gzip), a piece of input, the output the client
+    // has not taken, and the variant kept up to its limit (1 MiB) until it outgrows it.
+    assert!(
+        peak_rss > 0 && peak_rss < baseline + 5 * 1024,
+        "server VmRSS {peak_rss} KiB, {baseline} KiB before"
+    );
+}

@@ -356,7 +356,7 @@ impl Site<'_> {
     }
 }
 
-/// `base.join(rest)` in one allocation (join copies `base`, then grows it for `rest`).
+/// `base.join(rest)` in one allocation (`join` copies `base`, then grows it for `rest`).
 fn joined(base: &Path, rest: &str) -> PathBuf {
     let mut path = PathBuf::with_capacity(base.as_os_str().len() + 1 + rest.len());
     path.push(base);

@@ -126,9 +126,11 @@ fn serve_compressible(
         }
     }
     let origin = compress.on_the_fly().then(|| file.origin(file_path));
-    let not_modified = compress
-        .on_the_fly()
-        .then(|| (file.content_type(file_path), file.size()));
+    // What a 304 must say of the 200 (only for a conditional request).
+    let conditional = compress.on_the_fly()
+        && (request.header("If-None-Match").is_some()
+            || request.header("If-Modified-Since").is_some());
+    let not_modified = conditional.then(|| (file.content_type(file_path), file.size()));
     let mut response = representation(request, file, file_path, site);
     if vary {
         response = response.with_header("Vary", "Accept-Encoding");

@@ -5,6 +5,9 @@
     python3 bench/instructions.py BINARY --strace   # strace -f -c over 2,000 requests
     python3 bench/instructions.py BINARY --extra 'location = /status { stub_status; }'
                                                     # more lines in the server block
+    python3 bench/instructions.py BINARY --file www/bench/100k.html \
+        --header 'Accept-Encoding: gzip' --extra 'gzip on; gzip_comp_level 6;'
+                                                    # another file, another request field
 
 The server (one worker, access log off) serves www/bench/1k.html from a temporary root; one
 keep-alive client sends N requests one after the other. Instructions: (Ir at 11,000 requests
@@ -32,13 +35,16 @@ def free_port():
 
 
 EXTRA = ""
+FILE = REPO + "/www/bench/1k.html"
+HEADER = ""
 
 
 def run(binary, n, wrapper):
     """Serves n requests under `wrapper(out)`; returns the wrapper's output file path's dir."""
     tmp = tempfile.mkdtemp(prefix="webserv-instr.")
     os.makedirs(tmp + "/www")
-    shutil.copy(REPO + "/www/bench/1k.html", tmp + "/www/1k.html")
+    name = os.path.basename(FILE)
+    shutil.copy(FILE, tmp + "/www/" + name)
     port = free_port()
     conf = tmp + "/webserv.conf"
     with open(conf, "w") as f:
@@ -48,11 +54,20 @@ def run(binary, n, wrapper):
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
         try:
-            s = socket.create_connection(("127.0.0.1", port))
+            socket.create_connection(("127.0.0.1", port)).close()
             break
         except OSError:
             time.sleep(0.05)
-    request = b"GET /1k.html HTTP/1.1\r\nHost: x\r\n\r\n"
+    header = f"{HEADER}\r\n" if HEADER else ""
+    # One request first, read to its close: a compressed variant is made (chunked) and kept;
+    # the same in both runs, so the difference leaves it out.
+    warm = socket.create_connection(("127.0.0.1", port))
+    warm.sendall(f"GET /{name} HTTP/1.1\r\nHost: x\r\n{header}Connection: close\r\n\r\n".encode())
+    while warm.recv(65536):
+        pass
+    warm.close()
+    request = f"GET /{name} HTTP/1.1\r\nHost: x\r\n{header}\r\n".encode()
+    s = socket.create_connection(("127.0.0.1", port))
     buf = b""
     for _ in range(n):
         s.sendall(request)
@@ -80,9 +95,13 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("--strace", action="store_true")
     ap.add_argument("--extra", default="", help="lines added to the server block")
+    ap.add_argument("--file", help="the file requested (default www/bench/1k.html)")
+    ap.add_argument("--header", default="", help="a field added to each request")
     args = ap.parse_args()
-    global EXTRA
+    global EXTRA, FILE, HEADER
     EXTRA = args.extra
+    FILE = os.path.abspath(args.file) if args.file else FILE
+    HEADER = args.header
     binary = os.path.abspath(args.binary)
     if args.strace:
         tmp = run(binary, 2000, lambda out: ["strace", "-f", "-c", "-o", out])

@@ -296,8 +296,12 @@ fn the_reverse_proxy_example_balances_over_its_two_instances() {
     };
     let (mut one, port_one) = start();
     let (mut two, port_two) = start();
+    let websockets = support::backends::debian_tool("python:websockets");
+    let chat = websockets.then(support::backends::Backend::ws_echo);
+    let chat_port = chat.as_ref().map_or(0, |c| c.port());
     let text = fs::read_to_string(examples_dir().join("reverse-proxy.conf"))
         .unwrap()
+        .replace("127.0.0.1:8003", &format!("127.0.0.1:{chat_port}"))
         .replace("127.0.0.1:8001", &format!("127.0.0.1:{port_one}"))
         .replace("127.0.0.1:8002", &format!("127.0.0.1:{port_two}"))
         .replace("listen 127.0.0.1:8080;", "listen 127.0.0.1:0;")
@@ -331,6 +335,13 @@ fn the_reverse_proxy_example_balances_over_its_two_instances() {
     let page = get(&server, "localhost", "/static/index.html");
     assert_eq!(page.status, 200);
     assert_eq!(page.header("cache-control"), Some("max-age=3600"));
+    // The WebSocket location tunnels to its echo server.
+    if websockets {
+        let url = format!("ws://127.0.0.1:{}/ws/chat", server.port());
+        let out = support::backends::ws_client(&url, &["--messages", "2", "--size", "5000"]);
+        let doc = String::from_utf8_lossy(&out.stdout);
+        assert!(doc.contains("\"echoed\": 2,"), "{doc}{}", server.stderr());
+    }
     // One instance stops: the other answers everything.
     one.kill().unwrap();
     one.wait().unwrap();

@@ -68,7 +68,7 @@ use crate::proxy::pass::{Proxied, TryAfter};
 use crate::transport::client_cert;
 use crate::upstream::process::Stdin;
 use crate::upstream::{Expiry, Upstream};
-use sink::{PROXY_SPOOL_LIMIT, Sink, Spool, Then};
+use sink::{ProxySpool, Sink, Spool, Then};
 use std::io::Seek;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -571,19 +571,14 @@ impl Exchange {
                 }
                 _ => Ok(data.len()),
             },
-            Sink::ProxySpool(body) => {
-                if body.len() + data.len() > PROXY_SPOOL_LIMIT {
-                    log::error(&format!(
-                        "a request body over {PROXY_SPOOL_LIMIT} bytes cannot be read whole \
-                         for a proxied request (stream it: proxy_http_version 1.1, \
-                         proxy_request_buffering off)"
-                    ));
-                    self.refuse_body(413);
-                    return Err(Refused);
+            Sink::ProxySpool(spool) => match spool.write(data) {
+                Ok(()) => Ok(data.len()),
+                Err(error) => {
+                    log::error(&format!("request body spool: {error}"));
+                    self.refuse_body(500);
+                    Err(Refused)
                 }
-                body.extend_from_slice(data);
-                Ok(data.len())
-            }
+            },
         }
     }
 
@@ -610,10 +605,10 @@ impl Exchange {
                     upstream.end_body();
                 }
             }
-            Sink::ProxySpool(body) => {
+            Sink::ProxySpool(spool) => {
                 let started = match &mut self.proxy {
                     Some(proxied) => {
-                        proxied.set_spooled(body);
+                        proxied.set_spooled(spool.into_body());
                         proxied.start_try(&cx.registration, cx.now)
                     }
                     None => Err(500),
@@ -679,9 +674,10 @@ impl Exchange {
         {
             fault::check(&request.target, Point::Cgi);
         }
-        let fed = match &mut self.fastcgi {
-            Some(backend) => backend.feed(upstream, cx.now),
-            None => false,
+        let fed = match (&mut self.fastcgi, &mut self.proxy) {
+            (Some(backend), _) => backend.feed(upstream, cx.now),
+            (None, Some(proxied)) => proxied.feed(upstream, cx.now),
+            (None, None) => false,
         };
         upstream.advance(cx.now) | fed
     }
@@ -1263,7 +1259,10 @@ impl Exchange {
         stats.requests.inc();
         if plan == BodyPlan::Spool {
             self.proxy = Some(proxied);
-            return (Sink::ProxySpool(Vec::new()), Source::AfterBody(None));
+            return (
+                Sink::ProxySpool(ProxySpool::default()),
+                Source::AfterBody(None),
+            );
         }
         let started = proxied.start_try(&cx.registration, cx.now);
         self.proxy = Some(proxied);

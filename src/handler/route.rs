@@ -29,7 +29,7 @@ use crate::config::{
 use crate::http::request::Request;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where a request landed: its server, its location (if any) and the settings in force.
 #[derive(Clone)]
@@ -504,9 +504,9 @@ impl Site<'_> {
                 if rest.is_empty() {
                     return alias.clone();
                 }
-                alias.join(rest.trim_start_matches('/'))
+                joined(alias, rest.trim_start_matches('/'))
             }
-            _ => settings.root.join(path.trim_start_matches('/')),
+            _ => joined(&settings.root, path.trim_start_matches('/')),
         }
     }
 
@@ -529,6 +529,14 @@ impl Site<'_> {
             _ => path,
         }
     }
+}
+
+/// `base.join(rest)` in one allocation (`join` copies `base`, then grows it for `rest`).
+fn joined(base: &Path, rest: &str) -> PathBuf {
+    let mut path = PathBuf::with_capacity(base.as_os_str().len() + 1 + rest.len());
+    path.push(base);
+    path.push(rest);
+    path
 }
 
 #[cfg(test)]

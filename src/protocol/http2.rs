@@ -647,6 +647,27 @@ impl Session {
             stream.incoming = Incoming::Dropped;
         }
         self.streams.push(stream);
+        self.first_turn(ctx);
+    }
+
+    /// The stream just started gets its turn at once, before the next frame is decoded: its
+    /// head and one DATA frame. A small answer (a cached file, an error page, a redirect) is
+    /// then complete, and its exchange is dropped here, so that each request of a batch reuses
+    /// the memory of the one before (the allocator's per-thread cache) instead of ten or a
+    /// hundred of them being alive together. Larger answers go on in [`Session::pump_streams`],
+    /// one frame per stream per round as before.
+    fn first_turn(&mut self, ctx: &mut Context) {
+        let index = self.streams.len() - 1;
+        self.prepare(index, ctx);
+        self.send_some(index, ctx);
+        if self.streams[index].out == Out::Drain {
+            // The whole body went (or none was due): the producer's end is seen now.
+            self.send_some(index, ctx);
+        }
+        if self.streams[index].ended.is_some() {
+            let mut stream = self.streams.swap_remove(index);
+            self.finish(&mut stream, ctx);
+        }
     }
 
     /// Request body data for stream `id`.
@@ -1043,10 +1064,11 @@ impl Session {
 /// it when no body follows.
 fn send_head(core: &mut core::Connection, stream: &mut Stream, head: &Head, date: &str) {
     let has_body = response::status_has_body(head.status);
-    let mut length = Vec::new();
-    if has_body && let Some(n) = head.length {
-        response::push_decimal(&mut length, n);
-    }
+    let mut digits = [0u8; 20];
+    let length = match head.length {
+        Some(n) if has_body => response::decimal(n, &mut digits),
+        _ => &[],
+    };
     let fields = [
         (&b"server"[..], &b"webserv"[..]),
         (b"date", date.as_bytes()),
@@ -1057,7 +1079,7 @@ fn send_head(core: &mut core::Connection, stream: &mut Stream, head: &Head, date
             .iter()
             .map(|(name, value)| (name.as_bytes(), value.as_bytes())),
     )
-    .chain((!length.is_empty()).then_some((&b"content-length"[..], &length[..])));
+    .chain((!length.is_empty()).then_some((&b"content-length"[..], length)));
     let no_body = !has_body || stream.head_only || head.length == Some(0);
     let before = core.pending_output().len();
     if core

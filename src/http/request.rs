@@ -26,12 +26,17 @@ pub enum Method {
 impl Method {
     /// The method a request token names; None for a method the server does not implement.
     pub fn from_token(token: &str) -> Option<Method> {
+        Method::from_bytes(token.as_bytes())
+    }
+
+    /// [`Method::from_token`] on octets (an HTTP/2 `:method`, not yet known to be text).
+    pub fn from_bytes(token: &[u8]) -> Option<Method> {
         Some(match token {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
             _ => return None,
         })
     }

@@ -12,6 +12,7 @@
 mod support;
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -560,6 +561,31 @@ fn an_idle_connection_gets_goaway_after_keepalive_timeout() {
 }
 
 #[test]
+fn a_connection_without_a_request_gets_goaway_after_client_header_timeout() {
+    if !python_h2() {
+        return;
+    }
+    let cert = cert(&["localhost"]);
+    let server = h2_server(
+        &cert,
+        "    client_header_timeout 2s;\n    keepalive_timeout 60s;",
+        &[("www/index.html", b"hello\n")],
+    );
+    let verdict = scenario(server.addrs[0], true, "idle:10:0");
+    assert!(
+        verdict.starts_with("GOAWAY NO_ERROR last=0 after ") && verdict.ends_with("; closed"),
+        "{verdict}"
+    );
+    let waited: f64 = verdict
+        .split("after ")
+        .nth(1)
+        .and_then(|s| s.split('s').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!((1.0..=5.0).contains(&waited), "{verdict}");
+}
+
+#[test]
 fn prior_knowledge_needs_http2_on_and_http1_clients_still_come_in() {
     if !installed("curl") {
         return;
@@ -666,5 +692,78 @@ fn the_reverse_proxy_answers_over_h2_with_bodies_both_ways() {
     assert!(
         log.contains("\"GET /p/big.bin HTTP/2.0\" 200 1500000 "),
         "{log}"
+    );
+}
+
+#[test]
+fn php_through_fastcgi_answers_over_h2_with_request_bodies() {
+    if !clients_ready() || !Path::new("/usr/sbin/php-fpm8.2").exists() {
+        return;
+    }
+    let fpm = support::fastcgi::php_fpm(
+        support::fastcgi::Listen::UnixSocket,
+        2,
+        &[(
+            "echo.php",
+            b"<?php\necho $_SERVER['SERVER_PROTOCOL'], ' ', $_SERVER['REQUEST_METHOD'], ' ', \
+              strlen(file_get_contents('php://input')), ' ', \
+              md5(file_get_contents('php://input'));\n",
+        )],
+    );
+    let root = support::fastcgi::www(&fpm).display().to_string();
+    let cert = cert(&["localhost"]);
+    let server = h2_server(
+        &cert,
+        &format!(
+            "    client_max_body_size 8m;\n    location ~ \\.php$ {{\n        \
+             root {root};\n        fastcgi_pass {};\n    }}",
+            fpm.address.to_config()
+        ),
+        &[],
+    );
+    let resolve = resolve(&server);
+    let body = random_bytes(200_000, 41);
+    let file = server.dir.path().join("body.bin");
+    std::fs::write(&file, &body).unwrap();
+    let at = format!("@{}", file.display());
+    let digest = {
+        use std::io::Write;
+        let mut child = Command::new("md5sum")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&body).unwrap();
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        child.wait().unwrap();
+        out.split_whitespace().next().unwrap().to_string()
+    };
+    for (base, mode) in bases(&server) {
+        let got = fetch(
+            &format!("{base}/echo.php"),
+            &[mode, "--resolve", &resolve, "--data-binary", &at],
+        );
+        assert_eq!(got.status, 200);
+        assert_eq!(
+            String::from_utf8_lossy(&got.body),
+            format!("HTTP/2.0 POST 200000 {digest}")
+        );
+        let get = fetch(&format!("{base}/echo.php"), &[mode, "--resolve", &resolve]);
+        assert_eq!(
+            String::from_utf8_lossy(&get.body),
+            "HTTP/2.0 GET 0 d41d8cd98f00b204e9800998ecf8427e"
+        );
+    }
+    // Without content-length: spooled, then given to php-fpm with its length.
+    let verdict = scenario(server.addrs[0], true, "post:/echo.php:70000:0");
+    assert!(
+        verdict.starts_with(":status 200 HTTP/2.0 POST 70000 "),
+        "{verdict}"
     );
 }

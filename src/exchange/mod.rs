@@ -213,11 +213,7 @@ impl Exchange {
                     (Sink::None, source)
                 }
             },
-            Plan::Proxy => {
-                let (sink, source, proxied) = exchange.start_proxy(&request, origin, cx);
-                exchange.proxy = proxied;
-                (sink, source)
-            }
+            Plan::Proxy => exchange.start_proxy(&request, origin, cx),
             Plan::Cgi(script) => match request.framing {
                 Framing::Chunked | Framing::UntilEnd => match Spool::new(Then::Cgi(script)) {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
@@ -398,7 +394,7 @@ impl Exchange {
                     None => Err(500),
                 };
                 self.source = match started {
-                    Ok(upstream) => Source::Upstream(Box::new(upstream)),
+                    Ok(upstream) => Source::Upstream(upstream),
                     Err(status) => self.fixed(handler::error(status, &self.route.site()), false),
                 };
             }
@@ -542,7 +538,7 @@ impl Exchange {
                 };
                 match started {
                     Ok(upstream) => {
-                        self.source = Source::Upstream(Box::new(upstream));
+                        self.source = Source::Upstream(upstream);
                         Poll::Pending
                     }
                     Err(status) => self.error_head(status),
@@ -706,7 +702,7 @@ impl Exchange {
                     std::mem::replace(&mut self.source, Source::AfterBody(None))
                 {
                     let poller = cx.registration.poller;
-                    proxied.finish(*upstream, poller, &mut cx.local.proxy, cx.now);
+                    proxied.finish(upstream, poller, &mut cx.local.proxy, cx.now);
                 }
             }
             None => cx.local.files.note_possible_change(),
@@ -842,12 +838,7 @@ impl Exchange {
 
     /// Starts a proxied request: its tries and the first one's upstream, or (for a body read
     /// whole first) the spool it waits in, or the error when no server could be tried.
-    fn start_proxy(
-        &self,
-        request: &Request,
-        origin: &Origin,
-        cx: &mut Cx,
-    ) -> (Sink, Source, Option<Box<Proxied>>) {
+    fn start_proxy(&mut self, request: &Request, origin: &Origin, cx: &mut Cx) -> (Sink, Source) {
         use crate::proxy::request::{BodyPlan, body_plan};
         let site = self.route.site();
         let settings = &site.settings.proxy;
@@ -880,29 +871,32 @@ impl Exchange {
                 maps: &config.maps,
                 common: &common,
             };
-            Proxied::new(&vars, settings, plan, &mut cx.local.proxy, &config, cx.now)
+            let proxied = Proxied::new(&vars, settings, plan, &mut cx.local.proxy, &config, cx.now);
+            proxied.map(Box::new)
         });
         let Some(mut proxied) = proxied else {
             let response = handler::error(500, &site);
-            return (Sink::None, self.fixed(response, body_pending), None);
+            return (Sink::None, self.fixed(response, body_pending));
         };
         if plan == BodyPlan::Spool {
-            let sink = Sink::ProxySpool(Vec::new());
-            return (sink, Source::AfterBody(None), Some(Box::new(proxied)));
+            self.proxy = Some(proxied);
+            return (Sink::ProxySpool(Vec::new()), Source::AfterBody(None));
         }
-        match proxied.start_try(&cx.registration, cx.now) {
+        let started = proxied.start_try(&cx.registration, cx.now);
+        self.proxy = Some(proxied);
+        match started {
             Ok(upstream) => {
                 let sink = match plan {
                     BodyPlan::Stream(_) => Sink::Upstream,
                     BodyPlan::Discard => Sink::Discard,
                     BodyPlan::None | BodyPlan::Spool => Sink::None,
                 };
-                let source = Source::Upstream(Box::new(upstream));
-                (sink, source, Some(Box::new(proxied)))
+                (sink, Source::Upstream(upstream))
             }
             Err(status) => {
-                let response = handler::error(status, &site);
-                (Sink::None, self.fixed(response, body_pending), None)
+                self.proxy = None;
+                let response = handler::error(status, &self.route.site());
+                (Sink::None, self.fixed(response, body_pending))
             }
         }
     }

@@ -1022,15 +1022,22 @@ impl Connection {
         block.clear();
         self.encoder.begin_block(&mut block);
         self.encoder.encode_status(status, &mut block);
-        let mut lower = Vec::new();
+        // Field names in lower case (§8.2): on the stack for the usual lengths, no allocation.
+        let mut short = [0u8; 64];
+        let mut long = Vec::new();
         for (name, value) in fields {
             let name = name.as_ref();
-            let name: &[u8] = if name.iter().any(u8::is_ascii_uppercase) {
-                lower.clear();
-                lower.extend(name.iter().map(u8::to_ascii_lowercase));
-                &lower
-            } else {
+            let name: &[u8] = if !name.iter().any(u8::is_ascii_uppercase) {
                 name
+            } else if let Some(buf) = short.get_mut(..name.len()) {
+                buf.copy_from_slice(name);
+                buf.make_ascii_lowercase();
+                buf
+            } else {
+                long.clear();
+                long.extend_from_slice(name);
+                long.make_ascii_lowercase();
+                &long
             };
             if name.starts_with(b":")
                 || [

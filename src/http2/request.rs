@@ -113,8 +113,8 @@ impl RequestFields {
             return;
         }
         // Names are lower-case ASCII tokens by now; values may hold obs-text.
-        let name = String::from_utf8_lossy(name).into_owned();
-        let value = String::from_utf8_lossy(value).into_owned();
+        let name = owned_text(name);
+        let value = owned_text(value);
         match name.as_str() {
             "cookie" => {
                 match &mut self.cookie {
@@ -153,7 +153,7 @@ impl RequestFields {
         if slot.is_some() {
             return self.reject(Rejection::Malformed);
         }
-        *slot = Some(String::from_utf8_lossy(value).into_owned());
+        *slot = Some(owned_text(value));
     }
 
     /// The verdict once the block has ended. `end_stream`: the HEADERS frame ended the stream,
@@ -251,6 +251,15 @@ impl RequestFields {
     /// The declared content-length, checked against the DATA frames (§8.1.1).
     pub fn content_length(&self) -> Option<u64> {
         self.content_length
+    }
+}
+
+/// Octets as a `String`: copied when they are UTF-8 (nearly always: a validation and a copy),
+/// with U+FFFD for what is not (the lossy path, several times slower).
+fn owned_text(octets: &[u8]) -> String {
+    match std::str::from_utf8(octets) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(octets).into_owned(),
     }
 }
 

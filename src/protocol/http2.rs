@@ -35,7 +35,7 @@ use crate::http::response::{self, Head, Pull};
 use crate::http2::ErrorCode;
 use crate::http2::connection::{self as core, Event, Limits, StreamId};
 use crate::log;
-use crate::transport::Transport;
+use crate::transport::{Scratch, Transport};
 use crate::upstream::Expiry;
 use std::io;
 use std::net::SocketAddr;
@@ -55,6 +55,9 @@ const LINGER: Duration = Duration::from_secs(2);
 
 /// The stream number of the session's own deadline.
 const SESSION: u16 = 0;
+/// How long a connection stays quiet before it gives its buffers back (at once would free
+/// and grow them again between every two requests of a busy client).
+const SHRINK_AFTER: Duration = Duration::from_secs(1);
 
 /// Connection-wide timeouts, from the address's default server.
 #[derive(Clone, Copy)]
@@ -147,6 +150,10 @@ pub struct Session {
     last_active: Instant,
     /// A request came: the idle timeout runs between them (before: the header timeout).
     seen_request: bool,
+    /// The buffers were given back since the connection went quiet.
+    shrunk: bool,
+    /// When the first request must have come.
+    header_deadline: Instant,
     /// What the address's servers were when the connection started (a reload that changes
     /// them sends a GOAWAY).
     fingerprint: u64,
@@ -186,6 +193,8 @@ impl Session {
             last_sent: ctx.now,
             last_active: ctx.now,
             seen_request: false,
+            shrunk: false,
+            header_deadline: ctx.now + settings.client_header_timeout,
             fingerprint: runtime.fingerprint_for(listen),
         }
     }
@@ -193,10 +202,6 @@ impl Session {
     /// Records a readiness event of the client socket.
     pub fn transport(&self) -> &Transport {
         &self.transport
-    }
-
-    pub fn transport_mut(&mut self) -> &mut Transport {
-        &mut self.transport
     }
 
     pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
@@ -285,6 +290,16 @@ impl Session {
                 // The client takes nothing of what it asked for.
                 self.close(ctx)
             }
+            Phase::Serving if !self.idle_timed_out(now) => {
+                // Quiet for a while: the buffers go back until the client speaks again.
+                if self.is_quiet() {
+                    self.input = Vec::new();
+                    self.core.shrink();
+                }
+                self.shrunk = true;
+                self.set_deadlines();
+                Drive::Wait
+            }
             Phase::Serving => {
                 // Idle (or the preface never came): tell the client, then close.
                 self.core.goaway();
@@ -298,8 +313,7 @@ impl Session {
     /// One pass of serving: output out, input in, events, streams pumped. Ok(progress).
     fn serve(&mut self, ctx: &mut Context) -> Result<bool, ()> {
         let mut progress = self.write_output(ctx)?;
-        progress |= self.read_input(ctx)?;
-        progress |= self.take_input(ctx);
+        progress |= self.receive(ctx)?;
         progress |= self.pump_streams(ctx);
         self.finish_ended(ctx);
         if self.core.state() == core::State::Done && self.core.pending_output().is_empty() {
@@ -308,16 +322,27 @@ impl Session {
             self.phase = Phase::Closing;
             return Ok(true);
         }
-        if self.streams.is_empty() && self.core.is_idle() && self.input.is_empty() {
-            // An idle connection holds no buffers.
-            if self.input.capacity() > 0 {
-                self.input = Vec::new();
-            }
-            if self.core.pending_output().is_empty() {
-                self.core.shrink();
-            }
+        if progress {
+            self.shrunk = false;
         }
         Ok(progress)
+    }
+
+    /// Whether the idle (or, before the first request, the header) timeout has passed.
+    fn idle_timed_out(&self, now: Instant) -> bool {
+        if self.seen_request {
+            self.last_active + self.timeouts.idle <= now
+        } else {
+            self.header_deadline <= now
+        }
+    }
+
+    /// Whether nothing is under way: no stream, no header block, no input, no output.
+    fn is_quiet(&self) -> bool {
+        self.streams.is_empty()
+            && self.core.is_idle()
+            && self.input.is_empty()
+            && self.core.pending_output().is_empty()
     }
 
     /// Writes what the core has for the client. Ok(progress); Err: the socket failed.
@@ -337,25 +362,63 @@ impl Session {
         Ok(progress)
     }
 
-    /// Reads what the client sent, while the core takes input. Err: the client left.
-    fn read_input(&mut self, ctx: &mut Context) -> Result<bool, ()> {
+    /// Feeds the core what is buffered, then reads what the client sent (while the core takes
+    /// input) and feeds it. A read into an empty input goes to the worker's scratch buffer and
+    /// is fed from there: only a frame not complete is kept, so a connection holds an input
+    /// buffer only while part of a frame waits. Ok(progress); Err: the client left.
+    fn receive(&mut self, ctx: &mut Context) -> Result<bool, ()> {
+        let mut progress = false;
+        if !self.input.is_empty() {
+            let input = std::mem::take(&mut self.input);
+            let used = self.feed(&input, ctx);
+            progress |= used > 0;
+            let mut input = input;
+            input.drain(..used);
+            self.input = input;
+        }
         if !self.core.wants_input() || !self.transport.can_read() {
-            return Ok(false);
+            return Ok(progress);
         }
-        let room = INPUT_LIMIT.saturating_sub(self.input.len()).min(READ_CHUNK);
-        if room == 0 {
-            return Ok(false);
-        }
-        match self
-            .transport
-            .read_into(&mut self.input, room, &mut ctx.local.scratch)
-        {
+        let read = if self.input.is_empty() {
+            // The scratch is lent out of the context while its bytes are fed (the exchanges
+            // the events start never use it).
+            let mut scratch = std::mem::replace(&mut ctx.local.scratch, Scratch::empty());
+            let buf = scratch.take(READ_CHUNK);
+            let read = self.transport.read(buf);
+            if let Ok(n) = read
+                && n > 0
+            {
+                let used = self.feed(&buf[..n], ctx);
+                self.input.extend_from_slice(&buf[used..n]);
+            }
+            ctx.local.scratch = scratch;
+            read
+        } else {
+            let room = INPUT_LIMIT.saturating_sub(self.input.len()).min(READ_CHUNK);
+            if room == 0 {
+                return Ok(progress);
+            }
+            let read = self
+                .transport
+                .read_into(&mut self.input, room, &mut ctx.local.scratch);
+            if let Ok(n) = read
+                && n > 0
+            {
+                let input = std::mem::take(&mut self.input);
+                let used = self.feed(&input, ctx);
+                let mut input = input;
+                input.drain(..used);
+                self.input = input;
+            }
+            read
+        };
+        match read {
             Ok(0) => Err(()),
             Ok(_) => {
                 self.last_active = ctx.now;
                 Ok(true)
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(progress),
             Err(error) => {
                 if self.transport.is_tls() && log::enabled(crate::config::LogLevel::Info) {
                     log::info(&format!(
@@ -368,9 +431,9 @@ impl Session {
         }
     }
 
-    /// Feeds the input to the core, frame by frame, acting on each event.
-    fn take_input(&mut self, ctx: &mut Context) -> bool {
-        let input = std::mem::take(&mut self.input);
+    /// Feeds `input` to the core, frame by frame, acting on each event: how many octets it
+    /// took (the rest is part of a frame, or waits for the output to drain).
+    fn feed(&mut self, input: &[u8], ctx: &mut Context) -> usize {
         let mut used = 0;
         loop {
             let received = self.core.receive(&input[used..]);
@@ -382,10 +445,7 @@ impl Session {
                 self.on_event(event, ctx);
             }
         }
-        let mut input = input;
-        input.drain(..used);
-        self.input = input;
-        used > 0
+        used
     }
 
     fn on_event(&mut self, event: Event, ctx: &mut Context) {
@@ -842,10 +902,18 @@ impl Session {
             if waiting_output {
                 self.deadline.at = Some(self.last_sent + self.timeouts.send);
             } else if self.streams.is_empty() && self.core.is_idle() {
-                // Before the first request the header timeout set at the start runs on.
-                if self.seen_request {
-                    self.deadline.at = Some(self.last_active + self.timeouts.idle);
-                }
+                // The header timeout until the first request, then the idle timeout; with a
+                // stop on the way to give the buffers back.
+                let end = if self.seen_request {
+                    self.last_active + self.timeouts.idle
+                } else {
+                    self.header_deadline
+                };
+                self.deadline.at = Some(if self.shrunk {
+                    end
+                } else {
+                    end.min(self.last_active + SHRINK_AFTER)
+                });
             } else {
                 self.deadline.at = None;
             }

@@ -8,8 +8,8 @@
 //! ALPN once the handshake is done, on a plain address where HTTP/2 is on by the client
 //! preface (prior knowledge, RFC 9113 §3.3), else HTTP/1 from the first byte. Before all of
 //! that, on a `listen ... proxy_protocol` address, the transport reads the PROXY protocol header
-//! ([`Connection::drive`]): whatever the protocol, the sessions then attribute each request to
-//! the client it names where the balancer is trusted (`config::RealIp`).
+//! (in [`start`]): whatever the protocol, the sessions then attribute each request to the
+//! client it names where the balancer is trusted (`config::RealIp`).
 
 pub mod http1;
 pub mod http2;
@@ -81,13 +81,20 @@ impl Connection {
     ) -> Connection {
         let servers = runtime.servers_for(listen);
         let settings = &runtime.config.servers[servers[0]].settings;
+        let detect = if transport.is_tls() {
+            start::Detect::Tls
+        } else if runtime.http2_for(listen) {
+            start::Detect::Preface
+        } else {
+            start::Detect::Http1
+        };
         let mut transport = transport;
         if runtime.expects_proxy_header(listen) {
             transport.expect_proxy_header();
         }
-        if transport.is_tls() || runtime.http2_for(listen) {
+        if detect != start::Detect::Http1 || transport.awaits_proxy_header() {
             return Connection::Start(Box::new(start::Start::new(
-                transport, peer, listen, settings, now,
+                transport, detect, peer, listen, settings, now,
             )));
         }
         Connection::Http1(http1::Session::new(transport, peer, listen, settings, now))
@@ -113,28 +120,6 @@ impl Connection {
     }
 
     pub fn drive(&mut self, ctx: &mut Context) -> Drive {
-        if let Some(transport) = self.transport_mut()
-            && transport.awaits_proxy_header()
-        {
-            match transport.read_proxy_header(&mut ctx.local.scratch) {
-                Ok(true) => {
-                    if let Connection::Http1(session) = self {
-                        session.proxy_header_read(ctx);
-                    }
-                }
-                Ok(false) => return Drive::Wait,
-                Err(error) => {
-                    // nginx logs a broken header as an error: it is most often a load
-                    // balancer that does not send one, or a client reaching past it.
-                    if error.kind() != std::io::ErrorKind::UnexpectedEof {
-                        let peer = transport.socket().peer_addr().ok();
-                        let peer = peer.map_or_else(|| "?".to_string(), |p| p.to_string());
-                        crate::log::error(&format!("client {peer}: {error}, connection closed"));
-                    }
-                    return Drive::Close;
-                }
-            }
-        }
         match self {
             Connection::Http1(session) => session.drive(ctx),
             Connection::Http2(session) => session.drive(ctx),
@@ -156,13 +141,6 @@ impl Connection {
 
     /// The deadline of `stream` (0: the connection's own) passed.
     pub fn timed_out(&mut self, stream: u16, ctx: &mut Context) -> Drive {
-        if self
-            .transport_mut()
-            .is_some_and(|transport| transport.awaits_proxy_header())
-        {
-            // The PROXY protocol header did not come in time: nothing to answer in.
-            return Drive::Close;
-        }
         match self {
             Connection::Http1(session) => session.timed_out(stream, ctx),
             Connection::Http2(session) => session.timed_out(stream, ctx),
@@ -190,15 +168,6 @@ impl Connection {
             Connection::Http1(session) => Some(session.transport().socket()),
             Connection::Http2(session) => Some(session.transport().socket()),
             Connection::Start(start) => Some(start.transport().socket()),
-            Connection::Closed => None,
-        }
-    }
-
-    fn transport_mut(&mut self) -> Option<&mut Transport> {
-        match self {
-            Connection::Http1(session) => Some(session.transport_mut()),
-            Connection::Http2(session) => Some(session.transport_mut()),
-            Connection::Start(start) => Some(start.transport_mut()),
             Connection::Closed => None,
         }
     }

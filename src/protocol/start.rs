@@ -11,6 +11,11 @@
 //!   that departs from it starts HTTP/1 (h2c by `Upgrade` is not offered, as nginx does not).
 //!   So an HTTP/1 client costs one `recv` more than on an address without HTTP/2, and nothing
 //!   later.
+//! - On a `listen ... proxy_protocol` address, the PROXY protocol header a load balancer sends
+//!   first is read before any of that (before TLS too), by the transport, byte-exact: a broken
+//!   or missing one closes the connection (logged at `error`, as nginx does), one that does not
+//!   come by the header timeout too. An address with neither TLS nor HTTP/2 comes here only
+//!   for it, and speaks HTTP/1 once it is read.
 
 use super::{Connection, Context, http1, http2};
 use crate::config::Settings;
@@ -24,6 +29,17 @@ use std::time::Instant;
 
 /// The preface's first octets, `PRI * HTTP/2.0`: no HTTP/1 request starts so.
 const PREFACE_LINE: usize = 14;
+
+/// How a connection's protocol is told, once its PROXY protocol header (if any) is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detect {
+    /// By ALPN, after the TLS handshake.
+    Tls,
+    /// By the first bytes: the HTTP/2 client preface, or HTTP/1.
+    Preface,
+    /// Nothing to tell: HTTP/1.
+    Http1,
+}
 
 /// The protocol a connection speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +60,7 @@ pub enum Decided {
 
 pub struct Start {
     transport: Transport,
+    detect: Detect,
     peer: SocketAddr,
     listen: SocketAddr,
     /// When the connection was accepted: the header timeout runs from then.
@@ -55,6 +72,7 @@ pub struct Start {
 impl Start {
     pub fn new(
         transport: Transport,
+        detect: Detect,
         peer: SocketAddr,
         listen: SocketAddr,
         settings: &Settings,
@@ -62,6 +80,7 @@ impl Start {
     ) -> Start {
         Start {
             transport,
+            detect,
             peer,
             listen,
             accepted: now,
@@ -76,10 +95,6 @@ impl Start {
         &self.transport
     }
 
-    pub fn transport_mut(&mut self) -> &mut Transport {
-        &mut self.transport
-    }
-
     pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
         self.transport.ready(readable, writable, hangup, error);
     }
@@ -88,11 +103,25 @@ impl Start {
         &mut self.deadline
     }
 
-    pub fn decide(&mut self, _ctx: &Context) -> Decided {
-        if self.transport.is_tls() {
-            self.after_handshake()
-        } else {
-            self.by_preface()
+    pub fn decide(&mut self, ctx: &mut Context) -> Decided {
+        if self.transport.awaits_proxy_header() {
+            match self.transport.read_proxy_header(&mut ctx.local.scratch) {
+                Ok(true) => {}
+                Ok(false) => return Decided::Wait,
+                Err(error) => {
+                    // nginx logs a broken header as an error: it is most often a load balancer
+                    // that does not send one, or a client reaching past it.
+                    if error.kind() != io::ErrorKind::UnexpectedEof {
+                        log::error(&format!("client {}: {error}, connection closed", self.peer));
+                    }
+                    return Decided::Close;
+                }
+            }
+        }
+        match self.detect {
+            Detect::Tls => self.after_handshake(),
+            Detect::Preface => self.by_preface(),
+            Detect::Http1 => Decided::Speak(Protocol::Http1),
         }
     }
 

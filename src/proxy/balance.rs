@@ -103,9 +103,45 @@ pub struct Attempt {
     group: usize,
     tier: Tier,
     /// Servers of the current tier already tried by this request.
-    tried: Vec<bool>,
+    tried: Tried,
     tries: u32,
     started: Instant,
+}
+
+/// A set of server indexes: in a word for the first 64 (no allocation for the usual groups),
+/// in a vector beyond.
+#[derive(Debug, Clone)]
+struct Tried {
+    first: u64,
+    more: Vec<u64>,
+}
+
+impl Tried {
+    fn new(servers: usize) -> Tried {
+        Tried {
+            first: 0,
+            more: vec![0; servers.saturating_sub(1) / 64],
+        }
+    }
+
+    fn has(&self, i: usize) -> bool {
+        let word = match i / 64 {
+            0 => self.first,
+            n => self.more.get(n - 1).copied().unwrap_or(0),
+        };
+        word & (1 << (i % 64)) != 0
+    }
+
+    fn set(&mut self, i: usize) {
+        let word = match i / 64 {
+            0 => &mut self.first,
+            n => match self.more.get_mut(n - 1) {
+                Some(word) => word,
+                None => return,
+            },
+        };
+        *word |= 1 << (i % 64);
+    }
 }
 
 impl Attempt {
@@ -190,7 +226,7 @@ impl Balancer {
         Attempt {
             group: upstream,
             tier: Tier::Primary,
-            tried: vec![false; primary],
+            tried: Tried::new(primary),
             tries: if limit == 0 {
                 servers
             } else {
@@ -209,7 +245,7 @@ impl Balancer {
         let group = self.groups.get_mut(attempt.group)?;
         if group.single {
             let peer = group.primary.first_mut()?;
-            if peer.down || peer.full() || attempt.tried.first() == Some(&true) {
+            if peer.down || peer.full() || attempt.tried.has(0) {
                 return None;
             }
             return Some(take(group, attempt, 0, now));
@@ -227,7 +263,7 @@ impl Balancer {
                 (Some(i), _) => return Some(take(group, attempt, i, now)),
                 (None, Tier::Primary) if !group.backup.is_empty() => {
                     attempt.tier = Tier::Backup;
-                    attempt.tried = vec![false; group.backup.len()];
+                    attempt.tried = Tried::new(group.backup.len());
                 }
                 (None, _) => return None,
             }
@@ -294,9 +330,7 @@ fn take(group: &mut Group, attempt: &mut Attempt, i: usize, now: Instant) -> Cho
         peer.checked = Some(now);
     }
     peer.conns = peer.conns.saturating_add(1);
-    if let Some(t) = attempt.tried.get_mut(i) {
-        *t = true;
-    }
+    attempt.tried.set(i);
     Chosen {
         group: attempt.group,
         tier: attempt.tier,
@@ -306,11 +340,11 @@ fn take(group: &mut Group, attempt: &mut Attempt, i: usize, now: Instant) -> Cho
 }
 
 /// nginx's smooth weighted round-robin over the available, untried peers.
-fn round_robin(peers: &mut [Peer], tried: &[bool], now: Instant) -> Option<usize> {
+fn round_robin(peers: &mut [Peer], tried: &Tried, now: Instant) -> Option<usize> {
     let mut best: Option<(usize, i64)> = None;
     let mut total = 0i64;
     for (i, peer) in peers.iter_mut().enumerate() {
-        if tried.get(i) == Some(&true) || !peer.available(now) {
+        if tried.has(i) || !peer.available(now) {
             continue;
         }
         total += peer.advance();
@@ -324,8 +358,8 @@ fn round_robin(peers: &mut [Peer], tried: &[bool], now: Instant) -> Option<usize
 }
 
 /// `least_conn`: fewest connections per unit of weight; among equals, smooth round-robin.
-fn least_conn(peers: &mut [Peer], tried: &[bool], now: Instant) -> Option<usize> {
-    let candidate = |i: usize, p: &Peer| tried.get(i) != Some(&true) && p.available(now);
+fn least_conn(peers: &mut [Peer], tried: &Tried, now: Instant) -> Option<usize> {
+    let candidate = |i: usize, p: &Peer| !tried.has(i) && p.available(now);
     let mut best: Option<usize> = None;
     let mut many = false;
     for (i, p) in peers.iter().enumerate() {

@@ -144,11 +144,10 @@ const COMMON_FIELDS: [&str; 20] = [
 /// The protocol's head for the client from the backend's: its status, the fields the client
 /// gets (the server sends its own Date and Server), and the length where it is known.
 fn client_head(head: &ResponseHead, settings: &ProxySettings) -> Head {
-    let fields = super::headers::client_fields(head, settings, &literal);
-    let mut headers = Vec::with_capacity(fields.len());
-    for (name, value) in fields {
+    let mut headers = Vec::with_capacity(head.fields().len());
+    super::headers::each_client_field(head, settings, &literal, &mut |name, value| {
         if name.eq_ignore_ascii_case("date") || name.eq_ignore_ascii_case("server") {
-            continue;
+            return;
         }
         let value = match value {
             Cow::Borrowed(bytes) => String::from_utf8_lossy(bytes).into_owned(),
@@ -159,7 +158,7 @@ fn client_head(head: &ResponseHead, settings: &ProxySettings) -> Head {
             None => Cow::Owned(name.to_string()),
         };
         headers.push((name, value.into()));
-    }
+    });
     let length = match head.body {
         _ if head.switched => None,
         BodyFraming::Length(n) => Some(n),

@@ -36,6 +36,20 @@ pub fn client_fields<'h>(
     settings: &ProxySettings,
     expand: &dyn Fn(&Value) -> String,
 ) -> Vec<(&'h str, Cow<'h, [u8]>)> {
+    let mut out = Vec::with_capacity(head.fields().len());
+    each_client_field(head, settings, expand, &mut |name, value| {
+        out.push((name, value))
+    });
+    out
+}
+
+/// [`client_fields`], each handed to `field` in order (no list in between).
+pub fn each_client_field<'h>(
+    head: &ResponseHead<'h>,
+    settings: &ProxySettings,
+    expand: &dyn Fn(&Value) -> String,
+    field: &mut dyn FnMut(&'h str, Cow<'h, [u8]>),
+) {
     // Names the backend's Connection lists (rarely any beyond close / keep-alive).
     let mut named: Vec<&[u8]> = Vec::new();
     for (name, value) in head.fields() {
@@ -48,34 +62,31 @@ pub fn client_fields<'h>(
             );
         }
     }
-    let mut lower = String::new();
-    let mut out = Vec::with_capacity(head.fields().len());
     for (name, value) in head.fields() {
-        lower.clear();
-        lower.push_str(name);
-        lower.make_ascii_lowercase();
-        let dropped = if lower == "upgrade" {
+        let is = |known: &str| name.eq_ignore_ascii_case(known);
+        let dropped = if is("upgrade") {
             // Named by the backend's `Connection: upgrade`, but the client must see it.
             !head.switched
         } else {
-            HOP_BY_HOP.contains(&lower.as_str())
+            HOP_BY_HOP.iter().any(|h| is(h))
                 || named
                     .iter()
-                    .any(|n| n.eq_ignore_ascii_case(lower.as_bytes()))
-                || settings.hides(&lower)
+                    .any(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+                || settings.hides(name)
         };
         if dropped {
             continue;
         }
-        let rewritten = match lower.as_str() {
-            "location" => rewrite_redirect(value, 0, &settings.redirects, expand),
-            "refresh" => refresh_url_at(value)
-                .and_then(|at| rewrite_redirect(value, at, &settings.redirects, expand)),
-            _ => None,
+        let rewritten = if is("location") {
+            rewrite_redirect(value, 0, &settings.redirects, expand)
+        } else if is("refresh") {
+            refresh_url_at(value)
+                .and_then(|at| rewrite_redirect(value, at, &settings.redirects, expand))
+        } else {
+            None
         };
-        out.push((name, rewritten.map_or(Cow::Borrowed(value), Cow::Owned)));
+        field(name, rewritten.map_or(Cow::Borrowed(value), Cow::Owned));
     }
-    out
 }
 
 /// `value` with the first `proxy_redirect` rule whose (expanded) `from` starts the URL at

@@ -8,6 +8,8 @@
 //! that a request ending in any way, a client gone included, gives its server back.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +20,7 @@ use crate::config::proxy::value::Value;
 use crate::event::{Registration, Role};
 use crate::http::request::{Method, Request};
 use crate::log;
-use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
+use crate::upstream::{Address, Endpoint, Spare, Timeouts, Upstream};
 
 use super::balance::{Attempt, Balancer, Chosen, Outcome};
 use super::codec::{Http1Codec, Report};
@@ -31,8 +33,8 @@ use super::retry::{self, Answer, FailedTry, Failure, Next, Replay, Sent};
 use super::vars::Vars;
 
 /// An idle backend connection in the pool: the id its events carry (`Kind::Pooled`, slot),
-/// and the connection.
-type Pooled = (u32, Endpoint);
+/// the connection, and the buffers of its last exchange (for its next).
+type Pooled = (u32, Endpoint, Spare);
 
 /// What a worker keeps for the proxy, for the configuration in force: the balancer state and
 /// the pool of idle keep-alive connections (a reload starts both afresh; the old pool's
@@ -52,7 +54,32 @@ pub struct WorkerState {
     /// Pooled connections (by id) lent to an exchange: the owner their events go to (its
     /// connection's slot and generation, its stream). A connection keeps its `Kind::Pooled`
     /// registration from its first return to the pool on: lending it costs no `epoll_ctl`.
-    owners: RefCell<std::collections::HashMap<u32, (u32, u32, u16)>>,
+    owners: RefCell<Owners>,
+}
+
+/// Pooled connection id -> the owner of its events (slot, generation, stream).
+type Owners = HashMap<u32, (u32, u32, u16), BuildHasherDefault<IdHasher>>;
+
+/// The pool's ids are distinct small numbers the worker hands out: they are their own hash (no
+/// SipHash per lookup; nobody outside chooses them).
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        // Spread over the high bits too (hashbrown takes its control byte from them).
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 impl ProxyWorker {
@@ -65,7 +92,7 @@ impl ProxyWorker {
                 let state = Rc::new(WorkerState {
                     balancer: RefCell::new(Balancer::new(&config.upstreams)),
                     pool: RefCell::new(Pool::new(&config.upstreams)),
-                    owners: RefCell::new(std::collections::HashMap::new()),
+                    owners: RefCell::new(Owners::default()),
                 });
                 self.config = Some(Arc::clone(config));
                 self.state = Some(Rc::clone(&state));
@@ -91,7 +118,7 @@ impl ProxyWorker {
         if let Some(state) = &self.state
             && let Ok(mut pool) = state.pool.try_borrow_mut()
         {
-            drop(pool.remove(|(pooled, _)| *pooled == id));
+            drop(pool.remove(|(pooled, _, _)| *pooled == id));
         }
     }
 
@@ -255,7 +282,7 @@ impl Proxied {
         &mut self,
         registration: &Registration,
         now: Instant,
-    ) -> Result<Upstream, u16> {
+    ) -> Result<Box<Upstream>, u16> {
         loop {
             let picked = self
                 .state
@@ -290,7 +317,7 @@ impl Proxied {
             self.try_ended = None;
             let pooled = self.state.pool.borrow_mut().take(group, &server.addr, now);
             if let Some(idle) = pooled {
-                let (id, mut endpoint) = idle.conn;
+                let (id, mut endpoint, spare) = idle.conn;
                 // Idle, it can take bytes (a write that cannot says so and clears this).
                 endpoint.ready(Role::Socket, false, true, false, false);
                 self.state.owners.borrow_mut().insert(
@@ -308,7 +335,7 @@ impl Proxied {
                     requests: idle.requests,
                     pooled: Some(id),
                 });
-                return Ok(self.upstream(endpoint, label, now));
+                return Ok(self.upstream(endpoint, spare, label, now));
             }
             match Endpoint::connect(&address, registration) {
                 Ok(endpoint) => {
@@ -319,7 +346,7 @@ impl Proxied {
                         requests: 0,
                         pooled: None,
                     });
-                    return Ok(self.upstream(endpoint, label, now));
+                    return Ok(self.upstream(endpoint, Spare::default(), label, now));
                 }
                 Err(error) => {
                     log::error(&format!("{label}: connect() failed: {error}"));
@@ -346,7 +373,13 @@ impl Proxied {
         }
     }
 
-    fn upstream(&mut self, endpoint: Endpoint, label: String, now: Instant) -> Upstream {
+    fn upstream(
+        &mut self,
+        endpoint: Endpoint,
+        spare: Spare,
+        label: String,
+        now: Instant,
+    ) -> Box<Upstream> {
         let codec = Http1Codec::new(self.asked, &self.settings, self.outgoing, &|v| {
             v.parts
                 .iter()
@@ -363,21 +396,24 @@ impl Proxied {
             send: Some(self.settings.send_timeout),
             exit_grace: Duration::ZERO,
         };
-        let mut upstream = Upstream::new(
+        let mut upstream = Box::new(Upstream::new(
             endpoint,
             Box::new(codec),
             label,
             timeouts,
             self.streams,
             now,
-        );
-        let mut first = Vec::with_capacity(self.head.len() + 64);
-        first.extend_from_slice(&self.head);
-        request::end_head(&mut first, self.outgoing);
+        ));
+        upstream.use_spare(spare);
+        // The head with its framing and end (added for this try, then taken off again: a
+        // spooled body's length is known only now), then a spooled body.
+        let fields = self.head.len();
+        request::end_head(&mut self.head, self.outgoing);
+        upstream.send_first(&self.head);
+        self.head.truncate(fields);
         if let Some(body) = &self.spooled {
-            first.extend_from_slice(body);
+            upstream.send_first(body);
         }
-        upstream.send_first(&first);
         upstream
     }
 
@@ -469,7 +505,7 @@ impl Proxied {
     /// out, the response read exactly), else it closes with `upstream`.
     pub fn finish(
         &mut self,
-        upstream: Upstream,
+        upstream: Box<Upstream>,
         poller: &crate::event::Poller,
         worker: &mut ProxyWorker,
         now: Instant,
@@ -487,7 +523,7 @@ impl Proxied {
         if !(keeps && self.reuse == Reuse::Keep && backend == BackendReuse::Keep) {
             return;
         }
-        let Some(mut endpoint) = upstream.into_reusable() else {
+        let Some((mut endpoint, spare)) = upstream.into_reusable_with_spare() else {
             return;
         };
         let id = match connection.pooled {
@@ -507,7 +543,7 @@ impl Proxied {
         let requests = connection.requests + 1;
         drop(pool.put(
             group,
-            (id, endpoint),
+            (id, endpoint, spare),
             connection.addr,
             connection.created,
             requests,
@@ -619,7 +655,8 @@ impl WorkerState {
     ) -> Option<Lent> {
         let mut pool = self.pool.borrow_mut();
         while let Some(idle) = pool.take(group, addr, now) {
-            let (id, mut endpoint) = idle.conn;
+            // FastCGI does not reuse the proxy's buffers (its codec keeps its own).
+            let (id, mut endpoint, _spare) = idle.conn;
             if !endpoint.is_idle_alive() {
                 continue;
             }
@@ -684,7 +721,14 @@ impl ProxyWorker {
         };
         let mut pool = state.pool.borrow_mut();
         drop(pool.expire(now));
-        drop(pool.put(group, (id, endpoint), addr, created, requests, now));
+        drop(pool.put(
+            group,
+            (id, endpoint, Spare::default()),
+            addr,
+            created,
+            requests,
+            now,
+        ));
     }
 }
 

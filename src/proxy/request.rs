@@ -175,7 +175,8 @@ pub fn write_fields(
     let http11 = upgrade.is_some() || settings.http_version == ProxyHttpVersion::Http11;
     out.extend_from_slice(request.method.as_str().as_bytes());
     out.push(b' ');
-    let mut scratch = String::new();
+    // One buffer for the target and every configured value (sized once for the usual ones).
+    let mut scratch = String::with_capacity(256);
     super::uri::backend_target(vars.pass, request, &mut scratch);
     out.extend_from_slice(scratch.as_bytes());
     out.extend_from_slice(if http11 {
@@ -241,15 +242,15 @@ pub fn write_fields(
 /// (what a decoded path or a configured variable could bring: CR, LF, NUL...) are written as
 /// `%XX`, so no value can end the field or start another. Whether a field was written.
 fn push_field(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
-    let value = value.trim_matches([' ', '\t']);
+    let value = trim(value.as_bytes());
     if value.is_empty() {
         return false;
     }
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
     let control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
-    if value.bytes().any(control) {
-        for &b in value.as_bytes() {
+    if value.iter().any(|&b| control(b)) {
+        for &b in value {
             if control(b) {
                 const HEX: &[u8; 16] = b"0123456789ABCDEF";
                 out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
@@ -258,10 +259,21 @@ fn push_field(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
             }
         }
     } else {
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(value);
     }
     out.extend_from_slice(b"\r\n");
     true
+}
+
+/// `value` without the spaces and tabs around it.
+fn trim(value: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t');
+    let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |p| p + 1);
+    &value[start..end]
 }
 
 /// The comma-separated elements of a list field, trimmed, empty ones skipped.

@@ -50,6 +50,12 @@ impl Default for Scratch {
 }
 
 impl Scratch {
+    /// A scratch buffer of no bytes (no allocation): what stands in the worker's place while
+    /// its buffer is lent out of its context.
+    pub fn empty() -> Scratch {
+        Scratch(Box::default())
+    }
+
     /// The first `len` bytes (at most [`SCRATCH`]).
     pub fn take(&mut self, len: usize) -> &mut [u8] {
         &mut self.0[..len.min(SCRATCH)]

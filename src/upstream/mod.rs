@@ -103,6 +103,17 @@ pub trait Codec {
     }
 }
 
+/// Most capacity a buffer keeps when it waits with its connection for the next exchange
+/// ([`Spare`]): what a small response needed; a larger one is freed.
+const SPARE_LIMIT: usize = 2 * HEAD_CHUNK;
+
+/// The emptied buffers of an upstream whose connection is kept for another exchange.
+#[derive(Debug, Default)]
+pub struct Spare {
+    buf: Vec<u8>,
+    out: Vec<u8>,
+}
+
 /// What [`Codec::decode_body`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Payload<'a> {
@@ -599,7 +610,16 @@ impl Upstream {
     /// went out, the response ended as its framing said, nothing more arrived): a backend
     /// connection that can carry another request (a keep-alive pool's). None otherwise: the
     /// endpoint is closed with the upstream.
-    pub fn into_reusable(mut self) -> Option<Endpoint> {
+    pub fn into_reusable(self) -> Option<Endpoint> {
+        Box::new(self)
+            .into_reusable_with_spare()
+            .map(|(endpoint, _)| endpoint)
+    }
+
+    /// [`Upstream::into_reusable`], with the upstream's buffers (emptied, capacity kept within
+    /// bounds) for the next exchange on the connection ([`Upstream::use_spare`]): a kept-alive
+    /// backend connection then allocates no buffer per request.
+    pub fn into_reusable_with_spare(mut self: Box<Self>) -> Option<(Endpoint, Spare)> {
         let clean = matches!(self.phase, Phase::Done(Ending::Complete))
             && self.input == Input::Closed
             && self.out.is_empty()
@@ -607,7 +627,36 @@ impl Upstream {
             && !self.trailing
             && self.endpoint.has_input()
             && self.endpoint.exit() == Exit::NoProcess;
-        clean.then_some(self.endpoint)
+        if !clean {
+            return None;
+        }
+        let keep = |mut v: Vec<u8>| {
+            v.clear();
+            if v.capacity() > SPARE_LIMIT {
+                v = Vec::new();
+            }
+            v
+        };
+        // Only these fields leave the box (not the whole upstream).
+        let Upstream {
+            endpoint, buf, out, ..
+        } = *self;
+        let spare = Spare {
+            buf: keep(buf),
+            out: keep(out),
+        };
+        Some((endpoint, spare))
+    }
+
+    /// Takes buffers left by the connection's previous exchange, before anything is queued or
+    /// read (else they are dropped).
+    pub fn use_spare(&mut self, spare: Spare) {
+        if self.buf.is_empty() && self.buf.capacity() == 0 {
+            self.buf = spare.buf;
+        }
+        if self.out.is_empty() && self.out.capacity() == 0 {
+            self.out = spare.out;
+        }
     }
 
     /// Whether the backend is still to be heard from (its output, or a child's exit).
@@ -1125,7 +1174,14 @@ mod tests {
         backend.write_all(b"200\n\n\x02ok\x00").unwrap();
         assert_eq!(head_of(&mut poller, &mut first).unwrap().status, 200);
         assert_eq!(body_of(&mut poller, &mut first).0, b"ok");
-        let mut endpoint = first.into_reusable().expect("a clean connection is kept");
+        let (mut endpoint, spare) = Box::new(first)
+            .into_reusable_with_spare()
+            .expect("a clean connection is kept");
+        assert!(
+            spare.buf.is_empty() && spare.buf.capacity() > 0,
+            "its buffer is kept"
+        );
+        let kept = spare.buf.as_ptr();
         let token = crate::event::Token::upstream(9, 3, 2, crate::event::Role::Socket);
         endpoint.rebind(&poller, token).unwrap();
         let mut second = Upstream::new(
@@ -1136,6 +1192,8 @@ mod tests {
             true,
             Instant::now(),
         );
+        second.use_spare(spare);
+        assert_eq!(second.buf.as_ptr(), kept, "and used again");
         second.send_first(b"two\n");
         second.end_body();
         for _ in 0..10 {

@@ -1131,12 +1131,13 @@ def goaway_after_reload(c, pid):
 
 
 @scenario
-def idle(c, seconds):
-    """A request, then nothing: the server's idle timeout ends the connection with a GOAWAY
-    within `seconds`."""
+def idle(c, seconds, request="1"):
+    """A request (none if `request` is 0), then nothing: the server's idle timeout (or header
+    timeout) ends the connection with a GOAWAY within `seconds`."""
     c.handshake()
-    c.request(1, "/index.html")
-    c.verdict(stream=1)
+    if request == "1":
+        c.request(1, "/index.html")
+        c.verdict(stream=1)
     started = time.monotonic()
     c.read_until(lambda f: f[0] == GOAWAY, timeout=float(seconds))
     got = c.goaway()

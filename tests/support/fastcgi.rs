@@ -106,15 +106,21 @@ impl Peer {
     }
 
     /// Stops the process and its own children (php-fpm's workers) at once (SIGKILL) and reaps
-    /// it: "the application died".
+    /// it: "the application died". Returns once every child is dead too (gone or a zombie,
+    /// whose descriptors are closed): until then a child still holds the listening socket and
+    /// would accept a connection only to drop it.
     pub fn kill(&mut self) {
         let children = super::proc::children_of(self.child.id() as i32);
         let _ = self.child.kill();
-        for (pid, _) in children {
+        for (pid, _) in &children {
             // SAFETY: kill(2) of a child of the peer we started.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
         }
         let _ = self.child.wait();
+        let dead = super::proc::wait_until(Duration::from_secs(10), || {
+            children.iter().all(|(pid, _)| !super::proc::running(*pid))
+        });
+        assert!(dead, "the peer's children outlived SIGKILL");
     }
 }
 

@@ -144,6 +144,11 @@ pub fn pid_exists(pid: i32) -> bool {
     result == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
+/// Whether `pid` is a process that has not yet exited (neither gone nor a zombie).
+pub fn running(pid: i32) -> bool {
+    stat_fields(pid).is_some_and(|fields| !matches!(fields[0].as_str(), "Z" | "X"))
+}
+
 /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
 pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let until = Instant::now() + timeout;

@@ -303,8 +303,10 @@ impl ProxySettings {
     /// Whether the backend's response field `name` (lower-case) is kept from the client:
     /// named by `proxy_hide_header`, or hidden by default and not named by `proxy_pass_header`.
     pub fn hides(&self, name: &str) -> bool {
-        self.hide_headers.iter().any(|h| h == name)
-            || (HIDDEN_BY_DEFAULT.contains(&name) && !self.pass_headers.iter().any(|p| p == name))
+        let same = |h: &str| h.eq_ignore_ascii_case(name);
+        self.hide_headers.iter().any(|h| same(h))
+            || (HIDDEN_BY_DEFAULT.iter().any(|h| same(h))
+                && !self.pass_headers.iter().any(|p| same(p)))
     }
 }
 

@@ -927,6 +927,37 @@ fn response_headers_are_lower_cased_without_connection_fields_and_split_into_con
     assert_eq!(fields.len(), 3);
 }
 
+#[test]
+fn response_field_names_of_any_length_are_sent_in_lower_case() {
+    let mut client = Client::ready();
+    let h = client.headers(1, GET, true);
+    client.send(&h);
+    let long_name = format!("X-{}", "Long-Name".repeat(10));
+    client
+        .server
+        .send_headers(
+            1,
+            200,
+            [
+                ("X-Short", "1"),
+                (long_name.as_str(), "2"),
+                ("x-already-lower", "3"),
+            ],
+            true,
+        )
+        .unwrap();
+    let frames = client.read();
+    let fields = client.response_fields(&frames[0]);
+    assert_eq!(
+        fields[1..],
+        [
+            ("x-short".to_string(), "1".to_string()),
+            (long_name.to_ascii_lowercase(), "2".to_string()),
+            ("x-already-lower".to_string(), "3".to_string()),
+        ]
+    );
+}
+
 // ---- §6.9 Flow control, our receiving side.
 
 #[test]

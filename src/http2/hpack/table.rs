@@ -125,7 +125,7 @@ impl DynamicTable {
 
 /// The static table entries with this name, as an inclusive index range: one `match` instead
 /// of a scan of the 61 entries.
-fn static_range(name: &[u8]) -> Option<(usize, usize)> {
+pub(super) fn static_range(name: &[u8]) -> Option<(usize, usize)> {
     Some(match name {
         b":authority" => (1, 1),
         b":method" => (2, 3),

@@ -192,10 +192,6 @@ impl Session {
         &self.transport
     }
 
-    pub fn transport_mut(&mut self) -> &mut Transport {
-        &mut self.transport
-    }
-
     /// Records a readiness event of the client socket.
     pub fn ready(&mut self, readable: bool, writable: bool, hangup: bool, error: bool) {
         self.transport.ready(readable, writable, hangup, error);
@@ -298,18 +294,6 @@ impl Session {
             _ => State::Closed,
         };
         self.drive(ctx)
-    }
-
-    /// The transport has read the connection's PROXY protocol header: until a request says
-    /// more, the connection is attributed to the client it names, where the balancer is trusted.
-    pub fn proxy_header_read(&mut self, ctx: &Context) {
-        let route = self.route(None, ctx);
-        self.client =
-            route
-                .site()
-                .settings
-                .real_ip
-                .client(self.peer, self.transport.proxied(), &[]);
     }
 
     /// Reads a head into an empty `input`: through the scratch buffer, parsed there, and only

@@ -339,3 +339,22 @@ fn an_unknown_group_has_no_server() {
     assert_eq!(attempt.tries_left(), 0);
     assert_eq!(b.pick(&mut attempt, now), None);
 }
+
+#[test]
+fn the_tried_set_holds_any_number_of_servers() {
+    for servers in [0, 1, 63, 64, 65, 200] {
+        let mut tried = Tried::new(servers);
+        for i in 0..servers {
+            assert!(!tried.has(i));
+        }
+        for i in (0..servers).step_by(3) {
+            tried.set(i);
+        }
+        for i in 0..servers {
+            assert_eq!(tried.has(i), i % 3 == 0, "{servers} servers, index {i}");
+        }
+        // Past the end: never set, never there.
+        tried.set(servers + 64);
+        assert!(!tried.has(servers + 64));
+    }
+}

@@ -100,6 +100,17 @@ pub(super) fn start(
     Ok((upstream, backend))
 }
 
+/// How the error log names a try: `FastCGI unix:/run/php.sock /index.php` (made for every
+/// request, so without `core::fmt`).
+fn label(server: &str, uri: &str) -> String {
+    let mut label = String::with_capacity(9 + server.len() + uri.len());
+    label.push_str("FastCGI ");
+    label.push_str(server);
+    label.push(' ');
+    label.push_str(uri);
+    label
+}
+
 impl Backend {
     /// A try on the next server the balancer gives: a kept connection from the pool or a new
     /// one (a server that refuses at once is released as failed and the next one tried).
@@ -123,7 +134,7 @@ impl Backend {
             };
             let server = &self.group.servers[chosen.server];
             let addr = server.addr.clone();
-            let label = format!("FastCGI {} {}", server.shown, self.uri);
+            let label = label(&server.shown, &self.uri);
             let bounds = &mut cx.local.fastcgi;
             let lent = keep
                 .then(|| {

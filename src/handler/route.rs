@@ -329,9 +329,9 @@ impl Site<'_> {
                 if rest.is_empty() {
                     return alias.clone();
                 }
-                alias.join(rest.trim_start_matches('/'))
+                joined(alias, rest.trim_start_matches('/'))
             }
-            _ => settings.root.join(path.trim_start_matches('/')),
+            _ => joined(&settings.root, path.trim_start_matches('/')),
         }
     }
 
@@ -354,6 +354,15 @@ impl Site<'_> {
             _ => path,
         }
     }
+}
+
+/// `base.join(rest)` in one allocation (`Path::join` copies `base`, then grows the copy for
+/// `rest`): a file's path is made for every request.
+fn joined(base: &std::path::Path, rest: &str) -> PathBuf {
+    let mut path = PathBuf::with_capacity(base.as_os_str().len() + 1 + rest.len());
+    path.push(base);
+    path.push(rest);
+    path
 }
 
 #[cfg(test)]

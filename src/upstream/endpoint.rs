@@ -153,9 +153,10 @@ impl Endpoint {
     }
 
     /// Whether an idle socket (a kept backend connection, before its reuse) is still open
-    /// with nothing unasked waiting in it: a peek that finds nothing to read. A child's pipes
-    /// are never idle.
-    pub fn is_idle_alive(&self) -> bool {
+    /// with nothing unasked waiting in it: a peek that finds nothing to read. Then nothing is
+    /// readable until the next event (the flag a read of the last answer left set would cost
+    /// a read that finds nothing). A child's pipes are never idle.
+    pub fn is_idle_alive(&mut self) -> bool {
         let Io::Socket {
             fd,
             connecting: false,
@@ -166,14 +167,18 @@ impl Endpoint {
             return false;
         };
         let mut byte = [0u8; 1];
-        matches!(
+        let alive = matches!(
             net::recv(
                 fd,
                 &mut byte,
                 net::RecvFlags::PEEK | net::RecvFlags::DONTWAIT
             ),
             Err(Errno::AGAIN)
-        )
+        );
+        if alive {
+            self.readable = false;
+        }
+        alive
     }
 
     /// Records a readiness event of the fd `role`. A pipe's hangup or error is readiness too:

@@ -14,7 +14,7 @@ use crate::fastcgi::upstream::{self, FastCgiCodec, Job};
 use crate::handler::Site;
 use crate::log;
 use crate::proxy::balance::{Attempt, Chosen, Outcome};
-use crate::proxy::pass::WorkerState;
+use crate::proxy::pass::{IdleCheck, WorkerState};
 use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
 use std::fs::File;
 use std::io::Read;
@@ -138,8 +138,13 @@ impl Backend {
             let bounds = &mut cx.local.fastcgi;
             let lent = keep
                 .then(|| {
+                    // A request with a body cannot go again: its connection is checked.
+                    let check = match body {
+                        true => IdleCheck::Peek,
+                        false => IdleCheck::Retry,
+                    };
                     self.state
-                        .lend(self.group.id, &addr, &cx.registration, cx.now)
+                        .lend(self.group.id, &addr, check, &cx.registration, cx.now)
                 })
                 .flatten();
             let (endpoint, conn) = match lent {

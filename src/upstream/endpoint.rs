@@ -153,10 +153,9 @@ impl Endpoint {
     }
 
     /// Whether an idle socket (a kept backend connection, before its reuse) is still open
-    /// with nothing unasked waiting in it: a peek that finds nothing to read. Then nothing is
-    /// readable until the next event (the flag a read of the last answer left set would cost
-    /// a read that finds nothing). A child's pipes are never idle.
-    pub fn is_idle_alive(&mut self) -> bool {
+    /// with nothing unasked waiting in it: a peek that finds nothing to read. A child's pipes
+    /// are never idle.
+    pub fn is_idle_alive(&self) -> bool {
         let Io::Socket {
             fd,
             connecting: false,
@@ -167,18 +166,21 @@ impl Endpoint {
             return false;
         };
         let mut byte = [0u8; 1];
-        let alive = matches!(
+        matches!(
             net::recv(
                 fd,
                 &mut byte,
                 net::RecvFlags::PEEK | net::RecvFlags::DONTWAIT
             ),
             Err(Errno::AGAIN)
-        );
-        if alive {
-            self.readable = false;
-        }
-        alive
+        )
+    }
+
+    /// An idle socket taken for a new exchange: writable, and readable only from its next
+    /// event (the flag the last answer's reads left set would cost a read that finds nothing).
+    pub fn taken_idle(&mut self) {
+        self.readable = false;
+        self.writable = true;
     }
 
     /// Records a readiness event of the fd `role`. A pipe's hangup or error is readiness too:

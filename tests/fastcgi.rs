@@ -544,6 +544,87 @@ fn php_fpm_slower_than_fastcgi_read_timeout_is_a_504() {
     );
 }
 
+/// A TCP listener whose accept queue is full: its backlog set to 0, then connections made until
+/// one is not answered. The kernel drops further SYNs, so a connect to it neither succeeds nor
+/// fails until the connecting side gives up. (The listener and the queued connections are
+/// returned to be kept open.)
+fn full_listener() -> (std::net::TcpListener, Vec<std::net::TcpStream>) {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    // SAFETY: listen(2) again on the listener's own open fd, to shrink its backlog.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let addr = listener.local_addr().expect("local_addr");
+    let mut queued = Vec::new();
+    while let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+        queued.push(stream);
+        assert!(queued.len() < 64, "the accept queue never fills");
+    }
+    (listener, queued)
+}
+
+#[test]
+fn an_application_that_does_not_accept_within_fastcgi_connect_timeout_is_a_504() {
+    let (listener, _queued) = full_listener();
+    let conf = format!(
+        "workers 1;\naccess_log off;\nserver {{ listen 127.0.0.1:0; \
+         location / {{ fastcgi_pass {}; fastcgi_connect_timeout 1s; fastcgi_read_timeout 60s; }} }}",
+        listener.local_addr().unwrap()
+    );
+    let server = Server::start(&conf, &[]);
+    let started = Instant::now();
+    let r = server.get("/x.php");
+    let took = started.elapsed();
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(r.is_html_page());
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(5), || server
+            .stderr()
+            .contains("connect() timed out")),
+        "{}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn an_application_that_does_not_read_the_body_within_fastcgi_send_timeout_is_a_504() {
+    // An "application" that accepts and never reads: the request's STDIN records fill the
+    // socket, and the rest of the body waits.
+    let dir = TempDir::new();
+    let socket = dir.path().join("deaf.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    std::thread::spawn(move || {
+        let held = listener.accept();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let conf = format!(
+        "workers 1;\naccess_log off;\nserver {{ listen 127.0.0.1:0; client_max_body_size 64m; \
+         location / {{ fastcgi_pass unix:{}; fastcgi_send_timeout 1s; fastcgi_read_timeout 60s; }} }}",
+        socket.display()
+    );
+    let server = Server::start(&conf, &[]);
+    let body = vec![b'x'; 8 * 1024 * 1024];
+    let mut client = Client::connect(server.port());
+    client.send(format!(
+        "POST /upload.php HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    let started = Instant::now();
+    // Not joined: it ends when the server drops the connection or takes the body.
+    let _sender = support::cgi::send_in_background(&client, body);
+    let r = client.response(false);
+    let took = started.elapsed();
+    assert_eq!(r.status(), 504);
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+}
+
 #[test]
 fn php_fpm_killed_mid_response_closes_the_client_connection_without_a_last_chunk() {
     let fpm = fastcgi::php_fpm(Listen::UnixSocket, 2, PAGES);

@@ -325,6 +325,92 @@ fn a_file_upload_of_600_kib_arrives_whole() {
     );
 }
 
+/// The STDIN content of whole FastCGI records in `bytes`, and whether its empty record came.
+fn stdin_of(mut bytes: &[u8]) -> (Vec<u8>, bool) {
+    let mut stdin = Vec::new();
+    while bytes.len() >= 8 {
+        let len = usize::from(u16::from_be_bytes([bytes[4], bytes[5]]));
+        let total = 8 + len + usize::from(bytes[6]);
+        if bytes.len() < total {
+            break;
+        }
+        if bytes[1] == 5 {
+            if len == 0 {
+                return (stdin, true);
+            }
+            stdin.extend_from_slice(&bytes[8..8 + len]);
+        }
+        bytes = &bytes[total..];
+    }
+    (stdin, false)
+}
+
+#[test]
+fn the_request_body_reaches_the_application_as_it_arrives() {
+    // A fake application that tells the test when it holds the first half of the body, which
+    // the client sends alone: the server streams STDIN, it does not gather the body first.
+    use std::io::{Read, Write};
+    let dir = TempDir::new();
+    let socket = dir.path().join("app.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    let (half, got_half) = std::sync::mpsc::channel();
+    let app = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut told = false;
+        let (stdin, ended) = loop {
+            let (stdin, ended) = stdin_of(&bytes);
+            if !told && stdin.len() >= 1000 {
+                let _ = half.send(stdin.len());
+                told = true;
+            }
+            if ended {
+                break (stdin, ended);
+            }
+            match stream.read(&mut buf) {
+                Ok(n) if n > 0 => bytes.extend_from_slice(&buf[..n]),
+                _ => break (stdin, ended),
+            }
+        };
+        let head = format!(
+            "Content-Type: text/plain\r\n\r\ngot {} ended {ended}",
+            stdin.len()
+        );
+        let mut reply = record(1, 6, 1, head.as_bytes(), 0);
+        reply.extend(record(1, 6, 1, b"", 0));
+        reply.extend(end_request(1, 0));
+        let _ = stream.write_all(&reply);
+        stdin
+    });
+    let conf = format!(
+        "workers 1;\naccess_log off;\nserver {{ listen 127.0.0.1:0; \
+         location / {{ fastcgi_pass unix:{}; fastcgi_read_timeout 60s; }} }}",
+        socket.display()
+    );
+    let server = Server::start(&conf, &[]);
+    let body = support::random_bytes(2000, 13);
+    let mut client = Client::connect(server.port());
+    client.send(format!(
+        "POST /form.php HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n"
+    ));
+    client.send(&body[..1000]);
+    let seen = got_half.recv_timeout(Duration::from_secs(30));
+    assert_eq!(
+        seen,
+        Ok(1000),
+        "the first half reached the application alone"
+    );
+    client.send(&body[1000..]);
+    let r = client.response(false);
+    assert_eq!(
+        (r.status(), r.text()),
+        (200, "got 2000 ended true".to_string())
+    );
+    assert_eq!(app.join().expect("the application"), body);
+}
+
 #[test]
 fn a_flushed_response_arrives_in_pieces_as_php_writes_them() {
     // The page prints its first line, flushes, and prints the second only once the test has

@@ -6,6 +6,8 @@
     python3 bench/instructions.py BINARY --path fastcgi       # hello.php through php-fpm
     python3 bench/instructions.py BINARY --path fastcgi-keep  # the same, fastcgi_keep_conn on
     python3 bench/instructions.py BINARY --path cgi           # hello.sh, a process per request
+    python3 bench/instructions.py BINARY --extra 'location = /status { stub_status; }'
+                                                    # more lines in the server block
 
 The server (one worker, access log off) serves www/bench/1k.html from a temporary root; one
 keep-alive client sends N requests one after the other. Instructions: (Ir at 11,000 requests
@@ -36,6 +38,9 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+EXTRA = ""
 
 
 PHP_FPM = "/usr/sbin/php-fpm8.2"
@@ -81,7 +86,7 @@ def run(binary, n, wrapper, path="static"):
     conf = tmp + "/webserv.conf"
     with open(conf, "w") as f:
         f.write(f"workers 1;\naccess_log off;\nerror_log {tmp}/error.log;\n"
-                f"server {{\n    listen 127.0.0.1:{port};\n    root {tmp}/www;\n{location}}}\n")
+                f"server {{\n    listen 127.0.0.1:{port};\n    root {tmp}/www;\n{location}{EXTRA}\n}}\n")
     p = subprocess.Popen(wrapper(tmp + "/out") + [binary, conf],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
@@ -127,7 +132,10 @@ def main():
     ap.add_argument("binary")
     ap.add_argument("--strace", action="store_true")
     ap.add_argument("--path", choices=["static", "fastcgi", "fastcgi-keep", "cgi"], default="static")
+    ap.add_argument("--extra", default="", help="lines added to the server block")
     args = ap.parse_args()
+    global EXTRA
+    EXTRA = args.extra
     binary = os.path.abspath(args.binary)
     few = args.path == "cgi"
     if args.strace:

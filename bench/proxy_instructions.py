@@ -4,12 +4,15 @@
     python3 bench/proxy_instructions.py WEBSERV CEILING            # callgrind
     python3 bench/proxy_instructions.py WEBSERV CEILING --strace   # strace -f -c, 2,000 requests
     python3 bench/proxy_instructions.py nginx CEILING [--strace]   # the same of nginx
+    python3 bench/proxy_instructions.py haproxy CEILING [--strace] # of HAProxy (nbthread 1)
+    python3 bench/proxy_instructions.py h2o CEILING [--strace]     # of h2o (num-threads: 1)
 
 The method of bench/instructions.py (PROFILE.md), through the proxy: bench/ceiling.c (built with
 `gcc -O2 -o CEILING bench/ceiling.c`) is the backend; webserv (one worker, access log off) proxies
 to it with an upstream `keepalive` pool, HTTP/1.1 and `Connection ""` (as bench/proxy.sh runs it);
 one keep-alive client sends N requests one after the other. With `nginx` in place of WEBSERV,
-nginx runs the configuration of bench/proxy.py in one process (`master_process off`). Instructions: (Ir at 6,000 requests -
+nginx runs the configuration of bench/proxy.py in one process (`master_process off`); with
+`haproxy` or `h2o`, their configurations of bench/proxy.py (backend connections kept). Instructions: (Ir at 6,000 requests -
 Ir at 1,000) / 5,000, which removes start-up, the first connection to the backend and shutdown.
 """
 
@@ -62,6 +65,23 @@ def run(webserv, ceiling, n, wrapper):
                     f"keepalive_requests 1000000; }}\n"
                     f"    server {{ listen 127.0.0.1:{port}; {location} }}\n}}\n")
         argv = [webserv, "-e", tmp + "/error.log", "-p", tmp, "-c", conf]
+    elif os.path.basename(webserv) == "haproxy":
+        with open(conf, "w") as f:
+            f.write(f"global\n    nbthread 1\n    maxconn 1024\ndefaults\n    mode http\n"
+                    f"    timeout connect 5s\n    timeout client 300s\n    timeout server 300s\n"
+                    f"    timeout http-keep-alive 300s\n    option http-keep-alive\n"
+                    f"    http-reuse always\nfrontend front\n    bind 127.0.0.1:{port}\n"
+                    f"    default_backend back\nbackend back\n"
+                    f"    server s1 127.0.0.1:{backend_port}\n")
+        argv = [webserv, "-db", "-f", conf]
+    elif os.path.basename(webserv) == "h2o":
+        with open(conf, "w") as f:
+            f.write(f"num-threads: 1\nhttp1-request-timeout: 300\nerror-log: {tmp}/error.log\n"
+                    + ("user: root\n" if os.geteuid() == 0 else "")
+                    + f"listen:\n  host: 127.0.0.1\n  port: {port}\nhosts:\n  default:\n"
+                    f"    paths:\n      /:\n        proxy.reverse.url: http://127.0.0.1:{backend_port}/\n"
+                    f"        proxy.timeout.keepalive: 300000\n")
+        argv = [webserv, "-c", conf]
     else:
         with open(conf, "w") as f:
             f.write(f"workers 1;\naccess_log off;\nerror_log {tmp}/error.log;\n"
@@ -79,7 +99,7 @@ def run(webserv, ceiling, n, wrapper):
         while True:
             end = buf.find(b"\r\n\r\n")
             if end >= 0:
-                length = int(re.search(rb"Content-Length: (\d+)", buf[:end]).group(1))
+                length = int(re.search(rb"(?i)content-length: *(\d+)", buf[:end]).group(1))
                 if len(buf) >= end + 4 + length:
                     buf = buf[end + 4 + length:]
                     break
@@ -104,7 +124,8 @@ def main():
     ap.add_argument("--strace", action="store_true")
     ap.add_argument("--runs", type=int, default=1, help="repeat the measure (min and median)")
     args = ap.parse_args()
-    webserv = args.webserv if args.webserv == "nginx" else os.path.abspath(args.webserv)
+    named = ("nginx", "haproxy", "h2o")
+    webserv = args.webserv if args.webserv in named else os.path.abspath(args.webserv)
     ceiling = os.path.abspath(args.ceiling)
     if args.strace:
         tmp = run(webserv, ceiling, 2000, lambda out: ["strace", "-f", "-c", "-o", out])

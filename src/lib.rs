@@ -14,8 +14,10 @@
 
 #![deny(unsafe_code)]
 
+pub mod access;
 pub mod acme;
 pub mod cgi;
+pub mod compress;
 pub mod config;
 pub mod event;
 pub mod exchange;
@@ -26,6 +28,7 @@ pub mod http;
 pub mod http2;
 pub mod local;
 pub mod log;
+pub mod observe;
 pub mod protocol;
 pub mod proxy;
 pub mod proxy_protocol;

@@ -1,20 +1,30 @@
 //! What one worker thread owns and lends, explicitly, to everything it drives: the scratch
 //! buffer reads land in, the file cache, the table of CGI processes, the balancer and pool of
-//! the backends (the proxy's and FastCGI's) and FastCGI's bounds on them. No thread-local
-//! state: a connection (and the exchange it serves) reaches these only through the `&mut Local`
-//! its worker passes down with each call.
+//! the backends (the proxy's and FastCGI's) and FastCGI's bounds on them, the access-log lines
+//! of the current batch and the worker's figures. No thread-local state: a connection (and the
+//! exchange it serves) reaches these only through the `&mut Local` its worker passes down with
+//! each call.
 
 use crate::fastcgi::pool::Bounds;
 use crate::handler::file_cache::FileCache;
+use crate::observe::metrics::{Registry, WorkerStats};
 use crate::proxy::pass::ProxyWorker;
 use crate::transport::Scratch;
 use crate::upstream::process::Processes;
+use std::sync::Arc;
 
 #[derive(Default)]
 pub struct Local {
     pub scratch: Scratch,
     pub files: FileCache,
     pub processes: Processes,
+    /// Access-log lines of this batch, one buffer per file of `Config::log_files` (the worker
+    /// writes them once per batch).
+    pub logs: Vec<Vec<u8>>,
+    /// This worker's figures (`observe::metrics`): only this worker writes them.
+    pub stats: Arc<WorkerStats>,
+    /// Every worker's figures (what a status page shows).
+    pub metrics: Arc<Registry>,
     /// The reverse proxy's balancer state.
     pub proxy: ProxyWorker,
     /// FastCGI's bounds on the connections kept open to its applications (the idle ones are in

@@ -1,7 +1,5 @@
-//! The error log (server messages) and the access log (one combined-format line per response).
-//!
-//! Workers collect access-log lines in a buffer and write it once per event-loop batch, so a
-//! busy worker makes one write for many responses.
+//! The error log (server messages) and the log files' sinks (the access log's lines are
+//! `observe::access_log`'s).
 //!
 //! Error-log messages have a level; those less severe than the configured one are dropped,
 //! except the "listening on" lines ([`announce`]), which say where the server can be reached.
@@ -12,7 +10,6 @@ use crate::config::{LogLevel, LogTarget};
 use rustix::fd::AsFd;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -225,43 +222,6 @@ pub fn access_log_time(time: SystemTime) -> String {
     )
 }
 
-/// What the access log needs to know of a request, captured when its response starts.
-pub struct Entry {
-    pub request_line: String,
-    pub status: u16,
-    pub referer: String,
-    pub user_agent: String,
-}
-
-/// Appends a combined-format line.
-pub fn append_access(out: &mut Vec<u8>, peer: SocketAddr, time: &str, entry: &Entry, bytes: u64) {
-    let quoted = |s: &str| -> String {
-        if s.is_empty() {
-            "-".to_string()
-        } else {
-            s.chars()
-                .flat_map(|c| match c {
-                    '"' => vec!['\\', '"'],
-                    '\\' => vec!['\\', '\\'],
-                    c if c.is_control() => "?".chars().collect(),
-                    c => vec![c],
-                })
-                .collect()
-        }
-    };
-    let line = format!(
-        "{} - - [{}] \"{}\" {} {} \"{}\" \"{}\"\n",
-        peer.ip(),
-        time,
-        quoted(&entry.request_line),
-        entry.status,
-        bytes,
-        quoted(&entry.referer),
-        quoted(&entry.user_agent),
-    );
-    out.extend_from_slice(line.as_bytes());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,21 +234,5 @@ mod tests {
         assert_eq!(error_log_time(t), "2000/10/10 13:42:16");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(error_log_time(leap), "2000/02/29 00:00:00");
-    }
-
-    #[test]
-    fn access_lines_use_the_combined_format_and_escape_quotes() {
-        let mut out = Vec::new();
-        let entry = Entry {
-            request_line: "GET /a\"b HTTP/1.1".into(),
-            status: 200,
-            referer: String::new(),
-            user_agent: "curl/8".into(),
-        };
-        append_access(&mut out, "127.0.0.1:5".parse().unwrap(), "T", &entry, 12);
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "127.0.0.1 - - [T] \"GET /a\\\"b HTTP/1.1\" 200 12 \"-\" \"curl/8\"\n"
-        );
     }
 }

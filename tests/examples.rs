@@ -62,6 +62,7 @@ fn every_example_configuration_passes_the_check() {
     checked.sort();
     for name in [
         "acme-site.conf",
+        "operator-site.conf",
         "php-fpm-site.conf",
         "php-site.conf",
         "reverse-proxy.conf",
@@ -166,6 +167,38 @@ fn the_virtual_hosts_example_routes_by_host_and_redirects_www() {
 }
 
 #[test]
+fn the_operator_example_guards_files_with_a_password_and_shows_its_status() {
+    let mut text = fs::read_to_string(examples_dir().join("operator-site.conf")).unwrap();
+    text = text.replace(
+        "users.htpasswd",
+        &examples_dir().join("users.htpasswd").display().to_string(),
+    );
+    let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
+    let config = text
+        .replace("listen 127.0.0.1:8080;", "listen 127.0.0.1:0;")
+        .replace("../www", &www.display().to_string());
+    let server = Server::launch(TempDir::new(), &config, clean_exec);
+    assert_eq!(get(&server, "localhost", "/files/").status, 401);
+    let with_password = server.request(
+        "GET /files/ HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic ZGVtbzpkZW1v\r\n\
+         Connection: close\r\n\r\n",
+    );
+    assert_eq!(with_password.status, 200, "{}", with_password.text());
+    let status = get(&server, "localhost", "/status");
+    assert!(
+        status.text().starts_with("Active connections: "),
+        "{}",
+        status.text()
+    );
+    let metrics = get(&server, "localhost", "/metrics");
+    assert!(
+        metrics
+            .text()
+            .contains("webserv_requests_total{worker=\"0\"}")
+    );
+}
+
+#[test]
 fn the_php_fpm_example_runs_its_front_controller_on_php_fpm() {
     let mut fpm = fastcgi::php_fpm(Listen::UnixSocket, 2, &[]);
     let server = serve_example_at(
@@ -263,8 +296,12 @@ fn the_reverse_proxy_example_balances_over_its_two_instances() {
     };
     let (mut one, port_one) = start();
     let (mut two, port_two) = start();
+    let websockets = support::backends::debian_tool("python:websockets");
+    let chat = websockets.then(support::backends::Backend::ws_echo);
+    let chat_port = chat.as_ref().map_or(0, |c| c.port());
     let text = fs::read_to_string(examples_dir().join("reverse-proxy.conf"))
         .unwrap()
+        .replace("127.0.0.1:8003", &format!("127.0.0.1:{chat_port}"))
         .replace("127.0.0.1:8001", &format!("127.0.0.1:{port_one}"))
         .replace("127.0.0.1:8002", &format!("127.0.0.1:{port_two}"))
         .replace("listen 127.0.0.1:8080;", "listen 127.0.0.1:0;")
@@ -298,6 +335,13 @@ fn the_reverse_proxy_example_balances_over_its_two_instances() {
     let page = get(&server, "localhost", "/static/index.html");
     assert_eq!(page.status, 200);
     assert_eq!(page.header("cache-control"), Some("max-age=3600"));
+    // The WebSocket location tunnels to its echo server.
+    if websockets {
+        let url = format!("ws://127.0.0.1:{}/ws/chat", server.port());
+        let out = support::backends::ws_client(&url, &["--messages", "2", "--size", "5000"]);
+        let doc = String::from_utf8_lossy(&out.stdout);
+        assert!(doc.contains("\"echoed\": 2,"), "{doc}{}", server.stderr());
+    }
     // One instance stops: the other answers everything.
     one.kill().unwrap();
     one.wait().unwrap();

@@ -392,9 +392,7 @@ fn the_request_body_reaches_the_application_as_it_arrives() {
     let server = Server::start(&conf, &[]);
     let body = support::random_bytes(2000, 13);
     let mut client = Client::connect(server.port());
-    client.send(format!(
-        "POST /form.php HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n"
-    ));
+    client.send("POST /form.php HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n");
     client.send(&body[..1000]);
     let seen = got_half.recv_timeout(Duration::from_secs(30));
     assert_eq!(

@@ -8,7 +8,7 @@ mod support;
 
 use std::io::Read;
 use std::time::{Duration, Instant};
-use support::backends::{Backend, debian_tool, json, ws_client};
+use support::backends::{Backend, debian_tool, json};
 use support::*;
 
 /// A free TCP port nothing listens on (bound, then closed).
@@ -686,75 +686,12 @@ fn backend_connections_are_reused_through_the_keepalive_pool() {
     assert!(!server.stderr().contains("[error]"), "{}", server.stderr());
 }
 
-/// nginx's WebSocket snippet, as its documentation gives it.
-const WEBSOCKET_MAP: &str =
+/// What passes a protocol switch on: nginx's snippet, as its documentation gives it (the map
+/// at the top level, the rest in the location).
+const UPGRADE_MAP: &str =
     "map $http_upgrade $connection_upgrade {\n    default upgrade;\n    '' close;\n}";
-
-#[test]
-fn websockets_are_tunnelled_with_or_without_nginxs_snippet() {
-    if !debian_tool("python:websockets") {
-        return;
-    }
-    let backend = Backend::ws_echo();
-    let server = proxy(
-        WEBSOCKET_MAP,
-        &format!(
-            "    location /snippet/ {{\n        proxy_pass http://127.0.0.1:{port}/;\n        \
-             proxy_http_version 1.1;\n        proxy_set_header Upgrade $http_upgrade;\n        \
-             proxy_set_header Connection $connection_upgrade;\n    }}\n    \
-             location / {{ proxy_pass http://127.0.0.1:{port}; }}",
-            port = backend.port()
-        ),
-    );
-    for path in ["/snippet/chat", "/chat"] {
-        // Messages bigger than every buffer on the way: both directions push back.
-        let url = format!("ws://127.0.0.1:{}{path}", server.port());
-        let out = ws_client(&url, &["--messages", "6", "--size", "300000"]);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{path}: {stdout}{}{}",
-            String::from_utf8_lossy(&out.stderr),
-            server.stderr()
-        );
-        assert!(
-            stdout.contains("\"echoed\": 6, \"bytes\": 1800000"),
-            "{path}: {stdout}"
-        );
-        assert!(stdout.contains("\"Connection\": \"upgrade\""), "{stdout}");
-        assert!(stdout.contains("\"Server\": \"webserv\""), "{stdout}");
-    }
-    // The backend's close (code 4000) reaches the client through the tunnel.
-    let url = format!("ws://127.0.0.1:{}/close", server.port());
-    let closed = ws_client(&url, &["--messages", "1"]);
-    let stdout = String::from_utf8_lossy(&closed.stdout);
-    assert!(stdout.contains("\"code\": 4000"), "{stdout}");
-}
-
-#[test]
-fn an_idle_tunnel_is_closed_after_proxy_read_timeout() {
-    if !debian_tool("python:websockets") {
-        return;
-    }
-    let backend = Backend::ws_echo();
-    let server = proxy(
-        "",
-        &format!(
-            "    location / {{ proxy_pass http://127.0.0.1:{}; proxy_read_timeout 1s; }}",
-            backend.port()
-        ),
-    );
-    let url = format!("ws://127.0.0.1:{}/chat", server.port());
-    // A tunnel in use is not idle.
-    let busy = ws_client(&url, &["--messages", "3", "--size", "10"]);
-    assert!(String::from_utf8_lossy(&busy.stdout).contains("\"echoed\": 3"));
-    let idle = ws_client(&url, &["--messages", "1", "--idle", "2.5"]);
-    let stdout = String::from_utf8_lossy(&idle.stdout);
-    assert!(
-        stdout.contains("\"after_idle\": true"),
-        "the tunnel outlived its idle timeout: {stdout}"
-    );
-}
+const UPGRADE: &str = "proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; \
+                       proxy_set_header Connection $connection_upgrade;";
 
 /// A backend of one connection, in a thread: answers the upgrade with `101`, echoes what comes
 /// (upper-cased) until the proxy shuts its side, then says `bye` and closes. Returns its port
@@ -794,8 +731,8 @@ fn switching_backend() -> (u16, std::thread::JoinHandle<String>) {
 fn a_tunnel_passes_bytes_both_ways_and_the_clients_end_reaches_the_backend() {
     let (port, backend) = switching_backend();
     let server = proxy(
-        "",
-        &format!("    location / {{ proxy_pass http://127.0.0.1:{port}; }}"),
+        UPGRADE_MAP,
+        &format!("    location / {{ proxy_pass http://127.0.0.1:{port}; {UPGRADE} }}"),
     );
     let mut conn = server.connect();
     // The first bytes of the new protocol come with the request, before any answer.
@@ -822,9 +759,9 @@ fn a_tunnel_passes_bytes_both_ways_and_the_clients_end_reaches_the_backend() {
 fn an_upgrade_the_backend_declines_is_an_ordinary_response() {
     let backend = Backend::python("plain");
     let server = proxy(
-        "",
+        UPGRADE_MAP,
         &format!(
-            "    location / {{ proxy_pass http://127.0.0.1:{}; }}",
+            "    location / {{ proxy_pass http://127.0.0.1:{}; {UPGRADE} }}",
             backend.port()
         ),
     );
@@ -892,4 +829,96 @@ fn http2_clients_are_proxied_to_http1_backends() {
     let text = big.stdout;
     let tail = String::from_utf8_lossy(&text[text.len().saturating_sub(20)..]).into_owned();
     assert!(tail.ends_with("2 3000000"), "{tail}{}", big.stderr);
+}
+
+#[test]
+fn proxy_config_errors_name_path_line_and_column_and_a_loop_is_a_warning() {
+    let dir = TempDir::new();
+    let cases = [
+        // An upstream name nothing defines (and no host has).
+        (
+            "server {\n    listen 127.0.0.1:0;\n    location / { proxy_pass http://nosuch.invalid; }\n}\n",
+            "3:29: host not found in upstream \"nosuch.invalid:80\"",
+        ),
+        // A bad address.
+        (
+            "server {\n    listen 127.0.0.1:0;\n    location / {\n        proxy_pass http://127.0.0.1:99999;\n    }\n}\n",
+            "4:20: invalid port in upstream \"127.0.0.1:99999\"",
+        ),
+        // A URI part where nginx refuses one.
+        (
+            "server {\n    listen 127.0.0.1:0;\n    location ~ ^/a {\n        proxy_pass http://127.0.0.1:8000/b;\n    }\n}\n",
+            "4:9: \"proxy_pass\" cannot have URI part in location given by regular expression",
+        ),
+        (
+            "upstream app {\n    server 127.0.0.1:8001 weight=0;\n}\nserver {\n    listen 127.0.0.1:0;\n    location / { proxy_pass http://app; }\n}\n",
+            "2:27: invalid parameter \"weight=0\"",
+        ),
+    ];
+    for (i, (text, expected)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("bad{i}.conf"), text.as_bytes());
+        let path_text = path.to_str().unwrap();
+        let (status, _, stderr) = run_cli(&["-t", path_text], dir.path());
+        assert_eq!(status.code(), Some(1), "case {i}: {stderr}");
+        let prefix = format!("{path_text}:{expected}");
+        assert!(
+            stderr.lines().any(|l| l.contains(&prefix)),
+            "case {i}: expected {prefix:?} in {stderr}"
+        );
+    }
+    // An upstream that is one of our own listeners: accepted, with a warning.
+    let path = dir.write(
+        "loop.conf",
+        b"upstream self {\n    server 127.0.0.1:18080;\n}\nserver {\n    listen 127.0.0.1:18080;\n    location / { proxy_pass http://self; }\n}\n",
+    );
+    let path_text = path.to_str().unwrap();
+    let (status, stdout, stderr) = run_cli(&["-t", path_text], dir.path());
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    let all = format!("{stdout}{stderr}");
+    assert!(
+        all.contains(&format!("{path_text}:2:5: warning: upstream \"self\""))
+            && all.contains("they would loop back into webserv"),
+        "{all}"
+    );
+}
+
+#[test]
+fn a_pooled_connection_whose_client_went_away_is_closed_not_kept() {
+    let backend = Backend::python("gone-pooled");
+    let server = proxy(
+        &format!(
+            "upstream pooled {{\n    server 127.0.0.1:{};\n    keepalive 4;\n}}",
+            backend.port()
+        ),
+        "    location / { proxy_pass http://pooled; proxy_http_version 1.1; \
+         proxy_set_header Connection \"\"; }",
+    );
+    let open = |b: &Backend| {
+        json::field(&stats(b), "open")
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(-1)
+    };
+    // A request answered whole leaves its connection in the pool.
+    let first = echo(&get(&server, "/first", ""));
+    let pooled = json::field(&first, "conn");
+    assert_eq!(
+        open(&backend),
+        2,
+        "the pooled connection and the one asking"
+    );
+    // The pooled connection is lent to a request whose client vanishes mid-response.
+    let mut conn = server.connect();
+    conn.send(b"GET /bytes?n=500000000 HTTP/1.1\r\nHost: h\r\n\r\n");
+    let mut some = [0u8; 65536];
+    let _ = conn.stream.read(&mut some).unwrap();
+    reset(conn.stream);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while open(&backend) != 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(open(&backend), 1, "the cut connection stayed open");
+    // The next request gets a fresh connection, not the cut one.
+    let next = echo(&get(&server, "/next", ""));
+    assert_ne!(json::field(&next, "conn"), pooled, "{next}");
+    assert_eq!(json::field(&next, "nth").as_deref(), Some("1"), "{next}");
 }

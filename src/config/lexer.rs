@@ -22,6 +22,9 @@ pub(crate) struct Pos {
 pub(crate) struct Error {
     pub pos: Pos,
     pub message: String,
+    /// The file the position is in when it is not the configuration file itself (a user file
+    /// of `auth_basic_user_file`).
+    pub file: Option<std::path::PathBuf>,
 }
 
 impl Error {
@@ -29,6 +32,15 @@ impl Error {
         Error {
             pos,
             message: message.into(),
+            file: None,
+        }
+    }
+
+    /// An error at `pos` of another file than the configuration file.
+    pub(crate) fn in_file(file: std::path::PathBuf, pos: Pos, message: impl Into<String>) -> Error {
+        Error {
+            file: Some(file),
+            ..Error::new(pos, message)
         }
     }
 }
@@ -254,6 +266,15 @@ mod tests {
             r#"<say "hi">@1:1 <back\slash>@1:14 <\n stays>@1:28 <>@1:39"#
         );
         assert_eq!(render("\"two\nlines\" x"), "<two\nlines>@1:1 <x>@2:8");
+    }
+
+    #[test]
+    fn a_json_log_format_needs_no_escapes_in_single_quotes() {
+        assert_eq!(
+            render(r#"log_format j '{"a":"$b"}' 'it\'s';"#),
+            r#"<log_format>@1:1 <j>@1:12 <{"a":"$b"}>@1:14 <it's>@1:27 ;@1:34"#
+        );
+        assert_eq!(render(r#"a'b' c"#), r#"<a'b'>@1:1 <c>@1:6"#);
     }
 
     #[test]

@@ -5,12 +5,17 @@
 //! `PATH:LINE:COL: message`. A configuration that is legal but unsafe also carries
 //! [`ConfigWarning`]s (`lint`), which print as `PATH:LINE:COL: warning: message`.
 
+mod access;
 mod acme;
+mod compress;
 mod fastcgi;
+mod htpasswd;
 mod lexer;
+mod limits;
 mod lint;
 mod listen;
 mod model;
+mod observe;
 mod parser;
 #[cfg(test)]
 mod props;
@@ -18,14 +23,23 @@ pub mod proxy;
 mod realip;
 mod template;
 pub(crate) mod tls;
+mod vars;
 
+pub use access::{Access, Net, Rule, Satisfy, UserFile};
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
+pub use compress::{
+    BROTLI_MAX_ON_THE_FLY, Coder, Compress, Patterns, Proxied, Static, Types, ZSTD_MAX_ON_THE_FLY,
+};
+pub use htpasswd::{Hash, User};
 #[cfg(test)]
 pub(crate) use lexer::Pos;
+pub use limits::{LimitConn, LimitReq, Limits, Zone, ZoneKind};
 pub use model::*;
+pub use observe::{AccessLog, Escape, LogFormat, Observe, SiteLogs, StatusPage};
 pub use realip::{Cidr, RealIp, RealIpHeader};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};
+pub use vars::{Piece, Var};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -122,11 +136,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let dir = absolute
         .parent()
         .map_or_else(|| absolute.clone(), Path::to_path_buf);
-    let mut config =
-        parser::parse(text, &dir).map_err(|e| error(e.pos.line, e.pos.col, e.message))?;
+    let mut config = parser::parse(text, &dir).map_err(|e| ConfigError {
+        path: e.file.unwrap_or_else(|| path.to_path_buf()),
+        ..error(e.pos.line, e.pos.col, e.message)
+    })?;
     config.path = absolute;
+    // A warning about another file (a user file) already names it.
     for warning in &mut config.warnings {
-        warning.path = path.to_path_buf();
+        if warning.path.as_os_str().is_empty() {
+            warning.path = path.to_path_buf();
+        }
     }
     Ok(config)
 }

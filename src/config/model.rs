@@ -16,7 +16,6 @@ pub struct Config {
     pub path: PathBuf,
     /// Number of event-loop workers, `auto` already resolved to the number of cores.
     pub workers: usize,
-    pub access_log: LogTarget,
     pub error_log: LogTarget,
     /// The least severe error-log messages written.
     pub error_log_level: LogLevel,
@@ -31,6 +30,12 @@ pub struct Config {
     pub maps: Vec<super::proxy::value::Map>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
     pub warnings: Vec<super::ConfigWarning>,
+    /// `limit_req_zone` and `limit_conn_zone`, in file order (`config::limits`).
+    pub zones: Vec<super::limits::Zone>,
+    /// Every access log file, each once (`AccessLog::file` indexes it).
+    pub log_files: Vec<LogTarget>,
+    /// `combined` first, then every `log_format` (`AccessLog::format` indexes it).
+    pub log_formats: Vec<super::observe::LogFormat>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,13 +248,20 @@ pub struct Settings {
     /// `add_header` lines of the nearest block that has any (nginx's inheritance), in order.
     pub add_headers: Vec<AddHeader>,
     pub expires: Expires,
-    pub gzip_static: bool,
+    /// `gzip`, `brotli`, `zstd`, their `*_static` and the rest (`config::compress`).
+    pub compress: super::compress::Compress,
     /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
     pub real_ip: super::RealIp,
     /// The `fastcgi_*` directives (`config::fastcgi`).
     pub fastcgi: FastCgi,
     /// The `proxy_*` directives (`proxy_pass` in locations only).
     pub proxy: super::proxy::model::ProxySettings,
+    /// `allow`/`deny`, `auth_basic`, `satisfy` (`config::access`).
+    pub access: super::access::Access,
+    /// `limit_req`, `limit_conn` and their statuses (`config::limits`).
+    pub limits: super::limits::Limits,
+    /// `stub_status`, `metrics` (`config::observe`).
+    pub observe: super::observe::Observe,
 }
 
 impl Settings {
@@ -277,10 +289,13 @@ impl Settings {
             send_timeout: Duration::from_secs(60),
             add_headers: Vec::new(),
             expires: Expires::Off,
-            gzip_static: false,
+            compress: Default::default(),
             real_ip: super::RealIp::default(),
             fastcgi: FastCgi::default(),
             proxy: super::proxy::model::ProxySettings::default(),
+            access: Default::default(),
+            limits: Default::default(),
+            observe: Default::default(),
         }
     }
 

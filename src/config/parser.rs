@@ -56,16 +56,27 @@ fn parse_with(text: &str, config_dir: &Path, proxy: super::proxy::Wiring) -> Res
     }
     let captures = capture_names(&tree);
     let proxy = super::proxy::Globals::parse(&tree, config_dir, &captures)?;
-    let mut config = Interpreter {
+    let interpreter = Interpreter {
         dir: config_dir,
         captures: &captures,
         proxy: &proxy,
-    }
-    .main(&tree, eof)?;
+        warnings: Default::default(),
+        zones: super::limits::zones(&tree)?,
+        logs: std::cell::RefCell::new(super::observe::Tables::read(&tree, config_dir)?),
+        compress: super::compress::top(&tree)?,
+    };
+    let mut config = interpreter.main(&tree, eof)?;
+    config.warnings = interpreter.warnings.take();
+    config.zones = interpreter.zones;
+    let logs = interpreter.logs.into_inner();
+    config.log_files = logs.files;
+    config.log_formats = logs.formats;
     super::proxy::finish(&mut config, proxy)?;
-    config.warnings = super::lint::lint(&tree, &config);
-    config.warnings.extend(super::proxy::lint(&config));
-    config.warnings.sort_by_key(|w| (w.line, w.col));
+    // The user files' warnings first, then the configuration's own in file order.
+    let mut lints = super::lint::lint(&tree, &config);
+    lints.extend(super::proxy::lint(&config));
+    lints.sort_by_key(|w| (w.line, w.col));
+    config.warnings.extend(lints);
     Ok(config)
 }
 
@@ -206,7 +217,8 @@ pub(super) const fn block(
 
 const SPECS: &[Spec] = &[
     spec("workers", MAIN, 1, 1),
-    spec("access_log", MAIN, 1, 1),
+    spec("access_log", MAIN | SETTINGS, 1, MANY),
+    spec("log_format", MAIN, 2, MANY),
     spec("error_log", MAIN, 1, 2),
     block("server", MAIN, 0, 0),
     block("acme_issuer", MAIN, 1, 1),
@@ -247,7 +259,30 @@ const SPECS: &[Spec] = &[
     spec("send_timeout", SETTINGS, 1, 1),
     spec("add_header", SETTINGS, 2, 3),
     spec("expires", SETTINGS, 1, 1),
-    spec("gzip_static", SETTINGS, 1, 1),
+    // config::compress (also at the top level: nginx's `http` block)
+    spec("gzip", MAIN | SETTINGS, 1, 1),
+    spec("gzip_types", MAIN | SETTINGS, 1, MANY),
+    spec("gzip_min_length", MAIN | SETTINGS, 1, 1),
+    spec("gzip_comp_level", MAIN | SETTINGS, 1, 1),
+    spec("gzip_vary", MAIN | SETTINGS, 1, 1),
+    spec("gzip_proxied", MAIN | SETTINGS, 1, MANY),
+    spec("gzip_http_version", MAIN | SETTINGS, 1, 1),
+    spec("gzip_disable", MAIN | SETTINGS, 1, MANY),
+    spec("gzip_buffers", MAIN | SETTINGS, 2, 2),
+    spec("gzip_static", MAIN | SETTINGS, 1, 1),
+    spec("brotli", MAIN | SETTINGS, 1, 1),
+    spec("brotli_types", MAIN | SETTINGS, 1, MANY),
+    spec("brotli_min_length", MAIN | SETTINGS, 1, 1),
+    spec("brotli_comp_level", MAIN | SETTINGS, 1, 1),
+    spec("brotli_static", MAIN | SETTINGS, 1, 1),
+    spec("brotli_window", MAIN | SETTINGS, 1, 1),
+    spec("brotli_buffers", MAIN | SETTINGS, 2, 2),
+    spec("zstd", MAIN | SETTINGS, 1, 1),
+    spec("zstd_types", MAIN | SETTINGS, 1, MANY),
+    spec("zstd_min_length", MAIN | SETTINGS, 1, 1),
+    spec("zstd_comp_level", MAIN | SETTINGS, 1, 1),
+    spec("zstd_static", MAIN | SETTINGS, 1, 1),
+    spec("zstd_buffers", MAIN | SETTINGS, 2, 2),
     spec("set_real_ip_from", SETTINGS, 1, 1),
     spec("real_ip_header", SETTINGS, 1, 1),
     spec("real_ip_recursive", SETTINGS, 1, 1),
@@ -261,6 +296,21 @@ const SPECS: &[Spec] = &[
     spec("fastcgi_read_timeout", SETTINGS, 1, 1),
     spec("fastcgi_send_timeout", SETTINGS, 1, 1),
     spec("fastcgi_intercept_errors", SETTINGS, 1, 1),
+    spec("allow", SETTINGS, 1, 1),
+    spec("deny", SETTINGS, 1, 1),
+    spec("auth_basic", SETTINGS, 1, 1),
+    spec("auth_basic_user_file", SETTINGS, 1, 1),
+    spec("satisfy", SETTINGS, 1, 1),
+    spec("limit_req_zone", MAIN, 3, 4),
+    spec("limit_conn_zone", MAIN, 2, 2),
+    spec("limit_req", SETTINGS, 1, 3),
+    spec("limit_req_status", SETTINGS, 1, 1),
+    spec("limit_req_log_level", SETTINGS, 1, 1),
+    spec("limit_conn", SETTINGS, 2, 2),
+    spec("limit_conn_status", SETTINGS, 1, 1),
+    spec("limit_conn_log_level", SETTINGS, 1, 1),
+    spec("stub_status", SETTINGS, 0, 0),
+    spec("metrics", SETTINGS, 0, 0),
 ];
 
 /// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
@@ -335,13 +385,17 @@ struct Overrides {
     send_timeout: Option<Duration>,
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
-    gzip_static: Option<bool>,
+    compress: super::compress::Overrides,
     real_ip: super::realip::Overrides,
     fastcgi: super::fastcgi::Overrides,
     proxy: super::proxy::ProxyOverrides,
+    access: super::access::Overrides,
+    limits: super::limits::Overrides,
+    observe: super::observe::Overrides,
 }
 
 impl Overrides {
+    /// `formats`: the log formats, for what the block's access logs need.
     fn apply_to(self, base: &Settings) -> Settings {
         let mut s = base.clone();
         s.methods_set |= self.allow_methods.is_some();
@@ -363,8 +417,7 @@ impl Overrides {
             client_body_timeout,
             send_timeout,
             add_headers,
-            expires,
-            gzip_static
+            expires
         );
         if self.alias.is_some() {
             s.alias = self.alias;
@@ -380,6 +433,10 @@ impl Overrides {
         }
         s.real_ip = self.real_ip.apply_to(&base.real_ip);
         s.fastcgi = self.fastcgi.apply_to(&base.fastcgi);
+        self.access.apply_to(&mut s.access);
+        self.limits.apply_to(&mut s.limits);
+        self.observe.apply_to(&mut s.observe);
+        self.compress.apply_to(&mut s.compress);
         s
     }
 }
@@ -390,6 +447,15 @@ struct Interpreter<'a> {
     captures: &'a [String],
     /// The `upstream` and `map` blocks, read before the servers.
     proxy: &'a super::proxy::Globals,
+    /// Warnings found while reading (refused lines of user files), in file order.
+    warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
+    /// `limit_req_zone` and `limit_conn_zone`, read first (`limit_req` may name a later one).
+    zones: Vec<super::limits::Zone>,
+    /// `log_format` and the log files, read first; server and location `access_log` lines
+    /// add files.
+    logs: std::cell::RefCell<super::observe::Tables>,
+    /// The compression directives of the top level, every server's starting point.
+    compress: super::compress::Compress,
 }
 
 /// A location block read, before its settings are resolved against its parents'.
@@ -407,7 +473,6 @@ struct LocationBlock {
 impl Interpreter<'_> {
     fn main(&self, tree: &[Directive], eof: Pos) -> Result<Config> {
         let mut workers = None;
-        let mut access_log = None;
         let mut error_log = None;
         let mut error_log_level = None;
         let mut servers = Vec::new();
@@ -437,12 +502,6 @@ impl Interpreter<'_> {
                     }
                     workers = Some(parse_workers(&d.args[0])?);
                 }
-                "access_log" => {
-                    if access_log.is_some() {
-                        return duplicate(d);
-                    }
-                    access_log = Some(self.log_target(&d.args[0])?);
-                }
                 "error_log" => {
                     if error_log.is_some() {
                         return duplicate(d);
@@ -452,6 +511,10 @@ impl Interpreter<'_> {
                         error_log_level = Some(parse_log_level(level)?);
                     }
                 }
+                // Read before the servers (`Interpreter::zones`, `Interpreter::logs`).
+                "limit_req_zone" | "limit_conn_zone" | "log_format" | "access_log" => {}
+                // Read before the servers too (`Interpreter::compress`).
+                name if super::compress::NAMES.contains(&name) => {}
                 "upstream" | "map" => {} // read by proxy::Globals::parse
                 _ => {
                     let (server, acme_at) = self.server(d, &mut listens, &issuers)?;
@@ -472,7 +535,6 @@ impl Interpreter<'_> {
                 Some(n) => n,
                 None => auto_workers(),
             },
-            access_log: access_log.unwrap_or(LogTarget::Stdout),
             error_log: error_log.unwrap_or(LogTarget::Stderr),
             error_log_level: error_log_level.unwrap_or(LogLevel::Notice),
             servers,
@@ -480,6 +542,9 @@ impl Interpreter<'_> {
             upstreams: Vec::new(),
             maps: Vec::new(),
             warnings: Vec::new(),
+            zones: Vec::new(),
+            log_files: Vec::new(),
+            log_formats: Vec::new(),
         })
     }
 
@@ -684,7 +749,10 @@ impl Interpreter<'_> {
             _ => None,
         };
         let server_methods = own.allow_methods.is_some();
-        let settings = own.apply_to(&Settings::defaults(self.dir));
+        let mut base = Settings::defaults(self.dir);
+        base.observe.logs = std::sync::Arc::clone(&self.logs.borrow().top);
+        base.compress = self.compress.clone();
+        let settings = own.apply_to(&base);
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
         // What each location's nested blocks inherit of `allow_methods` (its own setting, or
@@ -1005,17 +1073,29 @@ impl Interpreter<'_> {
                 }
                 o.expires = Some(parse_expires(&args[0])?);
             }
-            "gzip_static" => {
-                if o.gzip_static.is_some() {
-                    return duplicate(d);
-                }
-                o.gzip_static = Some(parse_on_off(&args[0], "gzip_static")?);
+            name if super::compress::NAMES.contains(&name) => {
+                super::compress::setting(&mut o.compress, d)?;
             }
             "set_real_ip_from" | "real_ip_header" | "real_ip_recursive" => {
                 super::realip::directive(&mut o.real_ip, d)?;
             }
             name if super::fastcgi::NAMES.contains(&name) => {
                 super::fastcgi::directive(&mut o.fastcgi, d, self.proxy, self.captures)?;
+            }
+            name if super::observe::NAMES.contains(&name) => {
+                let mut logs = self.logs.borrow_mut();
+                super::observe::setting(&mut o.observe, d, self.dir, &mut logs)?;
+            }
+            name if super::limits::NAMES.contains(&name) => {
+                super::limits::setting(&mut o.limits, d, &self.zones)?;
+            }
+            name if super::access::NAMES.contains(&name) => {
+                super::access::setting(
+                    &mut o.access,
+                    d,
+                    self.dir,
+                    &mut self.warnings.borrow_mut(),
+                )?;
             }
             name if super::proxy::is_setting(name) => {
                 super::proxy::setting(&mut o.proxy, d, self.proxy)?;
@@ -1732,7 +1812,7 @@ mod tests {
         let c = ok("server { listen 8080; }");
         assert_eq!(c.path, conf_path());
         assert!(c.workers >= 1);
-        assert_eq!(c.access_log, LogTarget::Stdout);
+        assert_eq!(c.log_files, vec![LogTarget::Stdout]);
         assert_eq!(c.error_log, LogTarget::Stderr);
         let s = &c.servers[0];
         assert_eq!(s.listen, vec![addr("0.0.0.0:8080")]);
@@ -1762,15 +1842,15 @@ mod tests {
     fn top_level_directives_set_workers_and_log_targets() {
         let c = ok("workers 4; access_log off; error_log logs/error.log; server { listen 80; }");
         assert_eq!(c.workers, 4);
-        assert_eq!(c.access_log, LogTarget::Off);
+        assert_eq!(c.log_files, Vec::<LogTarget>::new());
         assert_eq!(c.error_log, LogTarget::File(abs("logs/error.log")));
 
         let c = ok("access_log stderr; error_log stdout; server { listen 80; }");
-        assert_eq!(c.access_log, LogTarget::Stderr);
+        assert_eq!(c.log_files, vec![LogTarget::Stderr]);
         assert_eq!(c.error_log, LogTarget::Stdout);
 
         let c = ok("access_log /var/log/a.log; error_log off; server { listen 80; }");
-        assert_eq!(c.access_log, LogTarget::File("/var/log/a.log".into()));
+        assert_eq!(c.log_files, vec![LogTarget::File("/var/log/a.log".into())]);
         assert_eq!(c.error_log, LogTarget::Off);
 
         assert_eq!(ok("workers 1; server { listen 80; }").workers, 1);
@@ -2003,7 +2083,7 @@ mod tests {
                     upload_store /abs/up;\n location /u { alias up/load/; upload_store store; }\n}",
         );
         assert_eq!(c.error_log, LogTarget::File(abs("../log/e.log")));
-        assert_eq!(c.access_log, LogTarget::File(abs("a.log")));
+        assert_eq!(c.log_files, vec![LogTarget::File(abs("a.log"))]);
         let s = &c.servers[0];
         assert_eq!(s.settings.root, abs("../www"));
         assert_eq!(s.settings.upload_store, Some(PathBuf::from("/abs/up")));
@@ -2615,7 +2695,6 @@ mod tests {
     fn a_duplicate_single_valued_directive_is_an_error_at_the_second_one() {
         let cases = [
             ("workers 1;\nworkers 2;", "2:1", "workers"),
-            ("access_log off; access_log off;", "1:17", "access_log"),
             ("error_log a; error_log a;", "1:14", "error_log"),
         ];
         for (text, at, name) in cases {
@@ -2665,10 +2744,6 @@ mod tests {
             ("root /x;", msg("1:1", "root")),
             ("location / {}", msg("1:1", "location")),
             ("server { listen 80; workers 2; }", msg("1:21", "workers")),
-            (
-                "server { listen 80; access_log off; }",
-                msg("1:21", "access_log"),
-            ),
             ("server { listen 80; server { } }", msg("1:21", "server")),
             (
                 "server { listen 80; location / { listen 81; } }",
@@ -3057,7 +3132,7 @@ server {
 }
 ";
         let c = ok(text);
-        assert_eq!(c.access_log, LogTarget::File(abs("logs/access.log")));
+        assert_eq!(c.log_files, vec![LogTarget::File(abs("logs/access.log"))]);
         assert_eq!(c.servers.len(), 2);
         let s = &c.servers[0];
         assert_eq!(s.listen, vec![addr("127.0.0.1:8080")]);
@@ -3279,20 +3354,26 @@ server {
     }
 
     #[test]
-    fn gzip_static_is_on_or_off_and_inherited() {
-        assert!(!server_settings("").gzip_static);
-        assert!(server_settings("gzip_static on;").gzip_static);
+    fn gzip_static_is_on_off_or_always_and_inherited() {
+        use crate::config::Static;
+        assert_eq!(server_settings("").compress.gzip_static, Static::Off);
+        assert_eq!(
+            server_settings("gzip_static on;").compress.gzip_static,
+            Static::On
+        );
         let c = ok(
-            "server { listen 80; gzip_static on; location /a { gzip_static off; } location /b {} }",
+            "server { listen 80; gzip_static on; location /a { gzip_static off; } location /b {} \
+             location /c { gzip_static always; } }",
         );
         let s = &c.servers[0];
-        assert!(!s.locations[0].settings.gzip_static);
-        assert!(s.locations[1].settings.gzip_static);
+        assert_eq!(s.locations[0].settings.compress.gzip_static, Static::Off);
+        assert_eq!(s.locations[1].settings.compress.gzip_static, Static::On);
+        assert_eq!(s.locations[2].settings.compress.gzip_static, Static::Always);
         errors(&[
             (
-                "server { listen 80; gzip_static always; }",
-                "1:33: invalid value \"always\" in \"gzip_static\" directive, it must be \"on\" or \
-                 \"off\"",
+                "server { listen 80; gzip_static sometimes; }",
+                "1:33: invalid value \"sometimes\" in \"gzip_static\" directive, it must be \"on\", \
+                 \"off\" or \"always\"",
             ),
             (
                 "server { listen 80; gzip_static on; gzip_static on; }",

@@ -3,8 +3,9 @@
 //! connection (an idle one from the shared pool with `fastcgi_keep_conn on`, or a new one),
 //! the records that open the request, a spooled body fed as STDIN, another try when a try
 //! fails before anything was answered, and the connection given back to the pool after a clean
-//! answer. The records themselves are `fastcgi::upstream`'s; the streaming, the shared
-//! upstream pump's.
+//! answer, and each try's server, status and time for `$upstream_addr`, `$upstream_status`
+//! and `$upstream_response_time` (as a proxied request's, `proxy::log`). The records
+//! themselves are `fastcgi::upstream`'s; the streaming, the shared upstream pump's.
 
 use super::Cx;
 use crate::config::proxy::model::{PeerAddr, Upstream as Group};
@@ -14,6 +15,7 @@ use crate::fastcgi::upstream::{self, FastCgiCodec, Job};
 use crate::handler::Site;
 use crate::log;
 use crate::proxy::balance::{Attempt, Chosen, Outcome};
+use crate::proxy::log::{self as tries_log, Try};
 use crate::proxy::pass::{IdleCheck, WorkerState};
 use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
 use std::fs::File;
@@ -40,6 +42,25 @@ pub(super) struct Backend {
     feed: Option<Feed>,
     /// `METHOD PATH`-like text naming the request in the error log.
     uri: String,
+    /// The tries that ended (for `$upstream_*`); the current one's start and status (0: no
+    /// head yet).
+    tries: Vec<Try>,
+    try_started: Instant,
+    status: u16,
+}
+
+/// The tries of a FastCGI request whose backend is gone (its connection closed or given
+/// back): what `$upstream_*` show.
+pub(super) struct Tries {
+    group: Arc<Group>,
+    tries: Vec<Try>,
+}
+
+impl Tries {
+    /// See [`Backend::log_value`].
+    pub(super) fn log_value(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        tries_log::value(name, &self.tries, &self.group, out)
+    }
 }
 
 /// A try's connection to its server.
@@ -95,6 +116,9 @@ pub(super) fn start(
             at: 0,
         }),
         uri: uri.to_string(),
+        tries: Vec::new(),
+        try_started: cx.now,
+        status: 0,
     });
     let upstream = backend.try_next(site, job.records, body, cx)?;
     Ok((upstream, backend))
@@ -126,6 +150,11 @@ impl Backend {
         let keep = settings.keep_conn && self.state.keeps(self.group.id);
         loop {
             let Some(chosen) = self.state.pick(&mut self.attempt, cx.now) else {
+                self.tries.push(Try {
+                    server: None,
+                    status: 502,
+                    time: Duration::ZERO,
+                });
                 log::error(&format!(
                     "no live upstreams while connecting to upstream \"{}\" (FastCGI {})",
                     self.group.name, self.uri
@@ -181,6 +210,11 @@ impl Backend {
                         }
                         Err(error) => {
                             log::error(&format!("{label}: connect() failed: {error}"));
+                            self.tries.push(Try {
+                                server: Some(chosen.server),
+                                status: 502,
+                                time: Duration::ZERO,
+                            });
                             self.state
                                 .release(&mut self.attempt, chosen, Outcome::Failure, cx.now);
                             continue;
@@ -207,17 +241,51 @@ impl Backend {
             }
             self.chosen = Some(chosen);
             self.conn = Some(conn);
+            self.try_started = cx.now;
+            self.status = 0;
             // Without a body, the request can go again if this try fails before an answer.
             self.records = (!body).then_some(records);
             return Ok(upstream);
         }
     }
 
-    /// The application answered (or failed): the connection is no longer new.
-    pub(super) fn answered(&mut self) {
+    /// The application answered with `status` (or failed: None): the connection is no
+    /// longer new.
+    pub(super) fn answered(&mut self, status: Option<u16>) {
         if let Some(conn) = &mut self.conn {
             conn.fresh = None;
         }
+        if let Some(status) = status {
+            self.status = status;
+        }
+    }
+
+    /// Appends the value of `$NAME` (`upstream_addr`, `upstream_status`,
+    /// `upstream_response_time`) for this request's tries to `out`, the one under way ending
+    /// `now`. False: no value (no try, another name).
+    pub(super) fn log_value(&self, name: &str, now: Instant, out: &mut Vec<u8>) -> bool {
+        let tries = self.tries_as_of(now);
+        tries_log::value(name, &tries, &self.group, out)
+    }
+
+    /// The tries, the one under way ending `now`, kept beyond the backend.
+    pub(super) fn tries(&self, now: Instant) -> Tries {
+        Tries {
+            group: Arc::clone(&self.group),
+            tries: self.tries_as_of(now),
+        }
+    }
+
+    fn tries_as_of(&self, now: Instant) -> Vec<Try> {
+        let mut tries = self.tries.clone();
+        if let Some(chosen) = &self.chosen {
+            tries.push(Try {
+                server: Some(chosen.server),
+                status: self.status,
+                time: now.saturating_duration_since(self.try_started),
+            });
+        }
+        tries
     }
 
     /// The current try failed before any answer (`status`: 502, or 504 for a timeout): the
@@ -240,6 +308,11 @@ impl Backend {
         }
         drop(conn);
         let chosen = self.chosen.take()?;
+        self.tries.push(Try {
+            server: Some(chosen.server),
+            status,
+            time: cx.now.saturating_duration_since(self.try_started),
+        });
         // A kept connection's failure is the pool's, not the server's: it does not count, and
         // it is tried again (nginx retries a cached connection the same way).
         let outcome = if reused {

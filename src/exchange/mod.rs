@@ -44,23 +44,31 @@ mod sink;
 mod transform;
 
 pub use route::Route;
-pub use transform::{FEED, Transform};
+pub use transform::{Compressing, FEED, Transform};
 
+use crate::access::limit::Zones;
+use crate::access::{self, Admission, Ask, Permit};
 use crate::acme::Challenges;
 use crate::cgi::Script;
 use crate::cgi::env;
+use crate::compress::Compressor;
 use crate::event::{Registration, Role};
 use crate::fault::{self, Point};
+use crate::handler::file_cache::{Fill, MAX_VARIANT};
 use crate::handler::{self, ClientCert, ConnInfo, Plan, Site};
+use crate::http::negotiation::Coding;
 use crate::http::request::{Framing, Method, Request};
-use crate::http::response::{Body, Head, Pull, Response};
+use crate::http::response::{Body, FileOrigin, Head, Pull, Response};
 use crate::local::Local;
 use crate::log;
+use crate::observe::access_log::{End, Entry};
+use crate::observe::metrics::BackendKind;
+use crate::observe::vars::{ConnFacts, Facts};
 use crate::proxy::pass::{Proxied, TryAfter};
 use crate::transport::client_cert;
 use crate::upstream::process::Stdin;
 use crate::upstream::{Expiry, Upstream};
-use sink::{PROXY_SPOOL_LIMIT, Sink, Spool, Then};
+use sink::{ProxySpool, Sink, Spool, Then};
 use std::io::Seek;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -70,6 +78,8 @@ use std::time::{Instant, SystemTime};
 /// What an exchange may use from its worker while it is driven.
 pub struct Cx<'a> {
     pub now: Instant,
+    /// The access log's `$time_local` of this second.
+    pub log_time: &'a str,
     pub local: &'a mut Local,
     /// Where its upstream's fds are registered, and the owner their events come back to.
     pub registration: Registration<'a>,
@@ -77,6 +87,8 @@ pub struct Cx<'a> {
 
 /// The connection a request came on, as a handler and a CGI script see it.
 pub struct Origin<'a> {
+    /// Whom the request is attributed to: the connection's peer, or the client a trusted
+    /// proxy names (`set_real_ip_from`: the session applies realip before the exchange).
     pub peer: SocketAddr,
     /// The bound address of the listener.
     pub listen: SocketAddr,
@@ -88,7 +100,37 @@ pub struct Origin<'a> {
     pub client_cert: Option<Arc<ClientCert>>,
     /// The ACME HTTP-01 challenges being validated, answered before any routing.
     pub acme: Option<&'a Challenges>,
+    /// What the variables know of the connection (`$connection`, `$ssl_protocol`...): asked
+    /// only when a limit's key or an access log needs it.
+    pub conn: &'a dyn Fn() -> ConnFacts,
+    /// The live `limit_req` / `limit_conn` zones.
+    pub zones: &'a Arc<Zones>,
 }
+
+/// How an exchange ended, as its protocol saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The answer went out whole.
+    Complete,
+    /// The answer was cut short (a backend failed or timed out mid-body, the client stopped
+    /// reading).
+    Cut,
+    /// The client closed the connection first: before the head was sent, the access log says
+    /// 499, as nginx's does.
+    ClientLeft,
+}
+
+/// What the protocol knows when an exchange ends.
+#[derive(Debug, Clone, Copy)]
+pub struct Finish {
+    pub outcome: Outcome,
+    /// Body bytes sent (`$body_bytes_sent`), and every byte of the response (`$bytes_sent`).
+    pub body_bytes: u64,
+    pub bytes_sent: u64,
+}
+
+/// nginx's status for a request whose client closed the connection before the answer.
+pub const CLIENT_CLOSED: u16 = 499;
 
 /// The request body was refused (a sink failed): the exchange answers with an error that
 /// closes the connection; the protocol reads no more of the body.
@@ -101,19 +143,39 @@ enum Source {
     /// what the sink makes of it (an upload's result, a script run on the spooled body).
     AfterBody(Option<Response>),
     /// A handler's response; `head` until the protocol takes it, then the body's pieces.
+    /// `origin`: the file and version the body is (for its compressed variants).
     Fixed {
         head: Option<Head>,
         body: Body,
         sent: u64,
+        origin: Option<Box<FileOrigin>>,
     },
     Upstream(Box<Upstream>),
+    /// `limit_req` delays the request: it is served when the exchange's deadline comes.
+    Delayed(Box<Delayed>),
+}
+
+/// What the access phase's limits do with a request that does not go on at once.
+enum Held {
+    Delayed(Box<Delayed>),
+    Refused(Response),
+}
+
+/// What a delayed request needs to be served later, when its connection is not at hand.
+struct Delayed {
+    until: Instant,
+    /// The connection's local address (`$host` of a request without a host).
+    local: Option<SocketAddr>,
+    conn: ConnFacts,
+    zones: Arc<Zones>,
 }
 
 pub struct Exchange {
     /// None: answering a request that could not be parsed.
     request: Option<Request>,
     route: Route,
-    peer: SocketAddr,
+    /// Whom the request is attributed to (see [`Exchange::client`]).
+    client: SocketAddr,
     listen: SocketAddr,
     tls: bool,
     client_cert: Option<Arc<ClientCert>>,
@@ -121,11 +183,19 @@ pub struct Exchange {
     source: Source,
     /// The head went to the protocol.
     head_taken: bool,
-    /// The status of that head (for the access log).
-    status: u16,
+    /// What the access log and the metrics keep (the head's status, the request's values).
+    entry: Entry,
+    /// The request's `limit_conn` places, held until it ends.
+    permit: Permit,
+    /// The kind of backend answering (its figures in the metrics).
+    backend: Option<BackendKind>,
+    /// Compression on the fly is on where the request landed (its answer may be compressed).
+    compressible: bool,
     transform: Option<Box<Transformed>>,
     /// A FastCGI request's connection and spooled body (its upstream is the source).
     fastcgi: Option<Box<fastcgi::Backend>>,
+    /// A FastCGI request's tries once its backend is gone (for `$upstream_*`).
+    fastcgi_tries: Option<Box<fastcgi::Tries>>,
     /// A proxied request's tries (its upstream is the source's).
     proxy: Option<Box<Proxied>>,
 }
@@ -136,6 +206,38 @@ struct Transformed {
     out: Vec<u8>,
     sent: usize,
     finished: bool,
+    /// Input taken since the last flush (the next pause of the producer flushes it).
+    unflushed: bool,
+    /// A piece of a file range, read to be fed.
+    piece: Vec<u8>,
+    /// The output kept for the file cache (a static file's compressed variant being made).
+    tee: Option<Box<Tee>>,
+}
+
+/// A copy of a transform's output, for the file cache.
+struct Tee {
+    fill: Fill,
+    /// None once it outgrew what a variant may be.
+    bytes: Option<Vec<u8>>,
+}
+
+impl Transformed {
+    fn new(transform: Box<dyn Transform>, fill: Option<Fill>) -> Transformed {
+        Transformed {
+            transform,
+            out: Vec::new(),
+            sent: 0,
+            finished: false,
+            unflushed: false,
+            piece: Vec::new(),
+            tee: fill.map(|fill| {
+                Box::new(Tee {
+                    fill,
+                    bytes: Some(Vec::new()),
+                })
+            }),
+        }
+    }
 }
 
 impl Exchange {
@@ -143,7 +245,15 @@ impl Exchange {
     /// plan (`return`, the method, a script, a file, an upload...).
     /// (An exchange is made with [`Exchange::new`], in its final place, then started: no move
     /// of the whole.)
-    pub fn start(&mut self, mut request: Request, origin: &Origin, cx: &mut Cx) {
+    pub fn start(&mut self, request: Request, origin: &Origin, cx: &mut Cx) {
+        self.decide(request, origin, cx);
+        if !matches!(self.source, Source::Delayed(_)) {
+            self.capture(origin.conn);
+        }
+    }
+
+    /// [`Exchange::start`] up to the access log's capture.
+    fn decide(&mut self, request: Request, origin: &Origin, cx: &mut Cx) {
         fault::check(&request.target, Point::Plan);
         let exchange = self;
         if let Some(response) = acme_http01(origin.acme, &request) {
@@ -176,12 +286,74 @@ impl Exchange {
             exchange.request = Some(request);
             return;
         }
+        if access::applies(site.settings)
+            && let Some(held) = exchange.admission(&request, origin, cx)
+        {
+            match held {
+                Held::Delayed(delayed) => {
+                    // The request waits on the exchange's deadline; its body (if any) waits
+                    // in the connection, unread.
+                    exchange.source = Source::Delayed(delayed);
+                    exchange.sink = if request.has_body() {
+                        Sink::Hold
+                    } else {
+                        Sink::None
+                    };
+                    exchange.request = Some(request);
+                }
+                Held::Refused(response) => exchange.answer(request, response),
+            }
+            return;
+        }
+        exchange.serve(request, origin.local, cx);
+    }
+
+    /// The limits of the access phase (only for locations that have some): None when the
+    /// request goes on now, with its `limit_conn` places taken.
+    #[inline(never)]
+    fn admission(&mut self, request: &Request, origin: &Origin, cx: &Cx) -> Option<Held> {
+        let conn = (origin.conn)();
+        let site = self.route.site();
+        let facts = Facts {
+            request: Some(request),
+            site: &site,
+            client: self.client(),
+            listen: self.listen,
+            conn: &conn,
+        };
+        let ask = Ask {
+            facts: &facts,
+            zones: origin.zones,
+            zone_config: &self.route.config().zones,
+            now: cx.now,
+        };
+        match access::admit(&ask) {
+            Admission::Pass(permit) => {
+                self.permit = permit;
+                None
+            }
+            Admission::Delay(delay) => Some(Held::Delayed(Box::new(Delayed {
+                until: cx.now + delay,
+                local: (origin.local)(),
+                conn,
+                zones: Arc::clone(origin.zones),
+            }))),
+            Admission::Refuse(response) => Some(Held::Refused(response)),
+        }
+    }
+
+    /// The handler's plan for a request that passed the access phase, carried out.
+    #[inline(always)]
+    fn serve(&mut self, mut request: Request, local: &dyn Fn() -> Option<SocketAddr>, cx: &mut Cx) {
+        let exchange = self;
+        let site = exchange.route.site();
         let conn = ConnInfo {
-            listen: origin.listen,
-            peer: origin.peer,
-            tls: origin.tls,
-            local: origin.local,
-            client_cert: origin.client_cert.as_deref(),
+            listen: exchange.listen,
+            peer: exchange.client(),
+            tls: exchange.tls,
+            local,
+            client_cert: exchange.client_cert.as_deref(),
+            metrics: &cx.local.metrics,
         };
         let plan = handler::plan(&mut request, &site, &conn, &mut cx.local.files);
         exchange.route.follow(&request);
@@ -213,7 +385,7 @@ impl Exchange {
                     (Sink::None, source)
                 }
             },
-            Plan::Proxy => exchange.start_proxy(&request, origin, cx),
+            Plan::Proxy => exchange.start_proxy(&request, local, cx),
             Plan::Cgi(script) => match request.framing {
                 Framing::Chunked | Framing::UntilEnd => match Spool::new(Then::Cgi(script)) {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
@@ -238,37 +410,89 @@ impl Exchange {
                 }
             },
         };
-        // (A fresh exchange's sink is None: nothing to drop or replace for most requests.)
+        // The sink in place is `None` (a new exchange's, or a delay's, reset): nothing to drop.
         if !matches!(sink, Sink::None) {
             exchange.sink = sink;
         }
+        exchange.compressible = exchange.route.settings().compress.on_the_fly();
         exchange.source = source;
+        exchange.note_backend();
         exchange.request = Some(request);
     }
 
+    /// Answers `response` to a request decided from its head alone (the body, if any, is
+    /// read and dropped first).
+    fn answer(&mut self, request: Request, response: Response) {
+        if request.has_body() {
+            self.sink = Sink::Discard;
+            self.source = Source::AfterBody(Some(response));
+        } else {
+            self.sink = Sink::None;
+            self.source = self.fixed(response, false);
+        }
+        self.request = Some(request);
+    }
+
     /// An exchange answering `response` to a request that could not be parsed (on the
-    /// default server's route); the connection closes after it.
-    pub fn failed(route: Route, response: Response, origin: &Origin) -> Exchange {
-        let mut exchange = Exchange::new(route, origin);
+    /// default server's route), begun at `now`; the connection closes after it.
+    pub fn failed(route: Route, response: Response, origin: &Origin, now: Instant) -> Exchange {
+        let mut exchange = Exchange::new(route, origin, now);
         exchange.source = exchange.fixed(response, true);
+        exchange.capture(origin.conn);
         exchange
     }
 
-    /// An exchange on `route` for a request from `origin`, not started yet.
-    pub fn new(route: Route, origin: &Origin) -> Exchange {
+    /// The client's address, as the access phase (allow/deny, limits), the handler, the logs,
+    /// a script and a proxied backend see it: the connection's peer, or the client a trusted
+    /// proxy names (realip, applied by the session: `Origin::peer`). Every use goes through here.
+    #[inline]
+    pub fn client(&self) -> SocketAddr {
+        self.client
+    }
+
+    /// Captures what the access log of the request's (final) location needs, when it has one.
+    #[inline]
+    fn capture(&mut self, conn: &dyn Fn() -> ConnFacts) {
+        if self.route.settings().observe.logs.uses.is_empty() {
+            return;
+        }
+        self.capture_for_logs(&conn());
+    }
+
+    #[inline(never)]
+    fn capture_for_logs(&mut self, conn: &ConnFacts) {
+        let site = self.route.site();
+        let facts = Facts {
+            request: self.request.as_ref(),
+            site: &site,
+            client: self.client(),
+            listen: self.listen,
+            conn,
+        };
+        let logs = &site.settings.observe.logs;
+        self.entry.capture(logs, &facts);
+    }
+
+    /// An exchange on `route` for a request from `origin` whose head was read at `now`, not
+    /// started yet.
+    pub fn new(route: Route, origin: &Origin, now: Instant) -> Exchange {
         Exchange {
             request: None,
             route,
-            peer: origin.peer,
+            client: origin.peer,
             listen: origin.listen,
             tls: origin.tls,
             client_cert: origin.client_cert.clone(),
             sink: Sink::None,
             source: Source::AfterBody(None),
             head_taken: false,
-            status: 0,
+            entry: Entry::new(now),
+            permit: Permit::default(),
+            backend: None,
+            compressible: false,
             transform: None,
             fastcgi: None,
+            fastcgi_tries: None,
             proxy: None,
         }
     }
@@ -292,7 +516,7 @@ impl Exchange {
     /// Whether the body streams into an upstream (which paces it, and has its own deadline).
     #[inline]
     pub fn streams_body(&self) -> bool {
-        matches!(self.sink, Sink::Upstream)
+        matches!(self.sink, Sink::Upstream | Sink::Hold)
     }
 
     /// The most request-body bytes allowed (0: no limit).
@@ -309,6 +533,7 @@ impl Exchange {
     pub fn offer(&mut self, data: &[u8], cx: &mut Cx) -> Result<usize, Refused> {
         match &mut self.sink {
             Sink::None | Sink::Discard | Sink::Drop => Ok(data.len()),
+            Sink::Hold => Ok(0),
             Sink::Upload(upload) => match upload.write(data) {
                 Ok(()) => {
                     if let Some(request) = &self.request {
@@ -346,19 +571,14 @@ impl Exchange {
                 }
                 _ => Ok(data.len()),
             },
-            Sink::ProxySpool(body) => {
-                if body.len() + data.len() > PROXY_SPOOL_LIMIT {
-                    log::error(&format!(
-                        "a request body over {PROXY_SPOOL_LIMIT} bytes cannot be read whole \
-                         for a proxied request (stream it: proxy_http_version 1.1, \
-                         proxy_request_buffering off)"
-                    ));
-                    self.refuse_body(413);
-                    return Err(Refused);
+            Sink::ProxySpool(spool) => match spool.write(data) {
+                Ok(()) => Ok(data.len()),
+                Err(error) => {
+                    log::error(&format!("request body spool: {error}"));
+                    self.refuse_body(500);
+                    Err(Refused)
                 }
-                body.extend_from_slice(data);
-                Ok(data.len())
-            }
+            },
         }
     }
 
@@ -385,20 +605,23 @@ impl Exchange {
                     upstream.end_body();
                 }
             }
-            Sink::ProxySpool(body) => {
+            Sink::ProxySpool(spool) => {
                 let started = match &mut self.proxy {
                     Some(proxied) => {
-                        proxied.set_spooled(body);
+                        proxied.set_spooled(spool.into_body());
                         proxied.start_try(&cx.registration, cx.now)
                     }
                     None => Err(500),
                 };
                 self.source = match started {
                     Ok(upstream) => Source::Upstream(upstream),
-                    Err(status) => self.fixed(handler::error(status, &self.route.site()), false),
+                    Err(status) => {
+                        cx.local.stats.upstream.failures.inc();
+                        self.fixed(handler::error(status, &self.route.site()), false)
+                    }
                 };
             }
-            Sink::None | Sink::Drop => {}
+            Sink::None | Sink::Drop | Sink::Hold => {}
         }
     }
 
@@ -451,9 +674,10 @@ impl Exchange {
         {
             fault::check(&request.target, Point::Cgi);
         }
-        let fed = match &mut self.fastcgi {
-            Some(backend) => backend.feed(upstream, cx.now),
-            None => false,
+        let fed = match (&mut self.fastcgi, &mut self.proxy) {
+            (Some(backend), _) => backend.feed(upstream, cx.now),
+            (None, Some(proxied)) => proxied.feed(upstream, cx.now),
+            (None, None) => false,
         };
         upstream.advance(cx.now) | fed
     }
@@ -470,7 +694,7 @@ impl Exchange {
     /// (502, 504), and the connection closes after it.
     pub fn head(&mut self, cx: &mut Cx) -> Poll<Head> {
         let mut head = match &mut self.source {
-            Source::AfterBody(_) => return Poll::Pending,
+            Source::AfterBody(_) | Source::Delayed(_) => return Poll::Pending,
             Source::Fixed { head, .. } => match head.take() {
                 Some(head) => head,
                 None => return Poll::Pending,
@@ -493,15 +717,17 @@ impl Exchange {
                 upstream.open_tunnel();
                 self.sink = Sink::Upstream;
             }
-        } else if let Some(transform) = transform::choose(self.request.as_ref(), &self.route, &head)
+        } else if self.compressible
+            && let Some((coding, level)) =
+                transform::choose(self.request.as_ref(), &self.route, &mut head)
         {
-            self.set_transform(transform);
+            self.compress(&mut head, coding, level, cx);
         }
         if let Some(transformed) = &mut self.transform {
             transformed.transform.head(&mut head);
         }
         self.head_taken = true;
-        self.status = head.status;
+        self.entry.response_started(&head);
         Poll::Ready(head)
     }
 
@@ -519,7 +745,7 @@ impl Exchange {
         let Some(proxied) = &mut self.proxy else {
             return match head {
                 Some(head) => Poll::Ready(self.decorated(head, true)),
-                None => self.error_head(status),
+                None => self.backend_failed(status, cx),
             };
         };
         let moves_on = head.is_none() || proxied.may_move_on(status);
@@ -541,7 +767,7 @@ impl Exchange {
                         self.source = Source::Upstream(upstream);
                         Poll::Pending
                     }
-                    Err(status) => self.error_head(status),
+                    Err(status) => self.backend_failed(status, cx),
                 }
             }
             (TryAfter::Pass, Some(head)) => {
@@ -551,12 +777,20 @@ impl Exchange {
                 }
                 Poll::Ready(self.decorated(head, true))
             }
-            (TryAfter::Pass, None) => self.error_head(status),
+            (TryAfter::Pass, None) => self.backend_failed(status, cx),
             (TryAfter::Fail(status), _) => {
                 self.source = Source::AfterBody(None);
-                self.error_head(status)
+                self.backend_failed(status, cx)
             }
         }
+    }
+
+    /// The backend failed the request (502, 504): counted, and the error page answers.
+    fn backend_failed(&mut self, status: u16, cx: &mut Cx) -> Poll<Head> {
+        if let Some(kind) = self.backend {
+            cx.local.stats.backend(kind).failures.inc();
+        }
+        self.error_head(status)
     }
 
     /// The error page for `status` as the answer (the connection closes after it).
@@ -580,7 +814,7 @@ impl Exchange {
     /// closed; a request body still coming is read and dropped).
     fn fastcgi_head(&mut self, result: Result<Head, u16>, cx: &mut Cx) -> Poll<Head> {
         if let Some(backend) = &mut self.fastcgi {
-            backend.answered();
+            backend.answered(result.as_ref().ok().map(|head| head.status));
             if let Err(status) = result {
                 // The failed try's connection closes before the next opens (the next fd gets
                 // its token).
@@ -597,8 +831,8 @@ impl Exchange {
                         return Poll::Pending;
                     }
                     Some(Err(status)) => {
-                        self.fastcgi = None;
-                        return self.error_head(status);
+                        self.end_fastcgi(cx.now);
+                        return self.backend_failed(status, cx);
                     }
                     None => {}
                 }
@@ -607,9 +841,14 @@ impl Exchange {
         let (status, close) = match result {
             Ok(head) if !self.intercepts(&head) => return Poll::Ready(self.decorated(head, true)),
             Ok(head) => (head.status, false),
-            Err(status) => (status, true),
+            Err(status) => {
+                if let Some(kind) = self.backend {
+                    cx.local.stats.backend(kind).failures.inc();
+                }
+                (status, true)
+            }
         };
-        self.fastcgi = None;
+        self.end_fastcgi(cx.now);
         let response = handler::error(status, &self.route.site());
         self.source = self.fixed(response, close);
         match &mut self.source {
@@ -634,12 +873,50 @@ impl Exchange {
     /// taken: the transform adjusts it.
     pub fn set_transform(&mut self, transform: Box<dyn Transform>) {
         if !self.head_taken {
-            self.transform = Some(Box::new(Transformed {
-                transform,
-                out: Vec::new(),
-                sent: 0,
-                finished: false,
-            }));
+            self.transform = Some(Box::new(Transformed::new(transform, None)));
+        }
+    }
+
+    /// The answer goes compressed with `coding` at `level`: a static file's variant from the
+    /// worker's file cache when it holds one (its length known), else through a compressor
+    /// (whose output, for a static file, is kept there when it completes).
+    #[inline(never)]
+    fn compress(&mut self, head: &mut Head, coding: Coding, level: u32, cx: &mut Cx) {
+        let mut fill = None;
+        let exact = matches!(self.source, Source::Fixed { .. });
+        if let Source::Fixed {
+            body,
+            sent,
+            origin: Some(origin),
+            ..
+        } = &mut self.source
+        {
+            if let Some(bytes) = cx.local.files.variant(origin, coding, level) {
+                let len = bytes.len();
+                *body = Body::Shared {
+                    data: bytes,
+                    offset: 0,
+                    len,
+                };
+                *sent = 0;
+                crate::compress::encoded_head(head, coding, Some(len as u64));
+                return;
+            }
+            fill = cx.local.files.begin_variant(origin, coding, level);
+        }
+        // A handler's body has exactly its announced length (a compressor may size itself).
+        let length = head.length.filter(|_| exact);
+        match Compressor::new(coding, level, length) {
+            Ok(compressor) => {
+                let transform = Box::new(Compressing::new(compressor, coding));
+                self.transform = Some(Box::new(Transformed::new(transform, fill)));
+            }
+            Err(error) => {
+                log::error(&format!("{}: {error}", coding.token()));
+                if let Some(fill) = fill {
+                    cx.local.files.end_variant(fill, None);
+                }
+            }
         }
     }
 
@@ -677,45 +954,134 @@ impl Exchange {
     pub fn deadline(&self, client_waiting: bool) -> Option<Instant> {
         match &self.source {
             Source::Upstream(upstream) => upstream.deadline(client_waiting),
+            Source::Delayed(delayed) => Some(delayed.until),
             _ => None,
         }
     }
 
     /// The exchange's deadline passed: Handled (the answer goes on: a 504 before a head, a
-    /// body completed after a script's grace) or Cut (the answer is cut short).
-    pub fn timed_out(&mut self, now: Instant) -> Expiry {
+    /// body completed after a script's grace, a delayed request served) or Cut (the answer is
+    /// cut short).
+    pub fn timed_out(&mut self, cx: &mut Cx) -> Expiry {
         match &mut self.source {
-            Source::Upstream(upstream) => upstream.timed_out(now),
+            Source::Upstream(upstream) => upstream.timed_out(cx.now),
+            Source::Delayed(delayed) if delayed.until <= cx.now => {
+                self.resume(cx);
+                Expiry::Handled
+            }
             _ => Expiry::Handled,
         }
     }
 
-    /// The answer is complete. A script may have changed files a next request reads; a
-    /// proxied request's backend connection may go back to its pool.
-    pub fn finish(&mut self, cx: &mut Cx) {
-        let Source::Upstream(_) = self.source else {
+    /// The `limit_req` delay is over: the rest of the access phase, then the handler.
+    fn resume(&mut self, cx: &mut Cx) {
+        let (Source::Delayed(delayed), Some(request)) = (
+            std::mem::replace(&mut self.source, Source::AfterBody(None)),
+            self.request.take(),
+        ) else {
             return;
         };
-        match &mut self.proxy {
-            Some(proxied) => {
-                if let Source::Upstream(upstream) =
-                    std::mem::replace(&mut self.source, Source::AfterBody(None))
-                {
-                    let poller = cx.registration.poller;
-                    proxied.finish(upstream, poller, &mut cx.local.proxy, cx.now);
-                }
+        self.sink = Sink::None;
+        let site = self.route.site();
+        let facts = Facts {
+            request: Some(&request),
+            site: &site,
+            client: self.client(),
+            listen: self.listen,
+            conn: &delayed.conn,
+        };
+        let ask = Ask {
+            facts: &facts,
+            zones: &delayed.zones,
+            zone_config: &self.route.config().zones,
+            now: cx.now,
+        };
+        match access::admit_delayed(&ask) {
+            Err(response) => self.answer(request, response),
+            Ok(permit) => {
+                self.permit = permit;
+                let local = delayed.local;
+                self.serve(request, &|| local, cx);
             }
-            None => cx.local.files.note_possible_change(),
         }
-        if self.fastcgi.is_some() {
-            self.finish_fastcgi(cx);
+        self.capture(&|| delayed.conn.clone());
+    }
+
+    /// The exchange is over (its answer complete or cut, or its client gone): counted,
+    /// logged, its `limit_conn` places given back. A script may have changed files a next
+    /// request reads.
+    #[inline]
+    pub fn finish(&mut self, end: Finish, cx: &mut Cx) {
+        if end.outcome == Outcome::ClientLeft && !self.head_taken {
+            self.entry.status = CLIENT_CLOSED;
+        }
+        cx.local.stats.responded(self.entry.status);
+        if self.backend.is_some()
+            || self.entry.logs()
+            || self.permit.holds()
+            || self.transform.is_some()
+        {
+            self.finish_more(end, cx);
         }
     }
 
-    /// A FastCGI answer is complete: its connection may go back to the worker's pool.
+    /// [`Exchange::finish`] for an exchange with a backend, an access log or limits.
+    #[inline(never)]
+    fn finish_more(&mut self, end: Finish, cx: &mut Cx) {
+        if let Some(transformed) = &mut self.transform
+            && let Some(tee) = transformed.tee.take()
+        {
+            // A variant made whole goes to the file cache, however the client fared.
+            let bytes = tee.bytes.filter(|_| transformed.finished);
+            cx.local.files.end_variant(tee.fill, bytes);
+        }
+        if let Source::Upstream(_) = self.source {
+            match &mut self.proxy {
+                Some(proxied) => {
+                    // The backend connection may go back to its pool.
+                    if let Source::Upstream(upstream) =
+                        std::mem::replace(&mut self.source, Source::AfterBody(None))
+                    {
+                        let poller = cx.registration.poller;
+                        proxied.finish(upstream, poller, &mut cx.local.proxy, cx.now);
+                    }
+                }
+                // A script (or a FastCGI application) may have changed files a next request
+                // reads.
+                None => cx.local.files.note_possible_change(),
+            }
+            if self.fastcgi.is_some() {
+                self.finish_fastcgi(cx);
+            }
+        }
+        if let Some(kind) = self.backend {
+            let took = match &self.proxy {
+                Some(proxied) => proxied.response_time(cx.now),
+                None => cx.now.saturating_duration_since(self.entry.started),
+            };
+            cx.local.stats.backend(kind).observe(took);
+        }
+        if self.entry.logs() {
+            let now = cx.now;
+            let this = &*self;
+            let upstream = |name: &str, out: &mut Vec<u8>| this.upstream_log_value(name, now, out);
+            let facts = End {
+                body_bytes: end.body_bytes,
+                bytes_sent: end.bytes_sent,
+                now,
+                time_local: cx.log_time,
+                upstream: &upstream,
+            };
+            let formats = &self.route.config().log_formats;
+            self.entry.write(&facts, formats, &mut cx.local.logs);
+        }
+        self.permit.release();
+    }
+
+    /// A FastCGI answer is over: its connection may go back to the worker's pool.
     #[cold]
     fn finish_fastcgi(&mut self, cx: &mut Cx) {
-        if let Some(backend) = self.fastcgi.take()
+        if let Some(backend) = self.end_fastcgi(cx.now)
             && let Source::Upstream(upstream) =
                 std::mem::replace(&mut self.source, Source::AfterBody(None))
         {
@@ -723,32 +1089,29 @@ impl Exchange {
         }
     }
 
-    /// Appends the value of `$NAME` for a proxied request's tries (`upstream_addr`,
-    /// `upstream_status`, `upstream_response_time`; see `proxy::log`) to `out`, as of `now`.
-    /// False: no value (not proxied, no try, another name); a log writes `-`.
-    pub fn upstream_log_value(&self, name: &str, now: Instant, out: &mut Vec<u8>) -> bool {
-        self.proxy
-            .as_ref()
-            .is_some_and(|proxied| proxied.log_value(name, now, out))
+    /// The FastCGI backend is done with (its connection closed, or about to go back to the
+    /// pool): its tries stay for the access log, when there is one.
+    fn end_fastcgi(&mut self, now: Instant) -> Option<Box<fastcgi::Backend>> {
+        let backend = self.fastcgi.take()?;
+        if self.entry.logs() {
+            self.fastcgi_tries = Some(Box::new(backend.tries(now)));
+        }
+        Some(backend)
     }
 
-    /// What the access log keeps of the exchange.
-    pub fn log_entry(&self) -> log::Entry {
-        let request = self.request.as_ref();
-        let header = |name| {
-            request
-                .and_then(|r| r.header(name))
-                .unwrap_or("")
-                .to_string()
-        };
-        log::Entry {
-            request_line: request.map_or_else(String::new, |r| {
-                format!("{} {} {}", r.method.as_str(), r.target, r.version.as_str())
-            }),
-            status: self.status,
-            referer: header("Referer"),
-            user_agent: header("User-Agent"),
+    /// Appends the value of `$NAME` for a proxied or FastCGI request's tries (`upstream_addr`,
+    /// `upstream_status`, `upstream_response_time`; see `proxy::log`) to `out`, as of `now`.
+    /// False: no value (no backend, no try, another name); a log writes `-`.
+    pub fn upstream_log_value(&self, name: &str, now: Instant, out: &mut Vec<u8>) -> bool {
+        if let Some(proxied) = &self.proxy {
+            return proxied.log_value(name, now, out);
         }
+        if let Some(backend) = &self.fastcgi {
+            return backend.log_value(name, now, out);
+        }
+        self.fastcgi_tries
+            .as_ref()
+            .is_some_and(|tries| tries.log_value(name, out))
     }
 
     /// A handler's response as the source: decorated, split into head and body. `close`: the
@@ -759,11 +1122,13 @@ impl Exchange {
             handler::headers::decorate(&mut response, settings, SystemTime::now(), false);
         }
         response.close |= close;
+        let origin = response.origin.take();
         let (head, body) = response.into_parts();
         Source::Fixed {
             head: Some(head),
             body,
             sent: 0,
+            origin,
         }
     }
 
@@ -800,10 +1165,13 @@ impl Exchange {
                 crate::upstream::process::MAX_RUNNING
             ));
             let response = handler::error(503, &site).with_header("Retry-After", "1");
+            let stats = cx.local.stats.backend(BackendKind::Cgi);
+            stats.requests.inc();
+            stats.failures.inc();
             return self.fixed(response, body_pending);
         }
         let origin = env::Endpoint {
-            peer: self.peer,
+            peer: self.client(),
             local: self.listen,
             server_name: site.server.server_names.first().map(String::as_str),
             document_root: &site.settings.root,
@@ -821,9 +1189,12 @@ impl Exchange {
             site.settings.cgi_timeout,
             cx.now,
         );
+        let stats = cx.local.stats.backend(BackendKind::Cgi);
+        stats.requests.inc();
         match started {
             Ok(upstream) => Source::Upstream(Box::new(upstream)),
             Err(error) => {
+                stats.failures.inc();
                 log::error(&format!("cannot run {}: {error}", script.file.display()));
                 // Out of descriptors or processes is the server's trouble, and passes.
                 let response = if handler::out_of_resources(&error) {
@@ -838,18 +1209,24 @@ impl Exchange {
 
     /// Starts a proxied request: its tries and the first one's upstream, or (for a body read
     /// whole first) the spool it waits in, or the error when no server could be tried.
-    fn start_proxy(&mut self, request: &Request, origin: &Origin, cx: &mut Cx) -> (Sink, Source) {
+    fn start_proxy(
+        &mut self,
+        request: &Request,
+        local: &dyn Fn() -> Option<SocketAddr>,
+        cx: &mut Cx,
+    ) -> (Sink, Source) {
         use crate::proxy::request::{BodyPlan, body_plan};
         let site = self.route.site();
         let settings = &site.settings.proxy;
         let body_pending = request.has_body();
         let config = Arc::clone(self.route.config());
         let conn = ConnInfo {
-            listen: origin.listen,
-            peer: origin.peer,
-            tls: origin.tls,
-            local: origin.local,
-            client_cert: origin.client_cert.as_deref(),
+            listen: self.listen,
+            peer: self.client(),
+            tls: self.tls,
+            local,
+            client_cert: self.client_cert.as_deref(),
+            metrics: &cx.local.metrics,
         };
         let captures = handler::route::captures_for(&site, &request.path);
         let handler_vars = handler::vars::Vars {
@@ -866,7 +1243,7 @@ impl Exchange {
         let proxied = settings.pass.as_ref().and_then(|pass| {
             let vars = crate::proxy::vars::Vars {
                 request,
-                client: origin.peer,
+                client: self.client(),
                 pass,
                 maps: &config.maps,
                 common: &common,
@@ -874,13 +1251,18 @@ impl Exchange {
             let proxied = Proxied::new(&vars, settings, plan, &mut cx.local.proxy, &config, cx.now);
             proxied.map(Box::new)
         });
+        let stats = cx.local.stats.backend(BackendKind::Upstream);
         let Some(mut proxied) = proxied else {
             let response = handler::error(500, &site);
             return (Sink::None, self.fixed(response, body_pending));
         };
+        stats.requests.inc();
         if plan == BodyPlan::Spool {
             self.proxy = Some(proxied);
-            return (Sink::ProxySpool(Vec::new()), Source::AfterBody(None));
+            return (
+                Sink::ProxySpool(ProxySpool::default()),
+                Source::AfterBody(None),
+            );
         }
         let started = proxied.start_try(&cx.registration, cx.now);
         self.proxy = Some(proxied);
@@ -894,10 +1276,21 @@ impl Exchange {
                 (sink, Source::Upstream(upstream))
             }
             Err(status) => {
-                self.proxy = None;
-                let response = handler::error(status, &self.route.site());
+                // No server could be tried: the tries made stay for `$upstream_*`.
+                stats.failures.inc();
+                let response = handler::error(status, &site);
                 (Sink::None, self.fixed(response, body_pending))
             }
+        }
+    }
+
+    /// A backend answers (a script started, a FastCGI request sent, or a proxied request's
+    /// tries began): its kind's figures count this exchange.
+    fn note_backend(&mut self) {
+        if self.proxy.is_some() || self.fastcgi.is_some() {
+            self.backend = Some(BackendKind::Upstream);
+        } else if let Source::Upstream(_) = self.source {
+            self.backend = Some(BackendKind::Cgi);
         }
     }
 
@@ -928,6 +1321,7 @@ impl Exchange {
                 self.start_fastcgi(&request, *job, body, body.then_some(spool.file), cx)
             }
         };
+        self.note_backend();
         self.request = Some(request);
     }
 
@@ -945,12 +1339,16 @@ impl Exchange {
         let site = self.route.site();
         let streamed = body && spooled.is_none();
         let config = Arc::clone(self.route.config());
+        cx.local.stats.upstream.requests.inc();
         match fastcgi::start(job, &site, &request.path, body, spooled, cx, &config) {
             Ok((upstream, backend)) => {
                 self.fastcgi = Some(backend);
                 Source::Upstream(Box::new(upstream))
             }
-            Err(status) => self.fixed(handler::error(status, &site), streamed),
+            Err(status) => {
+                cx.local.stats.upstream.failures.inc();
+                self.fixed(handler::error(status, &site), streamed)
+            }
         }
     }
 }
@@ -974,7 +1372,7 @@ fn acme_http01(challenges: Option<&Challenges>, request: &Request) -> Option<Res
 #[inline]
 fn source_pull(source: &mut Source, max: usize) -> Pull<'_> {
     match source {
-        Source::AfterBody(_) => Pull::Wait,
+        Source::AfterBody(_) | Source::Delayed(_) => Pull::Wait,
         Source::Fixed { body, sent, .. } => {
             let left = body.len() - *sent;
             if left == 0 {
@@ -1007,12 +1405,14 @@ fn source_consume(source: &mut Source, n: usize) {
     match source {
         Source::Fixed { sent, body, .. } => *sent = (*sent + n as u64).min(body.len()),
         Source::Upstream(upstream) => upstream.consume(n),
-        Source::AfterBody(_) => {}
+        Source::AfterBody(_) | Source::Delayed(_) => {}
     }
 }
 
 impl Transformed {
-    /// The transform's output not yet pulled, fed from `source` as it runs out.
+    /// The transform's output not yet pulled, fed from `source` as it runs out. When the
+    /// source pauses (an upstream waiting for its backend), what the transform holds back is
+    /// flushed out first.
     fn pull<'a>(&'a mut self, source: &mut Source, max: usize) -> Pull<'a> {
         loop {
             if self.sent < self.out.len() {
@@ -1027,29 +1427,66 @@ impl Transformed {
             let fed = match source_pull(source, FEED) {
                 Pull::Bytes(bytes) => self.transform.process(bytes, &mut self.out),
                 Pull::File { file, offset, len } => {
-                    let mut piece = vec![0u8; len.min(FEED as u64) as usize];
-                    match rustix::io::pread(file, &mut piece, offset) {
+                    self.piece.resize(len.min(FEED as u64) as usize, 0);
+                    match rustix::io::pread(file, &mut self.piece, offset) {
                         Ok(0) => return Pull::Abort,
-                        Ok(n) => self.transform.process(&piece[..n], &mut self.out),
+                        Ok(n) => self.transform.process(&self.piece[..n], &mut self.out),
                         Err(_) => return Pull::Abort,
                     }
                 }
                 Pull::End => {
                     self.finished = true;
                     match self.transform.finish(&mut self.out) {
-                        Ok(()) => continue,
-                        Err(_) => return Pull::Abort,
+                        Ok(()) => {
+                            self.keep();
+                            continue;
+                        }
+                        Err(error) => {
+                            log::error(&format!("response body transform: {error}"));
+                            return Pull::Abort;
+                        }
+                    }
+                }
+                Pull::Wait if self.unflushed => {
+                    self.unflushed = false;
+                    match self.transform.flush(&mut self.out) {
+                        Ok(()) => {
+                            self.keep();
+                            continue;
+                        }
+                        Err(error) => {
+                            log::error(&format!("response body transform: {error}"));
+                            return Pull::Abort;
+                        }
                     }
                 }
                 Pull::Wait => return Pull::Wait,
                 Pull::Abort => return Pull::Abort,
             };
             match fed {
-                Ok(taken) => source_consume(source, taken),
+                Ok(taken) => {
+                    source_consume(source, taken);
+                    self.unflushed = true;
+                    self.keep();
+                }
                 Err(error) => {
                     log::error(&format!("response body transform: {error}"));
                     return Pull::Abort;
                 }
+            }
+        }
+    }
+
+    /// Copies the output just made for the file cache, while it stays within a variant's
+    /// bound.
+    fn keep(&mut self) {
+        if let Some(tee) = &mut self.tee
+            && let Some(bytes) = &mut tee.bytes
+        {
+            if bytes.len() + self.out.len() > MAX_VARIANT {
+                tee.bytes = None;
+            } else {
+                bytes.extend_from_slice(&self.out);
             }
         }
     }
@@ -1072,6 +1509,11 @@ mod tests {
             let take = input.len().min(5);
             out.extend(input[..take].iter().map(u8::to_ascii_uppercase));
             Ok(take)
+        }
+
+        fn flush(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
+            out.push(b'|');
+            Ok(())
         }
 
         fn finish(&mut self, out: &mut Vec<u8>) -> std::io::Result<()> {
@@ -1100,6 +1542,7 @@ mod tests {
                 len: text.len() as u64,
             },
             sent: 0,
+            origin: None,
         }
     }
 
@@ -1123,12 +1566,7 @@ mod tests {
     fn a_transform_reads_the_body_through_it_in_bounded_pieces() {
         let text = b"hello world, said the file";
         let mut source = file_source(text);
-        let mut transformed = Transformed {
-            transform: Box::new(Shout),
-            out: Vec::new(),
-            sent: 0,
-            finished: false,
-        };
+        let mut transformed = Transformed::new(Box::new(Shout), None);
         let mut got = Vec::new();
         loop {
             match transformed.pull(&mut source, 3) {
@@ -1143,5 +1581,33 @@ mod tests {
             }
         }
         assert_eq!(got, b"HELLO WORLD, SAID THE FILE!");
+    }
+
+    #[test]
+    fn a_pause_of_the_producer_flushes_the_transform_once() {
+        let mut transformed = Transformed::new(Box::new(Shout), None);
+        let mut source = Source::Fixed {
+            head: None,
+            body: Body::Bytes(b"hello".to_vec()),
+            sent: 0,
+            origin: None,
+        };
+        let take = |transformed: &mut Transformed, source: &mut Source| -> Option<Vec<u8>> {
+            match transformed.pull(source, 100) {
+                Pull::Bytes(bytes) => {
+                    let bytes = bytes.to_vec();
+                    transformed.sent += bytes.len();
+                    Some(bytes)
+                }
+                Pull::Wait => None,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(take(&mut transformed, &mut source).unwrap(), b"HELLO");
+        // The producer has nothing now (an upstream waiting for its backend).
+        let mut waiting = Source::AfterBody(None);
+        assert_eq!(take(&mut transformed, &mut waiting).unwrap(), b"|");
+        assert_eq!(take(&mut transformed, &mut waiting), None);
+        assert_eq!(take(&mut transformed, &mut waiting), None);
     }
 }

@@ -4,7 +4,7 @@
 //! expanded for it). After the handler's internal redirects (`try_files`, `error_page`), the
 //! route follows the request to its final location ([`Route::follow`]).
 
-use crate::config::{Config, LocationId};
+use crate::config::{Config, LocationId, Settings};
 use crate::handler::route::{find_location, site_of};
 use crate::handler::{Site, select_server};
 use crate::http::request::Request;
@@ -59,9 +59,20 @@ impl Route {
         self.expanded_alias = site.expanded_alias;
     }
 
-    /// The configuration in force for this request.
+    /// The configuration the request is served with.
+    #[inline]
     pub fn config(&self) -> &Arc<Config> {
         &self.config
+    }
+
+    /// The settings in force (those of [`Route::site`], without making the whole site).
+    #[inline]
+    pub fn settings(&self) -> &Settings {
+        let server = &self.config.servers[self.server];
+        match self.location.and_then(|id| server.locations.get(id)) {
+            Some(location) => &location.settings,
+            None => &server.settings,
+        }
     }
 
     /// The server, location and settings in force (found again by index: no search).

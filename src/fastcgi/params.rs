@@ -198,6 +198,7 @@ mod tests {
             tls,
             local: &|| None,
             client_cert: None,
+            metrics: crate::observe::metrics::Registry::detached(),
         };
         let length = match request.framing {
             crate::http::request::Framing::Length(n) => BodyLength::Known(Some(n)),

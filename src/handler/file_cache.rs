@@ -24,10 +24,21 @@
 //! `gzip_static` looks for on every request would otherwise cost a failing `open` each time.
 //! Creating the file is a change in its watched directory, which forgets the absence.
 //!
-//! The cache is bounded in entries and bytes; when full it is emptied and refilled.
+//! It keeps, the same way, the **compressed variants** of files that compression on the fly
+//! made ([`FileCache::variant`]): by path, coding and level, each with the version of the file
+//! it was made from (a variant is used only for that exact version, and dropped with its
+//! directory's entries on any change there). A variant is made by the exchange that first
+//! compresses the file ([`FileCache::begin_variant`], [`FileCache::end_variant`]: at most
+//! [`MAX_FILLS`] at once, each output kept up to [`MAX_VARIANT`]), and kept only if nothing
+//! changed in the file's directory while it was made and the file is still that version. A hot
+//! compressed file then costs what an uncompressed cached one costs.
+//!
+//! The cache is bounded in entries and bytes (files and variants apart); when full it is
+//! emptied and refilled.
 
 use super::file_info::{Validators, content_type, open};
-use crate::http::response::{Body, Value};
+use crate::http::negotiation::Coding;
+use crate::http::response::{Body, FileOrigin, FileVersion, Value};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify;
 use std::collections::HashMap;
@@ -48,6 +59,14 @@ pub const MAX_FILE: u64 = 16 * 1024;
 const MAX_ENTRIES: usize = 4096;
 const MAX_BYTES: usize = 32 * 1024 * 1024;
 const REVALIDATE: Duration = Duration::from_secs(2);
+/// Largest compressed variant kept (what one compression may hold back to keep).
+pub const MAX_VARIANT: usize = 1024 * 1024;
+/// Bytes of compressed variants one worker keeps.
+const MAX_VARIANT_BYTES: usize = 32 * 1024 * 1024;
+/// Variants being made at once in one worker.
+pub const MAX_FILLS: usize = 8;
+/// A fill not ended by then (its exchange was dropped) no longer blocks another.
+const FILL_EXPIRY: Duration = Duration::from_secs(60);
 
 /// Every change in a directory that could alter what one of its paths names.
 const WATCHED: inotify::WatchFlags = inotify::WatchFlags::MODIFY
@@ -140,6 +159,39 @@ struct Cache {
     absent: HashMap<PathBuf, (i32, Instant)>,
     bytes: usize,
     dirty: bool,
+    /// Compressed variants, by the path of their file.
+    variants: HashMap<Box<[u8]>, Vec<Variant>, BuildHasherDefault<PathHasher>>,
+    variant_bytes: usize,
+    /// Variants being made, with when they began.
+    filling: Vec<(Box<[u8]>, Coding, u32, Instant)>,
+    /// A counter of the changes inotify reported, and for each watch the count at its last
+    /// change: a fill that began before a change in its directory is not kept.
+    changes: u64,
+    last_change: HashMap<i32, u64>,
+    /// The count at the last change that could not be told apart (a queue overflow, the
+    /// table above emptied): every fill begun before it is dropped.
+    last_unknown: u64,
+}
+
+/// A compressed form of a file.
+struct Variant {
+    coding: Coding,
+    level: u32,
+    version: FileVersion,
+    watch: i32,
+    bytes: Arc<[u8]>,
+}
+
+/// A variant being made: handed back to [`FileCache::end_variant`] with the output.
+#[derive(Debug)]
+pub struct Fill {
+    path: PathBuf,
+    coding: Coding,
+    level: u32,
+    version: FileVersion,
+    watch: i32,
+    /// [`Cache::changes`] when it began.
+    began: u64,
 }
 
 /// One worker's cache: owned by the worker (its context) and lent to each request it handles.
@@ -168,6 +220,7 @@ pub enum FileRep {
         file: File,
         size: u64,
         validators: Validators,
+        version: FileVersion,
     },
 }
 
@@ -179,6 +232,14 @@ impl FileRep {
         }
     }
 
+    /// The version of the file these bytes are.
+    pub fn version(&self) -> FileVersion {
+        match self {
+            FileRep::Cached(entry) => FileVersion::of(&entry.metadata),
+            FileRep::Opened { version, .. } => *version,
+        }
+    }
+
     pub fn validators(&self) -> &Validators {
         match self {
             FileRep::Cached(entry) => &entry.validators,
@@ -187,16 +248,17 @@ impl FileRep {
     }
 
     /// The Content-Type of these bytes served under the name `type_path`: the file's own
-    /// path, or (for a `.gz` sibling) the name of which it is the compressed form.
+    /// path, or (for a `.gz`, `.br` or `.zst` sibling) the name of which it is the compressed
+    /// form.
     pub fn content_type(&self, type_path: &Path) -> Value {
         if let FileRep::Cached(entry) = self {
             if key(type_path) == &*entry.key {
                 return Value::from(&entry.content_type);
             }
-            if let Some(stem) = &entry.stem_type
-                && entry.key.strip_suffix(b".gz") == Some(key(type_path))
+            if let Some(stem_type) = &entry.stem_type
+                && stem(&entry.key) == Some(key(type_path))
             {
-                return Value::from(stem);
+                return Value::from(stem_type);
             }
         }
         Value::Owned(content_type(type_path))
@@ -233,6 +295,12 @@ impl FileCache {
             absent: HashMap::new(),
             bytes: 0,
             dirty: false,
+            variants: Default::default(),
+            variant_bytes: 0,
+            filling: Vec::new(),
+            changes: 0,
+            last_change: HashMap::new(),
+            last_unknown: 0,
         });
         FileCache {
             cache,
@@ -329,10 +397,119 @@ impl FileCache {
             Some(entry) => FileRep::Cached(entry),
             None => FileRep::Opened {
                 validators: Validators::of(&metadata),
+                version: FileVersion::of(&metadata),
                 file,
                 size: metadata.len(),
             },
         }
+    }
+
+    /// The compressed variant of `origin` (that path in that version) in `coding` at `level`,
+    /// if one was kept.
+    pub fn variant(
+        &mut self,
+        origin: &FileOrigin,
+        coding: Coding,
+        level: u32,
+    ) -> Option<Arc<[u8]>> {
+        let cache = self.cache.as_mut()?;
+        if cache.dirty {
+            cache.apply_changes();
+        }
+        let variants = cache.variants.get(key(&origin.path))?;
+        variants
+            .iter()
+            .find(|v| v.coding == coding && v.level == level && v.version == origin.version)
+            .map(|v| Arc::clone(&v.bytes))
+    }
+
+    /// Starts making the variant of `origin` in `coding` at `level`, unless another exchange
+    /// is making it or [`MAX_FILLS`] are under way. Its directory is watched from now on.
+    pub fn begin_variant(
+        &mut self,
+        origin: &FileOrigin,
+        coding: Coding,
+        level: u32,
+    ) -> Option<Fill> {
+        let cache = self.cache.as_mut()?;
+        let now = self.clock;
+        cache
+            .filling
+            .retain(|(_, _, _, at)| now.saturating_duration_since(*at) < FILL_EXPIRY);
+        let path = key(&origin.path);
+        if cache.filling.len() >= MAX_FILLS
+            || cache
+                .filling
+                .iter()
+                .any(|(p, c, l, _)| &**p == path && *c == coding && *l == level)
+        {
+            return None;
+        }
+        let dir = origin.path.parent()?;
+        let watch = inotify::add_watch(&cache.inotify, dir, WATCHED).ok()?;
+        // What happened before the watch is caught by the version check at the end.
+        cache.apply_changes();
+        cache.filling.push((path.into(), coding, level, now));
+        Some(Fill {
+            path: origin.path.clone(),
+            coding,
+            level,
+            version: origin.version,
+            watch,
+            began: cache.changes,
+        })
+    }
+
+    /// The variant of `fill` is made (`bytes`: its whole output; None: it was not finished).
+    /// Kept if nothing changed in its directory meanwhile and the file is still the version it
+    /// was made from.
+    pub fn end_variant(&mut self, fill: Fill, bytes: Option<Vec<u8>>) {
+        let Some(cache) = self.cache.as_mut() else {
+            return;
+        };
+        let path = key(&fill.path);
+        cache
+            .filling
+            .retain(|(p, c, l, _)| !(&**p == path && *c == fill.coding && *l == fill.level));
+        let Some(bytes) = bytes.filter(|b| b.len() <= MAX_VARIANT) else {
+            return;
+        };
+        cache.apply_changes();
+        let changed = cache
+            .last_change
+            .get(&fill.watch)
+            .is_some_and(|at| *at > fill.began)
+            || cache.last_unknown > fill.began;
+        if changed {
+            return;
+        }
+        match fs::metadata(&fill.path) {
+            Ok(now) if FileVersion::of(&now) == fill.version => {}
+            _ => return,
+        }
+        if cache.variant_bytes + bytes.len() > MAX_VARIANT_BYTES
+            || cache.variants.len() >= MAX_ENTRIES
+        {
+            cache.variants.clear();
+            cache.variant_bytes = 0;
+        }
+        cache.variant_bytes += bytes.len();
+        let list = cache.variants.entry(path.into()).or_default();
+        // An older version's variants of this coding and level go.
+        list.retain(|v| {
+            let stale = v.coding == fill.coding && v.level == fill.level;
+            if stale {
+                cache.variant_bytes -= v.bytes.len();
+            }
+            !stale
+        });
+        list.push(Variant {
+            coding: fill.coding,
+            level: fill.level,
+            version: fill.version,
+            watch: fill.watch,
+            bytes: bytes.into(),
+        });
     }
 
     /// The cached content of `path`, if it is cached and current.
@@ -451,6 +628,14 @@ impl FileCache {
     }
 }
 
+/// The name a precompressed sibling (`NAME.gz`, `NAME.br`, `NAME.zst`) is the compressed
+/// form of.
+fn stem(key: &[u8]) -> Option<&[u8]> {
+    [b".gz".as_slice(), b".br", b".zst"]
+        .iter()
+        .find_map(|suffix| key.strip_suffix(*suffix))
+}
+
 fn same_file(a: &Metadata, b: &Metadata) -> bool {
     a.ino() == b.ino()
         && a.dev() == b.dev()
@@ -477,8 +662,7 @@ impl Cache {
             self.bytes = 0;
         }
         self.bytes += content.len();
-        let stem_type = key(path)
-            .strip_suffix(b".gz")
+        let stem_type = stem(key(path))
             .map(|stem| content_type(Path::new(std::ffi::OsStr::from_bytes(stem))).into());
         let entry = Arc::new(Entry {
             content: content.into(),
@@ -528,11 +712,35 @@ impl Cache {
             self.entries.clear();
             self.absent.clear();
             self.bytes = 0;
+            self.variants.clear();
+            self.variant_bytes = 0;
+            self.changes += 1;
+            self.last_unknown = self.changes;
             return;
         }
         if changed.is_empty() {
             return;
         }
+        self.changes += 1;
+        if self.last_change.len() >= MAX_ENTRIES {
+            self.last_change.clear();
+            self.last_unknown = self.changes;
+        }
+        for watch in &changed {
+            self.last_change.insert(*watch, self.changes);
+        }
+        let mut dropped = 0;
+        self.variants.retain(|_, list| {
+            list.retain(|v| {
+                let keep = !changed.contains(&v.watch);
+                if !keep {
+                    dropped += v.bytes.len();
+                }
+                keep
+            });
+            !list.is_empty()
+        });
+        self.variant_bytes -= dropped;
         self.absent.retain(|_, (watch, _)| !changed.contains(watch));
         let mut freed = 0;
         self.entries.retain(|_, entry| {

@@ -45,6 +45,8 @@ pub struct ConnInfo<'a> {
     /// The connection's own local address: asked of the kernel only when needed (`$host` of a
     /// request without a host, on a wildcard listener).
     pub local: &'a dyn Fn() -> Option<SocketAddr>,
+    /// The server's figures, for `stub_status` and `metrics`.
+    pub metrics: &'a crate::observe::metrics::Registry,
     /// The client's certificate as the request's server judged it (servers with
     /// `ssl_verify_client` only).
     pub client_cert: Option<&'a ClientCert>,
@@ -265,6 +267,21 @@ fn plan_once(
             ret.code,
             ret.target.as_ref(),
             &vars,
+        )));
+    }
+    // The access phase of this location (every location an internal redirect reaches, as in
+    // nginx); the limits ran once, before the first location (`crate::access::admit`).
+    if settings.access.is_active()
+        && let Some(response) = crate::access::check(request, site, conn.peer.ip())
+    {
+        return Step::Plan(Plan::Respond(response));
+    }
+    if let Some(page) = settings.observe.status_page {
+        return Step::Plan(Plan::Respond(crate::observe::status_page(
+            page,
+            request,
+            conn.metrics,
+            site,
         )));
     }
     // `allow_methods` written in the file is checked before `try_files` (as nginx's
@@ -604,6 +621,7 @@ mod tests {
             tls: false,
             local: &|| None,
             client_cert: None,
+            metrics: crate::observe::metrics::Registry::detached(),
         };
         let site = select_location(server, &request.path);
         let plan = plan(&mut request, &site, &conn, &mut FileCache::new());

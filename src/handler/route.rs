@@ -15,7 +15,7 @@
 
 use crate::config::{Location, LocationId, LocationKind, Server, Settings, prefix_matches};
 use crate::http::request::Request;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where a request landed: its server, its location (if any) and the settings in force.
 #[derive(Clone)]
@@ -356,9 +356,8 @@ impl Site<'_> {
     }
 }
 
-/// `base.join(rest)` in one allocation (`Path::join` copies `base`, then grows the copy for
-/// `rest`): a file's path is made for every request.
-fn joined(base: &std::path::Path, rest: &str) -> PathBuf {
+/// `base.join(rest)` in one allocation (`join` copies `base`, then grows it for `rest`).
+fn joined(base: &Path, rest: &str) -> PathBuf {
     let mut path = PathBuf::with_capacity(base.as_os_str().len() + 1 + rest.len());
     path.push(base);
     path.push(rest);

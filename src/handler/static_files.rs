@@ -6,10 +6,11 @@ use super::file_cache::{FileCache, FileRep, Found};
 use super::file_info::Validators;
 use super::pages::{self, DirEntry};
 use super::route::Site;
-use crate::http::negotiation;
+use crate::config::Static;
+use crate::http::negotiation::{self, Coding};
 use crate::http::path;
 use crate::http::request::Request;
-use crate::http::response::{Body, Response, Value};
+use crate::http::response::{Body, FileOrigin, Response, Value};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -79,11 +80,17 @@ pub fn io_status(error: &io::Error) -> u16 {
     }
 }
 
-/// Serves the regular file `file_path`, or, with `gzip_static` and a client that accepts
-/// gzip, its `.gz` sibling. Each representation is read, cached and validated (ETag,
+/// Serves the regular file `file_path`, or, with `gzip_static`, `brotli_static` or
+/// `zstd_static`, its precompressed sibling (`FILE.gz`, `FILE.br`, `FILE.zst`) that the client
+/// accepts best (on a tie: zstd, br, gzip; a sibling with `always` is sent even to a client
+/// that accepts none). Each representation is read, cached and validated (ETag,
 /// Last-Modified, ranges) as the file it is; only the Content-Type comes from the original
-/// name. When a sibling exists, both representations say `Vary: Accept-Encoding`, so that a
-/// shared cache never gives one to a client that asked for the other.
+/// name. When a sibling exists, every representation says `Vary: Accept-Encoding`, so that a
+/// shared cache never gives one to a client that asked for another.
+///
+/// Where compression on the fly is on, a whole file's response says which file and version it
+/// is (`Response::origin`): the exchange then sends the compressed variant the worker's file
+/// cache holds for it, or compresses it and keeps the result there.
 fn serve_regular(
     request: &Request,
     file: FileRep,
@@ -91,37 +98,107 @@ fn serve_regular(
     site: &Site,
     files: &mut FileCache,
 ) -> Response {
-    if !site.settings.gzip_static {
+    let compress = &site.settings.compress;
+    if !compress.statics() && !compress.on_the_fly() {
         return representation(request, file, file_path, site);
     }
-    let gz_path = gz_sibling(file_path);
-    let Some(gz) = files.open_if_present(&gz_path) else {
-        return representation(request, file, file_path, site);
-    };
-    let accepts = negotiation::accepts_gzip(
+    serve_compressible(request, file, file_path, site, files)
+}
+
+/// [`serve_regular`] where some compression is on.
+#[inline(never)]
+fn serve_compressible(
+    request: &Request,
+    file: FileRep,
+    file_path: &Path,
+    site: &Site,
+    files: &mut FileCache,
+) -> Response {
+    let compress = &site.settings.compress;
+    let mut vary = false;
+    if compress.statics() {
+        match precompressed(request, file_path, site, files) {
+            Sibling::Chosen(response) => return response,
+            Sibling::Exists => vary = true,
+            Sibling::None => {}
+        }
+    }
+    let version = compress.on_the_fly().then(|| file.version());
+    let mut response = representation(request, file, file_path, site);
+    if vary {
+        response = response.with_header("Vary", "Accept-Encoding");
+    }
+    if let Some(version) = version
+        && response.status == 200
+    {
+        response.origin = Some(Box::new(FileOrigin {
+            path: file_path.to_path_buf(),
+            version,
+        }));
+    }
+    response
+}
+
+/// What the precompressed siblings of a file offer a request.
+enum Sibling {
+    /// The response from the sibling chosen.
+    Chosen(Response),
+    /// Some sibling exists, but none is for this client: the file goes, varying.
+    Exists,
+    None,
+}
+
+fn precompressed(
+    request: &Request,
+    file_path: &Path,
+    site: &Site,
+    files: &mut FileCache,
+) -> Sibling {
+    let compress = &site.settings.compress;
+    let accepted = negotiation::accepted(
         request
             .headers
             .iter()
             .filter(|(name, _)| name.eq_ignore_ascii_case("accept-encoding"))
             .map(|(_, value)| value.as_str()),
     );
-    let response = if accepts {
-        let response = representation(request, gz, file_path, site);
-        if matches!(response.status, 200 | 206) {
-            response.with_header("Content-Encoding", "gzip")
-        } else {
-            response
+    let mut exists = false;
+    let mut best: Option<(u16, Coding, FileRep)> = None;
+    for coding in Coding::ALL {
+        let weight = match compress.static_of(coding) {
+            Static::Off => continue,
+            Static::On => accepted.weight(coding),
+            // Sent whatever the client says; one it accepts comes first.
+            Static::Always => accepted.weight(coding).max(1),
+        };
+        let Some(rep) = files.open_if_present(&sibling(file_path, coding)) else {
+            continue;
+        };
+        exists = true;
+        // Codings are tried in the server's order: a later one must weigh more to win.
+        if weight > 0 && best.as_ref().is_none_or(|(w, _, _)| weight > *w) {
+            best = Some((weight, coding, rep));
         }
-    } else {
-        representation(request, file, file_path, site)
-    };
-    response.with_header("Vary", "Accept-Encoding")
+    }
+    match best {
+        Some((_, coding, rep)) => {
+            let response = representation(request, rep, file_path, site);
+            let response = if matches!(response.status, 200 | 206) {
+                response.with_header("Content-Encoding", coding.token())
+            } else {
+                response
+            };
+            Sibling::Chosen(response.with_header("Vary", "Accept-Encoding"))
+        }
+        None if exists => Sibling::Exists,
+        None => Sibling::None,
+    }
 }
 
-/// `FILE.gz` next to `FILE`.
-fn gz_sibling(file_path: &Path) -> PathBuf {
+/// `FILE.gz`, `FILE.br` or `FILE.zst` next to `FILE`.
+fn sibling(file_path: &Path, coding: Coding) -> PathBuf {
     let mut name = file_path.as_os_str().to_os_string();
-    name.push(".gz");
+    name.push(coding.extension());
     PathBuf::from(name)
 }
 

@@ -258,6 +258,7 @@ mod tests {
             tls,
             local: &|| "192.0.2.1:8080".parse().ok(),
             client_cert: None,
+            metrics: crate::observe::metrics::Registry::detached(),
         };
         let vars = Vars {
             request: &request,

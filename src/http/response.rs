@@ -118,6 +118,39 @@ pub struct Response {
     /// The connection must close after this response (for example: the request body was not
     /// read, so the next request cannot be found).
     pub close: bool,
+    /// The file the body is, in its version (a static file's whole content, where compression
+    /// on the fly is on): what a compressed variant of it is cached under.
+    pub origin: Option<Box<FileOrigin>>,
+}
+
+/// A file at a path, in one version: what a response body read from it stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOrigin {
+    pub path: std::path::PathBuf,
+    pub version: FileVersion,
+}
+
+/// What tells two versions of a file apart: its identity, size and times (to the nanosecond).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileVersion {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+impl FileVersion {
+    pub fn of(metadata: &std::fs::Metadata) -> FileVersion {
+        use std::os::unix::fs::MetadataExt;
+        FileVersion {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            size: metadata.len(),
+            mtime: (metadata.mtime(), metadata.mtime_nsec()),
+            ctime: (metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
 }
 
 impl Response {
@@ -127,6 +160,7 @@ impl Response {
             headers: Vec::new(),
             body,
             close: false,
+            origin: None,
         }
     }
 
@@ -273,8 +307,12 @@ pub fn write_head(
 }
 
 /// Appends `n` in decimal.
-pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
+pub fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(decimal(n, &mut [0u8; 20]));
+}
+
+/// `n` in decimal digits, written at the end of `digits` (20 digits hold any u64).
+pub fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut start = digits.len();
     loop {
         start -= 1;
@@ -284,7 +322,7 @@ pub fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[start..]);
+    &digits[start..]
 }
 
 #[cfg(test)]

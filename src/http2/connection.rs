@@ -211,8 +211,9 @@ impl Stream {
 /// How a remembered stream was closed, which decides the answer to a late frame (§5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Closure {
-    /// Both sides sent END_STREAM.
-    Ended,
+    /// Both sides sent END_STREAM. `answer_end`: where our answer's last octet is in the
+    /// output, counted from the connection's start (see [`Connection::output_end`]).
+    Ended { answer_end: u64 },
     /// We sent RST_STREAM: frames in flight are ignored.
     ResetByUs,
     /// The client sent RST_STREAM: any frame but PRIORITY is a stream error STREAM_CLOSED.
@@ -277,6 +278,8 @@ pub struct Connection {
     idle_frames: u32,
     out: Vec<u8>,
     out_sent: usize,
+    /// Output octets written since the connection started.
+    written_total: u64,
     /// A header block being encoded.
     scratch: Vec<u8>,
 }
@@ -306,6 +309,7 @@ impl Connection {
             idle_frames: 0,
             out: Vec::new(),
             out_sent: 0,
+            written_total: 0,
             scratch: Vec::new(),
         };
         frame::write_settings(
@@ -550,6 +554,18 @@ impl Connection {
         Ok(())
     }
 
+    /// A stream's closure once both sides ended it, with where our answer ends.
+    fn ended(&self) -> Closure {
+        Closure::Ended {
+            answer_end: self.output_end(),
+        }
+    }
+
+    /// The position of the output's end, counted in octets from the connection's start.
+    fn output_end(&self) -> u64 {
+        self.written_total + self.pending_output().len() as u64
+    }
+
     /// A stream closed (or refused) by the client's doing: too many, and the connection ends.
     fn spend_reset(&mut self) -> Result<(), Fatal> {
         if self.resets_left == 0 {
@@ -587,7 +603,7 @@ impl Connection {
         let stream = self.streams.swap_remove(index);
         self.remember(stream.id, how);
         self.give_back(stream.held);
-        if how == Closure::Ended {
+        if matches!(how, Closure::Ended { .. }) {
             self.resets_left = (self.resets_left + 1).min(self.limits.reset_budget);
         }
         stream
@@ -647,7 +663,7 @@ impl Connection {
         let Some(index) = self.find(stream) else {
             self.give_back(length);
             return match self.closure(stream) {
-                Some(Closure::Ended) => {
+                Some(Closure::Ended { .. }) => {
                     Err(Fatal(ErrorCode::StreamClosed, "DATA on a closed stream"))
                 }
                 Some(Closure::ResetByPeer) => {
@@ -708,7 +724,7 @@ impl Connection {
         // The response is complete: the rest of the request body is checked and dropped.
         self.give_back(length);
         if end_stream {
-            self.close(index, Closure::Ended);
+            self.close(index, self.ended());
         } else if self.streams[index].recv_window <= 0 {
             // The client would wait for window we will never give: tell it to stop (§8.1).
             frame::write_rst_stream(&mut self.out, stream, ErrorCode::NoError);
@@ -743,7 +759,7 @@ impl Connection {
         match self.closure(stream) {
             Some(Closure::ResetByUs) => Ok(Purpose::Ignore),
             Some(Closure::ResetByPeer) => Ok(Purpose::Refuse(ErrorCode::StreamClosed)),
-            Some(Closure::Ended) => {
+            Some(Closure::Ended { .. }) => {
                 Err(Fatal(ErrorCode::StreamClosed, "HEADERS on a closed stream"))
             }
             // §5.1.1: a new stream must have a larger identifier than every earlier one.
@@ -835,7 +851,7 @@ impl Connection {
                         end_stream: true,
                     }));
                 }
-                self.close(index, Closure::Ended);
+                self.close(index, self.ended());
                 Ok(None)
             }
             Purpose::ResetStream(code) => {
@@ -868,6 +884,17 @@ impl Connection {
             ));
         }
         let Some(index) = self.find(stream) else {
+            if let Some(Closure::Ended { answer_end }) = self.closure(stream)
+                && answer_end > self.written_total
+            {
+                // A small answer is complete before the next frame is read, so a stream
+                // opened and reset at once may be closed already: if the client cancelled it
+                // before it could read the answer, that is still a reset (CVE-2023-44487),
+                // and the completion's credit is taken back.
+                self.resets_left = self.resets_left.saturating_sub(1);
+                self.spend_reset()?;
+                return Ok(None);
+            }
             self.idle_frame()?;
             return Ok(None);
         };
@@ -1139,9 +1166,8 @@ impl Connection {
             return Ok(Ok(0));
         }
         let end_stream = n as u64 == remaining;
-        let mut head = Vec::with_capacity(frame::HEADER_LEN);
-        frame::write_data_head(&mut head, stream, n, end_stream);
-        self.out[start..start + frame::HEADER_LEN].copy_from_slice(&head);
+        self.out[start..start + frame::HEADER_LEN]
+            .copy_from_slice(&frame::data_head(stream, n, end_stream));
         let s = &mut self.streams[index];
         s.send_window -= n as i64;
         self.send_window -= n as i64;
@@ -1170,7 +1196,7 @@ impl Connection {
         s.send = Send::Ended;
         match s.recv {
             Recv::Ended => {
-                self.close(index, Closure::Ended);
+                self.close(index, self.ended());
             }
             Recv::Open { .. } => {
                 // Body octets the exchange will not consume go back now.
@@ -1239,7 +1265,9 @@ impl Connection {
 
     /// `n` octets of [`Connection::pending_output`] were written.
     pub fn written(&mut self, n: usize) {
-        self.out_sent = (self.out_sent + n).min(self.out.len());
+        let n = n.min(self.out.len() - self.out_sent);
+        self.written_total += n as u64;
+        self.out_sent += n;
         if self.out_sent == self.out.len() {
             self.out.clear();
             self.out_sent = 0;
@@ -1267,13 +1295,16 @@ impl Connection {
 
 /// The encoder's indexing policy for a response field: values that change from response to
 /// response are not worth a table entry, credentials are never indexed (RFC 7541 §7.1.3).
+/// `date` changes every second: indexed, it would add an entry a second, pushing the fields
+/// that do repeat (server, content-type) down the table, so that every search for them walks
+/// past stale dates (a minute's worth fills the 4 KiB table); sent raw it costs 30 octets.
 fn indexing_of(name: &[u8]) -> Indexing {
     match name {
         b"set-cookie" | b"authorization" | b"proxy-authenticate" | b"www-authenticate" => {
             Indexing::Never
         }
         b"content-length" | b"etag" | b"last-modified" | b"content-range" | b"location"
-        | b"age" => Indexing::NoIndex,
+        | b"age" | b"date" => Indexing::NoIndex,
         _ => Indexing::Index,
     }
 }

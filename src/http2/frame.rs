@@ -101,11 +101,14 @@ impl Head {
     }
 
     pub fn write(&self, out: &mut Vec<u8>) {
-        let length = self.length.to_be_bytes();
-        out.extend_from_slice(&length[1..]);
-        out.push(self.kind);
-        out.push(self.flags);
-        out.extend_from_slice(&(self.stream & MAX_WINDOW).to_be_bytes());
+        out.extend_from_slice(&self.to_bytes());
+    }
+
+    /// The nine octets of the frame header (§4.1).
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let [_, l0, l1, l2] = self.length.to_be_bytes();
+        let [s0, s1, s2, s3] = (self.stream & MAX_WINDOW).to_be_bytes();
+        [l0, l1, l2, self.kind, self.flags, s0, s1, s2, s3]
     }
 
     fn has(&self, flag: u8) -> bool {
@@ -401,13 +404,18 @@ pub fn settings(params: &[u8]) -> impl Iterator<Item = Result<Setting, ErrorCode
 
 /// Appends a DATA frame header; the caller appends `length` octets of payload.
 pub fn write_data_head(out: &mut Vec<u8>, stream: u32, length: usize, end_stream: bool) {
+    out.extend_from_slice(&data_head(stream, length, end_stream));
+}
+
+/// A DATA frame's header, for a payload already in place after it.
+pub fn data_head(stream: u32, length: usize, end_stream: bool) -> [u8; HEADER_LEN] {
     Head {
         length: length as u32,
         kind: DATA,
         flags: if end_stream { FLAG_END_STREAM } else { 0 },
         stream,
     }
-    .write(out);
+    .to_bytes()
 }
 
 /// Appends the header block `block` as one HEADERS frame and as many CONTINUATION frames as

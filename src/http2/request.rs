@@ -30,14 +30,51 @@ const CONNECTION_SPECIFIC: [&[u8]; 5] = [
     b"upgrade",
 ];
 
+/// A `:method` value, judged as it arrives (no copy is kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MethodToken {
+    Known(Method),
+    Connect,
+    /// Not implemented here (501), but the one method whose `:path` may be `*` (§8.3.1).
+    Options,
+    /// A token this server does not implement: 501.
+    Unknown,
+    /// Empty or not a token: malformed.
+    Invalid,
+}
+
+impl MethodToken {
+    fn of(value: &[u8]) -> MethodToken {
+        if value.is_empty() || !value.iter().all(|&b| crate::http::is_tchar(b)) {
+            return MethodToken::Invalid;
+        }
+        match value {
+            b"CONNECT" => return MethodToken::Connect,
+            b"OPTIONS" => return MethodToken::Options,
+            _ => {}
+        }
+        match std::str::from_utf8(value).ok().and_then(Method::from_token) {
+            Some(method) => MethodToken::Known(method),
+            None => MethodToken::Unknown,
+        }
+    }
+}
+
+/// A `:scheme` value, judged as it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Valid,
+    Invalid,
+}
+
 /// The header section of a request as it is decoded, field by field.
 pub struct RequestFields {
     limit: usize,
     /// The header list size so far, counted as SETTINGS_MAX_HEADER_LIST_SIZE is (§6.5.2).
     size: usize,
     problem: Option<Rejection>,
-    method: Option<String>,
-    scheme: Option<String>,
+    method: Option<MethodToken>,
+    scheme: Option<Scheme>,
     authority: Option<String>,
     path: Option<String>,
     regular_seen: bool,
@@ -143,17 +180,23 @@ impl RequestFields {
         if self.regular_seen {
             return self.reject(Rejection::Malformed);
         }
-        let slot = match name {
-            b"method" => &mut self.method,
-            b"scheme" => &mut self.scheme,
-            b"authority" => &mut self.authority,
-            b"path" => &mut self.path,
+        let repeated = match name {
+            b"method" => self.method.replace(MethodToken::of(value)).is_some(),
+            b"scheme" => {
+                let scheme = if valid_scheme(value) {
+                    Scheme::Valid
+                } else {
+                    Scheme::Invalid
+                };
+                self.scheme.replace(scheme).is_some()
+            }
+            b"authority" => self.authority.replace(owned_text(value)).is_some(),
+            b"path" => self.path.replace(owned_text(value)).is_some(),
             _ => return self.reject(Rejection::Malformed),
         };
-        if slot.is_some() {
-            return self.reject(Rejection::Malformed);
+        if repeated {
+            self.reject(Rejection::Malformed);
         }
-        *slot = Some(owned_text(value));
     }
 
     /// The verdict once the block has ended. `end_stream`: the HEADERS frame ended the stream,
@@ -163,10 +206,10 @@ impl RequestFields {
             return Err(Rejection::Malformed);
         }
         let method = self.method.ok_or(Rejection::Malformed)?;
-        if method.is_empty() || !method.bytes().all(crate::http::is_tchar) {
+        if method == MethodToken::Invalid {
             return Err(Rejection::Malformed);
         }
-        if method == "CONNECT" {
+        if method == MethodToken::Connect {
             // §8.5: only :method and :authority. Well-formed or not, we do not tunnel.
             if self.scheme.is_some() || self.path.is_some() || self.authority.is_none() {
                 return Err(Rejection::Malformed);
@@ -177,11 +220,11 @@ impl RequestFields {
         let (Some(scheme), Some(target)) = (self.scheme, self.path) else {
             return Err(Rejection::Malformed);
         };
-        if !valid_scheme(&scheme) {
+        if scheme == Scheme::Invalid {
             return Err(Rejection::Malformed);
         }
         // §8.3.1: a valid :path is an absolute path (and query), or "*" for OPTIONS.
-        let asterisk = target == "*" && method == "OPTIONS";
+        let asterisk = target == "*" && method == MethodToken::Options;
         if !target.starts_with('/') && !asterisk {
             return Err(Rejection::Malformed);
         }
@@ -202,7 +245,9 @@ impl RequestFields {
         if let Some(problem) = self.problem {
             return Err(problem);
         }
-        let method = Method::from_token(&method).ok_or(Rejection::Status(501))?;
+        let MethodToken::Known(method) = method else {
+            return Err(Rejection::Status(501));
+        };
         if target.len() > crate::http::request::MAX_TARGET {
             return Err(Rejection::Status(414));
         }
@@ -298,8 +343,8 @@ fn valid_value(value: &[u8]) -> bool {
 }
 
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` (RFC 3986 §3.1).
-fn valid_scheme(scheme: &str) -> bool {
-    let mut bytes = scheme.bytes();
+fn valid_scheme(scheme: &[u8]) -> bool {
+    let mut bytes = scheme.iter().copied();
     bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }

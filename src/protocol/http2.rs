@@ -26,15 +26,18 @@
 //! body timeout while a request body is awaited, and the send timeout while its window stays
 //! shut. A stream's timeout resets that stream only.
 
+use super::tally::Tally;
 use super::{Context, Drive};
 use crate::event::{Deadline, Registration, Role};
-use crate::exchange::{Cx, Exchange, Origin, Route};
+use crate::exchange::{Cx, Exchange, Finish, Origin, Outcome, Route};
 use crate::handler;
 use crate::http::request::{Method, Request};
 use crate::http::response::{self, Head, Pull};
 use crate::http2::ErrorCode;
 use crate::http2::connection::{self as core, Event, Limits, StreamId};
 use crate::log;
+use crate::observe::metrics::{Phase as Tallied, WorkerStats};
+use crate::observe::vars::ConnFacts;
 use crate::transport::{Scratch, Transport};
 use crate::upstream::Expiry;
 use std::io;
@@ -52,6 +55,9 @@ const IO_BUDGET: u32 = 32;
 /// How long a closing connection keeps reading what the client still sends, so that the
 /// client sees our GOAWAY rather than a reset.
 const LINGER: Duration = Duration::from_secs(2);
+
+/// The bytes of a frame's header (RFC 9113 §4.1), counted in `$bytes_sent`.
+const FRAME_HEADER: u64 = 9;
 
 /// The stream number of the session's own deadline.
 const SESSION: u16 = 0;
@@ -108,8 +114,20 @@ enum Incoming {
 enum End {
     /// The answer is complete.
     Complete,
-    /// The answer was cut (RST_STREAM), or the client reset the stream.
+    /// The answer was cut (RST_STREAM from us, the connection failed).
     Cut,
+    /// The client reset the stream, or left (its log says 499 before a head, as nginx's).
+    ClientLeft,
+}
+
+impl End {
+    fn outcome(self) -> Outcome {
+        match self {
+            End::Complete => Outcome::Complete,
+            End::Cut => Outcome::Cut,
+            End::ClientLeft => Outcome::ClientLeft,
+        }
+    }
 }
 
 struct Stream {
@@ -120,13 +138,13 @@ struct Stream {
     head_only: bool,
     out: Out,
     incoming: Incoming,
-    /// Body bytes sent (the access log's size).
+    /// Body bytes sent (`$body_bytes_sent`), and every byte of its frames (`$bytes_sent`:
+    /// HEADERS as encoded, DATA with their frame headers).
     sent: u64,
+    frame_bytes: u64,
     /// Since when its window has been shut with body bytes to send.
     stalled: Option<Instant>,
     deadline: Deadline,
-    /// Whom the request is attributed to (the peer, or the client a trusted proxy names).
-    client: SocketAddr,
     /// The stream is over: its exchange is finished, logged and dropped after this pass.
     ended: Option<End>,
 }
@@ -157,16 +175,23 @@ pub struct Session {
     /// What the address's servers were when the connection started (a reload that changes
     /// them sends a GOAWAY).
     fingerprint: u64,
+    /// What the worker's figures have been told of the connection.
+    tally: Tally,
+    /// `$connection` and `$connection_requests`.
+    serial: u64,
+    requests: u32,
 }
 
 impl Session {
     /// A session over `transport`, whose client spoke HTTP/2 (by ALPN, or with the preface:
     /// still unread in the socket).
+    /// `tally`: what the worker's figures were told of the connection so far.
     pub fn new(
         transport: Transport,
         peer: SocketAddr,
         listen: SocketAddr,
         ctx: &Context,
+        tally: Tally,
     ) -> Session {
         let runtime = ctx.runtime;
         let servers = runtime.servers_for(listen);
@@ -196,7 +221,33 @@ impl Session {
             shrunk: false,
             header_deadline: ctx.now + settings.client_header_timeout,
             fingerprint: runtime.fingerprint_for(listen),
+            tally,
+            serial: crate::observe::next_connection(),
+            requests: 0,
         }
+    }
+
+    /// Where the connection is, as stub_status counts it: writing while a stream is open (a
+    /// request under way), reading while a frame is half in, else waiting.
+    fn phase(&self) -> Tallied {
+        if !self.streams.is_empty() {
+            Tallied::Writing
+        } else if !self.input.is_empty() {
+            Tallied::Reading
+        } else {
+            Tallied::Waiting
+        }
+    }
+
+    /// Brings the worker's figures up to date with this connection.
+    pub fn report(&mut self, stats: &WorkerStats) {
+        let phase = self.phase();
+        self.tally.report(phase, &self.transport, stats);
+    }
+
+    /// The connection is being dropped: its last figures.
+    pub fn report_closed(&mut self, stats: &WorkerStats) {
+        self.tally.closed(&self.transport, stats);
     }
 
     /// Records a readiness event of the client socket.
@@ -317,7 +368,7 @@ impl Session {
         progress |= self.pump_streams(ctx);
         self.finish_ended(ctx);
         if self.core.state() == core::State::Done && self.core.pending_output().is_empty() {
-            self.streams_gone(ctx);
+            self.streams_gone(End::Cut, ctx);
             self.transport.close_notify();
             self.phase = Phase::Closing;
             return Ok(true);
@@ -462,7 +513,7 @@ impl Session {
             } => self.body(stream, data, end_stream, ctx),
             Event::Reset { stream, .. } => {
                 if let Some(s) = self.streams.iter_mut().find(|s| s.id == stream) {
-                    s.ended = Some(End::Cut);
+                    s.ended = Some(End::ClientLeft);
                 }
             }
             Event::GoAway { .. } => {}
@@ -502,6 +553,8 @@ impl Session {
     ) {
         self.last_active = ctx.now;
         self.seen_request = true;
+        self.requests = self.requests.wrapping_add(1);
+        self.tally.request_started(&ctx.local.stats);
         let number = self.next_number();
         let servers = ctx.runtime.servers_for(self.listen);
         let route = Route::select(&ctx.runtime.config, servers, request.as_ref().ok());
@@ -520,6 +573,13 @@ impl Session {
         };
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
+        let (serial, requests) = (self.serial, self.requests);
+        let tls = self.transport.negotiated();
+        let conn = || ConnFacts {
+            serial,
+            requests,
+            tls,
+        };
         let origin = Origin {
             peer: client,
             listen: self.listen,
@@ -527,6 +587,8 @@ impl Session {
             local: &local,
             client_cert,
             acme: ctx.runtime.acme.as_deref(),
+            conn: &conn,
+            zones: &ctx.runtime.zones,
         };
         let (mut stream, request) = match request {
             Ok(request) => {
@@ -534,14 +596,14 @@ impl Session {
                 let stream = Stream {
                     id,
                     number,
-                    exchange: Exchange::new(route, &origin),
+                    exchange: Exchange::new(route, &origin, ctx.now),
                     head_only,
                     out: Out::Head,
                     incoming: Incoming::Done,
                     sent: 0,
+                    frame_bytes: 0,
                     stalled: None,
                     deadline: Deadline::default(),
-                    client,
                     ended: None,
                 };
                 (stream, Some(request))
@@ -551,14 +613,14 @@ impl Session {
                 let stream = Stream {
                     id,
                     number,
-                    exchange: Exchange::failed(route, response, &origin),
+                    exchange: Exchange::failed(route, response, &origin, ctx.now),
                     head_only: false,
                     out: Out::Head,
                     incoming: Incoming::Done,
                     sent: 0,
+                    frame_bytes: 0,
                     stalled: None,
                     deadline: Deadline::default(),
-                    client,
                     ended: None,
                 };
                 (stream, None)
@@ -585,6 +647,27 @@ impl Session {
             stream.incoming = Incoming::Dropped;
         }
         self.streams.push(stream);
+        self.first_turn(ctx);
+    }
+
+    /// The stream just started gets its turn at once, before the next frame is decoded: its
+    /// head and one DATA frame. A small answer (a cached file, an error page, a redirect) is
+    /// then complete, and its exchange is dropped here, so that each request of a batch reuses
+    /// the memory of the one before (the allocator's per-thread cache) instead of ten or a
+    /// hundred of them being alive together. Larger answers go on in [`Session::pump_streams`],
+    /// one frame per stream per round as before.
+    fn first_turn(&mut self, ctx: &mut Context) {
+        let index = self.streams.len() - 1;
+        self.prepare(index, ctx);
+        self.send_some(index, ctx);
+        if self.streams[index].out == Out::Drain {
+            // The whole body went (or none was due): the producer's end is seen now.
+            self.send_some(index, ctx);
+        }
+        if self.streams[index].ended.is_some() {
+            let mut stream = self.streams.swap_remove(index);
+            self.finish(&mut stream, ctx);
+        }
     }
 
     /// Request body data for stream `id`.
@@ -786,6 +869,7 @@ impl Session {
             Ok(Ok(n)) => {
                 stream.exchange.consume(n);
                 stream.sent += n as u64;
+                stream.frame_bytes += n as u64 + FRAME_HEADER;
                 if let Out::Body { left: Some(left) } = &mut stream.out {
                     *left -= n as u64;
                     if *left == 0 {
@@ -823,7 +907,10 @@ impl Session {
             .deadline(stream.stalled.is_some())
             .is_some_and(|at| at <= now)
         {
-            match stream.exchange.timed_out(now) {
+            match stream
+                .exchange
+                .timed_out(&mut exchange_cx(ctx, stream.number))
+            {
                 Expiry::Handled => {}
                 Expiry::Cut => {
                     self.core.reset(stream.id, ErrorCode::InternalError);
@@ -866,31 +953,32 @@ impl Session {
         }
     }
 
+    /// A stream is over: its exchange counts, logs and frees what it held, once.
     fn finish(&mut self, stream: &mut Stream, ctx: &mut Context) {
+        let end = Finish {
+            outcome: stream.ended.unwrap_or(End::Cut).outcome(),
+            body_bytes: stream.sent,
+            bytes_sent: stream.frame_bytes,
+        };
         let mut cx = exchange_cx(ctx, stream.number);
-        stream.exchange.finish(&mut cx);
+        stream.exchange.finish(end, &mut cx);
         if let Incoming::Open { pending, .. } = &stream.incoming {
             self.core.release(stream.id, pending.len());
         }
-        if let Some(out) = ctx.access_log.as_deref_mut() {
-            let mut entry = stream.exchange.log_entry();
-            if entry.status == 0 {
-                // nginx's code for a request the client gave up before its answer.
-                entry.status = 499;
-            }
-            log::append_access(out, stream.client, ctx.log_time, &entry, stream.sent);
-        }
     }
 
-    /// The connection ends: every stream still open is dropped (and logged).
-    fn streams_gone(&mut self, ctx: &mut Context) {
+    /// The connection ends: every stream still open is dropped (and logged), as `end` says.
+    fn streams_gone(&mut self, end: End, ctx: &mut Context) {
         for mut stream in std::mem::take(&mut self.streams) {
+            stream.ended.get_or_insert(end);
             self.finish(&mut stream, ctx);
         }
     }
 
+    /// The connection is closed under its streams (the client left, the socket failed, or
+    /// the client took nothing for the send timeout): the client is gone for them.
     fn close(&mut self, ctx: &mut Context) -> Drive {
-        self.streams_gone(ctx);
+        self.streams_gone(End::ClientLeft, ctx);
         Drive::Close
     }
 
@@ -976,10 +1064,11 @@ impl Session {
 /// it when no body follows.
 fn send_head(core: &mut core::Connection, stream: &mut Stream, head: &Head, date: &str) {
     let has_body = response::status_has_body(head.status);
-    let mut length = Vec::new();
-    if has_body && let Some(n) = head.length {
-        response::push_decimal(&mut length, n);
-    }
+    let mut digits = [0u8; 20];
+    let length = match head.length {
+        Some(n) if has_body => response::decimal(n, &mut digits),
+        _ => &[],
+    };
     let fields = [
         (&b"server"[..], &b"webserv"[..]),
         (b"date", date.as_bytes()),
@@ -990,8 +1079,9 @@ fn send_head(core: &mut core::Connection, stream: &mut Stream, head: &Head, date
             .iter()
             .map(|(name, value)| (name.as_bytes(), value.as_bytes())),
     )
-    .chain((!length.is_empty()).then_some((&b"content-length"[..], &length[..])));
+    .chain((!length.is_empty()).then_some((&b"content-length"[..], length)));
     let no_body = !has_body || stream.head_only || head.length == Some(0);
+    let before = core.pending_output().len();
     if core
         .send_headers(stream.id, head.status, fields, no_body)
         .is_err()
@@ -999,6 +1089,7 @@ fn send_head(core: &mut core::Connection, stream: &mut Stream, head: &Head, date
         stream.ended = Some(End::Cut);
         return;
     }
+    stream.frame_bytes += core.pending_output().len().saturating_sub(before) as u64;
     stream.out = if no_body {
         Out::Drain
     } else {
@@ -1038,6 +1129,7 @@ fn pending_len(incoming: &Incoming) -> usize {
 fn exchange_cx<'a>(ctx: &'a mut Context, number: u16) -> Cx<'a> {
     Cx {
         now: ctx.now,
+        log_time: ctx.log_time,
         local: ctx.local,
         registration: Registration {
             poller: ctx.poller,

@@ -14,11 +14,13 @@
 pub mod http1;
 pub mod http2;
 mod start;
+pub mod tally;
 
 pub use http1::Waiting;
 
 use crate::event::{Deadline, Poller, Role};
 use crate::local::Local;
+use crate::observe::metrics::WorkerStats;
 use crate::server::Runtime;
 use crate::transport::Transport;
 use std::net::{SocketAddr, TcpStream};
@@ -44,10 +46,10 @@ pub struct Context<'a> {
     pub date: &'a str,
     /// The server is shutting down: finish the response in flight, keep nothing alive.
     pub draining: bool,
-    /// Access-log lines of this batch; None when the access log is off.
-    pub access_log: Option<&'a mut Vec<u8>>,
+    /// The access log's `$time_local` of this second.
     pub log_time: &'a str,
-    /// What the worker lends: scratch buffer, file cache, process table.
+    /// What the worker lends: scratch buffer, file cache, process table, access-log buffers,
+    /// figures.
     pub local: &'a mut Local,
     /// The worker's epoll, and this connection's slot in it (for its exchanges' upstream fds).
     pub poller: &'a Poller,
@@ -97,7 +99,10 @@ impl Connection {
                 transport, detect, peer, listen, settings, now,
             )));
         }
-        Connection::Http1(http1::Session::new(transport, peer, listen, settings, now))
+        let tally = tally::Tally::new(&transport);
+        Connection::Http1(http1::Session::new(
+            transport, peer, listen, settings, now, tally,
+        ))
     }
 
     /// Records a readiness event of the client socket.
@@ -127,10 +132,13 @@ impl Connection {
                 start::Decided::Wait => Drive::Wait,
                 start::Decided::Close => Drive::Close,
                 start::Decided::Speak(protocol) => {
-                    let Connection::Start(start) = std::mem::replace(self, Connection::Closed)
+                    let Connection::Start(mut start) = std::mem::replace(self, Connection::Closed)
                     else {
                         return Drive::Close;
                     };
+                    // The handshake is counted before the first request (a status page it
+                    // asks for counts it).
+                    start.report(&ctx.local.stats);
                     *self = start.into_session(protocol, ctx);
                     self.drive(ctx)
                 }
@@ -179,6 +187,27 @@ impl Connection {
             Connection::Http2(session) => session.deadline_mut(stream),
             Connection::Start(start) => (stream == 0).then_some(start.deadline_mut()),
             Connection::Closed => None,
+        }
+    }
+
+    /// Brings the worker's figures up to date with this connection (after every drive).
+    #[inline]
+    pub fn report(&mut self, stats: &WorkerStats) {
+        match self {
+            Connection::Http1(session) => session.report(stats),
+            Connection::Http2(session) => session.report(stats),
+            Connection::Start(start) => start.report(stats),
+            Connection::Closed => {}
+        }
+    }
+
+    /// The connection is being dropped: its last figures.
+    pub fn report_closed(&mut self, stats: &WorkerStats) {
+        match self {
+            Connection::Http1(session) => session.report_closed(stats),
+            Connection::Http2(session) => session.report_closed(stats),
+            Connection::Start(start) => start.report_closed(stats),
+            Connection::Closed => {}
         }
     }
 

@@ -17,11 +17,13 @@
 //!   come by the header timeout too. An address with neither TLS nor HTTP/2 comes here only
 //!   for it, and speaks HTTP/1 once it is read.
 
+use super::tally::Tally;
 use super::{Connection, Context, http1, http2};
 use crate::config::Settings;
 use crate::event::Deadline;
 use crate::http2::connection::PREFACE;
 use crate::log;
+use crate::observe::metrics::{Phase, WorkerStats};
 use crate::transport::Transport;
 use std::io;
 use std::net::SocketAddr;
@@ -67,6 +69,8 @@ pub struct Start {
     accepted: Instant,
     /// The header timeout, for the handshake and the first bytes too.
     deadline: Deadline,
+    /// What the worker's figures were told (handed on to the session).
+    tally: Tally,
 }
 
 impl Start {
@@ -79,6 +83,7 @@ impl Start {
         now: Instant,
     ) -> Start {
         Start {
+            tally: Tally::new(&transport),
             transport,
             detect,
             peer,
@@ -101,6 +106,17 @@ impl Start {
 
     pub fn deadline_mut(&mut self) -> &mut Deadline {
         &mut self.deadline
+    }
+
+    /// Brings the worker's figures up to date: a connection whose protocol is not known yet
+    /// is waiting (for its handshake, or its first bytes).
+    pub fn report(&mut self, stats: &WorkerStats) {
+        self.tally.report(Phase::Waiting, &self.transport, stats);
+    }
+
+    /// The connection is being dropped: its last figures.
+    pub fn report_closed(&mut self, stats: &WorkerStats) {
+        self.tally.closed(&self.transport, stats);
     }
 
     pub fn decide(&mut self, ctx: &mut Context) -> Decided {
@@ -179,6 +195,7 @@ impl Start {
                     self.listen,
                     settings,
                     self.accepted,
+                    self.tally,
                 ))
             }
             Protocol::Http2 => Connection::Http2(Box::new(http2::Session::new(
@@ -186,6 +203,7 @@ impl Start {
                 self.peer,
                 self.listen,
                 ctx,
+                self.tally,
             ))),
         }
     }

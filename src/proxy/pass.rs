@@ -55,6 +55,34 @@ pub struct WorkerState {
     /// connection's slot and generation, its stream). A connection keeps its `Kind::Pooled`
     /// registration from its first return to the pool on: lending it costs no `epoll_ctl`.
     owners: RefCell<Owners>,
+    /// Spare byte buffers ([`WorkerState::take_buffer`]).
+    buffers: RefCell<Vec<Vec<u8>>>,
+}
+
+/// Byte buffers the worker's proxied requests take and give back (their heads, a scratch for
+/// values): at most this many wait, of at most [`SPARE_CAPACITY`] bytes each.
+const SPARE_BUFFERS: usize = 64;
+const SPARE_CAPACITY: usize = 4096;
+
+impl WorkerState {
+    /// An empty buffer, from the spares when there is one.
+    fn take_buffer(&self) -> Vec<u8> {
+        let spare = self.buffers.try_borrow_mut().ok().and_then(|mut b| b.pop());
+        spare.unwrap_or_else(|| Vec::with_capacity(512))
+    }
+
+    /// A buffer for a later [`WorkerState::take_buffer`] (emptied; a large one is freed).
+    fn give_buffer(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() == 0 || buffer.capacity() > SPARE_CAPACITY {
+            return;
+        }
+        buffer.clear();
+        if let Ok(mut buffers) = self.buffers.try_borrow_mut()
+            && buffers.len() < SPARE_BUFFERS
+        {
+            buffers.push(buffer);
+        }
+    }
 }
 
 /// Pooled connection id -> the owner of its events (slot, generation, stream).
@@ -93,6 +121,7 @@ impl ProxyWorker {
                     balancer: RefCell::new(Balancer::new(&config.upstreams)),
                     pool: RefCell::new(Pool::new(&config.upstreams)),
                     owners: RefCell::new(Owners::default()),
+                    buffers: RefCell::new(Vec::new()),
                 });
                 self.config = Some(Arc::clone(config));
                 self.state = Some(Rc::clone(&state));
@@ -128,6 +157,26 @@ impl ProxyWorker {
         self.last_id
     }
 }
+
+/// A request body read whole before the first try.
+pub enum SpooledBody {
+    /// A small one.
+    Memory(Vec<u8>),
+    /// In an anonymous temporary file, of this size.
+    File(std::fs::File, u64),
+}
+
+/// A spooled body, and how far the current try has read its file.
+struct Spooled {
+    body: SpooledBody,
+    at: u64,
+    /// Read from the file, `buf[buf_at..]` not yet taken by the upstream.
+    buf: Vec<u8>,
+    buf_at: usize,
+}
+
+/// What a spooled body's file is read by.
+const FEED_CHUNK: usize = 32 * 1024;
 
 /// A try's connection to its server.
 struct Connection {
@@ -168,16 +217,15 @@ pub struct Proxied {
     /// are added per try).
     head: Vec<u8>,
     outgoing: Outgoing,
-    /// A body read whole before the first try (`BodyPlan::Spool`), sent after the head.
-    spooled: Option<Vec<u8>>,
+    /// A body read whole before the first try (`BodyPlan::Spool`), sent after the head of
+    /// every try.
+    spooled: Option<Spooled>,
     /// Whether the request body streams into the upstream (its input stays open).
     streams: bool,
     /// Some of a streamed body went to a server: it cannot be sent again.
     body_taken: bool,
     asked: Asked,
     method: Method,
-    /// `METHOD PATH`, for the error log.
-    what: String,
     /// What the current try's codec tells of it.
     report: Option<Rc<std::cell::Cell<Report>>>,
     /// The tries that ended (for `$upstream_*`), and when the current one started and ended.
@@ -199,11 +247,14 @@ impl Proxied {
         now: Instant,
     ) -> Option<Proxied> {
         let request: &Request = vars.request;
-        // An upgrade the client asked for is asked of the backend: its `101` makes the
-        // exchange a tunnel (HTTP/1 only: HTTP/2 refuses the fields that ask).
-        let upgrade = request::upgrade_to_pass(vars, settings);
-        let mut head = Vec::with_capacity(512);
-        let info = request::write_fields(&mut head, vars, settings, upgrade);
+        let state = worker.state(config);
+        // An upgrade the client asked for, when the location passes it on (nginx's snippet):
+        // the backend's `101` makes the exchange a tunnel.
+        let upgrade = request::client_asks_upgrade(request);
+        let mut head = state.take_buffer();
+        let mut scratch = String::from_utf8(state.take_buffer()).unwrap_or_default();
+        let info = request::write_fields_with(&mut head, vars, settings, upgrade, &mut scratch);
+        state.give_buffer(scratch.into_bytes());
         let outgoing = match plan {
             BodyPlan::Stream(outgoing) => outgoing,
             BodyPlan::None | BodyPlan::Discard | BodyPlan::Spool => Outgoing::None,
@@ -224,8 +275,10 @@ impl Proxied {
                 .collect();
             settings.redirects = rules.into();
         }
-        let pass = settings.pass.clone()?;
-        let state = worker.state(config);
+        let Some(pass) = settings.pass.clone() else {
+            state.give_buffer(head);
+            return None;
+        };
         let attempt =
             state
                 .balancer
@@ -249,14 +302,6 @@ impl Proxied {
                 upgrade: info.upgrade,
             },
             method: request.method,
-            what: {
-                let method = request.method.as_str();
-                let mut what = String::with_capacity(method.len() + 1 + request.path.len());
-                what.push_str(method);
-                what.push(' ');
-                what.push_str(&request.path);
-                what
-            },
             report: None,
             tries: Vec::new(),
             try_started: now,
@@ -264,10 +309,74 @@ impl Proxied {
         })
     }
 
-    /// A spooled body: sent whole, with its length, after the head of every try.
-    pub fn set_spooled(&mut self, body: Vec<u8>) {
-        self.outgoing = Outgoing::Length(body.len() as u64);
-        self.spooled = Some(body);
+    /// A spooled body: sent whole, with its length, after the head of every try (from its
+    /// file, as the backend takes it: [`Proxied::feed`]).
+    pub fn set_spooled(&mut self, body: SpooledBody) {
+        let size = match &body {
+            SpooledBody::Memory(bytes) => bytes.len() as u64,
+            SpooledBody::File(_, size) => *size,
+        };
+        self.outgoing = Outgoing::Length(size);
+        // A body from a file keeps the backend's input open until all of it went.
+        self.streams = matches!(body, SpooledBody::File(..));
+        self.spooled = Some(Spooled {
+            body,
+            at: 0,
+            buf: Vec::new(),
+            buf_at: 0,
+        });
+    }
+
+    /// Moves a spooled body's file into the current try's upstream as far as it takes it; its
+    /// end ends the request body. Returns whether anything moved.
+    pub fn feed(&mut self, upstream: &mut Upstream, now: Instant) -> bool {
+        use std::os::unix::fs::FileExt;
+        let Some(Spooled {
+            body: SpooledBody::File(file, size),
+            at,
+            buf,
+            buf_at,
+        }) = &mut self.spooled
+        else {
+            return false;
+        };
+        if upstream.input_ended() {
+            return false;
+        }
+        let mut progress = false;
+        loop {
+            if *buf_at == buf.len() {
+                if *at >= *size {
+                    upstream.end_body();
+                    return true;
+                }
+                let want = FEED_CHUNK.min(usize::try_from(*size - *at).unwrap_or(FEED_CHUNK));
+                buf.resize(want, 0);
+                *buf_at = 0;
+                match file.read_at(buf, *at) {
+                    Ok(n) if n > 0 => {
+                        buf.truncate(n);
+                        *at += n as u64;
+                    }
+                    result => {
+                        // The backend gets a body cut short: its framing tells it so.
+                        if let Err(error) = result {
+                            log::error(&format!("request body spool: {error}"));
+                        }
+                        buf.clear();
+                        *at = *size;
+                        upstream.end_body();
+                        return true;
+                    }
+                }
+            }
+            let taken = upstream.write_body(&buf[*buf_at..], now);
+            if taken == 0 {
+                return progress;
+            }
+            *buf_at += taken;
+            progress = true;
+        }
     }
 
     /// Bytes of a streamed body went to the current try: no later try can send them again.
@@ -297,7 +406,8 @@ impl Proxied {
                 });
                 log::error(&format!(
                     "no live upstreams while connecting to upstream \"{}\" ({})",
-                    self.pass.upstream.name, self.what
+                    self.pass.upstream.name,
+                    self.what()
                 ));
                 return Err(502);
             };
@@ -306,11 +416,12 @@ impl Proxied {
                 PeerAddr::Tcp(addr) => Address::Inet(*addr),
                 PeerAddr::Unix(path) => Address::Unix(path.clone()),
             };
-            let mut label = String::with_capacity(12 + server.shown.len() + self.what.len());
+            let what = self.what();
+            let mut label = String::with_capacity(12 + server.shown.len() + what.len());
             label.push_str("upstream ");
             label.push_str(&server.shown);
             label.push_str(" (");
-            label.push_str(&self.what);
+            label.push_str(what);
             label.push(')');
             let group = self.pass.upstream.id;
             self.try_started = now;
@@ -411,8 +522,18 @@ impl Proxied {
         request::end_head(&mut self.head, self.outgoing);
         upstream.send_first(&self.head);
         self.head.truncate(fields);
-        if let Some(body) = &self.spooled {
-            upstream.send_first(body);
+        match &mut self.spooled {
+            Some(Spooled {
+                body: SpooledBody::Memory(body),
+                ..
+            }) => upstream.send_first(body),
+            // Every try reads the file from its start.
+            Some(spooled) => {
+                spooled.at = 0;
+                spooled.buf.clear();
+                spooled.buf_at = 0;
+            }
+            None => {}
         }
         upstream
     }
@@ -572,6 +693,34 @@ impl Proxied {
         super::log::value(name, &tries, &self.pass.upstream, out)
     }
 
+    /// `METHOD TARGET` of the request as the backend gets it, for the error log.
+    fn what(&self) -> &str {
+        let line = match memchr::memchr(b'\r', &self.head) {
+            Some(end) => &self.head[..end],
+            None => &self.head[..],
+        };
+        // Without " HTTP/1.x".
+        let line = line.get(..line.len().saturating_sub(9)).unwrap_or_default();
+        std::str::from_utf8(line).unwrap_or_default()
+    }
+
+    /// The time the backends took for this request: every try's, the one under way as of
+    /// `now` (what the `webserv_upstream_*` histogram counts; the sum of
+    /// `$upstream_response_time`).
+    pub fn response_time(&self, now: Instant) -> std::time::Duration {
+        let ended: std::time::Duration = self.tries.iter().map(|t| t.time).sum();
+        match &self.chosen {
+            Some(_) => {
+                ended
+                    + self
+                        .try_ended
+                        .unwrap_or(now)
+                        .saturating_duration_since(self.try_started)
+            }
+            None => ended,
+        }
+    }
+
     /// What the current try's codec told (nothing before the first try).
     fn report(&self) -> Report {
         self.report.as_ref().map(|r| r.get()).unwrap_or_default()
@@ -592,6 +741,7 @@ impl Proxied {
 impl Drop for Proxied {
     /// The request is over (answered, or its client gone): its server is free again.
     fn drop(&mut self) {
+        self.state.give_buffer(std::mem::take(&mut self.head));
         self.drop_connection();
         if let Some(chosen) = self.chosen.take()
             && let Ok(mut balancer) = self.state.balancer.try_borrow_mut()

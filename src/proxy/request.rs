@@ -12,15 +12,16 @@
 //! `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`), and the client's
 //! `Content-Length`; last the framing of the body as it will be sent.
 //!
-//! WebSocket (and any HTTP/1.1 `Upgrade`): when the client asks for it (`Connection: upgrade`
-//! with an `Upgrade` field, HTTP/1.1, no body) the request goes as HTTP/1.1 with `Connection:
-//! upgrade` and the client's `Upgrade`, whatever `proxy_http_version` and the default
-//! `Connection close` say, so proxying WebSockets needs no configuration; nginx's usual snippet
-//! (`proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade;`)
-//! gives the same request. A location that sets `Upgrade` to an empty value itself
-//! (`proxy_set_header Upgrade "";`) does not tunnel.
+//! WebSocket (and any HTTP/1.1 `Upgrade`), as nginx does it: `Upgrade` and `Connection` are
+//! hop-by-hop, so the backend is asked to switch only when the location says so, with nginx's
+//! snippet (`proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header
+//! Connection $connection_upgrade;` or `"upgrade"`). When the client asked for a switch
+//! (HTTP/1.1, `Connection: upgrade` with an `Upgrade` field, no body) and the head sent carries
+//! an `Upgrade` field, a `101` from the backend turns the exchange into a tunnel; a `101` to any
+//! other request is a 502. HTTP/2 requests never ask (RFC 9113 §8.2.2 makes `Upgrade` there
+//! malformed, and the front refuses them).
 
-use crate::config::proxy::model::{HeaderOrigin, ProxyHttpVersion, ProxySettings};
+use crate::config::proxy::model::{ProxyHttpVersion, ProxySettings};
 use crate::http::request::{Framing, Request, Version};
 
 use super::vars::Vars;
@@ -94,14 +95,13 @@ pub fn body_plan(request: &Request, settings: &ProxySettings) -> BodyPlan {
     }
 }
 
-/// The client's `Upgrade` value, when the request asks for a protocol switch the proxy passes
-/// on: `Connection` names `upgrade`, HTTP/1.1, no body, and the location has not set `Upgrade`
-/// to an empty value itself.
-pub fn upgrade_to_pass<'r>(vars: &Vars<'r>, settings: &ProxySettings) -> Option<&'r str> {
-    let request = vars.request;
+/// Whether the client asks for a protocol switch (nginx's `r->headers_in.upgrade`, held to RFC
+/// 9110 §7.8): HTTP/1.1, `Connection` names `upgrade`, an `Upgrade` field with a value, no
+/// body. The backend is asked too only when the location's fields send it an `Upgrade`.
+pub fn client_asks_upgrade(request: &Request) -> bool {
     // HTTP/1.1 only: HTTP/1.0 has no Upgrade, HTTP/2 no connection-specific fields.
     if request.version != Version::Http11 || request.has_body() {
-        return None;
+        return false;
     }
     let asked = request
         .headers
@@ -109,16 +109,10 @@ pub fn upgrade_to_pass<'r>(vars: &Vars<'r>, settings: &ProxySettings) -> Option<
         .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
         .flat_map(|(_, v)| tokens(v))
         .any(|t| t.eq_ignore_ascii_case("upgrade"));
-    let value = request.header("upgrade").map(str::trim)?;
-    if !asked || value.is_empty() {
-        return None;
-    }
-    let disabled = settings.headers.iter().any(|h| {
-        h.origin == HeaderOrigin::Configured
-            && h.name.eq_ignore_ascii_case("upgrade")
-            && vars.expand(&h.value).trim().is_empty()
-    });
-    (!disabled).then_some(value)
+    asked
+        && request
+            .header("upgrade")
+            .is_some_and(|v| !v.trim().is_empty())
 }
 
 /// The fields a proxy never passes on from the client: they belong to the client's connection
@@ -134,14 +128,14 @@ const HOP_BY_HOP: [&str; 8] = [
     "content-length",
 ];
 
-/// Appends the request head for the backend to `out`: `upgrade` from [`upgrade_to_pass`],
-/// `outgoing` from [`body_plan`] (for `Spool`, the length read).
+/// Appends the request head for the backend to `out`: `upgrade` from
+/// [`client_asks_upgrade`], `outgoing` from [`body_plan`] (for `Spool`, the length read).
 pub fn write_head(
     out: &mut Vec<u8>,
     vars: &Vars,
     settings: &ProxySettings,
     outgoing: Outgoing,
-    upgrade: Option<&str>,
+    upgrade: bool,
 ) -> HeadInfo {
     let info = write_fields(out, vars, settings, upgrade);
     end_head(out, outgoing);
@@ -169,15 +163,26 @@ pub fn write_fields(
     out: &mut Vec<u8>,
     vars: &Vars,
     settings: &ProxySettings,
-    upgrade: Option<&str>,
+    upgrade: bool,
+) -> HeadInfo {
+    write_fields_with(out, vars, settings, upgrade, &mut String::new())
+}
+
+/// [`write_fields`] with `scratch` for the target and each configured value (a buffer the
+/// caller keeps from one request to the next).
+pub fn write_fields_with(
+    out: &mut Vec<u8>,
+    vars: &Vars,
+    settings: &ProxySettings,
+    upgrade: bool,
+    scratch: &mut String,
 ) -> HeadInfo {
     let request = vars.request;
-    let http11 = upgrade.is_some() || settings.http_version == ProxyHttpVersion::Http11;
+    let http11 = settings.http_version == ProxyHttpVersion::Http11;
     out.extend_from_slice(request.method.as_str().as_bytes());
     out.push(b' ');
-    // One buffer for the target and every configured value (sized once for the usual ones).
-    let mut scratch = String::with_capacity(256);
-    super::uri::backend_target(vars.pass, request, &mut scratch);
+    scratch.clear();
+    super::uri::backend_target(vars.pass, request, scratch);
     out.extend_from_slice(scratch.as_bytes());
     out.extend_from_slice(if http11 {
         b" HTTP/1.1\r\n"
@@ -187,21 +192,24 @@ pub fn write_fields(
 
     // The Connection field sent, as it bears on reuse: (close, keep-alive) named in it.
     let mut connection: Option<(bool, bool)> = None;
+    // An `Upgrade` field went out (the location passes the client's on).
+    let mut upgrade_sent = false;
     for field in settings.headers.iter() {
         let lower_is = |name: &str| field.name.eq_ignore_ascii_case(name);
         scratch.clear();
-        match upgrade {
-            Some(value) if lower_is("upgrade") => scratch.push_str(value),
-            Some(_) if lower_is("connection") => scratch.push_str("upgrade"),
-            _ => vars.expand_into(&field.value, &mut scratch, 0),
-        }
-        if push_field(out, &field.name, &scratch) && lower_is("connection") {
-            connection = Some((
-                has_token(&scratch, "close"),
-                has_token(&scratch, "keep-alive"),
-            ));
+        vars.expand_into(&field.value, scratch, 0);
+        if push_field(out, &field.name, scratch) {
+            if lower_is("connection") {
+                connection = Some((
+                    has_token(scratch, "close"),
+                    has_token(scratch, "keep-alive"),
+                ));
+            } else if lower_is("upgrade") {
+                upgrade_sent = true;
+            }
         }
     }
+    let upgrade = upgrade && upgrade_sent;
 
     if settings.pass_request_headers {
         // The fields the client's Connection names (gathered only when it has one).
@@ -226,16 +234,13 @@ pub fn write_fields(
     }
 
     let reuse = match (upgrade, http11, connection) {
-        (Some(_), _, _) => Reuse::Close,
-        (None, true, Some((true, _))) => Reuse::Close,
-        (None, true, _) => Reuse::Keep,
-        (None, false, Some((false, true))) => Reuse::Keep,
-        (None, false, _) => Reuse::Close,
+        (true, _, _) => Reuse::Close,
+        (false, true, Some((true, _))) => Reuse::Close,
+        (false, true, _) => Reuse::Keep,
+        (false, false, Some((false, true))) => Reuse::Keep,
+        (false, false, _) => Reuse::Close,
     };
-    HeadInfo {
-        reuse,
-        upgrade: upgrade.is_some(),
-    }
+    HeadInfo { reuse, upgrade }
 }
 
 /// Appends `name: value` (value trimmed) unless the value is empty; control characters in it
@@ -300,7 +305,7 @@ pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::proxy::model::{ProxySettings, SetHeader};
+    use crate::config::proxy::model::{HeaderOrigin, ProxySettings, SetHeader};
     use crate::config::proxy::value::{Map, Names, Value};
     use crate::proxy::uri::tests::pass;
     use crate::proxy::vars::tests::{request, with_vars};
@@ -336,7 +341,7 @@ mod tests {
         let pass = pass(uri, "/app/");
         let maps = [upgrade_map()];
         with_vars(&request, &pass, &maps, |vars| {
-            let upgrade = upgrade_to_pass(vars, settings);
+            let upgrade = client_asks_upgrade(vars.request);
             let outgoing = match body_plan(&request, settings) {
                 BodyPlan::Stream(o) => o,
                 BodyPlan::Spool => Outgoing::Length(99),
@@ -464,7 +469,7 @@ mod tests {
             common: &common,
         };
         let mut out = Vec::new();
-        write_head(&mut out, &vars, &s, Outgoing::None, None);
+        write_head(&mut out, &vars, &s, Outgoing::None, false);
         let head = String::from_utf8(out).unwrap();
         assert!(
             head.starts_with(
@@ -584,18 +589,25 @@ mod tests {
         assert_eq!(head.matches("Transfer-Encoding").count(), 1, "{head}");
     }
 
-    #[test]
-    fn a_websocket_request_is_passed_as_an_upgrade_with_or_without_nginxs_snippet() {
-        let ws = "GET /chat HTTP/1.1\nHost: h\nConnection: keep-alive, Upgrade\nUpgrade: websocket\n\
-                  Sec-WebSocket-Key: k\nSec-WebSocket-Version: 13\n";
-        let snippet = ProxySettings {
+    fn snippet() -> ProxySettings {
+        ProxySettings {
             http_version: ProxyHttpVersion::Http11,
             ..settings(&[
                 ("Upgrade", "$http_upgrade"),
                 ("Connection", "$connection_upgrade"),
             ])
+        }
+    }
+
+    #[test]
+    fn a_websocket_request_is_passed_as_an_upgrade_only_with_nginxs_snippet() {
+        let ws = "GET /chat HTTP/1.1\nHost: h\nConnection: keep-alive, Upgrade\nUpgrade: websocket\n\
+                  Sec-WebSocket-Key: k\nSec-WebSocket-Version: 13\n";
+        let literal = ProxySettings {
+            http_version: ProxyHttpVersion::Http11,
+            ..settings(&[("Upgrade", "$http_upgrade"), ("Connection", "upgrade")])
         };
-        for s in [ProxySettings::default(), snippet.clone()] {
+        for s in [snippet(), literal] {
             let (head, info) = build(ws, &s, None);
             assert!(head.starts_with("GET /chat HTTP/1.1\r\n"), "{head}");
             assert!(head.contains("\r\nUpgrade: websocket\r\n"), "{head}");
@@ -610,8 +622,14 @@ mod tests {
                 }
             );
         }
+        // Without the snippet, Upgrade and Connection are hop-by-hop like any other.
+        let (head, info) = build(ws, &ProxySettings::default(), None);
+        assert!(head.starts_with("GET /chat HTTP/1.0\r\n"), "{head}");
+        assert!(!head.contains("Upgrade"), "{head}");
+        assert!(head.contains("\r\nConnection: close\r\n"), "{head}");
+        assert!(!info.upgrade);
         // The snippet on a plain request: Connection from the map, no Upgrade.
-        let (head, info) = build("GET / HTTP/1.1\nHost: h\n", &snippet, None);
+        let (head, info) = build("GET / HTTP/1.1\nHost: h\n", &snippet(), None);
         assert!(
             head.contains("\r\nConnection: close\r\n") && !head.contains("Upgrade"),
             "{head}"
@@ -620,30 +638,22 @@ mod tests {
     }
 
     #[test]
-    fn an_upgrade_is_not_passed_when_disabled_or_not_really_asked() {
+    fn an_upgrade_is_not_a_switch_when_disabled_or_not_really_asked() {
         let ws = "GET / HTTP/1.1\nHost: h\nConnection: Upgrade\nUpgrade: websocket\n";
-        let disabled = settings(&[("Upgrade", "")]);
+        let disabled = ProxySettings {
+            http_version: ProxyHttpVersion::Http11,
+            ..settings(&[("Upgrade", ""), ("Connection", "$connection_upgrade")])
+        };
         let cases = [
             (ws.to_string(), disabled),
-            (
-                ws.replace("Connection: Upgrade\n", ""),
-                ProxySettings::default(),
-            ),
-            (
-                ws.replace("Upgrade: websocket\n", ""),
-                ProxySettings::default(),
-            ),
-            (ws.replace("HTTP/1.1", "HTTP/1.0"), ProxySettings::default()),
-            (
-                ws.replace("GET", "POST") + "Content-Length: 2\n",
-                ProxySettings::default(),
-            ),
+            (ws.replace("Connection: Upgrade\n", ""), snippet()),
+            (ws.replace("Upgrade: websocket\n", ""), snippet()),
+            (ws.replace("HTTP/1.1", "HTTP/1.0"), snippet()),
+            (ws.replace("GET", "POST") + "Content-Length: 2\n", snippet()),
         ];
         for (request, s) in cases {
-            let (head, info) = build(&request, &s, None);
+            let (_, info) = build(&request, &s, None);
             assert!(!info.upgrade, "{request}");
-            assert!(!head.contains("Upgrade"), "{request}\n{head}");
-            assert!(head.contains("Connection: close\r\n"), "{head}");
         }
     }
 

@@ -43,13 +43,23 @@ fn bind_all(
     listener::bind_all(&addresses(config), workers, current, inherited)
 }
 
+/// The runtime of `config`; `previous` (on a reload) hands over what lives across reloads.
 fn open_runtime(
     config: Config,
     listeners: &[Bound],
     acme: &crate::acme::Service,
+    previous: Option<&Runtime>,
 ) -> Result<Runtime, String> {
-    let access_log = log::Sink::open(&config.access_log)
-        .map_err(|e| format!("cannot open the access log: {e}"))?;
+    let mut access_logs = Vec::with_capacity(config.log_files.len());
+    for target in &config.log_files {
+        let sink = log::Sink::open(target).map_err(|e| match target {
+            config::LogTarget::File(path) => {
+                format!("cannot open the access log {}: {e}", path.display())
+            }
+            _ => format!("cannot open the access log: {e}"),
+        })?;
+        access_logs.push(sink);
+    }
     let error_log = log::Sink::open(&config.error_log)
         .map_err(|e| format!("cannot open the error log: {e}"))?;
     if let Some(sink) = error_log {
@@ -58,7 +68,7 @@ fn open_runtime(
     log::set_level(config.error_log_level);
     sweep_upload_stores(&config);
     acme.configure(&config)?;
-    Runtime::new(config, listeners, access_log, acme)
+    Runtime::new(config, listeners, access_logs, acme, previous)
 }
 
 /// Removes what uploads interrupted by a dead server left in the stores.
@@ -108,7 +118,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let config_path = config.path.clone();
     // Certificates from ACME, kept across reloads.
     let acme = crate::acme::Service::new();
-    let runtime = Arc::new(open_runtime(config, &listeners, &acme)?);
+    let runtime = Arc::new(open_runtime(config, &listeners, &acme, None)?);
     upgrade::report_unused(std::mem::take(&mut given.listeners));
     for listener in &listeners {
         listener::defer_accept(listener, runtime.deferral(listener.local));
@@ -147,7 +157,7 @@ pub fn run(config: Config) -> Result<(), String> {
             Event::Signal(sys::SIGUSR1) => reopen_logs(&current),
             Event::Signal(sys::SIGHUP) => {
                 upgrade::notify("RELOADING=1");
-                match reload(&config_path, worker_count, &listeners, &acme) {
+                match reload(&config_path, worker_count, &listeners, &acme, &current) {
                     Ok((runtime, new_listeners)) => {
                         let runtime = Arc::new(runtime);
                         for index in 0..worker_count {
@@ -298,11 +308,13 @@ fn raise_file_limit() {
 /// leaves its log writing where it did.
 fn reopen_logs(runtime: &Runtime) {
     let mut failed = false;
-    if let Some(sink) = &runtime.access_log
-        && let Err(error) = sink.reopen(&runtime.config.access_log)
-    {
-        log::error(&format!("cannot reopen the access log: {error}"));
-        failed = true;
+    for (sink, target) in runtime.access_logs.iter().zip(&runtime.config.log_files) {
+        if let Some(sink) = sink
+            && let Err(error) = sink.reopen(target)
+        {
+            log::error(&format!("cannot reopen the access log: {error}"));
+            failed = true;
+        }
     }
     if let Err(error) = log::reopen_error_log(&runtime.config.error_log) {
         log::error(&format!("cannot reopen the error log: {error}"));
@@ -318,13 +330,14 @@ fn reload(
     workers: usize,
     current: &[Bound],
     acme: &crate::acme::Service,
+    runtime: &Runtime,
 ) -> Result<(Runtime, Vec<Bound>), String> {
     let config = config::load(path).map_err(|e| e.to_string())?;
     for warning in &config.warnings {
         log::warn(&warning.to_string());
     }
     let listeners = bind_all(&config, workers, current, &mut Inherited::default())?;
-    let runtime = open_runtime(config, &listeners, acme)?;
+    let runtime = open_runtime(config, &listeners, acme, Some(runtime))?;
     for listener in &listeners {
         listener::defer_accept(listener, runtime.deferral(listener.local));
     }

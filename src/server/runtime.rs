@@ -26,7 +26,13 @@ pub struct Runtime {
     tls: Vec<(SocketAddr, Arc<ServerConfig>)>,
     /// The bound addresses whose connections start with a PROXY protocol header.
     proxy_protocol: Vec<SocketAddr>,
-    pub access_log: Option<Sink>,
+    /// The access log files, as `Config::log_files` lists them (None: not a file, `off`).
+    pub access_logs: Vec<Option<Sink>>,
+    /// Every worker's figures; the same registry across reloads.
+    pub metrics: Arc<crate::observe::metrics::Registry>,
+    /// The live `limit_req` / `limit_conn` zones, shared by the workers and kept across
+    /// reloads while a zone stays the same.
+    pub zones: Arc<crate::access::limit::Zones>,
     /// The ACME challenges to answer (HTTP-01), when some server has `acme_certificate`.
     pub acme: Option<Arc<Challenges>>,
 }
@@ -69,8 +75,9 @@ impl Runtime {
     pub fn new(
         config: Config,
         listeners: &[Bound],
-        access_log: Option<Sink>,
+        access_logs: Vec<Option<Sink>>,
         acme: &acme::Service,
+        previous: Option<&Runtime>,
     ) -> Result<Runtime, String> {
         let challenges = config
             .servers
@@ -136,6 +143,14 @@ impl Runtime {
                 }
             })
             .collect();
+        let metrics = match previous {
+            Some(previous) => Arc::clone(&previous.metrics),
+            None => Arc::new(crate::observe::metrics::Registry::new(config.workers)),
+        };
+        let zones = Arc::new(crate::access::limit::Zones::new(
+            &config.zones,
+            previous.map(|p| &*p.zones),
+        ));
         let proxy_protocol = listeners
             .iter()
             .filter(|l| {
@@ -147,11 +162,13 @@ impl Runtime {
             .map(|l| l.local)
             .collect();
         Ok(Runtime {
+            metrics,
+            zones,
             config: Arc::new(config),
             routes,
             tls,
             proxy_protocol,
-            access_log,
+            access_logs,
             acme: challenges,
         })
     }

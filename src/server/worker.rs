@@ -186,7 +186,6 @@ pub struct Worker {
     timers: Timers,
     yielded: Vec<(u32, u32)>,
     draining_until: Option<Instant>,
-    access_log: Vec<u8>,
     date: String,
     log_time: String,
     date_second: u64,
@@ -203,6 +202,7 @@ pub struct Worker {
 }
 
 impl Worker {
+    /// Worker `index` of the crew (its figures in the metrics registry are its index's).
     pub fn new(
         runtime: Arc<Runtime>,
         listeners: Vec<(Arc<Listener>, Sharing)>,
@@ -211,7 +211,12 @@ impl Worker {
         messages: Receiver<Control>,
     ) -> std::io::Result<Worker> {
         let poller = Poller::new(256)?;
-        let local = Local::default();
+        let local = Local {
+            stats: Arc::clone(runtime.metrics.worker(index)),
+            metrics: Arc::clone(&runtime.metrics),
+            logs: vec![Vec::new(); runtime.access_logs.len()],
+            ..Local::default()
+        };
         poller.add_readable(&crew.members[index].wake, Token::new(Kind::Control, 0, 0))?;
         let cache_token = Token::new(Kind::FileCache, 0, 0);
         let cache_registered = local
@@ -237,7 +242,6 @@ impl Worker {
             timers: Timers::default(),
             yielded: Vec::new(),
             draining_until: None,
-            access_log: Vec::new(),
             date: String::new(),
             log_time: String::new(),
             date_second: u64::MAX,
@@ -531,6 +535,7 @@ impl Worker {
         connection.ready(true, true, false, false);
         self.slots[slot as usize].connection = Some(Box::new(connection));
         self.live += 1;
+        self.local.stats.opened();
         self.drive(slot, now, None);
         let entry = &mut self.slots[slot as usize];
         if entry.generation != generation {
@@ -575,20 +580,19 @@ impl Worker {
             runtime: &self.runtime,
             date: &self.date,
             draining: self.draining_until.is_some(),
-            access_log: self
-                .runtime
-                .access_log
-                .as_ref()
-                .map(|_| &mut self.access_log),
             log_time: &self.log_time,
             local: &mut self.local,
             poller: &self.poller,
             slot,
             generation,
         };
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| match timed_out {
-            Some(stream) => connection.timed_out(stream, &mut ctx),
-            None => connection.drive(&mut ctx),
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            let drive = match timed_out {
+                Some(stream) => connection.timed_out(stream, &mut ctx),
+                None => connection.drive(&mut ctx),
+            };
+            connection.report(&ctx.local.stats);
+            drive
         }));
         match outcome {
             Ok(Drive::Wait) => self.sync_timer(slot),
@@ -599,7 +603,7 @@ impl Worker {
             Ok(Drive::Close) => self.close(slot),
             Err(_) => self.close_after_panic(slot),
         }
-        if self.access_log.len() >= ACCESS_LOG_FLUSH {
+        if self.local.logs.iter().any(|b| b.len() >= ACCESS_LOG_FLUSH) {
             self.flush_access_log();
         }
     }
@@ -654,7 +658,11 @@ impl Worker {
 
     fn close(&mut self, slot: u32) {
         let entry = &mut self.slots[slot as usize];
-        if let Some(connection) = entry.connection.take() {
+        if let Some(mut connection) = entry.connection.take() {
+            let stats = &self.local.stats;
+            if panic::catch_unwind(AssertUnwindSafe(|| connection.report_closed(stats))).is_err() {
+                log::error("a connection's report panicked");
+            }
             entry.generation = entry.generation.wrapping_add(1) & Token::GENERATION_MASK;
             self.free.push(slot);
             self.live -= 1;
@@ -688,6 +696,9 @@ impl Worker {
             match message {
                 Control::Reload(runtime, listeners) => {
                     self.set_accepting(false);
+                    // The buffers are indexed by the old configuration's log files.
+                    self.flush_access_log();
+                    self.local.logs = vec![Vec::new(); runtime.access_logs.len()];
                     self.runtime = runtime;
                     self.listeners = listeners;
                     if self.draining_until.is_none() {
@@ -758,15 +769,17 @@ impl Worker {
     }
 
     fn flush_access_log(&mut self) {
-        if self.access_log.is_empty() {
-            return;
+        for (buffer, sink) in self.local.logs.iter_mut().zip(&self.runtime.access_logs) {
+            if buffer.is_empty() {
+                continue;
+            }
+            if let Some(sink) = sink
+                && let Err(error) = sink.write_all(buffer)
+            {
+                log::error(&format!("access log: {error}"));
+            }
+            buffer.clear();
         }
-        if let Some(sink) = &self.runtime.access_log
-            && let Err(error) = sink.write_all(&self.access_log)
-        {
-            log::error(&format!("access log: {error}"));
-        }
-        self.access_log.clear();
     }
 }
 

@@ -84,7 +84,10 @@ pub struct Transport {
     /// The peer closed its side (or the socket failed): reads go on until they say so.
     hangup: bool,
     preamble: Preamble,
-    /// Bytes written in the clear so far (where sendfile cuts the stream: `write`).
+    /// Bytes read from the client and written to it (after TLS: HTTP's bytes), since the
+    /// connection began (the metrics and `$bytes_sent` take differences; where sendfile cuts
+    /// the stream: `write`).
+    received: u64,
     sent: u64,
     /// The client's address as the connection's PROXY protocol header gave it.
     proxied: Option<SocketAddr>,
@@ -106,6 +109,7 @@ impl Transport {
             writable: false,
             hangup: false,
             preamble: Preamble::None,
+            received: 0,
             sent: 0,
             proxied: None,
         }
@@ -197,6 +201,32 @@ impl Transport {
                 Err(error)
             }
         }
+    }
+
+    /// Bytes read from the client so far (decrypted, over TLS).
+    #[inline]
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Bytes written to the client so far (before encryption, over TLS).
+    #[inline]
+    pub fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// The TLS protocol and cipher suite agreed (None on plain HTTP, or while the handshake
+    /// runs).
+    pub fn negotiated(&self) -> Option<(&'static str, &'static str)> {
+        match &self.stream {
+            Stream::Tls(tls) if !tls.plain_http => tls.negotiated(),
+            _ => None,
+        }
+    }
+
+    /// Whether a TLS handshake is still to complete (false on plain HTTP and once it has).
+    pub fn handshaking(&self) -> bool {
+        matches!(&self.stream, Stream::Tls(tls) if !tls.plain_http && tls.conn.is_handshaking())
     }
 
     pub fn socket(&self) -> &TcpStream {
@@ -304,14 +334,18 @@ impl Transport {
 
     /// Reads once (decrypted, over TLS) into `buf`. Ok(0) is end of stream.
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match &mut self.stream {
+        let result = match &mut self.stream {
             Stream::Tls(tls) => tls.read(buf, &mut self.readable, &mut self.writable, self.hangup),
             Stream::Plain(socket) => {
                 let asked = buf.len();
                 let result = rustix::io::read(&*socket, buf);
                 settle_read(result, asked, &mut self.readable, self.hangup)
             }
+        };
+        if let Ok(n) = result {
+            self.received += n as u64;
         }
+        result
     }
 
     /// Reads once onto the end of `input`, at most `room` bytes: straight into its spare
@@ -322,7 +356,7 @@ impl Transport {
         room: usize,
         scratch: &mut Scratch,
     ) -> io::Result<usize> {
-        match &mut self.stream {
+        let result = match &mut self.stream {
             Stream::Tls(tls) => tls.read_into(
                 input,
                 room,
@@ -337,7 +371,11 @@ impl Transport {
                 let result = rustix::io::read(&*socket, spare_capacity(input));
                 settle_read(result, asked, &mut self.readable, self.hangup)
             }
+        };
+        if let Ok(n) = result {
+            self.received += n as u64;
         }
+        result
     }
 
     /// Reads and drops what the client still sends after the last response (lingering). Over
@@ -372,7 +410,7 @@ impl Transport {
     /// Writes some of `data`: Ok(n) bytes taken, `WouldBlock` (with `writable` cleared) when
     /// none could be.
     pub fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        match &mut self.stream {
+        let result = match &mut self.stream {
             Stream::Tls(tls) if !tls.plain_http => tls.write(data, &mut self.writable),
             _ => {
                 let result = self.socket().write(data);
@@ -383,7 +421,11 @@ impl Transport {
                 }
                 result
             }
+        };
+        if let Ok(n) = result {
+            self.sent += n as u64;
         }
+        result
     }
 
     /// Queues TLS close_notify (nothing for plain connections); [`Transport::flush`] sends it.

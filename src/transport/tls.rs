@@ -41,6 +41,13 @@ const SESSION_CACHE: usize = 4096;
 /// The first byte of every TLS handshake record.
 const HANDSHAKE_RECORD: u8 = 0x16;
 
+/// TLS 1.3 suites by their IANA names (rustls spells them `TLS13_...`).
+const STRIPPED_TLS13: [&str; 3] = [
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+];
+
 /// A TLS session over a socket.
 pub struct TlsStream {
     pub(super) socket: TcpStream,
@@ -87,6 +94,29 @@ impl TlsStream {
     /// Whether the first bytes received were not a TLS handshake.
     pub fn is_plain_http(&self) -> bool {
         self.plain_http
+    }
+
+    /// The protocol and cipher suite agreed (`$ssl_protocol`, `$ssl_cipher`): `TLSv1.3` and
+    /// the suite's IANA name; None while the handshake runs.
+    pub fn negotiated(&self) -> Option<(&'static str, &'static str)> {
+        if self.conn.is_handshaking() {
+            return None;
+        }
+        let protocol = match self.conn.protocol_version()? {
+            rustls::ProtocolVersion::TLSv1_3 => "TLSv1.3",
+            rustls::ProtocolVersion::TLSv1_2 => "TLSv1.2",
+            _ => "TLS",
+        };
+        let suite = self.conn.negotiated_cipher_suite()?.suite().as_str()?;
+        let suite = match suite.strip_prefix("TLS13_") {
+            Some(rest) => STRIPPED_TLS13
+                .iter()
+                .find(|s| s.ends_with(rest))
+                .copied()
+                .unwrap_or(suite),
+            None => suite,
+        };
+        Some((protocol, suite))
     }
 
     /// The protocol the handshake agreed on by ALPN (RFC 7301), if any.

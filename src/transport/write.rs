@@ -49,7 +49,11 @@ impl Transport {
     ) -> io::Result<Written> {
         let result = match &mut self.stream {
             Stream::Tls(tls) if !tls.plain_http => {
-                return write_tls(tls, prefix, piece, scratch, &mut self.writable);
+                let written = write_tls(tls, prefix, piece, scratch, &mut self.writable);
+                if let Ok(w) = &written {
+                    self.sent += (w.prefix + w.body) as u64;
+                }
+                return written;
             }
             Stream::Tls(tls) => write_plain(&tls.socket, prefix, piece, self.sent),
             Stream::Plain(socket) => write_plain(socket, prefix, piece, self.sent),

@@ -63,6 +63,9 @@ pub struct Endpoint {
     io: Io,
     /// The backend's output may be read.
     readable: bool,
+    /// A readiness event for the output came after the last read (it may have found nothing
+    /// new: see [`Endpoint::settle_idle`]).
+    input_event: bool,
     /// The backend's input may be written.
     writable: bool,
 }
@@ -90,6 +93,7 @@ impl Endpoint {
                 process,
             },
             readable: false,
+            input_event: false,
             writable: false,
         })
     }
@@ -132,6 +136,7 @@ impl Endpoint {
                 output_ended: false,
             },
             readable: false,
+            input_event: false,
             writable: false,
         })
     }
@@ -190,7 +195,9 @@ impl Endpoint {
             Role::Read => self.readable = true,
             Role::Write => self.writable = true,
             Role::Socket => {
-                self.readable |= readable || hangup || error;
+                let input = readable || hangup || error;
+                self.readable |= input;
+                self.input_event |= input;
                 self.writable |= writable || error;
             }
             Role::Exit => {
@@ -201,6 +208,20 @@ impl Endpoint {
             }
             Role::None => {}
         }
+    }
+
+    /// The connection goes idle (kept for another request): true when nothing waits in it, and
+    /// then its readable flag is cleared, so that the next request's answer is read when its
+    /// event comes (no read that finds nothing right after the request is written). Without an
+    /// event since the last read, nothing came after it (any later byte brings an event, which
+    /// an idle connection's owner takes as its close); after one, a peek tells.
+    pub fn settle_idle(&mut self) -> bool {
+        if self.input_event && !self.is_idle_alive() {
+            return false;
+        }
+        self.readable = false;
+        self.input_event = false;
+        true
     }
 
     pub fn is_connecting(&self) -> bool {
@@ -269,6 +290,7 @@ impl Endpoint {
                 &*fd
             }
         };
+        self.input_event = false;
         match rustix::io::read(fd, buf) {
             Ok(n) if n > 0 => Ok(n),
             Err(Errno::AGAIN) => {
@@ -300,6 +322,7 @@ impl Endpoint {
             } => return Ok(0),
             Io::Socket { fd, .. } => fd.as_fd(),
         };
+        self.input_event = false;
         match crate::sys::read_append(fd, buf, max) {
             Ok(n) if n > 0 => Ok(n),
             Err(Errno::AGAIN) => {
@@ -472,6 +495,37 @@ mod tests {
         drop(peer);
         assert_eq!(read_some(&mut poller, &mut endpoint), b"");
         assert_eq!(endpoint.exit(), Exit::NoProcess);
+    }
+
+    #[test]
+    fn a_connection_settles_idle_only_when_nothing_came_after_its_last_read() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = Address::Inet(listener.local_addr().unwrap());
+        let mut poller = Poller::new(8).unwrap();
+        let mut endpoint = Endpoint::connect(&address, &registration(&poller)).unwrap();
+        connected(&mut poller, &mut endpoint);
+        let (mut peer, _) = listener.accept().unwrap();
+        peer.write_all(b"answer").unwrap();
+        assert_eq!(read_some(&mut poller, &mut endpoint), b"answer");
+        // Read without meeting EAGAIN: still readable, but nothing came since.
+        assert!(endpoint.settle_idle());
+        assert!(!endpoint.can_read(), "the next answer waits for its event");
+        // Bytes nobody asked for, whose event comes before the connection goes idle.
+        peer.write_all(b"stray").unwrap();
+        while !endpoint.can_read() {
+            pump_events(&mut poller, &mut endpoint);
+        }
+        assert!(!endpoint.settle_idle());
+        assert_eq!(read_some(&mut poller, &mut endpoint), b"stray");
+        // An event that found nothing new (read already): a peek says it is quiet.
+        endpoint.ready(Role::Socket, true, false, false, false);
+        assert!(endpoint.settle_idle());
+        // The backend's close is input too.
+        drop(peer);
+        while !endpoint.can_read() {
+            pump_events(&mut poller, &mut endpoint);
+        }
+        assert!(!endpoint.settle_idle());
     }
 
     #[test]

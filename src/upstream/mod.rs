@@ -564,6 +564,12 @@ impl Upstream {
         }
     }
 
+    /// Whether the request body's end was given ([`Upstream::end_body`]), or the backend's
+    /// input closed.
+    pub fn input_ended(&self) -> bool {
+        self.input != Input::Open
+    }
+
     /// The request body is complete.
     pub fn end_body(&mut self) {
         if self.input == Input::Open {
@@ -626,7 +632,8 @@ impl Upstream {
             && self.buf.len() == self.start
             && !self.trailing
             && self.endpoint.has_input()
-            && self.endpoint.exit() == Exit::NoProcess;
+            && self.endpoint.exit() == Exit::NoProcess
+            && self.endpoint.settle_idle();
         if !clean {
             return None;
         }

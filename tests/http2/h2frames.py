@@ -784,6 +784,11 @@ def connection_specific_field(c):
 
 
 @scenario
+def upgrade_to_websocket(c):
+    return malformed(c, BASE + [("upgrade", "websocket"), ("sec-websocket-version", "13")])
+
+
+@scenario
 def te_other_than_trailers(c):
     return malformed(c, BASE + [("te", "gzip")])
 

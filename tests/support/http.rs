@@ -42,6 +42,46 @@ impl Conn {
         }
     }
 
+    /// Connects to an IPv4 `addr` from the local address `from` (another loopback address such
+    /// as 127.0.0.2, so that the server sees a second client address).
+    pub fn connect_from(from: std::net::Ipv4Addr, addr: SocketAddr) -> Conn {
+        use std::os::fd::FromRawFd;
+        let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(ip).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let SocketAddr::V4(to) = addr else {
+            panic!("connect_from needs an IPv4 address, not {addr}");
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: a new socket; bind and connect get pointers to live sockaddr_in values of the
+        // given length; the fd is owned by the TcpStream made from it and by nothing else.
+        let stream = unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket");
+            let stream = TcpStream::from_raw_fd(fd);
+            let local = sockaddr(from, 0);
+            let rc = libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len);
+            assert_eq!(rc, 0, "bind {from}: {}", std::io::Error::last_os_error());
+            let remote = sockaddr(*to.ip(), to.port());
+            let rc = libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len);
+            assert_eq!(rc, 0, "connect {addr}: {}", std::io::Error::last_os_error());
+            stream
+        };
+        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Conn {
+            stream,
+            buf: Vec::new(),
+            eof: false,
+        }
+    }
+
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("write request");
     }

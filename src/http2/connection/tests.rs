@@ -1241,6 +1241,60 @@ fn resets_between_completed_streams_are_not_an_attack() {
 }
 
 #[test]
+fn streams_answered_at_once_but_reset_before_the_answer_was_written_count_as_resets() {
+    // The session answers a small request before it reads the next frame: the stream is
+    // closed when its RST_STREAM arrives, but the client cannot have read the answer.
+    let budget = 20;
+    let mut client = Client::with(Limits {
+        reset_budget: budget,
+        ..Limits::default()
+    });
+    client.handshake();
+    let mut stream = 1;
+    for _ in 0..budget - 1 {
+        let h = client.headers(stream, GET, true);
+        client.send(&h);
+        client
+            .server
+            .send_headers(stream, 200, [("a", "b")], true)
+            .unwrap();
+        client.send(&rst(stream, ErrorCode::Cancel as u32));
+        stream += 2;
+    }
+    assert_ne!(client.server.state(), State::Done);
+    let h = client.headers(stream, GET, true);
+    client.send(&h);
+    client
+        .server
+        .send_headers(stream, 200, [("a", "b")], true)
+        .unwrap();
+    client.send(&rst(stream, ErrorCode::Cancel as u32));
+    assert_eq!(client.connection_error(), ErrorCode::EnhanceYourCalm);
+}
+
+#[test]
+fn a_reset_of_a_stream_whose_answer_was_written_is_not_counted() {
+    let mut client = Client::with(Limits {
+        reset_budget: 5,
+        ..Limits::default()
+    });
+    client.handshake();
+    let mut stream = 1;
+    for _ in 0..50 {
+        let h = client.headers(stream, GET, true);
+        client.send(&h);
+        client
+            .server
+            .send_headers(stream, 200, [("a", "b")], true)
+            .unwrap();
+        client.read();
+        client.send(&rst(stream, ErrorCode::Cancel as u32));
+        stream += 2;
+    }
+    assert_ne!(client.server.state(), State::Done);
+}
+
+#[test]
 fn a_continuation_flood_ends_the_connection_with_enhance_your_calm() {
     let mut client = Client::ready();
     let block = client.block(GET);

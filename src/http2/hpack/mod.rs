@@ -68,6 +68,7 @@ fn read_integer(block: &[u8], pos: &mut usize, prefix: u8) -> Result<usize, Hpac
 }
 
 /// Appends an integer with an `prefix`-bit prefix; `flags` holds the bits above the prefix.
+#[inline]
 fn write_integer(out: &mut Vec<u8>, flags: u8, prefix: u8, value: usize) {
     let mask = (1usize << prefix) - 1;
     if value < mask {

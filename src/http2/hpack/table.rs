@@ -11,6 +11,9 @@ pub const ENTRY_OVERHEAD: usize = 32;
 struct Entry {
     name: Box<[u8]>,
     value: Box<[u8]>,
+    /// The static table index of the name (its first), or 0: the encoder's search compares
+    /// this number instead of the name's octets.
+    static_name: usize,
 }
 
 impl Entry {
@@ -67,6 +70,7 @@ impl DynamicTable {
         self.entries.push_front(Entry {
             name: name.into(),
             value: value.into(),
+            static_name: static_range(name).map_or(0, |(first, _)| first),
         });
         self.size += size;
     }
@@ -103,7 +107,9 @@ impl DynamicTable {
     /// name: `(index, whole entry matched)`. The static table is searched first.
     pub fn find(&self, name: &[u8], value: &[u8]) -> Option<(usize, bool)> {
         let mut name_only = None;
-        if let Some((first, last)) = static_range(name) {
+        let range = static_range(name);
+        let static_name = range.map_or(0, |(first, _)| first);
+        if let Some((first, last)) = range {
             for index in first..=last {
                 if STATIC_TABLE[index - 1].1.as_bytes() == value {
                     return Some((index, true));
@@ -112,7 +118,11 @@ impl DynamicTable {
             name_only = Some(first);
         }
         for (i, entry) in self.entries.iter().enumerate() {
-            if &entry.name[..] == name {
+            let same_name = match static_name {
+                0 => entry.static_name == 0 && &entry.name[..] == name,
+                _ => entry.static_name == static_name,
+            };
+            if same_name {
                 if &entry.value[..] == value {
                     return Some((i + 62, true));
                 }

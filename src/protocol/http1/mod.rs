@@ -30,13 +30,16 @@ mod encode;
 
 pub use encode::{CONTINUE, Facts, Persistence};
 
+use super::tally::Tally;
 use super::{Context, Drive};
 use crate::event::{Deadline, Registration, Role};
-use crate::exchange::{Cx, Exchange, Origin, Route};
+use crate::exchange::{Cx, Exchange, Finish, Origin, Outcome, Route};
 use crate::handler;
 use crate::http::request::{self, Method, Request, Version};
 use crate::http::response::Response;
 use crate::log;
+use crate::observe::metrics::{Phase, WorkerStats};
+use crate::observe::vars::ConnFacts;
 use crate::transport::{Scratch, Transport};
 use crate::upstream::Expiry;
 use body::{BodyError, Fed, Incoming};
@@ -129,6 +132,8 @@ struct Active {
     last_received: Instant,
     /// The exchange's deadline (its upstream's).
     deadline: Deadline,
+    /// What the transport had sent when the exchange began (`$bytes_sent` is the rest).
+    sent_before: u64,
 }
 
 /// What a connection with no request under way waits for.
@@ -157,15 +162,23 @@ pub struct Session {
     timeouts: Timeouts,
     /// The session's own deadline.
     deadline: Deadline,
+    /// `$connection` and `$connection_requests`.
+    serial: u64,
+    requests: u32,
+    /// What the worker's figures have been told.
+    tally: Tally,
 }
 
 impl Session {
+    /// A session over `transport`; `tally`: what the worker's figures were told of the
+    /// connection so far (its TLS handshake, when one came first).
     pub fn new(
         transport: Transport,
         peer: SocketAddr,
         listen: SocketAddr,
         settings: &crate::config::Settings,
         now: Instant,
+        tally: Tally,
     ) -> Session {
         let timeouts = Timeouts::of(settings);
         let client = match transport.proxied() {
@@ -173,6 +186,9 @@ impl Session {
             None => peer,
         };
         Session {
+            tally,
+            serial: crate::observe::next_connection(),
+            requests: 0,
             transport,
             peer,
             client,
@@ -190,6 +206,37 @@ impl Session {
 
     pub fn transport(&self) -> &Transport {
         &self.transport
+    }
+
+    /// Where the connection is, as stub_status counts it: waiting for a request, reading its
+    /// head, or past it.
+    fn phase(&self) -> Phase {
+        match &self.state {
+            State::Head { .. } if self.input.is_empty() => Phase::Waiting,
+            State::Head { .. } => Phase::Reading,
+            _ => Phase::Writing,
+        }
+    }
+
+    /// Brings the worker's figures up to date with this connection.
+    #[inline]
+    pub fn report(&mut self, stats: &WorkerStats) {
+        let phase = self.phase();
+        self.tally.report(phase, &self.transport, stats);
+    }
+
+    /// The connection is being dropped: its last figures.
+    pub fn report_closed(&mut self, stats: &WorkerStats) {
+        self.tally.closed(&self.transport, stats);
+    }
+
+    /// What the variables know of the connection.
+    fn conn_facts(&self) -> ConnFacts {
+        ConnFacts {
+            serial: self.serial,
+            requests: self.requests,
+            tls: self.transport.negotiated(),
+        }
     }
 
     /// Records a readiness event of the client socket.
@@ -271,11 +318,14 @@ impl Session {
     pub fn timed_out(&mut self, stream: u16, ctx: &mut Context) -> Drive {
         let state = std::mem::replace(&mut self.state, State::Closed);
         self.state = match (stream, state) {
-            (EXCHANGE, State::Exchange(mut active)) => match active.exchange.timed_out(ctx.now) {
-                Expiry::Handled => State::Exchange(active),
-                // The response has begun: all the client can be told is that it is cut short.
-                Expiry::Cut => State::Closed,
-            },
+            (EXCHANGE, State::Exchange(mut active)) => {
+                match active.exchange.timed_out(&mut exchange_cx(ctx)) {
+                    Expiry::Handled => State::Exchange(active),
+                    // The response has begun: all the client can be told is that it is cut
+                    // short.
+                    Expiry::Cut => self.abandon(active, Outcome::Cut, ctx),
+                }
+            }
             (EXCHANGE, state) => state,
             (_, State::Head { idle: false }) if !self.input.is_empty() => self.fail(408, ctx),
             (_, State::Exchange(active)) => {
@@ -288,7 +338,7 @@ impl Session {
                 } else {
                     // The client stopped reading, or the rest of a body stopped coming after
                     // the answer: nothing more to say.
-                    State::Closed
+                    self.abandon(active, Outcome::Cut, ctx)
                 }
             }
             _ => State::Closed,
@@ -402,6 +452,7 @@ impl Session {
     }
 
     /// The route of a request on this connection (None: the default server's own settings).
+    #[inline]
     fn route(&self, request: Option<&Request>, ctx: &Context) -> Route {
         Route::select(
             &ctx.runtime.config,
@@ -412,6 +463,8 @@ impl Session {
 
     /// A complete head arrived: start its exchange.
     fn start(&mut self, request: Request, ctx: &mut Context) -> State {
+        self.requests = self.requests.wrapping_add(1);
+        self.tally.request_started(&ctx.local.stats);
         let route = self.route(Some(&request), ctx);
         let site = route.site();
         self.timeouts = Timeouts::of(site.settings);
@@ -437,6 +490,7 @@ impl Session {
         };
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
+        let conn = || self.conn_facts();
         let origin = Origin {
             peer: self.client,
             listen: self.listen,
@@ -444,9 +498,12 @@ impl Session {
             local: &local,
             client_cert,
             acme: ctx.runtime.acme.as_deref(),
+            conn: &conn,
+            zones: &ctx.runtime.zones,
         };
         let mut active = Box::new(Active {
-            exchange: Exchange::new(route, &origin),
+            sent_before: self.transport.sent(),
+            exchange: Exchange::new(route, &origin, ctx.now),
             facts,
             incoming: None,
             abandoned: false,
@@ -545,8 +602,10 @@ impl Session {
         head_only: bool,
         ctx: &mut Context,
     ) -> State {
+        self.tally.request_started(&ctx.local.stats);
         let socket = self.transport.socket();
         let local = || socket.local_addr().ok();
+        let conn = || self.conn_facts();
         let origin = Origin {
             peer: self.client,
             listen: self.listen,
@@ -554,9 +613,12 @@ impl Session {
             local: &local,
             client_cert: None,
             acme: None,
+            conn: &conn,
+            zones: &ctx.runtime.zones,
         };
         let mut active = Box::new(Active {
-            exchange: Exchange::failed(route, response, &origin),
+            sent_before: self.transport.sent(),
+            exchange: Exchange::failed(route, response, &origin, ctx.now),
             facts: Facts {
                 minor_version: 1,
                 keep_alive: false,
@@ -583,7 +645,7 @@ impl Session {
         // The request body, client to sink.
         match self.receive(&mut active, ctx) {
             Ok(received) => progress |= received,
-            Err(()) => return (State::Closed, Flow::Continue),
+            Err(outcome) => return (self.abandon(active, outcome, ctx), Flow::Continue),
         }
 
         // The exchange's own fds (its upstream).
@@ -616,7 +678,12 @@ impl Session {
                 {
                     Ok(Step::Progress) => progress = true,
                     Ok(Step::Blocked) => {}
-                    Err(_) => return (State::Closed, Flow::Continue),
+                    Err(_) => {
+                        return (
+                            self.abandon(active, Outcome::ClientLeft, ctx),
+                            Flow::Continue,
+                        );
+                    }
                 }
             }
         }
@@ -635,7 +702,12 @@ impl Session {
                     active.last_sent = ctx.now;
                 }
                 Ok(Step::Blocked) => break,
-                Err(_) => return (State::Closed, Flow::Continue),
+                Err(_) => {
+                    return (
+                        self.abandon(active, Outcome::ClientLeft, ctx),
+                        Flow::Continue,
+                    );
+                }
             }
         }
 
@@ -657,8 +729,9 @@ impl Session {
     /// leaves (end of stream: the backend is stopped; as nginx does, a half-close is taken as
     /// a departure, since only a write could tell them apart). A TLS close_notify after the
     /// whole body is not a departure but "nothing more": the answer is finished, and the end is
-    /// read (and answered with ours) after that. Err: the connection is to close.
-    fn receive(&mut self, active: &mut Active, ctx: &mut Context) -> Result<bool, ()> {
+    /// read (and answered with ours) after that. Err: the connection is to close, and how the
+    /// exchange ended.
+    fn receive(&mut self, active: &mut Active, ctx: &mut Context) -> Result<bool, Outcome> {
         let mut progress = false;
         let streams = active.exchange.streams_body();
         let wants_more = match &mut active.incoming {
@@ -679,7 +752,7 @@ impl Session {
                         };
                         active.incoming = None;
                         active.abandoned = true;
-                        return if refused { Ok(true) } else { Err(()) };
+                        return if refused { Ok(true) } else { Err(Outcome::Cut) };
                     }
                 }
             }
@@ -719,13 +792,13 @@ impl Session {
                     progress = true;
                 }
                 // The client went away.
-                Ok(0) => return Err(()),
+                Ok(0) => return Err(Outcome::ClientLeft),
                 Ok(_) => {
                     progress = true;
                     active.last_received = ctx.now;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(_) => return Err(()),
+                Err(_) => return Err(Outcome::ClientLeft),
             }
         }
         Ok(progress)
@@ -748,17 +821,11 @@ impl Session {
 
     /// The answer is out: log it, then the next request, the rest of the body, or the close.
     fn answered(&mut self, mut active: Box<Active>, ended: Ended, ctx: &mut Context) -> State {
-        active.exchange.finish(&mut exchange_cx(ctx));
-        if let Some(out) = ctx.access_log.as_deref_mut() {
-            let entry = active.exchange.log_entry();
-            log::append_access(
-                out,
-                self.client,
-                ctx.log_time,
-                &entry,
-                active.out.body_bytes(),
-            );
-        }
+        let outcome = match ended {
+            Ended::Complete => Outcome::Complete,
+            Ended::Cut => Outcome::Cut,
+        };
+        self.finish(&mut active, outcome, ctx);
         let keep_alive = ended == Ended::Complete
             && active.out.persistence() == Persistence::KeepAlive
             && !ctx.draining;
@@ -773,6 +840,26 @@ impl Session {
         }
         let read_whole = active.incoming.is_none() && !active.abandoned && !active.head_close;
         self.after_response(keep_alive, read_whole, ctx)
+    }
+
+    /// The exchange is over: it counts and logs itself.
+    fn finish(&self, active: &mut Active, outcome: Outcome, ctx: &mut Context) {
+        let end = Finish {
+            outcome,
+            body_bytes: active.out.body_bytes(),
+            bytes_sent: self.transport.sent() - active.sent_before,
+        };
+        active.exchange.finish(end, &mut exchange_cx(ctx));
+    }
+
+    /// The exchange ends before its answer did (`outcome`: the client left, or the answer was
+    /// cut): it is counted and logged as such (nginx's 499 when the client left first), and the
+    /// connection closes.
+    fn abandon(&mut self, mut active: Box<Active>, outcome: Outcome, ctx: &mut Context) -> State {
+        if !active.answered {
+            self.finish(&mut active, outcome, ctx);
+        }
+        State::Closed
     }
 
     /// A response is complete: wait for the next request, or close. `read_whole`: the request
@@ -838,6 +925,7 @@ impl Session {
 fn exchange_cx<'a>(ctx: &'a mut Context) -> Cx<'a> {
     Cx {
         now: ctx.now,
+        log_time: ctx.log_time,
         local: ctx.local,
         registration: Registration {
             poller: ctx.poller,

@@ -35,5 +35,8 @@ pub mod proxy_protocol;
 pub mod server;
 #[allow(unsafe_code)]
 pub mod sys;
+#[cfg(test)]
+#[allow(dead_code)] // what the unit tests do not use yet of what the integration tests do
+mod testing;
 pub mod transport;
 pub mod upstream;

@@ -1,8 +1,8 @@
 //! Automatic HTTPS against the real thing: Debian's `pebble` (Let's Encrypt's test CA) with
 //! `pebble-challtestsrv` as its DNS server, both started here on ports reserved at test time.
 //! Certificates are verified with `curl --cacert` (pebble's root from its management port) or
-//! a rustls client trusting only that root. Each test is skipped with a note where pebble is
-//! not installed (`.ci/run` installs it).
+//! a rustls client trusting only that root. `.ci/run` installs pebble; elsewhere a machine
+//! without it records each test's skip (`support::skip`).
 
 mod support;
 

@@ -1,7 +1,8 @@
 //! A real browser against the demo site: headless Chromium loads pages served from the
 //! repository's www/ and prints the DOM it built, over plain HTTP and over HTTPS (a certificate
-//! made at test time, which Chromium trusts by its SPKI pin and nothing else). Skipped (with a
-//! note) where /usr/bin/chromium is not installed, as in CI. The full browser check of the site
+//! made at test time, which Chromium trusts by its SPKI pin and nothing else). `.ci/run` installs
+//! Chromium; elsewhere a machine without /usr/bin/chromium records the skip (`support::skip`).
+//! The full browser check of the site
 //! (every page, the CGI demos, uploads, caching) is `tests/browser/check_site.py`.
 
 mod support;
@@ -134,7 +135,7 @@ fn access_log(server: &Server, lines: usize) -> String {
 #[test]
 fn chromium_renders_the_home_page_with_its_stylesheet_and_icon() {
     if !Path::new(CHROMIUM).exists() {
-        eprintln!("note: {CHROMIUM} is not installed; browser test skipped");
+        support::skip::missing("Chromium (Debian package chromium: /usr/bin/chromium)");
         return;
     }
     let server = demo_site();
@@ -170,7 +171,7 @@ fn chromium_renders_the_home_page_with_its_stylesheet_and_icon() {
 #[test]
 fn chromium_follows_the_directory_redirect_and_the_404_page() {
     if !Path::new(CHROMIUM).exists() {
-        eprintln!("note: {CHROMIUM} is not installed; browser test skipped");
+        support::skip::missing("Chromium (Debian package chromium: /usr/bin/chromium)");
         return;
     }
     let server = demo_site();
@@ -217,7 +218,7 @@ document.getElementById("out").textContent = "status=" + x.status + "|x-probe=" 
 #[test]
 fn chromium_renders_the_home_page_over_https_trusting_only_the_test_certificate() {
     if !Path::new(CHROMIUM).exists() {
-        eprintln!("note: {CHROMIUM} is not installed; browser test skipped");
+        support::skip::missing("Chromium (Debian package chromium: /usr/bin/chromium)");
         return;
     }
     let names = ["localhost", "127.0.0.1"];
@@ -276,7 +277,7 @@ fn home_page_over_https(cert: &Cert, protocol: Protocol) {
 #[test]
 fn chromium_refuses_the_https_site_when_the_pin_is_another_key() {
     if !Path::new(CHROMIUM).exists() {
-        eprintln!("note: {CHROMIUM} is not installed; browser test skipped");
+        support::skip::missing("Chromium (Debian package chromium: /usr/bin/chromium)");
         return;
     }
     let served = cert(&["localhost", "127.0.0.1"]);
@@ -304,7 +305,7 @@ fn chromium_refuses_the_https_site_when_the_pin_is_another_key() {
 #[test]
 fn chromium_gets_cgi_output_and_add_header_expires_fields_intact_over_https() {
     if !Path::new(CHROMIUM).exists() {
-        eprintln!("note: {CHROMIUM} is not installed; browser test skipped");
+        support::skip::missing("Chromium (Debian package chromium: /usr/bin/chromium)");
         return;
     }
     let cert = cert(&["localhost", "127.0.0.1"]);

@@ -462,7 +462,7 @@ fn a_script_without_interpreter_is_executed_directly() {
 #[test]
 fn php_cgi_runs_a_hello_page() {
     if !Path::new("/usr/bin/php-cgi").exists() {
-        eprintln!("note: /usr/bin/php-cgi is missing; php test skipped (apt-get install php-cgi)");
+        support::skip::missing("/usr/bin/php-cgi (Debian package php-cgi)");
         return;
     }
     let site = Site::start();
@@ -1057,7 +1057,7 @@ fn demo_stream_sends_its_first_line_at_once() {
 #[test]
 fn demo_hello_php_shows_the_request() {
     if !Path::new("/usr/bin/php-cgi").exists() {
-        eprintln!("note: /usr/bin/php-cgi is missing; php demo test skipped");
+        support::skip::missing("/usr/bin/php-cgi (Debian package php-cgi)");
         return;
     }
     let server = demo_site();

@@ -4,7 +4,7 @@ mod support;
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
-use support::{Server, TempDir, run_cli, simple_config};
+use support::{Server, TempDir, run_cli, run_cli_unprivileged, simple_config};
 
 #[test]
 fn check_of_a_good_config_prints_configuration_ok() {
@@ -261,7 +261,9 @@ fn sighup_reloads_the_configuration_and_a_bad_one_is_ignored() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(server.get("/v").text(), "two");
     assert!(
-        server.stderr().contains("webserv.conf:1:"),
+        support::wait_until(std::time::Duration::from_secs(5), || server
+            .stderr()
+            .contains("webserv.conf:1:")),
         "{}",
         server.stderr()
     );
@@ -469,7 +471,7 @@ fn the_config_grammar_rejects_mistakes_with_their_line() {
             "server {\n listen 127.0.0.1:0;\n autoindex on;\n autoindex off;\n}\n",
             4,
         ), // duplicate
-        ("server {\n listen 127.0.0.1:0;\n}\nroot x;\n", 4), // wrong block
+        ("server {\n listen 127.0.0.1:0;\n}\nreturn 404;\n", 4), // wrong block
         (
             "workers 1;\nworkers 2;\nserver { listen 127.0.0.1:0; }\n",
             2,
@@ -532,11 +534,13 @@ fn the_config_grammar_rejects_mistakes_with_their_line() {
 #[test]
 fn check_warns_about_unsafe_settings_with_their_position_and_still_succeeds() {
     let dir = TempDir::new();
-    let text = "workers 1;\nserver {\n    listen 127.0.0.1:0;\n    root /;\n    \
+    // A public address: on loopback only, the autoindex warning would not be given.
+    let text = "workers 1;\nserver {\n    listen 0.0.0.0:0;\n    root /;\n    \
                 location /up {\n        alias files;\n        cgi .py;\n        \
                 upload_store files;\n        autoindex on;\n        \
                 allow_methods GET POST DELETE;\n    }\n}\n";
     let path = dir.write("unsafe.conf", text.as_bytes());
+    dir.write("files/a.txt", b"a");
     let path_text = path.to_str().unwrap();
     let (status, stdout, stderr) = run_cli(&["-t", path_text], dir.path());
     assert_eq!(status.code(), Some(0), "{stderr}");
@@ -562,9 +566,87 @@ fn check_warns_about_unsafe_settings_with_their_position_and_still_succeeds() {
 fn a_safe_config_checks_without_warnings() {
     let dir = TempDir::new();
     let path = dir.write("good.conf", simple_config("").as_bytes());
+    dir.write("www/index.html", b"home");
     let (status, _, stderr) = run_cli(&["-t", path.to_str().unwrap()], dir.path());
     assert_eq!(status.code(), Some(0));
     assert!(!stderr.contains("warning"), "{stderr}");
+}
+
+/// Run as a user whom file modes bind (`nobody` when the tests run as root), so that under CI
+/// too nothing is skipped.
+#[test]
+fn check_names_an_include_the_user_cannot_read_and_warns_of_a_root_and_store_it_cannot_use() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let d = dir.path().display().to_string();
+    let secret = dir.write("secret.conf", b"server { listen 127.0.0.1:0; }\n");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    dir.write(
+        "main.conf",
+        b"include secret.conf;\nserver { listen 127.0.0.1:0; }\n",
+    );
+    let (status, stdout, stderr) = run_cli_unprivileged(&["-t", "main.conf"], dir.path());
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "main.conf:1:9: cannot read include file \"{d}/secret.conf\": Permission denied \
+             (os error 13) (a relative include is relative to \"{d}\", the main configuration \
+             file's directory, as in nginx)"
+        )
+    );
+
+    let closed = dir.write("closed/", b"");
+    let store = dir.write("store/", b"");
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o555)).unwrap();
+    dir.write(
+        "site.conf",
+        b"server { listen 127.0.0.1:0; root closed; location /u { upload_store store; } }\n",
+    );
+    let (status, stdout, stderr) = run_cli_unprivileged(&["-t", "site.conf"], dir.path());
+    assert_eq!(status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("configuration OK"), "{stdout}");
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "site.conf:1:30: warning: root \"{d}/closed\" cannot be read by this user: what \
+                 server serves will be 403"
+            ),
+            format!(
+                "site.conf:1:57: warning: upload_store \"{d}/store\" cannot be written by this \
+                 user: every upload to location /u will fail with 500"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn check_warns_about_paths_that_will_fail_when_requests_come() {
+    let dir = TempDir::new();
+    let path = dir.write(
+        "site.conf",
+        simple_config("location /up { upload_store incoming; }").as_bytes(),
+    );
+    let path_text = path.to_str().unwrap();
+    let (status, stdout, stderr) = run_cli(&["-t", path_text], dir.path());
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stdout.contains("configuration OK"), "{stdout}");
+    let dir_text = dir.path().display().to_string();
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "{path_text}:5:5: warning: root \"{dir_text}/www\" does not exist: what server \
+                 serves will be 404"
+            ),
+            format!(
+                "{path_text}:6:16: warning: upload_store \"{dir_text}/incoming\" does not exist: \
+                 every upload to location /up will fail with 500"
+            ),
+        ]
+    );
 }
 
 #[test]

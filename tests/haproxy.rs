@@ -150,7 +150,7 @@ fn checks(logs: &Path, n: usize) -> usize {
 #[test]
 fn instances_restarted_in_turn_behind_haproxy_fail_no_request_and_log_each_once() {
     if !Path::new(HAPROXY).exists() {
-        eprintln!("{HAPROXY} not installed: skipped");
+        support::skip::missing(&format!("{HAPROXY} (Debian package haproxy)"));
         return;
     }
     let logs_dir = TempDir::new();

@@ -697,7 +697,11 @@ fn the_reverse_proxy_answers_over_h2_with_bodies_both_ways() {
 
 #[test]
 fn php_through_fastcgi_answers_over_h2_with_request_bodies() {
-    if !clients_ready() || !Path::new("/usr/sbin/php-fpm8.2").exists() {
+    if !clients_ready() {
+        return;
+    }
+    if !Path::new("/usr/sbin/php-fpm8.2").exists() {
+        support::skip::missing("/usr/sbin/php-fpm8.2 (Debian package php8.2-fpm)");
         return;
     }
     let fpm = support::fastcgi::php_fpm(

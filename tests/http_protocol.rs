@@ -770,7 +770,7 @@ fn the_access_log_gets_one_combined_line_per_response() {
 #[test]
 fn an_ipv6_listener_serves() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("no IPv6 loopback here: skipped");
+        support::skip::unavailable("no IPv6 loopback (::1) on this machine");
         return;
     }
     let server = Server::start(

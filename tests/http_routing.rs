@@ -268,3 +268,40 @@ fn a_method_not_allowed_gets_405_with_allow() {
         token_set("GET, HEAD")
     );
 }
+
+/// nginx's server names and order on one address: exact, leading and trailing wildcards, a
+/// regular expression whose groups are variables, and the `default_server`.
+#[test]
+fn wildcard_and_regex_server_names_choose_servers_in_nginx_order() {
+    let server = Server::start(
+        "workers 1;
+         access_log off;
+         server { listen 127.0.0.1:0; server_name _; return 200 \"first\"; }
+         server {
+             listen 127.0.0.1:0;
+             server_name ~^(?<user>[a-z]+)\\.users\\.test$;
+             return 200 \"user $user\";
+         }
+         server { listen 127.0.0.1:0; server_name *.example.test; return 200 \"wildcard\"; }
+         server { listen 127.0.0.1:0; server_name www.example.*; return 200 \"trailing\"; }
+         server { listen 127.0.0.1:0; server_name www.example.test; return 200 \"exact\"; }
+         server {
+             listen 127.0.0.1:0 default_server;
+             server_name ~^www\\.(.+)$;
+             return 301 http://$1$request_uri;
+         }",
+        &[],
+    );
+    assert_eq!(get_host(&server, "/", "www.example.test").text(), "exact");
+    assert_eq!(get_host(&server, "/", "A.Example.Test").text(), "wildcard");
+    assert_eq!(get_host(&server, "/", "www.example.org").text(), "trailing");
+    assert_eq!(get_host(&server, "/", "ann.users.test").text(), "user ann");
+    let r = get_host(&server, "/a?b=1", "www.elsewhere.test");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("Location"), Some("http://elsewhere.test/a?b=1"));
+    // No name matches: the default server, not the first (whose expression did not match:
+    // `$1` is empty, as in nginx).
+    let r = get_host(&server, "/", "nowhere.test");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("Location"), Some("http:///"));
+}

@@ -56,7 +56,7 @@ fn client(by: &Authority, name: &str) -> Client {
 fn installed() -> bool {
     let found = Command::new("curl").arg("--version").output().is_ok();
     if !found {
-        eprintln!("note: curl is not installed; skipped");
+        support::skip::missing("curl (Debian package curl)");
     }
     found
 }

@@ -232,7 +232,7 @@ fn curl_sends_its_header_before_tls_and_is_served_over_https() {
         .output()
         .is_err()
     {
-        eprintln!("curl not installed: skipped");
+        support::skip::missing("curl (Debian package curl)");
         return;
     }
     let cert = support::tls::cert(&["localhost"]);
@@ -273,7 +273,7 @@ fn over_http2_each_stream_is_attributed_to_the_client_a_trusted_proxy_names() {
         .output()
         .is_err()
     {
-        eprintln!("curl not installed: skipped");
+        support::skip::missing("curl (Debian package curl)");
         return;
     }
     let cert = support::tls::cert(&["localhost"]);

@@ -115,6 +115,7 @@ fn fifty_mebibyte_uploads_reach_the_backend_whole_with_bounded_memory() {
     ];
     for (path, chunked, framing) in cases {
         let (doc, growth) = upload(&server, path, chunked);
+        eprintln!("{path}: RSS grew by {growth} KiB");
         assert_eq!(
             json::field(&doc, "framing").as_deref(),
             Some(framing),
@@ -182,7 +183,9 @@ fn a_body_read_whole_into_its_file_is_sent_again_to_the_next_server() {
     }
     // One of them went to the dead server first.
     assert!(
-        server.stderr().contains("connect() failed"),
+        support::wait_until(std::time::Duration::from_secs(5), || server
+            .stderr()
+            .contains("connect() failed")),
         "{}",
         server.stderr()
     );

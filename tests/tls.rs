@@ -331,7 +331,7 @@ fn sni_picks_the_certificate_of_the_named_server_and_unknown_names_get_the_defau
 #[test]
 fn an_rsa_certificate_is_served() {
     let Some(cert) = support::tls::rsa_cert(&["localhost"]) else {
-        eprintln!("rcgen cannot generate RSA keys here: skipped");
+        support::skip::unavailable("rcgen cannot generate RSA keys in this build");
         return;
     };
     let server = tls_server(&cert, "", &[("www/a.txt", b"rsa")]);
@@ -503,7 +503,7 @@ fn curl_with_cacert_gets_a_file_over_https() {
         .output()
         .is_err()
     {
-        eprintln!("curl not installed: skipped");
+        support::skip::missing("curl (Debian package curl)");
         return;
     }
     let cert = cert(&["localhost"]);

@@ -1,6 +1,6 @@
 //! HTTPS against the TLS stacks of real clients: curl (OpenSSL), `openssl s_client`, wrk and
-//! gnutls-cli (GnuTLS), each test skipped with a note where its tool is not installed (.ci/run
-//! installs curl, openssl and wrk; not gnutls-bin).
+//! gnutls-cli (GnuTLS). `.ci/run` installs every one; elsewhere a missing tool's test records its
+//! skip (`support::skip`).
 //! Certificates are made at test time (rcgen): ECDSA P-256 and RSA 2048.
 
 mod support;
@@ -40,7 +40,7 @@ fn installed(program: &str) -> bool {
         .status()
         .is_ok();
     if !found {
-        eprintln!("note: {program} is not installed; skipped");
+        support::skip::missing(&format!("{program} (.ci/run installs it)"));
     }
     found
 }
@@ -348,7 +348,7 @@ fn openssl_s_client_handshakes_with_ecdsa_and_rsa_by_sni_over_tls_1_2_and_1_3() 
     }
     let ecdsa = cert(&["localhost"]);
     let Some(rsa) = rsa_cert(&["rsa.test"]) else {
-        eprintln!("rcgen cannot generate RSA keys here: skipped");
+        support::skip::unavailable("rcgen cannot generate RSA keys in this build");
         return;
     };
     let server = two_certificate_server(&ecdsa, &rsa);

@@ -72,7 +72,7 @@ pub struct Ask<'a> {
 /// nothing of [`admit`] runs).
 #[inline]
 pub fn applies(settings: &Settings) -> bool {
-    settings.return_.is_none() && settings.limits.is_active()
+    settings.return_().is_none() && settings.limits.is_active()
 }
 
 /// Runs the limits (nginx's preaccess phase) for a request: `limit_req`, then `limit_conn`.

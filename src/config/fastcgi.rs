@@ -263,8 +263,8 @@ mod tests {
 
     /// The parse: `LINE:COL: message` or the config.
     fn parse(text: &str) -> std::result::Result<super::super::Config, String> {
-        super::super::parser::parse(text, Path::new("/etc/webserv"))
-            .map_err(|e| format!("{}:{}: {}", e.pos.line, e.pos.col, e.message))
+        super::super::parse(text, Path::new("/etc/webserv/test.conf"))
+            .map_err(|e| format!("{}:{}: {}", e.line, e.col, e.message))
     }
 
     fn location(body: &str) -> Settings {

@@ -6,11 +6,18 @@
 //! - `upload_store` in a directory that a location running `cgi` serves: an uploaded script
 //!   could then be run (`POST /up/x.py`, then `GET /cgi/x.py`).
 //! - `autoindex on` over an upload store where DELETE is allowed: anyone can list and delete
-//!   every upload.
+//!   every upload (not said of a server that listens on loopback addresses only, where
+//!   "anyone" is a user of this machine: the demo site's case).
 //! - `root /` or `alias /`: the whole file system is served.
 //!
-//! Paths are compared lexically (they are absolute and cleaned; nothing is read from disk), so
-//! a symlink can hide a case; a warning is advice, not a guarantee.
+//! Paths are compared lexically (they are absolute and cleaned), so a symlink can hide a case;
+//! a warning is advice, not a guarantee.
+//!
+//! And what will fail at run time, asked of the file system as the user running the check
+//! (the server's own user when it starts): a `root` or `alias` written in the file that does
+//! not exist or cannot be read, an `upload_store` that does not exist or cannot be written,
+//! and a directory whose `index` files are none of them there (without `autoindex` or
+//! `try_files`, a request for it gets 403).
 
 use super::lexer::Pos;
 use super::parser::Directive;
@@ -84,7 +91,9 @@ pub(super) fn lint(tree: &[Directive], config: &Config) -> Vec<ConfigWarning> {
                 serves,
             });
         }
-        lint_server(&blocks, &mut out);
+        let local_only = server.listen.iter().all(|a| a.ip().is_loopback());
+        lint_server(&blocks, local_only, &mut out);
+        lint_files(&blocks, &mut out);
     }
     out.sort_by_key(|(pos, _)| (pos.line, pos.col));
     out.dedup();
@@ -98,7 +107,8 @@ pub(super) fn lint(tree: &[Directive], config: &Config) -> Vec<ConfigWarning> {
         .collect()
 }
 
-fn lint_server(blocks: &[Block], out: &mut Vec<(Pos, String)>) {
+/// `local_only`: every listen address of the server is a loopback one.
+fn lint_server(blocks: &[Block], local_only: bool, out: &mut Vec<(Pos, String)>) {
     let root = Path::new("/");
     let stores: Vec<&Path> = blocks
         .iter()
@@ -146,6 +156,7 @@ fn lint_server(blocks: &[Block], out: &mut Vec<(Pos, String)>) {
         }
 
         if settings.autoindex
+            && !local_only
             && settings.allow_methods.contains(Methods::DELETE)
             && let Some(store) = stores
                 .iter()
@@ -165,12 +176,168 @@ fn lint_server(blocks: &[Block], out: &mut Vec<(Pos, String)>) {
     }
 }
 
+/// What the file system says of the paths the blocks name (see the module comment). Each
+/// directive is judged once, where it is written; paths with variables are not judged.
+fn lint_files(blocks: &[Block], out: &mut Vec<(Pos, String)>) {
+    use rustix::fs::{Access, access};
+    let readable = |path: &Path, dir: bool| {
+        let mode = if dir {
+            Access::READ_OK | Access::EXEC_OK
+        } else {
+            Access::READ_OK
+        };
+        access(path, mode).is_ok()
+    };
+    for block in blocks {
+        let settings = block.settings;
+        let own = |name: &str| {
+            block
+                .own
+                .iter()
+                .find(|d| d.name.text == name)
+                .map(|d| d.name.pos)
+        };
+        let served = match (&settings.alias, own("alias"), own("root")) {
+            (Some(alias), Some(pos), _) if settings.alias_template.is_none() => {
+                Some((alias, pos, "alias"))
+            }
+            (None, _, Some(pos)) => Some((&settings.root, pos, "root")),
+            _ => None,
+        };
+        if let Some((path, pos, name)) = served {
+            match std::fs::metadata(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push((
+                    pos,
+                    format!(
+                        "{name} \"{}\" does not exist: what {} serves will be 404",
+                        path.display(),
+                        block.what
+                    ),
+                )),
+                Err(e) => out.push((
+                    pos,
+                    format!("{name} \"{}\" cannot be looked at: {e}", path.display()),
+                )),
+                Ok(m) if !readable(path, m.is_dir()) => out.push((
+                    pos,
+                    format!(
+                        "{name} \"{}\" cannot be read by this user: what {} serves will be 403",
+                        path.display(),
+                        block.what
+                    ),
+                )),
+                Ok(_) => {}
+            }
+        }
+        if let (Some(store), Some(pos)) = (&settings.upload_store, own("upload_store")) {
+            let problem = match std::fs::metadata(store) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("does not exist"),
+                Err(_) => Some("cannot be looked at"),
+                Ok(m) if !m.is_dir() => Some("is not a directory"),
+                Ok(_) if access(store, Access::WRITE_OK | Access::EXEC_OK).is_err() => {
+                    Some("cannot be written by this user")
+                }
+                Ok(_) => None,
+            };
+            if let Some(problem) = problem {
+                out.push((
+                    pos,
+                    format!(
+                        "upload_store \"{}\" {problem}: every upload to {} will fail with 500",
+                        store.display(),
+                        block.what
+                    ),
+                ));
+            }
+        }
+        lint_index(block, out);
+    }
+}
+
+/// A block that serves a directory whose `index` files are none of them in it, with no
+/// `autoindex` and no `try_files` or rewrite program to do otherwise.
+fn lint_index(block: &Block, out: &mut Vec<(Pos, String)>) {
+    let settings = block.settings;
+    let own_pos = |name: &str| {
+        block
+            .own
+            .iter()
+            .find(|d| d.name.text == name)
+            .map(|d| d.name.pos)
+    };
+    let Some(pos) = own_pos("index")
+        .or_else(|| own_pos("root"))
+        .or_else(|| own_pos("alias"))
+    else {
+        return;
+    };
+    let maps_a_directory = block.what == "server"
+        || block.what.starts_with("location /")
+        || block.what.starts_with("location ^~ /");
+    if !maps_a_directory
+        || settings.autoindex
+        || settings.try_files.is_some()
+        || !settings.rewrites.is_empty()
+        || !settings.cgi.is_empty()
+        || settings.index.is_empty()
+        || settings
+            .index
+            .iter()
+            .any(|i| i.contains('/') || i.contains('$'))
+        || block.serves == Path::new("/")
+        || !block.serves.is_dir()
+        // A directory the server cannot look into has its own warning (at root or alias).
+        || rustix::fs::access(&block.serves, rustix::fs::Access::EXEC_OK).is_err()
+    {
+        return;
+    }
+    if settings.index.iter().any(|i| block.serves.join(i).exists()) {
+        return;
+    }
+    out.push((
+        pos,
+        format!(
+            "no index file ({}) in \"{}\": a request for {} will get 403 (add one, or \
+             autoindex on)",
+            settings.index.join(" "),
+            block.serves.display(),
+            match block.what.strip_prefix("location ") {
+                Some(path) => path.trim_start_matches("^~ ").to_string(),
+                None => "/".to_string(),
+            }
+        ),
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
 
-    /// The warnings of `text` as `LINE:COL: message`.
+    /// Whether a warning is about the file system (what the paths of these tests, which do
+    /// not exist, always get).
+    fn about_files(message: &str) -> bool {
+        [
+            "does not exist",
+            "cannot be read by this user",
+            "cannot be written by this user",
+            "cannot be looked at",
+            "is not a directory",
+            "no index file",
+        ]
+        .iter()
+        .any(|m| message.contains(m))
+    }
+
+    /// The warnings of `text` as `LINE:COL: message`, but those about the file system.
     fn warnings(text: &str) -> Vec<String> {
+        all_warnings(text)
+            .into_iter()
+            .filter(|w| !about_files(w))
+            .collect()
+    }
+
+    /// Every warning of `text` as `LINE:COL: message`.
+    fn all_warnings(text: &str) -> Vec<String> {
         let config = super::super::parse(text, Path::new("/etc/webserv/site.conf"))
             .unwrap_or_else(|e| panic!("{text}\n=> {e}"));
         for w in &config.warnings {
@@ -247,6 +414,16 @@ mod tests {
         // Without DELETE, or without autoindex, it is fine.
         assert!(warnings(&text.replace(" DELETE", "")).is_empty());
         assert!(warnings(&text.replace("autoindex on", "autoindex off")).is_empty());
+        // So it is on loopback addresses only (no other machine reaches it); one public
+        // address among them is enough for the warning.
+        assert!(
+            warnings(&text.replace("listen 80;", "listen 127.0.0.1:80; listen [::1]:80;"))
+                .is_empty()
+        );
+        assert_eq!(
+            warnings(&text.replace("listen 80;", "listen 127.0.0.1:80; listen 8080;")).len(),
+            1
+        );
     }
 
     #[test]
@@ -265,6 +442,64 @@ mod tests {
         assert_eq!(
             warnings(climbing),
             vec!["1:21: \"root /\" serves the whole file system"]
+        );
+    }
+
+    /// A fresh directory for the file-system warnings; removed on drop.
+    struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        fn new(tag: &str) -> Dir {
+            let dir =
+                std::env::temp_dir().join(format!("webserv-lint-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Dir(dir)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn paths_that_will_fail_at_run_time_are_warnings_at_their_directive() {
+        let dir = Dir::new("paths");
+        let d = dir.0.display().to_string();
+        std::fs::create_dir_all(dir.0.join("www/empty")).unwrap();
+        std::fs::write(dir.0.join("www/index.html"), "x").unwrap();
+        std::fs::write(dir.0.join("a-file"), "x").unwrap();
+        let text = format!(
+            "server {{\n listen 80;\n root {d}/www;\n \
+             location /gone {{ alias {d}/missing; }}\n \
+             location /up {{ upload_store {d}/nowhere; }}\n \
+             location /up2 {{ upload_store {d}/a-file; }}\n \
+             location /empty {{ index a.html b.html; }}\n \
+             location /listed {{ root {d}/www/empty; autoindex on; }}\n \
+             location /spa {{ root {d}/www/empty; try_files $uri /index.html; }}\n}}\n"
+        );
+        assert_eq!(
+            all_warnings(&text),
+            [
+                format!(
+                    "4:19: alias \"{d}/missing\" does not exist: what location /gone serves \
+                     will be 404"
+                ),
+                format!(
+                    "5:17: upload_store \"{d}/nowhere\" does not exist: every upload to location \
+                     /up will fail with 500"
+                ),
+                format!(
+                    "6:18: upload_store \"{d}/a-file\" is not a directory: every upload to \
+                     location /up2 will fail with 500"
+                ),
+                format!(
+                    "7:20: no index file (a.html b.html) in \"{d}/www/empty\": a request for \
+                     /empty will get 403 (add one, or autoindex on)"
+                ),
+            ]
         );
     }
 }

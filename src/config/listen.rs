@@ -1,10 +1,13 @@
-//! The parameters of `listen ADDRESS [ssl] [proxy_protocol];` after the address, with nginx's
-//! names: `ssl` serves HTTPS on the address, `proxy_protocol` expects every connection to start
-//! with a PROXY protocol header (version 1 or 2) from a load balancer.
+//! The parameters of `listen ADDRESS [default_server] [ssl] [proxy_protocol] [http2];` after the
+//! address, with nginx's names: `ssl` serves HTTPS on the address, `proxy_protocol` expects every
+//! connection to start with a PROXY protocol header (version 1 or 2) from a load balancer.
 //!
-//! Both belong to the address, not to one server: every server listening on an address must
-//! give the same parameters (nginx applies them to the socket whichever server names them; here
-//! a disagreement is an error, so a server cannot change another's address by accident).
+//! Those two belong to the address, not to one server ([`Params`]): every server listening on an
+//! address must give the same parameters (nginx applies them to the socket whichever server names
+//! them; here a disagreement is an error, so a server cannot change another's address by
+//! accident). `default_server` (nginx's older `default`) and nginx 1.22's `http2` are the
+//! server's own ([`Own`]). nginx's other parameters are accepted without effect or refused, as
+//! `config::nginx` says.
 
 use super::lexer::{Error, Pos};
 use super::parser::Word;
@@ -31,19 +34,41 @@ impl Params {
     }
 }
 
-/// The parameters after a `listen` address.
-pub(crate) fn params(words: &[Word]) -> Result<Params, Error> {
+/// What one `listen` says about its own server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Own {
+    /// `default_server` (or `default`): the server answers the address's unmatched names.
+    pub default_server: bool,
+    /// nginx 1.22's `http2` parameter.
+    pub http2: bool,
+}
+
+/// The parameters after a `listen` address; `warn` gets what is accepted without effect.
+pub(crate) fn params(
+    words: &[Word],
+    warn: &mut dyn FnMut(Pos, String),
+) -> Result<(Params, Own), Error> {
     let mut params = Params::default();
+    let mut own = Own::default();
     for word in words {
         let flag = match word.text.as_str() {
             "ssl" => &mut params.ssl,
             "proxy_protocol" => &mut params.proxy_protocol,
-            other => {
-                return Err(Error::new(
-                    word.pos,
-                    format!("invalid parameter \"{other}\" of the \"listen\" directive"),
-                ));
-            }
+            "default_server" | "default" => &mut own.default_server,
+            "http2" => &mut own.http2,
+            other => match super::nginx::listen_parameter(other) {
+                Some(Ok(warning)) => {
+                    warn(word.pos, warning);
+                    continue;
+                }
+                Some(Err(message)) => return Err(Error::new(word.pos, message)),
+                None => {
+                    return Err(Error::new(
+                        word.pos,
+                        format!("invalid parameter \"{other}\" of the \"listen\" directive"),
+                    ));
+                }
+            },
         };
         if *flag {
             return Err(Error::new(
@@ -56,24 +81,27 @@ pub(crate) fn params(words: &[Word]) -> Result<Params, Error> {
         }
         *flag = true;
     }
-    Ok(params)
+    Ok((params, own))
 }
 
 /// Err when an earlier `listen` of the same address (in `seen`) gave other parameters.
+/// `sources`: the files read, to say where the earlier one is.
 pub(crate) fn agree(
     addr: SocketAddr,
     params: Params,
     at: Pos,
     seen: &[(SocketAddr, Params, Pos)],
+    sources: &super::include::Sources,
 ) -> Result<(), Error> {
     match seen.iter().find(|(a, p, _)| *a == addr && *p != params) {
-        Some((_, earlier, line)) => Err(Error::new(
+        Some((_, earlier, earlier_at)) => Err(Error::new(
             at,
             format!(
-                "\"listen {addr}{}\" conflicts with \"listen {addr}{}\" in line {}",
+                "\"listen {addr}{}\" conflicts with \"listen {addr}{}\" at {}:{}",
                 params.written(),
                 earlier.written(),
-                line.line
+                sources.locate(earlier_at.line).0.display(),
+                sources.locate(earlier_at.line).1
             ),
         )),
         None => Ok(()),
@@ -114,7 +142,7 @@ mod tests {
             ),
             (
                 "server { listen 80 proxy_protocol; }\nserver { listen 80; }",
-                "/etc/webserv/w.conf:2:17: \"listen 0.0.0.0:80\" conflicts with \"listen 0.0.0.0:80 proxy_protocol\" in line 1",
+                "/etc/webserv/w.conf:2:17: \"listen 0.0.0.0:80\" conflicts with \"listen 0.0.0.0:80 proxy_protocol\" at /etc/webserv/w.conf:1",
             ),
         ];
         for (text, expected) in cases {

@@ -3,26 +3,32 @@
 //! [`load`] reads a file, [`parse`] a text; both give a [`Config`] whose paths are absolute and
 //! whose locations already carry what they inherit, or a [`ConfigError`] that prints as
 //! `PATH:LINE:COL: message`. A configuration that is legal but unsafe also carries
-//! [`ConfigWarning`]s (`lint`), which print as `PATH:LINE:COL: warning: message`.
+//! [`ConfigWarning`]s (`lint`), which print as `PATH:LINE:COL: warning: message`. The file may
+//! `include` others (`include`); every position names the file it is in.
 
 mod access;
 mod acme;
 mod compress;
 mod fastcgi;
 mod htpasswd;
+mod include;
 mod lexer;
 mod limits;
 mod lint;
 mod listen;
 mod model;
+mod names;
+mod nginx;
 mod observe;
 mod parser;
 #[cfg(test)]
 mod props;
 pub mod proxy;
 mod realip;
+mod rewrite;
 mod template;
 pub(crate) mod tls;
+mod types;
 mod vars;
 
 pub use access::{Access, Net, Rule, Satisfy, UserFile};
@@ -35,10 +41,14 @@ pub use htpasswd::{Hash, User};
 pub(crate) use lexer::Pos;
 pub use limits::{LimitConn, LimitReq, Limits, Zone, ZoneKind};
 pub use model::*;
+pub use names::{ServerName, name_rank};
 pub use observe::{AccessLog, Escape, LogFormat, Observe, SiteLogs, StatusPage};
 pub use realip::{Cidr, RealIp, RealIpHeader};
+pub use rewrite::{Action, Rewrite, RewriteFlag};
 pub use template::{Template, TemplateError, Variable};
 pub use tls::{ClientAuth, Tls, VerifyClient};
+/// `types { }` (`compress::Types` is the `gzip_types` family's).
+pub use types::Types as MimeTypes;
 pub use vars::{Piece, Var};
 
 use std::fmt;
@@ -54,9 +64,17 @@ pub struct ConfigError {
     /// 1-based, in characters.
     pub col: usize,
     pub message: String,
+    /// The other errors found in the same reading, in the order found (see [`MAX_ERRORS`]).
+    pub also: Vec<ConfigError>,
+    /// There were more errors than [`MAX_ERRORS`]: the reading stopped.
+    pub truncated: bool,
 }
 
+/// The most errors one reading reports; `PATH: ...` says when there were more.
+pub const MAX_ERRORS: usize = 20;
+
 impl fmt::Display for ConfigError {
+    /// One `PATH:LINE:COL: message` line per error.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
@@ -65,7 +83,18 @@ impl fmt::Display for ConfigError {
             self.line,
             self.col,
             self.message
-        )
+        )?;
+        for other in &self.also {
+            write!(f, "\n{other}")?;
+        }
+        if self.truncated {
+            write!(
+                f,
+                "\n{}: stopped after {MAX_ERRORS} errors",
+                self.path.display()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -104,17 +133,28 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         line,
         col,
         message,
+        also: Vec::new(),
+        truncated: false,
     };
-    let bytes = std::fs::read(path)
-        .map_err(|e| error(1, 1, format!("cannot read the configuration file: {e}")))?;
+    let cannot_read =
+        |e: &dyn fmt::Display| error(1, 1, format!("cannot read the configuration file: {e}"));
+    // Only a regular file of a bounded size (`-t /dev/zero` must not read forever).
+    let metadata = std::fs::metadata(path).map_err(|e| cannot_read(&e))?;
+    if !metadata.is_file() {
+        return Err(cannot_read(&"not a regular file"));
+    }
+    if metadata.len() > include::MAX_FILE_SIZE {
+        return Err(cannot_read(&format_args!(
+            "larger than {} MiB",
+            include::MAX_FILE_SIZE >> 20
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| cannot_read(&e))?;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
-            let bytes = e.as_bytes();
-            let valid = e.utf8_error().valid_up_to();
-            let before = String::from_utf8_lossy(&bytes[..valid]);
-            let line = before.matches('\n').count() + 1;
-            let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let (line, col) =
+                include::utf8_error_position(e.as_bytes(), e.utf8_error().valid_up_to());
             return Err(error(line, col, "invalid UTF-8".to_string()));
         }
     };
@@ -125,29 +165,69 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
 /// is what relative paths in the text are relative to (made absolute with the current directory,
 /// not canonicalised, not checked for existence). `Config::path` is `path` made absolute.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let error = |line, col, message| ConfigError {
+    let absolute = absolute(path).map_err(|e| ConfigError {
         path: path.to_path_buf(),
-        line,
-        col,
-        message,
-    };
-    let absolute = absolute(path)
-        .map_err(|e| error(1, 1, format!("cannot determine the current directory: {e}")))?;
+        line: 1,
+        col: 1,
+        message: format!("cannot determine the current directory: {e}"),
+        also: Vec::new(),
+        truncated: false,
+    })?;
     let dir = absolute
         .parent()
         .map_or_else(|| absolute.clone(), Path::to_path_buf);
-    let mut config = parser::parse(text, &dir).map_err(|e| ConfigError {
-        path: e.file.unwrap_or_else(|| path.to_path_buf()),
-        ..error(e.pos.line, e.pos.col, e.message)
-    })?;
+    let mut config = located(parser::parse(text, path, &dir))?;
     config.path = absolute;
-    // A warning about another file (a user file) already names it.
-    for warning in &mut config.warnings {
-        if warning.path.as_os_str().is_empty() {
-            warning.path = path.to_path_buf();
+    Ok(config)
+}
+
+/// The configuration with its warnings' positions named by file, or its errors so named (the
+/// one found first first, at most [`MAX_ERRORS`]).
+fn located(parsed: parser::Parsed) -> Result<Config, ConfigError> {
+    let sources = &parsed.sources;
+    match parsed.config {
+        Ok(mut config) => {
+            for warning in &mut config.warnings {
+                if warning.path.as_os_str().is_empty() {
+                    let (file, line) = sources.locate(warning.line);
+                    warning.path = file.to_path_buf();
+                    warning.line = line;
+                }
+            }
+            Ok(config)
+        }
+        Err(errors) => {
+            let mut errors = errors.into_iter().map(|e| {
+                // An error in another kind of file (a user file) already names it.
+                let (file, line) = match &e.file {
+                    Some(file) => (file.as_path(), e.pos.line),
+                    None => sources.locate(e.pos.line),
+                };
+                ConfigError {
+                    path: file.to_path_buf(),
+                    line,
+                    col: e.pos.col,
+                    message: e.message,
+                    also: Vec::new(),
+                    truncated: false,
+                }
+            });
+            let Some(mut first) = errors.next() else {
+                // An empty list is never made; say so rather than accept.
+                return Err(ConfigError {
+                    path: sources.locate(1).0.to_path_buf(),
+                    line: 1,
+                    col: 1,
+                    message: "invalid configuration".to_string(),
+                    also: Vec::new(),
+                    truncated: false,
+                });
+            };
+            first.also = errors.by_ref().take(MAX_ERRORS - 1).collect();
+            first.truncated = errors.next().is_some();
+            Err(first)
         }
     }
-    Ok(config)
 }
 
 /// `path` joined to the current directory if relative, with `.` components dropped (`..` kept:
@@ -208,6 +288,8 @@ mod tests {
             line: 3,
             col: 7,
             message: "unknown directive \"foo\"".to_string(),
+            also: Vec::new(),
+            truncated: false,
         };
         assert_eq!(e.to_string(), "conf/x.conf:3:7: unknown directive \"foo\"");
     }

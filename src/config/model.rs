@@ -97,8 +97,13 @@ pub struct Server {
     pub acme: Option<super::acme::AcmeCertificate>,
     /// `ssl_verify_client` (other than `off`) with its roots and depth.
     pub client_auth: Option<std::sync::Arc<super::tls::ClientAuth>>,
-    /// `server_name` values, lower-cased.
+    /// `server_name` values as written, lower-cased (but regular expressions, `~` kept, as
+    /// written; `$hostname` the machine's name).
     pub server_names: Vec<String>,
+    /// The names, read: what a request's Host is matched against (`handler::route`).
+    pub names: Vec<super::names::ServerName>,
+    /// The addresses on which this server is the default (`listen ... default_server`).
+    pub default_server: Vec<SocketAddr>,
     /// `http2 on | off;` as written (None: not written). What an address speaks is decided by
     /// its default server: see [`Server::http2_on`].
     pub http2: Option<bool>,
@@ -237,7 +242,12 @@ pub struct Settings {
     pub error_pages: Vec<ErrorPage>,
     /// `try_files FILE ... (URI | @NAME | =CODE)`.
     pub try_files: Option<TryFiles>,
-    pub return_: Option<Return>,
+    /// The block's own `rewrite`, `return`, `set` and `break` lines, in order: a location does
+    /// not inherit them (see `config::rewrite`).
+    pub rewrites: Vec<super::rewrite::Action>,
+    /// `internal`: only internal redirects reach this location (a request from outside gets
+    /// 404).
+    pub internal: bool,
     pub cgi: Vec<CgiHandler>,
     pub cgi_timeout: Duration,
     pub upload_store: Option<PathBuf>,
@@ -250,6 +260,10 @@ pub struct Settings {
     pub expires: Expires,
     /// `gzip`, `brotli`, `zstd`, their `*_static` and the rest (`config::compress`).
     pub compress: super::compress::Compress,
+    /// `types { }`: the Content-Type of a file by its extension; None: the built-in table.
+    pub types: Option<std::sync::Arc<super::types::Types>>,
+    /// `default_type`: the Content-Type of a file that the types do not name.
+    pub default_type: Option<String>,
     /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
     pub real_ip: super::RealIp,
     /// The `fastcgi_*` directives (`config::fastcgi`).
@@ -279,7 +293,8 @@ impl Settings {
             client_max_body_size: 1024 * 1024,
             error_pages: Vec::new(),
             try_files: None,
-            return_: None,
+            rewrites: Vec::new(),
+            internal: false,
             cgi: Vec::new(),
             cgi_timeout: Duration::from_secs(30),
             upload_store: None,
@@ -290,6 +305,8 @@ impl Settings {
             add_headers: Vec::new(),
             expires: Expires::Off,
             compress: Default::default(),
+            types: None,
+            default_type: None,
             real_ip: super::RealIp::default(),
             fastcgi: FastCgi::default(),
             proxy: super::proxy::model::ProxySettings::default(),
@@ -297,6 +314,14 @@ impl Settings {
             limits: Default::default(),
             observe: Default::default(),
         }
+    }
+
+    /// The first `return` of the block's rewrite program, if it has one.
+    pub fn return_(&self) -> Option<&Return> {
+        self.rewrites.iter().find_map(|action| match action {
+            super::rewrite::Action::Return(ret) => Some(ret),
+            _ => None,
+        })
     }
 
     /// The configured error page for `status`, if any.

@@ -13,11 +13,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::acme::{self, AcmeIssuer};
+use super::include::{Loader, Sources};
 use super::lexer::{self, Error, Pos, Token, TokenKind};
 use super::model::{
     AddHeader, CgiHandler, Config, ErrorPage, ErrorPageStatus, Expires, Location, LocationId,
     LocationKind, LogLevel, LogTarget, Methods, Return, Server, Settings, TryFallback, TryFiles,
 };
+use super::names::ServerName;
 use super::template::Template;
 use super::tls::{self as tls_files, Part, Tls, VerifyClient};
 
@@ -27,57 +29,305 @@ pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
     Err(Error::new(pos, message))
 }
 
-/// Parses `text`. `config_dir` must be absolute: relative paths in the file are joined to it.
-/// `Config::path` is left for the caller to fill in.
-pub(crate) fn parse(text: &str, config_dir: &Path) -> Result<Config> {
-    parse_with(text, config_dir, super::proxy::WIRING)
+/// What reading a configuration gives: the configuration, or its errors (the one found first
+/// first), and every file it read, for positions.
+pub(crate) struct Parsed {
+    pub(crate) config: std::result::Result<Config, Vec<Error>>,
+    pub(crate) sources: Sources,
 }
 
-/// [`parse`], with the proxy directives accepted or refused as `wiring` says.
+/// Parses `text`, the main configuration file `path`. `config_dir` must be absolute: relative
+/// paths in the file (and the files it includes) are joined to it. `Config::path` is left for
+/// the caller to fill in.
+pub(crate) fn parse(text: &str, path: &Path, config_dir: &Path) -> Parsed {
+    parse_with(text, path, config_dir, super::proxy::WIRING)
+}
+
+/// [`parse`] of a file in `config_dir` that includes nothing, with the proxy directives
+/// accepted or refused as `wiring` says: the configuration or the first error.
 #[cfg(test)]
 pub(super) fn parse_wired(
     text: &str,
     config_dir: &Path,
     wiring: super::proxy::Wiring,
 ) -> Result<Config> {
-    parse_with(text, config_dir, wiring)
+    let path = config_dir.join("test.conf");
+    match parse_with(text, &path, config_dir, wiring).config {
+        Ok(config) => Ok(config),
+        Err(mut errors) => Err(errors.remove(0)),
+    }
 }
 
-fn parse_with(text: &str, config_dir: &Path, proxy: super::proxy::Wiring) -> Result<Config> {
+/// What `interpret` needs besides the tree: where relative paths start, whether the proxy
+/// directives are accepted, every file read (for positions in messages).
+struct Reading<'a> {
+    config_dir: &'a Path,
+    wiring: super::proxy::Wiring,
+    sources: &'a Sources,
+}
+
+fn parse_with(text: &str, path: &Path, config_dir: &Path, wiring: super::proxy::Wiring) -> Parsed {
+    let mut loader = Loader::new(config_dir, path, Sources::new(path, text));
+    let tree = read_tree(text, &mut loader);
+    let Loader {
+        sources,
+        mut warnings,
+        mut errors,
+        ..
+    } = loader;
+    let tree = tree.map(|(mut tree, eof)| {
+        super::nginx::adapt(&mut tree, &mut warnings, &mut errors);
+        (tree, eof)
+    });
+    let reading = Reading {
+        config_dir,
+        wiring,
+        sources: &sources,
+    };
+    let config = match tree {
+        Err(syntax) => Err(vec![syntax]),
+        Ok((tree, eof)) => {
+            let dropped = !errors.is_empty();
+            match interpret_all(tree, eof, &reading, dropped) {
+                Ok(config) if !dropped => Ok(with_warnings(config, warnings)),
+                Ok(_) => Err(errors),
+                Err(more) => {
+                    errors.extend(more);
+                    Err(errors)
+                }
+            }
+        }
+    };
+    Parsed { config, sources }
+}
+
+/// The warnings about user files (`auth_basic_user_file`: they name their file) first, as they
+/// came, then the configuration's own in file order (positions count lines across every file
+/// read, in reading order).
+fn order_warnings(warnings: &mut [super::ConfigWarning]) {
+    warnings.sort_by_key(|w| match w.path.as_os_str().is_empty() {
+        true => (1, w.line, w.col),
+        false => (0, 0, 0),
+    });
+}
+
+/// `config` with the warnings found before its meaning was read, every warning in file order.
+fn with_warnings(mut config: Config, warnings: Vec<(Pos, String)>) -> Config {
+    config.warnings.extend(
+        warnings
+            .into_iter()
+            .map(|(pos, message)| super::ConfigWarning {
+                path: PathBuf::new(),
+                line: pos.line,
+                col: pos.col,
+                message,
+            }),
+    );
+    order_warnings(&mut config.warnings);
+    config
+}
+
+/// The directive tree of the main file's `text`, `include`s followed; Err: a syntax error
+/// (in the main file or an included one), which stops the reading.
+fn read_tree(text: &str, loader: &mut Loader) -> Result<(Vec<Directive>, Pos)> {
     let tokens = lexer::tokenize(text)?;
     let eof = tokens.eof;
     let tree = Tree {
         tokens: tokens.tokens.into_iter(),
         eof,
+        loader,
     }
     .block(None, 0)?;
-    if proxy == super::proxy::Wiring::Refuse {
-        super::proxy::refuse_unwired(&tree)?;
+    Ok((tree, eof))
+}
+
+/// The meaning of a directive tree: the typed configuration, with its warnings.
+fn interpret(tree: &[Directive], eof: Pos, reading: &Reading) -> Result<Config> {
+    if reading.wiring == super::proxy::Wiring::Refuse {
+        super::proxy::refuse_unwired(tree)?;
     }
-    let captures = capture_names(&tree);
-    let proxy = super::proxy::Globals::parse(&tree, config_dir, &captures)?;
+    let captures = capture_names(tree);
+    let proxy = super::proxy::Globals::parse(tree, reading.config_dir, &captures)?;
     let interpreter = Interpreter {
-        dir: config_dir,
+        dir: reading.config_dir,
+        warnings: Default::default(),
+        sources: reading.sources,
+        defaults: Default::default(),
+        names_seen: Default::default(),
         captures: &captures,
         proxy: &proxy,
-        warnings: Default::default(),
-        zones: super::limits::zones(&tree)?,
-        logs: std::cell::RefCell::new(super::observe::Tables::read(&tree, config_dir)?),
-        compress: super::compress::top(&tree)?,
+        zones: super::limits::zones(tree)?,
+        logs: std::cell::RefCell::new(super::observe::Tables::read(tree, reading.config_dir)?),
+        compress: super::compress::top(tree)?,
     };
-    let mut config = interpreter.main(&tree, eof)?;
+    let mut config = interpreter.main(tree, eof)?;
     config.warnings = interpreter.warnings.take();
     config.zones = interpreter.zones;
     let logs = interpreter.logs.into_inner();
     config.log_files = logs.files;
     config.log_formats = logs.formats;
     super::proxy::finish(&mut config, proxy)?;
-    // The user files' warnings first, then the configuration's own in file order.
-    let mut lints = super::lint::lint(&tree, &config);
-    lints.extend(super::proxy::lint(&config));
-    lints.sort_by_key(|w| (w.line, w.col));
-    config.warnings.extend(lints);
+    config.warnings.extend(super::lint::lint(tree, &config));
+    config.warnings.extend(super::proxy::lint(&config));
+    order_warnings(&mut config.warnings);
     Ok(config)
+}
+
+/// The meaning of a directive tree, or every error found in it (up to [`super::MAX_ERRORS`]).
+///
+/// Reading stops at the first error; to find the others, the directive that error points into
+/// is dropped from the tree and the tree is read again, as often as it takes. No directive's
+/// code has to know: an error in one directive never hides an error in another. What only
+/// follows from a dropped directive is not reported: an error at a block that lost one of its
+/// directives (`no "listen" in server` once the bad `listen` is gone), and an error at the end
+/// of the file once anything was dropped.
+/// `dropped`: directives were already left out of the tree (an `include` that could not be
+/// followed, a misplaced `http` directive).
+fn interpret_all(
+    mut tree: Vec<Directive>,
+    eof: Pos,
+    reading: &Reading,
+    mut dropped: bool,
+) -> std::result::Result<Config, Vec<Error>> {
+    let mut errors: Vec<Error> = Vec::new();
+    // Where the blocks that lost a directive are named.
+    let mut lost: Vec<Pos> = Vec::new();
+    // For each directive dropped: where its block is named (None: the top level), and its
+    // words as a message would quote them.
+    let mut gone: Vec<(Scope, Vec<String>)> = Vec::new();
+    // For each error, how many times the same message came again.
+    let mut repeats: Vec<usize> = Vec::new();
+    for _ in 0..256 {
+        let e = match interpret(&tree, eof, reading) {
+            Ok(config) if !dropped => return Ok(config),
+            Ok(_) => return Err(counted(errors, &repeats)),
+            Err(e) => e,
+        };
+        let owner = owner(&tree, e.pos);
+        let blocks = owner.as_deref().map_or_else(Vec::new, |path| {
+            ancestors(
+                &tree,
+                path.split_last().map_or(&[][..], |(_, parents)| parents),
+            )
+        });
+        // Names a directive dropped from the same block (`no "ssl_certificate" is defined`
+        // once the bad `ssl_certificate` is gone), or a location dropped from the same server
+        // (`no location "@app"`).
+        let names_gone = gone.iter().any(|(scope, words)| {
+            let here = match scope {
+                Scope::Block(b) => blocks.last().copied() == *b,
+                Scope::Server(s) => blocks.first() == Some(s),
+            };
+            here && words.iter().any(|w| e.message.contains(w.as_str()))
+        });
+        let consequence = lost.contains(&e.pos) || (owner.is_none() && dropped) || names_gone;
+        // The same message again (every fastcgi_param line of an included file refused
+        // alike) is counted, not repeated.
+        match errors.iter().position(|seen| seen.message == e.message) {
+            _ if consequence => {}
+            Some(i) => repeats[i] += 1,
+            None => {
+                errors.push(e);
+                repeats.push(0);
+            }
+        }
+        let Some(owner) = owner else {
+            break;
+        };
+        let (parents, removed) = remove(&mut tree, &owner);
+        if let Some(d) = removed {
+            let quoted = std::iter::once(&d.name)
+                .chain(&d.args)
+                .map(|w| format!("\"{}\"", w.text))
+                .collect();
+            let scope = match parents.first() {
+                Some(&server) if d.name.text == "location" => Scope::Server(server),
+                _ => Scope::Block(parents.last().copied()),
+            };
+            gone.push((scope, quoted));
+        }
+        lost.extend(parents);
+        dropped = true;
+        if errors.len() > super::MAX_ERRORS {
+            break;
+        }
+    }
+    Err(counted(errors, &repeats))
+}
+
+/// `errors` with, on each, how many more times its message came.
+fn counted(mut errors: Vec<Error>, repeats: &[usize]) -> Vec<Error> {
+    for (e, &more) in errors.iter_mut().zip(repeats) {
+        if more > 0 {
+            let lines = if more == 1 { "line" } else { "lines" };
+            e.message
+                .push_str(&format!(" ({more} more {lines} like this)"));
+        }
+    }
+    errors
+}
+
+/// Where the errors that follow from a dropped directive may be: its own block (None: the
+/// top level), or anywhere in its server (a location: `try_files` and `error_page` name
+/// locations across the server).
+#[derive(Clone, Copy)]
+enum Scope {
+    Block(Option<Pos>),
+    Server(Pos),
+}
+
+/// The directive `pos` points into (its name, one of its arguments, or its `;` / `{`), as
+/// indexes from the top of the tree down; None for a place no directive holds (the end of the
+/// file).
+fn owner(tree: &[Directive], pos: Pos) -> Option<Vec<usize>> {
+    for (i, d) in tree.iter().enumerate() {
+        let in_word = |w: &Word| {
+            w.pos.line == pos.line
+                && pos.col >= w.pos.col
+                // A quoted word's position is its opening quote.
+                && pos.col <= w.pos.col + w.text.chars().count() + 1
+        };
+        if in_word(&d.name) || d.args.iter().any(in_word) || d.end == pos {
+            return Some(vec![i]);
+        }
+        if let Some(mut path) = d.block.as_deref().and_then(|b| owner(b, pos)) {
+            path.insert(0, i);
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// Where the directives along `path` (indexes from the top down) are named.
+fn ancestors(tree: &[Directive], path: &[usize]) -> Vec<Pos> {
+    let mut out = Vec::new();
+    let mut list = tree;
+    for &i in path {
+        let Some(d) = list.get(i) else {
+            break;
+        };
+        out.push(d.name.pos);
+        list = d.block.as_deref().unwrap_or_default();
+    }
+    out
+}
+
+/// Removes the directive at `path` (from [`owner`]); returns where the blocks holding it are
+/// named, outermost first, and the directive.
+fn remove(tree: &mut Vec<Directive>, path: &[usize]) -> (Vec<Pos>, Option<Directive>) {
+    let Some((last, parents)) = path.split_last() else {
+        return (Vec::new(), None);
+    };
+    let blocks = ancestors(tree, parents);
+    let mut list = tree;
+    for &i in parents {
+        let Some(block) = list.get_mut(i).and_then(|d| d.block.as_mut()) else {
+            return (blocks, None);
+        };
+        list = block;
+    }
+    let removed = (*last < list.len()).then(|| list.remove(*last));
+    (blocks, removed)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -97,19 +347,21 @@ pub(super) struct Directive {
     pub(super) args: Vec<Word>,
     pub(super) block: Option<Vec<Directive>>,
     /// Where the terminating `;` or the opening `{` is.
-    end: Pos,
+    pub(super) end: Pos,
 }
 
 /// Deeper than any valid file (main, server, location): stops a hostile file from exhausting
 /// the stack.
 const MAX_DEPTH: usize = 8;
 
-struct Tree {
+struct Tree<'l, 'a> {
     tokens: std::vec::IntoIter<Token>,
     eof: Pos,
+    /// Reads the files of `include` directives.
+    loader: &'l mut Loader<'a>,
 }
 
-impl Tree {
+impl Tree<'_, '_> {
     /// The directives up to the end of the file (`open` None) or up to the `}` closing the block
     /// whose `{` is at `open`.
     fn block(&mut self, open: Option<Pos>, depth: usize) -> Result<Vec<Directive>> {
@@ -128,8 +380,46 @@ impl Tree {
                 TokenKind::Semicolon => return fail(tok.pos, "unexpected \";\""),
                 TokenKind::OpenBrace => return fail(tok.pos, "unexpected \"{\""),
             };
-            out.push(self.directive(name, depth)?);
+            let d = self.directive(name, depth)?;
+            if d.name.text == "include" {
+                self.include(&d, depth, &mut out)?;
+            } else {
+                out.push(d);
+            }
         }
+    }
+
+    /// `include FILE | PATTERN;`: the directives of the files it names, added to `out` where
+    /// the `include` stands (see `config::include`). A file that cannot be included is a
+    /// recorded error, and the reading goes on without it.
+    fn include(&mut self, d: &Directive, depth: usize, out: &mut Vec<Directive>) -> Result<()> {
+        let arg = match (d.args.as_slice(), &d.block) {
+            ([arg], None) => arg,
+            (_, Some(_)) => {
+                let message = "directive \"include\" is not terminated by \";\"";
+                self.loader.errors.push(Error::new(d.end, message));
+                return Ok(());
+            }
+            _ => {
+                let message = "invalid number of arguments in \"include\" directive";
+                self.loader.errors.push(Error::new(d.name.pos, message));
+                return Ok(());
+            }
+        };
+        for path in self.loader.resolve(&arg.text, arg.pos) {
+            let Some(file) = self.loader.open(path, &arg.text, arg.pos)? else {
+                continue;
+            };
+            let directives = Tree {
+                tokens: file.tokens.into_iter(),
+                eof: file.eof,
+                loader: &mut *self.loader,
+            }
+            .block(None, depth);
+            self.loader.close();
+            out.extend(directives?);
+        }
+        Ok(())
     }
 
     /// The rest of a directive whose name has been read.
@@ -170,12 +460,17 @@ impl Tree {
 // ---------------------------------------------------------------------------------------------
 // Meaning: which directive goes where, with how many arguments.
 
+/// The top level, which is also nginx's `http` block (see `config::nginx`).
 pub(super) const MAIN: u8 = 1;
-const SERVER: u8 = 2;
+pub(super) const SERVER: u8 = 2;
 pub(super) const LOCATION: u8 = 4;
 /// Inside `acme_issuer NAME { }`.
 pub(super) const ACME_ISSUER: u8 = 8;
-pub(super) const SETTINGS: u8 = SERVER | LOCATION;
+/// Settings: the top level (nginx's `http`), `server` and `location`; a server inherits those
+/// of the top level, a location those of its server.
+pub(super) const SETTINGS: u8 = MAIN | SERVER | LOCATION;
+/// Settings nginx has only in `server` and `location`.
+const SERVER_SETTINGS: u8 = SERVER | LOCATION;
 pub(super) const MANY: usize = usize::MAX;
 
 pub(super) struct Spec {
@@ -217,7 +512,8 @@ pub(super) const fn block(
 
 const SPECS: &[Spec] = &[
     spec("workers", MAIN, 1, 1),
-    spec("access_log", MAIN | SETTINGS, 1, MANY),
+    spec("worker_processes", MAIN, 1, 1),
+    spec("access_log", SETTINGS, 1, MANY),
     spec("log_format", MAIN, 2, MANY),
     spec("error_log", MAIN, 1, 2),
     block("server", MAIN, 0, 0),
@@ -240,7 +536,7 @@ const SPECS: &[Spec] = &[
     spec("ssl_verify_depth", SERVER, 1, 1),
     spec("server_name", SERVER, 1, MANY),
     spec("http2", SERVER, 1, 1),
-    block("location", SETTINGS, 1, 2),
+    block("location", SERVER_SETTINGS, 1, 2),
     spec("root", SETTINGS, 1, 1),
     spec("alias", LOCATION, 1, 1),
     spec("index", SETTINGS, 1, MANY),
@@ -248,8 +544,13 @@ const SPECS: &[Spec] = &[
     spec("allow_methods", SETTINGS, 1, MANY),
     spec("client_max_body_size", SETTINGS, 1, 1),
     spec("error_page", SETTINGS, 2, MANY),
-    spec("try_files", SETTINGS, 2, MANY),
-    spec("return", SETTINGS, 1, 2),
+    spec("try_files", SERVER_SETTINGS, 2, MANY),
+    spec("return", SERVER_SETTINGS, 1, 2),
+    // config::rewrite
+    spec("rewrite", SERVER_SETTINGS, 2, 3),
+    spec("set", SERVER_SETTINGS, 2, 2),
+    spec("break", SERVER_SETTINGS, 0, 0),
+    spec("internal", LOCATION, 0, 0),
     spec("cgi", SETTINGS, 1, 2),
     spec("cgi_timeout", SETTINGS, 1, 1),
     spec("upload_store", SETTINGS, 1, 1),
@@ -259,30 +560,32 @@ const SPECS: &[Spec] = &[
     spec("send_timeout", SETTINGS, 1, 1),
     spec("add_header", SETTINGS, 2, 3),
     spec("expires", SETTINGS, 1, 1),
+    block("types", SETTINGS, 0, 0),
+    spec("default_type", SETTINGS, 1, 1),
     // config::compress (also at the top level: nginx's `http` block)
-    spec("gzip", MAIN | SETTINGS, 1, 1),
-    spec("gzip_types", MAIN | SETTINGS, 1, MANY),
-    spec("gzip_min_length", MAIN | SETTINGS, 1, 1),
-    spec("gzip_comp_level", MAIN | SETTINGS, 1, 1),
-    spec("gzip_vary", MAIN | SETTINGS, 1, 1),
-    spec("gzip_proxied", MAIN | SETTINGS, 1, MANY),
-    spec("gzip_http_version", MAIN | SETTINGS, 1, 1),
-    spec("gzip_disable", MAIN | SETTINGS, 1, MANY),
-    spec("gzip_buffers", MAIN | SETTINGS, 2, 2),
-    spec("gzip_static", MAIN | SETTINGS, 1, 1),
-    spec("brotli", MAIN | SETTINGS, 1, 1),
-    spec("brotli_types", MAIN | SETTINGS, 1, MANY),
-    spec("brotli_min_length", MAIN | SETTINGS, 1, 1),
-    spec("brotli_comp_level", MAIN | SETTINGS, 1, 1),
-    spec("brotli_static", MAIN | SETTINGS, 1, 1),
-    spec("brotli_window", MAIN | SETTINGS, 1, 1),
-    spec("brotli_buffers", MAIN | SETTINGS, 2, 2),
-    spec("zstd", MAIN | SETTINGS, 1, 1),
-    spec("zstd_types", MAIN | SETTINGS, 1, MANY),
-    spec("zstd_min_length", MAIN | SETTINGS, 1, 1),
-    spec("zstd_comp_level", MAIN | SETTINGS, 1, 1),
-    spec("zstd_static", MAIN | SETTINGS, 1, 1),
-    spec("zstd_buffers", MAIN | SETTINGS, 2, 2),
+    spec("gzip", SETTINGS, 1, 1),
+    spec("gzip_types", SETTINGS, 1, MANY),
+    spec("gzip_min_length", SETTINGS, 1, 1),
+    spec("gzip_comp_level", SETTINGS, 1, 1),
+    spec("gzip_vary", SETTINGS, 1, 1),
+    spec("gzip_proxied", SETTINGS, 1, MANY),
+    spec("gzip_http_version", SETTINGS, 1, 1),
+    spec("gzip_disable", SETTINGS, 1, MANY),
+    spec("gzip_buffers", SETTINGS, 2, 2),
+    spec("gzip_static", SETTINGS, 1, 1),
+    spec("brotli", SETTINGS, 1, 1),
+    spec("brotli_types", SETTINGS, 1, MANY),
+    spec("brotli_min_length", SETTINGS, 1, 1),
+    spec("brotli_comp_level", SETTINGS, 1, 1),
+    spec("brotli_static", SETTINGS, 1, 1),
+    spec("brotli_window", SETTINGS, 1, 1),
+    spec("brotli_buffers", SETTINGS, 2, 2),
+    spec("zstd", SETTINGS, 1, 1),
+    spec("zstd_types", SETTINGS, 1, MANY),
+    spec("zstd_min_length", SETTINGS, 1, 1),
+    spec("zstd_comp_level", SETTINGS, 1, 1),
+    spec("zstd_static", SETTINGS, 1, 1),
+    spec("zstd_buffers", SETTINGS, 2, 2),
     spec("set_real_ip_from", SETTINGS, 1, 1),
     spec("real_ip_header", SETTINGS, 1, 1),
     spec("real_ip_recursive", SETTINGS, 1, 1),
@@ -322,7 +625,7 @@ pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
         .chain(super::proxy::SPECS)
         .find(|s| s.name == name)
     else {
-        return fail(d.name.pos, format!("unknown directive \"{name}\""));
+        return fail(d.name.pos, super::nginx::unknown(name));
     };
     if spec.contexts & context == 0 {
         return fail(
@@ -347,6 +650,22 @@ pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether webserv reads directive `name` in one of the `contexts`.
+pub(super) fn is_known(name: &str, contexts: u8) -> bool {
+    SPECS
+        .iter()
+        .chain(super::proxy::SPECS)
+        .any(|s| s.name == name && s.contexts & contexts != 0)
+}
+
+/// Whether `d` is a setting (what a top-level block, a server or a location may set).
+fn is_setting(d: &Directive) -> bool {
+    SPECS
+        .iter()
+        .chain(super::proxy::SPECS)
+        .any(|s| s.name == d.name.text && s.contexts & SETTINGS == SETTINGS)
 }
 
 /// Whether `name` is a directive of any block.
@@ -375,7 +694,9 @@ struct Overrides {
     client_max_body_size: Option<u64>,
     error_pages: Option<Vec<ErrorPage>>,
     try_files: Option<TryFiles>,
-    return_: Option<Return>,
+    /// The block's own rewrite program (never inherited).
+    rewrites: Vec<super::rewrite::Action>,
+    internal: Option<bool>,
     cgi: Option<Vec<CgiHandler>>,
     cgi_timeout: Option<Duration>,
     upload_store: Option<PathBuf>,
@@ -386,6 +707,8 @@ struct Overrides {
     add_headers: Option<Vec<AddHeader>>,
     expires: Option<Expires>,
     compress: super::compress::Overrides,
+    types: Option<std::sync::Arc<super::types::Types>>,
+    default_type: Option<String>,
     real_ip: super::realip::Overrides,
     fastcgi: super::fastcgi::Overrides,
     proxy: super::proxy::ProxyOverrides,
@@ -422,14 +745,21 @@ impl Overrides {
         if self.alias.is_some() {
             s.alias = self.alias;
         }
-        if self.return_.is_some() {
-            s.return_ = self.return_;
+        s.rewrites = self.rewrites;
+        if let Some(internal) = self.internal {
+            s.internal = internal;
         }
         if self.try_files.is_some() {
             s.try_files = self.try_files;
         }
         if self.upload_store.is_some() {
             s.upload_store = self.upload_store;
+        }
+        if self.types.is_some() {
+            s.types = self.types;
+        }
+        if self.default_type.is_some() {
+            s.default_type = self.default_type;
         }
         s.real_ip = self.real_ip.apply_to(&base.real_ip);
         s.fastcgi = self.fastcgi.apply_to(&base.fastcgi);
@@ -443,12 +773,19 @@ impl Overrides {
 
 struct Interpreter<'a> {
     dir: &'a Path,
+    /// Warnings found while reading (a `types` extension given twice, refused lines of user
+    /// files), in file order.
+    warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
+    /// Every file read, to say where a position is.
+    sources: &'a Sources,
+    /// The `listen ... default_server` lines so far: each address has at most one.
+    defaults: std::cell::RefCell<Vec<(SocketAddr, Pos)>>,
+    /// The server names of each address so far, and where the first is written.
+    names_seen: std::cell::RefCell<std::collections::HashMap<(SocketAddr, String), Pos>>,
     /// The group names of every location regular expression in the file (`$name` variables).
     captures: &'a [String],
     /// The `upstream` and `map` blocks, read before the servers.
     proxy: &'a super::proxy::Globals,
-    /// Warnings found while reading (refused lines of user files), in file order.
-    warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
     /// `limit_req_zone` and `limit_conn_zone`, read first (`limit_req` may name a later one).
     zones: Vec<super::limits::Zone>,
     /// `log_format` and the log files, read first; server and location `access_log` lines
@@ -471,6 +808,22 @@ struct LocationBlock {
 }
 
 impl Interpreter<'_> {
+    /// Records a warning about the word at `pos`.
+    fn warn(&self, pos: Pos, message: impl Into<String>) {
+        self.warnings.borrow_mut().push(super::ConfigWarning {
+            path: PathBuf::new(),
+            line: pos.line,
+            col: pos.col,
+            message: message.into(),
+        });
+    }
+
+    /// Where `pos` is, for a message about another place: `FILE:LINE`.
+    fn place(&self, pos: Pos) -> String {
+        let (file, line) = self.sources.locate(pos.line);
+        format!("{}:{line}", file.display())
+    }
+
     fn main(&self, tree: &[Directive], eof: Pos) -> Result<Config> {
         let mut workers = None;
         let mut error_log = None;
@@ -480,6 +833,8 @@ impl Interpreter<'_> {
         // Issuers first: a server may name one defined further down.
         let mut issuers: Vec<AcmeIssuer> = Vec::new();
         let mut state_at = Vec::new();
+        // And the top level's settings, which every server inherits wherever they are written.
+        let mut http = Overrides::default();
         for d in tree {
             check(d, MAIN)?;
             match d.name.text.as_str() {
@@ -489,14 +844,21 @@ impl Interpreter<'_> {
                     state_at.push(at);
                 }
                 "acme_shared_zone" => acme::shared_zone(d)?,
+                // Read before the servers (`Interpreter::logs`, `Interpreter::compress`).
+                "access_log" => {}
+                name if super::compress::NAMES.contains(&name) => {}
+                _ if is_setting(d) => self.setting(&mut http, d)?,
                 _ => {}
             }
         }
+        let mut base = http.apply_to(&Settings::defaults(self.dir));
+        base.observe.logs = std::sync::Arc::clone(&self.logs.borrow().top);
+        base.compress = self.compress.clone();
         let mut certificates = Vec::new();
         for d in tree {
             match d.name.text.as_str() {
                 "acme_issuer" | "acme_shared_zone" => {}
-                "workers" => {
+                "workers" | "worker_processes" => {
                     if workers.is_some() {
                         return duplicate(d);
                     }
@@ -512,17 +874,16 @@ impl Interpreter<'_> {
                     }
                 }
                 // Read before the servers (`Interpreter::zones`, `Interpreter::logs`).
-                "limit_req_zone" | "limit_conn_zone" | "log_format" | "access_log" => {}
-                // Read before the servers too (`Interpreter::compress`).
-                name if super::compress::NAMES.contains(&name) => {}
-                "upstream" | "map" => {} // read by proxy::Globals::parse
-                _ => {
-                    let (server, acme_at) = self.server(d, &mut listens, &issuers)?;
+                "limit_req_zone" | "limit_conn_zone" | "log_format" => {}
+                "server" => {
+                    let (server, acme_at) = self.server(d, &mut listens, &issuers, &base)?;
                     if let (Some(cert), Some(at)) = (&server.acme, acme_at) {
                         certificates.push((cert.clone(), at));
                     }
                     servers.push(server);
                 }
+                // Settings, read above.
+                _ => {}
             }
         }
         if servers.is_empty() {
@@ -556,6 +917,7 @@ impl Interpreter<'_> {
         d: &Directive,
         listens: &mut Vec<(SocketAddr, super::listen::Params, Pos)>,
         issuers: &[AcmeIssuer],
+        base: &Settings,
     ) -> Result<(Server, Option<Pos>)> {
         let mut listen: Vec<SocketAddr> = Vec::new();
         let mut ssl = Vec::new();
@@ -564,6 +926,10 @@ impl Interpreter<'_> {
         let mut certificate: Option<&Word> = None;
         let mut certificate_key: Option<&Word> = None;
         let mut server_names = Vec::new();
+        let mut names = Vec::new();
+        // Each name's key and where it is written (for names given twice on one address).
+        let mut name_at: Vec<(String, Pos)> = Vec::new();
+        let mut default_server = Vec::new();
         let mut acme_directive: Option<&Directive> = None;
         let mut client_certificate: Option<&Word> = None;
         let mut verify_client: Option<(Option<VerifyClient>, Pos)> = None;
@@ -581,11 +947,37 @@ impl Interpreter<'_> {
                     if listen.contains(&addr) {
                         return fail(arg.pos, format!("duplicate listen {addr}"));
                     }
-                    let params = super::listen::params(&c.args[1..])?;
-                    super::listen::agree(addr, params, arg.pos, listens)?;
+                    let (params, own) =
+                        super::listen::params(&c.args[1..], &mut |pos, message| {
+                            self.warn(pos, message)
+                        })?;
+                    super::listen::agree(addr, params, arg.pos, listens, self.sources)?;
                     let is_ssl = params.ssl;
                     if params.proxy_protocol {
                         proxy_protocol.push(addr);
+                    }
+                    // nginx 1.22's `listen ... http2`: a TLS address speaks HTTP/2 here unless
+                    // its server says `http2 off`; a plain one needs `http2 on` (per server).
+                    if own.http2 && !is_ssl {
+                        self.warn(
+                            arg.pos,
+                            "\"http2\" of \"listen\" has no effect on a plain address: write \
+                             \"http2 on;\" in the server for HTTP/2 without TLS",
+                        );
+                    }
+                    if own.default_server {
+                        let mut defaults = self.defaults.borrow_mut();
+                        if let Some((_, first)) = defaults.iter().find(|(a, _)| *a == addr) {
+                            return fail(
+                                arg.pos,
+                                format!(
+                                    "a duplicate default server for {addr} (the first is at {})",
+                                    self.place(*first)
+                                ),
+                            );
+                        }
+                        defaults.push((addr, arg.pos));
+                        default_server.push(addr);
                     }
                     listens.push((addr, params, arg.pos));
                     if is_ssl {
@@ -609,7 +1001,21 @@ impl Interpreter<'_> {
                     *slot = Some(&c.args[0]);
                 }
                 "server_name" => {
-                    server_names.extend(c.args.iter().map(|a| a.text.to_lowercase()));
+                    for a in &c.args {
+                        let (parsed, warning) =
+                            super::names::parse(&a.text, a.pos, &super::names::hostname)?;
+                        if let Some(warning) = warning {
+                            self.warn(a.pos, warning);
+                        }
+                        let written = match &parsed[..] {
+                            [ServerName::Regex(_)] => a.text.clone(),
+                            [ServerName::Exact(name), ..] => name.clone(),
+                            _ => a.text.to_ascii_lowercase(),
+                        };
+                        server_names.push(written);
+                        name_at.extend(parsed.iter().map(|n| (n.key(), a.pos)));
+                        names.extend(parsed);
+                    }
                 }
                 "http2" => {
                     if http2.is_some() {
@@ -675,6 +1081,27 @@ impl Interpreter<'_> {
         }
         if listen.is_empty() {
             return fail(d.name.pos, "no \"listen\" in server");
+        }
+        {
+            let mut seen = self.names_seen.borrow_mut();
+            for &addr in &listen {
+                for (key, at) in &name_at {
+                    if let Some(first) = seen.get(&(addr, key.clone()))
+                        && *first != *at
+                    {
+                        self.warn(
+                            *at,
+                            format!(
+                                "conflicting server name \"{key}\" on {addr}, ignored (the \
+                                 server at {} has it)",
+                                self.place(*first)
+                            ),
+                        );
+                    } else {
+                        seen.insert((addr, key.clone()), *at);
+                    }
+                }
+            }
         }
         let acme = match acme_directive {
             Some(c) => Some(acme::certificate(c, issuers, &server_names, first_ssl)?),
@@ -748,11 +1175,11 @@ impl Interpreter<'_> {
             }
             _ => None,
         };
-        let server_methods = own.allow_methods.is_some();
-        let mut base = Settings::defaults(self.dir);
-        base.observe.logs = std::sync::Arc::clone(&self.logs.borrow().top);
-        base.compress = self.compress.clone();
-        let settings = own.apply_to(&base);
+        // allow_methods given by the server, or by the top level (what differs from the
+        // default there was written).
+        let server_methods = own.allow_methods.is_some()
+            || base.allow_methods != Settings::defaults(self.dir).allow_methods;
+        let settings = own.apply_to(base);
         // Parents come before the blocks nested in them: each inherits from one already done.
         let mut resolved: Vec<Location> = Vec::with_capacity(locations.len());
         // What each location's nested blocks inherit of `allow_methods` (its own setting, or
@@ -808,6 +1235,8 @@ impl Interpreter<'_> {
             acme,
             client_auth,
             server_names,
+            names,
+            default_server,
             http2,
             settings,
             locations: resolved,
@@ -1028,10 +1457,20 @@ impl Interpreter<'_> {
                 o.try_files = Some(self.try_files(args)?);
             }
             "return" => {
-                if o.return_.is_some() {
+                let action = super::rewrite::Action::Return(parse_return(args, self.captures)?);
+                o.rewrites.push(action);
+            }
+            "rewrite" => {
+                let rewrite = super::rewrite::rewrite(args, self.captures)?;
+                o.rewrites.push(super::rewrite::Action::Rewrite(rewrite));
+            }
+            "set" => o.rewrites.push(super::rewrite::set(args, self.captures)?),
+            "break" => o.rewrites.push(super::rewrite::Action::Break),
+            "internal" => {
+                if o.internal.is_some() {
                     return duplicate(d);
                 }
-                o.return_ = Some(parse_return(args, self.captures)?);
+                o.internal = Some(true);
             }
             "cgi" => {
                 let ext = &args[0];
@@ -1075,6 +1514,31 @@ impl Interpreter<'_> {
             }
             name if super::compress::NAMES.contains(&name) => {
                 super::compress::setting(&mut o.compress, d)?;
+            }
+            "types" => {
+                if o.types.is_some() {
+                    return duplicate(d);
+                }
+                let mut found = Vec::new();
+                o.types = Some(std::sync::Arc::new(super::types::parse(d, &mut found)?));
+                self.warnings
+                    .borrow_mut()
+                    .extend(
+                        found
+                            .into_iter()
+                            .map(|(pos, message)| super::ConfigWarning {
+                                path: PathBuf::new(),
+                                line: pos.line,
+                                col: pos.col,
+                                message,
+                            }),
+                    );
+            }
+            "default_type" => {
+                if o.default_type.is_some() {
+                    return duplicate(d);
+                }
+                o.default_type = Some(super::types::media_type(&args[0], "default_type")?);
             }
             "set_real_ip_from" | "real_ip_header" | "real_ip_recursive" => {
                 super::realip::directive(&mut o.real_ip, d)?;
@@ -1369,23 +1833,43 @@ pub(super) fn regex_message(e: &regex::Error) -> String {
     }
 }
 
-/// The group names of every location regular expression in the file, for `$name` variables
-/// (nginx makes each named group a variable, wherever it is used). Expressions that do not
-/// compile are skipped here: they are reported where they are written.
+/// The group names of every location and `server_name` regular expression in the file, and
+/// the names `set` gives, for `$name` variables (nginx makes each a variable, wherever it is
+/// used).
+/// Expressions that do not compile are skipped here: they are reported where they are written.
 fn capture_names(tree: &[Directive]) -> Vec<String> {
+    fn add(names: &mut Vec<String>, name: &str) {
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
     let mut names = Vec::new();
     let mut stack: Vec<&Directive> = tree.iter().collect();
     while let Some(d) = stack.pop() {
+        let mut regexes = Vec::new();
         if d.name.text == "location"
             && let Ok((path, kind, pos)) = location_path(d)
             && matches!(kind, LocationKind::Regex | LocationKind::RegexCaseless)
             && let Ok(regex) = compile_regex(&path, false, pos)
         {
-            for name in regex.capture_names().flatten() {
-                if !names.iter().any(|n| n == name) {
-                    names.push(name.to_string());
+            regexes.push(regex);
+        }
+        if d.name.text == "server_name" {
+            for a in &d.args {
+                if let Some(source) = a.text.strip_prefix('~')
+                    && let Ok(regex) = compile_regex(source, true, a.pos)
+                {
+                    regexes.push(regex);
                 }
             }
+        }
+        for regex in &regexes {
+            for name in regex.capture_names().flatten() {
+                add(&mut names, name);
+            }
+        }
+        if let Some(name) = super::rewrite::set_names(d) {
+            add(&mut names, name);
         }
         stack.extend(d.block.iter().flatten());
     }
@@ -1549,14 +2033,15 @@ fn parse_error_page(d: &Directive) -> Result<Vec<ErrorPage>> {
             "invalid number of arguments in \"error_page\" directive",
         );
     }
+    let is_url = target.text.starts_with("http://") || target.text.starts_with("https://");
     if target.text.starts_with('@') {
         check_location_name(target)?;
-    } else if !target.text.starts_with('/') {
+    } else if !target.text.starts_with('/') && !is_url {
         return fail(
             target.pos,
             format!(
                 "invalid error page URI \"{}\", it must start with \"/\" (or \"@\" for a named \
-                 location)",
+                 location, or be an http:// or https:// URL)",
                 target.text
             ),
         );
@@ -1725,29 +2210,59 @@ pub(super) fn parse_size(w: &Word) -> Result<u64> {
 /// overflow `Instant + Duration` (which panics) in the server.
 const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Seconds, or a number with `ms`, `s`, `m` or `h`.
+/// Seconds, or nginx's time: numbers each followed by a unit, `ms`, `s`, `m`, `h`, `d`, `w`,
+/// `M` (30 days) or `y` (365 days), added up (`1h30m`); a bare number is seconds.
 pub(super) fn parse_duration(w: &Word) -> Result<Duration> {
+    const UNITS: [(&str, u64); 8] = [
+        ("ms", 1),
+        ("s", 1000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+        ("w", 7 * 86_400_000),
+        ("M", 30 * 86_400_000),
+        ("y", 365 * 86_400_000),
+    ];
     let s = w.text.as_str();
-    let (digits, millis_per_unit) = if let Some(d) = s.strip_suffix("ms") {
-        (d, 1)
-    } else if let Some(d) = s.strip_suffix('s') {
-        (d, 1000)
-    } else if let Some(d) = s.strip_suffix('m') {
-        (d, 60_000)
-    } else if let Some(d) = s.strip_suffix('h') {
-        (d, 3_600_000)
-    } else {
-        (s, 1000)
-    };
-    let valid = digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty();
-    match parse_decimal(digits).and_then(|n| n.checked_mul(millis_per_unit)) {
-        Some(ms) if Duration::from_millis(ms) <= MAX_DURATION => Ok(Duration::from_millis(ms)),
-        _ if valid => fail(
+    let invalid = || fail(w.pos, format!("invalid duration \"{s}\""));
+    let too_large = || {
+        fail(
             w.pos,
             format!("duration \"{s}\" is too large (at most 8760h)"),
-        ),
-        _ => fail(w.pos, format!("invalid duration \"{s}\"")),
+        )
+    };
+    if s.is_empty() {
+        return invalid();
     }
+    let mut total: u64 = 0;
+    let mut rest = s;
+    let mut overflow = false;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return invalid();
+        }
+        let (number, after) = rest.split_at(digits);
+        let (millis_per_unit, unit_len) =
+            match UNITS.iter().find(|(unit, _)| after.starts_with(unit)) {
+                Some((unit, millis)) => (*millis, unit.len()),
+                // A bare number: seconds, only as the whole value.
+                None if after.is_empty() && digits == s.len() => (1000, 0),
+                None => return invalid(),
+            };
+        let value = parse_decimal(number)
+            .and_then(|n| n.checked_mul(millis_per_unit))
+            .and_then(|ms| total.checked_add(ms));
+        match value {
+            Some(sum) => total = sum,
+            None => overflow = true,
+        }
+        rest = &after[unit_len..];
+    }
+    if overflow || Duration::from_millis(total) > MAX_DURATION {
+        return too_large();
+    }
+    Ok(Duration::from_millis(total))
 }
 
 #[cfg(test)]
@@ -1828,7 +2343,7 @@ mod tests {
         assert_eq!(st.allow_methods, Methods::GET.union(Methods::HEAD));
         assert_eq!(st.client_max_body_size, 1 << 20);
         assert!(st.error_pages.is_empty());
-        assert_eq!(st.return_, None);
+        assert_eq!(st.return_().cloned(), None);
         assert!(st.cgi.is_empty());
         assert_eq!(st.cgi_timeout, secs(30));
         assert_eq!(st.upload_store, None);
@@ -1993,7 +2508,8 @@ mod tests {
             ),
             (
                 "server { listen 80; }\nserver { listen *:80 ssl; ssl_certificate c; ssl_certificate_key k; }",
-                "2:17: \"listen 0.0.0.0:80 ssl\" conflicts with \"listen 0.0.0.0:80\" in line 1",
+                "2:17: \"listen 0.0.0.0:80 ssl\" conflicts with \"listen 0.0.0.0:80\" at \
+                 /etc/webserv/test.conf:1",
             ),
         ]);
     }
@@ -2141,7 +2657,7 @@ mod tests {
             vec![(404, "/404.html"), (500, "/5xx.html"), (502, "/5xx.html")]
         );
         assert_eq!(
-            s.return_,
+            s.return_().cloned(),
             Some(Return {
                 code: 418,
                 target: Some(Template::literal("I'm a teapot"))
@@ -2195,7 +2711,7 @@ mod tests {
         assert_eq!(up.root, PathBuf::from("/up"));
         assert_eq!(up.keepalive_timeout, secs(5));
         assert_eq!(
-            up.return_,
+            up.return_().cloned(),
             Some(Return {
                 code: 204,
                 target: None
@@ -2204,8 +2720,10 @@ mod tests {
         let rest = &s.locations[1].settings;
         assert_eq!(rest.allow_methods, Methods::GET);
         assert_eq!(rest.root, PathBuf::from("/srv"));
+        // The server's `return` is its own (it answers before any location is chosen).
+        assert_eq!(rest.return_(), None);
         assert_eq!(
-            rest.return_,
+            s.settings.return_().cloned(),
             Some(Return {
                 code: 503,
                 target: None
@@ -2543,7 +3061,7 @@ mod tests {
     fn captures_named_anywhere_in_the_file_are_variables() {
         let c = ok("server { listen 80; location / { return 301 /u/$user/$1; }
                     location ~ ^/~(?<user>[a-z]+) { } }");
-        let ret = c.servers[0].locations[0].settings.return_.as_ref().unwrap();
+        let ret = c.servers[0].locations[0].settings.return_().unwrap();
         assert_eq!(ret.target.as_ref().unwrap().source(), "/u/$user/$1");
         errors(&[(
             "server { listen 80; return 301 /u/$user; }",
@@ -2588,6 +3106,117 @@ mod tests {
         assert_eq!(c.servers[0].settings.alias, None);
     }
 
+    /// Every error of `text`, one `LINE:COL: message` each, and whether the list was cut.
+    fn all_errors(text: &str) -> (Vec<String>, bool) {
+        match parse_config(text, &conf_path()) {
+            Ok(c) => panic!("{text}\n=> parsed: {c:?}"),
+            Err(e) => {
+                let list = std::iter::once(&e)
+                    .chain(&e.also)
+                    .map(|e| format!("{}:{}: {}", e.line, e.col, e.message))
+                    .collect();
+                (list, e.truncated)
+            }
+        }
+    }
+
+    #[test]
+    fn one_reading_reports_every_independent_error_in_the_order_found() {
+        let text = "workers 0;\ninclude;\nserver {\n  listen 80 default_srv;\n  \
+                    error_page 404 =2000 /x;\n  location / { rewrit ^ /; root a b; }\n}\n\
+                    server { listen 81; autoindex maybe; }\nfoo;\n";
+        let (list, truncated) = all_errors(text);
+        assert_eq!(
+            list,
+            [
+                "2:1: invalid number of arguments in \"include\" directive",
+                "9:1: unknown directive \"foo\"",
+                "1:9: invalid value \"0\" in \"workers\" directive, it must be \"auto\" or a \
+                 number from 1 to 256",
+                "4:13: invalid parameter \"default_srv\" of the \"listen\" directive",
+                "5:19: value \"2000\" must be between 200 and 599",
+                "6:16: unknown directive \"rewrit\"",
+                "6:28: invalid number of arguments in \"root\" directive",
+                "8:31: invalid value \"maybe\" in \"autoindex\" directive, it must be \"on\" \
+                 or \"off\"",
+            ]
+        );
+        assert!(!truncated);
+    }
+
+    #[test]
+    fn the_same_message_again_is_counted_not_repeated() {
+        let (list, truncated) = all_errors(
+            "server { listen 80; location / { autoindex maybe; }\n\
+             location /a { autoindex maybe; } location /b { autoindex maybe; } root a b; }",
+        );
+        assert_eq!(
+            list,
+            [
+                "1:44: invalid value \"maybe\" in \"autoindex\" directive, it must be \"on\" or \
+                 \"off\" (2 more lines like this)",
+                "2:67: invalid number of arguments in \"root\" directive",
+            ]
+        );
+        assert!(!truncated);
+    }
+
+    #[test]
+    fn what_only_follows_from_an_error_is_not_reported() {
+        // The bad listen is the server's only one: "no listen in server" would follow.
+        let (list, _) = all_errors("server { listen 80x; }\nserver { listen 81; root; }");
+        assert_eq!(
+            list,
+            [
+                "1:17: invalid port in \"80x\" of the \"listen\" directive",
+                "2:21: invalid number of arguments in \"root\" directive",
+            ]
+        );
+        // The only server goes: "no server block" would follow.
+        let (list, _) = all_errors("server { listen 80; unknown_thing; }");
+        assert_eq!(list, ["1:21: unknown directive \"unknown_thing\""]);
+        // The certificate that cannot be read goes: "no ssl_certificate" would follow.
+        let (list, _) = all_errors(
+            "server { listen 443 ssl; ssl_certificate /nonexistent/c.pem; \
+             ssl_certificate_key /nonexistent/k.pem; }",
+        );
+        assert_eq!(list.len(), 1, "{list:?}");
+        assert!(
+            list[0].starts_with("1:42: cannot load certificate"),
+            "{list:?}"
+        );
+        // The misplaced named location goes: "no location @n" would follow.
+        let (list, _) = all_errors(
+            "server { listen 80; location / { location @n { } } \
+             location /a { try_files $uri @n; } }",
+        );
+        assert_eq!(
+            list,
+            ["1:43: named location \"@n\" can be on the server level only"]
+        );
+    }
+
+    #[test]
+    fn a_reading_stops_after_twenty_errors_in_bounded_time() {
+        let mut text = String::from("server { listen 80; }\n");
+        for i in 0..10_000 {
+            text.push_str(&format!("bad_{i};\n"));
+        }
+        let started = std::time::Instant::now();
+        let (list, truncated) = all_errors(&text);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(list.len(), 20);
+        assert_eq!(list[0], "2:1: unknown directive \"bad_0\"");
+        assert_eq!(list[19], "21:1: unknown directive \"bad_19\"");
+        assert!(truncated);
+        let e = parse_config(&text, &conf_path()).err().unwrap().to_string();
+        assert!(
+            e.ends_with("\n/etc/webserv/test.conf: stopped after 20 errors"),
+            "{e}"
+        );
+        assert_eq!(e.lines().count(), 21);
+    }
+
     #[test]
     fn an_unknown_directive_is_an_error_at_its_name() {
         errors(&[
@@ -2627,7 +3256,6 @@ mod tests {
                 msg("1:1", "error_log"),
             ),
             ("server x { listen 80; }", msg("1:1", "server")),
-            ("server { listen; }", msg("1:10", "listen")),
             ("server { listen; }", msg("1:10", "listen")),
             (
                 "server { listen 80; server_name; }",
@@ -2708,7 +3336,6 @@ mod tests {
             ("autoindex on", "autoindex off"),
             ("allow_methods GET", "allow_methods POST"),
             ("client_max_body_size 1", "client_max_body_size 2"),
-            ("return 200", "return 204"),
             ("upload_store /a", "upload_store /b"),
             ("cgi_timeout 1", "cgi_timeout 2"),
             ("keepalive_timeout 1", "keepalive_timeout 2"),
@@ -2741,7 +3368,8 @@ mod tests {
         let msg = |at: &str, name: &str| format!("{at}: \"{name}\" directive is not allowed here");
         let cases = [
             ("listen 80;", msg("1:1", "listen")),
-            ("root /x;", msg("1:1", "root")),
+            ("return 404;", msg("1:1", "return")),
+            ("try_files $uri =404;", msg("1:1", "try_files")),
             ("location / {}", msg("1:1", "location")),
             ("server { listen 80; workers 2; }", msg("1:21", "workers")),
             ("server { listen 80; server { } }", msg("1:21", "server")),
@@ -2754,8 +3382,8 @@ mod tests {
                 msg("1:34", "server_name"),
             ),
             (
-                "server { listen 80; location / { error_log x; } }",
-                msg("1:34", "error_log"),
+                "server { listen 80; location / { workers 1; } }",
+                msg("1:34", "workers"),
             ),
         ];
         for (text, expected) in cases {
@@ -2889,6 +3517,13 @@ mod tests {
             ("3h", secs(3 * 3600)),
             ("8760h", secs(365 * 24 * 3600)),
             ("31536000", secs(365 * 24 * 3600)),
+            ("1d", secs(86_400)),
+            ("2w", secs(14 * 86_400)),
+            ("1M", secs(30 * 86_400)),
+            ("1y", secs(365 * 86_400)),
+            ("1m30s", secs(90)),
+            ("1h30m15s500ms", Duration::from_millis(5_415_500)),
+            ("1d12h", secs(36 * 3600)),
         ];
         for (written, expected) in table {
             let s = server_settings(&format!("send_timeout {written};"));
@@ -2899,7 +3534,7 @@ mod tests {
     #[test]
     fn invalid_or_huge_durations_are_errors_at_the_value() {
         for v in [
-            "10x", "s", "ms", "", "1.5s", "-1", "1d", "1S", "1m30s", "10 s", "h1",
+            "10x", "s", "ms", "", "1.5s", "-1", "1D", "1S", "1m30", "10 s", "h1", "1hh",
         ] {
             assert_eq!(
                 err(&format!("server {{ listen 80; cgi_timeout \"{v}\"; }}")),
@@ -2910,6 +3545,8 @@ mod tests {
         for v in [
             "8761h",
             "31536001",
+            "1y1s",
+            "53w",
             "99999999999999999999",
             "18446744073709551615h",
         ] {
@@ -2965,7 +3602,7 @@ mod tests {
             (
                 "server { listen 80; error_page 404 e.html; }",
                 "1:36: invalid error page URI \"e.html\", it must start with \"/\" (or \"@\" for a \
-                 named location)",
+                 named location, or be an http:// or https:// URL)",
             ),
         ]);
     }
@@ -2989,7 +3626,7 @@ mod tests {
             ),
         ];
         for (directive, code, target) in cases {
-            let r = server_settings(directive).return_;
+            let r = server_settings(directive).return_().cloned();
             assert_eq!(
                 r,
                 Some(Return {
@@ -3091,7 +3728,11 @@ mod tests {
         );
         let escaped = server_settings(r#"return 200 "say \"hi\" \\o/";"#);
         assert_eq!(
-            escaped.return_.and_then(|r| r.target).map(|t| t.source()),
+            escaped
+                .return_()
+                .cloned()
+                .and_then(|r| r.target)
+                .map(|t| t.source()),
             Some(r#"say "hi" \o/"#.to_string())
         );
     }
@@ -3170,7 +3811,7 @@ server {
 
         let old = &s.locations[2].settings;
         assert_eq!(
-            old.return_,
+            old.return_().cloned(),
             Some(Return {
                 code: 301,
                 target: Some(Template::literal("/new/"))
@@ -3272,10 +3913,6 @@ server {
                 "server { listen 80; add_header X; }",
                 "1:21: invalid number of arguments in \"add_header\" directive",
             ),
-            (
-                "add_header X y; server { listen 80; }",
-                "1:1: \"add_header\" directive is not allowed here",
-            ),
         ]);
         let tab = server_settings("add_header X \"a\tb\";");
         assert_eq!(tab.add_headers, vec![header("X", "a\tb", false)]);
@@ -3309,7 +3946,7 @@ server {
             )
         };
         for v in [
-            "soon", "-", "--1", "+1h", "1d", "8761h", "modified", "@15h", "-x",
+            "soon", "-", "--1", "+1h", "1D", "8761h", "modified", "@15h", "-x",
         ] {
             assert_eq!(
                 err(&format!("server {{ listen 80; expires {v}; }}")),
@@ -3404,14 +4041,18 @@ server {
 
     #[test]
     fn return_parses_variables_and_refuses_unknown_ones_at_the_word() {
-        let r = server_settings("return 301 https://$host$request_uri;").return_;
+        let r = server_settings("return 301 https://$host$request_uri;")
+            .return_()
+            .cloned();
         let target = r.and_then(|r| r.target);
         assert!(target.as_ref().is_some_and(Template::has_variables));
         assert_eq!(
             target.map(|t| t.source()),
             Some("https://$host$request_uri".to_string())
         );
-        let r = server_settings("return $scheme://a$uri;").return_;
+        let r = server_settings("return $scheme://a$uri;")
+            .return_()
+            .cloned();
         assert_eq!(r.map(|r| r.code), Some(302));
         errors(&[
             (

@@ -44,6 +44,26 @@ fn config_like() -> impl Strategy<Value = String> {
         Just("'q \\' ;{'"),
         Just("'"),
         Just("é"),
+        Just("http"),
+        Just("events"),
+        Just("include"),
+        Just("*.conf"),
+        Just("types"),
+        Just("text/html"),
+        Just("rewrite"),
+        Just("^/(.*)$"),
+        Just("/$1"),
+        Just("last"),
+        Just("set"),
+        Just("$v"),
+        Just("server_name"),
+        Just("*.example.com"),
+        Just("~^(?<n>a)"),
+        Just("default_server"),
+        Just("sendfile"),
+        Just("internal"),
+        Just("return"),
+        Just("444"),
     ];
     vec(token, 0..60).prop_map(|t| t.concat())
 }
@@ -165,12 +185,17 @@ proptest! {
         for w in &config.warnings {
             let here = at(&text, w.line, w.col);
             let directive = here.split([' ', ';']).next().unwrap_or("");
-            let expected = if w.message.starts_with("uploads stored") {
+            // Each message starts with the directive's name (or its setting) or says it.
+            let expected = if w.message.starts_with("uploads stored")
+                || w.message.starts_with("upload_store")
+            {
                 "upload_store"
             } else if w.message.starts_with("autoindex") {
                 "autoindex"
-            } else if w.message.starts_with("\"root /\"") {
+            } else if w.message.starts_with("\"root /\"") || w.message.starts_with("root ") {
                 "root"
+            } else if w.message.starts_with("no index file") {
+                directive
             } else {
                 "alias"
             };

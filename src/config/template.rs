@@ -28,6 +28,8 @@ pub enum Variable {
     /// `$remote_addr`, `$remote_port`: the client's address and port.
     RemoteAddr,
     RemotePort,
+    /// `$remote_user`: the user name of a Basic `Authorization` field (empty without one).
+    RemoteUser,
     /// `$request_method`: `GET`, `POST`, ...
     RequestMethod,
     /// `$server_protocol`: `HTTP/1.0` or `HTTP/1.1`.
@@ -85,6 +87,7 @@ const NAMES: &[(&str, Variable)] = &[
     ("server_addr", Variable::ServerAddr),
     ("remote_addr", Variable::RemoteAddr),
     ("remote_port", Variable::RemotePort),
+    ("remote_user", Variable::RemoteUser),
     ("request_method", Variable::RequestMethod),
     ("server_protocol", Variable::ServerProtocol),
     ("content_type", Variable::ContentType),

@@ -5,8 +5,8 @@
 //! route follows the request to its final location ([`Route::follow`]).
 
 use crate::config::{Config, LocationId, Settings};
-use crate::handler::route::{find_location, site_of};
-use crate::handler::{Site, select_server};
+use crate::handler::Site;
+use crate::handler::route::{HostMatch, VirtualHosts, find_location, site_of};
 use crate::http::request::Request;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,29 +18,39 @@ pub struct Route {
     location: Option<LocationId>,
     /// The alias of a regular-expression location, expanded for this request.
     expanded_alias: Option<PathBuf>,
+    /// The match of the `server_name` expression that chose the server, if it has groups.
+    host: Option<HostMatch>,
 }
 
 impl Route {
-    /// The route of `request` among `candidates` (indexes in `config.servers` of the servers
-    /// of the address it came to, the default first); without a request (one that could not be
-    /// parsed), the default server itself.
-    pub fn select(config: &Arc<Config>, candidates: &[usize], request: Option<&Request>) -> Route {
-        let default = candidates.first().copied().unwrap_or(0);
-        let Some(request) = request else {
+    /// The route of `request` among the servers of the address it came to (`hosts`: None
+    /// for an address no server has, never the case for a bound one); without a request (one
+    /// that could not be parsed), the default server itself.
+    pub fn select(
+        config: &Arc<Config>,
+        hosts: Option<&VirtualHosts>,
+        request: Option<&Request>,
+    ) -> Route {
+        let default = hosts
+            .and_then(|h| h.servers().first().copied())
+            .unwrap_or(0);
+        let (Some(request), Some(hosts)) = (request, hosts) else {
             return Route {
                 config: Arc::clone(config),
                 server: default,
                 location: None,
                 expanded_alias: None,
+                host: None,
             };
         };
-        let server = select_server(&config.servers, candidates, request.host.as_deref());
-        let site = find_location(server, &request.path).site;
+        let (server, host) = hosts.select(&config.servers, request.host.as_deref());
+        let site = find_location(&config.servers[server], &request.path).site;
         Route {
             config: Arc::clone(config),
-            server: index_of(&config.servers, server).unwrap_or(default),
+            server,
             location: site.id,
             expanded_alias: site.expanded_alias,
+            host,
         }
     }
 
@@ -86,31 +96,7 @@ impl Route {
             id: location.and(self.location),
             settings: location.map_or(&server.settings, |l| &l.settings),
             expanded_alias: self.expanded_alias.clone(),
+            host: self.host.as_ref(),
         }
-    }
-}
-
-/// The index of `one` in `all`, which holds it (found by its address: no comparison of
-/// contents, no search).
-fn index_of<T>(all: &[T], one: &T) -> Option<usize> {
-    let size = std::mem::size_of::<T>().max(1);
-    let offset = (one as *const T as usize).wrapping_sub(all.as_ptr() as usize);
-    let index = offset / size;
-    (offset.is_multiple_of(size) && index < all.len() && std::ptr::eq(&all[index], one))
-        .then_some(index)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::index_of;
-
-    #[test]
-    fn an_element_is_found_by_its_address_and_a_stranger_is_not() {
-        let all = [10u64, 20, 30];
-        let copy = 20u64;
-        assert_eq!(index_of(&all, &all[0]), Some(0));
-        assert_eq!(index_of(&all, &all[2]), Some(2));
-        assert_eq!(index_of(&all, &copy), None);
-        assert_eq!(index_of(&all[..0], &all[0]), None);
     }
 }

@@ -2,6 +2,7 @@
 //! and its validators (ETag, Last-Modified). Also how files are opened for serving. Used by the
 //! file cache (which keeps them with a cached file) and by the static-file handler.
 
+use crate::config::Settings;
 use std::fs::{self, File, Metadata};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
@@ -31,17 +32,57 @@ pub fn open_regular(file_path: &Path) -> io::Result<(File, Metadata)> {
 /// The Content-Type for a file name: by extension, with a charset for text.
 pub fn content_type(file_path: &Path) -> String {
     let mime = mime_guess::from_path(file_path).first_or_octet_stream();
-    let essence = mime.essence_str();
-    let textual = mime.type_() == mime_guess::mime::TEXT
+    labelled(mime.essence_str())
+}
+
+/// A media type with `charset=utf-8` added when it is text and names no parameter itself.
+fn labelled(essence: &str) -> String {
+    let textual = essence.starts_with("text/")
         || matches!(
             essence,
             "application/javascript" | "application/json" | "image/svg+xml" | "application/xml"
         );
-    if textual {
+    if textual && !essence.contains(';') {
         format!("{essence}; charset=utf-8")
     } else {
         essence.to_string()
     }
+}
+
+/// The Content-Type the configuration's `types` and `default_type` give a file name (its
+/// extension: what follows the last `.` of its last segment, any case), labelled as
+/// [`content_type`] labels; None when it sets neither, or only `default_type` for a name the
+/// built-in table knows. With a `types` table, a name it lacks gets `default_type` (nginx's
+/// default `text/plain` without one).
+#[inline]
+pub fn configured_type(settings: &Settings, file_path: &Path) -> Option<String> {
+    if settings.types.is_none() && settings.default_type.is_none() {
+        return None;
+    }
+    type_by_configuration(settings, file_path)
+}
+
+fn type_by_configuration(settings: &Settings, file_path: &Path) -> Option<String> {
+    let extension = file_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.rsplit_once('.'))
+        .map(|(_, ext)| ext);
+    let mime = match (&settings.types, extension) {
+        (Some(types), Some(ext)) => types.get(ext),
+        _ => None,
+    };
+    let mime = match (mime, &settings.types) {
+        (Some(mime), _) => mime,
+        (None, Some(_)) => settings.default_type.as_deref().unwrap_or("text/plain"),
+        (None, None) => {
+            if mime_guess::from_path(file_path).first().is_some() {
+                return None;
+            }
+            settings.default_type.as_deref()?
+        }
+    };
+    Some(labelled(mime))
 }
 
 /// What conditional requests compare: the ETag, Last-Modified and the mtime in seconds. The
@@ -85,6 +126,52 @@ impl Validators {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_types_and_default_type_follow_nginx() {
+        let settings = |conf: &str| {
+            crate::config::parse(
+                &format!("{conf}\nserver {{ listen 80; }}"),
+                Path::new("/etc/w/t.conf"),
+            )
+            .unwrap()
+            .servers[0]
+                .settings
+                .clone()
+        };
+        let types = settings("types { text/html html; application/x-thing thing; }");
+        let of = |s: &Settings, name: &str| configured_type(s, Path::new(name));
+        assert_eq!(
+            of(&types, "/a/b.HTML").as_deref(),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(
+            of(&types, "x.thing").as_deref(),
+            Some("application/x-thing")
+        );
+        // Not in the table: nginx's default default_type.
+        assert_eq!(
+            of(&types, "x.png").as_deref(),
+            Some("text/plain; charset=utf-8")
+        );
+        assert_eq!(
+            of(&types, "no-extension").as_deref(),
+            Some("text/plain; charset=utf-8")
+        );
+        let both = settings("types { text/html html; } default_type application/octet-stream;");
+        assert_eq!(
+            of(&both, "x.png").as_deref(),
+            Some("application/octet-stream")
+        );
+        // default_type alone types only what the built-in table does not know.
+        let default = settings("default_type application/x-unknown;");
+        assert_eq!(of(&default, "x.png"), None);
+        assert_eq!(
+            of(&default, "x.zzzz").as_deref(),
+            Some("application/x-unknown")
+        );
+        assert_eq!(of(&settings(""), "x.zzzz"), None);
+    }
 
     #[test]
     fn text_types_carry_a_charset() {

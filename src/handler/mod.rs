@@ -13,6 +13,7 @@ pub mod file_cache;
 pub mod file_info;
 pub mod headers;
 pub mod pages;
+pub mod rewrite;
 pub mod route;
 pub mod script;
 pub mod static_files;
@@ -101,13 +102,19 @@ pub enum Plan {
     Proxy,
 }
 
+/// nginx's `return 444`: the connection is closed without any response.
+pub const CLOSE_WITHOUT_RESPONSE: u16 = 444;
+
 /// Internal redirects one request may take (nginx's limit): one more is a 500.
 pub const MAX_INTERNAL_REDIRECTS: usize = 10;
 
 /// Where an internal redirect sends the request.
 enum Redirect {
-    /// A new URI: its path (normalised) and query; the location is found again.
+    /// A new URI: its path (normalised) and query; the server's rewrite program runs again,
+    /// then the location is found again.
     Uri(String, Option<String>),
+    /// The location's `rewrite` changed the request's path: the location is found again.
+    Rewritten,
     /// A named location (`@name`).
     Named(String),
 }
@@ -131,13 +138,28 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
     if !matches!(request.method, Method::Get | Method::Head) {
         files.note_possible_change();
     }
-    if site.server.auto_redirect && route::auto_redirect(site.server, &request.path) {
-        request.routed = Some(RoutedTo::new(site.id));
-        return Plan::Respond(slash_redirect(request));
-    }
-    let captures = route::captures_for(site, &request.path);
+    let server = site.server;
+    let first = match server_rewrites(request, site, conn) {
+        ServerPhase::Respond(response) => {
+            request.routed = Some(RoutedTo::new(None));
+            return Plan::Respond(response);
+        }
+        ServerPhase::Moved => Step::Redirect(Redirect::Rewritten),
+        ServerPhase::Stay
+            if server.auto_redirect && route::auto_redirect(server, &request.path) =>
+        {
+            request.routed = Some(RoutedTo::new(site.id));
+            return Plan::Respond(slash_redirect(request));
+        }
+        // Only internal redirects reach an `internal` location.
+        ServerPhase::Stay if site.settings.internal => Step::Plan(Plan::Respond(error(404, site))),
+        ServerPhase::Stay => {
+            let captures = route::captures_for(site, &request.path);
+            plan_once(request, site, captures, conn, files)
+        }
+    };
     // The common case, no internal redirect: nothing is copied.
-    let mut redirect = match plan_once(request, site, &captures, conn, files) {
+    let mut redirect = match first {
         Step::Plan(plan) => match named_error_page(&plan, site) {
             None => {
                 request.routed = Some(RoutedTo::new(site.id));
@@ -147,7 +169,6 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
         },
         Step::Redirect(redirect) => (redirect, None),
     };
-    let server = site.server;
     let mut current = site.clone();
     let mut redirects = 0;
     loop {
@@ -165,12 +186,21 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
             Redirect::Uri(path, query) => {
                 request.path = path;
                 request.query = query;
+                if let ServerPhase::Respond(response) = server_rewrites(request, site, conn) {
+                    request.routed = Some(RoutedTo::new(None));
+                    return with_status(Plan::Respond(response), status);
+                }
                 if route::auto_redirect(server, &request.path) {
                     request.routed = Some(RoutedTo::new(current.id));
                     return Plan::Respond(slash_redirect(request));
                 }
                 route::find_location(server, &request.path)
             }
+            Redirect::Rewritten if route::auto_redirect(server, &request.path) => {
+                request.routed = Some(RoutedTo::new(current.id));
+                return Plan::Respond(slash_redirect(request));
+            }
+            Redirect::Rewritten => route::find_location(server, &request.path),
             Redirect::Named(name) => {
                 let id = server.named_location(&name);
                 let captures = Captures::default();
@@ -181,7 +211,8 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
             }
         };
         current = routed.site;
-        let step = plan_once(request, &current, &routed.captures, conn, files);
+        current.host = site.host;
+        let step = plan_once(request, &current, routed.captures, conn, files);
         redirect = match step {
             Step::Redirect(next) => (next, status),
             // nginx answers one error with one error page (no `recursive_error_pages`).
@@ -197,6 +228,38 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
                 Some(next) => next,
             },
         };
+    }
+}
+
+/// What the server's own rewrite program (nginx's server rewrite phase) made of a request.
+enum ServerPhase {
+    /// Nothing that matters here: the location already chosen stands.
+    Stay,
+    /// The path changed: the location is to be found again.
+    Moved,
+    Respond(Response),
+}
+
+/// Runs the rewrite program of `site`'s server (not of its location) for `request`.
+#[inline]
+fn server_rewrites(request: &mut Request, site: &Site, conn: &ConnInfo) -> ServerPhase {
+    if site.server.settings.rewrites.is_empty() {
+        return ServerPhase::Stay;
+    }
+    run_server_rewrites(request, site, conn)
+}
+
+fn run_server_rewrites(request: &mut Request, site: &Site, conn: &ConnInfo) -> ServerPhase {
+    let program = &site.server.settings.rewrites;
+    let mut server_site = Site::of_server(site.server);
+    server_site.host = site.host;
+    let mut captures = Captures::default();
+    match rewrite::run(program, request, &server_site, &mut captures, conn) {
+        rewrite::Outcome::Respond(response) => ServerPhase::Respond(response),
+        rewrite::Outcome::Relocate | rewrite::Outcome::Continue { moved: true } => {
+            ServerPhase::Moved
+        }
+        rewrite::Outcome::Continue { moved: false } => ServerPhase::Stay,
     }
 }
 
@@ -245,29 +308,22 @@ fn with_status(plan: Plan, pending: Option<PendingStatus>) -> Plan {
     }
 }
 
-/// nginx's phases in one location: `return`, then the method check, then `try_files`, then the
-/// handler of the method.
-fn plan_once(
+/// nginx's phases in one location: its rewrite program (`rewrite`, `return`, `set`), then
+/// the method check, then `try_files`, then the handler of the method.
+fn plan_once<'a>(
     request: &mut Request,
-    site: &Site,
-    captures: &Captures,
+    site: &Site<'a>,
+    mut captures: Captures<'a>,
     conn: &ConnInfo,
     files: &mut FileCache,
 ) -> Step {
     let settings = site.settings;
-    if let Some(ret) = &settings.return_ {
-        let vars = Vars {
-            request,
-            site,
-            conn,
-            captures,
-            split: None,
-        };
-        return Step::Plan(Plan::Respond(fixed_return(
-            ret.code,
-            ret.target.as_ref(),
-            &vars,
-        )));
+    if !settings.rewrites.is_empty() {
+        match rewrite::run(&settings.rewrites, request, site, &mut captures, conn) {
+            rewrite::Outcome::Respond(response) => return Step::Plan(Plan::Respond(response)),
+            rewrite::Outcome::Relocate => return Step::Redirect(Redirect::Rewritten),
+            rewrite::Outcome::Continue { .. } => {}
+        }
     }
     // The access phase of this location (every location an internal redirect reaches, as in
     // nginx); the limits ran once, before the first location (`crate::access::admit`).
@@ -296,7 +352,7 @@ fn plan_once(
         )));
     }
     if let Some(try_files) = &settings.try_files
-        && let Some(step) = try_files_phase(try_files, request, site, captures, conn)
+        && let Some(step) = try_files_phase(try_files, request, site, &captures, conn)
     {
         return step;
     }
@@ -307,7 +363,7 @@ fn plan_once(
         )));
     }
     if settings.fastcgi.pass.is_some() {
-        return Step::Plan(fastcgi_plan(request, site, captures, conn));
+        return Step::Plan(fastcgi_plan(request, site, &captures, conn));
     }
     if let Some(uri) = index_elsewhere(request, site) {
         return Step::Redirect(Redirect::Uri(uri, request.query.clone()));
@@ -470,7 +526,7 @@ fn status_response(code: u16, site: &Site) -> Response {
 }
 
 /// The response for `return CODE [URL | TEXT]`.
-fn fixed_return(code: u16, target: Option<&Template>, vars: &Vars) -> Response {
+pub(crate) fn fixed_return(code: u16, target: Option<&Template>, vars: &Vars) -> Response {
     match (code, target) {
         (301 | 302 | 303 | 307 | 308, Some(url)) => {
             let url = vars.expand(url, Into::Url);
@@ -489,7 +545,7 @@ fn fixed_return(code: u16, target: Option<&Template>, vars: &Vars) -> Response {
 /// A URL made safe for a header value: controls, spaces and non-ASCII bytes are
 /// percent-encoded, so no value (whatever the request or the configuration put in it) can end
 /// the field or start another.
-fn header_safe(url: &str) -> String {
+pub(crate) fn header_safe(url: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     if url.bytes().all(|b| b.is_ascii_graphic()) {
         return url.to_string();
@@ -568,6 +624,14 @@ fn configured_error_page(status: u16, site: &Site) -> Option<Response> {
         return None;
     }
     let uri = page.target.as_str();
+    if uri.starts_with("http://") || uri.starts_with("https://") {
+        // nginx: a page elsewhere is a redirect there (302, or the `=CODE` given).
+        let code = match page.status {
+            ErrorPageStatus::Set(code @ (301 | 302 | 303 | 307 | 308)) => code,
+            _ => 302,
+        };
+        return Some(redirect(code, &header_safe(uri)));
+    }
     let status = match page.status {
         ErrorPageStatus::Original => status,
         ErrorPageStatus::FromPage => 200,

@@ -1,6 +1,16 @@
 //! Routing: listen address and Host pick the virtual server, the path picks the location (in
 //! nginx's order, nested locations included), and the location maps the path to a file.
 //!
+//! The server for a Host among the servers of one address, as nginx's
+//! `ngx_http_find_virtual_server` ([`VirtualHosts::select`]):
+//! 1. the exact name;
+//! 2. the longest leading wildcard (`*.example.com`, `.example.com`);
+//! 3. the longest trailing wildcard (`www.example.*`);
+//! 4. the first regular expression that matches, in file order (its groups become variables);
+//! 5. the address's default server: the one with `listen ... default_server`, else the first.
+//!
+//! Among servers giving the same name, the first in the file has it.
+//!
 //! The location for a path, as nginx's `ngx_http_core_find_location`, at each level (the
 //! server's locations, then those nested in the one chosen):
 //! 1. an exact (`=`) location equal to the path: chosen, done;
@@ -13,8 +23,12 @@
 //! Regular expressions run on the `regex` crate: time linear in the path's length whatever the
 //! expression, so no request can make a worker backtrack (as a PCRE expression can).
 
-use crate::config::{Location, LocationId, LocationKind, Server, Settings, prefix_matches};
+use crate::config::{
+    Location, LocationId, LocationKind, Server, ServerName, Settings, prefix_matches,
+};
 use crate::http::request::Request;
+use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// Where a request landed: its server, its location (if any) and the settings in force.
@@ -28,14 +42,17 @@ pub struct Site<'a> {
     /// The `alias` of a regular-expression location, its variables expanded for this request:
     /// the whole file path.
     pub expanded_alias: Option<PathBuf>,
+    /// The match of the `server_name` expression that chose the server, when it has groups
+    /// (for `$1` where no location expression has groups, and `$name`).
+    pub host: Option<&'a HostMatch>,
 }
 
 /// The groups of the regular expression that chose the location, for `$1`... and `$name`.
 /// One pointer when there are none (the common case costs nothing to make or move).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Captures<'a>(Option<Box<Groups<'a>>>);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Groups<'a> {
     regex: &'a regex::Regex,
     /// The path the expression matched (later steps may change the request's path).
@@ -44,12 +61,17 @@ struct Groups<'a> {
 }
 
 impl<'a> Captures<'a> {
-    fn new(regex: &'a regex::Regex, text: &str, locations: regex::CaptureLocations) -> Self {
+    pub fn new(regex: &'a regex::Regex, text: &str, locations: regex::CaptureLocations) -> Self {
         Captures(Some(Box::new(Groups {
             regex,
             text: text.to_string(),
             locations,
         })))
+    }
+
+    /// Whether no expression with groups matched.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
     }
 
     /// Group `n` (`$1` is 1), if it took part in the match.
@@ -73,20 +95,171 @@ pub struct Routed<'a> {
     pub captures: Captures<'a>,
 }
 
+/// The servers of one listen address, and the tables a Host is looked up in (see the module
+/// comment). Built once per configuration; a lookup is a few hash probes, however many names.
+#[derive(Debug, Default)]
+pub struct VirtualHosts {
+    /// Indexes into the configuration's servers, the default first.
+    servers: Vec<usize>,
+    exact: HashMap<String, usize>,
+    /// `.example.com` of `*.example.com` (and of `.example.com`).
+    leading: HashMap<String, usize>,
+    /// `www.example.` of `www.example.*`.
+    trailing: HashMap<String, usize>,
+    /// (server, index of the name in its `names`), in file order.
+    regexes: Vec<(usize, usize)>,
+    /// One server and no expression: no lookup at all.
+    single: bool,
+}
+
+impl VirtualHosts {
+    /// The tables for the servers (indexes into `servers`, in file order) that listen on
+    /// `address`.
+    pub fn new(servers: &[Server], on_address: &[usize], address: SocketAddr) -> VirtualHosts {
+        let mut ordered = on_address.to_vec();
+        if let Some(i) = ordered
+            .iter()
+            .position(|&s| servers[s].default_server.contains(&address))
+        {
+            let default = ordered.remove(i);
+            ordered.insert(0, default);
+        }
+        let mut hosts = VirtualHosts {
+            servers: ordered,
+            ..VirtualHosts::default()
+        };
+        for &s in on_address {
+            for (i, name) in servers[s].names.iter().enumerate() {
+                match name {
+                    ServerName::Exact(n) => {
+                        hosts.exact.entry(n.clone()).or_insert(s);
+                    }
+                    ServerName::Leading(n) => {
+                        hosts.leading.entry(n.clone()).or_insert(s);
+                    }
+                    ServerName::Trailing(n) => {
+                        hosts.trailing.entry(n.clone()).or_insert(s);
+                    }
+                    ServerName::Regex(_) => hosts.regexes.push((s, i)),
+                }
+            }
+        }
+        hosts.single = hosts.servers.len() == 1 && hosts.regexes.is_empty();
+        hosts
+    }
+
+    /// The servers, the default first (never empty for an address some server listens on).
+    pub fn servers(&self) -> &[usize] {
+        &self.servers
+    }
+
+    /// The server (an index into `servers`) for a request's `host` (lower-case, without
+    /// port; None without one), with the match of the expression that chose it when that
+    /// expression has groups.
+    #[inline]
+    pub fn select(&self, servers: &[Server], host: Option<&str>) -> (usize, Option<HostMatch>) {
+        let default = self.servers.first().map_or(0, |&s| s);
+        if self.single {
+            return (default, None);
+        }
+        self.lookup(servers, host, default)
+    }
+
+    /// [`VirtualHosts::select`] among several servers or names.
+    fn lookup(
+        &self,
+        servers: &[Server],
+        host: Option<&str>,
+        default: usize,
+    ) -> (usize, Option<HostMatch>) {
+        let host = host.unwrap_or("");
+        if let Some(&s) = self.exact.get(host) {
+            return (s, None);
+        }
+        if !host.is_empty() {
+            // Longest first: from the first dot on, then the next...
+            let leading = host
+                .match_indices('.')
+                .filter(|(i, _)| *i > 0)
+                .find_map(|(i, _)| self.leading.get(&host[i..]));
+            if let Some(&s) = leading {
+                return (s, None);
+            }
+            let trailing = host
+                .rmatch_indices('.')
+                .filter(|(i, _)| i + 1 < host.len())
+                .find_map(|(i, _)| self.trailing.get(&host[..=i]));
+            if let Some(&s) = trailing {
+                return (s, None);
+            }
+            for &(s, name) in &self.regexes {
+                let Some(ServerName::Regex(regex)) = servers[s].names.get(name) else {
+                    continue;
+                };
+                let mut groups = regex.capture_locations();
+                if regex.captures_read(&mut groups, host).is_some() {
+                    let found = (regex.captures_len() > 1).then(|| HostMatch {
+                        name,
+                        host: host.to_string(),
+                        groups,
+                    });
+                    return (s, found);
+                }
+            }
+        }
+        (default, None)
+    }
+}
+
+/// The match of a `server_name` expression with groups, kept with the request's route (owned:
+/// the route outlives the borrow of the configuration).
+#[derive(Debug, Clone)]
+pub struct HostMatch {
+    /// The index of the name in its server's `names`.
+    name: usize,
+    host: String,
+    groups: regex::CaptureLocations,
+}
+
+impl HostMatch {
+    /// The expression that matched, a name of `server` (the server it chose).
+    fn regex<'s>(&self, server: &'s Server) -> Option<&'s regex::Regex> {
+        match server.names.get(self.name) {
+            Some(ServerName::Regex(regex)) => Some(regex),
+            _ => None,
+        }
+    }
+
+    /// Group `n` (`$1` is 1), if it took part in the match.
+    pub fn group(&self, n: usize) -> Option<&str> {
+        let (start, end) = self.groups.get(n)?;
+        self.host.get(start..end)
+    }
+
+    /// The group called `name` of the expression (a name of `server`), if it took part.
+    pub fn named(&self, server: &Server, name: &str) -> Option<&str> {
+        let index = self
+            .regex(server)?
+            .capture_names()
+            .position(|n| n == Some(name))?;
+        self.group(index)
+    }
+}
+
 /// The server for `host` among the servers of one listen address (`candidates` indexes
-/// `servers`, the first is the default).
+/// `servers` in file order), as [`VirtualHosts::select`] finds it (for callers that route one
+/// request; a server keeps its [`VirtualHosts`]).
 pub fn select_server<'a>(
     servers: &'a [Server],
     candidates: &[usize],
     host: Option<&str>,
 ) -> &'a Server {
-    let by_name = host.and_then(|host| {
-        candidates
-            .iter()
-            .map(|&i| &servers[i])
-            .find(|server| server.server_names.iter().any(|name| name == host))
-    });
-    by_name.unwrap_or(&servers[candidates[0]])
+    let address = candidates
+        .first()
+        .and_then(|&s| servers[s].listen.first().copied())
+        .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let (server, _) = VirtualHosts::new(servers, candidates, address).select(servers, host);
+    &servers[server]
 }
 
 /// The location for `path` (see the module comment).
@@ -209,6 +382,7 @@ pub fn site_of<'a>(server: &'a Server, id: Option<LocationId>, captures: &Captur
         id: location.and(id),
         settings,
         expanded_alias,
+        host: None,
     }
 }
 
@@ -288,6 +462,7 @@ impl Site<'_> {
             id: None,
             settings: &server.settings,
             expanded_alias: None,
+            host: None,
         }
     }
 
@@ -386,24 +561,127 @@ mod tests {
             .map_or_else(|| "-".to_string(), Location::display)
     }
 
-    fn server(names: &[&str]) -> Server {
-        let mut s = parse("");
-        s.server_names = names.iter().map(|n| n.to_string()).collect();
-        s
+    /// The servers of `text` (all on port 80) and a picker: the `return` text of the server a
+    /// Host selects (each server says who it is with `return 200 NAME`), with its captures.
+    fn servers(text: &str) -> Vec<Server> {
+        crate::config::parse(text, Path::new("/etc/w/t.conf"))
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+            .servers
+    }
+
+    fn who(servers: &[Server], host: Option<&str>) -> String {
+        let all: Vec<usize> = (0..servers.len()).collect();
+        let hosts = VirtualHosts::new(servers, &all, "0.0.0.0:80".parse().unwrap());
+        let (server, found) = hosts.select(servers, host);
+        let server = &servers[server];
+        let text = server.settings.return_().unwrap().target.as_ref();
+        let mut who = text.map(|t| t.expand(|_, _| {})).unwrap_or_default();
+        if let Some(g) = found.as_ref().and_then(|m| m.group(1)) {
+            who.push_str(&format!(" $1={g}"));
+        }
+        if let Some(g) = found.as_ref().and_then(|m| m.named(server, "sub")) {
+            who.push_str(&format!(" $sub={g}"));
+        }
+        who
     }
 
     #[test]
     fn host_selects_the_named_server_and_unknown_hosts_get_the_first() {
-        let servers = vec![server(&["a.test"]), server(&["b.test", "c.test"])];
-        let pick = |host| select_server(&servers, &[0, 1], host).server_names[0].clone();
-        assert_eq!(pick(Some("c.test")), "b.test");
-        assert_eq!(pick(Some("a.test")), "a.test");
-        assert_eq!(pick(Some("zzz")), "a.test");
-        assert_eq!(pick(None), "a.test");
-        assert_eq!(
-            select_server(&servers, &[1, 0], None).server_names[0],
-            "b.test"
+        let s = servers(
+            "server { listen 80; server_name a.test; return 200 A; }
+             server { listen 80; server_name b.test c.test; return 200 B; }",
         );
+        assert_eq!(who(&s, Some("c.test")), "B");
+        assert_eq!(who(&s, Some("a.test")), "A");
+        assert_eq!(who(&s, Some("zzz")), "A");
+        assert_eq!(who(&s, None), "A");
+    }
+
+    /// nginx's order: exact, longest leading wildcard, longest trailing wildcard, the first
+    /// expression in file order, then the default server.
+    #[test]
+    fn server_names_are_chosen_in_nginx_order() {
+        let s = servers(
+            "server { listen 80; server_name _; return 200 catchall; }
+             server { listen 80; server_name ~^(?<sub>[a-z]+)\\.example\\.com$; return 200 regex1; }
+             server { listen 80; server_name ~^www\\.(.+)$; return 200 regex2; }
+             server { listen 80; server_name *.example.com; return 200 star; }
+             server { listen 80; server_name *.a.example.com; return 200 longer-star; }
+             server { listen 80; server_name www.example.*; return 200 trailing; }
+             server { listen 80; server_name www.example.com.*; return 200 longer-trailing; }
+             server { listen 80; server_name www.example.com; return 200 exact; }
+             server { listen 80; server_name .dot.org; return 200 dot; }
+             server { listen 80 default_server; server_name \"\"; return 200 default; }",
+        );
+        assert_eq!(who(&s, Some("www.example.com")), "exact");
+        assert_eq!(who(&s, Some("x.a.example.com")), "longer-star");
+        assert_eq!(who(&s, Some("mail.example.com")), "star");
+        assert_eq!(who(&s, Some("www.example.com.au")), "longer-trailing");
+        assert_eq!(who(&s, Some("www.example.org")), "trailing");
+        assert_eq!(who(&s, Some("dot.org")), "dot");
+        assert_eq!(who(&s, Some("w.dot.org")), "dot");
+        assert_eq!(who(&s, Some("blog.example.net")), "default");
+        assert_eq!(who(&s, Some("www.other.net")), "regex2 $1=other.net");
+        assert_eq!(who(&s, None), "default");
+        assert_eq!(who(&s, Some("_")), "catchall");
+        // No wildcard matches: the first expression in file order.
+        let s = servers(
+            "server { listen 80; return 200 first; }
+             server { listen 80; server_name ~^(?<sub>[a-z]+)\\.example\\.com$; return 200 regex1; }
+             server { listen 80; server_name ~example; return 200 regex2; }",
+        );
+        assert_eq!(
+            who(&s, Some("blog.example.com")),
+            "regex1 $1=blog $sub=blog"
+        );
+        assert_eq!(who(&s, Some("a.b.example.com")), "regex2");
+        assert_eq!(who(&s, Some("other")), "first");
+    }
+
+    #[test]
+    fn the_default_server_of_an_address_is_the_marked_one_else_the_first() {
+        let s = servers(
+            "server { listen 80; listen 81; return 200 first; }
+             server { listen 80 default_server; listen 82; return 200 marked; }",
+        );
+        assert_eq!(who(&s, Some("unknown")), "marked");
+        let on_81 = VirtualHosts::new(&s, &[0], "0.0.0.0:81".parse().unwrap());
+        assert_eq!(on_81.servers(), [0]);
+        let on_80 = VirtualHosts::new(&s, &[0, 1], "0.0.0.0:80".parse().unwrap());
+        assert_eq!(on_80.servers(), [1, 0]);
+    }
+
+    #[test]
+    fn ten_thousand_names_are_read_and_looked_up_quickly() {
+        let mut text = String::from(
+            "server { listen 80; return 200 default; }\nserver { listen 80; server_name",
+        );
+        for i in 0..10_000 {
+            text.push_str(&format!(" h{i}.example.com *.w{i}.example.org"));
+        }
+        text.push_str("; return 200 many; }");
+        let started = std::time::Instant::now();
+        let s = servers(&text);
+        let all: Vec<usize> = (0..s.len()).collect();
+        let hosts = VirtualHosts::new(&s, &all, "0.0.0.0:80".parse().unwrap());
+        for i in (0..10_000).step_by(7) {
+            let host = format!("h{i}.example.com");
+            assert_eq!(
+                s[hosts.select(&s, Some(&host)).0].server_names[0],
+                "h0.example.com"
+            );
+            let host = format!("a.b.w{i}.example.org");
+            assert_eq!(
+                s[hosts.select(&s, Some(&host)).0].server_names[0],
+                "h0.example.com"
+            );
+        }
+        assert!(
+            s[hosts.select(&s, Some("nothing")).0]
+                .server_names
+                .is_empty()
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! through the worker's file cache (small ones answered from memory, others sent with sendfile).
 
 use super::file_cache::{FileCache, FileRep, Found};
-use super::file_info::Validators;
+use super::file_info::{Validators, configured_type};
 use super::pages::{self, DirEntry};
 use super::route::Site;
 use crate::config::Static;
@@ -223,7 +223,10 @@ fn representation(request: &Request, file: FileRep, type_path: &Path, site: &Sit
             return super::error(416, site).with_header("Content-Range", format!("bytes */{size}"));
         }
     };
-    let content_type = file.content_type(type_path);
+    let content_type = match configured_type(site.settings, type_path) {
+        Some(configured) => Value::Owned(configured),
+        None => file.content_type(type_path),
+    };
     let (etag, last_modified) = (
         Value::from(&validators.etag),
         Value::from(&validators.last_modified),

@@ -530,6 +530,8 @@ mod tests {
                 acme: None,
                 client_auth: None,
                 server_names: Vec::new(),
+                names: Vec::new(),
+                default_server: Vec::new(),
                 http2: None,
                 settings: Settings::defaults(&dir),
                 locations: vec![Location {
@@ -596,6 +598,7 @@ mod tests {
             keep_alive: true,
             expect_continue: false,
             routed: None,
+            variables: None,
         }
     }
 

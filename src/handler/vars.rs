@@ -61,6 +61,11 @@ impl Vars<'_, '_> {
             Variable::RemotePort => {
                 let _ = write!(out, "{}", conn.peer.port());
             }
+            Variable::RemoteUser => {
+                if let Some(user) = request.header("Authorization").and_then(basic_user) {
+                    out.push_str(&user);
+                }
+            }
             Variable::RequestMethod => out.push_str(request.method.as_str()),
             Variable::ServerProtocol => out.push_str(request.version.as_str()),
             Variable::ContentType => out.push_str(request.header("Content-Type").unwrap_or("")),
@@ -88,7 +93,27 @@ impl Vars<'_, '_> {
             }
             Variable::FastcgiPathInfo => out.push_str(self.split.map_or("", |(_, p)| p)),
             Variable::NginxVersion => out.push_str(env!("CARGO_PKG_VERSION")),
-            Variable::Capture(_) | Variable::NamedCapture(_) => capture(v, self.captures, out),
+            // The location's expression, else the server name's (nginx: the last match).
+            Variable::Capture(n) if self.captures.is_empty() => out.push_str(
+                self.site
+                    .host
+                    .and_then(|m| m.group(usize::from(*n)))
+                    .unwrap_or(""),
+            ),
+            Variable::Capture(_) => capture(v, self.captures, out),
+            // What `set` gave it, else a group of the location's or rewrite's expression,
+            // else of the server name's.
+            Variable::NamedCapture(name) => out.push_str(
+                request
+                    .variables
+                    .iter()
+                    .flat_map(|v| v.iter())
+                    .find(|(n, _)| n == name)
+                    .map(|(_, value)| value.as_str())
+                    .or_else(|| self.captures.named(name))
+                    .or_else(|| self.site.host?.named(self.site.server, name))
+                    .unwrap_or(""),
+            ),
             Variable::Header(name) => header(request, name, out),
             Variable::Arg(name) => {
                 if let Some(value) = arg(request.query.as_deref().unwrap_or(""), name) {
@@ -221,6 +246,53 @@ fn cookie<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
         })
 }
 
+/// The user name of a Basic credential (`Basic base64(user:password)`, RFC 7617), as nginx's
+/// `$remote_user` gives it; None for another scheme or a value that does not decode.
+fn basic_user(authorization: &str) -> Option<String> {
+    let (scheme, token) = authorization.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64_decode(token.trim())?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, _) = text.split_once(':')?;
+    Some(user.to_string())
+}
+
+/// Standard base64 (RFC 4648, padding optional); None on any other character.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => u32::from(c - b'A'),
+            b'a'..=b'z' => u32::from(c - b'a') + 26,
+            b'0'..=b'9' => u32::from(c - b'0') + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        })
+    };
+    let bytes = text.trim_end_matches('=').as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        if chunk.len() == 1 {
+            return None;
+        }
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= value(c)? << (18 - 6 * i);
+        }
+        let [_, a, b, c] = n.to_be_bytes();
+        out.push(a);
+        if chunk.len() > 2 {
+            out.push(b);
+        }
+        if chunk.len() > 3 {
+            out.push(c);
+        }
+    }
+    Some(out)
+}
+
 /// The path and query of a request-target: an absolute-form target
 /// (`http://host/a?b`) loses its scheme and authority, as nginx's `$request_uri`.
 pub fn origin_form(target: &str) -> &str {
@@ -324,6 +396,25 @@ mod tests {
             ),
             "|/data/al|/data/al/f"
         );
+    }
+
+    #[test]
+    fn remote_user_is_the_user_of_a_basic_credential() {
+        assert_eq!(
+            basic_user("Basic YWxhZGRpbjpvcGVuc2VzYW1l").as_deref(),
+            Some("aladdin")
+        );
+        assert_eq!(basic_user("basic  YTpi ").as_deref(), Some("a"));
+        assert_eq!(basic_user("Basic Og==").as_deref(), Some(""));
+        assert_eq!(basic_user("Bearer YWxhZGRpbjpvcGVuc2VzYW1l"), None);
+        assert_eq!(basic_user("Basic !!!!"), None);
+        assert_eq!(basic_user("Basic YWxhZGRpbg=="), None, "no colon");
+        assert_eq!(base64_decode("YWJj").as_deref(), Some(&b"abc"[..]));
+        assert_eq!(base64_decode("YWI=").as_deref(), Some(&b"ab"[..]));
+        assert_eq!(base64_decode("YQ").as_deref(), Some(&b"a"[..]));
+        assert_eq!(base64_decode("Y"), None);
+        let text = "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dXNlcjpwdw==\r\n\r\n";
+        assert_eq!(expand("", text, "[$remote_user]", false), "[user]");
     }
 
     #[test]

@@ -26,12 +26,17 @@ pub enum Method {
 impl Method {
     /// The method a request token names; None for a method the server does not implement.
     pub fn from_token(token: &str) -> Option<Method> {
+        Method::from_bytes(token.as_bytes())
+    }
+
+    /// [`Method::from_token`] on octets (an HTTP/2 `:method`, not yet known to be text).
+    pub fn from_bytes(token: &[u8]) -> Option<Method> {
         Some(match token {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
             _ => return None,
         })
     }
@@ -107,6 +112,9 @@ pub struct Request {
     /// `try_files`, a named location, an error page), so that later steps (decoration, error
     /// pages) use that location rather than matching `path` again.
     pub routed: Option<RoutedTo>,
+    /// The variables `set` gave this request (name without `$`, value), in the order set;
+    /// None until one is set.
+    pub variables: Option<Box<Vec<(String, String)>>>,
 }
 
 /// The location a request was routed to: its index among its server's locations, or None
@@ -335,6 +343,7 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
             keep_alive,
             expect_continue: expect_continue && minor_version >= 1,
             routed: None,
+            variables: None,
         },
         head_len,
     )))

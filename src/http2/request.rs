@@ -45,17 +45,17 @@ enum MethodToken {
 
 impl MethodToken {
     fn of(value: &[u8]) -> MethodToken {
-        if value.is_empty() || !value.iter().all(|&b| crate::http::is_tchar(b)) {
-            return MethodToken::Invalid;
+        // The methods served come first: no octet-by-octet check for them.
+        if let Some(method) = Method::from_bytes(value) {
+            return MethodToken::Known(method);
         }
         match value {
-            b"CONNECT" => return MethodToken::Connect,
-            b"OPTIONS" => return MethodToken::Options,
-            _ => {}
-        }
-        match std::str::from_utf8(value).ok().and_then(Method::from_token) {
-            Some(method) => MethodToken::Known(method),
-            None => MethodToken::Unknown,
+            b"CONNECT" => MethodToken::Connect,
+            b"OPTIONS" => MethodToken::Options,
+            _ if !value.is_empty() && value.iter().all(|&b| crate::http::is_tchar(b)) => {
+                MethodToken::Unknown
+            }
+            _ => MethodToken::Invalid,
         }
     }
 }
@@ -290,6 +290,7 @@ impl RequestFields {
             keep_alive: true,
             expect_continue: false,
             routed: None,
+            variables: None,
         })
     }
 

@@ -556,8 +556,8 @@ impl Session {
         self.requests = self.requests.wrapping_add(1);
         self.tally.request_started(&ctx.local.stats);
         let number = self.next_number();
-        let servers = ctx.runtime.servers_for(self.listen);
-        let route = Route::select(&ctx.runtime.config, servers, request.as_ref().ok());
+        let hosts = ctx.runtime.hosts_for(self.listen);
+        let route = Route::select(&ctx.runtime.config, hosts, request.as_ref().ok());
         let client_cert = match &route.site().server.client_auth {
             Some(auth) => self.transport.client_cert(auth),
             None => None,

@@ -6,6 +6,7 @@
 use super::listener::Bound;
 use crate::acme::{self, Challenges};
 use crate::config::Config;
+use crate::handler::route::VirtualHosts;
 use crate::log::Sink;
 use crate::transport::{self, AddressOptions, CertSource};
 use rustls::ServerConfig;
@@ -40,8 +41,8 @@ pub struct Runtime {
 /// What a bound address serves.
 struct Address {
     local: SocketAddr,
-    /// The indexes of its servers, the default first.
-    servers: Vec<usize>,
+    /// Its servers, the default first, and how a Host finds one.
+    hosts: VirtualHosts,
     /// HTTP/2 is offered (ALPN `h2` over TLS; the client preface on a plain address).
     http2: bool,
     /// A digest of everything about the address's servers: a reload that changes it sends
@@ -86,11 +87,19 @@ impl Runtime {
             .then(|| acme.challenges());
         let mut tls = Vec::new();
         for listener in listeners {
-            let on_address: Vec<_> = config
+            let mut on_address: Vec<_> = config
                 .servers
                 .iter()
                 .filter(|server| server.ssl.contains(&listener.configured))
                 .collect();
+            // The default server's certificate is the one for unknown names.
+            if let Some(i) = on_address
+                .iter()
+                .position(|s| s.default_server.contains(&listener.configured))
+            {
+                let default = on_address.remove(i);
+                on_address.insert(0, default);
+            }
             let mut servers = Vec::new();
             for server in &on_address {
                 let source = match (&server.tls, &server.acme) {
@@ -135,11 +144,12 @@ impl Runtime {
                     .filter(|(_, server)| server.listen.contains(&listener.configured))
                     .map(|(i, _)| i)
                     .collect();
+                let hosts = VirtualHosts::new(&config.servers, &servers, listener.configured);
                 Address {
                     local: listener.local,
-                    http2: http2_on(&config, &servers, listener.configured),
-                    fingerprint: fingerprint(&config, &servers),
-                    servers,
+                    http2: http2_on(&config, hosts.servers(), listener.configured),
+                    fingerprint: fingerprint(&config, hosts.servers()),
+                    hosts,
                 }
             })
             .collect();
@@ -203,7 +213,13 @@ impl Runtime {
     /// bound because a server listed it.
     pub fn servers_for(&self, local: SocketAddr) -> &[usize] {
         self.address(local)
-            .map_or(&[0][..], |address| address.servers.as_slice())
+            .map_or(&[0][..], |address| address.hosts.servers())
+    }
+
+    /// The servers of a bound address and how a Host finds one; None for an address no
+    /// server listens on (never, for a bound listener).
+    pub fn hosts_for(&self, local: SocketAddr) -> Option<&VirtualHosts> {
+        self.address(local).map(|address| &address.hosts)
     }
 
     /// Whether a bound address speaks HTTP/2.
@@ -219,6 +235,6 @@ impl Runtime {
     fn address(&self, local: SocketAddr) -> Option<&Address> {
         self.routes
             .iter()
-            .find(|address| address.local == local && !address.servers.is_empty())
+            .find(|address| address.local == local && !address.hosts.servers().is_empty())
     }
 }

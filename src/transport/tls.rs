@@ -458,10 +458,14 @@ impl ResolvesServerCert for SniResolver {
         {
             return challenges.tls_alpn01(hello.server_name()?);
         }
+        // The best name as a Host would be chosen (exact, then the longest wildcard);
+        // regular-expression names do not choose a certificate.
         let chosen = hello.server_name().and_then(|name| {
+            let name = name.to_ascii_lowercase();
             self.by_name
                 .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .filter_map(|(n, source)| Some((crate::config::name_rank(n, &name)?, source)))
+                .max_by_key(|(rank, _)| *rank)
                 .map(|(_, source)| source)
         });
         Some(chosen.unwrap_or(&self.default).get())

@@ -41,7 +41,9 @@ pub fn installed(program: &str) -> bool {
         .status()
         .is_ok();
     if !found {
-        eprintln!("note: {program} is not installed; skipped");
+        super::skip::missing(&format!(
+            "{program} (Debian package nghttp2-client or curl)"
+        ));
     }
     found
 }
@@ -56,7 +58,7 @@ pub fn python_h2() -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !found {
-        eprintln!("note: {PYTHON} without python3-h2; skipped");
+        super::skip::missing(&format!("{PYTHON} with h2 (Debian package python3-h2)"));
     }
     found
 }

@@ -14,6 +14,7 @@
 //! - [`pebble`]: the ACME test CA and its DNS server, and an HTTPS client that verifies.
 //! - [`uploads`], [`cgi`], [`hostile`]: what only the upload/DELETE, CGI and hostile-client
 //!   tests need.
+//! - [`skip`]: a test that cannot find its tool fails under CI and is recorded elsewhere.
 //! - [`h2`]: HTTP/2 clients (curl, nghttp, h2load, Python h2 frame scenarios) and a server
 //!   with a TLS and a plain HTTP/2 address.
 //! - [`fastcgi`]: php-fpm and fcgiwrap started on a temporary socket or a free port and stopped
@@ -36,6 +37,9 @@ pub mod nginx;
 pub mod pebble;
 pub mod proc;
 pub mod server;
+/// Tests whose tool is missing: failed under CI, recorded otherwise (`src/testing.rs`).
+#[path = "../../src/testing.rs"]
+pub mod skip;
 pub mod tls;
 pub mod uploads;
 

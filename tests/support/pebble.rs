@@ -22,7 +22,9 @@ pub fn installed() -> bool {
         .iter()
         .all(|p| Path::new(p).exists());
     if !found {
-        eprintln!("note: pebble is not installed; skipped");
+        super::skip::missing(
+            "pebble and pebble-challtestsrv (Debian packages pebble, pebble-challtestsrv)",
+        );
     }
     found
 }

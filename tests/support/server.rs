@@ -414,7 +414,22 @@ pub fn kill_and_wait(child: &mut Child) -> ExitStatus {
 
 /// Runs `webserv ARGS` to completion (30 s at most): (status, stdout, stderr).
 pub fn run_cli(args: &[&str], cwd: &Path) -> (ExitStatus, String, String) {
-    let mut child = Command::new(binary())
+    run_command(Command::new(binary()), args, cwd)
+}
+
+/// [`run_cli`] as a user who has only the permissions files give: this user, or `nobody`
+/// (uid and gid 65534) when the tests run as root, who reads and writes everything.
+pub fn run_cli_unprivileged(args: &[&str], cwd: &Path) -> (ExitStatus, String, String) {
+    let mut command = Command::new(binary());
+    // SAFETY: geteuid(2) has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        command.uid(65534).gid(65534);
+    }
+    run_command(command, args, cwd)
+}
+
+fn run_command(mut command: Command, args: &[&str], cwd: &Path) -> (ExitStatus, String, String) {
+    let mut child = command
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::null())

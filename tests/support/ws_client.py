@@ -38,7 +38,7 @@ async def run(url, messages, size, idle, pings, vanish):
             else:
                 message = bytes((i + j) % 256 for j in range(size))
             await ws.send(message)
-            back = await asyncio.wait_for(ws.recv(), 10)
+            back = await asyncio.wait_for(ws.recv(), 30)
             if back != message:
                 print(json.dumps({"error": "message %d came back changed" % i}))
                 return 1

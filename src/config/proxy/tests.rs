@@ -726,7 +726,10 @@ fn bad_proxy_settings_are_errors_at_the_offending_word() {
         ),
         (
             "proxy_websocket on;",
-            "1:34: unknown directive \"proxy_websocket\"",
+            // A proxy_* name webserv does not have (config::nginx's families).
+            "1:34: \"proxy_websocket\" directive is not supported by webserv: webserv's reverse \
+             proxy does not have it (its directives are in docs/CONFIG.md) (see \"Differences \
+             from nginx\" in docs/CONFIG.md)",
         ),
     ];
     for (body, expected) in cases {

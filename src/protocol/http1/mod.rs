@@ -121,6 +121,8 @@ struct Active {
     abandoned: bool,
     /// The answer asked to close the connection.
     head_close: bool,
+    /// The answer is nginx's 444: the connection closes without a response.
+    silent: bool,
     out: Encoder,
     /// The answer is out: what is left of the body is read and dropped.
     answered: bool,
@@ -456,7 +458,7 @@ impl Session {
     fn route(&self, request: Option<&Request>, ctx: &Context) -> Route {
         Route::select(
             &ctx.runtime.config,
-            ctx.runtime.servers_for(self.listen),
+            ctx.runtime.hosts_for(self.listen),
             request,
         )
     }
@@ -508,6 +510,7 @@ impl Session {
             incoming: None,
             abandoned: false,
             head_close: false,
+            silent: false,
             answered: false,
             tunnel: false,
             out: Encoder::new(),
@@ -531,6 +534,9 @@ impl Session {
         }
         // A head ready at once (a file, a page, an error) is written at once.
         self.take_head(&mut active, ctx);
+        if active.silent {
+            return self.close_silently(active, ctx);
+        }
         State::Exchange(active)
     }
 
@@ -541,6 +547,10 @@ impl Session {
         }
         let mut cx = exchange_cx(ctx);
         match active.exchange.head(&mut cx) {
+            Poll::Ready(head) if head.status == handler::CLOSE_WITHOUT_RESPONSE => {
+                active.silent = true;
+                true
+            }
             Poll::Ready(head) => {
                 if head.close && active.incoming.is_some() && !active.exchange.wants_body() {
                     // The answer leaves the body unread.
@@ -627,6 +637,7 @@ impl Session {
             incoming: None,
             abandoned: true,
             head_close: false,
+            silent: false,
             answered: false,
             tunnel: false,
             out: Encoder::new(),
@@ -669,6 +680,9 @@ impl Session {
         // The answer, exchange to client.
         if !active.out.started() {
             if self.take_head(&mut active, ctx) {
+                if active.silent {
+                    return (self.close_silently(active, ctx), Flow::Continue);
+                }
                 progress = true;
             } else if self.transport.writable() {
                 // An interim `100 Continue` goes out while the answer is not decided.
@@ -817,6 +831,13 @@ impl Session {
             None
         };
         active.deadline.at = active.exchange.deadline(client_waiting);
+    }
+
+    /// `return 444`: the connection closes without a response (nginx's way to drop a
+    /// request), logged with status 444 and no bytes.
+    fn close_silently(&mut self, mut active: Box<Active>, ctx: &mut Context) -> State {
+        self.finish(&mut active, Outcome::Complete, ctx);
+        State::Closed
     }
 
     /// The answer is out: log it, then the next request, the rest of the body, or the close.

@@ -261,7 +261,9 @@ fn sighup_reloads_the_configuration_and_a_bad_one_is_ignored() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(server.get("/v").text(), "two");
     assert!(
-        server.stderr().contains("webserv.conf:1:"),
+        support::wait_until(std::time::Duration::from_secs(5), || server
+            .stderr()
+            .contains("webserv.conf:1:")),
         "{}",
         server.stderr()
     );

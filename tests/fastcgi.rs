@@ -41,6 +41,12 @@ const PAGES: &[(&str, &[u8])] = &[
         "stream.php",
         b"<?php\necho \"first\\n\";\nflush();\nusleep(700000);\necho \"second\\n\";\n",
     ),
+    (
+        "gated.php",
+        b"<?php\necho \"first\\n\";\nflush();\n$go = __DIR__ . '/go';\n\
+          for ($i = 0; $i < 3000 && !file_exists($go); $i++) { clearstatcache(); usleep(10000); }\n\
+          echo file_exists($go) ? \"second\\n\" : \"no go\\n\";\n",
+    ),
     ("fatal.php", b"<?php\nundefined_function();\n"),
     (
         "status.php",
@@ -63,7 +69,8 @@ const PAGES: &[(&str, &[u8])] = &[
 ];
 
 /// php-fpm with the pages above and a webserv in front of it (one worker), with `extra` in the
-/// PHP location.
+/// PHP location. The read timeout is generous (a loaded CI machine must not turn a slow answer
+/// into a 504); the tests of timeouts shorten it with [`short_read_timeout`].
 struct Php {
     server: Server,
     fpm: Peer,
@@ -87,12 +94,17 @@ server {{
         fastcgi_pass {pass};
         fastcgi_index index.php;
         fastcgi_param PATH_INFO $fastcgi_path_info;
-        fastcgi_read_timeout 2s;
+        fastcgi_read_timeout 30s;
         {extra}
     }}
 }}
 "
     )
+}
+
+/// `conf` with a 2 s `fastcgi_read_timeout` (slow.php takes 3 s).
+fn short_read_timeout(conf: &str) -> String {
+    conf.replace("fastcgi_read_timeout 30s;", "fastcgi_read_timeout 2s;")
 }
 
 impl Php {
@@ -313,24 +325,109 @@ fn a_file_upload_of_600_kib_arrives_whole() {
     );
 }
 
+/// The STDIN content of whole FastCGI records in `bytes`, and whether its empty record came.
+fn stdin_of(mut bytes: &[u8]) -> (Vec<u8>, bool) {
+    let mut stdin = Vec::new();
+    while bytes.len() >= 8 {
+        let len = usize::from(u16::from_be_bytes([bytes[4], bytes[5]]));
+        let total = 8 + len + usize::from(bytes[6]);
+        if bytes.len() < total {
+            break;
+        }
+        if bytes[1] == 5 {
+            if len == 0 {
+                return (stdin, true);
+            }
+            stdin.extend_from_slice(&bytes[8..8 + len]);
+        }
+        bytes = &bytes[total..];
+    }
+    (stdin, false)
+}
+
+#[test]
+fn the_request_body_reaches_the_application_as_it_arrives() {
+    // A fake application that tells the test when it holds the first half of the body, which
+    // the client sends alone: the server streams STDIN, it does not gather the body first.
+    use std::io::{Read, Write};
+    let dir = TempDir::new();
+    let socket = dir.path().join("app.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    let (half, got_half) = std::sync::mpsc::channel();
+    let app = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().expect("accept");
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        let mut told = false;
+        let (stdin, ended) = loop {
+            let (stdin, ended) = stdin_of(&bytes);
+            if !told && stdin.len() >= 1000 {
+                let _ = half.send(stdin.len());
+                told = true;
+            }
+            if ended {
+                break (stdin, ended);
+            }
+            match stream.read(&mut buf) {
+                Ok(n) if n > 0 => bytes.extend_from_slice(&buf[..n]),
+                _ => break (stdin, ended),
+            }
+        };
+        let head = format!(
+            "Content-Type: text/plain\r\n\r\ngot {} ended {ended}",
+            stdin.len()
+        );
+        let mut reply = record(1, 6, 1, head.as_bytes(), 0);
+        reply.extend(record(1, 6, 1, b"", 0));
+        reply.extend(end_request(1, 0));
+        let _ = stream.write_all(&reply);
+        stdin
+    });
+    let conf = format!(
+        "workers 1;\naccess_log off;\nserver {{ listen 127.0.0.1:0; \
+         location / {{ fastcgi_pass unix:{}; fastcgi_read_timeout 60s; }} }}",
+        socket.display()
+    );
+    let server = Server::start(&conf, &[]);
+    let body = support::random_bytes(2000, 13);
+    let mut client = Client::connect(server.port());
+    client.send("POST /form.php HTTP/1.1\r\nHost: h\r\nContent-Length: 2000\r\n\r\n");
+    client.send(&body[..1000]);
+    let seen = got_half.recv_timeout(Duration::from_secs(30));
+    assert_eq!(
+        seen,
+        Ok(1000),
+        "the first half reached the application alone"
+    );
+    client.send(&body[1000..]);
+    let r = client.response(false);
+    assert_eq!(
+        (r.status(), r.text()),
+        (200, "got 2000 ended true".to_string())
+    );
+    assert_eq!(app.join().expect("the application"), body);
+}
+
 #[test]
 fn a_flushed_response_arrives_in_pieces_as_php_writes_them() {
+    // The page prints its first line, flushes, and prints the second only once the test has
+    // received the first (and created the file the page waits for): no timing involved.
     let php = Php::start(Listen::UnixSocket, "");
     let mut client = php.client();
-    client.send("GET /stream.php HTTP/1.1\r\nHost: h\r\n\r\n");
+    client.send("GET /gated.php HTTP/1.1\r\nHost: h\r\n\r\n");
     let head = client.head();
     assert_eq!(head.status, 200);
     let mut reader = client.body_reader(&head, false);
     let first = client.body_part(&mut reader, usize::MAX).unwrap();
-    let at_first = Instant::now();
-    assert_eq!(first, b"first\n", "the first piece alone");
+    assert_eq!(
+        first, b"first\n",
+        "the first piece alone, before php goes on"
+    );
+    std::fs::write(fastcgi::www(&php.fpm).join("go"), b"").unwrap();
     let rest = client.body(&mut reader);
     assert_eq!(rest, b"second\n");
     assert!(reader.complete);
-    assert!(
-        at_first.elapsed() >= Duration::from_millis(300),
-        "the first piece came before php slept"
-    );
 }
 
 #[test]
@@ -516,7 +613,11 @@ fn php_fpm_down_or_its_socket_missing_is_a_502() {
 
 #[test]
 fn php_fpm_slower_than_fastcgi_read_timeout_is_a_504() {
-    let php = Php::start(Listen::UnixSocket, "");
+    let fpm = fastcgi::php_fpm(Listen::UnixSocket, 1, PAGES);
+    let php = Php {
+        server: Server::start(&short_read_timeout(&config(&fpm, "")), &[]),
+        fpm,
+    };
     let started = Instant::now();
     let r = php.server.get("/slow.php");
     assert_eq!(r.status, 504);
@@ -527,10 +628,91 @@ fn php_fpm_slower_than_fastcgi_read_timeout_is_a_504() {
     );
 }
 
+/// A TCP listener whose accept queue is full: its backlog set to 0, then connections made until
+/// one is not answered. The kernel drops further SYNs, so a connect to it neither succeeds nor
+/// fails until the connecting side gives up. (The listener and the queued connections are
+/// returned to be kept open.)
+fn full_listener() -> (std::net::TcpListener, Vec<std::net::TcpStream>) {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    // SAFETY: listen(2) again on the listener's own open fd, to shrink its backlog.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let addr = listener.local_addr().expect("local_addr");
+    let mut queued = Vec::new();
+    while let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+        queued.push(stream);
+        assert!(queued.len() < 64, "the accept queue never fills");
+    }
+    (listener, queued)
+}
+
+#[test]
+fn an_application_that_does_not_accept_within_fastcgi_connect_timeout_is_a_504() {
+    let (listener, _queued) = full_listener();
+    let conf = format!(
+        "workers 1;\naccess_log off;\nserver {{ listen 127.0.0.1:0; \
+         location / {{ fastcgi_pass {}; fastcgi_connect_timeout 1s; fastcgi_read_timeout 60s; }} }}",
+        listener.local_addr().unwrap()
+    );
+    let server = Server::start(&conf, &[]);
+    let started = Instant::now();
+    let r = server.get("/x.php");
+    let took = started.elapsed();
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(r.is_html_page());
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+    assert!(
+        support::wait_until(Duration::from_secs(5), || server
+            .stderr()
+            .contains("connect() timed out")),
+        "{}",
+        server.stderr()
+    );
+}
+
+#[test]
+fn an_application_that_does_not_read_the_body_within_fastcgi_send_timeout_is_a_504() {
+    // An "application" that accepts and never reads: the request's STDIN records fill the
+    // socket, and the rest of the body waits.
+    let dir = TempDir::new();
+    let socket = dir.path().join("deaf.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    std::thread::spawn(move || {
+        let held = listener.accept();
+        std::thread::sleep(Duration::from_secs(60));
+        drop(held);
+    });
+    let conf = format!(
+        "workers 1;\naccess_log off;\nserver {{ listen 127.0.0.1:0; client_max_body_size 64m; \
+         location / {{ fastcgi_pass unix:{}; fastcgi_send_timeout 1s; fastcgi_read_timeout 60s; }} }}",
+        socket.display()
+    );
+    let server = Server::start(&conf, &[]);
+    let body = vec![b'x'; 8 * 1024 * 1024];
+    let mut client = Client::connect(server.port());
+    client.send(format!(
+        "POST /upload.php HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    ));
+    let started = Instant::now();
+    // Not joined: it ends when the server drops the connection or takes the body.
+    let _sender = support::cgi::send_in_background(&client, body);
+    let r = client.response(false);
+    let took = started.elapsed();
+    assert_eq!(r.status(), 504);
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+}
+
 #[test]
 fn php_fpm_killed_mid_response_closes_the_client_connection_without_a_last_chunk() {
     let fpm = fastcgi::php_fpm(Listen::UnixSocket, 2, PAGES);
-    let conf = config(&fpm, "").replace("fastcgi_read_timeout 2s;", "fastcgi_read_timeout 30s;");
+    let conf = config(&fpm, "");
     let php = Php {
         server: Server::start(&conf, &[]),
         fpm,
@@ -576,9 +758,10 @@ fn malformed_records_are_a_502_and_the_connection_to_the_application_is_dropped(
         let server = Server::start(&conf, &[]);
         let r = server.get("/x");
         assert_eq!(r.status, 502, "{what}");
-        drop(server);
+        // Asked while the server runs (its exit would close everything anyway).
         let seen = watcher.seen();
         assert!(seen[0].closed_by_client, "{what}: connection kept");
+        drop(server);
     }
     // After a head: the client's response is cut, the connection dropped.
     let mut reply = record(1, 6, 1, b"Content-Type: text/plain\r\n\r\npartial", 0);
@@ -595,8 +778,8 @@ fn malformed_records_are_a_502_and_the_connection_to_the_application_is_dropped(
     assert_eq!(r.status(), 200);
     assert!(!r.complete, "cut: {:?}", r.text());
     assert!(r.text().starts_with("partial"));
-    drop(server);
     assert!(watcher.seen()[0].closed_by_client);
+    drop(server);
     // A complete answer on a kept connection: kept (not closed by the client).
     let mut reply = record(1, 6, 1, b"Content-Type: text/plain\r\n\r\nfine", 0);
     reply.extend(end_request(1, 0));
@@ -661,7 +844,7 @@ fn intercepted_errors_get_the_error_page_with_its_status() {
     assert_eq!((r.status, r.text().as_str()), (404, "php says 404"));
     // A status override applies to the application's failures too.
     let fpm = fastcgi::php_fpm(Listen::UnixSocket, 1, PAGES);
-    let conf = config(&fpm, "error_page 504 =503 /plain.txt;");
+    let conf = short_read_timeout(&config(&fpm, "error_page 504 =503 /plain.txt;"));
     let server = Server::start(&conf, &[]);
     let r = server.get("/slow.php");
     assert_eq!((r.status, r.text().as_str()), (503, "not php"));
@@ -676,7 +859,7 @@ fn two_pools(upstream: impl Fn(&str, &str) -> String, extra: &str) -> (Server, P
     let block = upstream(&one.address.to_config(), &two.address.to_config());
     let conf = format!(
         "workers 1;\naccess_log off;\n{block}\nserver {{ listen 127.0.0.1:0; root {}; \
-         location ~ \\.php$ {{ fastcgi_pass php; fastcgi_read_timeout 3s; {extra} }} }}",
+         location ~ \\.php$ {{ fastcgi_pass php; fastcgi_read_timeout 30s; {extra} }} }}",
         fastcgi::www(&one).display()
     );
     (Server::start(&conf, &[]), one, two)

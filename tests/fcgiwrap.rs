@@ -35,7 +35,7 @@ server {{
     location /cgi-bin/ {{
         fastcgi_split_path_info ^(/cgi-bin/[^/]+)(/.*)$;
         fastcgi_pass {};
-        fastcgi_read_timeout 5s;
+        fastcgi_read_timeout 30s;
         {extra}
     }}
 }}",

@@ -95,8 +95,11 @@ fn out_of_descriptors_an_upload_gets_503_and_leaves_nothing_behind() {
     let response = conn.read_response();
     assert_eq!(response.status, 503, "{}", server.stderr());
     assert_eq!(response.header("Retry-After"), Some("1"));
+    // The log line comes through the stderr reader thread: it may follow the response.
     assert!(
-        server.stderr().contains("Too many open files"),
+        wait_until(Duration::from_secs(5), || server
+            .stderr()
+            .contains("Too many open files")),
         "{}",
         server.stderr()
     );

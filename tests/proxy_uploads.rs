@@ -183,7 +183,9 @@ fn a_body_read_whole_into_its_file_is_sent_again_to_the_next_server() {
     }
     // One of them went to the dead server first.
     assert!(
-        server.stderr().contains("connect() failed"),
+        support::wait_until(std::time::Duration::from_secs(5), || server
+            .stderr()
+            .contains("connect() failed")),
         "{}",
         server.stderr()
     );

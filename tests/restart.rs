@@ -290,10 +290,11 @@ fn a_passed_socket_with_reuseport_gets_a_sibling_per_worker_and_an_unknown_one_i
         assert_eq!(server.get("/").status, 200);
     }
     let stranger_addr = stranger.local_addr().unwrap();
+    let stranger_line = format!("inherited socket {stranger_addr} is not in the configuration");
     assert!(
-        server.stderr().contains(&format!(
-            "inherited socket {stranger_addr} is not in the configuration"
-        )),
+        wait_until(Duration::from_secs(5), || server
+            .stderr()
+            .contains(&stranger_line)),
         "{}",
         server.stderr()
     );

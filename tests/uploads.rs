@@ -437,7 +437,10 @@ fn a_full_disk_is_507_and_leaves_nothing() {
         "left {:?}",
         names(&server.store())
     );
-    assert!(server.stderr().contains("File too large"));
+    assert!(support::wait_until(
+        std::time::Duration::from_secs(5),
+        || server.stderr().contains("File too large")
+    ));
     // The server goes on serving.
     assert_eq!(
         server.request("PUT", "/uploads/ok.txt", &[], b"ok").status,

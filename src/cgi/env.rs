@@ -4,7 +4,7 @@
 use super::Script;
 use crate::http::request::Request;
 use std::fmt::Write as _;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 /// What the environment needs to know beyond the request and the script.
@@ -40,14 +40,14 @@ pub fn each(
     endpoint: &Endpoint,
     set: &mut dyn FnMut(&str, &str),
 ) {
-    // Numbers and addresses are written here, one at a time.
+    // Numbers and addresses are written here, one at a time (without `core::fmt`: a FastCGI
+    // request builds this for every request).
     let mut text = String::with_capacity(64);
-    let mut number =
-        |set: &mut dyn FnMut(&str, &str), name: &str, value: &dyn std::fmt::Display| {
-            text.clear();
-            let _ = write!(text, "{value}");
-            set(name, &text);
-        };
+    let mut number = |set: &mut dyn FnMut(&str, &str), name: &str, value: Number| {
+        text.clear();
+        value.write(&mut text);
+        set(name, &text);
+    };
     set("GATEWAY_INTERFACE", "CGI/1.1");
     set(
         "SERVER_SOFTWARE",
@@ -57,20 +57,24 @@ pub fn each(
     set("REQUEST_METHOD", request.method.as_str());
     set("REQUEST_URI", &request.target);
     set("SCRIPT_NAME", &script.script_name);
-    set("SCRIPT_FILENAME", &script.file.to_string_lossy());
+    set("SCRIPT_FILENAME", &text_of(&script.file));
     set("PATH_INFO", &script.path_info);
     if !script.path_info.is_empty() {
         let translated = endpoint
             .document_root
             .join(script.path_info.trim_start_matches('/'));
-        set("PATH_TRANSLATED", &translated.to_string_lossy());
+        set("PATH_TRANSLATED", &text_of(&translated));
     }
     set("QUERY_STRING", request.query.as_deref().unwrap_or(""));
-    set("DOCUMENT_ROOT", &endpoint.document_root.to_string_lossy());
-    number(set, "REMOTE_ADDR", &endpoint.peer.ip());
-    number(set, "REMOTE_PORT", &endpoint.peer.port());
-    number(set, "SERVER_ADDR", &endpoint.local.ip());
-    number(set, "SERVER_PORT", &endpoint.local.port());
+    set("DOCUMENT_ROOT", &text_of(endpoint.document_root));
+    number(set, "REMOTE_ADDR", Number::Ip(endpoint.peer.ip()));
+    number(set, "REMOTE_PORT", Number::Int(endpoint.peer.port().into()));
+    number(set, "SERVER_ADDR", Number::Ip(endpoint.local.ip()));
+    number(
+        set,
+        "SERVER_PORT",
+        Number::Int(endpoint.local.port().into()),
+    );
     // Not in RFC 3875, but what PHP applications (and nginx's fastcgi_params) go by.
     set(
         "REQUEST_SCHEME",
@@ -90,13 +94,13 @@ pub fn each(
     }
     match request.host.as_deref().or(endpoint.server_name) {
         Some(name) => set("SERVER_NAME", name),
-        None => number(set, "SERVER_NAME", &endpoint.local.ip()),
+        None => number(set, "SERVER_NAME", Number::Ip(endpoint.local.ip())),
     }
     // php-cgi refuses to run without it (its guard against being called directly).
     set("REDIRECT_STATUS", "200");
     set("PATH", "/usr/local/bin:/usr/bin:/bin");
     if let Some(length) = endpoint.content_length {
-        number(set, "CONTENT_LENGTH", &length);
+        number(set, "CONTENT_LENGTH", Number::Int(length));
     }
     if let Some(content_type) = request.header("Content-Type") {
         set("CONTENT_TYPE", content_type);
@@ -128,6 +132,55 @@ pub fn each(
             joined.push_str(more);
         }
         set(&variable, &joined);
+    }
+}
+
+/// A number or an address, as an environment variable's value.
+enum Number {
+    Ip(IpAddr),
+    Int(u64),
+}
+
+impl Number {
+    fn write(self, out: &mut String) {
+        match self {
+            Number::Ip(IpAddr::V4(ip)) => {
+                for (i, octet) in ip.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push('.');
+                    }
+                    push_decimal(out, octet.into());
+                }
+            }
+            Number::Ip(ip) => {
+                let _ = write!(out, "{ip}");
+            }
+            Number::Int(n) => push_decimal(out, n),
+        }
+    }
+}
+
+/// Appends `n` in decimal.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+}
+
+/// A path as text (its bytes if they are UTF-8, which is checked faster than a lossy
+/// conversion walks them; replacement characters otherwise).
+fn text_of(path: &Path) -> std::borrow::Cow<'_, str> {
+    match path.to_str() {
+        Some(text) => text.into(),
+        None => path.to_string_lossy(),
     }
 }
 

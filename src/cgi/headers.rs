@@ -164,8 +164,8 @@ fn split_field(line: &[u8]) -> Result<(String, String), CgiHeaderError> {
     }
     let value = std::str::from_utf8(value).map_err(|_| CgiHeaderError::Malformed)?;
     // A token is ASCII, so it is UTF-8 too.
-    let name = String::from_utf8_lossy(name).into_owned();
-    Ok((name, value.to_owned()))
+    let name = std::str::from_utf8(name).map_err(|_| CgiHeaderError::Malformed)?;
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 /// Trims SP and HTAB only: other whitespace is a control byte and must stay visible to the

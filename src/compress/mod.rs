@@ -66,10 +66,13 @@ pub fn decide(request: &Request, settings: &Compress, head: &Head) -> Decision {
         return AS_IS;
     }
     let content_type = head.header("Content-Type").unwrap_or("");
-    let typed = |coding: Coding| {
+    // The type's essence, once; then each coding's list once.
+    let essence = crate::config::essence(content_type);
+    let listed = Coding::ALL.map(|coding| {
         let coder = settings.coder(coding);
-        coder.on && (coder.types.any || !content_type.is_empty() && coder.types.holds(content_type))
-    };
+        coder.on && (coder.types.any || !essence.is_empty() && coder.types.holds_essence(essence))
+    });
+    let typed = |coding: Coding| listed[coding as usize];
     let long_enough = |coding: Coding| {
         head.length
             .is_none_or(|n| n >= settings.coder(coding).min_length)
@@ -168,7 +171,10 @@ pub fn encoded_head(head: &mut Head, coding: Coding, length: Option<u64>) {
     });
     for (name, value) in &mut head.headers {
         if name.eq_ignore_ascii_case("etag") && !value.starts_with("W/") {
-            *value = Value::Owned(format!("W/{}", value.as_str()));
+            let mut weak = String::with_capacity(2 + value.len());
+            weak.push_str("W/");
+            weak.push_str(value.as_str());
+            *value = Value::Owned(weak);
         }
     }
     head.headers.push((

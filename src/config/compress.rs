@@ -149,15 +149,26 @@ pub struct Types {
     pub list: Arc<[String]>,
 }
 
+/// A Content-Type value without its parameters (`text/html; charset=utf-8`: `text/html`).
+pub fn essence(content_type: &str) -> &str {
+    let end = content_type
+        .bytes()
+        .position(|b| b == b';')
+        .unwrap_or(content_type.len());
+    content_type[..end].trim()
+}
+
 impl Types {
     /// Whether a response of `content_type` (a Content-Type value: parameters are ignored)
     /// is compressed.
     pub fn holds(&self, content_type: &str) -> bool {
-        if self.any {
-            return true;
-        }
-        let essence = content_type.split(';').next().unwrap_or_default().trim();
-        essence.eq_ignore_ascii_case("text/html")
+        self.any || self.holds_essence(essence(content_type))
+    }
+
+    /// [`Types::holds`] for a type's essence (see [`essence`]).
+    pub fn holds_essence(&self, essence: &str) -> bool {
+        self.any
+            || essence.eq_ignore_ascii_case("text/html")
             || self.list.iter().any(|t| essence.eq_ignore_ascii_case(t))
     }
 }

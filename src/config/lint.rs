@@ -34,6 +34,9 @@ struct Block<'a> {
     server: &'a [Directive],
     /// The directory (or file) its URLs map onto: the alias, or root + location path.
     serves: PathBuf,
+    /// No request is answered by this block's own settings: a server with `location /`, where
+    /// every request finds a location.
+    unreached: bool,
 }
 
 impl Block<'_> {
@@ -61,6 +64,10 @@ pub(super) fn lint(tree: &[Directive], config: &Config) -> Vec<ConfigWarning> {
             own: body,
             server: body,
             serves: server.settings.root.clone(),
+            unreached: server
+                .locations
+                .iter()
+                .any(|l| l.is_prefix() && l.path == "/"),
         }];
         // Pre-order, as the parser lists a server's locations (a block before those inside).
         let mut location_blocks = Vec::new();
@@ -89,6 +96,7 @@ pub(super) fn lint(tree: &[Directive], config: &Config) -> Vec<ConfigWarning> {
                 own: directive.block.as_deref().unwrap_or_default(),
                 server: body,
                 serves,
+                unreached: false,
             });
         }
         let local_only = server.listen.iter().all(|a| a.ip().is_loopback());
@@ -275,6 +283,7 @@ fn lint_index(block: &Block, out: &mut Vec<(Pos, String)>) {
         || block.what.starts_with("location /")
         || block.what.starts_with("location ^~ /");
     if !maps_a_directory
+        || block.unreached
         || settings.autoindex
         || settings.try_files.is_some()
         || !settings.rewrites.is_empty()
@@ -500,6 +509,25 @@ mod tests {
                      /empty will get 403 (add one, or autoindex on)"
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn a_server_whose_location_slash_takes_every_request_is_not_told_of_its_index() {
+        let dir = Dir::new("reached");
+        let d = dir.0.display().to_string();
+        std::fs::create_dir_all(dir.0.join("www")).unwrap();
+        // No index.html: the server's own settings never answer (location / does); the same
+        // server without that location is warned.
+        let with = format!("server {{ listen 80; root {d}/www; location / {{ return 302 /x; }} }}");
+        assert_eq!(all_warnings(&with), Vec::<String>::new());
+        let without = format!("server {{ listen 80; root {d}/www; location /a {{ }} }}");
+        assert_eq!(
+            all_warnings(&without),
+            [format!(
+                "1:21: no index file (index.html) in \"{d}/www\": a request for / will get 403 \
+                 (add one, or autoindex on)"
+            )]
         );
     }
 }

@@ -35,6 +35,7 @@ pub use access::{Access, Net, Rule, Satisfy, UserFile};
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
 pub use compress::{
     BROTLI_MAX_ON_THE_FLY, Coder, Compress, Patterns, Proxied, Static, Types, ZSTD_MAX_ON_THE_FLY,
+    essence,
 };
 pub use htpasswd::{Hash, User};
 #[cfg(test)]

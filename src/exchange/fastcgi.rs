@@ -16,7 +16,7 @@ use crate::handler::Site;
 use crate::log;
 use crate::proxy::balance::{Attempt, Chosen, Outcome};
 use crate::proxy::log::{self as tries_log, Try};
-use crate::proxy::pass::WorkerState;
+use crate::proxy::pass::{IdleCheck, WorkerState};
 use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
 use std::fs::File;
 use std::io::Read;
@@ -124,6 +124,17 @@ pub(super) fn start(
     Ok((upstream, backend))
 }
 
+/// How the error log names a try: `FastCGI unix:/run/php.sock /index.php` (made for every
+/// request, so without `core::fmt`).
+fn label(server: &str, uri: &str) -> String {
+    let mut label = String::with_capacity(9 + server.len() + uri.len());
+    label.push_str("FastCGI ");
+    label.push_str(server);
+    label.push(' ');
+    label.push_str(uri);
+    label
+}
+
 impl Backend {
     /// A try on the next server the balancer gives: a kept connection from the pool or a new
     /// one (a server that refuses at once is released as failed and the next one tried).
@@ -152,12 +163,17 @@ impl Backend {
             };
             let server = &self.group.servers[chosen.server];
             let addr = server.addr.clone();
-            let label = format!("FastCGI {} {}", server.shown, self.uri);
+            let label = label(&server.shown, &self.uri);
             let bounds = &mut cx.local.fastcgi;
             let lent = keep
                 .then(|| {
+                    // A request with a body cannot go again: its connection is checked.
+                    let check = match body {
+                        true => IdleCheck::Peek,
+                        false => IdleCheck::Retry,
+                    };
                     self.state
-                        .lend(self.group.id, &addr, &cx.registration, cx.now)
+                        .lend(self.group.id, &addr, check, &cx.registration, cx.now)
                 })
                 .flatten();
             let (endpoint, conn) = match lent {

@@ -148,7 +148,7 @@ enum Source {
         head: Option<Head>,
         body: Body,
         sent: u64,
-        origin: Option<Box<FileOrigin>>,
+        origin: Option<Arc<FileOrigin>>,
     },
     Upstream(Box<Upstream>),
     /// `limit_req` delays the request: it is served when the exchange's deadline comes.
@@ -723,6 +723,13 @@ impl Exchange {
         {
             self.compress(&mut head, coding, level, cx);
         }
+        if let Source::Fixed {
+            body: Body::Unopened { .. },
+            ..
+        } = self.source
+        {
+            self.open_file(&mut head, cx);
+        }
         if let Some(transformed) = &mut self.transform {
             transformed.transform.head(&mut head);
         }
@@ -917,6 +924,50 @@ impl Exchange {
                     cx.local.files.end_variant(fill, None);
                 }
             }
+        }
+    }
+
+    /// A file the cache knew current without opening it goes out itself (not a compressed
+    /// variant): opened now, before its head. One that changed since it was checked (in this
+    /// batch) is sent as it is now, cut short if it shrank, as a file changing while it is
+    /// sent; one gone since is answered as the handler would have (404, 403, 500), without
+    /// compression.
+    #[cold]
+    #[inline(never)]
+    fn open_file(&mut self, head: &mut Head, cx: &mut Cx) {
+        let Source::Fixed { body, .. } = &mut self.source else {
+            return;
+        };
+        let Body::Unopened {
+            origin,
+            offset,
+            len,
+        } = body
+        else {
+            return;
+        };
+        let (offset, len) = (*offset, *len);
+        let failure = match handler::file_info::open(&origin.path) {
+            Ok((file, metadata)) if metadata.is_file() => {
+                *body = Body::File { file, offset, len };
+                return;
+            }
+            Ok(_) => std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            Err(error) => error,
+        };
+        if let Some(mut transformed) = self.transform.take()
+            && let Some(tee) = transformed.tee.take()
+        {
+            cx.local.files.end_variant(tee.fill, None);
+        }
+        let site = self.route.site();
+        let status = handler::static_files::io_status(&failure);
+        let response = handler::error(status, &site);
+        self.source = self.fixed(response, false);
+        if let Source::Fixed { head: error, .. } = &mut self.source
+            && let Some(error) = error.take()
+        {
+            *head = error;
         }
     }
 
@@ -1394,6 +1445,8 @@ fn source_pull(source: &mut Source, max: usize) -> Pull<'_> {
                     offset: *offset + *sent,
                     len: take,
                 },
+                // Opened with the head (`Exchange::open_file`): never pulled as such.
+                Body::Unopened { .. } => Pull::Abort,
             }
         }
         Source::Upstream(upstream) => upstream.pull(max),

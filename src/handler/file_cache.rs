@@ -30,8 +30,14 @@
 //! directory's entries on any change there). A variant is made by the exchange that first
 //! compresses the file ([`FileCache::begin_variant`], [`FileCache::end_variant`]: at most
 //! [`MAX_FILLS`] at once, each output kept up to [`MAX_VARIANT`]), and kept only if nothing
-//! changed in the file's directory while it was made and the file is still that version. A hot
-//! compressed file then costs what an uncompressed cached one costs.
+//! changed in the file's directory while it was made and the file is still that version.
+//! With its variants, the cache keeps what a response says of the file (its metadata,
+//! validators and Content-Type: a [`Known`] file), kept exact as an entry is (its directory
+//! watched, re-checked with `stat` once [`REVALIDATE`] old; never for a path through a
+//! symlink). [`FileCache::open`] answers such a file without opening it
+//! ([`FileRep::Known`]): the exchange sends the variant, or opens the file only when it sends
+//! the file itself. A hot compressed file then costs what an uncompressed cached one costs:
+//! no system call for the file.
 //!
 //! The cache is bounded in entries and bytes (files and variants apart); when full it is
 //! emptied and refilled.
@@ -160,7 +166,7 @@ struct Cache {
     bytes: usize,
     dirty: bool,
     /// Compressed variants, by the path of their file.
-    variants: HashMap<Box<[u8]>, Vec<Variant>, BuildHasherDefault<PathHasher>>,
+    variants: HashMap<Box<[u8]>, Variants, BuildHasherDefault<PathHasher>>,
     variant_bytes: usize,
     /// Variants being made, with when they began.
     filling: Vec<(Box<[u8]>, Coding, u32, Instant)>,
@@ -173,13 +179,39 @@ struct Cache {
     last_unknown: u64,
 }
 
+/// The compressed forms of one file, all of one version of it.
+struct Variants {
+    version: FileVersion,
+    /// The watch of the file's directory.
+    watch: i32,
+    /// What a response says of the file (None for a path through a symlink, which is then
+    /// opened for every request, and its version compared).
+    known: Option<Arc<Known>>,
+    list: Vec<Variant>,
+}
+
+impl Variants {
+    fn bytes(&self) -> usize {
+        self.list.iter().map(|v| v.bytes.len()).sum()
+    }
+}
+
 /// A compressed form of a file.
 struct Variant {
     coding: Coding,
     level: u32,
-    version: FileVersion,
-    watch: i32,
     bytes: Arc<[u8]>,
+}
+
+/// A file the cache keeps compressed variants of, known current without opening it: what a
+/// response says of it, worked out once.
+pub struct Known {
+    /// Its path and version (what its variants are of).
+    pub origin: Arc<FileOrigin>,
+    metadata: Metadata,
+    pub validators: Validators,
+    pub content_type: Arc<str>,
+    checked: Instant,
 }
 
 /// A variant being made: handed back to [`FileCache::end_variant`] with the output.
@@ -216,6 +248,8 @@ pub enum Found {
 /// Content-Type worked out when it was cached), or opened now.
 pub enum FileRep {
     Cached(Arc<Entry>),
+    /// A file with compressed variants kept, not opened: its body is [`Body::Unopened`].
+    Known(Arc<Known>),
     Opened {
         file: File,
         size: u64,
@@ -228,6 +262,7 @@ impl FileRep {
     pub fn size(&self) -> u64 {
         match self {
             FileRep::Cached(entry) => entry.content.len() as u64,
+            FileRep::Known(known) => known.origin.version.size,
             FileRep::Opened { size, .. } => *size,
         }
     }
@@ -236,13 +271,26 @@ impl FileRep {
     pub fn version(&self) -> FileVersion {
         match self {
             FileRep::Cached(entry) => FileVersion::of(&entry.metadata),
+            FileRep::Known(known) => known.origin.version,
             FileRep::Opened { version, .. } => *version,
+        }
+    }
+
+    /// The file at `path` in this version (what a compressed variant is of).
+    pub fn origin(&self, path: &Path) -> Arc<FileOrigin> {
+        match self {
+            FileRep::Known(known) => Arc::clone(&known.origin),
+            _ => Arc::new(FileOrigin {
+                path: path.to_path_buf(),
+                version: self.version(),
+            }),
         }
     }
 
     pub fn validators(&self) -> &Validators {
         match self {
             FileRep::Cached(entry) => &entry.validators,
+            FileRep::Known(known) => &known.validators,
             FileRep::Opened { validators, .. } => validators,
         }
     }
@@ -251,6 +299,11 @@ impl FileRep {
     /// path, or (for a `.gz`, `.br` or `.zst` sibling) the name of which it is the compressed
     /// form.
     pub fn content_type(&self, type_path: &Path) -> Value {
+        if let FileRep::Known(known) = self
+            && type_path == known.origin.path
+        {
+            return Value::from(&known.content_type);
+        }
         if let FileRep::Cached(entry) = self {
             if key(type_path) == &*entry.key {
                 return Value::from(&entry.content_type);
@@ -271,6 +324,11 @@ impl FileRep {
                 data: Arc::clone(&entry.content),
                 offset: offset as usize,
                 len: len as usize,
+            },
+            FileRep::Known(known) => Body::Unopened {
+                origin: Arc::clone(&known.origin),
+                offset,
+                len,
             },
             FileRep::Opened { file, .. } => Body::File { file, offset, len },
         }
@@ -349,6 +407,9 @@ impl FileCache {
         if let Some(entry) = self.lookup(path) {
             return Ok(Found::File(FileRep::Cached(entry)));
         }
+        if let Some(known) = self.known(path) {
+            return Ok(Found::File(FileRep::Known(known)));
+        }
         let (file, metadata) = open(path)?;
         Ok(if metadata.is_file() {
             Found::File(self.representation(path, file, metadata))
@@ -417,10 +478,51 @@ impl FileCache {
             cache.apply_changes();
         }
         let variants = cache.variants.get(key(&origin.path))?;
+        if variants.version != origin.version {
+            return None;
+        }
         variants
+            .list
             .iter()
-            .find(|v| v.coding == coding && v.level == level && v.version == origin.version)
+            .find(|v| v.coding == coding && v.level == level)
             .map(|v| Arc::clone(&v.bytes))
+    }
+
+    /// The file at `path` if the cache keeps variants of it and knows it current (as an
+    /// entry: nothing changed in its directory, and re-checked with `stat` once
+    /// [`REVALIDATE`] old).
+    fn known(&mut self, path: &Path) -> Option<Arc<Known>> {
+        let cache = self.cache.as_mut()?;
+        if cache.dirty {
+            cache.apply_changes();
+        }
+        if cache.variants.is_empty() {
+            return None;
+        }
+        let variants = cache.variants.get_mut(key(path))?;
+        let known = variants.known.as_ref()?;
+        if self.clock.saturating_duration_since(known.checked) < REVALIDATE {
+            return Some(Arc::clone(known));
+        }
+        match fs::metadata(path) {
+            Ok(now) if same_file(&now, &known.metadata) => {
+                let refreshed = Arc::new(Known {
+                    origin: Arc::clone(&known.origin),
+                    metadata: now,
+                    validators: known.validators.clone(),
+                    content_type: Arc::clone(&known.content_type),
+                    checked: Instant::now(),
+                });
+                variants.known = Some(Arc::clone(&refreshed));
+                Some(refreshed)
+            }
+            _ => {
+                if let Some(gone) = cache.variants.remove(key(path)) {
+                    cache.variant_bytes -= gone.bytes();
+                }
+                None
+            }
+        }
     }
 
     /// Starts making the variant of `origin` in `coding` at `level`, unless another exchange
@@ -483,10 +585,10 @@ impl FileCache {
         if changed {
             return;
         }
-        match fs::metadata(&fill.path) {
-            Ok(now) if FileVersion::of(&now) == fill.version => {}
+        let metadata = match fs::metadata(&fill.path) {
+            Ok(now) if FileVersion::of(&now) == fill.version => now,
             _ => return,
-        }
+        };
         if cache.variant_bytes + bytes.len() > MAX_VARIANT_BYTES
             || cache.variants.len() >= MAX_ENTRIES
         {
@@ -494,22 +596,50 @@ impl FileCache {
             cache.variant_bytes = 0;
         }
         cache.variant_bytes += bytes.len();
-        let list = cache.variants.entry(path.into()).or_default();
-        // An older version's variants of this coding and level go.
-        list.retain(|v| {
-            let stale = v.coding == fill.coding && v.level == fill.level;
-            if stale {
+        let variants = cache
+            .variants
+            .entry(path.into())
+            .or_insert_with(|| Variants {
+                version: fill.version,
+                watch: fill.watch,
+                known: None,
+                list: Vec::new(),
+            });
+        if variants.version != fill.version || variants.watch != fill.watch {
+            // An older version's variants go.
+            cache.variant_bytes -= variants.bytes();
+            variants.list.clear();
+            variants.known = None;
+            variants.version = fill.version;
+            variants.watch = fill.watch;
+        }
+        // The same coding and level made again (two fills in turn) replaces the first.
+        variants.list.retain(|v| {
+            let again = v.coding == fill.coding && v.level == fill.level;
+            if again {
                 cache.variant_bytes -= v.bytes.len();
             }
-            !stale
+            !again
         });
-        list.push(Variant {
+        variants.list.push(Variant {
             coding: fill.coding,
             level: fill.level,
-            version: fill.version,
-            watch: fill.watch,
             bytes: bytes.into(),
         });
+        // Through a symlink the watched directory is not the file's own: such a file is
+        // opened for every request (and its version compared), as it is never cached.
+        if variants.known.is_none() && fs::canonicalize(&fill.path).is_ok_and(|c| c == fill.path) {
+            variants.known = Some(Arc::new(Known {
+                origin: Arc::new(FileOrigin {
+                    path: fill.path.clone(),
+                    version: fill.version,
+                }),
+                validators: Validators::of(&metadata),
+                content_type: content_type(&fill.path).into(),
+                metadata,
+                checked: Instant::now(),
+            }));
+        }
     }
 
     /// The cached content of `path`, if it is cached and current.
@@ -730,15 +860,12 @@ impl Cache {
             self.last_change.insert(*watch, self.changes);
         }
         let mut dropped = 0;
-        self.variants.retain(|_, list| {
-            list.retain(|v| {
-                let keep = !changed.contains(&v.watch);
-                if !keep {
-                    dropped += v.bytes.len();
-                }
-                keep
-            });
-            !list.is_empty()
+        self.variants.retain(|_, variants| {
+            let keep = !changed.contains(&variants.watch);
+            if !keep {
+                dropped += variants.bytes();
+            }
+            keep
         });
         self.variant_bytes -= dropped;
         self.absent.retain(|_, (watch, _)| !changed.contains(watch));
@@ -921,6 +1048,75 @@ mod tests {
         let path = dir.join("big.bin");
         fs::write(&path, vec![0u8; MAX_FILE as usize + 1]).unwrap();
         assert!(cache_file(&mut cache, &path).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn kind(cache: &mut FileCache, path: &Path) -> &'static str {
+        match cache.open(path) {
+            Ok(Found::File(FileRep::Known(_))) => "known",
+            Ok(Found::File(FileRep::Opened { .. })) => "opened",
+            Ok(Found::File(FileRep::Cached(_))) => "cached",
+            Ok(_) => "other",
+            Err(_) => "error",
+        }
+    }
+
+    #[test]
+    fn a_large_file_with_a_kept_variant_is_known_without_opening_until_it_changes() {
+        let mut cache = FileCache::new();
+        let dir = temp_dir("known");
+        let path = dir.join("big.html");
+        fs::write(&path, vec![b'a'; MAX_FILE as usize + 1]).unwrap();
+        assert_eq!(kind(&mut cache, &path), "opened");
+        let Ok(Found::File(rep)) = cache.open(&path) else {
+            panic!("no file");
+        };
+        let origin = rep.origin(&path);
+        let fill = cache.begin_variant(&origin, Coding::Gzip, 6).unwrap();
+        // Another exchange asking meanwhile makes none of its own.
+        assert!(cache.begin_variant(&origin, Coding::Gzip, 6).is_none());
+        cache.end_variant(fill, Some(b"zipped".to_vec()));
+        let Ok(Found::File(FileRep::Known(known))) = cache.open(&path) else {
+            panic!("not known");
+        };
+        assert_eq!(known.origin.version, origin.version);
+        assert_eq!(
+            known.validators.etag(),
+            Validators::of(&fs::metadata(&path).unwrap()).etag()
+        );
+        assert_eq!(
+            cache.variant(&known.origin, Coding::Gzip, 6).as_deref(),
+            Some(&b"zipped"[..])
+        );
+        assert!(cache.variant(&known.origin, Coding::Br, 6).is_none());
+        assert!(matches!(
+            FileRep::Known(known).body(0, 10),
+            Body::Unopened { len: 10, .. }
+        ));
+        // A change in the directory (inotify) forgets it, and its variants.
+        fs::write(&path, vec![b'b'; MAX_FILE as usize + 1]).unwrap();
+        cache.note_possible_change();
+        assert_eq!(kind(&mut cache, &path), "opened");
+        assert!(cache.variant(&origin, Coding::Gzip, 6).is_none());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_variant_of_a_path_through_a_symlink_is_kept_but_its_file_is_opened_each_time() {
+        let mut cache = FileCache::new();
+        let dir = temp_dir("known-link");
+        let real = dir.join("real.html");
+        fs::write(&real, vec![b'a'; MAX_FILE as usize + 1]).unwrap();
+        let link = dir.join("link.html");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let Ok(Found::File(rep)) = cache.open(&link) else {
+            panic!("no file");
+        };
+        let origin = rep.origin(&link);
+        let fill = cache.begin_variant(&origin, Coding::Gzip, 6).unwrap();
+        cache.end_variant(fill, Some(b"zipped".to_vec()));
+        assert_eq!(kind(&mut cache, &link), "opened");
+        assert!(cache.variant(&origin, Coding::Gzip, 6).is_some());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

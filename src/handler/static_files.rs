@@ -6,11 +6,13 @@ use super::file_cache::{FileCache, FileRep, Found};
 use super::file_info::{Validators, configured_type};
 use super::pages::{self, DirEntry};
 use super::route::Site;
+use crate::compress::Decision;
 use crate::config::Static;
 use crate::http::negotiation::{self, Coding};
 use crate::http::path;
 use crate::http::request::Request;
-use crate::http::response::{Body, FileOrigin, Response, Value};
+use crate::http::response::{Body, Response, Value};
+use std::borrow::Cow;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -123,20 +125,68 @@ fn serve_compressible(
             Sibling::None => {}
         }
     }
-    let version = compress.on_the_fly().then(|| file.version());
+    let origin = compress.on_the_fly().then(|| file.origin(file_path));
+    // What a 304 must say of the 200 (only for a conditional request).
+    let conditional = compress.on_the_fly()
+        && (request.header("If-None-Match").is_some()
+            || request.header("If-Modified-Since").is_some());
+    let not_modified = conditional.then(|| (file.content_type(file_path), file.size()));
     let mut response = representation(request, file, file_path, site);
     if vary {
         response = response.with_header("Vary", "Accept-Encoding");
     }
-    if let Some(version) = version
-        && response.status == 200
-    {
-        response.origin = Some(Box::new(FileOrigin {
-            path: file_path.to_path_buf(),
-            version,
-        }));
+    match response.status {
+        200 => response.origin = origin,
+        304 => {
+            if let Some((content_type, size)) = not_modified {
+                as_compressed_200(&mut response, request, compress, content_type, size);
+            }
+        }
+        _ => {}
     }
     response
+}
+
+/// A 304 says what the 200 to the same request would (RFC 9110 §15.4.5): where that 200 would
+/// be compressed on the fly, its weak ETag (the one the client holds) and `Vary`; where it
+/// could have been, `Vary` (`gzip_vary`). The 200's head is judged as the exchange judges it,
+/// from the file's type and length (fields `add_header` would add are not seen: they matter
+/// only to `gzip_proxied`).
+fn as_compressed_200(
+    response: &mut Response,
+    request: &Request,
+    compress: &crate::config::Compress,
+    content_type: Value,
+    size: u64,
+) {
+    let whole = crate::http::response::Head {
+        status: 200,
+        reason: None,
+        headers: vec![(Cow::Borrowed("Content-Type"), content_type)],
+        length: Some(size),
+        close: false,
+    };
+    let vary = match crate::compress::decide(request, compress, &whole) {
+        Decision::Compress { .. } => {
+            for (name, value) in &mut response.headers {
+                if name.eq_ignore_ascii_case("etag") && !value.starts_with("W/") {
+                    *value = Value::Owned(format!("W/{}", value.as_str()));
+                }
+            }
+            true
+        }
+        Decision::AsIs { vary } => vary,
+    };
+    if vary
+        && !response
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("vary"))
+    {
+        response
+            .headers
+            .push((Cow::Borrowed("Vary"), Value::Static("Accept-Encoding")));
+    }
 }
 
 /// What the precompressed siblings of a file offer a request.

@@ -26,6 +26,15 @@ pub enum Body {
         offset: usize,
         len: usize,
     },
+    /// `len` bytes from `offset` of the file `origin`, in that version, not opened yet (the
+    /// worker's file cache knows it current, and keeps compressed variants of it). The
+    /// exchange sends a variant instead, or opens the file before the head goes out (a
+    /// [`Body::File`] then).
+    Unopened {
+        origin: Arc<FileOrigin>,
+        offset: u64,
+        len: u64,
+    },
 }
 
 impl Body {
@@ -35,6 +44,7 @@ impl Body {
             Body::Bytes(bytes) => bytes.len() as u64,
             Body::File { len, .. } => *len,
             Body::Shared { len, .. } => *len as u64,
+            Body::Unopened { len, .. } => *len,
         }
     }
 
@@ -120,7 +130,7 @@ pub struct Response {
     pub close: bool,
     /// The file the body is, in its version (a static file's whole content, where compression
     /// on the fly is on): what a compressed variant of it is cached under.
-    pub origin: Option<Box<FileOrigin>>,
+    pub origin: Option<Arc<FileOrigin>>,
 }
 
 /// A file at a path, in one version: what a response body read from it stands for.

@@ -781,6 +781,17 @@ impl Drop for Proxied {
     }
 }
 
+/// How an idle connection is checked before it is lent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdleCheck {
+    /// A peek (one system call) must find it open and empty: for a request that cannot go
+    /// again if the connection turns out closed (its body streams from the client).
+    Peek,
+    /// Taken as it is: a request that fails on it before an answer goes again on a new
+    /// connection (the application may close an idle connection at any time, peek or not).
+    Retry,
+}
+
 /// A pooled connection lent to another backend kind's exchange (FastCGI), with what the pool
 /// knew of it.
 pub struct Lent {
@@ -823,13 +834,15 @@ impl WorkerState {
         self.pool.borrow().idle(group)
     }
 
-    /// The idle connection of `group` to `addr` that went idle last and is still open (a peek
-    /// finds nothing in it), lent to the exchange of `registration`: its events go there from
-    /// now on. Closed ones met on the way are dropped.
+    /// The idle connection of `group` to `addr` that went idle last (and, with
+    /// [`IdleCheck::Peek`], is still open: a peek finds nothing in it), lent to the exchange of
+    /// `registration`: its events go there from now on. Closed ones met on the way are
+    /// dropped.
     pub fn lend(
         &self,
         group: usize,
         addr: &PeerAddr,
+        check: IdleCheck,
         registration: &Registration,
         now: Instant,
     ) -> Option<Lent> {
@@ -837,11 +850,13 @@ impl WorkerState {
         while let Some(idle) = pool.take(group, addr, now) {
             // FastCGI does not reuse the proxy's buffers (its codec keeps its own).
             let (id, mut endpoint, _spare) = idle.conn;
-            if !endpoint.is_idle_alive() {
+            if check == IdleCheck::Peek && !endpoint.is_idle_alive() {
                 continue;
             }
-            // Idle, it can take bytes (a write that cannot says so and clears this).
-            endpoint.ready(Role::Socket, false, true, false, false);
+            // Nothing to read until its next event (input that came while it was idle made the
+            // pool drop it; input still on its way is reported to its new owner). Idle, it can
+            // take bytes (a write that cannot says so and clears this).
+            endpoint.taken_idle();
             self.owners.borrow_mut().insert(
                 id,
                 (

@@ -181,6 +181,13 @@ impl Endpoint {
         )
     }
 
+    /// An idle socket taken for a new exchange: writable, and readable only from its next
+    /// event (the flag the last answer's reads left set would cost a read that finds nothing).
+    pub fn taken_idle(&mut self) {
+        self.readable = false;
+        self.writable = true;
+    }
+
     /// Records a readiness event of the fd `role`. A pipe's hangup or error is readiness too:
     /// the next read or write reports it.
     pub fn ready(&mut self, role: Role, readable: bool, writable: bool, hangup: bool, error: bool) {

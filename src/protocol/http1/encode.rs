@@ -136,7 +136,8 @@ impl Encoder {
     /// persistence.
     pub fn start(&mut self, head: &Head, facts: Facts, date: &str, draining: bool) {
         let (field, delimit, persistence) = decide(facts, head, draining);
-        self.prefix.reserve(256);
+        // A static file's head is about 250 bytes, a compressed one's about 300.
+        self.prefix.reserve(384);
         let reason = head
             .reason
             .as_deref()

@@ -1054,6 +1054,17 @@ impl Connection {
         let mut long = Vec::new();
         for (name, value) in fields {
             let name = name.as_ref();
+            if let Some(known) = known_name(name) {
+                // A name the server sends often: its policy and static index at once.
+                self.encoder.encode_in(
+                    known.lower,
+                    known.range,
+                    value.as_ref(),
+                    known.indexing,
+                    &mut block,
+                );
+                continue;
+            }
             let name: &[u8] = if !name.iter().any(u8::is_ascii_uppercase) {
                 name
             } else if let Some(buf) = short.get_mut(..name.len()) {
@@ -1291,6 +1302,83 @@ impl Connection {
     pub fn stream_count(&self) -> usize {
         self.streams.len()
     }
+}
+
+/// A response field name the server sends often: in lower case, with its static-table range
+/// and its indexing (what [`indexing_of`] and `static_range` say of it: a test checks).
+#[derive(Debug, PartialEq, Eq)]
+struct KnownName {
+    lower: &'static [u8],
+    range: Option<(usize, usize)>,
+    indexing: Indexing,
+}
+
+const fn known(lower: &'static [u8], index: usize, indexing: Indexing) -> KnownName {
+    KnownName {
+        lower,
+        range: Some((index, index)),
+        indexing,
+    }
+}
+
+const SERVER: KnownName = known(b"server", 54, Indexing::Index);
+const DATE: KnownName = known(b"date", 33, Indexing::NoIndex);
+const CONTENT_TYPE: KnownName = known(b"content-type", 31, Indexing::Index);
+const LAST_MODIFIED: KnownName = known(b"last-modified", 44, Indexing::NoIndex);
+const ETAG: KnownName = known(b"etag", 34, Indexing::NoIndex);
+const ACCEPT_RANGES: KnownName = known(b"accept-ranges", 18, Indexing::Index);
+const CONTENT_LENGTH: KnownName = known(b"content-length", 28, Indexing::NoIndex);
+const LOCATION: KnownName = known(b"location", 46, Indexing::NoIndex);
+const CACHE_CONTROL: KnownName = known(b"cache-control", 24, Indexing::Index);
+const EXPIRES: KnownName = known(b"expires", 36, Indexing::Index);
+const VARY: KnownName = known(b"vary", 59, Indexing::Index);
+const CONTENT_ENCODING: KnownName = known(b"content-encoding", 26, Indexing::Index);
+const CONTENT_RANGE: KnownName = known(b"content-range", 30, Indexing::NoIndex);
+const ALLOW: KnownName = known(b"allow", 22, Indexing::Index);
+const SET_COOKIE: KnownName = known(b"set-cookie", 55, Indexing::Never);
+
+/// The known names, for the test that checks them against the general policy.
+#[cfg(test)]
+const KNOWN_NAMES: [&KnownName; 15] = [
+    &SERVER,
+    &DATE,
+    &CONTENT_TYPE,
+    &LAST_MODIFIED,
+    &ETAG,
+    &ACCEPT_RANGES,
+    &CONTENT_LENGTH,
+    &LOCATION,
+    &CACHE_CONTROL,
+    &EXPIRES,
+    &VARY,
+    &CONTENT_ENCODING,
+    &CONTENT_RANGE,
+    &ALLOW,
+    &SET_COOKIE,
+];
+
+/// The entry for `name` when it is spelt as the server's handlers spell it (`Content-Type`) or
+/// in lower case: whole-name comparisons with constants, no octet-by-octet case folding.
+/// Other spellings take the general path, which gives the same encoding.
+fn known_name(name: &[u8]) -> Option<&'static KnownName> {
+    Some(match name {
+        b"server" | b"Server" => &SERVER,
+        b"date" | b"Date" => &DATE,
+        b"Content-Type" | b"content-type" => &CONTENT_TYPE,
+        b"Last-Modified" | b"last-modified" => &LAST_MODIFIED,
+        b"ETag" | b"etag" => &ETAG,
+        b"Accept-Ranges" | b"accept-ranges" => &ACCEPT_RANGES,
+        b"content-length" | b"Content-Length" => &CONTENT_LENGTH,
+        b"Location" | b"location" => &LOCATION,
+        b"Cache-Control" | b"cache-control" => &CACHE_CONTROL,
+        b"Expires" | b"expires" => &EXPIRES,
+        b"Vary" | b"vary" => &VARY,
+        b"Content-Encoding" | b"content-encoding" => &CONTENT_ENCODING,
+        b"Content-Range" | b"content-range" => &CONTENT_RANGE,
+        b"Allow" | b"allow" => &ALLOW,
+        b"Set-Cookie" | b"set-cookie" => &SET_COOKIE,
+        _ => return None,
+    })
 }
 
 /// The encoder's indexing policy for a response field: values that change from response to

@@ -2205,3 +2205,85 @@ fn every_case_of_the_conformance_table_gives_its_answer() {
         }
     }
 }
+
+#[test]
+fn known_response_names_keep_the_general_policy() {
+    for known in KNOWN_NAMES {
+        assert_eq!(
+            known.indexing,
+            indexing_of(known.lower),
+            "{:?}",
+            known.lower
+        );
+        assert_eq!(
+            known.range,
+            crate::http2::hpack::static_range(known.lower),
+            "{:?}",
+            known.lower
+        );
+        assert!(!known.lower.iter().any(u8::is_ascii_uppercase));
+        assert_eq!(known_name(known.lower), Some(known));
+        // The spelling of the handlers: each word capitalized (ETag aside).
+        let mut capitalized = known.lower.to_vec();
+        for i in 0..capitalized.len() {
+            if i == 0 || capitalized[i - 1] == b'-' {
+                capitalized[i] = capitalized[i].to_ascii_uppercase();
+            }
+        }
+        if known.lower == b"etag" {
+            capitalized = b"ETag".to_vec();
+        }
+        assert_eq!(known_name(&capitalized), Some(known));
+    }
+    // Another spelling takes the general path.
+    assert!(known_name(b"CONTENT-TYPE").is_none());
+    assert!(known_name(b"connection").is_none());
+    assert!(known_name(b"x-server").is_none());
+}
+
+#[test]
+fn a_head_with_capitalized_names_decodes_as_lower_case() {
+    // The fast path of known names and the general one, in one block, twice (the second
+    // time the indexed fields are dynamic-table indexes).
+    let mut c = Connection::new(Limits::default());
+    let mut decoder = Decoder::new(4096);
+    for round in 0..2 {
+        let stream = 1 + 2 * round;
+        c.streams.push(Stream {
+            id: stream,
+            recv: Recv::Ended,
+            send: Send::Head,
+            send_window: 65_535,
+            recv_window: 65_535,
+            held: 0,
+            unreleased: 0,
+        });
+        let before = c.out.len();
+        let fields = [
+            ("Server", "webserv"),
+            ("Content-Type", "text/html"),
+            ("ETag", "\"1\""),
+            ("X-Custom", "a"),
+            ("Connection", "close"),
+            ("Set-Cookie", "s=1"),
+        ];
+        c.send_headers(stream, 200, fields, false).unwrap();
+        let block = &c.out[before + 9..];
+        let mut got = Vec::new();
+        decoder
+            .decode(block, |n, v| got.push((n.to_vec(), v.to_vec())))
+            .unwrap();
+        let want: Vec<(Vec<u8>, Vec<u8>)> = [
+            (":status", "200"),
+            ("server", "webserv"),
+            ("content-type", "text/html"),
+            ("etag", "\"1\""),
+            ("x-custom", "a"),
+            ("set-cookie", "s=1"),
+        ]
+        .iter()
+        .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+        .collect();
+        assert_eq!(got, want, "round {round}");
+    }
+}

@@ -71,8 +71,21 @@ impl Encoder {
 
     /// Appends one field. The name must already be lower-case (RFC 9113 §8.2.1).
     pub fn encode(&mut self, name: &[u8], value: &[u8], indexing: Indexing, out: &mut Vec<u8>) {
+        self.encode_in(name, super::table::static_range(name), value, indexing, out);
+    }
+
+    /// [`Encoder::encode`] for a name whose static-table range (`static_range(name)`) the
+    /// caller knows already (a field name it sends often): no lookup of the name.
+    pub fn encode_in(
+        &mut self,
+        name: &[u8],
+        range: Option<(usize, usize)>,
+        value: &[u8],
+        indexing: Indexing,
+        out: &mut Vec<u8>,
+    ) {
         if indexing != Indexing::Index
-            && let Some((name_index, _)) = super::table::static_range(name)
+            && let Some((name_index, _)) = range
         {
             // A field never indexed, with a name in the static table: that name, the value as
             // a raw literal. Such values change from response to response (lengths,
@@ -89,9 +102,11 @@ impl Encoder {
             return;
         }
         let found = if indexing == Indexing::Never {
-            self.table.find(name, b"\0").filter(|(_, whole)| !whole)
+            self.table
+                .find_in(name, range, b"\0")
+                .filter(|(_, whole)| !whole)
         } else {
-            self.table.find(name, value)
+            self.table.find_in(name, range, value)
         };
         if let Some((index, true)) = found {
             write_integer(out, 0x80, 7, index);

@@ -20,7 +20,7 @@ mod tables;
 
 pub use decoder::Decoder;
 pub use encoder::{ENCODER_TABLE_SIZE, Encoder, Indexing};
-pub use table::ENTRY_OVERHEAD;
+pub use table::{ENTRY_OVERHEAD, static_range};
 
 /// A header block that cannot be decoded: a COMPRESSION_ERROR of the whole connection
 /// (RFC 9113 §4.3), since the two sides' tables can no longer agree.

@@ -105,9 +105,20 @@ impl DynamicTable {
 
     /// The address of an entry with this name and value, or failing that, of one with this
     /// name: `(index, whole entry matched)`. The static table is searched first.
+    #[cfg(test)]
     pub fn find(&self, name: &[u8], value: &[u8]) -> Option<(usize, bool)> {
+        self.find_in(name, static_range(name), value)
+    }
+
+    /// [`DynamicTable::find`] for a name whose static range (`static_range(name)`) the caller
+    /// knows already.
+    pub fn find_in(
+        &self,
+        name: &[u8],
+        range: Option<(usize, usize)>,
+        value: &[u8],
+    ) -> Option<(usize, bool)> {
         let mut name_only = None;
-        let range = static_range(name);
         let static_name = range.map_or(0, |(first, _)| first);
         if let Some((first, last)) = range {
             for index in first..=last {
@@ -135,7 +146,7 @@ impl DynamicTable {
 
 /// The static table entries with this name, as an inclusive index range: one `match` instead
 /// of a scan of the 61 entries.
-pub(super) fn static_range(name: &[u8]) -> Option<(usize, usize)> {
+pub fn static_range(name: &[u8]) -> Option<(usize, usize)> {
     Some(match name {
         b":authority" => (1, 1),
         b":method" => (2, 3),

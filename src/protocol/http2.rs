@@ -665,8 +665,9 @@ impl Session {
             self.send_some(index, ctx);
         }
         if self.streams[index].ended.is_some() {
-            let mut stream = self.streams.swap_remove(index);
-            self.finish(&mut stream, ctx);
+            // Finished and dropped where it is (the last of the list): no move of the stream.
+            finish(&mut self.core, &mut self.streams[index], ctx);
+            self.streams.truncate(index);
         }
     }
 
@@ -948,22 +949,14 @@ impl Session {
                 index += 1;
                 continue;
             }
-            let mut stream = self.streams.swap_remove(index);
-            self.finish(&mut stream, ctx);
-        }
-    }
-
-    /// A stream is over: its exchange counts, logs and frees what it held, once.
-    fn finish(&mut self, stream: &mut Stream, ctx: &mut Context) {
-        let end = Finish {
-            outcome: stream.ended.unwrap_or(End::Cut).outcome(),
-            body_bytes: stream.sent,
-            bytes_sent: stream.frame_bytes,
-        };
-        let mut cx = exchange_cx(ctx, stream.number);
-        stream.exchange.finish(end, &mut cx);
-        if let Incoming::Open { pending, .. } = &stream.incoming {
-            self.core.release(stream.id, pending.len());
+            // Finished in place, then the last stream takes its place (one move, none when
+            // it is the last).
+            finish(&mut self.core, &mut self.streams[index], ctx);
+            let last = self.streams.len() - 1;
+            if index != last {
+                self.streams.swap(index, last);
+            }
+            self.streams.truncate(last);
         }
     }
 
@@ -971,7 +964,7 @@ impl Session {
     fn streams_gone(&mut self, end: End, ctx: &mut Context) {
         for mut stream in std::mem::take(&mut self.streams) {
             stream.ended.get_or_insert(end);
-            self.finish(&mut stream, ctx);
+            finish(&mut self.core, &mut stream, ctx);
         }
     }
 
@@ -1056,6 +1049,20 @@ impl Session {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(_) => Err(()),
         }
+    }
+}
+
+/// A stream is over: its exchange counts, logs and frees what it held, once.
+fn finish(core: &mut core::Connection, stream: &mut Stream, ctx: &mut Context) {
+    let end = Finish {
+        outcome: stream.ended.unwrap_or(End::Cut).outcome(),
+        body_bytes: stream.sent,
+        bytes_sent: stream.frame_bytes,
+    };
+    let mut cx = exchange_cx(ctx, stream.number);
+    stream.exchange.finish(end, &mut cx);
+    if let Incoming::Open { pending, .. } = &stream.incoming {
+        core.release(stream.id, pending.len());
     }
 }
 

@@ -8,7 +8,7 @@ pub mod request;
 pub mod response;
 
 /// `tchar` of RFC 9110 §5.6.2: the characters of a token (method, field name, parameter).
-pub fn is_tchar(b: u8) -> bool {
+pub const fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,

@@ -316,9 +316,11 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
         (None, Some(value)) => Some(parse_host(value)?),
         (None, None) => None,
     };
-    let path = match std::str::from_utf8(raw_path) {
-        Ok(raw) if already_normal(raw_path) => raw.to_string(),
-        _ => path::normalize(raw_path).map_err(|_| 400u16)?,
+    // A path already normal is ASCII.
+    let normal = already_normal(raw_path).then(|| crate::sys::ascii_string(raw_path));
+    let path = match normal.flatten() {
+        Some(path) => path,
+        None => path::normalize(raw_path).map_err(|_| 400u16)?,
     };
 
     let keep_alive = if minor_version >= 1 {
@@ -354,20 +356,26 @@ fn parse_after_blank_lines(buf: &mut [u8]) -> Result<Option<(Request, usize)>, u
 /// `%` or NUL, starting with `/`, and no empty, `.` or `..` segment (but an empty last one, a
 /// trailing slash). Nearly every request path is like that.
 pub(crate) fn already_normal(raw: &[u8]) -> bool {
-    let Some((b'/', rest)) = raw.split_first() else {
-        return false;
-    };
-    if !raw.iter().all(|&b| b.is_ascii() && b != b'%' && b != 0) {
+    if raw.first() != Some(&b'/') {
         return false;
     }
-    let mut segments = rest.split(|&b| b == b'/').peekable();
-    while let Some(segment) = segments.next() {
-        let last = segments.peek().is_none();
-        if (segment.is_empty() && !last) || segment == b"." || segment == b".." {
+    // One pass: every octet ASCII, no '%' and no NUL; no empty segment but the last, and no
+    // "." or ".." segment.
+    let mut start = 1;
+    for (i, &b) in raw.iter().enumerate().skip(1) {
+        if !b.is_ascii() || b == b'%' || b == 0 {
             return false;
         }
+        if b == b'/' {
+            let segment = &raw[start..i];
+            if segment.is_empty() || segment == b"." || segment == b".." {
+                return false;
+            }
+            start = i + 1;
+        }
     }
-    true
+    let last = &raw[start..];
+    last != b"." && last != b".."
 }
 
 /// RFC 9110 §2.5: a server should answer any HTTP/1.x request as 1.1. httparse knows only 1.0
@@ -546,30 +554,38 @@ const HOST_BYTES: [bool; 256] = {
 /// without its port. Userinfo (`user@host`) is refused.
 pub(crate) fn parse_host(value: &[u8]) -> Result<String, u16> {
     let value = trim(value);
-    if !value.iter().all(|&b| HOST_BYTES[usize::from(b)]) {
-        return Err(400);
-    }
-    let text = std::str::from_utf8(value).map_err(|_| 400u16)?;
-    let host = if let Some(rest) = text.strip_prefix('[') {
-        let end = rest.find(']').ok_or(400u16)?;
-        let after = &rest[end + 1..];
-        if !(after.is_empty() || after.starts_with(':')) {
+    // One pass: every octet allowed (all of them ASCII, so the host is UTF-8 as it is), and
+    // the colons counted.
+    let mut colons = 0usize;
+    let mut last_colon = 0;
+    for (i, &b) in value.iter().enumerate() {
+        if !HOST_BYTES[usize::from(b)] {
             return Err(400);
         }
-        &text[..end + 2]
-    } else {
-        match text.rfind(':') {
-            Some(colon) => {
-                let port = &text[colon + 1..];
-                if !port.bytes().all(|b| b.is_ascii_digit()) || text[..colon].contains(':') {
-                    return Err(400);
-                }
-                &text[..colon]
-            }
-            None => text,
+        if b == b':' {
+            colons += 1;
+            last_colon = i;
         }
+    }
+    let host = if let Some(rest) = value.strip_prefix(b"[") {
+        let end = rest.iter().position(|&b| b == b']').ok_or(400u16)?;
+        let after = &rest[end + 1..];
+        if !(after.is_empty() || after.starts_with(b":")) {
+            return Err(400);
+        }
+        &value[..end + 2]
+    } else if colons == 0 {
+        value
+    } else {
+        if colons > 1 || !value[last_colon + 1..].iter().all(u8::is_ascii_digit) {
+            return Err(400);
+        }
+        &value[..last_colon]
     };
-    Ok(host.to_ascii_lowercase())
+    // HOST_BYTES are all ASCII.
+    let mut host = crate::sys::ascii_string(host).ok_or(400u16)?;
+    host.make_ascii_lowercase();
+    Ok(host)
 }
 
 #[cfg(test)]

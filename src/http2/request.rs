@@ -231,7 +231,7 @@ impl RequestFields {
         if self
             .authority
             .as_deref()
-            .is_some_and(|authority| authority.contains('@'))
+            .is_some_and(|authority| authority.as_bytes().contains(&b'@'))
         {
             // §8.3.1: no userinfo in the authority of http and https URIs.
             return Err(Rejection::Malformed);
@@ -252,9 +252,11 @@ impl RequestFields {
             return Err(Rejection::Status(414));
         }
         let (raw_path, query) = path::split_target(target.as_bytes());
-        let path = match std::str::from_utf8(raw_path) {
-            Ok(raw) if request::already_normal(raw_path) => raw.to_string(),
-            _ => path::normalize(raw_path).map_err(|_| Rejection::Status(400))?,
+        // A path already normal is ASCII.
+        let normal = request::already_normal(raw_path).then(|| crate::sys::ascii_string(raw_path));
+        let path = match normal.flatten() {
+            Some(path) => path,
+            None => path::normalize(raw_path).map_err(|_| Rejection::Status(400))?,
         };
         let query = query.map(|q| String::from_utf8_lossy(q).into_owned());
         let host = match self.authority.as_deref().or(self.host.as_deref()) {
@@ -300,9 +302,12 @@ impl RequestFields {
     }
 }
 
-/// Octets as a `String`: copied when they are UTF-8 (nearly always: a validation and a copy),
-/// with U+FFFD for what is not (the lossy path, several times slower).
+/// Octets as a `String`: copied when they are ASCII (nearly always: a quick check and a copy)
+/// or UTF-8, with U+FFFD for what is not (the lossy path, several times slower).
 fn owned_text(octets: &[u8]) -> String {
+    if let Some(text) = crate::sys::ascii_string(octets) {
+        return text;
+    }
     match std::str::from_utf8(octets) {
         Ok(text) => text.to_owned(),
         Err(_) => String::from_utf8_lossy(octets).into_owned(),
@@ -326,11 +331,20 @@ fn te_allowed(name: &[u8], value: &[u8]) -> bool {
 /// A field name: a token (RFC 9110 §5.1) in lower case (RFC 9113 §8.2.1), which also keeps
 /// out every octet §8.2.1 forbids (controls, space, colon, DEL, non-ASCII).
 fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty()
-        && name
-            .iter()
-            .all(|&b| crate::http::is_tchar(b) && !b.is_ascii_uppercase())
+    !name.is_empty() && name.iter().all(|&b| NAME_OCTETS[usize::from(b)])
 }
+
+/// The octets of a field name: a token's, in lower case (one load per octet).
+const NAME_OCTETS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        table[i] = crate::http::is_tchar(b) && !b.is_ascii_uppercase();
+        i += 1;
+    }
+    table
+};
 
 /// A field value (RFC 9110 §5.5): visible octets, obs-text, SP and HTAB, and no whitespace at
 /// either end (RFC 9113 §8.2.1). This keeps out NUL, CR and LF, as §8.2.1 requires.
@@ -338,9 +352,23 @@ fn valid_value(value: &[u8]) -> bool {
     let edge_ok = |b: Option<&u8>| !matches!(b, Some(b' ' | b'\t'));
     edge_ok(value.first())
         && edge_ok(value.last())
-        && value
-            .iter()
-            .all(|&b| b == b'\t' || b == b' ' || (b > 0x20 && b != 0x7f))
+        && value.iter().all(|&b| VALUE_OCTETS[usize::from(b)])
+}
+
+/// The octets a field value may hold: visible, obs-text, SP and HTAB (one load per octet).
+const VALUE_OCTETS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = value_octet(i as u8);
+        i += 1;
+    }
+    table
+};
+
+/// An octet a field value may hold: visible, obs-text, SP or HTAB.
+const fn value_octet(b: u8) -> bool {
+    b == b'\t' || b == b' ' || (b > 0x20 && b != 0x7f)
 }
 
 /// `scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )` (RFC 3986 §3.1).
@@ -362,6 +390,35 @@ fn parse_length(value: &[u8]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn values_are_judged_by_the_table_as_by_the_rule(
+            value in proptest::collection::vec(
+                prop_oneof![Just(b'\t'), Just(b' '), Just(0x7fu8), Just(0u8), Just(0x1f),
+                            Just(0x20), Just(0x21), Just(0x80), Just(0xff), any::<u8>(),
+                            Just(b'a'), Just(b'a'), Just(b'a'), Just(b'a')],
+                0..40),
+        ) {
+            let edge_ok = |b: Option<&u8>| !matches!(b, Some(b' ' | b'\t'));
+            let simple = edge_ok(value.first())
+                && edge_ok(value.last())
+                && value.iter().all(|&b| b == b'\t' || b == b' ' || (b > 0x20 && b != 0x7f));
+            prop_assert_eq!(valid_value(&value), simple);
+        }
+    }
+
+    #[test]
+    fn every_control_octet_is_refused_at_every_place() {
+        for place in 1..16 {
+            for b in (0u8..0x20).chain([0x7f]) {
+                let mut value = vec![b'a'; 17];
+                value[place] = b;
+                assert_eq!(valid_value(&value), b == b'\t', "{b:#x} at {place}");
+            }
+        }
+    }
 
     const BASE: &[(&str, &str)] = &[
         (":method", "GET"),

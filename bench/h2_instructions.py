@@ -7,9 +7,9 @@
 The server (one worker, access log off) runs under callgrind and serves www/bench/1k.html;
 `h2load -c 1 -m 10 -n N` sends N requests on one connection, ten streams at a time (as a
 browser loading a page does). Instructions per request: (Ir at 11,000 requests - Ir at 1,000)
-/ 10,000, which removes start-up, the handshake and shutdown; only the worker thread is counted
-(`--toggle-collect`). KEEP_CALLGRIND=FILE keeps the 11,000 run's callgrind output. The method
-of bench/instructions.py (HTTP/1.1) and PROFILE.md.
+/ 10,000, which removes start-up, the handshake and shutdown; only the worker's event loop
+(`Worker::run`) is counted (`--toggle-collect`). KEEP_CALLGRIND=FILE keeps the 11,000 run's
+callgrind output. The method of bench/instructions.py (HTTP/1.1) and PROFILE.md.
 """
 
 import argparse
@@ -48,11 +48,11 @@ def run(binary, n, tls):
         f.write(f"workers 1;\naccess_log off;\nerror_log {tmp}/error.log;\n"
                 f"server {{\n    {listen};\n    http2 on;\n{extra}    root {tmp}/www;\n}}\n")
     out = tmp + "/out"
-    # Only the worker threads are counted (std's thread entry, which is never inlined; the
-    # name of the worker's loop may be): the main thread's start-up (entropy gathering, the
-    # configuration) varies by millions of instructions from one run to the next.
+    # Only the worker's event loop is counted (Worker::run, never inlined): the start-up
+    # (entropy gathering, the configuration, the worker's set-up) varies by millions of
+    # instructions from one run to the next.
     p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                          "--toggle-collect=*__rust_begin_short_backtrace*", binary, conf],
+                          "--toggle-collect=*Worker::run*", binary, conf],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(600):
         try:

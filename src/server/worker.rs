@@ -274,6 +274,9 @@ impl Worker {
         self.accepting = on;
     }
 
+    /// The worker's event loop, until shutdown. Never inlined: the instruction counts of
+    /// bench/ (callgrind `--toggle-collect=*Worker::run*`) take this function as the worker.
+    #[inline(never)]
     pub fn run(mut self) {
         let mut events: Vec<Ready> = Vec::with_capacity(256);
         loop {

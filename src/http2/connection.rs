@@ -1132,9 +1132,21 @@ impl Connection {
         // END_STREAM goes with the frame that reaches `remaining`: one past the data when the
         // body goes on, so that it never does.
         let remaining = data.len() as u64 + u64::from(!end_stream);
-        let Ok(sent) = self.send_data_with(stream, remaining, |buf| {
-            let n = buf.len().min(data.len());
-            buf[..n].copy_from_slice(&data[..n]);
+        self.send_bytes(stream, remaining, data)
+    }
+
+    /// Sends one DATA frame of the first octets of `data` (as many as the windows allow, up to
+    /// `remaining`), appended to the output as they are: no zeroed frame to copy them into.
+    /// END_STREAM goes with the frame that reaches `remaining`. Returns the octets sent.
+    pub fn send_bytes(
+        &mut self,
+        stream: StreamId,
+        remaining: u64,
+        data: &[u8],
+    ) -> Result<usize, NotSendable> {
+        let Ok(sent) = self.send_data_in(stream, remaining, |out, length| {
+            let n = length.min(data.len());
+            out.extend_from_slice(&data[..n]);
             Ok::<usize, std::convert::Infallible>(n)
         })?;
         Ok(sent)
@@ -1150,6 +1162,28 @@ impl Connection {
         remaining: u64,
         fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
     ) -> Result<Result<usize, E>, NotSendable> {
+        self.send_data_in(stream, remaining, |out, length| {
+            let start = out.len();
+            out.resize(start + length, 0);
+            match fill(&mut out[start..]) {
+                Ok(n) => {
+                    let n = n.min(length);
+                    out.truncate(start + n);
+                    Ok(n)
+                }
+                Err(error) => Err(error),
+            }
+        })
+    }
+
+    /// One DATA frame whose payload `append` adds to the output: at most the length it is
+    /// given, and the count of octets it added (on an error, what it added is taken back).
+    fn send_data_in<E>(
+        &mut self,
+        stream: StreamId,
+        remaining: u64,
+        append: impl FnOnce(&mut Vec<u8>, usize) -> Result<usize, E>,
+    ) -> Result<Result<usize, E>, NotSendable> {
         let index = self.sendable(stream)?;
         if self.streams[index].send != Send::Body {
             return Err(NotSendable::OutOfOrder);
@@ -1162,16 +1196,14 @@ impl Connection {
             return Ok(Ok(0));
         }
         let start = self.out.len();
-        self.out.resize(start + frame::HEADER_LEN + length, 0);
-        let filled = fill(&mut self.out[start + frame::HEADER_LEN..]);
-        let n = match filled {
-            Ok(n) => n.min(length),
+        self.out.resize(start + frame::HEADER_LEN, 0);
+        let n = match append(&mut self.out, length) {
+            Ok(n) => n,
             Err(error) => {
                 self.out.truncate(start);
                 return Ok(Err(error));
             }
         };
-        self.out.truncate(start + frame::HEADER_LEN + n);
         if n == 0 {
             self.out.truncate(start);
             return Ok(Ok(0));

@@ -590,43 +590,32 @@ impl Session {
             conn: &conn,
             zones: &ctx.runtime.zones,
         };
-        let (mut stream, request) = match request {
-            Ok(request) => {
-                let head_only = request.method == Method::Head;
-                let stream = Stream {
-                    id,
-                    number,
-                    exchange: Exchange::new(route, &origin, ctx.now),
-                    head_only,
-                    out: Out::Head,
-                    incoming: Incoming::Done,
-                    sent: 0,
-                    frame_bytes: 0,
-                    stalled: None,
-                    deadline: Deadline::default(),
-                    ended: None,
-                };
-                (stream, Some(request))
-            }
+        // The stream is made in its place at the end of the list, and its exchange started
+        // there: no move of the whole (752 octets) once it is built.
+        let head_only = matches!(&request, Ok(request) if request.method == Method::Head);
+        let exchange = match &request {
+            Ok(_) => Exchange::new(route, &origin, ctx.now),
             Err(status) => {
-                let response = handler::error(status, &route.site());
-                let stream = Stream {
-                    id,
-                    number,
-                    exchange: Exchange::failed(route, response, &origin, ctx.now),
-                    head_only: false,
-                    out: Out::Head,
-                    incoming: Incoming::Done,
-                    sent: 0,
-                    frame_bytes: 0,
-                    stalled: None,
-                    deadline: Deadline::default(),
-                    ended: None,
-                };
-                (stream, None)
+                let response = handler::error(*status, &route.site());
+                Exchange::failed(route, response, &origin, ctx.now)
             }
         };
-        if let Some(request) = request {
+        self.streams.push(Stream {
+            id,
+            number,
+            exchange,
+            head_only,
+            out: Out::Head,
+            incoming: Incoming::Done,
+            sent: 0,
+            frame_bytes: 0,
+            stalled: None,
+            deadline: Deadline::default(),
+            ended: None,
+        });
+        let index = self.streams.len() - 1;
+        let stream = &mut self.streams[index];
+        if let Ok(request) = request {
             let mut cx = exchange_cx(ctx, number);
             stream.exchange.start(request, &origin, &mut cx);
             if stream.exchange.wants_body() {
@@ -646,7 +635,6 @@ impl Session {
         } else if !end_stream {
             stream.incoming = Incoming::Dropped;
         }
-        self.streams.push(stream);
         self.first_turn(ctx);
     }
 
@@ -821,11 +809,8 @@ impl Session {
                 let remaining = left.unwrap_or(bytes.len() as u64 + 1);
                 let bytes = &bytes[..bytes.len().min(max)];
                 self.core
-                    .send_data_with(id, remaining, |buf| {
-                        let n = buf.len().min(bytes.len());
-                        buf[..n].copy_from_slice(&bytes[..n]);
-                        Ok::<usize, io::Error>(n)
-                    })
+                    .send_bytes(id, remaining, bytes)
+                    .map(Ok::<usize, io::Error>)
                     .map_err(|_| ())
             }
             Pull::File { file, offset, len } => {

@@ -28,7 +28,17 @@ pub struct Encoder {
     /// The size to announce at the start of the next block, after the client changed its
     /// SETTINGS_HEADER_TABLE_SIZE (§4.2): the smallest size it went through, then the final.
     pending_update: Option<(usize, usize)>,
+    /// Whole fields found lately in the dynamic table, for names of the static table: (the
+    /// name's static index, the field's address). Valid while the table has not changed since
+    /// (`recent_at`); a field that repeats (server, content-type) is then one comparison with
+    /// the entry at its address instead of a search.
+    recent: [(usize, usize); RECENT],
+    recent_at: u64,
+    next_recent: usize,
 }
+
+/// How many recent whole fields are remembered.
+const RECENT: usize = 4;
 
 impl Default for Encoder {
     fn default() -> Self {
@@ -41,6 +51,9 @@ impl Encoder {
         Encoder {
             table: DynamicTable::new(ENCODER_TABLE_SIZE),
             pending_update: None,
+            recent: [(0, 0); RECENT],
+            recent_at: 0,
+            next_recent: 0,
         }
     }
 
@@ -101,6 +114,14 @@ impl Encoder {
             out.extend_from_slice(value);
             return;
         }
+        let static_name = range.map_or(0, |(first, _)| first);
+        if indexing == Indexing::Index
+            && static_name != 0
+            && let Some(index) = self.recent_match(static_name, value)
+        {
+            write_integer(out, 0x80, 7, index);
+            return;
+        }
         let found = if indexing == Indexing::Never {
             self.table
                 .find_in(name, range, b"\0")
@@ -109,6 +130,9 @@ impl Encoder {
             self.table.find_in(name, range, value)
         };
         if let Some((index, true)) = found {
+            if static_name != 0 && index > 61 {
+                self.remember(static_name, index);
+            }
             write_integer(out, 0x80, 7, index);
             return;
         }
@@ -127,6 +151,29 @@ impl Encoder {
         if add {
             self.table.insert(name, value);
         }
+    }
+
+    /// The address of a whole field found lately, if the table has not changed since and the
+    /// entry there still has this value.
+    fn recent_match(&self, static_name: usize, value: &[u8]) -> Option<usize> {
+        if self.recent_at != self.table.changes() {
+            return None;
+        }
+        self.recent.iter().find_map(|&(name, index)| {
+            (name == static_name && self.table.get(index).is_some_and(|(_, v)| v == value))
+                .then_some(index)
+        })
+    }
+
+    /// Remembers where a whole field was found (forgetting what was found before the table's
+    /// last change).
+    fn remember(&mut self, static_name: usize, index: usize) {
+        if self.recent_at != self.table.changes() {
+            self.recent = [(0, 0); RECENT];
+            self.recent_at = self.table.changes();
+        }
+        self.recent[self.next_recent] = (static_name, index);
+        self.next_recent = (self.next_recent + 1) % RECENT;
     }
 
     /// Appends `:status` (from the static table when it is there).
@@ -273,6 +320,39 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn fields_of_static_names_round_trip_as_the_table_moves_and_evicts(
+            blocks in proptest::collection::vec(
+                proptest::collection::vec(
+                    (prop_oneof![Just("server"), Just("content-type"), Just("vary"),
+                                 Just("accept-ranges"), Just("x-other")],
+                     prop_oneof![Just("a"), Just("b"), Just("text/html"), Just("webserv")]),
+                    0..6,
+                ),
+                1..12,
+            ),
+            limits in proptest::collection::vec(prop_oneof![Just(None), (0..300u32).prop_map(Some)], 12),
+        ) {
+            let mut e = Encoder::new();
+            let mut d = Decoder::new(4096);
+            for (fields, limit) in blocks.iter().zip(limits) {
+                if let Some(limit) = limit {
+                    e.set_peer_limit(limit);
+                }
+                let mut out = Vec::new();
+                e.begin_block(&mut out);
+                for (name, value) in fields {
+                    e.encode(name.as_bytes(), value.as_bytes(), Indexing::Index, &mut out);
+                }
+                let decoded = decode(&mut d, &out);
+                let expected: Vec<_> = fields
+                    .iter()
+                    .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                    .collect();
+                prop_assert_eq!(decoded, expected);
+            }
+        }
+
         #[test]
         fn any_fields_round_trip_through_both_tables(
             blocks in proptest::collection::vec(

@@ -27,6 +27,9 @@ pub struct DynamicTable {
     entries: VecDeque<Entry>,
     size: usize,
     capacity: usize,
+    /// Counts the changes of the addresses (insertions, evictions): an address found earlier
+    /// still holds the same entry while this count is the same.
+    changes: u64,
 }
 
 impl DynamicTable {
@@ -35,7 +38,13 @@ impl DynamicTable {
             entries: VecDeque::new(),
             size: 0,
             capacity,
+            changes: 0,
         }
+    }
+
+    /// See [`DynamicTable::changes`] (the field).
+    pub fn changes(&self) -> u64 {
+        self.changes
     }
 
     pub fn capacity(&self) -> usize {
@@ -53,6 +62,7 @@ impl DynamicTable {
 
     /// A new maximum size: entries are evicted until the table fits (§4.3).
     pub fn set_capacity(&mut self, capacity: usize) {
+        self.changes += 1;
         self.capacity = capacity;
         self.evict_to(capacity);
     }
@@ -60,6 +70,7 @@ impl DynamicTable {
     /// Adds an entry at the front, evicting the oldest ones to make room; an entry larger than
     /// the whole table empties it and is not added (§4.4).
     pub fn insert(&mut self, name: &[u8], value: &[u8]) {
+        self.changes += 1;
         let size = name.len() + value.len() + ENTRY_OVERHEAD;
         if size > self.capacity {
             self.entries.clear();

@@ -282,17 +282,20 @@ fn representation(request: &Request, file: FileRep, type_path: &Path, site: &Sit
         Value::from(&validators.last_modified),
     );
     let mut response = Response::new(status, file.body(offset, len));
-    // Its fields and those a site or gzip_static may add, without growing the list.
-    response.headers.reserve_exact(8);
+    // Its fields and those a site or gzip_static may add, without growing the list; pushed
+    // in place (the builder would move the response at each field).
+    let headers = &mut response.headers;
+    headers.reserve_exact(8);
     if status == 206 {
         let end = offset + len - 1;
-        response = response.with_header("Content-Range", format!("bytes {offset}-{end}/{size}"));
+        let range = format!("bytes {offset}-{end}/{size}");
+        headers.push(("Content-Range".into(), range.into()));
     }
+    headers.push(("Content-Type".into(), content_type));
+    headers.push(("Last-Modified".into(), last_modified));
+    headers.push(("ETag".into(), etag));
+    headers.push(("Accept-Ranges".into(), Value::Static("bytes")));
     response
-        .with_header("Content-Type", content_type)
-        .with_header("Last-Modified", last_modified)
-        .with_header("ETag", etag)
-        .with_header("Accept-Ranges", "bytes")
 }
 
 /// RFC 9110 §13.2.2: If-None-Match decides when present; otherwise If-Modified-Since.

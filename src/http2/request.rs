@@ -97,7 +97,8 @@ impl RequestFields {
             authority: None,
             path: None,
             regular_seen: false,
-            headers: Vec::new(),
+            // The host (from :authority) and a few fields: no growth for the usual request.
+            headers: Vec::with_capacity(8),
             host: None,
             content_length: None,
             cookie: None,

@@ -1,8 +1,8 @@
 //! webserv: an HTTP/1.1 server built around one plain epoll loop per worker.
 //!
 //! The crate is split the way a request travels (docs/ARCHITECTURE.md draws it): `config` turns
-//! the file into typed settings; `server` owns the workers and listeners, and `event` is the
-//! epoll reactor they run on; a client connection is a `transport` (socket, TLS, readiness)
+//! the file into typed settings; `server` owns the workers and listeners, `runtime` is what the
+//! workers serve with (replaced whole on reload), and `event` is the epoll reactor they run on; a client connection is a `transport` (socket, TLS, readiness)
 //! under a `protocol` session (HTTP/1), which drives one `exchange` per request (its route, its
 //! body's sink, its answer's source); `handler` decides what a request means (routing, static
 //! files, uploads, deletes, error pages); an `upstream` streams an answer from a backend (`cgi`
@@ -32,6 +32,7 @@ pub mod observe;
 pub mod protocol;
 pub mod proxy;
 pub mod proxy_protocol;
+pub mod runtime;
 pub mod server;
 #[allow(unsafe_code)]
 pub mod sys;

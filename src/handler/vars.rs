@@ -1,7 +1,7 @@
 //! The values of the configuration's variables (`$uri`, `$document_root`, `$1`, `$http_host`,
 //! ...) for one request: what `return`, `try_files` and `fastcgi_param` templates expand to.
 
-use super::route::{Captures, Site};
+use super::route::{Captures, Site, capture};
 use super::{ConnInfo, scheme};
 use crate::config::Variable;
 use crate::http::path;
@@ -184,17 +184,6 @@ fn push_ip(out: &mut String, ip: std::net::IpAddr) {
             let _ = write!(out, "[{ip}]");
         }
     }
-}
-
-/// Appends a capture variable's value (empty when the group did not take part, or when no
-/// expression chose the location); any other variable adds nothing.
-pub fn capture(v: &Variable, captures: &Captures, out: &mut String) {
-    let value = match v {
-        Variable::Capture(n) => captures.group(usize::from(*n)),
-        Variable::NamedCapture(name) => captures.named(name),
-        _ => None,
-    };
-    out.push_str(value.unwrap_or(""));
 }
 
 /// `$http_NAME`: the field NAME (`_` standing for `-`, any case); repeated fields are joined

@@ -5,8 +5,8 @@
 
 use crate::acme::{self, Challenges};
 use crate::config::Config;
-use crate::handler::route::VirtualHosts;
 use crate::log::Sink;
+use crate::site::route::VirtualHosts;
 use crate::transport::{self, AddressOptions, CertSource};
 use rustls::ServerConfig;
 use std::net::SocketAddr;

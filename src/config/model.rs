@@ -100,7 +100,7 @@ pub struct Server {
     /// `server_name` values as written, lower-cased (but regular expressions, `~` kept, as
     /// written; `$hostname` the machine's name).
     pub server_names: Vec<String>,
-    /// The names, read: what a request's Host is matched against (`handler::route`).
+    /// The names, read: what a request's Host is matched against (`site::route`).
     pub names: Vec<super::names::ServerName>,
     /// The addresses on which this server is the default (`listen ... default_server`).
     pub default_server: Vec<SocketAddr>,
@@ -117,7 +117,7 @@ pub struct Server {
     pub top_locations: Vec<LocationId>,
     /// Some prefix or exact location named with a final `/` passes its requests to a backend
     /// (`fastcgi_pass`): the path without that slash may get nginx's redirect to it
-    /// (`handler::route::auto_redirect`).
+    /// (`site::route::auto_redirect`).
     pub auto_redirect: bool,
 }
 

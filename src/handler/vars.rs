@@ -1,11 +1,11 @@
 //! The values of the configuration's variables (`$uri`, `$document_root`, `$1`, `$http_host`,
 //! ...) for one request: what `return`, `try_files` and `fastcgi_param` templates expand to.
 
-use super::route::{Captures, Site, capture};
 use super::{ConnInfo, scheme};
 use crate::config::Variable;
 use crate::http::path;
 use crate::http::request::{Framing, Request};
+use crate::site::route::{Captures, Site, capture};
 use std::fmt::Write as _;
 
 /// Everything a variable's value may come from.
@@ -312,7 +312,7 @@ mod tests {
         .unwrap();
         let server = &config.servers[0];
         let request = request(text);
-        let routed = super::super::route::find_location(server, &request.path);
+        let routed = crate::site::route::find_location(server, &request.path);
         let conn = ConnInfo {
             listen: "0.0.0.0:8080".parse().unwrap(),
             peer: "10.1.2.3:5555".parse().unwrap(),

@@ -2,8 +2,8 @@
 //! or the connection's close), decides whether the connection persists, writes the head, and
 //! frames the body's pieces as it pulls them from the exchange, whatever produced them.
 
-use crate::handler::pages;
 use crate::http::response::{self, Head, Pull, status_has_body};
+use crate::site::pages;
 use crate::transport::{Piece, Scratch, Transport, Written};
 use std::io;
 

@@ -31,6 +31,7 @@ pub mod http2;
 pub mod local;
 pub mod log;
 pub mod observe;
+pub mod pki;
 pub mod protocol;
 pub mod proxy;
 pub mod proxy_protocol;

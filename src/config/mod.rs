@@ -27,10 +27,10 @@ pub mod proxy;
 mod realip;
 mod rewrite;
 mod template;
-pub(crate) mod tls;
 mod types;
 mod vars;
 
+pub use crate::pki::tls::{ClientAuth, Tls, VerifyClient};
 pub use access::{Access, Net, Rule, Satisfy, UserFile};
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
 pub use compress::{
@@ -47,7 +47,6 @@ pub use observe::{AccessLog, Escape, LogFormat, Observe, SiteLogs, StatusPage};
 pub use realip::{Cidr, RealIp, RealIpHeader};
 pub use rewrite::{Action, Rewrite, RewriteFlag};
 pub use template::{Template, TemplateError, Variable};
-pub use tls::{ClientAuth, Tls, VerifyClient};
 /// `types { }` (`compress::Types` is the `gzip_types` family's).
 pub use types::Types as MimeTypes;
 pub use vars::{Piece, Var};

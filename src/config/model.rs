@@ -92,11 +92,11 @@ pub struct Server {
     pub proxy_protocol: Vec<SocketAddr>,
     /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty
     /// and there is no `acme_certificate`.
-    pub tls: Option<super::tls::Tls>,
+    pub tls: Option<crate::pki::tls::Tls>,
     /// `acme_certificate`: the certificate is obtained and renewed by the server itself.
     pub acme: Option<super::acme::AcmeCertificate>,
     /// `ssl_verify_client` (other than `off`) with its roots and depth.
-    pub client_auth: Option<std::sync::Arc<super::tls::ClientAuth>>,
+    pub client_auth: Option<std::sync::Arc<crate::pki::tls::ClientAuth>>,
     /// `server_name` values as written, lower-cased (but regular expressions, `~` kept, as
     /// written; `$hostname` the machine's name).
     pub server_names: Vec<String>,

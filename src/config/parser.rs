@@ -21,7 +21,7 @@ use super::model::{
 };
 use super::names::ServerName;
 use super::template::Template;
-use super::tls::{self as tls_files, Part, Tls, VerifyClient};
+use crate::pki::tls::{self as tls_files, Part, Tls, VerifyClient};
 
 pub(super) type Result<T> = std::result::Result<T, Error>;
 
@@ -1621,7 +1621,7 @@ impl Interpreter<'_> {
             (None, None, None) => return Ok(None),
         };
         let (certificate_path, key_path) = (self.path(certificate)?, self.path(key)?);
-        match super::tls::load(&certificate_path, &key_path) {
+        match tls_files::load(&certificate_path, &key_path) {
             Ok(tls) => Ok(Some(tls)),
             Err((Part::Certificate, message)) => fail(certificate.pos, message),
             Err((Part::Key, message)) => fail(key.pos, message),

@@ -15,8 +15,8 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
-use crate::acme::der;
 use crate::config::{ClientAuth, VerifyClient};
+use crate::pki::der;
 
 /// A client certificate and how it fared (`$ssl_client_*`, `SSL_CLIENT_*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -228,7 +228,7 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tls::client_auth;
+    use crate::pki::tls::client_auth;
 
     struct Ca {
         key: rcgen::KeyPair,

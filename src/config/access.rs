@@ -3,9 +3,9 @@
 //! and their parsing. The checks themselves are `crate::access`.
 
 use super::ConfigWarning;
+use super::directive::{Directive, Word, duplicate, fail};
 use super::htpasswd::{self, User};
 use super::lexer::{Error, Pos};
-use super::parser::{Directive, Word, duplicate, fail};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

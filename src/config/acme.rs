@@ -21,8 +21,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::directive::{Directive, Word, duplicate};
 use super::lexer::{Error, Pos};
-use super::parser::{Directive, Word, check, duplicate};
+use super::parser::check;
 use crate::pki::jose::{self, Curve};
 use crate::pki::{store, tls};
 
@@ -140,7 +141,7 @@ pub(super) fn issuer(d: &Directive, dir: &Path, known: &[AcmeIssuer]) -> Result<
     let mut challenges: Option<Vec<ChallengeKind>> = None;
     let mut account_key = None;
     for c in d.block.as_deref().unwrap_or_default() {
-        check(c, super::parser::ACME_ISSUER)?;
+        check(c, super::directive::ACME_ISSUER)?;
         let arg = c.args.first();
         match (c.name.text.as_str(), arg) {
             ("uri", Some(a)) => {

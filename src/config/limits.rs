@@ -4,8 +4,8 @@
 //! `*_log_level`), and their parsing. The counting is `crate::access::limit`.
 
 use super::LogLevel;
+use super::directive::{Directive, Word, duplicate, fail, parse_size};
 use super::lexer::{Error, Pos};
-use super::parser::{Directive, Word, duplicate, fail, parse_size};
 use super::vars::{self, Piece};
 
 type Result<T> = std::result::Result<T, Error>;

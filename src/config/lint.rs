@@ -19,8 +19,8 @@
 //! and a directory whose `index` files are none of them there (without `autoindex` or
 //! `try_files`, a request for it gets 403).
 
+use super::directive::Directive;
 use super::lexer::Pos;
-use super::parser::Directive;
 use super::{Config, ConfigWarning, Methods, Settings};
 use std::path::{Path, PathBuf};
 

@@ -9,6 +9,7 @@
 mod access;
 mod acme;
 mod compress;
+mod directive;
 mod fastcgi;
 mod htpasswd;
 mod include;

@@ -75,7 +75,7 @@ pub(super) fn parse(
                     pos,
                     format!(
                         "invalid regular expression \"{source}\" in \"server_name\": {}",
-                        super::parser::regex_message(&e)
+                        super::directive::regex_message(&e)
                     ),
                 )
             })?;

@@ -9,8 +9,8 @@
 //! webserv knows (`parser::SPECS`) is never in these tables' way: when webserv implements one,
 //! it is simply read.
 
+use super::directive::Directive;
 use super::lexer::{Error, Pos};
-use super::parser::Directive;
 
 /// Where an ignored directive may stand.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -749,8 +749,8 @@ fn take_ignored(
         (Place::Main, Place::Main) | (Place::Http, _) | (Place::Inner, Place::Inner)
     );
     let context = match here {
-        Place::Inner => super::parser::SERVER | super::parser::LOCATION,
-        _ => super::parser::MAIN,
+        Place::Inner => super::directive::SERVER | super::directive::LOCATION,
+        _ => super::directive::MAIN,
     };
     if !allowed || super::parser::is_known(name, context) {
         return false;
@@ -953,7 +953,8 @@ mod tests {
     /// would be refused or ignored where it works.
     #[test]
     fn no_directive_of_the_tables_is_one_webserv_reads() {
-        use super::super::parser::{LOCATION, MAIN, SERVER, is_directive, is_known};
+        use super::super::directive::{LOCATION, MAIN, SERVER};
+        use super::super::parser::{is_directive, is_known};
         for (name, place, _) in super::IGNORED {
             let context = match place {
                 super::Place::Inner => SERVER | LOCATION,

@@ -4,8 +4,8 @@
 //! `crate::observe::access_log`, the figures kept by `crate::observe::metrics`.
 
 use super::LogTarget;
+use super::directive::{Directive, duplicate, fail};
 use super::lexer::{Error, Pos};
-use super::parser::{Directive, duplicate, fail};
 use super::vars::{self, Piece, Var};
 use std::path::Path;
 use std::sync::Arc;

@@ -14,9 +14,9 @@
 //!   configuration; `set $args` changes the query).
 //! - `break;`: the block's program stops here.
 
+use super::directive::{Word, fail, parse_template, regex_message};
 use super::lexer::Error;
 use super::model::Return;
-use super::parser::{Word, fail, parse_template, regex_message};
 use super::template::Template;
 
 type Result<T> = std::result::Result<T, Error>;
@@ -158,7 +158,7 @@ pub(super) fn set(args: &[Word], names: &[String]) -> Result<Action> {
 }
 
 /// The names `set` defines in a directive tree (for `$name` references anywhere).
-pub(super) fn set_names(d: &super::parser::Directive) -> Option<&str> {
+pub(super) fn set_names(d: &super::directive::Directive) -> Option<&str> {
     (d.name.text == "set")
         .then(|| d.args.first())
         .flatten()

@@ -21,12 +21,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::lexer::Pos;
-use super::model::{Config, Location, LocationKind};
-use super::parser::{
+use super::directive::{
     self, Directive, LOCATION, MAIN, MANY, Result, SETTINGS, Spec, Word, block, duplicate, fail,
     spec,
 };
+use super::lexer::Pos;
+use super::model::{Config, Location, LocationKind};
+use super::parser;
 use super::{ConfigWarning, Settings};
 use address::Host;
 use model::{
@@ -413,7 +414,7 @@ fn parse_upstream(d: &Directive, id: usize, dir: &Path) -> Result<Upstream> {
                 if slot.is_some() {
                     return duplicate(c);
                 }
-                *slot = Some(parser::parse_duration(&c.args[0])?);
+                *slot = Some(directive::parse_duration(&c.args[0])?);
             }
         }
     }
@@ -460,7 +461,7 @@ fn invalid_parameter<T>(p: &Word) -> Result<T> {
 
 /// A number of at least 1.
 fn positive(w: &Word, directive: &str) -> Result<u64> {
-    match parser::parse_decimal(&w.text) {
+    match directive::parse_decimal(&w.text) {
         Some(n) if n >= 1 => Ok(n),
         _ => fail(
             w.pos,
@@ -481,7 +482,7 @@ fn parse_server(d: &Directive, dir: &Path) -> Result<Vec<UpstreamServer>> {
     let mut backup = false;
     let mut down = false;
     for p in &d.args[1..] {
-        let number = |v: &str, min: u64| match parser::parse_decimal(v) {
+        let number = |v: &str, min: u64| match directive::parse_decimal(v) {
             Some(n) if n >= min && n <= u64::from(u32::MAX) => Ok(n as u32),
             _ => invalid_parameter(p),
         };
@@ -496,7 +497,7 @@ fn parse_server(d: &Directive, dir: &Path) -> Result<Vec<UpstreamServer>> {
                 text: v.to_string(),
                 pos: p.pos,
             };
-            fail_timeout = parser::parse_duration(&w).or_else(|_| invalid_parameter(p))?;
+            fail_timeout = directive::parse_duration(&w).or_else(|_| invalid_parameter(p))?;
         } else if p.text == "backup" {
             backup = true;
         } else if p.text == "down" {
@@ -719,7 +720,10 @@ pub(super) fn setting(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) 
         "proxy_read_timeout" => once!(o.read_timeout, timeout(&args[0])?),
         "proxy_send_timeout" => once!(o.send_timeout, timeout(&args[0])?),
         "proxy_next_upstream_timeout" => {
-            once!(o.next_upstream_timeout, parser::parse_duration(&args[0])?)
+            once!(
+                o.next_upstream_timeout,
+                directive::parse_duration(&args[0])?
+            )
         }
         "proxy_http_version" => once!(
             o.http_version,
@@ -789,21 +793,27 @@ pub(super) fn setting(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) 
         "proxy_pass_request_headers" => {
             once!(
                 o.pass_request_headers,
-                parser::parse_on_off(&args[0], name)?
+                directive::parse_on_off(&args[0], name)?
             )
         }
         "proxy_pass_request_body" => {
-            once!(o.pass_request_body, parser::parse_on_off(&args[0], name)?)
+            once!(
+                o.pass_request_body,
+                directive::parse_on_off(&args[0], name)?
+            )
         }
         "proxy_intercept_errors" => {
-            once!(o.intercept_errors, parser::parse_on_off(&args[0], name)?)
+            once!(o.intercept_errors, directive::parse_on_off(&args[0], name)?)
         }
-        "proxy_buffering" => once!(o.buffering, parser::parse_on_off(&args[0], name)?),
+        "proxy_buffering" => once!(o.buffering, directive::parse_on_off(&args[0], name)?),
         "proxy_request_buffering" => {
-            once!(o.request_buffering, parser::parse_on_off(&args[0], name)?)
+            once!(
+                o.request_buffering,
+                directive::parse_on_off(&args[0], name)?
+            )
         }
         "proxy_buffer_size" => {
-            let size = parser::parse_size(&args[0])?;
+            let size = directive::parse_size(&args[0])?;
             if !(1024..=1024 * 1024).contains(&size) {
                 return fail(
                     args[0].pos,
@@ -817,7 +827,7 @@ pub(super) fn setting(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) 
         }
         "proxy_next_upstream_tries" => {
             let w = &args[0];
-            let n = match parser::parse_decimal(&w.text) {
+            let n = match directive::parse_decimal(&w.text) {
                 Some(n) if n <= 1024 => n as u32,
                 _ => {
                     return fail(
@@ -845,7 +855,7 @@ pub(super) fn setting(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) 
 
 /// A proxy timeout: at least 1ms (0 would fire at once on every request).
 fn timeout(w: &Word) -> Result<Duration> {
-    let d = parser::parse_duration(w)?;
+    let d = directive::parse_duration(w)?;
     if d.is_zero() {
         return fail(
             w.pos,

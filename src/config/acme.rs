@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use super::directive::{Directive, Word, duplicate};
 use super::lexer::{Error, Pos};
-use super::parser::check;
+use super::table::check;
 use crate::pki::jose::{self, Curve};
 use crate::pki::{store, tls};
 

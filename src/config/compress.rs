@@ -296,7 +296,7 @@ pub(super) fn top(tree: &[Directive]) -> Result<Compress> {
     let mut o = Overrides::default();
     for d in tree {
         if NAMES.contains(&d.name.text.as_str()) {
-            super::parser::check(d, super::directive::MAIN)?;
+            super::table::check(d, super::directive::MAIN)?;
             setting(&mut o, d)?;
         }
     }

@@ -8,6 +8,7 @@
 
 mod access;
 mod acme;
+mod adapt;
 mod compress;
 mod directive;
 mod fastcgi;
@@ -27,6 +28,7 @@ mod props;
 pub mod proxy;
 mod realip;
 mod rewrite;
+mod table;
 mod template;
 mod types;
 mod vars;
@@ -46,7 +48,7 @@ pub use model::*;
 pub use names::{ServerName, name_rank};
 pub use observe::{AccessLog, Escape, LogFormat, Observe, SiteLogs, StatusPage};
 pub use realip::{Cidr, RealIp, RealIpHeader};
-pub use rewrite::{Action, Rewrite, RewriteFlag};
+pub use rewrite::{Action, Return, Rewrite, RewriteFlag};
 pub use template::{Template, TemplateError, Variable};
 /// `types { }` (`compress::Types` is the `gzip_types` family's).
 pub use types::Types as MimeTypes;

@@ -317,7 +317,7 @@ impl Settings {
     }
 
     /// The first `return` of the block's rewrite program, if it has one.
-    pub fn return_(&self) -> Option<&Return> {
+    pub fn return_(&self) -> Option<&super::rewrite::Return> {
         self.rewrites.iter().find_map(|action| match action {
             super::rewrite::Action::Return(ret) => Some(ret),
             _ => None,
@@ -382,15 +382,6 @@ pub enum TryFallback {
     Named(String),
     /// `=CODE`: that status, with its error page.
     Code(u16),
-}
-
-/// `return CODE [URL | TEXT];`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Return {
-    pub code: u16,
-    /// The URL for 301/302/303/307/308, otherwise the body text (may be absent); either may
-    /// hold variables.
-    pub target: Option<Template>,
 }
 
 /// `add_header NAME VALUE [always];`

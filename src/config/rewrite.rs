@@ -16,10 +16,18 @@
 
 use super::directive::{Word, fail, parse_template, regex_message};
 use super::lexer::Error;
-use super::model::Return;
 use super::template::Template;
 
 type Result<T> = std::result::Result<T, Error>;
+
+/// `return CODE [URL | TEXT];`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Return {
+    pub code: u16,
+    /// The URL for 301/302/303/307/308, otherwise the body text (may be absent); either may
+    /// hold variables.
+    pub target: Option<Template>,
+}
 
 /// One directive of a block's rewrite program.
 #[derive(Debug, Clone)]

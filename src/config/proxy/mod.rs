@@ -1,8 +1,8 @@
 //! The reverse-proxy directives, in nginx's names, arguments, contexts and meaning:
 //! `upstream NAME { server ...; least_conn; keepalive N; }` and `map` at the top level (which
 //! plays nginx's `http` role), `proxy_pass` in locations, and the `proxy_*` settings in servers
-//! and locations. `config::parser` only lists these directives' table rows (`SPECS`) and
-//! delegates to this module; this module owns what they mean.
+//! and locations. Their rows in the directive table are `table::PROXY_SPECS`; the parser
+//! delegates to this module, which owns what they mean.
 //!
 //! Parsing runs in three steps around the parser's own walk: [`Globals::parse`] reads every
 //! `upstream` and `map` block first (a `proxy_pass` may name an upstream defined further down,
@@ -21,13 +21,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::directive::{
-    self, Directive, LOCATION, MAIN, MANY, Result, SETTINGS, Spec, Word, block, duplicate, fail,
-    spec,
-};
+use super::directive::{self, Directive, MAIN, MANY, Result, Word, duplicate, fail};
 use super::lexer::Pos;
 use super::model::{Config, Location, LocationKind};
-use super::parser;
+use super::table::{self, PROXY_SPECS};
 use super::{ConfigWarning, Settings};
 use address::Host;
 use model::{
@@ -35,30 +32,6 @@ use model::{
     ProxySettings, RedirectRule, SetHeader, Upstream, UpstreamServer,
 };
 use value::{Map, Names, Value};
-
-/// The rows this module adds to the parser's directive table.
-pub(super) const SPECS: &[Spec] = &[
-    block("upstream", MAIN, 1, 1),
-    block("map", MAIN, 2, 2),
-    spec("proxy_pass", LOCATION, 1, 1),
-    spec("proxy_connect_timeout", SETTINGS, 1, 1),
-    spec("proxy_read_timeout", SETTINGS, 1, 1),
-    spec("proxy_send_timeout", SETTINGS, 1, 1),
-    spec("proxy_http_version", SETTINGS, 1, 1),
-    spec("proxy_set_header", SETTINGS, 2, 2),
-    spec("proxy_hide_header", SETTINGS, 1, 1),
-    spec("proxy_pass_header", SETTINGS, 1, 1),
-    spec("proxy_pass_request_headers", SETTINGS, 1, 1),
-    spec("proxy_pass_request_body", SETTINGS, 1, 1),
-    spec("proxy_redirect", SETTINGS, 1, 2),
-    spec("proxy_next_upstream", SETTINGS, 1, MANY),
-    spec("proxy_next_upstream_tries", SETTINGS, 1, 1),
-    spec("proxy_next_upstream_timeout", SETTINGS, 1, 1),
-    spec("proxy_intercept_errors", SETTINGS, 1, 1),
-    spec("proxy_buffering", SETTINGS, 1, 1),
-    spec("proxy_request_buffering", SETTINGS, 1, 1),
-    spec("proxy_buffer_size", SETTINGS, 1, 1),
-];
 
 /// Whether the proxy is wired into the server of this build. Until it is, a configuration
 /// that uses `proxy_pass` or `upstream` is refused rather than silently not proxying.
@@ -117,7 +90,7 @@ impl Globals {
     pub(super) fn parse(tree: &[Directive], dir: &Path, captures: &[String]) -> Result<Globals> {
         let mut map_names: Vec<String> = Vec::new();
         for d in tree.iter().filter(|d| d.name.text == "map") {
-            parser::check(d, MAIN)?;
+            table::check(d, MAIN)?;
             let var = &d.args[1];
             let Some(name) = var.text.strip_prefix('$').filter(|n| {
                 !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -155,7 +128,7 @@ impl Globals {
         let mut upstreams: Vec<Arc<Upstream>> = Vec::new();
         let mut named: Vec<String> = Vec::new();
         for d in tree.iter().filter(|d| d.name.text == "upstream") {
-            parser::check(d, MAIN)?;
+            table::check(d, MAIN)?;
             let name = &d.args[0];
             if name.text.is_empty()
                 || !name
@@ -363,7 +336,7 @@ fn parse_upstream(d: &Directive, id: usize, dir: &Path) -> Result<Upstream> {
                     ),
                 );
             }
-            return if SPECS.iter().any(|s| s.name == name) || parser::is_directive(name) {
+            return if PROXY_SPECS.iter().any(|s| s.name == name) || table::is_directive(name) {
                 fail(
                     c.name.pos,
                     format!("\"{name}\" directive is not allowed here"),
@@ -664,7 +637,7 @@ impl ProxyOverrides {
 
 /// Whether `name` is one of the settings this module reads.
 pub(super) fn is_setting(name: &str) -> bool {
-    name.starts_with("proxy_") && SPECS.iter().any(|s| s.name == name)
+    name.starts_with("proxy_") && PROXY_SPECS.iter().any(|s| s.name == name)
 }
 
 /// Fields the server frames or owns on the connection to the backend: `proxy_set_header` may

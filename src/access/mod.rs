@@ -290,7 +290,7 @@ fn log_failure(
 ) {
     let user = request
         .header("Authorization")
-        .and_then(basic::user_name)
+        .and_then(crate::http::credentials::user_name)
         .unwrap_or_default();
     let user = printable(&user[..user.floor_char_boundary(64)]);
     let what = match verdict {

@@ -77,7 +77,7 @@ pub fn request_value(var: &Var, facts: &Facts, out: &mut Vec<u8>) -> bool {
         Var::RemoteUser => {
             let user = request
                 .header("Authorization")
-                .and_then(crate::access::basic::user_name);
+                .and_then(crate::http::credentials::user_name);
             return push(out, user.as_deref());
         }
         Var::ContentLength => return push(out, request.header("Content-Length")),

@@ -316,7 +316,7 @@ fn path(w: &Word, dir: &Path) -> Result<PathBuf> {
     if w.text.is_empty() {
         return fail(w.pos, "invalid path \"\"");
     }
-    Ok(super::clean(&dir.join(&w.text)))
+    Ok(super::directive::clean(&dir.join(&w.text)))
 }
 
 /// `acme_shared_zone zone=NAME:SIZE`: checked, then ignored (the workers are threads of one

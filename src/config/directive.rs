@@ -2,12 +2,14 @@
 //! family (`access`, `compress`, `proxy`, ...): the tree's [`Word`] (with where it starts) and
 //! [`Directive`], the contexts a directive may stand in (`MAIN`, `SERVER`, `LOCATION`, ...) and
 //! the row of the directive table ([`Spec`]), the errors in nginx's wording (`fail`,
-//! `duplicate`), and the argument readers (sizes, durations, `on`/`off`, decimals, templates).
+//! `duplicate`) and the warnings ([`ConfigWarning`]), and the argument readers (sizes, durations, `on`/`off`, decimals, templates, paths).
 //! The parser builds the tree and holds the table; each family's module reads its own
 //! directives with these.
 
 use super::lexer::{Error, Pos};
 use super::template::Template;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub(super) type Result<T> = std::result::Result<T, Error>;
@@ -211,4 +213,70 @@ pub(super) fn parse_duration(w: &Word) -> Result<Duration> {
         return too_large();
     }
     Ok(Duration::from_millis(total))
+}
+
+/// Resolves `.` and `..` lexically (`/srv/conf/../www` is `/srv/www`). Paths from the file are
+/// joined to the config directory, and what comes out reaches scripts (SCRIPT_FILENAME,
+/// DOCUMENT_ROOT): php-cgi, for one, refuses a script path with `..` in it.
+pub(crate) fn clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !out.has_root() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// A setting that is legal but unsafe (`-t` and startup print these; the server still runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigWarning {
+    /// The path as given to [`load`] or [`parse`].
+    pub path: PathBuf,
+    /// 1-based; the directive's name.
+    pub line: usize,
+    /// 1-based, in characters.
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: warning: {}",
+            self.path.display(),
+            self.line,
+            self.col,
+            self.message
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_cleaned_lexically() {
+        let cases = [
+            ("/srv/conf/../www", "/srv/www"),
+            ("/srv/./a/./b/..", "/srv/a"),
+            ("/../a", "/a"),
+            ("a/../../b", "../b"),
+            ("/srv/www/", "/srv/www"),
+        ];
+        for (raw, clean_path) in cases {
+            assert_eq!(clean(Path::new(raw)), PathBuf::from(clean_path), "{raw}");
+        }
+    }
 }

@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::directive::ConfigWarning;
+use super::observe::{LogLevel, LogTarget};
 use super::template::Template;
 use crate::http::request::Method;
 
@@ -29,56 +31,13 @@ pub struct Config {
     /// `map` blocks in file order (what `ProxyVariable::Map` indexes).
     pub maps: Vec<super::proxy::value::Map>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
-    pub warnings: Vec<super::ConfigWarning>,
+    pub warnings: Vec<ConfigWarning>,
     /// `limit_req_zone` and `limit_conn_zone`, in file order (`config::limits`).
     pub zones: Vec<super::limits::Zone>,
     /// Every access log file, each once (`AccessLog::file` indexes it).
     pub log_files: Vec<LogTarget>,
     /// `combined` first, then every `log_format` (`AccessLog::format` indexes it).
     pub log_formats: Vec<super::observe::LogFormat>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogTarget {
-    Stdout,
-    Stderr,
-    Off,
-    File(PathBuf),
-}
-
-/// Severity of an error-log message, most severe first (nginx's order). A log at a level
-/// keeps the messages of that level and every more severe one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Notice,
-    Info,
-    Debug,
-}
-
-impl LogLevel {
-    pub const ALL: [(LogLevel, &'static str); 5] = [
-        (LogLevel::Error, "error"),
-        (LogLevel::Warn, "warn"),
-        (LogLevel::Notice, "notice"),
-        (LogLevel::Info, "info"),
-        (LogLevel::Debug, "debug"),
-    ];
-
-    pub fn from_name(name: &str) -> Option<LogLevel> {
-        LogLevel::ALL
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(level, _)| *level)
-    }
-
-    pub fn name(self) -> &'static str {
-        LogLevel::ALL
-            .iter()
-            .find(|(level, _)| *level == self)
-            .map_or("error", |(_, n)| n)
-    }
 }
 
 /// One `server { }` block.
@@ -265,7 +224,7 @@ pub struct Settings {
     /// `default_type`: the Content-Type of a file that the types do not name.
     pub default_type: Option<String>,
     /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
-    pub real_ip: super::RealIp,
+    pub real_ip: super::realip::RealIp,
     /// The `fastcgi_*` directives (`config::fastcgi`).
     pub fastcgi: FastCgi,
     /// The `proxy_*` directives (`proxy_pass` in locations only).
@@ -307,7 +266,7 @@ impl Settings {
             compress: Default::default(),
             types: None,
             default_type: None,
-            real_ip: super::RealIp::default(),
+            real_ip: super::realip::RealIp::default(),
             fastcgi: FastCgi::default(),
             proxy: super::proxy::model::ProxySettings::default(),
             access: Default::default(),

@@ -24,13 +24,17 @@ use super::include::{Loader, Sources};
 use super::lexer::{self, Error, Pos, Token, TokenKind};
 use super::model::{
     AddHeader, CgiHandler, Config, ErrorPage, ErrorPageStatus, Expires, Location, LocationId,
-    LocationKind, LogLevel, LogTarget, Methods, Server, Settings, TryFallback, TryFiles,
+    LocationKind, Methods, Server, Settings, TryFallback, TryFiles,
 };
 use super::names::ServerName;
+use super::observe::{LogLevel, LogTarget};
 use super::rewrite::Return;
 use super::table::{check, is_setting};
 use super::template::Template;
 use crate::pki::tls::{self as tls_files, Part, Tls, VerifyClient};
+
+/// The most errors one reading reports; `PATH: ...` says when there were more.
+pub const MAX_ERRORS: usize = 20;
 
 /// What reading a configuration gives: the configuration, or its errors (the one found first
 /// first), and every file it read, for positions.
@@ -107,7 +111,7 @@ fn parse_with(text: &str, path: &Path, config_dir: &Path, wiring: super::proxy::
 /// The warnings about user files (`auth_basic_user_file`: they name their file) first, as they
 /// came, then the configuration's own in file order (positions count lines across every file
 /// read, in reading order).
-fn order_warnings(warnings: &mut [super::ConfigWarning]) {
+fn order_warnings(warnings: &mut [super::directive::ConfigWarning]) {
     warnings.sort_by_key(|w| match w.path.as_os_str().is_empty() {
         true => (1, w.line, w.col),
         false => (0, 0, 0),
@@ -116,16 +120,18 @@ fn order_warnings(warnings: &mut [super::ConfigWarning]) {
 
 /// `config` with the warnings found before its meaning was read, every warning in file order.
 fn with_warnings(mut config: Config, warnings: Vec<(Pos, String)>) -> Config {
-    config.warnings.extend(
-        warnings
-            .into_iter()
-            .map(|(pos, message)| super::ConfigWarning {
-                path: PathBuf::new(),
-                line: pos.line,
-                col: pos.col,
-                message,
-            }),
-    );
+    config
+        .warnings
+        .extend(
+            warnings
+                .into_iter()
+                .map(|(pos, message)| super::directive::ConfigWarning {
+                    path: PathBuf::new(),
+                    line: pos.line,
+                    col: pos.col,
+                    message,
+                }),
+        );
     order_warnings(&mut config.warnings);
     config
 }
@@ -176,7 +182,7 @@ fn interpret(tree: &[Directive], eof: Pos, reading: &Reading) -> Result<Config> 
     Ok(config)
 }
 
-/// The meaning of a directive tree, or every error found in it (up to [`super::MAX_ERRORS`]).
+/// The meaning of a directive tree, or every error found in it (up to [`MAX_ERRORS`]).
 ///
 /// Reading stops at the first error; to find the others, the directive that error points into
 /// is dropped from the tree and the tree is read again, as often as it takes. No directive's
@@ -251,7 +257,7 @@ fn interpret_all(
         }
         lost.extend(parents);
         dropped = true;
-        if errors.len() > super::MAX_ERRORS {
+        if errors.len() > MAX_ERRORS {
             break;
         }
     }
@@ -538,7 +544,7 @@ struct Interpreter<'a> {
     dir: &'a Path,
     /// Warnings found while reading (a `types` extension given twice, refused lines of user
     /// files), in file order.
-    warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
+    warnings: std::cell::RefCell<Vec<super::directive::ConfigWarning>>,
     /// Every file read, to say where a position is.
     sources: &'a Sources,
     /// The `listen ... default_server` lines so far: each address has at most one.
@@ -573,12 +579,14 @@ struct LocationBlock {
 impl Interpreter<'_> {
     /// Records a warning about the word at `pos`.
     fn warn(&self, pos: Pos, message: impl Into<String>) {
-        self.warnings.borrow_mut().push(super::ConfigWarning {
-            path: PathBuf::new(),
-            line: pos.line,
-            col: pos.col,
-            message: message.into(),
-        });
+        self.warnings
+            .borrow_mut()
+            .push(super::directive::ConfigWarning {
+                path: PathBuf::new(),
+                line: pos.line,
+                col: pos.col,
+                message: message.into(),
+            });
     }
 
     /// Where `pos` is, for a message about another place: `FILE:LINE`.
@@ -1286,16 +1294,14 @@ impl Interpreter<'_> {
                 o.types = Some(std::sync::Arc::new(super::types::parse(d, &mut found)?));
                 self.warnings
                     .borrow_mut()
-                    .extend(
-                        found
-                            .into_iter()
-                            .map(|(pos, message)| super::ConfigWarning {
-                                path: PathBuf::new(),
-                                line: pos.line,
-                                col: pos.col,
-                                message,
-                            }),
-                    );
+                    .extend(found.into_iter().map(|(pos, message)| {
+                        super::directive::ConfigWarning {
+                            path: PathBuf::new(),
+                            line: pos.line,
+                            col: pos.col,
+                            message,
+                        }
+                    }));
             }
             "default_type" => {
                 if o.default_type.is_some() {
@@ -1396,7 +1402,7 @@ impl Interpreter<'_> {
         if w.text.is_empty() {
             return fail(w.pos, "invalid path \"\"");
         }
-        Ok(super::clean(&self.dir.join(&w.text)))
+        Ok(super::directive::clean(&self.dir.join(&w.text)))
     }
 
     /// `try_files FILE ... LAST`: LAST is a URI, `@NAME` or `=CODE`.
@@ -1461,7 +1467,7 @@ impl Interpreter<'_> {
         Ok(if p.is_absolute() || !w.text.contains('/') {
             p.to_path_buf()
         } else {
-            super::clean(&self.dir.join(p))
+            super::directive::clean(&self.dir.join(p))
         })
     }
 
@@ -1957,7 +1963,7 @@ mod tests {
     }
 
     fn abs(p: &str) -> PathBuf {
-        crate::config::clean(&Path::new(DIR).join(p))
+        crate::config::directive::clean(&Path::new(DIR).join(p))
     }
 
     fn addr(s: &str) -> SocketAddr {

@@ -1,7 +1,7 @@
 //! nginx's rewrite module: `rewrite`, `return`, `set` and `break`, in `server` and `location`.
 //!
 //! A block's rewrite directives form a small program run in the order written
-//! ([`Settings::rewrites`](super::Settings)), and, as in nginx, a block's program is its own:
+//! ([`Settings::rewrites`](super::model::Settings)), and, as in nginx, a block's program is its own:
 //! a location does not inherit its server's (the server's runs first, before a location is
 //! chosen) nor its parent location's. How the programs run is in `handler::rewrite`.
 //!

@@ -21,11 +21,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::directive::ConfigWarning;
 use super::directive::{self, Directive, MAIN, MANY, Result, Word, duplicate, fail};
 use super::lexer::Pos;
+use super::model::Settings;
 use super::model::{Config, Location, LocationKind};
 use super::table::{self, PROXY_SPECS};
-use super::{ConfigWarning, Settings};
 use address::Host;
 use model::{
     Balance, HeaderOrigin, Keepalive, NextUpstream, PeerAddr, ProxyHttpVersion, ProxyPass,
@@ -922,9 +923,9 @@ fn redirect(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) -> Result<
 /// files.
 pub(super) fn default_methods(settings: &mut Settings, methods_set: bool) {
     if settings.proxy.pass.is_some() && !methods_set {
-        settings.allow_methods = super::Methods::ALL
+        settings.allow_methods = super::model::Methods::ALL
             .iter()
-            .fold(super::Methods::NONE, |all, (m, _)| all.union(*m));
+            .fold(super::model::Methods::NONE, |all, (m, _)| all.union(*m));
     }
 }
 

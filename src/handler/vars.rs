@@ -1,11 +1,11 @@
 //! The values of the configuration's variables (`$uri`, `$document_root`, `$1`, `$http_host`,
 //! ...) for one request: what `return`, `try_files` and `fastcgi_param` templates expand to.
 
-use super::route::{Captures, Site};
 use super::{ConnInfo, scheme};
 use crate::config::Variable;
 use crate::http::path;
 use crate::http::request::{Framing, Request};
+use crate::site::route::{Captures, Site, capture};
 use std::fmt::Write as _;
 
 /// Everything a variable's value may come from.
@@ -186,17 +186,6 @@ fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     }
 }
 
-/// Appends a capture variable's value (empty when the group did not take part, or when no
-/// expression chose the location); any other variable adds nothing.
-pub fn capture(v: &Variable, captures: &Captures, out: &mut String) {
-    let value = match v {
-        Variable::Capture(n) => captures.group(usize::from(*n)),
-        Variable::NamedCapture(name) => captures.named(name),
-        _ => None,
-    };
-    out.push_str(value.unwrap_or(""));
-}
-
 /// `$http_NAME`: the field NAME (`_` standing for `-`, any case); repeated fields are joined
 /// with `, ` (`; ` for Cookie), as nginx does.
 fn header(request: &Request, name: &str, out: &mut String) {
@@ -323,7 +312,7 @@ mod tests {
         .unwrap();
         let server = &config.servers[0];
         let request = request(text);
-        let routed = super::super::route::find_location(server, &request.path);
+        let routed = crate::site::route::find_location(server, &request.path);
         let conn = ConnInfo {
             listen: "0.0.0.0:8080".parse().unwrap(),
             peer: "10.1.2.3:5555".parse().unwrap(),

@@ -163,17 +163,17 @@ pub fn info(text: &str) {
     message(LogLevel::Info, text);
 }
 
-/// Broken-down UTC time.
-struct Civil {
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u64,
-    minute: u64,
-    second: u64,
+/// Broken-down UTC time (the error log's and the access log's timestamps).
+pub(crate) struct Civil {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u64,
+    pub minute: u64,
+    pub second: u64,
 }
 
-fn civil(time: SystemTime) -> Civil {
+pub(crate) fn civil(time: SystemTime) -> Civil {
     let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;

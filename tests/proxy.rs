@@ -286,6 +286,33 @@ fn a_refused_or_silent_backend_is_a_502_and_the_next_server_is_tried() {
 }
 
 #[test]
+fn an_unreachable_backend_is_a_502_and_the_next_server_is_tried() {
+    // A TCP connect to a multicast address fails at once with ENETUNREACH whatever the routes
+    // (Linux refuses TCP to multicast and broadcast in connect itself), so "unreachable" is
+    // exercised without depending on this machine's network.
+    let backend = Backend::python("alive");
+    let server = proxy(
+        &format!(
+            "upstream pair {{ server 224.0.0.1:80; server 127.0.0.1:{}; }}",
+            backend.port()
+        ),
+        "    location /pair/ { proxy_pass http://pair/; }\n\
+             location /gone/ { proxy_pass http://224.0.0.1:80/; }",
+    );
+    for _ in 0..3 {
+        let doc = echo(&get(&server, "/pair/x", ""));
+        assert_eq!(json::field(&doc, "name").as_deref(), Some("alive"));
+    }
+    let started = Instant::now();
+    let unreachable = get(&server, "/gone/x", "");
+    assert_eq!(unreachable.status, 502);
+    assert!(unreachable.is_html_page());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let log = server.stderr();
+    assert!(log.contains("unreachable"), "{log}");
+}
+
+#[test]
 fn no_answer_within_proxy_read_timeout_is_a_504() {
     let backend = Backend::python("slow");
     let server = proxy(

@@ -1,5 +1,6 @@
 //! HTTP Basic authentication (RFC 7617) against an `auth_basic_user_file`: the `Authorization`
-//! field decoded, the user looked up, the password verified in constant time.
+//! field's credentials (`http::credentials`) taken, the user looked up, the password verified
+//! in constant time.
 //!
 //! bcrypt is slow on purpose (cost 5, htpasswd's default, takes about 2 ms here; cost 10 about
 //! 60 ms), and it runs on the worker's thread: while it runs, the worker's other connections
@@ -12,6 +13,7 @@
 //! to bound how many a client may try (docs/CONFIG.md shows how).
 
 use crate::config::{Hash, User, UserFile};
+use crate::http::credentials::credentials;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -20,8 +22,6 @@ use std::time::{Duration, Instant};
 pub const CACHE_TTL: Duration = Duration::from_secs(600);
 /// Most verified credentials one worker remembers.
 pub const CACHE_ENTRIES: usize = 1024;
-/// Longest `Authorization` value looked at: far above any real user name and password.
-const MAX_CREDENTIALS: usize = 4096;
 
 /// What the credentials of a request come to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,31 +31,6 @@ pub enum Verdict {
     Missing,
     UnknownUser,
     Mismatch,
-}
-
-/// The user and password of a `Basic` `Authorization` value; None when it is not one.
-pub fn credentials(value: &str) -> Option<(Vec<u8>, Vec<u8>)> {
-    use base64::Engine as _;
-    let value = value.trim_matches([' ', '\t']);
-    if value.len() > MAX_CREDENTIALS {
-        return None;
-    }
-    let (scheme, token) = value.split_once([' ', '\t'])?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(token.trim_start_matches([' ', '\t']))
-        .ok()?;
-    let colon = decoded.iter().position(|&b| b == b':')?;
-    Some((decoded[..colon].to_vec(), decoded[colon + 1..].to_vec()))
-}
-
-/// The user name of a `Basic` `Authorization` value (`$remote_user`), whether or not its
-/// password is right; None when there is none or it is not UTF-8.
-pub fn user_name(value: &str) -> Option<String> {
-    let (user, _) = credentials(value)?;
-    String::from_utf8(user).ok()
 }
 
 /// Checks the request's `Authorization` value (None: absent) against `users`.
@@ -169,14 +144,7 @@ impl Cache {
 mod tests {
     use super::*;
     use crate::config::User;
-
-    fn basic(user_pass: &str) -> String {
-        use base64::Engine as _;
-        format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD.encode(user_pass)
-        )
-    }
+    use crate::http::credentials::tests::basic;
 
     fn file(users: Vec<User>) -> UserFile {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1 << 40);
@@ -192,34 +160,6 @@ mod tests {
             name: name.into(),
             hash,
         }
-    }
-
-    #[test]
-    fn authorization_values_are_decoded_or_refused() {
-        assert_eq!(
-            credentials(&basic("alice:pa:ss")),
-            Some((b"alice".to_vec(), b"pa:ss".to_vec()))
-        );
-        assert_eq!(
-            credentials("bAsIc   YTpi"),
-            Some((b"a".to_vec(), b"b".to_vec()))
-        );
-        assert_eq!(credentials(&basic(":")), Some((vec![], vec![])));
-        for bad in [
-            "",
-            "Basic",
-            "Basic ",
-            "Bearer YTpi",
-            "Basic YTpi!",
-            "Basic bm9jb2xvbg==",
-            "Basic ====",
-            "Digest username=\"a\"",
-        ] {
-            assert_eq!(credentials(bad), None, "{bad:?}");
-        }
-        let long = basic(&format!("u:{}", "x".repeat(MAX_CREDENTIALS)));
-        assert_eq!(credentials(&long), None);
-        assert_eq!(user_name(&basic("bob:x")).as_deref(), Some("bob"));
     }
 
     #[test]

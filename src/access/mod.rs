@@ -15,11 +15,11 @@ pub mod limit;
 mod md5crypt;
 
 use crate::config::{LogLevel, Piece, Rule, Satisfy, Settings, Zone};
-use crate::handler::{self, Site};
 use crate::http::request::Request;
 use crate::http::response::Response;
 use crate::log;
 use crate::observe::vars::{self, Facts};
+use crate::site::{self, route::Site};
 use basic::Verdict;
 use limit::{Conns, Rate, Zones};
 use std::net::IpAddr;
@@ -125,7 +125,7 @@ fn keys(zones: impl Iterator<Item = usize>, ask: &Ask) -> Result<Vec<Option<Vec<
                     "client {}: a limit key is longer than {MAX_KEY} bytes",
                     facts.client.ip()
                 ));
-                return Err(handler::error(500, facts.site));
+                return Err(site::error(500, facts.site));
             }
             Ok(key)
         })
@@ -156,7 +156,7 @@ fn conns(request: &Request, ask: &Ask) -> Result<Permit, Response> {
                     printable(&request.path)
                 ),
             );
-            return Err(handler::error(limits.conn_status, facts.site));
+            return Err(site::error(limits.conn_status, facts.site));
         }
     }
     Ok(permit)
@@ -200,7 +200,7 @@ fn rates(request: &Request, ask: &Ask, keys: &[Option<Vec<u8>>]) -> Result<Durat
                     printable(&request.path)
                 ),
             );
-            Err(handler::error(limits.req_status, facts.site))
+            Err(site::error(limits.req_status, facts.site))
         }
     }
 }
@@ -264,7 +264,7 @@ fn forbidden(request: &Request, site: &Site, client: IpAddr) -> Response {
         request.method.as_str(),
         printable(&request.path)
     ));
-    handler::error(403, site)
+    site::error(403, site)
 }
 
 fn unauthorized(realm: &str, site: &Site) -> Response {
@@ -277,7 +277,7 @@ fn unauthorized(realm: &str, site: &Site) -> Response {
         value.push(c);
     }
     value.push('"');
-    handler::error(401, site).with_header("WWW-Authenticate", value)
+    site::error(401, site).with_header("WWW-Authenticate", value)
 }
 
 /// nginx's error-log lines for a failed authentication (none when no credentials came: that
@@ -290,7 +290,7 @@ fn log_failure(
 ) {
     let user = request
         .header("Authorization")
-        .and_then(basic::user_name)
+        .and_then(crate::http::credentials::user_name)
         .unwrap_or_default();
     let user = printable(&user[..user.floor_char_boundary(64)]);
     let what = match verdict {

@@ -104,7 +104,7 @@ impl Challenges {
 /// RFC 8737 section 3: a self-signed certificate whose only name is `name` and whose critical
 /// `id-pe-acmeIdentifier` extension holds SHA-256 of the key authorization.
 pub fn alpn_certificate(name: &str, key_authorization: &str) -> Result<Arc<CertifiedKey>, String> {
-    let digest = super::jose::sha256(key_authorization.as_bytes());
+    let digest = crate::pki::jose::sha256(key_authorization.as_bytes());
     let mut params = rcgen::CertificateParams::new(vec![name.to_string()])
         .map_err(|e| format!("challenge certificate for {name}: {e}"))?;
     params.distinguished_name = rcgen::DistinguishedName::new();
@@ -146,10 +146,10 @@ mod tests {
         let key = c.tls_alpn01("A.TEST").unwrap();
         assert!(c.tls_alpn01("b.test").is_none());
         let der = key.end_entity_cert().unwrap().to_vec();
-        let info = super::super::der::certificate(&der).unwrap();
+        let info = crate::pki::der::certificate(&der).unwrap();
         assert_eq!(info.dns_names, ["a.test"]);
         // OID 1.3.6.1.5.5.7.1.31, critical TRUE, OCTET STRING { OCTET STRING (32) digest }.
-        let digest = super::super::jose::sha256(b"tok.thumb");
+        let digest = crate::pki::jose::sha256(b"tok.thumb");
         let mut expected = vec![
             0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x01, 0x1f, 0x01, 0x01, 0xff, 0x04,
             0x22, 0x04, 0x20,

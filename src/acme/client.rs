@@ -5,16 +5,15 @@
 //!
 //! Only the ACME helper thread calls this; every call may block for up to [`TIMEOUT`].
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use serde_json::{Value, json};
 
-use super::jose::AccountKey;
 use crate::config::AcmeIssuer;
+use crate::pki::jose::AccountKey;
+use crate::pki::tls::load_roots;
 
 /// Longest wait for one HTTP exchange with the CA.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -82,23 +81,6 @@ type Result<T> = std::result::Result<T, AcmeError>;
 
 fn protocol<T>(why: impl Into<String>) -> Result<T> {
     Err(AcmeError::Protocol(why.into()))
-}
-
-/// The PEM certificates of `path` (an `ssl_trusted_certificate`).
-pub fn load_roots(path: &Path) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
-    let pem = std::fs::read(path).map_err(|e| {
-        format!(
-            "cannot load trusted certificates \"{}\": {e}",
-            path.display()
-        )
-    })?;
-    let roots = CertificateDer::pem_slice_iter(&pem)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|e| format!("invalid PEM in \"{}\" ({e})", path.display()))?;
-    if roots.is_empty() {
-        return Err(format!("no certificate in \"{}\"", path.display()));
-    }
-    Ok(roots)
 }
 
 /// Where Linux distributions keep their CA bundle (`SSL_CERT_FILE` first, as OpenSSL does).
@@ -344,7 +326,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = super::der::days_from_civil(year, month, day);
+    let days = crate::pki::der::days_from_civil(year, month, day);
     Some(days * 86_400 + hour * 3600 + minute * 60 + second - offset)
 }
 
@@ -515,7 +497,7 @@ impl Client {
     }
 
     pub fn finalize(&mut self, order: &Order, csr_der: &[u8]) -> Result<Order> {
-        let payload = json!({ "csr": super::jose::base64url(csr_der) });
+        let payload = json!({ "csr": crate::pki::jose::base64url(csr_der) });
         let reply = self.post(&order.finalize, Some(&payload))?;
         Order::from_json(order.url.clone(), &reply.json()?)
     }

@@ -15,12 +15,13 @@ use rustls::pki_types::pem::PemObject;
 use rustls::sign::CertifiedKey;
 
 use super::client::{AcmeError, Authorization, Client, Order};
-use super::der::CertInfo;
-use super::jose::{self, AccountKey};
 use super::schedule;
-use super::{CertId, Shared, Slot, store};
+use super::{CertId, Shared, Slot};
 use crate::config::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
 use crate::log;
+use crate::pki::der::CertInfo;
+use crate::pki::jose::{self, AccountKey};
+use crate::pki::store;
 
 /// Longest wait for the CA to validate an authorization or issue after finalization.
 const VALIDATION_TIMEOUT: Duration = Duration::from_secs(120);
@@ -574,7 +575,7 @@ fn check_chain(
     let Some(leaf) = chain.first() else {
         return Err(AcmeError::Protocol("an empty certificate chain".into()));
     };
-    let info = super::der::certificate(leaf.as_ref())
+    let info = crate::pki::der::certificate(leaf.as_ref())
         .map_err(|e| AcmeError::Protocol(format!("the issued certificate is invalid ({e})")))?;
     if let Some(missing) = identifiers.iter().find(|n| !info.dns_names.contains(n)) {
         return Err(AcmeError::Protocol(format!(

@@ -11,15 +11,12 @@
 //!   at two thirds of its lifetime, or when the CA's renewal information says), retries with
 //!   backoff, and honours the CA's `Retry-After`.
 //! - [`challenge::Challenges`] is what the workers answer while a validation runs.
-//! - [`store`] keeps the account key and the certificates under `state_path`.
+//! - `pki::store` keeps the account key and the certificates under `state_path`.
 
 pub mod challenge;
 pub mod client;
-pub mod der;
-pub mod jose;
 mod manager;
 pub mod schedule;
-pub mod store;
 
 use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::time::SystemTime;

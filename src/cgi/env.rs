@@ -19,7 +19,7 @@ pub struct Endpoint<'a> {
     /// The request came over TLS.
     pub https: bool,
     /// The client certificate, on a server with `ssl_verify_client`.
-    pub client_cert: Option<&'a crate::handler::ClientCert>,
+    pub client_cert: Option<&'a crate::transport::client_cert::ClientCert>,
 }
 
 /// The environment variables for running `script` for `request`.
@@ -280,7 +280,7 @@ mod tests {
             path_info: String::new(),
             interpreter: None,
         };
-        let cert = crate::handler::ClientCert {
+        let cert = crate::transport::client_cert::ClientCert {
             verify: "SUCCESS".into(),
             verified: true,
             presented: true,
@@ -288,7 +288,7 @@ mod tests {
             issuer: "CN=Root".into(),
             serial: "0A".into(),
         };
-        let none = crate::handler::ClientCert::none();
+        let none = crate::transport::client_cert::ClientCert::none();
         for (client, verify, dn) in [
             (Some(&cert), Some("SUCCESS"), Some("CN=alice,O=Org")),
             (Some(&none), Some("NONE"), None),

@@ -2,10 +2,10 @@
 //! `allow` / `deny`, `auth_basic`, `auth_basic_user_file` and `satisfy`; their typed settings
 //! and their parsing. The checks themselves are `crate::access`.
 
-use super::ConfigWarning;
+use super::directive::ConfigWarning;
+use super::directive::{Directive, Word, duplicate, fail};
 use super::htpasswd::{self, User};
 use super::lexer::{Error, Pos};
-use super::parser::{Directive, Word, duplicate, fail};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -246,7 +246,7 @@ fn load_users(w: &Word, dir: &Path, warnings: &mut Vec<ConfigWarning>) -> Result
     if w.text.is_empty() {
         return fail(w.pos, "invalid path \"\"");
     }
-    let path = super::clean(&dir.join(&w.text));
+    let path = super::directive::clean(&dir.join(&w.text));
     let text = std::fs::read_to_string(&path).or_else(|e| {
         fail(
             w.pos,

@@ -21,9 +21,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::directive::{Directive, Word, duplicate};
 use super::lexer::{Error, Pos};
-use super::parser::{Directive, Word, check, duplicate};
-use crate::acme::jose::Curve;
+use super::table::check;
+use crate::pki::jose::{self, Curve};
+use crate::pki::{store, tls};
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -139,7 +141,7 @@ pub(super) fn issuer(d: &Directive, dir: &Path, known: &[AcmeIssuer]) -> Result<
     let mut challenges: Option<Vec<ChallengeKind>> = None;
     let mut account_key = None;
     for c in d.block.as_deref().unwrap_or_default() {
-        check(c, super::parser::ACME_ISSUER)?;
+        check(c, super::directive::ACME_ISSUER)?;
         let arg = c.args.first();
         match (c.name.text.as_str(), arg) {
             ("uri", Some(a)) => {
@@ -190,7 +192,7 @@ pub(super) fn issuer(d: &Directive, dir: &Path, known: &[AcmeIssuer]) -> Result<
                     return duplicate(c);
                 }
                 let file = path(a, dir)?;
-                if let Err(message) = crate::acme::client::load_roots(&file) {
+                if let Err(message) = tls::load_roots(&file) {
                     return fail(a.pos, message);
                 }
                 trusted = Some(file);
@@ -255,9 +257,7 @@ pub(super) fn issuer(d: &Directive, dir: &Path, known: &[AcmeIssuer]) -> Result<
                     _ => {
                         let file = path(a, dir)?;
                         let read = std::fs::read(&file).map_err(|e| e.to_string());
-                        if let Err(why) =
-                            read.and_then(|pem| crate::acme::jose::AccountKey::from_pem(&pem))
-                        {
+                        if let Err(why) = read.and_then(|pem| jose::AccountKey::from_pem(&pem)) {
                             return fail(
                                 a.pos,
                                 format!("cannot load account key \"{}\": {why}", file.display()),
@@ -293,7 +293,7 @@ pub(super) fn issuer(d: &Directive, dir: &Path, known: &[AcmeIssuer]) -> Result<
             ),
         );
     };
-    if let Err(message) = crate::acme::store::prepare_dir(&state_path) {
+    if let Err(message) = store::prepare_dir(&state_path) {
         return fail(state_pos, message);
     }
     Ok((
@@ -316,7 +316,7 @@ fn path(w: &Word, dir: &Path) -> Result<PathBuf> {
     if w.text.is_empty() {
         return fail(w.pos, "invalid path \"\"");
     }
-    Ok(super::clean(&dir.join(&w.text)))
+    Ok(super::directive::clean(&dir.join(&w.text)))
 }
 
 /// `acme_shared_zone zone=NAME:SIZE`: checked, then ignored (the workers are threads of one
@@ -478,9 +478,21 @@ pub(super) fn check_states(
             .iter()
             .map(|(c, _)| c.identifiers[0].as_str())
             .collect();
-        if let Err(message) = crate::acme::store::check(issuer, &stems) {
+        if let Err(message) = check_state(issuer, &stems) {
             return fail(state_at[index], message);
         }
+    }
+    Ok(())
+}
+
+/// Reads every file the issuer has stored (its account key unless it comes from a file of its
+/// own, and the certificates named by `stems`) and says which one is corrupt, if any.
+fn check_state(issuer: &AcmeIssuer, stems: &[&str]) -> std::result::Result<(), String> {
+    if matches!(issuer.account_key, AccountKeySpec::Generate(_)) {
+        store::load_account_key(&issuer.state_path)?;
+    }
+    for stem in stems {
+        store::load_certificate(&issuer.state_path, stem)?;
     }
     Ok(())
 }
@@ -547,11 +559,9 @@ mod tests {
         let d = dir("full");
         std::fs::write(
             d.join("account.pem"),
-            crate::acme::jose::pem(
+            jose::pem(
                 "PRIVATE KEY",
-                &crate::acme::jose::AccountKey::generate(Curve::P384)
-                    .unwrap()
-                    .1,
+                &jose::AccountKey::generate(Curve::P384).unwrap().1,
             ),
         )
         .unwrap();

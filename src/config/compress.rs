@@ -8,8 +8,8 @@
 //! Each directive is accepted at the top level (nginx's `http` block), in `server` and in
 //! `location`, and each is inherited on its own, as nginx merges them.
 
+use super::directive::{Directive, Word, duplicate, fail, parse_on_off, parse_size};
 use super::lexer::Error;
-use super::parser::{Directive, Word, duplicate, fail, parse_on_off, parse_size};
 use crate::http::negotiation::Coding;
 use std::sync::Arc;
 
@@ -296,7 +296,7 @@ pub(super) fn top(tree: &[Directive]) -> Result<Compress> {
     let mut o = Overrides::default();
     for d in tree {
         if NAMES.contains(&d.name.text.as_str()) {
-            super::parser::check(d, super::parser::MAIN)?;
+            super::table::check(d, super::directive::MAIN)?;
             setting(&mut o, d)?;
         }
     }

@@ -3,10 +3,10 @@
 //! `fastcgi_intercept_errors`. The parser's table lists them and hands each one here; what a
 //! block sets is an [`Overrides`], laid over what it inherits by [`Overrides::apply_to`].
 
-use super::model::{FastCgi, FastCgiParam, Methods, Settings};
-use super::parser::{
+use super::directive::{
     Directive, Word, duplicate, fail, parse_duration, parse_on_off, parse_template, regex_message,
 };
+use super::model::{FastCgi, FastCgiParam, Methods, Settings};
 use super::proxy::Globals;
 use super::proxy::address::Host;
 use super::proxy::model::Upstream;

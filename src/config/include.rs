@@ -126,7 +126,7 @@ impl<'a> Loader<'a> {
             self.errors.push(Error::new(at, "invalid include \"\""));
             return Vec::new();
         }
-        let full = super::clean(&self.dir.join(arg));
+        let full = super::directive::clean(&self.dir.join(arg));
         if !is_pattern(arg) {
             return vec![full];
         }

@@ -3,9 +3,9 @@
 //! `limit_conn_zone`), what a block applies (`limit_req`, `limit_conn`, their `*_status` and
 //! `*_log_level`), and their parsing. The counting is `crate::access::limit`.
 
-use super::LogLevel;
+use super::directive::{Directive, Word, duplicate, fail, parse_size};
 use super::lexer::{Error, Pos};
-use super::parser::{Directive, Word, duplicate, fail, parse_size};
+use super::observe::LogLevel;
 use super::vars::{self, Piece};
 
 type Result<T> = std::result::Result<T, Error>;

@@ -19,9 +19,10 @@
 //! and a directory whose `index` files are none of them there (without `autoindex` or
 //! `try_files`, a request for it gets 403).
 
+use super::directive::ConfigWarning;
+use super::directive::Directive;
 use super::lexer::Pos;
-use super::parser::Directive;
-use super::{Config, ConfigWarning, Methods, Settings};
+use super::model::{Config, Methods, Settings};
 use std::path::{Path, PathBuf};
 
 /// One server or location block: what it means and where its directives are.

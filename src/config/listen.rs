@@ -9,8 +9,8 @@
 //! server's own ([`Own`]). nginx's other parameters are accepted without effect or refused, as
 //! `config::nginx` says.
 
+use super::directive::Word;
 use super::lexer::{Error, Pos};
-use super::parser::Word;
 use std::net::SocketAddr;
 
 /// What one `listen` says about its address.

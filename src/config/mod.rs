@@ -8,7 +8,9 @@
 
 mod access;
 mod acme;
+mod adapt;
 mod compress;
+mod directive;
 mod fastcgi;
 mod htpasswd;
 mod include;
@@ -26,28 +28,32 @@ mod props;
 pub mod proxy;
 mod realip;
 mod rewrite;
+mod table;
 mod template;
-pub(crate) mod tls;
 mod types;
 mod vars;
 
+pub use crate::pki::tls::{ClientAuth, Tls, VerifyClient};
 pub use access::{Access, Net, Rule, Satisfy, UserFile};
 pub use acme::{AccountKeySpec, AcmeCertificate, AcmeIssuer, CertKey, ChallengeKind};
 pub use compress::{
     BROTLI_MAX_ON_THE_FLY, Coder, Compress, Patterns, Proxied, Static, Types, ZSTD_MAX_ON_THE_FLY,
     essence,
 };
+pub use directive::ConfigWarning;
 pub use htpasswd::{Hash, User};
 #[cfg(test)]
 pub(crate) use lexer::Pos;
 pub use limits::{LimitConn, LimitReq, Limits, Zone, ZoneKind};
 pub use model::*;
 pub use names::{ServerName, name_rank};
-pub use observe::{AccessLog, Escape, LogFormat, Observe, SiteLogs, StatusPage};
+pub use observe::{
+    AccessLog, Escape, LogFormat, LogLevel, LogTarget, Observe, SiteLogs, StatusPage,
+};
+pub use parser::MAX_ERRORS;
 pub use realip::{Cidr, RealIp, RealIpHeader};
-pub use rewrite::{Action, Rewrite, RewriteFlag};
+pub use rewrite::{Action, Return, Rewrite, RewriteFlag};
 pub use template::{Template, TemplateError, Variable};
-pub use tls::{ClientAuth, Tls, VerifyClient};
 /// `types { }` (`compress::Types` is the `gzip_types` family's).
 pub use types::Types as MimeTypes;
 pub use vars::{Piece, Var};
@@ -70,9 +76,6 @@ pub struct ConfigError {
     /// There were more errors than [`MAX_ERRORS`]: the reading stopped.
     pub truncated: bool,
 }
-
-/// The most errors one reading reports; `PATH: ...` says when there were more.
-pub const MAX_ERRORS: usize = 20;
 
 impl fmt::Display for ConfigError {
     /// One `PATH:LINE:COL: message` line per error.
@@ -100,31 +103,6 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
-
-/// A setting that is legal but unsafe (`-t` and startup print these; the server still runs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigWarning {
-    /// The path as given to [`load`] or [`parse`].
-    pub path: PathBuf,
-    /// 1-based; the directive's name.
-    pub line: usize,
-    /// 1-based, in characters.
-    pub col: usize,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigWarning {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: warning: {}",
-            self.path.display(),
-            self.line,
-            self.col,
-            self.message
-        )
-    }
-}
 
 /// Reads and parses the file at `path`. A file that cannot be read (or is not UTF-8) is reported
 /// at 1:1 with the I/O error (at the first bad byte for invalid UTF-8).
@@ -239,48 +217,12 @@ fn absolute(path: &Path) -> std::io::Result<PathBuf> {
     } else {
         std::env::current_dir()?.join(path)
     };
-    Ok(clean(&joined))
-}
-
-/// Resolves `.` and `..` lexically (`/srv/conf/../www` is `/srv/www`). Paths from the file are
-/// joined to the config directory, and what comes out reaches scripts (SCRIPT_FILENAME,
-/// DOCUMENT_ROOT): php-cgi, for one, refuses a script path with `..` in it.
-pub(crate) fn clean(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
-                    out.pop();
-                } else if !out.has_root() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    out
+    Ok(directive::clean(&joined))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_are_cleaned_lexically() {
-        let cases = [
-            ("/srv/conf/../www", "/srv/www"),
-            ("/srv/./a/./b/..", "/srv/a"),
-            ("/../a", "/a"),
-            ("a/../../b", "../b"),
-            ("/srv/www/", "/srv/www"),
-        ];
-        for (raw, clean_path) in cases {
-            assert_eq!(clean(Path::new(raw)), PathBuf::from(clean_path), "{raw}");
-        }
-    }
 
     #[test]
     fn errors_print_as_path_line_col_message() {

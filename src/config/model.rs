@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::directive::ConfigWarning;
+use super::observe::{LogLevel, LogTarget};
 use super::template::Template;
 use crate::http::request::Method;
 
@@ -29,56 +31,13 @@ pub struct Config {
     /// `map` blocks in file order (what `ProxyVariable::Map` indexes).
     pub maps: Vec<super::proxy::value::Map>,
     /// Legal but unsafe settings, with where they are (see `config::lint`), in file order.
-    pub warnings: Vec<super::ConfigWarning>,
+    pub warnings: Vec<ConfigWarning>,
     /// `limit_req_zone` and `limit_conn_zone`, in file order (`config::limits`).
     pub zones: Vec<super::limits::Zone>,
     /// Every access log file, each once (`AccessLog::file` indexes it).
     pub log_files: Vec<LogTarget>,
     /// `combined` first, then every `log_format` (`AccessLog::format` indexes it).
     pub log_formats: Vec<super::observe::LogFormat>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogTarget {
-    Stdout,
-    Stderr,
-    Off,
-    File(PathBuf),
-}
-
-/// Severity of an error-log message, most severe first (nginx's order). A log at a level
-/// keeps the messages of that level and every more severe one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Error,
-    Warn,
-    Notice,
-    Info,
-    Debug,
-}
-
-impl LogLevel {
-    pub const ALL: [(LogLevel, &'static str); 5] = [
-        (LogLevel::Error, "error"),
-        (LogLevel::Warn, "warn"),
-        (LogLevel::Notice, "notice"),
-        (LogLevel::Info, "info"),
-        (LogLevel::Debug, "debug"),
-    ];
-
-    pub fn from_name(name: &str) -> Option<LogLevel> {
-        LogLevel::ALL
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(level, _)| *level)
-    }
-
-    pub fn name(self) -> &'static str {
-        LogLevel::ALL
-            .iter()
-            .find(|(level, _)| *level == self)
-            .map_or("error", |(_, n)| n)
-    }
 }
 
 /// One `server { }` block.
@@ -92,15 +51,15 @@ pub struct Server {
     pub proxy_protocol: Vec<SocketAddr>,
     /// `ssl_certificate` and `ssl_certificate_key`, loaded; present whenever `ssl` is not empty
     /// and there is no `acme_certificate`.
-    pub tls: Option<super::tls::Tls>,
+    pub tls: Option<crate::pki::tls::Tls>,
     /// `acme_certificate`: the certificate is obtained and renewed by the server itself.
     pub acme: Option<super::acme::AcmeCertificate>,
     /// `ssl_verify_client` (other than `off`) with its roots and depth.
-    pub client_auth: Option<std::sync::Arc<super::tls::ClientAuth>>,
+    pub client_auth: Option<std::sync::Arc<crate::pki::tls::ClientAuth>>,
     /// `server_name` values as written, lower-cased (but regular expressions, `~` kept, as
     /// written; `$hostname` the machine's name).
     pub server_names: Vec<String>,
-    /// The names, read: what a request's Host is matched against (`handler::route`).
+    /// The names, read: what a request's Host is matched against (`site::route`).
     pub names: Vec<super::names::ServerName>,
     /// The addresses on which this server is the default (`listen ... default_server`).
     pub default_server: Vec<SocketAddr>,
@@ -117,7 +76,7 @@ pub struct Server {
     pub top_locations: Vec<LocationId>,
     /// Some prefix or exact location named with a final `/` passes its requests to a backend
     /// (`fastcgi_pass`): the path without that slash may get nginx's redirect to it
-    /// (`handler::route::auto_redirect`).
+    /// (`site::route::auto_redirect`).
     pub auto_redirect: bool,
 }
 
@@ -265,7 +224,7 @@ pub struct Settings {
     /// `default_type`: the Content-Type of a file that the types do not name.
     pub default_type: Option<String>,
     /// `set_real_ip_from`, `real_ip_header`, `real_ip_recursive`.
-    pub real_ip: super::RealIp,
+    pub real_ip: super::realip::RealIp,
     /// The `fastcgi_*` directives (`config::fastcgi`).
     pub fastcgi: FastCgi,
     /// The `proxy_*` directives (`proxy_pass` in locations only).
@@ -307,7 +266,7 @@ impl Settings {
             compress: Default::default(),
             types: None,
             default_type: None,
-            real_ip: super::RealIp::default(),
+            real_ip: super::realip::RealIp::default(),
             fastcgi: FastCgi::default(),
             proxy: super::proxy::model::ProxySettings::default(),
             access: Default::default(),
@@ -317,7 +276,7 @@ impl Settings {
     }
 
     /// The first `return` of the block's rewrite program, if it has one.
-    pub fn return_(&self) -> Option<&Return> {
+    pub fn return_(&self) -> Option<&super::rewrite::Return> {
         self.rewrites.iter().find_map(|action| match action {
             super::rewrite::Action::Return(ret) => Some(ret),
             _ => None,
@@ -382,15 +341,6 @@ pub enum TryFallback {
     Named(String),
     /// `=CODE`: that status, with its error page.
     Code(u16),
-}
-
-/// `return CODE [URL | TEXT];`
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Return {
-    pub code: u16,
-    /// The URL for 301/302/303/307/308, otherwise the body text (may be absent); either may
-    /// hold variables.
-    pub target: Option<Template>,
 }
 
 /// `add_header NAME VALUE [always];`

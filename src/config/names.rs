@@ -10,7 +10,7 @@
 //! - `""`: requests without a Host; `_` (or any name no host has) only makes the server
 //!   nameless; `$hostname`: this machine's name.
 //!
-//! The order a Host finds its server in (nginx's) is in `handler::route::VirtualHosts`.
+//! The order a Host finds its server in (nginx's) is in `site::route::VirtualHosts`.
 
 use super::lexer::{Error, Pos};
 
@@ -75,7 +75,7 @@ pub(super) fn parse(
                     pos,
                     format!(
                         "invalid regular expression \"{source}\" in \"server_name\": {}",
-                        super::parser::regex_message(&e)
+                        super::directive::regex_message(&e)
                     ),
                 )
             })?;
@@ -127,7 +127,7 @@ pub(super) fn parse(
 }
 
 /// How well a written `server_name` (lower-case) matches a lower-case `host`, for choosing
-/// among names without the tables of `handler::route` (a certificate by SNI): higher is better,
+/// among names without the tables of `site::route` (a certificate by SNI): higher is better,
 /// exact above any leading wildcard above any trailing one, a longer wildcard above a shorter;
 /// None for no match and for regular expressions.
 pub fn name_rank(written: &str, host: &str) -> Option<(u8, usize)> {

@@ -3,18 +3,15 @@
 //! warning that says what webserv does instead) or that webserv does not have (an error that
 //! names the nearest equivalent, see [`unsupported`]).
 //!
-//! [`adapt`] runs on the directive tree before its meaning is read: `http { ... }` is replaced by
-//! its contents (webserv's top level is nginx's `http` block: settings written there apply to
-//! every server), and ignored directives are taken out, each with its warning. A directive
-//! webserv knows (`parser::SPECS`) is never in these tables' way: when webserv implements one,
-//! it is simply read.
-
-use super::lexer::{Error, Pos};
-use super::parser::Directive;
+//! `config::adapt` runs on the directive tree before its meaning is read: `http { ... }` is
+//! replaced by its contents (webserv's top level is nginx's `http` block: settings written there
+//! apply to every server), and ignored directives are taken out, each with its warning. A
+//! directive webserv knows (`table::SPECS`) is never in these tables' way: when webserv
+//! implements one, it is simply read.
 
 /// Where an ignored directive may stand.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Place {
+pub(super) enum Place {
     /// nginx's main context only (outside `http`).
     Main,
     /// `http`, `server` or `location`.
@@ -628,144 +625,9 @@ pub(super) fn listen_parameter(word: &str) -> Option<Result<String, String>> {
 }
 
 /// Directives only nginx's main context has: not allowed inside `http { }`.
-const MAIN_ONLY: &[&str] = &["workers", "worker_processes", "events", "http"];
+pub(super) const MAIN_ONLY: &[&str] = &["workers", "worker_processes", "events", "http"];
 
-/// Reads nginx's structure into webserv's, in place: `http { }` unwrapped, `events { }` and
-/// ignored directives taken out. Warnings (with where they are) and errors are added to the
-/// lists; the tree is always left readable.
-pub(super) fn adapt(
-    tree: &mut Vec<Directive>,
-    warnings: &mut Vec<(Pos, String)>,
-    errors: &mut Vec<Error>,
-) {
-    let mut http_seen: Option<Pos> = None;
-    let mut i = 0;
-    while i < tree.len() {
-        match tree[i].name.text.as_str() {
-            "http" => {
-                let d = tree.remove(i);
-                if !d.args.is_empty() {
-                    errors.push(Error::new(
-                        d.name.pos,
-                        "invalid number of arguments in \"http\" directive",
-                    ));
-                    continue;
-                }
-                let Some(children) = d.block else {
-                    errors.push(Error::new(
-                        d.name.pos,
-                        "directive \"http\" has no opening \"{\"",
-                    ));
-                    continue;
-                };
-                if http_seen.is_some() {
-                    errors.push(Error::new(d.name.pos, "\"http\" directive is duplicate"));
-                    continue;
-                }
-                http_seen = Some(d.name.pos);
-                let mut inserted = 0;
-                for child in children {
-                    if MAIN_ONLY.contains(&child.name.text.as_str())
-                        || ignored(&child.name.text).is_some_and(|(p, _)| p == Place::Main)
-                    {
-                        errors.push(Error::new(
-                            child.name.pos,
-                            format!(
-                                "\"{}\" directive is not allowed here (it belongs outside \
-                                 \"http\")",
-                                child.name.text
-                            ),
-                        ));
-                        continue;
-                    }
-                    tree.insert(i + inserted, child);
-                    inserted += 1;
-                }
-                // The hoisted directives are looked at in their turn.
-            }
-            "events" => {
-                let d = tree.remove(i);
-                if d.block.is_none() {
-                    errors.push(Error::new(
-                        d.name.pos,
-                        "directive \"events\" has no opening \"{\"",
-                    ));
-                } else {
-                    warnings.push((
-                        d.name.pos,
-                        "\"events\" is accepted and has no effect: each worker runs its own \
-                         epoll loop and takes up to 16384 connections"
-                            .to_string(),
-                    ));
-                }
-            }
-            _ => {
-                if take_ignored(tree, i, Place::Main, warnings) {
-                    continue;
-                }
-                if tree[i].name.text == "server"
-                    && let Some(block) = tree[i].block.as_mut()
-                {
-                    adapt_block(block, warnings);
-                }
-                i += 1;
-            }
-        }
-    }
-}
-
-/// Takes the ignored directives out of a `server` or `location` block and the locations in it.
-fn adapt_block(block: &mut Vec<Directive>, warnings: &mut Vec<(Pos, String)>) {
-    let mut i = 0;
-    while i < block.len() {
-        if take_ignored(block, i, Place::Inner, warnings) {
-            continue;
-        }
-        if block[i].name.text == "location"
-            && let Some(inner) = block[i].block.as_mut()
-        {
-            adapt_block(inner, warnings);
-        }
-        i += 1;
-    }
-}
-
-/// Removes `list[i]` with a warning when it is an ignored directive (and webserv does not know
-/// it) allowed where it is: `here` is [`Place::Main`] for the top level (nginx's main and
-/// `http` contexts), [`Place::Inner`] inside a server or location.
-fn take_ignored(
-    list: &mut Vec<Directive>,
-    i: usize,
-    here: Place,
-    warnings: &mut Vec<(Pos, String)>,
-) -> bool {
-    let d = &list[i];
-    let name = d.name.text.as_str();
-    let Some((place, instead)) = ignored(name) else {
-        return false;
-    };
-    let allowed = matches!(
-        (place, here),
-        (Place::Main, Place::Main) | (Place::Http, _) | (Place::Inner, Place::Inner)
-    );
-    let context = match here {
-        Place::Inner => super::parser::SERVER | super::parser::LOCATION,
-        _ => super::parser::MAIN,
-    };
-    if !allowed || super::parser::is_known(name, context) {
-        return false;
-    }
-    let message = if instead == "no effect" {
-        format!("\"{name}\" is accepted and has no effect in webserv")
-    } else {
-        format!("\"{name}\" is accepted and has no effect: {instead}")
-    };
-    warnings.push((d.name.pos, message));
-    list.remove(i);
-    true
-}
-
-fn ignored(name: &str) -> Option<(Place, &'static str)> {
+pub(super) fn ignored(name: &str) -> Option<(Place, &'static str)> {
     IGNORED
         .iter()
         .find(|(n, _, _)| *n == name)
@@ -953,7 +815,8 @@ mod tests {
     /// would be refused or ignored where it works.
     #[test]
     fn no_directive_of_the_tables_is_one_webserv_reads() {
-        use super::super::parser::{LOCATION, MAIN, SERVER, is_directive, is_known};
+        use super::super::directive::{LOCATION, MAIN, SERVER};
+        use super::super::table::{is_directive, is_known};
         for (name, place, _) in super::IGNORED {
             let context = match place {
                 super::Place::Inner => SERVER | LOCATION,

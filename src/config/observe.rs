@@ -1,14 +1,57 @@
 //! What an operator watches: the access logs (`log_format`, `access_log`, nginx's
-//! ngx_http_log_module) and the status pages (`stub_status`, nginx's; `metrics`, webserv's
+//! ngx_http_log_module), where a log goes and the error log's levels ([`LogTarget`],
+//! [`LogLevel`]), and the status pages (`stub_status`, nginx's; `metrics`, webserv's
 //! Prometheus endpoint), and their parsing. The lines are written by
 //! `crate::observe::access_log`, the figures kept by `crate::observe::metrics`.
 
-use super::LogTarget;
+use super::directive::{Directive, duplicate, fail};
 use super::lexer::{Error, Pos};
-use super::parser::{Directive, duplicate, fail};
 use super::vars::{self, Piece, Var};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    Stdout,
+    Stderr,
+    Off,
+    File(PathBuf),
+}
+
+/// Severity of an error-log message, most severe first (nginx's order). A log at a level
+/// keeps the messages of that level and every more severe one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Notice,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    pub const ALL: [(LogLevel, &'static str); 5] = [
+        (LogLevel::Error, "error"),
+        (LogLevel::Warn, "warn"),
+        (LogLevel::Notice, "notice"),
+        (LogLevel::Info, "info"),
+        (LogLevel::Debug, "debug"),
+    ];
+
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(level, _)| *level)
+    }
+
+    pub fn name(self) -> &'static str {
+        LogLevel::ALL
+            .iter()
+            .find(|(level, _)| *level == self)
+            .map_or("error", |(_, n)| n)
+    }
+}
 
 type Result<T> = std::result::Result<T, Error>;
 
@@ -196,7 +239,7 @@ impl Tables {
             "" => return fail(path.pos, "invalid path \"\""),
             "stdout" => LogTarget::Stdout,
             "stderr" => LogTarget::Stderr,
-            text => LogTarget::File(super::clean(&dir.join(text))),
+            text => LogTarget::File(super::directive::clean(&dir.join(text))),
         };
         let mut format = 0;
         let mut condition = None;

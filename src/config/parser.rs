@@ -3,7 +3,10 @@
 //! against, `workers auto` reading the number of cores, the certificate and key files of
 //! `ssl_certificate` / `ssl_certificate_key`, which are read and checked here, and the host names
 //! of `proxy_pass` and upstream `server`s, which are resolved here (as nginx does, once, at load).
-//! The proxy directives themselves are read by `config::proxy`.
+//! The proxy directives themselves are read by `config::proxy`, and each other directive
+//! family by its module (`access`, `compress`, `limits`, ...); what they share (the tree's
+//! `Word` and `Directive`, the argument readers) is `config::directive`, the directive table
+//! and its check `config::table`, and nginx's tree is made webserv's by `config::adapt` first.
 //!
 //! Errors use nginx's wording and point at the offending token. Syntax errors (unbalanced braces,
 //! missing `;`) are found over the whole file before any meaning error.
@@ -13,21 +16,25 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::acme::{self, AcmeIssuer};
+use super::directive::{
+    Directive, LOCATION, MAIN, Result, SERVER, Word, duplicate, fail, parse_decimal,
+    parse_duration, parse_on_off, parse_size, parse_template, regex_message,
+};
 use super::include::{Loader, Sources};
 use super::lexer::{self, Error, Pos, Token, TokenKind};
 use super::model::{
     AddHeader, CgiHandler, Config, ErrorPage, ErrorPageStatus, Expires, Location, LocationId,
-    LocationKind, LogLevel, LogTarget, Methods, Return, Server, Settings, TryFallback, TryFiles,
+    LocationKind, Methods, Server, Settings, TryFallback, TryFiles,
 };
 use super::names::ServerName;
+use super::observe::{LogLevel, LogTarget};
+use super::rewrite::Return;
+use super::table::{check, is_setting};
 use super::template::Template;
-use super::tls::{self as tls_files, Part, Tls, VerifyClient};
+use crate::pki::tls::{self as tls_files, Part, Tls, VerifyClient};
 
-pub(super) type Result<T> = std::result::Result<T, Error>;
-
-pub(super) fn fail<T>(pos: Pos, message: impl Into<String>) -> Result<T> {
-    Err(Error::new(pos, message))
-}
+/// The most errors one reading reports; `PATH: ...` says when there were more.
+pub const MAX_ERRORS: usize = 20;
 
 /// What reading a configuration gives: the configuration, or its errors (the one found first
 /// first), and every file it read, for positions.
@@ -76,7 +83,7 @@ fn parse_with(text: &str, path: &Path, config_dir: &Path, wiring: super::proxy::
         ..
     } = loader;
     let tree = tree.map(|(mut tree, eof)| {
-        super::nginx::adapt(&mut tree, &mut warnings, &mut errors);
+        super::adapt::adapt(&mut tree, &mut warnings, &mut errors);
         (tree, eof)
     });
     let reading = Reading {
@@ -104,7 +111,7 @@ fn parse_with(text: &str, path: &Path, config_dir: &Path, wiring: super::proxy::
 /// The warnings about user files (`auth_basic_user_file`: they name their file) first, as they
 /// came, then the configuration's own in file order (positions count lines across every file
 /// read, in reading order).
-fn order_warnings(warnings: &mut [super::ConfigWarning]) {
+fn order_warnings(warnings: &mut [super::directive::ConfigWarning]) {
     warnings.sort_by_key(|w| match w.path.as_os_str().is_empty() {
         true => (1, w.line, w.col),
         false => (0, 0, 0),
@@ -113,16 +120,18 @@ fn order_warnings(warnings: &mut [super::ConfigWarning]) {
 
 /// `config` with the warnings found before its meaning was read, every warning in file order.
 fn with_warnings(mut config: Config, warnings: Vec<(Pos, String)>) -> Config {
-    config.warnings.extend(
-        warnings
-            .into_iter()
-            .map(|(pos, message)| super::ConfigWarning {
-                path: PathBuf::new(),
-                line: pos.line,
-                col: pos.col,
-                message,
-            }),
-    );
+    config
+        .warnings
+        .extend(
+            warnings
+                .into_iter()
+                .map(|(pos, message)| super::directive::ConfigWarning {
+                    path: PathBuf::new(),
+                    line: pos.line,
+                    col: pos.col,
+                    message,
+                }),
+        );
     order_warnings(&mut config.warnings);
     config
 }
@@ -173,7 +182,7 @@ fn interpret(tree: &[Directive], eof: Pos, reading: &Reading) -> Result<Config> 
     Ok(config)
 }
 
-/// The meaning of a directive tree, or every error found in it (up to [`super::MAX_ERRORS`]).
+/// The meaning of a directive tree, or every error found in it (up to [`MAX_ERRORS`]).
 ///
 /// Reading stops at the first error; to find the others, the directive that error points into
 /// is dropped from the tree and the tree is read again, as often as it takes. No directive's
@@ -248,7 +257,7 @@ fn interpret_all(
         }
         lost.extend(parents);
         dropped = true;
-        if errors.len() > super::MAX_ERRORS {
+        if errors.len() > MAX_ERRORS {
             break;
         }
     }
@@ -332,23 +341,6 @@ fn remove(tree: &mut Vec<Directive>, path: &[usize]) -> (Vec<Pos>, Option<Direct
 
 // ---------------------------------------------------------------------------------------------
 // Syntax: the directive tree.
-
-/// A word of the file and where it starts.
-#[derive(Debug)]
-pub(crate) struct Word {
-    pub(super) text: String,
-    pub(super) pos: Pos,
-}
-
-/// `name args... ;` or `name args... { children }`.
-#[derive(Debug)]
-pub(super) struct Directive {
-    pub(super) name: Word,
-    pub(super) args: Vec<Word>,
-    pub(super) block: Option<Vec<Directive>>,
-    /// Where the terminating `;` or the opening `{` is.
-    pub(super) end: Pos,
-}
 
 /// Deeper than any valid file (main, server, location): stops a hostile file from exhausting
 /// the stack.
@@ -460,229 +452,6 @@ impl Tree<'_, '_> {
 // ---------------------------------------------------------------------------------------------
 // Meaning: which directive goes where, with how many arguments.
 
-/// The top level, which is also nginx's `http` block (see `config::nginx`).
-pub(super) const MAIN: u8 = 1;
-pub(super) const SERVER: u8 = 2;
-pub(super) const LOCATION: u8 = 4;
-/// Inside `acme_issuer NAME { }`.
-pub(super) const ACME_ISSUER: u8 = 8;
-/// Settings: the top level (nginx's `http`), `server` and `location`; a server inherits those
-/// of the top level, a location those of its server.
-pub(super) const SETTINGS: u8 = MAIN | SERVER | LOCATION;
-/// Settings nginx has only in `server` and `location`.
-const SERVER_SETTINGS: u8 = SERVER | LOCATION;
-pub(super) const MANY: usize = usize::MAX;
-
-pub(super) struct Spec {
-    pub(super) name: &'static str,
-    /// The blocks it may appear in.
-    contexts: u8,
-    /// Takes a `{ }` block instead of ending with `;`.
-    block: bool,
-    min_args: usize,
-    max_args: usize,
-}
-
-pub(super) const fn spec(
-    name: &'static str,
-    contexts: u8,
-    min_args: usize,
-    max_args: usize,
-) -> Spec {
-    Spec {
-        name,
-        contexts,
-        block: false,
-        min_args,
-        max_args,
-    }
-}
-
-pub(super) const fn block(
-    name: &'static str,
-    contexts: u8,
-    min_args: usize,
-    max_args: usize,
-) -> Spec {
-    Spec {
-        block: true,
-        ..spec(name, contexts, min_args, max_args)
-    }
-}
-
-const SPECS: &[Spec] = &[
-    spec("workers", MAIN, 1, 1),
-    spec("worker_processes", MAIN, 1, 1),
-    spec("access_log", SETTINGS, 1, MANY),
-    spec("log_format", MAIN, 2, MANY),
-    spec("error_log", MAIN, 1, 2),
-    block("server", MAIN, 0, 0),
-    block("acme_issuer", MAIN, 1, 1),
-    spec("acme_shared_zone", MAIN, 1, 1),
-    spec("uri", ACME_ISSUER, 1, 1),
-    spec("contact", ACME_ISSUER, 1, 1),
-    spec("state_path", ACME_ISSUER, 1, 1),
-    spec("accept_terms_of_service", ACME_ISSUER, 0, 0),
-    spec("ssl_trusted_certificate", ACME_ISSUER, 1, 1),
-    spec("ssl_verify", ACME_ISSUER, 1, 1),
-    spec("challenge", ACME_ISSUER, 1, MANY),
-    spec("account_key", ACME_ISSUER, 1, 1),
-    spec("listen", SERVER, 1, MANY),
-    spec("ssl_certificate", SERVER, 1, 1),
-    spec("ssl_certificate_key", SERVER, 1, 1),
-    spec("acme_certificate", SERVER, 1, MANY),
-    spec("ssl_client_certificate", SERVER, 1, 1),
-    spec("ssl_verify_client", SERVER, 1, 1),
-    spec("ssl_verify_depth", SERVER, 1, 1),
-    spec("server_name", SERVER, 1, MANY),
-    spec("http2", SERVER, 1, 1),
-    block("location", SERVER_SETTINGS, 1, 2),
-    spec("root", SETTINGS, 1, 1),
-    spec("alias", LOCATION, 1, 1),
-    spec("index", SETTINGS, 1, MANY),
-    spec("autoindex", SETTINGS, 1, 1),
-    spec("allow_methods", SETTINGS, 1, MANY),
-    spec("client_max_body_size", SETTINGS, 1, 1),
-    spec("error_page", SETTINGS, 2, MANY),
-    spec("try_files", SERVER_SETTINGS, 2, MANY),
-    spec("return", SERVER_SETTINGS, 1, 2),
-    // config::rewrite
-    spec("rewrite", SERVER_SETTINGS, 2, 3),
-    spec("set", SERVER_SETTINGS, 2, 2),
-    spec("break", SERVER_SETTINGS, 0, 0),
-    spec("internal", LOCATION, 0, 0),
-    spec("cgi", SETTINGS, 1, 2),
-    spec("cgi_timeout", SETTINGS, 1, 1),
-    spec("upload_store", SETTINGS, 1, 1),
-    spec("keepalive_timeout", SETTINGS, 1, 1),
-    spec("client_header_timeout", SETTINGS, 1, 1),
-    spec("client_body_timeout", SETTINGS, 1, 1),
-    spec("send_timeout", SETTINGS, 1, 1),
-    spec("add_header", SETTINGS, 2, 3),
-    spec("expires", SETTINGS, 1, 1),
-    block("types", SETTINGS, 0, 0),
-    spec("default_type", SETTINGS, 1, 1),
-    // config::compress (also at the top level: nginx's `http` block)
-    spec("gzip", SETTINGS, 1, 1),
-    spec("gzip_types", SETTINGS, 1, MANY),
-    spec("gzip_min_length", SETTINGS, 1, 1),
-    spec("gzip_comp_level", SETTINGS, 1, 1),
-    spec("gzip_vary", SETTINGS, 1, 1),
-    spec("gzip_proxied", SETTINGS, 1, MANY),
-    spec("gzip_http_version", SETTINGS, 1, 1),
-    spec("gzip_disable", SETTINGS, 1, MANY),
-    spec("gzip_buffers", SETTINGS, 2, 2),
-    spec("gzip_static", SETTINGS, 1, 1),
-    spec("brotli", SETTINGS, 1, 1),
-    spec("brotli_types", SETTINGS, 1, MANY),
-    spec("brotli_min_length", SETTINGS, 1, 1),
-    spec("brotli_comp_level", SETTINGS, 1, 1),
-    spec("brotli_static", SETTINGS, 1, 1),
-    spec("brotli_window", SETTINGS, 1, 1),
-    spec("brotli_buffers", SETTINGS, 2, 2),
-    spec("zstd", SETTINGS, 1, 1),
-    spec("zstd_types", SETTINGS, 1, MANY),
-    spec("zstd_min_length", SETTINGS, 1, 1),
-    spec("zstd_comp_level", SETTINGS, 1, 1),
-    spec("zstd_static", SETTINGS, 1, 1),
-    spec("zstd_buffers", SETTINGS, 2, 2),
-    spec("set_real_ip_from", SETTINGS, 1, 1),
-    spec("real_ip_header", SETTINGS, 1, 1),
-    spec("real_ip_recursive", SETTINGS, 1, 1),
-    // config::fastcgi
-    spec("fastcgi_pass", LOCATION, 1, 1),
-    spec("fastcgi_param", SETTINGS, 2, 3),
-    spec("fastcgi_index", SETTINGS, 1, 1),
-    spec("fastcgi_split_path_info", LOCATION, 1, 1),
-    spec("fastcgi_keep_conn", SETTINGS, 1, 1),
-    spec("fastcgi_connect_timeout", SETTINGS, 1, 1),
-    spec("fastcgi_read_timeout", SETTINGS, 1, 1),
-    spec("fastcgi_send_timeout", SETTINGS, 1, 1),
-    spec("fastcgi_intercept_errors", SETTINGS, 1, 1),
-    spec("allow", SETTINGS, 1, 1),
-    spec("deny", SETTINGS, 1, 1),
-    spec("auth_basic", SETTINGS, 1, 1),
-    spec("auth_basic_user_file", SETTINGS, 1, 1),
-    spec("satisfy", SETTINGS, 1, 1),
-    spec("limit_req_zone", MAIN, 3, 4),
-    spec("limit_conn_zone", MAIN, 2, 2),
-    spec("limit_req", SETTINGS, 1, 3),
-    spec("limit_req_status", SETTINGS, 1, 1),
-    spec("limit_req_log_level", SETTINGS, 1, 1),
-    spec("limit_conn", SETTINGS, 2, 2),
-    spec("limit_conn_status", SETTINGS, 1, 1),
-    spec("limit_conn_log_level", SETTINGS, 1, 1),
-    spec("stub_status", SETTINGS, 0, 0),
-    spec("metrics", SETTINGS, 0, 0),
-];
-
-/// Checks, in nginx's order, that `d` is known, allowed in `context`, has a block exactly when it
-/// needs one and a valid number of arguments.
-pub(super) fn check(d: &Directive, context: u8) -> Result<()> {
-    let name = d.name.text.as_str();
-    let Some(spec) = SPECS
-        .iter()
-        .chain(super::proxy::SPECS)
-        .find(|s| s.name == name)
-    else {
-        return fail(d.name.pos, super::nginx::unknown(name));
-    };
-    if spec.contexts & context == 0 {
-        return fail(
-            d.name.pos,
-            format!("\"{name}\" directive is not allowed here"),
-        );
-    }
-    match (spec.block, d.block.is_some()) {
-        (true, false) => return fail(d.end, format!("directive \"{name}\" has no opening \"{{\"")),
-        (false, true) => {
-            return fail(
-                d.end,
-                format!("directive \"{name}\" is not terminated by \";\""),
-            );
-        }
-        _ => {}
-    }
-    if d.args.len() < spec.min_args || d.args.len() > spec.max_args {
-        return fail(
-            d.name.pos,
-            format!("invalid number of arguments in \"{name}\" directive"),
-        );
-    }
-    Ok(())
-}
-
-/// Whether webserv reads directive `name` in one of the `contexts`.
-pub(super) fn is_known(name: &str, contexts: u8) -> bool {
-    SPECS
-        .iter()
-        .chain(super::proxy::SPECS)
-        .any(|s| s.name == name && s.contexts & contexts != 0)
-}
-
-/// Whether `d` is a setting (what a top-level block, a server or a location may set).
-fn is_setting(d: &Directive) -> bool {
-    SPECS
-        .iter()
-        .chain(super::proxy::SPECS)
-        .any(|s| s.name == d.name.text && s.contexts & SETTINGS == SETTINGS)
-}
-
-/// Whether `name` is a directive of any block.
-pub(super) fn is_directive(name: &str) -> bool {
-    SPECS
-        .iter()
-        .chain(super::proxy::SPECS)
-        .any(|s| s.name == name)
-}
-
-pub(super) fn duplicate<T>(d: &Directive) -> Result<T> {
-    fail(
-        d.name.pos,
-        format!("\"{}\" directive is duplicate", d.name.text),
-    )
-}
-
 /// What one `server` or `location` block sets itself; None/absent means inherited.
 #[derive(Default)]
 struct Overrides {
@@ -775,7 +544,7 @@ struct Interpreter<'a> {
     dir: &'a Path,
     /// Warnings found while reading (a `types` extension given twice, refused lines of user
     /// files), in file order.
-    warnings: std::cell::RefCell<Vec<super::ConfigWarning>>,
+    warnings: std::cell::RefCell<Vec<super::directive::ConfigWarning>>,
     /// Every file read, to say where a position is.
     sources: &'a Sources,
     /// The `listen ... default_server` lines so far: each address has at most one.
@@ -810,12 +579,14 @@ struct LocationBlock {
 impl Interpreter<'_> {
     /// Records a warning about the word at `pos`.
     fn warn(&self, pos: Pos, message: impl Into<String>) {
-        self.warnings.borrow_mut().push(super::ConfigWarning {
-            path: PathBuf::new(),
-            line: pos.line,
-            col: pos.col,
-            message: message.into(),
-        });
+        self.warnings
+            .borrow_mut()
+            .push(super::directive::ConfigWarning {
+                path: PathBuf::new(),
+                line: pos.line,
+                col: pos.col,
+                message: message.into(),
+            });
     }
 
     /// Where `pos` is, for a message about another place: `FILE:LINE`.
@@ -1523,16 +1294,14 @@ impl Interpreter<'_> {
                 o.types = Some(std::sync::Arc::new(super::types::parse(d, &mut found)?));
                 self.warnings
                     .borrow_mut()
-                    .extend(
-                        found
-                            .into_iter()
-                            .map(|(pos, message)| super::ConfigWarning {
-                                path: PathBuf::new(),
-                                line: pos.line,
-                                col: pos.col,
-                                message,
-                            }),
-                    );
+                    .extend(found.into_iter().map(|(pos, message)| {
+                        super::directive::ConfigWarning {
+                            path: PathBuf::new(),
+                            line: pos.line,
+                            col: pos.col,
+                            message,
+                        }
+                    }));
             }
             "default_type" => {
                 if o.default_type.is_some() {
@@ -1621,7 +1390,7 @@ impl Interpreter<'_> {
             (None, None, None) => return Ok(None),
         };
         let (certificate_path, key_path) = (self.path(certificate)?, self.path(key)?);
-        match super::tls::load(&certificate_path, &key_path) {
+        match tls_files::load(&certificate_path, &key_path) {
             Ok(tls) => Ok(Some(tls)),
             Err((Part::Certificate, message)) => fail(certificate.pos, message),
             Err((Part::Key, message)) => fail(key.pos, message),
@@ -1633,7 +1402,7 @@ impl Interpreter<'_> {
         if w.text.is_empty() {
             return fail(w.pos, "invalid path \"\"");
         }
-        Ok(super::clean(&self.dir.join(&w.text)))
+        Ok(super::directive::clean(&self.dir.join(&w.text)))
     }
 
     /// `try_files FILE ... LAST`: LAST is a URI, `@NAME` or `=CODE`.
@@ -1698,7 +1467,7 @@ impl Interpreter<'_> {
         Ok(if p.is_absolute() || !w.text.contains('/') {
             p.to_path_buf()
         } else {
-            super::clean(&self.dir.join(p))
+            super::directive::clean(&self.dir.join(p))
         })
     }
 
@@ -1820,19 +1589,6 @@ fn compile_regex(source: &str, caseless: bool, pos: Pos) -> Result<regex::Regex>
         })
 }
 
-/// The one-line reason of a `regex` error (its syntax errors come as a drawing over lines).
-pub(super) fn regex_message(e: &regex::Error) -> String {
-    match e {
-        regex::Error::Syntax(text) => text
-            .lines()
-            .find_map(|l| l.strip_prefix("error: "))
-            .unwrap_or(text)
-            .to_string(),
-        regex::Error::CompiledTooBig(_) => "the compiled expression is too big".to_string(),
-        other => other.to_string(),
-    }
-}
-
 /// The group names of every location and `server_name` regular expression in the file, and
 /// the names `set` gives, for `$name` variables (nginx makes each a variable, wherever it is
 /// used).
@@ -1943,14 +1699,6 @@ fn parse_listen(w: &Word) -> Result<SocketAddr> {
     }
 }
 
-/// Only ASCII digits (no sign, no spaces), at least one; None also on overflow.
-pub(super) fn parse_decimal(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
-}
-
 /// A status code in `min..=max`.
 fn parse_code(w: &Word, min: u16, max: u16) -> Result<u16> {
     let Some(n) = parse_decimal(&w.text) else {
@@ -1994,12 +1742,6 @@ fn parse_return(args: &[Word], captures: &[String]) -> Result<Return> {
         );
     }
     Ok(Return { code, target })
-}
-
-/// A text with variables, errors reported at the word.
-pub(super) fn parse_template(w: &Word, captures: &[String]) -> Result<Template> {
-    Template::parse(&w.text, captures)
-        .or_else(|e| fail(w.pos, format!("{} in \"{}\"", e.message, w.text)))
 }
 
 /// `error_page CODE ... [=[RESPONSE]] (URI | @NAME)`: one entry per code.
@@ -2073,20 +1815,6 @@ fn parse_log_level(w: &Word) -> Result<LogLevel> {
         },
         Ok,
     )
-}
-
-pub(super) fn parse_on_off(w: &Word, directive: &str) -> Result<bool> {
-    match w.text.to_ascii_lowercase().as_str() {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        _ => fail(
-            w.pos,
-            format!(
-                "invalid value \"{}\" in \"{directive}\" directive, it must be \"on\" or \"off\"",
-                w.text
-            ),
-        ),
-    }
 }
 
 /// Fields the server sets itself because they frame the message or belong to the connection:
@@ -2189,82 +1917,6 @@ fn parse_expires(w: &Word) -> Result<Expires> {
     Ok(Expires::Seconds(if negative { -secs } else { secs }))
 }
 
-/// Bytes, with an optional `k`, `m` or `g` suffix (any case, 1024-based).
-pub(super) fn parse_size(w: &Word) -> Result<u64> {
-    let s = w.text.as_str();
-    let (digits, unit) = match s.as_bytes().last().map(u8::to_ascii_lowercase) {
-        Some(b'k') => (&s[..s.len() - 1], 1u64 << 10),
-        Some(b'm') => (&s[..s.len() - 1], 1 << 20),
-        Some(b'g') => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    let valid = digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty();
-    match parse_decimal(digits).and_then(|n| n.checked_mul(unit)) {
-        Some(n) => Ok(n),
-        None if valid => fail(w.pos, format!("size \"{s}\" is too large")),
-        None => fail(w.pos, format!("invalid size \"{s}\"")),
-    }
-}
-
-/// The longest duration accepted: a year. Far above any useful timeout, far below what would
-/// overflow `Instant + Duration` (which panics) in the server.
-const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// Seconds, or nginx's time: numbers each followed by a unit, `ms`, `s`, `m`, `h`, `d`, `w`,
-/// `M` (30 days) or `y` (365 days), added up (`1h30m`); a bare number is seconds.
-pub(super) fn parse_duration(w: &Word) -> Result<Duration> {
-    const UNITS: [(&str, u64); 8] = [
-        ("ms", 1),
-        ("s", 1000),
-        ("m", 60_000),
-        ("h", 3_600_000),
-        ("d", 86_400_000),
-        ("w", 7 * 86_400_000),
-        ("M", 30 * 86_400_000),
-        ("y", 365 * 86_400_000),
-    ];
-    let s = w.text.as_str();
-    let invalid = || fail(w.pos, format!("invalid duration \"{s}\""));
-    let too_large = || {
-        fail(
-            w.pos,
-            format!("duration \"{s}\" is too large (at most 8760h)"),
-        )
-    };
-    if s.is_empty() {
-        return invalid();
-    }
-    let mut total: u64 = 0;
-    let mut rest = s;
-    let mut overflow = false;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return invalid();
-        }
-        let (number, after) = rest.split_at(digits);
-        let (millis_per_unit, unit_len) =
-            match UNITS.iter().find(|(unit, _)| after.starts_with(unit)) {
-                Some((unit, millis)) => (*millis, unit.len()),
-                // A bare number: seconds, only as the whole value.
-                None if after.is_empty() && digits == s.len() => (1000, 0),
-                None => return invalid(),
-            };
-        let value = parse_decimal(number)
-            .and_then(|n| n.checked_mul(millis_per_unit))
-            .and_then(|ms| total.checked_add(ms));
-        match value {
-            Some(sum) => total = sum,
-            None => overflow = true,
-        }
-        rest = &after[unit_len..];
-    }
-    if overflow || Duration::from_millis(total) > MAX_DURATION {
-        return too_large();
-    }
-    Ok(Duration::from_millis(total))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::parse as parse_config;
@@ -2311,7 +1963,7 @@ mod tests {
     }
 
     fn abs(p: &str) -> PathBuf {
-        crate::config::clean(&Path::new(DIR).join(p))
+        crate::config::directive::clean(&Path::new(DIR).join(p))
     }
 
     fn addr(s: &str) -> SocketAddr {

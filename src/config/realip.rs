@@ -10,8 +10,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use super::directive::Directive;
 use super::lexer::{Error, Pos};
-use super::parser::Directive;
 
 /// An address block: `192.0.2.0/24`, `2001:db8::/32`, or one address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! nginx's rewrite module: `rewrite`, `return`, `set` and `break`, in `server` and `location`.
 //!
 //! A block's rewrite directives form a small program run in the order written
-//! ([`Settings::rewrites`](super::Settings)), and, as in nginx, a block's program is its own:
+//! ([`Settings::rewrites`](super::model::Settings)), and, as in nginx, a block's program is its own:
 //! a location does not inherit its server's (the server's runs first, before a location is
 //! chosen) nor its parent location's. How the programs run is in `handler::rewrite`.
 //!
@@ -14,12 +14,20 @@
 //!   configuration; `set $args` changes the query).
 //! - `break;`: the block's program stops here.
 
+use super::directive::{Word, fail, parse_template, regex_message};
 use super::lexer::Error;
-use super::model::Return;
-use super::parser::{Word, fail, parse_template, regex_message};
 use super::template::Template;
 
 type Result<T> = std::result::Result<T, Error>;
+
+/// `return CODE [URL | TEXT];`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Return {
+    pub code: u16,
+    /// The URL for 301/302/303/307/308, otherwise the body text (may be absent); either may
+    /// hold variables.
+    pub target: Option<Template>,
+}
 
 /// One directive of a block's rewrite program.
 #[derive(Debug, Clone)]
@@ -158,7 +166,7 @@ pub(super) fn set(args: &[Word], names: &[String]) -> Result<Action> {
 }
 
 /// The names `set` defines in a directive tree (for `$name` references anywhere).
-pub(super) fn set_names(d: &super::parser::Directive) -> Option<&str> {
+pub(super) fn set_names(d: &super::directive::Directive) -> Option<&str> {
     (d.name.text == "set")
         .then(|| d.args.first())
         .flatten()

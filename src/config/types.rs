@@ -6,8 +6,8 @@
 //! nginx's built-in three (`html`, `gif`, `jpg`); `default_type` then types only the names that
 //! table does not know.
 
+use super::directive::{Directive, Word, fail};
 use super::lexer::Error;
-use super::parser::{Directive, Word, fail};
 use std::collections::HashMap;
 
 type Result<T> = std::result::Result<T, Error>;

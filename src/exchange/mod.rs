@@ -55,7 +55,7 @@ use crate::compress::Compressor;
 use crate::event::{Registration, Role};
 use crate::fault::{self, Point};
 use crate::handler::file_cache::{Fill, MAX_VARIANT};
-use crate::handler::{self, ClientCert, ConnInfo, Plan, Site};
+use crate::handler::{self, ConnInfo, Plan};
 use crate::http::negotiation::Coding;
 use crate::http::request::{Framing, Method, Request};
 use crate::http::response::{Body, FileOrigin, Head, Pull, Response};
@@ -65,7 +65,9 @@ use crate::observe::access_log::{End, Entry};
 use crate::observe::metrics::BackendKind;
 use crate::observe::vars::{ConnFacts, Facts};
 use crate::proxy::pass::{Proxied, TryAfter};
+use crate::site::{self, route::Site};
 use crate::transport::client_cert;
+use crate::transport::client_cert::ClientCert;
 use crate::upstream::process::Stdin;
 use crate::upstream::{Expiry, Upstream};
 use sink::{ProxySpool, Sink, Spool, Then};
@@ -271,7 +273,7 @@ impl Exchange {
             }
             let title = format!("400 {why}");
             let body = format!("<h1>400 Bad Request</h1>\n<p>{why}</p>\n");
-            let response = Response::html(400, handler::pages::page(&title, &body));
+            let response = Response::html(400, site::pages::page(&title, &body));
             exchange.source = exchange.fixed(response, true);
             exchange.request = Some(request);
             return;
@@ -281,7 +283,7 @@ impl Exchange {
             && limit > 0
             && length > limit
         {
-            let response = handler::error(413, &site);
+            let response = site::error(413, &site);
             exchange.source = exchange.fixed(response, true);
             exchange.request = Some(request);
             return;
@@ -369,7 +371,7 @@ impl Exchange {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
                     Err(error) => {
                         log::error(&format!("cannot spool a request body: {error}"));
-                        (Sink::None, exchange.fixed(handler::error(500, &site), true))
+                        (Sink::None, exchange.fixed(site::error(500, &site), true))
                     }
                 },
                 Framing::Length(length) if length > 0 => {
@@ -391,7 +393,7 @@ impl Exchange {
                     Ok(spool) => (Sink::Spool(Box::new(spool)), Source::AfterBody(None)),
                     Err(error) => {
                         log::error(&format!("cannot spool a request body: {error}"));
-                        (Sink::None, exchange.fixed(handler::error(500, &site), true))
+                        (Sink::None, exchange.fixed(site::error(500, &site), true))
                     }
                 },
                 Framing::Length(length) if length > 0 => {
@@ -617,7 +619,7 @@ impl Exchange {
                     Ok(upstream) => Source::Upstream(upstream),
                     Err(status) => {
                         cx.local.stats.upstream.failures.inc();
-                        self.fixed(handler::error(status, &self.route.site()), false)
+                        self.fixed(site::error(status, &self.route.site()), false)
                     }
                 };
             }
@@ -629,7 +631,7 @@ impl Exchange {
     /// 500): the answer becomes that error and the connection closes. False when the answer
     /// has begun and cannot change (the protocol then closes).
     pub fn refuse_body(&mut self, status: u16) -> bool {
-        let response = handler::error(status, &self.route.site());
+        let response = site::error(status, &self.route.site());
         self.replace_answer(response)
     }
 
@@ -802,7 +804,7 @@ impl Exchange {
 
     /// The error page for `status` as the answer (the connection closes after it).
     fn error_head(&mut self, error: u16) -> Poll<Head> {
-        let response = handler::error(error, &self.route.site());
+        let response = site::error(error, &self.route.site());
         self.source = self.fixed(response, true);
         match &mut self.source {
             Source::Fixed { head, .. } => match head.take() {
@@ -856,7 +858,7 @@ impl Exchange {
             }
         };
         self.end_fastcgi(cx.now);
-        let response = handler::error(status, &self.route.site());
+        let response = site::error(status, &self.route.site());
         self.source = self.fixed(response, close);
         match &mut self.source {
             Source::Fixed { head, .. } => match head.take() {
@@ -947,7 +949,7 @@ impl Exchange {
             return;
         };
         let (offset, len) = (*offset, *len);
-        let failure = match handler::file_info::open(&origin.path) {
+        let failure = match site::file_info::open(&origin.path) {
             Ok((file, metadata)) if metadata.is_file() => {
                 *body = Body::File { file, offset, len };
                 return;
@@ -962,7 +964,7 @@ impl Exchange {
         }
         let site = self.route.site();
         let status = handler::static_files::io_status(&failure);
-        let response = handler::error(status, &site);
+        let response = site::error(status, &site);
         self.source = self.fixed(response, false);
         if let Source::Fixed { head: error, .. } = &mut self.source
             && let Some(error) = error.take()
@@ -1215,7 +1217,7 @@ impl Exchange {
                 request.path,
                 crate::upstream::process::MAX_RUNNING
             ));
-            let response = handler::error(503, &site).with_header("Retry-After", "1");
+            let response = site::error(503, &site).with_header("Retry-After", "1");
             let stats = cx.local.stats.backend(BackendKind::Cgi);
             stats.requests.inc();
             stats.failures.inc();
@@ -1248,10 +1250,10 @@ impl Exchange {
                 stats.failures.inc();
                 log::error(&format!("cannot run {}: {error}", script.file.display()));
                 // Out of descriptors or processes is the server's trouble, and passes.
-                let response = if handler::out_of_resources(&error) {
-                    handler::unavailable(&site)
+                let response = if site::out_of_resources(&error) {
+                    site::unavailable(&site)
                 } else {
-                    handler::error(502, &site)
+                    site::error(502, &site)
                 };
                 self.fixed(response, body_pending)
             }
@@ -1279,7 +1281,7 @@ impl Exchange {
             client_cert: self.client_cert.as_deref(),
             metrics: &cx.local.metrics,
         };
-        let captures = handler::route::captures_for(&site, &request.path);
+        let captures = site::route::captures_for(&site, &request.path);
         let handler_vars = handler::vars::Vars {
             request,
             site: &site,
@@ -1304,7 +1306,7 @@ impl Exchange {
         });
         let stats = cx.local.stats.backend(BackendKind::Upstream);
         let Some(mut proxied) = proxied else {
-            let response = handler::error(500, &site);
+            let response = site::error(500, &site);
             return (Sink::None, self.fixed(response, body_pending));
         };
         stats.requests.inc();
@@ -1329,7 +1331,7 @@ impl Exchange {
             Err(status) => {
                 // No server could be tried: the tries made stay for `$upstream_*`.
                 stats.failures.inc();
-                let response = handler::error(status, &site);
+                let response = site::error(status, &site);
                 (Sink::None, self.fixed(response, body_pending))
             }
         }
@@ -1353,7 +1355,7 @@ impl Exchange {
         };
         if let Err(error) = spool.file.rewind() {
             log::error(&format!("request body spool: {error}"));
-            self.source = self.fixed(handler::error(500, &self.route.site()), false);
+            self.source = self.fixed(site::error(500, &self.route.site()), false);
             self.request = Some(request);
             return;
         }
@@ -1398,7 +1400,7 @@ impl Exchange {
             }
             Err(status) => {
                 cx.local.stats.upstream.failures.inc();
-                self.fixed(handler::error(status, &site), streamed)
+                self.fixed(site::error(status, &site), streamed)
             }
         }
     }

@@ -5,9 +5,9 @@
 //! route follows the request to its final location ([`Route::follow`]).
 
 use crate::config::{Config, LocationId, Settings};
-use crate::handler::Site;
-use crate::handler::route::{HostMatch, VirtualHosts, find_location, site_of};
 use crate::http::request::Request;
+use crate::site::route::Site;
+use crate::site::route::{HostMatch, VirtualHosts, find_location, site_of};
 use std::path::PathBuf;
 use std::sync::Arc;
 

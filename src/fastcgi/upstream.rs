@@ -24,13 +24,13 @@ const STDERR_LINE: usize = 2048;
 const STDERR_LINES: u32 = 64;
 
 /// A request for a FastCGI application, as the handler decided it: the records that open it
-/// (BEGIN_REQUEST and the PARAMS stream, `fastcgi::params::encode`).
+/// (BEGIN_REQUEST and the PARAMS stream, `handler::fastcgi::encode`).
 #[derive(Debug)]
 pub struct Job {
     pub records: Vec<u8>,
     /// Where the PARAMS stream's closing record starts, while the body's length is still to be
     /// told (a chunked body being spooled).
-    pub(super) length_at: Option<usize>,
+    pub(crate) length_at: Option<usize>,
 }
 
 impl Job {

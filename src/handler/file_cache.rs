@@ -42,9 +42,9 @@
 //! The cache is bounded in entries and bytes (files and variants apart); when full it is
 //! emptied and refilled.
 
-use super::file_info::{Validators, content_type, open};
 use crate::http::negotiation::Coding;
 use crate::http::response::{Body, FileOrigin, FileVersion, Value};
+use crate::site::file_info::{Validators, content_type, open};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::inotify;
 use std::collections::HashMap;

@@ -1,7 +1,9 @@
-//! Request handlers: what a parsed request means and what answers it. Routing (`route`), the
-//! configuration's variables (`vars`), static files (`static_files`), built-in pages (`pages`),
-//! and the error and redirect responses every handler shares. Nothing here touches a socket:
-//! handlers return a [`Plan`] or a [`Response`] and the connection carries it out.
+//! Request handlers: what a routed request means and what answers it. The configuration's
+//! variables (`vars`), the rewrite program (`rewrite`), static files (`static_files`, through
+//! the worker's `file_cache`), uploads and deletes (`upload`), the script a request names
+//! (`script`), the parameters of a FastCGI request (`fastcgi`). Routing, the built-in pages and
+//! the error responses are below, in `crate::site`. Nothing here touches a socket: handlers
+//! return a [`Plan`] or a [`Response`] and the connection carries it out.
 //!
 //! [`plan`] runs nginx's phases for a routed request: `return`, the method check, `try_files`,
 //! then the content handler (file, script, upload, delete). `try_files` and `error_page` may
@@ -9,19 +11,16 @@
 //! found again, or to a named location); that loops here, at most
 //! [`MAX_INTERNAL_REDIRECTS`] times, as in nginx.
 
+pub mod fastcgi;
 pub mod file_cache;
-pub mod file_info;
 pub mod headers;
-pub mod pages;
 pub mod rewrite;
-pub mod route;
 pub mod script;
 pub mod static_files;
 pub mod upload;
 pub mod vars;
 
 pub use crate::fastcgi::upstream::Job as FastCgiJob;
-pub use route::{Site, select_location, select_server};
 
 use file_cache::FileCache;
 
@@ -31,7 +30,9 @@ use crate::http::path;
 use crate::http::request::{Framing, Method, Request, RoutedTo};
 use crate::http::response::{Body, Response};
 use crate::log;
-use route::{Captures, Routed};
+use crate::site::route::{self, Captures, Routed, Site};
+use crate::site::{error, header_safe, redirect};
+use crate::transport::client_cert::ClientCert;
 use std::net::SocketAddr;
 use vars::{Into, Vars};
 
@@ -51,35 +52,6 @@ pub struct ConnInfo<'a> {
     /// The client's certificate as the request's server judged it (servers with
     /// `ssl_verify_client` only).
     pub client_cert: Option<&'a ClientCert>,
-}
-
-/// A client certificate and how it fared (`$ssl_client_*`, `SSL_CLIENT_*`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientCert {
-    /// `SUCCESS`, `FAILED:reason` or `NONE`, as nginx's `$ssl_client_verify`.
-    pub verify: String,
-    /// The chain verified against the server's roots.
-    pub verified: bool,
-    /// The client sent a certificate.
-    pub presented: bool,
-    /// RFC 2253 subject and issuer, and the serial number in hex (empty without a certificate).
-    pub subject: String,
-    pub issuer: String,
-    pub serial: String,
-}
-
-impl ClientCert {
-    /// No certificate was sent.
-    pub fn none() -> ClientCert {
-        ClientCert {
-            verify: "NONE".to_string(),
-            verified: false,
-            presented: false,
-            subject: String::new(),
-            issuer: String::new(),
-            serial: String::new(),
-        }
-    }
 }
 
 /// The URL scheme of a connection: the one place that decides `http` or `https`.
@@ -397,7 +369,7 @@ fn index_elsewhere(request: &Request, site: &Site) -> Option<String> {
 /// with its parameters built now, while the location's groups are known. A chunked body's
 /// length is set once it is spooled.
 fn fastcgi_plan(request: &Request, site: &Site, captures: &Captures, conn: &ConnInfo) -> Plan {
-    use crate::fastcgi::params::{BodyLength, encode};
+    use fastcgi::{BodyLength, encode};
     let length = match request.framing {
         Framing::Length(n) => BodyLength::Known(Some(n)),
         Framing::Chunked | Framing::UntilEnd => BodyLength::Later,
@@ -420,7 +392,7 @@ fn try_files_phase(
     // $fastcgi_script_name =404`).
     let fastcgi = &site.settings.fastcgi;
     let split = (fastcgi.split_path_info.is_some() || fastcgi.index.is_some())
-        .then(|| crate::fastcgi::params::split(&request.path, fastcgi));
+        .then(|| fastcgi::split(&request.path, fastcgi));
     let vars = Vars {
         request,
         site,
@@ -542,116 +514,8 @@ pub(crate) fn fixed_return(code: u16, target: Option<&Template>, vars: &Vars) ->
     }
 }
 
-/// A URL made safe for a header value: controls, spaces and non-ASCII bytes are
-/// percent-encoded, so no value (whatever the request or the configuration put in it) can end
-/// the field or start another.
-pub(crate) fn header_safe(url: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    if url.bytes().all(|b| b.is_ascii_graphic()) {
-        return url.to_string();
-    }
-    let mut out = String::with_capacity(url.len() + 8);
-    for b in url.bytes() {
-        if b.is_ascii_graphic() {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
-}
-
 fn method_not_allowed(allowed: Methods, site: &Site) -> Response {
     error(405, site).with_header("Allow", allowed.allow_header())
-}
-
-/// A redirect with a small HTML body pointing at `location`.
-pub fn redirect(status: u16, location: &str) -> Response {
-    let html = format!(
-        "<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>\
-         <body><h1>{reason}</h1><p>The document is <a href=\"{href}\">here</a>.</p></body></html>\n",
-        reason = pages::reason(status),
-        href = pages::html_escape(location),
-    );
-    Response::html(status, html).with_header("Location", location.to_string())
-}
-
-/// Whether a failed system call says the server ran out of something it will have again soon
-/// (descriptors, memory, processes): the same request may succeed in a moment.
-pub fn out_of_resources(error: &std::io::Error) -> bool {
-    matches!(
-        error.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS | libc::EAGAIN)
-    )
-}
-
-/// How long a client told 503 should wait before it tries again, in seconds.
-pub const RETRY_AFTER: &str = "1";
-
-/// 503 with `Retry-After`: the server cannot take the request now, but will soon.
-pub fn unavailable(site: &Site) -> Response {
-    error(503, site).with_header("Retry-After", RETRY_AFTER)
-}
-
-/// The answer to a request whose system call failed for a reason of the server's, not the
-/// client's: `what` (as nginx words it: `open() "PATH"`) is logged at `error` with the cause,
-/// and the client gets 503 with `Retry-After` when the server is out of resources, else 500.
-pub fn server_failure(what: &str, cause: &std::io::Error, site: &Site) -> Response {
-    log::error(&format!("{what} failed: {cause}"));
-    if out_of_resources(cause) {
-        unavailable(site)
-    } else {
-        error(500, site)
-    }
-}
-
-/// The error response for `status`: the `error_page` configured for it (served with the
-/// original status), or the built-in page when none is configured or it cannot be read.
-pub fn error(status: u16, site: &Site) -> Response {
-    if let Some(page) = configured_error_page(status, site) {
-        return page;
-    }
-    Response::html(status, pages::error_page(status))
-}
-
-/// An `error_page` URI mapped to a file through the server's locations. A named location's
-/// page is answered by [`plan`] (None here: the built-in page where `plan` is not involved).
-fn configured_error_page(status: u16, site: &Site) -> Option<Response> {
-    let page = site.settings.error_page(status)?;
-    if page.named().is_some() {
-        return None;
-    }
-    let uri = page.target.as_str();
-    if uri.starts_with("http://") || uri.starts_with("https://") {
-        // nginx: a page elsewhere is a redirect there (302, or the `=CODE` given).
-        let code = match page.status {
-            ErrorPageStatus::Set(code @ (301 | 302 | 303 | 307 | 308)) => code,
-            _ => 302,
-        };
-        return Some(redirect(code, &header_safe(uri)));
-    }
-    let status = match page.status {
-        ErrorPageStatus::Original => status,
-        ErrorPageStatus::FromPage => 200,
-        ErrorPageStatus::Set(code) => code,
-    };
-    let page_site = select_location(site.server, uri);
-    let file_path = page_site.file_path(uri);
-    let (file, metadata) = file_info::open_regular(&file_path).ok()?;
-    let len = metadata.len();
-    Some(
-        Response::new(
-            status,
-            Body::File {
-                file,
-                offset: 0,
-                len,
-            },
-        )
-        .with_header("Content-Type", file_info::content_type(&file_path)),
-    )
 }
 
 #[cfg(test)]
@@ -687,7 +551,7 @@ mod tests {
             client_cert: None,
             metrics: crate::observe::metrics::Registry::detached(),
         };
-        let site = select_location(server, &request.path);
+        let site = route::select_location(server, &request.path);
         let plan = plan(&mut request, &site, &conn, &mut FileCache::new());
         (plan, request)
     }
@@ -798,16 +662,6 @@ mod tests {
             r.header("Location"),
             Some("/new/news/2024/a.html?from=news")
         );
-    }
-
-    #[test]
-    fn header_safe_encodes_whatever_could_end_a_field() {
-        assert_eq!(
-            header_safe("/a\r\nSet-Cookie: x"),
-            "/a%0D%0ASet-Cookie:%20x"
-        );
-        assert_eq!(header_safe("/é"), "/%C3%A9");
-        assert_eq!(header_safe("https://a/b?c=d"), "https://a/b?c=d");
     }
 
     /// A directory with `files` (a name ending in `/` is a directory), removed on drop.

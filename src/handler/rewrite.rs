@@ -7,13 +7,14 @@
 //! or the end of a program), or goes on in this one (`break`); the caller counts each of these
 //! against the limit of internal redirects.
 
-use super::route::{Captures, Site};
 use super::vars::{Into, Vars};
-use super::{ConnInfo, fixed_return, header_safe, redirect};
+use super::{ConnInfo, fixed_return};
 use crate::config::{Action, RewriteFlag};
 use crate::http::path;
 use crate::http::request::Request;
 use crate::http::response::Response;
+use crate::site::route::{Captures, Site};
+use crate::site::{header_safe, redirect};
 
 /// How a program ended.
 pub enum Outcome {

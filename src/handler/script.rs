@@ -4,9 +4,9 @@
 //! location's own path, rather than sending its source. (Routing decides this; `cgi` runs the
 //! [`Script`] found.)
 
-use super::route::Site;
 use crate::cgi::Script;
 use crate::config::CgiHandler;
+use crate::site::route::Site;
 use std::fs;
 use std::path::PathBuf;
 

@@ -3,15 +3,15 @@
 //! through the worker's file cache (small ones answered from memory, others sent with sendfile).
 
 use super::file_cache::{FileCache, FileRep, Found};
-use super::file_info::{Validators, configured_type};
-use super::pages::{self, DirEntry};
-use super::route::Site;
 use crate::compress::Decision;
 use crate::config::Static;
 use crate::http::negotiation::{self, Coding};
 use crate::http::path;
 use crate::http::request::Request;
 use crate::http::response::{Body, Response, Value};
+use crate::site::file_info::{Validators, configured_type};
+use crate::site::pages::{self, DirEntry};
+use crate::site::route::Site;
 use std::borrow::Cow;
 use std::fs;
 use std::io;
@@ -49,7 +49,7 @@ fn directory(request: &Request, dir: &Path, site: &Site, files: &mut FileCache) 
         match files.open(&candidate) {
             Ok(Found::File(file)) => return serve_regular(request, file, &candidate, site, files),
             // Out of descriptors says nothing of the index file: not a 403 for a missing one.
-            Err(error) if super::out_of_resources(&error) => {
+            Err(error) if crate::site::out_of_resources(&error) => {
                 return failed("open()", &candidate, &error, site);
             }
             _ => {}
@@ -67,7 +67,7 @@ fn directory(request: &Request, dir: &Path, site: &Site, files: &mut FileCache) 
 fn failed(call: &str, path: &Path, error: &io::Error, site: &Site) -> Response {
     match io_status(error) {
         status @ (403 | 404) => super::error(status, site),
-        _ => super::server_failure(&format!("{call} \"{}\"", path.display()), error, site),
+        _ => crate::site::server_failure(&format!("{call} \"{}\"", path.display()), error, site),
     }
 }
 

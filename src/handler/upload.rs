@@ -47,12 +47,13 @@ pub fn sweep_abandoned(store: &std::path::Path) -> usize {
 
 use self::reply::Stored;
 use self::store::{Put, Store};
-use super::route::Site;
-use super::{file_info, pages, select_location};
 use crate::http::multipart::{self, Event, MultipartError, MultipartParser};
 use crate::http::request::{Method, Request};
 use crate::http::response::{Body, Response};
 use crate::log;
+use crate::site::route::Site;
+use crate::site::route::select_location;
+use crate::site::{file_info, pages};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -139,7 +140,7 @@ impl Upload {
         };
         let store = Store::open(store_path).map_err(|error| {
             let what = format!("opening the upload_store \"{}\"", store_path.display());
-            super::server_failure(&what, &error, site)
+            crate::site::server_failure(&what, &error, site)
         })?;
         let at_location = site.location.is_some_and(|location| location.is_exact());
         let named = if at_location {
@@ -441,7 +442,7 @@ fn status_of(store: &Store, failure: Failure) -> u16 {
 /// The response for a failure in `start`, where the site is at hand.
 fn fail(store: &Store, failure: Failure, site: &Site) -> Response {
     match status_of(store, failure) {
-        503 => super::unavailable(site),
+        503 => crate::site::unavailable(site),
         status => super::error(status, site),
     }
 }
@@ -472,7 +473,7 @@ impl ErrorPages {
     fn response(&self, status: u16) -> Response {
         let response = self.page(status);
         if status == 503 {
-            return response.with_header("Retry-After", super::RETRY_AFTER);
+            return response.with_header("Retry-After", crate::site::RETRY_AFTER);
         }
         response
     }

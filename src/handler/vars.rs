@@ -1,11 +1,11 @@
 //! The values of the configuration's variables (`$uri`, `$document_root`, `$1`, `$http_host`,
 //! ...) for one request: what `return`, `try_files` and `fastcgi_param` templates expand to.
 
-use super::route::{Captures, Site};
 use super::{ConnInfo, scheme};
 use crate::config::Variable;
-use crate::http::path;
 use crate::http::request::{Framing, Request};
+use crate::http::{credentials, path};
+use crate::site::route::{Captures, Site, capture};
 use std::fmt::Write as _;
 
 /// Everything a variable's value may come from.
@@ -62,7 +62,10 @@ impl Vars<'_, '_> {
                 let _ = write!(out, "{}", conn.peer.port());
             }
             Variable::RemoteUser => {
-                if let Some(user) = request.header("Authorization").and_then(basic_user) {
+                if let Some(user) = request
+                    .header("Authorization")
+                    .and_then(credentials::user_name)
+                {
                     out.push_str(&user);
                 }
             }
@@ -186,17 +189,6 @@ fn push_ip(out: &mut String, ip: std::net::IpAddr) {
     }
 }
 
-/// Appends a capture variable's value (empty when the group did not take part, or when no
-/// expression chose the location); any other variable adds nothing.
-pub fn capture(v: &Variable, captures: &Captures, out: &mut String) {
-    let value = match v {
-        Variable::Capture(n) => captures.group(usize::from(*n)),
-        Variable::NamedCapture(name) => captures.named(name),
-        _ => None,
-    };
-    out.push_str(value.unwrap_or(""));
-}
-
 /// `$http_NAME`: the field NAME (`_` standing for `-`, any case); repeated fields are joined
 /// with `, ` (`; ` for Cookie), as nginx does.
 fn header(request: &Request, name: &str, out: &mut String) {
@@ -246,53 +238,6 @@ fn cookie<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
         })
 }
 
-/// The user name of a Basic credential (`Basic base64(user:password)`, RFC 7617), as nginx's
-/// `$remote_user` gives it; None for another scheme or a value that does not decode.
-fn basic_user(authorization: &str) -> Option<String> {
-    let (scheme, token) = authorization.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64_decode(token.trim())?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, _) = text.split_once(':')?;
-    Some(user.to_string())
-}
-
-/// Standard base64 (RFC 4648, padding optional); None on any other character.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        })
-    };
-    let bytes = text.trim_end_matches('=').as_bytes();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        if chunk.len() == 1 {
-            return None;
-        }
-        let mut n = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            n |= value(c)? << (18 - 6 * i);
-        }
-        let [_, a, b, c] = n.to_be_bytes();
-        out.push(a);
-        if chunk.len() > 2 {
-            out.push(b);
-        }
-        if chunk.len() > 3 {
-            out.push(c);
-        }
-    }
-    Some(out)
-}
-
 /// The path and query of a request-target: an absolute-form target
 /// (`http://host/a?b`) loses its scheme and authority, as nginx's `$request_uri`.
 pub fn origin_form(target: &str) -> &str {
@@ -323,7 +268,7 @@ mod tests {
         .unwrap();
         let server = &config.servers[0];
         let request = request(text);
-        let routed = super::super::route::find_location(server, &request.path);
+        let routed = crate::site::route::find_location(server, &request.path);
         let conn = ConnInfo {
             listen: "0.0.0.0:8080".parse().unwrap(),
             peer: "10.1.2.3:5555".parse().unwrap(),
@@ -400,19 +345,18 @@ mod tests {
 
     #[test]
     fn remote_user_is_the_user_of_a_basic_credential() {
+        // The same decoding as auth_basic's (http::credentials), so that the user logged is
+        // the user checked.
+        let user = credentials::user_name;
         assert_eq!(
-            basic_user("Basic YWxhZGRpbjpvcGVuc2VzYW1l").as_deref(),
+            user("Basic YWxhZGRpbjpvcGVuc2VzYW1l").as_deref(),
             Some("aladdin")
         );
-        assert_eq!(basic_user("basic  YTpi ").as_deref(), Some("a"));
-        assert_eq!(basic_user("Basic Og==").as_deref(), Some(""));
-        assert_eq!(basic_user("Bearer YWxhZGRpbjpvcGVuc2VzYW1l"), None);
-        assert_eq!(basic_user("Basic !!!!"), None);
-        assert_eq!(basic_user("Basic YWxhZGRpbg=="), None, "no colon");
-        assert_eq!(base64_decode("YWJj").as_deref(), Some(&b"abc"[..]));
-        assert_eq!(base64_decode("YWI=").as_deref(), Some(&b"ab"[..]));
-        assert_eq!(base64_decode("YQ").as_deref(), Some(&b"a"[..]));
-        assert_eq!(base64_decode("Y"), None);
+        assert_eq!(user("basic  YTpi ").as_deref(), Some("a"));
+        assert_eq!(user("Basic Og==").as_deref(), Some(""));
+        assert_eq!(user("Bearer YWxhZGRpbjpvcGVuc2VzYW1l"), None);
+        assert_eq!(user("Basic !!!!"), None);
+        assert_eq!(user("Basic YWxhZGRpbg=="), None, "no colon");
         let text = "GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic dXNlcjpwdw==\r\n\r\n";
         assert_eq!(expand("", text, "[$remote_user]", false), "[user]");
     }

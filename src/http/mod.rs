@@ -1,6 +1,7 @@
 //! HTTP protocol, pure: no I/O happens here.
 
 pub mod chunked;
+pub mod credentials;
 pub mod multipart;
 pub mod negotiation;
 pub mod path;

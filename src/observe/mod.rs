@@ -6,9 +6,9 @@ pub mod metrics;
 pub mod vars;
 
 use crate::config::StatusPage;
-use crate::handler::{self, Site};
 use crate::http::request::{Method, Request};
 use crate::http::response::{Body, Response};
+use crate::site::{self, route::Site};
 use metrics::Registry;
 
 /// The response of a `stub_status` or `metrics` location: GET and HEAD only (405 otherwise,
@@ -20,7 +20,7 @@ pub fn status_page(
     site: &Site,
 ) -> Response {
     if !matches!(request.method, Method::Get | Method::Head) {
-        return handler::error(405, site).with_header("Allow", "GET, HEAD");
+        return site::error(405, site).with_header("Allow", "GET, HEAD");
     }
     let (body, content_type) = match page {
         StatusPage::Stub => (registry.stub_status(), "text/plain"),

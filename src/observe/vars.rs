@@ -3,8 +3,8 @@
 //! when its response ends (the access log, `observe::access_log`).
 
 use crate::config::Var;
-use crate::handler::Site;
 use crate::http::request::Request;
+use crate::site::route::Site;
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
@@ -77,7 +77,7 @@ pub fn request_value(var: &Var, facts: &Facts, out: &mut Vec<u8>) -> bool {
         Var::RemoteUser => {
             let user = request
                 .header("Authorization")
-                .and_then(crate::access::basic::user_name);
+                .and_then(crate::http::credentials::user_name);
             return push(out, user.as_deref());
         }
         Var::ContentLength => return push(out, request.header("Content-Length")),
@@ -217,7 +217,7 @@ mod tests {
             std::path::Path::new("/x/w.conf"),
         )
         .unwrap();
-        let site = crate::handler::select_location(&config.servers[0], "/");
+        let site = crate::site::route::select_location(&config.servers[0], "/");
         let conn = ConnFacts {
             serial: 7,
             requests: 2,

@@ -30,7 +30,6 @@ use super::tally::Tally;
 use super::{Context, Drive};
 use crate::event::{Deadline, Registration, Role};
 use crate::exchange::{Cx, Exchange, Finish, Origin, Outcome, Route};
-use crate::handler;
 use crate::http::request::{Method, Request};
 use crate::http::response::{self, Head, Pull};
 use crate::http2::ErrorCode;
@@ -38,6 +37,7 @@ use crate::http2::connection::{self as core, Event, Limits, StreamId};
 use crate::log;
 use crate::observe::metrics::{Phase as Tallied, WorkerStats};
 use crate::observe::vars::ConnFacts;
+use crate::site;
 use crate::transport::{Scratch, Transport};
 use crate::upstream::Expiry;
 use std::io;
@@ -596,7 +596,7 @@ impl Session {
         let exchange = match &request {
             Ok(_) => Exchange::new(route, &origin, ctx.now),
             Err(status) => {
-                let response = handler::error(*status, &route.site());
+                let response = site::error(*status, &route.site());
                 Exchange::failed(route, response, &origin, ctx.now)
             }
         };

@@ -21,7 +21,7 @@ pub use http1::Waiting;
 use crate::event::{Deadline, Poller, Role};
 use crate::local::Local;
 use crate::observe::metrics::WorkerStats;
-use crate::server::Runtime;
+use crate::runtime::Runtime;
 use crate::transport::Transport;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;

@@ -1,19 +1,18 @@
 //! The running server: binds the listeners, starts the workers, and turns signals into
 //! reloads, binary upgrades and shutdowns. `worker` is the event loop (each client connection is
-//! a `protocol` session), `runtime` what a worker serves with, `listener` the listening sockets
-//! and which worker accepts on which, `upgrade` the sockets received at exec and the SIGUSR2
-//! handover.
+//! a `protocol` session; what the workers serve with is a `crate::runtime::Runtime`), `listener`
+//! the listening sockets and which worker accepts on which, `upgrade` the sockets received at
+//! exec and the SIGUSR2 handover.
 
 mod listener;
-mod runtime;
 mod upgrade;
 mod worker;
 
 use crate::config::{self, Config};
 use crate::log;
+use crate::runtime::{Listening, Runtime};
 use crate::sys;
 use listener::{Bound, Inherited};
-pub use runtime::Runtime;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -68,7 +67,14 @@ fn open_runtime(
     log::set_level(config.error_log_level);
     sweep_upload_stores(&config);
     acme.configure(&config)?;
-    Runtime::new(config, listeners, access_logs, acme, previous)
+    let listening: Vec<Listening> = listeners
+        .iter()
+        .map(|bound| Listening {
+            configured: bound.configured,
+            local: bound.local,
+        })
+        .collect();
+    Runtime::new(config, &listening, access_logs, acme, previous)
 }
 
 /// Removes what uploads interrupted by a dead server left in the stores.

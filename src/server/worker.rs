@@ -16,11 +16,11 @@
 //! the panic's message and location to the error log.
 
 use super::listener::Listener;
-use super::runtime::Runtime;
 use crate::event::{Kind, Poller, Ready, Role, Sharing, TimerKey, Timers, Token};
 use crate::local::Local;
 use crate::log;
 use crate::protocol::{Connection, Context, Drive, Waiting};
+use crate::runtime::Runtime;
 use crate::transport::{TlsStream, Transport};
 use rustix::event::{EventfdFlags, eventfd};
 use rustix::fd::OwnedFd;

@@ -15,9 +15,37 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
-use crate::acme::der;
 use crate::config::{ClientAuth, VerifyClient};
-use crate::handler::ClientCert;
+use crate::pki::der;
+
+/// A client certificate and how it fared (`$ssl_client_*`, `SSL_CLIENT_*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// `SUCCESS`, `FAILED:reason` or `NONE`, as nginx's `$ssl_client_verify`.
+    pub verify: String,
+    /// The chain verified against the server's roots.
+    pub verified: bool,
+    /// The client sent a certificate.
+    pub presented: bool,
+    /// RFC 2253 subject and issuer, and the serial number in hex (empty without a certificate).
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+}
+
+impl ClientCert {
+    /// No certificate was sent.
+    pub fn none() -> ClientCert {
+        ClientCert {
+            verify: "NONE".to_string(),
+            verified: false,
+            presented: false,
+            subject: String::new(),
+            issuer: String::new(),
+            serial: String::new(),
+        }
+    }
+}
 
 /// The handshake side: offers client authentication, never requires it, takes any chain and
 /// checks the client's signature with its certificate's key.
@@ -200,7 +228,7 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::tls::client_auth;
+    use crate::pki::tls::client_auth;
 
     struct Ca {
         key: rcgen::KeyPair,

@@ -25,8 +25,8 @@ pub use tls::{AddressOptions, CertSource, RECORD, TLS_BUFFER, TlsStream, server_
 pub use write::{Piece, Written};
 
 use crate::config::ClientAuth;
-use crate::handler::ClientCert;
 use crate::proxy_protocol;
+use crate::transport::client_cert::ClientCert;
 use rustix::buffer::spare_capacity;
 use rustix::io::Errno;
 use rustix::net::{RecvFlags, recv};

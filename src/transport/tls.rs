@@ -80,7 +80,10 @@ impl TlsStream {
     }
 
     /// The client's certificate as a server verifying with `auth` judges it.
-    pub fn client_cert(&mut self, auth: &Arc<ClientAuth>) -> Arc<crate::handler::ClientCert> {
+    pub fn client_cert(
+        &mut self,
+        auth: &Arc<ClientAuth>,
+    ) -> Arc<crate::transport::client_cert::ClientCert> {
         let chain: Option<&[CertificateDer<'_>]> = self.conn.peer_certificates();
         self.client_verdict.get(auth, chain)
     }

@@ -8,7 +8,7 @@
 
 use super::process::{Process, Spawned};
 use crate::event::{Registration, Role};
-use rustix::fd::{AsFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{self, AddressFamily, SocketFlags, SocketType};
 use std::io;
@@ -276,54 +276,41 @@ impl Endpoint {
     /// Reads the backend's output into `buf`. Ok(0) is its end; `WouldBlock` clears the
     /// readable flag. A read error is the end too (reported as such once).
     pub fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let fd = match &mut self.io {
-            Io::Pipes { output, .. } => match output {
-                Some(fd) => &*fd,
-                None => return Ok(0),
-            },
-            Io::Socket {
-                fd, output_ended, ..
-            } => {
-                if *output_ended {
-                    return Ok(0);
-                }
-                &*fd
-            }
+        let Some(fd) = self.output_fd() else {
+            return Ok(0);
         };
-        self.input_event = false;
-        match rustix::io::read(fd, buf) {
-            Ok(n) if n > 0 => Ok(n),
-            Err(Errno::AGAIN) => {
-                self.readable = false;
-                Err(io::ErrorKind::WouldBlock.into())
-            }
-            Err(Errno::INTR) => Err(io::ErrorKind::WouldBlock.into()),
-            ended => {
-                // The end, or an error, which ends the output as well.
-                match &mut self.io {
-                    Io::Pipes { output, .. } => *output = None,
-                    Io::Socket { output_ended, .. } => *output_ended = true,
-                }
-                ended.map_err(Into::into)
-            }
-        }
+        let result = rustix::io::read(fd, buf);
+        self.after_read(result)
     }
 
     /// Reads at most `max` bytes of the backend's output onto the end of `buf` (no zeroing of
     /// the room first); the rest as [`Endpoint::read`].
     pub fn read_append(&mut self, buf: &mut Vec<u8>, max: usize) -> io::Result<usize> {
-        let fd = match &self.io {
-            Io::Pipes {
-                output: Some(fd), ..
-            } => fd.as_fd(),
-            Io::Pipes { output: None, .. }
-            | Io::Socket {
-                output_ended: true, ..
-            } => return Ok(0),
-            Io::Socket { fd, .. } => fd.as_fd(),
+        let Some(fd) = self.output_fd() else {
+            return Ok(0);
         };
+        let result = crate::sys::read_append(fd, buf, max);
+        self.after_read(result)
+    }
+
+    /// The descriptor the backend's output is read from, while that output has not ended.
+    #[inline]
+    fn output_fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.io {
+            Io::Pipes { output, .. } => output.as_ref().map(|fd| fd.as_fd()),
+            Io::Socket {
+                output_ended: true, ..
+            } => None,
+            Io::Socket { fd, .. } => Some(fd.as_fd()),
+        }
+    }
+
+    /// What a read of the output means for the endpoint: `EAGAIN` clears the readable flag,
+    /// and the end or an error ends the output.
+    #[inline]
+    fn after_read(&mut self, result: rustix::io::Result<usize>) -> io::Result<usize> {
         self.input_event = false;
-        match crate::sys::read_append(fd, buf, max) {
+        match result {
             Ok(n) if n > 0 => Ok(n),
             Err(Errno::AGAIN) => {
                 self.readable = false;

@@ -177,7 +177,9 @@ fn inet(s: &str, uri_part: bool) -> Result<(Host, Option<&str>), String> {
 /// them, each once. A relative unix path is relative to `dir`.
 pub fn resolve(host: &Host, dir: &Path) -> Result<Vec<PeerAddr>, String> {
     match host {
-        Host::Unix(path) => Ok(vec![PeerAddr::Unix(crate::config::clean(&dir.join(path)))]),
+        Host::Unix(path) => Ok(vec![PeerAddr::Unix(super::super::directive::clean(
+            &dir.join(path),
+        ))]),
         Host::Inet { host, port } => {
             let port = port.unwrap_or(80);
             if let Ok(ip) = host.parse::<IpAddr>() {

@@ -1,8 +1,8 @@
 //! The reverse-proxy directives, in nginx's names, arguments, contexts and meaning:
 //! `upstream NAME { server ...; least_conn; keepalive N; }` and `map` at the top level (which
 //! plays nginx's `http` role), `proxy_pass` in locations, and the `proxy_*` settings in servers
-//! and locations. `config::parser` only lists these directives' table rows (`SPECS`) and
-//! delegates to this module; this module owns what they mean.
+//! and locations. Their rows in the directive table are `table::PROXY_SPECS`; the parser
+//! delegates to this module, which owns what they mean.
 //!
 //! Parsing runs in three steps around the parser's own walk: [`Globals::parse`] reads every
 //! `upstream` and `map` block first (a `proxy_pass` may name an upstream defined further down,
@@ -21,43 +21,18 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::directive::ConfigWarning;
+use super::directive::{self, Directive, MAIN, MANY, Result, Word, duplicate, fail};
 use super::lexer::Pos;
+use super::model::Settings;
 use super::model::{Config, Location, LocationKind};
-use super::parser::{
-    self, Directive, LOCATION, MAIN, MANY, Result, SETTINGS, Spec, Word, block, duplicate, fail,
-    spec,
-};
-use super::{ConfigWarning, Settings};
+use super::table::{self, PROXY_SPECS};
 use address::Host;
 use model::{
     Balance, HeaderOrigin, Keepalive, NextUpstream, PeerAddr, ProxyHttpVersion, ProxyPass,
     ProxySettings, RedirectRule, SetHeader, Upstream, UpstreamServer,
 };
 use value::{Map, Names, Value};
-
-/// The rows this module adds to the parser's directive table.
-pub(super) const SPECS: &[Spec] = &[
-    block("upstream", MAIN, 1, 1),
-    block("map", MAIN, 2, 2),
-    spec("proxy_pass", LOCATION, 1, 1),
-    spec("proxy_connect_timeout", SETTINGS, 1, 1),
-    spec("proxy_read_timeout", SETTINGS, 1, 1),
-    spec("proxy_send_timeout", SETTINGS, 1, 1),
-    spec("proxy_http_version", SETTINGS, 1, 1),
-    spec("proxy_set_header", SETTINGS, 2, 2),
-    spec("proxy_hide_header", SETTINGS, 1, 1),
-    spec("proxy_pass_header", SETTINGS, 1, 1),
-    spec("proxy_pass_request_headers", SETTINGS, 1, 1),
-    spec("proxy_pass_request_body", SETTINGS, 1, 1),
-    spec("proxy_redirect", SETTINGS, 1, 2),
-    spec("proxy_next_upstream", SETTINGS, 1, MANY),
-    spec("proxy_next_upstream_tries", SETTINGS, 1, 1),
-    spec("proxy_next_upstream_timeout", SETTINGS, 1, 1),
-    spec("proxy_intercept_errors", SETTINGS, 1, 1),
-    spec("proxy_buffering", SETTINGS, 1, 1),
-    spec("proxy_request_buffering", SETTINGS, 1, 1),
-    spec("proxy_buffer_size", SETTINGS, 1, 1),
-];
 
 /// Whether the proxy is wired into the server of this build. Until it is, a configuration
 /// that uses `proxy_pass` or `upstream` is refused rather than silently not proxying.
@@ -116,7 +91,7 @@ impl Globals {
     pub(super) fn parse(tree: &[Directive], dir: &Path, captures: &[String]) -> Result<Globals> {
         let mut map_names: Vec<String> = Vec::new();
         for d in tree.iter().filter(|d| d.name.text == "map") {
-            parser::check(d, MAIN)?;
+            table::check(d, MAIN)?;
             let var = &d.args[1];
             let Some(name) = var.text.strip_prefix('$').filter(|n| {
                 !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
@@ -154,7 +129,7 @@ impl Globals {
         let mut upstreams: Vec<Arc<Upstream>> = Vec::new();
         let mut named: Vec<String> = Vec::new();
         for d in tree.iter().filter(|d| d.name.text == "upstream") {
-            parser::check(d, MAIN)?;
+            table::check(d, MAIN)?;
             let name = &d.args[0];
             if name.text.is_empty()
                 || !name
@@ -362,7 +337,7 @@ fn parse_upstream(d: &Directive, id: usize, dir: &Path) -> Result<Upstream> {
                     ),
                 );
             }
-            return if SPECS.iter().any(|s| s.name == name) || parser::is_directive(name) {
+            return if PROXY_SPECS.iter().any(|s| s.name == name) || table::is_directive(name) {
                 fail(
                     c.name.pos,
                     format!("\"{name}\" directive is not allowed here"),
@@ -413,7 +388,7 @@ fn parse_upstream(d: &Directive, id: usize, dir: &Path) -> Result<Upstream> {
                 if slot.is_some() {
                     return duplicate(c);
                 }
-                *slot = Some(parser::parse_duration(&c.args[0])?);
+                *slot = Some(directive::parse_duration(&c.args[0])?);
             }
         }
     }
@@ -460,7 +435,7 @@ fn invalid_parameter<T>(p: &Word) -> Result<T> {
 
 /// A number of at least 1.
 fn positive(w: &Word, directive: &str) -> Result<u64> {
-    match parser::parse_decimal(&w.text) {
+    match directive::parse_decimal(&w.text) {
         Some(n) if n >= 1 => Ok(n),
         _ => fail(
             w.pos,
@@ -481,7 +456,7 @@ fn parse_server(d: &Directive, dir: &Path) -> Result<Vec<UpstreamServer>> {
     let mut backup = false;
     let mut down = false;
     for p in &d.args[1..] {
-        let number = |v: &str, min: u64| match parser::parse_decimal(v) {
+        let number = |v: &str, min: u64| match directive::parse_decimal(v) {
             Some(n) if n >= min && n <= u64::from(u32::MAX) => Ok(n as u32),
             _ => invalid_parameter(p),
         };
@@ -496,7 +471,7 @@ fn parse_server(d: &Directive, dir: &Path) -> Result<Vec<UpstreamServer>> {
                 text: v.to_string(),
                 pos: p.pos,
             };
-            fail_timeout = parser::parse_duration(&w).or_else(|_| invalid_parameter(p))?;
+            fail_timeout = directive::parse_duration(&w).or_else(|_| invalid_parameter(p))?;
         } else if p.text == "backup" {
             backup = true;
         } else if p.text == "down" {
@@ -663,7 +638,7 @@ impl ProxyOverrides {
 
 /// Whether `name` is one of the settings this module reads.
 pub(super) fn is_setting(name: &str) -> bool {
-    name.starts_with("proxy_") && SPECS.iter().any(|s| s.name == name)
+    name.starts_with("proxy_") && PROXY_SPECS.iter().any(|s| s.name == name)
 }
 
 /// Fields the server frames or owns on the connection to the backend: `proxy_set_header` may
@@ -719,7 +694,10 @@ pub(super) fn setting(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) 
         "proxy_read_timeout" => once!(o.read_timeout, timeout(&args[0])?),
         "proxy_send_timeout" => once!(o.send_timeout, timeout(&args[0])?),
         "proxy_next_upstream_timeout" => {
-            once!(o.next_upstream_timeout, parser::parse_duration(&args[0])?)
+            once!(
+                o.next_upstream_timeout,
+                directive::parse_duration(&args[0])?
+            )
         }
         "proxy_http_version" => once!(
             o.http_version,
@@ -789,21 +767,27 @@ pub(super) fn setting(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) 
         "proxy_pass_request_headers" => {
             once!(
                 o.pass_request_headers,
-                parser::parse_on_off(&args[0], name)?
+                directive::parse_on_off(&args[0], name)?
             )
         }
         "proxy_pass_request_body" => {
-            once!(o.pass_request_body, parser::parse_on_off(&args[0], name)?)
+            once!(
+                o.pass_request_body,
+                directive::parse_on_off(&args[0], name)?
+            )
         }
         "proxy_intercept_errors" => {
-            once!(o.intercept_errors, parser::parse_on_off(&args[0], name)?)
+            once!(o.intercept_errors, directive::parse_on_off(&args[0], name)?)
         }
-        "proxy_buffering" => once!(o.buffering, parser::parse_on_off(&args[0], name)?),
+        "proxy_buffering" => once!(o.buffering, directive::parse_on_off(&args[0], name)?),
         "proxy_request_buffering" => {
-            once!(o.request_buffering, parser::parse_on_off(&args[0], name)?)
+            once!(
+                o.request_buffering,
+                directive::parse_on_off(&args[0], name)?
+            )
         }
         "proxy_buffer_size" => {
-            let size = parser::parse_size(&args[0])?;
+            let size = directive::parse_size(&args[0])?;
             if !(1024..=1024 * 1024).contains(&size) {
                 return fail(
                     args[0].pos,
@@ -817,7 +801,7 @@ pub(super) fn setting(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) 
         }
         "proxy_next_upstream_tries" => {
             let w = &args[0];
-            let n = match parser::parse_decimal(&w.text) {
+            let n = match directive::parse_decimal(&w.text) {
                 Some(n) if n <= 1024 => n as u32,
                 _ => {
                     return fail(
@@ -845,7 +829,7 @@ pub(super) fn setting(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) 
 
 /// A proxy timeout: at least 1ms (0 would fire at once on every request).
 fn timeout(w: &Word) -> Result<Duration> {
-    let d = parser::parse_duration(w)?;
+    let d = directive::parse_duration(w)?;
     if d.is_zero() {
         return fail(
             w.pos,
@@ -939,9 +923,9 @@ fn redirect(o: &mut ProxyOverrides, d: &Directive, globals: &Globals) -> Result<
 /// files.
 pub(super) fn default_methods(settings: &mut Settings, methods_set: bool) {
     if settings.proxy.pass.is_some() && !methods_set {
-        settings.allow_methods = super::Methods::ALL
+        settings.allow_methods = super::model::Methods::ALL
             .iter()
-            .fold(super::Methods::NONE, |all, (m, _)| all.union(*m));
+            .fold(super::model::Methods::NONE, |all, (m, _)| all.union(*m));
     }
 }
 

@@ -4,6 +4,7 @@
 use super::model::*;
 use super::value::{ProxyVariable, Value, ValuePart};
 use super::*;
+use crate::config::parser;
 use crate::config::{Config, Variable};
 use std::net::SocketAddr;
 use std::path::Path;

@@ -2,14 +2,14 @@
 //! $remote_addr;`, `proxy_redirect http://$proxy_host/ /;`, `map $http_upgrade
 //! $connection_upgrade { ... }`), and the `map` blocks that define variables of their own.
 //!
-//! The grammar is [`super::super::Template`]'s (`$name`, `${name}`, a `$` must start a known
+//! The grammar is [`super::super::template::Template`]'s (`$name`, `${name}`, a `$` must start a known
 //! name): every variable a template knows (`$host`, `$http_NAME`, `$remote_addr`, captures...),
 //! plus the proxy's own `$proxy_host`, `$proxy_port`, `$proxy_add_x_forwarded_for`, and the
 //! variables `map` blocks define. Values are parsed once here; `proxy::vars` expands them per
 //! request.
 
+use super::super::template::Variable;
 use super::super::template::{Part, Template};
-use crate::config::Variable;
 
 /// A variable a proxy value may name.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,9 +9,9 @@
 //! profiles) the parent is walked one component at a time with `O_NOFOLLOW` instead, which
 //! refuses every symlinked directory.
 
-use super::super::route::Site;
 use crate::http::request::Request;
 use crate::http::response::{Body, Response};
+use crate::site::route::Site;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use std::os::fd::OwnedFd;
@@ -21,7 +21,7 @@ use std::path::{Component, Path};
 pub fn delete(request: &Request, site: &Site) -> Response {
     match remove(site, &request.path) {
         Ok(()) => Response::new(204, Body::Empty),
-        Err(503) => super::super::unavailable(site),
+        Err(503) => crate::site::unavailable(site),
         Err(status) => super::super::error(status, site),
     }
 }

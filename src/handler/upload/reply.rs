@@ -2,8 +2,8 @@
 //! file, or JSON (`{"files":[{"name":..,"url":..,"size":..}]}`) for a client whose `Accept`
 //! asks for `application/json`.
 
-use crate::handler::pages::{self, html_escape};
 use crate::http::path;
+use crate::site::pages::{self, html_escape};
 use std::fmt::Write as _;
 
 /// One file put in place by an upload.

@@ -166,7 +166,7 @@ pub fn next_number() -> u64 {
 pub fn status_of(error: &io::Error) -> u16 {
     match error.raw_os_error() {
         Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => 507,
-        _ if crate::handler::out_of_resources(error) => 503,
+        _ if crate::site::out_of_resources(error) => 503,
         Some(libc::EISDIR | libc::ENOTEMPTY | libc::EEXIST) => 409,
         _ => 500,
     }

@@ -2,8 +2,8 @@
 //! or the connection's close), decides whether the connection persists, writes the head, and
 //! frames the body's pieces as it pulls them from the exchange, whatever produced them.
 
-use crate::handler::pages;
 use crate::http::response::{self, Head, Pull, status_has_body};
+use crate::site::pages;
 use crate::transport::{Piece, Scratch, Transport, Written};
 use std::io;
 
@@ -134,6 +134,7 @@ impl Encoder {
 
     /// Writes `head` (queued for the socket), decides the body's framing and the connection's
     /// persistence.
+    #[inline]
     pub fn start(&mut self, head: &Head, facts: Facts, date: &str, draining: bool) {
         let (field, delimit, persistence) = decide(facts, head, draining);
         // A static file's head is about 250 bytes, a compressed one's about 300.
@@ -203,6 +204,7 @@ impl Encoder {
 
     /// One step of the body: pulls from `body` (the exchange), frames, and makes at most one
     /// write. Err: the socket failed.
+    #[inline]
     pub fn step<B: Body>(
         &mut self,
         body: &mut B,

@@ -40,6 +40,7 @@ use crate::http::response::Response;
 use crate::log;
 use crate::observe::metrics::{Phase, WorkerStats};
 use crate::observe::vars::ConnFacts;
+use crate::site;
 use crate::transport::{Scratch, Transport};
 use crate::upstream::Expiry;
 use body::{BodyError, Fed, Incoming};
@@ -583,11 +584,11 @@ impl Session {
             log::info(&format!(
                 "client {}: {status} {}, connection closed",
                 self.client,
-                handler::pages::reason(status)
+                site::pages::reason(status)
             ));
         }
         let route = self.route(None, ctx);
-        let response = handler::error(status, &route.site());
+        let response = site::error(status, &route.site());
         // The head could not be parsed, but a HEAD request still gets no body.
         let start = self.input.iter().position(|b| !matches!(b, b'\r' | b'\n'));
         let head_only = start.is_some_and(|i| self.input[i..].starts_with(b"HEAD "));
@@ -599,7 +600,7 @@ impl Session {
         let title = "400 The plain HTTP request was sent to HTTPS port";
         let body =
             "<h1>400 Bad Request</h1>\n<p>The plain HTTP request was sent to HTTPS port.</p>\n";
-        let response = Response::html(400, handler::pages::page(title, body));
+        let response = Response::html(400, site::pages::page(title, body));
         self.input.clear();
         let route = self.route(None, ctx);
         self.failed(route, response, false, ctx)

@@ -1,4 +1,6 @@
-//! The state directory of an issuer (`state_path`): what survives a restart.
+//! The state directory of an ACME issuer (`state_path`): what survives a restart. Read while the
+//! configuration loads (`config::acme` checks it) and by the ACME manager, written by the
+//! manager.
 //!
 //! ```text
 //! state_path/
@@ -24,7 +26,7 @@ use rustls::sign::CertifiedKey;
 
 use super::der::{self, CertInfo};
 use super::jose::AccountKey;
-use crate::config::{AccountKeySpec, AcmeIssuer};
+use super::tls;
 
 pub const ACCOUNT_KEY: &str = "account.key";
 /// The prefix of temporary files (a dot: hidden, and never a certificate's name).
@@ -73,18 +75,6 @@ pub fn prepare_dir(dir: &Path) -> Result<(), String> {
     }
 }
 
-/// Reads every file the issuer has stored (its account key unless it comes from a file of its
-/// own, and the certificates named by `stems`) and says which one is corrupt, if any.
-pub fn check(issuer: &AcmeIssuer, stems: &[&str]) -> Result<(), String> {
-    if matches!(issuer.account_key, AccountKeySpec::Generate(_)) {
-        load_account_key(&issuer.state_path)?;
-    }
-    for stem in stems {
-        load_certificate(&issuer.state_path, stem)?;
-    }
-    Ok(())
-}
-
 fn corrupt(path: &Path, why: impl std::fmt::Display) -> String {
     format!(
         "acme state file \"{}\" is corrupt ({why}); repair or remove it, webserv does not \
@@ -120,7 +110,7 @@ pub fn load_certificate(state: &Path, stem: &str) -> Result<Option<Stored>, Stri
         }
         return Err(format!("cannot read \"{}\": {e}", path.display()));
     }
-    let tls = crate::config::tls::load(&path, &path).map_err(|(_, why)| corrupt(&path, why))?;
+    let tls = tls::load(&path, &path).map_err(|(_, why)| corrupt(&path, why))?;
     let leaf = tls.key.end_entity_cert().map_err(|e| corrupt(&path, e))?;
     let info = der::certificate(leaf.as_ref()).map_err(|e| corrupt(&path, e))?;
     Ok(Some(Stored { key: tls.key, info }))

@@ -3,11 +3,10 @@
 //! by SNI, protocols by ALPN), and the access log. Replaced whole (never mutated) on reload; an
 //! exchange keeps the configuration its request started with.
 
-use super::listener::Bound;
 use crate::acme::{self, Challenges};
 use crate::config::Config;
-use crate::handler::route::VirtualHosts;
 use crate::log::Sink;
+use crate::site::route::VirtualHosts;
 use crate::transport::{self, AddressOptions, CertSource};
 use rustls::ServerConfig;
 use std::net::SocketAddr;
@@ -17,6 +16,14 @@ use std::time::Duration;
 /// How long a connection may wait in the kernel for its first bytes before `accept` sees it.
 /// One second: the kernel counts it in SYN-ACK retransmissions, the first of which is at 1 s.
 pub const DEFER_ACCEPT: Duration = Duration::from_secs(1);
+
+/// A bound listen address: as the configuration gives it, and as bound (its real port, also
+/// with `listen ...:0`).
+#[derive(Debug, Clone, Copy)]
+pub struct Listening {
+    pub configured: SocketAddr,
+    pub local: SocketAddr,
+}
 
 pub struct Runtime {
     /// Shared with the exchanges under way, which keep the one their request started with.
@@ -75,7 +82,7 @@ impl Runtime {
     /// every address listed with `ssl` (`acme`: where the ACME certificates are).
     pub fn new(
         config: Config,
-        listeners: &[Bound],
+        listeners: &[Listening],
         access_logs: Vec<Option<Sink>>,
         acme: &acme::Service,
         previous: Option<&Runtime>,

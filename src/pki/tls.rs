@@ -89,6 +89,23 @@ pub fn load(certificate: &Path, key_file: &Path) -> Result<Tls, (Part, String)> 
 }
 
 /// `ssl_verify_client`, other than `off`.
+/// The PEM certificates of `path` (an `ssl_trusted_certificate`).
+pub fn load_roots(path: &Path) -> std::result::Result<Vec<CertificateDer<'static>>, String> {
+    let pem = std::fs::read(path).map_err(|e| {
+        format!(
+            "cannot load trusted certificates \"{}\": {e}",
+            path.display()
+        )
+    })?;
+    let roots = CertificateDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| format!("invalid PEM in \"{}\" ({e})", path.display()))?;
+    if roots.is_empty() {
+        return Err(format!("no certificate in \"{}\"", path.display()));
+    }
+    Ok(roots)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerifyClient {
     /// A valid certificate is required: none gets 400 "No required SSL certificate was sent",

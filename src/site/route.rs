@@ -24,7 +24,7 @@
 //! expression, so no request can make a worker backtrack (as a PCRE expression can).
 
 use crate::config::{
-    Location, LocationId, LocationKind, Server, ServerName, Settings, prefix_matches,
+    Location, LocationId, LocationKind, Server, ServerName, Settings, Variable, prefix_matches,
 };
 use crate::http::request::Request;
 use std::collections::HashMap;
@@ -87,6 +87,17 @@ impl<'a> Captures<'a> {
         let index = groups.regex.capture_names().position(|n| n == Some(name))?;
         self.group(index)
     }
+}
+
+/// Appends a capture variable's value (empty when the group did not take part, or when no
+/// expression chose the location); any other variable adds nothing.
+pub fn capture(v: &Variable, captures: &Captures, out: &mut String) {
+    let value = match v {
+        Variable::Capture(n) => captures.group(usize::from(*n)),
+        Variable::NamedCapture(name) => captures.named(name),
+        _ => None,
+    };
+    out.push_str(value.unwrap_or(""));
 }
 
 /// The outcome of routing a path within a server.
@@ -365,8 +376,7 @@ pub fn site_of<'a>(server: &'a Server, id: Option<LocationId>, captures: &Captur
     let settings = location.map_or(&server.settings, |l| &l.settings);
     let expanded_alias = match (location, &settings.alias_template) {
         (Some(l), Some(template)) if l.is_regex() => {
-            let path =
-                PathBuf::from(template.expand(|v, out| super::vars::capture(v, captures, out)));
+            let path = PathBuf::from(template.expand(|v, out| capture(v, captures, out)));
             // Groups come from a normalised path, but two of them side by side could still
             // spell `..`: such a path maps to nothing (an empty path: 404).
             let climbs = path

@@ -5,15 +5,15 @@
 //! or alias; then each `fastcgi_param` line, which replaces a parameter of the same name or
 //! adds one (`if_not_empty`: an empty value removes it). Pure: no I/O but `$realpath_root`.
 
-use super::record::{self, Connection, ParamsWriter};
-use super::upstream::{Job, REQUEST_ID};
+use super::ConnInfo;
+use super::vars::{Into, Vars};
 use crate::cgi::Script;
 use crate::cgi::env::{self, Endpoint};
 use crate::config::FastCgi;
-use crate::handler::ConnInfo;
-use crate::handler::route::{Captures, Site};
-use crate::handler::vars::{Into, Vars};
+use crate::fastcgi::record::{self, Connection, ParamsWriter};
+use crate::fastcgi::upstream::{Job, REQUEST_ID};
 use crate::http::request::Request;
+use crate::site::route::{Captures, Site};
 
 /// The request path split into the script and what follows it (nginx's
 /// `$fastcgi_script_name` and `$fastcgi_path_info`).
@@ -176,7 +176,7 @@ impl<'a> RecordsIn<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handler::route::find_location;
+    use crate::site::route::find_location;
     use std::path::Path;
 
     fn config(body: &str) -> crate::config::Config {

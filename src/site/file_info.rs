@@ -89,9 +89,9 @@ fn type_by_configuration(settings: &Settings, file_path: &Path) -> Option<String
 /// two fields are shared by every response that carries them.
 #[derive(Clone)]
 pub struct Validators {
-    pub(super) etag: Arc<str>,
-    pub(super) last_modified: Arc<str>,
-    pub(super) modified_secs: u64,
+    pub(crate) etag: Arc<str>,
+    pub(crate) last_modified: Arc<str>,
+    pub(crate) modified_secs: u64,
 }
 
 impl Validators {

@@ -281,6 +281,10 @@ fn a_refused_or_silent_backend_is_a_502_and_the_next_server_is_tried() {
     let closed = get(&server, "/alive/close/before-head", "");
     assert_eq!(closed.status, 502);
     assert!(closed.is_html_page());
+    // The log line comes through the stderr reader thread: it may follow the response.
+    wait_until(Duration::from_secs(5), || {
+        server.stderr().contains("Connection refused")
+    });
     let log = server.stderr();
     assert!(log.contains("Connection refused"), "{log}");
 }
@@ -308,6 +312,9 @@ fn an_unreachable_backend_is_a_502_and_the_next_server_is_tried() {
     assert_eq!(unreachable.status, 502);
     assert!(unreachable.is_html_page());
     assert!(started.elapsed() < Duration::from_secs(10));
+    wait_until(Duration::from_secs(5), || {
+        server.stderr().contains("unreachable")
+    });
     let log = server.stderr();
     assert!(log.contains("unreachable"), "{log}");
 }
@@ -454,6 +461,9 @@ fn requests_are_balanced_and_a_failing_server_is_skipped_for_fail_timeout() {
         assert_eq!(json::field(&doc, "name").as_deref(), Some("b"));
     }
     // `a` failed once (max_fails=1): skipped for 10 s, so b saw no second connect attempt to a.
+    wait_until(Duration::from_secs(5), || {
+        server.stderr().contains("Connection refused")
+    });
     let log = server.stderr();
     assert_eq!(log.matches("Connection refused").count(), 1, "{log}");
 }

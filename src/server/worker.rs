@@ -274,6 +274,7 @@ impl Worker {
         self.accepting = on;
     }
 
+    #[inline(never)]
     pub fn run(mut self) {
         let mut events: Vec<Ready> = Vec::with_capacity(256);
         loop {

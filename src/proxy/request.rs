@@ -201,6 +201,7 @@ pub fn write_fields_with(
         // taken as it is, not copied through `scratch`.
         let value = match field.value.parts.as_slice() {
             [] => continue,
+            [ValuePart::Text(text)] if text.is_empty() => continue,
             [ValuePart::Text(text)] => text.as_str(),
             _ => {
                 scratch.clear();
@@ -290,6 +291,11 @@ fn has_control(value: &[u8]) -> bool {
 /// `value` without the spaces and tabs around it.
 fn trim(value: &[u8]) -> &[u8] {
     let blank = |b: &u8| matches!(b, b' ' | b'\t');
+    // Most values have nothing to trim: two looks instead of two scans.
+    match (value.first(), value.last()) {
+        (Some(first), Some(last)) if !blank(first) && !blank(last) => return value,
+        _ => {}
+    }
     let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
     let end = value
         .iter()

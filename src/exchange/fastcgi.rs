@@ -235,6 +235,7 @@ impl Backend {
             };
             let codec = Box::new(FastCgiCodec::new(label.clone()));
             let mut upstream = Upstream::new(endpoint, codec, label, timeouts, true, cx.now);
+            upstream.use_spare(self.state.take_spare());
             upstream.send_first(&records);
             if !body {
                 upstream.end_body();
@@ -388,7 +389,10 @@ impl Backend {
         let kept = conn.lease.is_some() && !cx.local.fastcgi.waiting(&conn.addr);
         let reusable = match kept {
             true => upstream.into_reusable(),
-            false => None,
+            false => {
+                self.state.give_spare(upstream.into_spare());
+                None
+            }
         };
         let Some(endpoint) = reusable else {
             if let Some(id) = conn.pooled {

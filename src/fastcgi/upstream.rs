@@ -105,12 +105,20 @@ impl Codec for FastCgiCodec {
                 None => break,
                 Some(Event::Stdout(data)) => {
                     let before = self.head.len();
-                    self.head.extend_from_slice(data);
-                    match headers::parse(&self.head, HEAD_LIMIT) {
-                        Ok(Some((cgi, end))) => {
+                    // The block most often comes whole in the first record: it is parsed
+                    // where it lies, and copied only when it goes on in a later record.
+                    let parsed = if before == 0 {
+                        headers::parse(data, HEAD_LIMIT).map(|p| p.map(|h| (h, data.len())))
+                    } else {
+                        self.head.extend_from_slice(data);
+                        let len = self.head.len();
+                        headers::parse(&self.head, HEAD_LIMIT).map(|p| p.map(|h| (h, len)))
+                    };
+                    match parsed {
+                        Ok(Some(((cgi, end), len))) => {
                             // The block ended within this record: what follows it is body,
                             // read again by `decode_body`.
-                            let body = self.head.len() - end;
+                            let body = len - end;
                             debug_assert!(end > before || before == 0);
                             self.decoder.unread(body);
                             self.head = Vec::new();
@@ -118,6 +126,7 @@ impl Codec for FastCgiCodec {
                             head.headers.retain(|(name, _)| !hidden(name));
                             return Ok(Some((head, self.seen - body)));
                         }
+                        Ok(None) if before == 0 => self.head.extend_from_slice(data),
                         Ok(None) => {}
                         Err(error) => return Err(format!("FastCGI application sent a {error}")),
                     }

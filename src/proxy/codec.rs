@@ -4,12 +4,13 @@
 //! streamed request body (as it arrives with a length, or chunked to an HTTP/1.1 backend).
 
 use std::borrow::Cow;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::config::proxy::model::{ProxySettings, RedirectRule};
 use crate::config::proxy::value::{Value, ValuePart};
-use crate::http::response::Head;
+use crate::http::response::{Head, Value as FieldValue};
 use crate::upstream::{Codec, Payload};
 
 use super::body::{BodyError, BodyReader, Piece};
@@ -146,6 +147,38 @@ const COMMON_FIELDS: [&str; 20] = [
     "Pragma",
 ];
 
+/// How many of the values backends sent lately a worker keeps to share, and the longest kept.
+const RECENT_VALUES: usize = 16;
+const MAX_RECENT_VALUE: usize = 128;
+
+thread_local! {
+    /// The worker's recent field values (a backend repeats its `Content-Type`,
+    /// `Cache-Control`... from one response to the next), replaced in turn when full.
+    static RECENT: RefCell<(Vec<Arc<str>>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+}
+
+/// A backend's field value for the client's head: shared with an earlier response's when the
+/// bytes are the same (no allocation, no UTF-8 check), else copied (invalid UTF-8 replaced)
+/// and remembered.
+fn recent_value(bytes: &[u8]) -> FieldValue {
+    if bytes.len() > MAX_RECENT_VALUE {
+        return FieldValue::Owned(String::from_utf8_lossy(bytes).into_owned());
+    }
+    RECENT.with_borrow_mut(|(values, next)| {
+        if let Some(known) = values.iter().find(|v| v.as_bytes() == bytes) {
+            return FieldValue::Shared(Arc::clone(known));
+        }
+        let value: Arc<str> = Arc::from(String::from_utf8_lossy(bytes).as_ref());
+        if values.len() < RECENT_VALUES {
+            values.push(Arc::clone(&value));
+        } else if let Some(slot) = values.get_mut(*next) {
+            *slot = Arc::clone(&value);
+            *next = (*next + 1) % RECENT_VALUES;
+        }
+        FieldValue::Shared(value)
+    })
+}
+
 /// The protocol's head for the client from the backend's: its status, the fields the client
 /// gets (the server sends its own Date and Server), and the length where it is known.
 fn client_head(head: &ResponseHead, settings: &ProxySettings) -> Head {
@@ -155,14 +188,14 @@ fn client_head(head: &ResponseHead, settings: &ProxySettings) -> Head {
             return;
         }
         let value = match value {
-            Cow::Borrowed(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-            Cow::Owned(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Cow::Borrowed(bytes) => recent_value(bytes),
+            Cow::Owned(bytes) => FieldValue::Owned(String::from_utf8_lossy(&bytes).into_owned()),
         };
         let name = match COMMON_FIELDS.iter().find(|common| **common == name) {
             Some(common) => Cow::Borrowed(*common),
             None => Cow::Owned(name.to_string()),
         };
-        headers.push((name, value.into()));
+        headers.push((name, value));
     });
     let length = match head.body {
         _ if head.switched => None,
@@ -288,6 +321,27 @@ mod tests {
         head: false,
         upgrade: false,
     };
+
+    #[test]
+    fn recent_field_values_are_shared_and_bounded() {
+        let shared = |v: FieldValue| match v {
+            FieldValue::Shared(s) => s,
+            other => panic!("{other:?}"),
+        };
+        let first = shared(recent_value(b"text/html"));
+        let again = shared(recent_value(b"text/html"));
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!(&*shared(recent_value(b"a\xffb")), "a\u{fffd}b");
+        for i in 0..RECENT_VALUES * 2 {
+            assert_eq!(
+                &*shared(recent_value(format!("v{i}").as_bytes())),
+                format!("v{i}")
+            );
+        }
+        RECENT.with_borrow(|(values, _)| assert_eq!(values.len(), RECENT_VALUES));
+        let long = vec![b'x'; MAX_RECENT_VALUE + 1];
+        assert!(matches!(recent_value(&long), FieldValue::Owned(s) if s.len() == long.len()));
+    }
 
     fn codec(asked: Asked, settings: &ProxySettings, outgoing: Outgoing) -> Http1Codec {
         Http1Codec::new(asked, settings, outgoing, Rc::default(), &|v| {

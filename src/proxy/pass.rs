@@ -59,6 +59,8 @@ pub struct WorkerState {
     buffers: RefCell<Vec<Vec<u8>>>,
     /// Spare report cells ([`WorkerState::take_report`]).
     reports: RefCell<Vec<Rc<Cell<Report>>>>,
+    /// Buffers of upstreams whose connection closed ([`WorkerState::take_spare`]).
+    spares: RefCell<Vec<Spare>>,
 }
 
 /// Byte buffers the worker's proxied requests take and give back (their heads, a scratch for
@@ -90,6 +92,25 @@ impl WorkerState {
             && reports.len() < SPARE_BUFFERS
         {
             reports.push(report);
+        }
+    }
+
+    /// Buffers for a new upstream (`Upstream::use_spare`), from one whose connection closed
+    /// ([`WorkerState::give_spare`]) when there is one: a request on a new connection (FastCGI
+    /// without `fastcgi_keep_conn`) then allocates no buffer for them.
+    pub fn take_spare(&self) -> Spare {
+        let spare = self.spares.try_borrow_mut().ok().and_then(|mut s| s.pop());
+        spare.unwrap_or_default()
+    }
+
+    /// The buffers of an upstream that is over (`Upstream::into_spare`), for a later
+    /// [`WorkerState::take_spare`].
+    pub fn give_spare(&self, spare: Spare) {
+        if !spare.is_empty()
+            && let Ok(mut spares) = self.spares.try_borrow_mut()
+            && spares.len() < SPARE_BUFFERS
+        {
+            spares.push(spare);
         }
     }
 
@@ -145,6 +166,7 @@ impl ProxyWorker {
                     owners: RefCell::new(Owners::default()),
                     buffers: RefCell::new(Vec::new()),
                     reports: RefCell::new(Vec::new()),
+                    spares: RefCell::new(Vec::new()),
                 });
                 self.config = Some(Arc::clone(config));
                 self.state = Some(Rc::clone(&state));

@@ -22,6 +22,7 @@
 //! malformed, and the front refuses them).
 
 use crate::config::proxy::model::{ProxyHttpVersion, ProxySettings};
+use crate::config::proxy::value::ValuePart;
 use crate::http::request::{Framing, Request, Version};
 
 use super::vars::Vars;
@@ -196,14 +197,21 @@ pub fn write_fields_with(
     let mut upgrade_sent = false;
     for field in settings.headers.iter() {
         let lower_is = |name: &str| field.name.eq_ignore_ascii_case(name);
-        scratch.clear();
-        vars.expand_into(&field.value, scratch, 0);
-        if push_field(out, &field.name, scratch) {
+        // A value without variables (most of the defaults: empty `TE`, `Keep-Alive`...) is
+        // taken as it is, not copied through `scratch`.
+        let value = match field.value.parts.as_slice() {
+            [] => continue,
+            [ValuePart::Text(text)] if text.is_empty() => continue,
+            [ValuePart::Text(text)] => text.as_str(),
+            _ => {
+                scratch.clear();
+                vars.expand_into(&field.value, scratch, 0);
+                scratch.as_str()
+            }
+        };
+        if push_field(out, &field.name, value) {
             if lower_is("connection") {
-                connection = Some((
-                    has_token(scratch, "close"),
-                    has_token(scratch, "keep-alive"),
-                ));
+                connection = Some((has_token(value, "close"), has_token(value, "keep-alive")));
             } else if lower_is("upgrade") {
                 upgrade_sent = true;
             }
@@ -283,6 +291,11 @@ fn has_control(value: &[u8]) -> bool {
 /// `value` without the spaces and tabs around it.
 fn trim(value: &[u8]) -> &[u8] {
     let blank = |b: &u8| matches!(b, b' ' | b'\t');
+    // Most values have nothing to trim: two looks instead of two scans.
+    match (value.first(), value.last()) {
+        (Some(first), Some(last)) if !blank(first) && !blank(last) => return value,
+        _ => {}
+    }
     let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
     let end = value
         .iter()

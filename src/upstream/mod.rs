@@ -114,6 +114,22 @@ pub struct Spare {
     out: Vec<u8>,
 }
 
+/// `buffer` emptied, or none when it grew past [`SPARE_LIMIT`].
+fn spare_buffer(mut buffer: Vec<u8>) -> Vec<u8> {
+    buffer.clear();
+    if buffer.capacity() > SPARE_LIMIT {
+        buffer = Vec::new();
+    }
+    buffer
+}
+
+impl Spare {
+    /// Whether it holds no allocated buffer (nothing to keep).
+    pub fn is_empty(&self) -> bool {
+        self.buf.capacity() == 0 && self.out.capacity() == 0
+    }
+}
+
 /// What [`Codec::decode_body`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Payload<'a> {
@@ -637,22 +653,25 @@ impl Upstream {
         if !clean {
             return None;
         }
-        let keep = |mut v: Vec<u8>| {
-            v.clear();
-            if v.capacity() > SPARE_LIMIT {
-                v = Vec::new();
-            }
-            v
-        };
         // Only these fields leave the box (not the whole upstream).
         let Upstream {
             endpoint, buf, out, ..
         } = *self;
         let spare = Spare {
-            buf: keep(buf),
-            out: keep(out),
+            buf: spare_buffer(buf),
+            out: spare_buffer(out),
         };
         Some((endpoint, spare))
+    }
+
+    /// The upstream's buffers (emptied, capacity kept within bounds) for another upstream
+    /// ([`Upstream::use_spare`]) when its connection is not kept: the endpoint closes here.
+    pub fn into_spare(self) -> Spare {
+        let Upstream { buf, out, .. } = self;
+        Spare {
+            buf: spare_buffer(buf),
+            out: spare_buffer(out),
+        }
     }
 
     /// Takes buffers left by the connection's previous exchange, before anything is queued or

@@ -61,6 +61,17 @@ struct Address {
 /// Whether an address speaks HTTP/2: its default server decides (`http2`, on by default for a
 /// TLS address). nginx decides by the default server too on a plain address, and by the
 /// server SNI names over TLS; one ALPN list per address is what rustls offers.
+/// The indexes of the servers that listen on `configured`, in the configuration's order.
+fn servers_on(config: &Config, configured: SocketAddr) -> Vec<usize> {
+    config
+        .servers
+        .iter()
+        .enumerate()
+        .filter(|(_, server)| server.listen.contains(&configured))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 fn http2_on(config: &Config, servers: &[usize], configured: SocketAddr) -> bool {
     servers
         .first()
@@ -119,13 +130,7 @@ impl Runtime {
                 };
                 servers.push((server.server_names.as_slice(), source));
             }
-            let servers_here: Vec<usize> = config
-                .servers
-                .iter()
-                .enumerate()
-                .filter(|(_, server)| server.listen.contains(&listener.configured))
-                .map(|(i, _)| i)
-                .collect();
+            let servers_here = servers_on(&config, listener.configured);
             let options = AddressOptions {
                 http2: http2_on(&config, &servers_here, listener.configured),
                 challenges: on_address
@@ -144,13 +149,7 @@ impl Runtime {
         let routes = listeners
             .iter()
             .map(|listener| {
-                let servers: Vec<usize> = config
-                    .servers
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, server)| server.listen.contains(&listener.configured))
-                    .map(|(i, _)| i)
-                    .collect();
+                let servers = servers_on(&config, listener.configured);
                 let hosts = VirtualHosts::new(&config.servers, &servers, listener.configured);
                 Address {
                     local: listener.local,

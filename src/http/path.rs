@@ -140,18 +140,29 @@ pub fn split_target(target: &[u8]) -> (&[u8], Option<&[u8]>) {
 /// A relative reference whose first segment holds `:` would read as a scheme; callers building
 /// relative links must prefix such names with `./`.
 pub fn encode(path: &str) -> String {
+    let mut out = Vec::with_capacity(path.len());
+    percent_encode_into(&mut out, path.as_bytes(), |b| !is_path_safe(b));
+    ascii_text(out)
+}
+
+/// Appends `bytes` to `out` with each byte that `escape` picks written as `%XX` (uppercase
+/// hex): the one percent-encoder of paths, `Location` values and the fields sent on to a
+/// backend.
+#[inline]
+pub fn percent_encode_into(out: &mut Vec<u8>, bytes: &[u8], escape: impl Fn(u8) -> bool) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(path.len());
-    for &b in path.as_bytes() {
-        if is_path_safe(b) {
-            out.push(char::from(b));
+    for &b in bytes {
+        if escape(b) {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
         } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            out.push(b);
         }
     }
-    out
+}
+
+/// The text of an encoder's output that escaped every non-ASCII byte (so it is ASCII).
+pub fn ascii_text(out: Vec<u8>) -> String {
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn is_path_safe(b: u8) -> bool {

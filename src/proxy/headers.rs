@@ -12,6 +12,7 @@
 use crate::config::Settings;
 use crate::config::proxy::model::{ProxySettings, RedirectRule};
 use crate::config::proxy::value::Value;
+use crate::http::path::percent_encode_into;
 
 use std::borrow::Cow;
 
@@ -111,15 +112,10 @@ pub fn rewrite_redirect(
         let to = expand(to);
         let mut out = Vec::with_capacity(value.len() + to.len());
         out.extend_from_slice(&value[..at]);
-        for &b in to.as_bytes() {
-            // A variable may hold anything: never a control character in a field value.
-            if (b < 0x20 && b != b'\t') || b == 0x7f {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-            } else {
-                out.push(b);
-            }
-        }
+        // A variable may hold anything: never a control character in a field value.
+        percent_encode_into(&mut out, to.as_bytes(), |b| {
+            (b < 0x20 && b != b'\t') || b == 0x7f
+        });
         out.extend_from_slice(&url[from.len()..]);
         return Some(out);
     }

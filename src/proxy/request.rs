@@ -23,6 +23,7 @@
 
 use crate::config::proxy::model::{ProxyHttpVersion, ProxySettings};
 use crate::config::proxy::value::ValuePart;
+use crate::http::path::percent_encode_into;
 use crate::http::request::{Framing, Request, Version};
 
 use super::vars::Vars;
@@ -262,14 +263,7 @@ fn push_field(out: &mut Vec<u8>, name: &str, value: &str) -> bool {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
     if has_control(value) {
-        for &b in value {
-            if is_control(b) {
-                const HEX: &[u8; 16] = b"0123456789ABCDEF";
-                out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
-            } else {
-                out.push(b);
-            }
-        }
+        percent_encode_into(out, value, is_control);
     } else {
         out.extend_from_slice(value);
     }

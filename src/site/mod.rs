@@ -10,6 +10,7 @@ pub mod pages;
 pub mod route;
 
 use crate::config::ErrorPageStatus;
+use crate::http::path;
 use crate::http::response::{Body, Response};
 use crate::log;
 use route::{Site, select_location};
@@ -18,21 +19,12 @@ use route::{Site, select_location};
 /// percent-encoded, so no value (whatever the request or the configuration put in it) can end
 /// the field or start another.
 pub(crate) fn header_safe(url: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     if url.bytes().all(|b| b.is_ascii_graphic()) {
         return url.to_string();
     }
-    let mut out = String::with_capacity(url.len() + 8);
-    for b in url.bytes() {
-        if b.is_ascii_graphic() {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
-        }
-    }
-    out
+    let mut out = Vec::with_capacity(url.len() + 8);
+    path::percent_encode_into(&mut out, url.as_bytes(), |b| !b.is_ascii_graphic());
+    path::ascii_text(out)
 }
 
 /// A redirect with a small HTML body pointing at `location`.

@@ -12,6 +12,7 @@ use crate::proxy::pass::ProxyWorker;
 use crate::transport::Scratch;
 use crate::upstream::process::Processes;
 use std::sync::Arc;
+use std::time::Instant;
 
 #[derive(Default)]
 pub struct Local {
@@ -30,4 +31,28 @@ pub struct Local {
     /// FastCGI's bounds on the connections kept open to its applications (the idle ones are in
     /// the proxy's pool).
     pub fastcgi: Bounds,
+}
+
+impl Local {
+    /// When the worker must wake for [`Local::upkeep`] although nothing else happens: an idle
+    /// backend connection reaching its `keepalive_timeout`, or a new FastCGI connection
+    /// starting to starve (`fastcgi::pool`). Early rather than late: a wake-up that finds
+    /// nothing due costs one turn of the loop.
+    #[inline(always)]
+    pub fn next_upkeep(&self) -> Option<Instant> {
+        match (self.proxy.wake(), self.fastcgi.wake()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Closes the idle backend connections that are due by `now`: those idle for their
+    /// `keepalive_timeout`, and every one to an address a new FastCGI connection starves on.
+    #[cold]
+    #[inline(never)]
+    pub fn upkeep(&mut self, now: Instant) {
+        let proxy = &mut self.proxy;
+        self.fastcgi.due(now, |addr| proxy.close_idle_to(addr));
+        proxy.expire(now);
+    }
 }

@@ -517,6 +517,35 @@ fn kept_connections_are_reused_and_without_keep_conn_each_request_connects() {
 }
 
 #[test]
+fn kept_connections_are_reused_under_concurrent_load() {
+    // Four clients at once on four processes: the four kept connections carry every request
+    // (before the fix, a kept connection was closed whenever another new one had no answer
+    // yet, and nearly every request connected anew).
+    let php = Php::with_pool(Listen::Tcp, 4, "fastcgi_keep_conn on;", "");
+    let before = php.connections();
+    let port = php.server.port();
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut client = Client::connect(port);
+                for i in 0..50 {
+                    let r = client.get(&format!("/hello.php?name={c}-{i}"));
+                    assert_eq!(r.text(), format!("Hello from PHP, {c}-{i}\n"));
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let opened = php.connections() - before;
+    eprintln!("{opened} connections to php-fpm for 200 requests");
+    // 4 are enough; a CI machine slow enough to leave a new one unanswered for the grace
+    // costs a few more, never one per request.
+    assert!(opened <= 20, "{opened} connections for 200 requests");
+}
+
+#[test]
 fn a_kept_connection_php_fpm_closes_is_noticed_and_not_used() {
     // Each php-fpm process exits after two requests, closing its kept connection.
     let php = Php::with_pool(
@@ -557,6 +586,38 @@ fn more_requests_than_php_processes_with_keep_conn_all_get_answers() {
         c.join().unwrap();
     }
     assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn a_new_connection_behind_a_kept_one_that_went_idle_gets_its_process_soon() {
+    // One process. A's page holds it on a kept connection; B's request opens a new one, which
+    // waits in php-fpm's queue. A's page then ends at once, most likely within the grace of
+    // B's connection (`fastcgi::pool`), so A's connection goes idle in the pool, still holding
+    // the process, and no later request comes to close it: the worker itself must, when B's
+    // connection has starved for the grace (not at the 60 s keepalive_timeout).
+    let php = Php::with_pool(Listen::UnixSocket, 1, "fastcgi_keep_conn on;", "");
+    let mut a = php.client();
+    a.send("GET /gated.php HTTP/1.1\r\nHost: h\r\n\r\n");
+    let head = a.head();
+    assert_eq!(head.status, 200);
+    let mut reader = a.body_reader(&head, false);
+    assert_eq!(a.body_part(&mut reader, usize::MAX).unwrap(), b"first\n");
+    let mut b = php.client();
+    let started = Instant::now();
+    b.send("GET /hello.php?name=b HTTP/1.1\r\nHost: h\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(5));
+    std::fs::write(fastcgi::www(&php.fpm).join("go"), b"").unwrap();
+    assert_eq!(a.body(&mut reader), b"second\n");
+    let r = b.response(false);
+    assert_eq!(
+        (r.status(), r.text()),
+        (200, "Hello from PHP, b\n".to_string())
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "B waited {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -914,14 +975,46 @@ fn an_upstream_block_with_keepalive_keeps_its_connections() {
         assert_eq!(server.get("/who.php").text(), "one");
     }
     // One connection carried all ten, and stays open: one established connection to the pool.
+    assert_eq!(established(socket), 1);
+}
+
+/// The established connections to the unix socket `socket` (`ss`).
+fn established(socket: &std::path::Path) -> usize {
     let out = std::process::Command::new("ss")
         .args(["-x", "state", "established"])
         .output()
         .expect("ss");
     let text = String::from_utf8_lossy(&out.stdout);
     let path = socket.display().to_string();
-    let open = text.lines().filter(|l| l.contains(&path)).count();
-    assert_eq!(open, 1, "{text}");
+    text.lines().filter(|l| l.contains(&path)).count()
+}
+
+#[test]
+fn an_idle_kept_connection_is_closed_after_keepalive_timeout_without_further_requests() {
+    // An idle connection holds one of php-fpm's processes: it must not outlive its timeout
+    // because no request came to notice it.
+    let (server, one, _two) = two_pools(
+        |a, _| format!("upstream php {{ server {a}; keepalive 2; keepalive_timeout 1s; }}"),
+        "fastcgi_keep_conn on;",
+    );
+    let fastcgi::Address::Unix(socket) = &one.address else {
+        panic!("unix socket")
+    };
+    assert_eq!(server.get("/who.php").text(), "one");
+    assert_eq!(established(socket), 1, "kept after the answer");
+    let started = Instant::now();
+    assert!(
+        support::wait_until(Duration::from_secs(15), || established(socket) == 0),
+        "still open after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "closed before its timeout: {:?}",
+        started.elapsed()
+    );
+    // The next request opens a new one and is answered.
+    assert_eq!(server.get("/who.php").text(), "one");
 }
 
 #[test]

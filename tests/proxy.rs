@@ -723,6 +723,46 @@ fn backend_connections_are_reused_through_the_keepalive_pool() {
     assert!(!server.stderr().contains("[error]"), "{}", server.stderr());
 }
 
+#[test]
+fn an_idle_pooled_connection_is_closed_at_keepalive_timeout_without_further_requests() {
+    // The backend answers one request with keep-alive, then reads until the proxy closes.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let backend = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(conn.read(&mut byte).unwrap(), 1, "request head");
+            head.push(byte[0]);
+        }
+        std::io::Write::write_all(&mut conn, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            .unwrap();
+        let answered = Instant::now();
+        let mut rest = Vec::new();
+        let read = conn.read_to_end(&mut rest);
+        (
+            read.map(|_| rest.len()).map_err(|e| e.kind()),
+            answered.elapsed(),
+        )
+    });
+    let server = proxy(
+        &format!("upstream app {{ server 127.0.0.1:{port}; keepalive 4; keepalive_timeout 1s; }}"),
+        "    location / { proxy_pass http://app; proxy_http_version 1.1; \
+         proxy_set_header Connection \"\"; }",
+    );
+    let r = get(&server, "/", "");
+    assert_eq!((r.status, r.text().as_str()), (200, "ok"));
+    let (read, idle) = backend.join().unwrap();
+    assert_eq!(read, Ok(0), "closed by the proxy, nothing more sent");
+    assert!(
+        idle >= Duration::from_millis(900) && idle < Duration::from_secs(10),
+        "closed after {idle:?}"
+    );
+}
+
 /// What passes a protocol switch on: nginx's snippet, as its documentation gives it (the map
 /// at the top level, the rest in the location).
 const UPGRADE_MAP: &str =

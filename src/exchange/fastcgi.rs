@@ -17,7 +17,7 @@ use crate::proxy::balance::{Attempt, Chosen, Outcome};
 use crate::proxy::log::{self as tries_log, Try};
 use crate::proxy::pass::{IdleCheck, WorkerState};
 use crate::site::route::Site;
-use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
+use crate::upstream::{Address, Endpoint, Spare, Timeouts, Upstream};
 use std::fs::File;
 use std::io::Read;
 use std::rc::Rc;
@@ -199,7 +199,7 @@ impl Backend {
                             let idle = self.state.idle(self.group.id);
                             let lease = keep.then(|| bounds.lease(&addr, Some(idle), limit));
                             let conn = Conn {
-                                fresh: Some(bounds.fresh(&addr)),
+                                fresh: Some(bounds.fresh(&addr, cx.now)),
                                 addr,
                                 created: cx.now,
                                 requests: 0,
@@ -376,8 +376,8 @@ impl Backend {
     }
 
     /// The answer is complete: a kept connection whose exchange was clean goes back to the
-    /// shared pool, unless a new connection of this worker to its address waits for its first
-    /// answer (see `fastcgi::pool`); any other closes (with the upstream).
+    /// shared pool, unless a new connection of this worker to its address starves (no first
+    /// answer within `fastcgi::pool::STARVING_AFTER`); any other closes (with the upstream).
     pub(super) fn finish(mut self: Box<Self>, upstream: Upstream, cx: &mut Cx) {
         if let Some(chosen) = self.chosen.take() {
             self.state
@@ -386,7 +386,7 @@ impl Backend {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        let kept = conn.lease.is_some() && !cx.local.fastcgi.waiting(&conn.addr);
+        let kept = conn.lease.is_some() && !cx.local.fastcgi.starving(&conn.addr, cx.now);
         let reusable = match kept {
             true => upstream.into_reusable(),
             false => {
@@ -394,16 +394,16 @@ impl Backend {
                 None
             }
         };
+        if let Some(id) = conn.pooled {
+            self.state.disown(id);
+        }
         let Some(endpoint) = reusable else {
-            if let Some(id) = conn.pooled {
-                self.state.disown(id);
-            }
             return;
         };
         cx.local.proxy.give_back(
             &self.state,
             self.group.id,
-            endpoint,
+            (endpoint, Spare::default()),
             conn.pooled,
             conn.addr,
             conn.created,

@@ -9,16 +9,26 @@
 //!   the group's `keepalive` (4 for a `fastcgi_pass` address); a request beyond them gets a
 //!   connection of its own, opened without FCGI_KEEP_CONN and closed by the application after
 //!   its answer ([`Bounds::lease`]);
-//! - a kept connection whose answer ends while a new connection of this worker to the same
-//!   address still waits for its first answer goes back to nobody: it is closed, which frees
-//!   the process it held, maybe the one the new connection waits for ([`Bounds::waiting`]).
+//! - a new connection of this worker that has had no answer for [`STARVING_AFTER`] may be
+//!   waiting for a process that idle kept connections hold: from then until its first answer,
+//!   the worker closes its idle connections to that address ([`Bounds::due`], when the worker
+//!   wakes for it: [`Bounds::wake`]) and a kept connection whose answer ends goes back to
+//!   nobody ([`Bounds::starving`]): it is closed, which frees the process it held.
 //!
-//! With these, a pool of more processes than N never leaves a request waiting behind processes
-//! held by idle connections.
+//! A new connection that is answered within the grace, as nearly all are, changes nothing: under
+//! concurrent load kept connections stay kept. One that is only slow (a long script) costs no
+//! more than connections opened per request while it lasts. With these, a pool of more processes
+//! than N never leaves a request waiting behind processes held by idle connections for more than
+//! the grace.
 
 use crate::config::proxy::model::PeerAddr;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// How long a new connection may go without its first answer before it counts as waiting for
+/// a process (a page of php-fpm is answered in well under a millisecond on an idle pool).
+pub const STARVING_AFTER: Duration = Duration::from_millis(20);
 
 /// The right to keep one connection open to an address (counted while it lives).
 pub struct Lease(Rc<Cell<usize>>);
@@ -29,27 +39,51 @@ impl Drop for Lease {
     }
 }
 
-/// A new connection waiting for its first answer (counted while it lives).
-pub struct Fresh(Rc<Cell<usize>>);
+/// A new connection waiting for its first answer (listed while it lives).
+pub struct Fresh {
+    waiting: Rc<RefCell<Vec<Waiter>>>,
+    id: u64,
+}
 
 impl Drop for Fresh {
     fn drop(&mut self) {
-        self.0.set(self.0.get().saturating_sub(1));
+        if let Ok(mut waiting) = self.waiting.try_borrow_mut() {
+            waiting.retain(|w| w.id != self.id);
+        }
     }
+}
+
+/// One new connection without an answer yet.
+struct Waiter {
+    id: u64,
+    /// When it was opened.
+    since: Instant,
+    /// The idle connections to its address were closed for it once already.
+    relieved: bool,
 }
 
 struct Counts {
     addr: PeerAddr,
     /// Kept connections lent to exchanges (idle ones are the pool's).
     busy: Rc<Cell<usize>>,
-    /// New connections waiting for their first answer.
-    fresh: Rc<Cell<usize>>,
+    /// New connections waiting for their first answer, oldest first.
+    waiting: Rc<RefCell<Vec<Waiter>>>,
+}
+
+impl Counts {
+    fn unused(&self) -> bool {
+        self.busy.get() == 0 && self.waiting.try_borrow().is_ok_and(|w| w.is_empty())
+    }
 }
 
 /// One worker's counts, per address.
 #[derive(Default)]
 pub struct Bounds {
     addrs: Vec<Counts>,
+    /// The last id given to a [`Fresh`].
+    last_id: u64,
+    /// No new connection starts to starve before this ([`Bounds::wake`]).
+    wake: Option<Instant>,
 }
 
 impl Bounds {
@@ -58,11 +92,11 @@ impl Bounds {
             Some(index) => index,
             None => {
                 // Addresses nobody counts any more make room first.
-                self.addrs.retain(|c| c.busy.get() > 0 || c.fresh.get() > 0);
+                self.addrs.retain(|c| !c.unused());
                 self.addrs.push(Counts {
                     addr: addr.clone(),
                     busy: Rc::new(Cell::new(0)),
-                    fresh: Rc::new(Cell::new(0)),
+                    waiting: Rc::new(RefCell::new(Vec::new())),
                 });
                 self.addrs.len() - 1
             }
@@ -84,18 +118,82 @@ impl Bounds {
         Some(Lease(Rc::clone(&counts.busy)))
     }
 
-    /// Counts a new connection to `addr` until its first answer (the guard's drop).
-    pub fn fresh(&mut self, addr: &PeerAddr) -> Fresh {
-        let counts = self.counts(addr);
-        counts.fresh.set(counts.fresh.get() + 1);
-        Fresh(Rc::clone(&counts.fresh))
+    /// When a new connection may start to starve (early rather than late: one answered
+    /// since leaves it early; see [`Bounds::due`]).
+    #[inline(always)]
+    pub fn wake(&self) -> Option<Instant> {
+        self.wake
     }
 
-    /// Whether a new connection of this worker to `addr` waits for its first answer.
-    pub fn waiting(&self, addr: &PeerAddr) -> bool {
+    /// Lists a new connection to `addr`, opened `now`, until its first answer (the guard's
+    /// drop).
+    pub fn fresh(&mut self, addr: &PeerAddr, now: Instant) -> Fresh {
+        self.last_id += 1;
+        let id = self.last_id;
+        let counts = self.counts(addr);
+        let waiting = Rc::clone(&counts.waiting);
+        if let Ok(mut list) = waiting.try_borrow_mut() {
+            list.push(Waiter {
+                id,
+                since: now,
+                relieved: false,
+            });
+        }
+        let at = now + STARVING_AFTER;
+        if self.wake.is_none_or(|wake| at < wake) {
+            self.wake = Some(at);
+        }
+        Fresh { waiting, id }
+    }
+
+    /// Whether a new connection of this worker to `addr` has gone [`STARVING_AFTER`] without
+    /// an answer by `now`: a kept connection to `addr` whose answer ends is then closed.
+    pub fn starving(&self, addr: &PeerAddr, now: Instant) -> bool {
+        self.addrs.iter().any(|c| {
+            c.addr == *addr
+                && c.waiting
+                    .try_borrow()
+                    .ok()
+                    .and_then(|w| w.first().map(|w| w.since))
+                    .is_some_and(|since| now.saturating_duration_since(since) >= STARVING_AFTER)
+        })
+    }
+
+    /// When a new connection will have waited [`STARVING_AFTER`] without having been relieved
+    /// yet.
+    fn next_due(&self) -> Option<Instant> {
         self.addrs
             .iter()
-            .any(|c| c.addr == *addr && c.fresh.get() > 0)
+            .filter_map(|c| {
+                let waiting = c.waiting.try_borrow().ok()?;
+                let first = waiting.iter().find(|w| !w.relieved)?;
+                Some(first.since + STARVING_AFTER)
+            })
+            .min()
+    }
+
+    /// The addresses with a new connection that started starving by `now` and was not relieved
+    /// yet, given to `relieve` (which closes the worker's idle connections to it), once each;
+    /// the worker calls it when [`Bounds::wake`] has come.
+    pub fn due(&mut self, now: Instant, mut relieve: impl FnMut(&PeerAddr)) {
+        for counts in &self.addrs {
+            let Ok(mut waiting) = counts.waiting.try_borrow_mut() else {
+                continue;
+            };
+            let mut any = false;
+            for waiter in waiting.iter_mut() {
+                if !waiter.relieved && now.saturating_duration_since(waiter.since) >= STARVING_AFTER
+                {
+                    waiter.relieved = true;
+                    any = true;
+                }
+            }
+            drop(waiting);
+            if any {
+                relieve(&counts.addr);
+            }
+        }
+        self.wake = self.next_due();
     }
 }
 
@@ -128,14 +226,76 @@ mod tests {
     }
 
     #[test]
-    fn a_new_connection_is_waiting_until_its_guard_goes() {
+    fn a_new_connection_starves_after_the_grace_until_its_guard_goes() {
         let mut bounds = Bounds::default();
         let a = PeerAddr::Unix("/a.sock".into());
-        assert!(!bounds.waiting(&a));
-        let fresh = bounds.fresh(&a);
-        assert!(bounds.waiting(&a));
-        assert!(!bounds.waiting(&PeerAddr::Unix("/b.sock".into())));
+        let b = PeerAddr::Unix("/b.sock".into());
+        let t = Instant::now();
+        let later = t + STARVING_AFTER;
+        assert!(!bounds.starving(&a, later));
+        assert_eq!(bounds.next_due(), None);
+        let fresh = bounds.fresh(&a, t);
+        assert!(
+            !bounds.starving(&a, t),
+            "answered in time, as nearly all are"
+        );
+        assert!(bounds.starving(&a, later));
+        assert!(
+            !bounds.starving(&b, later),
+            "another address is not held up"
+        );
+        assert_eq!(bounds.next_due(), Some(later));
         drop(fresh);
-        assert!(!bounds.waiting(&a));
+        assert!(!bounds.starving(&a, later));
+        assert_eq!(bounds.next_due(), None);
+    }
+
+    #[test]
+    fn a_starving_connection_is_relieved_once_and_starves_on_until_answered() {
+        let mut bounds = Bounds::default();
+        let a = PeerAddr::Unix("/a.sock".into());
+        let b = PeerAddr::Tcp(([127, 0, 0, 1], 9000).into());
+        let t = Instant::now();
+        let ms = |n| t + Duration::from_millis(n);
+        let first = bounds.fresh(&a, t);
+        let second = bounds.fresh(&a, ms(5));
+        let other = bounds.fresh(&b, ms(30));
+        let mut relieved = Vec::new();
+        bounds.due(ms(10), |addr| relieved.push(addr.clone()));
+        assert!(relieved.is_empty(), "nobody waited long enough");
+        bounds.due(ms(21), |addr| relieved.push(addr.clone()));
+        assert_eq!(relieved, vec![a.clone()]);
+        assert_eq!(bounds.next_due(), Some(ms(25)), "the second one's turn");
+        bounds.due(ms(26), |addr| relieved.push(addr.clone()));
+        assert_eq!(relieved, vec![a.clone(), a.clone()]);
+        assert_eq!(bounds.next_due(), Some(ms(50)));
+        bounds.due(ms(40), |addr| relieved.push(addr.clone()));
+        assert_eq!(relieved.len(), 2, "each one once");
+        assert!(bounds.starving(&a, ms(40)), "relieved, still starving");
+        drop(first);
+        drop(second);
+        assert!(!bounds.starving(&a, ms(40)));
+        drop(other);
+        assert_eq!(bounds.next_due(), None);
+    }
+
+    #[test]
+    fn the_worker_wakes_when_the_first_new_connection_may_starve_and_not_after_the_last() {
+        let mut bounds = Bounds::default();
+        let a = PeerAddr::Unix("/a.sock".into());
+        let t = Instant::now();
+        let ms = |n| t + Duration::from_millis(n);
+        assert_eq!(bounds.wake(), None);
+        let answered = bounds.fresh(&a, t);
+        let waiting = bounds.fresh(&a, ms(3));
+        assert_eq!(bounds.wake(), Some(ms(20)));
+        drop(answered);
+        assert_eq!(bounds.wake(), Some(ms(20)), "early rather than late");
+        bounds.due(ms(20), |_| panic!("nobody starves yet"));
+        assert_eq!(bounds.wake(), Some(ms(23)), "the one still waiting");
+        let mut relieved = 0;
+        bounds.due(ms(23), |_| relieved += 1);
+        assert_eq!((relieved, bounds.wake()), (1, None));
+        drop(waiting);
     }
 }

@@ -45,6 +45,10 @@ pub struct ProxyWorker {
     state: Option<Rc<WorkerState>>,
     /// The last pooled connection's id.
     last_id: u32,
+    /// No idle connection reaches its `keepalive_timeout` before this (when one may: a
+    /// connection taken out since leaves it early, and the worker's wake-up then finds
+    /// nothing to close).
+    wake: Option<Instant>,
 }
 
 /// The per-worker state the requests under way share.
@@ -193,6 +197,35 @@ impl ProxyWorker {
             && let Ok(mut pool) = state.pool.try_borrow_mut()
         {
             drop(pool.remove(|(pooled, _, _)| *pooled == id));
+        }
+    }
+
+    /// When an idle pooled connection may reach its `keepalive_timeout` (the worker wakes
+    /// then for [`ProxyWorker::expire`]).
+    #[inline(always)]
+    pub fn wake(&self) -> Option<Instant> {
+        self.wake
+    }
+
+    /// Closes the idle pooled connections that reached their `keepalive_timeout` by `now`, as
+    /// nginx's timer does (an idle connection to php-fpm holds one of its processes).
+    pub fn expire(&mut self, now: Instant) {
+        self.wake = None;
+        if let Some(state) = &self.state
+            && let Ok(mut pool) = state.pool.try_borrow_mut()
+        {
+            drop(pool.expire(now));
+            self.wake = pool.next_expiry();
+        }
+    }
+
+    /// Closes every idle pooled connection to `addr` (a new connection to it may be waiting
+    /// for a process they hold: `fastcgi::pool`).
+    pub fn close_idle_to(&mut self, addr: &PeerAddr) {
+        if let Some(state) = &self.state
+            && let Ok(mut pool) = state.pool.try_borrow_mut()
+        {
+            drop(pool.remove_to(addr));
         }
     }
 
@@ -685,7 +718,7 @@ impl Proxied {
             return;
         };
         if let Some(id) = connection.pooled {
-            self.state.owners.borrow_mut().remove(&id);
+            self.state.disown(id);
         }
         let group = self.pass.upstream.id;
         let backend = self.report().reuse.unwrap_or(BackendReuse::Close);
@@ -693,32 +726,20 @@ impl Proxied {
         if !(keeps && self.reuse == Reuse::Keep && backend == BackendReuse::Keep) {
             return;
         }
-        let Some((mut endpoint, spare)) = upstream.into_reusable_with_spare() else {
+        let Some((endpoint, spare)) = upstream.into_reusable_with_spare() else {
             return;
         };
-        let id = match connection.pooled {
-            Some(id) => id,
-            None => {
-                let id = worker.next_id();
-                let token = crate::event::Token::new(crate::event::Kind::Pooled, id, 0);
-                if endpoint.rebind(poller, token).is_err() {
-                    return;
-                }
-                id
-            }
-        };
-        let mut pool = self.state.pool.borrow_mut();
-        drop(pool.expire(now));
-        // What it gives back (refused, or evicted to make room) closes here.
-        let requests = connection.requests + 1;
-        drop(pool.put(
+        worker.give_back(
+            &self.state,
             group,
-            (id, endpoint, spare),
+            (endpoint, spare),
+            connection.pooled,
             connection.addr,
             connection.created,
-            requests,
+            connection.requests + 1,
+            poller,
             now,
-        ));
+        );
     }
 }
 
@@ -907,14 +928,15 @@ impl WorkerState {
 
 impl ProxyWorker {
     /// Gives `endpoint` (a connection to `addr` of `group` that can carry another request:
-    /// `Upstream::into_reusable`) to the pool, idle; `pooled`: its id if it was lent from
-    /// there. What the pool refuses or evicts is closed.
+    /// `Upstream::into_reusable`), with the buffers of its last exchange, to the pool, idle;
+    /// `pooled`: its id if it was lent from there (and disowned since). What the pool refuses
+    /// or evicts is closed.
     #[allow(clippy::too_many_arguments)]
     pub fn give_back(
         &mut self,
         state: &WorkerState,
         group: usize,
-        mut endpoint: Endpoint,
+        (mut endpoint, spare): (Endpoint, Spare),
         pooled: Option<u32>,
         addr: PeerAddr,
         created: Instant,
@@ -922,9 +944,6 @@ impl ProxyWorker {
         poller: &crate::event::Poller,
         now: Instant,
     ) {
-        if let Some(id) = pooled {
-            state.disown(id);
-        }
         let id = match pooled {
             Some(id) => id,
             None => {
@@ -936,16 +955,16 @@ impl ProxyWorker {
                 id
             }
         };
-        let mut pool = state.pool.borrow_mut();
-        drop(pool.expire(now));
-        drop(pool.put(
-            group,
-            (id, endpoint, Spare::default()),
-            addr,
-            created,
-            requests,
-            now,
-        ));
+        let Ok(mut pool) = state.pool.try_borrow_mut() else {
+            return;
+        };
+        if let Some(at) = pool.expiry(group, now)
+            && self.wake.is_none_or(|wake| at < wake)
+        {
+            self.wake = Some(at);
+        }
+        // What it gives back (refused, or evicted to make room) closes here.
+        drop(pool.put(group, (id, endpoint, spare), addr, created, requests, now));
     }
 }
 

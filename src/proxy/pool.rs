@@ -113,6 +113,12 @@ impl<C> Pool<C> {
         Put::Kept { evicted }
     }
 
+    /// When a connection of `group` that goes idle `now` will have been idle too long.
+    pub fn expiry(&self, group: usize, now: Instant) -> Option<Instant> {
+        let limits = self.groups.get(group)?.limits?;
+        Some(now + limits.timeout)
+    }
+
     /// Removes the idle connections that have been idle for `keepalive_timeout` (to close).
     pub fn expire(&mut self, now: Instant) -> Vec<C> {
         let mut out = Vec::new();
@@ -136,7 +142,8 @@ impl<C> Pool<C> {
             .iter()
             .filter_map(|g| {
                 let limits = g.limits?;
-                g.idle.iter().map(|c| c.since + limits.timeout).min()
+                // Oldest idle first.
+                g.idle.first().map(|c| c.since + limits.timeout)
             })
             .min()
     }
@@ -150,6 +157,22 @@ impl<C> Pool<C> {
             }
         }
         None
+    }
+
+    /// Takes out every idle connection to `addr`, of any group (to close).
+    pub fn remove_to(&mut self, addr: &PeerAddr) -> Vec<C> {
+        let mut out = Vec::new();
+        for g in &mut self.groups {
+            let mut i = 0;
+            while i < g.idle.len() {
+                if g.idle[i].addr == *addr {
+                    out.push(g.idle.remove(i).conn);
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        out
     }
 
     /// Idle connections of `group`.
@@ -250,6 +273,8 @@ mod tests {
         let s = |n| t + Duration::from_secs(n);
         let mut pool: Pool<u32> = Pool::new(&[group(Some(limits(8))), group(None)]);
         assert_eq!(pool.next_expiry(), None);
+        assert_eq!(pool.expiry(0, s(1)), Some(s(61)));
+        assert_eq!(pool.expiry(1, s(1)), None, "keeps none");
         pool.put(0, 1, addr(1), t, 1, t);
         pool.put(0, 2, addr(1), t, 1, s(30));
         assert_eq!(pool.next_expiry(), Some(s(60)));
@@ -262,5 +287,18 @@ mod tests {
         assert_eq!(pool.remove(|c| *c == 2), Some(2));
         assert_eq!(pool.remove(|c| *c == 2), None);
         assert_eq!(pool.idle(0), 0);
+    }
+
+    #[test]
+    fn the_idle_connections_to_one_address_can_all_be_taken_out() {
+        let t = Instant::now();
+        let mut pool: Pool<u32> = Pool::new(&[group(Some(limits(8))), group(Some(limits(8)))]);
+        pool.put(0, 1, addr(1), t, 1, t);
+        pool.put(0, 2, addr(2), t, 1, t);
+        pool.put(1, 3, addr(1), t, 1, t);
+        pool.put(0, 4, addr(1), t, 1, t);
+        assert_eq!(pool.remove_to(&addr(1)), vec![1, 4, 3]);
+        assert!(pool.remove_to(&addr(1)).is_empty());
+        assert_eq!((pool.idle(0), pool.idle(1)), (1, 0));
     }
 }

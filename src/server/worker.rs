@@ -16,7 +16,7 @@
 //! the panic's message and location to the error log.
 
 use super::listener::Listener;
-use crate::event::{Kind, Poller, Ready, Role, Sharing, TimerKey, Timers, Token};
+use crate::event::{Deadline, Kind, Poller, Ready, Role, Sharing, TimerKey, Timers, Token};
 use crate::local::Local;
 use crate::log;
 use crate::protocol::{Connection, Context, Drive, Waiting};
@@ -199,7 +199,17 @@ pub struct Worker {
     cache_registered: bool,
     /// What this worker lends to the connections it drives.
     local: Local,
+    /// When the backend connections of `local` need looking after (`Local::upkeep`), and its
+    /// entry in `timers` (key [`UPKEEP`]).
+    upkeep: Deadline,
 }
+
+/// The timer key of the worker's own upkeep (no connection has this slot).
+const UPKEEP: TimerKey = TimerKey {
+    slot: u32::MAX,
+    generation: u32::MAX,
+    stream: u16::MAX,
+};
 
 impl Worker {
     /// Worker `index` of the crew (its figures in the metrics registry are its index's).
@@ -250,6 +260,7 @@ impl Worker {
             pauses_unlogged: 0,
             cache_registered,
             local,
+            upkeep: Deadline::default(),
         };
         worker.set_accepting(true);
         Ok(worker)
@@ -285,6 +296,11 @@ impl Worker {
                 && (self.live == 0 || now >= until)
             {
                 return;
+            }
+            self.upkeep.at = self.local.next_upkeep();
+            if let Some(at) = self.upkeep.needs_entry() {
+                self.upkeep.scheduled = Some(at);
+                self.timers.schedule(at, UPKEEP);
             }
             let mut timeout = self.timers.timeout(now);
             if let Some(until) = self.accept_paused_until {
@@ -635,6 +651,13 @@ impl Worker {
 
     fn expire(&mut self, now: Instant) {
         while let Some((at, key)) = self.timers.pop_due(now) {
+            if key == UPKEEP {
+                if self.upkeep.scheduled == Some(at) {
+                    self.upkeep.scheduled = None;
+                }
+                self.local.upkeep(now);
+                continue;
+            }
             let Some(connection) = self.connection(key.slot, key.generation) else {
                 continue;
             };
@@ -680,7 +703,11 @@ impl Worker {
         // short connections they would pile up for a whole timeout. Sweep them now and then.
         if self.timers.len() > 4 * self.live + 1024 {
             let slots = &mut self.slots;
+            let upkeep = self.upkeep.scheduled;
             self.timers.retain(|at, key| {
+                if key == UPKEEP {
+                    return upkeep == Some(at);
+                }
                 slots.get_mut(key.slot as usize).is_some_and(|s| {
                     s.generation == key.generation
                         && s.connection.as_deref_mut().is_some_and(|c| {

@@ -37,6 +37,8 @@ impl Deadline {
 #[derive(Default)]
 pub struct Timers {
     heap: BinaryHeap<Reverse<(Instant, TimerKey)>>,
+    /// The entries the last [`Timers::retain`] kept.
+    kept: usize,
 }
 
 impl Timers {
@@ -64,6 +66,15 @@ impl Timers {
     /// of owners that are gone, when they pile up.
     pub fn retain(&mut self, mut keep: impl FnMut(Instant, TimerKey) -> bool) {
         self.heap.retain(|Reverse((at, key))| keep(*at, *key));
+        self.kept = self.heap.len();
+    }
+
+    /// Whether stale entries may crowd the queue, for an owner of `live` connections: it
+    /// holds more than twice what the last [`Timers::retain`] kept, and more than 4 entries a
+    /// connection plus 1,024. Sweeping then (keeping one entry per deadline) holds the queue
+    /// within a small multiple of the live deadlines, at O(1) a scheduled entry.
+    pub fn crowded(&self, live: usize) -> bool {
+        self.heap.len() > (4 * live + 1024).max(2 * self.kept)
     }
 
     pub fn len(&self) -> usize {
@@ -111,6 +122,66 @@ mod tests {
         timers.retain(|_, key| key.slot % 2 == 0);
         assert_eq!(timers.len(), 5);
         assert_eq!(timers.pop_due(now).map(|e| e.1.slot), Some(0));
+    }
+
+    #[test]
+    fn an_exchange_deadline_per_request_leaves_a_bounded_queue() {
+        // One connection, a million requests within one timeout: each request's exchange has
+        // a deadline of its own (stream 1, its backend's read timeout), which needs an entry;
+        // once the exchange is over, the entry is stale but falls due only a timeout later.
+        let mut timers = Timers::default();
+        let start = Instant::now();
+        let mut connection = Deadline::default();
+        let mut most = 0;
+        let mut swept_entries = 0;
+        for n in 0..1_000_000u64 {
+            let now = start + Duration::from_micros(n * 20);
+            connection.at = Some(now + Duration::from_secs(75));
+            if let Some(at) = connection.needs_entry() {
+                connection.scheduled = Some(at);
+                timers.schedule(at, key(1, 0));
+            }
+            let mut exchange = Deadline {
+                at: Some(now + Duration::from_secs(60)),
+                scheduled: None,
+            };
+            if let Some(at) = exchange.needs_entry() {
+                exchange.scheduled = Some(at);
+                timers.schedule(at, key(1, 1));
+            }
+            assert_eq!(exchange.needs_entry(), None);
+            // The exchange ends; the worker sweeps when the queue is crowded.
+            if timers.crowded(1) {
+                swept_entries += timers.len();
+                let live = connection.scheduled;
+                timers.retain(|at, key| key.stream == 0 && Some(at) == live);
+            }
+            most = most.max(timers.len());
+        }
+        assert!(most <= 4 + 1024 + 1, "{most} entries at most");
+        assert!(
+            swept_entries < 2 * 1_000_000,
+            "O(1) a request: {swept_entries}"
+        );
+    }
+
+    #[test]
+    fn a_queue_of_many_live_deadlines_is_not_swept_at_every_entry() {
+        // 20,000 live deadlines (HTTP/2 streams) on 10 connections: after one sweep keeps
+        // them, the next waits until the queue has doubled.
+        let mut timers = Timers::default();
+        let now = Instant::now();
+        for slot in 0..20_000 {
+            timers.schedule(now + Duration::from_secs(slot.into()), key(slot, 1));
+        }
+        assert!(timers.crowded(10));
+        timers.retain(|_, _| true);
+        for slot in 0..20_000 {
+            assert!(!timers.crowded(10), "entry {slot}");
+            timers.schedule(now + Duration::from_secs(slot.into()), key(slot, 2));
+        }
+        timers.schedule(now, key(0, 3));
+        assert!(timers.crowded(10));
     }
 
     #[test]

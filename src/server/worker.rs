@@ -647,6 +647,7 @@ impl Worker {
                 timers.schedule(at, key);
             }
         });
+        self.sweep_timers();
     }
 
     fn expire(&mut self, now: Instant) {
@@ -699,24 +700,32 @@ impl Worker {
                 log::error("a connection's destructor panicked");
             }
         }
-        // A closed connection leaves its timer entries behind until they fall due; with many
-        // short connections they would pile up for a whole timeout. Sweep them now and then.
-        if self.timers.len() > 4 * self.live + 1024 {
-            let slots = &mut self.slots;
-            let upkeep = self.upkeep.scheduled;
-            self.timers.retain(|at, key| {
-                if key == UPKEEP {
-                    return upkeep == Some(at);
-                }
-                slots.get_mut(key.slot as usize).is_some_and(|s| {
-                    s.generation == key.generation
-                        && s.connection.as_deref_mut().is_some_and(|c| {
-                            c.deadline_mut(key.stream)
-                                .is_some_and(|d| d.scheduled == Some(at))
-                        })
-                })
-            });
+        self.sweep_timers();
+    }
+
+    /// Drops the timer entries nobody waits for, once they outnumber the live deadlines by
+    /// far. Entries are left behind by closed connections, and by a deadline that moved
+    /// earlier (a connection that goes from waiting for a request to waiting for its backend
+    /// leaves one per request): until they fall due, a whole timeout later, they would pile up
+    /// with the request rate. A sweep keeps one entry per deadline (see `Timers::crowded`).
+    fn sweep_timers(&mut self) {
+        if !self.timers.crowded(self.live) {
+            return;
         }
+        let slots = &mut self.slots;
+        let upkeep = self.upkeep.scheduled;
+        self.timers.retain(|at, key| {
+            if key == UPKEEP {
+                return upkeep == Some(at);
+            }
+            slots.get_mut(key.slot as usize).is_some_and(|s| {
+                s.generation == key.generation
+                    && s.connection.as_deref_mut().is_some_and(|c| {
+                        c.deadline_mut(key.stream)
+                            .is_some_and(|d| d.scheduled == Some(at))
+                    })
+            })
+        });
     }
 
     fn control(&mut self, now: Instant) {

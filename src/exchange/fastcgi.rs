@@ -17,7 +17,7 @@ use crate::proxy::balance::{Attempt, Chosen, Outcome};
 use crate::proxy::log::{self as tries_log, Try};
 use crate::proxy::pass::{IdleCheck, WorkerState};
 use crate::site::route::Site;
-use crate::upstream::{Address, Endpoint, Spare, Timeouts, Upstream};
+use crate::upstream::{Address, Endpoint, Timeouts, Upstream};
 use std::fs::File;
 use std::io::Read;
 use std::rc::Rc;
@@ -176,8 +176,10 @@ impl Backend {
                         .lend(self.group.id, &addr, check, &cx.registration, cx.now)
                 })
                 .flatten();
+            let mut spare = None;
             let (endpoint, conn) = match lent {
                 Some(lent) => {
+                    spare = Some(lent.spare);
                     let lease = bounds.lease(&addr, None, limit);
                     let conn = Conn {
                         addr,
@@ -235,7 +237,7 @@ impl Backend {
             };
             let codec = Box::new(FastCgiCodec::new(label.clone()));
             let mut upstream = Upstream::new(endpoint, codec, label, timeouts, true, cx.now);
-            upstream.use_spare(self.state.take_spare());
+            upstream.use_spare(spare.unwrap_or_else(|| self.state.take_spare()));
             upstream.send_first(&records);
             if !body {
                 upstream.end_body();
@@ -378,7 +380,7 @@ impl Backend {
     /// The answer is complete: a kept connection whose exchange was clean goes back to the
     /// shared pool, unless a new connection of this worker to its address starves (no first
     /// answer within `fastcgi::pool::STARVING_AFTER`); any other closes (with the upstream).
-    pub(super) fn finish(mut self: Box<Self>, upstream: Upstream, cx: &mut Cx) {
+    pub(super) fn finish(mut self: Box<Self>, upstream: Box<Upstream>, cx: &mut Cx) {
         if let Some(chosen) = self.chosen.take() {
             self.state
                 .release(&mut self.attempt, chosen, Outcome::Success, cx.now);
@@ -388,7 +390,7 @@ impl Backend {
         };
         let kept = conn.lease.is_some() && !cx.local.fastcgi.starving(&conn.addr, cx.now);
         let reusable = match kept {
-            true => upstream.into_reusable(),
+            true => upstream.into_reusable_with_spare(),
             false => {
                 self.state.give_spare(upstream.into_spare());
                 None
@@ -397,13 +399,14 @@ impl Backend {
         if let Some(id) = conn.pooled {
             self.state.disown(id);
         }
-        let Some(endpoint) = reusable else {
+        let Some((endpoint, spare)) = reusable else {
             return;
         };
+        // The connection keeps its buffers for its next request.
         cx.local.proxy.give_back(
             &self.state,
             self.group.id,
-            (endpoint, Spare::default()),
+            (endpoint, spare),
             conn.pooled,
             conn.addr,
             conn.created,

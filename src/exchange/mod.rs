@@ -1138,7 +1138,7 @@ impl Exchange {
             && let Source::Upstream(upstream) =
                 std::mem::replace(&mut self.source, Source::AfterBody(None))
         {
-            backend.finish(*upstream, cx);
+            backend.finish(upstream, cx);
         }
     }
 

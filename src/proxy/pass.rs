@@ -843,6 +843,8 @@ pub struct Lent {
     pub endpoint: Endpoint,
     pub created: Instant,
     pub requests: u64,
+    /// The buffers of its last exchange (`Upstream::use_spare`).
+    pub spare: Spare,
 }
 
 /// The proxy's per-worker state as another backend kind (FastCGI) shares it: the same balancer
@@ -891,8 +893,7 @@ impl WorkerState {
     ) -> Option<Lent> {
         let mut pool = self.pool.borrow_mut();
         while let Some(idle) = pool.take(group, addr, now) {
-            // FastCGI does not reuse the proxy's buffers (its codec keeps its own).
-            let (id, mut endpoint, _spare) = idle.conn;
+            let (id, mut endpoint, spare) = idle.conn;
             if check == IdleCheck::Peek && !endpoint.is_idle_alive() {
                 continue;
             }
@@ -913,6 +914,7 @@ impl WorkerState {
                 endpoint,
                 created: idle.created,
                 requests: idle.requests,
+                spare,
             });
         }
         None

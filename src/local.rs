@@ -5,6 +5,7 @@
 //! exchange it serves) reaches these only through the `&mut Local` its worker passes down with
 //! each call.
 
+use crate::config::proxy::model::PeerAddr;
 use crate::fastcgi::pool::Bounds;
 use crate::handler::file_cache::FileCache;
 use crate::observe::metrics::{Registry, WorkerStats};
@@ -48,11 +49,17 @@ impl Local {
 
     /// Closes the idle backend connections that are due by `now`: those idle for their
     /// `keepalive_timeout`, and every one to an address a new FastCGI connection starves on.
+    /// Returns those addresses: the other workers' idle connections to them must close too.
     #[cold]
     #[inline(never)]
-    pub fn upkeep(&mut self, now: Instant) {
+    pub fn upkeep(&mut self, now: Instant) -> Vec<PeerAddr> {
         let proxy = &mut self.proxy;
-        self.fastcgi.due(now, |addr| proxy.close_idle_to(addr));
+        let mut starving = Vec::new();
+        self.fastcgi.due(now, |addr| {
+            proxy.close_idle_to(addr);
+            starving.push(addr.clone());
+        });
         proxy.expire(now);
+        starving
     }
 }

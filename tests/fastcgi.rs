@@ -621,6 +621,31 @@ fn a_new_connection_behind_a_kept_one_that_went_idle_gets_its_process_soon() {
 }
 
 #[test]
+fn a_new_connection_behind_another_workers_idle_connection_gets_its_process_soon() {
+    // Two workers, one php-fpm process. Each client keeps its connection open, so the next
+    // client goes to the less loaded worker: a request there opens a new connection to
+    // php-fpm while the other worker's kept connection, idle, holds the only process. The
+    // starving worker must have the other close it (nginx would wait for keepalive_timeout).
+    let pool = "php_admin_value[error_log] = {log}\nphp_admin_flag[log_errors] = on\n";
+    let fpm = fastcgi::php_fpm_with(Listen::UnixSocket, 1, PAGES, pool);
+    let conf = config(&fpm, "fastcgi_keep_conn on;").replace("workers 1;", "workers 2;");
+    let server = Server::start(&conf, &[]);
+    let mut clients = Vec::new();
+    for i in 0..6 {
+        let mut client = Client::connect(server.port());
+        let started = Instant::now();
+        let r = client.get(&format!("/hello.php?name={i}"));
+        assert_eq!(r.text(), format!("Hello from PHP, {i}\n"));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "client {i} waited {:?}",
+            started.elapsed()
+        );
+        clients.push(client);
+    }
+}
+
+#[test]
 fn a_client_that_leaves_closes_the_applications_connection_which_is_not_reused() {
     // One process: the next request waits for it, and must get its own answer.
     let php = Php::with_pool(Listen::UnixSocket, 1, "fastcgi_keep_conn on;", "");

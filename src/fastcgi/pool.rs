@@ -10,9 +10,10 @@
 //!   connection of its own, opened without FCGI_KEEP_CONN and closed by the application after
 //!   its answer ([`Bounds::lease`]);
 //! - a new connection of this worker that has had no answer for [`STARVING_AFTER`] may be
-//!   waiting for a process that idle kept connections hold: from then until its first answer,
-//!   the worker closes its idle connections to that address ([`Bounds::due`], when the worker
-//!   wakes for it: [`Bounds::wake`]) and a kept connection whose answer ends goes back to
+//!   waiting for a process that idle kept connections hold, this worker's or another's: from
+//!   then until its first answer, every [`STARVING_AFTER`], the idle connections to that
+//!   address are closed, in every worker ([`Bounds::due`], when the worker wakes for it:
+//!   [`Bounds::wake`]), and a kept connection of this worker whose answer ends goes back to
 //!   nobody ([`Bounds::starving`]): it is closed, which frees the process it held.
 //!
 //! A new connection that is answered within the grace, as nearly all are, changes nothing: under
@@ -58,8 +59,8 @@ struct Waiter {
     id: u64,
     /// When it was opened.
     since: Instant,
-    /// The idle connections to its address were closed for it once already.
-    relieved: bool,
+    /// When the idle connections to its address are to be closed for it (again).
+    relieve_at: Instant,
 }
 
 struct Counts {
@@ -136,7 +137,7 @@ impl Bounds {
             list.push(Waiter {
                 id,
                 since: now,
-                relieved: false,
+                relieve_at: now + STARVING_AFTER,
             });
         }
         let at = now + STARVING_AFTER;
@@ -159,22 +160,21 @@ impl Bounds {
         })
     }
 
-    /// When a new connection will have waited [`STARVING_AFTER`] without having been relieved
-    /// yet.
+    /// When the idle connections to an address are next to be closed for a new connection.
     fn next_due(&self) -> Option<Instant> {
         self.addrs
             .iter()
             .filter_map(|c| {
                 let waiting = c.waiting.try_borrow().ok()?;
-                let first = waiting.iter().find(|w| !w.relieved)?;
-                Some(first.since + STARVING_AFTER)
+                waiting.iter().map(|w| w.relieve_at).min()
             })
             .min()
     }
 
-    /// The addresses with a new connection that started starving by `now` and was not relieved
-    /// yet, given to `relieve` (which closes the worker's idle connections to it), once each;
-    /// the worker calls it when [`Bounds::wake`] has come.
+    /// The addresses with a new connection that starves by `now`, given to `relieve` (which
+    /// closes the idle connections to it, this worker's and the other workers'), once per
+    /// [`STARVING_AFTER`] while it starves: connections that went idle meanwhile, another
+    /// worker's included, go too. The worker calls it when [`Bounds::wake`] has come.
     pub fn due(&mut self, now: Instant, mut relieve: impl FnMut(&PeerAddr)) {
         for counts in &self.addrs {
             let Ok(mut waiting) = counts.waiting.try_borrow_mut() else {
@@ -182,9 +182,8 @@ impl Bounds {
             };
             let mut any = false;
             for waiter in waiting.iter_mut() {
-                if !waiter.relieved && now.saturating_duration_since(waiter.since) >= STARVING_AFTER
-                {
-                    waiter.relieved = true;
+                if waiter.relieve_at <= now {
+                    waiter.relieve_at = now + STARVING_AFTER;
                     any = true;
                 }
             }
@@ -251,7 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn a_starving_connection_is_relieved_once_and_starves_on_until_answered() {
+    fn a_starving_connection_is_relieved_every_grace_until_answered() {
         let mut bounds = Bounds::default();
         let a = PeerAddr::Unix("/a.sock".into());
         let b = PeerAddr::Tcp(([127, 0, 0, 1], 9000).into());
@@ -268,13 +267,16 @@ mod tests {
         assert_eq!(bounds.next_due(), Some(ms(25)), "the second one's turn");
         bounds.due(ms(26), |addr| relieved.push(addr.clone()));
         assert_eq!(relieved, vec![a.clone(), a.clone()]);
-        assert_eq!(bounds.next_due(), Some(ms(50)));
+        assert_eq!(bounds.next_due(), Some(ms(41)), "the first one's again");
         bounds.due(ms(40), |addr| relieved.push(addr.clone()));
-        assert_eq!(relieved.len(), 2, "each one once");
+        assert_eq!(relieved.len(), 2, "not before its time");
         assert!(bounds.starving(&a, ms(40)), "relieved, still starving");
         drop(first);
         drop(second);
         assert!(!bounds.starving(&a, ms(40)));
+        assert_eq!(bounds.next_due(), Some(ms(50)));
+        bounds.due(ms(50), |addr| relieved.push(addr.clone()));
+        assert_eq!(relieved.last(), Some(&b));
         drop(other);
         assert_eq!(bounds.next_due(), None);
     }
@@ -295,7 +297,13 @@ mod tests {
         assert_eq!(bounds.wake(), Some(ms(23)), "the one still waiting");
         let mut relieved = 0;
         bounds.due(ms(23), |_| relieved += 1);
-        assert_eq!((relieved, bounds.wake()), (1, None));
+        assert_eq!(
+            (relieved, bounds.wake()),
+            (1, Some(ms(43))),
+            "again while it starves"
+        );
         drop(waiting);
+        bounds.due(ms(43), |_| relieved += 1);
+        assert_eq!((relieved, bounds.wake()), (1, None));
     }
 }

@@ -16,6 +16,7 @@
 //! the panic's message and location to the error log.
 
 use super::listener::Listener;
+use crate::config::proxy::model::PeerAddr;
 use crate::event::{Deadline, Kind, Poller, Ready, Role, Sharing, TimerKey, Timers, Token};
 use crate::local::Local;
 use crate::log;
@@ -58,6 +59,9 @@ pub enum Control {
     Shutdown,
     /// Serve these connections, accepted by a busier worker.
     Adopt(Vec<Accepted>),
+    /// Close the idle pooled connections to this address: a new FastCGI connection of another
+    /// worker starves on it (`fastcgi::pool`), maybe behind processes they hold.
+    CloseIdle(PeerAddr),
 }
 
 /// A connection accepted but not yet served.
@@ -656,7 +660,11 @@ impl Worker {
                 if self.upkeep.scheduled == Some(at) {
                     self.upkeep.scheduled = None;
                 }
-                self.local.upkeep(now);
+                for addr in self.local.upkeep(now) {
+                    for other in (0..self.crew.members.len()).filter(|&i| i != self.index) {
+                        self.crew.send(other, Control::CloseIdle(addr.clone()));
+                    }
+                }
                 continue;
             }
             let Some(connection) = self.connection(key.slot, key.generation) else {
@@ -753,6 +761,7 @@ impl Worker {
                     // so nothing tells it to go elsewhere).
                     self.open_all(&mut connections, now);
                 }
+                Control::CloseIdle(addr) => self.local.proxy.close_idle_to(&addr),
                 Control::Shutdown => {
                     self.set_accepting(false);
                     // Our references go, so the sockets close once every worker has let go

@@ -523,21 +523,7 @@ fn kept_connections_are_reused_under_concurrent_load() {
     // yet, and nearly every request connected anew).
     let php = Php::with_pool(Listen::Tcp, 4, "fastcgi_keep_conn on;", "");
     let before = php.connections();
-    let port = php.server.port();
-    let clients: Vec<_> = (0..4)
-        .map(|c| {
-            std::thread::spawn(move || {
-                let mut client = Client::connect(port);
-                for i in 0..50 {
-                    let r = client.get(&format!("/hello.php?name={c}-{i}"));
-                    assert_eq!(r.text(), format!("Hello from PHP, {c}-{i}\n"));
-                }
-            })
-        })
-        .collect();
-    for c in clients {
-        c.join().unwrap();
-    }
+    at_once(&php, 4, 50);
     let opened = php.connections() - before;
     eprintln!("{opened} connections to php-fpm for 200 requests");
     // 4 are enough; a CI machine slow enough to leave a new one unanswered for the grace
@@ -569,23 +555,29 @@ fn more_requests_than_php_processes_with_keep_conn_all_get_answers() {
     // Two processes, eight clients at once: connections beyond the kept ones must not wait
     // behind processes held by idle kept connections.
     let php = Php::with_pool(Listen::UnixSocket, 2, "fastcgi_keep_conn on;", "");
+    let started = Instant::now();
+    at_once(&php, 8, 10);
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+/// `clients` clients at once, each on a connection of its own, each sending `requests`
+/// requests for hello.php one after the other and checking every answer.
+fn at_once(php: &Php, clients: usize, requests: usize) {
     let port = php.server.port();
-    let clients: Vec<_> = (0..8)
+    let threads: Vec<_> = (0..clients)
         .map(|c| {
             std::thread::spawn(move || {
                 let mut client = Client::connect(port);
-                for i in 0..10 {
+                for i in 0..requests {
                     let r = client.get(&format!("/hello.php?name={c}-{i}"));
                     assert_eq!(r.text(), format!("Hello from PHP, {c}-{i}\n"));
                 }
             })
         })
         .collect();
-    let started = Instant::now();
-    for c in clients {
-        c.join().unwrap();
+    for t in threads {
+        t.join().unwrap();
     }
-    assert!(started.elapsed() < Duration::from_secs(20));
 }
 
 #[test]

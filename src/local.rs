@@ -1,10 +1,12 @@
 //! What one worker thread owns and lends, explicitly, to everything it drives: the scratch
 //! buffer reads land in, the file cache, the table of CGI processes, the balancer and pool of
-//! the backends (the proxy's and FastCGI's) and FastCGI's bounds on them, the access-log lines
+//! the backends (the proxy's and FastCGI's) and FastCGI's bounds on them, the passwords
+//! `auth_basic` verified lately, the access-log lines
 //! of the current batch and the worker's figures. No thread-local state: a connection (and the
 //! exchange it serves) reaches these only through the `&mut Local` its worker passes down with
 //! each call.
 
+use crate::access::basic::Cache as Verified;
 use crate::config::proxy::model::PeerAddr;
 use crate::fastcgi::pool::Bounds;
 use crate::handler::file_cache::FileCache;
@@ -32,6 +34,8 @@ pub struct Local {
     /// FastCGI's bounds on the connections kept open to its applications (the idle ones are in
     /// the proxy's pool).
     pub fastcgi: Bounds,
+    /// `auth_basic` passwords verified lately (a bcrypt run costs milliseconds).
+    pub verified: Verified,
 }
 
 impl Local {

@@ -4,7 +4,8 @@
 //!
 //! bcrypt is slow on purpose (cost 5, htpasswd's default, takes about 2 ms here; cost 10 about
 //! 60 ms), and it runs on the worker's thread: while it runs, the worker's other connections
-//! wait. So a successful verification is remembered, per worker, for [`CACHE_TTL`]: a client
+//! wait. So a successful verification is remembered, per worker ([`Cache`], in the worker's
+//! `Local`), for [`CACHE_TTL`]: a client
 //! sending the same right credentials again (every request of a browser) costs one SHA-256,
 //! not one bcrypt. Only successes are kept, under a SHA-256 of the credentials and the user
 //! file's load (never the password itself); the cache holds at most [`CACHE_ENTRIES`], and a
@@ -14,7 +15,6 @@
 
 use crate::config::{Hash, User, UserFile};
 use crate::http::credentials::credentials;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -33,8 +33,14 @@ pub enum Verdict {
     Mismatch,
 }
 
-/// Checks the request's `Authorization` value (None: absent) against `users`.
-pub fn verify(authorization: Option<&str>, users: &UserFile, now: Instant) -> Verdict {
+/// Checks the request's `Authorization` value (None: absent) against `users`, a bcrypt
+/// success remembered in (and looked up in) the worker's `cache`.
+pub fn verify(
+    authorization: Option<&str>,
+    users: &UserFile,
+    now: Instant,
+    cache: &mut Cache,
+) -> Verdict {
     let Some((user, password)) = authorization.and_then(credentials) else {
         return Verdict::Missing;
     };
@@ -59,11 +65,11 @@ pub fn verify(authorization: Option<&str>, users: &UserFile, now: Instant) -> Ve
         };
     }
     let key = cache_key(users.generation, entry, &password);
-    if CACHE.with(|c| c.borrow_mut().hit(&key, now)) {
+    if cache.hit(&key, now) {
         return Verdict::Verified;
     }
     if matches(&entry.hash, &password) {
-        CACHE.with(|c| c.borrow_mut().insert(key, now));
+        cache.insert(key, now);
         Verdict::Verified
     } else {
         Verdict::Mismatch
@@ -98,13 +104,9 @@ fn cache_key(generation: u64, user: &User, password: &[u8]) -> [u8; 32] {
     key
 }
 
-thread_local! {
-    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
-}
-
 /// Verified credentials of one worker: key to when they were verified.
 #[derive(Default)]
-struct Cache {
+pub struct Cache {
     entries: HashMap<[u8; 32], Instant>,
 }
 
@@ -188,7 +190,8 @@ mod tests {
             ),
         ]);
         let now = Instant::now();
-        let check = |v: &str| verify(Some(&basic(v)), &users, now);
+        let mut cache = Cache::default();
+        let mut check = |v: &str| verify(Some(&basic(v)), &users, now, &mut cache);
         assert_eq!(check("b:b-pass"), Verdict::Verified);
         assert_eq!(check("b:b-pass"), Verdict::Verified, "from the cache");
         assert_eq!(check("b:b-pasS"), Verdict::Mismatch);
@@ -197,8 +200,12 @@ mod tests {
         assert_eq!(check("s:password"), Verdict::Verified);
         assert_eq!(check("s:"), Verdict::Mismatch);
         assert_eq!(check("nobody:b-pass"), Verdict::UnknownUser);
-        assert_eq!(verify(None, &users, now), Verdict::Missing);
-        assert_eq!(verify(Some("Basic !!"), &users, now), Verdict::Missing);
+        let mut cache = Cache::default();
+        assert_eq!(verify(None, &users, now, &mut cache), Verdict::Missing);
+        assert_eq!(
+            verify(Some("Basic !!"), &users, now, &mut cache),
+            Verdict::Missing
+        );
     }
 
     #[test]
@@ -223,14 +230,18 @@ mod tests {
         let hash = bcrypt::hash("pw", 4).unwrap();
         let first = file(vec![user("u", Hash::Bcrypt(hash))]);
         let now = Instant::now();
-        assert_eq!(verify(Some(&basic("u:pw")), &first, now), Verdict::Verified);
+        let mut cache = Cache::default();
+        assert_eq!(
+            verify(Some(&basic("u:pw")), &first, now, &mut cache),
+            Verdict::Verified
+        );
         // The file now holds another password for u: the cached success must not count.
         let second = file(vec![user(
             "u",
             Hash::Bcrypt(bcrypt::hash("new", 4).unwrap()),
         )]);
         assert_eq!(
-            verify(Some(&basic("u:pw")), &second, now),
+            verify(Some(&basic("u:pw")), &second, now, &mut cache),
             Verdict::Mismatch
         );
     }

@@ -223,8 +223,13 @@ fn key(pieces: &[Piece], facts: &Facts) -> Option<Vec<u8>> {
 }
 
 /// `allow`/`deny` and `auth_basic` of `site`, combined by `satisfy`, for a request from
-/// `client`: None when it may pass.
-pub fn check(request: &Request, site: &Site, client: IpAddr) -> Option<Response> {
+/// `client`: None when it may pass. `verified`: the worker's cache of verified passwords.
+pub fn check(
+    request: &Request,
+    site: &Site,
+    client: IpAddr,
+    verified: &mut basic::Cache,
+) -> Option<Response> {
     let access = &site.settings.access;
     let by_address = first_match(&access.rules, client);
     if by_address == Some(false) && access.satisfy == Satisfy::All {
@@ -234,7 +239,8 @@ pub fn check(request: &Request, site: &Site, client: IpAddr) -> Option<Response>
         return None;
     }
     let verdict = access.basic_auth().map(|(realm, users)| {
-        let verdict = basic::verify(request.header("Authorization"), users, Instant::now());
+        let authorization = request.header("Authorization");
+        let verdict = basic::verify(authorization, users, Instant::now(), verified);
         (realm, users, verdict)
     });
     match verdict {

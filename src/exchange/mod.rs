@@ -357,7 +357,13 @@ impl Exchange {
             client_cert: exchange.client_cert.as_deref(),
             metrics: &cx.local.metrics,
         };
-        let plan = handler::plan(&mut request, &site, &conn, &mut cx.local.files);
+        let plan = handler::plan(
+            &mut request,
+            &site,
+            &conn,
+            &mut cx.local.files,
+            &mut cx.local.verified,
+        );
         exchange.route.follow(&request);
         let site = exchange.route.site();
         let (sink, source) = match plan {

@@ -20,6 +20,7 @@ pub mod static_files;
 pub mod upload;
 pub mod vars;
 
+use crate::access::basic::Cache as Verified;
 pub use crate::fastcgi::upstream::Job as FastCgiJob;
 
 use file_cache::FileCache;
@@ -105,8 +106,15 @@ struct PendingStatus {
 
 /// Decides how to answer `request`, routed to `site`, following internal redirects (which
 /// may change `request.path` and `request.query`, as they change nginx's `$uri` and `$args`).
-/// Records the final location in `request.routed`. `files`: the worker's file cache.
-pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut FileCache) -> Plan {
+/// Records the final location in `request.routed`. `files`: the worker's file cache;
+/// `verified`: the passwords `auth_basic` verified lately.
+pub fn plan(
+    request: &mut Request,
+    site: &Site,
+    conn: &ConnInfo,
+    files: &mut FileCache,
+    verified: &mut Verified,
+) -> Plan {
     if !matches!(request.method, Method::Get | Method::Head) {
         files.note_possible_change();
     }
@@ -127,7 +135,7 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
         ServerPhase::Stay if site.settings.internal => Step::Plan(Plan::Respond(error(404, site))),
         ServerPhase::Stay => {
             let captures = route::captures_for(site, &request.path);
-            plan_once(request, site, captures, conn, files)
+            plan_once(request, site, captures, conn, files, verified)
         }
     };
     // The common case, no internal redirect: nothing is copied.
@@ -184,7 +192,7 @@ pub fn plan(request: &mut Request, site: &Site, conn: &ConnInfo, files: &mut Fil
         };
         current = routed.site;
         current.host = site.host;
-        let step = plan_once(request, &current, routed.captures, conn, files);
+        let step = plan_once(request, &current, routed.captures, conn, files, verified);
         redirect = match step {
             Step::Redirect(next) => (next, status),
             // nginx answers one error with one error page (no `recursive_error_pages`).
@@ -288,6 +296,7 @@ fn plan_once<'a>(
     mut captures: Captures<'a>,
     conn: &ConnInfo,
     files: &mut FileCache,
+    verified: &mut Verified,
 ) -> Step {
     let settings = site.settings;
     if !settings.rewrites.is_empty() {
@@ -300,7 +309,7 @@ fn plan_once<'a>(
     // The access phase of this location (every location an internal redirect reaches, as in
     // nginx); the limits ran once, before the first location (`crate::access::admit`).
     if settings.access.is_active()
-        && let Some(response) = crate::access::check(request, site, conn.peer.ip())
+        && let Some(response) = crate::access::check(request, site, conn.peer.ip(), verified)
     {
         return Step::Plan(Plan::Respond(response));
     }
@@ -552,7 +561,13 @@ mod tests {
             metrics: crate::observe::metrics::Registry::detached(),
         };
         let site = route::select_location(server, &request.path);
-        let plan = plan(&mut request, &site, &conn, &mut FileCache::new());
+        let plan = plan(
+            &mut request,
+            &site,
+            &conn,
+            &mut FileCache::new(),
+            &mut Verified::default(),
+        );
         (plan, request)
     }
 

@@ -34,6 +34,8 @@ pub struct Http1Codec {
     outgoing: Outgoing,
     /// What the try's owner learns of the head once the codec is in the upstream.
     report: Rc<Cell<Report>>,
+    /// The worker's recent field values.
+    recent: Rc<RefCell<RecentValues>>,
 }
 
 /// What a codec tells about its try, read by the request's tries ([`super::pass`]).
@@ -57,6 +59,7 @@ impl Http1Codec {
         settings: &ProxySettings,
         outgoing: Outgoing,
         report: Rc<Cell<Report>>,
+        recent: Rc<RefCell<RecentValues>>,
         expand: &dyn Fn(&Value) -> String,
     ) -> Http1Codec {
         let mut settings = settings.clone();
@@ -91,6 +94,7 @@ impl Http1Codec {
                 report.set(Report::default());
                 report
             },
+            recent,
         }
     }
 
@@ -151,44 +155,56 @@ const COMMON_FIELDS: [&str; 20] = [
 const RECENT_VALUES: usize = 16;
 const MAX_RECENT_VALUE: usize = 128;
 
-thread_local! {
-    /// The worker's recent field values (a backend repeats its `Content-Type`,
-    /// `Cache-Control`... from one response to the next), replaced in turn when full.
-    static RECENT: RefCell<(Vec<Arc<str>>, usize)> = const { RefCell::new((Vec::new(), 0)) };
+/// A worker's field values that backends sent lately (a backend repeats its `Content-Type`,
+/// `Cache-Control`... from one response to the next), shared by the requests the worker proxies
+/// (`proxy::pass::WorkerState`): at most [`RECENT_VALUES`] of at most [`MAX_RECENT_VALUE`]
+/// bytes, replaced in turn when full.
+#[derive(Default)]
+pub struct RecentValues {
+    values: Vec<Arc<str>>,
+    next: usize,
 }
 
-/// A backend's field value for the client's head: shared with an earlier response's when the
-/// bytes are the same (no allocation, no UTF-8 check), else copied (invalid UTF-8 replaced)
-/// and remembered.
-fn recent_value(bytes: &[u8]) -> FieldValue {
-    if bytes.len() > MAX_RECENT_VALUE {
-        return FieldValue::Owned(String::from_utf8_lossy(bytes).into_owned());
-    }
-    RECENT.with_borrow_mut(|(values, next)| {
-        if let Some(known) = values.iter().find(|v| v.as_bytes() == bytes) {
+impl RecentValues {
+    /// A backend's field value for the client's head: shared with an earlier response's when
+    /// the bytes are the same (no allocation, no UTF-8 check), else copied (invalid UTF-8
+    /// replaced) and remembered.
+    fn value(&mut self, bytes: &[u8]) -> FieldValue {
+        if bytes.len() > MAX_RECENT_VALUE {
+            return FieldValue::Owned(String::from_utf8_lossy(bytes).into_owned());
+        }
+        if let Some(known) = self.values.iter().find(|v| v.as_bytes() == bytes) {
             return FieldValue::Shared(Arc::clone(known));
         }
         let value: Arc<str> = Arc::from(String::from_utf8_lossy(bytes).as_ref());
-        if values.len() < RECENT_VALUES {
-            values.push(Arc::clone(&value));
-        } else if let Some(slot) = values.get_mut(*next) {
+        if self.values.len() < RECENT_VALUES {
+            self.values.push(Arc::clone(&value));
+        } else if let Some(slot) = self.values.get_mut(self.next) {
             *slot = Arc::clone(&value);
-            *next = (*next + 1) % RECENT_VALUES;
+            self.next = (self.next + 1) % RECENT_VALUES;
         }
         FieldValue::Shared(value)
-    })
+    }
 }
 
 /// The protocol's head for the client from the backend's: its status, the fields the client
 /// gets (the server sends its own Date and Server), and the length where it is known.
-fn client_head(head: &ResponseHead, settings: &ProxySettings) -> Head {
+fn client_head(
+    head: &ResponseHead,
+    settings: &ProxySettings,
+    recent: &RefCell<RecentValues>,
+) -> Head {
     let mut headers = Vec::with_capacity(head.fields().len());
+    let mut recent = recent.try_borrow_mut().ok();
     super::headers::each_client_field(head, settings, &literal, &mut |name, value| {
         if name.eq_ignore_ascii_case("date") || name.eq_ignore_ascii_case("server") {
             return;
         }
         let value = match value {
-            Cow::Borrowed(bytes) => recent_value(bytes),
+            Cow::Borrowed(bytes) => match &mut recent {
+                Some(recent) => recent.value(bytes),
+                None => FieldValue::Owned(String::from_utf8_lossy(bytes).into_owned()),
+            },
             Cow::Owned(bytes) => FieldValue::Owned(String::from_utf8_lossy(&bytes).into_owned()),
         };
         let name = match COMMON_FIELDS.iter().find(|common| **common == name) {
@@ -253,7 +269,7 @@ impl Codec for Http1Codec {
                         reuse: Some(head.reuse),
                         status: head.status,
                     });
-                    let client = client_head(&head, &self.settings);
+                    let client = client_head(&head, &self.settings, &self.recent);
                     return Ok(Some((client, self.skipped + len)));
                 }
             }
@@ -328,25 +344,31 @@ mod tests {
             FieldValue::Shared(s) => s,
             other => panic!("{other:?}"),
         };
-        let first = shared(recent_value(b"text/html"));
-        let again = shared(recent_value(b"text/html"));
+        let mut recent = RecentValues::default();
+        let first = shared(recent.value(b"text/html"));
+        let again = shared(recent.value(b"text/html"));
         assert!(Arc::ptr_eq(&first, &again));
-        assert_eq!(&*shared(recent_value(b"a\xffb")), "a\u{fffd}b");
+        assert_eq!(&*shared(recent.value(b"a\xffb")), "a\u{fffd}b");
         for i in 0..RECENT_VALUES * 2 {
             assert_eq!(
-                &*shared(recent_value(format!("v{i}").as_bytes())),
+                &*shared(recent.value(format!("v{i}").as_bytes())),
                 format!("v{i}")
             );
         }
-        RECENT.with_borrow(|(values, _)| assert_eq!(values.len(), RECENT_VALUES));
+        assert_eq!(recent.values.len(), RECENT_VALUES);
         let long = vec![b'x'; MAX_RECENT_VALUE + 1];
-        assert!(matches!(recent_value(&long), FieldValue::Owned(s) if s.len() == long.len()));
+        assert!(matches!(recent.value(&long), FieldValue::Owned(s) if s.len() == long.len()));
     }
 
     fn codec(asked: Asked, settings: &ProxySettings, outgoing: Outgoing) -> Http1Codec {
-        Http1Codec::new(asked, settings, outgoing, Rc::default(), &|v| {
-            literal(v).replace("$", "")
-        })
+        Http1Codec::new(
+            asked,
+            settings,
+            outgoing,
+            Rc::default(),
+            Rc::default(),
+            &|v| literal(v).replace("$", ""),
+        )
     }
 
     /// Feeds `input` to the codec as the pump does (the whole buffer to `parse_head`, then
@@ -480,13 +502,20 @@ mod tests {
             .into(),
             ..ProxySettings::default()
         };
-        let mut c = Http1Codec::new(GET, &settings, Outgoing::None, Rc::default(), &|v| {
-            if v.has_variables() {
-                "http://b:8080/".to_string()
-            } else {
-                literal(v)
-            }
-        });
+        let mut c = Http1Codec::new(
+            GET,
+            &settings,
+            Outgoing::None,
+            Rc::default(),
+            Rc::default(),
+            &|v| {
+                if v.has_variables() {
+                    "http://b:8080/".to_string()
+                } else {
+                    literal(v)
+                }
+            },
+        );
         let (head, _, _) = run(
             &mut c,
             b"HTTP/1.1 302 Found\r\nLocation: http://b:8080/login\r\nContent-Length: 0\r\n\r\n",

@@ -23,7 +23,7 @@ use crate::log;
 use crate::upstream::{Address, Endpoint, Spare, Timeouts, Upstream};
 
 use super::balance::{Attempt, Balancer, Chosen, Outcome};
-use super::codec::{Http1Codec, Report};
+use super::codec::{Http1Codec, RecentValues, Report};
 use super::log::Try;
 use super::pool::Pool;
 use super::request::{self, BodyPlan, Outgoing, Reuse};
@@ -65,6 +65,9 @@ pub struct WorkerState {
     reports: RefCell<Vec<Rc<Cell<Report>>>>,
     /// Buffers of upstreams whose connection closed ([`WorkerState::take_spare`]).
     spares: RefCell<Vec<Spare>>,
+    /// Field values backends sent lately, shared rather than copied (the tries' codecs hold
+    /// it).
+    recent: Rc<RefCell<RecentValues>>,
 }
 
 /// Byte buffers the worker's proxied requests take and give back (their heads, a scratch for
@@ -171,6 +174,7 @@ impl ProxyWorker {
                     buffers: RefCell::new(Vec::new()),
                     reports: RefCell::new(Vec::new()),
                     spares: RefCell::new(Vec::new()),
+                    recent: Rc::default(),
                 });
                 self.config = Some(Arc::clone(config));
                 self.state = Some(Rc::clone(&state));
@@ -573,15 +577,23 @@ impl Proxied {
             self.state.give_report(previous);
         }
         let report = self.state.take_report();
-        let codec = Http1Codec::new(self.asked, &self.settings, self.outgoing, report, &|v| {
-            v.parts
-                .iter()
-                .map(|p| match p {
-                    crate::config::proxy::value::ValuePart::Text(t) => t.as_str(),
-                    crate::config::proxy::value::ValuePart::Var(_) => "",
-                })
-                .collect()
-        });
+        let recent = Rc::clone(&self.state.recent);
+        let codec = Http1Codec::new(
+            self.asked,
+            &self.settings,
+            self.outgoing,
+            report,
+            recent,
+            &|v| {
+                v.parts
+                    .iter()
+                    .map(|p| match p {
+                        crate::config::proxy::value::ValuePart::Text(t) => t.as_str(),
+                        crate::config::proxy::value::ValuePart::Var(_) => "",
+                    })
+                    .collect()
+            },
+        );
         self.report = Some(codec.report());
         let timeouts = Timeouts {
             connect: self.settings.connect_timeout,

@@ -712,10 +712,10 @@ impl Worker {
     }
 
     /// Drops the timer entries nobody waits for, once they outnumber the live deadlines by
-    /// far. Entries are left behind by closed connections, and by a deadline that moved
-    /// earlier (a connection that goes from waiting for a request to waiting for its backend
-    /// leaves one per request): until they fall due, a whole timeout later, they would pile up
-    /// with the request rate. A sweep keeps one entry per deadline (see `Timers::crowded`).
+    /// far. Entries are left behind by closed connections, by deadlines that moved earlier and
+    /// by exchanges that ended (a proxied request leaves about one): until they fall due, a
+    /// whole timeout later, they would pile up with the request rate. A sweep keeps one entry
+    /// per deadline (see `Timers::crowded`).
     fn sweep_timers(&mut self) {
         if !self.timers.crowded(self.live) {
             return;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::config::proxy::model::{PeerAddr, ProxyPass, ProxySettings, RedirectRule};
 use crate::config::proxy::value::Value;
-use crate::event::{Registration, Role};
+use crate::event::Registration;
 use crate::http::request::{Method, Request};
 use crate::log;
 use crate::upstream::{Address, Endpoint, Spare, Timeouts, Upstream};
@@ -508,27 +508,20 @@ impl Proxied {
             let group = self.pass.upstream.id;
             self.try_started = now;
             self.try_ended = None;
-            let pooled = self.state.pool.borrow_mut().take(group, &server.addr, now);
-            if let Some(idle) = pooled {
-                let (id, mut endpoint, spare) = idle.conn;
-                // Idle, it can take bytes (a write that cannot says so and clears this).
-                endpoint.ready(Role::Socket, false, true, false, false);
-                self.state.owners.borrow_mut().insert(
-                    id,
-                    (
-                        registration.slot,
-                        registration.generation,
-                        registration.stream,
-                    ),
-                );
+            // A kept connection the backend closed meanwhile fails before any answer, and the
+            // request goes again on a new one (`retry`), as nginx's cached connections do.
+            let lent = self
+                .state
+                .lend(group, &server.addr, IdleCheck::Retry, registration, now);
+            if let Some(lent) = lent {
                 self.chosen = Some(chosen);
                 self.connection = Some(Connection {
                     addr: server.addr.clone(),
-                    created: idle.created,
-                    requests: idle.requests,
-                    pooled: Some(id),
+                    created: lent.created,
+                    requests: lent.requests,
+                    pooled: Some(lent.id),
                 });
-                return Ok(self.upstream(endpoint, spare, label, now));
+                return Ok(self.upstream(lent.endpoint, lent.spare, label, now));
             }
             match Endpoint::connect(&address, registration) {
                 Ok(endpoint) => {
@@ -847,8 +840,8 @@ pub enum IdleCheck {
     Retry,
 }
 
-/// A pooled connection lent to another backend kind's exchange (FastCGI), with what the pool
-/// knew of it.
+/// A pooled connection lent to an exchange (a proxied or a FastCGI request), with what the
+/// pool knew of it.
 pub struct Lent {
     /// Its id among pooled connections (its events' `Kind::Pooled` slot).
     pub id: u32,

@@ -3,6 +3,7 @@
 
 use super::Script;
 use crate::http::request::Request;
+use crate::http::response::decimal;
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
@@ -143,36 +144,34 @@ enum Number {
 
 impl Number {
     fn write(self, out: &mut String) {
+        let mut digits = [0u8; 20];
         match self {
             Number::Ip(IpAddr::V4(ip)) => {
+                // Written on the stack, then pushed once.
+                let mut text = [0u8; 15];
+                let mut len = 0;
                 for (i, octet) in ip.octets().into_iter().enumerate() {
                     if i > 0 {
-                        out.push('.');
+                        text[len] = b'.';
+                        len += 1;
                     }
-                    push_decimal(out, octet.into());
+                    let octet = decimal(octet.into(), &mut digits);
+                    text[len..len + octet.len()].copy_from_slice(octet);
+                    len += octet.len();
                 }
+                push_ascii(out, &text[..len]);
             }
             Number::Ip(ip) => {
                 let _ = write!(out, "{ip}");
             }
-            Number::Int(n) => push_decimal(out, n),
+            Number::Int(n) => push_ascii(out, decimal(n, &mut digits)),
         }
     }
 }
 
-/// Appends `n` in decimal.
-fn push_decimal(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    loop {
-        start -= 1;
-        digits[start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend(digits[start..].iter().map(|&d| char::from(d)));
+/// Appends ASCII text (digits and dots) to `out`.
+fn push_ascii(out: &mut String, ascii: &[u8]) {
+    out.push_str(std::str::from_utf8(ascii).unwrap_or_default());
 }
 
 /// A path as text (its bytes if they are UTF-8, which is checked faster than a lossy
@@ -209,6 +208,30 @@ fn header_variable(name: &str, variable: &mut String) -> bool {
 mod tests {
     use super::*;
     use std::path::PathBuf;
+
+    #[test]
+    fn numbers_and_addresses_are_written_as_their_display() {
+        let text = |n: Number| {
+            let mut out = String::from("x=");
+            n.write(&mut out);
+            out
+        };
+        for ip in [
+            "0.0.0.0",
+            "10.0.0.1",
+            "127.0.0.1",
+            "255.255.255.255",
+            "192.168.100.9",
+        ] {
+            let addr: IpAddr = ip.parse().unwrap();
+            assert_eq!(text(Number::Ip(addr)), format!("x={ip}"));
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(text(Number::Ip(v6)), "x=2001:db8::1");
+        for n in [0, 9, 10, 65_535, u64::MAX] {
+            assert_eq!(text(Number::Int(n)), format!("x={n}"));
+        }
+    }
 
     fn request(text: &str) -> Request {
         let mut bytes = text.as_bytes().to_vec();

@@ -526,9 +526,10 @@ fn kept_connections_are_reused_under_concurrent_load() {
     at_once(&php, 4, 50);
     let opened = php.connections() - before;
     eprintln!("{opened} connections to php-fpm for 200 requests");
-    // 4 are enough; a CI machine slow enough to leave a new one unanswered for the grace
-    // costs a few more, never one per request.
-    assert!(opened <= 20, "{opened} connections for 200 requests");
+    // 4 are enough (4 here on an idle machine); a machine so loaded that php-fpm leaves a
+    // new connection unanswered for the 20 ms grace while the first ones are opened costs
+    // more, never one per request (197 before the fix).
+    assert!(opened <= 60, "{opened} connections for 200 requests");
 }
 
 #[test]

@@ -258,15 +258,20 @@ impl Template {
     }
 
     /// The text with every variable replaced by `value(variable)`.
-    pub fn expand(&self, mut value: impl FnMut(&Variable, &mut String)) -> String {
+    pub fn expand(&self, value: impl FnMut(&Variable, &mut String)) -> String {
         let mut out = String::new();
+        self.expand_into(&mut out, value);
+        out
+    }
+
+    /// [`Template::expand`], appended to `out` (a caller expanding many reuses one buffer).
+    pub fn expand_into(&self, out: &mut String, mut value: impl FnMut(&Variable, &mut String)) {
         for part in &self.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
-                Part::Var(variable) => value(variable, &mut out),
+                Part::Var(variable) => value(variable, out),
             }
         }
-        out
     }
 
     /// `literal` followed by `template` (`literal` is never read for variables).

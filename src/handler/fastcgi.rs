@@ -82,7 +82,7 @@ pub fn encode(
         peer: conn.peer,
         local: conn.listen,
         server_name: site.server.server_names.first().map(String::as_str),
-        document_root: &document_root,
+        document_root,
         content_length: match length {
             BodyLength::Known(n) => n,
             BodyLength::Later => None,
@@ -121,11 +121,13 @@ pub fn encode(
         captures,
         split: Some((&script.script_name, &script.path_info)),
     };
+    let mut value = String::new();
     for param in &fastcgi.params {
         if later && param.name == "CONTENT_LENGTH" {
             continue;
         }
-        let value = vars.expand(&param.value, Into::Text);
+        value.clear();
+        vars.expand_into(&param.value, Into::Text, &mut value);
         if param.if_not_empty && value.is_empty() {
             continue;
         }

@@ -50,17 +50,10 @@ impl Vars<'_, '_> {
             }
             Variable::Scheme => out.push_str(scheme(conn.tls)),
             Variable::ServerName => out.push_str(server_name.map_or("", String::as_str)),
-            Variable::ServerPort => {
-                let _ = write!(out, "{}", conn.listen.port());
-            }
-            Variable::ServerAddr => {
-                let ip = self.server_ip();
-                let _ = write!(out, "{ip}");
-            }
+            Variable::ServerPort => push_decimal(out, conn.listen.port().into()),
+            Variable::ServerAddr => push_addr(out, self.server_ip()),
             Variable::RemoteAddr => push_addr(out, conn.peer.ip()),
-            Variable::RemotePort => {
-                let _ = write!(out, "{}", conn.peer.port());
-            }
+            Variable::RemotePort => push_decimal(out, conn.peer.port().into()),
             Variable::RemoteUser => {
                 if let Some(user) = request
                     .header("Authorization")
@@ -74,7 +67,7 @@ impl Vars<'_, '_> {
             Variable::ContentType => out.push_str(request.header("Content-Type").unwrap_or("")),
             Variable::ContentLength => {
                 if let Framing::Length(n) = request.framing {
-                    let _ = write!(out, "{n}");
+                    push_decimal(out, n);
                 }
             }
             Variable::Https => {
@@ -85,7 +78,7 @@ impl Vars<'_, '_> {
             Variable::DocumentRoot => out.push_str(&self.site.document_root().to_string_lossy()),
             Variable::RealpathRoot => {
                 let root = self.site.document_root();
-                let real = std::fs::canonicalize(&root).unwrap_or(root);
+                let real = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
                 out.push_str(&real.to_string_lossy());
             }
             Variable::RequestFilename => {
@@ -142,6 +135,11 @@ impl Vars<'_, '_> {
         template.expand(|v, out| self.value(v, into, out))
     }
 
+    /// `template` expanded for this request, appended to `out`.
+    pub fn expand_into(&self, template: &crate::config::Template, into: Into, out: &mut String) {
+        template.expand_into(out, |v, out| self.value(v, into, out));
+    }
+
     /// The address the connection arrived on (asked of the kernel on a wildcard listener).
     fn server_ip(&self) -> std::net::IpAddr {
         let listen = self.conn.listen.ip();
@@ -151,6 +149,13 @@ impl Vars<'_, '_> {
             listen
         }
     }
+}
+
+/// Appends `n` in decimal (without `core::fmt`).
+fn push_decimal(out: &mut String, n: u64) {
+    let mut digits = [0u8; 20];
+    let digits = crate::http::response::decimal(n, &mut digits);
+    out.push_str(std::str::from_utf8(digits).unwrap_or_default());
 }
 
 /// Appends `ip` as `$remote_addr` writes it (IPv6 without brackets); IPv4, by far the most

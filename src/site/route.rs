@@ -521,11 +521,11 @@ impl Site<'_> {
     }
 
     /// The directory `$document_root` names: the root, or the alias.
-    pub fn document_root(&self) -> PathBuf {
+    pub fn document_root(&self) -> &Path {
         match (&self.expanded_alias, &self.settings.alias) {
-            (Some(expanded), _) => expanded.clone(),
-            (None, Some(alias)) => alias.clone(),
-            (None, None) => self.settings.root.clone(),
+            (Some(expanded), _) => expanded,
+            (None, Some(alias)) => alias,
+            (None, None) => &self.settings.root,
         }
     }
 

@@ -19,6 +19,7 @@
 pub mod access;
 pub mod acme;
 pub mod cgi;
+pub mod cgi_vars;
 pub mod compress;
 pub mod config;
 pub mod event;

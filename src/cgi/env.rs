@@ -2,6 +2,7 @@
 //! script and the connection's addresses.
 
 use super::Script;
+use crate::cgi_vars::{Skip, Var};
 use crate::http::request::Request;
 use crate::http::response::decimal;
 use std::fmt::Write as _;
@@ -26,7 +27,7 @@ pub struct Endpoint<'a> {
 /// The environment variables for running `script` for `request`.
 pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::with_capacity(32 + request.headers.len());
-    each(request, script, endpoint, &mut |name, value| {
+    each(request, script, endpoint, Skip::NONE, &mut |name, value| {
         env.push((name.to_string(), value.to_string()));
     });
     env
@@ -34,11 +35,13 @@ pub fn build(request: &Request, script: &Script, endpoint: &Endpoint) -> Vec<(St
 
 /// Each variable of the environment for running `script` for `request`, in order, handed to
 /// `set` (borrowed: a FastCGI request writes them into its records without a copy of its
-/// own). Repeated request fields come once, their values joined.
+/// own), but those `skip` leaves out (the `HTTP_*` ones among them are the caller's to leave
+/// out: see [`Skip::fields`]). Repeated request fields come once, their values joined.
 pub fn each(
     request: &Request,
     script: &Script,
     endpoint: &Endpoint,
+    skip: Skip,
     set: &mut dyn FnMut(&str, &str),
 ) {
     // Numbers and addresses are written here, one at a time (without `core::fmt`: a FastCGI
@@ -49,62 +52,86 @@ pub fn each(
         value.write(&mut text);
         set(name, &text);
     };
-    set("GATEWAY_INTERFACE", "CGI/1.1");
-    set(
-        "SERVER_SOFTWARE",
-        concat!("webserv/", env!("CARGO_PKG_VERSION")),
+    // `$var`, unless it is left out: `$value` is made only when it is not.
+    macro_rules! put {
+        ($var:expr, $value:expr) => {
+            if !skip.has($var) {
+                set($var.name(), $value);
+            }
+        };
+    }
+    put!(Var::GatewayInterface, "CGI/1.1");
+    put!(
+        Var::ServerSoftware,
+        concat!("webserv/", env!("CARGO_PKG_VERSION"))
     );
-    set("SERVER_PROTOCOL", request.version.as_str());
-    set("REQUEST_METHOD", request.method.as_str());
-    set("REQUEST_URI", &request.target);
-    set("SCRIPT_NAME", &script.script_name);
-    set("SCRIPT_FILENAME", &text_of(&script.file));
-    set("PATH_INFO", &script.path_info);
-    if !script.path_info.is_empty() {
+    put!(Var::ServerProtocol, request.version.as_str());
+    put!(Var::RequestMethod, request.method.as_str());
+    put!(Var::RequestUri, &request.target);
+    put!(Var::ScriptName, &script.script_name);
+    put!(Var::ScriptFilename, &text_of(&script.file));
+    put!(Var::PathInfo, &script.path_info);
+    if !script.path_info.is_empty() && !skip.has(Var::PathTranslated) {
         let translated = endpoint
             .document_root
             .join(script.path_info.trim_start_matches('/'));
-        set("PATH_TRANSLATED", &text_of(&translated));
+        set(Var::PathTranslated.name(), &text_of(&translated));
     }
-    set("QUERY_STRING", request.query.as_deref().unwrap_or(""));
-    set("DOCUMENT_ROOT", &text_of(endpoint.document_root));
-    number(set, "REMOTE_ADDR", Number::Ip(endpoint.peer.ip()));
-    number(set, "REMOTE_PORT", Number::Int(endpoint.peer.port().into()));
-    number(set, "SERVER_ADDR", Number::Ip(endpoint.local.ip()));
-    number(
-        set,
-        "SERVER_PORT",
-        Number::Int(endpoint.local.port().into()),
-    );
+    put!(Var::QueryString, request.query.as_deref().unwrap_or(""));
+    put!(Var::DocumentRoot, &text_of(endpoint.document_root));
+    if !skip.has(Var::RemoteAddr) {
+        number(set, Var::RemoteAddr.name(), Number::Ip(endpoint.peer.ip()));
+    }
+    if !skip.has(Var::RemotePort) {
+        number(
+            set,
+            Var::RemotePort.name(),
+            Number::Int(endpoint.peer.port().into()),
+        );
+    }
+    if !skip.has(Var::ServerAddr) {
+        number(set, Var::ServerAddr.name(), Number::Ip(endpoint.local.ip()));
+    }
+    if !skip.has(Var::ServerPort) {
+        number(
+            set,
+            Var::ServerPort.name(),
+            Number::Int(endpoint.local.port().into()),
+        );
+    }
     // Not in RFC 3875, but what PHP applications (and nginx's fastcgi_params) go by.
-    set(
-        "REQUEST_SCHEME",
-        if endpoint.https { "https" } else { "http" },
+    put!(
+        Var::RequestScheme,
+        if endpoint.https { "https" } else { "http" }
     );
     if endpoint.https {
-        set("HTTPS", "on");
+        put!(Var::Https, "on");
     }
     // mod_ssl's names (nginx users pass the same values with fastcgi_param).
     if let Some(cert) = endpoint.client_cert {
-        set("SSL_CLIENT_VERIFY", &cert.verify);
+        put!(Var::SslClientVerify, &cert.verify);
         if cert.presented {
-            set("SSL_CLIENT_S_DN", &cert.subject);
-            set("SSL_CLIENT_I_DN", &cert.issuer);
-            set("SSL_CLIENT_M_SERIAL", &cert.serial);
+            put!(Var::SslClientSDn, &cert.subject);
+            put!(Var::SslClientIDn, &cert.issuer);
+            put!(Var::SslClientMSerial, &cert.serial);
         }
     }
-    match request.host.as_deref().or(endpoint.server_name) {
-        Some(name) => set("SERVER_NAME", name),
-        None => number(set, "SERVER_NAME", Number::Ip(endpoint.local.ip())),
+    if !skip.has(Var::ServerName) {
+        match request.host.as_deref().or(endpoint.server_name) {
+            Some(name) => set(Var::ServerName.name(), name),
+            None => number(set, Var::ServerName.name(), Number::Ip(endpoint.local.ip())),
+        }
     }
     // php-cgi refuses to run without it (its guard against being called directly).
-    set("REDIRECT_STATUS", "200");
-    set("PATH", "/usr/local/bin:/usr/bin:/bin");
-    if let Some(length) = endpoint.content_length {
-        number(set, "CONTENT_LENGTH", Number::Int(length));
+    put!(Var::RedirectStatus, "200");
+    put!(Var::Path, "/usr/local/bin:/usr/bin:/bin");
+    if let Some(length) = endpoint.content_length
+        && !skip.has(Var::ContentLength)
+    {
+        number(set, Var::ContentLength.name(), Number::Int(length));
     }
     if let Some(content_type) = request.header("Content-Type") {
-        set("CONTENT_TYPE", content_type);
+        put!(Var::ContentType, content_type);
     }
     let headers = &request.headers;
     let mut variable = String::new();

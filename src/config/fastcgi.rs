@@ -10,6 +10,7 @@ use super::model::{FastCgi, FastCgiParam, Methods, Settings};
 use super::proxy::Globals;
 use super::proxy::address::Host;
 use super::proxy::model::Upstream;
+use crate::cgi_vars::Skip;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,9 +48,11 @@ impl Overrides {
     /// `base` with this block's settings laid over. `fastcgi_pass` is not inherited (in nginx
     /// it makes its own location the handler).
     pub(super) fn apply_to(self, base: &FastCgi) -> FastCgi {
+        let params = self.params.unwrap_or_else(|| base.params.clone());
         FastCgi {
             pass: self.pass,
-            params: self.params.unwrap_or_else(|| base.params.clone()),
+            replaced: Skip::of(params.iter().map(|p| p.name.as_str())),
+            params,
             index: self.index.or_else(|| base.index.clone()),
             split_path_info: self
                 .split_path_info

@@ -451,6 +451,8 @@ pub struct FastCgi {
     /// The group (an `upstream` block, or the implicit group of an address) it names.
     pub pass: Option<std::sync::Arc<super::proxy::model::Upstream>>,
     pub params: Vec<FastCgiParam>,
+    /// The CGI variables webserv writes itself that `params` replace (found once, here).
+    pub replaced: crate::cgi_vars::Skip,
     /// `fastcgi_index NAME`: added to a script name ending in `/`.
     pub index: Option<String>,
     /// `fastcgi_split_path_info REGEX`: two groups, the script name and the path info.
@@ -470,6 +472,7 @@ impl Default for FastCgi {
         FastCgi {
             pass: None,
             params: Vec::new(),
+            replaced: crate::cgi_vars::Skip::NONE,
             index: None,
             split_path_info: None,
             keep_conn: false,

@@ -9,6 +9,7 @@ use super::ConnInfo;
 use super::vars::{Into, Vars};
 use crate::cgi::Script;
 use crate::cgi::env::{self, Endpoint};
+use crate::cgi_vars::Var;
 use crate::config::FastCgi;
 use crate::fastcgi::record::{self, Connection, ParamsWriter};
 use crate::fastcgi::upstream::{Job, REQUEST_ID};
@@ -93,17 +94,19 @@ pub fn encode(
     let mut records = Vec::with_capacity(1024 + 64 * request.headers.len());
     record::begin_request(&mut records, REQUEST_ID, Connection::KeepOpen);
     let mut writer = ParamsWriter::new(&mut records, REQUEST_ID);
+    // What the location's `fastcgi_param` lines replace; PATH, which is for a process webserv
+    // starts (an application has its own); PATH_INFO and PATH_TRANSLATED without a path info
+    // (nginx sends what `fastcgi_param PATH_INFO` says and nothing otherwise; frameworks test
+    // isset()).
+    let mut skip = fastcgi.replaced.with(Var::Path);
+    if script.path_info.is_empty() {
+        skip = skip.with(Var::PathInfo).with(Var::PathTranslated);
+    }
     let configured = |name: &str| fastcgi.params.iter().any(|p| p.name == name);
     let server_name = site.server.server_names.first();
-    let no_path_info = script.path_info.is_empty();
-    env::each(request, &script, &endpoint, &mut |name, value| {
-        // PATH is for a process webserv starts (an application has its own); PATH_INFO and
-        // PATH_TRANSLATED only with a path info (nginx sends what `fastcgi_param PATH_INFO`
-        // says and nothing otherwise; frameworks test isset()).
-        if name == "PATH"
-            || (no_path_info && (name == "PATH_INFO" || name == "PATH_TRANSLATED"))
-            || configured(name)
-        {
+    env::each(request, &script, &endpoint, skip, &mut |name, value| {
+        // A request field's HTTP_* variable that a `fastcgi_param` replaces.
+        if skip.fields() && name.starts_with("HTTP_") && configured(name) {
             return;
         }
         // nginx's `fastcgi_param SERVER_NAME $server_name`: the server's own name when it has
@@ -274,6 +277,28 @@ mod tests {
         assert_eq!(get(&p, "HTTP_PROXY"), None);
         assert_eq!(get(&p, "HTTPS"), None);
         assert_eq!(get(&p, "PATH"), None);
+    }
+
+    #[test]
+    fn a_fastcgi_param_replaces_the_variable_of_its_name_and_only_that_one() {
+        let p = params_for(
+            "location ~ \\.php$ { fastcgi_pass 127.0.0.1:9000;
+                 fastcgi_param REMOTE_ADDR 192.0.2.7;
+                 fastcgi_param QUERY_STRING $query_string;
+                 fastcgi_param HTTP_X_FORWARDED_FOR trusted;
+                 fastcgi_param PATH /opt/bin; }",
+            "GET /i.php?q=1 HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4\r\n\
+             X-Other: o\r\n\r\n",
+            false,
+        );
+        // `get` also checks that each name comes once.
+        assert_eq!(get(&p, "REMOTE_ADDR"), Some("192.0.2.7"));
+        assert_eq!(get(&p, "QUERY_STRING"), Some("q=1"));
+        assert_eq!(get(&p, "HTTP_X_FORWARDED_FOR"), Some("trusted"));
+        assert_eq!(get(&p, "PATH"), Some("/opt/bin"), "the location's own");
+        assert_eq!(get(&p, "REMOTE_PORT"), Some("40000"), "not replaced");
+        assert_eq!(get(&p, "HTTP_X_OTHER"), Some("o"));
+        assert_eq!(get(&p, "SCRIPT_NAME"), Some("/i.php"));
     }
 
     #[test]

@@ -52,8 +52,14 @@ pub fn each(
         value.write(&mut text);
         set(name, &text);
     };
-    // `$var`, unless it is left out: `$value` is made only when it is not.
+    // `$var`, unless it is left out: `$value` (text, or a `Number` to write) is made only when
+    // it is not.
     macro_rules! put {
+        ($var:expr, number $value:expr) => {
+            if !skip.has($var) {
+                number(set, $var.name(), $value);
+            }
+        };
         ($var:expr, $value:expr) => {
             if !skip.has($var) {
                 set($var.name(), $value);
@@ -79,26 +85,10 @@ pub fn each(
     }
     put!(Var::QueryString, request.query.as_deref().unwrap_or(""));
     put!(Var::DocumentRoot, &text_of(endpoint.document_root));
-    if !skip.has(Var::RemoteAddr) {
-        number(set, Var::RemoteAddr.name(), Number::Ip(endpoint.peer.ip()));
-    }
-    if !skip.has(Var::RemotePort) {
-        number(
-            set,
-            Var::RemotePort.name(),
-            Number::Int(endpoint.peer.port().into()),
-        );
-    }
-    if !skip.has(Var::ServerAddr) {
-        number(set, Var::ServerAddr.name(), Number::Ip(endpoint.local.ip()));
-    }
-    if !skip.has(Var::ServerPort) {
-        number(
-            set,
-            Var::ServerPort.name(),
-            Number::Int(endpoint.local.port().into()),
-        );
-    }
+    put!(Var::RemoteAddr, number Number::Ip(endpoint.peer.ip()));
+    put!(Var::RemotePort, number Number::Int(endpoint.peer.port().into()));
+    put!(Var::ServerAddr, number Number::Ip(endpoint.local.ip()));
+    put!(Var::ServerPort, number Number::Int(endpoint.local.port().into()));
     // Not in RFC 3875, but what PHP applications (and nginx's fastcgi_params) go by.
     put!(
         Var::RequestScheme,
@@ -125,10 +115,8 @@ pub fn each(
     // php-cgi refuses to run without it (its guard against being called directly).
     put!(Var::RedirectStatus, "200");
     put!(Var::Path, "/usr/local/bin:/usr/bin:/bin");
-    if let Some(length) = endpoint.content_length
-        && !skip.has(Var::ContentLength)
-    {
-        number(set, Var::ContentLength.name(), Number::Int(length));
+    if let Some(length) = endpoint.content_length {
+        put!(Var::ContentLength, number Number::Int(length));
     }
     if let Some(content_type) = request.header("Content-Type") {
         put!(Var::ContentType, content_type);

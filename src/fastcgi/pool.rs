@@ -59,8 +59,6 @@ struct Waiter {
     id: u64,
     /// When it was opened.
     since: Instant,
-    /// When the idle connections to its address are to be closed for it (again).
-    relieve_at: Instant,
 }
 
 struct Counts {
@@ -69,11 +67,28 @@ struct Counts {
     busy: Rc<Cell<usize>>,
     /// New connections waiting for their first answer, oldest first.
     waiting: Rc<RefCell<Vec<Waiter>>>,
+    /// When the idle connections to the address were last closed for them.
+    relieved: Option<Instant>,
 }
 
 impl Counts {
     fn unused(&self) -> bool {
         self.busy.get() == 0 && self.waiting.try_borrow().is_ok_and(|w| w.is_empty())
+    }
+
+    /// When the oldest connection still waiting opened.
+    fn oldest(&self) -> Option<Instant> {
+        Some(self.waiting.try_borrow().ok()?.first()?.since)
+    }
+
+    /// When the idle connections to the address are to be closed (again) for the connections
+    /// waiting on it: [`STARVING_AFTER`] after the oldest one opened, and after the last time.
+    /// One relief covers every connection waiting then: at most one per [`STARVING_AFTER`],
+    /// however many wait (each is a message to every other worker).
+    fn relieve_at(&self) -> Option<Instant> {
+        let oldest = self.oldest()?;
+        let after = self.relieved.map_or(oldest, |last| last.max(oldest));
+        Some(after + STARVING_AFTER)
     }
 }
 
@@ -98,6 +113,7 @@ impl Bounds {
                     addr: addr.clone(),
                     busy: Rc::new(Cell::new(0)),
                     waiting: Rc::new(RefCell::new(Vec::new())),
+                    relieved: None,
                 });
                 self.addrs.len() - 1
             }
@@ -134,15 +150,11 @@ impl Bounds {
         let counts = self.counts(addr);
         let waiting = Rc::clone(&counts.waiting);
         if let Ok(mut list) = waiting.try_borrow_mut() {
-            list.push(Waiter {
-                id,
-                since: now,
-                relieve_at: now + STARVING_AFTER,
-            });
+            list.push(Waiter { id, since: now });
         }
-        let at = now + STARVING_AFTER;
-        if self.wake.is_none_or(|wake| at < wake) {
-            self.wake = Some(at);
+        let starves = now + STARVING_AFTER;
+        if self.wake.is_none_or(|wake| starves < wake) {
+            self.wake = Some(starves);
         }
         Fresh { waiting, id }
     }
@@ -152,23 +164,14 @@ impl Bounds {
     pub fn starving(&self, addr: &PeerAddr, now: Instant) -> bool {
         self.addrs.iter().any(|c| {
             c.addr == *addr
-                && c.waiting
-                    .try_borrow()
-                    .ok()
-                    .and_then(|w| w.first().map(|w| w.since))
+                && c.oldest()
                     .is_some_and(|since| now.saturating_duration_since(since) >= STARVING_AFTER)
         })
     }
 
     /// When the idle connections to an address are next to be closed for a new connection.
     fn next_due(&self) -> Option<Instant> {
-        self.addrs
-            .iter()
-            .filter_map(|c| {
-                let waiting = c.waiting.try_borrow().ok()?;
-                waiting.iter().map(|w| w.relieve_at).min()
-            })
-            .min()
+        self.addrs.iter().filter_map(Counts::relieve_at).min()
     }
 
     /// The addresses with a new connection that starves by `now`, given to `relieve` (which
@@ -176,20 +179,9 @@ impl Bounds {
     /// [`STARVING_AFTER`] while any starves: connections that went idle meanwhile, another
     /// worker's included, go too. The worker calls it when [`Bounds::wake`] has come.
     pub fn due(&mut self, now: Instant, mut relieve: impl FnMut(&PeerAddr)) {
-        for counts in &self.addrs {
-            let Ok(mut waiting) = counts.waiting.try_borrow_mut() else {
-                continue;
-            };
-            // One relief of an address covers every connection waiting on it: at most one per
-            // STARVING_AFTER, however many wait (each is a message to every other worker).
-            let any = waiting.iter().any(|w| w.relieve_at <= now);
-            if any {
-                for waiter in waiting.iter_mut() {
-                    waiter.relieve_at = waiter.relieve_at.max(now + STARVING_AFTER);
-                }
-            }
-            drop(waiting);
-            if any {
+        for counts in &mut self.addrs {
+            if counts.relieve_at().is_some_and(|at| at <= now) {
+                counts.relieved = Some(now);
                 relieve(&counts.addr);
             }
         }

@@ -620,9 +620,14 @@ fn a_new_connection_behind_another_workers_idle_connection_gets_its_process_soon
     // php-fpm while the other worker's kept connection, idle, holds the only process. The
     // starving worker must have the other close it (nginx would wait for keepalive_timeout).
     let pool = "php_admin_value[error_log] = {log}\nphp_admin_flag[log_errors] = on\n";
-    let fpm = fastcgi::php_fpm_with(Listen::UnixSocket, 1, PAGES, pool);
+    let fpm = fastcgi::php_fpm_with(Listen::Tcp, 1, PAGES, pool);
     let conf = config(&fpm, "fastcgi_keep_conn on;").replace("workers 1;", "workers 2;");
-    let server = Server::start(&conf, &[]);
+    let php = Php {
+        server: Server::start(&conf, &[]),
+        fpm,
+    };
+    let server = &php.server;
+    let before = php.connections();
     let mut clients = Vec::new();
     for i in 0..6 {
         let mut client = Client::connect(server.port());
@@ -636,6 +641,10 @@ fn a_new_connection_behind_another_workers_idle_connection_gets_its_process_soon
         );
         clients.push(client);
     }
+    // Both workers served some: each opened connections of its own (one worker alone would
+    // have carried every request on one kept connection, and this test proved nothing).
+    let opened = php.connections() - before;
+    assert!(opened >= 2, "{opened} connection(s) to php-fpm");
 }
 
 #[test]

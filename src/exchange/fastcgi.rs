@@ -176,10 +176,8 @@ impl Backend {
                         .lend(self.group.id, &addr, check, &cx.registration, cx.now)
                 })
                 .flatten();
-            let mut spare = None;
-            let (endpoint, conn) = match lent {
+            let (endpoint, conn, spare) = match lent {
                 Some(lent) => {
-                    spare = Some(lent.spare);
                     let lease = bounds.lease(&addr, None, limit);
                     let conn = Conn {
                         addr,
@@ -189,40 +187,35 @@ impl Backend {
                         lease,
                         fresh: None,
                     };
-                    (lent.endpoint, conn)
+                    // It keeps the buffers of its last request.
+                    (lent.endpoint, conn, lent.spare)
                 }
-                None => {
-                    let address = match &addr {
-                        PeerAddr::Tcp(a) => Address::Inet(*a),
-                        PeerAddr::Unix(p) => Address::Unix(p.clone()),
-                    };
-                    match Endpoint::connect(&address, &cx.registration) {
-                        Ok(endpoint) => {
-                            let idle = self.state.idle(self.group.id);
-                            let lease = keep.then(|| bounds.lease(&addr, Some(idle), limit));
-                            let conn = Conn {
-                                fresh: Some(bounds.fresh(&addr, cx.now)),
-                                addr,
-                                created: cx.now,
-                                requests: 0,
-                                pooled: None,
-                                lease: lease.flatten(),
-                            };
-                            (endpoint, conn)
-                        }
-                        Err(error) => {
-                            log::error(&format!("{label}: connect() failed: {error}"));
-                            self.tries.push(Try {
-                                server: Some(chosen.server),
-                                status: 502,
-                                time: Duration::ZERO,
-                            });
-                            self.state
-                                .release(&mut self.attempt, chosen, Outcome::Failure, cx.now);
-                            continue;
-                        }
+                None => match Endpoint::connect(&Address::from(&addr), &cx.registration) {
+                    Ok(endpoint) => {
+                        let idle = self.state.idle(self.group.id);
+                        let lease = keep.then(|| bounds.lease(&addr, Some(idle), limit));
+                        let conn = Conn {
+                            fresh: Some(bounds.fresh(&addr, cx.now)),
+                            addr,
+                            created: cx.now,
+                            requests: 0,
+                            pooled: None,
+                            lease: lease.flatten(),
+                        };
+                        (endpoint, conn, self.state.take_spare())
                     }
-                }
+                    Err(error) => {
+                        log::error(&format!("{label}: connect() failed: {error}"));
+                        self.tries.push(Try {
+                            server: Some(chosen.server),
+                            status: 502,
+                            time: Duration::ZERO,
+                        });
+                        self.state
+                            .release(&mut self.attempt, chosen, Outcome::Failure, cx.now);
+                        continue;
+                    }
+                },
             };
             let connection = match conn.lease {
                 Some(_) => Connection::KeepOpen,
@@ -237,7 +230,7 @@ impl Backend {
             };
             let codec = Box::new(FastCgiCodec::new(label.clone()));
             let mut upstream = Upstream::new(endpoint, codec, label, timeouts, true, cx.now);
-            upstream.use_spare(spare.unwrap_or_else(|| self.state.take_spare()));
+            upstream.use_spare(spare);
             upstream.send_first(&records);
             if !body {
                 upstream.end_body();

@@ -197,11 +197,14 @@ impl ProxyWorker {
         if !input {
             return;
         }
-        if let Some(state) = &self.state
-            && let Ok(mut pool) = state.pool.try_borrow_mut()
-        {
+        if let Some(mut pool) = self.pool() {
             drop(pool.remove(|(pooled, _, _)| *pooled == id));
         }
+    }
+
+    /// The pool of the configuration in force, unless no request has used it yet.
+    fn pool(&self) -> Option<std::cell::RefMut<'_, Pool<Pooled>>> {
+        self.state.as_ref()?.pool.try_borrow_mut().ok()
     }
 
     /// When an idle pooled connection may reach its `keepalive_timeout` (the worker wakes
@@ -214,21 +217,16 @@ impl ProxyWorker {
     /// Closes the idle pooled connections that reached their `keepalive_timeout` by `now`, as
     /// nginx's timer does (an idle connection to php-fpm holds one of its processes).
     pub fn expire(&mut self, now: Instant) {
-        self.wake = None;
-        if let Some(state) = &self.state
-            && let Ok(mut pool) = state.pool.try_borrow_mut()
-        {
+        self.wake = self.pool().and_then(|mut pool| {
             drop(pool.expire(now));
-            self.wake = pool.next_expiry();
-        }
+            pool.next_expiry()
+        });
     }
 
     /// Closes every idle pooled connection to `addr` (a new connection to it may be waiting
     /// for a process they hold: `fastcgi::pool`).
     pub fn close_idle_to(&mut self, addr: &PeerAddr) {
-        if let Some(state) = &self.state
-            && let Ok(mut pool) = state.pool.try_borrow_mut()
-        {
+        if let Some(mut pool) = self.pool() {
             drop(pool.remove_to(addr));
         }
     }
@@ -494,10 +492,6 @@ impl Proxied {
                 return Err(502);
             };
             let server = &self.pass.upstream.servers[chosen.server];
-            let address = match &server.addr {
-                PeerAddr::Tcp(addr) => Address::Inet(*addr),
-                PeerAddr::Unix(path) => Address::Unix(path.clone()),
-            };
             let what = self.what();
             let mut label = String::with_capacity(12 + server.shown.len() + what.len());
             label.push_str("upstream ");
@@ -523,7 +517,7 @@ impl Proxied {
                 });
                 return Ok(self.upstream(lent.endpoint, lent.spare, label, now));
             }
-            match Endpoint::connect(&address, registration) {
+            match Endpoint::connect(&Address::from(&server.addr), registration) {
                 Ok(endpoint) => {
                     self.chosen = Some(chosen);
                     self.connection = Some(Connection {

@@ -7,6 +7,7 @@
 //! The endpoint moves bytes and nothing else: what they mean is the upstream's codec's business.
 
 use super::process::{Process, Spawned};
+use crate::config::proxy::model::PeerAddr;
 use crate::event::{Registration, Role};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
@@ -22,6 +23,16 @@ use std::time::Duration;
 pub enum Address {
     Inet(SocketAddr),
     Unix(PathBuf),
+}
+
+impl From<&PeerAddr> for Address {
+    /// Where a configured server (`upstream`, `proxy_pass`, `fastcgi_pass`) listens.
+    fn from(addr: &PeerAddr) -> Address {
+        match addr {
+            PeerAddr::Tcp(addr) => Address::Inet(*addr),
+            PeerAddr::Unix(path) => Address::Unix(path.clone()),
+        }
+    }
 }
 
 impl std::fmt::Display for Address {
